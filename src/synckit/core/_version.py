@@ -1,0 +1,155 @@
+"""Version vectors: which operations of each client a replica holds.
+
+A replica holds a gap-free prefix of each client's operations, so a version is fully
+described by one number per client: the highest sequence number held (0 = none).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+
+from google.protobuf.message import DecodeError as _ProtoDecodeError
+
+from synckit.errors import DecodeError
+from synckit.v1 import changes_pb2
+
+__all__ = ["Ordering", "VersionVector"]
+
+_MAX_SEQ = 2**63 - 1
+
+
+class Ordering(enum.StrEnum):
+    """How two versions relate: the answer of :meth:`VersionVector.compare`."""
+
+    BEFORE = "before"
+    AFTER = "after"
+    EQUAL = "equal"
+    CONCURRENT = "concurrent"
+
+
+class VersionVector(Mapping[str, int]):
+    """An immutable map from client id to the highest sequence number held of it.
+
+    Clients absent from the map count as 0. Instances compare with ``==``, hash, and
+    order causally with :meth:`compare`.
+    """
+
+    __slots__ = ("_seqs",)
+
+    _seqs: dict[str, int]
+
+    def __init__(self, seqs: Mapping[str, int] | None = None) -> None:
+        clean: dict[str, int] = {}
+        if seqs:
+            for client, seq in seqs.items():
+                if not isinstance(client, str) or not client:
+                    raise TypeError(f"version vector client ids must be non-empty str, got {client!r}")
+                if type(seq) is not int or seq < 0 or seq > _MAX_SEQ:
+                    raise TypeError(f"version vector seq for {client!r} must be an int >= 0, got {seq!r}")
+                if seq:
+                    clean[client] = seq
+        self._seqs = clean
+
+    @classmethod
+    def _trusted(cls, seqs: dict[str, int]) -> VersionVector:
+        """Wrap ``seqs`` (all values > 0) without copying or checking it."""
+        vv = cls.__new__(cls)
+        vv._seqs = seqs
+        return vv
+
+    def __getitem__(self, client: str) -> int:
+        return self._seqs.get(client, 0)
+
+    def __contains__(self, client: object) -> bool:
+        return client in self._seqs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._seqs)
+
+    def __len__(self) -> int:
+        return len(self._seqs)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, VersionVector):
+            return self._seqs == other._seqs
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._seqs.items()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{c!r}: {s}" for c, s in sorted(self._seqs.items()))
+        return f"VersionVector({{{inner}}})"
+
+    def compare(self, other: VersionVector) -> Ordering:
+        """Say whether this version is before, after, equal to or concurrent with ``other``.
+
+        ``BEFORE`` means every operation held here is held by ``other`` and ``other`` has more.
+        """
+        mine, theirs = self._seqs, other._seqs
+        less = greater = False
+        for client in mine.keys() | theirs.keys():
+            a, b = mine.get(client, 0), theirs.get(client, 0)
+            if a < b:
+                less = True
+            elif a > b:
+                greater = True
+            if less and greater:
+                return Ordering.CONCURRENT
+        if less:
+            return Ordering.BEFORE
+        if greater:
+            return Ordering.AFTER
+        return Ordering.EQUAL
+
+    def dominates(self, other: Mapping[str, int]) -> bool:
+        """True when this version holds everything ``other`` holds."""
+        mine = self._seqs
+        return all(mine.get(c, 0) >= s for c, s in other.items())
+
+    def merge(self, other: VersionVector) -> VersionVector:
+        """The least version holding everything either holds."""
+        merged = dict(self._seqs)
+        for client, seq in other._seqs.items():
+            if seq > merged.get(client, 0):
+                merged[client] = seq
+        return VersionVector._trusted(merged)
+
+    def encode(self) -> bytes:
+        """Protobuf ``synckit.v1.Version`` bytes; :meth:`decode` reads them back."""
+        msg = changes_pb2.Version()
+        for client in sorted(self._seqs):
+            msg.clients.append(client)
+            msg.seqs.append(self._seqs[client])
+        return msg.SerializeToString()
+
+    @classmethod
+    def decode(cls, data: bytes) -> VersionVector:
+        """Read bytes made by :meth:`encode`.
+
+        Raises:
+            DecodeError: the bytes are not a valid encoded version vector.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"VersionVector.decode takes bytes, got {type(data).__name__}")
+        msg = changes_pb2.Version()
+        try:
+            msg.ParseFromString(bytes(data))
+        except _ProtoDecodeError as exc:
+            raise DecodeError(f"version vector: not a valid protobuf Version message ({exc})") from None
+        if len(msg.clients) != len(msg.seqs):
+            raise DecodeError(
+                f"version vector: {len(msg.clients)} client ids but {len(msg.seqs)} seqs"
+            )
+        seqs: dict[str, int] = {}
+        for client, seq in zip(msg.clients, msg.seqs, strict=True):
+            if not client:
+                raise DecodeError("version vector: empty client id")
+            if client in seqs:
+                raise DecodeError(f"version vector: client {client!r} appears twice")
+            if seq > _MAX_SEQ:
+                raise DecodeError(f"version vector: seq {seq} of {client!r} out of range")
+            if seq:
+                seqs[client] = seq
+        return cls._trusted(seqs)

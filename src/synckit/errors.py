@@ -1,0 +1,73 @@
+"""The one exception tree of SyncKit.
+
+Every error SyncKit raises on purpose derives from :class:`SyncKitError`::
+
+    SyncKitError
+    ├── DecodeError            bytes given to apply/load/decode are corrupt, truncated or hostile
+    │   └── UnsupportedFormatError   well-formed, but of a format version this release does not know
+    ├── ProtocolError          a sync session saw something illegal
+    │   ├── LocalProtocolError     we misused the session (our bug)
+    │   └── RemoteProtocolError    the peer sent something illegal (their bug or bad bytes)
+    ├── LimitExceededError     a frame, document or queue grew past its configured limit
+    ├── AuthError              a token was missing, malformed or refused
+    ├── StorageError           a storage backend failed or holds inconsistent data
+    └── SyncTimeoutError       a wait (such as ``wait_synced``) ran out of time
+
+Misuse of the Python API itself keeps Python's own types: a value that is not JSON raises
+``TypeError`` and a position outside a text or list raises ``IndexError``, as a ``list`` would.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "DecodeError",
+    "LimitExceededError",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "StorageError",
+    "SyncKitError",
+    "SyncTimeoutError",
+    "UnsupportedFormatError",
+]
+
+
+class SyncKitError(Exception):
+    """Base class of every error SyncKit raises on purpose."""
+
+
+class DecodeError(SyncKitError):
+    """Bytes could not be decoded; the message says what was wrong. Nothing was changed."""
+
+
+class UnsupportedFormatError(DecodeError):
+    """The bytes declare a format version this release cannot read."""
+
+
+class ProtocolError(SyncKitError):
+    """A sync session received or was asked to send something illegal in its state."""
+
+
+class LocalProtocolError(ProtocolError):
+    """This side misused the session: calling code did something the protocol forbids."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something malformed or illegal for the session's state."""
+
+
+class LimitExceededError(SyncKitError):
+    """A frame, a document or a send queue exceeded its configured limit."""
+
+
+class AuthError(SyncKitError):
+    """Authentication failed: the token was missing, malformed, expired or refused."""
+
+
+class StorageError(SyncKitError):
+    """A storage backend failed, or what it holds is inconsistent."""
+
+
+class SyncTimeoutError(SyncKitError, TimeoutError):
+    """A wait for a sync condition did not complete in time."""
