@@ -284,9 +284,13 @@ class Snapshot(_message.Message):
     CHANGES_FIELD_NUMBER: _builtins.int
     TEXTS_FIELD_NUMBER: _builtins.int
     HLC_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    CHECKPOINTS_FIELD_NUMBER: _builtins.int
     format: _builtins.int
     hlc: _builtins.int
     """Highest hybrid logical clock seen."""
+    pending: _builtins.bytes
+    """Changes received whose causal predecessors had not arrived yet (a ChangeSet)."""
     @_builtins.property
     def clients(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -303,6 +307,14 @@ class Snapshot(_message.Message):
 
     @_builtins.property
     def texts(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextState]: ...
+    @_builtins.property
+    def checkpoints(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Dependency checkpoints, flattened: for each, the client index, the first
+        seq it covers, the number n of dependencies, then n pairs (client, seq).
+        Operations of a client from one checkpoint's seq up to the next one's
+        depend on that checkpoint's versions of other clients.
+        """
+
     def __init__(
         self,
         *,
@@ -314,10 +326,12 @@ class Snapshot(_message.Message):
         changes: _abc.Iterable[Global___Change] | None = ...,
         texts: _abc.Iterable[Global___TextState] | None = ...,
         hlc: _builtins.int = ...,
+        pending: _builtins.bytes = ...,
+        checkpoints: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "clients", b"clients", "format", b"format", "hlc", b"hlc", "names", b"names", "texts", b"texts", "version_clients", b"version_clients", "version_seqs", b"version_seqs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "checkpoints", b"checkpoints", "clients", b"clients", "format", b"format", "hlc", b"hlc", "names", b"names", "pending", b"pending", "texts", b"texts", "version_clients", b"version_clients", "version_seqs", b"version_seqs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

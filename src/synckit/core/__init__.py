@@ -1,0 +1,26 @@
+"""The conflict-free core: documents, version vectors and their merge rules.
+
+Pure data and rules: no I/O, no asyncio, and wall time only through the clock a document
+is given, so everything here is deterministic under test.
+"""
+
+from synckit.core._document import Counter, Document, List, ORSet, Text, wall_clock_ms
+from synckit.core._events import ChangeEvent, Subscriber, Unsubscribe
+from synckit.core._values import JSONScalar, JSONValue
+from synckit.core._version import Ordering, VersionVector
+
+__all__ = [
+    "ChangeEvent",
+    "Counter",
+    "Document",
+    "JSONScalar",
+    "JSONValue",
+    "List",
+    "ORSet",
+    "Ordering",
+    "Subscriber",
+    "Text",
+    "Unsubscribe",
+    "VersionVector",
+    "wall_clock_ms",
+]

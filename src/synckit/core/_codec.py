@@ -1,0 +1,420 @@
+"""Encoding operations to the protobuf ``synckit.v1`` format and back.
+
+Writers intern client ids and names into per-message tables; readers check every index,
+count and value against those tables and raise :class:`~synckit.errors.DecodeError`
+naming what is wrong, before anything touches a document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError as _ProtoDecodeError
+
+from synckit.core import _ops as K
+from synckit.core._ids import ItemId
+from synckit.core._ops import Op
+from synckit.core._values import JSONValue
+from synckit.errors import DecodeError, UnsupportedFormatError
+from synckit.v1 import changes_pb2
+
+__all__ = ["FORMAT", "Change", "ChangeSetWriter", "decode_changes", "parse_change_set"]
+
+#: The format version this release writes and reads.
+FORMAT = 1
+_MAX_SEQ = 2**62
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _reject_constant(name: str) -> object:
+    raise DecodeError(f"values: {name} is not a JSON number")
+
+
+_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+@dataclass(slots=True)
+class Change:
+    """A gap-free run of one client's operations and the versions of others it depends on."""
+
+    client: int
+    start: int
+    deps: dict[int, int]
+    ops: list[Op]
+
+    @property
+    def end(self) -> int:
+        """The seq of the last operation."""
+        last = self.ops[-1]
+        return int(last[1]) + K.op_width(last) - 1
+
+
+class ChangeSetWriter:
+    """Builds the client and name tables and the column-wise changes of one message."""
+
+    __slots__ = ("_client_ids", "_clients", "_client_pos", "_names", "_name_pos", "changes")
+
+    def __init__(self, client_ids: list[str]) -> None:
+        self._client_ids = client_ids
+        self._clients: list[str] = []
+        self._client_pos: dict[int, int] = {}
+        self._names: list[str] = []
+        self._name_pos: dict[str, int] = {}
+        self.changes: list[changes_pb2.Change] = []
+
+    def _client(self, idx: int) -> int:
+        pos = self._client_pos.get(idx)
+        if pos is None:
+            pos = self._client_pos[idx] = len(self._clients)
+            self._clients.append(self._client_ids[idx])
+        return pos
+
+    def _name(self, name: str) -> int:
+        pos = self._name_pos.get(name)
+        if pos is None:
+            pos = self._name_pos[name] = len(self._names)
+            self._names.append(name)
+        return pos
+
+    def add(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
+        """Append one change: ``ops`` of ``client`` starting at seq ``start``."""
+        msg = changes_pb2.Change(client=self._client(client), start=start)
+        if deps:
+            msg.dep_clients.extend([self._client(c) for c in deps])
+            msg.dep_seqs.extend(deps.values())
+        kinds: list[int] = []
+        ints: list[int] = []
+        hlcs: list[int] = []
+        values: list[JSONValue] = []
+        strs: list[str] = []
+        name_of = self._name
+        client_of = self._client
+        last_hlc = 0
+        for op in ops:
+            kind = op[0]
+            kinds.append(kind)
+            if kind == K.SKIP:
+                ints.append(op[2])
+                continue
+            ints.append(name_of(op[2]))
+            if kind == K.FIELD_SET:
+                hlcs.append(op[3] - last_hlc)
+                last_hlc = op[3]
+                values.append(op[4])
+            elif kind == K.TEXT_INSERT:
+                left, right = op[3], op[4]
+                if left is None:
+                    ints += (0, 0)
+                else:
+                    ints += (client_of(left[0]) + 1, left[1])
+                if right is None:
+                    ints += (0, 0)
+                else:
+                    ints += (client_of(right[0]) + 1, right[1])
+                strs.append(op[5])
+            elif kind == K.TEXT_DELETE:
+                ints += (client_of(op[3]), op[4], op[5])
+            elif kind == K.FIELD_DELETE:
+                hlcs.append(op[3] - last_hlc)
+                last_hlc = op[3]
+            elif kind == K.COUNTER_ADD:
+                ints.append(op[3])
+            elif kind == K.SET_ADD:
+                values.append(op[3])
+            elif kind == K.SET_REMOVE:
+                tags = op[4]
+                ints.append(len(tags))
+                for c, s in tags:
+                    ints += (client_of(c), s)
+                values.append(op[3])
+            elif kind == K.LIST_INSERT:
+                hlcs.append(op[3] - last_hlc)
+                last_hlc = op[3]
+                values.append(op[4])
+                strs.append(op[5])
+            elif kind == K.LIST_MOVE:
+                ints += (client_of(op[3][0]), op[3][1])
+                hlcs.append(op[4] - last_hlc)
+                last_hlc = op[4]
+                strs.append(op[5])
+            elif kind == K.LIST_DELETE:
+                ints += (client_of(op[3][0]), op[3][1])
+            else:  # pragma: no cover - ops are built by this package
+                raise AssertionError(f"unknown op kind {kind}")
+        msg.kinds.extend(kinds)
+        msg.ints.extend(ints)
+        if hlcs:
+            msg.hlcs.extend(hlcs)
+        if values:
+            msg.values = _dumps(values)
+        if strs:
+            msg.strs.extend(strs)
+        self.changes.append(msg)
+
+    @property
+    def clients(self) -> list[str]:
+        return self._clients
+
+    @property
+    def names(self) -> list[str]:
+        return self._names
+
+    def client_pos(self, idx: int) -> int:
+        """The table position of document client ``idx`` (interning it)."""
+        return self._client(idx)
+
+    def name_pos(self, name: str) -> int:
+        """The table position of ``name`` (interning it)."""
+        return self._name(name)
+
+    def to_bytes(self) -> bytes:
+        """Serialize as a ``ChangeSet``."""
+        msg = changes_pb2.ChangeSet(format=FORMAT, clients=self._clients, names=self._names)
+        msg.changes.extend(self.changes)
+        return msg.SerializeToString()
+
+
+def parse_change_set(data: bytes) -> changes_pb2.ChangeSet:
+    """Parse and version-check a ``ChangeSet``; DecodeError if it is not one."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"changes must be bytes, got {type(data).__name__}")
+    msg = changes_pb2.ChangeSet()
+    try:
+        msg.ParseFromString(bytes(data))
+    except _ProtoDecodeError as exc:
+        raise DecodeError(f"changes: not a valid protobuf ChangeSet ({exc})") from None
+    if msg.format != FORMAT:
+        if msg.format == 0 and not msg.changes and not msg.clients:
+            raise DecodeError("changes: empty or not a ChangeSet (no format version)")
+        raise UnsupportedFormatError(
+            f"changes: format version {msg.format} is not supported (this release reads {FORMAT})"
+        )
+    return msg
+
+
+def check_client_table(clients: list[str], what: str) -> None:
+    """Client ids must be non-empty and distinct."""
+    seen = set()
+    for c in clients:
+        if not c:
+            raise DecodeError(f"{what}: empty client id in the client table")
+        if c in seen:
+            raise DecodeError(f"{what}: client id {c!r} appears twice in the client table")
+        seen.add(c)
+
+
+def decode_changes(
+    changes: list[changes_pb2.Change] | object,
+    clients: list[int],
+    names: list[str],
+    what: str = "changes",
+) -> list[Change]:
+    """Turn protobuf changes into :class:`Change` objects.
+
+    ``clients`` maps the message's client table positions to document client indexes.
+    Raises DecodeError naming the first thing that is wrong.
+    """
+    out: list[Change] = []
+    n_clients = len(clients)
+    n_names = len(names)
+    for ci, msg in enumerate(changes):  # type: ignore[attr-defined]
+        where = f"{what}: change {ci}"
+        if msg.client >= n_clients:
+            raise DecodeError(f"{where}: client index {msg.client} is outside the client table")
+        if not 1 <= msg.start < _MAX_SEQ:
+            raise DecodeError(f"{where}: start seq {msg.start} is out of range")
+        if len(msg.dep_clients) != len(msg.dep_seqs):
+            raise DecodeError(f"{where}: dependency clients and seqs differ in number")
+        client = clients[msg.client]
+        deps: dict[int, int] = {}
+        for dc, ds in zip(msg.dep_clients, msg.dep_seqs, strict=True):
+            if dc >= n_clients:
+                raise DecodeError(f"{where}: dependency client index {dc} is outside the table")
+            if ds >= _MAX_SEQ:
+                raise DecodeError(f"{where}: dependency seq {ds} is out of range")
+            dclient = clients[dc]
+            if dclient == client:
+                raise DecodeError(f"{where}: a change cannot depend on its own client")
+            if ds:
+                deps[dclient] = max(ds, deps.get(dclient, 0))
+        if not msg.kinds:
+            raise DecodeError(f"{where}: no operations")
+        try:
+            values = _loads(msg.values) if msg.values else []
+        except (ValueError, RecursionError) as exc:
+            raise DecodeError(f"{where}: values are not valid JSON ({exc})") from None
+        if not isinstance(values, list):
+            raise DecodeError(f"{where}: values must be a JSON array")
+        ops = _decode_ops(msg, client, clients, names, n_names, values, where)
+        out.append(Change(client, msg.start, deps, ops))
+    return out
+
+
+class _Reader:
+    """Sequential access to one column, failing with a clear message when it runs out."""
+
+    __slots__ = ("_it", "_what")
+
+    def __init__(self, items: object, what: str) -> None:
+        self._it: Iterator[object] = iter(items)  # type: ignore[call-overload]
+        self._what = what
+
+    def __call__(self) -> object:
+        try:
+            return next(self._it)
+        except StopIteration:
+            raise DecodeError(f"{self._what} column ends too early") from None
+
+    def done(self) -> bool:
+        return next(self._it, _END) is _END
+
+
+_END = object()
+
+
+def _decode_ops(
+    msg: changes_pb2.Change,
+    client: int,
+    clients: list[int],
+    names: list[str],
+    n_names: int,
+    values: list[JSONValue],
+    where: str,
+) -> list[Op]:
+    ints = _Reader(msg.ints, f"{where}: ints")
+    hlcs = _Reader(msg.hlcs, f"{where}: hlcs")
+    vals = _Reader(values, f"{where}: values")
+    strs = _Reader(msg.strs, f"{where}: strs")
+    n_clients = len(clients)
+    ops: list[Op] = []
+    seq = msg.start
+    hlc = 0
+
+    def name() -> str:
+        i = ints()
+        if not 0 <= i < n_names:  # type: ignore[operator]
+            raise DecodeError(f"{where}: name index {i} is outside the name table")
+        return names[i]  # type: ignore[index]
+
+    def ref(offset: int = 0) -> ItemId | None:
+        c = ints()
+        s = ints()
+        assert isinstance(c, int) and isinstance(s, int)
+        c -= offset
+        if offset and c == -1:
+            if s != 0:
+                raise DecodeError(f"{where}: empty reference with a seq")
+            return None
+        if not 0 <= c < n_clients:
+            raise DecodeError(f"{where}: client index {c} is outside the client table")
+        if not 1 <= s < _MAX_SEQ:
+            raise DecodeError(f"{where}: reference seq {s} is out of range")
+        return (clients[c], s)
+
+    def next_hlc() -> int:
+        nonlocal hlc
+        hlc += hlcs()  # type: ignore[operator]
+        if not 0 <= hlc < 2**64:
+            raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
+        return hlc
+
+    def scalar() -> object:
+        v = vals()
+        if isinstance(v, list | dict):
+            raise DecodeError(f"{where}: set member must be a JSON scalar, got {type(v).__name__}")
+        return v
+
+    for kind in msg.kinds:
+        op: Op
+        width = 1
+        if kind == K.FIELD_SET:
+            op = (kind, seq, name(), next_hlc(), vals())
+        elif kind == K.TEXT_INSERT:
+            nm = name()
+            left = ref(1)
+            right = ref(1)
+            content = strs()
+            assert isinstance(content, str)
+            if not content:
+                raise DecodeError(f"{where}: empty text insert")
+            op = (kind, seq, nm, left, right, content)
+            width = len(content)
+        elif kind == K.TEXT_DELETE:
+            nm = name()
+            target = ref()
+            count = ints()
+            assert target is not None and isinstance(count, int)
+            if count == 0 or abs(count) >= _MAX_SEQ or (count < 0 and target[1] + count < 0):
+                raise DecodeError(f"{where}: text delete count {count} is out of range")
+            op = (kind, seq, nm, target[0], target[1], count)
+            width = abs(count)
+        elif kind == K.FIELD_DELETE:
+            op = (kind, seq, name(), next_hlc())
+        elif kind == K.COUNTER_ADD:
+            nm = name()
+            op = (kind, seq, nm, ints())
+        elif kind == K.SET_ADD:
+            nm = name()
+            op = (kind, seq, nm, scalar())
+        elif kind == K.SET_REMOVE:
+            nm = name()
+            n = ints()
+            assert isinstance(n, int)
+            if not 0 <= n <= len(msg.ints):
+                raise DecodeError(f"{where}: set remove tag count {n} is out of range")
+            tags = tuple(ref() for _ in range(n))
+            op = (kind, seq, nm, scalar(), tags)
+        elif kind == K.LIST_INSERT:
+            nm = name()
+            h = next_hlc()
+            op = (kind, seq, nm, h, vals(), _key(strs(), where))
+        elif kind == K.LIST_MOVE:
+            nm = name()
+            item = ref()
+            op = (kind, seq, nm, item, next_hlc(), _key(strs(), where))
+        elif kind == K.LIST_DELETE:
+            nm = name()
+            op = (kind, seq, nm, ref())
+        elif kind == K.SKIP:
+            count = ints()
+            assert isinstance(count, int)
+            if not 1 <= count < _MAX_SEQ:
+                raise DecodeError(f"{where}: skip count {count} is out of range")
+            op = (kind, seq, count)
+            width = count
+        else:
+            raise DecodeError(f"{where}: unknown operation kind {kind}")
+        ops.append(op)
+        seq += width
+        if seq >= _MAX_SEQ:
+            raise DecodeError(f"{where}: seqs run past the maximum")
+    for col, label in ((ints, "ints"), (hlcs, "hlcs"), (vals, "values"), (strs, "strs")):
+        if not col.done():
+            raise DecodeError(f"{where}: {label} column has more entries than the operations use")
+    return ops
+
+
+_KEY_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _key(key: object, where: str) -> str:
+    if not isinstance(key, str) or not key or key[-1] == "0" or not _KEY_CHARS.issuperset(key):
+        raise DecodeError(f"{where}: invalid list position key {key!r}")
+    return key
+
+
+def make_interner(
+    table: list[str], index: dict[str, int]
+) -> Callable[[str], int]:  # pragma: no cover - convenience
+    """A function mapping a client id to its index in ``table``, appending new ones."""
+
+    def intern(client_id: str) -> int:
+        i = index.get(client_id)
+        if i is None:
+            i = index[client_id] = len(table)
+            table.append(client_id)
+        return i
+
+    return intern

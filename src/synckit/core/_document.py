@@ -1,0 +1,1051 @@
+"""The document: a JSON-like map of named fields and containers that replicas merge.
+
+Theory of operation
+-------------------
+Every edit becomes an *operation* numbered by its client: ``(client, seq)``, seq 1, 2, 3...
+A replica holds a gap-free prefix of each client's operations, so its version is one number
+per client (a :class:`~synckit.core.VersionVector`).
+
+Operations travel in *changes*: gap-free runs of one client's operations together with the
+versions of other clients the author had seen first (its causal dependencies). A change is
+applied only once everything it depends on is here; until then it waits in ``_pending``.
+Applying is checked in full before anything is touched, so bad bytes change nothing.
+
+Which operations depend on what is remembered as *checkpoints*: for each client, the seqs at
+which its author's view of others changed, each with that view. ``changes(since)`` cuts a
+client's operations at checkpoints so every change it sends carries the right dependencies.
+
+Field writes carry a hybrid logical clock (HLC): wall milliseconds shifted left 16 bits, plus
+a counter in the low bits, never behind any clock this replica has seen. Because a change is
+applied only after its dependencies, a write that has seen another always carries a larger
+clock, and wins even if its writer's wall clock is far behind. Ties break on client id.
+
+Non-text operations are kept in a per-client log (for ``changes``); text containers keep
+their own run-length encoded history (:mod:`synckit.core._text`).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from secrets import token_hex
+from typing import Any, cast
+
+from google.protobuf.message import DecodeError as _ProtoDecodeError
+
+from synckit.core import _ops as K
+from synckit.core._codec import (
+    FORMAT,
+    Change,
+    ChangeSetWriter,
+    check_client_table,
+    decode_changes,
+    parse_change_set,
+)
+from synckit.core._events import ChangeEvent, Subscriber, Unsubscribe
+from synckit.core._fractional import key_between, operation_suffix
+from synckit.core._ids import ItemId
+from synckit.core._list import ListState
+from synckit.core._ops import Op, op_width
+from synckit.core._orset import ORSetState
+from synckit.core._text import TextState
+from synckit.core._values import JSONScalar, JSONValue, check_scalar, copy_json
+from synckit.core._version import VersionVector
+from synckit.errors import DecodeError, UnsupportedFormatError
+from synckit.v1 import changes_pb2
+
+__all__ = ["Counter", "Document", "List", "ORSet", "Text"]
+
+#: A clock returns wall time in milliseconds since the Unix epoch.
+Clock = Callable[[], int]
+
+_HLC_SHIFT = 16
+_MISSING: Any = object()
+
+# Kind names, for error messages and for the order in which a name used by several kinds
+# concurrently is shown by to_json (later wins).
+_FIELD, _COUNTER, _SET, _LIST, _TEXT = "field", "counter", "set", "list", "text"
+
+
+def wall_clock_ms() -> int:
+    """The default clock: the system's wall time in milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def _clone(value: JSONValue) -> JSONValue:
+    if type(value) is dict:
+        return {k: _clone(v) for k, v in value.items()}  # type: ignore[union-attr]
+    if type(value) is list:
+        return [_clone(v) for v in value]  # type: ignore[union-attr]
+    return value
+
+
+class Document:
+    """A replicated JSON-like document of named top-level fields and containers.
+
+    Args:
+        client_id: this replica's id (non-empty str); a random one when None. Two replicas
+            must never edit under the same id unless one continues the other's saved state.
+        clock: returns wall time in milliseconds; defaults to the system clock. Tests pass
+            their own to make everything deterministic.
+
+    Fields are last-writer-wins registers of JSON values (see :meth:`set`). Containers are
+    taken with :meth:`get_counter`, :meth:`get_set`, :meth:`get_list` and :meth:`get_text`;
+    a name belongs to one kind of field or container on a replica.
+    """
+
+    __slots__ = (
+        "_checkpoints",
+        "_client_id",
+        "_client_index",
+        "_clients",
+        "_clock",
+        "_counters",
+        "_deps_stale",
+        "_fields",
+        "_hlc",
+        "_lists",
+        "_log",
+        "_log_seqs",
+        "_me",
+        "_pending",
+        "_sets",
+        "_subscribers",
+        "_texts",
+        "_vv",
+    )
+
+    def __init__(self, client_id: str | None = None, *, clock: Clock | None = None) -> None:
+        if client_id is None:
+            client_id = token_hex(8)
+        elif not isinstance(client_id, str) or not client_id:
+            raise TypeError(f"client_id must be a non-empty str, got {client_id!r}")
+        if clock is not None and not callable(clock):
+            raise TypeError("clock must be a callable returning milliseconds")
+        self._clock: Clock = clock or wall_clock_ms
+        self._client_id = client_id
+        self._clients: list[str] = []
+        self._client_index: dict[str, int] = {}
+        self._vv: list[int] = []
+        self._log: list[list[Op]] = []
+        self._log_seqs: list[list[int]] = []
+        self._checkpoints: list[list[tuple[int, dict[int, int]]]] = []
+        self._hlc = 0
+        # field name -> (hlc, writer client id, value, deleted)
+        self._fields: dict[str, tuple[int, str, JSONValue, bool]] = {}
+        self._counters: dict[str, int] = {}
+        self._sets: dict[str, ORSetState] = {}
+        self._lists: dict[str, ListState] = {}
+        self._texts: dict[str, TextState] = {}
+        self._pending: list[Change] = []
+        self._subscribers: list[Subscriber] = []
+        self._deps_stale = True
+        self._me = self._intern(client_id)
+
+    # ------------------------------------------------------------------ identity & clients
+
+    @property
+    def client_id(self) -> str:
+        """This replica's client id."""
+        return self._client_id
+
+    def _intern(self, client_id: str) -> int:
+        idx = self._client_index.get(client_id)
+        if idx is None:
+            idx = self._client_index[client_id] = len(self._clients)
+            self._clients.append(client_id)
+            self._vv.append(0)
+            self._log.append([])
+            self._log_seqs.append([])
+            self._checkpoints.append([])
+        return idx
+
+    def _forget_clients_from(self, n: int) -> None:
+        """Undo :meth:`_intern` of every client from index ``n`` on (they hold nothing)."""
+        for client_id in self._clients[n:]:
+            del self._client_index[client_id]
+        for column in (self._clients, self._vv, self._log, self._log_seqs, self._checkpoints):
+            del column[n:]
+
+    # ------------------------------------------------------------------ local edits: plumbing
+
+    def _tick(self) -> int:
+        """The next hybrid logical clock value for a local write."""
+        hlc = self._hlc + 1
+        now = self._clock() << _HLC_SHIFT
+        if now > hlc:
+            hlc = now
+        self._hlc = hlc
+        return hlc
+
+    def _next_seq(self) -> int:
+        """Reserve the checkpoint for the next local operation and return its seq."""
+        me = self._me
+        seq = self._vv[me] + 1
+        if self._deps_stale:
+            self._deps_stale = False
+            vv = self._vv
+            deps = {c: s for c, s in enumerate(vv) if s and c != me}
+            cps = self._checkpoints[me]
+            if not cps or cps[-1][1] != deps:
+                cps.append((seq, deps))
+        return seq
+
+    def _log_local(self, op: Op) -> None:
+        me = self._me
+        self._vv[me] = op[1]
+        self._log[me].append(op)
+        self._log_seqs[me].append(op[1])
+
+    def _emit(self, local: bool, names: Iterable[str]) -> None:
+        if self._subscribers:
+            event = ChangeEvent(local, frozenset(names))
+            for callback in tuple(self._subscribers):
+                callback(event)
+
+    def _check_kind(self, name: object, kind: str) -> str:
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} names must be str, got {type(name).__name__}")
+        for other, table in (
+            (_FIELD, self._fields),
+            (_COUNTER, self._counters),
+            (_SET, self._sets),
+            (_LIST, self._lists),
+            (_TEXT, self._texts),
+        ):
+            if other != kind and name in table:
+                if other == _FIELD and self._fields[name][3]:
+                    continue  # a deleted field no longer claims its name
+                raise TypeError(f"{name!r} is a {other} in this document, not a {kind}")
+        return name
+
+    # ------------------------------------------------------------------ LWW fields
+
+    def set(self, field: str, value: JSONValue) -> None:
+        """Set top-level ``field`` to a JSON value, replacing the old value whole.
+
+        Raises:
+            TypeError: ``value`` is not a JSON value (nothing changes), or ``field`` is not a
+                str or names a container.
+        """
+        value = copy_json(value, f"value of {field!r}")
+        if field not in self._fields:
+            self._check_kind(field, _FIELD)
+        seq = self._next_seq()
+        hlc = self._tick()
+        self._fields[field] = (hlc, self._client_id, value, False)
+        self._log_local((K.FIELD_SET, seq, field, hlc, value))
+        if self._subscribers:
+            self._emit(True, (field,))
+
+    def get(self, field: str, default: JSONValue = None) -> JSONValue:
+        """The value of ``field``, or ``default`` when it is unset or deleted.
+
+        Lists and dicts are returned as copies; changing them does not change the document.
+        """
+        entry = self._fields.get(field)
+        if entry is None or entry[3]:
+            return default
+        value = entry[2]
+        return _clone(value) if type(value) in (list, dict) else value
+
+    def delete(self, field: str) -> None:
+        """Delete ``field`` (a tombstone that wins or loses like any write).
+
+        Deleting a field that is not set still records the delete, so it also removes a
+        concurrent write that loses to it.
+        """
+        self._check_kind(field, _FIELD)
+        seq = self._next_seq()
+        hlc = self._tick()
+        self._fields[field] = (hlc, self._client_id, None, True)
+        self._log_local((K.FIELD_DELETE, seq, field, hlc))
+        self._emit(True, (field,))
+
+    def update(self, mapping: Mapping[str, JSONValue]) -> None:
+        """Set several fields. Every value is checked first: a bad one changes nothing."""
+        if not isinstance(mapping, Mapping):
+            raise TypeError(f"update takes a mapping, got {type(mapping).__name__}")
+        items = []
+        for field, value in mapping.items():
+            if field not in self._fields:
+                self._check_kind(field, _FIELD)
+            items.append((field, copy_json(value, f"value of {field!r}")))
+        fields = self._fields
+        me = self._client_id
+        for field, value in items:
+            seq = self._next_seq()
+            hlc = self._tick()
+            fields[field] = (hlc, me, value, False)
+            self._log_local((K.FIELD_SET, seq, field, hlc, value))
+        if items:
+            self._emit(True, [f for f, _ in items])
+
+    # ------------------------------------------------------------------ containers
+
+    def get_counter(self, name: str) -> Counter:
+        """A handle on the PN-counter ``name`` (taking it changes nothing)."""
+        return Counter(self, self._check_kind(name, _COUNTER))
+
+    def get_set(self, name: str) -> ORSet:
+        """A handle on the add-wins set ``name`` (taking it changes nothing)."""
+        return ORSet(self, self._check_kind(name, _SET))
+
+    def get_list(self, name: str) -> List:
+        """A handle on the ordered list ``name`` (taking it changes nothing)."""
+        return List(self, self._check_kind(name, _LIST))
+
+    def get_text(self, name: str) -> Text:
+        """A handle on the collaborative text ``name`` (taking it changes nothing)."""
+        return Text(self, self._check_kind(name, _TEXT))
+
+    def _text_state(self, name: str) -> TextState:
+        state = self._texts.get(name)
+        if state is None:
+            state = self._texts[name] = TextState(self._clients)
+        return state
+
+    # ------------------------------------------------------------------ views
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The plain JSON view: fields, and counters/sets/lists/texts as int/list/list/str.
+
+        Containers appear once something has been written to them. If concurrent replicas
+        used one name for different kinds, the view shows text over list over set over
+        counter over field; each value stays reachable through its own accessor.
+        """
+        out: dict[str, JSONValue] = {}
+        for name, (_, _, value, deleted) in self._fields.items():
+            if not deleted:
+                out[name] = _clone(value)
+        for name, total in self._counters.items():
+            out[name] = total
+        for name, members in self._sets.items():
+            out[name] = list(members)
+        for name, items in self._lists.items():
+            out[name] = _clone(items.values())
+        for name, text in self._texts.items():
+            out[name] = str(text)
+        return out
+
+    def subscribe(self, callback: Subscriber) -> Unsubscribe:
+        """Call ``callback(event)`` after every local or remote change.
+
+        Returns a function that unsubscribes. Exceptions raised by a callback propagate to
+        the caller of the edit or ``apply`` (the change itself is already complete).
+        """
+        if not callable(callback):
+            raise TypeError("subscribe takes a callable")
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    # ------------------------------------------------------------------ versions & changes
+
+    def version(self) -> VersionVector:
+        """The version of this replica: for each client, the highest seq it holds."""
+        clients = self._clients
+        return VersionVector._trusted({clients[c]: s for c, s in enumerate(self._vv) if s})
+
+    def changes(self, since: VersionVector | None = None) -> bytes:
+        """Exactly the operations a replica at version ``since`` lacks (None: everything).
+
+        The bytes are a protobuf ``synckit.v1.ChangeSet`` for :meth:`apply`.
+        """
+        if since is not None and not isinstance(since, VersionVector):
+            raise TypeError(f"since must be a VersionVector or None, got {type(since).__name__}")
+        writer = ChangeSetWriter(self._clients)
+        clients = self._clients
+        for c, have in enumerate(self._vv):
+            after = since[clients[c]] if since is not None else 0
+            if have > after:
+                self._write_client(writer, c, after)
+        return writer.to_bytes()
+
+    def _ops_since(self, c: int, after: int) -> list[Op]:
+        log_seqs = self._log_seqs[c]
+        i = bisect_right(log_seqs, after)
+        ops = self._log[c][i:]
+        if i > 0:
+            prev = self._log[c][i - 1]
+            if prev[0] == K.SKIP and prev[1] + prev[2] - 1 > after:
+                ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
+        text_ops: list[Op] = []
+        for name, text in self._texts.items():
+            for top in text.ops_since(c, after):
+                if top[0] == "i":
+                    text_ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
+                else:
+                    text_ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
+        if text_ops:
+            ops += text_ops
+            ops.sort(key=_seq_of)
+        return ops
+
+    def _write_client(self, writer: ChangeSetWriter, c: int, after: int) -> None:
+        """Add client ``c``'s operations after seq ``after``, cut at its checkpoints."""
+        ops = self._ops_since(c, after)
+        cps = self._checkpoints[c]
+        starts = [s for s, _ in cps]
+        last = len(cps) - 1
+        k = bisect_right(starts, ops[0][1]) - 1
+
+        def deps(k: int) -> dict[int, int]:
+            return cps[k][1] if k >= 0 else {}
+
+        group: list[Op] = []
+        for op in ops:
+            seq = op[1]
+            while k < last and seq >= starts[k + 1]:
+                if group:
+                    writer.add(c, group[0][1], deps(k), group)
+                    group = []
+                k += 1
+            # Runs merged in a text may span a checkpoint: split them there.
+            while k < last and seq + op_width(op) - 1 >= starts[k + 1]:
+                head, op = _split_op(c, op, starts[k + 1] - seq)
+                group.append(head)
+                writer.add(c, group[0][1], deps(k), group)
+                group = []
+                seq = op[1]
+                k += 1
+            group.append(op)
+        if group:
+            writer.add(c, group[0][1], deps(k), group)
+
+    # ------------------------------------------------------------------ applying changes
+
+    def apply(self, data: bytes) -> None:
+        """Apply changes made by :meth:`changes` on any replica.
+
+        Idempotent and order-free: changes already held are ignored, and changes whose
+        causal predecessors have not arrived wait inside the document and apply when they do.
+
+        Raises:
+            DecodeError: the bytes are corrupt, truncated, hostile or of an unknown format;
+                the document is left exactly as it was.
+        """
+        msg = parse_change_set(data)
+        check_client_table(list(msg.clients), "changes")
+        n_clients = len(self._clients)
+        try:
+            idx = [self._intern(c) for c in msg.clients]
+            incoming = decode_changes(msg.changes, idx, list(msg.names))
+            ready, waiting = self._plan(self._pending + incoming)
+        except DecodeError:
+            self._forget_clients_from(n_clients)
+            raise
+        self._pending = waiting
+        if ready:
+            names = self._integrate(ready)
+            self._emit(False, names)
+
+    def merge(self, other: Document) -> None:
+        """Pull in everything ``other`` holds that this document lacks."""
+        if not isinstance(other, Document):
+            raise TypeError(f"merge takes a Document, got {type(other).__name__}")
+        self.apply(other.changes(self.version()))
+        if other._pending:
+            # Pass on what waits there too: it may complete what waits here.
+            writer = ChangeSetWriter(other._clients)
+            for ch in other._pending:
+                writer.add(ch.client, ch.start, ch.deps, ch.ops)
+            self.apply(writer.to_bytes())
+
+    def _plan(self, pool: list[Change]) -> tuple[list[Change], list[Change]]:
+        """Order the changes that can apply now, trimmed of what is held; check every reference.
+
+        Touches nothing. Returns (ready in application order, still waiting).
+        """
+        vv = self._vv.copy()
+        # (container kind, name) -> {client: [(first seq, last seq)]} created by ready ops.
+        created: dict[tuple[int, str], dict[int, list[tuple[int, int]]]] = {}
+        ready: list[Change] = []
+        waiting = pool
+        progress = True
+        while progress and waiting:
+            progress = False
+            still: list[Change] = []
+            for ch in waiting:
+                have = vv[ch.client]
+                if ch.end <= have:
+                    continue  # every op held already
+                if ch.start - 1 > have or any(vv[c] < s for c, s in ch.deps.items()):
+                    still.append(ch)
+                    continue
+                if ch.start <= have:
+                    ch = _trim_change(ch, have)
+                self._check_refs(ch, created)
+                vv[ch.client] = ch.end
+                ready.append(ch)
+                progress = True
+            waiting = still
+        return ready, waiting
+
+    def _check_refs(
+        self, ch: Change, created: dict[tuple[int, str], dict[int, list[tuple[int, int]]]]
+    ) -> None:
+        """Every item an op refers to must exist (held, or created earlier in this batch)."""
+
+        def known(kind: int, name: str, item: ItemId, exists: bool) -> bool:
+            if exists:
+                return True
+            for lo, hi in created.get((kind, name), {}).get(item[0], ()):
+                if lo <= item[1] <= hi:
+                    return True
+            return False
+
+        client_id = self._clients[ch.client]
+        for op in ch.ops:
+            kind = op[0]
+            if kind == K.TEXT_INSERT:
+                text = self._texts.get(op[2])
+                for origin in (op[3], op[4]):
+                    if origin is not None and not known(
+                        K.TEXT_INSERT, op[2], origin, text is not None and text.has_item(origin)
+                    ):
+                        raise DecodeError(
+                            f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
+                            f"an unknown character {self._clients[origin[0]]}:{origin[1]}"
+                        )
+                created.setdefault((K.TEXT_INSERT, op[2]), {}).setdefault(ch.client, []).append(
+                    (op[1], op[1] + len(op[5]) - 1)
+                )
+            elif kind == K.TEXT_DELETE:
+                text = self._texts.get(op[2])
+                step = 1 if op[5] > 0 else -1
+                for i in range(abs(op[5])):
+                    target = (op[3], op[4] + i * step)
+                    if not known(
+                        K.TEXT_INSERT, op[2], target, text is not None and text.has_item(target)
+                    ):
+                        raise DecodeError(
+                            f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets an "
+                            f"unknown character {self._clients[target[0]]}:{target[1]}"
+                        )
+            elif kind == K.LIST_INSERT:
+                created.setdefault((K.LIST_INSERT, op[2]), {}).setdefault(ch.client, []).append(
+                    (op[1], op[1])
+                )
+            elif kind in (K.LIST_MOVE, K.LIST_DELETE):
+                lst = self._lists.get(op[2])
+                item = op[3]
+                if not known(K.LIST_INSERT, op[2], item, lst is not None and lst.has_item(item)):
+                    raise DecodeError(
+                        f"changes: list operation {client_id}:{op[1]} in {op[2]!r} refers to "
+                        f"an unknown item {self._clients[item[0]]}:{item[1]}"
+                    )
+
+    def _integrate(self, ready: list[Change]) -> set[str]:
+        """Apply checked, trimmed changes in order; return the names they touched."""
+        names: set[str] = set()
+        clients = self._clients
+        for ch in ready:
+            c = ch.client
+            cps = self._checkpoints[c]
+            if not cps or cps[-1][1] != ch.deps:
+                cps.append((ch.start, ch.deps))
+            log, log_seqs = self._log[c], self._log_seqs[c]
+            writer = clients[c]
+            for op in ch.ops:
+                kind = op[0]
+                if kind == K.TEXT_INSERT:
+                    self._text_state(op[2]).apply_insert(c, op[1], op[3], op[4], op[5])
+                    names.add(op[2])
+                    continue
+                if kind == K.TEXT_DELETE:
+                    self._text_state(op[2]).apply_delete(c, op[1], op[3], op[4], op[5])
+                    names.add(op[2])
+                    continue
+                log.append(op)
+                log_seqs.append(op[1])
+                if kind != K.SKIP:
+                    self._apply_op(c, writer, op)
+                    names.add(op[2])
+            self._vv[c] = ch.end
+        self._deps_stale = True
+        return names
+
+    def _apply_op(self, c: int, writer: str, op: Op) -> None:
+        """Apply one non-text operation to the state (not the log)."""
+        kind = op[0]
+        if kind == K.FIELD_SET or kind == K.FIELD_DELETE:
+            name, hlc = op[2], op[3]
+            if hlc > self._hlc:
+                self._hlc = hlc
+            cur = self._fields.get(name)
+            if cur is None or (hlc, writer) > (cur[0], cur[1]):
+                if kind == K.FIELD_SET:
+                    self._fields[name] = (hlc, writer, op[4], False)
+                else:
+                    self._fields[name] = (hlc, writer, None, True)
+        elif kind == K.COUNTER_ADD:
+            self._counters[op[2]] = self._counters.get(op[2], 0) + op[3]
+        elif kind == K.SET_ADD:
+            self._set_state(op[2]).add(op[3], (c, op[1]))
+        elif kind == K.SET_REMOVE:
+            self._set_state(op[2]).remove(op[3], op[4])
+        elif kind == K.LIST_INSERT:
+            if op[3] > self._hlc:
+                self._hlc = op[3]
+            self._list_state(op[2]).insert((c, op[1]), writer, op[4], op[5], op[3])
+        elif kind == K.LIST_MOVE:
+            if op[4] > self._hlc:
+                self._hlc = op[4]
+            self._lists[op[2]].move(op[3], op[5], op[4], writer)
+        elif kind == K.LIST_DELETE:
+            self._lists[op[2]].delete(op[3])
+
+    def _set_state(self, name: str) -> ORSetState:
+        state = self._sets.get(name)
+        if state is None:
+            state = self._sets[name] = ORSetState()
+        return state
+
+    def _list_state(self, name: str) -> ListState:
+        state = self._lists.get(name)
+        if state is None:
+            state = self._lists[name] = ListState()
+        return state
+
+    # ------------------------------------------------------------------ snapshots
+
+    def save(self) -> bytes:
+        """A compact snapshot of everything this replica holds (``synckit.v1.Snapshot``)."""
+        writer = ChangeSetWriter(self._clients)
+        # Intern every client first so the snapshot's table matches the version.
+        for c in range(len(self._clients)):
+            writer.client_pos(c)
+        for c, ops in enumerate(self._log):
+            # Runs of consecutive seqs, so each change is gap-free (text ops fill the gaps).
+            run: list[Op] = []
+            for op in ops:
+                if run and run[-1][1] + op_width(run[-1]) != op[1]:
+                    writer.add(c, run[0][1], {}, run)
+                    run = []
+                run.append(op)
+            if run:
+                writer.add(c, run[0][1], {}, run)
+        snap = changes_pb2.Snapshot(format=FORMAT, hlc=self._hlc)
+        snap.changes.extend(writer.changes)
+        for name, text in self._texts.items():
+            ints, content, deletes = text.encode_state()
+            snap.texts.append(
+                changes_pb2.TextState(
+                    name=writer.name_pos(name), ints=ints, content=content, deletes=deletes
+                )
+            )
+        snap.version_clients.extend(range(len(self._clients)))
+        snap.version_seqs.extend(self._vv)
+        flat: list[int] = []
+        for c, cps in enumerate(self._checkpoints):
+            for start, deps in cps:
+                flat += (c, start, len(deps))
+                for dc, ds in deps.items():
+                    flat += (dc, ds)
+        snap.checkpoints.extend(flat)
+        if self._pending:
+            pending = ChangeSetWriter(self._clients)
+            for ch in self._pending:
+                pending.add(ch.client, ch.start, ch.deps, ch.ops)
+            snap.pending = pending.to_bytes()
+        snap.clients.extend(writer.clients)
+        snap.names.extend(writer.names)
+        return snap.SerializeToString()
+
+    @classmethod
+    def load(
+        cls, data: bytes, client_id: str | None = None, *, clock: Clock | None = None
+    ) -> Document:
+        """Rebuild a document from :meth:`save` bytes.
+
+        Loading with a ``client_id`` that already wrote into the snapshot continues that
+        client's sequence. Raises DecodeError when the bytes are not a valid snapshot.
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"Document.load takes bytes, got {type(data).__name__}")
+        snap = changes_pb2.Snapshot()
+        try:
+            snap.ParseFromString(bytes(data))
+        except _ProtoDecodeError as exc:
+            raise DecodeError(f"snapshot: not a valid protobuf Snapshot ({exc})") from None
+        if snap.format != FORMAT:
+            if snap.format == 0:
+                raise DecodeError("snapshot: empty or not a Snapshot (no format version)")
+            raise UnsupportedFormatError(
+                f"snapshot: format version {snap.format} is not supported (reads {FORMAT})"
+            )
+        clients = list(snap.clients)
+        check_client_table(clients, "snapshot")
+        doc = cls(client_id, clock=clock)
+        # Rebuild the client table in snapshot order, then our own id if it is new.
+        doc._clients, doc._client_index = [], {}
+        doc._vv, doc._log, doc._log_seqs, doc._checkpoints = [], [], [], []
+        for c in clients:
+            doc._intern(c)
+        doc._me = doc._intern(doc._client_id)
+        n = len(clients)
+        try:
+            doc._load_body(snap, n)
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            raise DecodeError(f"snapshot: inconsistent contents ({exc})") from None
+        return doc
+
+    def _load_body(self, snap: changes_pb2.Snapshot, n: int) -> None:
+        names = list(snap.names)
+        if len(snap.version_clients) != len(snap.version_seqs):
+            raise DecodeError("snapshot: version clients and seqs differ in number")
+        for vc, vs in zip(snap.version_clients, snap.version_seqs, strict=True):
+            if vc >= n:
+                raise DecodeError(f"snapshot: version client index {vc} outside the table")
+            self._vv[vc] = vs
+        self._hlc = snap.hlc
+        flat = list(snap.checkpoints)
+        i = 0
+        while i < len(flat):
+            c, start, k = flat[i], flat[i + 1], flat[i + 2]
+            if c >= n or not 1 <= start or k > n:
+                raise DecodeError("snapshot: invalid dependency checkpoint")
+            deps = {int(flat[i + 3 + 2 * j]): int(flat[i + 4 + 2 * j]) for j in range(k)}
+            if any(dc >= n for dc in deps):
+                raise DecodeError("snapshot: dependency checkpoint names an unknown client")
+            self._checkpoints[c].append((start, deps))
+            i += 3 + 2 * k
+        changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
+        second_pass: list[tuple[int, Op]] = []
+        for ch in changes:
+            log, log_seqs = self._log[ch.client], self._log_seqs[ch.client]
+            if log_seqs and log_seqs[-1] >= ch.start:
+                raise DecodeError("snapshot: a client's operations are out of order")
+            if ch.end > self._vv[ch.client]:
+                raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
+            writer = self._clients[ch.client]
+            for op in ch.ops:
+                if op[0] in (K.TEXT_INSERT, K.TEXT_DELETE):
+                    raise DecodeError("snapshot: text operations belong in text states")
+                log.append(op)
+                log_seqs.append(op[1])
+                if op[0] in (K.LIST_MOVE, K.LIST_DELETE, K.SET_REMOVE):
+                    second_pass.append((ch.client, op))
+                elif op[0] != K.SKIP:
+                    self._apply_op(ch.client, writer, op)
+        for c, op in second_pass:
+            if op[0] != K.SET_REMOVE and not (op[2] in self._lists and self._lists[op[2]].has_item(op[3])):
+                raise DecodeError("snapshot: a list operation refers to an unknown item")
+            self._apply_op(c, self._clients[c], op)
+        for ts in snap.texts:
+            if ts.name >= len(names):
+                raise DecodeError("snapshot: text name index outside the name table")
+            name = names[ts.name]
+            if name in self._texts:
+                raise DecodeError(f"snapshot: text {name!r} appears twice")
+            self._texts[name] = TextState.decode_state(
+                self._clients, list(ts.ints), ts.content, list(ts.deletes)
+            )
+        if snap.pending:
+            msg = parse_change_set(snap.pending)
+            idx = [self._intern(c) for c in msg.clients]
+            self._pending = decode_changes(msg.changes, idx, list(msg.names), "snapshot pending")
+
+
+def _seq_of(op: Op) -> int:
+    return int(op[1])
+
+
+def _split_op(client: int, op: Op, k: int) -> tuple[Op, Op]:
+    """Split a multi-seq operation of ``client`` after its first ``k`` seqs."""
+    kind, seq = op[0], op[1]
+    if kind == K.TEXT_INSERT:
+        content = op[5]
+        head = (kind, seq, op[2], op[3], op[4], content[:k])
+        tail = (kind, seq + k, op[2], (client, seq + k - 1), op[4], content[k:])
+        return head, tail
+    if kind == K.TEXT_DELETE:
+        count = op[5]
+        step = 1 if count > 0 else -1
+        head = (kind, seq, op[2], op[3], op[4], k * step)
+        tail = (kind, seq + k, op[2], op[3], op[4] + k * step, count - k * step)
+        return head, tail
+    if kind == K.SKIP:
+        return (kind, seq, k), (kind, seq + k, op[2] - k)
+    raise AssertionError(f"operation kind {kind} spans one seq")  # pragma: no cover
+
+
+def _trim_change(ch: Change, have: int) -> Change:
+    """The part of ``ch`` after seq ``have`` (which lies inside it)."""
+    ops: list[Op] = []
+    for op in ch.ops:
+        end = op[1] + op_width(op) - 1
+        if end <= have:
+            continue
+        if op[1] <= have:
+            op = _split_op(ch.client, op, have + 1 - op[1])[1]
+        ops.append(op)
+    return Change(ch.client, have + 1, ch.deps, ops)
+
+
+class Counter:
+    """A PN-counter: concurrent increments and decrements all count.
+
+    Deltas are ints (floats would make the total depend on the order they are added in).
+    """
+
+    __slots__ = ("_doc", "_name")
+
+    def __init__(self, doc: Document, name: str) -> None:
+        self._doc = doc
+        self._name = name
+
+    @property
+    def value(self) -> int:
+        """The sum of every increment and decrement this replica holds."""
+        return self._doc._counters.get(self._name, 0)
+
+    def increment(self, n: int = 1) -> None:
+        """Add ``n`` (an int; may be negative)."""
+        if type(n) is not int:
+            raise TypeError(f"counter deltas must be int, got {type(n).__name__}")
+        doc = self._doc
+        doc._check_kind(self._name, _COUNTER)
+        seq = doc._next_seq()
+        doc._counters[self._name] = doc._counters.get(self._name, 0) + n
+        doc._log_local((K.COUNTER_ADD, seq, self._name, n))
+        doc._emit(True, (self._name,))
+
+    def decrement(self, n: int = 1) -> None:
+        """Subtract ``n`` (an int)."""
+        if type(n) is not int:
+            raise TypeError(f"counter deltas must be int, got {type(n).__name__}")
+        self.increment(-n)
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Counter({self._name!r}, value={self.value})"
+
+
+class ORSet:
+    """An observed-remove set of JSON scalars; an add wins over a concurrent remove."""
+
+    __slots__ = ("_doc", "_name")
+
+    def __init__(self, doc: Document, name: str) -> None:
+        self._doc = doc
+        self._name = name
+
+    def _state(self) -> ORSetState | None:
+        return self._doc._sets.get(self._name)
+
+    def add(self, member: JSONScalar) -> None:
+        """Add ``member`` (None, bool, int, finite float or str)."""
+        member = check_scalar(member)
+        doc = self._doc
+        doc._check_kind(self._name, _SET)
+        seq = doc._next_seq()
+        doc._set_state(self._name).add(member, (doc._me, seq))
+        doc._log_local((K.SET_ADD, seq, self._name, member))
+        doc._emit(True, (self._name,))
+
+    def remove(self, member: JSONScalar) -> None:
+        """Remove ``member``; ``KeyError`` when it is not in the set."""
+        member = check_scalar(member)
+        state = self._state()
+        if state is None or member not in state:
+            raise KeyError(member)
+        self._remove(state, member)
+
+    def discard(self, member: JSONScalar) -> None:
+        """Remove ``member`` if present."""
+        member = check_scalar(member)
+        state = self._state()
+        if state is not None and member in state:
+            self._remove(state, member)
+
+    def _remove(self, state: ORSetState, member: JSONScalar) -> None:
+        doc = self._doc
+        tags = state.tags(member)
+        seq = doc._next_seq()
+        state.remove(member, tags)
+        doc._log_local((K.SET_REMOVE, seq, self._name, member, tags))
+        doc._emit(True, (self._name,))
+
+    def __contains__(self, member: object) -> bool:
+        state = self._state()
+        try:
+            return state is not None and check_scalar(member) in state
+        except TypeError:
+            return False
+
+    def __len__(self) -> int:
+        state = self._state()
+        return len(state) if state is not None else 0
+
+    def __iter__(self) -> Iterator[JSONScalar]:
+        state = self._state()
+        return iter(list(state) if state is not None else [])
+
+    def __repr__(self) -> str:
+        return f"ORSet({self._name!r}, {list(self)!r})"
+
+
+class List:
+    """An ordered list of JSON values with insert, move and delete that merge cleanly.
+
+    Concurrent inserts at one index keep both, in the same order everywhere; an item moved
+    concurrently by two replicas ends up exactly once (the later move wins); a delete wins
+    over a concurrent move.
+    """
+
+    __slots__ = ("_doc", "_name")
+
+    def __init__(self, doc: Document, name: str) -> None:
+        self._doc = doc
+        self._name = name
+
+    def _state(self) -> ListState | None:
+        return self._doc._lists.get(self._name)
+
+    def __len__(self) -> int:
+        state = self._state()
+        return len(state) if state is not None else 0
+
+    def __getitem__(self, index: int) -> JSONValue:
+        if not isinstance(index, int):
+            raise TypeError(f"list indices must be int, got {type(index).__name__}")
+        state = self._state()
+        if state is None or not -len(state) <= index < len(state):
+            raise IndexError(f"list index {index} out of range")
+        value = state.item_at(index)[1].value
+        return _clone(value)
+
+    def __iter__(self) -> Iterator[JSONValue]:
+        state = self._state()
+        return iter(_clone(state.values()) if state is not None else [])  # type: ignore[arg-type]
+
+    def insert(self, index: int, value: JSONValue) -> None:
+        """Insert ``value`` so that it ends at ``index`` (0 <= index <= len)."""
+        if type(index) is not int:
+            raise TypeError(f"list indices must be int, got {type(index).__name__}")
+        value = copy_json(value)
+        n = len(self)
+        if not 0 <= index <= n:
+            raise IndexError(f"list insert index {index} out of range for length {n}")
+        doc = self._doc
+        doc._check_kind(self._name, _LIST)
+        state = doc._list_state(self._name)
+        seq = doc._next_seq()
+        lo, hi = state.keys_around(index)
+        key = key_between(lo, hi, operation_suffix(doc._client_id, seq))
+        hlc = doc._tick()
+        state.insert((doc._me, seq), doc._client_id, value, key, hlc)
+        doc._log_local((K.LIST_INSERT, seq, self._name, hlc, value, key))
+        doc._emit(True, (self._name,))
+
+    def append(self, value: JSONValue) -> None:
+        """Insert ``value`` at the end."""
+        self.insert(len(self), value)
+
+    def move(self, index: int, to: int) -> None:
+        """Move the item at ``index`` so that it ends at index ``to``."""
+        n = len(self)
+        for i in (index, to):
+            if type(i) is not int:
+                raise TypeError(f"list indices must be int, got {type(i).__name__}")
+            if not 0 <= i < n:
+                raise IndexError(f"list index {i} out of range for length {n}")
+        if index == to:
+            return
+        doc = self._doc
+        state = cast(ListState, self._state())
+        item_id, _ = state.item_at(index)
+        seq = doc._next_seq()
+        lo, hi = state.keys_around(to, exclude=item_id)
+        key = key_between(lo, hi, operation_suffix(doc._client_id, seq))
+        hlc = doc._tick()
+        state.move(item_id, key, hlc, doc._client_id)
+        doc._log_local((K.LIST_MOVE, seq, self._name, item_id, hlc, key))
+        doc._emit(True, (self._name,))
+
+    def delete(self, index: int) -> None:
+        """Delete the item at ``index``."""
+        n = len(self)
+        if type(index) is not int:
+            raise TypeError(f"list indices must be int, got {type(index).__name__}")
+        if not 0 <= index < n:
+            raise IndexError(f"list index {index} out of range for length {n}")
+        doc = self._doc
+        state = cast(ListState, self._state())
+        item_id, _ = state.item_at(index)
+        seq = doc._next_seq()
+        state.delete(item_id)
+        doc._log_local((K.LIST_DELETE, seq, self._name, item_id))
+        doc._emit(True, (self._name,))
+
+    def __repr__(self) -> str:
+        return f"List({self._name!r}, {list(self)!r})"
+
+
+class Text:
+    """Collaborative text; positions count Unicode code points, like ``str`` indexes."""
+
+    __slots__ = ("_doc", "_name")
+
+    def __init__(self, doc: Document, name: str) -> None:
+        self._doc = doc
+        self._name = name
+
+    def __str__(self) -> str:
+        state = self._doc._texts.get(self._name)
+        return str(state) if state is not None else ""
+
+    def __len__(self) -> int:
+        state = self._doc._texts.get(self._name)
+        return len(state) if state is not None else 0
+
+    def __repr__(self) -> str:
+        return f"Text({self._name!r}, {str(self)!r})"
+
+    def insert(self, pos: int, s: str) -> None:
+        """Insert ``s`` at code point ``pos`` (0 <= pos <= len); IndexError otherwise."""
+        if type(pos) is not int:
+            raise TypeError(f"text positions must be int, got {type(pos).__name__}")
+        if type(s) is not str:
+            raise TypeError(f"text inserts take str, got {type(s).__name__}")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        length = len(state) if state is not None else 0
+        if not 0 <= pos <= length:
+            raise IndexError(f"text position {pos} out of range for length {length}")
+        if not s:
+            return
+        if state is None:
+            doc._check_kind(self._name, _TEXT)
+            state = doc._text_state(self._name)
+        seq = doc._next_seq()
+        state.local_insert(doc._me, seq, pos, s)
+        doc._vv[doc._me] = seq + len(s) - 1
+        if doc._subscribers:
+            doc._emit(True, (self._name,))
+
+    def delete(self, pos: int, length: int) -> None:
+        """Delete ``length`` code points from ``pos``; IndexError if that is not all inside."""
+        if type(pos) is not int or type(length) is not int:
+            raise TypeError("text delete takes int position and length")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        size = len(state) if state is not None else 0
+        if length < 0 or not 0 <= pos <= size or pos + length > size:
+            raise IndexError(f"text range {pos}..{pos + length} out of range for length {size}")
+        if length == 0 or state is None:
+            return
+        seq = doc._next_seq()
+        state.local_delete(doc._me, seq, pos, length)
+        doc._vv[doc._me] = seq + length - 1
+        if doc._subscribers:
+            doc._emit(True, (self._name,))

@@ -1,0 +1,59 @@
+"""Operation kinds and the in-memory shape of operations.
+
+Every operation is a plain tuple whose first two items are its kind and its seq (tuples:
+compact and fast to build on the hot path). Item references (list items, set tags, text
+origins and targets) are :data:`~synckit.core._ids.ItemId` pairs of document-local client
+indexes. The layouts, by kind:
+
+============  ================================================================
+kind          tuple
+============  ================================================================
+FIELD_SET     ``(kind, seq, name, hlc, value)``
+FIELD_DELETE  ``(kind, seq, name, hlc)``
+COUNTER_ADD   ``(kind, seq, name, delta)``
+SET_ADD       ``(kind, seq, name, member)``
+SET_REMOVE    ``(kind, seq, name, member, tags)``: tags is a tuple of ItemIds
+LIST_INSERT   ``(kind, seq, name, hlc, value, key)``
+LIST_MOVE     ``(kind, seq, name, item, hlc, key)``
+LIST_DELETE   ``(kind, seq, name, item)``
+TEXT_INSERT   ``(kind, seq, name, left, right, content)``: origins may be None
+TEXT_DELETE   ``(kind, seq, name, target_client, target_first, signed_count)``
+SKIP          ``(kind, seq, count)``
+============  ================================================================
+
+A text insert spans ``len(content)`` seqs, a text delete ``abs(signed_count)``, a skip
+``count``; every other operation spans one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["Op", "op_width"]
+
+FIELD_SET: Final = 1
+FIELD_DELETE: Final = 2
+COUNTER_ADD: Final = 3
+SET_ADD: Final = 4
+SET_REMOVE: Final = 5
+LIST_INSERT: Final = 6
+LIST_MOVE: Final = 7
+LIST_DELETE: Final = 8
+TEXT_INSERT: Final = 9
+TEXT_DELETE: Final = 10
+SKIP: Final = 11
+
+#: An operation tuple; see the module docstring for its layout by kind.
+Op = tuple[Any, ...]
+
+
+def op_width(op: Op) -> int:
+    """How many seqs ``op`` takes."""
+    kind = op[0]
+    if kind == TEXT_INSERT:
+        return len(op[5])
+    if kind == TEXT_DELETE:
+        return abs(op[5])
+    if kind == SKIP:
+        return int(op[2])
+    return 1

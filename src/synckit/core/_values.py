@@ -1,0 +1,79 @@
+"""JSON values: checking what users store, and copying it so later mutation cannot leak in."""
+
+from __future__ import annotations
+
+import math
+from typing import TypeAlias
+
+__all__ = ["JSONScalar", "JSONValue", "check_scalar", "copy_json"]
+
+JSONScalar: TypeAlias = None | bool | int | float | str
+JSONValue: TypeAlias = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
+
+_SCALAR_TYPES = (type(None), bool, int, str)
+_MAX_DEPTH = 64
+
+
+def copy_json(value: object, what: str = "value") -> JSONValue:
+    """Return a private copy of ``value`` if it is a JSON value; raise ``TypeError`` if not.
+
+    JSON values are None, bool, int, finite float, str, lists of JSON values and dicts with
+    str keys and JSON values, nested at most 64 deep. Scalars are returned as they are
+    (they are immutable); lists and dicts are copied so that mutating the caller's object
+    later cannot change the document behind its back.
+    """
+    t = type(value)
+    if t in _SCALAR_TYPES:
+        return value  # type: ignore[return-value]
+    if t is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise TypeError(f"{what} must be a JSON value: {value!r} is not a finite number")
+        return value  # type: ignore[return-value]
+    return _copy_container(value, what, 0)
+
+
+def _copy_container(value: object, what: str, depth: int) -> JSONValue:
+    if depth >= _MAX_DEPTH:
+        raise TypeError(f"{what} is nested more than {_MAX_DEPTH} levels deep")
+    if type(value) is list:
+        return [_copy_item(v, what, depth) for v in value]
+    if type(value) is dict:
+        out: dict[str, JSONValue] = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise TypeError(f"{what} must be a JSON value: dict key {k!r} is not a str")
+            out[k] = _copy_item(v, what, depth)
+        return out
+    raise TypeError(
+        f"{what} must be a JSON value (None, bool, int, float, str, list, dict), "
+        f"got {type(value).__name__}"
+    )
+
+
+def _copy_item(value: object, what: str, depth: int) -> JSONValue:
+    t = type(value)
+    if t in _SCALAR_TYPES:
+        return value  # type: ignore[return-value]
+    if t is float:
+        if not math.isfinite(value):  # type: ignore[arg-type]
+            raise TypeError(f"{what} must be a JSON value: {value!r} is not a finite number")
+        return value  # type: ignore[return-value]
+    return _copy_container(value, what, depth + 1)
+
+
+def check_scalar(value: object, what: str = "member") -> JSONScalar:
+    """Return ``value`` if it is a JSON scalar (None, bool, int, finite float, str), else raise."""
+    t = type(value)
+    if t in _SCALAR_TYPES:
+        return value  # type: ignore[return-value]
+    if t is float and math.isfinite(value):  # type: ignore[arg-type]
+        return value  # type: ignore[return-value]
+    raise TypeError(
+        f"{what} must be a JSON scalar (None, bool, int, finite float, str), got {value!r}"
+    )
+
+
+def scalar_key(value: JSONScalar) -> tuple[str, JSONScalar]:
+    """A dict key that keeps ``1``, ``1.0`` and ``True`` apart (Python equates them)."""
+    t = type(value)
+    return ("b" if t is bool else "i" if t is int else "f" if t is float else "s", value)

@@ -1,0 +1,66 @@
+"""The SyncKit sync protocol, without I/O.
+
+Sessions (:class:`ClientSession`, :class:`ServerSession`) turn protocol events into frame bytes
+and back and enforce what may be sent when; the asyncio client, the ASGI server and the network
+simulation all drive them. See ``docs/protocol.md`` for the wire format.
+"""
+
+from __future__ import annotations
+
+from synckit.protocol._events import (
+    MAX_DOC_ID_LENGTH,
+    PROTOCOL_VERSION,
+    Ack,
+    Broadcast,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Ping,
+    Pong,
+    Push,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+    check_doc_id,
+)
+from synckit.protocol._frames import FrameError, decode_frame, encode_frame
+from synckit.protocol._session import (
+    DEFAULT_MAX_FRAME_BYTES,
+    ClientSession,
+    DocState,
+    ServerSession,
+    Session,
+)
+from synckit.protocol._state import TRANSITIONS, Role, State
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_BYTES",
+    "MAX_DOC_ID_LENGTH",
+    "PROTOCOL_VERSION",
+    "TRANSITIONS",
+    "Ack",
+    "Broadcast",
+    "ClientSession",
+    "DocState",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "FrameError",
+    "Hello",
+    "Ping",
+    "Pong",
+    "Push",
+    "Role",
+    "ServerSession",
+    "Session",
+    "State",
+    "Subscribe",
+    "Subscribed",
+    "Unsubscribe",
+    "Welcome",
+    "check_doc_id",
+    "decode_frame",
+    "encode_frame",
+]

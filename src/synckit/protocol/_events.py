@@ -1,0 +1,265 @@
+"""The messages of the sync protocol as Python values.
+
+One frozen dataclass per protocol message (see ``proto/synckit/v1/protocol.proto``). Each checks
+its fields when built, so a value that exists is well formed; :mod:`._frames` turns them into
+bytes and back. Change payloads and version vectors stay opaque ``bytes`` here: the session
+layer never decodes documents.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "MAX_DOC_ID_LENGTH",
+    "PROTOCOL_VERSION",
+    "Ack",
+    "Broadcast",
+    "Error",
+    "ErrorCode",
+    "Event",
+    "Hello",
+    "Ping",
+    "Pong",
+    "Push",
+    "Subscribe",
+    "Subscribed",
+    "Unsubscribe",
+    "Welcome",
+    "check_doc_id",
+]
+
+#: The protocol revision this release speaks; a Hello with another one is refused.
+PROTOCOL_VERSION = 1
+
+MAX_DOC_ID_LENGTH = 128
+_MAX_U64 = 2**64 - 1
+# Letters, digits and ``._:-``, starting with a letter or digit: safe in URLs, file names and
+# log lines without escaping.
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]*")
+
+
+class ErrorCode(enum.IntEnum):
+    """Why an :class:`Error` was sent; values match ``synckit.v1.ErrorCode``."""
+
+    UNSPECIFIED = 0
+    BAD_FRAME = 1
+    UNKNOWN_MESSAGE = 2
+    PROTOCOL_VERSION = 3
+    ILLEGAL_STATE = 4
+    AUTH_FAILED = 5
+    FRAME_TOO_LARGE = 6
+    DOC_TOO_LARGE = 7
+    INVALID_DOC_ID = 8
+    BAD_CHANGES = 9
+    SLOW_CONSUMER = 10
+    SHUTTING_DOWN = 11
+    INTERNAL = 12
+
+
+def check_doc_id(doc_id: object) -> str | None:
+    """Return why ``doc_id`` is not a valid document id, or None when it is.
+
+    A document id is 1 to 128 characters of ASCII letters, digits and ``._:-``, starting with
+    a letter or a digit.
+    """
+    if not isinstance(doc_id, str):
+        return f"document id must be a str, got {type(doc_id).__name__}"
+    if not doc_id:
+        return "document id must not be empty"
+    if len(doc_id) > MAX_DOC_ID_LENGTH:
+        return f"document id is {len(doc_id)} characters long (at most {MAX_DOC_ID_LENGTH})"
+    if not _DOC_ID.fullmatch(doc_id):
+        return (
+            f"document id {doc_id[:40]!r} may only hold ASCII letters, digits and '._:-' "
+            "and must start with a letter or digit"
+        )
+    return None
+
+
+def _doc(doc_id: str) -> None:
+    problem = check_doc_id(doc_id)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _u64(name: str, value: int) -> None:
+    if type(value) is not int or not 0 <= value <= _MAX_U64:
+        raise ValueError(f"{name} must be an int in [0, 2**64), got {value!r}")
+
+
+def _bytes(name: str, value: bytes) -> None:
+    if not isinstance(value, bytes):
+        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Client -> server, the first frame: who is connecting and with which protocol."""
+
+    client_id: str
+    token: str = ""
+    capabilities: tuple[str, ...] = ()
+    protocol_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.client_id, str) or not self.client_id:
+            raise ValueError("Hello.client_id must be a non-empty str")
+        if len(self.client_id) > 256:
+            raise ValueError("Hello.client_id is longer than 256 characters")
+        if not isinstance(self.token, str):
+            raise TypeError("Hello.token must be a str")
+        _u64("Hello.protocol_version", self.protocol_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Server -> client, accepts a Hello."""
+
+    capabilities: tuple[str, ...] = ()
+    max_frame_bytes: int = 0
+    protocol_version: int = PROTOCOL_VERSION
+
+    def __post_init__(self) -> None:
+        _u64("Welcome.max_frame_bytes", self.max_frame_bytes)
+        _u64("Welcome.protocol_version", self.protocol_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Client -> server: sync ``doc_id``; ``version`` is the client's encoded version vector."""
+
+    doc_id: str
+    version: bytes = b""
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _bytes("Subscribe.version", self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """Server -> client, answers Subscribe: what the client lacks and the server's version."""
+
+    doc_id: str
+    changes: bytes
+    server_version: bytes
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _bytes("Subscribed.changes", self.changes)
+        _bytes("Subscribed.server_version", self.server_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """Client -> server: changes for ``doc_id``, acknowledged by an :class:`Ack` of ``batch_id``."""
+
+    doc_id: str
+    batch_id: int
+    changes: bytes
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _u64("Push.batch_id", self.batch_id)
+        if self.batch_id == 0:
+            raise ValueError("Push.batch_id must be at least 1")
+        _bytes("Push.changes", self.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Server -> client: push ``batch_id`` is committed; the server now holds ``server_version``."""
+
+    doc_id: str
+    batch_id: int
+    server_version: bytes
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _u64("Ack.batch_id", self.batch_id)
+        _bytes("Ack.server_version", self.server_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Server -> client: changes others committed to ``doc_id``."""
+
+    doc_id: str
+    changes: bytes
+    server_version: bytes
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _bytes("Broadcast.changes", self.changes)
+        _bytes("Broadcast.server_version", self.server_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """Client -> server: stop syncing ``doc_id``."""
+
+    doc_id: str
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Either side; the session answers it with a :class:`Pong` of the same nonce by itself."""
+
+    nonce: int = 0
+
+    def __post_init__(self) -> None:
+        _u64("Ping.nonce", self.nonce)
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    nonce: int = 0
+
+    def __post_init__(self) -> None:
+        _u64("Pong.nonce", self.nonce)
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """Either side: something went wrong.
+
+    ``fatal``: the sender closes the connection after this frame. ``retryable``: the same
+    request may succeed later (for instance after a reconnect). ``doc_id``/``batch_id`` are set
+    (non-empty / non-zero) when the error concerns one document or one push.
+    """
+
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+    fatal: bool = False
+    doc_id: str = ""
+    batch_id: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, ErrorCode):
+            raise TypeError("Error.code must be an ErrorCode")
+        if not isinstance(self.message, str):
+            raise TypeError("Error.message must be a str")
+        _u64("Error.batch_id", self.batch_id)
+
+
+#: Every protocol message.
+Event = (
+    Hello
+    | Welcome
+    | Subscribe
+    | Subscribed
+    | Push
+    | Ack
+    | Broadcast
+    | Unsubscribe
+    | Ping
+    | Pong
+    | Error
+)

@@ -1,0 +1,158 @@
+"""Frames: protocol events to ``synckit.v1.Envelope`` bytes and back.
+
+One frame is one WebSocket binary message holding one Envelope. :func:`encode_frame` never
+fails on a well-formed event; :func:`decode_frame` raises :class:`FrameError` saying what was
+wrong and which :class:`ErrorCode` the peer should be told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError as _ProtoDecodeError
+
+from synckit.protocol._events import (
+    Ack,
+    Broadcast,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Ping,
+    Pong,
+    Push,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+    check_doc_id,
+)
+from synckit.v1 import protocol_pb2 as pb
+
+__all__ = ["FrameError", "decode_frame", "encode_frame"]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    """Why a frame could not be read: the code and message to send back.
+
+    ``doc_id`` and ``batch_id`` are set when the frame was readable enough to tell which
+    document or push it was about (then the problem concerns only that document).
+    """
+
+    code: ErrorCode
+    message: str
+    doc_id: str = ""
+    batch_id: int = 0
+
+
+def encode_frame(event: Event) -> bytes:
+    """Serialize one event into frame bytes."""
+    env = pb.Envelope()
+    match event:
+        case Hello():
+            env.hello.protocol_version = event.protocol_version
+            env.hello.client_id = event.client_id
+            env.hello.token = event.token
+            env.hello.capabilities.extend(event.capabilities)
+        case Welcome():
+            env.welcome.protocol_version = event.protocol_version
+            env.welcome.capabilities.extend(event.capabilities)
+            env.welcome.max_frame_bytes = event.max_frame_bytes
+        case Subscribe():
+            env.subscribe.doc_id = event.doc_id
+            env.subscribe.version = event.version
+        case Subscribed():
+            env.subscribed.doc_id = event.doc_id
+            env.subscribed.changes = event.changes
+            env.subscribed.server_version = event.server_version
+        case Push():
+            env.push.doc_id = event.doc_id
+            env.push.batch_id = event.batch_id
+            env.push.changes = event.changes
+        case Ack():
+            env.ack.doc_id = event.doc_id
+            env.ack.batch_id = event.batch_id
+            env.ack.server_version = event.server_version
+        case Broadcast():
+            env.broadcast.doc_id = event.doc_id
+            env.broadcast.changes = event.changes
+            env.broadcast.server_version = event.server_version
+        case Unsubscribe():
+            env.unsubscribe.doc_id = event.doc_id
+        case Ping():
+            env.ping.nonce = event.nonce
+        case Pong():
+            env.pong.nonce = event.nonce
+        case Error():
+            env.error.code = int(event.code)  # type: ignore[assignment]
+            env.error.message = event.message
+            env.error.retryable = event.retryable
+            env.error.fatal = event.fatal
+            env.error.doc_id = event.doc_id
+            env.error.batch_id = event.batch_id
+        case _:  # pragma: no cover - the union is exhaustive
+            raise TypeError(f"not a protocol event: {event!r}")
+    return env.SerializeToString()
+
+
+def decode_frame(data: bytes) -> Event | FrameError:
+    """Read one frame; return the event, or a :class:`FrameError` when the bytes are bad.
+
+    Never raises on hostile input: garbage, truncation, unknown message types, out-of-range
+    fields and invalid document ids all come back as a :class:`FrameError`.
+    """
+    env = pb.Envelope()
+    try:
+        env.ParseFromString(data)
+    except (_ProtoDecodeError, ValueError) as exc:
+        return FrameError(ErrorCode.BAD_FRAME, f"frame is not a valid Envelope ({exc})")
+    kind = env.WhichOneof("body")
+    if kind is None:
+        if data:
+            return FrameError(
+                ErrorCode.UNKNOWN_MESSAGE, "frame holds no message type this server knows"
+            )
+        return FrameError(ErrorCode.UNKNOWN_MESSAGE, "empty frame")
+    msg = getattr(env, kind)
+    doc_id: str = getattr(msg, "doc_id", "")
+    batch_id: int = getattr(msg, "batch_id", 0)
+    if hasattr(msg, "doc_id") and kind != "error":
+        problem = check_doc_id(doc_id)
+        if problem is not None:
+            return FrameError(ErrorCode.INVALID_DOC_ID, f"{_TITLE[kind]}: {problem}", "", batch_id)
+    try:
+        return _BUILD[kind](msg)
+    except (TypeError, ValueError) as exc:
+        return FrameError(ErrorCode.BAD_FRAME, f"{_TITLE[kind]}: {exc}", doc_id, batch_id)
+
+
+def _error(m: pb.Error) -> Error:
+    try:
+        code = ErrorCode(m.code)
+    except ValueError:
+        code = ErrorCode.UNSPECIFIED  # a newer peer's code: keep the message, lose the detail
+    return Error(code, m.message, m.retryable, m.fatal, m.doc_id, m.batch_id)
+
+
+# "push" -> "Push": how messages are named in error texts.
+_TITLE: dict[str, str] = {
+    f.name: f.message_type.name if f.message_type else f.name
+    for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["body"].fields
+}
+
+_BUILD: dict[str, Callable[[Any], Event]] = {
+    "hello": lambda m: Hello(m.client_id, m.token, tuple(m.capabilities), m.protocol_version),
+    "welcome": lambda m: Welcome(tuple(m.capabilities), m.max_frame_bytes, m.protocol_version),
+    "subscribe": lambda m: Subscribe(m.doc_id, m.version),
+    "subscribed": lambda m: Subscribed(m.doc_id, m.changes, m.server_version),
+    "push": lambda m: Push(m.doc_id, m.batch_id, m.changes),
+    "ack": lambda m: Ack(m.doc_id, m.batch_id, m.server_version),
+    "broadcast": lambda m: Broadcast(m.doc_id, m.changes, m.server_version),
+    "unsubscribe": lambda m: Unsubscribe(m.doc_id),
+    "ping": lambda m: Ping(m.nonce),
+    "pong": lambda m: Pong(m.nonce),
+    "error": _error,
+}

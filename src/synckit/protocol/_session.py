@@ -1,0 +1,382 @@
+"""Client and server sessions: the sync protocol with no I/O.
+
+A session turns events into frame bytes and frame bytes into events, and enforces the state
+machine of :mod:`._state` plus the per-document rules. It never touches a socket, a clock or an
+event loop; the caller moves the bytes::
+
+    session.send(event)                 # queue a frame (LocalProtocolError if illegal now)
+    for frame in session.data_to_send(): transport.write(frame)
+    events = session.receive(frame)     # frames from the peer -> events
+
+When the peer sends something illegal, :meth:`Session.receive` queues an ``Error`` frame for it
+and then either drops the frame (a non-fatal, per-document problem: the result is ``[]``) or,
+for a fatal one, closes the session and raises :class:`~synckit.errors.RemoteProtocolError`.
+Either way the caller should send :meth:`Session.data_to_send` next, and close the transport
+once :attr:`Session.state` is ``CLOSED``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from synckit.errors import LocalProtocolError, RemoteProtocolError
+from synckit.protocol._events import (
+    PROTOCOL_VERSION,
+    Ack,
+    Broadcast,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Ping,
+    Pong,
+    Push,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+)
+from synckit.protocol._frames import FrameError, decode_frame, encode_frame
+from synckit.protocol._state import TRANSITIONS, Role, State
+
+__all__ = ["DEFAULT_MAX_FRAME_BYTES", "ClientSession", "DocState", "ServerSession", "Session"]
+
+#: Frames larger than this are refused unless a session is built with another limit.
+DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+
+class DocState(enum.Enum):
+    """A document's state on one connection, as the client sees it."""
+
+    SUBSCRIBING = "SUBSCRIBING"
+    SUBSCRIBED = "SUBSCRIBED"
+
+
+class _PeerViolationError(Exception):
+    """Internal: the peer broke a rule; carries the error to tell it."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _illegal(
+    message: str, *, fatal: bool, doc_id: str = "", batch_id: int = 0
+) -> _PeerViolationError:
+    return _PeerViolationError(
+        Error(ErrorCode.ILLEGAL_STATE, message, False, fatal, doc_id, batch_id)
+    )
+
+
+class Session:
+    """What client and server sessions share; build a :class:`ClientSession` or a
+    :class:`ServerSession`.
+
+    Args:
+        max_frame_bytes: frames from the peer larger than this are refused (FRAME_TOO_LARGE).
+    """
+
+    __slots__ = ("_batches", "_last_batch", "_outbox", "_state", "error", "max_frame_bytes")
+
+    role: Role
+    _peer: Role
+
+    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        if max_frame_bytes < 64:
+            raise ValueError("max_frame_bytes must be at least 64")
+        self.max_frame_bytes = max_frame_bytes
+        self._state = State.AWAITING_HELLO
+        self._outbox: list[bytes] = []
+        # Pushes sent (client) or received (server) and not yet acknowledged: batch -> doc.
+        self._batches: dict[int, str] = {}
+        self._last_batch = 0
+        #: The fatal error that closed the session (sent or received), if any.
+        self.error: Error | None = None
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def pending_batches(self) -> dict[int, str]:
+        """Pushes not yet acknowledged or refused: batch id -> document id (a copy)."""
+        return dict(self._batches)
+
+    def data_to_send(self) -> list[bytes]:
+        """Take the frames queued for the peer, oldest first."""
+        out, self._outbox = self._outbox, []
+        return out
+
+    def close(self) -> None:
+        """The transport is gone: move to CLOSED without telling the peer."""
+        self._state = State.CLOSED
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send(self, event: Event) -> None:
+        """Queue ``event`` for the peer; next, call :meth:`data_to_send`.
+
+        Raises:
+            LocalProtocolError: the event is not allowed in the current state (nothing queued).
+        """
+        if self._state is State.CLOSED:
+            raise LocalProtocolError(
+                f"cannot send {type(event).__name__}: the session is in state CLOSED"
+            )
+        if isinstance(event, Error) and event.fatal:
+            next_state = State.CLOSED
+        else:
+            row = TRANSITIONS.get((self.role, self._state), {})
+            if type(event) not in row:
+                raise LocalProtocolError(
+                    f"{self.role.value} may not send {type(event).__name__} "
+                    f"in state {self._state.value}"
+                )
+            next_state = row[type(event)]
+        self._check_send(event)
+        self._outbox.append(encode_frame(event))
+        self._state = next_state
+        if isinstance(event, Error) and event.fatal:
+            self.error = event
+
+    def _check_send(self, event: Event) -> None:
+        """Per-document rules for sending; raise LocalProtocolError, then record the event."""
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def receive(self, frame: bytes) -> list[Event]:
+        """Take one frame from the peer and return what it means (zero or one event).
+
+        A ``Ping`` is answered with a ``Pong`` automatically (and still returned). When the
+        frame is illegal, an ``Error`` frame is queued for the peer: for a problem limited to one
+        document the frame is dropped and ``[]`` returned; otherwise the session closes.
+        Next, call :meth:`data_to_send`.
+
+        Raises:
+            RemoteProtocolError: the peer sent something fatal; the session is now CLOSED and
+                :attr:`error` says why.
+        """
+        if self._state is State.CLOSED:
+            return []
+        try:
+            return self._receive(frame)
+        except _PeerViolationError as v:
+            if v.error.fatal:
+                self._outbox.append(encode_frame(v.error))
+                self._state = State.CLOSED
+                self.error = v.error
+                raise RemoteProtocolError(v.error.message) from None
+            if self._state is State.OPEN:
+                self._outbox.append(encode_frame(v.error))
+            return []
+
+    def _receive(self, frame: bytes) -> list[Event]:
+        if not isinstance(frame, bytes | bytearray | memoryview):
+            raise TypeError(f"frames are bytes, got {type(frame).__name__}")
+        if len(frame) > self.max_frame_bytes:
+            raise _PeerViolationError(
+                Error(
+                    ErrorCode.FRAME_TOO_LARGE,
+                    f"frame of {len(frame)} bytes exceeds the limit of {self.max_frame_bytes}",
+                    fatal=True,
+                )
+            )
+        event = decode_frame(bytes(frame))
+        if isinstance(event, FrameError):
+            # Bad bytes inside an open session's document message only spoil that message.
+            fatal = not (event.code is ErrorCode.INVALID_DOC_ID and self._state is State.OPEN)
+            raise _PeerViolationError(
+                Error(event.code, event.message, False, fatal, event.doc_id, event.batch_id)
+            )
+        if isinstance(event, Error) and event.fatal:
+            self._check_receive(event)
+            self._state = State.CLOSED
+            self.error = event
+            return [event]
+        row = TRANSITIONS.get((self._peer, self._state), {})
+        if type(event) not in row:
+            raise _illegal(
+                f"{type(event).__name__} is not allowed from the {self._peer.value} "
+                f"in state {self._state.value}",
+                fatal=True,
+            )
+        if isinstance(event, Hello | Welcome) and event.protocol_version != PROTOCOL_VERSION:
+            raise _PeerViolationError(
+                Error(
+                    ErrorCode.PROTOCOL_VERSION,
+                    f"protocol version {event.protocol_version} is not supported "
+                    f"(this {self.role.value} speaks {PROTOCOL_VERSION})",
+                    fatal=True,
+                )
+            )
+        if not self._check_receive(event):
+            return []
+        self._state = row[type(event)]
+        if isinstance(event, Ping):
+            self._outbox.append(encode_frame(Pong(event.nonce)))
+        return [event]
+
+    def _check_receive(self, event: Event) -> bool:
+        """Per-document rules for receiving: raise _PeerViolationError, or return False to drop the
+        event silently (a late frame for a document already left), or record it and return
+        True."""
+        return True
+
+
+class ClientSession(Session):
+    """The client's end of a connection.
+
+    Next steps: ``send(Hello(...))``, wait for a ``Welcome`` from :meth:`receive`, then
+    ``send(Subscribe(...))`` and ``send(Push(...))`` freely.
+    """
+
+    __slots__ = ("_docs", "_left")
+
+    role = Role.CLIENT
+    _peer = Role.SERVER
+
+    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        super().__init__(max_frame_bytes=max_frame_bytes)
+        self._docs: dict[str, DocState] = {}
+        self._left: set[str] = set()
+
+    def doc_state(self, doc_id: str) -> DocState | None:
+        """The document's state on this connection; None when not subscribed."""
+        return self._docs.get(doc_id)
+
+    def next_batch_id(self) -> int:
+        """The smallest batch id a new :class:`Push` may use."""
+        return self._last_batch + 1
+
+    def _check_send(self, event: Event) -> None:
+        match event:
+            case Subscribe(doc_id=doc):
+                self._docs[doc] = DocState.SUBSCRIBING
+                self._left.discard(doc)
+            case Push(doc_id=doc, batch_id=batch):
+                if doc not in self._docs:
+                    raise LocalProtocolError(
+                        f"Push for document {doc!r} which is not subscribed on this connection"
+                    )
+                if batch <= self._last_batch:
+                    raise LocalProtocolError(
+                        f"Push batch id {batch} is not above the last one ({self._last_batch})"
+                    )
+                self._last_batch = batch
+                self._batches[batch] = doc
+            case Unsubscribe(doc_id=doc):
+                if doc not in self._docs:
+                    raise LocalProtocolError(f"Unsubscribe from {doc!r} which is not subscribed")
+                del self._docs[doc]
+                self._left.add(doc)
+            case _:
+                pass
+
+    def _check_receive(self, event: Event) -> bool:
+        match event:
+            case Subscribed(doc_id=doc) | Broadcast(doc_id=doc):
+                if doc in self._docs:
+                    if isinstance(event, Subscribed):
+                        self._docs[doc] = DocState.SUBSCRIBED
+                    return True
+                if doc in self._left:
+                    return False
+                raise _illegal(
+                    f"{type(event).__name__} for document {doc!r} which was never subscribed "
+                    f"(state {self._state.value})",
+                    fatal=True,
+                )
+            case Ack(doc_id=doc, batch_id=batch):
+                if self._batches.get(batch) != doc:
+                    raise _illegal(
+                        f"Ack of batch {batch} for {doc!r} which is not a pending push "
+                        f"(state {self._state.value})",
+                        fatal=True,
+                    )
+                del self._batches[batch]
+            case Error(batch_id=batch) if batch:
+                self._batches.pop(batch, None)
+            case _:
+                pass
+        return True
+
+
+class ServerSession(Session):
+    """The server's end of a connection.
+
+    Next steps: feed frames to :meth:`receive`; on a ``Hello`` send ``Welcome`` (or a fatal
+    ``Error``); answer every ``Subscribe`` with one ``Subscribed`` and every ``Push`` with one
+    ``Ack`` (after committing) or an ``Error`` carrying its batch id.
+    """
+
+    __slots__ = ("_awaiting_subscribed", "_docs", "client_id")
+
+    role = Role.SERVER
+    _peer = Role.CLIENT
+
+    def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        super().__init__(max_frame_bytes=max_frame_bytes)
+        self._docs: set[str] = set()
+        self._awaiting_subscribed: set[str] = set()
+        #: The client id from the peer's Hello ("" before it).
+        self.client_id = ""
+
+    @property
+    def subscriptions(self) -> frozenset[str]:
+        return frozenset(self._docs)
+
+    def _check_send(self, event: Event) -> None:
+        match event:
+            case Subscribed(doc_id=doc):
+                if doc not in self._awaiting_subscribed:
+                    raise LocalProtocolError(f"Subscribed for {doc!r} which no Subscribe awaits")
+                self._awaiting_subscribed.discard(doc)
+            case Broadcast(doc_id=doc):
+                if doc not in self._docs or doc in self._awaiting_subscribed:
+                    raise LocalProtocolError(
+                        f"Broadcast for {doc!r} which is not subscribed on this connection"
+                    )
+            case Ack(doc_id=doc, batch_id=batch):
+                if self._batches.get(batch) != doc:
+                    raise LocalProtocolError(f"Ack of batch {batch} for {doc!r}: no such push")
+                del self._batches[batch]
+            case Error(batch_id=batch) if batch:
+                self._batches.pop(batch, None)
+            case _:
+                pass
+
+    def _check_receive(self, event: Event) -> bool:
+        match event:
+            case Hello(client_id=client_id):
+                self.client_id = client_id
+            case Subscribe(doc_id=doc):
+                self._docs.add(doc)
+                self._awaiting_subscribed.add(doc)
+            case Push(doc_id=doc, batch_id=batch):
+                if batch <= self._last_batch:
+                    raise _illegal(
+                        f"Push batch id {batch} is not above the last one ({self._last_batch})",
+                        fatal=True,
+                        doc_id=doc,
+                        batch_id=batch,
+                    )
+                self._last_batch = batch
+                if doc not in self._docs:
+                    raise _illegal(
+                        f"Push for document {doc!r} which is not subscribed (state "
+                        f"{self._state.value}); send Subscribe first",
+                        fatal=False,
+                        doc_id=doc,
+                        batch_id=batch,
+                    )
+                self._batches[batch] = doc
+            case Unsubscribe(doc_id=doc):
+                if doc not in self._docs:
+                    raise _illegal(
+                        f"Unsubscribe from {doc!r} which is not subscribed", fatal=False, doc_id=doc
+                    )
+                self._docs.discard(doc)
+                self._awaiting_subscribed.discard(doc)
+            case _:
+                pass
+        return True
