@@ -1,0 +1,1091 @@
+"""Collaborative text: a YATA sequence CRDT over run-length-encoded items.
+
+Model
+=====
+Every character ever inserted has an id ``(client, seq)`` (see :mod:`synckit.core._ids`)
+and keeps its place in one total *document order* forever; deleting a character only
+marks it as a tombstone.  A character is inserted with two *origins*: ``origin_left``,
+the character it was typed after, and ``origin_right``, the character that was right
+after it at that moment (``None`` stands for the start / the end of the text).  A remote
+insert is placed between its origins; when concurrent inserts compete for the same gap
+they are ordered by the YATA rules (the "YjsMod" variant of Joseph Gentle's
+reference-crdts, ties broken by comparing client id *strings*), which gives the same
+order on every replica and never interleaves two concurrently typed runs.
+
+Items (run-length encoding)
+===========================
+Characters are not stored one by one.  An *item* is a run of characters with
+consecutive seqs of one client where every character after the first has the previous
+character of the run as its left origin and all of them share the run's right origin:
+exactly what typing produces.  So an item is seven integers::
+
+    client, seq (first char), length (negative: the run is deleted),
+    left origin (client, seq), right origin (client, seq)     # client -1: no origin
+
+Splitting an item at offset ``k`` gives two items that describe the same characters
+(the second part's left origin is the first part's last character), so items can be
+split and merged freely without changing the meaning.  A local insert right after the
+end of the client's latest item, with the next seq, simply grows that item.  Deleted
+items keep their ids and origins but not their content.
+
+Blocks (position index)
+=======================
+The document order is a list of *blocks*; a block holds up to ``_MAX_ITEMS`` items as
+seven parallel ``array('q')`` columns, the visible text of its items as one ``str`` and
+its visible length.  Finding a position walks the block sizes from a *cursor* (the
+block of the previous lookup and its starting position), so local editing, which moves
+little, touches one or two blocks; inside the block a short scan of the length column
+finds the item.  A *tail* fast path remembers where the last local insert ended, so
+ordinary typing (insert right after the previous insert, next seq) costs a few integer
+updates and one short string splice.
+
+Id index
+========
+Remote operations, ``has_item`` and ``ops_since`` look characters up by id.  A per-client
+index (item starts sorted by seq, with the block holding each item) answers that with a
+bisect and a scan of one block.  It is built lazily on the first lookup and then kept up
+to date, so pure local editing and decoding never pay for it.
+
+Deletes and history
+===================
+Every delete operation is logged per client as run-length-encoded runs
+``(seq, target_client, target_first, signed_count)``; a negative count is a backspace run
+(targets ``first, first-1, ...``).  Insert operations need no log: the items of a client
+sorted by seq *are* its insert history (content of deleted runs is replaced by a
+placeholder of the same length, which the interface allows).
+
+Snapshot
+========
+``encode_state`` writes the items in document order as columns of integers (seqs and
+origins delta-coded so they stay small), the visible text, and the delete log.
+``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``, without
+integrating anything, after validating the input.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterable
+from itertools import accumulate
+from operator import add, sub
+from typing import Literal
+
+from synckit.core._ids import ItemId
+
+__all__ = ["DeleteOp", "InsertOp", "TextOp", "TextState"]
+
+#: ``('i', seq, origin_left, origin_right, content)``
+InsertOp = tuple[Literal["i"], int, ItemId | None, ItemId | None, str]
+#: ``('d', seq, target_client, target_first, signed_count)``
+DeleteOp = tuple[Literal["d"], int, int, int, int]
+TextOp = InsertOp | DeleteOp
+
+_MAX_ITEMS = 64  # items per block before it is split in two
+_MAX_TEXT = 4096  # visible characters per block before it is split (if it has 2+ items)
+_PLACEHOLDER = "\x00"  # stands for the content of deleted characters in ops_since
+_FORMAT = 1  # first int of encode_state
+_NO_POS = (-1, 0, 0)  # position of the "start of document" origin
+_END_POS = (1 << 62, 0, 0)  # position of the "end of document" origin
+
+
+def _col(values: Iterable[int] = ()) -> array[int]:
+    return array("q", values)
+
+
+class _Block:
+    """A chunk of consecutive items (parallel columns) with its visible text."""
+
+    __slots__ = ("clients", "idx", "lcs", "lens", "lss", "rcs", "rss", "seqs", "size", "text")
+
+    def __init__(  # noqa: PLR0917 - one parameter per column, built in hot paths
+        self,
+        idx: int,
+        clients: array[int],
+        seqs: array[int],
+        lens: array[int],
+        lcs: array[int],
+        lss: array[int],
+        rcs: array[int],
+        rss: array[int],
+        text: str,
+        size: int,
+    ) -> None:
+        self.idx = idx  # position in TextState._blocks
+        self.clients = clients
+        self.seqs = seqs
+        self.lens = lens  # > 0 visible run, < 0 deleted run
+        self.lcs = lcs  # left origin client (-1: none)
+        self.lss = lss
+        self.rcs = rcs  # right origin client (-1: none)
+        self.rss = rss
+        self.text = text  # visible characters of the block, in order
+        self.size = size  # len(text)
+
+    @classmethod
+    def empty(cls, idx: int) -> _Block:
+        return cls(idx, _col(), _col(), _col(), _col(), _col(), _col(), _col(), "", 0)
+
+    def visible_offset(self, i: int) -> int:
+        """Visible characters in items ``0..i-1``."""
+        lens = self.lens[:i]
+        return (sum(lens) + sum(map(abs, lens))) >> 1
+
+    def find(self, client: int, start: int) -> int:
+        """Index of the item of ``client`` starting at seq ``start`` (must exist)."""
+        seqs = self.seqs
+        clients = self.clients
+        i = seqs.index(start)
+        while clients[i] != client:
+            i = seqs.index(start, i + 1)
+        return i
+
+    def insert_item(  # noqa: PLR0917 - one parameter per column, hot path
+        self, j: int, client: int, seq: int, length: int, lc: int, ls: int, rc: int, rs: int
+    ) -> None:
+        self.clients.insert(j, client)
+        self.seqs.insert(j, seq)
+        self.lens.insert(j, length)
+        self.lcs.insert(j, lc)
+        self.lss.insert(j, ls)
+        self.rcs.insert(j, rc)
+        self.rss.insert(j, rs)
+
+    def remove_item(self, j: int) -> None:
+        del self.clients[j]
+        del self.seqs[j]
+        del self.lens[j]
+        del self.lcs[j]
+        del self.lss[j]
+        del self.rcs[j]
+        del self.rss[j]
+
+
+class _ClientIndex:
+    """One client's items sorted by first seq, with the block holding each."""
+
+    __slots__ = ("owners", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.owners: list[_Block] = []
+
+
+class _DeleteLog:
+    """One client's delete operations: RLE runs sorted by seq."""
+
+    __slots__ = ("counts", "firsts", "seqs", "targets")
+
+    def __init__(self) -> None:
+        self.seqs = _col()
+        self.targets = _col()
+        self.firsts = _col()
+        self.counts = _col()  # signed: < 0 is a backspace run
+
+    def add(self, seq: int, target: int, first: int, count: int) -> None:
+        seqs = self.seqs
+        if seqs and self.targets[-1] == target:
+            c0 = self.counts[-1]
+            a0 = c0 if c0 > 0 else -c0
+            if seqs[-1] + a0 == seq:
+                f0 = self.firsts[-1]
+                if c0 > 0 and count > 0 and f0 + c0 == first:
+                    self.counts[-1] = c0 + count
+                    return
+                if (c0 < 0 or c0 == 1) and (count < 0 or count == 1) and f0 - a0 == first:
+                    self.counts[-1] = -(a0 + (count if count > 0 else -count))
+                    return
+        seqs.append(seq)
+        self.targets.append(target)
+        self.firsts.append(first)
+        self.counts.append(1 if count == -1 else count)
+
+
+class TextState:
+    """The state of one collaborative text (see the module docstring)."""
+
+    __slots__ = (
+        "_blocks",
+        "_client_ids",
+        "_cur_b",
+        "_cur_bpos",
+        "_dels",
+        "_index",
+        "_len",
+        "_tail_blk",
+        "_tail_client",
+        "_tail_i",
+        "_tail_off",
+        "_tail_pos",
+        "_tail_seq",
+    )
+
+    def __init__(self, client_ids: list[str]) -> None:
+        self._client_ids = client_ids
+        self._blocks: list[_Block] = [_Block.empty(0)]
+        self._len = 0
+        self._cur_b = 0  # cursor: a block index and the visible position where it starts
+        self._cur_bpos = 0
+        self._index: dict[int, _ClientIndex] | None = None  # built on first use
+        self._dels: dict[int, _DeleteLog] = {}
+        # Tail fast path: the last local insert ended at visible position _tail_pos, at the
+        # end of item _tail_i of _tail_blk (text offset _tail_off in that block); typing on
+        # with seq _tail_seq by _tail_client grows that item.  _tail_pos -1: not valid.
+        self._tail_pos = -1
+        self._tail_seq = 0
+        self._tail_client = -1
+        self._tail_blk = self._blocks[0]
+        self._tail_i = 0
+        self._tail_off = 0
+
+    # ------------------------------------------------------------------ reading
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __str__(self) -> str:
+        return "".join([blk.text for blk in self._blocks])
+
+    def __repr__(self) -> str:
+        items = sum(len(blk.lens) for blk in self._blocks)
+        return f"<TextState {self._len} chars, {items} items, {len(self._blocks)} blocks>"
+
+    def has_item(self, item: ItemId) -> bool:
+        return self._find(item[0], item[1]) is not None
+
+    # ------------------------------------------------------------------ local edits
+
+    def local_insert(
+        self, client: int, seq: int, pos: int, content: str
+    ) -> tuple[ItemId | None, ItemId | None]:
+        n = len(content)
+        if pos == self._tail_pos and seq == self._tail_seq and client == self._tail_client and n:
+            # Typing on: grow the item the previous local insert ended.
+            blk = self._tail_blk
+            i = self._tail_i
+            off = self._tail_off
+            blk.lens[i] += n
+            t = blk.text
+            blk.text = t[:off] + content + t[off:]
+            blk.size += n
+            self._len += n
+            self._tail_pos = pos + n
+            self._tail_seq = seq + n
+            self._tail_off = off + n
+            rc = blk.rcs[i]
+            return (client, seq - 1), (None if rc < 0 else (rc, blk.rss[i]))
+        if not n:
+            raise ValueError("local_insert: empty content")
+        if pos < 0 or pos > self._len:
+            raise IndexError(f"insert position {pos} out of range 0..{self._len}")
+        blocks = self._blocks
+        left: ItemId | None
+        right: ItemId | None
+        if pos == 0:
+            b = 0
+            blk = blocks[0]
+            self._cur_b = 0
+            self._cur_bpos = 0
+            left = None
+            right = (blk.clients[0], blk.seqs[0]) if blk.lens else None
+            j = 0
+            off = 0
+            extend = False
+        else:
+            b, bpos, i, ipos = self._locate(pos - 1)
+            blk = blocks[b]
+            ci = blk.clients[i]
+            si = blk.seqs[i]
+            li = blk.lens[i]
+            k = pos - 1 - bpos - ipos
+            left = (ci, si + k)
+            off = ipos + k + 1
+            if k < li - 1:
+                self._split(blk, i, k + 1)
+                right = (ci, si + k + 1)
+                extend = False
+            else:
+                right = self._next_id(b, i)
+                extend = ci == client and si + li == seq
+                if extend:
+                    rc = blk.rcs[i]
+                    extend = rc < 0 if right is None else rc == right[0] and blk.rss[i] == right[1]
+            j = i + 1
+        if extend:
+            blk.lens[j - 1] += n
+            tail_i = j - 1
+        else:
+            if right is None:
+                rc, rs = -1, 0
+            else:
+                rc, rs = right
+            if left is None:
+                blk.insert_item(j, client, seq, n, -1, 0, rc, rs)
+            else:
+                blk.insert_item(j, client, seq, n, left[0], left[1], rc, rs)
+            if self._index is not None:
+                self._index_add(client, seq, blk)
+            tail_i = j
+        t = blk.text
+        blk.text = t[:off] + content + t[off:]
+        blk.size += n
+        self._len += n
+        off += n
+        if len(blk.lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
+            mid = self._split_block(b)
+            if mid and tail_i >= mid:
+                tail_i -= mid
+                off -= blk.size
+                blk = blocks[b + 1]
+                self._cur_b = b + 1
+                self._cur_bpos += blocks[b].size
+        self._tail_pos = pos + n
+        self._tail_seq = seq + n
+        self._tail_client = client
+        self._tail_blk = blk
+        self._tail_i = tail_i
+        self._tail_off = off
+        return left, right
+
+    def local_delete(
+        self, client: int, seq: int, pos: int, length: int
+    ) -> list[tuple[int, int, int]]:
+        if length < 1:
+            raise ValueError(f"delete length must be >= 1, got {length}")
+        if pos < 0 or pos + length > self._len:
+            raise IndexError(f"delete range {pos}..{pos + length} out of range 0..{self._len}")
+        self._tail_pos = -1
+        b, bpos, i, off = self._locate(pos)
+        first_b = b
+        blocks = self._blocks
+        blk = blocks[b]
+        k = pos - bpos - off
+        remaining = length
+        runs: list[tuple[int, int, int]] = []
+        while True:
+            li = blk.lens[i]
+            if li > 0:
+                d = min(li - k, remaining)
+                c = blk.clients[i]
+                s = blk.seqs[i] + k
+                if runs:
+                    pc, pf, pn = runs[-1]
+                    if pc == c and pf + pn == s:
+                        runs[-1] = (c, pf, pn + d)
+                    else:
+                        runs.append((c, s, d))
+                else:
+                    runs.append((c, s, d))
+                t = blk.text
+                o = off + k
+                blk.text = t[:o] + t[o + d :]
+                blk.size -= d
+                i = self._delete_in_item(blk, i, k, d)
+                off = o
+                k = 0
+                remaining -= d
+                if not remaining:
+                    break
+            else:
+                i += 1
+            if i >= len(blk.lens):
+                b += 1
+                blk = blocks[b]
+                i = 0
+                off = 0
+        self._len -= length
+        if len(blk.lens) > _MAX_ITEMS:
+            self._split_block(b)
+        if first_b != b and len(blocks[first_b].lens) > _MAX_ITEMS:
+            self._split_block(first_b)
+        log = self._dels.get(client)
+        if log is None:
+            log = self._dels[client] = _DeleteLog()
+        for c, f, cnt in runs:
+            log.add(seq, c, f, cnt)
+            seq += cnt
+        return runs
+
+    # ------------------------------------------------------------------ remote ops
+
+    def apply_insert(
+        self, client: int, seq: int, left: ItemId | None, right: ItemId | None, content: str
+    ) -> None:
+        n = len(content)
+        if not n:
+            raise ValueError("apply_insert: empty content")
+        self._tail_pos = -1
+        self._check_new_ids(client, seq, n)
+        blocks = self._blocks
+        # Split so that `left` ends an item and `right` starts one.
+        if left is not None:
+            found = self._find(left[0], left[1])
+            if found is None:
+                raise ValueError(f"apply_insert: unknown left origin {left}")
+            lblk, li = found
+            k = left[1] - lblk.seqs[li]
+            if k < abs(lblk.lens[li]) - 1:
+                self._split(lblk, li, k + 1)
+            left_pos = (lblk.idx, li, k)
+            b, j = lblk.idx, li + 1
+        else:
+            left_pos = _NO_POS
+            b, j = 0, 0
+        if right is not None:
+            found = self._find(right[0], right[1])
+            if found is None:
+                raise ValueError(f"apply_insert: unknown right origin {right}")
+            rblk, ri = found
+            if right[1] != rblk.seqs[ri]:
+                self._split(rblk, ri, right[1] - rblk.seqs[ri])
+                ri += 1
+            rb = rblk.idx
+            right_pos = (rb, ri, 0)
+            if right_pos <= left_pos:
+                raise ValueError("apply_insert: right origin is not after the left origin")
+        else:
+            rb, ri = -2, -2
+            right_pos = _END_POS
+        # YATA scan over the items between the origins.
+        names = self._client_ids
+        mine = names[client]
+        scanning = False
+        db, dj = b, j
+        nblocks = len(blocks)
+        blk = blocks[b]
+        while True:
+            if j == len(blk.lens) and b + 1 < nblocks:
+                b += 1
+                blk = blocks[b]
+                j = 0
+                continue
+            if not scanning:
+                db, dj = b, j
+            if j == len(blk.lens) or (j == ri and b == rb):
+                break
+            oc = blk.lcs[j]
+            oleft = _NO_POS if oc < 0 else self._pos_of(oc, blk.lss[j])
+            if oleft < left_pos:
+                break
+            if oleft == left_pos:
+                oc = blk.rcs[j]
+                oright = _END_POS if oc < 0 else self._pos_of(oc, blk.rss[j])
+                if oright < right_pos:
+                    scanning = True
+                elif oright == right_pos:
+                    if mine < names[blk.clients[j]]:
+                        break
+                    scanning = False
+                else:
+                    scanning = False
+            j += 1
+        blk = blocks[db]
+        if right is None:
+            rc, rs = -1, 0
+        else:
+            rc, rs = right
+        extend = False
+        if dj > 0 and left == (client, seq - 1):
+            p = dj - 1
+            extend = (
+                blk.clients[p] == client
+                and blk.lens[p] > 0
+                and blk.seqs[p] + blk.lens[p] == seq
+                and blk.rcs[p] == rc
+                and (rc < 0 or blk.rss[p] == rs)
+            )
+        off = blk.visible_offset(dj)
+        if extend:
+            blk.lens[dj - 1] += n
+        else:
+            if left is None:
+                blk.insert_item(dj, client, seq, n, -1, 0, rc, rs)
+            else:
+                blk.insert_item(dj, client, seq, n, left[0], left[1], rc, rs)
+            self._index_add(client, seq, blk)
+        t = blk.text
+        blk.text = t[:off] + content + t[off:]
+        self._resize(blk, n)
+        if len(blk.lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
+            self._split_block(db)
+
+    def apply_delete(
+        self, client: int, seq: int, target_client: int, target_first: int, count: int
+    ) -> None:
+        if count == 0:
+            raise ValueError("apply_delete: count must not be 0")
+        self._tail_pos = -1
+        if count > 0:
+            lo, hi = target_first, target_first + count - 1
+        else:
+            lo, hi = target_first + count + 1, target_first
+        # Check every target exists before changing anything.
+        cur = lo
+        while cur <= hi:
+            found = self._find(target_client, cur)
+            if found is None:
+                raise ValueError(f"apply_delete: unknown target {(target_client, cur)}")
+            blk, i = found
+            cur = blk.seqs[i] + abs(blk.lens[i])
+        cur = lo
+        while cur <= hi:
+            found = self._find(target_client, cur)
+            assert found is not None
+            blk, i = found
+            s = blk.seqs[i]
+            li = blk.lens[i]
+            if li > 0:
+                k = cur - s
+                end = min(hi + 1, s + li)
+                d = end - cur
+                o = blk.visible_offset(i) + k
+                t = blk.text
+                blk.text = t[:o] + t[o + d :]
+                self._resize(blk, -d)
+                self._delete_in_item(blk, i, k, d)
+                if len(blk.lens) > _MAX_ITEMS:
+                    self._split_block(blk.idx)
+                cur = end
+            else:
+                cur = s - li
+        log = self._dels.get(client)
+        if log is None:
+            log = self._dels[client] = _DeleteLog()
+        log.add(seq, target_client, target_first, count)
+
+    # ------------------------------------------------------------------ history
+
+    def ops_since(self, client: int, after: int) -> list[TextOp]:
+        ops: list[TextOp] = []
+        index = self._ensure_index()
+        ci = index.get(client)
+        if ci is not None:
+            starts = ci.starts
+            owners = ci.owners
+            prev: InsertOp | None = None
+            for q in range(max(bisect_right(starts, after) - 1, 0), len(starts)):
+                s = starts[q]
+                blk = owners[q]
+                i = blk.find(client, s)
+                li = blk.lens[i]
+                if li > 0:
+                    o = blk.visible_offset(i)
+                    content = blk.text[o : o + li]
+                else:
+                    content = _PLACEHOLDER * -li
+                e = s + len(content)
+                if e - 1 <= after:
+                    continue
+                lc = blk.lcs[i]
+                left: ItemId | None = None if lc < 0 else (lc, blk.lss[i])
+                rc = blk.rcs[i]
+                right: ItemId | None = None if rc < 0 else (rc, blk.rss[i])
+                if s <= after:
+                    content = content[after + 1 - s :]
+                    left = (client, after)
+                    s = after + 1
+                if (
+                    prev is not None
+                    and prev[1] + len(prev[4]) == s
+                    and left == (client, s - 1)
+                    and prev[3] == right
+                ):
+                    prev = ("i", prev[1], prev[2], right, prev[4] + content)
+                    ops[-1] = prev
+                else:
+                    prev = ("i", s, left, right, content)
+                    ops.append(("i", s, left, right, content))
+        log = self._dels.get(client)
+        if log is not None:
+            seqs = log.seqs
+            for q in range(max(bisect_right(seqs, after) - 1, 0), len(seqs)):
+                s = seqs[q]
+                cnt = log.counts[q]
+                a = cnt if cnt > 0 else -cnt
+                if s + a - 1 <= after:
+                    continue
+                f = log.firsts[q]
+                if s <= after:
+                    t = after + 1 - s
+                    if cnt > 0:
+                        f += t
+                        cnt -= t
+                    else:
+                        f -= t
+                        cnt += t
+                    s = after + 1
+                    if cnt == -1:
+                        cnt = 1
+                ops.append(("d", s, log.targets[q], f, cnt))
+            ops.sort(key=_op_seq)
+        return ops
+
+    # ------------------------------------------------------------------ snapshot
+
+    def encode_state(self) -> tuple[list[int], str, list[int]]:
+        """``(ints, content, deletes)``: items as delta-coded columns, visible text, delete log.
+
+        ``ints`` is ``[format, n, clients*n, seq deltas*n, lens*n, left clients*n,
+        seq - left seq *n, right clients*n, right seq - seq *n]``; ``deletes`` is, per
+        client, ``[client, runs, (seq delta, target client, target first - seq, count)*runs]``.
+        """
+        clients: list[int] = []
+        seqs: list[int] = []
+        lens: list[int] = []
+        lcs: list[int] = []
+        lss: list[int] = []
+        rcs: list[int] = []
+        rss: list[int] = []
+        for blk in self._blocks:
+            clients += blk.clients
+            seqs += blk.seqs
+            lens += blk.lens
+            lcs += blk.lcs
+            lss += blk.lss
+            rcs += blk.rcs
+            rss += blk.rss
+        n = len(seqs)
+        ints = [_FORMAT, n]
+        ints += clients
+        ints += map(sub, seqs, [0, *seqs[:-1]])
+        ints += lens
+        # A missing origin's seq is meaningless: write 0 (decoded as the item's own seq).
+        ints += lcs
+        ints += [0 if c < 0 else s - o for c, s, o in zip(lcs, seqs, lss, strict=True)]
+        ints += rcs
+        ints += [0 if c < 0 else o - s for c, s, o in zip(rcs, seqs, rss, strict=True)]
+        deletes: list[int] = []
+        for c, log in self._dels.items():
+            m = len(log.seqs)
+            ds = list(log.seqs)
+            flat = [0] * (4 * m)
+            flat[0::4] = map(sub, ds, [0, *ds[:-1]])
+            flat[1::4] = log.targets
+            flat[2::4] = map(sub, log.firsts, ds)
+            flat[3::4] = log.counts
+            deletes += (c, m)
+            deletes += flat
+        return ints, str(self), deletes
+
+    @classmethod
+    def decode_state(
+        cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
+    ) -> TextState:
+        if len(ints) < 2 or ints[0] != _FORMAT:
+            raise ValueError("text state: unknown format")
+        n = ints[1]
+        if n < 0 or len(ints) != 2 + 7 * n:
+            raise ValueError("text state: wrong number of ints")
+        nclients = len(client_ids)
+        p = 2
+        clients = ints[p : p + n]
+        p += n
+        seqs = list(accumulate(ints[p : p + n]))
+        p += n
+        lens = ints[p : p + n]
+        p += n
+        lcs = ints[p : p + n]
+        p += n
+        lss = list(map(sub, seqs, ints[p : p + n]))
+        p += n
+        rcs = ints[p : p + n]
+        p += n
+        rss = list(map(add, seqs, ints[p : p + n]))
+        if n:
+            if min(clients) < 0 or max(clients) >= nclients:
+                raise ValueError("text state: item client out of range")
+            if min(lcs) < -1 or max(lcs) >= nclients or min(rcs) < -1 or max(rcs) >= nclients:
+                raise ValueError("text state: origin client out of range")
+            if min(seqs) < 0 or 0 in lens:
+                raise ValueError("text state: bad item seq or length")
+        visible = (sum(lens) + sum(map(abs, lens))) >> 1
+        if visible != len(content):
+            raise ValueError("text state: content length does not match the items")
+        _check_ids(clients, seqs, lens, (lcs, lss, rcs, rss))
+        self = cls(client_ids)
+        blocks: list[_Block] = []
+        step = _MAX_ITEMS // 2
+        voff = 0
+        for a in range(0, n, step):
+            e = a + step
+            chunk = lens[a:e]
+            size = (sum(chunk) + sum(map(abs, chunk))) >> 1
+            blocks.append(
+                _Block(
+                    len(blocks),
+                    _col(clients[a:e]),
+                    _col(seqs[a:e]),
+                    _col(chunk),
+                    _col(lcs[a:e]),
+                    _col(lss[a:e]),
+                    _col(rcs[a:e]),
+                    _col(rss[a:e]),
+                    content[voff : voff + size],
+                    size,
+                )
+            )
+            voff += size
+        if blocks:
+            self._blocks = blocks
+            self._tail_blk = blocks[0]
+        self._len = visible
+        self._dels = _decode_deletes(deletes, nclients)
+        return self
+
+    # ------------------------------------------------------------------ internals
+
+    def _locate(self, p: int) -> tuple[int, int, int, int]:
+        """Item holding visible char ``p``: (block index, block start pos, item index,
+        visible offset of the item in its block).  Moves the cursor there."""
+        blocks = self._blocks
+        b = self._cur_b
+        bpos = self._cur_bpos
+        if p < bpos:
+            while p < bpos:
+                b -= 1
+                bpos -= blocks[b].size
+            blk = blocks[b]
+        else:
+            blk = blocks[b]
+            end = bpos + blk.size
+            while p >= end:
+                b += 1
+                bpos = end
+                blk = blocks[b]
+                end += blk.size
+        self._cur_b = b
+        self._cur_bpos = bpos
+        r = p - bpos
+        ipos = 0
+        for i, li in enumerate(blk.lens):
+            if li > 0:
+                if r < li:
+                    return b, bpos, i, ipos
+                r -= li
+                ipos += li
+        raise AssertionError("position index out of sync")  # pragma: no cover
+
+    def _next_id(self, b: int, i: int) -> ItemId | None:
+        """Id of the first character after item ``i`` of block ``b``."""
+        blocks = self._blocks
+        blk = blocks[b]
+        if i + 1 < len(blk.lens):
+            return blk.clients[i + 1], blk.seqs[i + 1]
+        for b2 in range(b + 1, len(blocks)):
+            blk = blocks[b2]
+            if blk.lens:
+                return blk.clients[0], blk.seqs[0]
+        return None
+
+    def _resize(self, blk: _Block, delta: int) -> None:
+        blk.size += delta
+        self._len += delta
+        if blk.idx < self._cur_b:
+            self._cur_bpos += delta
+
+    def _split(self, blk: _Block, i: int, k: int) -> None:
+        """Split item ``i`` of ``blk`` after its first ``k`` characters (0 < k < length)."""
+        c = blk.clients[i]
+        s = blk.seqs[i]
+        li = blk.lens[i]
+        if li > 0:
+            blk.lens[i] = k
+            rest = li - k
+        else:
+            blk.lens[i] = -k
+            rest = li + k
+        blk.insert_item(i + 1, c, s + k, rest, c, s + k - 1, blk.rcs[i], blk.rss[i])
+        if self._index is not None:
+            self._index_add(c, s + k, blk)
+
+    def _delete_in_item(self, blk: _Block, i: int, k: int, d: int) -> int:
+        """Mark chars ``k..k+d-1`` of visible item ``i`` deleted (text already updated);
+        returns the index of the item after them."""
+        lens = blk.lens
+        li = lens[i]
+        j = i + 1
+        n = len(lens)
+        c = blk.clients[i]
+        s = blk.seqs[i]
+        if (
+            # Backspace: the tail of this item joins the deleted run that continues it.
+            k
+            and k + d == li
+            and j < n
+            and lens[j] < 0
+            and blk.clients[j] == c
+            and blk.seqs[j] == s + li
+            and blk.lcs[j] == c
+            and blk.lss[j] == s + li - 1
+            and _same_right(blk, i, j)
+        ):
+            lens[i] = k
+            ns = s + k
+            blk.seqs[j] = ns
+            lens[j] -= d
+            blk.lss[j] = ns - 1
+            if self._index is not None:
+                ci = self._index[c]
+                q = bisect_right(ci.starts, s + li) - 1
+                ci.starts[q] = ns
+            return j
+        h = i - 1
+        if (
+            # Forward delete: the head of this item joins the deleted run it continues.
+            not k
+            and d < li
+            and i
+            and lens[h] < 0
+            and blk.clients[h] == c
+            and blk.seqs[h] - lens[h] == s
+            and blk.lcs[i] == c
+            and blk.lss[i] == s - 1
+            and _same_right(blk, h, i)
+        ):
+            lens[h] -= d
+            ns = s + d
+            blk.seqs[i] = ns
+            lens[i] = li - d
+            blk.lss[i] = ns - 1
+            if self._index is not None:
+                ci = self._index[c]
+                q = bisect_right(ci.starts, s) - 1
+                ci.starts[q] = ns
+            return i
+        if k:
+            self._split(blk, i, k)
+            i += 1
+            li -= k
+        if d < li:
+            self._split(blk, i, d)
+        lens[i] = -d
+        if i + 1 < len(lens) and self._mergeable(blk, i):
+            self._merge(blk, i)
+        if i and self._mergeable(blk, i - 1):
+            self._merge(blk, i - 1)
+            i -= 1
+        return i + 1
+
+    @staticmethod
+    def _mergeable(blk: _Block, i: int) -> bool:
+        """Can deleted item ``i + 1`` be appended to deleted item ``i``?"""
+        lens = blk.lens
+        a = lens[i]
+        j = i + 1
+        if a >= 0 or lens[j] >= 0:
+            return False
+        c = blk.clients[i]
+        end = blk.seqs[i] - a
+        return (
+            blk.clients[j] == c
+            and blk.seqs[j] == end
+            and blk.lcs[j] == c
+            and blk.lss[j] == end - 1
+            and _same_right(blk, i, j)
+        )
+
+    def _merge(self, blk: _Block, i: int) -> None:
+        j = i + 1
+        blk.lens[i] += blk.lens[j]
+        if self._index is not None:
+            ci = self._index[blk.clients[j]]
+            q = bisect_right(ci.starts, blk.seqs[j]) - 1
+            del ci.starts[q]
+            del ci.owners[q]
+        blk.remove_item(j)
+
+    def _split_block(self, b: int) -> int:
+        """Split block ``b`` in two halves; returns the number of items left in ``b``."""
+        blocks = self._blocks
+        blk = blocks[b]
+        n = len(blk.lens)
+        if n < 2:
+            return 0
+        h = n >> 1
+        voff = blk.visible_offset(h)
+        text = blk.text
+        nb = _Block(
+            b + 1,
+            blk.clients[h:],
+            blk.seqs[h:],
+            blk.lens[h:],
+            blk.lcs[h:],
+            blk.lss[h:],
+            blk.rcs[h:],
+            blk.rss[h:],
+            text[voff:],
+            blk.size - voff,
+        )
+        del blk.clients[h:]
+        del blk.seqs[h:]
+        del blk.lens[h:]
+        del blk.lcs[h:]
+        del blk.lss[h:]
+        del blk.rcs[h:]
+        del blk.rss[h:]
+        blk.text = text[:voff]
+        blk.size = voff
+        blocks.insert(b + 1, nb)
+        for b2 in range(b + 2, len(blocks)):
+            blocks[b2].idx = b2
+        if self._cur_b > b:
+            self._cur_b += 1
+        index = self._index
+        if index is not None:
+            for c, s in zip(nb.clients, nb.seqs, strict=True):
+                ci = index[c]
+                ci.owners[bisect_right(ci.starts, s) - 1] = nb
+        return h
+
+    def _ensure_index(self) -> dict[int, _ClientIndex]:
+        index = self._index
+        if index is None:
+            pairs: dict[int, list[tuple[int, int, _Block]]] = {}
+            for blk in self._blocks:
+                for c, s in zip(blk.clients, blk.seqs, strict=True):
+                    lst = pairs.get(c)
+                    if lst is None:
+                        lst = pairs[c] = []
+                    lst.append((s, blk.idx, blk))
+            index = {}
+            for c, lst in pairs.items():
+                lst.sort(key=_first_two)
+                ci = index[c] = _ClientIndex()
+                ci.starts = [t[0] for t in lst]
+                ci.owners = [t[2] for t in lst]
+            self._index = index
+        return index
+
+    def _index_add(self, client: int, seq: int, blk: _Block) -> None:
+        index = self._ensure_index()
+        ci = index.get(client)
+        if ci is None:
+            ci = index[client] = _ClientIndex()
+        starts = ci.starts
+        if not starts or starts[-1] < seq:
+            starts.append(seq)
+            ci.owners.append(blk)
+        else:
+            q = bisect_right(starts, seq)
+            starts.insert(q, seq)
+            ci.owners.insert(q, blk)
+
+    def _find(self, client: int, seq: int) -> tuple[_Block, int] | None:
+        """The block and item index holding character ``(client, seq)``, if any."""
+        ci = self._ensure_index().get(client)
+        if ci is None:
+            return None
+        q = bisect_right(ci.starts, seq) - 1
+        if q < 0:
+            return None
+        blk = ci.owners[q]
+        start = ci.starts[q]
+        i = blk.find(client, start)
+        if seq >= start + abs(blk.lens[i]):
+            return None
+        return blk, i
+
+    def _pos_of(self, client: int, seq: int) -> tuple[int, int, int]:
+        found = self._find(client, seq)
+        if found is None:
+            raise ValueError(f"unknown origin {(client, seq)}")
+        blk, i = found
+        return blk.idx, i, seq - blk.seqs[i]
+
+    def _check_new_ids(self, client: int, seq: int, n: int) -> None:
+        """ValueError unless ids ``(client, seq..seq+n-1)`` are all new."""
+        if seq < 0:
+            raise ValueError(f"negative seq {seq}")
+        ci = self._ensure_index().get(client)
+        if ci is None:
+            return
+        q = bisect_right(ci.starts, seq + n - 1) - 1
+        if q < 0:
+            return
+        start = ci.starts[q]
+        blk = ci.owners[q]
+        if start + abs(blk.lens[blk.find(client, start)]) > seq:
+            raise ValueError(f"apply_insert: ids {(client, seq)}+{n} already exist")
+
+
+def _same_right(blk: _Block, i: int, j: int) -> bool:
+    """Do items ``i`` and ``j`` of ``blk`` have the same right origin?"""
+    rc = blk.rcs[i]
+    return rc == blk.rcs[j] and (rc < 0 or blk.rss[i] == blk.rss[j])
+
+
+def _op_seq(op: TextOp) -> int:
+    return op[1]
+
+
+def _first_two(t: tuple[int, int, _Block]) -> tuple[int, int]:
+    return t[0], t[1]
+
+
+def _check_ids(
+    clients: list[int], seqs: list[int], lens: list[int], origins: tuple[list[int], ...]
+) -> None:
+    """ValueError if decoded items overlap or refer to origins that do not exist."""
+    n = len(seqs)
+    if not n:
+        return
+    ends = list(map(add, seqs, map(abs, lens)))
+    # Sort item ranges per client: key = client * 2**62 + seq keeps clients apart.
+    shift = 1 << 62
+    if max(ends) >= shift:
+        raise ValueError("text state: seq too large")
+    base = [c * shift for c in clients]
+    starts_k = list(map(add, base, seqs))
+    order = sorted(range(n), key=starts_k.__getitem__)
+    sk = [starts_k[o] for o in order]
+    ek = [base[o] + ends[o] for o in order]
+    if n > 1 and any(map(int.__gt__, ek[:-1], sk[1:])):
+        raise ValueError("text state: items overlap")
+
+    def missing(cs: list[int], ss: list[int]) -> bool:
+        keys = [c * shift + s for c, s in zip(cs, ss, strict=True) if c >= 0]
+        for key in keys:
+            q = bisect_right(sk, key) - 1
+            if q < 0 or key >= ek[q]:
+                return True
+        return False
+
+    lcs, lss, rcs, rss = origins
+    if missing(lcs, lss) or missing(rcs, rss):
+        raise ValueError("text state: an origin refers to an unknown character")
+
+
+def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
+    logs: dict[int, _DeleteLog] = {}
+    p = 0
+    total = len(deletes)
+    while p < total:
+        if p + 2 > total:
+            raise ValueError("text state: truncated delete log")
+        c = deletes[p]
+        m = deletes[p + 1]
+        p += 2
+        if not 0 <= c < nclients or c in logs:
+            raise ValueError("text state: bad delete log client")
+        if m < 0 or p + 4 * m > total:
+            raise ValueError("text state: truncated delete log")
+        flat = deletes[p : p + 4 * m]
+        p += 4 * m
+        log = _DeleteLog()
+        seqs = list(accumulate(flat[0::4]))
+        targets = flat[1::4]
+        counts = flat[3::4]
+        if m:
+            if min(targets) < 0 or max(targets) >= nclients:
+                raise ValueError("text state: delete target client out of range")
+            if 0 in counts or min(seqs) < 0:
+                raise ValueError("text state: bad delete run")
+            ends = list(map(add, seqs, map(abs, counts)))
+            if any(map(int.__gt__, ends[:-1], seqs[1:])):
+                raise ValueError("text state: delete runs overlap")
+        log.seqs = _col(seqs)
+        log.targets = _col(targets)
+        log.firsts = _col(map(add, flat[2::4], seqs))
+        log.counts = _col(counts)
+        logs[c] = log
+    return logs
