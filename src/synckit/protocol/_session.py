@@ -296,6 +296,10 @@ class ClientSession(Session):
                 del self._batches[batch]
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
+            case Error(doc_id=doc) if doc and doc in self._docs:
+                # A document error outside any push ends that document's subscription.
+                del self._docs[doc]
+                self._left.add(doc)
             case _:
                 pass
         return True
@@ -342,6 +346,10 @@ class ServerSession(Session):
                 del self._batches[batch]
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
+            case Error(doc_id=doc) if doc:
+                # A document error outside any push ends that document's subscription.
+                self._docs.discard(doc)
+                self._awaiting_subscribed.discard(doc)
             case _:
                 pass
 
