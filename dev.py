@@ -27,7 +27,7 @@ PY = BIN / "python"
 
 
 def _ensure_env(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may run under an older python3
         raise SystemExit(f"SyncKit needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"dev.py: creating {VENV}", flush=True)

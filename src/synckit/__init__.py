@@ -9,8 +9,8 @@ from synckit.core import (
     Counter,
     Document,
     List,
-    ORSet,
     Ordering,
+    ORSet,
     Text,
     VersionVector,
 )

@@ -6,13 +6,14 @@ is given, so everything here is deterministic under test.
 
 from synckit.core._document import Counter, Document, List, ORSet, Text, wall_clock_ms
 from synckit.core._events import ChangeEvent, Subscriber, Unsubscribe
-from synckit.core._values import JSONScalar, JSONValue
+from synckit.core._values import JSONInput, JSONScalar, JSONValue
 from synckit.core._version import Ordering, VersionVector
 
 __all__ = [
     "ChangeEvent",
     "Counter",
     "Document",
+    "JSONInput",
     "JSONScalar",
     "JSONValue",
     "List",

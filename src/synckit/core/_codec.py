@@ -8,7 +8,7 @@ naming what is wrong, before anything touches a document.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
@@ -54,7 +54,7 @@ class Change:
 class ChangeSetWriter:
     """Builds the client and name tables and the column-wise changes of one message."""
 
-    __slots__ = ("_client_ids", "_clients", "_client_pos", "_names", "_name_pos", "changes")
+    __slots__ = ("_client_ids", "_client_pos", "_clients", "_name_pos", "_names", "changes")
 
     def __init__(self, client_ids: list[str]) -> None:
         self._client_ids = client_ids
@@ -89,6 +89,7 @@ class ChangeSetWriter:
         hlcs: list[int] = []
         values: list[JSONValue] = []
         strs: list[str] = []
+        name_pos = self._name_pos
         name_of = self._name
         client_of = self._client
         last_hlc = 0
@@ -98,7 +99,8 @@ class ChangeSetWriter:
             if kind == K.SKIP:
                 ints.append(op[2])
                 continue
-            ints.append(name_of(op[2]))
+            pos = name_pos.get(op[2])
+            ints.append(name_of(op[2]) if pos is None else pos)
             if kind == K.FIELD_SET:
                 hlcs.append(op[3] - last_hlc)
                 last_hlc = op[3]
@@ -206,7 +208,7 @@ def check_client_table(clients: list[str], what: str) -> None:
 
 
 def decode_changes(
-    changes: list[changes_pb2.Change] | object,
+    changes: Iterable[changes_pb2.Change],
     clients: list[int],
     names: list[str],
     what: str = "changes",
@@ -219,7 +221,7 @@ def decode_changes(
     out: list[Change] = []
     n_clients = len(clients)
     n_names = len(names)
-    for ci, msg in enumerate(changes):  # type: ignore[attr-defined]
+    for ci, msg in enumerate(changes):
         where = f"{what}: change {ci}"
         if msg.client >= n_clients:
             raise DecodeError(f"{where}: client index {msg.client} is outside the client table")
@@ -252,28 +254,6 @@ def decode_changes(
     return out
 
 
-class _Reader:
-    """Sequential access to one column, failing with a clear message when it runs out."""
-
-    __slots__ = ("_it", "_what")
-
-    def __init__(self, items: object, what: str) -> None:
-        self._it: Iterator[object] = iter(items)  # type: ignore[call-overload]
-        self._what = what
-
-    def __call__(self) -> object:
-        try:
-            return next(self._it)
-        except StopIteration:
-            raise DecodeError(f"{self._what} column ends too early") from None
-
-    def done(self) -> bool:
-        return next(self._it, _END) is _END
-
-
-_END = object()
-
-
 def _decode_ops(
     msg: changes_pb2.Change,
     client: int,
@@ -283,117 +263,147 @@ def _decode_ops(
     values: list[JSONValue],
     where: str,
 ) -> list[Op]:
-    ints = _Reader(msg.ints, f"{where}: ints")
-    hlcs = _Reader(msg.hlcs, f"{where}: hlcs")
-    vals = _Reader(values, f"{where}: values")
-    strs = _Reader(msg.strs, f"{where}: strs")
+    # One tight loop with explicit cursors: this runs for every operation received.
+    # A cursor past the end of its column raises IndexError: a truncated column.
+    ints = list(msg.ints)
+    hlcs = list(msg.hlcs)
+    strs = list(msg.strs)
     n_clients = len(clients)
     ops: list[Op] = []
+    append = ops.append
     seq = msg.start
     hlc = 0
-
-    def name() -> str:
-        i = ints()
-        if not 0 <= i < n_names:  # type: ignore[operator]
-            raise DecodeError(f"{where}: name index {i} is outside the name table")
-        return names[i]  # type: ignore[index]
-
-    def ref(offset: int = 0) -> ItemId | None:
-        c = ints()
-        s = ints()
-        assert isinstance(c, int) and isinstance(s, int)
-        c -= offset
-        if offset and c == -1:
-            if s != 0:
-                raise DecodeError(f"{where}: empty reference with a seq")
-            return None
-        if not 0 <= c < n_clients:
-            raise DecodeError(f"{where}: client index {c} is outside the client table")
-        if not 1 <= s < _MAX_SEQ:
-            raise DecodeError(f"{where}: reference seq {s} is out of range")
-        return (clients[c], s)
-
-    def next_hlc() -> int:
-        nonlocal hlc
-        hlc += hlcs()  # type: ignore[operator]
-        if not 0 <= hlc < 2**64:
-            raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
-        return hlc
-
-    def scalar() -> object:
-        v = vals()
-        if isinstance(v, list | dict):
-            raise DecodeError(f"{where}: set member must be a JSON scalar, got {type(v).__name__}")
-        return v
-
-    for kind in msg.kinds:
-        op: Op
-        width = 1
-        if kind == K.FIELD_SET:
-            op = (kind, seq, name(), next_hlc(), vals())
-        elif kind == K.TEXT_INSERT:
-            nm = name()
-            left = ref(1)
-            right = ref(1)
-            content = strs()
-            assert isinstance(content, str)
-            if not content:
-                raise DecodeError(f"{where}: empty text insert")
-            op = (kind, seq, nm, left, right, content)
-            width = len(content)
-        elif kind == K.TEXT_DELETE:
-            nm = name()
-            target = ref()
-            count = ints()
-            assert target is not None and isinstance(count, int)
-            if count == 0 or abs(count) >= _MAX_SEQ or (count < 0 and target[1] + count < 0):
-                raise DecodeError(f"{where}: text delete count {count} is out of range")
-            op = (kind, seq, nm, target[0], target[1], count)
-            width = abs(count)
-        elif kind == K.FIELD_DELETE:
-            op = (kind, seq, name(), next_hlc())
-        elif kind == K.COUNTER_ADD:
-            nm = name()
-            op = (kind, seq, nm, ints())
-        elif kind == K.SET_ADD:
-            nm = name()
-            op = (kind, seq, nm, scalar())
-        elif kind == K.SET_REMOVE:
-            nm = name()
-            n = ints()
-            assert isinstance(n, int)
-            if not 0 <= n <= len(msg.ints):
-                raise DecodeError(f"{where}: set remove tag count {n} is out of range")
-            tags = tuple(ref() for _ in range(n))
-            op = (kind, seq, nm, scalar(), tags)
-        elif kind == K.LIST_INSERT:
-            nm = name()
-            h = next_hlc()
-            op = (kind, seq, nm, h, vals(), _key(strs(), where))
-        elif kind == K.LIST_MOVE:
-            nm = name()
-            item = ref()
-            op = (kind, seq, nm, item, next_hlc(), _key(strs(), where))
-        elif kind == K.LIST_DELETE:
-            nm = name()
-            op = (kind, seq, nm, ref())
-        elif kind == K.SKIP:
-            count = ints()
-            assert isinstance(count, int)
-            if not 1 <= count < _MAX_SEQ:
-                raise DecodeError(f"{where}: skip count {count} is out of range")
-            op = (kind, seq, count)
-            width = count
-        else:
-            raise DecodeError(f"{where}: unknown operation kind {kind}")
-        ops.append(op)
-        seq += width
-        if seq >= _MAX_SEQ:
-            raise DecodeError(f"{where}: seqs run past the maximum")
-    for col, label in ((ints, "ints"), (hlcs, "hlcs"), (vals, "values"), (strs, "strs")):
-        if not col.done():
+    ii = hi = vi = si = 0
+    name = ""
+    try:
+        for kind in msg.kinds:
+            nm = ints[ii]
+            ii += 1
+            if kind != K.SKIP:
+                if not 0 <= nm < n_names:
+                    raise DecodeError(f"{where}: name index {nm} is outside the name table")
+                name = names[nm]
+            if kind == K.FIELD_SET:
+                hlc += hlcs[hi]
+                hi += 1
+                if hlc < 0:
+                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                append((kind, seq, name, hlc, values[vi]))
+                vi += 1
+                seq += 1
+            elif kind == K.TEXT_INSERT:
+                lc, ls, rc, rs = ints[ii], ints[ii + 1], ints[ii + 2], ints[ii + 3]
+                ii += 4
+                content = strs[si]
+                si += 1
+                if not content:
+                    raise DecodeError(f"{where}: empty text insert")
+                left = _ref(lc - 1, ls, clients, n_clients, where, True)
+                right = _ref(rc - 1, rs, clients, n_clients, where, True)
+                append((kind, seq, name, left, right, content))
+                seq += len(content)
+            elif kind == K.TEXT_DELETE:
+                tc, tf, count = ints[ii], ints[ii + 1], ints[ii + 2]
+                ii += 3
+                target = _ref(tc, tf, clients, n_clients, where, False)
+                assert target is not None
+                if count == 0 or abs(count) >= _MAX_SEQ or tf + count < 0:
+                    raise DecodeError(f"{where}: text delete count {count} is out of range")
+                append((kind, seq, name, target[0], target[1], count))
+                seq += abs(count)
+            elif kind == K.FIELD_DELETE:
+                hlc += hlcs[hi]
+                hi += 1
+                if hlc < 0:
+                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                append((kind, seq, name, hlc))
+                seq += 1
+            elif kind == K.COUNTER_ADD:
+                append((kind, seq, name, ints[ii]))
+                ii += 1
+                seq += 1
+            elif kind == K.SET_ADD:
+                append((kind, seq, name, _scalar(values[vi], where)))
+                vi += 1
+                seq += 1
+            elif kind == K.SET_REMOVE:
+                n = ints[ii]
+                ii += 1
+                if not 0 <= n <= len(ints):
+                    raise DecodeError(f"{where}: set remove tag count {n} is out of range")
+                tags = []
+                for _ in range(n):
+                    tags.append(_ref(ints[ii], ints[ii + 1], clients, n_clients, where, False))
+                    ii += 2
+                append((kind, seq, name, _scalar(values[vi], where), tuple(tags)))
+                vi += 1
+                seq += 1
+            elif kind == K.LIST_INSERT:
+                hlc += hlcs[hi]
+                hi += 1
+                if hlc < 0:
+                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                append((kind, seq, name, hlc, values[vi], _key(strs[si], where)))
+                vi += 1
+                si += 1
+                seq += 1
+            elif kind == K.LIST_MOVE:
+                item = _ref(ints[ii], ints[ii + 1], clients, n_clients, where, False)
+                ii += 2
+                hlc += hlcs[hi]
+                hi += 1
+                if hlc < 0:
+                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                append((kind, seq, name, item, hlc, _key(strs[si], where)))
+                si += 1
+                seq += 1
+            elif kind == K.LIST_DELETE:
+                item = _ref(ints[ii], ints[ii + 1], clients, n_clients, where, False)
+                ii += 2
+                append((kind, seq, name, item))
+                seq += 1
+            elif kind == K.SKIP:
+                if not 1 <= nm < _MAX_SEQ:
+                    raise DecodeError(f"{where}: skip count {nm} is out of range")
+                append((kind, seq, nm))
+                seq += nm
+            else:
+                raise DecodeError(f"{where}: unknown operation kind {kind}")
+    except IndexError:
+        raise DecodeError(f"{where}: an operand column ends too early") from None
+    if hlc >= 2**64:
+        raise DecodeError(f"{where}: a hybrid logical clock is out of range")
+    if seq >= _MAX_SEQ:
+        raise DecodeError(f"{where}: seqs run past the maximum")
+    for used, size, label in (
+        (ii, len(ints), "ints"),
+        (hi, len(hlcs), "hlcs"),
+        (vi, len(values), "values"),
+        (si, len(strs), "strs"),
+    ):
+        if used != size:
             raise DecodeError(f"{where}: {label} column has more entries than the operations use")
     return ops
+
+
+def _ref(
+    c: int, s: int, clients: list[int], n_clients: int, where: str, optional: bool
+) -> ItemId | None:
+    if optional and c == -1:
+        if s != 0:
+            raise DecodeError(f"{where}: empty reference with a seq")
+        return None
+    if not 0 <= c < n_clients:
+        raise DecodeError(f"{where}: client index {c} is outside the client table")
+    if not 1 <= s < _MAX_SEQ:
+        raise DecodeError(f"{where}: reference seq {s} is out of range")
+    return (clients[c], s)
+
+
+def _scalar(v: object, where: str) -> JSONValue:
+    if isinstance(v, list | dict):
+        raise DecodeError(f"{where}: set member must be a JSON scalar, got {type(v).__name__}")
+    return v  # type: ignore[return-value]
 
 
 _KEY_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")

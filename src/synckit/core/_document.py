@@ -26,6 +26,8 @@ their own run-length encoded history (:mod:`synckit.core._text`).
 
 from __future__ import annotations
 
+import builtins
+import sys
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -50,7 +52,7 @@ from synckit.core._list import ListState
 from synckit.core._ops import Op, op_width
 from synckit.core._orset import ORSetState
 from synckit.core._text import TextState
-from synckit.core._values import JSONScalar, JSONValue, check_scalar, copy_json
+from synckit.core._values import JSONInput, JSONScalar, JSONValue, check_scalar, copy_json
 from synckit.core._version import VersionVector
 from synckit.errors import DecodeError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
@@ -61,11 +63,18 @@ __all__ = ["Counter", "Document", "List", "ORSet", "Text"]
 Clock = Callable[[], int]
 
 _HLC_SHIFT = 16
-_MISSING: Any = object()
+#: The value of a deleted field (a tombstone).
+_DELETED: Any = object()
+#: Shared by every checkpoint without dependencies (never mutated).
+_NO_DEPS: dict[int, int] = {}
 
 # Kind names, for error messages and for the order in which a name used by several kinds
 # concurrently is shown by to_json (later wins).
 _FIELD, _COUNTER, _SET, _LIST, _TEXT = "field", "counter", "set", "list", "text"
+
+
+# Field names repeat across documents; one copy of each saves memory with many documents.
+_intern = sys.intern
 
 
 def wall_clock_ms() -> int:
@@ -75,9 +84,9 @@ def wall_clock_ms() -> int:
 
 def _clone(value: JSONValue) -> JSONValue:
     if type(value) is dict:
-        return {k: _clone(v) for k, v in value.items()}  # type: ignore[union-attr]
+        return {k: _clone(v) for k, v in value.items()}
     if type(value) is list:
-        return [_clone(v) for v in value]  # type: ignore[union-attr]
+        return [_clone(v) for v in value]
     return value
 
 
@@ -107,7 +116,6 @@ class Document:
         "_hlc",
         "_lists",
         "_log",
-        "_log_seqs",
         "_me",
         "_pending",
         "_sets",
@@ -128,12 +136,14 @@ class Document:
         self._clients: list[str] = []
         self._client_index: dict[str, int] = {}
         self._vv: list[int] = []
+        # Per client, its operations other than field writes and text edits, in seq order.
+        # Field writes live only in _fields: a write that lost is never needed again, and
+        # changes() covers its seq with a SKIP operation.
         self._log: list[list[Op]] = []
-        self._log_seqs: list[list[int]] = []
         self._checkpoints: list[list[tuple[int, dict[int, int]]]] = []
         self._hlc = 0
-        # field name -> (hlc, writer client id, value, deleted)
-        self._fields: dict[str, tuple[int, str, JSONValue, bool]] = {}
+        # field name -> (hlc, writer client index, seq, value or _DELETED)
+        self._fields: dict[str, tuple[int, int, int, Any]] = {}
         self._counters: dict[str, int] = {}
         self._sets: dict[str, ORSetState] = {}
         self._lists: dict[str, ListState] = {}
@@ -157,7 +167,6 @@ class Document:
             self._clients.append(client_id)
             self._vv.append(0)
             self._log.append([])
-            self._log_seqs.append([])
             self._checkpoints.append([])
         return idx
 
@@ -165,7 +174,7 @@ class Document:
         """Undo :meth:`_intern` of every client from index ``n`` on (they hold nothing)."""
         for client_id in self._clients[n:]:
             del self._client_index[client_id]
-        for column in (self._clients, self._vv, self._log, self._log_seqs, self._checkpoints):
+        for column in (self._clients, self._vv, self._log, self._checkpoints):
             del column[n:]
 
     # ------------------------------------------------------------------ local edits: plumbing
@@ -174,8 +183,7 @@ class Document:
         """The next hybrid logical clock value for a local write."""
         hlc = self._hlc + 1
         now = self._clock() << _HLC_SHIFT
-        if now > hlc:
-            hlc = now
+        hlc = max(hlc, now)
         self._hlc = hlc
         return hlc
 
@@ -186,7 +194,7 @@ class Document:
         if self._deps_stale:
             self._deps_stale = False
             vv = self._vv
-            deps = {c: s for c, s in enumerate(vv) if s and c != me}
+            deps = {c: s for c, s in enumerate(vv) if s and c != me} or _NO_DEPS
             cps = self._checkpoints[me]
             if not cps or cps[-1][1] != deps:
                 cps.append((seq, deps))
@@ -196,7 +204,6 @@ class Document:
         me = self._me
         self._vv[me] = op[1]
         self._log[me].append(op)
-        self._log_seqs[me].append(op[1])
 
     def _emit(self, local: bool, names: Iterable[str]) -> None:
         if self._subscribers:
@@ -215,14 +222,14 @@ class Document:
             (_TEXT, self._texts),
         ):
             if other != kind and name in table:
-                if other == _FIELD and self._fields[name][3]:
+                if other == _FIELD and self._fields[name][3] is _DELETED:
                     continue  # a deleted field no longer claims its name
                 raise TypeError(f"{name!r} is a {other} in this document, not a {kind}")
         return name
 
     # ------------------------------------------------------------------ LWW fields
 
-    def set(self, field: str, value: JSONValue) -> None:
+    def set(self, field: str, value: JSONInput) -> None:
         """Set top-level ``field`` to a JSON value, replacing the old value whole.
 
         Raises:
@@ -232,10 +239,10 @@ class Document:
         value = copy_json(value, f"value of {field!r}")
         if field not in self._fields:
             self._check_kind(field, _FIELD)
+            field = _intern(field)
         seq = self._next_seq()
-        hlc = self._tick()
-        self._fields[field] = (hlc, self._client_id, value, False)
-        self._log_local((K.FIELD_SET, seq, field, hlc, value))
+        self._fields[field] = (self._tick(), self._me, seq, value)
+        self._vv[self._me] = seq
         if self._subscribers:
             self._emit(True, (field,))
 
@@ -245,9 +252,9 @@ class Document:
         Lists and dicts are returned as copies; changing them does not change the document.
         """
         entry = self._fields.get(field)
-        if entry is None or entry[3]:
+        if entry is None or entry[3] is _DELETED:
             return default
-        value = entry[2]
+        value = entry[3]
         return _clone(value) if type(value) in (list, dict) else value
 
     def delete(self, field: str) -> None:
@@ -258,12 +265,11 @@ class Document:
         """
         self._check_kind(field, _FIELD)
         seq = self._next_seq()
-        hlc = self._tick()
-        self._fields[field] = (hlc, self._client_id, None, True)
-        self._log_local((K.FIELD_DELETE, seq, field, hlc))
+        self._fields[_intern(field)] = (self._tick(), self._me, seq, _DELETED)
+        self._vv[self._me] = seq
         self._emit(True, (field,))
 
-    def update(self, mapping: Mapping[str, JSONValue]) -> None:
+    def update(self, mapping: Mapping[str, JSONInput]) -> None:
         """Set several fields. Every value is checked first: a bad one changes nothing."""
         if not isinstance(mapping, Mapping):
             raise TypeError(f"update takes a mapping, got {type(mapping).__name__}")
@@ -271,14 +277,14 @@ class Document:
         for field, value in mapping.items():
             if field not in self._fields:
                 self._check_kind(field, _FIELD)
-            items.append((field, copy_json(value, f"value of {field!r}")))
+            items.append((_intern(field), copy_json(value, f"value of {field!r}")))
         fields = self._fields
-        me = self._client_id
+        me = self._me
+        vv = self._vv
         for field, value in items:
             seq = self._next_seq()
-            hlc = self._tick()
-            fields[field] = (hlc, me, value, False)
-            self._log_local((K.FIELD_SET, seq, field, hlc, value))
+            fields[field] = (self._tick(), me, seq, value)
+            vv[me] = seq
         if items:
             self._emit(True, [f for f, _ in items])
 
@@ -316,8 +322,8 @@ class Document:
         counter over field; each value stays reachable through its own accessor.
         """
         out: dict[str, JSONValue] = {}
-        for name, (_, _, value, deleted) in self._fields.items():
-            if not deleted:
+        for name, (_, _, _, value) in self._fields.items():
+            if value is not _DELETED:
                 out[name] = _clone(value)
         for name, total in self._counters.items():
             out[name] = total
@@ -368,24 +374,38 @@ class Document:
         return writer.to_bytes()
 
     def _ops_since(self, c: int, after: int) -> list[Op]:
-        log_seqs = self._log_seqs[c]
-        i = bisect_right(log_seqs, after)
-        ops = self._log[c][i:]
+        """Client ``c``'s operations after seq ``after`` in seq order, gaps filled by SKIPs."""
+        log = self._log[c]
+        i = bisect_right(log, after, key=_seq_of)
+        ops = log[i:]
         if i > 0:
-            prev = self._log[c][i - 1]
+            prev = log[i - 1]
             if prev[0] == K.SKIP and prev[1] + prev[2] - 1 > after:
                 ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
-        text_ops: list[Op] = []
+        for name, (hlc, writer, seq, value) in self._fields.items():
+            if writer == c and seq > after:
+                if value is _DELETED:
+                    ops.append((K.FIELD_DELETE, seq, name, hlc))
+                else:
+                    ops.append((K.FIELD_SET, seq, name, hlc, value))
         for name, text in self._texts.items():
             for top in text.ops_since(c, after):
                 if top[0] == "i":
-                    text_ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
+                    ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
                 else:
-                    text_ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
-        if text_ops:
-            ops += text_ops
-            ops.sort(key=_seq_of)
-        return ops
+                    ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
+        ops.sort(key=_seq_of)
+        # Seqs of writes that lost (or of skips made elsewhere) become SKIPs.
+        filled: list[Op] = []
+        expect = after + 1
+        for op in ops:
+            if op[1] > expect:
+                filled.append((K.SKIP, expect, op[1] - expect))
+            filled.append(op)
+            expect = op[1] + op_width(op)
+        if expect <= self._vv[c]:
+            filled.append((K.SKIP, expect, self._vv[c] - expect + 1))
+        return filled
 
     def _write_client(self, writer: ChangeSetWriter, c: int, after: int) -> None:
         """Add client ``c``'s operations after seq ``after``, cut at its checkpoints."""
@@ -541,16 +561,18 @@ class Document:
                         f"an unknown item {self._clients[item[0]]}:{item[1]}"
                     )
 
-    def _integrate(self, ready: list[Change]) -> set[str]:
+    def _integrate(self, ready: list[Change]) -> builtins.set[str]:
         """Apply checked, trimmed changes in order; return the names they touched."""
-        names: set[str] = set()
+        names: builtins.set[str] = builtins.set()
         clients = self._clients
+        fields = self._fields
+        max_hlc = 0
         for ch in ready:
             c = ch.client
             cps = self._checkpoints[c]
             if not cps or cps[-1][1] != ch.deps:
                 cps.append((ch.start, ch.deps))
-            log, log_seqs = self._log[c], self._log_seqs[c]
+            log = self._log[c]
             writer = clients[c]
             for op in ch.ops:
                 kind = op[0]
@@ -562,28 +584,35 @@ class Document:
                     self._text_state(op[2]).apply_delete(c, op[1], op[3], op[4], op[5])
                     names.add(op[2])
                     continue
-                log.append(op)
-                log_seqs.append(op[1])
+                if kind == K.FIELD_SET:
+                    # The common case, inlined: last writer wins on (hlc, client id).
+                    name, hlc = op[2], op[3]
+                    cur = fields.get(name)
+                    if cur is None or (hlc, writer) > (cur[0], clients[cur[1]]):
+                        fields[_intern(name)] = (hlc, c, op[1], op[4])
+                    max_hlc = max(max_hlc, hlc)
+                    names.add(name)
+                    continue
+                if kind != K.FIELD_DELETE:
+                    log.append(op)
                 if kind != K.SKIP:
                     self._apply_op(c, writer, op)
                     names.add(op[2])
             self._vv[c] = ch.end
+        self._hlc = max(self._hlc, max_hlc)
         self._deps_stale = True
         return names
 
     def _apply_op(self, c: int, writer: str, op: Op) -> None:
         """Apply one non-text operation to the state (not the log)."""
         kind = op[0]
-        if kind == K.FIELD_SET or kind == K.FIELD_DELETE:
+        if kind in (K.FIELD_SET, K.FIELD_DELETE):
             name, hlc = op[2], op[3]
-            if hlc > self._hlc:
-                self._hlc = hlc
+            self._hlc = max(self._hlc, hlc)
             cur = self._fields.get(name)
-            if cur is None or (hlc, writer) > (cur[0], cur[1]):
-                if kind == K.FIELD_SET:
-                    self._fields[name] = (hlc, writer, op[4], False)
-                else:
-                    self._fields[name] = (hlc, writer, None, True)
+            if cur is None or (hlc, writer) > (cur[0], self._clients[cur[1]]):
+                value = op[4] if kind == K.FIELD_SET else _DELETED
+                self._fields[_intern(name)] = (hlc, c, op[1], value)
         elif kind == K.COUNTER_ADD:
             self._counters[op[2]] = self._counters.get(op[2], 0) + op[3]
         elif kind == K.SET_ADD:
@@ -591,12 +620,10 @@ class Document:
         elif kind == K.SET_REMOVE:
             self._set_state(op[2]).remove(op[3], op[4])
         elif kind == K.LIST_INSERT:
-            if op[3] > self._hlc:
-                self._hlc = op[3]
+            self._hlc = max(self._hlc, op[3])
             self._list_state(op[2]).insert((c, op[1]), writer, op[4], op[5], op[3])
         elif kind == K.LIST_MOVE:
-            if op[4] > self._hlc:
-                self._hlc = op[4]
+            self._hlc = max(self._hlc, op[4])
             self._lists[op[2]].move(op[3], op[5], op[4], writer)
         elif kind == K.LIST_DELETE:
             self._lists[op[2]].delete(op[3])
@@ -621,8 +648,15 @@ class Document:
         # Intern every client first so the snapshot's table matches the version.
         for c in range(len(self._clients)):
             writer.client_pos(c)
-        for c, ops in enumerate(self._log):
-            # Runs of consecutive seqs, so each change is gap-free (text ops fill the gaps).
+        per_client: list[list[Op]] = [list(log) for log in self._log]
+        for name, (hlc, c, seq, value) in self._fields.items():
+            if value is _DELETED:
+                per_client[c].append((K.FIELD_DELETE, seq, name, hlc))
+            else:
+                per_client[c].append((K.FIELD_SET, seq, name, hlc, value))
+        for c, ops in enumerate(per_client):
+            ops.sort(key=_seq_of)
+            # Runs of consecutive seqs, so each change is gap-free.
             run: list[Op] = []
             for op in ops:
                 if run and run[-1][1] + op_width(run[-1]) != op[1]:
@@ -685,7 +719,7 @@ class Document:
         doc = cls(client_id, clock=clock)
         # Rebuild the client table in snapshot order, then our own id if it is new.
         doc._clients, doc._client_index = [], {}
-        doc._vv, doc._log, doc._log_seqs, doc._checkpoints = [], [], [], []
+        doc._vv, doc._log, doc._checkpoints = [], [], []
         for c in clients:
             doc._intern(c)
         doc._me = doc._intern(doc._client_id)
@@ -709,7 +743,7 @@ class Document:
         i = 0
         while i < len(flat):
             c, start, k = flat[i], flat[i + 1], flat[i + 2]
-            if c >= n or not 1 <= start or k > n:
+            if c >= n or not start >= 1 or k > n:
                 raise DecodeError("snapshot: invalid dependency checkpoint")
             deps = {int(flat[i + 3 + 2 * j]): int(flat[i + 4 + 2 * j]) for j in range(k)}
             if any(dc >= n for dc in deps):
@@ -719,8 +753,8 @@ class Document:
         changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
         second_pass: list[tuple[int, Op]] = []
         for ch in changes:
-            log, log_seqs = self._log[ch.client], self._log_seqs[ch.client]
-            if log_seqs and log_seqs[-1] >= ch.start:
+            log = self._log[ch.client]
+            if log and log[-1][1] >= ch.start:
                 raise DecodeError("snapshot: a client's operations are out of order")
             if ch.end > self._vv[ch.client]:
                 raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
@@ -728,14 +762,15 @@ class Document:
             for op in ch.ops:
                 if op[0] in (K.TEXT_INSERT, K.TEXT_DELETE):
                     raise DecodeError("snapshot: text operations belong in text states")
-                log.append(op)
-                log_seqs.append(op[1])
+                if op[0] not in (K.FIELD_SET, K.FIELD_DELETE):
+                    log.append(op)
                 if op[0] in (K.LIST_MOVE, K.LIST_DELETE, K.SET_REMOVE):
                     second_pass.append((ch.client, op))
                 elif op[0] != K.SKIP:
                     self._apply_op(ch.client, writer, op)
         for c, op in second_pass:
-            if op[0] != K.SET_REMOVE and not (op[2] in self._lists and self._lists[op[2]].has_item(op[3])):
+            lst = self._lists.get(op[2])
+            if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
                 raise DecodeError("snapshot: a list operation refers to an unknown item")
             self._apply_op(c, self._clients[c], op)
         for ts in snap.texts:
@@ -928,7 +963,7 @@ class List:
         state = self._state()
         return iter(_clone(state.values()) if state is not None else [])  # type: ignore[arg-type]
 
-    def insert(self, index: int, value: JSONValue) -> None:
+    def insert(self, index: int, value: JSONInput) -> None:
         """Insert ``value`` so that it ends at ``index`` (0 <= index <= len)."""
         if type(index) is not int:
             raise TypeError(f"list indices must be int, got {type(index).__name__}")
@@ -947,7 +982,7 @@ class List:
         doc._log_local((K.LIST_INSERT, seq, self._name, hlc, value, key))
         doc._emit(True, (self._name,))
 
-    def append(self, value: JSONValue) -> None:
+    def append(self, value: JSONInput) -> None:
         """Insert ``value`` at the end."""
         self.insert(len(self), value)
 

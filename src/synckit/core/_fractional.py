@@ -42,7 +42,7 @@ def _digits(n: int, length: int) -> str:
 
 
 def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
-    """A key strictly between ``lo`` and ``hi`` (None: the list's start or end), ending in ``suffix``.
+    """A key strictly between ``lo`` and ``hi`` (None: start or end), ending in ``suffix``.
 
     ``lo`` must be less than ``hi`` and ``suffix`` must be non-empty digits not ending in '0'.
     """

@@ -55,7 +55,9 @@ class ListState:
         item_id = self._ids[sk]
         return item_id, self._items[item_id]
 
-    def keys_around(self, index: int, exclude: ItemId | None = None) -> tuple[str | None, str | None]:
+    def keys_around(
+        self, index: int, exclude: ItemId | None = None
+    ) -> tuple[str | None, str | None]:
         """Keys of the neighbours a new item at visible ``index`` would have.
 
         With ``exclude``, positions are counted as if that item were not in the list.

@@ -51,9 +51,9 @@ def op_width(op: Op) -> int:
     """How many seqs ``op`` takes."""
     kind = op[0]
     if kind == TEXT_INSERT:
-        return len(op[5])
+        return len(str(op[5]))
     if kind == TEXT_DELETE:
-        return abs(op[5])
+        return abs(int(op[5]))
     if kind == SKIP:
         return int(op[2])
     return 1

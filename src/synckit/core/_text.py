@@ -98,7 +98,7 @@ class _Block:
 
     __slots__ = ("clients", "idx", "lcs", "lens", "lss", "rcs", "rss", "seqs", "size", "text")
 
-    def __init__(  # noqa: PLR0917 - one parameter per column, built in hot paths
+    def __init__(
         self,
         idx: int,
         clients: array[int],
@@ -140,7 +140,7 @@ class _Block:
             i = seqs.index(start, i + 1)
         return i
 
-    def insert_item(  # noqa: PLR0917 - one parameter per column, hot path
+    def insert_item(
         self, j: int, client: int, seq: int, length: int, lc: int, ls: int, rc: int, rs: int
     ) -> None:
         self.clients.insert(j, client)

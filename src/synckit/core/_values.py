@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-__all__ = ["JSONScalar", "JSONValue", "check_scalar", "copy_json"]
+__all__ = ["JSONInput", "JSONScalar", "JSONValue", "check_scalar", "copy_json", "scalar_key"]
 
-JSONScalar: TypeAlias = None | bool | int | float | str
+JSONScalar: TypeAlias = bool | int | float | str | None
 JSONValue: TypeAlias = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
+#: What the API accepts as a JSON value (read-only views, so typed containers fit).
+JSONInput: TypeAlias = JSONScalar | Sequence["JSONInput"] | Mapping[str, "JSONInput"]
 
 _SCALAR_TYPES = (type(None), bool, int, str)
 _MAX_DEPTH = 64

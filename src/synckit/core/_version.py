@@ -44,9 +44,9 @@ class VersionVector(Mapping[str, int]):
         if seqs:
             for client, seq in seqs.items():
                 if not isinstance(client, str) or not client:
-                    raise TypeError(f"version vector client ids must be non-empty str, got {client!r}")
+                    raise TypeError(f"version vector client ids must be non-empty str: {client!r}")
                 if type(seq) is not int or seq < 0 or seq > _MAX_SEQ:
-                    raise TypeError(f"version vector seq for {client!r} must be an int >= 0, got {seq!r}")
+                    raise TypeError(f"version vector seq of {client!r} must be an int >= 0")
                 if seq:
                     clean[client] = seq
         self._seqs = clean
@@ -137,7 +137,7 @@ class VersionVector(Mapping[str, int]):
         try:
             msg.ParseFromString(bytes(data))
         except _ProtoDecodeError as exc:
-            raise DecodeError(f"version vector: not a valid protobuf Version message ({exc})") from None
+            raise DecodeError(f"version vector: not a protobuf Version message ({exc})") from None
         if len(msg.clients) != len(msg.seqs):
             raise DecodeError(
                 f"version vector: {len(msg.clients)} client ids but {len(msg.seqs)} seqs"
