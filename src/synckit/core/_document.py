@@ -483,8 +483,7 @@ class Document:
         Touches nothing. Returns (ready in application order, still waiting).
         """
         vv = self._vv.copy()
-        # (container kind, name) -> {client: [(first seq, last seq)]} created by ready ops.
-        created: dict[tuple[int, str], dict[int, list[tuple[int, int]]]] = {}
+        created = _Created()
         ready: list[Change] = []
         waiting = pool
         progress = True
@@ -507,55 +506,42 @@ class Document:
             waiting = still
         return ready, waiting
 
-    def _check_refs(
-        self, ch: Change, created: dict[tuple[int, str], dict[int, list[tuple[int, int]]]]
-    ) -> None:
+    def _check_refs(self, ch: Change, created: _Created) -> None:
         """Every item an op refers to must exist (held, or created earlier in this batch)."""
-
-        def known(kind: int, name: str, item: ItemId, exists: bool) -> bool:
-            if exists:
-                return True
-            for lo, hi in created.get((kind, name), {}).get(item[0], ()):
-                if lo <= item[1] <= hi:
-                    return True
-            return False
-
         client_id = self._clients[ch.client]
         for op in ch.ops:
             kind = op[0]
             if kind == K.TEXT_INSERT:
                 text = self._texts.get(op[2])
                 for origin in (op[3], op[4]):
-                    if origin is not None and not known(
-                        K.TEXT_INSERT, op[2], origin, text is not None and text.has_item(origin)
+                    if origin is not None and not (
+                        (text is not None and text.has_item(origin))
+                        or created.holds(op[2], origin)
                     ):
                         raise DecodeError(
                             f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
                             f"an unknown character {self._clients[origin[0]]}:{origin[1]}"
                         )
-                created.setdefault((K.TEXT_INSERT, op[2]), {}).setdefault(ch.client, []).append(
-                    (op[1], op[1] + len(op[5]) - 1)
-                )
+                created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1)
             elif kind == K.TEXT_DELETE:
                 text = self._texts.get(op[2])
                 step = 1 if op[5] > 0 else -1
                 for i in range(abs(op[5])):
                     target = (op[3], op[4] + i * step)
-                    if not known(
-                        K.TEXT_INSERT, op[2], target, text is not None and text.has_item(target)
+                    if not (
+                        (text is not None and text.has_item(target))
+                        or created.holds(op[2], target)
                     ):
                         raise DecodeError(
                             f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets an "
                             f"unknown character {self._clients[target[0]]}:{target[1]}"
                         )
             elif kind == K.LIST_INSERT:
-                created.setdefault((K.LIST_INSERT, op[2]), {}).setdefault(ch.client, []).append(
-                    (op[1], op[1])
-                )
+                created.add(op[2], ch.client, op[1], op[1])
             elif kind in (K.LIST_MOVE, K.LIST_DELETE):
                 lst = self._lists.get(op[2])
                 item = op[3]
-                if not known(K.LIST_INSERT, op[2], item, lst is not None and lst.has_item(item)):
+                if not ((lst is not None and lst.has_item(item)) or created.holds(op[2], item)):
                     raise DecodeError(
                         f"changes: list operation {client_id}:{op[1]} in {op[2]!r} refers to "
                         f"an unknown item {self._clients[item[0]]}:{item[1]}"
@@ -786,6 +772,33 @@ class Document:
             msg = parse_change_set(snap.pending)
             idx = [self._intern(c) for c in msg.clients]
             self._pending = decode_changes(msg.changes, idx, list(msg.names), "snapshot pending")
+
+
+class _Created:
+    """Items (text characters, list items) created by the changes planned so far in one apply.
+
+    Per (container name, client): first and last seqs of the runs created, in seq order (a
+    client's changes are planned in seq order), searched by bisection.
+    """
+
+    __slots__ = ("_runs",)
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+
+    def add(self, name: str, client: int, first: int, last: int) -> None:
+        runs = self._runs.get((name, client))
+        if runs is None:
+            runs = self._runs[(name, client)] = ([], [])
+        runs[0].append(first)
+        runs[1].append(last)
+
+    def holds(self, name: str, item: ItemId) -> bool:
+        runs = self._runs.get((name, item[0]))
+        if runs is None:
+            return False
+        i = bisect_right(runs[0], item[1]) - 1
+        return i >= 0 and item[1] <= runs[1][i]
 
 
 def _seq_of(op: Op) -> int:
