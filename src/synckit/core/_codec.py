@@ -25,6 +25,8 @@ __all__ = ["FORMAT", "Change", "ChangeSetWriter", "decode_changes", "parse_chang
 #: The format version this release writes and reads.
 FORMAT = 1
 _MAX_SEQ = 2**62
+# Clocks stay far below 2**63 so every difference between two fits a sint64.
+_MAX_HLC = 2**62
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
@@ -286,8 +288,8 @@ def _decode_ops(
             if kind == K.FIELD_SET:
                 hlc += hlcs[hi]
                 hi += 1
-                if hlc < 0:
-                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                if not 0 <= hlc < _MAX_HLC:
+                    raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
                 append((kind, seq, name, hlc, values[vi]))
                 vi += 1
                 seq += 1
@@ -314,8 +316,8 @@ def _decode_ops(
             elif kind == K.FIELD_DELETE:
                 hlc += hlcs[hi]
                 hi += 1
-                if hlc < 0:
-                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                if not 0 <= hlc < _MAX_HLC:
+                    raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
                 append((kind, seq, name, hlc))
                 seq += 1
             elif kind == K.COUNTER_ADD:
@@ -341,8 +343,8 @@ def _decode_ops(
             elif kind == K.LIST_INSERT:
                 hlc += hlcs[hi]
                 hi += 1
-                if hlc < 0:
-                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                if not 0 <= hlc < _MAX_HLC:
+                    raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
                 append((kind, seq, name, hlc, values[vi], _key(strs[si], where)))
                 vi += 1
                 si += 1
@@ -352,8 +354,8 @@ def _decode_ops(
                 ii += 2
                 hlc += hlcs[hi]
                 hi += 1
-                if hlc < 0:
-                    raise DecodeError(f"{where}: negative hybrid logical clock")
+                if not 0 <= hlc < _MAX_HLC:
+                    raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
                 append((kind, seq, name, item, hlc, _key(strs[si], where)))
                 si += 1
                 seq += 1
@@ -371,7 +373,7 @@ def _decode_ops(
                 raise DecodeError(f"{where}: unknown operation kind {kind}")
     except IndexError:
         raise DecodeError(f"{where}: an operand column ends too early") from None
-    if hlc >= 2**64:
+    if hlc >= _MAX_HLC:
         raise DecodeError(f"{where}: a hybrid logical clock is out of range")
     if seq >= _MAX_SEQ:
         raise DecodeError(f"{where}: seqs run past the maximum")
