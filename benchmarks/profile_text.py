@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import core_bench
 import text_bench
 from pyinstrument import Profiler
+
 from synckit import Document  # imported before profiling starts
 
 
