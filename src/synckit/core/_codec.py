@@ -56,15 +56,19 @@ class Change:
 class ChangeSetWriter:
     """Builds the client and name tables and the column-wise changes of one message."""
 
-    __slots__ = ("_client_ids", "_client_pos", "_clients", "_name_pos", "_names", "changes")
+    __slots__ = ("_client_ids", "_client_pos", "_clients", "_msg", "_name_pos", "_names", "changes")
 
-    def __init__(self, client_ids: list[str]) -> None:
+    def __init__(
+        self, client_ids: list[str], snapshot: changes_pb2.Snapshot | None = None
+    ) -> None:
         self._client_ids = client_ids
         self._clients: list[str] = []
         self._client_pos: dict[int, int] = {}
         self._names: list[str] = []
         self._name_pos: dict[str, int] = {}
-        self.changes: list[changes_pb2.Change] = []
+        # Changes are built in place inside the message they end up in (no copies).
+        self._msg = changes_pb2.ChangeSet()
+        self.changes = snapshot.changes if snapshot is not None else self._msg.changes
 
     def _client(self, idx: int) -> int:
         pos = self._client_pos.get(idx)
@@ -82,7 +86,7 @@ class ChangeSetWriter:
 
     def add(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
         """Append one change: ``ops`` of ``client`` starting at seq ``start``."""
-        msg = changes_pb2.Change(client=self._client(client), start=start)
+        msg = self.changes.add(client=self._client(client), start=start)
         if deps:
             msg.dep_clients.extend([self._client(c) for c in deps])
             msg.dep_seqs.extend(deps.values())
@@ -155,7 +159,6 @@ class ChangeSetWriter:
             msg.values = _dumps(values)
         if strs:
             msg.strs.extend(strs)
-        self.changes.append(msg)
 
     @property
     def clients(self) -> list[str]:
@@ -175,8 +178,10 @@ class ChangeSetWriter:
 
     def to_bytes(self) -> bytes:
         """Serialize as a ``ChangeSet``."""
-        msg = changes_pb2.ChangeSet(format=FORMAT, clients=self._clients, names=self._names)
-        msg.changes.extend(self.changes)
+        msg = self._msg
+        msg.format = FORMAT
+        msg.clients.extend(self._clients)
+        msg.names.extend(self._names)
         return msg.SerializeToString()
 
 

@@ -31,6 +31,7 @@ import sys
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import itemgetter
 from secrets import token_hex
 from typing import Any, cast
 
@@ -112,6 +113,7 @@ class Document:
         "_clock",
         "_counters",
         "_deps_stale",
+        "_field_top",
         "_fields",
         "_hlc",
         "_lists",
@@ -144,6 +146,9 @@ class Document:
         self._hlc = 0
         # field name -> (hlc, writer client index, seq, value or _DELETED)
         self._fields: dict[str, tuple[int, int, int, Any]] = {}
+        # Per client, the highest seq of a field write it made (0: none), so changes()
+        # looks through the fields only when they may hold something to send.
+        self._field_top: list[int] = []
         self._counters: dict[str, int] = {}
         self._sets: dict[str, ORSetState] = {}
         self._lists: dict[str, ListState] = {}
@@ -167,6 +172,7 @@ class Document:
             self._clients.append(client_id)
             self._vv.append(0)
             self._log.append([])
+            self._field_top.append(0)
             self._checkpoints.append([])
         return idx
 
@@ -174,7 +180,7 @@ class Document:
         """Undo :meth:`_intern` of every client from index ``n`` on (they hold nothing)."""
         for client_id in self._clients[n:]:
             del self._client_index[client_id]
-        for column in (self._clients, self._vv, self._log, self._checkpoints):
+        for column in (self._clients, self._vv, self._log, self._field_top, self._checkpoints):
             del column[n:]
 
     # ------------------------------------------------------------------ local edits: plumbing
@@ -242,7 +248,7 @@ class Document:
             field = _intern(field)
         seq = self._next_seq()
         self._fields[field] = (self._tick(), self._me, seq, value)
-        self._vv[self._me] = seq
+        self._vv[self._me] = self._field_top[self._me] = seq
         if self._subscribers:
             self._emit(True, (field,))
 
@@ -266,7 +272,7 @@ class Document:
         self._check_kind(field, _FIELD)
         seq = self._next_seq()
         self._fields[_intern(field)] = (self._tick(), self._me, seq, _DELETED)
-        self._vv[self._me] = seq
+        self._vv[self._me] = self._field_top[self._me] = seq
         self._emit(True, (field,))
 
     def update(self, mapping: Mapping[str, JSONInput]) -> None:
@@ -284,7 +290,7 @@ class Document:
         for field, value in items:
             seq = self._next_seq()
             fields[field] = (self._tick(), me, seq, value)
-            vv[me] = seq
+            vv[me] = self._field_top[me] = seq
         if items:
             self._emit(True, [f for f, _ in items])
 
@@ -367,8 +373,9 @@ class Document:
             raise TypeError(f"since must be a VersionVector or None, got {type(since).__name__}")
         writer = ChangeSetWriter(self._clients)
         clients = self._clients
+        held = since._seqs if since is not None else {}
         for c, have in enumerate(self._vv):
-            after = since[clients[c]] if since is not None else 0
+            after = held.get(clients[c], 0)
             if have > after:
                 self._write_client(writer, c, after)
         return writer.to_bytes()
@@ -382,19 +389,26 @@ class Document:
             prev = log[i - 1]
             if prev[0] == K.SKIP and prev[1] + prev[2] - 1 > after:
                 ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
-        for name, (hlc, writer, seq, value) in self._fields.items():
-            if writer == c and seq > after:
-                if value is _DELETED:
-                    ops.append((K.FIELD_DELETE, seq, name, hlc))
-                else:
-                    ops.append((K.FIELD_SET, seq, name, hlc, value))
+        sources = 1 if ops else 0
+        if self._field_top[c] > after:
+            sources += 1
+            for name, (hlc, writer, seq, value) in self._fields.items():
+                if writer == c and seq > after:
+                    if value is _DELETED:
+                        ops.append((K.FIELD_DELETE, seq, name, hlc))
+                    else:
+                        ops.append((K.FIELD_SET, seq, name, hlc, value))
         for name, text in self._texts.items():
-            for top in text.ops_since(c, after):
-                if top[0] == "i":
-                    ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
-                else:
-                    ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
-        ops.sort(key=_seq_of)
+            text_ops = text.ops_since(c, after)
+            if text_ops:
+                sources += 1
+                for top in text_ops:
+                    if top[0] == "i":
+                        ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
+                    else:
+                        ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
+        if sources > 1:
+            ops.sort(key=_seq_of)
         # Seqs of writes that lost (or of skips made elsewhere) become SKIPs.
         filled: list[Op] = []
         expect = after + 1
@@ -411,9 +425,8 @@ class Document:
         """Add client ``c``'s operations after seq ``after``, cut at its checkpoints."""
         ops = self._ops_since(c, after)
         cps = self._checkpoints[c]
-        starts = [s for s, _ in cps]
         last = len(cps) - 1
-        k = bisect_right(starts, ops[0][1]) - 1
+        k = bisect_right(cps, ops[0][1], key=_first) - 1
 
         def deps(k: int) -> dict[int, int]:
             return cps[k][1] if k >= 0 else {}
@@ -421,14 +434,14 @@ class Document:
         group: list[Op] = []
         for op in ops:
             seq = op[1]
-            while k < last and seq >= starts[k + 1]:
+            while k < last and seq >= cps[k + 1][0]:
                 if group:
                     writer.add(c, group[0][1], deps(k), group)
                     group = []
                 k += 1
             # Runs merged in a text may span a checkpoint: split them there.
-            while k < last and seq + op_width(op) - 1 >= starts[k + 1]:
-                head, op = _split_op(c, op, starts[k + 1] - seq)
+            while k < last and seq + op_width(op) - 1 >= cps[k + 1][0]:
+                head, op = _split_op(c, op, cps[k + 1][0] - seq)
                 group.append(head)
                 writer.add(c, group[0][1], deps(k), group)
                 group = []
@@ -552,6 +565,7 @@ class Document:
         names: builtins.set[str] = builtins.set()
         clients = self._clients
         fields = self._fields
+        field_top = self._field_top
         max_hlc = 0
         for ch in ready:
             c = ch.client
@@ -572,6 +586,7 @@ class Document:
                     continue
                 if kind == K.FIELD_SET:
                     # The common case, inlined: last writer wins on (hlc, client id).
+                    field_top[c] = op[1]
                     name, hlc = op[2], op[3]
                     cur = fields.get(name)
                     if cur is None or (hlc, writer) > (cur[0], clients[cur[1]]):
@@ -595,6 +610,7 @@ class Document:
         if kind in (K.FIELD_SET, K.FIELD_DELETE):
             name, hlc = op[2], op[3]
             self._hlc = max(self._hlc, hlc)
+            self._field_top[c] = max(self._field_top[c], op[1])
             cur = self._fields.get(name)
             if cur is None or (hlc, writer) > (cur[0], self._clients[cur[1]]):
                 value = op[4] if kind == K.FIELD_SET else _DELETED
@@ -630,7 +646,8 @@ class Document:
 
     def save(self) -> bytes:
         """A compact snapshot of everything this replica holds (``synckit.v1.Snapshot``)."""
-        writer = ChangeSetWriter(self._clients)
+        snap = changes_pb2.Snapshot(format=FORMAT, hlc=self._hlc)
+        writer = ChangeSetWriter(self._clients, snap)
         # Intern every client first so the snapshot's table matches the version.
         for c in range(len(self._clients)):
             writer.client_pos(c)
@@ -651,8 +668,6 @@ class Document:
                 run.append(op)
             if run:
                 writer.add(c, run[0][1], {}, run)
-        snap = changes_pb2.Snapshot(format=FORMAT, hlc=self._hlc)
-        snap.changes.extend(writer.changes)
         for name, text in self._texts.items():
             ints, content, deletes = text.encode_state()
             snap.texts.append(
@@ -705,7 +720,7 @@ class Document:
         doc = cls(client_id, clock=clock)
         # Rebuild the client table in snapshot order, then our own id if it is new.
         doc._clients, doc._client_index = [], {}
-        doc._vv, doc._log, doc._checkpoints = [], [], []
+        doc._vv, doc._log, doc._field_top, doc._checkpoints = [], [], [], []
         for c in clients:
             doc._intern(c)
         doc._me = doc._intern(doc._client_id)
@@ -799,6 +814,9 @@ class _Created:
             return False
         i = bisect_right(runs[0], item[1]) - 1
         return i >= 0 and item[1] <= runs[1][i]
+
+
+_first = itemgetter(0)
 
 
 def _seq_of(op: Op) -> int:
