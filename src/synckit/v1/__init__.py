@@ -1,1 +1,4 @@
-"""Generated protobuf modules of the ``synckit.v1`` format (do not edit; see scripts/gen_proto.py)."""
+"""Generated protobuf modules of the ``synckit.v1`` format.
+
+Do not edit: run ``python scripts/gen_proto.py`` after changing a ``.proto`` file.
+"""
