@@ -1,0 +1,401 @@
+"""The client's sync logic, without I/O: documents, their store, and one session at a time.
+
+:class:`SyncEngine` is what the asyncio client and the network simulation both drive::
+
+    engine.connection_made(now)          # a transport is up: queues Hello
+    engine.receive(frame, now)           # a frame arrived
+    engine.flush()                       # push local edits (after any edit)
+    frames = engine.data_to_send()       # write these to the transport
+    engine.tick(now)                     # now and then: False -> drop the transport
+    engine.connection_lost()             # the transport is gone
+
+Time is always passed in. Every local edit is appended to the store from inside the
+document's change callback, before anything can be sent, so what is queued is always on disk.
+What to push is recomputed from version vectors: on each connection the server says what it
+holds (``Subscribed``), and the engine pushes exactly what it lacks, pipelining further edits
+as they happen. Acknowledged versions come only from the server, which acknowledges only
+after its commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from synckit.client._store import Store
+from synckit.core import ChangeEvent, Document, VersionVector
+from synckit.errors import DecodeError, RemoteProtocolError
+from synckit.protocol import (
+    Ack,
+    Broadcast,
+    ClientSession,
+    DocState,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Ping,
+    Push,
+    State,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+    check_doc_id,
+)
+
+__all__ = ["SyncEngine"]
+
+#: Errors after which reconnecting cannot help.
+_TERMINAL = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION})
+
+
+@dataclass(slots=True)
+class _Replica:
+    doc: Document
+    #: What the store holds of the document.
+    persisted: VersionVector
+    #: Batches appended since the last snapshot.
+    log_count: int
+    unsubscribe: Callable[[], None]
+    #: What the server holds, as it last told us on this connection (None: not told yet).
+    server: VersionVector | None = None
+    #: ``server`` plus everything pushed on this connection.
+    sent: VersionVector = field(default_factory=VersionVector)
+    #: The last error the server sent about this document.
+    error: Error | None = None
+
+
+class SyncEngine:
+    """Documents of one replica and their sync over successive connections.
+
+    Args:
+        store: where documents and edits persist.
+        actor_id: the client id every document writes under (see ``Store.actor_id``).
+        token: sent in the Hello.
+        response_timeout: seconds without a frame while an answer is due before
+            :meth:`tick` gives up on the connection.
+        ping_interval: seconds of silence before :meth:`tick` sends a Ping.
+        compact_every: snapshot a document in the store after this many appended batches.
+        clock: passed to every Document (milliseconds); None for the system clock.
+        wake: called when frames may be waiting (a local edit happened).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        actor_id: str,
+        *,
+        token: str = "",
+        response_timeout: float = 20.0,
+        ping_interval: float = 10.0,
+        compact_every: int = 256,
+        clock: Callable[[], int] | None = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.actor_id = actor_id
+        self.token = token
+        self.response_timeout = response_timeout
+        self.ping_interval = ping_interval
+        self.compact_every = compact_every
+        self.wake = wake
+        self._clock = clock
+        self._replicas: dict[str, _Replica] = {}
+        self.session: ClientSession | None = None
+        #: The server's frame limit, from its Welcome.
+        self.max_frame_bytes = 0
+        #: An error after which reconnecting is pointless (refused token, protocol version).
+        self.terminal_error: Error | None = None
+        #: The last fatal error of a connection, from either side.
+        self.last_error: Error | None = None
+        self._last_heard = 0.0
+        self._ping_due = False
+        self._nonces = itertools.count(1)
+
+    # -- documents ----------------------------------------------------------------------
+
+    def open(self, doc_id: str) -> Document:
+        """The document ``doc_id``, loaded from the store (or new); synced from now on.
+
+        Raises:
+            ValueError: ``doc_id`` is not a valid document id.
+            StorageError, DecodeError: the store failed or holds corrupt data.
+        """
+        rep = self._replicas.get(doc_id)
+        if rep is not None:
+            return rep.doc
+        problem = check_doc_id(doc_id)
+        if problem is not None:
+            raise ValueError(problem)
+        stored = self.store.load(doc_id)
+        if stored is None:
+            doc = Document(self.actor_id, clock=self._clock)
+            log_count = 0
+        else:
+            if stored.snapshot is not None:
+                doc = Document.load(stored.snapshot, self.actor_id, clock=self._clock)
+            else:
+                doc = Document(self.actor_id, clock=self._clock)
+            for batch in stored.changes:
+                doc.apply(batch)
+            log_count = len(stored.changes)
+
+        def on_change(event: ChangeEvent) -> None:
+            self._on_change(doc_id, event)
+
+        rep = _Replica(doc, doc.version(), log_count, doc.subscribe(on_change))
+        self._replicas[doc_id] = rep
+        if self.online:
+            self._subscribe(doc_id, rep)
+        return doc
+
+    def close_doc(self, doc_id: str) -> None:
+        """Stop syncing ``doc_id`` and forget it (its store data stays)."""
+        rep = self._replicas.pop(doc_id, None)
+        if rep is None:
+            return
+        rep.unsubscribe()
+        session = self.session
+        if session is not None and session.doc_state(doc_id) is not None:
+            session.send(Unsubscribe(doc_id))
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return list(self._replicas)
+
+    def document(self, doc_id: str) -> Document | None:
+        rep = self._replicas.get(doc_id)
+        return None if rep is None else rep.doc
+
+    def _on_change(self, doc_id: str, event: ChangeEvent) -> None:
+        rep = self._replicas[doc_id]
+        version = rep.doc.version()
+        if not rep.persisted.dominates(version):
+            self.store.append(doc_id, rep.doc.changes(rep.persisted))
+            rep.persisted = version
+            rep.log_count += 1
+            if rep.log_count >= self.compact_every:
+                self.store.compact(doc_id, rep.doc.save(), rep.log_count)
+                rep.log_count = 0
+        if event.local and self.wake is not None:
+            self.wake()
+
+    # -- sync state ---------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """A session is open (the server accepted our Hello)."""
+        return self.session is not None and self.session.state is State.OPEN
+
+    def unsynced(self) -> list[str]:
+        """Documents holding local edits the server has not acknowledged."""
+        out = []
+        for doc_id, rep in self._replicas.items():
+            version = rep.doc.version()
+            if rep.server is None:
+                # Not told on this connection: only a document we never wrote to is known synced.
+                if version[self.actor_id]:
+                    out.append(doc_id)
+            elif not rep.server.dominates(version):
+                out.append(doc_id)
+        return out
+
+    def sync_error(self) -> Error | None:
+        """An error that keeps local edits from ever being acknowledged as things stand."""
+        if self.terminal_error is not None:
+            return self.terminal_error
+        for rep in self._replicas.values():
+            if rep.error is not None and not rep.error.retryable:
+                return rep.error
+        return None
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        """A transport is up: start a session (queues the Hello)."""
+        self.session = ClientSession()
+        self.session.send(Hello(self.actor_id, self.token, ()))
+        self._last_heard = now
+        self._ping_due = False
+        for rep in self._replicas.values():
+            rep.server = None
+            rep.error = None
+
+    def connection_lost(self) -> None:
+        """The transport is gone."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        for rep in self._replicas.values():
+            rep.server = None
+
+    def data_to_send(self) -> list[bytes]:
+        """Frames to write to the transport, oldest first."""
+        return [] if self.session is None else self.session.data_to_send()
+
+    @property
+    def closing(self) -> bool:
+        """The session ended: write :meth:`data_to_send`, then close the transport."""
+        return self.session is not None and self.session.state is State.CLOSED
+
+    def receive(self, frame: bytes, now: float) -> list[Event]:
+        """Handle one frame from the server; return the events it carried."""
+        session = self.session
+        if session is None:
+            return []
+        self._last_heard = now
+        self._ping_due = False
+        try:
+            events = session.receive(frame)
+        except RemoteProtocolError:
+            self.last_error = session.error
+            return []
+        for event in events:
+            self._handle(event)
+        return events
+
+    def _handle(self, event: Event) -> None:
+        rep: _Replica | None
+        match event:
+            case Welcome(max_frame_bytes=limit):
+                self.max_frame_bytes = limit
+                for doc_id, rep in self._replicas.items():
+                    self._subscribe(doc_id, rep)
+            case Subscribed(doc_id=doc_id):
+                rep = self._replicas.get(doc_id)
+                if rep is None or not self._apply(doc_id, rep, event.changes):
+                    return
+                rep.server = self._version(event.server_version)
+                rep.sent = rep.server if rep.server is not None else VersionVector()
+                self._push(doc_id, rep)
+            case Ack(doc_id=doc_id):
+                rep = self._replicas.get(doc_id)
+                if rep is None or rep.server is None:
+                    return
+                acked = self._version(event.server_version)
+                if acked is not None:
+                    rep.server = rep.server.merge(acked)
+                    pending = self.session and doc_id in self.session.pending_batches.values()
+                    if not pending and not rep.server.dominates(rep.sent):
+                        # The server did not take everything we pushed: push the rest again.
+                        rep.sent = rep.server
+                        self._push(doc_id, rep)
+            case Broadcast(doc_id=doc_id):
+                rep = self._replicas.get(doc_id)
+                if rep is None or not self._apply(doc_id, rep, event.changes):
+                    return
+                told = self._version(event.server_version)
+                if told is not None and rep.server is not None:
+                    rep.server = rep.server.merge(told)
+                    rep.sent = rep.sent.merge(told)
+            case Error(fatal=True):
+                self.last_error = event
+                if event.code in _TERMINAL:
+                    self.terminal_error = event
+            case Error(doc_id=doc_id) if doc_id in self._replicas:
+                rep = self._replicas[doc_id]
+                rep.error = event
+                if not event.batch_id:
+                    rep.server = None  # the subscription ended; retried on the next connection
+                elif event.retryable and rep.server is not None:
+                    rep.sent = rep.server
+            case _:
+                pass
+
+    def _apply(self, doc_id: str, rep: _Replica, changes: bytes) -> bool:
+        try:
+            rep.doc.apply(changes)
+        except DecodeError as exc:
+            self._fail(ErrorCode.BAD_CHANGES, f"changes for {doc_id!r} do not decode: {exc}")
+            return False
+        return True
+
+    def _version(self, data: bytes) -> VersionVector | None:
+        try:
+            return VersionVector.decode(data)
+        except DecodeError as exc:
+            self._fail(ErrorCode.BAD_CHANGES, f"server version does not decode: {exc}")
+            return None
+
+    def _fail(self, code: ErrorCode, message: str) -> None:
+        session = self.session
+        if session is not None and session.state is not State.CLOSED:
+            err = Error(code, message, retryable=False, fatal=True)
+            session.send(err)
+            self.last_error = err
+
+    def _subscribe(self, doc_id: str, rep: _Replica) -> None:
+        assert self.session is not None
+        rep.server = None
+        self.session.send(Subscribe(doc_id, rep.doc.version().encode()))
+
+    # -- pushing ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Push every local edit the server has not been sent on this connection."""
+        if not self.online:
+            return
+        for doc_id, rep in self._replicas.items():
+            if rep.server is not None:
+                self._push(doc_id, rep)
+
+    def _push(self, doc_id: str, rep: _Replica) -> None:
+        session = self.session
+        if session is None or session.state is not State.OPEN:
+            return
+        if session.doc_state(doc_id) is not DocState.SUBSCRIBED:
+            return
+        version = rep.doc.version()
+        if rep.sent.dominates(version):
+            return
+        if rep.error is not None and not rep.error.retryable:
+            return  # refused on this connection: tried again only on the next one
+        data = rep.doc.changes(rep.sent)
+        if self.max_frame_bytes and len(data) + 64 + len(doc_id) > self.max_frame_bytes:
+            rep.error = Error(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"unsent changes of {doc_id!r} take {len(data)} bytes, more than the "
+                f"server's frame limit of {self.max_frame_bytes}",
+                doc_id=doc_id,
+            )
+            return
+        session.send(Push(doc_id, session.next_batch_id(), data))
+        rep.sent = rep.sent.merge(version)
+
+    # -- timers -------------------------------------------------------------------------
+
+    def tick(self, now: float) -> bool:
+        """Check the connection's liveness at time ``now`` (seconds, any fixed origin).
+
+        May queue a Ping. Returns False when an answer is overdue: drop the transport.
+        """
+        session = self.session
+        if session is None or session.state is State.CLOSED:
+            return True
+        quiet = now - self._last_heard
+        waiting = (
+            self._ping_due
+            or session.state is not State.OPEN
+            or bool(session.pending_batches)
+            or any(session.doc_state(d) is DocState.SUBSCRIBING for d in self._replicas)
+        )
+        if waiting and quiet > self.response_timeout:
+            self.last_error = Error(
+                ErrorCode.UNSPECIFIED, f"no answer from the server for {quiet:.1f} s"
+            )
+            return False
+        if quiet > self.ping_interval and not self._ping_due and session.state is State.OPEN:
+            session.send(Ping(next(self._nonces)))
+            self._ping_due = True
+        return True
+
+    def close(self) -> None:
+        """Snapshot documents with a log into the store and stop (the store stays open)."""
+        for doc_id, rep in list(self._replicas.items()):
+            rep.unsubscribe()
+            if rep.log_count:
+                self.store.compact(doc_id, rep.doc.save(), rep.log_count)
+        self._replicas.clear()
+        self.connection_lost()

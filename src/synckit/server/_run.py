@@ -1,0 +1,78 @@
+"""Running the app with uvicorn: from the command line, or inside an asyncio program."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import uvicorn
+
+__all__ = ["bind", "running", "uvicorn_config"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port).
+
+    Raises:
+        OSError: the address is taken or invalid.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    """``http://host:port`` of a bound socket."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if sock.family == socket.AF_INET6 else host
+    return f"http://{shown}:{port}"
+
+
+def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
+    """The uvicorn settings SyncKit runs with."""
+    server = getattr(getattr(app, "state", None), "synckit", None)
+    frame_limit = server.hub.limits.max_frame_bytes if server is not None else 8 << 20
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="on",
+        # Frames over our own limit get a protocol error from the server, not a bare close.
+        ws_max_size=frame_limit * 2,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning"
+) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn in this event loop; yield its base URL; shut down on exit.
+
+    ``async with running(create_app(path)) as url: ...`` — port 0 picks a free port.
+    """
+    sock = bind(host, port)
+    url = base_url(sock)
+    server = uvicorn.Server(uvicorn_config(app, log_level=log_level))
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if task.done():
+                    break
+                await asyncio.sleep(0.005)
+            if not server.started:
+                raise RuntimeError(f"uvicorn did not start on {url}")
+            yield url
+        finally:
+            server.should_exit = True
+    sock.close()
