@@ -130,6 +130,10 @@ def mib(n_bytes: int | float) -> float:
 
 LIBS = ("synckit", "pycrdt", "loro", "plain")
 
+#: Correctness failures found during the run: wrong text, replicas that did not converge, a
+#: library raising on its own data. ``run.py`` prints them and exits non-zero.
+FAILURES: list[str] = []
+
 
 @dataclass
 class Figure:
@@ -172,6 +176,7 @@ def attempt(fig: Figure, lib: str, fn: Callable[[], float]) -> None:
     except Exception as exc:  # a broken library must not hide the others' figures
         fig.values[lib] = None
         fig.errors[lib] = f"{type(exc).__name__}: {exc}"
+        FAILURES.append(f"{lib}: {fig.key}: {fig.errors[lib]}")
         print(f"  ! {fig.key}/{lib} failed: {fig.errors[lib]}", file=sys.stderr, flush=True)
 
 

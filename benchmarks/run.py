@@ -6,8 +6,9 @@
 ``--quick`` runs smaller sizes (a smoke run of a few seconds; its figures are not comparable
 with the issues' targets). ``--only`` runs one of the two tables. ``--json`` also writes every
 figure, with the run's metadata, to PATH. The exit status is 1 when a library produced wrong
-text on the trace (the run still prints everything it measured), 0 otherwise; a missed target
-is reported in the tables, not in the exit status. README.md explains every figure.
+text on the trace, replicas did not converge, or a library raised (the run still prints
+everything it measured), 0 otherwise; a missed target is reported in the tables, not in the
+exit status. README.md explains every figure.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import core_bench
 import text_bench
-from _measure import Figure
+from _measure import FAILURES, Figure
 
 NAMES = {"synckit": "SyncKit", "pycrdt": "pycrdt", "loro": "loro", "plain": "plain"}
 
@@ -109,7 +110,8 @@ def _errors(figs: list[Figure]) -> list[str]:
     for fig in figs:
         for lib, msg in fig.errors.items():
             seen.setdefault(lib, msg)
-    return [f"- {NAMES[lib]} could not be measured: {msg}" for lib, msg in seen.items()]
+    return [f"- {NAMES[lib]}: figures marked n/a could not be measured: {msg}"
+            for lib, msg in seen.items()]
 
 
 def _versions() -> dict[str, str]:
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.perf_counter() - started
     results["seconds"] = round(elapsed, 1)
-    results["failures"] = list(text_bench.FAILURES)
+    results["failures"] = list(FAILURES)
     out += _errors(all_figs)
     out.append(f"Run took {elapsed:.0f} s.")
     print("\n".join(out), flush=True)
@@ -176,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         print(f"Results written to {args.json}.")
-    if text_bench.FAILURES:
-        print("\nWRONG TEXT — these replays did not produce the trace's endContent:",
+    if FAILURES:
+        print("\nCORRECTNESS FAILURES (wrong text, no convergence, or a library raising):",
               file=sys.stderr)
-        for msg in text_bench.FAILURES:
+        for msg in FAILURES:
             print(f"  {msg}", file=sys.stderr)
         return 1
     return 0
