@@ -1,0 +1,836 @@
+"""Bad bytes and bad values: a clear DecodeError/TypeError, and the document untouched.
+
+Corrupt, truncated, bit-flipped and hostile bytes given to ``Document.apply``,
+``Document.load`` and ``VersionVector.decode`` must raise a subclass of
+:class:`synckit.errors.DecodeError` whose message names what was wrong, and leave the
+document exactly as it was (same ``save()`` bytes, same ``to_json()``). Mutated bytes that
+still happen to be valid may apply, but must never raise anything else or leave a document
+that fails later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synckit import Document, VersionVector
+from synckit.errors import DecodeError, SyncKitError, UnsupportedFormatError
+from synckit.v1 import changes_pb2
+
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def clock_from(start: int) -> Callable[[], int]:
+    ticks = itertools.count()
+    return lambda: start + 3 * next(ticks)
+
+
+def writer_doc() -> Document:
+    """A replica that used every kind of operation, some of it after hearing from another."""
+    w = Document("writer", clock=clock_from(1_000))
+    other = Document("other", clock=clock_from(50))
+    other.set("o", {"nested": [1, 2.5, None, "ü"]})
+    other.get_list("l").append("from other")
+    w.apply(other.changes())
+    w.set("f", [1, {"a": "b"}])
+    w.update({"g": 2, "h": "日本"})
+    w.delete("g")
+    c = w.get_counter("c")
+    c.increment(5)
+    c.decrement(2)
+    s = w.get_set("s")
+    s.add(1)
+    s.add("x")
+    s.add(True)
+    s.remove("x")
+    lst = w.get_list("l")
+    lst.insert(0, "a")
+    lst.append({"k": [True]})
+    lst.move(0, 2)
+    lst.delete(1)
+    t = w.get_text("t")
+    t.insert(0, "héllo wörld 🙂")
+    t.delete(2, 3)
+    t.insert(1, "X")
+    return w
+
+
+def target_doc() -> Document:
+    """A replica with state of its own that bad bytes must not disturb."""
+    d = Document("target", clock=clock_from(7))
+    d.set("mine", 1)
+    d.get_counter("c").increment(1)
+    d.get_list("l").append("t")
+    d.get_text("t").insert(0, "tt")
+    return d
+
+
+def snapshot_of(doc: Document) -> tuple[bytes, Any, VersionVector]:
+    return doc.save(), doc.to_json(), doc.version()
+
+
+def assert_rejected(
+    doc: Document,
+    action: Callable[[], object],
+    *words: str,
+    error: type[DecodeError] = DecodeError,
+) -> DecodeError:
+    """``action`` raises ``error`` naming every one of ``words``; ``doc`` is untouched."""
+    before = snapshot_of(doc)
+    with pytest.raises(error) as info:
+        action()
+    message = str(info.value).lower()
+    for w in words:
+        assert w.lower() in message, (w, str(info.value))
+    assert snapshot_of(doc) == before
+    return info.value
+
+
+def assert_healthy(doc: Document) -> None:
+    """The document still works: views, snapshot round trip, sync to a fresh replica."""
+    view = doc.to_json()
+    again = Document.load(doc.save())
+    assert again.to_json() == view
+    assert again.version() == doc.version()
+    fresh = Document("fresh")
+    fresh.apply(doc.changes())
+    assert fresh.version() == doc.version()
+    assert fresh.to_json() == view
+
+
+def parsed(data: bytes) -> changes_pb2.ChangeSet:
+    msg = changes_pb2.ChangeSet()
+    msg.ParseFromString(data)
+    return msg
+
+
+def change_set(
+    clients: list[str],
+    names: list[str],
+    *,
+    client: int = 0,
+    start: int = 1,
+    kinds: list[int],
+    ints: list[int] | None = None,
+    hlcs: list[int] | None = None,
+    values: str = "",
+    strs: list[str] | None = None,
+    deps: dict[int, int] | None = None,
+    fmt: int = 1,
+) -> bytes:
+    msg = changes_pb2.ChangeSet(format=fmt, clients=clients, names=names)
+    ch = msg.changes.add()
+    ch.client = client
+    ch.start = start
+    for c, s in (deps or {}).items():
+        ch.dep_clients.append(c)
+        ch.dep_seqs.append(s)
+    ch.kinds.extend(kinds)
+    ch.ints.extend(ints or [])
+    ch.hlcs.extend(hlcs or [])
+    ch.values = values
+    ch.strs.extend(strs or [])
+    return msg.SerializeToString()
+
+
+K = changes_pb2  # op kinds: K.OP_KIND_*
+
+# ---------------------------------------------------------------------------- apply: hostile
+
+
+def hostile_changes() -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
+    """(case, bytes, words the error message must contain)."""
+    ok_hlc = [5 << 16]
+    yield "empty", b"", ("empty",)
+    yield "garbage", b"\xff\xfe\xfd\xfc", ("protobuf",)
+    yield "a snapshot is not a change set", Document("z").save(), ()
+    yield (
+        "client index outside the table",
+        change_set(
+            ["a"], ["f"], client=3, kinds=[K.OP_KIND_FIELD_SET], ints=[0], hlcs=ok_hlc, values="[1]"
+        ),
+        ("client index 3",),
+    )
+    yield (
+        "name index outside the table",
+        change_set(["a"], ["f"], kinds=[K.OP_KIND_FIELD_SET], ints=[7], hlcs=ok_hlc, values="[1]"),
+        ("name index 7",),
+    )
+    yield (
+        "start seq 0",
+        change_set(
+            ["a"], ["f"], start=0, kinds=[K.OP_KIND_FIELD_SET], ints=[0], hlcs=ok_hlc, values="[1]"
+        ),
+        ("start seq",),
+    )
+    yield (
+        "absurd start seq",
+        change_set(["a"], ["f"], start=2**63, kinds=[K.OP_KIND_COUNTER_ADD], ints=[0, 1]),
+        ("start seq",),
+    )
+    yield (
+        "no operations",
+        change_set(["a"], ["f"], kinds=[]),
+        ("no operations",),
+    )
+    yield (
+        "unknown operation kind",
+        change_set(["a"], ["f"], kinds=[99], ints=[0]),
+        ("unknown operation kind 99",),
+    )
+    yield (
+        "depends on its own client",
+        change_set(["a"], ["c"], kinds=[K.OP_KIND_COUNTER_ADD], ints=[0, 1], deps={0: 4}),
+        ("own client",),
+    )
+    yield (
+        "dependency client outside the table",
+        change_set(["a"], ["c"], kinds=[K.OP_KIND_COUNTER_ADD], ints=[0, 1], deps={5: 1}),
+        ("dependency client index 5",),
+    )
+    yield (
+        "duplicate client ids",
+        change_set(["a", "a"], ["c"], kinds=[K.OP_KIND_COUNTER_ADD], ints=[0, 1]),
+        ("appears twice",),
+    )
+    yield (
+        "empty client id",
+        change_set([""], ["c"], kinds=[K.OP_KIND_COUNTER_ADD], ints=[0, 1]),
+        ("empty client id",),
+    )
+    yield (
+        "NaN in values",
+        change_set(
+            ["a"], ["f"], kinds=[K.OP_KIND_FIELD_SET], ints=[0], hlcs=ok_hlc, values="[NaN]"
+        ),
+        ("nan",),
+    )
+    yield (
+        "Infinity in values",
+        change_set(
+            ["a"],
+            ["f"],
+            kinds=[K.OP_KIND_FIELD_SET],
+            ints=[0],
+            hlcs=ok_hlc,
+            values='[{"x": -Infinity}]',
+        ),
+        ("infinity",),
+    )
+    yield (
+        "values that are not JSON",
+        change_set(["a"], ["f"], kinds=[K.OP_KIND_FIELD_SET], ints=[0], hlcs=ok_hlc, values="[1,"),
+        ("json",),
+    )
+    yield (
+        "values not an array",
+        change_set(
+            ["a"], ["f"], kinds=[K.OP_KIND_FIELD_SET], ints=[0], hlcs=ok_hlc, values='{"a": 1}'
+        ),
+        ("array",),
+    )
+    yield (
+        "values nested a million deep",
+        change_set(
+            ["a"],
+            ["f"],
+            kinds=[K.OP_KIND_FIELD_SET],
+            ints=[0],
+            hlcs=ok_hlc,
+            values="[" * 1_000_000 + "]" * 1_000_000,
+        ),
+        ("json",),
+    )
+    yield (
+        "too few values",
+        change_set(
+            ["a"],
+            ["f"],
+            kinds=[K.OP_KIND_FIELD_SET] * 2,
+            ints=[0, 0],
+            hlcs=ok_hlc * 2,
+            values="[1]",
+        ),
+        ("column", "too early"),
+    )
+    yield (
+        "too many ints",
+        change_set(["a"], ["c"], kinds=[K.OP_KIND_COUNTER_ADD], ints=[0, 1, 2]),
+        ("ints", "more entries"),
+    )
+    yield (
+        "too few ints",
+        change_set(["a"], ["c"], kinds=[K.OP_KIND_COUNTER_ADD], ints=[0]),
+        ("column", "too early"),
+    )
+    yield (
+        "missing hlc",
+        change_set(["a"], ["f"], kinds=[K.OP_KIND_FIELD_DELETE], ints=[0]),
+        ("column",),
+    )
+    yield (
+        "negative hlc",
+        change_set(["a"], ["f"], kinds=[K.OP_KIND_FIELD_DELETE], ints=[0], hlcs=[-5]),
+        ("clock",),
+    )
+    yield (
+        "set member that is a list",
+        change_set(["a"], ["s"], kinds=[K.OP_KIND_SET_ADD], ints=[0], values="[[1]]"),
+        ("scalar",),
+    )
+    yield (
+        "absurd set remove tag count",
+        change_set(["a"], ["s"], kinds=[K.OP_KIND_SET_REMOVE], ints=[0, 10**12], values="[1]"),
+        ("tag count",),
+    )
+    yield (
+        "negative set remove tag count",
+        change_set(["a"], ["s"], kinds=[K.OP_KIND_SET_REMOVE], ints=[0, -1], values="[1]"),
+        ("tag count",),
+    )
+    yield (
+        "absurd skip count",
+        change_set(["a"], [], kinds=[K.OP_KIND_SKIP], ints=[2**62]),
+        ("skip count",),
+    )
+    yield (
+        "zero skip count",
+        change_set(["a"], [], kinds=[K.OP_KIND_SKIP], ints=[0]),
+        ("skip count",),
+    )
+    yield (
+        "invalid list position key",
+        change_set(
+            ["a"],
+            ["l"],
+            kinds=[K.OP_KIND_LIST_INSERT],
+            ints=[0],
+            hlcs=ok_hlc,
+            values="[1]",
+            strs=["not a key!"],
+        ),
+        ("position key",),
+    )
+    yield (
+        "list move of an unknown item",
+        change_set(
+            ["a"], ["l"], kinds=[K.OP_KIND_LIST_MOVE], ints=[0, 0, 77], hlcs=ok_hlc, strs=["V"]
+        ),
+        ("unknown item",),
+    )
+    yield (
+        "list delete of an item of an unknown client",
+        change_set(["a", "ghost"], ["l"], kinds=[K.OP_KIND_LIST_DELETE], ints=[0, 1, 3]),
+        ("unknown item", "ghost"),
+    )
+    yield (
+        "list delete with a reference outside the client table",
+        change_set(["a"], ["l"], kinds=[K.OP_KIND_LIST_DELETE], ints=[0, 9, 1]),
+        ("client index 9",),
+    )
+    yield (
+        "text insert after an unknown character",
+        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_INSERT], ints=[0, 1, 40, 0, 0], strs=["hi"]),
+        ("unknown character",),
+    )
+    yield (
+        "empty text insert",
+        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_INSERT], ints=[0, 0, 0, 0, 0], strs=[""]),
+        ("empty text insert",),
+    )
+    yield (
+        "text delete of an unknown character",
+        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_DELETE], ints=[0, 0, 12, 3]),
+        ("unknown character",),
+    )
+    yield (
+        "absurd text delete count",
+        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_DELETE], ints=[0, 0, 1, 2**62]),
+        ("count",),
+    )
+    yield (
+        "zero text delete count",
+        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_DELETE], ints=[0, 0, 1, 0]),
+        ("count",),
+    )
+
+
+HOSTILE = list(hostile_changes())
+
+
+@pytest.mark.parametrize(
+    ("data", "words"), [(d, w) for _, d, w in HOSTILE], ids=[c for c, _, _ in HOSTILE]
+)
+def test_hostile_changes_are_rejected_and_change_nothing(data: bytes, words: tuple[str]) -> None:
+    doc = target_doc()
+    assert_rejected(doc, lambda: doc.apply(data), *words)
+    # A fresh document is left fresh too (no client ids or names half-interned).
+    fresh = Document("fresh")
+    assert_rejected(fresh, lambda: fresh.apply(data), *words)
+    assert fresh.changes() == Document("fresh").changes()
+    assert_healthy(doc)
+
+
+def test_a_bad_change_among_good_ones_rejects_the_whole_message() -> None:
+    good = parsed(writer_doc().changes())
+    bad = parsed(HOSTILE[[c for c, _, _ in HOSTILE].index("list move of an unknown item")][1])
+    # Append the bad change, remapping its tables onto the good message's.
+    ch = bad.changes[0]
+    good.clients.append("intruder")
+    ch.client = len(good.clients) - 1
+    good.names.append("l2")
+    ch.ints[0] = len(good.names) - 1
+    ch.ints[1] = ch.client
+    good.changes.append(ch)
+    doc = target_doc()
+    assert_rejected(doc, lambda: doc.apply(good.SerializeToString()), "unknown item")
+
+
+@pytest.mark.parametrize("fmt", [0, 2, 99, 2**32 - 1])
+def test_unknown_format_versions_are_rejected(fmt: int) -> None:
+    data = parsed(writer_doc().changes())
+    data.format = fmt
+    doc = target_doc()
+    if fmt == 0:
+        assert_rejected(doc, lambda: doc.apply(data.SerializeToString()), "format")
+    else:
+        err = assert_rejected(
+            doc,
+            lambda: doc.apply(data.SerializeToString()),
+            str(fmt),
+            "format",
+            error=UnsupportedFormatError,
+        )
+        assert isinstance(err, SyncKitError)
+
+
+def test_every_truncation_of_changes_is_rejected_or_a_valid_prefix() -> None:
+    full = writer_doc()
+    data = full.changes()
+    rejected = 0
+    for k in range(len(data)):
+        doc = target_doc()
+        before = snapshot_of(doc)
+        try:
+            doc.apply(data[:k])
+        except DecodeError:
+            rejected += 1
+            assert snapshot_of(doc) == before
+            continue
+        # What applied is a consistent part of the writer's history.
+        assert full.version().dominates({c: s for c, s in doc.version().items() if c != "target"})
+        assert_healthy(doc)
+    assert rejected > len(data) // 2
+
+
+def test_every_single_bit_flip_of_changes_is_rejected_or_valid() -> None:
+    data = writer_doc().changes()
+    outcomes = {"rejected": 0, "applied": 0}
+    for i in range(len(data)):
+        for bit in (0, 3, 7):
+            mutated = bytearray(data)
+            mutated[i] ^= 1 << bit
+            doc = target_doc()
+            before = snapshot_of(doc)
+            try:
+                doc.apply(bytes(mutated))
+            except DecodeError:
+                outcomes["rejected"] += 1
+                assert snapshot_of(doc) == before
+            else:
+                outcomes["applied"] += 1
+                assert_healthy(doc)
+    assert outcomes["rejected"] > 0
+
+
+# ---------------------------------------------------------------------------- apply: fuzz
+
+valid_messages = st.sampled_from(["full", "delta", "with_deps"])
+
+
+def sample_changes(which: str) -> bytes:
+    w = writer_doc()
+    if which == "full":
+        return w.changes()
+    if which == "delta":
+        v = w.version()
+        w.set("later", 1)
+        w.get_text("t").insert(0, "ab")
+        w.get_list("l").move(0, 1)
+        return w.changes(v)
+    return w.changes(VersionVector({"other": 2}))
+
+
+mutations = st.lists(
+    st.tuples(
+        st.sampled_from(["flip", "set", "delete", "insert", "dup"]),
+        st.integers(0, 10_000),
+        st.integers(0, 255),
+        st.integers(1, 8),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def mutate(data: bytes, plan: list[tuple[str, int, int, int]]) -> bytes:
+    buf = bytearray(data)
+    for how, pos, byte, length in plan:
+        if not buf:
+            buf.append(byte)
+            continue
+        i = pos % len(buf)
+        if how == "flip":
+            buf[i] ^= 1 << (byte % 8)
+        elif how == "set":
+            buf[i] = byte
+        elif how == "delete":
+            del buf[i : i + length]
+        elif how == "insert":
+            buf[i:i] = bytes([byte]) * length
+        else:
+            buf[i:i] = buf[i : i + length]
+    return bytes(buf)
+
+
+@FUZZ
+@given(which=valid_messages, plan=mutations)
+def test_fuzzed_change_bytes_raise_decode_error_or_apply_cleanly(
+    which: str, plan: list[tuple[str, int, int, int]]
+) -> None:
+    data = mutate(sample_changes(which), plan)
+    doc = target_doc()
+    before = snapshot_of(doc)
+    try:
+        doc.apply(data)
+    except DecodeError:
+        assert snapshot_of(doc) == before
+    else:
+        assert_healthy(doc)
+
+
+columns = st.sampled_from(["kinds", "ints", "hlcs", "strs", "values", "client", "start", "deps"])
+
+
+@FUZZ
+@given(
+    which=valid_messages,
+    edits=st.lists(
+        st.tuples(
+            columns, st.integers(0, 1000), st.integers(0, 1000), st.integers(-(2**40), 2**40)
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_fuzzed_change_fields_raise_decode_error_or_apply_cleanly(
+    which: str, edits: list[tuple[str, int, int, int]]
+) -> None:
+    """Structurally valid protobuf with wrong numbers in it: the checks must catch them."""
+    msg = parsed(sample_changes(which))
+    for column, ci, pos, value in edits:
+        ch = msg.changes[ci % len(msg.changes)]
+        if column == "client":
+            ch.client = abs(value) % (len(msg.clients) + 2)
+        elif column == "start":
+            ch.start = abs(value) % 64
+        elif column == "deps":
+            ch.dep_clients.append(abs(value) % (len(msg.clients) + 1))
+            ch.dep_seqs.append(pos)
+        elif column == "values":
+            ch.values = ["[]", "[1]", "[NaN]", '["x",[1],{"a":null}]', "", ch.values[:pos]][pos % 6]
+        elif column == "strs":
+            if ch.strs:
+                ch.strs[pos % len(ch.strs)] = ["", "z", "0", "é", "aa0", "!"][abs(value) % 6]
+        else:
+            col = getattr(ch, column)
+            if column == "kinds":
+                value = abs(value) % 13
+            if col and pos % 3:
+                col[pos % len(col)] = value
+            else:
+                col.append(value)
+    doc = target_doc()
+    before = snapshot_of(doc)
+    try:
+        doc.apply(msg.SerializeToString())
+    except DecodeError:
+        assert snapshot_of(doc) == before
+    else:
+        assert_healthy(doc)
+
+
+def test_a_hostile_change_waiting_for_predecessors_does_not_wedge_the_document() -> None:
+    """A change that waits for its predecessors cannot be checked yet.
+
+    If it turns out to be hostile once they arrive, the predecessors (good changes from
+    an honest peer) must still apply; the document must not be stuck forever.
+    """
+    honest = Document("x", clock=clock_from(10))
+    honest.set("a", 1)
+    good = honest.changes()
+    hostile = change_set(
+        ["h", "x"], ["l"], kinds=[K.OP_KIND_LIST_DELETE], ints=[0, 1, 99], deps={1: 1}
+    )
+    doc = target_doc()
+    doc.apply(hostile)  # waits: nothing to check it against yet
+    for _ in range(2):
+        with contextlib.suppress(DecodeError):
+            doc.apply(good)
+    assert doc.version()["x"] == 1
+    assert doc.get("a") == 1
+    assert_healthy(doc)
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def test_hostile_snapshots_are_rejected() -> None:
+    w = writer_doc()
+    good = w.save()
+
+    def snap() -> changes_pb2.Snapshot:
+        s = changes_pb2.Snapshot()
+        s.ParseFromString(good)
+        return s
+
+    cases: list[tuple[str, bytes, tuple[str, ...]]] = [
+        ("empty", b"", ("empty",)),
+        ("garbage", b"\xff\x00\xff", ("snapshot",)),
+    ]
+    s = snap()
+    s.version_clients[0] = 40
+    cases.append(("version client outside table", s.SerializeToString(), ("version client",)))
+    s = snap()
+    del s.version_seqs[0]
+    cases.append(("version columns differ", s.SerializeToString(), ("version",)))
+    s = snap()
+    s.version_seqs[list(s.clients).index("writer")] = 1
+    cases.append(("ops beyond version", s.SerializeToString(), ("beyond",)))
+    s = snap()
+    s.checkpoints.extend([99, 1, 0])
+    cases.append(("bad checkpoint", s.SerializeToString(), ("checkpoint",)))
+    s = snap()
+    s.checkpoints.extend([0, 1, 5])
+    cases.append(("truncated checkpoint", s.SerializeToString(), ("snapshot",)))
+    s = snap()
+    s.texts[0].name = 500
+    cases.append(("text name outside table", s.SerializeToString(), ("text name",)))
+    s = snap()
+    s.texts.append(s.texts[0])
+    cases.append(("text twice", s.SerializeToString(), ("twice",)))
+    s = snap()
+    s.pending = b"\xff\xff"
+    cases.append(("pending garbage", s.SerializeToString(), ("protobuf",)))
+    s = snap()
+    s.clients.append(s.clients[0])
+    cases.append(("duplicate client", s.SerializeToString(), ("twice",)))
+    s = snap()
+    s.changes[0].values = "[NaN]"
+    cases.append(("NaN in a snapshot value", s.SerializeToString(), ("nan",)))
+    s = snap()
+    s.changes[0].kinds.append(42)
+    s.changes[0].ints.append(0)
+    cases.append(("unknown kind in snapshot", s.SerializeToString(), ("kind 42",)))
+    for case, data, words in cases:
+        with pytest.raises(DecodeError) as info:
+            Document.load(data)
+        for word in words:
+            assert word.lower() in str(info.value).lower(), (case, str(info.value))
+    s = snap()
+    s.format = 3
+    with pytest.raises(UnsupportedFormatError, match="3"):
+        Document.load(s.SerializeToString())
+
+
+def test_every_truncation_and_bit_flip_of_a_snapshot_is_rejected_or_loads_cleanly() -> None:
+    data = writer_doc().save()
+    variants = [data[:k] for k in range(len(data))]
+    for i in range(len(data)):
+        mutated = bytearray(data)
+        mutated[i] ^= 0x10
+        variants.append(bytes(mutated))
+    rejected = 0
+    for v in variants:
+        try:
+            doc = Document.load(v, client_id="loader")
+        except DecodeError:
+            rejected += 1
+        else:
+            assert_healthy(doc)
+            doc.set("after", 1)  # and it can still be edited
+    assert rejected > len(data)
+
+
+@FUZZ
+@given(plan=mutations)
+def test_fuzzed_snapshots_raise_decode_error_or_load_cleanly(
+    plan: list[tuple[str, int, int, int]],
+) -> None:
+    data = mutate(writer_doc().save(), plan)
+    try:
+        doc = Document.load(data)
+    except DecodeError:
+        return
+    assert_healthy(doc)
+
+
+# ---------------------------------------------------------------------------- VersionVector
+
+
+def test_version_vector_decode_rejects_bad_bytes() -> None:
+    good = VersionVector({"a": 3, "b": 7}).encode()
+    assert VersionVector.decode(good) == VersionVector({"a": 3, "b": 7})
+
+    def vv(clients: list[str], seqs: list[int]) -> bytes:
+        return changes_pb2.Version(clients=clients, seqs=seqs).SerializeToString()
+
+    cases: list[tuple[bytes, str]] = [
+        (b"\xff\xff\xff", "protobuf"),
+        (good[:-1], "protobuf"),
+        (vv(["a", "b"], [1]), "2 client ids but 1 seqs"),
+        (vv(["a"], [1, 2]), "1 client ids but 2 seqs"),
+        (vv([""], [1]), "empty client id"),
+        (vv(["a", "a"], [1, 2]), "appears twice"),
+        (vv(["a"], [2**64 - 1]), "out of range"),
+    ]
+    for data, words in cases:
+        with pytest.raises(DecodeError, match=words):
+            VersionVector.decode(data)
+    for k in range(len(good)):
+        try:
+            got = VersionVector.decode(good[:k])
+        except DecodeError:
+            continue
+        assert VersionVector({"a": 3, "b": 7}).dominates(got)
+
+
+@FUZZ
+@given(plan=mutations)
+def test_fuzzed_version_vectors_raise_decode_error_or_decode(
+    plan: list[tuple[str, int, int, int]],
+) -> None:
+    data = mutate(VersionVector({"alice": 3, "bob": 2**40, "ü": 1}).encode(), plan)
+    try:
+        got = VersionVector.decode(data)
+    except DecodeError:
+        return
+    assert VersionVector.decode(got.encode()) == got
+
+
+# ---------------------------------------------------------------------------- bad values
+
+
+class NotJSON:
+    pass
+
+
+def too_deep(levels: int) -> object:
+    value: object = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+NON_JSON: list[object] = [
+    NotJSON(),
+    {1: "int key"},
+    {"a": {("tuple",): 1}},
+    float("nan"),
+    float("inf"),
+    [1, float("-inf")],
+    (1, 2),
+    {1, 2},
+    b"bytes",
+    [1, [2, [NotJSON()]]],
+    {"deep": too_deep(70)},
+    1j,
+]
+
+
+@pytest.mark.parametrize("value", NON_JSON, ids=lambda v: type(v).__name__)
+def test_non_json_values_raise_type_error_and_change_nothing(value: object) -> None:
+    doc = target_doc()
+    before = snapshot_of(doc)
+    listeners: list[object] = []
+    doc.subscribe(listeners.append)
+    with pytest.raises(TypeError):
+        doc.set("x", value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        doc.update({"ok": 1, "x": value})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        doc.get_list("l").insert(0, value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        doc.get_list("l").append(value)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        doc.get_set("s").add(value)  # type: ignore[arg-type]
+    assert snapshot_of(doc) == before
+    assert listeners == []
+
+
+def test_non_scalar_set_members_and_bad_counter_deltas_raise_type_error() -> None:
+    doc = target_doc()
+    before = snapshot_of(doc)
+    for member in ([1], {"a": 1}):
+        with pytest.raises(TypeError):
+            doc.get_set("s").add(member)  # type: ignore[arg-type]
+    for delta in (1.5, "1", None):
+        with pytest.raises(TypeError):
+            doc.get_counter("c").increment(delta)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        doc.get_text("t").insert(0, 5)  # type: ignore[arg-type]
+    assert snapshot_of(doc) == before
+
+
+def test_out_of_range_positions_raise_index_error_and_change_nothing() -> None:
+    doc = target_doc()
+    before = snapshot_of(doc)
+    with pytest.raises(IndexError):
+        doc.get_text("t").insert(3, "x")
+    with pytest.raises(IndexError):
+        doc.get_text("t").delete(1, 2)
+    with pytest.raises(IndexError):
+        doc.get_list("l").insert(2, 1)
+    with pytest.raises(IndexError):
+        doc.get_list("l").move(0, 1)
+    with pytest.raises(IndexError):
+        doc.get_list("l").delete(-1)
+    assert snapshot_of(doc) == before
+
+
+@pytest.mark.parametrize(
+    "where", ["field value", "dict key", "field name", "set member", "list value", "text"]
+)
+def test_strings_that_are_not_unicode_text_are_refused_or_survive_sync(where: str) -> None:
+    """A lone surrogate is a Python str but cannot be encoded as UTF-8.
+
+    Either the edit is refused with TypeError/ValueError and changes nothing, or the
+    document still saves and syncs afterwards; it must never end up unable to do either.
+    """
+    bad = "a\ud800b"
+    doc = target_doc()
+    before = snapshot_of(doc)
+    edits: dict[str, Callable[[], None]] = {
+        "field value": lambda: doc.set("x", bad),
+        "dict key": lambda: doc.set("x", {bad: 1}),
+        "field name": lambda: doc.set(bad, 1),
+        "set member": lambda: doc.get_set("s").add(bad),
+        "list value": lambda: doc.get_list("l").append([bad]),
+        "text": lambda: doc.get_text("t").insert(0, bad),
+    }
+    try:
+        edits[where]()
+    except (TypeError, ValueError):
+        assert snapshot_of(doc) == before
+        return
+    assert_healthy(doc)
