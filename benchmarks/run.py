@@ -164,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         out += ["## Text (issue 3)", "", table(text, "plain str"), ""]
         for fig in text:
             tm = fig.extra.get("synckit_tracemalloc_mib")
-            if tm is not None:
-                out += [f"SyncKit memory after load by tracemalloc: {tm:.2f} MiB.", ""]
+            peak = fig.extra.get("synckit_tracemalloc_peak_mib")
+            if tm is not None and peak is not None:
+                out += [
+                    f"SyncKit memory after load by tracemalloc (Python objects only): {tm:.2f} MiB"
+                    f" live, {peak:.2f} MiB peak during the load; the RSS figure above also"
+                    " counts allocator pages the load's temporaries left behind.",
+                    "",
+                ]
 
     elapsed = time.perf_counter() - started
     results["seconds"] = round(elapsed, 1)
