@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -124,6 +125,19 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _git_state() -> str:
+    """Short commit of the checkout, with "+ uncommitted changes under src/" when dirty."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev} + uncommitted changes under src/" if dirty else rev
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
@@ -135,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     versions = _versions()
+    versions["synckit_commit"] = _git_state()
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -146,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     quick_note = " (--quick: smoke sizes, not comparable with the targets)" if args.quick else ""
     out: list[str] = [
-        f"SyncKit benchmarks{quick_note}"
-        f" — Python {versions['python']}, pycrdt {versions['pycrdt']}, loro {versions['loro']},"
+        f"SyncKit benchmarks{quick_note} — SyncKit at {versions['synckit_commit']};"
+        f" Python {versions['python']}, pycrdt {versions['pycrdt']}, loro {versions['loro']},"
         f" {platform.machine()}",
         "",
     ]
