@@ -113,6 +113,8 @@ class SyncEngine:
         self._last_heard = 0.0
         self._ping_due = False
         self._nonces = itertools.count(1)
+        # Unanswered requests -> the time a tick first saw them.
+        self._waiting: dict[object, float] = {}
 
     # -- documents ----------------------------------------------------------------------
 
@@ -219,6 +221,7 @@ class SyncEngine:
         self.session.send(Hello(self.actor_id, self.token, ()))
         self._last_heard = now
         self._ping_due = False
+        self._waiting.clear()
         for rep in self._replicas.values():
             rep.server = None
             rep.error = None
@@ -369,23 +372,36 @@ class SyncEngine:
     def tick(self, now: float) -> bool:
         """Check the connection's liveness at time ``now`` (seconds, any fixed origin).
 
-        May queue a Ping. Returns False when an answer is overdue: drop the transport.
+        Every request (Hello, Subscribe, Push, Ping) is timed from the first tick that sees it
+        unanswered. May queue a Ping after ``ping_interval`` of silence. Returns False when an
+        answer is more than ``response_timeout`` overdue: drop the transport.
         """
         session = self.session
         if session is None or session.state is State.CLOSED:
             return True
-        quiet = now - self._last_heard
-        waiting = (
-            self._ping_due
-            or session.state is not State.OPEN
-            or bool(session.pending_batches)
-            or any(session.doc_state(d) is DocState.SUBSCRIBING for d in self._replicas)
+        waiting: set[object] = {("batch", b) for b in session.pending_batches}
+        waiting.update(
+            ("subscribe", d)
+            for d in self._replicas
+            if session.doc_state(d) is DocState.SUBSCRIBING
         )
-        if waiting and quiet > self.response_timeout:
+        if session.state is not State.OPEN:
+            waiting.add("hello")
+        if self._ping_due:
+            waiting.add("ping")
+        seen = self._waiting
+        for key in list(seen):
+            if key not in waiting:
+                del seen[key]
+        for key in waiting:
+            seen.setdefault(key, now)
+        oldest = min(seen.values(), default=now)
+        if now - oldest > self.response_timeout:
             self.last_error = Error(
-                ErrorCode.UNSPECIFIED, f"no answer from the server for {quiet:.1f} s"
+                ErrorCode.UNSPECIFIED, f"no answer from the server for {now - oldest:.1f} s"
             )
             return False
+        quiet = now - self._last_heard
         if quiet > self.ping_interval and not self._ping_due and session.state is State.OPEN:
             session.send(Ping(next(self._nonces)))
             self._ping_due = True

@@ -25,7 +25,7 @@ from synckit.protocol._events import (
     Welcome,
     check_doc_id,
 )
-from synckit.protocol._frames import FrameError, decode_frame, encode_frame
+from synckit.protocol._frames import FrameError, decode_frame, decode_numbered, encode_frame
 from synckit.protocol._session import (
     DEFAULT_MAX_FRAME_BYTES,
     ClientSession,
@@ -62,5 +62,6 @@ __all__ = [
     "Welcome",
     "check_doc_id",
     "decode_frame",
+    "decode_numbered",
     "encode_frame",
 ]

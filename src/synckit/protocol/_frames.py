@@ -31,7 +31,7 @@ from synckit.protocol._events import (
 )
 from synckit.v1 import protocol_pb2 as pb
 
-__all__ = ["FrameError", "decode_frame", "encode_frame"]
+__all__ = ["FrameError", "decode_frame", "decode_numbered", "encode_frame"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +48,9 @@ class FrameError:
     batch_id: int = 0
 
 
-def encode_frame(event: Event) -> bytes:
-    """Serialize one event into frame bytes."""
-    env = pb.Envelope()
+def encode_frame(event: Event, seq: int = 0) -> bytes:
+    """Serialize one event into frame bytes, numbered ``seq`` (0: unnumbered)."""
+    env = pb.Envelope(seq=seq)
     match event:
         case Hello():
             env.hello.protocol_version = event.protocol_version
@@ -104,29 +104,37 @@ def decode_frame(data: bytes) -> Event | FrameError:
     Never raises on hostile input: garbage, truncation, unknown message types, out-of-range
     fields and invalid document ids all come back as a :class:`FrameError`.
     """
+    return decode_numbered(data)[0]
+
+
+def decode_numbered(data: bytes) -> tuple[Event | FrameError, int]:
+    """Like :func:`decode_frame`, with the frame's number (0 when unnumbered or unreadable)."""
     env = pb.Envelope()
     try:
         env.ParseFromString(data)
     except (_ProtoDecodeError, ValueError) as exc:
-        return FrameError(ErrorCode.BAD_FRAME, f"frame is not a valid Envelope ({exc})")
+        return FrameError(ErrorCode.BAD_FRAME, f"frame is not a valid Envelope ({exc})"), 0
+    seq = env.seq
     kind = env.WhichOneof("body")
     if kind is None:
         if data:
             return FrameError(
-                ErrorCode.UNKNOWN_MESSAGE, "frame holds no message type this server knows"
-            )
-        return FrameError(ErrorCode.UNKNOWN_MESSAGE, "empty frame")
+                ErrorCode.UNKNOWN_MESSAGE, "frame holds no message type this side knows"
+            ), seq
+        return FrameError(ErrorCode.UNKNOWN_MESSAGE, "empty frame"), seq
     msg = getattr(env, kind)
     doc_id: str = getattr(msg, "doc_id", "")
     batch_id: int = getattr(msg, "batch_id", 0)
     if hasattr(msg, "doc_id") and kind != "error":
         problem = check_doc_id(doc_id)
         if problem is not None:
-            return FrameError(ErrorCode.INVALID_DOC_ID, f"{_TITLE[kind]}: {problem}", "", batch_id)
+            return FrameError(
+                ErrorCode.INVALID_DOC_ID, f"{_TITLE[kind]}: {problem}", "", batch_id
+            ), seq
     try:
-        return _BUILD[kind](msg)
+        return _BUILD[kind](msg), seq
     except (TypeError, ValueError) as exc:
-        return FrameError(ErrorCode.BAD_FRAME, f"{_TITLE[kind]}: {exc}", doc_id, batch_id)
+        return FrameError(ErrorCode.BAD_FRAME, f"{_TITLE[kind]}: {exc}", doc_id, batch_id), seq
 
 
 def _error(m: pb.Error) -> Error:

@@ -36,7 +36,7 @@ from synckit.protocol._events import (
     Unsubscribe,
     Welcome,
 )
-from synckit.protocol._frames import FrameError, decode_frame, encode_frame
+from synckit.protocol._frames import FrameError, decode_numbered, encode_frame
 from synckit.protocol._state import TRANSITIONS, Role, State
 
 __all__ = ["DEFAULT_MAX_FRAME_BYTES", "ClientSession", "DocState", "ServerSession", "Session"]
@@ -76,7 +76,16 @@ class Session:
         max_frame_bytes: frames from the peer larger than this are refused (FRAME_TOO_LARGE).
     """
 
-    __slots__ = ("_batches", "_last_batch", "_outbox", "_state", "error", "max_frame_bytes")
+    __slots__ = (
+        "_batches",
+        "_last_batch",
+        "_outbox",
+        "_received",
+        "_sent",
+        "_state",
+        "error",
+        "max_frame_bytes",
+    )
 
     role: Role
     _peer: Role
@@ -90,6 +99,9 @@ class Session:
         # Pushes sent (client) or received (server) and not yet acknowledged: batch -> doc.
         self._batches: dict[int, str] = {}
         self._last_batch = 0
+        # Frames numbered so far, each way.
+        self._sent = 0
+        self._received = 0
         #: The fatal error that closed the session (sent or received), if any.
         self.error: Error | None = None
 
@@ -134,7 +146,7 @@ class Session:
                 )
             next_state = row[type(event)]
         self._check_send(event)
-        self._outbox.append(encode_frame(event))
+        self._queue(event)
         self._state = next_state
         if isinstance(event, Error) and event.fatal:
             self.error = event
@@ -162,13 +174,17 @@ class Session:
             return self._receive(frame)
         except _PeerViolationError as v:
             if v.error.fatal:
-                self._outbox.append(encode_frame(v.error))
+                self._queue(v.error)
                 self._state = State.CLOSED
                 self.error = v.error
                 raise RemoteProtocolError(v.error.message) from None
             if self._state is State.OPEN:
-                self._outbox.append(encode_frame(v.error))
+                self._queue(v.error)
             return []
+
+    def _queue(self, event: Event) -> None:
+        self._sent += 1
+        self._outbox.append(encode_frame(event, self._sent))
 
     def _receive(self, frame: bytes) -> list[Event]:
         if not isinstance(frame, bytes | bytearray | memoryview):
@@ -181,7 +197,18 @@ class Session:
                     fatal=True,
                 )
             )
-        event = decode_frame(bytes(frame))
+        event, seq = decode_numbered(bytes(frame))
+        if seq:
+            if seq != self._received + 1:
+                raise _PeerViolationError(
+                    Error(
+                        ErrorCode.BAD_FRAME,
+                        f"frame number {seq} arrived where {self._received + 1} was due "
+                        f"(a frame was lost, repeated or reordered; state {self._state.value})",
+                        fatal=True,
+                    )
+                )
+            self._received = seq
         if isinstance(event, FrameError):
             # Bad bytes inside an open session's document message only spoil that message.
             fatal = not (event.code is ErrorCode.INVALID_DOC_ID and self._state is State.OPEN)
@@ -213,7 +240,7 @@ class Session:
             return []
         self._state = row[type(event)]
         if isinstance(event, Ping):
-            self._outbox.append(encode_frame(Pong(event.nonce)))
+            self._queue(Pong(event.nonce))
         return [event]
 
     def _check_receive(self, event: Event) -> bool:

@@ -24,41 +24,41 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19synckit/v1/protocol.proto\x12\nsynckit.v1\"\xbe\x03\n\x08\x45nvelope\x12\"\n\x05hello\x18\x01 \x01(\x0b\x32\x11.synckit.v1.HelloH\x00\x12&\n\x07welcome\x18\x02 \x01(\x0b\x32\x13.synckit.v1.WelcomeH\x00\x12*\n\tsubscribe\x18\x03 \x01(\x0b\x32\x15.synckit.v1.SubscribeH\x00\x12,\n\nsubscribed\x18\x04 \x01(\x0b\x32\x16.synckit.v1.SubscribedH\x00\x12 \n\x04push\x18\x05 \x01(\x0b\x32\x10.synckit.v1.PushH\x00\x12\x1e\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x0f.synckit.v1.AckH\x00\x12*\n\tbroadcast\x18\x07 \x01(\x0b\x32\x15.synckit.v1.BroadcastH\x00\x12.\n\x0bunsubscribe\x18\x08 \x01(\x0b\x32\x17.synckit.v1.UnsubscribeH\x00\x12 \n\x04ping\x18\t \x01(\x0b\x32\x10.synckit.v1.PingH\x00\x12 \n\x04pong\x18\n \x01(\x0b\x32\x10.synckit.v1.PongH\x00\x12\"\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x11.synckit.v1.ErrorH\x00\x42\x06\n\x04\x62ody\"Y\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\"R\n\x07Welcome\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\x04\",\n\tSubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x0c\"E\n\nSubscribed\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"9\n\x04Push\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x0f\n\x07\x63hanges\x18\x03 \x01(\x0c\"?\n\x03\x41\x63k\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"D\n\tBroadcast\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"\x1d\n\x0bUnsubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x81\x01\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.synckit.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08\x12\x0e\n\x06\x64oc_id\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x06 \x01(\x04\"o\n\x0fHttpSyncRequest\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x0c\x12\x0f\n\x07\x63hanges\x18\x05 \x01(\x0c\";\n\x10HttpSyncResponse\x12\x0f\n\x07\x63hanges\x18\x01 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x02 \x01(\x0c*\x8a\x03\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_CODE_BAD_FRAME\x10\x01\x12\x1e\n\x1a\x45RROR_CODE_UNKNOWN_MESSAGE\x10\x02\x12\x1f\n\x1b\x45RROR_CODE_PROTOCOL_VERSION\x10\x03\x12\x1c\n\x18\x45RROR_CODE_ILLEGAL_STATE\x10\x04\x12\x1a\n\x16\x45RROR_CODE_AUTH_FAILED\x10\x05\x12\x1e\n\x1a\x45RROR_CODE_FRAME_TOO_LARGE\x10\x06\x12\x1c\n\x18\x45RROR_CODE_DOC_TOO_LARGE\x10\x07\x12\x1d\n\x19\x45RROR_CODE_INVALID_DOC_ID\x10\x08\x12\x1a\n\x16\x45RROR_CODE_BAD_CHANGES\x10\t\x12\x1c\n\x18\x45RROR_CODE_SLOW_CONSUMER\x10\n\x12\x1c\n\x18\x45RROR_CODE_SHUTTING_DOWN\x10\x0b\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19synckit/v1/protocol.proto\x12\nsynckit.v1\"\xcb\x03\n\x08\x45nvelope\x12\x0b\n\x03seq\x18\x0f \x01(\x04\x12\"\n\x05hello\x18\x01 \x01(\x0b\x32\x11.synckit.v1.HelloH\x00\x12&\n\x07welcome\x18\x02 \x01(\x0b\x32\x13.synckit.v1.WelcomeH\x00\x12*\n\tsubscribe\x18\x03 \x01(\x0b\x32\x15.synckit.v1.SubscribeH\x00\x12,\n\nsubscribed\x18\x04 \x01(\x0b\x32\x16.synckit.v1.SubscribedH\x00\x12 \n\x04push\x18\x05 \x01(\x0b\x32\x10.synckit.v1.PushH\x00\x12\x1e\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x0f.synckit.v1.AckH\x00\x12*\n\tbroadcast\x18\x07 \x01(\x0b\x32\x15.synckit.v1.BroadcastH\x00\x12.\n\x0bunsubscribe\x18\x08 \x01(\x0b\x32\x17.synckit.v1.UnsubscribeH\x00\x12 \n\x04ping\x18\t \x01(\x0b\x32\x10.synckit.v1.PingH\x00\x12 \n\x04pong\x18\n \x01(\x0b\x32\x10.synckit.v1.PongH\x00\x12\"\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x11.synckit.v1.ErrorH\x00\x42\x06\n\x04\x62ody\"Y\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\"R\n\x07Welcome\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\x04\",\n\tSubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x0c\"E\n\nSubscribed\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"9\n\x04Push\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x0f\n\x07\x63hanges\x18\x03 \x01(\x0c\"?\n\x03\x41\x63k\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"D\n\tBroadcast\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"\x1d\n\x0bUnsubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x81\x01\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.synckit.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08\x12\x0e\n\x06\x64oc_id\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x06 \x01(\x04\"o\n\x0fHttpSyncRequest\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x0c\x12\x0f\n\x07\x63hanges\x18\x05 \x01(\x0c\";\n\x10HttpSyncResponse\x12\x0f\n\x07\x63hanges\x18\x01 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x02 \x01(\x0c*\x8a\x03\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_CODE_BAD_FRAME\x10\x01\x12\x1e\n\x1a\x45RROR_CODE_UNKNOWN_MESSAGE\x10\x02\x12\x1f\n\x1b\x45RROR_CODE_PROTOCOL_VERSION\x10\x03\x12\x1c\n\x18\x45RROR_CODE_ILLEGAL_STATE\x10\x04\x12\x1a\n\x16\x45RROR_CODE_AUTH_FAILED\x10\x05\x12\x1e\n\x1a\x45RROR_CODE_FRAME_TOO_LARGE\x10\x06\x12\x1c\n\x18\x45RROR_CODE_DOC_TOO_LARGE\x10\x07\x12\x1d\n\x19\x45RROR_CODE_INVALID_DOC_ID\x10\x08\x12\x1a\n\x16\x45RROR_CODE_BAD_CHANGES\x10\t\x12\x1c\n\x18\x45RROR_CODE_SLOW_CONSUMER\x10\n\x12\x1c\n\x18\x45RROR_CODE_SHUTTING_DOWN\x10\x0b\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'synckit.v1.protocol_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORCODE']._serialized_start=1360
-  _globals['_ERRORCODE']._serialized_end=1754
+  _globals['_ERRORCODE']._serialized_start=1373
+  _globals['_ERRORCODE']._serialized_end=1767
   _globals['_ENVELOPE']._serialized_start=42
-  _globals['_ENVELOPE']._serialized_end=488
-  _globals['_HELLO']._serialized_start=490
-  _globals['_HELLO']._serialized_end=579
-  _globals['_WELCOME']._serialized_start=581
-  _globals['_WELCOME']._serialized_end=663
-  _globals['_SUBSCRIBE']._serialized_start=665
-  _globals['_SUBSCRIBE']._serialized_end=709
-  _globals['_SUBSCRIBED']._serialized_start=711
-  _globals['_SUBSCRIBED']._serialized_end=780
-  _globals['_PUSH']._serialized_start=782
-  _globals['_PUSH']._serialized_end=839
-  _globals['_ACK']._serialized_start=841
-  _globals['_ACK']._serialized_end=904
-  _globals['_BROADCAST']._serialized_start=906
-  _globals['_BROADCAST']._serialized_end=974
-  _globals['_UNSUBSCRIBE']._serialized_start=976
-  _globals['_UNSUBSCRIBE']._serialized_end=1005
-  _globals['_PING']._serialized_start=1007
-  _globals['_PING']._serialized_end=1028
-  _globals['_PONG']._serialized_start=1030
-  _globals['_PONG']._serialized_end=1051
-  _globals['_ERROR']._serialized_start=1054
-  _globals['_ERROR']._serialized_end=1183
-  _globals['_HTTPSYNCREQUEST']._serialized_start=1185
-  _globals['_HTTPSYNCREQUEST']._serialized_end=1296
-  _globals['_HTTPSYNCRESPONSE']._serialized_start=1298
-  _globals['_HTTPSYNCRESPONSE']._serialized_end=1357
+  _globals['_ENVELOPE']._serialized_end=501
+  _globals['_HELLO']._serialized_start=503
+  _globals['_HELLO']._serialized_end=592
+  _globals['_WELCOME']._serialized_start=594
+  _globals['_WELCOME']._serialized_end=676
+  _globals['_SUBSCRIBE']._serialized_start=678
+  _globals['_SUBSCRIBE']._serialized_end=722
+  _globals['_SUBSCRIBED']._serialized_start=724
+  _globals['_SUBSCRIBED']._serialized_end=793
+  _globals['_PUSH']._serialized_start=795
+  _globals['_PUSH']._serialized_end=852
+  _globals['_ACK']._serialized_start=854
+  _globals['_ACK']._serialized_end=917
+  _globals['_BROADCAST']._serialized_start=919
+  _globals['_BROADCAST']._serialized_end=987
+  _globals['_UNSUBSCRIBE']._serialized_start=989
+  _globals['_UNSUBSCRIBE']._serialized_end=1018
+  _globals['_PING']._serialized_start=1020
+  _globals['_PING']._serialized_end=1041
+  _globals['_PONG']._serialized_start=1043
+  _globals['_PONG']._serialized_end=1064
+  _globals['_ERROR']._serialized_start=1067
+  _globals['_ERROR']._serialized_end=1196
+  _globals['_HTTPSYNCREQUEST']._serialized_start=1198
+  _globals['_HTTPSYNCREQUEST']._serialized_end=1309
+  _globals['_HTTPSYNCRESPONSE']._serialized_start=1311
+  _globals['_HTTPSYNCRESPONSE']._serialized_end=1370
 # @@protoc_insertion_point(module_scope)

@@ -88,6 +88,7 @@ class Envelope(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    SEQ_FIELD_NUMBER: _builtins.int
     HELLO_FIELD_NUMBER: _builtins.int
     WELCOME_FIELD_NUMBER: _builtins.int
     SUBSCRIBE_FIELD_NUMBER: _builtins.int
@@ -99,6 +100,12 @@ class Envelope(_message.Message):
     PING_FIELD_NUMBER: _builtins.int
     PONG_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """Frame number: 1 for a sender's first frame on a connection, then +1 per frame (0:
+    unnumbered, not checked). The receiver refuses a gap, a repeat or a step back, so a
+    transport that loses, duplicates or reorders frames ends the connection (and the client
+    resyncs) instead of silently skipping changes.
+    """
     @_builtins.property
     def hello(self) -> Global___Hello: ...
     @_builtins.property
@@ -124,6 +131,7 @@ class Envelope(_message.Message):
     def __init__(
         self,
         *,
+        seq: _builtins.int = ...,
         hello: Global___Hello | None = ...,
         welcome: Global___Welcome | None = ...,
         subscribe: Global___Subscribe | None = ...,
@@ -138,7 +146,7 @@ class Envelope(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "push", b"push", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "push", b"push", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "push", b"push", "seq", b"seq", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "welcome", "subscribe", "subscribed", "push", "ack", "broadcast", "unsubscribe", "ping", "pong", "error"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
