@@ -65,10 +65,10 @@ integrating anything, after validating the input.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import accumulate
-from operator import add, sub
+from itertools import accumulate, chain, repeat
+from operator import add, gt, mul, sub
 from typing import Literal
 
 from synckit.core._ids import ItemId
@@ -82,6 +82,7 @@ DeleteOp = tuple[Literal["d"], int, int, int, int]
 TextOp = InsertOp | DeleteOp
 
 _MAX_ITEMS = 64  # items per block before it is split in two
+_DECODE_ITEMS = 1024  # items per block made by decode_state
 _MAX_TEXT = 4096  # visible characters per block before it is split (if it has 2+ items)
 _PLACEHOLDER = "\x00"  # stands for the content of deleted characters in ops_since
 _FORMAT = 1  # first int of encode_state
@@ -101,12 +102,12 @@ class _Block:
     def __init__(
         self,
         idx: int,
-        clients: array[int],
+        clients: list[int],
         seqs: array[int],
-        lens: array[int],
-        lcs: array[int],
+        lens: list[int],
+        lcs: list[int],
         lss: array[int],
-        rcs: array[int],
+        rcs: list[int],
         rss: array[int],
         text: str,
         size: int,
@@ -124,7 +125,7 @@ class _Block:
 
     @classmethod
     def empty(cls, idx: int) -> _Block:
-        return cls(idx, _col(), _col(), _col(), _col(), _col(), _col(), _col(), "", 0)
+        return cls(idx, [], _col(), [], [], _col(), [], _col(), "", 0)
 
     def visible_offset(self, i: int) -> int:
         """Visible characters in items ``0..i-1``."""
@@ -623,11 +624,22 @@ class TextState:
     # ------------------------------------------------------------------ snapshot
 
     def encode_state(self) -> tuple[list[int], str, list[int]]:
-        """``(ints, content, deletes)``: items as delta-coded columns, visible text, delete log.
+        """``(ints, content, deletes)``: the items, the visible text, the delete log.
 
-        ``ints`` is ``[format, n, clients*n, seq deltas*n, lens*n, left clients*n,
-        seq - left seq *n, right clients*n, right seq - seq *n]``; ``deletes`` is, per
-        client, ``[client, runs, (seq delta, target client, target first - seq, count)*runs]``.
+        ``ints`` holds the items in document order as columns (format 1)::
+
+            1, n,
+            runs of item clients:            k, (client, count) * k
+            seq - previous item's seq:       n values
+            signed lengths (< 0 deleted):    n values
+            runs of left client - client:    k, (value, count) * k   (client -1: no origin)
+            seq - left origin seq:           n values (0 when there is no left origin)
+            runs of right client - client:   k, (value, count) * k
+            right origin seq - seq:          n values (0 when there is no right origin)
+
+        ``deletes`` holds, per client, ``client, m``, runs of ``target client - client``
+        (``k, (value, count) * k``) and ``m`` triples ``(seq - previous run's end,
+        target first - previous run's target first, signed count)``.
         """
         clients: list[int] = []
         seqs: list[int] = []
@@ -644,26 +656,27 @@ class TextState:
             lss += blk.lss
             rcs += blk.rcs
             rss += blk.rss
-        n = len(seqs)
-        ints = [_FORMAT, n]
-        ints += clients
+        ints = [_FORMAT, len(seqs)]
+        ints += _rle(clients)
         ints += map(sub, seqs, [0, *seqs[:-1]])
         ints += lens
-        # A missing origin's seq is meaningless: write 0 (decoded as the item's own seq).
-        ints += lcs
+        # A missing origin's seq means nothing: write 0 (decoded as the item's own seq).
+        ints += _rle(list(map(sub, lcs, clients)))
         ints += [0 if c < 0 else s - o for c, s, o in zip(lcs, seqs, lss, strict=True)]
-        ints += rcs
+        ints += _rle(list(map(sub, rcs, clients)))
         ints += [0 if c < 0 else o - s for c, s, o in zip(rcs, seqs, rss, strict=True)]
         deletes: list[int] = []
         for c, log in self._dels.items():
             m = len(log.seqs)
-            ds = list(log.seqs)
-            flat = [0] * (4 * m)
-            flat[0::4] = map(sub, ds, [0, *ds[:-1]])
-            flat[1::4] = log.targets
-            flat[2::4] = map(sub, log.firsts, ds)
-            flat[3::4] = log.counts
             deletes += (c, m)
+            deletes += _rle([t - c for t in log.targets])
+            ds = list(log.seqs)
+            ends = [0, *map(add, ds, map(abs, log.counts))]
+            firsts = list(log.firsts)
+            flat = [0] * (3 * m)
+            flat[0::3] = map(sub, ds, ends)
+            flat[1::3] = map(sub, firsts, [0, *firsts[:-1]])
+            flat[2::3] = log.counts
             deletes += flat
         return ints, str(self), deletes
 
@@ -671,41 +684,49 @@ class TextState:
     def decode_state(
         cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
     ) -> TextState:
+        try:
+            return cls._decode(client_ids, ints, content, deletes)
+        except (OverflowError, TypeError) as e:  # out-of-range or non-integer values
+            raise ValueError(f"text state: bad value ({e})") from None
+
+    @classmethod
+    def _decode(
+        cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
+    ) -> TextState:
         if len(ints) < 2 or ints[0] != _FORMAT:
             raise ValueError("text state: unknown format")
-        n = ints[1]
-        if n < 0 or len(ints) != 2 + 7 * n:
-            raise ValueError("text state: wrong number of ints")
         nclients = len(client_ids)
-        p = 2
-        clients = ints[p : p + n]
-        p += n
-        seqs = list(accumulate(ints[p : p + n]))
-        p += n
-        lens = ints[p : p + n]
-        p += n
-        lcs = ints[p : p + n]
-        p += n
-        lss = list(map(sub, seqs, ints[p : p + n]))
-        p += n
-        rcs = ints[p : p + n]
-        p += n
-        rss = list(map(add, seqs, ints[p : p + n]))
-        if n:
-            if min(clients) < 0 or max(clients) >= nclients:
-                raise ValueError("text state: item client out of range")
-            if min(lcs) < -1 or max(lcs) >= nclients or min(rcs) < -1 or max(rcs) >= nclients:
-                raise ValueError("text state: origin client out of range")
-            if min(seqs) < 0 or 0 in lens:
-                raise ValueError("text state: bad item seq or length")
+        n = ints[1]
+        r = _Reader(ints, 2)
+        clients, cvals = r.runs(n, 0)
+        if cvals and (min(cvals) < 0 or max(cvals) >= nclients):
+            raise ValueError("text state: item client out of range")
+        # One writer for every item (cvals == [c]): origin clients come straight from runs.
+        single = len(cvals) == 1
+        seqs = list(accumulate(r.take(n)))
+        lens = r.take(n)
+        lcs, lvals = r.runs(n, cvals[0] if single else None, clients)
+        lss = list(map(sub, seqs, r.take(n)))
+        rcs, rvals = r.runs(n, cvals[0] if single else None, clients)
+        rss = list(map(add, seqs, r.take(n)))
+        if r.pos != len(ints):
+            raise ValueError("text state: trailing ints")
         visible = (sum(lens) + sum(map(abs, lens))) >> 1
         if visible != len(content):
             raise ValueError("text state: content length does not match the items")
-        _check_ids(clients, seqs, lens, (lcs, lss, rcs, rss))
+        if n:
+            if min(lvals) < -1 or max(lvals) >= nclients:
+                raise ValueError("text state: left origin client out of range")
+            if min(rvals) < -1 or max(rvals) >= nclients:
+                raise ValueError("text state: right origin client out of range")
+            if min(seqs) < 0 or 0 in lens:
+                raise ValueError("text state: bad item seq or length")
+            _check_ids(nclients, clients if not single else None, seqs, lens, (lcs, lss, rcs, rss))
         self = cls(client_ids)
         blocks: list[_Block] = []
-        step = _MAX_ITEMS // 2
+        step = _DECODE_ITEMS  # big blocks: _locate splits them when an edit gets there
         voff = 0
+        aseq, als, ars = _col(seqs), _col(lss), _col(rss)
         for a in range(0, n, step):
             e = a + step
             chunk = lens[a:e]
@@ -713,13 +734,13 @@ class TextState:
             blocks.append(
                 _Block(
                     len(blocks),
-                    _col(clients[a:e]),
-                    _col(seqs[a:e]),
-                    _col(chunk),
-                    _col(lcs[a:e]),
-                    _col(lss[a:e]),
-                    _col(rcs[a:e]),
-                    _col(rss[a:e]),
+                    clients[a:e],
+                    aseq[a:e],
+                    chunk,
+                    lcs[a:e],
+                    als[a:e],
+                    rcs[a:e],
+                    ars[a:e],
                     content[voff : voff + size],
                     size,
                 )
@@ -755,6 +776,9 @@ class TextState:
                 end += blk.size
         self._cur_b = b
         self._cur_bpos = bpos
+        if len(blk.lens) > _MAX_ITEMS:  # a big block from decode_state: halve it first
+            self._split_block(b)
+            return self._locate(p)
         r = p - bpos
         ipos = 0
         for i, li in enumerate(blk.lens):
@@ -1022,70 +1046,146 @@ def _first_two(t: tuple[int, int, _Block]) -> tuple[int, int]:
     return t[0], t[1]
 
 
+class _Reader:
+    """Takes checked slices of a list of ints."""
+
+    __slots__ = ("ints", "pos")
+
+    def __init__(self, ints: list[int], pos: int) -> None:
+        self.ints = ints
+        self.pos = pos
+
+    def take(self, k: int) -> list[int]:
+        p = self.pos
+        if k < 0 or p + k > len(self.ints):
+            raise ValueError("text state: truncated")
+        self.pos = p + k
+        return self.ints[p : p + k]
+
+    def runs(
+        self, n: int, offset: int | None, relative_to: list[int] | None = None
+    ) -> tuple[list[int], list[int]]:
+        """A run-length-encoded column of ``n`` values, plus the values that occur.
+
+        Each value is added to ``offset``, or (``offset`` None) to the matching entry of
+        ``relative_to``; in that case the second list is the whole column.
+        """
+        (k,) = self.take(1)
+        flat = self.take(2 * k)
+        counts = flat[1::2]
+        if (k and min(counts) < 1) or sum(counts) != n:
+            raise ValueError("text state: bad run lengths")
+        values = flat[0::2]
+        if offset is None:
+            assert relative_to is not None
+            column = list(map(add, chain.from_iterable(map(repeat, values, counts)), relative_to))
+            return column, column
+        if offset:
+            values = list(map(add, values, repeat(offset)))
+        return list(chain.from_iterable(map(repeat, values, counts))), values
+
+
+def _rle(values: list[int]) -> list[int]:
+    """``k, (value, count) * k`` for a column."""
+    out = [0]
+    last = None
+    for v in values:
+        if v == last:
+            out[-1] += 1
+        else:
+            out += (v, 1)
+            last = v
+    out[0] = (len(out) - 1) >> 1
+    return out
+
+
 def _check_ids(
-    clients: list[int], seqs: list[int], lens: list[int], origins: tuple[list[int], ...]
+    nclients: int,
+    clients: list[int] | None,
+    seqs: list[int],
+    lens: list[int],
+    origins: tuple[list[int], list[int], list[int], list[int]],
 ) -> None:
-    """ValueError if decoded items overlap or refer to origins that do not exist."""
-    n = len(seqs)
-    if not n:
-        return
+    """ValueError if decoded items overlap or an origin names no character.
+
+    Every character id becomes one integer key ``client * shift + seq`` (just ``seq``
+    when one client wrote every item: ``clients`` None), so the checks run on lists of
+    ints with C-level helpers (sorted, map, set, bisect) rather than a Python loop.
+    """
     ends = list(map(add, seqs, map(abs, lens)))
-    # Sort item ranges per client: key = client * 2**62 + seq keeps clients apart.
-    shift = 1 << 62
-    if max(ends) >= shift:
-        raise ValueError("text state: seq too large")
-    base = [c * shift for c in clients]
-    starts_k = list(map(add, base, seqs))
-    order = sorted(range(n), key=starts_k.__getitem__)
-    sk = [starts_k[o] for o in order]
-    ek = [base[o] + ends[o] for o in order]
-    if n > 1 and any(map(int.__gt__, ek[:-1], sk[1:])):
-        raise ValueError("text state: items overlap")
-
-    def missing(cs: list[int], ss: list[int]) -> bool:
-        keys = [c * shift + s for c, s in zip(cs, ss, strict=True) if c >= 0]
-        for key in keys:
-            q = bisect_right(sk, key) - 1
-            if q < 0 or key >= ek[q]:
-                return True
-        return False
-
     lcs, lss, rcs, rss = origins
-    if missing(lcs, lss) or missing(rcs, rss):
-        raise ValueError("text state: an origin refers to an unknown character")
+    if clients is None:
+        start_keys, end_keys, lkeys, rkeys = seqs, ends, lss, rss
+        limit = max(ends)
+    else:
+        shift = max(ends) + 1
+        base = list(map(mul, clients, repeat(shift)))
+        start_keys = list(map(add, base, seqs))
+        end_keys = list(map(add, base, ends))
+        lkeys = list(map(add, map(mul, lcs, repeat(shift)), lss))
+        rkeys = list(map(add, map(mul, rcs, repeat(shift)), rss))
+        limit = nclients * shift
+    # Ranges [start, end) are disjoint iff, sorting starts and ends separately, every
+    # end is <= the next start (and then the i-th start and i-th end belong together).
+    sk = sorted(start_keys)
+    ek = sorted(end_keys)
+    if any(map(gt, ek[:-1], sk[1:])):
+        raise ValueError("text state: items overlap")
+    sk.insert(0, -1)  # sentinel range [-1, -1) for ids below every item
+    ek.insert(0, -1)
+    # Origins usually name the last (left) or first (right) char of an item; look up
+    # the others.  Keys of absent origins (client -1) are negative, or (one writer) the
+    # item's own seq, which exists.
+    lasts = set(map(sub, end_keys, repeat(1)))
+    for keys, usual in ((lkeys, lasts), (rkeys, set(start_keys))):
+        odd = set(keys).difference(usual)
+        if not odd:
+            continue
+        rest = sorted(odd)
+        rest = rest[bisect_left(rest, 0) :]
+        if not rest:
+            continue
+        if rest[-1] >= limit:
+            raise ValueError("text state: origin out of range")
+        holders = map(sub, map(bisect_right, repeat(sk), rest), repeat(1))
+        if not all(map(gt, map(ek.__getitem__, holders), rest)):
+            raise ValueError("text state: an origin refers to an unknown character")
 
 
 def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
     logs: dict[int, _DeleteLog] = {}
-    p = 0
-    total = len(deletes)
-    while p < total:
-        if p + 2 > total:
-            raise ValueError("text state: truncated delete log")
-        c = deletes[p]
-        m = deletes[p + 1]
-        p += 2
+    r = _Reader(deletes, 0)
+    while r.pos < len(deletes):
+        c, m = r.take(2)
         if not 0 <= c < nclients or c in logs:
             raise ValueError("text state: bad delete log client")
-        if m < 0 or p + 4 * m > total:
-            raise ValueError("text state: truncated delete log")
-        flat = deletes[p : p + 4 * m]
-        p += 4 * m
+        targets = r.runs(m, c)[0]
+        flat = r.take(3 * m)
+        counts = flat[2::3]
         log = _DeleteLog()
-        seqs = list(accumulate(flat[0::4]))
-        targets = flat[1::4]
-        counts = flat[3::4]
         if m:
             if min(targets) < 0 or max(targets) >= nclients:
                 raise ValueError("text state: delete target client out of range")
-            if 0 in counts or min(seqs) < 0:
-                raise ValueError("text state: bad delete run")
-            ends = list(map(add, seqs, map(abs, counts)))
-            if any(map(int.__gt__, ends[:-1], seqs[1:])):
+            if 0 in counts:
+                raise ValueError("text state: empty delete run")
+            gaps = flat[0::3]
+            if min(gaps) < 0:
                 raise ValueError("text state: delete runs overlap")
-        log.seqs = _col(seqs)
-        log.targets = _col(targets)
-        log.firsts = _col(map(add, flat[2::4], seqs))
-        log.counts = _col(counts)
+            sizes = list(map(abs, counts))
+            seqs = list(accumulate(map(add, gaps, [0, *sizes[:-1]])))
+            firsts = list(accumulate(flat[1::3]))
+            # lowest target of a run: first, or first + count + 1 for a backspace run
+            if (
+                seqs[0] < 0
+                or min(firsts) < 0
+                or min(map(add, firsts, counts)) < -1  # a backspace run reaches first+count+1
+                or max(seqs) >= 1 << 62
+                or max(firsts) >= 1 << 62
+            ):
+                raise ValueError("text state: delete seq out of range")
+            log.seqs = _col(seqs)
+            log.targets = _col(targets)
+            log.firsts = _col(firsts)
+            log.counts = _col(counts)
         logs[c] = log
     return logs
