@@ -179,9 +179,9 @@ class _DeleteLog:
 
     def __init__(self) -> None:
         self.seqs = _col()
-        self.targets = _col()
+        self.targets: list[int] = []
         self.firsts = _col()
-        self.counts = _col()  # signed: < 0 is a backspace run
+        self.counts: list[int] = []  # signed: < 0 is a backspace run
 
     def add(self, seq: int, target: int, first: int, count: int) -> None:
         seqs = self.seqs
@@ -711,16 +711,13 @@ class TextState:
         rss = list(map(add, seqs, r.take(n)))
         if r.pos != len(ints):
             raise ValueError("text state: trailing ints")
-        visible = (sum(lens) + sum(map(abs, lens))) >> 1
-        if visible != len(content):
-            raise ValueError("text state: content length does not match the items")
         if n:
             if min(lvals) < -1 or max(lvals) >= nclients:
                 raise ValueError("text state: left origin client out of range")
             if min(rvals) < -1 or max(rvals) >= nclients:
                 raise ValueError("text state: right origin client out of range")
-            if min(seqs) < 0 or 0 in lens:
-                raise ValueError("text state: bad item seq or length")
+            if 0 in lens:
+                raise ValueError("text state: empty item")
             _check_ids(nclients, clients if not single else None, seqs, lens, (lcs, lss, rcs, rss))
         self = cls(client_ids)
         blocks: list[_Block] = []
@@ -746,10 +743,12 @@ class TextState:
                 )
             )
             voff += size
+        if voff != len(content):
+            raise ValueError("text state: content length does not match the items")
         if blocks:
             self._blocks = blocks
             self._tail_blk = blocks[0]
-        self._len = visible
+        self._len = voff
         self._dels = _decode_deletes(deletes, nclients)
         return self
 
@@ -1118,6 +1117,8 @@ def _check_ids(
         start_keys, end_keys, lkeys, rkeys = seqs, ends, lss, rss
         limit = max(ends)
     else:
+        if min(seqs) < 0:
+            raise ValueError("text state: negative seq")
         shift = max(ends) + 1
         base = list(map(mul, clients, repeat(shift)))
         start_keys = list(map(add, base, seqs))
@@ -1129,6 +1130,8 @@ def _check_ids(
     # end is <= the next start (and then the i-th start and i-th end belong together).
     sk = sorted(start_keys)
     ek = sorted(end_keys)
+    if sk[0] < 0:
+        raise ValueError("text state: negative seq")
     if any(map(gt, ek[:-1], sk[1:])):
         raise ValueError("text state: items overlap")
     sk.insert(0, -1)  # sentinel range [-1, -1) for ids below every item
@@ -1136,9 +1139,9 @@ def _check_ids(
     # Origins usually name the last (left) or first (right) char of an item; look up
     # the others.  Keys of absent origins (client -1) are negative, or (one writer) the
     # item's own seq, which exists.
-    lasts = set(map(sub, end_keys, repeat(1)))
-    for keys, usual in ((lkeys, lasts), (rkeys, set(start_keys))):
-        odd = set(keys).difference(usual)
+    odd_left = set(map(add, lkeys, repeat(1))).difference(end_keys)
+    odd_right = set(rkeys).difference(start_keys)
+    for odd in (set(map(sub, odd_left, repeat(1))), odd_right):
         if not odd:
             continue
         rest = sorted(odd)
@@ -1159,12 +1162,12 @@ def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
         c, m = r.take(2)
         if not 0 <= c < nclients or c in logs:
             raise ValueError("text state: bad delete log client")
-        targets = r.runs(m, c)[0]
+        targets, tvals = r.runs(m, c)
         flat = r.take(3 * m)
         counts = flat[2::3]
         log = _DeleteLog()
         if m:
-            if min(targets) < 0 or max(targets) >= nclients:
+            if min(tvals) < 0 or max(tvals) >= nclients:
                 raise ValueError("text state: delete target client out of range")
             if 0 in counts:
                 raise ValueError("text state: empty delete run")
@@ -1179,13 +1182,11 @@ def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
                 seqs[0] < 0
                 or min(firsts) < 0
                 or min(map(add, firsts, counts)) < -1  # a backspace run reaches first+count+1
-                or max(seqs) >= 1 << 62
-                or max(firsts) >= 1 << 62
             ):
                 raise ValueError("text state: delete seq out of range")
-            log.seqs = _col(seqs)
-            log.targets = _col(targets)
+            log.seqs = _col(seqs)  # (values beyond int64: OverflowError -> ValueError)
+            log.targets = targets
             log.firsts = _col(firsts)
-            log.counts = _col(counts)
+            log.counts = counts
         logs[c] = log
     return logs
