@@ -9,8 +9,8 @@ class SessionPair:
     """Moves frames between a :class:`ClientSession` and a :class:`ServerSession`."""
 
     def __init__(self, *, max_frame_bytes: int = 1 << 20) -> None:
-        self.client = ClientSession(max_frame_bytes=max_frame_bytes)
-        self.server = ServerSession(max_frame_bytes=max_frame_bytes)
+        self.client: ClientSession = ClientSession(max_frame_bytes=max_frame_bytes)
+        self.server: ServerSession = ServerSession(max_frame_bytes=max_frame_bytes)
 
     def peer(self, side: Session) -> Session:
         return self.server if side is self.client else self.client

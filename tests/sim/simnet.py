@@ -13,6 +13,7 @@ reproduces exactly: ``python tests/sim/simnet.py SEED`` replays one and prints i
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 from collections import Counter
@@ -25,12 +26,11 @@ from synckit.protocol import Ack
 from synckit.server import Connection, Hub, Limits
 from synckit.server import MemoryStore as ServerStore
 
-
 #: Edit kinds of :meth:`Simulation._edit`: field set, field delete, counter, text insert, text
 #: delete, list insert/delete, set add/discard, multi-field update.
-ALL_OPS = (0, 1, 2, 3, 4, 5, 6, 7)
+ALL_OPS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
 #: Only containers (counter, text, list, set): no last-writer-wins fields.
-CONTAINER_OPS = (2, 3, 4, 5, 6)
+CONTAINER_OPS: tuple[int, ...] = (2, 3, 4, 5, 6)
 
 
 @dataclass
@@ -152,7 +152,7 @@ class Simulation:
                     continue
                 queue[:] = [item for item in queue if item[0] > self.now]
                 ties = [tie for _, tie, _ in due]
-                self.stats["reordered"] += sum(a > b for a, b in zip(ties, ties[1:], strict=False))
+                self.stats["reordered"] += sum(a > b for a, b in itertools.pairwise(ties))
                 for _, _, frame in due:
                     if rep.link is not link:
                         break

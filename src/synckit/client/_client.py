@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from synckit.client._engine import SyncEngine
 from synckit.client._store import MemoryStore, SQLiteStore, Store
@@ -285,6 +285,8 @@ class Client:
                         self._set_online(True)
                     self._kick.set()
                     self._progress.set()
+            except ConnectionClosed:
+                pass  # the server went away or closed after an error: reconnect
             finally:
                 writer.cancel()
                 ticker.cancel()
@@ -309,7 +311,8 @@ class Client:
         while True:
             await asyncio.sleep(interval)
             if not engine.tick(loop.time()):
-                await ws.close(1001, "no answer from the server")
+                with contextlib.suppress(WebSocketException, OSError):
+                    await ws.close(1001, "no answer from the server")
                 return
             self._kick.set()
 

@@ -381,9 +381,7 @@ class SyncEngine:
             return True
         waiting: set[object] = {("batch", b) for b in session.pending_batches}
         waiting.update(
-            ("subscribe", d)
-            for d in self._replicas
-            if session.doc_state(d) is DocState.SUBSCRIBING
+            ("subscribe", d) for d in self._replicas if session.doc_state(d) is DocState.SUBSCRIBING
         )
         if session.state is not State.OPEN:
             waiting.add("hello")
