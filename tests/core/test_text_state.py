@@ -674,3 +674,48 @@ def test_matches_reference_model_under_heavy_concurrency() -> None:
             assert len(rest) < len(pending)
             pending = rest
         assert str(ref) == str(peers[0].text)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_decoded_big_blocks_split_on_demand(seed: int) -> None:
+    """decode_state makes big blocks; edits and merges there behave like the original."""
+    rng = random.Random(seed)
+    names = ["a", "b"]
+    a, b = Peer(names, "a"), Peer(names, "b")
+    random_edits(a, rng, 400)
+    b.pull(a)
+    random_edits(a, rng, 200)
+    random_edits(b, rng, 200)
+    ints, content, deletes = a.text.encode_state()
+    copy = Peer(names, "a")
+    copy.text = TextState.decode_state(names, ints, content, deletes)
+    copy.seen, copy.seq = dict(a.seen), a.seq
+    assert len(copy.text._blocks) < len(a.text._blocks) or len(a.text._blocks) == 1
+    for p in (a, copy):
+        p.pull(b)
+        check_invariants(p.text)
+    assert str(a.text) == str(copy.text)
+    # Same local edits on both (the cursor walks into the big blocks and splits them).
+    for p in (a, copy):
+        r = random.Random(seed)
+        random_edits(p, r, 300)
+        check_invariants(p.text)
+    assert str(a.text) == str(copy.text)
+    assert a.text.ops_since(0, 0) == copy.text.ops_since(0, 0)
+    b.pull(copy)
+    assert str(b.text) == str(copy.text)
+
+
+def test_decode_makes_big_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synckit.core import _text
+
+    monkeypatch.setattr(_text, "_DECODE_ITEMS", 1000)
+    p = Peer(["a"], "a")
+    rng = random.Random(5)
+    random_edits(p, rng, 3000)
+    u = roundtrip(p.text, ["a"])
+    assert max(len(blk.lens) for blk in u._blocks) > 64
+    u.local_insert(0, p.seq + 1, len(u) // 2, "mid")
+    check_invariants(u)
+    assert max(len(blk.lens) for blk in u._blocks) <= 1000
