@@ -719,3 +719,25 @@ def test_decode_makes_big_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     u.local_insert(0, p.seq + 1, len(u) // 2, "mid")
     check_invariants(u)
     assert max(len(blk.lens) for blk in u._blocks) <= 1000
+
+
+def test_ops_since_latest_local_op_shortcut_matches_full_answer() -> None:
+    rng = random.Random(3)
+    names = ["a", "b"]
+    a, b = Peer(names, "a"), Peer(names, "b")
+    t = a.text
+    history = [0]  # a's seq after each of its edits
+    for step in range(600):
+        random_edits(a, rng, 1)
+        history.append(a.seq)
+        if step % 50 == 0:  # remote ops by another client in between
+            random_edits(b, rng, 5)
+            a.pull(b)
+        for after in {history[-2], history[-1], max(history[-2] - 1, 0), history[-3:][0]}:
+            fast = t.ops_since(a.me, after)
+            saved, t._recent = t._recent, None
+            slow = t.ops_since(a.me, after)
+            t._recent = saved
+            assert fast == slow, (step, after)
+    b.pull(a)
+    assert str(b.text) == str(a.text)

@@ -213,6 +213,7 @@ class TextState:
         "_dels",
         "_index",
         "_len",
+        "_recent",
         "_tail_blk",
         "_tail_client",
         "_tail_i",
@@ -238,6 +239,9 @@ class TextState:
         self._tail_blk = self._blocks[0]
         self._tail_i = 0
         self._tail_off = 0
+        # The latest local op, to answer ops_since cheaply right after it:
+        # (client, end of that client's previous text op, first seq, last seq, ops).
+        self._recent: tuple[int, int, int, int, list[TextOp]] | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -260,6 +264,8 @@ class TextState:
         self, client: int, seq: int, pos: int, content: str
     ) -> tuple[ItemId | None, ItemId | None]:
         n = len(content)
+        left: ItemId | None
+        right: ItemId | None
         if pos == self._tail_pos and seq == self._tail_seq and client == self._tail_client and n:
             # Typing on: grow the item the previous local insert ended.
             blk = self._tail_blk
@@ -274,14 +280,15 @@ class TextState:
             self._tail_seq = seq + n
             self._tail_off = off + n
             rc = blk.rcs[i]
-            return (client, seq - 1), (None if rc < 0 else (rc, blk.rss[i]))
+            left = (client, seq - 1)
+            right = None if rc < 0 else (rc, blk.rss[i])
+            self._remember(client, seq, seq + n - 1, [("i", seq, left, right, content)])
+            return left, right
         if not n:
             raise ValueError("local_insert: empty content")
         if pos < 0 or pos > self._len:
             raise IndexError(f"insert position {pos} out of range 0..{self._len}")
         blocks = self._blocks
-        left: ItemId | None
-        right: ItemId | None
         if pos == 0:
             b = 0
             blk = blocks[0]
@@ -343,6 +350,7 @@ class TextState:
         self._tail_pos = pos + n
         self._tail_seq = seq + n
         self._tail_client = client
+        self._remember(client, seq, seq + n - 1, [("i", seq, left, right, content)])
         self._tail_blk = blk
         self._tail_i = tail_i
         self._tail_off = off
@@ -402,9 +410,13 @@ class TextState:
         log = self._dels.get(client)
         if log is None:
             log = self._dels[client] = _DeleteLog()
+        first = seq
+        ops: list[TextOp] = []
         for c, f, cnt in runs:
             log.add(seq, c, f, cnt)
+            ops.append(("d", seq, c, f, cnt))
             seq += cnt
+        self._remember(client, first, seq - 1, ops)
         return runs
 
     # ------------------------------------------------------------------ remote ops
@@ -416,6 +428,7 @@ class TextState:
         if not n:
             raise ValueError("apply_insert: empty content")
         self._tail_pos = -1
+        self._recent = None
         self._check_new_ids(client, seq, n)
         blocks = self._blocks
         # Split so that `left` ends an item and `right` starts one.
@@ -516,6 +529,7 @@ class TextState:
         if count == 0:
             raise ValueError("apply_delete: count must not be 0")
         self._tail_pos = -1
+        self._recent = None
         if count > 0:
             lo, hi = target_first, target_first + count - 1
         else:
@@ -557,6 +571,13 @@ class TextState:
     # ------------------------------------------------------------------ history
 
     def ops_since(self, client: int, after: int) -> list[TextOp]:
+        recent = self._recent
+        if recent is not None and recent[0] == client and recent[1] <= after:
+            # Only the latest local op (or nothing) is newer than `after`.
+            if after < recent[2]:
+                return list(recent[4])
+            if after >= recent[3]:
+                return []
         ops: list[TextOp] = []
         index = self._ensure_index()
         ci = index.get(client)
@@ -799,6 +820,13 @@ class TextState:
             if blk.lens:
                 return blk.clients[0], blk.seqs[0]
         return None
+
+    def _remember(self, client: int, first: int, last: int, ops: list[TextOp]) -> None:
+        recent = self._recent
+        if recent is not None and recent[0] == client and recent[3] < first:
+            self._recent = (client, recent[3], first, last, ops)
+        else:
+            self._recent = (client, first - 1, first, last, ops)
 
     def _resize(self, blk: _Block, delta: int) -> None:
         blk.size += delta
