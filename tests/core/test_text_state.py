@@ -741,3 +741,51 @@ def test_ops_since_latest_local_op_shortcut_matches_full_answer() -> None:
             assert fast == slow, (step, after)
     b.pull(a)
     assert str(b.text) == str(a.text)
+
+
+def test_long_typing_run_keeps_blocks_small() -> None:
+    p = Peer(["a"], "a")
+    text = "".join(chr(ord("a") + i % 26) for i in range(20_000))
+    for i, ch in enumerate(text):
+        p.insert(i, ch)
+    assert str(p.text) == text
+    assert max(blk.size for blk in p.text._blocks) <= 4096 + 1
+    check_invariants(p.text)
+    # ... and the history is still one op.
+    assert p.text.ops_since(0, 0) == [("i", 1, None, None, text)]
+    remote = Peer(["a"], "a")
+    for i in range(1, 5001):
+        op = p.text.ops_since(0, i - 1)[0]
+        assert op[0] == "i"
+        remote.text.apply_insert(0, i, op[2], op[3], op[4][:1])
+    assert str(remote.text) == text[:5000]
+    assert max(blk.size for blk in remote.text._blocks) <= 4096 + 1
+    check_invariants(remote.text)
+
+
+def test_keystroke_by_keystroke_sync_with_concurrent_typists() -> None:
+    rng = random.Random(21)
+    names = ["x", "y", "z"]
+    x, y, z = (Peer(names, n) for n in names)
+    x.insert(0, "0123456789")
+    y.pull(x)
+    z.pull(x)
+    for step in range(400):
+        for p in (x, y):
+            r = rng.random()
+            n = len(p.text)
+            if r < 0.8:
+                p.insert(min(n, 5 + step // 20), rng.choice("abc"))
+            elif n:
+                p.delete(rng.randrange(n), 1)
+        # x and y exchange after every keystroke (one-char ops, the remote fast path);
+        # z hears from them in bursts and in another order.
+        x.pull(y)
+        y.pull(x)
+        if step % 37 == 0:
+            z.pull(y, rng)
+    z.pull(x, rng)
+    z.pull(y, rng)
+    assert str(x.text) == str(y.text) == str(z.text)
+    for p in (x, y, z):
+        check_invariants(p.text)

@@ -214,6 +214,7 @@ class TextState:
         "_index",
         "_len",
         "_recent",
+        "_rtail",
         "_tail_blk",
         "_tail_client",
         "_tail_i",
@@ -242,6 +243,10 @@ class TextState:
         # The latest local op, to answer ops_since cheaply right after it:
         # (client, end of that client's previous text op, first seq, last seq, ops).
         self._recent: tuple[int, int, int, int, list[TextOp]] | None = None
+        # Remote typing fast path: (client, next seq, block, item index, text offset of
+        # the item's end, right origin) of the item the last apply_insert grew or made,
+        # when the item right after it is its right origin.  None: not valid.
+        self._rtail: tuple[int, int, _Block, int, int, ItemId | None] | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -276,9 +281,10 @@ class TextState:
             blk.text = t[:off] + content + t[off:]
             blk.size += n
             self._len += n
-            self._tail_pos = pos + n
+            self._tail_pos = pos + n if blk.size <= _MAX_TEXT else -1  # big: split on next
             self._tail_seq = seq + n
             self._tail_off = off + n
+            self._rtail = None
             rc = blk.rcs[i]
             left = (client, seq - 1)
             right = None if rc < 0 else (rc, blk.rss[i])
@@ -288,6 +294,7 @@ class TextState:
             raise ValueError("local_insert: empty content")
         if pos < 0 or pos > self._len:
             raise IndexError(f"insert position {pos} out of range 0..{self._len}")
+        self._rtail = None
         blocks = self._blocks
         if pos == 0:
             b = 0
@@ -340,6 +347,8 @@ class TextState:
         self._len += n
         off += n
         if len(blk.lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
+            if len(blk.lens) == 1:
+                tail_i = 1  # _split_block cuts the lone item: the tail is its second half
             mid = self._split_block(b)
             if mid and tail_i >= mid:
                 tail_i -= mid
@@ -364,6 +373,7 @@ class TextState:
         if pos < 0 or pos + length > self._len:
             raise IndexError(f"delete range {pos}..{pos + length} out of range 0..{self._len}")
         self._tail_pos = -1
+        self._rtail = None
         b, bpos, i, off = self._locate(pos)
         first_b = b
         blocks = self._blocks
@@ -429,6 +439,29 @@ class TextState:
             raise ValueError("apply_insert: empty content")
         self._tail_pos = -1
         self._recent = None
+        rt = self._rtail
+        if (
+            rt is not None
+            and rt[1] == seq
+            and rt[0] == client
+            and left == (client, seq - 1)
+            and right == rt[5]
+        ):
+            # Remote typing on: grow the item the previous remote insert ended.
+            blk = rt[2]
+            i = rt[3]
+            off = rt[4]
+            blk.lens[i] += n
+            t = blk.text
+            blk.text = t[:off] + content + t[off:]
+            self._resize(blk, n)
+            if blk.size > _MAX_TEXT:
+                self._rtail = None
+                self._split_block(blk.idx)
+            else:
+                self._rtail = (client, seq + n, blk, i, off + n, right)
+            return
+        self._rtail = None
         self._check_new_ids(client, seq, n)
         blocks = self._blocks
         # Split so that `left` ends an item and `right` starts one.
@@ -522,6 +555,13 @@ class TextState:
         self._resize(blk, n)
         if len(blk.lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
             self._split_block(db)
+        else:
+            # Arm the remote typing fast path if the next item is the right origin and
+            # this is the client's latest item.
+            ti = dj - 1 if extend else dj
+            ci = self._ensure_index()[client]
+            if ci.starts[-1] == blk.seqs[ti] and self._next_id(db, ti) == right:
+                self._rtail = (client, seq + n, blk, ti, off + n, right)
 
     def apply_delete(
         self, client: int, seq: int, target_client: int, target_first: int, count: int
@@ -530,6 +570,7 @@ class TextState:
             raise ValueError("apply_delete: count must not be 0")
         self._tail_pos = -1
         self._recent = None
+        self._rtail = None
         if count > 0:
             lo, hi = target_first, target_first + count - 1
         else:
@@ -951,7 +992,10 @@ class TextState:
         blk = blocks[b]
         n = len(blk.lens)
         if n < 2:
-            return 0
+            if not blk.size >= 2:
+                return 0
+            self._split(blk, 0, blk.size >> 1)  # one long visible item: cut it in two
+            n = 2
         h = n >> 1
         voff = blk.visible_offset(h)
         text = blk.text
