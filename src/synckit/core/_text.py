@@ -30,21 +30,33 @@ items keep their ids and origins but not their content.
 
 Blocks (position index)
 =======================
-The document order is a list of *blocks*; a block holds up to ``_MAX_ITEMS`` items as
-seven parallel ``array('q')`` columns, the visible text of its items as one ``str`` and
-its visible length.  Finding a position walks the block sizes from a *cursor* (the
-block of the previous lookup and its starting position), so local editing, which moves
-little, touches one or two blocks; inside the block a short scan of the length column
-finds the item.  A *tail* fast path remembers where the last local insert ended, so
-ordinary typing (insert right after the previous insert, next seq) costs a few integer
-updates and one short string splice.
+The document order is a list of *blocks*.  A block holds up to ``_MAX_ITEMS`` items as
+seven parallel columns (plain lists for the small-int columns, ``array('q')`` for the
+seq columns, so a decoded state costs about 60 bytes per item), the visible text of its
+items as one ``str`` (at most about ``_MAX_TEXT`` characters; a lone long item is cut in
+two to respect that) and its visible length.  Finding a position walks the block sizes
+from a *cursor* (the block of the previous lookup and its starting position), so local
+editing, which moves little, touches one or two blocks; inside the block a short scan
+of the length column finds the item.  Blocks made by ``decode_state`` are bigger; a
+lookup that lands in one halves it until it is small (so decoding stays cheap and only
+edited regions pay for splitting).
+
+Fast paths
+==========
+* Local typing: the last local insert remembers where it ended (block, item, text
+  offset); the next insert at that position with the next seq just grows the item.
+* Remote typing: likewise for the last remote insert, when the next op of that client
+  continues it (left origin = its last char, same right origin) and the item right after
+  it is that right origin, so the YATA scan would stop at once.
+* History: the latest local op is kept, so ``ops_since`` asked for "everything after my
+  previous version" right after a keystroke answers without any lookup.
 
 Id index
 ========
 Remote operations, ``has_item`` and ``ops_since`` look characters up by id.  A per-client
 index (item starts sorted by seq, with the block holding each item) answers that with a
-bisect and a scan of one block.  It is built lazily on the first lookup and then kept up
-to date, so pure local editing and decoding never pay for it.
+bisect and a C-level search of one block.  It is built lazily on the first lookup and
+then kept up to date, so pure local editing and decoding never pay for it.
 
 Deletes and history
 ===================
@@ -52,14 +64,18 @@ Every delete operation is logged per client as run-length-encoded runs
 ``(seq, target_client, target_first, signed_count)``; a negative count is a backspace run
 (targets ``first, first-1, ...``).  Insert operations need no log: the items of a client
 sorted by seq *are* its insert history (content of deleted runs is replaced by a
-placeholder of the same length, which the interface allows).
+placeholder of the same length, which the interface allows; adjacent items that
+continue each other come out as one op).
 
 Snapshot
 ========
-``encode_state`` writes the items in document order as columns of integers (seqs and
-origins delta-coded so they stay small), the visible text, and the delete log.
-``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``, without
-integrating anything, after validating the input.
+``encode_state`` writes the items in document order as integer columns (client columns
+run-length encoded and relative to the item's client, seqs and origins delta-coded so
+they stay small varints), the visible text, and the delete log; see its docstring.
+``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``,
+without integrating anything, after validating everything a hostile input could break
+(lengths, client ranges, overlapping ids, origins naming no character): those checks use
+sorted/set/bisect over integer keys rather than a Python loop per item.
 """
 
 from __future__ import annotations
