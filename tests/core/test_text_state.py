@@ -260,6 +260,9 @@ def test_has_item() -> None:
     assert p.text.has_item((0, 1)) and p.text.has_item((0, 2)) and p.text.has_item((0, 3))
     assert not p.text.has_item((0, 4))  # the delete's seq is not a character
     assert not p.text.has_item((0, 0)) and not p.text.has_item((1, 1))
+    assert p.text.has_run(0, 1, 3) and p.text.has_run(0, 3, -3) and p.text.has_run(0, 2, 1)
+    assert not p.text.has_run(0, 2, 3) and not p.text.has_run(0, 4, -2)
+    assert not p.text.has_run(0, 1, 0) and not p.text.has_run(1, 1, 1)
 
 
 # ---------------------------------------------------------------- history
