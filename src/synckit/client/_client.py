@@ -298,6 +298,8 @@ class Client:
                 await self._kick.wait()
                 self._kick.clear()
                 engine.flush()
+                if engine.sync_error() is not None:
+                    self._progress.set()  # a waiter must learn that waiting is pointless
                 for frame in engine.data_to_send():
                     await ws.send(frame)
                 if engine.closing:
