@@ -411,7 +411,7 @@ def test_apply_insert_rejects_bad_origins_and_duplicates() -> None:
     check_invariants(t)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), n_peers=st.integers(2, 4))
 def test_random_convergence(seed: int, n_peers: int) -> None:
     rng = random.Random(seed)
@@ -481,7 +481,7 @@ def roundtrip(t: TextState, names: list[str]) -> TextState:
     return u
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_snapshot_roundtrip_then_merge_the_same(seed: int) -> None:
     rng = random.Random(seed)
@@ -637,7 +637,7 @@ class RefText:
 
 def test_matches_reference_model_under_heavy_concurrency() -> None:
     rng = random.Random(99)
-    for _ in range(25):
+    for _ in range(80):
         names = ["b", "a", "d", "c"]
         peers = [Peer(names, n) for n in names]
         log: list[tuple[int, TextOp]] = []  # every op once, in a causal order
