@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from session_pair import SessionPair
 
@@ -230,3 +232,41 @@ def test_closed_session_ignores_input_and_refuses_sends() -> None:
     assert pair.client.receive(encode_frame(Ping(1))) == []
     with pytest.raises(LocalProtocolError, match="CLOSED"):
         pair.client.send(Ping(2))
+
+
+def test_abort_replaces_unwritten_frames_in_the_numbering() -> None:
+    pair = SessionPair()
+    pair.handshake()
+    pair.send(pair.client, Subscribe("d"))
+    pair.server.send(Subscribed("d", b"", b""))
+    for _ in range(3):
+        pair.server.send(Broadcast("d", b"x", b""))
+    taken = pair.server.data_to_send()
+    assert len(taken) == 4
+    pair.client.receive(taken[0])  # only the first was written; three were dropped
+    err = Error(ErrorCode.SLOW_CONSUMER, "too slow", retryable=True, fatal=True)
+    pair.server.abort(err, unsent=3)
+    assert pair.server.state is State.CLOSED
+    assert pair.flush(pair.server) == [err]  # read as the next frame, not as a gap
+    assert pair.client.state is State.CLOSED
+    with pytest.raises(ValueError, match="fatal"):
+        SessionPair().server.abort(Error(ErrorCode.INTERNAL, "x"))
+
+
+def test_lost_duplicated_or_reordered_frames_end_the_session() -> None:
+    manglers: list[Callable[[list[bytes]], list[bytes]]] = [
+        lambda f: [f[1]],  # lost
+        lambda f: [f[0], f[0]],  # duplicated
+        lambda f: [f[1], f[0]],  # reordered
+    ]
+    for mangle in manglers:
+        pair = SessionPair()
+        pair.handshake()
+        pair.send(pair.client, Subscribe("d"))
+        pair.server.send(Subscribed("d", b"", b""))
+        pair.server.send(Broadcast("d", b"x", b""))
+        frames = mangle(pair.server.data_to_send())
+        with pytest.raises(RemoteProtocolError, match="frame number"):
+            for frame in frames:
+                pair.client.receive(frame)
+        assert pair.client.state is State.CLOSED

@@ -123,6 +123,26 @@ class Session:
         """The transport is gone: move to CLOSED without telling the peer."""
         self._state = State.CLOSED
 
+    def abort(self, error: Error, *, unsent: int = 0) -> None:
+        """End the session with the fatal ``error`` in place of frames never written.
+
+        ``unsent``: how many of the last frames taken with :meth:`data_to_send` the caller
+        dropped instead of writing (frames still queued here are dropped too). The error takes
+        their place in the frame numbering, so the peer reads it as the next frame.
+        Next, call :meth:`data_to_send` (it returns just the error).
+        """
+        if not error.fatal:
+            raise ValueError("abort needs a fatal Error")
+        if not 0 <= unsent <= self._sent - len(self._outbox):
+            raise ValueError(f"cannot retract {unsent} frames")
+        if self._state is State.CLOSED:
+            return
+        self._sent -= unsent + len(self._outbox)
+        self._outbox.clear()
+        self._queue(error)
+        self._state = State.CLOSED
+        self.error = error
+
     # -- sending --------------------------------------------------------------------------
 
     def send(self, event: Event) -> None:

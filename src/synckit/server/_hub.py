@@ -125,9 +125,7 @@ class Connection:
         ):
             # Too slow to keep up: what is queued is dropped (the client gets it again when it
             # resubscribes), and the client is told why before the connection closes.
-            self.outbox.clear()
-            self._queued_bytes = 0
-            self.session.send(
+            self.session.abort(
                 Error(
                     ErrorCode.SLOW_CONSUMER,
                     f"send queue over its limit ({limits.max_queue_frames} frames or "
@@ -135,8 +133,11 @@ class Connection:
                     "reconnect to catch up",
                     retryable=True,
                     fatal=True,
-                )
+                ),
+                unsent=len(self.outbox),
             )
+            self.outbox.clear()
+            self._queued_bytes = 0
             self.outbox.extend(self.session.data_to_send())
         if self._wake is not None:
             self._wake()

@@ -1,0 +1,219 @@
+"""The server's Hub without a network: real sessions, real SQLite, frames moved by hand."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from synckit import Document
+from synckit.core import VersionVector
+from synckit.protocol import (
+    Ack,
+    Broadcast,
+    ClientSession,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Push,
+    State,
+    Subscribe,
+    Subscribed,
+    Welcome,
+)
+from synckit.server import Connection, Hub, Limits, MemoryStore, SQLiteStore
+
+
+class Peer:
+    """A client session talking to one hub connection (frames moved synchronously)."""
+
+    def __init__(self, hub: Hub, name: str = "peer") -> None:
+        self.hub = hub
+        self.session = ClientSession()
+        self.conn: Connection = hub.connect()
+        self.batch = 0
+        self.send(Hello(name))
+        assert self.received() == [Welcome(("http-sync",), hub.limits.max_frame_bytes)]
+
+    def send(self, event: Event) -> None:
+        self.session.send(event)
+        for frame in self.session.data_to_send():
+            self.hub.receive(self.conn, frame)
+
+    def received(self) -> list[Event]:
+        events: list[Event] = []
+        for frame in self.conn.take_frames():
+            events.extend(self.session.receive(frame))
+        return events
+
+    def subscribe(self, doc_id: str, version: VersionVector | None = None) -> Subscribed:
+        self.send(Subscribe(doc_id, (version or VersionVector()).encode()))
+        [answer] = self.received()
+        assert isinstance(answer, Subscribed)
+        return answer
+
+    def push(self, doc_id: str, changes: bytes) -> None:
+        self.batch += 1
+        self.send(Push(doc_id, self.batch, changes))
+
+
+def text_doc(name: str, text: str) -> Document:
+    doc = Document(name)
+    doc.get_text("t").insert(0, text)
+    return doc
+
+
+def test_ack_comes_after_commit(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    hub = Hub(SQLiteStore(db))
+    peer = Peer(hub)
+    peer.subscribe("d")
+    peer.push("d", text_doc("a", "hello").changes())
+    [ack] = peer.received()
+    assert isinstance(ack, Ack) and ack.batch_id == 1
+    # When the ack exists, another connection to the file already sees the change.
+    with sqlite3.connect(db) as other:
+        rows = other.execute("SELECT count(*) FROM changes WHERE doc_id = 'd'").fetchone()
+    assert rows[0] == 1
+    assert VersionVector.decode(ack.server_version) == VersionVector({"a": 5})
+    hub.close()
+
+
+def test_broadcast_to_other_subscribers_only() -> None:
+    hub = Hub(MemoryStore())
+    a, b, c = Peer(hub, "a"), Peer(hub, "b"), Peer(hub, "c")
+    a.subscribe("d")
+    b.subscribe("d")
+    c.subscribe("other")
+    a.push("d", text_doc("a", "x").changes())
+    assert [type(e) for e in a.received()] == [Ack]
+    [cast] = b.received()
+    assert isinstance(cast, Broadcast)
+    doc = Document("b")
+    doc.apply(cast.changes)
+    assert str(doc.get_text("t")) == "x"
+    assert c.received() == []
+
+
+def test_duplicate_push_is_acked_not_stored_twice() -> None:
+    store = MemoryStore()
+    hub = Hub(store)
+    a, b = Peer(hub, "a"), Peer(hub, "b")
+    a.subscribe("d")
+    b.subscribe("d")
+    changes = text_doc("a", "once").changes()
+    a.push("d", changes)
+    a.push("d", changes)
+    assert [type(e) for e in a.received()] == [Ack, Ack]
+    assert len(b.received()) == 1  # nothing new the second time: no broadcast
+    stored = store.load("d")
+    assert stored is not None and len(stored.changes) == 1
+
+
+def test_subscribe_answers_what_the_client_lacks() -> None:
+    hub = Hub(MemoryStore())
+    a = Peer(hub, "a")
+    a.subscribe("d")
+    writer = text_doc("a", "abc")
+    a.push("d", writer.changes())
+    b = Peer(hub, "b")
+    answer = b.subscribe("d", writer.version())
+    reader = Document("b")
+    reader.apply(answer.changes)
+    assert reader.version() == VersionVector()  # it had everything already
+    assert VersionVector.decode(answer.server_version) == writer.version()
+
+
+def test_rooms_unload_and_compact(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    hub = Hub(store, limits=Limits(compact_every=3))
+    peer = Peer(hub)
+    peer.subscribe("d")
+    doc = Document("w")
+    for i in range(7):
+        doc.get_counter("n").increment(i)
+        peer.push("d", doc.changes(VersionVector({"w": i})))
+    held = store.load("d")
+    assert held is not None and held.snapshot is not None and len(held.changes) == 1
+    assert hub.open_doc_ids == ["d"]
+    hub.disconnect(peer.conn)
+    assert hub.open_doc_ids == []
+    held = store.load("d")
+    assert held is not None and held.changes == ()  # snapshotted on unload
+    assert hub.doc_json("d") == {"n": sum(range(7))}
+    assert hub.doc_json("missing") is None
+
+
+def test_storage_failure_means_no_ack(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    hub = Hub(store)
+    peer = Peer(hub)
+    peer.subscribe("d")
+    store.close()  # every later commit fails
+    peer.push("d", text_doc("a", "lost?").changes())
+    events = peer.received()
+    assert not any(isinstance(e, Ack) for e in events)
+    errors = [e for e in events if isinstance(e, Error)]
+    assert errors and errors[0].code is ErrorCode.INTERNAL and errors[0].retryable
+    assert peer.conn.closed  # the room was evicted; the client reconnects and resyncs
+
+
+def test_doc_too_large_leaves_document_unchanged() -> None:
+    store = MemoryStore()
+    hub = Hub(store, limits=Limits(max_doc_bytes=500))
+    peer = Peer(hub)
+    peer.subscribe("d")
+    peer.push("d", text_doc("a", "y" * 1000).changes())
+    [err] = peer.received()
+    assert isinstance(err, Error)
+    assert (err.code, err.batch_id, err.fatal) == (ErrorCode.DOC_TOO_LARGE, 1, False)
+    assert "500 bytes" in err.message
+    assert store.load("d") is None
+    assert peer.session.state is State.OPEN
+
+
+def test_slow_consumer_is_disconnected_with_reason() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(max_queue_frames=5))
+    writer, lazy = Peer(hub, "w"), Peer(hub, "lazy")
+    writer.subscribe("d")
+    lazy.subscribe("d")
+    doc = Document("w")
+    for i in range(10):
+        doc.get_counter("n").increment()
+        writer.push("d", doc.changes(VersionVector({"w": i})))
+        writer.received()  # the writer keeps up
+    [frame] = lazy.conn.take_frames()  # the backlog was dropped; only the reason is left
+    [event] = lazy.session.receive(frame)
+    assert isinstance(event, Error)
+    assert event.code is ErrorCode.SLOW_CONSUMER and event.fatal and event.retryable
+    assert lazy.conn.closed
+    assert lazy.conn not in hub.connections
+    assert writer.conn in hub.connections
+
+
+def test_authentication() -> None:
+    hub = Hub(MemoryStore(), authenticate=lambda client, token: token == "s3cret")
+    conn = hub.connect()
+    session = ClientSession()
+    session.send(Hello("mallory", token="guess"))
+    for frame in session.data_to_send():
+        hub.receive(conn, frame)
+    [err] = [e for f in conn.take_frames() for e in session.receive(f)]
+    assert isinstance(err, Error) and err.code is ErrorCode.AUTH_FAILED and err.fatal
+    assert session.state is State.CLOSED
+
+
+def test_close_tells_everyone() -> None:
+    store = MemoryStore()
+    hub = Hub(store)
+    peer = Peer(hub)
+    peer.subscribe("d")
+    peer.push("d", text_doc("a", "keep").changes())
+    peer.received()
+    hub.close()
+    [err] = peer.received()
+    assert isinstance(err, Error) and err.code is ErrorCode.SHUTTING_DOWN and err.retryable
+    held = store.load("d")
+    assert held is not None and held.snapshot is not None
+    late = hub.connect()
+    assert late.closed
