@@ -289,3 +289,20 @@ async def test_http_endpoints_and_fallback(server: ServerThread) -> None:
         resp = await http.post("/v1/docs/fallback/sync", content=b"\xff\xff\xff")
         assert resp.status_code == 400
         assert pb.Error.FromString(resp.content).code == pb.ERROR_CODE_BAD_FRAME
+
+
+async def test_refused_edits_raise_instead_of_waiting_forever(tmp_path: Path) -> None:
+    from synckit.errors import LimitExceededError
+    from synckit.server import Limits
+
+    server = ServerThread(tmp_path / "srv", limits=Limits(max_doc_bytes=20_000)).start()
+    try:
+        async with fast(server.url) as client:
+            doc = await client.open("big")
+            for _ in range(10):
+                doc.get_text("t").insert(0, "z" * 4_000)
+                await asyncio.sleep(0.01)
+            with pytest.raises(LimitExceededError, match="DOC_TOO_LARGE"):
+                await client.wait_synced(timeout=10)
+    finally:
+        server.stop()
