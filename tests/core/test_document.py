@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synckit import ChangeEvent, Document, Ordering, VersionVector
+from synckit import ChangeEvent, DecodeError, Document, Ordering, VersionVector
 
 
 class FakeClock:
@@ -300,3 +300,14 @@ def test_pending_changes_survive_save_and_load() -> None:
     c = Document.load(b.save())
     c.apply(a.changes(VersionVector()))
     assert c.to_json() == {"x": 1, "y": 2}
+
+
+def test_snapshot_corruption_is_caught_by_its_checksum() -> None:
+    d = Document("a")
+    d.set("x", "value")
+    data = bytearray(d.save())
+    data[len(data) // 2] ^= 0x01
+    with pytest.raises(DecodeError, match="checksum"):
+        Document.load(bytes(data))
+    with pytest.raises(DecodeError, match="truncated"):
+        Document.load(d.save()[:-3])

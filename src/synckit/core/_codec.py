@@ -58,9 +58,7 @@ class ChangeSetWriter:
 
     __slots__ = ("_client_ids", "_client_pos", "_clients", "_msg", "_name_pos", "_names", "changes")
 
-    def __init__(
-        self, client_ids: list[str], snapshot: changes_pb2.Snapshot | None = None
-    ) -> None:
+    def __init__(self, client_ids: list[str], snapshot: changes_pb2.Snapshot | None = None) -> None:
         self._client_ids = client_ids
         self._clients: list[str] = []
         self._client_pos: dict[int, int] = {}

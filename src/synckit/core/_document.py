@@ -29,6 +29,7 @@ from __future__ import annotations
 import builtins
 import sys
 import time
+import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
@@ -53,7 +54,14 @@ from synckit.core._list import ListState
 from synckit.core._ops import Op, op_width
 from synckit.core._orset import ORSetState
 from synckit.core._text import TextState
-from synckit.core._values import JSONInput, JSONScalar, JSONValue, check_scalar, copy_json
+from synckit.core._values import (
+    JSONInput,
+    JSONScalar,
+    JSONValue,
+    check_scalar,
+    check_text,
+    copy_json,
+)
 from synckit.core._version import VersionVector
 from synckit.errors import DecodeError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
@@ -66,6 +74,8 @@ Clock = Callable[[], int]
 _HLC_SHIFT = 16
 #: The value of a deleted field (a tombstone).
 _DELETED: Any = object()
+#: Protobuf tag of Snapshot.checksum (field 11, fixed32), always the last 5 bytes but 4.
+_CHECKSUM_TAG = bytes([11 << 3 | 5])
 #: Shared by every checkpoint without dependencies (never mutated).
 _NO_DEPS: dict[int, int] = {}
 
@@ -220,6 +230,7 @@ class Document:
     def _check_kind(self, name: object, kind: str) -> str:
         if not isinstance(name, str):
             raise TypeError(f"{kind} names must be str, got {type(name).__name__}")
+        check_text(name, f"{kind} name")
         for other, table in (
             (_FIELD, self._fields),
             (_COUNTER, self._counters),
@@ -391,7 +402,7 @@ class Document:
                 ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
         sources = 1 if ops else 0
         if self._field_top[c] > after:
-            sources += 1
+            sources += 2  # fields are in name order, not seq order: always sort
             for name, (hlc, writer, seq, value) in self._fields.items():
                 if writer == c and seq > after:
                     if value is _DELETED:
@@ -469,7 +480,9 @@ class Document:
         try:
             idx = [self._intern(c) for c in msg.clients]
             incoming = decode_changes(msg.changes, idx, list(msg.names))
-            ready, waiting = self._plan(self._pending + incoming)
+            if self._pending:
+                incoming = [ch for ch in incoming if not self._is_pending(ch)]
+            ready, waiting = self._plan(self._pending, incoming)
         except DecodeError:
             self._forget_clients_from(n_clients)
             raise
@@ -490,15 +503,27 @@ class Document:
                 writer.add(ch.client, ch.start, ch.deps, ch.ops)
             self.apply(writer.to_bytes())
 
-    def _plan(self, pool: list[Change]) -> tuple[list[Change], list[Change]]:
+    def _is_pending(self, ch: Change) -> bool:
+        """Whether a waiting change already covers all of ``ch``."""
+        end = ch.end
+        return any(
+            p.client == ch.client and p.start <= ch.start and end <= p.end for p in self._pending
+        )
+
+    def _plan(
+        self, pending: list[Change], incoming: list[Change]
+    ) -> tuple[list[Change], list[Change]]:
         """Order the changes that can apply now, trimmed of what is held; check every reference.
 
-        Touches nothing. Returns (ready in application order, still waiting).
+        Touches nothing. Returns (ready in application order, still waiting). A bad change
+        among ``incoming`` raises DecodeError; a bad one among ``pending`` (accepted earlier,
+        when it could not be checked yet) is dropped, so it cannot wedge the document.
         """
         vv = self._vv.copy()
         created = _Created()
         ready: list[Change] = []
-        waiting = pool
+        was_pending = {id(ch) for ch in pending}
+        waiting = pending + incoming
         progress = True
         while progress and waiting:
             progress = False
@@ -510,9 +535,17 @@ class Document:
                 if ch.start - 1 > have or any(vv[c] < s for c, s in ch.deps.items()):
                     still.append(ch)
                     continue
+                original = ch
                 if ch.start <= have:
                     ch = _trim_change(ch, have)
-                self._check_refs(ch, created)
+                mark = created.mark()
+                try:
+                    self._check_refs(ch, created)
+                except DecodeError:
+                    if id(original) not in was_pending:
+                        raise
+                    created.rollback(mark)
+                    continue  # drop it: it can never apply
                 vv[ch.client] = ch.end
                 ready.append(ch)
                 progress = True
@@ -528,8 +561,7 @@ class Document:
                 text = self._texts.get(op[2])
                 for origin in (op[3], op[4]):
                     if origin is not None and not (
-                        (text is not None and text.has_item(origin))
-                        or created.holds(op[2], origin)
+                        (text is not None and text.has_item(origin)) or created.holds(op[2], origin)
                     ):
                         raise DecodeError(
                             f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
@@ -542,8 +574,7 @@ class Document:
                 for i in range(abs(op[5])):
                     target = (op[3], op[4] + i * step)
                     if not (
-                        (text is not None and text.has_item(target))
-                        or created.holds(op[2], target)
+                        (text is not None and text.has_item(target)) or created.holds(op[2], target)
                     ):
                         raise DecodeError(
                             f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets an "
@@ -691,7 +722,8 @@ class Document:
             snap.pending = pending.to_bytes()
         snap.clients.extend(writer.clients)
         snap.names.extend(writer.names)
-        return snap.SerializeToString()
+        body = snap.SerializeToString()
+        return body + _CHECKSUM_TAG + zlib.crc32(body).to_bytes(4, "little")
 
     @classmethod
     def load(
@@ -704,17 +736,26 @@ class Document:
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"Document.load takes bytes, got {type(data).__name__}")
+        data = bytes(data)
+        sealed = len(data) >= 5 and data[-5] == _CHECKSUM_TAG[0]
+        intact = sealed and zlib.crc32(memoryview(data)[:-5]) == int.from_bytes(data[-4:], "little")
         snap = changes_pb2.Snapshot()
         try:
-            snap.ParseFromString(bytes(data))
+            snap.ParseFromString(data)
         except _ProtoDecodeError as exc:
-            raise DecodeError(f"snapshot: not a valid protobuf Snapshot ({exc})") from None
+            if sealed and not intact:
+                raise DecodeError("snapshot: checksum mismatch (corrupt or truncated)") from None
+            raise DecodeError(f"snapshot: truncated or not a protobuf Snapshot ({exc})") from None
         if snap.format != FORMAT:
             if snap.format == 0:
                 raise DecodeError("snapshot: empty or not a Snapshot (no format version)")
             raise UnsupportedFormatError(
                 f"snapshot: format version {snap.format} is not supported (reads {FORMAT})"
             )
+        if not sealed:
+            raise DecodeError("snapshot: truncated (the checksum at the end is missing)")
+        if not intact:
+            raise DecodeError("snapshot: checksum mismatch (corrupt or truncated)")
         clients = list(snap.clients)
         check_client_table(clients, "snapshot")
         doc = cls(client_id, clock=clock)
@@ -730,6 +771,15 @@ class Document:
         except (ValueError, IndexError, KeyError, TypeError) as exc:
             raise DecodeError(f"snapshot: inconsistent contents ({exc})") from None
         return doc
+
+    def _check_loaded_ops(self) -> None:
+        runs: list[list[tuple[int, int]]] = [
+            [(op[1], op_width(op)) for op in log] for log in self._log
+        ]
+        for _, c, seq, _ in self._fields.values():
+            runs[c].append((seq, 1))
+        for c, client_runs in enumerate(runs):
+            _check_seq_runs(client_runs, self._vv[c])
 
     def _load_body(self, snap: changes_pb2.Snapshot, n: int) -> None:
         names = list(snap.names)
@@ -747,9 +797,12 @@ class Document:
             if c >= n or not start >= 1 or k > n:
                 raise DecodeError("snapshot: invalid dependency checkpoint")
             deps = {int(flat[i + 3 + 2 * j]): int(flat[i + 4 + 2 * j]) for j in range(k)}
-            if any(dc >= n for dc in deps):
-                raise DecodeError("snapshot: dependency checkpoint names an unknown client")
-            self._checkpoints[c].append((start, deps))
+            if any(dc >= n or dc == c or ds > self._vv[dc] for dc, ds in deps.items()):
+                raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
+            cps = self._checkpoints[c]
+            if start > self._vv[c] + 1 or (cps and cps[-1][0] >= start):
+                raise DecodeError("snapshot: dependency checkpoints out of order")
+            cps.append((start, deps or _NO_DEPS))
             i += 3 + 2 * k
         changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
         second_pass: list[tuple[int, Op]] = []
@@ -774,6 +827,7 @@ class Document:
             if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
                 raise DecodeError("snapshot: a list operation refers to an unknown item")
             self._apply_op(c, self._clients[c], op)
+        self._check_loaded_ops()
         for ts in snap.texts:
             if ts.name >= len(names):
                 raise DecodeError("snapshot: text name index outside the name table")
@@ -796,10 +850,11 @@ class _Created:
     client's changes are planned in seq order), searched by bisection.
     """
 
-    __slots__ = ("_runs",)
+    __slots__ = ("_added", "_runs")
 
     def __init__(self) -> None:
         self._runs: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+        self._added: list[tuple[str, int]] = []
 
     def add(self, name: str, client: int, first: int, last: int) -> None:
         runs = self._runs.get((name, client))
@@ -807,6 +862,18 @@ class _Created:
             runs = self._runs[(name, client)] = ([], [])
         runs[0].append(first)
         runs[1].append(last)
+        self._added.append((name, client))
+
+    def mark(self) -> int:
+        """A point to :meth:`rollback` to."""
+        return len(self._added)
+
+    def rollback(self, mark: int) -> None:
+        """Forget every run added since ``mark``."""
+        while len(self._added) > mark:
+            runs = self._runs[self._added.pop()]
+            runs[0].pop()
+            runs[1].pop()
 
     def holds(self, name: str, item: ItemId) -> bool:
         runs = self._runs.get((name, item[0]))
@@ -817,6 +884,18 @@ class _Created:
 
 
 _first = itemgetter(0)
+
+
+def _check_seq_runs(runs: list[tuple[int, int]], top: int) -> None:
+    """(first seq, width) runs of one client must not overlap nor pass its version ``top``."""
+    runs.sort()
+    end = 0
+    for first, width in runs:
+        if first <= end:
+            raise DecodeError(f"snapshot: two operations share seq {first}")
+        end = first + width - 1
+    if end > top:
+        raise DecodeError(f"snapshot: operation seq {end} lies beyond the snapshot's version")
 
 
 def _seq_of(op: Op) -> int:
@@ -1083,6 +1162,7 @@ class Text:
             raise TypeError(f"text positions must be int, got {type(pos).__name__}")
         if type(s) is not str:
             raise TypeError(f"text inserts take str, got {type(s).__name__}")
+        check_text(s, "inserted text")
         doc = self._doc
         state = doc._texts.get(self._name)
         length = len(state) if state is not None else 0

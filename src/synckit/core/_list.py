@@ -71,9 +71,7 @@ class ListState:
         hi = order[index][0] if index < len(order) else None
         return lo, hi
 
-    def insert(
-        self, item_id: ItemId, client_id: str, value: JSONValue, key: str, hlc: int
-    ) -> None:
+    def insert(self, item_id: ItemId, client_id: str, value: JSONValue, key: str, hlc: int) -> None:
         item = ListItem(value, key, hlc, client_id, client_id)
         self._items[item_id] = item
         sk = (key, client_id, item_id[1])

@@ -6,14 +6,22 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-__all__ = ["JSONInput", "JSONScalar", "JSONValue", "check_scalar", "copy_json", "scalar_key"]
+__all__ = [
+    "JSONInput",
+    "JSONScalar",
+    "JSONValue",
+    "check_scalar",
+    "check_text",
+    "copy_json",
+    "scalar_key",
+]
 
 JSONScalar: TypeAlias = bool | int | float | str | None
 JSONValue: TypeAlias = JSONScalar | list["JSONValue"] | dict[str, "JSONValue"]
 #: What the API accepts as a JSON value (read-only views, so typed containers fit).
 JSONInput: TypeAlias = JSONScalar | Sequence["JSONInput"] | Mapping[str, "JSONInput"]
 
-_SCALAR_TYPES = (type(None), bool, int, str)
+_SCALAR_TYPES = (type(None), bool, int)
 _MAX_DEPTH = 64
 
 
@@ -26,6 +34,8 @@ def copy_json(value: object, what: str = "value") -> JSONValue:
     later cannot change the document behind its back.
     """
     t = type(value)
+    if t is str:
+        return check_text(value, what)  # type: ignore[arg-type]
     if t in _SCALAR_TYPES:
         return value  # type: ignore[return-value]
     if t is float:
@@ -33,6 +43,22 @@ def copy_json(value: object, what: str = "value") -> JSONValue:
             raise TypeError(f"{what} must be a JSON value: {value!r} is not a finite number")
         return value  # type: ignore[return-value]
     return _copy_container(value, what, 0)
+
+
+def check_text(value: str, what: str = "text") -> str:
+    """Return ``value`` if it is valid Unicode text (encodable as UTF-8), else raise TypeError.
+
+    A Python str may hold lone surrogates (``"\\ud800"``), which no replica could decode.
+    """
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError as exc:
+            raise TypeError(
+                f"{what} must be valid Unicode text: {value[exc.start : exc.end]!r} at "
+                f"position {exc.start} is a lone surrogate"
+            ) from None
+    return value
 
 
 def _copy_container(value: object, what: str, depth: int) -> JSONValue:
@@ -45,7 +71,7 @@ def _copy_container(value: object, what: str, depth: int) -> JSONValue:
         for k, v in value.items():
             if type(k) is not str:
                 raise TypeError(f"{what} must be a JSON value: dict key {k!r} is not a str")
-            out[k] = _copy_item(v, what, depth)
+            out[check_text(k, what)] = _copy_item(v, what, depth)
         return out
     raise TypeError(
         f"{what} must be a JSON value (None, bool, int, float, str, list, dict), "
@@ -55,6 +81,8 @@ def _copy_container(value: object, what: str, depth: int) -> JSONValue:
 
 def _copy_item(value: object, what: str, depth: int) -> JSONValue:
     t = type(value)
+    if t is str:
+        return check_text(value, what)  # type: ignore[arg-type]
     if t in _SCALAR_TYPES:
         return value  # type: ignore[return-value]
     if t is float:
@@ -67,6 +95,8 @@ def _copy_item(value: object, what: str, depth: int) -> JSONValue:
 def check_scalar(value: object, what: str = "member") -> JSONScalar:
     """Return ``value`` if it is a JSON scalar (None, bool, int, finite float, str), else raise."""
     t = type(value)
+    if t is str:
+        return check_text(value, what)  # type: ignore[arg-type]
     if t in _SCALAR_TYPES:
         return value  # type: ignore[return-value]
     if t is float and math.isfinite(value):  # type: ignore[arg-type]
@@ -79,4 +109,6 @@ def check_scalar(value: object, what: str = "member") -> JSONScalar:
 def scalar_key(value: JSONScalar) -> tuple[str, JSONScalar]:
     """A dict key that keeps ``1``, ``1.0`` and ``True`` apart (Python equates them)."""
     t = type(value)
-    return ("b" if t is bool else "i" if t is int else "f" if t is float else "s", value)
+    if t is str:
+        return ("s", value)
+    return ("b" if t is bool else "i" if t is int else "f" if t is float else "n", value)

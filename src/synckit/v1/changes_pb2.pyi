@@ -286,11 +286,17 @@ class Snapshot(_message.Message):
     HLC_FIELD_NUMBER: _builtins.int
     PENDING_FIELD_NUMBER: _builtins.int
     CHECKPOINTS_FIELD_NUMBER: _builtins.int
+    CHECKSUM_FIELD_NUMBER: _builtins.int
     format: _builtins.int
     hlc: _builtins.int
     """Highest hybrid logical clock seen."""
     pending: _builtins.bytes
     """Changes received whose causal predecessors had not arrived yet (a ChangeSet)."""
+    checksum: _builtins.int
+    """CRC-32 (as zlib.crc32 computes it) of every byte of the message before this
+    field. Writers put it last; readers check it before anything else, so storage
+    corruption and truncation are caught.
+    """
     @_builtins.property
     def clients(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -328,10 +334,11 @@ class Snapshot(_message.Message):
         hlc: _builtins.int = ...,
         pending: _builtins.bytes = ...,
         checkpoints: _abc.Iterable[_builtins.int] | None = ...,
+        checksum: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "checkpoints", b"checkpoints", "clients", b"clients", "format", b"format", "hlc", b"hlc", "names", b"names", "pending", b"pending", "texts", b"texts", "version_clients", b"version_clients", "version_seqs", b"version_seqs"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "checkpoints", b"checkpoints", "checksum", b"checksum", "clients", b"clients", "format", b"format", "hlc", b"hlc", "names", b"names", "pending", b"pending", "texts", b"texts", "version_clients", b"version_clients", "version_seqs", b"version_seqs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
