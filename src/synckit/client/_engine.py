@@ -59,10 +59,13 @@ class _Replica:
     #: Batches appended since the last snapshot.
     log_count: int
     unsubscribe: Callable[[], None]
-    #: What the server holds, as it last told us on this connection (None: not told yet).
-    server: VersionVector | None = None
-    #: ``server`` plus everything pushed on this connection.
-    sent: VersionVector = field(default_factory=VersionVector)
+    #: The server's version as it last told us on this connection (None: not told yet).
+    #: Frames arrive in order and the server's version only grows, so the latest one holds
+    #: everything earlier ones did; it is decoded only when needed.
+    server_raw: bytes | None = None
+    server_cache: tuple[bytes, VersionVector] | None = None
+    #: The document's version at the last push on this connection.
+    pushed: VersionVector = field(default_factory=VersionVector)
     #: The last error the server sent about this document.
     error: Error | None = None
 
@@ -172,17 +175,39 @@ class SyncEngine:
         return None if rep is None else rep.doc
 
     def _on_change(self, doc_id: str, event: ChangeEvent) -> None:
+        if not event.local:
+            return  # remote changes are stored as received, by _apply
         rep = self._replicas[doc_id]
         version = rep.doc.version()
         if not rep.persisted.dominates(version):
-            self.store.append(doc_id, rep.doc.changes(rep.persisted))
-            rep.persisted = version
-            rep.log_count += 1
-            if rep.log_count >= self.compact_every:
-                self.store.compact(doc_id, rep.doc.save(), rep.log_count)
-                rep.log_count = 0
-        if event.local and self.wake is not None:
+            self._append(doc_id, rep, rep.doc.changes(rep.persisted), version)
+        if self.wake is not None:
             self.wake()
+
+    def _append(self, doc_id: str, rep: _Replica, changes: bytes, version: VersionVector) -> None:
+        self.store.append(doc_id, changes)
+        rep.persisted = version
+        rep.log_count += 1
+        if rep.log_count >= self.compact_every:
+            self.store.compact(doc_id, rep.doc.save(), rep.log_count)
+            rep.log_count = 0
+
+    def _server(self, rep: _Replica) -> VersionVector | None:
+        """The server's version (decoded once per new value); None when not told."""
+        raw = rep.server_raw
+        if raw is None:
+            return None
+        cache = rep.server_cache
+        if cache is not None and cache[0] is raw:
+            return cache[1]
+        try:
+            version = VersionVector.decode(raw)
+        except DecodeError as exc:
+            self._fail(ErrorCode.BAD_CHANGES, f"server version does not decode: {exc}")
+            rep.server_raw = None
+            return None
+        rep.server_cache = (raw, version)
+        return version
 
     # -- sync state ---------------------------------------------------------------------
 
@@ -196,11 +221,12 @@ class SyncEngine:
         out = []
         for doc_id, rep in self._replicas.items():
             version = rep.doc.version()
-            if rep.server is None:
+            server = self._server(rep)
+            if server is None:
                 # Not told on this connection: only a document we never wrote to is known synced.
                 if version[self.actor_id]:
                     out.append(doc_id)
-            elif not rep.server.dominates(version):
+            elif not server.dominates(version):
                 out.append(doc_id)
         return out
 
@@ -223,7 +249,7 @@ class SyncEngine:
         self._ping_due = False
         self._waiting.clear()
         for rep in self._replicas.values():
-            rep.server = None
+            rep.server_raw = None
             rep.error = None
 
     def connection_lost(self) -> None:
@@ -232,7 +258,7 @@ class SyncEngine:
             self.session.close()
             self.session = None
         for rep in self._replicas.values():
-            rep.server = None
+            rep.server_raw = None
 
     def data_to_send(self) -> list[bytes]:
         """Frames to write to the transport, oldest first."""
@@ -270,29 +296,27 @@ class SyncEngine:
                 rep = self._replicas.get(doc_id)
                 if rep is None or not self._apply(doc_id, rep, event.changes):
                     return
-                rep.server = self._version(event.server_version)
-                rep.sent = rep.server if rep.server is not None else VersionVector()
+                rep.server_raw = event.server_version
+                rep.pushed = VersionVector()
                 self._push(doc_id, rep)
             case Ack(doc_id=doc_id):
                 rep = self._replicas.get(doc_id)
-                if rep is None or rep.server is None:
+                if rep is None or rep.server_raw is None:
                     return
-                acked = self._version(event.server_version)
-                if acked is not None:
-                    rep.server = rep.server.merge(acked)
-                    pending = self.session and doc_id in self.session.pending_batches.values()
-                    if not pending and not rep.server.dominates(rep.sent):
+                rep.server_raw = event.server_version
+                session = self.session
+                if session is not None and doc_id not in session.pending_batches.values():
+                    server = self._server(rep)
+                    if server is not None and not server.dominates(rep.pushed):
                         # The server did not take everything we pushed: push the rest again.
-                        rep.sent = rep.server
+                        rep.pushed = VersionVector()
                         self._push(doc_id, rep)
             case Broadcast(doc_id=doc_id):
                 rep = self._replicas.get(doc_id)
                 if rep is None or not self._apply(doc_id, rep, event.changes):
                     return
-                told = self._version(event.server_version)
-                if told is not None and rep.server is not None:
-                    rep.server = rep.server.merge(told)
-                    rep.sent = rep.sent.merge(told)
+                if rep.server_raw is not None:
+                    rep.server_raw = event.server_version
             case Error(fatal=True):
                 self.last_error = event
                 if event.code in _TERMINAL:
@@ -301,26 +325,26 @@ class SyncEngine:
                 rep = self._replicas[doc_id]
                 rep.error = event
                 if not event.batch_id:
-                    rep.server = None  # the subscription ended; retried on the next connection
-                elif event.retryable and rep.server is not None:
-                    rep.sent = rep.server
+                    rep.server_raw = None  # the subscription ended; retried on the next connection
+                elif event.retryable:
+                    rep.pushed = VersionVector()
             case _:
                 pass
 
     def _apply(self, doc_id: str, rep: _Replica, changes: bytes) -> bool:
+        """Apply changes from the server and store them as they came."""
+        before = rep.doc.version()
         try:
             rep.doc.apply(changes)
         except DecodeError as exc:
             self._fail(ErrorCode.BAD_CHANGES, f"changes for {doc_id!r} do not decode: {exc}")
             return False
+        version = rep.doc.version()
+        if version != before:
+            # Everything the version holds is now in the store: earlier bytes were stored the
+            # same way, and local edits by _on_change.
+            self._append(doc_id, rep, changes, version)
         return True
-
-    def _version(self, data: bytes) -> VersionVector | None:
-        try:
-            return VersionVector.decode(data)
-        except DecodeError as exc:
-            self._fail(ErrorCode.BAD_CHANGES, f"server version does not decode: {exc}")
-            return None
 
     def _fail(self, code: ErrorCode, message: str) -> None:
         session = self.session
@@ -331,7 +355,7 @@ class SyncEngine:
 
     def _subscribe(self, doc_id: str, rep: _Replica) -> None:
         assert self.session is not None
-        rep.server = None
+        rep.server_raw = None
         self.session.send(Subscribe(doc_id, rep.doc.version().encode()))
 
     # -- pushing ------------------------------------------------------------------------
@@ -341,7 +365,7 @@ class SyncEngine:
         if not self.online:
             return
         for doc_id, rep in self._replicas.items():
-            if rep.server is not None:
+            if rep.server_raw is not None:
                 self._push(doc_id, rep)
 
     def _push(self, doc_id: str, rep: _Replica) -> None:
@@ -350,12 +374,16 @@ class SyncEngine:
             return
         if session.doc_state(doc_id) is not DocState.SUBSCRIBED:
             return
+        server = self._server(rep)
+        if server is None:
+            return
         version = rep.doc.version()
-        if rep.sent.dominates(version):
+        base = server.merge(rep.pushed) if rep.pushed else server
+        if base.dominates(version):
             return
         if rep.error is not None and not rep.error.retryable:
             return  # refused on this connection: tried again only on the next one
-        data = rep.doc.changes(rep.sent)
+        data = rep.doc.changes(base)
         if self.max_frame_bytes and len(data) + 64 + len(doc_id) > self.max_frame_bytes:
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
@@ -365,7 +393,7 @@ class SyncEngine:
             )
             return
         session.send(Push(doc_id, session.next_batch_id(), data))
-        rep.sent = rep.sent.merge(version)
+        rep.pushed = version
 
     # -- timers -------------------------------------------------------------------------
 
