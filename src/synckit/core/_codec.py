@@ -84,7 +84,9 @@ class ChangeSetWriter:
 
     def add(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
         """Append one change: ``ops`` of ``client`` starting at seq ``start``."""
-        msg = self.changes.add(client=self._client(client), start=start)
+        msg = self.changes.add()
+        msg.client = self._client(client)
+        msg.start = start
         if deps:
             msg.dep_clients.extend([self._client(c) for c in deps])
             msg.dep_seqs.extend(deps.values())

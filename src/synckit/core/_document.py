@@ -394,12 +394,15 @@ class Document:
     def _ops_since(self, c: int, after: int) -> list[Op]:
         """Client ``c``'s operations after seq ``after`` in seq order, gaps filled by SKIPs."""
         log = self._log[c]
-        i = bisect_right(log, after, key=_seq_of)
-        ops = log[i:]
-        if i > 0:
-            prev = log[i - 1]
-            if prev[0] == K.SKIP and prev[1] + prev[2] - 1 > after:
-                ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
+        if log and log[-1][1] + op_width(log[-1]) - 1 > after:
+            i = bisect_right(log, after, key=_seq_of)
+            ops = log[i:]
+            if i > 0:
+                prev = log[i - 1]
+                if prev[0] == K.SKIP and prev[1] + prev[2] - 1 > after:
+                    ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
+        else:
+            ops = []
         sources = 1 if ops else 0
         if self._field_top[c] > after:
             sources += 2  # fields are in name order, not seq order: always sort
@@ -440,8 +443,12 @@ class Document:
         k = bisect_right(cps, ops[0][1], key=_first) - 1
 
         def deps(k: int) -> dict[int, int]:
-            return cps[k][1] if k >= 0 else {}
+            return cps[k][1] if k >= 0 else _NO_DEPS
 
+        if last < 0 or (k == last and len(ops) == 1):
+            # The common case (one op, or no checkpoint to cut at): one change.
+            writer.add(c, ops[0][1], deps(k), ops)
+            return
         group: list[Op] = []
         for op in ops:
             seq = op[1]
