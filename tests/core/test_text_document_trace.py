@@ -28,7 +28,7 @@ def trace() -> dict[str, Any]:
 
 
 def patches() -> list[tuple[int, int, str]]:
-    return [tuple(p) for txn in trace()["txns"] for p in txn["patches"]]  # type: ignore[misc]
+    return [(p[0], p[1], p[2]) for txn in trace()["txns"] for p in txn["patches"]]
 
 
 def replay(doc: Document, edits: list[tuple[int, int, str]]) -> str:
