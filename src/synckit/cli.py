@@ -8,7 +8,6 @@ Each option falls back to an environment variable (``SYNCKIT_HOST``, ``SYNCKIT_P
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -74,7 +73,8 @@ def _serve(host: str, port: int, data: Path, log_level: str) -> int:
         f"SyncKit server listening on {url} (WebSocket {ws}/v1/sync, data in {data.resolve()})",
         flush=True,
     )
-    asyncio.run(uvicorn.Server(uvicorn_config(app, log_level=log_level)).serve(sockets=[sock]))
+    # Server.run picks uvloop when it is installed (uvicorn[standard]).
+    uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
     return 0
 
 

@@ -116,6 +116,8 @@ class SyncEngine:
         self._last_heard = 0.0
         self._ping_due = False
         self._nonces = itertools.count(1)
+        #: Pushes the server acknowledged, over all connections (a statistic).
+        self.acked_pushes = 0
         # Unanswered requests -> the time a tick first saw them.
         self._waiting: dict[object, float] = {}
 
@@ -300,6 +302,7 @@ class SyncEngine:
                 rep.pushed = VersionVector()
                 self._push(doc_id, rep)
             case Ack(doc_id=doc_id):
+                self.acked_pushes += 1
                 rep = self._replicas.get(doc_id)
                 if rep is None or rep.server_raw is None:
                     return
