@@ -6,44 +6,34 @@ A failing seed reproduces alone: ``python tests/sim/simnet.py SEED``.
 from __future__ import annotations
 
 import pytest
-from simnet import ALL_OPS, CONTAINER_OPS, Faults, Simulation
+from simnet import ALL_OPS, Faults, Simulation
 
 DEFAULT_SEEDS = 300
 
 
 @pytest.mark.parametrize("seed", range(DEFAULT_SEEDS))
 def test_seed_converges(seed: int) -> None:
-    stats = Simulation(seed, ops=CONTAINER_OPS).run()
+    stats = Simulation(seed, ops=ALL_OPS).run()
     assert stats["edits"] > 0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(DEFAULT_SEEDS, DEFAULT_SEEDS + 3000))
 def test_seed_converges_slow(seed: int) -> None:
-    Simulation(seed, ops=CONTAINER_OPS).run()
-
-
-@pytest.mark.xfail(
-    reason="core bug: after a superseded field set, Document.changes() carries seqs beyond the "
-    "author's version (see the report of issue 4), so replicas with fields diverge",
-    strict=False,
-)
-def test_seeds_with_field_edits_converge() -> None:
-    for seed in range(40):
-        Simulation(seed, ops=ALL_OPS).run()
+    Simulation(seed, ops=ALL_OPS).run()
 
 
 def test_a_seed_reproduces_exactly() -> None:
-    first = Simulation(12345, ops=CONTAINER_OPS).run()
-    again = Simulation(12345, ops=CONTAINER_OPS).run()
+    first = Simulation(12345, ops=ALL_OPS).run()
+    again = Simulation(12345, ops=ALL_OPS).run()
     assert first == again
     assert first["dropped"] and first["duplicated"] and first["reordered"]
 
 
 def test_faults_really_happen() -> None:
-    total = Simulation(1, ops=CONTAINER_OPS).run()
+    total = Simulation(1, ops=ALL_OPS).run()
     for seed in range(2, 30):
-        total += Simulation(seed, ops=CONTAINER_OPS).run()
+        total += Simulation(seed, ops=ALL_OPS).run()
     for what in (
         "dropped",
         "duplicated",
@@ -60,4 +50,4 @@ def test_faults_really_happen() -> None:
 @pytest.mark.parametrize("seed", range(20))
 def test_heavy_faults(seed: int) -> None:
     faults = Faults(drop=0.15, duplicate=0.15, max_delay=0.3, cut=0.05, server_crash=0.01)
-    Simulation(seed, faults=faults, ops=CONTAINER_OPS).run(steps=150, heal_steps=20000)
+    Simulation(seed, faults=faults, ops=ALL_OPS).run(steps=150, heal_steps=20000)
