@@ -8,7 +8,9 @@ three :class:`synckit.Document` replicas, each with a short script of local oper
 one member, list inserts at one index and moves, text inserts at one position), and a
 network of in-flight messages. Every local operation's delta (``changes(before)``) is sent
 to each other replica as its own message; messages are delivered in every possible order,
-and each delivery may also leave a duplicate behind (up to a budget).
+and each delivery may also leave a duplicate behind (up to a budget). The small bound gives
+each replica one operation; the full bound runs each scenario twice: r0 and r1 with two
+operations and r2 with one (one duplicate allowed), then all three with two (no duplicates).
 
 A global state is: each replica's ``save()`` bytes and script position, the multiset of
 messages in flight, the duplicates left, and which variant of each operation its author
@@ -214,6 +216,7 @@ class Scenario:
     skews: tuple[int, int, int]  # each replica's wall clock (ms)
     base: Callable[[Document], None]
     scripts: tuple[tuple[Action, ...], tuple[Action, ...], tuple[Action, ...]]
+    dups: int = 1  # how many times a delivery may leave a duplicate in flight
 
 
 def set_field(name: str) -> Action:
@@ -345,7 +348,28 @@ def scenarios(full: bool) -> list[Scenario]:
     ]
     if not full:
         return small
-    # Two operations for r0 and r1, one for r2 (two each is ~10x more states again).
+    # Two operations for r0 and r1, one for r2, one duplicate delivery allowed; then
+    # two operations for every replica, no duplicates (~10x more states each).
+    three_by_two = {
+        "lww": (delete_field("x"), set_field("y")),
+        "counter+set": (set_discard("s", 1), increment("c", 5)),
+        "list": (list_move_value("l", "p", 2), list_insert("l", 0)),
+        "text": (text_delete("t", 0, 2), text_insert("t", 1, "w")),
+    }
+    mixed = _full_mixed(skews)
+    return mixed + [
+        Scenario(
+            f"{sc.name}/3x2",
+            sc.skews,
+            sc.base,
+            (sc.scripts[0], sc.scripts[1], three_by_two[sc.name]),
+            dups=0,
+        )
+        for sc in mixed
+    ]
+
+
+def _full_mixed(skews: tuple[int, int, int]) -> list[Scenario]:
     return [
         Scenario(
             "lww",
@@ -684,7 +708,7 @@ class Checker:
 
 def run(
     full: bool,
-    dup_budget: int = 1,
+    dup_budget: int | None = None,
     out: Any = None,
     doc_class: type[Document] = Document,
     only: Sequence[str] = (),
@@ -699,7 +723,7 @@ def run(
         if only and sc.name not in only:
             continue
         t = time.perf_counter()
-        checker = Checker(sc, dup_budget, doc_class)
+        checker = Checker(sc, sc.dups if dup_budget is None else dup_budget, doc_class)
         n = checker.run()
         s = checker.stats
         total.states += n
@@ -723,7 +747,12 @@ def run(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="the full bound (> 118,711 states)")
-    parser.add_argument("--dups", type=int, default=1, help="duplicate deliveries allowed")
+    parser.add_argument(
+        "--dups",
+        type=int,
+        default=None,
+        help="duplicate deliveries allowed (default: per scenario)",
+    )
     parser.add_argument("--only", nargs="*", default=(), help="scenario names to run")
     args = parser.parse_args(argv)
     bound = "full" if args.full else "small"

@@ -213,8 +213,11 @@ class Network:
         self.known[r][s] = self.docs[s].version()
 
 
+_op_step = st.tuples(st.just("op"), st.integers(0, 4), edits)
 steps = st.one_of(
-    st.tuples(st.just("op"), st.integers(0, 4), edits),
+    _op_step,
+    _op_step,
+    _op_step,
     st.tuples(st.just("send"), st.integers(0, 4), st.integers(0, 4)),
     st.tuples(st.just("deliver"), st.integers(0, 50), st.integers(0, 2)),
     st.tuples(st.just("ack"), st.integers(0, 4), st.integers(0, 4)),
@@ -242,7 +245,7 @@ def run_schedule(net: Network, schedule: Sequence[tuple[Any, ...]]) -> None:
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=5),
-    schedule=st.lists(steps, max_size=60),
+    schedule=st.lists(steps, min_size=10, max_size=80),
     late=st.randoms(use_true_random=False),
 )
 def test_replicas_converge_over_a_lossy_duplicating_reordering_network(
@@ -258,6 +261,14 @@ def test_replicas_converge_over_a_lossy_duplicating_reordering_network(
     # Lost messages are retried: a full exchange of what each lacks.
     full_exchange(net.docs)
     assert_converged(net.docs)
+    # Counters count every increment exactly once, whatever the network did.
+    totals = [0, 0]
+    for step in schedule:
+        if step[0] == "op" and step[2].kind in ("inc", "dec"):
+            e = step[2]
+            totals[e.name] += e.a - 20 if e.kind == "inc" else -e.b
+    view = net.docs[0].to_json()
+    assert [view.get("c0", 0), view.get("c1", 0)] == totals
     # Converged replicas have nothing left to tell each other.
     for a in net.docs:
         for b in net.docs:
@@ -273,7 +284,7 @@ def ops_in(data: bytes) -> int:
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=5),
-    schedule=st.lists(steps, max_size=50),
+    schedule=st.lists(steps, min_size=10, max_size=70),
     rnd=st.randoms(use_true_random=False),
 )
 def test_full_changes_in_random_order_converge(
@@ -324,7 +335,7 @@ def record_deltas(docs: list[Document], schedule: Sequence[tuple[Any, ...]]) -> 
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=5),
-    schedule=st.lists(steps, max_size=50),
+    schedule=st.lists(steps, min_size=10, max_size=70),
     rnd=st.randoms(use_true_random=False),
 )
 def test_per_step_deltas_shuffled_wait_as_pending_then_converge(
@@ -366,7 +377,7 @@ def pick(deltas: list[bytes], idx: int) -> bytes:
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=4),
-    schedule=st.lists(steps, min_size=1, max_size=40),
+    schedule=st.lists(steps, min_size=10, max_size=60),
     picks=st.lists(st.integers(0, 200), min_size=1, max_size=6),
 )
 def test_apply_is_idempotent(
@@ -415,7 +426,7 @@ def test_duplicates_of_a_waiting_change_do_not_pile_up() -> None:
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=4),
-    schedule=st.lists(steps, min_size=1, max_size=40),
+    schedule=st.lists(steps, min_size=10, max_size=60),
     i=st.integers(0, 200),
     j=st.integers(0, 200),
     base=st.integers(0, 200),
@@ -440,7 +451,7 @@ def test_apply_is_commutative(
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=4),
-    schedule=st.lists(steps, min_size=1, max_size=40),
+    schedule=st.lists(steps, min_size=10, max_size=60),
     ijk=st.tuples(st.integers(0, 200), st.integers(0, 200), st.integers(0, 200)),
 )
 def test_apply_is_associative(
@@ -478,7 +489,7 @@ def test_apply_is_associative(
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=4),
-    schedule=st.lists(steps, min_size=1, max_size=40),
+    schedule=st.lists(steps, min_size=10, max_size=60),
     more=st.lists(edits, min_size=1, max_size=5),
     since_step=st.integers(0, 200),
 )
@@ -596,8 +607,8 @@ def seq_ranges(data: bytes) -> list[tuple[str, int, int]]:
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=3, max_size=4),
-    before=st.lists(steps, max_size=30),
-    after=st.lists(steps, min_size=1, max_size=30),
+    before=st.lists(steps, min_size=5, max_size=40),
+    after=st.lists(steps, min_size=5, max_size=40),
     who=st.integers(0, 3),
 )
 def test_changes_since_is_minimal(
@@ -846,7 +857,7 @@ def test_concurrent_moves_of_one_item_leave_it_exactly_once(
 @PROFILE
 @given(
     skew_list=st.lists(skews, min_size=2, max_size=3),
-    schedule=st.lists(steps, max_size=30),
+    schedule=st.lists(steps, min_size=10, max_size=50),
     name=st.sampled_from(["fresh", "c0", "s0", "l0", "t0"]),
 )
 def test_taking_a_handle_changes_nothing(
