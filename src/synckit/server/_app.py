@@ -125,9 +125,12 @@ class SyncServer:
             while True:
                 await wake.wait()
                 wake.clear()
-                for frame in conn.take_frames():
+                frames = conn.take_frames()
+                if frames:
+                    # One timer per batch, not per frame: the fan-out path is hot.
                     async with asyncio.timeout(self.send_timeout):
-                        await ws.send_bytes(frame)
+                        for frame in frames:
+                            await ws.send_bytes(frame)
                 if conn.closed and not conn.outbox:
                     error = conn.session.error
                     code = 1000 if error is None else _CLOSE_CODES.get(error.code, 1008)
