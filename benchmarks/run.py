@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     versions = _versions()
     versions["synckit_commit"] = _git_state()
     results: dict[str, Any] = {
@@ -192,7 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = round(elapsed, 1)
     results["failures"] = list(FAILURES)
     out += _errors(all_figs)
-    out.append(f"Run took {elapsed:.0f} s.")
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    results["load_average"] = [load_before, load_after]
+    cpus = os.cpu_count() or 1
+    load_note = ""
+    if load_before is not None and load_after is not None:
+        load_note = (f" 1-minute load average {load_before:.2f} at the start, {load_after:.2f} at"
+                     f" the end, on {cpus} CPUs")
+        if max(load_before, load_after) > 1.5:
+            load_note += " — other processes were running: figures may be inflated"
+    out.append(f"Run took {elapsed:.0f} s.{load_note}")
     print("\n".join(out), flush=True)
 
     if args.json is not None:
