@@ -341,7 +341,7 @@ class Hub:
             self.store.compact(doc_id, snapshot, room.log_count)
         except StorageError:
             return  # the log still holds everything; try again later
-        room.size = len(snapshot) + 0
+        room.size = len(snapshot)
         room.log_count = 0
 
     # -- rooms ------------------------------------------------------------------------
