@@ -99,6 +99,7 @@ def test_planted_bugs_are_caught(doc_class: type[Document], scenario: str, words
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_full_bound_explores_more_states_than_the_tla_models() -> None:
     out = io.StringIO()
     stats = mc.run(full=True, out=out)
