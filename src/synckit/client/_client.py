@@ -283,7 +283,8 @@ class Client:
                     if engine.online and not self._online:
                         self.connections += 1
                         self._set_online(True)
-                    self._kick.set()
+                    if engine.has_data_to_send or engine.closing:
+                        self._kick.set()  # answers or pushes (local edits wake it themselves)
                     self._progress.set()
             except ConnectionClosed:
                 pass  # the server went away or closed after an error: reconnect

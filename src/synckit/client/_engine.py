@@ -262,6 +262,11 @@ class SyncEngine:
         for rep in self._replicas.values():
             rep.server_raw = None
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Frames are waiting (answers, pushes): call :meth:`data_to_send`."""
+        return self.session is not None and self.session.has_data_to_send
+
     def data_to_send(self) -> list[bytes]:
         """Frames to write to the transport, oldest first."""
         return [] if self.session is None else self.session.data_to_send()

@@ -114,6 +114,11 @@ class Session:
         """Pushes not yet acknowledged or refused: batch id -> document id (a copy)."""
         return dict(self._batches)
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """Frames are queued: call :meth:`data_to_send`."""
+        return bool(self._outbox)
+
     def data_to_send(self) -> list[bytes]:
         """Take the frames queued for the peer, oldest first."""
         out, self._outbox = self._outbox, []
