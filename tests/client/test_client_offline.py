@@ -124,3 +124,39 @@ async def test_wait_synced_returns_at_once_without_local_edits() -> None:
     async with connect(NOWHERE) as client:
         await client.open("d")
         await asyncio.wait_for(client.wait_synced(timeout=1), 1)
+
+
+def test_a_rolled_back_store_is_detected_not_silently_dropped() -> None:
+    from synckit.protocol import ErrorCode
+    from synckit.server import Hub
+    from synckit.server import MemoryStore as ServerStore
+
+    hub = Hub(ServerStore())
+
+    def sync(engine: SyncEngine) -> None:
+        conn = hub.connect()
+        engine.connection_made(0.0)
+        for _ in range(10):
+            engine.flush()
+            for frame in engine.data_to_send():
+                hub.receive(conn, frame)
+            for frame in conn.take_frames():
+                engine.receive(frame, 0.0)
+        hub.disconnect(conn)
+        engine.connection_lost()
+
+    first = SyncEngine(MemoryStore(), "phone~1")
+    doc = first.open("d")
+    doc.get_list("l").append("a")
+    doc.get_list("l").append("b")
+    sync(first)
+    assert hub.doc_json("d") == {"l": ["a", "b"]}
+    # The same actor id over an older (here: empty) copy of its store, as after a restore.
+    restored = SyncEngine(MemoryStore(), "phone~1")
+    again = restored.open("d")
+    again.get_list("l").append("lost?")  # reuses seq 1
+    sync(restored)
+    error = restored.sync_error()
+    assert error is not None and error.code is ErrorCode.ILLEGAL_STATE
+    assert "restored" in error.message
+    assert hub.doc_json("d") == {"l": ["a", "b"]}  # nothing wrong was stored

@@ -301,9 +301,24 @@ class SyncEngine:
                     self._subscribe(doc_id, rep)
             case Subscribed(doc_id=doc_id):
                 rep = self._replicas.get(doc_id)
-                if rep is None or not self._apply(doc_id, rep, event.changes):
+                if rep is None:
                     return
+                mine = rep.doc.version()[self.actor_id]
                 rep.server_raw = event.server_version
+                server = self._server(rep)
+                if server is not None and server[self.actor_id] > mine:
+                    # The server holds edits of this very replica that its store lacks: the
+                    # store was rolled back (a restored copy). Edits made since reuse their
+                    # numbers and would be dropped as duplicates, so refuse to push them.
+                    rep.error = Error(
+                        ErrorCode.ILLEGAL_STATE,
+                        f"the store of {self.actor_id!r} is older than the server's copy of "
+                        f"its edits to {doc_id!r} (seq {mine} < {server[self.actor_id]}): "
+                        "was it restored from a backup? Open the client with a fresh store",
+                        doc_id=doc_id,
+                    )
+                if not self._apply(doc_id, rep, event.changes):
+                    return
                 rep.pushed = VersionVector()
                 self._push(doc_id, rep)
             case Ack(doc_id=doc_id):
