@@ -311,3 +311,14 @@ def test_snapshot_corruption_is_caught_by_its_checksum() -> None:
         Document.load(bytes(data))
     with pytest.raises(DecodeError, match="truncated"):
         Document.load(d.save()[:-3])
+
+
+def test_import_synckit_loads_no_networking_code() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, synckit; assert 'synckit.client' not in sys.modules; "
+        "assert 'websockets' not in sys.modules; assert callable(synckit.connect)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
