@@ -91,9 +91,9 @@ def decode_ops(data: bytes, deps: VersionVector) -> list[OpInfo]:
     out: list[OpInfo] = []
     for ch in msg.changes:
         author = clients[ch.client]
-        ints, hlcs, strs = list(ch.ints), list(ch.hlcs), list(ch.strs)
+        ints, hlcs = list(ch.ints), list(ch.hlcs)
         values = json.loads(ch.values) if ch.values else []
-        ii = hi = vi = si = 0
+        ii = hi = vi = si = ti = 0
         hlc = 0
         seq = ch.start
 
@@ -148,10 +148,10 @@ def decode_ops(data: bytes, deps: VersionVector) -> list[OpInfo]:
                 info["item"] = ref(ints[ii], ints[ii + 1])
                 ii += 2
             elif kind == pb.OP_KIND_TEXT_INSERT:
-                info["value"] = strs[si]
-                si += 1
-                ii += 4
-                width = len(info["value"])
+                width = ints[ii + 4]
+                info["value"] = ch.text[ti : ti + width]
+                ti += width
+                ii += 5
             elif kind == pb.OP_KIND_TEXT_DELETE:
                 info["item"] = ref(ints[ii], ints[ii + 1])
                 info["value"] = ints[ii + 2]  # signed count
@@ -200,7 +200,7 @@ def _width_and_advance(
     if kind == pb.OP_KIND_LIST_DELETE:
         return 1, ii + 2, si
     if kind == pb.OP_KIND_TEXT_INSERT:
-        return len(strs[si]), ii + 4, si + 1
+        return ints[ii + 4], ii + 5, si
     if kind == pb.OP_KIND_TEXT_DELETE:
         return abs(ints[ii + 2]), ii + 3, si
     return 1, ii, si  # field set/delete, set add

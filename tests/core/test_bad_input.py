@@ -126,6 +126,7 @@ def change_set(
     hlcs: list[int] | None = None,
     values: str = "",
     strs: list[str] | None = None,
+    text: str = "",
     deps: dict[int, int] | None = None,
     fmt: int = 1,
 ) -> bytes:
@@ -141,6 +142,7 @@ def change_set(
     ch.hlcs.extend(hlcs or [])
     ch.values = values
     ch.strs.extend(strs or [])
+    ch.text = text
     return msg.SerializeToString()
 
 
@@ -341,13 +343,15 @@ def hostile_changes() -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
     )
     yield (
         "text insert after an unknown character",
-        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_INSERT], ints=[0, 1, 40, 0, 0], strs=["hi"]),
+        change_set(
+            ["a"], ["t"], kinds=[K.OP_KIND_TEXT_INSERT], ints=[0, 1, 40, 0, 0, 2], text="hi"
+        ),
         ("unknown character",),
     )
     yield (
         "empty text insert",
-        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_INSERT], ints=[0, 0, 0, 0, 0], strs=[""]),
-        ("empty text insert",),
+        change_set(["a"], ["t"], kinds=[K.OP_KIND_TEXT_INSERT], ints=[0, 0, 0, 0, 0, 0]),
+        ("text insert length 0",),
     )
     yield (
         "text delete of an unknown character",

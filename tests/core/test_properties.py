@@ -572,7 +572,7 @@ def seq_ranges(data: bytes) -> list[tuple[str, int, int]]:
         changes_pb2.OP_KIND_LIST_INSERT: 1,
         changes_pb2.OP_KIND_LIST_MOVE: 3,
         changes_pb2.OP_KIND_LIST_DELETE: 3,
-        changes_pb2.OP_KIND_TEXT_INSERT: 5,
+        changes_pb2.OP_KIND_TEXT_INSERT: 6,
         changes_pb2.OP_KIND_TEXT_DELETE: 4,
         changes_pb2.OP_KIND_SKIP: 1,
     }
@@ -590,9 +590,8 @@ def seq_ranges(data: bytes) -> list[tuple[str, int, int]]:
                 ii += 2 + 2 * n
                 width += 1
             elif kind == changes_pb2.OP_KIND_TEXT_INSERT:
-                width += len(strs[si])
-                si += 1
-                ii += 5
+                width += ints[ii + 5]
+                ii += 6
             elif kind == changes_pb2.OP_KIND_TEXT_DELETE:
                 width += abs(ints[ii + 3])
                 ii += 4

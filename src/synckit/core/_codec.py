@@ -95,6 +95,7 @@ class ChangeSetWriter:
         hlcs: list[int] = []
         values: list[JSONValue] = []
         strs: list[str] = []
+        texts: list[str] = []
         name_pos = self._name_pos
         name_of = self._name
         client_of = self._client
@@ -118,10 +119,10 @@ class ChangeSetWriter:
                 else:
                     ints += (client_of(left[0]) + 1, left[1])
                 if right is None:
-                    ints += (0, 0)
+                    ints += (0, 0, len(op[5]))
                 else:
-                    ints += (client_of(right[0]) + 1, right[1])
-                strs.append(op[5])
+                    ints += (client_of(right[0]) + 1, right[1], len(op[5]))
+                texts.append(op[5])
             elif kind == K.TEXT_DELETE:
                 ints += (client_of(op[3]), op[4], op[5])
             elif kind == K.FIELD_DELETE:
@@ -159,6 +160,8 @@ class ChangeSetWriter:
             msg.values = _dumps(values)
         if strs:
             msg.strs.extend(strs)
+        if texts:
+            msg.text = "".join(texts)
 
     @property
     def clients(self) -> list[str]:
@@ -280,7 +283,8 @@ def _decode_ops(
     append = ops.append
     seq = msg.start
     hlc = 0
-    ii = hi = vi = si = 0
+    ii = hi = vi = si = ti = 0
+    text = msg.text
     name = ""
     try:
         for kind in msg.kinds:
@@ -299,12 +303,12 @@ def _decode_ops(
                 vi += 1
                 seq += 1
             elif kind == K.TEXT_INSERT:
-                lc, ls, rc, rs = ints[ii], ints[ii + 1], ints[ii + 2], ints[ii + 3]
-                ii += 4
-                content = strs[si]
-                si += 1
-                if not content:
-                    raise DecodeError(f"{where}: empty text insert")
+                lc, ls, rc, rs, n = ints[ii], ints[ii + 1], ints[ii + 2], ints[ii + 3], ints[ii + 4]
+                ii += 5
+                if not 0 < n <= len(text) - ti:
+                    raise DecodeError(f"{where}: text insert length {n} is out of range")
+                content = text[ti : ti + n]
+                ti += n
                 left = _ref(lc - 1, ls, clients, n_clients, where, True)
                 right = _ref(rc - 1, rs, clients, n_clients, where, True)
                 append((kind, seq, name, left, right, content))
@@ -387,6 +391,7 @@ def _decode_ops(
         (hi, len(hlcs), "hlcs"),
         (vi, len(values), "values"),
         (si, len(strs), "strs"),
+        (ti, len(text), "text"),
     ):
         if used != size:
             raise DecodeError(f"{where}: {label} column has more entries than the operations use")

@@ -57,7 +57,7 @@ class _OpKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OpKind.ValueTy
     """ints: name, item client, item seq."""
     OP_KIND_TEXT_INSERT: _OpKind.ValueType  # 9
     """ints: name, left client+1 (0: none), left seq, right client+1 (0: none),
-    right seq; strs: 1 (the text). Takes one seq per code point.
+    right seq, length; text: that many code points. Takes one seq per code point.
     """
     OP_KIND_TEXT_DELETE: _OpKind.ValueType  # 10
     """ints: name, target client, target first seq, signed count. A positive
@@ -88,7 +88,7 @@ OP_KIND_LIST_DELETE: OpKind.ValueType  # 8
 """ints: name, item client, item seq."""
 OP_KIND_TEXT_INSERT: OpKind.ValueType  # 9
 """ints: name, left client+1 (0: none), left seq, right client+1 (0: none),
-right seq; strs: 1 (the text). Takes one seq per code point.
+right seq, length; text: that many code points. Takes one seq per code point.
 """
 OP_KIND_TEXT_DELETE: OpKind.ValueType  # 10
 """ints: name, target client, target first seq, signed count. A positive
@@ -140,12 +140,17 @@ class Change(_message.Message):
     HLCS_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
     STRS_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
     client: _builtins.int
     """Index into ChangeSet.clients of the client that made these operations."""
     start: _builtins.int
     """Seq of the first operation in this change."""
     values: _builtins.str
     """JSON text of an array holding the value of each operation that carries one."""
+    text: _builtins.str
+    """The inserted text of every text insert, concatenated in order (each insert's
+    length, in code points, is among its ints).
+    """
     @_builtins.property
     def dep_clients(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Causal dependencies on *other* clients: for each i, the author had seen
@@ -173,7 +178,7 @@ class Change(_message.Message):
 
     @_builtins.property
     def strs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """String operands in order: inserted text and list positions."""
+        """String operands in order: list position keys."""
 
     def __init__(
         self,
@@ -187,10 +192,11 @@ class Change(_message.Message):
         hlcs: _abc.Iterable[_builtins.int] | None = ...,
         values: _builtins.str = ...,
         strs: _abc.Iterable[_builtins.str] | None = ...,
+        text: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "dep_clients", b"dep_clients", "dep_seqs", b"dep_seqs", "hlcs", b"hlcs", "ints", b"ints", "kinds", b"kinds", "start", b"start", "strs", b"strs", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client", b"client", "dep_clients", b"dep_clients", "dep_seqs", b"dep_seqs", "hlcs", b"hlcs", "ints", b"ints", "kinds", b"kinds", "start", b"start", "strs", b"strs", "text", b"text", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
