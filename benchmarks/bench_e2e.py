@@ -25,12 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 
 from synckit.client import Client, connect
 from synckit.core import ChangeEvent, Document
@@ -229,7 +230,8 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="throughput run length")
     args = parser.parse_args()
     with server_process() as url:
-        print(f"server {url}: a separate process on SQLite; 2-core machine\n")
+        loop = "uvloop" if os.environ.get("SYNCKIT_BENCH_UVLOOP") == "1" else "asyncio"
+        print(f"server {url}: a separate process on SQLite (uvloop); clients on {loop}\n")
         print(
             f"edit -> remote change callback latency, ms (an edit every "
             f"{args.interval * 1000:g} ms; all receivers with N clients: every "
@@ -257,8 +259,18 @@ async def main() -> None:
                 print(f"{name:<14} {n:>7} {edits:>14,.0f} {pushes:>15,.0f}", flush=True)
 
 
+def _run(main: Coroutine[None, None, None]) -> None:
+    """Run on uvloop when SYNCKIT_BENCH_UVLOOP=1 (the server always uses it when installed)."""
+    if os.environ.get("SYNCKIT_BENCH_UVLOOP") == "1":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--crowd":
-        asyncio.run(run_crowd(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+        _run(run_crowd(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     else:
-        asyncio.run(main())
+        _run(main())
