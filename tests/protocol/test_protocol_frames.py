@@ -26,7 +26,10 @@ from synckit.protocol import (
     Welcome,
     check_doc_id,
     decode_frame,
+    decode_numbered,
     encode_frame,
+    encode_frame_body,
+    number_frame,
 )
 from synckit.v1 import protocol_pb2 as pb
 
@@ -146,3 +149,11 @@ def test_garbage_in_open_session(data: bytes) -> None:
         assert server.state is State.CLOSED
     for frame in server.data_to_send():
         assert not isinstance(decode_frame(frame), FrameError)
+
+
+@pytest.mark.parametrize("seq", [0, 1, 127, 128, 300, 2**40, 2**64 - 1])
+def test_a_body_encoded_once_can_be_numbered_per_connection(seq: int) -> None:
+    event = Broadcast("doc", b"changes" * 20, b"version")
+    framed = number_frame(encode_frame_body(event), seq)
+    assert decode_numbered(framed) == (event, seq)
+    assert decode_numbered(encode_frame(event, seq)) == (event, seq)

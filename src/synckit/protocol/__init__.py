@@ -25,7 +25,14 @@ from synckit.protocol._events import (
     Welcome,
     check_doc_id,
 )
-from synckit.protocol._frames import FrameError, decode_frame, decode_numbered, encode_frame
+from synckit.protocol._frames import (
+    FrameError,
+    decode_frame,
+    decode_numbered,
+    encode_frame,
+    encode_frame_body,
+    number_frame,
+)
 from synckit.protocol._session import (
     DEFAULT_MAX_FRAME_BYTES,
     ClientSession,
@@ -64,4 +71,6 @@ __all__ = [
     "decode_frame",
     "decode_numbered",
     "encode_frame",
+    "encode_frame_body",
+    "number_frame",
 ]

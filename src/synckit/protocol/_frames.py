@@ -31,7 +31,14 @@ from synckit.protocol._events import (
 )
 from synckit.v1 import protocol_pb2 as pb
 
-__all__ = ["FrameError", "decode_frame", "decode_numbered", "encode_frame"]
+__all__ = [
+    "FrameError",
+    "decode_frame",
+    "decode_numbered",
+    "encode_frame",
+    "encode_frame_body",
+    "number_frame",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +57,28 @@ class FrameError:
 
 def encode_frame(event: Event, seq: int = 0) -> bytes:
     """Serialize one event into frame bytes, numbered ``seq`` (0: unnumbered)."""
-    env = pb.Envelope(seq=seq)
+    return number_frame(encode_frame_body(event), seq)
+
+
+def number_frame(body: bytes, seq: int) -> bytes:
+    """Frame bytes from :func:`encode_frame_body` output, numbered ``seq``.
+
+    Protobuf fields may come in any order and a message may be split, so the number is simply
+    written in front: a fan-out encodes the body once and numbers it per connection.
+    """
+    if not seq:
+        return body
+    out = bytearray(b"\x78")  # field 15 (seq), varint
+    while seq > 0x7F:
+        out.append((seq & 0x7F) | 0x80)
+        seq >>= 7
+    out.append(seq)
+    return bytes(out) + body
+
+
+def encode_frame_body(event: Event) -> bytes:
+    """Serialize one event into an unnumbered frame."""
+    env = pb.Envelope()
     match event:
         case Hello():
             env.hello.protocol_version = event.protocol_version

@@ -36,7 +36,7 @@ from synckit.protocol._events import (
     Unsubscribe,
     Welcome,
 )
-from synckit.protocol._frames import FrameError, decode_numbered, encode_frame
+from synckit.protocol._frames import FrameError, decode_numbered, encode_frame, number_frame
 from synckit.protocol._state import TRANSITIONS, Role, State
 
 __all__ = ["DEFAULT_MAX_FRAME_BYTES", "ClientSession", "DocState", "ServerSession", "Session"]
@@ -150,8 +150,11 @@ class Session:
 
     # -- sending --------------------------------------------------------------------------
 
-    def send(self, event: Event) -> None:
+    def send(self, event: Event, *, body: bytes | None = None) -> None:
         """Queue ``event`` for the peer; next, call :meth:`data_to_send`.
+
+        ``body``: ``encode_frame_body(event)`` when the caller already has it (a fan-out of
+        one event to many sessions encodes it once).
 
         Raises:
             LocalProtocolError: the event is not allowed in the current state (nothing queued).
@@ -171,7 +174,7 @@ class Session:
                 )
             next_state = row[type(event)]
         self._check_send(event)
-        self._queue(event)
+        self._queue(event, body)
         self._state = next_state
         if isinstance(event, Error) and event.fatal:
             self.error = event
@@ -207,9 +210,12 @@ class Session:
                 self._queue(v.error)
             return []
 
-    def _queue(self, event: Event) -> None:
+    def _queue(self, event: Event, body: bytes | None = None) -> None:
         self._sent += 1
-        self._outbox.append(encode_frame(event, self._sent))
+        if body is None:
+            self._outbox.append(encode_frame(event, self._sent))
+        else:
+            self._outbox.append(number_frame(body, self._sent))
 
     def _receive(self, frame: bytes) -> list[Event]:
         if not isinstance(frame, bytes | bytearray | memoryview):

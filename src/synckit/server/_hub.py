@@ -35,6 +35,7 @@ from synckit.protocol import (
     Unsubscribe,
     Welcome,
     check_doc_id,
+    encode_frame_body,
 )
 from synckit.server._store import Store
 from synckit.v1 import protocol_pb2 as pb
@@ -104,10 +105,10 @@ class Connection:
         self._queued_bytes = 0
         return frames
 
-    def _send(self, event: Event) -> None:
+    def _send(self, event: Event, body: bytes | None = None) -> None:
         if self.closed:
             return
-        self.session.send(event)
+        self.session.send(event, body=body)
         self._collect()
 
     def _collect(self) -> None:
@@ -290,12 +291,15 @@ class Hub:
             return
         conn._send(Ack(doc_id, batch, version))
         if delta:
-            out = Broadcast(doc_id, delta, version)
-            for other in list(room.subscribers.values()):
-                if other is not conn:
-                    other._send(out)
-                    if other.closed:
-                        self._drop(other)
+            self._broadcast(room, Broadcast(doc_id, delta, version), conn)
+
+    def _broadcast(self, room: _Room, out: Broadcast, sender: Connection | None) -> None:
+        body = encode_frame_body(out)  # once, numbered per connection
+        for other in list(room.subscribers.values()):
+            if other is not sender:
+                other._send(out, body)
+                if other.closed:
+                    self._drop(other)
 
     def _commit(self, doc_id: str, room: _Room, changes: bytes) -> tuple[bytes, bytes]:
         """Merge ``changes`` into the room and commit what is new.
@@ -461,11 +465,7 @@ class Hub:
                         refused.retryable,
                     )
                 if delta:
-                    out = Broadcast(doc_id, delta, version)
-                    for conn in list(room.subscribers.values()):
-                        conn._send(out)
-                        if conn.closed:
-                            self._drop(conn)
+                    self._broadcast(room, Broadcast(doc_id, delta, version), None)
             resp = pb.HttpSyncResponse(
                 changes=room.doc.changes(since), server_version=room.doc.version().encode()
             )
