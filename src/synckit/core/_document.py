@@ -567,8 +567,9 @@ class Document:
             if kind == K.TEXT_INSERT:
                 text = self._texts.get(op[2])
                 for origin in (op[3], op[4]):
+                    # In-batch lookups first: they are cheap, and usually hit.
                     if origin is not None and not (
-                        (text is not None and text.has_item(origin)) or created.holds(op[2], origin)
+                        created.holds(op[2], origin) or (text is not None and text.has_item(origin))
                     ):
                         raise DecodeError(
                             f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
@@ -577,11 +578,13 @@ class Document:
                 created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1)
             elif kind == K.TEXT_DELETE:
                 text = self._texts.get(op[2])
+                if text is not None and text.has_run(op[3], op[4], op[5]):
+                    continue
                 step = 1 if op[5] > 0 else -1
                 for i in range(abs(op[5])):
                     target = (op[3], op[4] + i * step)
                     if not (
-                        (text is not None and text.has_item(target)) or created.holds(op[2], target)
+                        created.holds(op[2], target) or (text is not None and text.has_item(target))
                     ):
                         raise DecodeError(
                             f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets an "
