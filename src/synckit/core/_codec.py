@@ -90,6 +90,24 @@ class ChangeSetWriter:
         if deps:
             msg.dep_clients.extend([self._client(c) for c in deps])
             msg.dep_seqs.extend(deps.values())
+        if len(ops) == 1 and ops[0][0] == K.TEXT_INSERT:
+            # What a client exports after each keystroke: write it without the columns.
+            op = ops[0]
+            left, right = op[3], op[4]
+            pos = self._name_pos.get(op[2])
+            msg.kinds.append(K.TEXT_INSERT)
+            msg.ints.extend(
+                (
+                    self._name(op[2]) if pos is None else pos,
+                    0 if left is None else self._client(left[0]) + 1,
+                    0 if left is None else left[1],
+                    0 if right is None else self._client(right[0]) + 1,
+                    0 if right is None else right[1],
+                    len(op[5]),
+                )
+            )
+            msg.text = op[5]
+            return
         kinds: list[int] = []
         ints: list[int] = []
         hlcs: list[int] = []
@@ -184,7 +202,8 @@ class ChangeSetWriter:
         msg = self._msg
         msg.format = FORMAT
         msg.clients.extend(self._clients)
-        msg.names.extend(self._names)
+        if self._names:
+            msg.names.extend(self._names)
         return msg.SerializeToString()
 
 

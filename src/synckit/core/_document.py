@@ -439,16 +439,18 @@ class Document:
         """Add client ``c``'s operations after seq ``after``, cut at its checkpoints."""
         ops = self._ops_since(c, after)
         cps = self._checkpoints[c]
+        if not cps:
+            writer.add(c, ops[0][1], _NO_DEPS, ops)
+            return
+        if ops[0][1] >= cps[-1][0]:
+            # The common case: everything lies after the latest checkpoint; one change.
+            writer.add(c, ops[0][1], cps[-1][1], ops)
+            return
         last = len(cps) - 1
         k = bisect_right(cps, ops[0][1], key=_first) - 1
 
         def deps(k: int) -> dict[int, int]:
             return cps[k][1] if k >= 0 else _NO_DEPS
-
-        if last < 0 or (k == last and len(ops) == 1):
-            # The common case (one op, or no checkpoint to cut at): one change.
-            writer.add(c, ops[0][1], deps(k), ops)
-            return
         group: list[Op] = []
         for op in ops:
             seq = op[1]
