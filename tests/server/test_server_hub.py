@@ -217,3 +217,41 @@ def test_close_tells_everyone() -> None:
     assert held is not None and held.snapshot is not None
     late = hub.connect()
     assert late.closed
+
+
+def test_slow_consumer_catches_up_after_reconnecting() -> None:
+    from synckit.client import MemoryStore as ClientStore
+    from synckit.client import SyncEngine
+
+    hub = Hub(MemoryStore(), limits=Limits(max_queue_frames=8))
+
+    def pump(engine: SyncEngine, conn: Connection, *, read: bool = True) -> None:
+        for _ in range(5):
+            engine.flush()
+            for frame in engine.data_to_send():
+                hub.receive(conn, frame)
+            if read:
+                for frame in conn.take_frames():
+                    engine.receive(frame, 0.0)
+
+    writer, lazy = SyncEngine(ClientStore(), "w~1"), SyncEngine(ClientStore(), "l~1")
+    wdoc, ldoc = writer.open("d"), lazy.open("d")
+    wconn, lconn = hub.connect(), hub.connect()
+    writer.connection_made(0.0)
+    lazy.connection_made(0.0)
+    pump(writer, wconn)
+    pump(lazy, lconn)
+    for i in range(40):
+        wdoc.get_list("l").append(i)
+        pump(writer, wconn)
+        pump(lazy, lconn, read=False)  # lazy never reads
+    pump(lazy, lconn)  # now it reads: the backlog ends with the reason
+    assert lazy.last_error is not None and lazy.last_error.code is ErrorCode.SLOW_CONSUMER
+    assert lazy.closing
+    hub.disconnect(lconn)
+    lazy.connection_lost()
+    assert ldoc.to_json() != wdoc.to_json()
+    lconn = hub.connect()
+    lazy.connection_made(1.0)
+    pump(lazy, lconn)
+    assert ldoc.to_json() == wdoc.to_json() == {"l": list(range(40))}
