@@ -9,6 +9,8 @@ Latency, edit -> remote change callback (event.local False), one edit every ``--
   process, receiving every edit; a writer and an observer in this process. Each sample is the
   time from the writer's edit call to the observer's callback, with the server fanning out
   to all N.
+* "observer, raw": the same, but the crowd are bare WebSockets that only read frames: the
+  crowd's own CPU no longer competes with the server, so this is the server's fan-out cost.
 * "all receivers": all N clients in this process, a rotating writer; a sample per receiver
   per edit. The N-1 deliveries of one edit are processed one after another by this single
   Python thread, so the tail grows with N on top of the network path.
@@ -33,8 +35,13 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 
-from synckit.client import Client, connect
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from synckit.client import Client, connect, sync_url
 from synckit.core import ChangeEvent, Document
+from synckit.protocol import Hello, Subscribe, encode_frame
 
 
 @contextlib.contextmanager
@@ -58,13 +65,14 @@ def server_process() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def crowd_process(url: str, doc_id: str, n: int) -> Iterator[None]:
-    """``n`` clients subscribed to ``doc_id`` in another process, until the block ends."""
+def crowd_process(url: str, doc_id: str, n: int, kind: str = "clients") -> Iterator[None]:
+    """``n`` subscribers of ``doc_id`` in another process, until the block ends: full clients
+    (``kind="clients"``) or bare WebSockets that only read (``kind="raw"``)."""
     if n <= 0:
         yield
         return
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--crowd", url, doc_id, str(n)],
+        [sys.executable, __file__, f"--crowd={kind}", url, doc_id, str(n)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -112,6 +120,34 @@ async def run_crowd(url: str, doc_id: str, n: int) -> None:
         await asyncio.to_thread(sys.stdin.read)  # until the parent closes our stdin
 
 
+async def run_raw_crowd(url: str, doc_id: str, n: int) -> None:
+    """Subscribers that read frames and do nothing else: what is left is the server's cost."""
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = []
+        for i in range(n):
+            ws = await stack.enter_async_context(
+                ws_connect(sync_url(url), compression=None, max_size=None)
+            )
+            await ws.send(encode_frame(Hello(f"raw-{i}"), 1))
+            await ws.recv()
+            await ws.send(encode_frame(Subscribe(doc_id), 2))
+            await ws.recv()
+            sockets.append(ws)
+
+        async def drain(ws: ClientConnection) -> None:
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in ws:
+                    pass
+
+        async with asyncio.TaskGroup() as tg:
+            for ws in sockets:
+                tg.create_task(drain(ws))
+            print("ready", flush=True)
+            await asyncio.to_thread(sys.stdin.read)
+            for ws in sockets:
+                await ws.close()
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
@@ -132,9 +168,11 @@ def watch(doc: Document, on_edit: Callable[[int, int, float], None]) -> None:
     doc.subscribe(on_change)
 
 
-async def latency_observer(url: str, n: int, edits: int, interval: float) -> list[float]:
-    doc_id = f"observer-{n}"
-    with crowd_process(url, doc_id, n - 2):
+async def latency_observer(
+    url: str, n: int, edits: int, interval: float, kind: str = "clients"
+) -> list[float]:
+    doc_id = f"observer-{kind}-{n}"
+    with crowd_process(url, doc_id, n - 2, kind):
         async with clients(url, 2) as (writer, observer):
             wdoc, odoc = await writer.open(doc_id), await observer.open(doc_id)
             await ready([writer, observer], [wdoc, odoc], "pair")
@@ -245,6 +283,9 @@ async def main() -> None:
             obs = await latency_observer(url, n, args.edits, args.interval)
             print(row("observer", n, obs, args.edits), flush=True)
         for n in args.clients:
+            obs = await latency_observer(url, n, args.edits, args.interval, "raw")
+            print(row("observer, raw", n, obs, args.edits), flush=True)
+        for n in args.clients:
             # One Python thread applies all N-1 deliveries (~0.1 ms each): space the edits so
             # that this process is not saturated, or the figure measures its queue instead.
             interval = max(args.interval, n * 0.0003)
@@ -270,7 +311,9 @@ def _run(main: Coroutine[None, None, None]) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--crowd":
+    if len(sys.argv) == 5 and sys.argv[1] == "--crowd=clients":
         _run(run_crowd(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    elif len(sys.argv) == 5 and sys.argv[1] == "--crowd=raw":
+        _run(run_raw_crowd(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     else:
         _run(main())
