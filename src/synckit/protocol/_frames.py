@@ -115,7 +115,7 @@ def encode_frame_body(event: Event) -> bytes:
         case Pong():
             env.pong.nonce = event.nonce
         case Error():
-            env.error.code = int(event.code)  # type: ignore[assignment]
+            env.error.code = pb.ErrorCode.ValueType(event.code)
             env.error.message = event.message
             env.error.retryable = event.retryable
             env.error.fatal = event.fatal

@@ -23,6 +23,7 @@ from synckit.errors import DecodeError, StorageError
 from synckit.protocol import Error, ErrorCode, check_doc_id
 from synckit.server._hub import Authenticator, Connection, Hub, Limits
 from synckit.server._store import MemoryStore, SQLiteStore, Store
+from synckit.v1 import protocol_pb2 as pb
 
 __all__ = ["SyncServer", "create_app", "open_store"]
 
@@ -238,9 +239,9 @@ def create_app(
 
 
 def _pb_error(code: ErrorCode, message: str) -> bytes:
-    from synckit.v1 import protocol_pb2 as pb
-
-    return pb.Error(code=int(code), message=message, fatal=True).SerializeToString()  # type: ignore[arg-type]
+    return pb.Error(
+        code=pb.ErrorCode.ValueType(code), message=message, fatal=True
+    ).SerializeToString()
 
 
 def _json_error(status: int, code: ErrorCode, message: str) -> Response:

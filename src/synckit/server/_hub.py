@@ -508,5 +508,7 @@ class _Refused(Exception):  # noqa: N818 - control flow inside this module, neve
 def _http_error(
     status: int, code: ErrorCode, message: str, retryable: bool = False
 ) -> tuple[int, bytes]:
-    err = pb.Error(code=int(code), message=message, retryable=retryable, fatal=True)  # type: ignore[arg-type]
+    err = pb.Error(
+        code=pb.ErrorCode.ValueType(code), message=message, retryable=retryable, fatal=True
+    )
     return status, err.SerializeToString()
