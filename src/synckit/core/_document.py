@@ -34,6 +34,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
 from secrets import token_hex
+from types import MappingProxyType
 from typing import Any, cast
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
@@ -76,6 +77,9 @@ _HLC_SHIFT = 16
 _DELETED: Any = object()
 #: Protobuf tag of Snapshot.checksum (field 11, fixed32), always the last 5 bytes but 4.
 _CHECKSUM_TAG = bytes([11 << 3 | 5])
+#: Shared empty containers of documents that have none (read-only, so never mutated).
+_EMPTY: Any = MappingProxyType({})
+_NONE: Any = ()
 #: Shared by every checkpoint without dependencies (never mutated).
 _NO_DEPS: dict[int, int] = {}
 
@@ -159,12 +163,14 @@ class Document:
         # Per client, the highest seq of a field write it made (0: none), so changes()
         # looks through the fields only when they may hold something to send.
         self._field_top: list[int] = []
-        self._counters: dict[str, int] = {}
-        self._sets: dict[str, ORSetState] = {}
-        self._lists: dict[str, ListState] = {}
-        self._texts: dict[str, TextState] = {}
-        self._pending: list[Change] = []
-        self._subscribers: list[Subscriber] = []
+        # Containers, waiting changes and subscribers start as shared read-only empties
+        # (many documents never have any) and get their own dict or list on first write.
+        self._counters: dict[str, int] = _EMPTY
+        self._sets: dict[str, ORSetState] = _EMPTY
+        self._lists: dict[str, ListState] = _EMPTY
+        self._texts: dict[str, TextState] = _EMPTY
+        self._pending: list[Change] = _NONE
+        self._subscribers: list[Subscriber] = _NONE
         self._deps_stale = True
         self._me = self._intern(client_id)
 
@@ -298,9 +304,12 @@ class Document:
         fields = self._fields
         me = self._me
         vv = self._vv
+        # One clock value serves the whole batch: it names each field once, so no two of
+        # its writes ever compete, and the next write anywhere still gets a later clock.
+        hlc = self._tick() if items else 0
         for field, value in items:
             seq = self._next_seq()
-            fields[field] = (self._tick(), me, seq, value)
+            fields[field] = (hlc, me, seq, value)
             vv[me] = self._field_top[me] = seq
         if items:
             self._emit(True, [f for f, _ in items])
@@ -326,6 +335,8 @@ class Document:
     def _text_state(self, name: str) -> TextState:
         state = self._texts.get(name)
         if state is None:
+            if self._texts is _EMPTY:
+                self._texts = {}
             state = self._texts[name] = TextState(self._clients)
         return state
 
@@ -360,11 +371,11 @@ class Document:
         """
         if not callable(callback):
             raise TypeError("subscribe takes a callable")
-        self._subscribers.append(callback)
+        self._subscribers = [*self._subscribers, callback]
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
-                self._subscribers.remove(callback)
+                self._subscribers = [s for s in self._subscribers if s is not callback]
 
         return unsubscribe
 
@@ -532,7 +543,7 @@ class Document:
         created = _Created()
         ready: list[Change] = []
         was_pending = {id(ch) for ch in pending}
-        waiting = pending + incoming
+        waiting = [*pending, *incoming]
         progress = True
         while progress and waiting:
             progress = False
@@ -659,7 +670,7 @@ class Document:
                 value = op[4] if kind == K.FIELD_SET else _DELETED
                 self._fields[_intern(name)] = (hlc, c, op[1], value)
         elif kind == K.COUNTER_ADD:
-            self._counters[op[2]] = self._counters.get(op[2], 0) + op[3]
+            self._counter_add(op[2], op[3])
         elif kind == K.SET_ADD:
             self._set_state(op[2]).add(op[3], (c, op[1]))
         elif kind == K.SET_REMOVE:
@@ -673,15 +684,24 @@ class Document:
         elif kind == K.LIST_DELETE:
             self._lists[op[2]].delete(op[3])
 
+    def _counter_add(self, name: str, delta: int) -> None:
+        if self._counters is _EMPTY:
+            self._counters = {}
+        self._counters[name] = self._counters.get(name, 0) + delta
+
     def _set_state(self, name: str) -> ORSetState:
         state = self._sets.get(name)
         if state is None:
+            if self._sets is _EMPTY:
+                self._sets = {}
             state = self._sets[name] = ORSetState()
         return state
 
     def _list_state(self, name: str) -> ListState:
         state = self._lists.get(name)
         if state is None:
+            if self._lists is _EMPTY:
+                self._lists = {}
             state = self._lists[name] = ListState()
         return state
 
@@ -846,6 +866,8 @@ class Document:
             name = names[ts.name]
             if name in self._texts:
                 raise DecodeError(f"snapshot: text {name!r} appears twice")
+            if self._texts is _EMPTY:
+                self._texts = {}
             self._texts[name] = TextState.decode_state(
                 self._clients, list(ts.ints), ts.content, list(ts.deletes)
             )
@@ -970,7 +992,7 @@ class Counter:
         doc = self._doc
         doc._check_kind(self._name, _COUNTER)
         seq = doc._next_seq()
-        doc._counters[self._name] = doc._counters.get(self._name, 0) + n
+        doc._counter_add(self._name, n)
         doc._log_local((K.COUNTER_ADD, seq, self._name, n))
         doc._emit(True, (self._name,))
 
