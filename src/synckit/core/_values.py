@@ -33,16 +33,7 @@ def copy_json(value: object, what: str = "value") -> JSONValue:
     (they are immutable); lists and dicts are copied so that mutating the caller's object
     later cannot change the document behind its back.
     """
-    t = type(value)
-    if t is str:
-        return check_text(value, what)  # type: ignore[arg-type]
-    if t in _SCALAR_TYPES:
-        return value  # type: ignore[return-value]
-    if t is float:
-        if not math.isfinite(value):  # type: ignore[arg-type]
-            raise TypeError(f"{what} must be a JSON value: {value!r} is not a finite number")
-        return value  # type: ignore[return-value]
-    return _copy_container(value, what, 0)
+    return _copy_item(value, what, -1)
 
 
 def check_text(value: str, what: str = "text") -> str:
