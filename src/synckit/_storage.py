@@ -1,0 +1,224 @@
+"""Document logs: the storage both the client and the server build their stores on.
+
+Per document a log keeps an optional snapshot plus the change batches appended after it.
+:meth:`DocLog.append` is the commit point: once it returns, the batch survives a crash of the
+process. :meth:`DocLog.compact` replaces the snapshot and a prefix of the batches by a new
+snapshot that holds them, atomically.
+
+:class:`MemoryDocLog` keeps everything in this process; :class:`SQLiteDocLog` keeps it in one
+SQLite file (a ``snapshots`` table and an append-only ``changes`` table). The client and server
+stores subclass these and add only their extras (actor ids; a document listing).
+
+Layer: imports only :mod:`synckit.errors` and the standard library, so both
+:mod:`synckit.client` and :mod:`synckit.server` may import it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from synckit.errors import StorageError
+
+__all__ = ["DocLog", "MemoryDocLog", "SQLiteDocLog", "StoredDoc"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDoc:
+    """What a store holds for one document: a snapshot (or None) and the batches after it."""
+
+    snapshot: bytes | None
+    changes: tuple[bytes, ...]
+
+    @property
+    def size(self) -> int:
+        """Bytes held: the snapshot plus every batch."""
+        return len(self.snapshot or b"") + sum(len(c) for c in self.changes)
+
+
+class DocLog(Protocol):
+    """Per document, a snapshot plus an append-only log of change batches."""
+
+    def load(self, doc_id: str) -> StoredDoc | None:
+        """What is stored for ``doc_id``, or None when nothing ever was.
+
+        Raises:
+            StorageError: the backend failed.
+        """
+        ...
+
+    def append(self, doc_id: str, changes: bytes) -> None:
+        """Durably add one batch of changes to ``doc_id``'s log (the commit point).
+
+        Returns once the batch is committed.
+
+        Raises:
+            StorageError: nothing was stored.
+        """
+        ...
+
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        """Replace the snapshot and the first ``covered`` log batches by ``snapshot``.
+
+        Batches appended after those ``covered`` stay. Atomic: on StorageError nothing changed.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the backend; the log is unusable afterwards."""
+        ...
+
+
+@dataclass(slots=True)
+class MemoryDocLog:
+    """A document log in this process's memory: nothing survives the process.
+
+    It outlives whatever is built on it, so dropping those objects and building new ones on
+    the same log keeps exactly what was committed.
+    """
+
+    _docs: dict[str, tuple[bytes | None, list[bytes]]] = field(default_factory=dict)
+
+    def load(self, doc_id: str) -> StoredDoc | None:
+        held = self._docs.get(doc_id)
+        if held is None:
+            return None
+        return StoredDoc(held[0], tuple(held[1]))
+
+    def append(self, doc_id: str, changes: bytes) -> None:
+        self._docs.setdefault(doc_id, (None, []))[1].append(bytes(changes))
+
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        _, log = self._docs.get(doc_id, (None, []))
+        self._docs[doc_id] = (bytes(snapshot), log[covered:])
+
+    def close(self) -> None:
+        pass
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    doc_id TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (doc_id, id);
+"""
+
+# How long an exclusive opener waits for the lock: another process holding it keeps it until
+# it closes, so waiting longer than a moment only delays the error.
+_EXCLUSIVE_TIMEOUT = 0.2
+
+
+class SQLiteDocLog:
+    """Document logs in one SQLite database file (WAL mode, autocommit).
+
+    Each :meth:`append` is one INSERT and so one transaction, committed when it returns;
+    :meth:`compact` runs in one ``BEGIN IMMEDIATE`` transaction. Errors are
+    :class:`~synckit.errors.StorageError`: opening names the file, the rest name the document
+    (and not the file, as a server passes them on to its clients).
+
+    Args:
+        path: the database file; created with its tables when missing (its folder must exist).
+        synchronous: SQLite's ``synchronous`` pragma: ``"NORMAL"`` survives a crash or kill of
+            the process, ``"FULL"`` also a power loss, at the price of an fsync per commit.
+        exclusive: hold the file locked from opening until :meth:`close`; a second opener (in
+            any process) then gets StorageError saying the file is in use.
+        schema: more ``CREATE ... IF NOT EXISTS`` statements for a subclass's own tables.
+        kind: how open errors name the store, e.g. ``"client store"``.
+    """
+
+    __slots__ = ("_db", "path")
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        exclusive: bool = False,
+        schema: str = "",
+        kind: str = "SQLite store",
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+        self.path = Path(path)
+        try:
+            db = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=_EXCLUSIVE_TIMEOUT if exclusive else 5.0,
+            )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open {kind} {self.path}: {exc}") from exc
+        try:
+            if exclusive:
+                db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={synchronous}")
+            db.executescript(_SCHEMA + schema)
+            if exclusive:
+                # Take the exclusive lock now, and keep it until close.
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            db.close()
+            if exclusive and isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise StorageError(f"{kind} {self.path} is in use by another process") from exc
+            raise StorageError(f"cannot open {kind} {self.path}: {exc}") from exc
+        self._db = db
+
+    def load(self, doc_id: str) -> StoredDoc | None:
+        try:
+            row = self._db.execute(
+                "SELECT data FROM snapshots WHERE doc_id = ?", (doc_id,)
+            ).fetchone()
+            log = self._db.execute(
+                "SELECT data FROM changes WHERE doc_id = ? ORDER BY id", (doc_id,)
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
+        if row is None and not log:
+            return None
+        return StoredDoc(None if row is None else bytes(row[0]), tuple(bytes(r[0]) for r in log))
+
+    def append(self, doc_id: str, changes: bytes) -> None:
+        try:
+            # In autocommit mode one INSERT is one transaction: committed when it returns.
+            self._db.execute("INSERT INTO changes (doc_id, data) VALUES (?, ?)", (doc_id, changes))
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot commit changes to {doc_id!r}: {exc}") from exc
+
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = db.execute(
+                    "SELECT id FROM changes WHERE doc_id = ? ORDER BY id LIMIT ?",
+                    (doc_id, covered),
+                ).fetchall()
+                if ids:
+                    db.execute(
+                        "DELETE FROM changes WHERE doc_id = ? AND id <= ?", (doc_id, ids[-1][0])
+                    )
+                db.execute(
+                    "INSERT OR REPLACE INTO snapshots (doc_id, data) VALUES (?, ?)",
+                    (doc_id, snapshot),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # some errors end the transaction themselves
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()

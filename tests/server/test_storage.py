@@ -1,0 +1,108 @@
+"""The shared document log (``synckit._storage``) under both the client and server stores."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from synckit import client, server
+from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
+from synckit.errors import StorageError
+
+LOGS: dict[str, Callable[[Path], DocLog]] = {
+    "memory": lambda _: MemoryDocLog(),
+    "sqlite": lambda tmp: SQLiteDocLog(tmp / "s.db"),
+    "client-memory": lambda _: client.MemoryStore(),
+    "client-sqlite": lambda tmp: client.SQLiteStore(tmp / "c.db"),
+    "server-memory": lambda _: server.MemoryStore(),
+    "server-sqlite": lambda tmp: server.SQLiteStore(tmp / "s.db", durability="power"),
+}
+
+
+@pytest.mark.parametrize("make", LOGS.values(), ids=list(LOGS))
+def test_log_append_compact_load(make: Callable[[Path], DocLog], tmp_path: Path) -> None:
+    log = make(tmp_path)
+    assert log.load("d") is None
+    for batch in (b"a", b"bb", b"ccc"):
+        log.append("d", batch)
+    log.append("other", b"x")
+    assert log.load("d") == StoredDoc(None, (b"a", b"bb", b"ccc"))
+    log.compact("d", b"SNAP", 2)  # the batch after the covered two stays
+    held = log.load("d")
+    assert held == StoredDoc(b"SNAP", (b"ccc",))
+    assert held is not None and held.size == 7
+    log.compact("d", b"S2", 5)  # covering more than is there empties the log
+    assert log.load("d") == StoredDoc(b"S2", ())
+    assert log.load("other") == StoredDoc(None, (b"x",))
+    log.close()
+
+
+def test_client_and_server_share_one_stored_doc() -> None:
+    assert client.StoredDoc is server.StoredDoc is StoredDoc
+
+
+def test_sqlite_log_survives_reopen(tmp_path: Path) -> None:
+    log = SQLiteDocLog(tmp_path / "s.db")
+    log.append("d", b"one")
+    log.compact("d", b"snap", 1)
+    log.append("d", b"two")
+    log.close()
+    again = SQLiteDocLog(tmp_path / "s.db")
+    assert again.load("d") == StoredDoc(b"snap", (b"two",))
+    again.close()
+
+
+def test_exclusive_log_refuses_a_second_opener(tmp_path: Path) -> None:
+    held = SQLiteDocLog(tmp_path / "s.db", exclusive=True, kind="test store")
+    with pytest.raises(StorageError, match=r"test store .* is in use"):
+        SQLiteDocLog(tmp_path / "s.db", exclusive=True, kind="test store")
+    held.close()
+    SQLiteDocLog(tmp_path / "s.db").close()
+
+
+def test_errors_name_the_path_or_the_document(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"cannot open SQLite store .*missing"):
+        SQLiteDocLog(tmp_path / "missing" / "s.db")
+    with pytest.raises(ValueError, match="synchronous"):
+        SQLiteDocLog(tmp_path / "s.db", synchronous="OFF")  # type: ignore[arg-type]
+    log = SQLiteDocLog(tmp_path / "s.db")
+    log.close()
+    with pytest.raises(StorageError, match="'d'"):
+        log.load("d")
+    with pytest.raises(StorageError, match="'d'"):
+        log.append("d", b"x")
+    with pytest.raises(StorageError, match="'d'"):
+        log.compact("d", b"s", 1)
+
+
+def test_databases_of_the_earlier_layout_still_open(tmp_path: Path) -> None:
+    """A client file as earlier releases wrote it: same tables, and its actor id is kept."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE snapshots (doc_id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            doc_id TEXT NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX changes_by_doc ON changes (doc_id, id);
+        INSERT INTO meta VALUES ('actor:me', 'me~0123456789ab');
+        INSERT INTO snapshots VALUES ('d', x'01');
+        INSERT INTO changes (doc_id, data) VALUES ('d', x'02');
+        """
+    )
+    db.commit()
+    db.close()
+    store = client.SQLiteStore(path)
+    assert store.actor_id("me") == "me~0123456789ab"
+    assert store.load("d") == StoredDoc(b"\x01", (b"\x02",))
+    store.close()
+    listed = server.SQLiteStore(path)
+    assert listed.doc_ids() == ["d"]
+    listed.close()
