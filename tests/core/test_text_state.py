@@ -540,6 +540,7 @@ def test_decode_garbage_raises_value_error() -> None:
         except ValueError:
             continue
         check_invariants(u)  # a mutation can still be a valid (different) state
+        assert_origins_exist(u)
     for m in mutations(deletes):
         try:
             TextState.decode_state(names, ints, content, m)
@@ -551,6 +552,62 @@ def test_decode_garbage_raises_value_error() -> None:
         TextState.decode_state(["a"], [1, 1, 5, 1, 1, -1, 0, -1, 0], "x", [])
     with pytest.raises(ValueError):
         TextState.decode_state(names, [], "", [])
+
+
+def assert_origins_exist(t: TextState) -> None:
+    """Every present origin of a decoded state names a character it holds."""
+    for blk in t._blocks:
+        for i in range(len(blk.lens)):
+            if blk.lcs[i] >= 0:
+                assert t.has_item((blk.lcs[i], blk.lss[i]))
+            if blk.rcs[i] >= 0:
+                assert t.has_item((blk.rcs[i], blk.rss[i]))
+
+
+def test_decode_rejects_origins_naming_no_character() -> None:
+    """An origin with a negative seq, or a seq past its client's characters that would
+    alias another client's, is refused at decode time rather than by a later op."""
+    one = TextState(["a"])
+    one.local_insert(0, 1, 0, "abc")
+    one.local_insert(0, 4, 1, "X")
+    two = TextState(["a", "b"])
+    two.local_insert(0, 1, 0, "abc")
+    two.apply_insert(1, 1, (0, 1), (0, 2), "XY")
+    two.apply_insert(1, 3, (0, 3), None, "Z")
+    for t, names in ((one, ["a"]), (two, ["a", "b"])):
+        ints, content, deletes = t.encode_state()
+        n = ints[1]
+        r = 2 + 1 + 2 * ints[2] + 2 * n  # start of the left origin client runs
+        r += 1 + 2 * ints[r]  # start of the left origin seq deltas
+        accepted = 0
+        for i in range(n):
+            for delta in range(-12, 13):
+                m = list(ints)
+                m[r + i] += delta
+                try:
+                    u = TextState.decode_state(names, m, content, deletes)
+                except ValueError:
+                    continue
+                accepted += 1
+                assert_origins_exist(u)
+                check_invariants(u)
+        assert accepted >= n  # (the unmutated state among them)
+
+
+def test_decoded_mutations_have_existing_origins() -> None:
+    rng = random.Random(7)
+    peers = [Peer(["a", "b", "c"], name) for name in ("a", "b", "c")]
+    for p in peers:
+        random_edits(p, rng, 15)
+    converge(peers, rng)
+    ints, content, deletes = peers[0].text.encode_state()
+    for m in mutations(ints):
+        try:
+            u = TextState.decode_state(["a", "b", "c"], m, content, deletes)
+        except ValueError:
+            continue
+        assert_origins_exist(u)
+        check_invariants(u)
 
 
 @settings(max_examples=200, deadline=None)

@@ -81,7 +81,7 @@ sorted/set/bisect over integer keys rather than a Python loop per item.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable
 from itertools import accumulate, chain, repeat
 from operator import add, gt, mul, sub
@@ -798,9 +798,10 @@ class TextState:
         seqs = list(accumulate(r.take(n)))
         lens = r.take(n)
         lcs, lvals = r.runs(n, cvals[0] if single else None, clients)
-        lss = list(map(sub, seqs, r.take(n)))
+        # Origin seqs go straight into the blocks' int64 columns (no list of big ints).
+        als = _col(list(map(sub, seqs, r.take(n))))
         rcs, rvals = r.runs(n, cvals[0] if single else None, clients)
-        rss = list(map(add, seqs, r.take(n)))
+        ars = _col(list(map(add, seqs, r.take(n))))
         if r.pos != len(ints):
             raise ValueError("text state: trailing ints")
         if n:
@@ -810,12 +811,17 @@ class TextState:
                 raise ValueError("text state: right origin client out of range")
             if 0 in lens:
                 raise ValueError("text state: empty item")
-            _check_ids(nclients, clients if not single else None, seqs, lens, (lcs, lss, rcs, rss))
+            # One-writer keys (just seqs) only do if every origin is that writer's too.
+            if single and not {*lvals, *rvals} <= {-1, cvals[0]}:
+                single = False
+            _check_ids(nclients, None if single else clients, seqs, lens, (lcs, als, rcs, ars))
+        del lvals, rvals
+        aseq = _col(seqs)
+        del seqs
         self = cls(client_ids)
         blocks: list[_Block] = []
         step = _DECODE_ITEMS  # big blocks: _locate splits them when an edit gets there
         voff = 0
-        aseq, als, ars = _col(seqs), _col(lss), _col(rss)
         for a in range(0, n, step):
             e = a + step
             chunk = lens[a:e]
@@ -1205,56 +1211,87 @@ def _check_ids(
     clients: list[int] | None,
     seqs: list[int],
     lens: list[int],
-    origins: tuple[list[int], list[int], list[int], list[int]],
+    origins: tuple[list[int], array[int], list[int], array[int]],
 ) -> None:
-    """ValueError if decoded items overlap or an origin names no character.
+    """ValueError if decoded items overlap or a present origin names no character.
 
     Every character id becomes one integer key ``client * shift + seq`` (just ``seq``
-    when one client wrote every item: ``clients`` None), so the checks run on lists of
-    ints with C-level helpers (sorted, map, set, bisect) rather than a Python loop.
+    when one client wrote every item: ``clients`` None), so the checks run on ints with
+    C-level helpers (sorted, map, set, bisect) rather than a Python loop per item.
+    Origins nearly always name the last (left) or first (right) character of an item:
+    one pass of set lookups proves all of those, and only the others are searched by
+    bisection.  The seq of an absent origin (client -1) means nothing and is not looked
+    up; every present origin must name a character of this state.
     """
-    ends = list(map(add, seqs, map(abs, lens)))
     lcs, lss, rcs, rss = origins
     if clients is None:
-        start_keys, end_keys, lkeys, rkeys = seqs, ends, lss, rss
-        limit = max(ends)
+        start_keys = seqs
+        ek = sorted(map(add, seqs, map(abs, lens)))
+        end_keys: list[int] = ek
+        lkeys: list[int] | array[int] = lss
+        rkeys: list[int] | array[int] = rss
+        limit = ek[-1]
     else:
         if min(seqs) < 0:
             raise ValueError("text state: negative seq")
-        shift = max(ends) + 1
+        ends = list(map(add, seqs, map(abs, lens)))
+        limit = max(ends)
+        # An origin seq outside 0..shift-1 would alias a character of another client.
+        if min(lss) < 0 or min(rss) < 0 or max(lss) >= limit or max(rss) >= limit:
+            raise ValueError("text state: origin out of range")
+        shift = limit + 1
         base = list(map(mul, clients, repeat(shift)))
         start_keys = list(map(add, base, seqs))
         end_keys = list(map(add, base, ends))
+        del base, ends
+        # Absent origins (client -1) get keys in -shift..-1, which no character has.
         lkeys = list(map(add, map(mul, lcs, repeat(shift)), lss))
         rkeys = list(map(add, map(mul, rcs, repeat(shift)), rss))
         limit = nclients * shift
+        ek = sorted(end_keys)
     # Ranges [start, end) are disjoint iff, sorting starts and ends separately, every
     # end is <= the next start (and then the i-th start and i-th end belong together).
     sk = sorted(start_keys)
-    ek = sorted(end_keys)
     if sk[0] < 0:
         raise ValueError("text state: negative seq")
-    if any(map(gt, ek[:-1], sk[1:])):
+    if any(map(gt, ek, sk[1:])):
         raise ValueError("text state: items overlap")
-    sk.insert(0, -1)  # sentinel range [-1, -1) for ids below every item
-    ek.insert(0, -1)
-    # Origins usually name the last (left) or first (right) char of an item; look up
-    # the others.  Keys of absent origins (client -1) are negative, or (one writer) the
-    # item's own seq, which exists.
-    odd_left = set(map(add, lkeys, repeat(1))).difference(end_keys)
-    odd_right = set(rkeys).difference(start_keys)
-    for odd in (set(map(sub, odd_left, repeat(1))), odd_right):
-        if not odd:
+    # Left origins: key + 1 is usually an item's end; right origins: an item's start.
+    # An absent origin's key is exempt when it is negative (several writers) or the
+    # item's own first char (one writer: the encoder writes that), both harmless.
+    checks = ((lkeys, lcs, end_keys, 1), (rkeys, rcs, start_keys, 0))
+    for keys, column, known_keys, bump in checks:
+        known = set(known_keys)
+        for i in _where(column, -1):
+            k = keys[i]
+            if k < 0 or k == start_keys[i]:
+                known.add(k + bump)
+        if known.issuperset(map(add, keys, repeat(bump)) if bump else keys):
             continue
-        rest = sorted(odd)
-        rest = rest[bisect_left(rest, 0) :]
-        if not rest:
-            continue
+        odd = set(map(add, keys, repeat(bump)) if bump else keys).difference(known)
+        del known
+        rest = sorted(map(sub, odd, repeat(bump)) if bump else odd)
+        if rest[0] < 0:
+            raise ValueError("text state: an origin refers to an unknown character")
         if rest[-1] >= limit:
             raise ValueError("text state: origin out of range")
-        holders = map(sub, map(bisect_right, repeat(sk), rest), repeat(1))
-        if not all(map(gt, map(ek.__getitem__, holders), rest)):
+        # Sentinel range [-1, -1) for keys below every item.
+        holders = map(bisect_right, repeat([-1, *sk]), rest)
+        if not all(map(gt, map([-1, *ek].__getitem__, map(sub, holders, repeat(1))), rest)):
             raise ValueError("text state: an origin refers to an unknown character")
+
+
+def _where(column: list[int], value: int) -> list[int]:
+    """Indices of ``value`` in ``column`` (a C-level scan between hits)."""
+    found: list[int] = []
+    index = column.index
+    i = -1
+    try:
+        while True:
+            i = index(value, i + 1)
+            found.append(i)
+    except ValueError:
+        return found
 
 
 def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
