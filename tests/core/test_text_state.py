@@ -692,6 +692,35 @@ class RefText:
         return "".join(self.chars[it[0]] for it in self.items if it[0] not in self.deleted)
 
 
+def reference_replay(names: list[str], log: list[tuple[int, TextOp]]) -> RefText:
+    """Apply every op of ``log`` (each once, causal order) to a reference model."""
+    ref = RefText(names)
+    # Apply the log in an order the reference can integrate (causal by retrying).
+    pending = list(log)
+    known: dict[int, int] = {}
+
+    def ready(c: int, op: TextOp) -> bool:
+        ids: list[ItemId | None]
+        if op[0] == "i":
+            ids = [op[2], op[3], (c, op[1] - 1) if op[1] > 1 else None]
+        else:
+            ids = [(op[2], max(op[3], op[3] + op[4] - 1))]
+        return all(i is None or i[1] <= known.get(i[0], 0) for i in ids[:2])
+
+    while pending:
+        rest: list[tuple[int, TextOp]] = []
+        for c, op in pending:
+            if ready(c, op) and not any(c2 == c for c2, _ in rest):
+                ref.apply(c, op)
+                n = len(op[4]) if op[0] == "i" else abs(op[4])
+                known[c] = max(known.get(c, 0), op[1] + n - 1)
+            else:
+                rest.append((c, op))
+        assert len(rest) < len(pending)
+        pending = rest
+    return ref
+
+
 def test_matches_reference_model_under_heavy_concurrency() -> None:
     rng = random.Random(99)
     for _ in range(80):
@@ -709,31 +738,37 @@ def test_matches_reference_model_under_heavy_concurrency() -> None:
             x, y = rng.sample(peers, 2)
             x.pull(y, rng)
         converge(peers, rng)
-        ref = RefText(names)
-        # Apply the log in an order the reference can integrate (causal by retrying).
-        pending = list(log)
-        known: dict[int, int] = {}
-
-        def ready(c: int, op: TextOp, known: dict[int, int] = known) -> bool:
-            ids: list[ItemId | None]
-            if op[0] == "i":
-                ids = [op[2], op[3], (c, op[1] - 1) if op[1] > 1 else None]
-            else:
-                ids = [(op[2], max(op[3], op[3] + op[4] - 1))]
-            return all(i is None or i[1] <= known.get(i[0], 0) for i in ids[:2])
-
-        while pending:
-            rest: list[tuple[int, TextOp]] = []
-            for c, op in pending:
-                if ready(c, op) and not any(c2 == c for c2, _ in rest):
-                    ref.apply(c, op)
-                    n = len(op[4]) if op[0] == "i" else abs(op[4])
-                    known[c] = max(known.get(c, 0), op[1] + n - 1)
-                else:
-                    rest.append((c, op))
-            assert len(rest) < len(pending)
-            pending = rest
+        ref = reference_replay(names, log)
         assert str(ref) == str(peers[0].text)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_position_inserts_across_many_blocks_match_reference(seed: int) -> None:
+    """Replicas type single characters at random positions, apart, then merge: the YATA
+    scans cross many blocks and meet concurrent runs (the core benchmark's merge)."""
+    rng = random.Random(seed)
+    names = ["b", "a", "c"]
+    peers = [Peer(names, n) for n in names]
+    log: list[tuple[int, TextOp]] = []
+    peers[0].insert(0, "shared base text " * 6)
+    log.extend((0, op) for op in peers[0].text.ops_since(0, 0))
+    for p in peers[1:]:
+        p.pull(peers[0])
+    for p in peers:
+        before = p.seq
+        for _ in range(220):
+            if p.text and rng.random() < 0.1:
+                p.delete(rng.randrange(len(p.text)), 1)
+            else:
+                p.insert(rng.randint(0, len(p.text)), rng.choice("xyz"))
+            if rng.random() < 0.2:
+                p.other_op()
+        log.extend((p.me, op) for op in p.text.ops_since(p.me, before))
+    converge(peers, rng)
+    assert str(reference_replay(names, log)) == str(peers[0].text)
+    assert len(peers[0].text._blocks) > 5
+    for p in peers:
+        check_invariants(p.text)
 
 
 @settings(max_examples=10, deadline=None)

@@ -527,9 +527,15 @@ class TextState:
         else:
             rb, ri = -2, -2
             right_pos = _END_POS
-        # YATA scan over the items between the origins.
+        # YATA scan over the items between the origins.  Comparing an item's origins
+        # with ours needs their positions (an id lookup) only when they are neither our
+        # own origins nor the last character of the item just before (which lies in the
+        # scanned range, so after our left origin).
         names = self._client_ids
         mine = names[client]
+        lc0, ls0 = (-1, 0) if left is None else left
+        rc0, rs0 = (-1, 0) if right is None else right
+        pc, pl = lc0, ls0  # last character of the item before item j
         scanning = False
         db, dj = b, j
         nblocks = len(blocks)
@@ -545,20 +551,21 @@ class TextState:
             if j == len(blk.lens) or (j == ri and b == rb):
                 break
             oc = blk.lcs[j]
-            oleft = _NO_POS if oc < 0 else self._pos_of(oc, blk.lss[j])
-            if oleft < left_pos:
-                break
-            if oleft == left_pos:
+            os = blk.lss[j]
+            if oc == lc0 and (oc < 0 or os == ls0):
                 oc = blk.rcs[j]
-                oright = _END_POS if oc < 0 else self._pos_of(oc, blk.rss[j])
-                if oright < right_pos:
-                    scanning = True
-                elif oright == right_pos:
+                if oc == rc0 and (oc < 0 or blk.rss[j] == rs0):
                     if mine < names[blk.clients[j]]:
                         break
                     scanning = False
+                elif oc >= 0 and self._before(oc, blk.rss[j], right_pos):
+                    scanning = True
                 else:
                     scanning = False
+            elif (oc != pc or os != pl) and (oc < 0 or self._before(oc, os, left_pos)):
+                break  # its left origin is before ours
+            pc = blk.clients[j]
+            pl = blk.seqs[j] + abs(blk.lens[j]) - 1
             j += 1
         blk = blocks[db]
         if right is None:
@@ -1116,12 +1123,18 @@ class TextState:
             return None
         return blk, i
 
-    def _pos_of(self, client: int, seq: int) -> tuple[int, int, int]:
-        found = self._find(client, seq)
-        if found is None:
-            raise ValueError(f"unknown origin {(client, seq)}")
-        blk, i = found
-        return blk.idx, i, seq - blk.seqs[i]
+    def _before(self, client: int, seq: int, pos: tuple[int, int, int]) -> bool:
+        """Is character ``(client, seq)`` (which exists) before position ``pos``?"""
+        index = self._index
+        assert index is not None  # built by the caller's lookups
+        ci = index[client]
+        q = bisect_right(ci.starts, seq) - 1
+        blk = ci.owners[q]
+        b = blk.idx
+        if b != pos[0]:
+            return b < pos[0]  # other blocks: no need to find the item
+        start = ci.starts[q]
+        return (blk.find(client, start), seq - start) < pos[1:]
 
     def _check_new_ids(self, client: int, seq: int, n: int) -> None:
         """ValueError unless ids ``(client, seq..seq+n-1)`` are all new."""
