@@ -550,6 +550,15 @@ class TextState:
                 db, dj = b, j
             if j == len(blk.lens) or (j == ri and b == rb):
                 break
+            if left is None and blk.lcs[j] >= 0:
+                # Every item with a left origin is after ours (the start): skip to the
+                # next item without one (a C-level search) or to the block's end.
+                stop = ri if b == rb else len(blk.lens)
+                try:
+                    j = blk.lcs.index(-1, j, stop)
+                except ValueError:
+                    j = stop
+                continue
             oc = blk.lcs[j]
             os = blk.lss[j]
             if oc == lc0 and (oc < 0 or os == ls0):
@@ -600,7 +609,7 @@ class TextState:
             # Arm the remote typing fast path if the next item is the right origin and
             # this is the client's latest item.
             ti = dj - 1 if extend else dj
-            ci = self._ensure_index()[client]
+            ci = (self._index or self._ensure_index())[client]
             if ci.starts[-1] == blk.seqs[ti] and self._next_id(db, ti) == right:
                 self._rtail = (client, seq + n, blk, ti, off + n, right)
 
@@ -663,13 +672,21 @@ class TextState:
             starts = ci.starts
             owners = ci.owners
             prev: InsertOp | None = None
+            # Visible offset of every item, per block met (blocks usually hold many of
+            # the client's items).
+            offsets: dict[_Block, list[int]] = {}
             for q in range(max(bisect_right(starts, after) - 1, 0), len(starts)):
                 s = starts[q]
                 blk = owners[q]
                 i = blk.find(client, s)
                 li = blk.lens[i]
                 if li > 0:
-                    o = blk.visible_offset(i)
+                    offs = offsets.get(blk)
+                    if offs is None:
+                        offs = offsets[blk] = list(
+                            accumulate(map(max, blk.lens, repeat(0)), initial=0)
+                        )
+                    o = offs[i]
                     content = blk.text[o : o + li]
                 else:
                     content = _PLACEHOLDER * -li
@@ -1095,7 +1112,7 @@ class TextState:
         return index
 
     def _index_add(self, client: int, seq: int, blk: _Block) -> None:
-        index = self._ensure_index()
+        index = self._index or self._ensure_index()
         ci = index.get(client)
         if ci is None:
             ci = index[client] = _ClientIndex()
@@ -1110,7 +1127,7 @@ class TextState:
 
     def _find(self, client: int, seq: int) -> tuple[_Block, int] | None:
         """The block and item index holding character ``(client, seq)``, if any."""
-        ci = self._ensure_index().get(client)
+        ci = (self._index or self._ensure_index()).get(client)
         if ci is None:
             return None
         q = bisect_right(ci.starts, seq) - 1
@@ -1140,7 +1157,7 @@ class TextState:
         """ValueError unless ids ``(client, seq..seq+n-1)`` are all new."""
         if seq < 0:
             raise ValueError(f"negative seq {seq}")
-        ci = self._ensure_index().get(client)
+        ci = (self._index or self._ensure_index()).get(client)
         if ci is None:
             return
         q = bisect_right(ci.starts, seq + n - 1) - 1
