@@ -1095,19 +1095,32 @@ class TextState:
     def _ensure_index(self) -> dict[int, _ClientIndex]:
         index = self._index
         if index is None:
-            pairs: dict[int, list[tuple[int, int, _Block]]] = {}
+            starts: dict[int, list[int]] = {}
+            owners: dict[int, list[_Block]] = {}
             for blk in self._blocks:
-                for c, s in zip(blk.clients, blk.seqs, strict=True):
-                    lst = pairs.get(c)
-                    if lst is None:
-                        lst = pairs[c] = []
-                    lst.append((s, blk.idx, blk))
+                clients = blk.clients
+                if not clients:
+                    continue
+                c = clients[0]
+                if clients.count(c) == len(clients):  # one writer: the block at once
+                    if c not in starts:
+                        starts[c] = []
+                        owners[c] = []
+                    starts[c] += blk.seqs
+                    owners[c] += repeat(blk, len(clients))
+                    continue
+                for c, s in zip(clients, blk.seqs, strict=True):
+                    if c not in starts:
+                        starts[c] = []
+                        owners[c] = []
+                    starts[c].append(s)
+                    owners[c].append(blk)
             index = {}
-            for c, lst in pairs.items():
-                lst.sort(key=_first_two)
+            for c, st in starts.items():
+                order = sorted(range(len(st)), key=st.__getitem__)
                 ci = index[c] = _ClientIndex()
-                ci.starts = [t[0] for t in lst]
-                ci.owners = [t[2] for t in lst]
+                ci.starts = list(map(st.__getitem__, order))
+                ci.owners = list(map(owners[c].__getitem__, order))
             self._index = index
         return index
 
@@ -1177,10 +1190,6 @@ def _same_right(blk: _Block, i: int, j: int) -> bool:
 
 def _op_seq(op: TextOp) -> int:
     return op[1]
-
-
-def _first_two(t: tuple[int, int, _Block]) -> tuple[int, int]:
-    return t[0], t[1]
 
 
 class _Reader:
