@@ -678,7 +678,9 @@ class TextState:
             for q in range(max(bisect_right(starts, after) - 1, 0), len(starts)):
                 s = starts[q]
                 blk = owners[q]
-                i = blk.find(client, s)
+                i = blk.seqs.index(s)
+                if blk.clients[i] != client:  # (another client's item, same seq)
+                    i = blk.find(client, s)
                 li = blk.lens[i]
                 if li > 0:
                     offs = offsets.get(blk)
@@ -1148,7 +1150,9 @@ class TextState:
             return None
         blk = ci.owners[q]
         start = ci.starts[q]
-        i = blk.find(client, start)
+        i = blk.seqs.index(start)
+        if blk.clients[i] != client:  # (another client's item, same seq)
+            i = blk.find(client, start)
         if seq >= start + abs(blk.lens[i]):
             return None
         return blk, i
@@ -1178,7 +1182,10 @@ class TextState:
             return
         start = ci.starts[q]
         blk = ci.owners[q]
-        if start + abs(blk.lens[blk.find(client, start)]) > seq:
+        i = blk.seqs.index(start)
+        if blk.clients[i] != client:  # (another client's item, same seq)
+            i = blk.find(client, start)
+        if start + abs(blk.lens[i]) > seq:
             raise ValueError(f"apply_insert: ids {(client, seq)}+{n} already exist")
 
 
