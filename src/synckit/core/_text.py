@@ -830,6 +830,7 @@ class TextState:
         ars = _col(list(map(add, seqs, r.take(n))))
         if r.pos != len(ints):
             raise ValueError("text state: trailing ints")
+        alens = list(map(abs, lens))  # item sizes
         if n:
             if min(lvals) < -1 or max(lvals) >= nclients:
                 raise ValueError("text state: left origin client out of range")
@@ -840,7 +841,7 @@ class TextState:
             # One-writer keys (just seqs) only do if every origin is that writer's too.
             if single and not {*lvals, *rvals} <= {-1, cvals[0]}:
                 single = False
-            _check_ids(nclients, None if single else clients, seqs, lens, (lcs, als, rcs, ars))
+            _check_ids(nclients, None if single else clients, seqs, alens, (lcs, als, rcs, ars))
         del lvals, rvals
         aseq = _col(seqs)
         del seqs
@@ -851,7 +852,7 @@ class TextState:
         for a in range(0, n, step):
             e = a + step
             chunk = lens[a:e]
-            size = (sum(chunk) + sum(map(abs, chunk))) >> 1
+            size = (sum(chunk) + sum(alens[a:e])) >> 1
             blocks.append(
                 _Block(
                     len(blocks),
@@ -1256,7 +1257,7 @@ def _check_ids(
     nclients: int,
     clients: list[int] | None,
     seqs: list[int],
-    lens: list[int],
+    sizes: list[int],
     origins: tuple[list[int], array[int], list[int], array[int]],
 ) -> None:
     """ValueError if decoded items overlap or a present origin names no character.
@@ -1272,7 +1273,7 @@ def _check_ids(
     lcs, lss, rcs, rss = origins
     if clients is None:
         start_keys = seqs
-        ek = sorted(map(add, seqs, map(abs, lens)))
+        ek = sorted(map(add, seqs, sizes))
         end_keys: list[int] = ek
         lkeys: list[int] | array[int] = lss
         rkeys: list[int] | array[int] = rss
@@ -1280,7 +1281,7 @@ def _check_ids(
     else:
         if min(seqs) < 0:
             raise ValueError("text state: negative seq")
-        ends = list(map(add, seqs, map(abs, lens)))
+        ends = list(map(add, seqs, sizes))
         limit = max(ends)
         # An origin seq outside 0..shift-1 would alias a character of another client.
         if min(lss) < 0 or min(rss) < 0 or max(lss) >= limit or max(rss) >= limit:
@@ -1300,8 +1301,12 @@ def _check_ids(
     sk = sorted(start_keys)
     if sk[0] < 0:
         raise ValueError("text state: negative seq")
-    if any(map(gt, ek, sk[1:])):
+    bounds = [0] * (2 * len(sk))
+    bounds[0::2] = sk
+    bounds[1::2] = ek
+    if bounds != sorted(bounds):  # (one C-level pass over sorted input)
         raise ValueError("text state: items overlap")
+    del bounds
     # Left origins: key + 1 is usually an item's end; right origins: an item's start.
     # An absent origin's key is exempt when it is negative (several writers) or the
     # item's own first char (one writer: the encoder writes that), both harmless.
