@@ -50,6 +50,12 @@ Fast paths
   it is that right origin, so the YATA scan would stop at once.
 * History: the latest local op is kept, so ``ops_since`` asked for "everything after my
   previous version" right after a keystroke answers without any lookup.
+* YATA scan: comparing a scanned item's origins with the new item's needs a position
+  (an id lookup) only when the origin is neither one of the new item's own origins nor
+  the last character of the item just before (which lies inside the scanned range);
+  even then block indexes usually decide without finding the item.  With no left
+  origin, items that have one cannot stop the scan, so it jumps (``list.index``) to the
+  next item without one.
 
 Id index
 ========
@@ -74,8 +80,14 @@ run-length encoded and relative to the item's client, seqs and origins delta-cod
 they stay small varints), the visible text, and the delete log; see its docstring.
 ``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``,
 without integrating anything, after validating everything a hostile input could break
-(lengths, client ranges, overlapping ids, origins naming no character): those checks use
-sorted/set/bisect over integer keys rather than a Python loop per item.
+(lengths, client ranges, overlapping ids, present origins naming no character; the seq
+of an absent origin is ignored): those checks use sorted/set/bisect over integer keys
+rather than a Python loop per item.  Ids overlap unless the separately sorted starts
+and ends interleave; a left origin is nearly always the last character of some item
+and a right origin the first, so one set lookup per origin proves those and only the
+rest are bisected.  Origin seqs go straight into ``array('q')`` columns and big
+temporaries are dropped early, which keeps the peak memory of a load (and the
+allocator pages it leaves behind) low.
 """
 
 from __future__ import annotations
@@ -468,6 +480,11 @@ class TextState:
     def apply_insert(
         self, client: int, seq: int, left: ItemId | None, right: ItemId | None, content: str
     ) -> None:
+        """Integrate a remote insert; ValueError (the text stays as it was) if its ids
+        are not new or an origin is unknown.  The new-ids check stays although the
+        Document trims every change to seqs above its version vector: a loaded
+        snapshot's text items are not checked against that vector, so only this check
+        guarantees it."""
         n = len(content)
         if not n:
             raise ValueError("apply_insert: empty content")
