@@ -594,6 +594,22 @@ def test_decode_rejects_origins_naming_no_character() -> None:
         assert accepted >= n  # (the unmutated state among them)
 
 
+def test_decode_ignores_the_seq_of_an_absent_origin() -> None:
+    t = TextState(["a", "b"])
+    t.local_insert(0, 1, 0, "abc")
+    t.apply_insert(1, 1, (0, 1), (0, 2), "XY")
+    ints, content, deletes = t.encode_state()
+    n = ints[1]
+    r = 2 + 1 + 2 * ints[2] + 2 * n  # start of the left origin client runs
+    r += 1 + 2 * ints[r]  # start of the left origin seq deltas (item 0 has none)
+    for delta in (5, -5, 10**6):
+        m = list(ints)
+        m[r] += delta
+        u = TextState.decode_state(["a", "b"], m, content, deletes)
+        assert str(u) == str(t)
+        assert u.ops_since(0, 0) == t.ops_since(0, 0)
+
+
 def test_decoded_mutations_have_existing_origins() -> None:
     rng = random.Random(7)
     peers = [Peer(["a", "b", "c"], name) for name in ("a", "b", "c")]

@@ -95,8 +95,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
-from itertools import accumulate, chain, repeat
-from operator import add, gt, mul, sub
+from itertools import accumulate, chain, compress, repeat
+from operator import add, ge, gt, mul, sub
 from typing import Literal
 
 from synckit.core._ids import ItemId
@@ -1300,9 +1300,12 @@ def _check_ids(
             raise ValueError("text state: negative seq")
         ends = list(map(add, seqs, sizes))
         limit = max(ends)
-        # An origin seq outside 0..shift-1 would alias a character of another client.
+        # A present origin's seq outside 0..shift-1 would alias another client's char.
         if min(lss) < 0 or min(rss) < 0 or max(lss) >= limit or max(rss) >= limit:
-            raise ValueError("text state: origin out of range")
+            for cs, ss in ((lcs, lss), (rcs, rss)):
+                present = list(compress(ss, map(ge, cs, repeat(0))))  # (absent: ignored)
+                if present and (min(present) < 0 or max(present) >= limit):
+                    raise ValueError("text state: origin out of range")
         shift = limit + 1
         base = list(map(mul, clients, repeat(shift)))
         start_keys = list(map(add, base, seqs))
