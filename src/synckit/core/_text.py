@@ -95,7 +95,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import add, ge, gt, mul, sub
 from typing import Literal
 
@@ -1321,12 +1321,8 @@ def _check_ids(
     sk = sorted(start_keys)
     if sk[0] < 0:
         raise ValueError("text state: negative seq")
-    bounds = [0] * (2 * len(sk))
-    bounds[0::2] = sk
-    bounds[1::2] = ek
-    if bounds != sorted(bounds):  # (one C-level pass over sorted input)
+    if any(map(gt, ek, islice(sk, 1, None))):
         raise ValueError("text state: items overlap")
-    del bounds
     # Left origins: key + 1 is usually an item's end; right origins: an item's start.
     # An absent origin's key is exempt when it is negative (several writers) or the
     # item's own first char (one writer: the encoder writes that), both harmless.
