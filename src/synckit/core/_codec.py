@@ -8,7 +8,7 @@ naming what is wrong, before anything touches a document.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
@@ -444,18 +444,3 @@ def _key(key: object, where: str) -> str:
     if not isinstance(key, str) or not key or key[-1] == "0" or not _KEY_CHARS.issuperset(key):
         raise DecodeError(f"{where}: invalid list position key {key!r}")
     return key
-
-
-def make_interner(
-    table: list[str], index: dict[str, int]
-) -> Callable[[str], int]:  # pragma: no cover - convenience
-    """A function mapping a client id to its index in ``table``, appending new ones."""
-
-    def intern(client_id: str) -> int:
-        i = index.get(client_id)
-        if i is None:
-            i = index[client_id] = len(table)
-            table.append(client_id)
-        return i
-
-    return intern
