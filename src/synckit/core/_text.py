@@ -1323,20 +1323,21 @@ def _check_ids(
         raise ValueError("text state: negative seq")
     if any(map(gt, ek, islice(sk, 1, None))):
         raise ValueError("text state: items overlap")
-    # A left origin is usually an item's last char; a right origin an item's first.
+    # Left origins: key + 1 is usually an item's end; right origins: an item's start.
     # An absent origin's key is exempt when it is negative (several writers) or the
     # item's own first char (one writer: the encoder writes that), both harmless.
-    checks = ((lkeys, lcs, map(sub, end_keys, repeat(1))), (rkeys, rcs, start_keys))
-    for keys, column, usual in checks:
-        known = set(usual)
+    checks = ((lkeys, lcs, end_keys, 1), (rkeys, rcs, start_keys, 0))
+    for keys, column, known_keys, bump in checks:
+        known = set(known_keys)
         for i in _where(column, -1):
             k = keys[i]
             if k < 0 or k == start_keys[i]:
-                known.add(k)
-        if known.issuperset(keys):
+                known.add(k + bump)
+        if known.issuperset(map(add, keys, repeat(bump)) if bump else keys):
             continue
-        rest = sorted(set(keys).difference(known))
+        odd = set(map(add, keys, repeat(bump)) if bump else keys).difference(known)
         del known
+        rest = sorted(map(sub, odd, repeat(bump)) if bump else odd)
         if rest[0] < 0:
             raise ValueError("text state: an origin refers to an unknown character")
         if rest[-1] >= limit:
