@@ -822,7 +822,7 @@ class Document:
                 raise DecodeError(f"snapshot: version client index {vc} outside the table")
             self._vv[vc] = vs
         self._hlc = snap.hlc
-        flat = list(snap.checkpoints)
+        flat = snap.checkpoints[:]
         i = 0
         while i < len(flat):
             c, start, k = flat[i], flat[i + 1], flat[i + 2]
@@ -869,7 +869,7 @@ class Document:
             if self._texts is _EMPTY:
                 self._texts = {}
             self._texts[name] = TextState.decode_state(
-                self._clients, list(ts.ints), ts.content, list(ts.deletes)
+                self._clients, ts.ints[:], ts.content, ts.deletes[:]
             )
         if snap.pending:
             msg = parse_change_set(snap.pending)
