@@ -710,7 +710,7 @@ class Document:
     def save(self) -> bytes:
         """A compact snapshot of everything this replica holds (``synckit.v1.Snapshot``)."""
         snap = changes_pb2.Snapshot(format=FORMAT, hlc=self._hlc)
-        writer = ChangeSetWriter(self._clients, snap)
+        writer = ChangeSetWriter(self._clients)
         # Intern every client first so the snapshot's table matches the version.
         for c in range(len(self._clients)):
             writer.client_pos(c)
@@ -752,6 +752,7 @@ class Document:
             for ch in self._pending:
                 pending.add(ch.client, ch.start, ch.deps, ch.ops)
             snap.pending = pending.to_bytes()
+        snap.changes.extend(writer.changes)
         snap.clients.extend(writer.clients)
         snap.names.extend(writer.names)
         body = snap.SerializeToString()
