@@ -158,7 +158,9 @@ class Document:
         self._log: list[list[Op]] = []
         self._checkpoints: list[list[tuple[int, dict[int, int]]]] = []
         self._hlc = 0
-        # field name -> (hlc, writer client index, seq, value or _DELETED)
+        # field name -> (hlc, writer client index, seq, value or _DELETED), kept in the order
+        # the entries were written: a write moves its field to the end. One client's entries
+        # are then in seq order, so changes() finds those after a seq from the end.
         self._fields: dict[str, tuple[int, int, int, Any]] = {}
         # Per client, the highest seq of a field write it made (0: none), so changes()
         # looks through the fields only when they may hold something to send.
@@ -260,11 +262,16 @@ class Document:
                 str or names a container.
         """
         value = copy_json(value, f"value of {field!r}")
-        if field not in self._fields:
+        fields = self._fields
+        known = field in fields
+        if not known:
             self._check_kind(field, _FIELD)
             field = _intern(field)
         seq = self._next_seq()
-        self._fields[field] = (self._tick(), self._me, seq, value)
+        hlc = self._tick()
+        if known:
+            del fields[field]  # re-inserted last: see _fields
+        fields[field] = (hlc, self._me, seq, value)
         self._vv[self._me] = self._field_top[self._me] = seq
         if self._subscribers:
             self._emit(True, (field,))
@@ -288,7 +295,9 @@ class Document:
         """
         self._check_kind(field, _FIELD)
         seq = self._next_seq()
-        self._fields[_intern(field)] = (self._tick(), self._me, seq, _DELETED)
+        hlc = self._tick()
+        self._fields.pop(field, None)
+        self._fields[_intern(field)] = (hlc, self._me, seq, _DELETED)
         self._vv[self._me] = self._field_top[self._me] = seq
         self._emit(True, (field,))
 
@@ -309,6 +318,7 @@ class Document:
         hlc = self._tick() if items else 0
         for field, value in items:
             seq = self._next_seq()
+            fields.pop(field, None)
             fields[field] = (hlc, me, seq, value)
             vv[me] = self._field_top[me] = seq
         if items:
@@ -416,9 +426,11 @@ class Document:
             ops = []
         sources = 1 if ops else 0
         if self._field_top[c] > after:
-            sources += 2  # fields are in name order, not seq order: always sort
-            for name, (hlc, writer, seq, value) in self._fields.items():
-                if writer == c and seq > after:
+            sources += 2  # newest first: always sort
+            for name, (hlc, writer, seq, value) in reversed(self._fields.items()):
+                if writer == c:
+                    if seq <= after:
+                        break  # every older entry of this client is older still
                     if value is _DELETED:
                         ops.append((K.FIELD_DELETE, seq, name, hlc))
                     else:
@@ -643,8 +655,11 @@ class Document:
                     field_top[c] = op[1]
                     name, hlc = op[2], op[3]
                     cur = fields.get(name)
-                    if cur is None or (hlc, writer) > (cur[0], clients[cur[1]]):
+                    if cur is None:
                         fields[_intern(name)] = (hlc, c, op[1], op[4])
+                    elif (hlc, writer) > (cur[0], clients[cur[1]]):
+                        del fields[name]
+                        fields[name] = (hlc, c, op[1], op[4])
                     max_hlc = max(max_hlc, hlc)
                     names.add(name)
                     continue
@@ -668,6 +683,7 @@ class Document:
             cur = self._fields.get(name)
             if cur is None or (hlc, writer) > (cur[0], self._clients[cur[1]]):
                 value = op[4] if kind == K.FIELD_SET else _DELETED
+                self._fields.pop(name, None)
                 self._fields[_intern(name)] = (hlc, c, op[1], value)
         elif kind == K.COUNTER_ADD:
             self._counter_add(op[2], op[3])
