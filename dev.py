@@ -53,7 +53,9 @@ def main(args: list[str]) -> int:
     task, rest = (args[0], args[1:]) if args else ("help", [])
     if task == "serve":
         _ensure_env("dev")
-        return _run([str(BIN / "synckit"), "serve", *(rest or ["--data", str(ROOT / "data")])])
+        if not any(arg == "--data" or arg.startswith("--data=") for arg in rest):
+            rest = ["--data", str(ROOT / "data"), *rest]
+        return _run([str(BIN / "synckit"), "serve", *rest])
     if task == "test":
         _ensure_env("dev")
         return _run([str(PY), "-m", "pytest", *rest])
