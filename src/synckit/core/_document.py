@@ -262,19 +262,24 @@ class Document:
                 str or names a container.
         """
         value = copy_json(value, f"value of {field!r}")
-        fields = self._fields
-        known = field in fields
-        if not known:
+        if field not in self._fields:
             self._check_kind(field, _FIELD)
             field = _intern(field)
         seq = self._next_seq()
-        hlc = self._tick()
-        if known:
+        self._write_own_field(field, self._tick(), seq, value)
+        if self._subscribers:
+            self._emit(True, (field,))
+
+    def _write_own_field(self, field: str, hlc: int, seq: int, value: Any) -> None:
+        """Record a local write (or, with ``_DELETED``, a delete) of ``field`` at ``seq``.
+
+        A local write always wins: its clock is above every clock this replica has seen.
+        """
+        fields = self._fields
+        if field in fields:
             del fields[field]  # re-inserted last: see _fields
         fields[field] = (hlc, self._me, seq, value)
         self._vv[self._me] = self._field_top[self._me] = seq
-        if self._subscribers:
-            self._emit(True, (field,))
 
     def get(self, field: str, default: JSONValue = None) -> JSONValue:
         """The value of ``field``, or ``default`` when it is unset or deleted.
@@ -295,10 +300,7 @@ class Document:
         """
         self._check_kind(field, _FIELD)
         seq = self._next_seq()
-        hlc = self._tick()
-        self._fields.pop(field, None)
-        self._fields[_intern(field)] = (hlc, self._me, seq, _DELETED)
-        self._vv[self._me] = self._field_top[self._me] = seq
+        self._write_own_field(_intern(field), self._tick(), seq, _DELETED)
         self._emit(True, (field,))
 
     def update(self, mapping: Mapping[str, JSONInput]) -> None:
@@ -310,17 +312,11 @@ class Document:
             if field not in self._fields:
                 self._check_kind(field, _FIELD)
             items.append((_intern(field), copy_json(value, f"value of {field!r}")))
-        fields = self._fields
-        me = self._me
-        vv = self._vv
         # One clock value serves the whole batch: it names each field once, so no two of
         # its writes ever compete, and the next write anywhere still gets a later clock.
         hlc = self._tick() if items else 0
         for field, value in items:
-            seq = self._next_seq()
-            fields.pop(field, None)
-            fields[field] = (hlc, me, seq, value)
-            vv[me] = self._field_top[me] = seq
+            self._write_own_field(field, hlc, self._next_seq(), value)
         if items:
             self._emit(True, [f for f, _ in items])
 
@@ -630,9 +626,6 @@ class Document:
         """Apply checked, trimmed changes in order; return the names they touched."""
         names: builtins.set[str] = builtins.set()
         clients = self._clients
-        fields = self._fields
-        field_top = self._field_top
-        max_hlc = 0
         for ch in ready:
             c = ch.client
             cps = self._checkpoints[c]
@@ -650,26 +643,12 @@ class Document:
                     self._text_state(op[2]).apply_delete(c, op[1], op[3], op[4], op[5])
                     names.add(op[2])
                     continue
-                if kind == K.FIELD_SET:
-                    # The common case, inlined: last writer wins on (hlc, client id).
-                    field_top[c] = op[1]
-                    name, hlc = op[2], op[3]
-                    cur = fields.get(name)
-                    if cur is None:
-                        fields[_intern(name)] = (hlc, c, op[1], op[4])
-                    elif (hlc, writer) > (cur[0], clients[cur[1]]):
-                        del fields[name]
-                        fields[name] = (hlc, c, op[1], op[4])
-                    max_hlc = max(max_hlc, hlc)
-                    names.add(name)
-                    continue
-                if kind != K.FIELD_DELETE:
-                    log.append(op)
+                if kind not in (K.FIELD_SET, K.FIELD_DELETE):
+                    log.append(op)  # field writes live in _fields only
                 if kind != K.SKIP:
                     self._apply_op(c, writer, op)
                     names.add(op[2])
             self._vv[c] = ch.end
-        self._hlc = max(self._hlc, max_hlc)
         self._deps_stale = True
         return names
 
