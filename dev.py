@@ -3,7 +3,7 @@
 
     python3 dev.py serve [ARGS...]   run the server on embedded SQLite (data in ./data)
     python3 dev.py test [ARGS...]    run the whole test suite (pytest ARGS...)
-    python3 dev.py check             ruff and mypy --strict
+    python3 dev.py check             ruff (lint and format) and mypy --strict
     python3 dev.py bench [ARGS...]   benchmarks side by side with pycrdt and loro
     python3 dev.py demo              two replicas syncing in one process, no server
 
@@ -38,8 +38,16 @@ def _ensure_env(extras: str) -> None:
         return
     print(f"dev.py: installing synckit[{extras}] into {VENV}", flush=True)
     subprocess.run(
-        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "-e", f"{ROOT}[{extras}]"],
+        [
+            str(PY),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-e",
+            f"{ROOT}[{extras}]",
+        ],
         check=True,
     )
     stamp.write_text(digest)
@@ -61,7 +69,11 @@ def main(args: list[str]) -> int:
         return _run([str(PY), "-m", "pytest", *rest])
     if task == "check":
         _ensure_env("dev")
-        return _run([str(PY), "-m", "ruff", "check", "."]) or _run([str(PY), "-m", "mypy"])
+        return (
+            _run([str(PY), "-m", "ruff", "check", "."])
+            or _run([str(PY), "-m", "ruff", "format", "--check", "."])
+            or _run([str(PY), "-m", "mypy"])
+        )
     if task == "bench":
         _ensure_env("dev,bench")
         return _run([str(PY), str(ROOT / "benchmarks" / "run.py"), *rest])

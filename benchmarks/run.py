@@ -70,8 +70,9 @@ def _target(fig: Figure) -> str:
 def _reference(fig: Figure, libs: tuple[str, ...]) -> str:
     if not fig.reference:
         return ""
-    parts = [f"{_fmt(fig.reference[lib], fig.decimals)}" if lib in fig.reference else "—"
-             for lib in libs]
+    parts = [
+        f"{_fmt(fig.reference[lib], fig.decimals)}" if lib in fig.reference else "—" for lib in libs
+    ]
     return " / ".join(parts)
 
 
@@ -85,9 +86,12 @@ def table(figs: list[Figure], plain_label: str) -> str:
         *(NAMES[lib] if lib != "plain" else plain_label for lib in shown),
         "SyncKit/pycrdt",
         "SyncKit/loro",
-        "issue's figures (" + " / ".join(
+        "issue's figures ("
+        + " / ".join(
             NAMES[lib] if lib != "plain" else plain_label
-            for lib in (ref_libs if has_plain else ref_libs[:2])) + ")",
+            for lib in (ref_libs if has_plain else ref_libs[:2])
+        )
+        + ")",
         "target",
         "met?",
     ]
@@ -112,8 +116,10 @@ def _errors(figs: list[Figure]) -> list[str]:
     for fig in figs:
         for lib, msg in fig.errors.items():
             seen.setdefault(lib, msg)
-    return [f"- {NAMES[lib]}: figures marked n/a could not be measured: {msg}"
-            for lib, msg in seen.items()]
+    return [
+        f"- {NAMES[lib]}: figures marked n/a could not be measured: {msg}"
+        for lib, msg in seen.items()
+    ]
 
 
 def _versions() -> dict[str, str]:
@@ -130,10 +136,18 @@ def _git_state() -> str:
     """Short commit of the checkout, with "+ uncommitted changes under src/" when dirty."""
     root = Path(__file__).resolve().parent.parent
     try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{rev} + uncommitted changes under src/" if dirty else rev
@@ -144,8 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
     parser.add_argument("--only", choices=("core", "text"), help="run one table only")
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write results here")
-    parser.add_argument("--trace", type=Path, default=text_bench.DEFAULT_TRACE,
-                        help="editing trace for the text table (default: %(default)s)")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=text_bench.DEFAULT_TRACE,
+        help="editing trace for the text table (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -199,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     cpus = os.cpu_count() or 1
     load_note = ""
     if load_before is not None and load_after is not None:
-        load_note = (f" 1-minute load average {load_before:.2f} at the start, {load_after:.2f} at"
-                     f" the end, on {cpus} CPUs")
+        load_note = (
+            f" 1-minute load average {load_before:.2f} at the start, {load_after:.2f} at"
+            f" the end, on {cpus} CPUs"
+        )
         if max(load_before, load_after) > 1.5:
             load_note += " — other processes were running: figures may be inflated"
     out.append(f"Run took {elapsed:.0f} s.{load_note}")
@@ -211,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         print(f"Results written to {args.json}.")
     if FAILURES:
-        print("\nCORRECTNESS FAILURES (wrong text, no convergence, or a library raising):",
-              file=sys.stderr)
+        print(
+            "\nCORRECTNESS FAILURES (wrong text, no convergence, or a library raising):",
+            file=sys.stderr,
+        )
         for msg in FAILURES:
             print(f"  {msg}", file=sys.stderr)
         return 1

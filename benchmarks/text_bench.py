@@ -71,10 +71,14 @@ def replay_str(patches: list[Patch]) -> str:
 
 def _check(lib: str, what: str, got: str, want: str) -> None:
     if got != want:
-        at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
-                  min(len(got), len(want)))
-        msg = (f"{lib}: {what} does not equal endContent "
-               f"(len {len(got):,} vs {len(want):,}, first difference at {at:,})")
+        at = next(
+            (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+            min(len(got), len(want)),
+        )
+        msg = (
+            f"{lib}: {what} does not equal endContent "
+            f"(len {len(got):,} vs {len(want):,}, first difference at {at:,})"
+        )
         FAILURES.append(msg)
         progress(f"  !!! WRONG TEXT: {msg}")
 
