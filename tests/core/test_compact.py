@@ -140,3 +140,19 @@ def test_a_subclass_is_left_live() -> None:
     doc.set("x", 1)
     doc.compact()
     assert not doc.compacted and type(doc) is Mine and doc.get("x") == 1
+
+
+def test_compacting_from_a_subscriber_loses_nothing() -> None:
+    """A callback may compact the document it is told about, local edit or remote apply."""
+    a, b = Document("a"), Document("b")
+    for doc in (a, b):
+        doc.subscribe(lambda _event, doc=doc: doc.compact())
+    a.set("x", 1)
+    a.get_text("t").insert(0, "hi")
+    a.get_list("l").append(1)
+    assert a.compacted
+    b.apply(a.changes())
+    assert b.compacted
+    b.get_counter("c").increment(2)
+    a.apply(b.changes(a.version()))
+    assert a.to_json() == b.to_json() == {"x": 1, "t": "hi", "l": [1], "c": 2}
