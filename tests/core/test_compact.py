@@ -146,7 +146,11 @@ def test_compacting_from_a_subscriber_loses_nothing() -> None:
     """A callback may compact the document it is told about, local edit or remote apply."""
     a, b = Document("a"), Document("b")
     for doc in (a, b):
-        doc.subscribe(lambda _event, doc=doc: doc.compact())
+
+        def compact(_event: ChangeEvent, doc: Document = doc) -> None:
+            doc.compact()
+
+        doc.subscribe(compact)
     a.set("x", 1)
     a.get_text("t").insert(0, "hi")
     a.get_list("l").append(1)
