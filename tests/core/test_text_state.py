@@ -564,9 +564,51 @@ def assert_origins_exist(t: TextState) -> None:
                 assert t.has_item((blk.rcs[i], blk.rss[i]))
 
 
+def layout(ints: list[int]) -> dict[str, int]:
+    """Where each section of an ``encode_state`` (format 2) ``ints`` starts."""
+    n = ints[1]
+    at = {"left steps": 2 + 1 + 2 * ints[2] + 2 * n}
+    at["right steps"] = at["left steps"] + n
+    r = at["right steps"] + n
+    for name, width in (("left none", 1), ("right none", 1), ("left odd", 2), ("right odd", 2)):
+        at[name] = r  # (the count; the entries follow)
+        r += 1 + width * ints[r]
+    assert r == len(ints)
+    return at
+
+
+def merged_origin_state() -> TextState:
+    """A state with "Z" whose left origin ``a`` is inside the deleted item "ab" (merged)."""
+    t = TextState(["a", "b", "c"])
+    t.local_insert(0, 1, 0, "a")
+    t.local_insert(0, 2, 1, "b")
+    t.apply_insert(2, 1, (0, 1), None, "Z")  # concurrent with "b": sorts after it
+    t.local_delete(0, 3, 0, 2)  # deleted "a" and "b" merge into one item
+    return t
+
+
+def test_snapshot_format_2_layout() -> None:
+    t = merged_origin_state()
+    ints, content, deletes = t.encode_state()
+    assert ints[0] == 2
+    at = layout(ints)
+    # Items: "ab" (deleted, no origins), "Z" (left origin inside item 0, no right one).
+    assert ints[at["left none"] :] == [1, 0, 2, 0, 1, 1, 1, 1, 0]
+    u = roundtrip(t, ["a", "b", "c"])
+    blk = u._blocks[0]
+    assert (blk.lcs, list(blk.lss), blk.rcs) == ([-1, 0], [0, 1], [-1, -1])
+    assert str(u) == "Z" and content == "Z"
+    assert deletes == [0, 1, 1, 0, 1, 3, 1, 2]  # client 0: one run, seq 3, first 1, count 2
+
+
+def test_decode_rejects_the_old_format() -> None:
+    with pytest.raises(ValueError, match="unknown format"):
+        TextState.decode_state(["a"], [1, 1, 1, 0, 1, 1, 1, 1, -1, 0, -1, 0], "x", [])
+
+
 def test_decode_rejects_origins_naming_no_character() -> None:
-    """An origin with a negative seq, or a seq past its client's characters that would
-    alias another client's, is refused at decode time rather than by a later op."""
+    """Origins name items by position; a step that leaves the items, an offset outside
+    its item or a list entry naming no item is refused at decode time."""
     one = TextState(["a"])
     one.local_insert(0, 1, 0, "abc")
     one.local_insert(0, 4, 1, "X")
@@ -577,37 +619,99 @@ def test_decode_rejects_origins_naming_no_character() -> None:
     for t, names in ((one, ["a"]), (two, ["a", "b"])):
         ints, content, deletes = t.encode_state()
         n = ints[1]
-        r = 2 + 1 + 2 * ints[2] + 2 * n  # start of the left origin client runs
-        r += 1 + 2 * ints[r]  # start of the left origin seq deltas
         accepted = 0
-        for i in range(n):
-            for delta in range(-12, 13):
-                m = list(ints)
-                m[r + i] += delta
-                try:
-                    u = TextState.decode_state(names, m, content, deletes)
-                except ValueError:
-                    continue
-                accepted += 1
-                assert_origins_exist(u)
-                check_invariants(u)
-        assert accepted >= n  # (the unmutated state among them)
+        for side in ("left steps", "right steps"):
+            for i in range(n):
+                for delta in range(-12, 13):
+                    m = list(ints)
+                    m[layout(ints)[side] + i] += delta
+                    try:
+                        u = TextState.decode_state(names, m, content, deletes)
+                    except ValueError:
+                        continue
+                    accepted += 1
+                    assert_origins_exist(u)
+                    check_invariants(u)
+        assert accepted >= 2 * n  # (the unmutated state among them)
+        with pytest.raises(ValueError, match="origin refers to an item that is not there"):
+            m = list(ints)
+            m[layout(ints)["left steps"]] += n
+            TextState.decode_state(names, m, content, deletes)
 
 
-def test_decode_ignores_the_seq_of_an_absent_origin() -> None:
+def test_decode_checks_the_origin_lists() -> None:
+    names = ["a", "b", "c"]
+    ints, content, deletes = merged_origin_state().encode_state()
+    odd = layout(ints)["left odd"]
+    assert ints[odd : odd + 3] == [1, 1, 1]  # item 1, one character before item 0's last
+    for back, ok in ((1, True), (0, False), (2, False), (-1, False)):
+        m = list(ints)
+        m[odd + 2] = back
+        if ok:
+            TextState.decode_state(names, m, content, deletes)
+        else:
+            with pytest.raises(ValueError, match="character that is not there"):
+                TextState.decode_state(names, m, content, deletes)
+    for item in (0, 2, -1):  # item 0 has no left origin; 2 and -1 are not items
+        m = list(ints)
+        m[odd + 1] = item
+        with pytest.raises(ValueError, match="origin offset names no origin"):
+            TextState.decode_state(names, m, content, deletes)
+    none = layout(ints)["left none"]
+    for item in (2, -1):
+        m = list(ints)
+        m[none + 1] = item
+        with pytest.raises(ValueError, match="without an origin is not there"):
+            TextState.decode_state(names, m, content, deletes)
+    # The right side is checked the same way (Z has no right origin to move).
+    rodd = layout(ints)["right odd"]
+    m = [*ints[:rodd], 1, 1, 5]
+    with pytest.raises(ValueError, match="offset names no origin"):
+        TextState.decode_state(names, m, content, deletes)
+
+
+def test_decode_ignores_the_item_of_an_absent_origin() -> None:
+    """The encoder repeats the previous item for an item without an origin; any other
+    item there changes nothing."""
     t = TextState(["a", "b"])
     t.local_insert(0, 1, 0, "abc")
     t.apply_insert(1, 1, (0, 1), (0, 2), "XY")
     ints, content, deletes = t.encode_state()
-    n = ints[1]
-    r = 2 + 1 + 2 * ints[2] + 2 * n  # start of the left origin client runs
-    r += 1 + 2 * ints[r]  # start of the left origin seq deltas (item 0 has none)
-    for delta in (5, -5, 10**6):
+    r = layout(ints)["left steps"]  # item 0 has no left origin
+    for delta in (1, 2, -1):
         m = list(ints)
         m[r] += delta
+        m[r + 1] -= delta  # (steps: item 1's origin item stays the same)
         u = TextState.decode_state(["a", "b"], m, content, deletes)
         assert str(u) == str(t)
         assert u.ops_since(0, 0) == t.ops_since(0, 0)
+        assert u.ops_since(1, 0) == t.ops_since(1, 0)
+
+
+def test_decode_checks_the_delete_log() -> None:
+    t = TextState(["a"])
+    t.local_insert(0, 1, 0, "abcdef")
+    t.local_delete(0, 7, 5, 1)  # "f"
+    t.local_delete(0, 8, 4, 1)  # "e": a backspace run of two from seq 6
+    t.local_delete(0, 9, 0, 2)  # "ab"
+    ints, content, deletes = t.encode_state()
+    # client, m, target runs, seq steps, first moves, signed counts
+    assert deletes == [0, 2, 1, 0, 2, 7, 2, 6, -5, -2, 2]
+    TextState.decode_state(["a"], ints, content, deletes)
+    bad = {
+        "delete runs overlap": [0, 2, 1, 0, 2, 7, 1, 6, -5, -2, 2],
+        "delete target seq out of range": [0, 2, 1, 0, 2, 7, 2, 0, 1, -2, 2],  # (seq -1)
+        "empty delete run": [0, 2, 1, 0, 2, 7, 2, 6, -5, 0, 2],
+        "bad delete log client": [1, 2, 1, 0, 2, 7, 2, 6, -5, -2, 2],
+        "delete target client out of range": [0, 2, 1, 3, 2, 7, 2, 6, -5, -2, 2],
+    }
+    for message, m in bad.items():
+        with pytest.raises(ValueError, match=message):
+            TextState.decode_state(["a"], ints, content, m)
+    with pytest.raises(ValueError, match="delete runs overlap"):  # a negative first seq
+        TextState.decode_state(["a"], ints, content, [0, 1, 1, 0, 1, -1, 1, 1])
+    with pytest.raises(ValueError, match="delete target seq out of range"):  # first < 0
+        TextState.decode_state(["a"], ints, content, [0, 1, 1, 0, 1, 7, -1, 1])
 
 
 def test_decoded_mutations_have_existing_origins() -> None:

@@ -75,19 +75,27 @@ continue each other come out as one op).
 
 Snapshot
 ========
-``encode_state`` writes the items in document order as integer columns (client columns
-run-length encoded and relative to the item's client, seqs and origins delta-coded so
-they stay small varints), the visible text, and the delete log; see its docstring.
+``encode_state`` (format 2; see its docstring for the exact layout) writes the items in
+document order as integer columns: the clients run-length encoded, seqs delta-coded,
+signed lengths, and each origin as a *reference to an item*: the left origin of item
+``i`` is the last character of item ``j`` and the right origin the first character of
+item ``j``, written as the step from the previous item's ``j``.  Then come the short
+lists of items without an origin and of the rare origins inside an item (an offset from
+that last / first character; only merged tombstone runs make those).  Then the visible
+text and, per client, the delete log as columns (seq steps, target moves, counts).
+
 ``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``,
-without integrating anything, after validating everything a hostile input could break
-(lengths, client ranges, overlapping ids, present origins naming no character; the seq
-of an absent origin is ignored): those checks use sorted/set/bisect over integer keys
-rather than a Python loop per item.  Ids overlap unless the separately sorted starts
-and ends interleave; a left origin is nearly always the last character of some item
-and a right origin the first, so one set lookup per origin proves those and only the
-rest are bisected.  Origin seqs go straight into ``array('q')`` columns and big
-temporaries are dropped early, which keeps the peak memory of a load (and the
-allocator pages it leaves behind) low.
+without integrating anything, after validating everything a hostile input could break:
+lengths, client ranges, trailing ints, overlapping ids, origins naming no character.
+No check is a Python loop per item.  Ids overlap unless the separately sorted first and
+last seqs interleave (two ``sorted`` calls on integer keys).  An origin needs no check
+of its own: looking up item ``j``'s last (first) seq in a list *is* the origin's seq,
+and an index outside the items raises; only the short lists are checked entry by entry.
+Since those lookups return the int objects of the ``seqs`` and ``lasts`` lists, the
+origin columns allocate no new ints on their way into ``array('q')`` columns, and big
+temporaries are dropped early, which keeps the peak memory of a load (and the allocator
+pages it leaves behind) low.  The delete log is checked the same way: seq steps at
+least the previous run's size, nonzero counts, no target below seq 0.
 """
 
 from __future__ import annotations
@@ -95,8 +103,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
-from itertools import accumulate, chain, compress, islice, repeat
-from operator import add, ge, gt, mul, sub
+from itertools import accumulate, chain, islice, repeat
+from operator import add, ge, gt, invert, lt, mul, sub
 from typing import Literal
 
 from synckit.core._ids import ItemId
@@ -113,7 +121,7 @@ _MAX_ITEMS = 64  # items per block before it is split in two
 _DECODE_ITEMS = 1024  # items per block made by decode_state
 _MAX_TEXT = 4096  # visible characters per block before it is split (if it has 2+ items)
 _PLACEHOLDER = "\x00"  # stands for the content of deleted characters in ops_since
-_FORMAT = 1  # first int of encode_state
+_FORMAT = 2  # first int of encode_state
 _NO_POS = (-1, 0, 0)  # position of the "start of document" origin
 _END_POS = (1 << 62, 0, 0)  # position of the "end of document" origin
 
@@ -761,20 +769,30 @@ class TextState:
     def encode_state(self) -> tuple[list[int], str, list[int]]:
         """``(ints, content, deletes)``: the items, the visible text, the delete log.
 
-        ``ints`` holds the items in document order as columns (format 1)::
+        ``ints`` holds the items in document order as columns (format 2)::
 
-            1, n,
-            runs of item clients:            k, (client, count) * k
-            seq - previous item's seq:       n values
-            signed lengths (< 0 deleted):    n values
-            runs of left client - client:    k, (value, count) * k   (client -1: no origin)
-            seq - left origin seq:           n values (0 when there is no left origin)
-            runs of right client - client:   k, (value, count) * k
-            right origin seq - seq:          n values (0 when there is no right origin)
+            2, n,
+            runs of item clients:             k, (client, count) * k
+            seq - previous item's seq:        n values
+            signed lengths (< 0 deleted):     n values
+            left origin items:                n values, j - previous j: the left origin
+                                              of item i is the last character of item j
+            right origin items:               n values, likewise: the first character
+            items without a left origin:      k, i * k   (their j repeats the previous j)
+            items without a right origin:     k, i * k
+            left origins inside their item:   k, (i, back) * k: the left origin of item i
+                                              is ``back`` characters before that last one
+            right origins inside their item:  k, (i, skip) * k: ``skip`` characters after
+                                              that first one
+
+        An origin names an item by its position rather than a character by its id, so
+        it cannot name a character that is not here, and its client is that item's.
+        Nearly every origin is the last (left) or first (right) character of a nearby
+        item: the steps between the j's are small numbers and the other lists short.
 
         ``deletes`` holds, per client, ``client, m``, runs of ``target client - client``
-        (``k, (value, count) * k``) and ``m`` triples ``(seq - previous run's end,
-        target first - previous run's target first, signed count)``.
+        (``k, (value, count) * k``) and three columns of ``m`` values: ``seq - previous
+        run's seq``, ``target first - previous run's target first``, signed count.
         """
         clients: list[int] = []
         seqs: list[int] = []
@@ -795,30 +813,25 @@ class TextState:
         ints += _rle(clients)
         ints += map(sub, seqs, [0, *seqs[:-1]])
         ints += lens
-        # A missing origin's seq means nothing: write 0 (decoded as the item's own seq).
-        ints += _rle(list(map(sub, lcs, clients)))
-        ints += [0 if c < 0 else s - o for c, s, o in zip(lcs, seqs, lss, strict=True)]
-        ints += _rle(list(map(sub, rcs, clients)))
-        ints += [0 if c < 0 else o - s for c, s, o in zip(rcs, seqs, rss, strict=True)]
+        ints += _origin_columns(clients, seqs, lens, (lcs, lss, rcs, rss))
         deletes: list[int] = []
         for c, log in self._dels.items():
             m = len(log.seqs)
             deletes += (c, m)
             deletes += _rle([t - c for t in log.targets])
             ds = list(log.seqs)
-            ends = [0, *map(add, ds, map(abs, log.counts))]
+            deletes += map(sub, ds, [0, *ds[:-1]])
             firsts = list(log.firsts)
-            flat = [0] * (3 * m)
-            flat[0::3] = map(sub, ds, ends)
-            flat[1::3] = map(sub, firsts, [0, *firsts[:-1]])
-            flat[2::3] = log.counts
-            deletes += flat
+            deletes += map(sub, firsts, [0, *firsts[:-1]])
+            deletes += log.counts
         return ints, str(self), deletes
 
     @classmethod
     def decode_state(
         cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
     ) -> TextState:
+        """The state :meth:`encode_state` wrote, after checking everything a hostile
+        input could break; raises ValueError naming the problem."""
         try:
             return cls._decode(client_ids, ints, content, deletes)
         except (OverflowError, TypeError) as e:  # out-of-range or non-integer values
@@ -829,40 +842,45 @@ class TextState:
         cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
     ) -> TextState:
         if len(ints) < 2 or ints[0] != _FORMAT:
-            raise ValueError("text state: unknown format")
+            raise ValueError(f"text state: unknown format (this version reads {_FORMAT})")
         nclients = len(client_ids)
         n = ints[1]
         r = _Reader(ints, 2)
         clients, cvals = r.runs(n, 0)
         if cvals and (min(cvals) < 0 or max(cvals) >= nclients):
             raise ValueError("text state: item client out of range")
-        # One writer for every item (cvals == [c]): origin clients come straight from runs.
-        single = len(cvals) == 1
         seqs = list(accumulate(r.take(n)))
         lens = r.take(n)
-        lcs, lvals = r.runs(n, cvals[0] if single else None, clients)
-        # Origin seqs go straight into the blocks' int64 columns (no list of big ints).
-        als = _col(list(map(sub, seqs, r.take(n))))
-        rcs, rvals = r.runs(n, cvals[0] if single else None, clients)
-        ars = _col(list(map(add, seqs, r.take(n))))
+        lsteps = r.take(n)
+        rsteps = r.take(n)
+        lnone = r.take(r.take(1)[0])
+        rnone = r.take(r.take(1)[0])
+        lodd = r.take(2 * r.take(1)[0])
+        rodd = r.take(2 * r.take(1)[0])
         if r.pos != len(ints):
             raise ValueError("text state: trailing ints")
+        self = cls(client_ids)
+        self._dels = _decode_deletes(deletes, nclients)
+        if not n:
+            if content:
+                raise ValueError("text state: content length does not match the items")
+            return self
+        if 0 in lens:
+            raise ValueError("text state: empty item")
         alens = list(map(abs, lens))  # item sizes
-        if n:
-            if min(lvals) < -1 or max(lvals) >= nclients:
-                raise ValueError("text state: left origin client out of range")
-            if min(rvals) < -1 or max(rvals) >= nclients:
-                raise ValueError("text state: right origin client out of range")
-            if 0 in lens:
-                raise ValueError("text state: empty item")
-            # One-writer keys (just seqs) only do if every origin is that writer's too.
-            if single and not {*lvals, *rvals} <= {-1, cvals[0]}:
-                single = False
-            _check_ids(nclients, None if single else clients, seqs, alens, (lcs, als, rcs, ars))
-        del lvals, rvals
+        lasts = list(map(add, seqs, map(sub, alens, repeat(1))))  # seq of each last char
+        single = None if len(cvals) > 1 else cvals[0]  # the one writer of every item
+        _check_disjoint(None if single is not None else clients, seqs, lasts)
+        # Origin seqs are looked up in seqs and lasts (no new ints) and go straight into
+        # the blocks' int64 columns.
+        lcs, lss = _origins((lsteps, lnone, lodd), 1, lasts, clients, single, alens)
+        als = _col(lss)
+        del lss, lasts
+        rcs, rss = _origins((rsteps, rnone, rodd), -1, seqs, clients, single, alens)
+        ars = _col(rss)
+        del rss
         aseq = _col(seqs)
         del seqs
-        self = cls(client_ids)
         blocks: list[_Block] = []
         step = _DECODE_ITEMS  # big blocks: _locate splits them when an edit gets there
         voff = 0
@@ -887,11 +905,9 @@ class TextState:
             voff += size
         if voff != len(content):
             raise ValueError("text state: content length does not match the items")
-        if blocks:
-            self._blocks = blocks
-            self._tail_blk = blocks[0]
+        self._blocks = blocks
+        self._tail_blk = blocks[0]
         self._len = voff
-        self._dels = _decode_deletes(deletes, nclients)
         return self
 
     # ------------------------------------------------------------------ internals
@@ -1233,24 +1249,15 @@ class _Reader:
         self.pos = p + k
         return self.ints[p : p + k]
 
-    def runs(
-        self, n: int, offset: int | None, relative_to: list[int] | None = None
-    ) -> tuple[list[int], list[int]]:
-        """A run-length-encoded column of ``n`` values, plus the values that occur.
-
-        Each value is added to ``offset``, or (``offset`` None) to the matching entry of
-        ``relative_to``; in that case the second list is the whole column.
-        """
+    def runs(self, n: int, offset: int) -> tuple[list[int], list[int]]:
+        """A run-length-encoded column of ``n`` values, each added to ``offset``, plus
+        the values that occur."""
         (k,) = self.take(1)
         flat = self.take(2 * k)
         counts = flat[1::2]
         if (k and min(counts) < 1) or sum(counts) != n:
             raise ValueError("text state: bad run lengths")
         values = flat[0::2]
-        if offset is None:
-            assert relative_to is not None
-            column = list(map(add, chain.from_iterable(map(repeat, values, counts)), relative_to))
-            return column, column
         if offset:
             values = list(map(add, values, repeat(offset)))
         return list(chain.from_iterable(map(repeat, values, counts))), values
@@ -1270,98 +1277,124 @@ def _rle(values: list[int]) -> list[int]:
     return out
 
 
-def _check_ids(
-    nclients: int,
-    clients: list[int] | None,
+def _origin_columns(
+    clients: list[int],
     seqs: list[int],
-    sizes: list[int],
-    origins: tuple[list[int], array[int], list[int], array[int]],
-) -> None:
-    """ValueError if decoded items overlap or a present origin names no character.
-
-    Every character id becomes one integer key ``client * shift + seq`` (just ``seq``
-    when one client wrote every item: ``clients`` None), so the checks run on ints with
-    C-level helpers (sorted, map, set, bisect) rather than a Python loop per item.
-    Origins nearly always name the last (left) or first (right) character of an item:
-    one pass of set lookups proves all of those, and only the others are searched by
-    bisection.  The seq of an absent origin (client -1) means nothing and is not looked
-    up; every present origin must name a character of this state.
-    """
+    lens: list[int],
+    origins: tuple[list[int], list[int], list[int], list[int]],
+) -> list[int]:
+    """The origin columns of format 2 for items in document order (see
+    :meth:`TextState.encode_state`): the steps of both sides, then their lists."""
     lcs, lss, rcs, rss = origins
+    n = len(seqs)
+    ends = list(map(add, seqs, map(abs, lens)))
+    shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
+    base = list(map(mul, clients, repeat(shift)))
+    firsts = list(map(add, base, seqs))
+    lasts = list(map(sub, map(add, base, ends), repeat(1)))
+    order = sorted(range(n), key=firsts.__getitem__)
+    sorted_firsts = list(map(firsts.__getitem__, order))
+    steps: list[int] = []
+    nones: list[int] = []
+    odds: list[int] = []
+    for cs, ss, edges in ((lcs, lss, lasts), (rcs, rss, firsts)):
+        item_at = dict(zip(edges, range(n), strict=True))
+        js = [0] * n
+        none: list[int] = []
+        odd: list[int] = []
+        j = 0
+        for i in range(n):
+            c = cs[i]
+            if c < 0:
+                none.append(i)  # (j stays as it was: a step of 0)
+            else:
+                key = c * shift + ss[i]
+                j = item_at.get(key, -1)
+                if j < 0:  # a character inside an item
+                    j = order[bisect_right(sorted_firsts, key) - 1]
+                    odd += (i, abs(key - edges[j]))
+            js[i] = j
+        steps += map(sub, js, [0, *js[:-1]])
+        nones += (len(none), *none)
+        odds += (len(odd) >> 1, *odd)
+    return steps + nones + odds
+
+
+def _check_disjoint(clients: list[int] | None, seqs: list[int], lasts: list[int]) -> None:
+    """ValueError unless the items' ids ``seqs[i] .. lasts[i]`` (of ``clients[i]``; of
+    one writer when ``clients`` is None) are all distinct and every seq is >= 0.
+
+    Every id becomes one integer key ``client * shift + seq`` (just ``seq`` for one
+    writer).  Sorting first and last keys separately, the ranges are disjoint iff each
+    last is below the next first (then the i-th first and i-th last belong together):
+    two C-level sorts rather than a Python loop per item.
+    """
     if clients is None:
-        start_keys = seqs
-        ek = sorted(map(add, seqs, sizes))
-        end_keys: list[int] = ek
-        lkeys: list[int] | array[int] = lss
-        rkeys: list[int] | array[int] = rss
-        limit = ek[-1]
+        fk = sorted(seqs)
+        if fk[0] < 0:
+            raise ValueError("text state: negative seq")
+        lk = sorted(lasts)
     else:
         if min(seqs) < 0:
             raise ValueError("text state: negative seq")
-        ends = list(map(add, seqs, sizes))
-        limit = max(ends)
-        # A present origin's seq outside 0..shift-1 would alias another client's char.
-        if min(lss) < 0 or min(rss) < 0 or max(lss) >= limit or max(rss) >= limit:
-            for cs, ss in ((lcs, lss), (rcs, rss)):
-                present = list(compress(ss, map(ge, cs, repeat(0))))  # (absent: ignored)
-                if present and (min(present) < 0 or max(present) >= limit):
-                    raise ValueError("text state: origin out of range")
-        shift = limit + 1
+        shift = max(lasts) + 1
         base = list(map(mul, clients, repeat(shift)))
-        start_keys = list(map(add, base, seqs))
-        end_keys = list(map(add, base, ends))
-        del base, ends
-        # Absent origins (client -1) get keys in -shift..-1, which no character has.
-        lkeys = list(map(add, map(mul, lcs, repeat(shift)), lss))
-        rkeys = list(map(add, map(mul, rcs, repeat(shift)), rss))
-        limit = nclients * shift
-        ek = sorted(end_keys)
-    # Ranges [start, end) are disjoint iff, sorting starts and ends separately, every
-    # end is <= the next start (and then the i-th start and i-th end belong together).
-    sk = sorted(start_keys)
-    if sk[0] < 0:
-        raise ValueError("text state: negative seq")
-    if any(map(gt, ek, islice(sk, 1, None))):
+        fk = sorted(map(add, base, seqs))
+        lk = sorted(map(add, base, lasts))
+    if any(map(ge, lk, islice(fk, 1, None))):
         raise ValueError("text state: items overlap")
-    # Left origins: key + 1 is usually an item's end; right origins: an item's start.
-    # An absent origin's key is exempt when it is negative (several writers) or the
-    # item's own first char (one writer: the encoder writes that), both harmless.
-    checks = ((lkeys, lcs, end_keys, 1), (rkeys, rcs, start_keys, 0))
-    for keys, column, known_keys, bump in checks:
-        known = set(known_keys)
-        for i in _where(column, -1):
-            k = keys[i]
-            if k < 0 or k == start_keys[i]:
-                known.add(k + bump)
-        if known.issuperset(map(add, keys, repeat(bump)) if bump else keys):
-            continue
-        odd = set(map(add, keys, repeat(bump)) if bump else keys).difference(known)
-        del known
-        rest = sorted(map(sub, odd, repeat(bump)) if bump else odd)
-        if rest[0] < 0:
-            raise ValueError("text state: an origin refers to an unknown character")
-        if rest[-1] >= limit:
-            raise ValueError("text state: origin out of range")
-        # Sentinel range [-1, -1) for keys below every item.
-        holders = map(bisect_right, repeat([-1, *sk]), rest)
-        if not all(map(gt, map([-1, *ek].__getitem__, map(sub, holders, repeat(1))), rest)):
-            raise ValueError("text state: an origin refers to an unknown character")
 
 
-def _where(column: list[int], value: int) -> list[int]:
-    """Indices of ``value`` in ``column`` (a C-level scan between hits)."""
-    found: list[int] = []
-    index = column.index
-    i = -1
+def _origins(
+    lists: tuple[list[int], list[int], list[int]],
+    sign: int,
+    edges: list[int],
+    clients: list[int],
+    single: int | None,
+    sizes: list[int],
+) -> tuple[list[int], list[int]]:
+    """The client and seq columns of one side's origins from its ``(steps, items
+    without one, exceptions)`` (see :meth:`TextState.encode_state`).
+
+    ``sign`` 1 is the left side (``edges``: the seq of each item's last character), -1
+    the right side (``edges``: each item's first seq).  An item index outside the items
+    or an offset outside its item is a ValueError; anything else names a character of
+    this state by construction, so the lookups (C-level ``accumulate`` and ``map`` over
+    ``list.__getitem__``) are the whole check.  ``single`` is the client of every item
+    when one writer wrote them all (then no client column is looked up).
+    """
+    steps, none, odd = lists
+    n = len(steps)
+    js: list[int] = []
     try:
-        while True:
-            i = index(value, i + 1)
-            found.append(i)
-    except ValueError:
-        return found
+        if single is not None and not odd:
+            seqs = list(map(edges.__getitem__, accumulate(steps)))
+        else:
+            js = list(accumulate(steps))
+            seqs = list(map(edges.__getitem__, js))
+        cs = [single] * n if single is not None else list(map(clients.__getitem__, js))
+    except IndexError:
+        raise ValueError("text state: an origin refers to an item that is not there") from None
+    # (A j below 0 counts from the end, as list indexes do: still one of the items.)
+    for i in none:
+        if not 0 <= i < n:
+            raise ValueError("text state: an item without an origin is not there")
+        cs[i] = -1
+        seqs[i] = 0
+    for p in range(0, len(odd), 2):
+        i, off = odd[p], odd[p + 1]
+        if not 0 <= i < n or cs[i] < 0:
+            raise ValueError("text state: an origin offset names no origin")
+        j = js[i]
+        if not 0 < off < sizes[j]:
+            raise ValueError("text state: an origin refers to a character that is not there")
+        seqs[i] = edges[j] - sign * off
+    return cs, seqs
 
 
 def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
+    """The delete logs :meth:`TextState.encode_state` wrote, checked: known clients,
+    non-empty runs that do not overlap and whose targets have seqs >= 0."""
     logs: dict[int, _DeleteLog] = {}
     r = _Reader(deletes, 0)
     while r.pos < len(deletes):
@@ -1369,28 +1402,25 @@ def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
         if not 0 <= c < nclients or c in logs:
             raise ValueError("text state: bad delete log client")
         targets, tvals = r.runs(m, c)
-        flat = r.take(3 * m)
-        counts = flat[2::3]
+        steps = r.take(m)
+        moves = r.take(m)
+        counts = r.take(m)
         log = _DeleteLog()
         if m:
             if min(tvals) < 0 or max(tvals) >= nclients:
                 raise ValueError("text state: delete target client out of range")
             if 0 in counts:
                 raise ValueError("text state: empty delete run")
-            gaps = flat[0::3]
-            if min(gaps) < 0:
+            # Each run starts at or after the previous run's end (the first at seq >= 0).
+            if steps[0] < 0 or any(map(gt, map(abs, counts), islice(steps, 1, None))):
                 raise ValueError("text state: delete runs overlap")
-            sizes = list(map(abs, counts))
-            seqs = list(accumulate(map(add, gaps, [0, *sizes[:-1]])))
-            firsts = list(accumulate(flat[1::3]))
-            # lowest target of a run: first, or first + count + 1 for a backspace run
-            if (
-                seqs[0] < 0
-                or min(firsts) < 0
-                or min(map(add, firsts, counts)) < -1  # a backspace run reaches first+count+1
-            ):
-                raise ValueError("text state: delete seq out of range")
-            log.seqs = _col(seqs)  # (values beyond int64: OverflowError -> ValueError)
+            firsts = list(accumulate(moves))
+            # The lowest target of a run is its first, or first + count + 1 = first - ~count
+            # for a backspace run (count < 0; for count > 0, ~count < 0 <= first).
+            if min(firsts) < 0 or any(map(lt, firsts, map(invert, counts))):
+                raise ValueError("text state: delete target seq out of range")
+            # (values beyond int64: OverflowError -> ValueError)
+            log.seqs = _col(list(accumulate(steps)))
             log.targets = targets
             log.firsts = _col(firsts)
             log.counts = counts
