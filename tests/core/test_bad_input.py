@@ -648,6 +648,23 @@ def test_hostile_snapshots_are_rejected() -> None:
     s.changes[0].kinds.append(42)
     s.changes[0].ints.append(0)
     cases.append(("unknown kind in snapshot", s.SerializeToString(), ("kind 42",)))
+    # Deflated text (TextState.content_deflate): corrupt, truncated, a bomb, both forms, not
+    # UTF-8, junk after the stream.
+    text = snap().texts[0].content
+    deflated = zlib.compress(text.encode())
+    deflate_cases: list[tuple[str, bytes, str, tuple[str, ...]]] = [
+        ("deflate garbage", b"\x78\x9c\xff\xff", "", ("corrupt",)),
+        ("deflate truncated", deflated[:-3], "", ("truncated",)),
+        ("deflate bomb", zlib.compress(b"x" * 10_000_000), "", ("longer than the version",)),
+        ("deflate and plain", deflated, text, ("both",)),
+        ("deflate not utf-8", zlib.compress(b"\xff\xfe"), "", ("utf-8",)),
+        ("deflate junk after", deflated + b"junk", "", ("junk",)),
+    ]
+    for case, blob, plain, words in deflate_cases:
+        s = snap()
+        s.texts[0].content = plain
+        s.texts[0].content_deflate = blob
+        cases.append((case, s.SerializeToString(), words))
     for case, data, words in cases:
         if case not in ("empty", "garbage"):
             # A hostile writer can compute the checksum too: seal the bytes properly.

@@ -322,3 +322,29 @@ def test_import_synckit_loads_no_networking_code() -> None:
         "assert 'websockets' not in sys.modules; assert callable(synckit.connect)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_long_texts_are_saved_deflated_and_either_form_loads() -> None:
+    import zlib
+
+    from synckit.v1 import changes_pb2
+
+    doc = Document("a")
+    text = doc.get_text("t")
+    text.insert(0, "the quick brown fox jumps over the lazy dog; " * 40 + "日本語 🙂")
+    text.delete(10, 30)
+    doc.get_text("short").insert(0, "tiny")
+    data = doc.save()
+    snap = changes_pb2.Snapshot.FromString(data)
+    by_name = {snap.names[ts.name]: ts for ts in snap.texts}
+    long_state, short_state = by_name["t"], by_name["short"]
+    assert long_state.content == "" and len(long_state.content_deflate) < len(str(text)) // 4
+    assert short_state.content == "tiny" and not short_state.content_deflate
+    assert Document.load(data).to_json() == doc.to_json()
+    # A writer may also store a long text plainly: it loads the same.
+    long_state.content = zlib.decompress(long_state.content_deflate).decode()
+    long_state.ClearField("content_deflate")
+    snap.ClearField("checksum")
+    body = snap.SerializeToString()
+    plain = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    assert Document.load(plain).to_json() == doc.to_json()

@@ -255,3 +255,40 @@ def test_slow_consumer_catches_up_after_reconnecting() -> None:
     lazy.connection_made(1.0)
     pump(lazy, lconn)
     assert ldoc.to_json() == wdoc.to_json() == {"l": list(range(40))}
+
+
+def test_least_recently_used_documents_are_compacted_and_wake_on_use(tmp_path: Path) -> None:
+    hub = Hub(SQLiteStore(tmp_path / "s.db"), limits=Limits(live_docs=2))
+    alice, bob = Peer(hub, "alice"), Peer(hub, "bob")
+    writers = {d: Document(f"w-{d}") for d in ("d1", "d2", "d3")}
+    for doc_id in writers:
+        alice.subscribe(doc_id)
+        bob.subscribe(doc_id)
+    for doc_id, w in writers.items():
+        w.set("n", 1)
+        alice.push(doc_id, w.changes())
+    rooms = hub._rooms
+    assert [d for d in ("d1", "d2", "d3") if rooms[d].doc.compacted] == ["d1"]
+    # A push to the compacted document wakes it; the least recently used one is compacted.
+    w = writers["d1"]
+    since = w.version()
+    w.set("n", 2)
+    alice.push("d1", w.changes(since))
+    assert not rooms["d1"].doc.compacted and rooms["d2"].doc.compacted
+    acks = [e for e in alice.received() if isinstance(e, Ack)]
+    assert len(acks) == 4
+    broadcasts = [e for e in bob.received() if isinstance(e, Broadcast)]
+    assert [b.doc_id for b in broadcasts] == ["d1", "d2", "d3", "d1"]
+    # Everything is served and stored as if nothing had been compacted.
+    assert hub.doc_json("d1") == {"n": 2}
+    assert hub.doc_json("d2") == {"n": 1} and not rooms["d2"].doc.compacted
+    late = Peer(hub, "late")
+    for doc_id, w in writers.items():
+        got = Document("late")
+        got.apply(late.subscribe(doc_id).changes)
+        assert got.to_json() == w.to_json()
+    assert sum(not r.doc.compacted for r in rooms.values()) == 2
+    hub.close()
+    reopened = Hub(SQLiteStore(tmp_path / "s.db"))
+    assert [reopened.doc_json(d) for d in ("d1", "d2", "d3")] == [{"n": 2}, {"n": 1}, {"n": 1}]
+    reopened.close()

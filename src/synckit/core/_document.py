@@ -75,6 +75,9 @@ Clock = Callable[[], int]
 _HLC_SHIFT = 16
 #: The value of a deleted field (a tombstone).
 _DELETED: Any = object()
+#: Texts at least this long are saved DEFLATE-compressed (TextState.content_deflate).
+_DEFLATE_FROM = 256
+_DEFLATE_LEVEL = 6
 #: Protobuf tag of Snapshot.checksum (field 11, fixed32), always the last 5 bytes but 4.
 _CHECKSUM_TAG = bytes([11 << 3 | 5])
 #: Shared empty containers of documents that have none (read-only, so never mutated).
@@ -732,11 +735,12 @@ class Document:
                 writer.add(c, run[0][1], {}, run)
         for name, text in self._texts.items():
             ints, content, deletes = text.encode_state()
-            snap.texts.append(
-                changes_pb2.TextState(
-                    name=writer.name_pos(name), ints=ints, content=content, deletes=deletes
-                )
-            )
+            state = changes_pb2.TextState(name=writer.name_pos(name), ints=ints, deletes=deletes)
+            if len(content) >= _DEFLATE_FROM:
+                state.content_deflate = zlib.compress(content.encode(), _DEFLATE_LEVEL)
+            else:
+                state.content = content
+            snap.texts.append(state)
         snap.version_clients.extend(range(len(self._clients)))
         snap.version_seqs.extend(self._vv)
         flat: list[int] = []
@@ -907,8 +911,13 @@ class Document:
                 raise DecodeError(f"snapshot: text {name!r} appears twice")
             if self._texts is _EMPTY:
                 self._texts = {}
+            content = ts.content
+            if ts.content_deflate:
+                if content:
+                    raise DecodeError(f"snapshot: text {name!r} has both plain and deflated text")
+                content = _inflate_text(ts.content_deflate, sum(self._vv), name)
             self._texts[name] = TextState.decode_state(
-                self._clients, ts.ints[:], ts.content, ts.deletes[:]
+                self._clients, ts.ints[:], content, ts.deletes[:]
             )
         if snap.pending:
             msg = parse_change_set(snap.pending)
@@ -989,6 +998,32 @@ class _Created:
 
 
 _first = itemgetter(0)
+
+
+def _inflate_text(data: bytes, max_chars: int, name: str) -> str:
+    """The text of a snapshot's ``content_deflate``; DecodeError if it is not valid.
+
+    ``max_chars`` bounds the text (every visible character has a seq of its own, so a
+    text holds at most as many as the version counts); at 4 UTF-8 bytes each, that bounds
+    the inflating, so a small hostile input cannot expand into gigabytes.
+    """
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, min(4 * max_chars + 1, sys.maxsize))
+    except zlib.error as exc:
+        raise DecodeError(f"snapshot: text {name!r}: corrupt deflated text ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise DecodeError(
+            f"snapshot: text {name!r}: deflated text is longer than the version allows"
+        )
+    if not inflater.eof:
+        raise DecodeError(f"snapshot: text {name!r}: deflated text is truncated")
+    if inflater.unused_data:
+        raise DecodeError(f"snapshot: text {name!r}: junk after the deflated text")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise DecodeError(f"snapshot: text {name!r}: deflated text is not UTF-8") from None
 
 
 def _check_seq_runs(runs: list[tuple[int, int]], top: int) -> None:

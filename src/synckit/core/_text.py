@@ -537,70 +537,19 @@ class TextState:
         else:
             left_pos = _NO_POS
             b, j = 0, 0
-        if right is not None:
-            found = self._find(right[0], right[1])
-            if found is None:
-                raise ValueError(f"apply_insert: unknown right origin {right}")
-            rblk, ri = found
-            if right[1] != rblk.seqs[ri]:
-                self._split(rblk, ri, right[1] - rblk.seqs[ri])
-                ri += 1
-            rb = rblk.idx
-            right_pos = (rb, ri, 0)
-            if right_pos <= left_pos:
-                raise ValueError("apply_insert: right origin is not after the left origin")
+        # Usually nothing was inserted here concurrently: the right origin starts the very
+        # next item (or both are the end), so there is nothing to scan and no id to look up.
+        nxt = self._item_at(b, j)
+        if (
+            nxt is None
+            if right is None
+            else nxt is not None
+            and nxt[0].seqs[nxt[1]] == right[1]
+            and nxt[0].clients[nxt[1]] == right[0]
+        ):
+            db, dj = b, j
         else:
-            rb, ri = -2, -2
-            right_pos = _END_POS
-        # YATA scan over the items between the origins.  Comparing an item's origins
-        # with ours needs their positions (an id lookup) only when they are neither our
-        # own origins nor the last character of the item just before (which lies in the
-        # scanned range, so after our left origin).
-        names = self._client_ids
-        mine = names[client]
-        lc0, ls0 = (-1, 0) if left is None else left
-        rc0, rs0 = (-1, 0) if right is None else right
-        pc, pl = lc0, ls0  # last character of the item before item j
-        scanning = False
-        db, dj = b, j
-        nblocks = len(blocks)
-        blk = blocks[b]
-        while True:
-            if j == len(blk.lens) and b + 1 < nblocks:
-                b += 1
-                blk = blocks[b]
-                j = 0
-                continue
-            if not scanning:
-                db, dj = b, j
-            if j == len(blk.lens) or (j == ri and b == rb):
-                break
-            if left is None and blk.lcs[j] >= 0:
-                # Every item with a left origin is after ours (the start): skip to the
-                # next item without one (a C-level search) or to the block's end.
-                stop = ri if b == rb else len(blk.lens)
-                try:
-                    j = blk.lcs.index(-1, j, stop)
-                except ValueError:
-                    j = stop
-                continue
-            oc = blk.lcs[j]
-            os = blk.lss[j]
-            if oc == lc0 and (oc < 0 or os == ls0):
-                oc = blk.rcs[j]
-                if oc == rc0 and (oc < 0 or blk.rss[j] == rs0):
-                    if mine < names[blk.clients[j]]:
-                        break
-                    scanning = False
-                elif oc >= 0 and self._before(oc, blk.rss[j], right_pos):
-                    scanning = True
-                else:
-                    scanning = False
-            elif (oc != pc or os != pl) and (oc < 0 or self._before(oc, os, left_pos)):
-                break  # its left origin is before ours
-            pc = blk.clients[j]
-            pl = blk.seqs[j] + abs(blk.lens[j]) - 1
-            j += 1
+            db, dj = self._yata_place(client, left, right, left_pos, b, j)
         blk = blocks[db]
         if right is None:
             rc, rs = -1, 0
@@ -945,6 +894,100 @@ class TextState:
                 r -= li
                 ipos += li
         raise AssertionError("position index out of sync")  # pragma: no cover
+
+    def _yata_place(
+        self,
+        client: int,
+        left: ItemId | None,
+        right: ItemId | None,
+        left_pos: tuple[int, int, int],
+        b: int,
+        j: int,
+    ) -> tuple[int, int]:
+        """Where a remote insert goes among items concurrent with it: (block, item index).
+
+        ``(b, j)`` is the item right after the left origin (already split so that the
+        origin ends an item). Splits so that ``right`` starts an item, then runs the
+        YATA scan over the items between the origins.
+        """
+        blocks = self._blocks
+        if right is not None:
+            found = self._find(right[0], right[1])
+            if found is None:
+                raise ValueError(f"apply_insert: unknown right origin {right}")
+            rblk, ri = found
+            if right[1] != rblk.seqs[ri]:
+                self._split(rblk, ri, right[1] - rblk.seqs[ri])
+                ri += 1
+            rb = rblk.idx
+            right_pos = (rb, ri, 0)
+            if right_pos <= left_pos:
+                raise ValueError("apply_insert: right origin is not after the left origin")
+        else:
+            rb, ri = -2, -2
+            right_pos = _END_POS
+        # YATA scan over the items between the origins.  Comparing an item's origins
+        # with ours needs their positions (an id lookup) only when they are neither our
+        # own origins nor the last character of the item just before (which lies in the
+        # scanned range, so after our left origin).
+        names = self._client_ids
+        mine = names[client]
+        lc0, ls0 = (-1, 0) if left is None else left
+        rc0, rs0 = (-1, 0) if right is None else right
+        pc, pl = lc0, ls0  # last character of the item before item j
+        scanning = False
+        db, dj = b, j
+        nblocks = len(blocks)
+        blk = blocks[b]
+        while True:
+            if j == len(blk.lens) and b + 1 < nblocks:
+                b += 1
+                blk = blocks[b]
+                j = 0
+                continue
+            if not scanning:
+                db, dj = b, j
+            if j == len(blk.lens) or (j == ri and b == rb):
+                break
+            if left is None and blk.lcs[j] >= 0:
+                # Every item with a left origin is after ours (the start): skip to the
+                # next item without one (a C-level search) or to the block's end.
+                stop = ri if b == rb else len(blk.lens)
+                try:
+                    j = blk.lcs.index(-1, j, stop)
+                except ValueError:
+                    j = stop
+                continue
+            oc = blk.lcs[j]
+            os = blk.lss[j]
+            if oc == lc0 and (oc < 0 or os == ls0):
+                oc = blk.rcs[j]
+                if oc == rc0 and (oc < 0 or blk.rss[j] == rs0):
+                    if mine < names[blk.clients[j]]:
+                        break
+                    scanning = False
+                elif oc >= 0 and self._before(oc, blk.rss[j], right_pos):
+                    scanning = True
+                else:
+                    scanning = False
+            elif (oc != pc or os != pl) and (oc < 0 or self._before(oc, os, left_pos)):
+                break  # its left origin is before ours
+            pc = blk.clients[j]
+            pl = blk.seqs[j] + abs(blk.lens[j]) - 1
+            j += 1
+        return db, dj
+
+    def _item_at(self, b: int, j: int) -> tuple[_Block, int] | None:
+        """Item ``j`` of block ``b``, or the first item after that block's end (if any)."""
+        blocks = self._blocks
+        blk = blocks[b]
+        while j >= len(blk.lens):
+            b += 1
+            if b == len(blocks):
+                return None
+            blk = blocks[b]
+            j = 0
+        return blk, j
 
     def _next_id(self, b: int, i: int) -> ItemId | None:
         """Id of the first character after item ``i`` of block ``b``."""

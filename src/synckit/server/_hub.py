@@ -60,6 +60,9 @@ class Limits:
     max_queue_bytes: int = 32 * 1024 * 1024
     #: Replace a document's log by a snapshot after this many committed batches.
     compact_every: int = 256
+    #: Open documents kept decoded in memory. Beyond this many, the least recently used
+    #: are kept as their snapshot bytes (:meth:`synckit.Document.compact`) until used again.
+    live_docs: int = 1024
 
     def __post_init__(self) -> None:
         for name in (
@@ -68,6 +71,7 @@ class Limits:
             "max_queue_frames",
             "max_queue_bytes",
             "compact_every",
+            "live_docs",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -175,6 +179,8 @@ class Hub:
         self.limits = limits or Limits()
         self._authenticate = authenticate
         self._rooms: dict[str, _Room] = {}
+        # The rooms whose document is decoded, least recently used first (see _touch).
+        self._live: dict[str, _Room] = {}
         self._connections: dict[int, Connection] = {}
         self._ids = itertools.count(1)
         self._closed = False
@@ -276,6 +282,7 @@ class Hub:
     def _on_push(self, conn: Connection, push: Push) -> None:
         doc_id, batch = push.doc_id, push.batch_id
         room = self._rooms[doc_id]  # the session only lets pushes for subscribed docs through
+        self._touch(doc_id, room)
         try:
             delta, version = self._commit(doc_id, room, push.changes)
         except _Refused as refused:
@@ -355,7 +362,17 @@ class Hub:
         if room is None:
             room = self._load(doc_id)
             self._rooms[doc_id] = room
+        self._touch(doc_id, room)
         return room
+
+    def _touch(self, doc_id: str, room: _Room) -> None:
+        """Mark a room as just used; compact the least recently used beyond the limit."""
+        live = self._live
+        live.pop(doc_id, None)
+        live[doc_id] = room
+        while len(live) > self.limits.live_docs:
+            oldest = next(iter(live))
+            live.pop(oldest).doc.compact()
 
     def _load(self, doc_id: str) -> _Room:
         stored = self.store.load(doc_id)
@@ -378,9 +395,11 @@ class Hub:
         if room.log_count:
             self._compact(doc_id, room)
         del self._rooms[doc_id]
+        self._live.pop(doc_id, None)
 
     def _evict(self, doc_id: str, why: str) -> None:
         room = self._rooms.pop(doc_id, None)
+        self._live.pop(doc_id, None)
         if room is None:
             return
         for conn in list(room.subscribers.values()):
@@ -407,8 +426,10 @@ class Hub:
             if self.store.load(doc_id) is None:
                 return None
             room = self._load(doc_id)
-        elif not room.doc.version():
-            return None
+        else:
+            self._touch(doc_id, room)
+            if not room.doc.version():
+                return None
         return dict(room.doc.to_json())
 
     def http_sync(self, doc_id: str, body: bytes) -> tuple[int, bytes]:
@@ -493,6 +514,7 @@ class Hub:
             if room.log_count:
                 self._compact(doc_id, room)
         self._rooms.clear()
+        self._live.clear()
         self._connections.clear()
         self.store.close()
 

@@ -250,8 +250,14 @@ class TextState(_message.Message):
     INTS_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
     DELETES_FIELD_NUMBER: _builtins.int
+    CONTENT_DEFLATE_FIELD_NUMBER: _builtins.int
     name: _builtins.int
     content: _builtins.str
+    """The visible text. Writers put a long text in content_deflate instead."""
+    content_deflate: _builtins.bytes
+    """The visible text as UTF-8 compressed with DEFLATE (zlib format, RFC 1950),
+    in place of content; at most one of the two is set.
+    """
     @_builtins.property
     def ints(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """The encoded items, in document order, column-wise."""
@@ -267,10 +273,11 @@ class TextState(_message.Message):
         ints: _abc.Iterable[_builtins.int] | None = ...,
         content: _builtins.str = ...,
         deletes: _abc.Iterable[_builtins.int] | None = ...,
+        content_deflate: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "deletes", b"deletes", "ints", b"ints", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "content_deflate", b"content_deflate", "deletes", b"deletes", "ints", b"ints", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
