@@ -711,6 +711,36 @@ def test_fuzzed_snapshots_raise_decode_error_or_load_cleanly(
     assert_healthy(doc)
 
 
+def long_text_snapshot() -> changes_pb2.Snapshot:
+    """A snapshot whose text is long enough to be saved DEFLATE-compressed."""
+    doc = Document("long", clock=clock_from(1_000))
+    text = doc.get_text("t")
+    text.insert(0, "Ωμέγα and ASCII, 日本語 too. " * 20)
+    text.delete(7, 40)
+    text.insert(100, "🙂")
+    snap = changes_pb2.Snapshot.FromString(doc.save())
+    assert snap.texts[0].content_deflate and not snap.texts[0].content
+    snap.ClearField("checksum")
+    return snap
+
+
+@FUZZ
+@given(plan=mutations)
+def test_fuzzed_deflated_text_raises_decode_error_or_loads_cleanly(
+    plan: list[tuple[str, int, int, int]],
+) -> None:
+    """Damage inside the compressed text, resealed with a valid checksum (a hostile writer)."""
+    snap = long_text_snapshot()
+    snap.texts[0].content_deflate = mutate(snap.texts[0].content_deflate, plan)
+    body = snap.SerializeToString()
+    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    try:
+        doc = Document.load(data)
+    except DecodeError:
+        return
+    assert_healthy(doc)
+
+
 # ---------------------------------------------------------------------------- VersionVector
 
 
