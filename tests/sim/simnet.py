@@ -79,7 +79,11 @@ class Simulation:
         self.stats: Counter[str] = Counter()
         self.doc_ids = [f"doc-{i}" for i in range(self.rng.randint(1, 2))]
         self.server_store = ServerStore()
-        self.limits = Limits(compact_every=self.rng.choice([2, 7, 50]))
+        # live_docs 1 keeps at most one open document decoded: with two documents the
+        # server compacts one and wakes it again all the time.
+        self.limits = Limits(
+            compact_every=self.rng.choice([2, 7, 50]), live_docs=self.rng.choice([1, 1024])
+        )
         self.hub = Hub(self.server_store, limits=self.limits)
         self._tie = 0
         # Highest server version acknowledged per document, over the whole run.
@@ -203,6 +207,10 @@ class Simulation:
         rng = self.rng
         kind = rng.choice(self.ops)
         self.stats["edits"] += 1
+        if rng.random() < 0.05:
+            # An app compacting a document it holds: the next use decodes it in place.
+            self.stats["client_compactions"] += 1
+            doc.compact()
         if kind == 0:
             doc.set(f"k{rng.randrange(4)}", rng.randrange(100))
         elif kind == 1:
