@@ -226,7 +226,8 @@ class Document:
             vv = self._vv
             deps = {c: s for c, s in enumerate(vv) if s and c != me} or _NO_DEPS
             cps = self._checkpoints[me]
-            if not cps or cps[-1][1] != deps:
+            # No checkpoint means no dependencies, so a first one without any is left out.
+            if (cps[-1][1] != deps) if cps else deps:
                 cps.append((seq, deps))
         return seq
 
@@ -636,7 +637,7 @@ class Document:
         for ch in ready:
             c = ch.client
             cps = self._checkpoints[c]
-            if not cps or cps[-1][1] != ch.deps:
+            if (cps[-1][1] != ch.deps) if cps else ch.deps:
                 cps.append((ch.start, ch.deps))
             log = self._log[c]
             writer = clients[c]
