@@ -382,6 +382,179 @@ def _merge(sizes: CoreSizes) -> list[Figure]:
     return figs
 
 
+# --------------------------------------------------------------------------- typing merge
+
+Patch = tuple[int, int, str]  # (position, characters deleted there, text inserted there)
+
+
+def _typing_script(seed: int, base: str, keystrokes: int) -> list[Patch]:
+    """``keystrokes`` edits of one person typing into ``base``, one patch per keystroke.
+
+    Typing bursts of 1-12 characters at a cursor that now and then jumps elsewhere, and runs of
+    1-6 backspaces, as in real editing (unlike the merge above, whose inserts land at random
+    positions, so that every character is an item of its own).
+    """
+    rng = random.Random(seed)
+    letters = string.ascii_lowercase + "  ."
+    text = base
+    cursor = rng.randrange(len(text) + 1)
+    patches: list[Patch] = []
+    while len(patches) < keystrokes:
+        r = rng.random()
+        if r < 0.1:
+            cursor = rng.randrange(len(text) + 1)
+        elif r < 0.75:
+            for _ in range(rng.randint(1, 12)):
+                ch = rng.choice(letters)
+                patches.append((cursor, 0, ch))
+                text = text[:cursor] + ch + text[cursor:]
+                cursor += 1
+        elif cursor:
+            for _ in range(min(cursor, rng.randint(1, 6))):
+                cursor -= 1
+                patches.append((cursor, 1, ""))
+                text = text[:cursor] + text[cursor + 1 :]
+    return patches[:keystrokes]
+
+
+def _merge_typing(sizes: CoreSizes) -> list[Figure]:
+    n, base_len = sizes.merge_ops, 2_000
+    base = "".join(random.Random(0).choice(string.ascii_lowercase + " ") for _ in range(base_len))
+    script_a = _typing_script(1, base, n)
+    script_b = _typing_script(2, base, n)
+    f_ms = Figure(
+        "merge_typing_ms",
+        f"  … same, but {n:,} keystrokes each typed in bursts into a shared "
+        f"{base_len:,}-char text, ms",
+        "ms",
+    )
+    f_bytes = Figure("merge_typing_bytes", "  … its bytes A->B", "bytes", decimals=0)
+    figs = [f_ms, f_bytes]
+    # Every keystroke survives the merge: the text grows by both sides' net insertions.
+    expect_len = base_len + sum(len(ins) - nd for _, nd, ins in (*script_a, *script_b))
+
+    def replay_synckit(doc: Any, script: list[Patch]) -> None:
+        text = doc.get_text("text")
+        for pos, nd, ins in script:
+            if nd:
+                text.delete(pos, nd)
+            if ins:
+                text.insert(pos, ins)
+
+    def synckit() -> dict[str, float]:
+        from synckit import Document
+
+        origin = Document("base")
+        origin.get_text("text").insert(0, base)
+        snap = origin.save()
+
+        def setup() -> Any:
+            a = Document.load(snap, "replica-a")
+            b = Document.load(snap, "replica-b")
+            replay_synckit(a, script_a)
+            replay_synckit(b, script_b)
+            return a, b
+
+        def run(state: Any) -> int:
+            a, b = state
+            va, vb = a.version(), b.version()
+            ab = a.changes(vb)
+            ba = b.changes(va)
+            b.apply(ab)
+            a.apply(ba)
+            return len(ab)
+
+        t, size = best_of(run, setup, sizes.merge_repeat)
+        a, b = setup()
+        run((a, b))
+        assert a.to_json() == b.to_json(), "SyncKit replicas did not converge"
+        assert len(a.get_text("text")) == expect_len
+        return {"merge_typing_ms": ms(t), "merge_typing_bytes": size}
+
+    def pycrdt() -> dict[str, float]:
+        from pycrdt import Doc, Text
+
+        origin: Any = Doc(client_id=3)
+        origin.get("text", type=Text).insert(0, base)
+        update = origin.get_update()
+
+        def fork(cid: int, script: list[Patch]) -> Any:
+            doc: Any = Doc(client_id=cid)
+            doc.apply_update(update)
+            text = doc.get("text", type=Text)
+            for pos, nd, ins in script:  # ASCII: byte offsets equal code points
+                if nd:
+                    del text[pos : pos + nd]
+                if ins:
+                    text.insert(pos, ins)
+            return doc
+
+        def setup() -> Any:
+            return fork(1, script_a), fork(2, script_b)
+
+        def run(state: Any) -> int:
+            a, b = state
+            sa, sb = a.get_state(), b.get_state()
+            ab = a.get_update(sb)
+            ba = b.get_update(sa)
+            b.apply_update(ab)
+            a.apply_update(ba)
+            return len(ab)
+
+        t, size = best_of(run, setup, sizes.merge_repeat)
+        a, b = setup()
+        run((a, b))
+        ta = str(a.get("text", type=Text))
+        assert ta == str(b.get("text", type=Text)), "pycrdt replicas did not converge"
+        assert len(ta) == expect_len
+        return {"merge_typing_ms": ms(t), "merge_typing_bytes": size}
+
+    def loro() -> dict[str, float]:
+        from loro import ExportMode
+
+        origin = new_loro_doc(3)
+        origin.get_text("text").insert(0, base)
+        origin.commit()
+        snap = origin.export(ExportMode.Snapshot())
+
+        def fork(cid: int, script: list[Patch]) -> Any:
+            doc = new_loro_doc(cid)
+            doc.import_(snap)
+            text = doc.get_text("text")
+            for pos, nd, ins in script:
+                if nd:
+                    text.delete(pos, nd)
+                if ins:
+                    text.insert(pos, ins)
+                doc.commit()
+            return doc
+
+        def setup() -> Any:
+            return fork(1, script_a), fork(2, script_b)
+
+        def run(state: Any) -> int:
+            a, b = state
+            va, vb = a.oplog_vv, b.oplog_vv
+            ab = a.export(ExportMode.Updates(vb))
+            ba = b.export(ExportMode.Updates(va))
+            b.import_(ab)
+            a.import_(ba)
+            return len(ab)
+
+        t, size = best_of(run, setup, sizes.merge_repeat)
+        a, b = setup()
+        run((a, b))
+        da = a.get_deep_value()
+        assert da == b.get_deep_value(), "loro replicas did not converge"
+        assert len(da["text"]) == expect_len
+        return {"merge_typing_ms": ms(t), "merge_typing_bytes": size}
+
+    for lib, fn in (("synckit", synckit), ("pycrdt", pycrdt), ("loro", loro)):
+        progress(f"merge, typing sessions: {lib}")
+        _guard(figs, lib, fn)
+    return figs
+
+
 # --------------------------------------------------------------------------- changes(since)
 
 
@@ -584,7 +757,7 @@ def _memory(sizes: CoreSizes) -> list[Figure]:
 def run_all(quick: bool = False) -> list[Figure]:
     sizes = QUICK if quick else CoreSizes()
     figs: list[Figure] = []
-    for part in (_field_set, _batch, _merge, _changes, _memory):
+    for part in (_field_set, _batch, _merge, _merge_typing, _changes, _memory):
         figs.extend(part(sizes))
     return figs
 
