@@ -2,25 +2,36 @@
 
 ``async with connect(url, store="app.db") as client: doc = await client.open("notes")`` — the
 document is usable at once from the store; edits persist locally and sync in the background.
-The logic is :class:`SyncEngine` (no I/O); :class:`Client` is the asyncio/WebSocket shell;
-storage sits behind the :class:`Store` protocol (:class:`SQLiteStore`, :class:`MemoryStore`).
+The logic is :class:`SyncEngine` (no I/O); :class:`Client` is the asyncio shell over a
+WebSocket or HTTP polling; storage sits behind the :class:`Store` protocol
+(:class:`SQLiteStore`, :class:`MemoryStore`).
 """
 
 from __future__ import annotations
 
-from synckit.client._client import Client, StatusCallback, connect, sync_url
-from synckit.client._engine import SyncEngine
+from synckit.client._client import (
+    Client,
+    StatusCallback,
+    Transport,
+    connect,
+    http_sync_url,
+    sync_url,
+)
+from synckit.client._engine import HttpOutcome, SyncEngine
 from synckit.client._store import MemoryStore, SQLiteStore, Store, StoredDoc, new_actor_id
 
 __all__ = [
     "Client",
+    "HttpOutcome",
     "MemoryStore",
     "SQLiteStore",
     "StatusCallback",
     "Store",
     "StoredDoc",
     "SyncEngine",
+    "Transport",
     "connect",
+    "http_sync_url",
     "new_actor_id",
     "sync_url",
 ]

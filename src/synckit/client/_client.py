@@ -1,8 +1,11 @@
-"""The asyncio client: a thin shell that moves frames between a WebSocket and a SyncEngine.
+"""The asyncio client: a thin shell that moves bytes between the network and a SyncEngine.
 
 ``async with connect(url, store=...) as client`` opens the store and starts one background
-task (owned by the client's TaskGroup) that connects, reconnects with exponential back-off and
-full jitter, and shuttles frames. Everything else is decided by :class:`SyncEngine`.
+task (owned by the client's TaskGroup). Over a WebSocket it connects, reconnects with
+exponential back-off and full jitter, and shuttles frames; over HTTP (``transport="http"``, or
+``"auto"`` once the WebSocket upgrade is refused) it polls the server's
+``POST /v1/docs/{id}/sync`` for every open document. Everything else is decided by
+:class:`SyncEngine`.
 """
 
 from __future__ import annotations
@@ -14,14 +17,21 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
-from urllib.parse import urlsplit, urlunsplit
+from typing import Literal, Self, get_args
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
+import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHeader,
+    InvalidProxyStatus,
+    InvalidStatus,
+    WebSocketException,
+)
 
-from synckit.client._engine import SyncEngine
+from synckit.client._engine import HTTP_MEDIA_TYPE, HttpOutcome, SyncEngine
 from synckit.client._store import MemoryStore, SQLiteStore, Store
 from synckit.core import Document
 from synckit.errors import (
@@ -31,12 +41,41 @@ from synckit.errors import (
     ProtocolError,
     SyncTimeoutError,
 )
-from synckit.protocol import Error, ErrorCode
+from synckit.protocol import Error, ErrorCode, check_doc_id
 
-__all__ = ["Client", "StatusCallback", "connect", "sync_url"]
+__all__ = ["Client", "StatusCallback", "Transport", "connect", "http_sync_url", "sync_url"]
 
 #: ``callback(online)``: called when the client goes online or offline.
 StatusCallback = Callable[[bool], object]
+
+#: How a client reaches the server: ``"websocket"``, ``"http"`` (polling) or ``"auto"``
+#: (a WebSocket, and HTTP polling when the upgrade is refused). See :class:`Client`.
+Transport = Literal["websocket", "http", "auto"]
+
+# Answers to the WebSocket upgrade that mean "not here" rather than "not now": an HTTP
+# response instead of 101 (from the server or a proxy), a 101 without a proper upgrade, or
+# a proxy refusing the tunnel. A refused or dropped TCP connection is not among them.
+_UPGRADE_REFUSED = (InvalidStatus, InvalidHeader, InvalidProxyStatus)
+
+# HTTP transport: documents synced at once in one round, and requests per document per round
+# (the first may only learn the server's version; edits made meanwhile need one more).
+_HTTP_CONCURRENCY = 8
+_HTTP_REQUESTS_PER_ROUND = 4
+_HTTP_HEADERS = {"content-type": HTTP_MEDIA_TYPE, "accept": HTTP_MEDIA_TYPE}
+
+
+def _base_path(url: str, schemes: dict[str, str]) -> tuple[SplitResult, str, str]:
+    """The URL's parts, its scheme mapped through ``schemes``, and its path without a trailing
+    ``/`` or ``/v1/sync``."""
+    parts = urlsplit(url)
+    scheme = schemes.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ValueError(
+            f"server URL must be http(s):// or ws(s)://host[:port][/path], got {url!r}"
+        )
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/v1/sync")
+    return parts, scheme, path
 
 
 def sync_url(url: str) -> str:
@@ -44,16 +83,31 @@ def sync_url(url: str) -> str:
 
     ``http://h:8080`` and ``ws://h:8080`` become ``ws://h:8080/v1/sync``; https/wss become wss.
     A URL already ending in ``/v1/sync`` is kept.
+
+    Raises:
+        ValueError: not an http(s) or ws(s) URL with a host.
     """
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "ws": "ws", "https": "wss", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ValueError(
-            f"server URL must be http(s):// or ws(s)://host[:port][/path], got {url!r}"
-        )
-    path = parts.path.rstrip("/")
-    if not path.endswith("/v1/sync"):
-        path += "/v1/sync"
+    parts, scheme, path = _base_path(url, {"http": "ws", "ws": "ws", "https": "wss", "wss": "wss"})
+    return urlunsplit((scheme, parts.netloc, path + "/v1/sync", parts.query, ""))
+
+
+def http_sync_url(url: str, doc_id: str) -> str:
+    """The URL of the HTTP sync endpoint of document ``doc_id`` under a server's base URL.
+
+    ``http://h:8080`` and ``ws://h:8080/base`` become ``http://h:8080/v1/docs/{doc_id}/sync``
+    and ``http://h:8080/base/v1/docs/{doc_id}/sync``; https/wss become https. A URL ending in
+    ``/v1/sync`` (the WebSocket endpoint) stands for the base URL before it. The document id
+    is percent-encoded; a query string is kept.
+
+    Raises:
+        ValueError: not an http(s) or ws(s) URL with a host, or not a valid document id.
+    """
+    problem = check_doc_id(doc_id)
+    if problem is not None:
+        raise ValueError(problem)
+    schemes = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
+    parts, scheme, path = _base_path(url, schemes)
+    path += f"/v1/docs/{quote(doc_id, safe='')}/sync"
     return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
 
 
@@ -73,11 +127,27 @@ class Client:
         url: the server's base URL (http, https, ws or wss).
         store: a SQLite file path, a :class:`Store`, or None to keep everything in memory.
         client_id: names this replica (the actor id adds a per-store suffix); random if None.
-        token: sent to the server in the handshake.
-        backoff_base, backoff_max: reconnect delays are uniform in
+        token: sent to the server in the handshake (and in every HTTP sync request).
+        transport: ``"websocket"`` (the default): one WebSocket, changes pushed both ways as
+            they happen. ``"http"``: poll ``POST /v1/docs/{id}/sync`` for every open
+            document every ``poll_interval`` seconds and right after each local edit, for
+            networks that carry no WebSockets; remote changes arrive up to ``poll_interval``
+            late. ``"auto"``: a WebSocket, but when the server or a proxy answers the
+            upgrade with anything other than ``101`` (not when the connection is refused or
+            drops), HTTP polling, trying the WebSocket again every ``upgrade_retry`` seconds.
+        poll_interval: seconds between HTTP polling rounds.
+        upgrade_retry: in ``"auto"`` mode, seconds of HTTP polling before the WebSocket is
+            tried again.
+        backoff_base, backoff_max: reconnect delays (and, over HTTP, delays after a round
+            that did not reach the server) are uniform in
             ``[0, min(backoff_max, backoff_base * 2**failures)]``.
-        response_timeout, ping_interval: see :class:`SyncEngine`.
+        response_timeout, ping_interval: see :class:`SyncEngine`; ``response_timeout`` also
+            bounds each HTTP request.
+        connect_timeout: seconds to open a connection (WebSocket handshake or HTTP).
         rng: randomness for back-off jitter (tests pass a seeded one).
+
+    Raises:
+        ValueError: a bad URL, transport or interval.
     """
 
     def __init__(
@@ -87,6 +157,9 @@ class Client:
         store: str | Path | Store | None = None,
         client_id: str | None = None,
         token: str | None = None,
+        transport: Transport = "websocket",
+        poll_interval: float = 1.0,
+        upgrade_retry: float = 300.0,
         backoff_base: float = 0.05,
         backoff_max: float = 5.0,
         response_timeout: float = 20.0,
@@ -94,7 +167,21 @@ class Client:
         connect_timeout: float = 10.0,
         rng: random.Random | None = None,
     ) -> None:
+        if transport not in get_args(Transport):
+            raise ValueError(
+                f"transport must be one of {', '.join(get_args(Transport))}, got {transport!r}"
+            )
+        if not poll_interval > 0 or not upgrade_retry > 0:
+            raise ValueError("poll_interval and upgrade_retry must be positive")
+        #: The WebSocket URL of the sync endpoint.
         self.url = sync_url(url)
+        #: The server's base URL, as given.
+        self.base_url = url
+        #: The transport asked for (see :class:`Client`).
+        self.transport: Transport = transport
+        self._poll_interval = poll_interval
+        self._upgrade_retry = upgrade_retry
+        self._active: Literal["websocket", "http"] = "http" if transport == "http" else "websocket"
         self._store_arg = store
         self.client_id = client_id or secrets.token_hex(8)
         self._token = token or ""
@@ -110,7 +197,8 @@ class Client:
         self._status_callbacks: list[StatusCallback] = []
         self._online = False
         self._owns_store = False
-        #: Successful handshakes so far (a reconnect counts again).
+        #: Successful handshakes so far (a reconnect counts again); over HTTP, the times
+        #: polling reached the server after it had not.
         self.connections = 0
 
     # -- lifetime -----------------------------------------------------------------------
@@ -172,6 +260,12 @@ class Client:
         """The client id this replica's documents write under."""
         return self.engine.actor_id
 
+    @property
+    def active_transport(self) -> Literal["websocket", "http"]:
+        """The transport in use or being tried now: with ``transport="auto"``, ``"http"`` once
+        the WebSocket upgrade was refused (until the WebSocket is tried again)."""
+        return self._active
+
     # -- documents ----------------------------------------------------------------------
 
     async def open(self, doc_id: str) -> Document:
@@ -214,7 +308,9 @@ class Client:
 
     @property
     def online(self) -> bool:
-        """Connected, and the server accepted the handshake."""
+        """Over a WebSocket: connected, and the server accepted the handshake. Over HTTP: the
+        last polling round reached the server and was not refused for good (a refused token).
+        With no open document there is nothing to poll, and it keeps its last value."""
         return self._online
 
     def on_status(self, callback: StatusCallback) -> Callable[[], None]:
@@ -238,14 +334,18 @@ class Client:
     # -- the connection loop ------------------------------------------------------------
 
     async def _run(self) -> None:
+        if self.transport == "http":
+            await self._poll(None)  # until cancelled
+            return
         failures = 0
         base, cap = self._backoff
+        loop = asyncio.get_running_loop()
         while True:
             engine = self.engine
-            if engine.terminal_error is not None:
-                self._progress.set()
-                await asyncio.Event().wait()  # refused for good: stay offline until closed
+            await self._stop_if_refused()
             before = self.connections
+            refused = False
+            self._active = "websocket"
             try:
                 async with ws_connect(
                     self.url,
@@ -256,16 +356,31 @@ class Client:
                     close_timeout=2,
                 ) as ws:
                     await self._serve(ws)
+            except _UPGRADE_REFUSED as exc:
+                engine.last_error = Error(ErrorCode.UNSPECIFIED, f"WebSocket refused: {exc}")
+                refused = self.transport == "auto"
             except (OSError, TimeoutError, WebSocketException):
                 pass
             finally:
                 engine.connection_lost()
-                self._set_online(False)
+                if not refused:  # polling decides whether we are online
+                    self._set_online(False)
+            if refused:
+                await self._poll(loop.time() + self._upgrade_retry)
+                failures = 0
+                continue
             if self.connections > before:
                 failures = 0
             delay = self._rng.uniform(0, min(cap, base * 2**failures))
             failures += 1
             await asyncio.sleep(delay)
+
+    async def _stop_if_refused(self) -> None:
+        """Refused for good (token, protocol version): stay offline until closed."""
+        if self.engine.terminal_error is not None:
+            self._set_online(False)
+            self._progress.set()
+            await asyncio.Event().wait()
 
     async def _serve(self, ws: ClientConnection) -> None:
         engine = self.engine
@@ -319,6 +434,84 @@ class Client:
                 return
             self._kick.set()
 
+    # -- the HTTP polling loop -----------------------------------------------------------
+
+    async def _poll(self, deadline: float | None) -> None:
+        """Sync every open document over HTTP, every ``poll_interval`` seconds and after each
+        local edit, until the loop's clock passes ``deadline`` (None: until cancelled)."""
+        loop = asyncio.get_running_loop()
+        base, cap = self._backoff
+        response_timeout, _, connect_timeout = self._timeouts
+        failures = 0
+        self._active = "http"
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(response_timeout, connect=connect_timeout),
+            headers=_HTTP_HEADERS,
+            follow_redirects=True,
+        ) as http:
+            while deadline is None or loop.time() < deadline:
+                await self._stop_if_refused()
+                self._kick.clear()  # edits from now on call for another round
+                reached = await self._poll_round(http)
+                if reached is False:
+                    self._set_online(False)
+                    # Local edits do not cut a back-off short: no hammering a server that is down.
+                    await asyncio.sleep(self._rng.uniform(0, min(cap, base * 2**failures)))
+                    failures += 1
+                    continue
+                if reached:
+                    failures = 0
+                wait = self._poll_interval
+                if deadline is not None:
+                    wait = min(wait, deadline - loop.time())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(wait, 0)):
+                        await self._kick.wait()
+
+    async def _poll_round(self, http: httpx.AsyncClient) -> bool | None:
+        """Sync each open document once. True: the server answered; False: it could not be
+        reached; None: no document is open."""
+        doc_ids = self.engine.doc_ids
+        if not doc_ids:
+            return None
+        slots = asyncio.Semaphore(_HTTP_CONCURRENCY)
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(self._sync_over_http(http, slots, d)) for d in doc_ids]
+        return any(task.result() for task in tasks)
+
+    async def _sync_over_http(
+        self, http: httpx.AsyncClient, slots: asyncio.Semaphore, doc_id: str
+    ) -> bool:
+        """One document's requests of a round; True when the server itself answered."""
+        engine = self.engine
+        url = http_sync_url(self.base_url, doc_id)
+        async with slots:
+            for _ in range(_HTTP_REQUESTS_PER_ROUND):
+                if engine.document(doc_id) is None:
+                    return True  # closed meanwhile
+                body = engine.http_request(doc_id)
+                try:
+                    response = await http.post(url, content=body)
+                except httpx.HTTPError as exc:
+                    engine.http_failed(doc_id, f"HTTP sync of {doc_id!r} failed: {exc!r}")
+                    return False
+                except asyncio.CancelledError:
+                    engine.http_failed(doc_id)
+                    raise
+                outcome = engine.receive_http(
+                    doc_id,
+                    response.status_code,
+                    response.content,
+                    content_type=response.headers.get("content-type", ""),
+                )
+                if outcome.reached and engine.terminal_error is None and not self._online:
+                    self.connections += 1
+                    self._set_online(True)  # sets _progress too
+                self._progress.set()
+                if outcome is not HttpOutcome.AGAIN:
+                    return outcome.reached
+        return True
+
 
 def connect(
     url: str,
@@ -326,6 +519,9 @@ def connect(
     store: str | Path | Store | None = None,
     client_id: str | None = None,
     token: str | None = None,
+    transport: Transport = "websocket",
+    poll_interval: float = 1.0,
+    upgrade_retry: float = 300.0,
     backoff_base: float = 0.05,
     backoff_max: float = 5.0,
     response_timeout: float = 20.0,
@@ -335,14 +531,18 @@ def connect(
 ) -> Client:
     """A client of the server at ``url``; use it with ``async with``. Never waits on the network.
 
-    ``store`` is a SQLite file path (None keeps everything in memory); see :class:`Client` for
-    the other options.
+    ``store`` is a SQLite file path (None keeps everything in memory); ``transport`` picks a
+    WebSocket (the default), HTTP polling or ``"auto"``; see :class:`Client` for the other
+    options.
     """
     return Client(
         url,
         store=store,
         client_id=client_id,
         token=token,
+        transport=transport,
+        poll_interval=poll_interval,
+        upgrade_retry=upgrade_retry,
         backoff_base=backoff_base,
         backoff_max=backoff_max,
         response_timeout=response_timeout,

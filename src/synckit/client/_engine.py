@@ -9,6 +9,15 @@
     engine.tick(now)                     # now and then: False -> drop the transport
     engine.connection_lost()             # the transport is gone
 
+Without a WebSocket, the same engine syncs one document per HTTP request (the server's
+``POST /v1/docs/{doc_id}/sync`` fallback)::
+
+    body = engine.http_request(doc_id)   # POST it; then, with the answer:
+    outcome = engine.receive_http(doc_id, status, answer_body, content_type=...)
+    # or, when no answer came (connection refused, reset, timed out):
+    engine.http_failed(doc_id)
+    # outcome is HttpOutcome.AGAIN: build and send the next request for doc_id at once
+
 Time is always passed in. Every local edit is appended to the store from inside the
 document's change callback, before anything can be sent, so what is queued is always on disk.
 What to push is recomputed from version vectors: on each connection the server says what it
@@ -19,14 +28,16 @@ after its commit.
 
 from __future__ import annotations
 
+import enum
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from synckit.client._store import Store
 from synckit.core import ChangeEvent, Document, VersionVector
-from synckit.errors import DecodeError, RemoteProtocolError
+from synckit.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from synckit.protocol import (
+    PROTOCOL_VERSION,
     Ack,
     Broadcast,
     ClientSession,
@@ -44,11 +55,38 @@ from synckit.protocol import (
     Welcome,
     check_doc_id,
 )
+from synckit.v1 import protocol_pb2 as pb
 
-__all__ = ["SyncEngine"]
+__all__ = ["HttpOutcome", "SyncEngine"]
 
 #: Errors after which reconnecting cannot help.
 _TERMINAL = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION})
+
+#: The media type of HTTP sync requests and of every answer a SyncKit server gives them.
+HTTP_MEDIA_TYPE = "application/x-protobuf"
+
+
+class HttpOutcome(enum.Enum):
+    """What :meth:`SyncEngine.receive_http` made of an answer, and what the caller does next."""
+
+    #: The server answered and holds what it was sent; nothing more to send for this document
+    #: until the next poll or local edit.
+    DONE = "done"
+    #: The server answered, and there is more to send now (its version was not known yet, or
+    #: local edits happened while the request was out): call ``http_request`` again at once.
+    AGAIN = "again"
+    #: The server refused the request. The error is recorded: for the document
+    #: (:meth:`SyncEngine.doc_error`) or, when no request can succeed (refused token, protocol
+    #: version), as :attr:`SyncEngine.terminal_error`.
+    REFUSED = "refused"
+    #: The answer is not from a SyncKit server (a proxy's error page, garbage), or the server is
+    #: shutting down: take it as a network failure and back off. Nothing was recorded as synced.
+    UNREACHABLE = "unreachable"
+
+    @property
+    def reached(self) -> bool:
+        """The SyncKit server itself answered."""
+        return self is not HttpOutcome.UNREACHABLE
 
 
 @dataclass(slots=True)
@@ -68,6 +106,10 @@ class _Replica:
     pushed: VersionVector = field(default_factory=VersionVector)
     #: The last error the server sent about this document.
     error: Error | None = None
+    #: An HTTP sync request for this document is out, awaiting its answer.
+    http_pending: bool = False
+    #: Bytes of changes in that request (for error messages).
+    http_pushed: int = 0
 
 
 class SyncEngine:
@@ -176,6 +218,12 @@ class SyncEngine:
         rep = self._replicas.get(doc_id)
         return None if rep is None else rep.doc
 
+    def doc_error(self, doc_id: str) -> Error | None:
+        """The last error recorded for the open document ``doc_id`` (by the server or by the
+        engine itself, such as a push over the frame limit); None when there is none."""
+        rep = self._replicas.get(doc_id)
+        return None if rep is None else rep.error
+
     def _on_change(self, doc_id: str, event: ChangeEvent) -> None:
         if not event.local:
             return  # remote changes are stored as received, by _apply
@@ -253,6 +301,7 @@ class SyncEngine:
         for rep in self._replicas.values():
             rep.server_raw = None
             rep.error = None
+            rep.http_pending = False
 
     def connection_lost(self) -> None:
         """The transport is gone."""
@@ -306,17 +355,8 @@ class SyncEngine:
                 mine = rep.doc.version()[self.actor_id]
                 rep.server_raw = event.server_version
                 server = self._server(rep)
-                if server is not None and server[self.actor_id] > mine:
-                    # The server holds edits of this very replica that its store lacks: the
-                    # store was rolled back (a restored copy). Edits made since reuse their
-                    # numbers and would be dropped as duplicates, so refuse to push them.
-                    rep.error = Error(
-                        ErrorCode.ILLEGAL_STATE,
-                        f"the store of {self.actor_id!r} is older than the server's copy of "
-                        f"its edits to {doc_id!r} (seq {mine} < {server[self.actor_id]}): "
-                        "was it restored from a backup? Open the client with a fresh store",
-                        doc_id=doc_id,
-                    )
+                if server is not None:
+                    self._check_rolled_back(doc_id, rep, mine, server)
                 if not self._apply(doc_id, rep, event.changes):
                     return
                 rep.pushed = VersionVector()
@@ -353,6 +393,23 @@ class SyncEngine:
                     rep.pushed = VersionVector()
             case _:
                 pass
+
+    def _check_rolled_back(
+        self, doc_id: str, rep: _Replica, mine: int, server: VersionVector
+    ) -> None:
+        """Refuse to push ``doc_id`` when the server holds more of our own edits (``server``)
+        than the document did before taking the server's changes (``mine``)."""
+        if server[self.actor_id] > mine:
+            # The server holds edits of this very replica that its store lacks: the store was
+            # rolled back (a restored copy). Edits made since reuse their numbers and would be
+            # dropped as duplicates, so refuse to push them.
+            rep.error = Error(
+                ErrorCode.ILLEGAL_STATE,
+                f"the store of {self.actor_id!r} is older than the server's copy of "
+                f"its edits to {doc_id!r} (seq {mine} < {server[self.actor_id]}): "
+                "was it restored from a backup? Open the client with a fresh store",
+                doc_id=doc_id,
+            )
 
     def _apply(self, doc_id: str, rep: _Replica, changes: bytes) -> bool:
         """Apply changes from the server and store them as they came."""
@@ -418,6 +475,176 @@ class SyncEngine:
         session.send(Push(doc_id, session.next_batch_id(), data))
         rep.pushed = version
 
+    # -- HTTP fallback ------------------------------------------------------------------
+
+    def http_request(self, doc_id: str) -> bytes:
+        """The body of the next ``POST /v1/docs/{doc_id}/sync``: an ``HttpSyncRequest``.
+
+        While the server's version of the document is unknown (the first request, or after
+        :meth:`http_failed`), the request carries only the document's version, and the answer
+        tells the server's. After that it carries exactly the changes the server lacks
+        (``version`` is then the document's version without them, as the protocol says), or
+        none when the server holds everything. Nothing is pushed while a non-retryable error
+        about the document stands (:meth:`doc_error`), nor when the request would exceed a
+        frame limit the server announced (recorded as ``FRAME_TOO_LARGE``): the request then
+        only asks for what the server holds.
+
+        Send the body with content type ``application/x-protobuf``; then call
+        :meth:`receive_http` with the answer, or :meth:`http_failed` if none came.
+
+        Raises:
+            LocalProtocolError: ``doc_id`` is not open, a request for it is already out, or a
+                WebSocket session is active (one transport at a time).
+        """
+        if self.session is not None:
+            raise LocalProtocolError("a WebSocket session is active: sync over it, not HTTP")
+        rep = self._replicas.get(doc_id)
+        if rep is None:
+            raise LocalProtocolError(f"document {doc_id!r} is not open")
+        if rep.http_pending:
+            raise LocalProtocolError(f"an HTTP sync request for {doc_id!r} is already out")
+        version = rep.doc.version()
+        since, changes = version, b""
+        server = self._server(rep)
+        blocked = rep.error is not None and not rep.error.retryable
+        if server is not None and not blocked and not server.dominates(version):
+            changes = rep.doc.changes(server)
+            since = _meet(version, server)
+        body = self._http_body(since, changes)
+        limit = self.max_frame_bytes
+        if changes and limit and len(body) > limit:
+            rep.error = Error(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"unsent changes of {doc_id!r} take {len(changes)} bytes, more than the "
+                f"server's frame limit of {limit}",
+                doc_id=doc_id,
+            )
+            changes, body = b"", self._http_body(version, b"")
+        rep.http_pending = True
+        rep.http_pushed = len(changes)
+        return body
+
+    def _http_body(self, version: VersionVector, changes: bytes) -> bytes:
+        request = pb.HttpSyncRequest(
+            protocol_version=PROTOCOL_VERSION,
+            client_id=self.actor_id,
+            token=self.token,
+            version=version.encode(),
+            changes=changes,
+        )
+        return request.SerializeToString()
+
+    def receive_http(
+        self, doc_id: str, status: int, body: bytes, *, content_type: str | None = None
+    ) -> HttpOutcome:
+        """Take the answer to the request :meth:`http_request` made for ``doc_id``.
+
+        A 200 answer (``HttpSyncResponse``) is applied to the document and stored as it came,
+        and the server's version is recorded, so :meth:`unsynced` and :meth:`sync_error` tell
+        the truth as they do over a WebSocket. An error answer (an ``Error``) is recorded as
+        its WebSocket twin would be: ``AUTH_FAILED`` and ``PROTOCOL_VERSION`` as
+        :attr:`terminal_error`; ``SHUTTING_DOWN`` as a network failure; anything else as the
+        document's error (:meth:`doc_error`) with the server's ``retryable`` flag; a
+        non-retryable one stops pushes of the document until :meth:`http_failed`.
+
+        Args:
+            status: the HTTP status code.
+            body: the answer's body.
+            content_type: the answer's ``Content-Type`` when known. Anything other than
+                ``application/x-protobuf`` did not come from a SyncKit server (a proxy's error
+                page, say) and counts as a network failure.
+
+        Returns:
+            what to do next: see :class:`HttpOutcome`. An answer for a document closed since
+            the request is dropped (``DONE``).
+
+        Raises:
+            LocalProtocolError: no request for ``doc_id`` is out.
+        """
+        rep = self._replicas.get(doc_id)
+        if rep is None:
+            return HttpOutcome.DONE
+        if not rep.http_pending:
+            raise LocalProtocolError(f"no HTTP sync request for {doc_id!r} is out")
+        rep.http_pending = False
+        if content_type is not None:
+            media_type = content_type.split(";", 1)[0].strip().lower()
+            if media_type != HTTP_MEDIA_TYPE:
+                return self._unreachable(
+                    doc_id, f"HTTP {status} answer of type {media_type!r} is not from SyncKit"
+                )
+        if status == 200:
+            return self._http_synced(doc_id, rep, body)
+        return self._http_refused(doc_id, rep, status, body)
+
+    def http_failed(self, doc_id: str, reason: str = "") -> None:
+        """No answer came to the request for ``doc_id`` (refused, reset, timed out).
+
+        The request may or may not have been committed, so the server's version is forgotten
+        and the next request asks for it again. As after a reconnect, errors about the
+        document are cleared: a refused push is tried again. ``reason`` is kept as
+        :attr:`last_error`. Back off before the next request.
+        """
+        rep = self._replicas.get(doc_id)
+        if reason:
+            self.last_error = Error(ErrorCode.UNSPECIFIED, reason)
+        if rep is None:
+            return
+        rep.http_pending = False
+        rep.server_raw = None
+        rep.error = None
+
+    def _unreachable(self, doc_id: str, reason: str) -> HttpOutcome:
+        self.http_failed(doc_id, reason)
+        return HttpOutcome.UNREACHABLE
+
+    def _http_synced(self, doc_id: str, rep: _Replica, body: bytes) -> HttpOutcome:
+        answer = pb.HttpSyncResponse()
+        raw = b""
+        try:
+            answer.ParseFromString(body)
+            raw = answer.server_version
+            server = VersionVector.decode(raw)
+        except Exception as exc:  # protobuf raises DecodeError or ValueError subclasses
+            return self._unreachable(doc_id, f"the answer for {doc_id!r} does not decode: {exc}")
+        # Before applying: the answer carries our own pushed changes back.
+        self._check_rolled_back(doc_id, rep, rep.doc.version()[self.actor_id], server)
+        if not self._apply(doc_id, rep, answer.changes):
+            return self._unreachable(doc_id, f"changes for {doc_id!r} do not decode")
+        rep.server_raw = raw
+        rep.server_cache = (raw, server)
+        if rep.error is not None:
+            if not rep.error.retryable:
+                return HttpOutcome.DONE  # pushes refused: only receive
+            rep.error = None
+        return HttpOutcome.DONE if server.dominates(rep.doc.version()) else HttpOutcome.AGAIN
+
+    def _http_refused(self, doc_id: str, rep: _Replica, status: int, body: bytes) -> HttpOutcome:
+        answer = pb.Error()
+        try:
+            answer.ParseFromString(body)
+        except Exception:  # protobuf raises DecodeError or ValueError subclasses
+            answer.Clear()
+        if answer.code == pb.ERROR_CODE_UNSPECIFIED:
+            return self._unreachable(doc_id, f"HTTP {status} answer is not a SyncKit error")
+        try:
+            code = ErrorCode(answer.code)
+        except ValueError:
+            code = ErrorCode.UNSPECIFIED  # a newer server's code: keep the message
+        message = answer.message or f"HTTP {status}"
+        if code in _TERMINAL:
+            self.terminal_error = self.last_error = Error(code, message)
+            return HttpOutcome.REFUSED
+        if code is ErrorCode.SHUTTING_DOWN:
+            return self._unreachable(doc_id, message)
+        if code is ErrorCode.FRAME_TOO_LARGE:
+            message = (
+                f"unsent changes of {doc_id!r} take {rep.http_pushed} bytes; the server "
+                f"refused the request as too large: {message}"
+            )
+        rep.error = Error(code, message, retryable=answer.retryable, doc_id=doc_id)
+        return HttpOutcome.REFUSED
+
     # -- timers -------------------------------------------------------------------------
 
     def tick(self, now: float) -> bool:
@@ -464,3 +691,8 @@ class SyncEngine:
                 self.store.compact(doc_id, rep.doc.save(), rep.log_count)
         self._replicas.clear()
         self.connection_lost()
+
+
+def _meet(a: VersionVector, b: VersionVector) -> VersionVector:
+    """What both versions hold: per client, the smaller sequence number."""
+    return VersionVector({c: n for c, seq in a.items() if (n := min(seq, b[c]))})
