@@ -890,3 +890,36 @@ def test_strings_that_are_not_unicode_text_are_refused_or_survive_sync(where: st
         assert snapshot_of(doc) == before
         return
     assert_healthy(doc)
+
+
+def test_an_insert_with_its_origins_reversed_converges_everywhere() -> None:
+    """No correct replica sends one; every replica integrates it as if it had no right origin.
+
+    It cannot be refused before anything is applied when an origin is created by the same
+    message, so it is made harmless instead: the replicas that get it directly, the ones that
+    get it relayed and the ones that edit concurrently all end up alike.
+    """
+    a = Document("a")
+    a.get_text("t").insert(0, "abc")
+    evil = Document("evil")
+    evil.apply(a.changes())
+    evil.get_text("t").insert(1, "X")
+    evil.get_text("t").insert(1, "Y")  # its right origin is X, made by the same message
+    hostile = changes_pb2.ChangeSet.FromString(evil.changes(a.version()))
+    [change] = hostile.changes
+    ints = list(change.ints)
+    ints[1:5] = [2, 3, 2, 1]  # X: left origin a:3 ('c'), right origin a:1 ('a')
+    ints[7:11] = [1, 1, 2, 1]  # Y: left origin evil:1 ('X'), right origin a:1 ('a')
+    change.ints[:] = ints
+    data = hostile.SerializeToString()
+    b, c = Document("b"), Document("c")
+    b.apply(a.changes())
+    b.get_text("t").insert(3, "Q")  # concurrent with the hostile inserts
+    a.apply(data)
+    b.apply(data)
+    a.apply(b.changes(a.version()))
+    b.apply(a.changes(b.version()))
+    c.apply(b.changes())  # relayed: c never sees the original bytes
+    texts = {str(d.get_text("t")) for d in (a, b, c)}
+    assert len(texts) == 1 and sorted(texts.pop()) == sorted("abcQXY")
+    assert_healthy(a)

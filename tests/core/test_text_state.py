@@ -404,10 +404,19 @@ def test_apply_insert_rejects_bad_origins_and_duplicates() -> None:
     with pytest.raises(ValueError):
         t.apply_insert(1, 1, (0, 9), None, "x")
     with pytest.raises(ValueError):
-        t.apply_insert(1, 1, (0, 3), (0, 1), "x")  # right before left
-    with pytest.raises(ValueError):
         t.apply_insert(0, 2, None, None, "x")  # id exists
     assert str(t) == "abc"
+    check_invariants(t)
+
+
+def test_apply_insert_with_right_origin_before_left_goes_in_without_it() -> None:
+    """Only hostile bytes make one; it is kept as an insert with no right origin."""
+    p = Peer(["a", "b"], "a")
+    p.insert(0, "abc")
+    t = p.text
+    t.apply_insert(1, 1, (0, 3), (0, 1), "x")  # right origin 'a' before left origin 'c'
+    assert str(t) == "abcx"
+    assert t.ops_since(1, 0) == [("i", 1, (0, 3), None, "x")]
     check_invariants(t)
 
 

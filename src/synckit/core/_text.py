@@ -549,7 +549,7 @@ class TextState:
         ):
             db, dj = b, j
         else:
-            db, dj = self._yata_place(client, left, right, left_pos, b, j)
+            db, dj, right = self._yata_place(client, left, right, left_pos, b, j)
         blk = blocks[db]
         if right is None:
             rc, rs = -1, 0
@@ -903,29 +903,40 @@ class TextState:
         left_pos: tuple[int, int, int],
         b: int,
         j: int,
-    ) -> tuple[int, int]:
-        """Where a remote insert goes among items concurrent with it: (block, item index).
+    ) -> tuple[int, int, ItemId | None]:
+        """Where a remote insert goes among items concurrent with it: (block, item index,
+        the right origin it keeps).
 
         ``(b, j)`` is the item right after the left origin (already split so that the
         origin ends an item). Splits so that ``right`` starts an item, then runs the
         YATA scan over the items between the origins.
+
+        No correct replica makes an insert whose right origin is not after its left one
+        (every replica orders the characters it holds alike), but hostile bytes can.
+        Rejecting it would have to happen before the Document applies anything, and where
+        a character of the same batch is an origin that is known only here; so it is
+        integrated as if it had no right origin instead, and kept so. Every replica holds
+        both origins in the same order when it integrates the insert, so every replica
+        does the same and they still converge.
         """
         blocks = self._blocks
+        rb, ri = -2, -2
+        right_pos = _END_POS
         if right is not None:
             found = self._find(right[0], right[1])
             if found is None:
                 raise ValueError(f"apply_insert: unknown right origin {right}")
             rblk, ri = found
-            if right[1] != rblk.seqs[ri]:
-                self._split(rblk, ri, right[1] - rblk.seqs[ri])
-                ri += 1
-            rb = rblk.idx
-            right_pos = (rb, ri, 0)
-            if right_pos <= left_pos:
-                raise ValueError("apply_insert: right origin is not after the left origin")
-        else:
-            rb, ri = -2, -2
-            right_pos = _END_POS
+            k = right[1] - rblk.seqs[ri]
+            if (rblk.idx, ri, k) <= left_pos:
+                right = None
+                rb, ri = -2, -2
+            else:
+                if k:
+                    self._split(rblk, ri, k)
+                    ri += 1
+                rb = rblk.idx
+                right_pos = (rb, ri, 0)
         # YATA scan over the items between the origins.  Comparing an item's origins
         # with ours needs their positions (an id lookup) only when they are neither our
         # own origins nor the last character of the item just before (which lies in the
@@ -975,7 +986,7 @@ class TextState:
             pc = blk.clients[j]
             pl = blk.seqs[j] + abs(blk.lens[j]) - 1
             j += 1
-        return db, dj
+        return db, dj, right
 
     def _item_at(self, b: int, j: int) -> tuple[_Block, int] | None:
         """Item ``j`` of block ``b``, or the first item after that block's end (if any)."""
