@@ -32,7 +32,8 @@ import time
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from operator import itemgetter
+from itertools import chain, islice
+from operator import ge, itemgetter
 from secrets import token_hex
 from types import MappingProxyType
 from typing import Any, cast
@@ -54,6 +55,7 @@ from synckit.core._ids import ItemId
 from synckit.core._list import ListState
 from synckit.core._ops import Op, op_width
 from synckit.core._orset import ORSetState
+from synckit.core._text import History as TextHistory
 from synckit.core._text import TextState
 from synckit.core._values import (
     JSONInput,
@@ -848,7 +850,12 @@ class Document:
             raise DecodeError(f"snapshot: inconsistent contents ({exc})") from None
         return doc
 
-    def _check_loaded_ops(self) -> None:
+    def _check_loaded_ops(self, text_seqs: dict[int, list[tuple[list[int], list[int]]]]) -> None:
+        """No two operations of a client share a seq, and none lies beyond the version.
+
+        ``text_seqs``: per client, the seqs its text items and deletes take (see
+        :class:`~synckit.core._text.History`), as sorted ``(firsts, lasts)`` runs.
+        """
         runs: list[list[tuple[int, int]]] = [
             [(op[1], op_width(op)) for op in log] for log in self._log
         ]
@@ -856,6 +863,20 @@ class Document:
             runs[c].append((seq, 1))
         for c, client_runs in enumerate(runs):
             _check_seq_runs(client_runs, self._vv[c])
+        for c, parts in text_seqs.items():
+            if runs[c]:
+                ops = sorted(runs[c])
+                parts = [*parts, ([f for f, _ in ops], [f + w - 1 for f, w in ops])]
+            if len(parts) == 1:
+                firsts, lasts = parts[0]  # one text's items alone: already checked
+            else:
+                # Each part is sorted: sorting their concatenation merges runs.
+                firsts = sorted(chain.from_iterable(p[0] for p in parts))
+                lasts = sorted(chain.from_iterable(p[1] for p in parts))
+                if any(map(ge, lasts, islice(firsts, 1, None))):
+                    raise DecodeError(f"snapshot: two operations of client {c} share a seq")
+            if firsts[0] < 1 or lasts[-1] > self._vv[c]:
+                raise DecodeError("snapshot: a text operation lies beyond the snapshot's version")
 
     def _load_body(self, snap: changes_pb2.Snapshot, n: int) -> None:
         names = list(snap.names)
@@ -903,7 +924,7 @@ class Document:
             if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
                 raise DecodeError("snapshot: a list operation refers to an unknown item")
             self._apply_op(c, self._clients[c], op)
-        self._check_loaded_ops()
+        history = TextHistory(self._vv, self._checkpoints)
         for ts in snap.texts:
             if ts.name >= len(names):
                 raise DecodeError("snapshot: text name index outside the name table")
@@ -918,8 +939,9 @@ class Document:
                     raise DecodeError(f"snapshot: text {name!r} has both plain and deflated text")
                 content = _inflate_text(ts.content_deflate, sum(self._vv), name)
             self._texts[name] = TextState.decode_state(
-                self._clients, ts.ints[:], content, ts.deletes[:]
+                self._clients, ts.ints[:], content, ts.deletes[:], history
             )
+        self._check_loaded_ops(history.used)
         if snap.pending:
             msg = parse_change_set(snap.pending)
             idx = [self._intern(c) for c in msg.clients]

@@ -101,15 +101,32 @@ least the previous run's size, nonzero counts, no target below seq 0.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import accumulate, chain, islice, repeat
-from operator import add, ge, gt, invert, lt, mul, sub
+from dataclasses import dataclass, field
+from itertools import accumulate, chain, compress, islice, repeat
+from operator import add, eq, ge, gt, invert, lt, mul, ne, sub
 from typing import Literal
 
 from synckit.core._ids import ItemId
 
-__all__ = ["DeleteOp", "InsertOp", "TextOp", "TextState"]
+
+@dataclass(slots=True)
+class History:
+    """What the document holding a text knows, for checking a decoded text state."""
+
+    #: Per client index, its highest seq.
+    version: list[int]
+    #: Per client index, its ``(first seq, {client: seq})`` dependency checkpoints in seq
+    #: order (before the first one, or with none, it depended on nothing).
+    checkpoints: list[list[tuple[int, dict[int, int]]]]
+    #: Filled in by :meth:`TextState.decode_state`: per client, the seqs its items and its
+    #: deletes take, as sorted ``(firsts, lasts)`` runs (one pair per kind), so that the
+    #: document can check them against its other operations.
+    used: dict[int, list[tuple[list[int], list[int]]]] = field(default_factory=dict)
+
+
+__all__ = ["DeleteOp", "History", "InsertOp", "TextOp", "TextState"]
 
 #: ``('i', seq, origin_left, origin_right, content)``
 InsertOp = tuple[Literal["i"], int, ItemId | None, ItemId | None, str]
@@ -777,18 +794,35 @@ class TextState:
 
     @classmethod
     def decode_state(
-        cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
+        cls,
+        client_ids: list[str],
+        ints: list[int],
+        content: str,
+        deletes: list[int],
+        history: History | None = None,
     ) -> TextState:
         """The state :meth:`encode_state` wrote, after checking everything a hostile
-        input could break; raises ValueError naming the problem."""
+        input could break; raises ValueError naming the problem.
+
+        With ``history`` (the document's version and dependency checkpoints, see
+        :data:`History`), the items and deletes must also fit it: every id within the
+        version, and everything an operation refers to made before it (by its own client
+        earlier, or within what it depended on), so the document's later ``changes`` are
+        ones other replicas accept.
+        """
         try:
-            return cls._decode(client_ids, ints, content, deletes)
+            return cls._decode(client_ids, ints, content, deletes, history)
         except (OverflowError, TypeError) as e:  # out-of-range or non-integer values
             raise ValueError(f"text state: bad value ({e})") from None
 
     @classmethod
     def _decode(
-        cls, client_ids: list[str], ints: list[int], content: str, deletes: list[int]
+        cls,
+        client_ids: list[str],
+        ints: list[int],
+        content: str,
+        deletes: list[int],
+        history: History | None,
     ) -> TextState:
         if len(ints) < 2 or ints[0] != _FORMAT:
             raise ValueError(f"text state: unknown format (this version reads {_FORMAT})")
@@ -813,19 +847,24 @@ class TextState:
         if not n:
             if content:
                 raise ValueError("text state: content length does not match the items")
+            if history is not None and any(log.seqs for log in self._dels.values()):
+                raise ValueError("text state: a delete targets a character that is not there")
             return self
         if 0 in lens:
             raise ValueError("text state: empty item")
         alens = list(map(abs, lens))  # item sizes
         lasts = list(map(add, seqs, map(sub, alens, repeat(1))))  # seq of each last char
         single = None if len(cvals) > 1 else cvals[0]  # the one writer of every item
-        _check_disjoint(None if single is not None else clients, seqs, lasts)
+        keys = _check_disjoint(None if single is not None else clients, seqs, lasts)
         # Origin seqs are looked up in seqs and lasts (no new ints) and go straight into
         # the blocks' int64 columns.
         lcs, lss = _origins((lsteps, lnone, lodd), 1, lasts, clients, single, alens)
+        rcs, rss = _origins((rsteps, rnone, rodd), -1, seqs, clients, single, alens)
+        if history is not None:
+            _check_history(history, clients, single, seqs, keys, (lcs, lss, rcs, rss), self._dels)
+        del keys
         als = _col(lss)
         del lss, lasts
-        rcs, rss = _origins((rsteps, rnone, rodd), -1, seqs, clients, single, alens)
         ars = _col(rss)
         del rss
         aseq = _col(seqs)
@@ -1374,29 +1413,153 @@ def _origin_columns(
     return steps + nones + odds
 
 
-def _check_disjoint(clients: list[int] | None, seqs: list[int], lasts: list[int]) -> None:
+def _check_disjoint(
+    clients: list[int] | None, seqs: list[int], lasts: list[int]
+) -> tuple[list[int], list[int], int]:
     """ValueError unless the items' ids ``seqs[i] .. lasts[i]`` (of ``clients[i]``; of
-    one writer when ``clients`` is None) are all distinct and every seq is >= 0.
+    one writer when ``clients`` is None) are all distinct and every seq is >= 1.
 
     Every id becomes one integer key ``client * shift + seq`` (just ``seq`` for one
-    writer).  Sorting first and last keys separately, the ranges are disjoint iff each
-    last is below the next first (then the i-th first and i-th last belong together):
-    two C-level sorts rather than a Python loop per item.
+    writer: ``shift`` 0).  Sorting first and last keys separately, the ranges are
+    disjoint iff each last is below the next first (then the i-th first and i-th last
+    belong together): two C-level sorts rather than a Python loop per item.  Returns the
+    sorted first keys, the sorted last keys and ``shift``.
     """
+    shift = 0
     if clients is None:
         fk = sorted(seqs)
-        if fk[0] < 0:
-            raise ValueError("text state: negative seq")
+        if fk[0] < 1:
+            raise ValueError("text state: an item seq below 1")
         lk = sorted(lasts)
     else:
-        if min(seqs) < 0:
-            raise ValueError("text state: negative seq")
+        if min(seqs) < 1:
+            raise ValueError("text state: an item seq below 1")
         shift = max(lasts) + 1
         base = list(map(mul, clients, repeat(shift)))
         fk = sorted(map(add, base, seqs))
         lk = sorted(map(add, base, lasts))
     if any(map(ge, lk, islice(fk, 1, None))):
         raise ValueError("text state: items overlap")
+    return fk, lk, shift
+
+
+def _dep_limits(cps: list[tuple[int, dict[int, int]]], other: int) -> tuple[list[int], list[int]]:
+    """Checkpoint starts of one client and, shifted by one for ``bisect_right``, how far
+    it had seen client ``other`` from each on (0 before the first)."""
+    return [cp[0] for cp in cps], [0, *(cp[1].get(other, 0) for cp in cps)]
+
+
+def _check_history(
+    history: History,
+    clients: list[int],
+    single: int | None,
+    seqs: list[int],
+    keys: tuple[list[int], list[int], int],
+    origins: tuple[list[int], list[int], list[int], list[int]],
+    dels: dict[int, _DeleteLog],
+) -> None:
+    """ValueError unless the items and deletes fit the document's version and dependencies,
+    so that the operations the document later sends from them are ones replicas accept.
+
+    Every item lies within its client's version; an origin of the item's own client has a
+    lower seq than the item, one of another client is within what the item depended on.
+    Every delete run lies within its client's version and deletes characters that exist
+    and were made before it. The seqs items and deletes take go into ``history.used`` for
+    the document's check that no two operations share one. Where one client wrote every
+    item these are C-level passes; items and runs that refer to another client's
+    characters are checked one by one.
+
+    (What no check can catch: a snapshot is a replica's claim about its state; which text
+    a character holds, which characters are deleted, or the order YATA gave concurrent
+    inserts cannot be verified without the history that made them.)
+    """
+    vv, checkpoints, used = history.version, history.checkpoints, history.used
+    fk, lk, shift = keys
+    owners = [single] if single is not None else sorted(set(clients))
+    for c in owners:  # ids within the version (each client's highest last key)
+        top = lk[-1] if single is not None else lk[bisect_left(lk, (c + 1) * shift) - 1]
+        if top - c * shift > vv[c]:
+            raise ValueError("text state: an item lies beyond the document's version")
+    for ocs, oss in ((origins[0], origins[1]), (origins[2], origins[3])):
+        if single is not None:  # every origin is the writer's own (or none: seq 0)
+            if any(map(ge, oss, seqs)):
+                raise ValueError("text state: an origin is not older than its item")
+            continue
+        same = list(map(eq, ocs, clients))
+        if any(map(ge, compress(oss, same), compress(seqs, same))):
+            raise ValueError("text state: an origin is not older than its item")
+        for i in compress(range(len(seqs)), map(ne, ocs, clients)):
+            c, oc = clients[i], ocs[i]
+            if oc >= 0:
+                starts, seen = _dep_limits(checkpoints[c], oc)
+                if oss[i] > seen[bisect_right(starts, seqs[i])]:
+                    raise ValueError(
+                        "text state: an origin of another client is not among what its "
+                        "item depended on"
+                    )
+    if single is not None:
+        used.setdefault(single, []).append((fk, lk))
+    else:
+        for c in owners:
+            lo, hi = bisect_left(fk, c * shift), bisect_left(fk, (c + 1) * shift)
+            base = c * shift
+            used.setdefault(c, []).append(
+                (list(map(sub, fk[lo:hi], repeat(base))), list(map(sub, lk[lo:hi], repeat(base))))
+            )
+    if not any(log.seqs for log in dels.values()):
+        return
+    # Characters as merged runs of keys: an item whose first key follows the previous
+    # item's last key continues its run.
+    gap = list(map(ne, islice(fk, 1, None), map(add, lk, repeat(1))))
+    run_firsts = [fk[0], *compress(islice(fk, 1, None), gap)]
+    run_ends = [0, *compress(lk, gap), lk[-1]]  # shifted by one, for bisect_right
+    for c, log in dels.items():
+        if not log.seqs:
+            continue
+        at = log.seqs.tolist()
+        counts = log.counts
+        # Target range of each run: first..first+count-1, or first+count+1..first (a
+        # backspace run, count < 0): (count < 0) * (count + 1) and (count > 0) * (count - 1)
+        # added to first, in C-level passes.
+        firsts = log.firsts.tolist()
+        back = list(map(lt, counts, repeat(0)))
+        lows = list(map(add, firsts, map(mul, back, map(add, counts, repeat(1)))))
+        highs = list(
+            map(add, firsts, map(mul, map(gt, counts, repeat(0)), map(sub, counts, repeat(1))))
+        )
+        # Seqs each run takes: at .. at + |count| - 1 = at + (highs - lows).
+        ends = list(map(add, at, map(sub, highs, lows)))
+        if at[0] < 1 or ends[-1] > vv[c]:
+            raise ValueError("text state: a delete lies beyond the document's version")
+        used.setdefault(c, []).append((at, ends))
+        targets = log.targets
+        if single is not None:
+            if any(map(ne, targets, repeat(single))):
+                raise ValueError("text state: a delete targets a character that is not there")
+        else:
+            if any(map(ge, highs, repeat(shift))):
+                raise ValueError("text state: a delete targets a character that is not there")
+            tbase = list(map(mul, targets, repeat(shift)))
+            lows = list(map(add, lows, tbase))
+            highs = list(map(add, highs, tbase))
+        # Each target range lies inside one run of characters.
+        runs = list(map(bisect_right, repeat(run_firsts), lows))
+        if 0 in runs or any(map(gt, highs, map(run_ends.__getitem__, runs))):
+            raise ValueError("text state: a delete targets a character that is not there")
+        # Its own client's characters: made before the delete (a lower seq).
+        mine = list(map(eq, targets, repeat(c)))
+        key = c * shift
+        if any(map(ge, compress(highs, mine), map(add, compress(at, mine), repeat(key)))):
+            raise ValueError("text state: a delete targets a character made after it")
+        # Another client's: within what the delete depended on.
+        for q in compress(range(len(at)), map(ne, targets, repeat(c))):
+            t = targets[q]
+            starts, seen = _dep_limits(checkpoints[c], t)
+            if highs[q] - t * shift > seen[bisect_right(starts, at[q])]:
+                raise ValueError(
+                    "text state: a delete targets a character of another client that it "
+                    "did not depend on"
+                )
 
 
 def _origins(
