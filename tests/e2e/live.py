@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
 
-from synckit.server import Limits, create_app, running
+from synckit.server import Authenticator, Limits, SyncServer, create_app, running
 
 
 def free_port() -> int:
@@ -25,13 +27,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerThread:
-    """``create_app(data)`` served by uvicorn on its own event loop in a thread."""
+def http_only_app(server: SyncServer) -> Starlette:
+    """The server's routes without ``WS /v1/sync``: a WebSocket upgrade gets HTTP 403, as
+    behind a proxy that does not pass WebSockets; the HTTP sync endpoint works."""
+    routes = [r for r in server.routes() if not isinstance(r, WebSocketRoute)]
+    app = Starlette(routes=routes, lifespan=server.lifespan)
+    app.state.synckit = server
+    return app
 
-    def __init__(self, data: Path, *, port: int = 0, limits: Limits | None = None) -> None:
+
+class ServerThread:
+    """``create_app(data)`` served by uvicorn on its own event loop in a thread.
+
+    ``http_only``: serve :func:`http_only_app` instead (no WebSocket endpoint).
+    """
+
+    def __init__(
+        self,
+        data: Path,
+        *,
+        port: int = 0,
+        limits: Limits | None = None,
+        authenticate: Authenticator | None = None,
+        http_only: bool = False,
+    ) -> None:
         self.data = data
         self.port = port
         self.limits = limits
+        self.authenticate = authenticate
+        self.http_only = http_only
         self.url = ""
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,7 +83,9 @@ class ServerThread:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        app = create_app(self.data, limits=self.limits)
+        app = create_app(self.data, limits=self.limits, authenticate=self.authenticate)
+        if self.http_only:
+            app = http_only_app(app.state.synckit)
         async with running(app, port=self.port) as url:
             self.url = url
             self.port = int(url.rsplit(":", 1)[1])
