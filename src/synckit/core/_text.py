@@ -861,7 +861,8 @@ class TextState:
         lcs, lss = _origins((lsteps, lnone, lodd), 1, lasts, clients, single, alens)
         rcs, rss = _origins((rsteps, rnone, rodd), -1, seqs, clients, single, alens)
         if history is not None:
-            _check_history(history, clients, single, seqs, keys, (lcs, lss, rcs, rss), self._dels)
+            items = (seqs, lasts, lens)
+            _check_history(history, clients, single, items, keys, (lcs, lss, rcs, rss), self._dels)
         del keys
         als = _col(lss)
         del lss, lasts
@@ -1453,7 +1454,7 @@ def _check_history(
     history: History,
     clients: list[int],
     single: int | None,
-    seqs: list[int],
+    items: tuple[list[int], list[int], list[int]],
     keys: tuple[list[int], list[int], int],
     origins: tuple[list[int], list[int], list[int], list[int]],
     dels: dict[int, _DeleteLog],
@@ -1474,6 +1475,7 @@ def _check_history(
     inserts cannot be verified without the history that made them.)
     """
     vv, checkpoints, used = history.version, history.checkpoints, history.used
+    seqs, lasts, lens = items
     fk, lk, shift = keys
     owners = [single] if single is not None else sorted(set(clients))
     for c in owners:  # ids within the version (each client's highest last key)
@@ -1508,27 +1510,30 @@ def _check_history(
             )
     if not any(log.seqs for log in dels.values()):
         return
-    # Characters as merged runs of keys: an item whose first key follows the previous
-    # item's last key continues its run.
-    gap = list(map(ne, islice(fk, 1, None), map(add, lk, repeat(1))))
-    run_firsts = [fk[0], *compress(islice(fk, 1, None), gap)]
-    run_ends = [0, *compress(lk, gap), lk[-1]]  # shifted by one, for bisect_right
+    # Deleted characters (a delete run targets nothing else): tombstone items by first
+    # key. A run nearly always starts exactly at one (deleting splits an item there);
+    # the others are looked for in the merged runs of tombstones.
+    dead = list(map(lt, lens, repeat(0)))
+    dead_firsts = list(compress(seqs, dead))
+    dead_lasts = list(compress(lasts, dead))
+    if single is None:
+        dead_base = list(map(mul, compress(clients, dead), repeat(shift)))
+        dead_firsts = list(map(add, dead_firsts, dead_base))
+        dead_lasts = list(map(add, dead_lasts, dead_base))
+    tomb = dict(zip(dead_firsts, dead_lasts, strict=True))
     for c, log in dels.items():
         if not log.seqs:
             continue
         at = log.seqs.tolist()
         counts = log.counts
-        # Target range of each run: first..first+count-1, or first+count+1..first (a
-        # backspace run, count < 0): (count < 0) * (count + 1) and (count > 0) * (count - 1)
-        # added to first, in C-level passes.
+        # Target range of each run: first..first+count-1, or first+count+1..first for a
+        # backspace run (count < 0); in C-level passes, with span = |count| - 1.
         firsts = log.firsts.tolist()
-        back = list(map(lt, counts, repeat(0)))
-        lows = list(map(add, firsts, map(mul, back, map(add, counts, repeat(1)))))
-        highs = list(
-            map(add, firsts, map(mul, map(gt, counts, repeat(0)), map(sub, counts, repeat(1))))
-        )
-        # Seqs each run takes: at .. at + |count| - 1 = at + (highs - lows).
-        ends = list(map(add, at, map(sub, highs, lows)))
+        spans = list(map(sub, map(abs, counts), repeat(1)))  # |count| - 1
+        back = map(lt, counts, repeat(0))
+        lows = list(map(sub, firsts, map(mul, back, spans)))
+        highs = list(map(add, lows, spans))
+        ends = list(map(add, at, spans))  # the seqs the run itself takes: at .. at + |count| - 1
         if at[0] < 1 or ends[-1] > vv[c]:
             raise ValueError("text state: a delete lies beyond the document's version")
         used.setdefault(c, []).append((at, ends))
@@ -1542,10 +1547,20 @@ def _check_history(
             tbase = list(map(mul, targets, repeat(shift)))
             lows = list(map(add, lows, tbase))
             highs = list(map(add, highs, tbase))
-        # Each target range lies inside one run of characters.
-        runs = list(map(bisect_right, repeat(run_firsts), lows))
-        if 0 in runs or any(map(gt, highs, map(run_ends.__getitem__, runs))):
-            raise ValueError("text state: a delete targets a character that is not there")
+        # Each target range lies inside deleted characters: usually one tombstone item
+        # that starts at the range's first; otherwise found by bisection among all items
+        # (sorted first keys) and followed through the tombstones that continue it.
+        got = map(tomb.get, lows, repeat(-1))
+        for q in compress(range(len(lows)), map(gt, highs, got)):
+            lo, hi = lows[q], highs[q]
+            first = fk[bisect_right(fk, lo) - 1] if lo >= fk[0] else -1
+            end = tomb.get(first, -1)
+            while lo <= end < hi:
+                end = tomb.get(end + 1, -1)
+            if end < hi:
+                raise ValueError(
+                    "text state: a delete targets a character that is not a deleted one"
+                )
         # Its own client's characters: made before the delete (a lower seq).
         mine = list(map(eq, targets, repeat(c)))
         key = c * shift
