@@ -1512,15 +1512,21 @@ def _check_history(
         return
     # Deleted characters (a delete run targets nothing else): tombstone items by first
     # key. A run nearly always starts exactly at one (deleting splits an item there);
-    # the others are looked for in the merged runs of tombstones.
+    # the others are found among all items and followed through the tombstones after.
     dead = list(map(lt, lens, repeat(0)))
-    dead_firsts = list(compress(seqs, dead))
-    dead_lasts = list(compress(lasts, dead))
     if single is None:
-        dead_base = list(map(mul, compress(clients, dead), repeat(shift)))
-        dead_firsts = list(map(add, dead_firsts, dead_base))
-        dead_lasts = list(map(add, dead_lasts, dead_base))
-    tomb = dict(zip(dead_firsts, dead_lasts, strict=True))
+        keyed = list(map(mul, clients, repeat(shift)))
+        tomb = dict(
+            zip(
+                compress(map(add, keyed, seqs), dead),
+                compress(map(add, keyed, lasts), dead),
+                strict=True,
+            )
+        )
+        del keyed
+    else:
+        tomb = dict(zip(compress(seqs, dead), compress(lasts, dead), strict=True))
+    del dead
     for c, log in dels.items():
         if not log.seqs:
             continue
