@@ -1568,6 +1568,10 @@ def _check_history(
                     "text state: a delete targets a character that is not a deleted one"
                 )
         # Its own client's characters: made before the delete (a lower seq).
+        if c == single:  # the one writer deleting its own text: every target is its own
+            if any(map(ge, highs, at)):
+                raise ValueError("text state: a delete targets a character made after it")
+            continue
         mine = list(map(eq, targets, repeat(c)))
         key = c * shift
         if any(map(ge, compress(highs, mine), map(add, compress(at, mine), repeat(key)))):
