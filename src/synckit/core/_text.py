@@ -1509,6 +1509,8 @@ def _check_history(
                 (list(map(sub, fk[lo:hi], repeat(base))), list(map(sub, lk[lo:hi], repeat(base))))
             )
     if not any(log.seqs for log in dels.values()):
+        if min(lens) < 0:
+            raise ValueError("text state: a character is deleted but no delete deleted it")
         return
     # Deleted characters (a delete run targets nothing else): tombstone items by first
     # key. A run nearly always starts exactly at one (deleting splits an item there);
@@ -1526,7 +1528,10 @@ def _check_history(
         del keyed
     else:
         tomb = dict(zip(compress(seqs, dead), compress(lasts, dead), strict=True))
+    dead_chars = -sum(compress(lens, dead))
     del dead
+    all_lows: list[int] = []
+    all_highs: list[int] = []
     for c, log in dels.items():
         if not log.seqs:
             continue
@@ -1567,6 +1572,8 @@ def _check_history(
                 raise ValueError(
                     "text state: a delete targets a character that is not a deleted one"
                 )
+        all_lows += lows
+        all_highs += highs
         # Its own client's characters: made before the delete (a lower seq).
         if c == single:  # the one writer deleting its own text: every target is its own
             if any(map(ge, highs, at)):
@@ -1585,6 +1592,26 @@ def _check_history(
                     "text state: a delete targets a character of another client that it "
                     "did not depend on"
                 )
+
+    # And every deleted character was deleted by one: the targets (all deleted characters,
+    # checked above) cover as many characters as the tombstones hold.
+    if _union_size(all_lows, all_highs) != dead_chars:
+        raise ValueError("text state: a character is deleted but no delete deleted it")
+
+
+def _union_size(lows: list[int], highs: list[int]) -> int:
+    """How many ints the ranges ``lows[i]..highs[i]`` cover together."""
+    if not lows:
+        return 0
+    ls, hs = sorted(lows), sorted(highs)
+    if not any(map(ge, hs, islice(ls, 1, None))):  # disjoint: the usual case
+        return int(sum(map(sub, hs, ls))) + len(ls)
+    total, end = 0, -1  # overlapping runs: concurrent deletes of the same characters
+    for lo, hi in sorted(zip(lows, highs, strict=True)):
+        if hi > end:
+            total += hi - max(lo, end + 1) + 1
+            end = hi
+    return total
 
 
 def _origins(
