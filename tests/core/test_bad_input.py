@@ -972,8 +972,8 @@ def test_fuzzed_text_state_columns_are_refused_or_load_a_consistent_document(
     Either load refuses it, or the document it makes is consistent with itself: it saves and
     loads again, and every operation it sends is accepted, by a fresh replica too, with
     nothing left waiting. (Whether the snapshot's claims -- which text a character holds,
-    which are deleted, the order of concurrent inserts -- are what its history made cannot
-    be checked without that history; docs/format.md says so.)
+    the order of concurrent inserts -- are what its history made cannot be checked without
+    that history; docs/format.md says so.)
     """
     snap = collaborative_text_snapshot(seed)
     values = list(getattr(snap.texts[0], column))

@@ -1470,9 +1470,11 @@ def _check_history(
     item these are C-level passes; items and runs that refer to another client's
     characters are checked one by one.
 
+    Every deleted character must also have been deleted by one of the runs.
+
     (What no check can catch: a snapshot is a replica's claim about its state; which text
-    a character holds, which characters are deleted, or the order YATA gave concurrent
-    inserts cannot be verified without the history that made them.)
+    a character holds, or the order YATA gave concurrent inserts, cannot be verified
+    without the history that made them.)
     """
     vv, checkpoints, used = history.version, history.checkpoints, history.used
     seqs, lasts, lens = items
