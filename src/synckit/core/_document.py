@@ -609,7 +609,11 @@ class Document:
                 created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1)
             elif kind == K.TEXT_DELETE:
                 text = self._texts.get(op[2])
-                if text is not None and text.has_run(op[3], op[4], op[5]):
+                first, count = op[4], op[5]
+                lo, hi = (first, first + count - 1) if count > 0 else (first + count + 1, first)
+                if created.holds_run(op[2], op[3], lo, hi) or (
+                    text is not None and text.has_run(op[3], first, count)
+                ):
                     continue
                 step = 1 if op[5] > 0 else -1
                 for i in range(abs(op[5])):
@@ -650,7 +654,9 @@ class Document:
                     names.add(op[2])
                     continue
                 if kind == K.TEXT_DELETE:
-                    self._text_state(op[2]).apply_delete(c, op[1], op[3], op[4], op[5])
+                    self._text_state(op[2]).apply_delete(
+                        c, op[1], op[3], op[4], op[5], checked=True
+                    )
                     names.add(op[2])
                     continue
                 if kind not in (K.FIELD_SET, K.FIELD_DELETE):
@@ -1011,6 +1017,14 @@ class _Created:
             runs = self._runs[self._added.pop()]
             runs[0].pop()
             runs[1].pop()
+
+    def holds_run(self, name: str, client: int, lo: int, hi: int) -> bool:
+        """Whether one run created so far holds every seq ``lo..hi`` of ``client``."""
+        runs = self._runs.get((name, client))
+        if runs is None:
+            return False
+        i = bisect_right(runs[0], lo) - 1
+        return i >= 0 and hi <= runs[1][i]
 
     def holds(self, name: str, item: ItemId) -> bool:
         runs = self._runs.get((name, item[0]))

@@ -605,8 +605,18 @@ class TextState:
                 self._rtail = (client, seq + n, blk, ti, off + n, right)
 
     def apply_delete(
-        self, client: int, seq: int, target_client: int, target_first: int, count: int
+        self,
+        client: int,
+        seq: int,
+        target_client: int,
+        target_first: int,
+        count: int,
+        *,
+        checked: bool = False,
     ) -> None:
+        """Apply a remote delete; ValueError (the text stays as it was) if a target is
+        unknown. ``checked``: the caller has already made sure every target exists (the
+        Document does, for a whole change, before applying any of it)."""
         if count == 0:
             raise ValueError("apply_delete: count must not be 0")
         self._tail_pos = -1
@@ -616,7 +626,7 @@ class TextState:
             lo, hi = target_first, target_first + count - 1
         else:
             lo, hi = target_first + count + 1, target_first
-        if not self.has_run(target_client, target_first, count):  # before changing anything
+        if not checked and not self.has_run(target_client, target_first, count):
             raise ValueError(
                 f"apply_delete: unknown target in {(target_client, target_first)} x {count}"
             )
