@@ -84,6 +84,10 @@ lists of items without an origin and of the rare origins inside an item (an offs
 that last / first character; only merged tombstone runs make those).  Then the visible
 text and, per client, the delete log as columns (seq steps, target moves, counts).
 
+Given the document's version and checkpoints (:class:`History`), ``decode_state`` also
+checks the text against them (see ``_check_history``), so that a hostile snapshot cannot
+load into a document whose later changes other replicas refuse.
+
 ``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``,
 without integrating anything, after validating everything a hostile input could break:
 lengths, client ranges, trailing ints, overlapping ids, origins naming no character.
@@ -1474,13 +1478,12 @@ def _check_history(
 
     Every item lies within its client's version; an origin of the item's own client has a
     lower seq than the item, one of another client is within what the item depended on.
-    Every delete run lies within its client's version and deletes characters that exist
-    and were made before it. The seqs items and deletes take go into ``history.used`` for
-    the document's check that no two operations share one. Where one client wrote every
-    item these are C-level passes; items and runs that refer to another client's
-    characters are checked one by one.
-
-    Every deleted character must also have been deleted by one of the runs.
+    Every delete run lies within its client's version and deletes characters that exist,
+    are deleted, and were made before it (or within what it depended on); and every
+    deleted character was deleted by one of the runs. The seqs items and deletes take go
+    into ``history.used`` for the document's check that no two operations share one.
+    Where one client wrote every item these are C-level passes; items and runs that refer
+    to another client's characters are checked one by one.
 
     (What no check can catch: a snapshot is a replica's claim about its state; which text
     a character holds, or the order YATA gave concurrent inserts, cannot be verified
