@@ -240,6 +240,39 @@ def _batch(sizes: CoreSizes) -> list[Figure]:
 # --------------------------------------------------------------------------- two-replica merge
 
 
+def _exchange_synckit(state: Any) -> int:
+    """Both replicas send what the other lacks and apply what they get; bytes A->B."""
+    a, b = state
+    va, vb = a.version(), b.version()
+    ab = a.changes(vb)
+    ba = b.changes(va)
+    b.apply(ab)
+    a.apply(ba)
+    return len(ab)
+
+
+def _exchange_pycrdt(state: Any) -> int:
+    a, b = state
+    sa, sb = a.get_state(), b.get_state()
+    ab = a.get_update(sb)
+    ba = b.get_update(sa)
+    b.apply_update(ab)
+    a.apply_update(ba)
+    return len(ab)
+
+
+def _exchange_loro(state: Any) -> int:
+    from loro import ExportMode
+
+    a, b = state
+    va, vb = a.oplog_vv, b.oplog_vv
+    ab = a.export(ExportMode.Updates(vb))
+    ba = b.export(ExportMode.Updates(va))
+    b.import_(ab)
+    a.import_(ba)
+    return len(ab)
+
+
 def _script(seed: int, n: int, n_keys: int) -> list[tuple[str, int, int, str]]:
     """``n`` steps of (field key, value, text position, char) for one replica, seeded.
 
@@ -292,18 +325,9 @@ def _merge(sizes: CoreSizes) -> list[Figure]:
         def setup() -> Any:
             return build("replica-a", script_a), build("replica-b", script_b)
 
-        def run(state: Any) -> int:
-            a, b = state
-            va, vb = a.version(), b.version()
-            ab = a.changes(vb)
-            ba = b.changes(va)
-            b.apply(ab)
-            a.apply(ba)
-            return len(ab)
-
-        t, size = best_of(run, setup, sizes.merge_repeat)
+        t, size = best_of(_exchange_synckit, setup, sizes.merge_repeat)
         a, b = setup()
-        run((a, b))
+        _exchange_synckit((a, b))
         ja, jb = a.to_json(), b.to_json()
         assert ja == jb, "SyncKit replicas did not converge"
         assert len(ja["text"]) == 2 * n
@@ -324,26 +348,15 @@ def _merge(sizes: CoreSizes) -> list[Figure]:
         def setup() -> Any:
             return build(1, script_a), build(2, script_b)
 
-        def run(state: Any) -> int:
-            a, b = state
-            sa, sb = a.get_state(), b.get_state()
-            ab = a.get_update(sb)
-            ba = b.get_update(sa)
-            b.apply_update(ab)
-            a.apply_update(ba)
-            return len(ab)
-
-        t, size = best_of(run, setup, sizes.merge_repeat)
+        t, size = best_of(_exchange_pycrdt, setup, sizes.merge_repeat)
         a, b = setup()
-        run((a, b))
+        _exchange_pycrdt((a, b))
         ta, tb = str(a.get("text", type=Text)), str(b.get("text", type=Text))
         assert ta == tb and len(ta) == 2 * n, "pycrdt replicas did not converge"
         assert a.get("fields", type=Map).to_py() == b.get("fields", type=Map).to_py()
         return {"merge_ms": ms(t), "merge_bytes": size}
 
     def loro() -> dict[str, float]:
-        from loro import ExportMode
-
         def build(cid: int, script: list[tuple[str, int, int, str]]) -> Any:
             doc = new_loro_doc(cid)
             m = doc.get_map("fields")
@@ -358,18 +371,9 @@ def _merge(sizes: CoreSizes) -> list[Figure]:
         def setup() -> Any:
             return build(1, script_a), build(2, script_b)
 
-        def run(state: Any) -> int:
-            a, b = state
-            va, vb = a.oplog_vv, b.oplog_vv
-            ab = a.export(ExportMode.Updates(vb))
-            ba = b.export(ExportMode.Updates(va))
-            b.import_(ab)
-            a.import_(ba)
-            return len(ab)
-
-        t, size = best_of(run, setup, sizes.merge_repeat)
+        t, size = best_of(_exchange_loro, setup, sizes.merge_repeat)
         a, b = setup()
-        run((a, b))
+        _exchange_loro((a, b))
         da, db = a.get_deep_value(), b.get_deep_value()
         assert da == db and len(da["text"]) == 2 * n, "loro replicas did not converge"
         return {"merge_ms": ms(t), "merge_bytes": size}
@@ -455,18 +459,9 @@ def _merge_typing(sizes: CoreSizes) -> list[Figure]:
             replay_synckit(b, script_b)
             return a, b
 
-        def run(state: Any) -> int:
-            a, b = state
-            va, vb = a.version(), b.version()
-            ab = a.changes(vb)
-            ba = b.changes(va)
-            b.apply(ab)
-            a.apply(ba)
-            return len(ab)
-
-        t, size = best_of(run, setup, sizes.merge_repeat)
+        t, size = best_of(_exchange_synckit, setup, sizes.merge_repeat)
         a, b = setup()
-        run((a, b))
+        _exchange_synckit((a, b))
         assert a.to_json() == b.to_json(), "SyncKit replicas did not converge"
         assert len(a.get_text("text")) == expect_len
         return {"merge_typing_ms": ms(t), "merge_typing_bytes": size}
@@ -492,18 +487,9 @@ def _merge_typing(sizes: CoreSizes) -> list[Figure]:
         def setup() -> Any:
             return fork(1, script_a), fork(2, script_b)
 
-        def run(state: Any) -> int:
-            a, b = state
-            sa, sb = a.get_state(), b.get_state()
-            ab = a.get_update(sb)
-            ba = b.get_update(sa)
-            b.apply_update(ab)
-            a.apply_update(ba)
-            return len(ab)
-
-        t, size = best_of(run, setup, sizes.merge_repeat)
+        t, size = best_of(_exchange_pycrdt, setup, sizes.merge_repeat)
         a, b = setup()
-        run((a, b))
+        _exchange_pycrdt((a, b))
         ta = str(a.get("text", type=Text))
         assert ta == str(b.get("text", type=Text)), "pycrdt replicas did not converge"
         assert len(ta) == expect_len
@@ -532,18 +518,9 @@ def _merge_typing(sizes: CoreSizes) -> list[Figure]:
         def setup() -> Any:
             return fork(1, script_a), fork(2, script_b)
 
-        def run(state: Any) -> int:
-            a, b = state
-            va, vb = a.oplog_vv, b.oplog_vv
-            ab = a.export(ExportMode.Updates(vb))
-            ba = b.export(ExportMode.Updates(va))
-            b.import_(ab)
-            a.import_(ba)
-            return len(ab)
-
-        t, size = best_of(run, setup, sizes.merge_repeat)
+        t, size = best_of(_exchange_loro, setup, sizes.merge_repeat)
         a, b = setup()
-        run((a, b))
+        _exchange_loro((a, b))
         da = a.get_deep_value()
         assert da == b.get_deep_value(), "loro replicas did not converge"
         assert len(da["text"]) == expect_len
