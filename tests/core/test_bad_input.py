@@ -1008,3 +1008,136 @@ def test_fuzzed_text_state_columns_are_refused_or_load_a_consistent_document(
     fresh.get_text("t").insert(0, "F")
     doc.apply(fresh.changes(doc.version()))
     assert doc.version() == fresh.version()
+
+
+def test_a_reference_outside_the_changes_dependencies_is_refused_by_every_replica() -> None:
+    """A change may only refer to what its author had seen: its own earlier operations, or
+    others' within its dependencies. Otherwise a replica already holding the item would take
+    it and one that does not yet would refuse it, and the two would part ways."""
+    owner = Document("owner", clock=clock_from(10))
+    owner.get_list("l").append("x")  # owner:1
+    owner.get_set("s").add(1)  # owner:2
+    owner.get_text("t").insert(0, "ab")  # owner:3, owner:4
+    holder, stranger = Document("holder"), Document("stranger")
+    holder.apply(owner.changes())
+    # The same operations, each claiming to depend on nothing: none of them saw owner's ops.
+    cases: list[tuple[str, list[int], list[int], str, str, str]] = [
+        ("list", [K.OP_KIND_LIST_DELETE], [0, 1, 1], "", "", "list operation"),
+        ("set", [K.OP_KIND_SET_REMOVE], [0, 1, 1, 2], "[1]", "", "set remove"),
+        ("text", [K.OP_KIND_TEXT_INSERT], [0, 2, 3, 2, 4, 1], "", "z", "text insert"),
+        ("text", [K.OP_KIND_TEXT_DELETE], [0, 1, 3, 1], "", "", "text delete"),
+    ]
+    for name, kinds, ints, values, text, words in cases:
+        data = change_set(
+            ["evil", "owner"],
+            [{"list": "l", "set": "s", "text": "t"}[name]],
+            kinds=kinds,
+            ints=ints,
+            values=values,
+            text=text,
+        )
+        # (A set remove names tags, not items that must exist: both say why the same way.)
+        unheld = "had not seen" if name == "set" else "unknown"
+        for doc, why in ((holder, "had not seen"), (stranger, unheld)):
+            before = snapshot_of(doc)
+            with pytest.raises(DecodeError) as info:
+                doc.apply(data)
+            assert words in str(info.value) and why in str(info.value)
+            assert snapshot_of(doc) == before
+
+
+def test_a_snapshot_whose_checkpoints_form_a_cycle_is_refused() -> None:
+    """Each of two clients claims to have seen the other's later operation: no replica could
+    ever apply either, so the snapshot is refused."""
+    a, b = Document("a", clock=clock_from(10)), Document("b", clock=clock_from(20))
+    a.set("x", 1)
+    b.apply(a.changes())
+    b.set("y", 1)  # b:1 depends on a:1
+    a.apply(b.changes(a.version()))
+    a.set("z", 1)  # a:2 depends on b:1
+    snap = changes_pb2.Snapshot.FromString(a.save())
+    flat = list(snap.checkpoints)  # (client, start, n, n x (client, seq)) each
+    clients = list(snap.clients)
+    i = 0
+    while i < len(flat):
+        c, k = flat[i], flat[i + 2]
+        if clients[c] == "b" and k:
+            flat[i + 4] = 2  # b:1 now claims to depend on a:2, which depends on b:1
+        i += 3 + 2 * k
+    snap.checkpoints[:] = flat
+    snap.ClearField("checksum")
+    body = snap.SerializeToString()
+    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    with pytest.raises(DecodeError, match="cycle"):
+        Document.load(data)
+
+
+def mixed_snapshot(seed: int) -> changes_pb2.Snapshot:
+    """A snapshot of three replicas' fields, counter, set and list edits, synced now and then."""
+    rng = random.Random(seed)
+    docs = [Document(f"c{i}", clock=clock_from(1_000 * i)) for i in range(3)]
+    for _ in range(rng.randint(5, 40)):
+        doc = rng.choice(docs)
+        roll = rng.random()
+        if roll < 0.25:
+            doc.set(f"f{rng.randrange(4)}", rng.choice([1, "x", [1, 2], {"a": None}]))
+        elif roll < 0.4:
+            doc.get_counter("n").increment(rng.randint(-3, 5))
+        elif roll < 0.6:
+            members = doc.get_set("s")
+            if rng.random() < 0.6:
+                members.add(rng.randrange(5))
+            else:
+                members.discard(rng.randrange(5))
+        else:
+            items = doc.get_list("l")
+            if len(items) > 1 and rng.random() < 0.3:
+                items.move(rng.randrange(len(items)), rng.randrange(len(items)))
+            elif len(items) and rng.random() < 0.3:
+                items.delete(rng.randrange(len(items)))
+            else:
+                items.insert(rng.randint(0, len(items)), rng.randrange(9))
+        if rng.random() < 0.3:
+            a, b = rng.sample(docs, 2)
+            b.apply(a.changes(b.version()))
+    snap = changes_pb2.Snapshot.FromString(docs[0].save())
+    snap.ClearField("checksum")
+    return snap
+
+
+@FUZZ
+@given(
+    seed=st.integers(0, 49),
+    where=st.sampled_from(["checkpoints", "version_seqs", "ints", "kinds", "hlcs", "start"]),
+    pick=st.integers(0, 10_000),
+    delta=st.sampled_from([-2, -1, 1, 2, 100]),
+)
+def test_fuzzed_snapshot_fields_are_refused_or_load_a_healthy_document(
+    seed: int, where: str, pick: int, delta: int
+) -> None:
+    """Numbers changed inside a resealed snapshot (a hostile writer): refused, or a document
+    whose every change other replicas accept and rebuild to the same state."""
+    snap = mixed_snapshot(seed)
+    if where in ("checkpoints", "version_seqs"):
+        column = getattr(snap, where)
+    elif snap.changes:
+        change = snap.changes[pick % len(snap.changes)]
+        if where == "start":
+            change.start = max(1, change.start + delta)
+            column = None
+        else:
+            column = getattr(change, where)
+    else:
+        return
+    if column is not None:
+        if not column:
+            return
+        i = pick % len(column)
+        column[i] = max(0, column[i] + delta)
+    body = snap.SerializeToString()
+    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    try:
+        doc = Document.load(data)
+    except DecodeError:
+        return
+    assert_healthy(doc)

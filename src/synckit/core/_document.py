@@ -32,7 +32,7 @@ import time
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import chain, islice
+from itertools import accumulate, chain, islice
 from operator import ge, itemgetter
 from secrets import token_hex
 from types import MappingProxyType
@@ -591,42 +591,70 @@ class Document:
         return ready, waiting
 
     def _check_refs(self, ch: Change, created: _Created) -> None:
-        """Every item an op refers to must exist (held, or created earlier in this batch)."""
+        """Every item an op refers to must exist (held, or created earlier in this batch),
+        and be one its author had seen: an earlier op of its own, or within the change's
+        dependencies. (Otherwise a replica that holds the item would accept the change and
+        one that does not yet would refuse it, and they would part ways.)"""
         client_id = self._clients[ch.client]
+        author, deps = ch.client, ch.deps
+
+        def unseen(ref: ItemId, seq: int) -> bool:
+            return ref[1] >= seq if ref[0] == author else ref[1] > deps.get(ref[0], 0)
+
+        def refuse(what: str, ref: ItemId) -> DecodeError:
+            return DecodeError(
+                f"changes: {what} {self._clients[ref[0]]}:{ref[1]}, which it had not seen"
+            )
+
         for op in ch.ops:
             kind = op[0]
             if kind == K.TEXT_INSERT:
                 text = self._texts.get(op[2])
                 for origin in (op[3], op[4]):
+                    if origin is None:
+                        continue
                     # In-batch lookups first: they are cheap, and usually hit.
-                    if origin is not None and not (
+                    if not (
                         created.holds(op[2], origin) or (text is not None and text.has_item(origin))
                     ):
                         raise DecodeError(
                             f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
                             f"an unknown character {self._clients[origin[0]]}:{origin[1]}"
                         )
+                    if unseen(origin, op[1]):
+                        raise refuse(
+                            f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", origin
+                        )
                 created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1)
             elif kind == K.TEXT_DELETE:
                 text = self._texts.get(op[2])
                 first, count = op[4], op[5]
                 lo, hi = (first, first + count - 1) if count > 0 else (first + count + 1, first)
-                if created.holds_run(op[2], op[3], lo, hi) or (
-                    text is not None and text.has_run(op[3], first, count)
+                if not (
+                    created.holds_run(op[2], op[3], lo, hi)
+                    or (text is not None and text.has_run(op[3], first, count))
                 ):
-                    continue
-                step = 1 if op[5] > 0 else -1
-                for i in range(abs(op[5])):
-                    target = (op[3], op[4] + i * step)
-                    if not (
-                        created.holds(op[2], target) or (text is not None and text.has_item(target))
-                    ):
-                        raise DecodeError(
-                            f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets an "
-                            f"unknown character {self._clients[target[0]]}:{target[1]}"
-                        )
+                    step = 1 if count > 0 else -1
+                    for i in range(abs(count)):
+                        target = (op[3], first + i * step)
+                        if not (
+                            created.holds(op[2], target)
+                            or (text is not None and text.has_item(target))
+                        ):
+                            raise DecodeError(
+                                f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets "
+                                f"an unknown character {self._clients[target[0]]}:{target[1]}"
+                            )
+                if unseen((op[3], hi), op[1]):
+                    raise refuse(
+                        f"text delete {client_id}:{op[1]} in {op[2]!r} targets", (op[3], hi)
+                    )
             elif kind == K.LIST_INSERT:
                 created.add(op[2], ch.client, op[1], op[1])
+            elif kind == K.SET_REMOVE:
+                for tag in op[4]:
+                    if unseen(tag, op[1]):
+                        raise refuse(f"set remove {client_id}:{op[1]} in {op[2]!r} removes", tag)
             elif kind in (K.LIST_MOVE, K.LIST_DELETE):
                 lst = self._lists.get(op[2])
                 item = op[3]
@@ -635,6 +663,8 @@ class Document:
                         f"changes: list operation {client_id}:{op[1]} in {op[2]!r} refers to "
                         f"an unknown item {self._clients[item[0]]}:{item[1]}"
                     )
+                if unseen(item, op[1]):
+                    raise refuse(f"list operation {client_id}:{op[1]} in {op[2]!r} refers to", item)
 
     def _integrate(self, ready: list[Change]) -> builtins.set[str]:
         """Apply checked, trimmed changes in order; return the names they touched."""
@@ -884,6 +914,16 @@ class Document:
             if firsts[0] < 1 or lasts[-1] > self._vv[c]:
                 raise DecodeError("snapshot: a text operation lies beyond the snapshot's version")
 
+    def _saw(self, client: int, seq: int, item: ItemId) -> bool:
+        """Whether ``client``'s operation ``seq`` could refer to ``item``: one of its own
+        earlier ones, or within what it depended on (its checkpoint)."""
+        ic, iseq = item
+        if ic == client:
+            return iseq < seq
+        cps = self._checkpoints[client]
+        k = bisect_right(cps, seq, key=_first) - 1
+        return k >= 0 and iseq <= cps[k][1].get(ic, 0)
+
     def _load_body(self, snap: changes_pb2.Snapshot, n: int) -> None:
         names = list(snap.names)
         if len(snap.version_clients) != len(snap.version_seqs):
@@ -907,6 +947,7 @@ class Document:
                 raise DecodeError("snapshot: dependency checkpoints out of order")
             cps.append((start, deps or _NO_DEPS))
             i += 3 + 2 * k
+        _check_causal_order(self._checkpoints)
         changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
         second_pass: list[tuple[int, Op]] = []
         for ch in changes:
@@ -929,6 +970,12 @@ class Document:
             lst = self._lists.get(op[2])
             if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
                 raise DecodeError("snapshot: a list operation refers to an unknown item")
+            refs = op[4] if op[0] == K.SET_REMOVE else (op[3],)
+            if not all(self._saw(c, op[1], ref) for ref in refs):
+                raise DecodeError(
+                    "snapshot: an operation refers to an item made after it (or by a client "
+                    "it did not depend on)"
+                )
             self._apply_op(c, self._clients[c], op)
         history = TextHistory(self._vv, self._checkpoints)
         for ts in snap.texts:
@@ -1061,6 +1108,45 @@ def _inflate_text(data: bytes, max_chars: int, name: str) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         raise DecodeError(f"snapshot: text {name!r}: deflated text is not UTF-8") from None
+
+
+def _check_causal_order(checkpoints: list[list[tuple[int, dict[int, int]]]]) -> None:
+    """DecodeError unless the dependency checkpoints admit a causal order.
+
+    A client's checkpoints cut its operations into segments; each segment comes after the
+    client's previous one and after the segment of every operation it depends on. If
+    those "comes after" links close a cycle, no replica could ever apply the operations
+    (each would wait for another), so a snapshot that says so is refused. Kahn's
+    topological sort over the segments; a document with at most one client that
+    depended on others has no cycle to look for.
+    """
+    if sum(1 for cps in checkpoints if cps) < 2:
+        return
+    starts = [[cp[0] for cp in cps] for cps in checkpoints]
+    base = list(accumulate((len(cps) + 1 for cps in checkpoints), initial=0))
+    # Segment j of client c is node base[c] + j: j 0 is before the first checkpoint.
+    waits = [0] * base[-1]
+    unblocks: list[list[int]] = [[] for _ in range(base[-1])]
+    for c, cps in enumerate(checkpoints):
+        for j, (_, deps) in enumerate(cps, 1):
+            node = base[c] + j
+            before = [base[c] + j - 1]
+            for d, seq in deps.items():
+                before.append(base[d] + bisect_right(starts[d], seq))
+            for b in before:
+                unblocks[b].append(node)
+            waits[node] += len(before)
+    ready = [node for node, w in enumerate(waits) if not w]
+    done = 0
+    while ready:
+        node = ready.pop()
+        done += 1
+        for after in unblocks[node]:
+            waits[after] -= 1
+            if not waits[after]:
+                ready.append(after)
+    if done != len(waits):
+        raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
 
 
 def _check_seq_runs(runs: list[tuple[int, int]], top: int) -> None:
