@@ -1141,3 +1141,80 @@ def test_fuzzed_snapshot_fields_are_refused_or_load_a_healthy_document(
     except DecodeError:
         return
     assert_healthy(doc)
+
+
+def honest_messages(seed: int) -> list[bytes]:
+    """The change messages three replicas exchanged while editing every kind of container."""
+    rng = random.Random(seed)
+    docs = [Document(f"c{i}", clock=clock_from(1_000 * i)) for i in range(3)]
+    messages: list[bytes] = []
+    for _ in range(rng.randint(4, 25)):
+        i = rng.randrange(3)
+        doc = docs[i]
+        roll = rng.random()
+        if roll < 0.2:
+            doc.set(f"f{rng.randrange(3)}", rng.randrange(9))
+        elif roll < 0.35:
+            doc.get_counter("n").increment(1)
+        elif roll < 0.5:
+            doc.get_set("s").add(rng.randrange(4))
+        elif roll < 0.75:
+            items = doc.get_list("l")
+            if len(items) > 1 and rng.random() < 0.4:
+                items.move(rng.randrange(len(items)), rng.randrange(len(items)))
+            else:
+                items.insert(rng.randint(0, len(items)), rng.randrange(9))
+        else:
+            text = doc.get_text("t")
+            if len(text) and rng.random() < 0.3:
+                text.delete(rng.randrange(len(text)), 1)
+            else:
+                text.insert(rng.randint(0, len(text)), rng.choice("abc"))
+        j = rng.randrange(3)
+        if j != i and rng.random() < 0.5:
+            message = doc.changes(docs[j].version())
+            docs[j].apply(message)
+            messages.append(message)
+    return messages + [doc.changes() for doc in docs]
+
+
+@FUZZ
+@given(
+    seed=st.integers(0, 99),
+    pick=st.integers(0, 10_000),
+    column=st.sampled_from(["ints", "dep_seqs", "dep_clients", "kinds", "hlcs", "start"]),
+    delta=st.sampled_from([-2, -1, 1, 2]),
+    orders=st.tuples(st.randoms(use_true_random=False), st.randoms(use_true_random=False)),
+)
+def test_replicas_agree_on_a_hostile_change_whatever_the_order(
+    seed: int, pick: int, column: str, delta: int, orders: tuple[random.Random, random.Random]
+) -> None:
+    """One honest change, altered and sent as a client of its own, among the honest messages:
+    two replicas that get every message once, in different orders, end up identical, whether
+    they took the altered change, refused it or keep it waiting."""
+    messages = honest_messages(seed)
+    hostile = changes_pb2.ChangeSet.FromString(messages[pick % len(messages)])
+    if not hostile.changes:
+        return
+    change = hostile.changes[pick % len(hostile.changes)]
+    if column == "start":
+        change.start = max(1, change.start + delta)
+    else:
+        values = getattr(change, column)
+        if not values:
+            return
+        values[pick % len(values)] = max(0, values[pick % len(values)] + delta)
+    hostile.clients.append("evil")  # its own client: no id shared with an honest operation
+    change.client = len(hostile.clients) - 1
+    replicas = []
+    for order in orders:
+        doc = Document("replica")
+        sequence = [*messages, hostile.SerializeToString()]
+        order.shuffle(sequence)
+        for message in sequence:
+            with contextlib.suppress(DecodeError):
+                doc.apply(message)
+        replicas.append(doc)
+    a, b = replicas
+    assert a.version() == b.version()
+    assert a.to_json() == b.to_json()
