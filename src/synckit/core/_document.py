@@ -804,8 +804,8 @@ class Document:
         """Keep this document as its snapshot bytes until it is used again, to save memory.
 
         A compacted document drops its decoded state and holds only what :meth:`save`
-        returns (about 470 bytes in all for a document of ten small fields, against about
-        2.5 KB live). The next use of the document in any way -- reading, writing, syncing,
+        returns (a few hundred bytes in all for a document of ten small fields, against about
+        2.6 KB live). The next use of the document in any way -- reading, writing, syncing,
         taking or using a handle -- decodes it again in place, so handles, subscribers,
         the client id and the clock all carry on; :meth:`save` of a compacted document
         returns the kept bytes without decoding. Compacting costs one :meth:`save` and the
