@@ -914,16 +914,6 @@ class Document:
             if firsts[0] < 1 or lasts[-1] > self._vv[c]:
                 raise DecodeError("snapshot: a text operation lies beyond the snapshot's version")
 
-    def _saw(self, client: int, seq: int, item: ItemId) -> bool:
-        """Whether ``client``'s operation ``seq`` could refer to ``item``: one of its own
-        earlier ones, or within what it depended on (its checkpoint)."""
-        ic, iseq = item
-        if ic == client:
-            return iseq < seq
-        cps = self._checkpoints[client]
-        k = bisect_right(cps, seq, key=_first) - 1
-        return k >= 0 and iseq <= cps[k][1].get(ic, 0)
-
     def _load_body(self, snap: changes_pb2.Snapshot, n: int) -> None:
         names = list(snap.names)
         if len(snap.version_clients) != len(snap.version_seqs):
@@ -948,6 +938,7 @@ class Document:
             cps.append((start, deps or _NO_DEPS))
             i += 3 + 2 * k
         _check_causal_order(self._checkpoints)
+        history = TextHistory(self._vv, self._checkpoints)
         changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
         second_pass: list[tuple[int, Op]] = []
         for ch in changes:
@@ -971,13 +962,12 @@ class Document:
             if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
                 raise DecodeError("snapshot: a list operation refers to an unknown item")
             refs = op[4] if op[0] == K.SET_REMOVE else (op[3],)
-            if not all(self._saw(c, op[1], ref) for ref in refs):
+            if not all(history.saw(c, op[1], ref) for ref in refs):
                 raise DecodeError(
                     "snapshot: an operation refers to an item made after it (or by a client "
                     "it did not depend on)"
                 )
             self._apply_op(c, self._clients[c], op)
-        history = TextHistory(self._vv, self._checkpoints)
         for ts in snap.texts:
             if ts.name >= len(names):
                 raise DecodeError("snapshot: text name index outside the name table")

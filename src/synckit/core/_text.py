@@ -109,7 +109,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate, chain, compress, islice, repeat
-from operator import add, eq, ge, gt, invert, lt, mul, ne, sub
+from operator import add, eq, ge, gt, invert, itemgetter, lt, mul, ne, sub
 from typing import Literal
 
 from synckit.core._ids import ItemId
@@ -128,6 +128,16 @@ class History:
     #: deletes take, as sorted ``(firsts, lasts)`` runs (one pair per kind), so that the
     #: document can check them against its other operations.
     used: dict[int, list[tuple[list[int], list[int]]]] = field(default_factory=dict)
+
+    def saw(self, client: int, seq: int, item: ItemId) -> bool:
+        """Whether ``client``'s operation ``seq`` could refer to ``item``: an earlier
+        operation of its own, or one within what it depended on (its checkpoint)."""
+        other, other_seq = item
+        if other == client:
+            return other_seq < seq
+        cps = self.checkpoints[client]
+        k = bisect_right(cps, seq, key=itemgetter(0))
+        return k > 0 and other_seq <= cps[k - 1][1].get(other, 0)
 
 
 __all__ = ["DeleteOp", "History", "InsertOp", "TextOp", "TextState"]
@@ -1458,12 +1468,6 @@ def _check_disjoint(
     return fk, lk, shift
 
 
-def _dep_limits(cps: list[tuple[int, dict[int, int]]], other: int) -> tuple[list[int], list[int]]:
-    """Checkpoint starts of one client and, shifted by one for ``bisect_right``, how far
-    it had seen client ``other`` from each on (0 before the first)."""
-    return [cp[0] for cp in cps], [0, *(cp[1].get(other, 0) for cp in cps)]
-
-
 def _check_history(
     history: History,
     clients: list[int],
@@ -1489,7 +1493,7 @@ def _check_history(
     a character holds, or the order YATA gave concurrent inserts, cannot be verified
     without the history that made them.)
     """
-    vv, checkpoints, used = history.version, history.checkpoints, history.used
+    vv, used = history.version, history.used
     seqs, lasts, lens = items
     fk, lk, shift = keys
     owners = [single] if single is not None else sorted(set(clients))
@@ -1507,13 +1511,10 @@ def _check_history(
             raise ValueError("text state: an origin is not older than its item")
         for i in compress(range(len(seqs)), map(ne, ocs, clients)):
             c, oc = clients[i], ocs[i]
-            if oc >= 0:
-                starts, seen = _dep_limits(checkpoints[c], oc)
-                if oss[i] > seen[bisect_right(starts, seqs[i])]:
-                    raise ValueError(
-                        "text state: an origin of another client is not among what its "
-                        "item depended on"
-                    )
+            if oc >= 0 and not history.saw(c, seqs[i], (oc, oss[i])):
+                raise ValueError(
+                    "text state: an origin of another client is not among what its item depended on"
+                )
     if single is not None:
         used.setdefault(single, []).append((fk, lk))
     else:
@@ -1601,8 +1602,7 @@ def _check_history(
         # Another client's: within what the delete depended on.
         for q in compress(range(len(at)), map(ne, targets, repeat(c))):
             t = targets[q]
-            starts, seen = _dep_limits(checkpoints[c], t)
-            if highs[q] - t * shift > seen[bisect_right(starts, at[q])]:
+            if not history.saw(c, at[q], (t, highs[q] - t * shift)):
                 raise ValueError(
                     "text state: a delete targets a character of another client that it "
                     "did not depend on"
