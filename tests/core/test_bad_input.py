@@ -77,6 +77,11 @@ def target_doc() -> Document:
     return d
 
 
+def sealed(body: bytes) -> bytes:
+    """Snapshot bytes with their checksum, as a hostile writer can compute it too."""
+    return body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+
+
 def snapshot_of(doc: Document) -> tuple[bytes, Any, VersionVector]:
     return doc.save(), doc.to_json(), doc.version()
 
@@ -669,7 +674,7 @@ def test_hostile_snapshots_are_rejected() -> None:
     for case, data, words in cases:
         if case not in ("empty", "garbage"):
             # A hostile writer can compute the checksum too: seal the bytes properly.
-            data = data + bytes([11 << 3 | 5]) + zlib.crc32(data).to_bytes(4, "little")
+            data = sealed(data)
         with pytest.raises(DecodeError) as info:
             Document.load(data)
         for word in words:
@@ -733,8 +738,7 @@ def test_fuzzed_deflated_text_raises_decode_error_or_loads_cleanly(
     """Damage inside the compressed text, resealed with a valid checksum (a hostile writer)."""
     snap = long_text_snapshot()
     snap.texts[0].content_deflate = mutate(snap.texts[0].content_deflate, plan)
-    body = snap.SerializeToString()
-    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    data = sealed(snap.SerializeToString())
     try:
         doc = Document.load(data)
     except DecodeError:
@@ -990,8 +994,7 @@ def test_fuzzed_text_state_columns_are_refused_or_load_a_consistent_document(
         else:
             values.insert(i, value)
     getattr(snap.texts[0], column)[:] = values
-    body = snap.SerializeToString()
-    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    data = sealed(snap.SerializeToString())
     try:
         doc = Document.load(data, client_id="loader")
     except DecodeError:
@@ -1066,8 +1069,7 @@ def test_a_snapshot_whose_checkpoints_form_a_cycle_is_refused() -> None:
         i += 3 + 2 * k
     snap.checkpoints[:] = flat
     snap.ClearField("checksum")
-    body = snap.SerializeToString()
-    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    data = sealed(snap.SerializeToString())
     with pytest.raises(DecodeError, match="cycle"):
         Document.load(data)
 
@@ -1134,8 +1136,7 @@ def test_fuzzed_snapshot_fields_are_refused_or_load_a_healthy_document(
             return
         i = pick % len(column)
         column[i] = max(0, column[i] + delta)
-    body = snap.SerializeToString()
-    data = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+    data = sealed(snap.SerializeToString())
     try:
         doc = Document.load(data)
     except DecodeError:
