@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 from synckit.core import (
     ChangeEvent,
     Counter,
+    Cursor,
     Document,
     List,
     Ordering,
     ORSet,
     Text,
+    TextEdit,
     VersionVector,
 )
 from synckit.errors import DecodeError, SyncKitError
@@ -29,6 +31,7 @@ __all__ = [
     "ChangeEvent",
     "Client",
     "Counter",
+    "Cursor",
     "DecodeError",
     "Document",
     "List",
@@ -36,6 +39,7 @@ __all__ = [
     "Ordering",
     "SyncKitError",
     "Text",
+    "TextEdit",
     "VersionVector",
     "__version__",
     "connect",

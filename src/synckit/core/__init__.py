@@ -4,14 +4,17 @@ Pure data and rules: no I/O, no asyncio, and wall time only through the clock a 
 is given, so everything here is deterministic under test.
 """
 
+from synckit.core._cursor import Bind, Cursor
 from synckit.core._document import Counter, Document, List, ORSet, Text, wall_clock_ms
-from synckit.core._events import ChangeEvent, Subscriber, Unsubscribe
+from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe
 from synckit.core._values import JSONInput, JSONScalar, JSONValue
 from synckit.core._version import Ordering, VersionVector
 
 __all__ = [
+    "Bind",
     "ChangeEvent",
     "Counter",
+    "Cursor",
     "Document",
     "JSONInput",
     "JSONScalar",
@@ -21,6 +24,7 @@ __all__ = [
     "Ordering",
     "Subscriber",
     "Text",
+    "TextEdit",
     "Unsubscribe",
     "VersionVector",
     "wall_clock_ms",

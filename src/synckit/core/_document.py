@@ -32,7 +32,7 @@ import time
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import accumulate, chain, islice
+from itertools import accumulate, chain, islice, starmap
 from operator import ge, itemgetter
 from secrets import token_hex
 from types import MappingProxyType
@@ -49,7 +49,8 @@ from synckit.core._codec import (
     decode_changes,
     parse_change_set,
 )
-from synckit.core._events import ChangeEvent, Subscriber, Unsubscribe
+from synckit.core._cursor import Bind, Cursor
+from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe
 from synckit.core._fractional import key_between, operation_suffix
 from synckit.core._ids import ItemId
 from synckit.core._list import ListState
@@ -238,9 +239,17 @@ class Document:
         self._vv[me] = op[1]
         self._log[me].append(op)
 
-    def _emit(self, local: bool, names: Iterable[str]) -> None:
+    def _emit(
+        self,
+        local: bool,
+        names: Iterable[str],
+        text_edits: Mapping[str, tuple[TextEdit, ...]] | None = None,
+    ) -> None:
         if self._subscribers:
-            event = ChangeEvent(local, frozenset(names))
+            if text_edits:
+                event = ChangeEvent(local, frozenset(names), MappingProxyType(dict(text_edits)))
+            else:
+                event = ChangeEvent(local, frozenset(names))
             for callback in tuple(self._subscribers):
                 callback(event)
 
@@ -526,8 +535,17 @@ class Document:
             raise
         self._pending = waiting
         if ready:
-            names = self._integrate(ready)
-            self._emit(False, names)
+            if not self._subscribers:
+                self._integrate(ready, None)
+                return
+            edits: dict[str, TextState] = {}
+            try:
+                names = self._integrate(ready, edits)
+            finally:
+                recorded = {
+                    name: tuple(starmap(TextEdit, st.take_edits())) for name, st in edits.items()
+                }
+            self._emit(False, names, recorded)
 
     def merge(self, other: Document) -> None:
         """Pull in everything ``other`` holds that this document lacks."""
@@ -666,8 +684,14 @@ class Document:
                 if unseen(item, op[1]):
                     raise refuse(f"list operation {client_id}:{op[1]} in {op[2]!r} refers to", item)
 
-    def _integrate(self, ready: list[Change]) -> builtins.set[str]:
-        """Apply checked, trimmed changes in order; return the names they touched."""
+    def _integrate(
+        self, ready: list[Change], recording: dict[str, TextState] | None
+    ) -> builtins.set[str]:
+        """Apply checked, trimmed changes in order; return the names they touched.
+
+        ``recording`` (when not None) gets every text state the changes touch, each set to
+        record its visible edits (:meth:`TextState.record_edits`) before the first of them.
+        """
         names: builtins.set[str] = builtins.set()
         clients = self._clients
         for ch in ready:
@@ -679,14 +703,15 @@ class Document:
             writer = clients[c]
             for op in ch.ops:
                 kind = op[0]
-                if kind == K.TEXT_INSERT:
-                    self._text_state(op[2]).apply_insert(c, op[1], op[3], op[4], op[5])
-                    names.add(op[2])
-                    continue
-                if kind == K.TEXT_DELETE:
-                    self._text_state(op[2]).apply_delete(
-                        c, op[1], op[3], op[4], op[5], checked=True
-                    )
+                if kind in (K.TEXT_INSERT, K.TEXT_DELETE):
+                    state = self._text_state(op[2])
+                    if recording is not None and op[2] not in recording:
+                        state.record_edits()
+                        recording[op[2]] = state
+                    if kind == K.TEXT_INSERT:
+                        state.apply_insert(c, op[1], op[3], op[4], op[5])
+                    else:
+                        state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                     names.add(op[2])
                     continue
                 if kind not in (K.FIELD_SET, K.FIELD_DELETE):
@@ -1409,6 +1434,58 @@ class Text:
     def __repr__(self) -> str:
         return f"Text({self._name!r}, {str(self)!r})"
 
+    def cursor(self, pos: int, bind: Bind = "next") -> Cursor:
+        """A :class:`~synckit.Cursor` at ``pos`` (0 <= pos <= len) that moves with the text.
+
+        ``bind="next"`` binds it to the character at ``pos`` (it stays right before it),
+        ``"previous"`` to the one before ``pos`` (it stays right after it); they differ
+        when text is inserted exactly there. See :mod:`synckit.core._cursor`.
+
+        Raises:
+            IndexError: ``pos`` is outside the text.
+        """
+        if type(pos) is not int:
+            raise TypeError(f"text positions must be int, got {type(pos).__name__}")
+        if bind not in ("next", "previous"):
+            raise ValueError(f"bind must be 'next' or 'previous', got {bind!r}")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        length = len(state) if state is not None else 0
+        if not 0 <= pos <= length:
+            raise IndexError(f"text position {pos} out of range for length {length}")
+        at = pos if bind == "next" else pos - 1
+        if state is None or not 0 <= at < length:
+            return Cursor(self._name, None, 0, bind)  # the end / the start of the text
+        client, seq = state.char_id(at)
+        return Cursor(self._name, doc._clients[client], seq, bind)
+
+    def position(self, cursor: Cursor) -> int | None:
+        """Where ``cursor`` is now: a position in this text (0 <= position <= len).
+
+        Works on any replica, for cursors made on any replica, however the text changed
+        since. None when this replica does not hold the cursor's character yet (it was
+        written by changes that have not arrived here).
+
+        Raises:
+            ValueError: the cursor belongs to another text (``cursor.text`` names it).
+        """
+        if not isinstance(cursor, Cursor):
+            raise TypeError(f"position takes a Cursor, got {type(cursor).__name__}")
+        if cursor.text != self._name:
+            raise ValueError(f"the cursor belongs to text {cursor.text!r}, not {self._name!r}")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        if cursor.client is None:
+            return 0 if cursor.bind == "previous" or state is None else len(state)
+        client = doc._client_index.get(cursor.client)
+        if client is None or state is None:
+            return None
+        found = state.char_position(client, cursor.seq)
+        if found is None:
+            return None
+        before, visible = found
+        return before + 1 if visible and cursor.bind == "previous" else before
+
     def insert(self, pos: int, s: str) -> None:
         """Insert ``s`` at code point ``pos`` (0 <= pos <= len); IndexError otherwise."""
         if type(pos) is not int:
@@ -1430,7 +1507,7 @@ class Text:
         state.local_insert(doc._me, seq, pos, s)
         doc._vv[doc._me] = seq + len(s) - 1
         if doc._subscribers:
-            doc._emit(True, (self._name,))
+            doc._emit(True, (self._name,), {self._name: (TextEdit(pos, 0, s),)})
 
     def delete(self, pos: int, length: int) -> None:
         """Delete ``length`` code points from ``pos``; IndexError if that is not all inside."""
@@ -1447,4 +1524,4 @@ class Text:
         state.local_delete(doc._me, seq, pos, length)
         doc._vv[doc._me] = seq + length - 1
         if doc._subscribers:
-            doc._emit(True, (self._name,))
+            doc._emit(True, (self._name,), {self._name: (TextEdit(pos, length, ""),)})

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-__all__ = ["ChangeEvent", "Subscriber", "Unsubscribe"]
+__all__ = ["ChangeEvent", "Subscriber", "TextEdit", "Unsubscribe"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """One splice of a collaborative text, in code points: the ``deleted`` characters at
+    ``pos`` were replaced by ``inserted``.
+
+    A text editor showing the text applies an event's edits in order, each to the text as
+    the edits before it left it, and so follows remote changes without re-reading the
+    whole text (and can keep its own caret where it belongs).
+
+    Attributes:
+        pos: where the edit starts (0 <= pos <= length of the text before this edit).
+        deleted: how many code points were removed there (0 for a pure insert).
+        inserted: what was inserted there ("" for a pure delete).
+    """
+
+    pos: int
+    deleted: int
+    inserted: str
+
+    def apply_to(self, text: str) -> str:
+        """``text`` with this edit made: the way to keep a plain ``str`` copy in step."""
+        return text[: self.pos] + self.inserted + text[self.pos + self.deleted :]
+
+
+_NO_EDITS: Mapping[str, tuple[TextEdit, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +44,15 @@ class ChangeEvent:
         local: True for an edit made through this document's API, False for changes that
             arrived through :meth:`~synckit.Document.apply`, :meth:`~synckit.Document.merge`.
         names: the top-level fields and containers whose value may have changed.
+        text_edits: for each collaborative text in ``names``, what happened to it as
+            :class:`TextEdit` splices, in order (a remote change may touch several
+            places). A text whose remote operations only touched characters that were
+            already deleted has an empty tuple.
     """
 
     local: bool
     names: frozenset[str]
+    text_edits: Mapping[str, tuple[TextEdit, ...]] = field(default_factory=lambda: _NO_EDITS)
 
 
 #: A change callback.

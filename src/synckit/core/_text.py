@@ -278,6 +278,7 @@ class TextState:
         "_cur_b",
         "_cur_bpos",
         "_dels",
+        "_edits",
         "_index",
         "_len",
         "_recent",
@@ -314,6 +315,9 @@ class TextState:
         # the item's end, right origin) of the item the last apply_insert grew or made,
         # when the item right after it is its right origin.  None: not valid.
         self._rtail: tuple[int, int, _Block, int, int, ItemId | None] | None = None
+        # Edits of remote ops in visible positions, (pos, deleted, inserted) each, while
+        # the Document records them for its subscribers (see record_edits).  None: off.
+        self._edits: list[tuple[int, int, str]] | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -347,6 +351,38 @@ class TextState:
             blk, i = found
             cur = blk.seqs[i] + abs(blk.lens[i])
         return True
+
+    def char_id(self, pos: int) -> ItemId:
+        """Id of the visible character at ``pos`` (0 <= pos < len).
+
+        Reads only: neither the cursor nor any block changes, so the local typing fast
+        path stays valid (it grows its item without telling the cursor)."""
+        if not 0 <= pos < self._len:
+            raise IndexError(f"no character at {pos} in a text of length {self._len}")
+        bpos = 0
+        for blk in self._blocks:
+            if pos < bpos + blk.size:
+                r = pos - bpos
+                for i, li in enumerate(blk.lens):
+                    if li > 0:
+                        if r < li:
+                            return blk.clients[i], blk.seqs[i] + r
+                        r -= li
+            bpos += blk.size
+        raise AssertionError("position index out of sync")  # pragma: no cover
+
+    def char_position(self, client: int, seq: int) -> tuple[int, bool] | None:
+        """Where character ``(client, seq)`` is: (how many visible characters are before
+        it, whether it is visible itself); None if it is not here.  Reads only, like
+        :meth:`char_id`."""
+        found = self._find(client, seq)
+        if found is None:
+            return None
+        blk, i = found
+        before = sum(b.size for b in islice(self._blocks, blk.idx)) + blk.visible_offset(i)
+        if blk.lens[i] > 0:
+            return before + (seq - blk.seqs[i]), True
+        return before, False
 
     # ------------------------------------------------------------------ local edits
 
@@ -541,6 +577,8 @@ class TextState:
             blk = rt[2]
             i = rt[3]
             off = rt[4]
+            if self._edits is not None:
+                self._record(self._block_start(blk.idx) + off, 0, content)
             blk.lens[i] += n
             t = blk.text
             blk.text = t[:off] + content + t[off:]
@@ -597,6 +635,8 @@ class TextState:
                 and (rc < 0 or blk.rss[p] == rs)
             )
         off = blk.visible_offset(dj)
+        if self._edits is not None:
+            self._record(self._block_start(db) + off, 0, content)
         if extend:
             blk.lens[dj - 1] += n
         else:
@@ -656,6 +696,8 @@ class TextState:
                 end = min(hi + 1, s + li)
                 d = end - cur
                 o = blk.visible_offset(i) + k
+                if self._edits is not None:
+                    self._record(self._block_start(blk.idx) + o, d, "")
                 t = blk.text
                 blk.text = t[:o] + t[o + d :]
                 self._resize(blk, -d)
@@ -669,6 +711,52 @@ class TextState:
         if log is None:
             log = self._dels[client] = _DeleteLog()
         log.add(seq, target_client, target_first, count)
+
+    # ------------------------------------------------------------------ edit records
+
+    def record_edits(self) -> None:
+        """Start recording the visible edits :meth:`apply_insert` and :meth:`apply_delete`
+        make, for :meth:`take_edits`."""
+        self._edits = []
+
+    def take_edits(self) -> list[tuple[int, int, str]]:
+        """The edits recorded since :meth:`record_edits`, and stop recording.
+
+        Each is ``(pos, deleted, inserted)``: replace the ``deleted`` code points at
+        ``pos`` by ``inserted``, positions counted in the text as the edits before it left
+        it.  Consecutive edits that continue each other come out as one.
+        """
+        edits = self._edits or []
+        self._edits = None
+        return edits
+
+    def _record(self, pos: int, deleted: int, inserted: str) -> None:
+        edits = self._edits
+        assert edits is not None
+        if edits:
+            p, d, ins = edits[-1]
+            if not inserted and not ins and p == pos:
+                edits[-1] = (p, d + deleted, "")  # a delete running on at the same place
+                return
+            if not deleted and not d and p + len(ins) == pos:
+                edits[-1] = (p, 0, ins + inserted)  # an insert continuing the previous one
+                return
+        edits.append((pos, deleted, inserted))
+
+    def _block_start(self, b: int) -> int:
+        """Visible position where block ``b`` starts; moves the cursor there."""
+        blocks = self._blocks
+        cb = self._cur_b
+        bpos = self._cur_bpos
+        while cb > b:
+            cb -= 1
+            bpos -= blocks[cb].size
+        while cb < b:
+            bpos += blocks[cb].size
+            cb += 1
+        self._cur_b = cb
+        self._cur_bpos = bpos
+        return bpos
 
     # ------------------------------------------------------------------ history
 

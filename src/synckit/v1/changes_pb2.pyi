@@ -356,3 +356,56 @@ class Snapshot(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Snapshot: _TypeAlias = Snapshot  # noqa: Y015
+
+@_typing.final
+class Cursor(_message.Message):
+    """A place in a collaborative text that moves with the characters around it
+    (synckit.Cursor): bound to one character by its id, on the side "bind" says.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Bind:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _BindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Cursor._Bind.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        NEXT: Cursor._Bind.ValueType  # 0
+        """The cursor sits right before the character (the one at its position)."""
+        PREVIOUS: Cursor._Bind.ValueType  # 1
+        """The cursor sits right after the character (the one before its position)."""
+
+    class Bind(_Bind, metaclass=_BindEnumTypeWrapper): ...
+    NEXT: Cursor.Bind.ValueType  # 0
+    """The cursor sits right before the character (the one at its position)."""
+    PREVIOUS: Cursor.Bind.ValueType  # 1
+    """The cursor sits right after the character (the one before its position)."""
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    CLIENT_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    BIND_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    """Name of the text."""
+    client: _builtins.str
+    """The character: its writer's client id and its seq; an empty client means
+    no character (the end of the text for bind NEXT, its start for PREVIOUS).
+    """
+    seq: _builtins.int
+    bind: Global___Cursor.Bind.ValueType
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        client: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        bind: Global___Cursor.Bind.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bind", b"bind", "client", b"client", "seq", b"seq", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cursor: _TypeAlias = Cursor  # noqa: Y015
