@@ -709,7 +709,7 @@ class Document:
                         state.record_edits()
                         recording[op[2]] = state
                     if kind == K.TEXT_INSERT:
-                        state.apply_insert(c, op[1], op[3], op[4], op[5])
+                        state.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
                     else:
                         state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                     names.add(op[2])

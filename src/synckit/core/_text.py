@@ -553,13 +553,21 @@ class TextState:
     # ------------------------------------------------------------------ remote ops
 
     def apply_insert(
-        self, client: int, seq: int, left: ItemId | None, right: ItemId | None, content: str
+        self,
+        client: int,
+        seq: int,
+        left: ItemId | None,
+        right: ItemId | None,
+        content: str,
+        *,
+        checked: bool = False,
     ) -> None:
         """Integrate a remote insert; ValueError (the text stays as it was) if its ids
-        are not new or an origin is unknown.  The new-ids check stays although the
-        Document trims every change to seqs above its version vector: a loaded
-        snapshot's text items are not checked against that vector, so only this check
-        guarantees it."""
+        are not new or an origin is unknown.  ``checked``: the caller guarantees the ids
+        are new, so they are not looked up.  The Document does: it trims every change to
+        seqs above its version vector, and no item of a client lies above that client's
+        version (local inserts and integrated changes raise the version past their
+        items, and a loaded snapshot's items are checked against it)."""
         n = len(content)
         if not n:
             raise ValueError("apply_insert: empty content")
@@ -590,7 +598,8 @@ class TextState:
                 self._rtail = (client, seq + n, blk, i, off + n, right)
             return
         self._rtail = None
-        self._check_new_ids(client, seq, n)
+        if not checked:
+            self._check_new_ids(client, seq, n)
         blocks = self._blocks
         # Split so that `left` ends an item and `right` starts one.
         if left is not None:
@@ -644,7 +653,8 @@ class TextState:
                 blk.insert_item(dj, client, seq, n, -1, 0, rc, rs)
             else:
                 blk.insert_item(dj, client, seq, n, left[0], left[1], rc, rs)
-            self._index_add(client, seq, blk)
+            if self._index is not None:  # (else it is built later, with this item in it)
+                self._index_add(client, seq, blk)
         t = blk.text
         blk.text = t[:off] + content + t[off:]
         self._resize(blk, n)
@@ -1367,7 +1377,10 @@ class TextState:
         return index
 
     def _index_add(self, client: int, seq: int, blk: _Block) -> None:
-        index = self._index or self._ensure_index()
+        """Add a new item's start to the id index (which must exist: building it from
+        the blocks would take the item in already)."""
+        index = self._index
+        assert index is not None
         ci = index.get(client)
         if ci is None:
             ci = index[client] = _ClientIndex()
@@ -1399,9 +1412,7 @@ class TextState:
 
     def _before(self, client: int, seq: int, pos: tuple[int, int, int]) -> bool:
         """Is character ``(client, seq)`` (which exists) before position ``pos``?"""
-        index = self._index
-        assert index is not None  # built by the caller's lookups
-        ci = index[client]
+        ci = (self._index or self._ensure_index())[client]
         q = bisect_right(ci.starts, seq) - 1
         blk = ci.owners[q]
         b = blk.idx
