@@ -314,3 +314,25 @@ def test_a_cursor_resolves_to_its_characters_index_while_it_lives(seed: int, ste
                     # when the cursor was made, and before every one that was after it.
                     assert all(s.index(x) < got for x in before if x in s)
                     assert all(s.index(x) >= got for x in after if x in s)
+
+
+def test_cursor_lookups_between_keystrokes_keep_typing_right() -> None:
+    """Typing on at one place takes a fast path that grows its item in place; cursor
+    lookups elsewhere in a long (many-block, partly loaded) text between the keystrokes
+    must not put it out of step."""
+    rng = random.Random(5)
+    base = Document("a")
+    base.get_text("t").insert(0, "".join(rng.choice("abcdefgh \n") for _ in range(30_000)))
+    doc = Document.load(base.save(), client_id="a")  # big decoded blocks, split on demand
+    t = doc.get_text("t")
+    model = str(t)
+    for _ in range(40):
+        pos = rng.randrange(len(model) + 1)
+        for ch in "typing":
+            t.insert(pos, ch)
+            model = model[:pos] + ch + model[pos:]
+            pos += 1
+            far = rng.randrange(len(model))
+            cursor = t.cursor(far)
+            assert t.position(cursor) == far
+        assert str(t) == model

@@ -353,33 +353,24 @@ class TextState:
         return True
 
     def char_id(self, pos: int) -> ItemId:
-        """Id of the visible character at ``pos`` (0 <= pos < len).
-
-        Reads only: neither the cursor nor any block changes, so the local typing fast
-        path stays valid (it grows its item without telling the cursor)."""
+        """Id of the visible character at ``pos`` (0 <= pos < len)."""
         if not 0 <= pos < self._len:
             raise IndexError(f"no character at {pos} in a text of length {self._len}")
-        bpos = 0
-        for blk in self._blocks:
-            if pos < bpos + blk.size:
-                r = pos - bpos
-                for i, li in enumerate(blk.lens):
-                    if li > 0:
-                        if r < li:
-                            return blk.clients[i], blk.seqs[i] + r
-                        r -= li
-            bpos += blk.size
-        raise AssertionError("position index out of sync")  # pragma: no cover
+        # (_locate moves the cursor and may halve a big decoded block; the local typing
+        # fast path copes with both: its block is never a big one, and it tells the
+        # cursor when it grows a block before it.)
+        b, bpos, i, ipos = self._locate(pos)
+        blk = self._blocks[b]
+        return blk.clients[i], blk.seqs[i] + (pos - bpos - ipos)
 
     def char_position(self, client: int, seq: int) -> tuple[int, bool] | None:
         """Where character ``(client, seq)`` is: (how many visible characters are before
-        it, whether it is visible itself); None if it is not here.  Reads only, like
-        :meth:`char_id`."""
+        it, whether it is visible itself); None if it is not here."""
         found = self._find(client, seq)
         if found is None:
             return None
         blk, i = found
-        before = sum(b.size for b in islice(self._blocks, blk.idx)) + blk.visible_offset(i)
+        before = self._block_start(blk.idx) + blk.visible_offset(i)
         if blk.lens[i] > 0:
             return before + (seq - blk.seqs[i]), True
         return before, False
@@ -402,6 +393,8 @@ class TextState:
             blk.text = t[:off] + content + t[off:]
             blk.size += n
             self._len += n
+            if blk.idx < self._cur_b:  # (a cursor or position lookup moved the cursor on)
+                self._cur_bpos += n
             self._tail_pos = pos + n if blk.size <= _MAX_TEXT else -1  # big: split on next
             self._tail_seq = seq + n
             self._tail_off = off + n
