@@ -1219,3 +1219,33 @@ def test_replicas_agree_on_a_hostile_change_whatever_the_order(
     a, b = replicas
     assert a.version() == b.version()
     assert a.to_json() == b.to_json()
+
+
+def test_typing_on_with_fewer_dependencies_is_refused_with_or_without_the_fast_path() -> None:
+    """A remote insert that continues the author's last integrated insert skips the origin
+    lookups. Its right origin must still be within the change's own dependencies: a later
+    change that drops them is refused whether the replica takes that path or not."""
+    owner = Document("owner", clock=clock_from(10))
+    owner.get_text("t").insert(0, "ab")  # owner:1, owner:2
+    evil = Document("evil", clock=clock_from(20))
+    evil.apply(owner.changes())
+    evil.get_text("t").insert(1, "X")  # evil:1, right origin owner:2, deps {owner: 2}
+    first = evil.changes(VersionVector({"owner": 2}))
+    v = evil.version()
+    evil.get_text("t").insert(2, "Y")  # evil:2, typing on, same right origin
+    msg = parsed(evil.changes(v))
+    del msg.changes[0].dep_clients[:]
+    del msg.changes[0].dep_seqs[:]
+    stripped = msg.SerializeToString()
+    fast, slow = Document("fast"), Document("slow")
+    for doc in (fast, slow):
+        doc.apply(owner.changes())
+        doc.apply(first)
+    ids = fast._client_index
+    assert fast._texts["t"].continues_remote(ids["evil"], 2, (ids["evil"], 1), (ids["owner"], 2))
+    slow.get_text("t").insert(0, "s")  # a local edit: the next remote insert looks up
+    for doc in (fast, slow):
+        before = snapshot_of(doc)
+        with pytest.raises(DecodeError, match="had not seen"):
+            doc.apply(stripped)
+        assert snapshot_of(doc) == before

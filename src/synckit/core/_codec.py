@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
@@ -45,12 +45,12 @@ class Change:
     start: int
     deps: dict[int, int]
     ops: list[Op]
+    #: The seq of the last operation (the ops are never changed after construction).
+    end: int = field(init=False)
 
-    @property
-    def end(self) -> int:
-        """The seq of the last operation."""
+    def __post_init__(self) -> None:
         last = self.ops[-1]
-        return int(last[1]) + K.op_width(last) - 1
+        self.end = int(last[1]) + K.op_width(last) - 1
 
 
 class ChangeSetWriter:

@@ -628,6 +628,18 @@ class Document:
             kind = op[0]
             if kind == K.TEXT_INSERT:
                 text = self._texts.get(op[2])
+                if text is not None and text.continues_remote(author, op[1], op[3], op[4]):
+                    # The author typing on after its insert integrated last: both origins
+                    # are here (no lookup), and the left one is its own. The right one
+                    # must still be one this change had seen: a hostile author could
+                    # send a later change with fewer dependencies than the earlier one.
+                    right = op[4]
+                    if right is not None and unseen(right, op[1]):
+                        raise refuse(
+                            f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", right
+                        )
+                    created.add(op[2], author, op[1], op[1] + len(op[5]) - 1)
+                    continue
                 for origin in (op[3], op[4]):
                     if origin is None:
                         continue

@@ -375,6 +375,21 @@ class TextState:
             return before + (seq - blk.seqs[i]), True
         return before, False
 
+    def continues_remote(
+        self, client: int, seq: int, left: ItemId | None, right: ItemId | None
+    ) -> bool:
+        """Would :meth:`apply_insert` of this insert take the remote typing fast path
+        (it continues the item the last remote insert made or grew, by the same client,
+        with the same right origin)?  Then both origins are known characters here."""
+        rt = self._rtail
+        return (
+            rt is not None
+            and rt[1] == seq
+            and rt[0] == client
+            and left == (client, seq - 1)
+            and right == rt[5]
+        )
+
     # ------------------------------------------------------------------ local edits
 
     def local_insert(
