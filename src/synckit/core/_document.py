@@ -243,11 +243,11 @@ class Document:
         self,
         local: bool,
         names: Iterable[str],
-        text_edits: Mapping[str, tuple[TextEdit, ...]] | None = None,
+        text_edits: dict[str, tuple[TextEdit, ...]] | None = None,
     ) -> None:
         if self._subscribers:
-            if text_edits:
-                event = ChangeEvent(local, frozenset(names), MappingProxyType(dict(text_edits)))
+            if text_edits:  # (always a fresh dict of the caller's: no copy needed)
+                event = ChangeEvent(local, frozenset(names), MappingProxyType(text_edits))
             else:
                 event = ChangeEvent(local, frozenset(names))
             for callback in tuple(self._subscribers):
