@@ -163,6 +163,29 @@ def test_edits_are_not_recorded_without_subscribers_nor_after_an_unsubscribe() -
     assert all(state._edits is None for state in b._texts.values())
 
 
+def test_subscribers_that_do_not_read_text_edits_turn_recording_off() -> None:
+    a, b = Document("a"), Document("b")
+    a.get_text("t").insert(0, "abc")
+    quiet: list[ChangeEvent] = []
+    stop_quiet = b.subscribe(quiet.append, text_edits=False)
+    b.apply(a.changes())
+    assert quiet[-1].names == {"t"} and dict(quiet[-1].text_edits) == {}
+    loud: list[ChangeEvent] = []
+    stop_loud = b.subscribe(loud.append)
+    v = a.version()
+    a.get_text("t").insert(3, "d")
+    b.apply(a.changes(v))
+    assert loud[-1] is quiet[-1]  # one event for all, with the edits someone wanted
+    assert loud[-1].text_edits == {"t": (TextEdit(3, 0, "d"),)}
+    stop_loud()
+    stop_quiet()
+    v = a.version()
+    a.get_text("t").insert(4, "e")
+    b.apply(a.changes(v))
+    assert len(quiet) == 2 and len(loud) == 1
+    assert str(b.get_text("t")) == "abcde"
+
+
 # ---------------------------------------------------------------------------- cursors
 
 

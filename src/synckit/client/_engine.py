@@ -194,7 +194,7 @@ class SyncEngine:
         def on_change(event: ChangeEvent) -> None:
             self._on_change(doc_id, event)
 
-        rep = _Replica(doc, doc.version(), log_count, doc.subscribe(on_change))
+        rep = _Replica(doc, doc.version(), log_count, doc.subscribe(on_change, text_edits=False))
         self._replicas[doc_id] = rep
         if self.online:
             self._subscribe(doc_id, rep)
