@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synckit import Document, VersionVector
+from synckit import Cursor, Document, VersionVector
 from synckit.errors import DecodeError, SyncKitError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
 
@@ -1249,3 +1249,49 @@ def test_typing_on_with_fewer_dependencies_is_refused_with_or_without_the_fast_p
         with pytest.raises(DecodeError, match="had not seen"):
             doc.apply(stripped)
         assert snapshot_of(doc) == before
+
+
+# ---------------------------------------------------------------------------- cursors: fuzz
+
+
+def _cursor_doc() -> Document:
+    doc = Document("a")
+    doc.get_text("t").insert(0, "héllo wörld")
+    doc.get_text("t").delete(2, 3)
+    return doc
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=64),
+        st.tuples(st.integers(0, 8), st.integers(0, 40), st.integers(0, 255)).map(
+            lambda m: _mutated_cursor(*m)
+        ),
+    )
+)
+def test_any_cursor_bytes_decode_to_a_cursor_or_a_decode_error(data: bytes) -> None:
+    """Bytes from anywhere either decode to a cursor, which resolves to a position in
+    the text or to None, or raise DecodeError naming the problem; nothing else."""
+    try:
+        cursor = Cursor.decode(data)
+    except DecodeError as exc:
+        assert str(exc).startswith("cursor: ")
+        return
+    doc = _cursor_doc()
+    text = doc.get_text(cursor.text) if cursor.text in ("t", "u") else None
+    if text is None:
+        with pytest.raises(ValueError, match="belongs to text"):
+            doc.get_text("t").position(cursor)
+        return
+    got = text.position(cursor)
+    assert got is None or 0 <= got <= len(text)
+
+
+def _mutated_cursor(which: int, at: int, value: int) -> bytes:
+    """A valid cursor's bytes with one byte set to ``value``."""
+    doc = _cursor_doc()
+    cursor = doc.get_text("t").cursor(which, "previous" if which % 2 else "next")
+    data = bytearray(cursor.encode())
+    data[at % len(data)] = value
+    return bytes(data)
