@@ -378,9 +378,10 @@ class TextState:
     def continues_remote(
         self, client: int, seq: int, left: ItemId | None, right: ItemId | None
     ) -> bool:
-        """Would :meth:`apply_insert` of this insert take the remote typing fast path
-        (it continues the item the last remote insert made or grew, by the same client,
-        with the same right origin)?  Then both origins are known characters here."""
+        """Does this insert continue the item the last remote insert made or grew (same
+        client, next seq, same right origin)?  Then :meth:`apply_insert` takes its remote
+        typing fast path, and both origins are known characters here (the Document's
+        reference check relies on the two asking this same question)."""
         rt = self._rtail
         return (
             rt is not None
@@ -582,13 +583,7 @@ class TextState:
         self._tail_pos = -1
         self._recent = None
         rt = self._rtail
-        if (
-            rt is not None
-            and rt[1] == seq
-            and rt[0] == client
-            and left == (client, seq - 1)
-            and right == rt[5]
-        ):
+        if rt is not None and self.continues_remote(client, seq, left, right):
             # Remote typing on: grow the item the previous remote insert ended.
             blk = rt[2]
             i = rt[3]
