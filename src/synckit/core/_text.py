@@ -64,6 +64,16 @@ index (item starts sorted by seq, with the block holding each item) answers that
 bisect and a C-level search of one block.  It is built lazily on the first lookup and
 then kept up to date, so pure local editing and decoding never pay for it.
 
+Edit records and cursors
+========================
+While the Document records for its subscribers (``record_edits`` / ``take_edits``), every
+remote insert and every visible piece of a remote delete also notes its visible position
+(the start of its block, walked to from the cursor, plus its offset in the block) as a
+``(pos, deleted, inserted)`` splice; consecutive ones that continue each other merge.  A
+cursor (:mod:`synckit.core._cursor`) names a character by id: ``char_id`` finds the id at
+a position through the cursor, ``char_position`` the position of an id through the id
+index, deleted characters included (they keep their place in the order).
+
 Deletes and history
 ===================
 Every delete operation is logged per client as run-length-encoded runs
