@@ -527,11 +527,12 @@ class Document:
                 the document is left exactly as it was.
         """
         msg = parse_change_set(data)
-        check_client_table(list(msg.clients), "changes")
+        client_ids = msg.clients[:]
+        check_client_table(client_ids, "changes")
         n_clients = len(self._clients)
         try:
-            idx = [self._intern(c) for c in msg.clients]
-            incoming = decode_changes(msg.changes, idx, list(msg.names))
+            idx = [self._intern(c) for c in client_ids]
+            incoming = decode_changes(msg.changes, idx, msg.names[:])
             if self._pending:
                 incoming = [ch for ch in incoming if not self._is_pending(ch)]
             ready, waiting = self._plan(self._pending, incoming)
