@@ -282,6 +282,37 @@ def test_bad_cursor_use_names_what_was_wrong() -> None:
         t.position(3)  # type: ignore[arg-type]
 
 
+def test_a_cursor_kept_as_json_in_a_field_reaches_other_replicas() -> None:
+    a, b = Document("a"), Document("b")
+    a.get_text("t").insert(0, "shared text")
+    caret = a.get_text("t").cursor(7, "previous")
+    a.set("caret:a", caret.to_json())
+    b.apply(a.changes())
+    got = Cursor.from_json(b.get("caret:a"))
+    assert got == caret
+    assert b.get_text("t").position(got) == 7
+    assert Cursor.from_json(Cursor("t", None, 0).to_json()) == Cursor("t", None, 0, "next")
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ([1, 2], "expected a JSON object"),
+        ({"text": "t", "client": "a", "seq": 1}, "expected the keys"),
+        ({"text": "", "client": "a", "seq": 1, "bind": "next"}, "text must be"),
+        ({"text": "t", "client": 5, "seq": 1, "bind": "next"}, "client must be"),
+        ({"text": "t", "client": "a", "seq": 0, "bind": "next"}, "seq must be"),
+        ({"text": "t", "client": "a", "seq": True, "bind": "next"}, "seq must be"),
+        ({"text": "t", "client": "a", "seq": 2**64, "bind": "next"}, "seq must be"),
+        ({"text": "t", "client": None, "seq": 3, "bind": "next"}, "seq must be"),
+        ({"text": "t", "client": "a", "seq": 1, "bind": "left"}, "unknown bind"),
+    ],
+)
+def test_bad_cursor_json_raises_decode_error(value: object, what: str) -> None:
+    with pytest.raises(DecodeError, match=what):
+        Cursor.from_json(value)
+
+
 @pytest.mark.parametrize(
     ("data", "what"),
     [

@@ -40,7 +40,8 @@ class Cursor:
 
     Made by :meth:`synckit.Text.cursor`; turned back into a position by
     :meth:`synckit.Text.position` on this or any other replica.  Immutable and hashable;
-    :meth:`encode` gives bytes to send (protobuf ``synckit.v1.Cursor``).
+    :meth:`encode` gives bytes to send (protobuf ``synckit.v1.Cursor``), :meth:`to_json` a
+    JSON object (to keep in a document field, for instance).
 
     Attributes:
         text: the name of the text.
@@ -56,6 +57,36 @@ class Cursor:
     client: str | None
     seq: int
     bind: Bind = "next"
+
+    def to_json(self) -> dict[str, str | int | None]:
+        """These fields as a JSON object, for example to keep collaborators' carets in a
+        field of the shared document itself (``doc.set("caret:alice", c.to_json())``)."""
+        return {"text": self.text, "client": self.client, "seq": self.seq, "bind": self.bind}
+
+    @classmethod
+    def from_json(cls, value: object) -> Cursor:
+        """The cursor :meth:`to_json` made.
+
+        Raises:
+            DecodeError: ``value`` is not such an object (naming what is wrong).
+        """
+        if not isinstance(value, dict):
+            raise DecodeError(f"cursor: expected a JSON object, got {type(value).__name__}")
+        if set(value) != {"text", "client", "seq", "bind"}:
+            raise DecodeError(
+                "cursor: expected the keys text, client, seq and bind, got "
+                + ", ".join(sorted(map(str, value)))
+            )
+        text, client, seq, bind = value["text"], value["client"], value["seq"], value["bind"]
+        if not isinstance(text, str) or not text:
+            raise DecodeError("cursor: text must be a non-empty string")
+        if client is not None and (not isinstance(client, str) or not client):
+            raise DecodeError("cursor: client must be a non-empty string or null")
+        if type(seq) is not int or not (1 <= seq < 2**63 if client is not None else seq == 0):
+            raise DecodeError("cursor: seq must be an int >= 1 with a client, 0 without")
+        if bind not in ("next", "previous"):
+            raise DecodeError(f"cursor: unknown bind {bind!r}")
+        return cls(text, client, seq, bind)
 
     def encode(self) -> bytes:
         """These fields as protobuf ``synckit.v1.Cursor`` bytes."""
