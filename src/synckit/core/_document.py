@@ -415,6 +415,14 @@ class Document:
         clients = self._clients
         return VersionVector._trusted({clients[c]: s for c, s in enumerate(self._vv) if s})
 
+    @property
+    def waiting(self) -> int:
+        """How many received changes wait for causal predecessors this replica lacks.
+
+        They are applied as soon as those arrive, and :meth:`save` keeps them meanwhile.
+        """
+        return len(self._pending)
+
     def changes(self, since: VersionVector | None = None) -> bytes:
         """Exactly the operations a replica at version ``since`` lacks (None: everything).
 
