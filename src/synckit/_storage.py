@@ -16,6 +16,7 @@ Layer: imports only :mod:`synckit.errors` and the standard library, so both
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -59,6 +60,14 @@ class DocLog(Protocol):
         """
         ...
 
+    def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
+        """Durably add several batches, to any documents, in one transaction (group commit).
+
+        All or nothing: on StorageError none of them was stored. Batches of one document keep
+        their order.
+        """
+        ...
+
     def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         """Replace the snapshot and the first ``covered`` log batches by ``snapshot``.
 
@@ -89,6 +98,10 @@ class MemoryDocLog:
 
     def append(self, doc_id: str, changes: bytes) -> None:
         self._docs.setdefault(doc_id, (None, []))[1].append(bytes(changes))
+
+    def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
+        for doc_id, changes in batches:
+            self.append(doc_id, changes)
 
     def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         _, log = self._docs.get(doc_id, (None, []))
@@ -194,6 +207,26 @@ class SQLiteDocLog:
             self._db.execute("INSERT INTO changes (doc_id, data) VALUES (?, ?)", (doc_id, changes))
         except sqlite3.Error as exc:
             raise StorageError(f"cannot commit changes to {doc_id!r}: {exc}") from exc
+
+    def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
+        if len(batches) == 1:
+            self.append(*batches[0])
+            return
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT INTO changes (doc_id, data) VALUES (?, ?)", batches)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            docs = sorted({doc_id for doc_id, _ in batches})
+            raise StorageError(
+                f"cannot commit changes to {', '.join(map(repr, docs))}: {exc}"
+            ) from exc
 
     def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         db = self._db

@@ -65,6 +65,10 @@ class AuthError(SyncKitError):
     """Authentication failed: the token was missing, malformed, expired or refused."""
 
 
+class PermissionDeniedError(SyncKitError):
+    """The client is known, but may not read or write this document."""
+
+
 class StorageError(SyncKitError):
     """A storage backend failed, or what it holds is inconsistent."""
 

@@ -1,7 +1,8 @@
 """The engine's HTTP fallback against a real Hub, with no network: the test moves the bytes.
 
-``Hub.http_sync(doc_id, body)`` is exactly what the server's ``POST /v1/docs/{id}/sync``
-answers, so these tests run the whole exchange in memory.
+``http_sync(hub, doc_id, body)`` plays the request on the hub exactly as the server's
+``POST /v1/docs/{id}/sync`` does (a short session, the same status codes), so these tests run
+the whole exchange in memory.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from synckit.client import (
     http_sync_url,
 )
 from synckit.core import ChangeEvent, VersionVector
-from synckit.errors import LocalProtocolError, SyncTimeoutError
-from synckit.protocol import PROTOCOL_VERSION, ErrorCode
-from synckit.server import Hub, Limits
+from synckit.errors import AuthError, LocalProtocolError, SyncTimeoutError
+from synckit.protocol import (
+    PROTOCOL_VERSION,
+    Error,
+    ErrorCode,
+    ServerHttpExchange,
+    encode_http_answer,
+    encode_http_error,
+)
+from synckit.server import Hub, Limits, http_status
 from synckit.server import MemoryStore as ServerMemoryStore
 from synckit.server import SQLiteStore as ServerSQLiteStore
 from synckit.v1 import protocol_pb2 as pb
@@ -31,10 +39,19 @@ from synckit.v1 import protocol_pb2 as pb
 PROTOBUF = "application/x-protobuf"
 
 
+def http_sync(hub: Hub, doc_id: str, body: bytes) -> tuple[int, bytes]:
+    """The status and body the server's HTTP endpoint answers ``body`` with."""
+    exchange = ServerHttpExchange(doc_id, body, max_body_bytes=hub.limits.max_frame_bytes)
+    result = hub.exchange(exchange)
+    if isinstance(result, Error):
+        return http_status(result), encode_http_error(result)
+    return 200, encode_http_answer(result)
+
+
 def post(hub: Hub, engine: SyncEngine, doc_id: str) -> HttpOutcome:
     """One request and its answer, as the asyncio client moves them."""
-    status, answer = hub.http_sync(doc_id, engine.http_request(doc_id))
-    return engine.receive_http(doc_id, status, answer, content_type=PROTOBUF)
+    status, answer = http_sync(hub, doc_id, engine.http_request(doc_id))
+    return engine.receive_http(doc_id, status == 200, answer, content_type=PROTOBUF)
 
 
 def sync(hub: Hub, engine: SyncEngine, doc_id: str) -> list[HttpOutcome]:
@@ -83,8 +100,8 @@ def test_first_request_asks_then_pushes_only_what_the_server_lacks(
     assert (first.client_id, first.token) == (engine.actor_id, "tok")
     assert first.changes == b""  # the server's version is not known yet: ask first
     assert VersionVector.decode(first.version) == doc.version()
-    status, answer = hub.http_sync("notes", first.SerializeToString())
-    assert engine.receive_http("notes", status, answer, content_type=PROTOBUF) is (
+    status, answer = http_sync(hub, "notes", first.SerializeToString())
+    assert engine.receive_http("notes", status == 200, answer, content_type=PROTOBUF) is (
         HttpOutcome.AGAIN
     )
     assert doc.to_json() == {"t": "theirs ", "n": 5}  # the server's changes arrived
@@ -95,8 +112,10 @@ def test_first_request_asks_then_pushes_only_what_the_server_lacks(
     assert second.changes == doc.changes(server_before)  # exactly what the server lacks
     # ``version`` is the client's version without those changes.
     assert VersionVector.decode(second.version) == server_before
-    status, answer = hub.http_sync("notes", second.SerializeToString())
-    assert engine.receive_http("notes", status, answer, content_type=PROTOBUF) is (HttpOutcome.DONE)
+    status, answer = http_sync(hub, "notes", second.SerializeToString())
+    assert engine.receive_http("notes", status == 200, answer, content_type=PROTOBUF) is (
+        HttpOutcome.DONE
+    )
     assert engine.unsynced() == []
     assert hub.doc_json("notes") == {"t": "theirs ", "n": 5}
     assert engine.sync_error() is None
@@ -124,8 +143,10 @@ def test_a_poll_carries_no_changes_and_brings_remote_ones() -> None:
 
     poll = request(engine.http_request("d"))
     assert poll.changes == b"" and VersionVector.decode(poll.version) == doc.version()
-    status, answer = hub.http_sync("d", poll.SerializeToString())
-    assert engine.receive_http("d", status, answer, content_type=PROTOBUF) is HttpOutcome.DONE
+    status, answer = http_sync(hub, "d", poll.SerializeToString())
+    assert (
+        engine.receive_http("d", status == 200, answer, content_type=PROTOBUF) is HttpOutcome.DONE
+    )
     assert doc.to_json() == {"mine": 1, "theirs": 2}
     assert len(seen) == 1 and not seen[0].local
     assert engine.unsynced() == []
@@ -140,8 +161,10 @@ def test_edits_made_while_a_request_is_out_call_for_another() -> None:
     doc.get_list("l").append(2)
     body = engine.http_request("d")
     doc.get_list("l").append(3)  # after the request was built
-    status, answer = hub.http_sync("d", body)
-    assert engine.receive_http("d", status, answer, content_type=PROTOBUF) is HttpOutcome.AGAIN
+    status, answer = http_sync(hub, "d", body)
+    assert (
+        engine.receive_http("d", status == 200, answer, content_type=PROTOBUF) is HttpOutcome.AGAIN
+    )
     assert engine.unsynced() == ["d"]
     assert sync(hub, engine, "d") == [HttpOutcome.DONE]
     assert hub.doc_json("d") == {"l": [1, 2, 3]}
@@ -185,7 +208,9 @@ def test_refused_token_is_terminal() -> None:
     error = engine.sync_error()
     assert error is not None and error.code is ErrorCode.AUTH_FAILED
     assert engine.terminal_error is error
-    assert hub.doc_json("d") is None
+    assert hub.doc_json("d", token="good") is None
+    with pytest.raises(AuthError):  # the view passes the same check
+        hub.doc_json("d", token="bad")
 
     good = SyncEngine(MemoryStore(), "me~2", token="good")
     good.open("d").set("x", 1)
@@ -199,9 +224,13 @@ def test_another_protocol_version_is_terminal() -> None:
     engine.open("d")
     engine.http_request("d")
     # What a server of another protocol version answers (here: ours, to a version 99 request).
-    status, answer = hub.http_sync("d", pb.HttpSyncRequest(protocol_version=99).SerializeToString())
+    status, answer = http_sync(
+        hub, "d", pb.HttpSyncRequest(protocol_version=99).SerializeToString()
+    )
     assert status == 400
-    assert engine.receive_http("d", status, answer, content_type=PROTOBUF) is (HttpOutcome.REFUSED)
+    assert engine.receive_http("d", status == 200, answer, content_type=PROTOBUF) is (
+        HttpOutcome.REFUSED
+    )
     assert engine.terminal_error is not None
     assert engine.terminal_error.code is ErrorCode.PROTOCOL_VERSION
 
@@ -231,8 +260,10 @@ def test_a_push_over_the_servers_frame_limit_is_a_clear_document_error() -> None
     sync(hub, other, "big")
     poll = engine.http_request("big")
     assert request(poll).changes == b""
-    status, answer = hub.http_sync("big", poll)
-    assert engine.receive_http("big", status, answer, content_type=PROTOBUF) is (HttpOutcome.DONE)
+    status, answer = http_sync(hub, "big", poll)
+    assert engine.receive_http("big", status == 200, answer, content_type=PROTOBUF) is (
+        HttpOutcome.DONE
+    )
     assert engine.open("big").get("from") == "other"
     assert engine.doc_error("big") is error  # still refused
 
@@ -255,8 +286,10 @@ def test_a_known_frame_limit_keeps_the_push_from_being_sent() -> None:
     error = engine.doc_error("big")
     assert error is not None and error.code is ErrorCode.FRAME_TOO_LARGE
     assert "frame limit of 2000" in error.message
-    status, answer = hub.http_sync("big", body)
-    assert engine.receive_http("big", status, answer, content_type=PROTOBUF) is (HttpOutcome.DONE)
+    status, answer = http_sync(hub, "big", body)
+    assert engine.receive_http("big", status == 200, answer, content_type=PROTOBUF) is (
+        HttpOutcome.DONE
+    )
     assert hub.doc_json("big") is None
 
 
@@ -304,7 +337,7 @@ def test_answers_not_from_synckit_count_as_network_failures(
     sync(hub, engine, "d")
     assert engine.unsynced() == []
     engine.http_request("d")
-    assert engine.receive_http("d", status, body, content_type=content_type) is (
+    assert engine.receive_http("d", status == 200, body, content_type=content_type) is (
         HttpOutcome.UNREACHABLE
     )
     assert not HttpOutcome.UNREACHABLE.reached
@@ -319,9 +352,9 @@ def test_a_server_shutting_down_counts_as_a_network_failure() -> None:
     engine = SyncEngine(MemoryStore(), "me~1")
     engine.open("d").set("x", 1)
     hub.close()
-    status, answer = hub.http_sync("d", engine.http_request("d"))
+    status, answer = http_sync(hub, "d", engine.http_request("d"))
     assert status == 503
-    assert engine.receive_http("d", status, answer, content_type=PROTOBUF) is (
+    assert engine.receive_http("d", status == 200, answer, content_type=PROTOBUF) is (
         HttpOutcome.UNREACHABLE
     )
     assert engine.sync_error() is None
@@ -334,12 +367,12 @@ def test_misuse_is_a_local_protocol_error() -> None:
         engine.http_request("d")
     engine.open("d")
     with pytest.raises(LocalProtocolError, match="no HTTP sync request"):
-        engine.receive_http("d", 200, b"")
+        engine.receive_http("d", True, b"")
     engine.http_request("d")
     with pytest.raises(LocalProtocolError, match="already out"):
         engine.http_request("d")
     engine.close_doc("d")  # an answer for a document closed meanwhile is dropped
-    assert engine.receive_http("d", 200, b"") is HttpOutcome.DONE
+    assert engine.receive_http("d", True, b"") is HttpOutcome.DONE
     engine.open("e")
     engine.connection_made(0.0)
     with pytest.raises(LocalProtocolError, match="WebSocket"):

@@ -28,8 +28,9 @@ def transport_of(client: Client) -> str:
     return client.active_transport  # (mypy would keep an earlier assert's narrowing)
 
 
-def doc_view(url: str, doc_id: str) -> Any:
-    response = httpx.get(f"{url}/v1/docs/{doc_id}", timeout=5)
+def doc_view(url: str, doc_id: str, token: str = "") -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = httpx.get(f"{url}/v1/docs/{doc_id}", headers=headers, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -123,7 +124,10 @@ async def test_refused_token_raises_auth_error_on_either_transport(
             doc = await client.open("d")
             doc.set("x", 2)
             await client.wait_synced(timeout=5)
-        assert doc_view(server.url, "d") == {"x": 2}
+        assert doc_view(server.url, "d", token="secret") == {"x": 2}
+        # The JSON view passes the same check: no token, no document.
+        anonymous = httpx.get(f"{server.url}/v1/docs/d", timeout=5)
+        assert anonymous.status_code == 401 and anonymous.json()["error"] == "AUTH_FAILED"
     finally:
         server.stop()
 

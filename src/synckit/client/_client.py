@@ -34,13 +34,7 @@ from websockets.exceptions import (
 from synckit.client._engine import HTTP_MEDIA_TYPE, HttpOutcome, SyncEngine
 from synckit.client._store import MemoryStore, SQLiteStore, Store
 from synckit.core import Document
-from synckit.errors import (
-    AuthError,
-    LimitExceededError,
-    LocalProtocolError,
-    ProtocolError,
-    SyncTimeoutError,
-)
+from synckit.errors import LocalProtocolError, SyncTimeoutError
 from synckit.protocol import Error, ErrorCode, check_doc_id
 
 __all__ = ["Client", "StatusCallback", "Transport", "connect", "http_sync_url", "sync_url"]
@@ -109,15 +103,6 @@ def http_sync_url(url: str, doc_id: str) -> str:
     parts, scheme, path = _base_path(url, schemes)
     path += f"/v1/docs/{quote(doc_id, safe='')}/sync"
     return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
-
-
-def _error_to_exception(error: Error) -> Exception:
-    text = f"{error.code.name}: {error.message}"
-    if error.code is ErrorCode.AUTH_FAILED:
-        return AuthError(text)
-    if error.code in (ErrorCode.DOC_TOO_LARGE, ErrorCode.FRAME_TOO_LARGE):
-        return LimitExceededError(text)
-    return ProtocolError(text)
 
 
 class Client:
@@ -269,13 +254,20 @@ class Client:
     # -- documents ----------------------------------------------------------------------
 
     async def open(self, doc_id: str) -> Document:
-        """The document ``doc_id``, at once from the store; it syncs in the background.
+        """The document ``doc_id``, from the store; it syncs in the background.
+
+        The store is read and the document decoded on a worker thread, so a large document
+        does not stall the event loop; opening a document already open returns it at once.
 
         Raises:
             ValueError: invalid document id.
             StorageError, DecodeError: the store failed or holds corrupt data.
         """
-        doc = self.engine.open(doc_id)
+        engine = self.engine
+        doc = engine.document(doc_id)
+        if doc is None:
+            logged = await asyncio.to_thread(engine.restore, doc_id)
+            doc = engine.adopt(doc_id, logged)
         self._kick.set()
         return doc
 
@@ -293,7 +285,7 @@ class Client:
                 while True:
                     error = engine.sync_error()
                     if error is not None:
-                        raise _error_to_exception(error)
+                        raise error.to_exception()
                     if not engine.unsynced():
                         return
                     self._progress.clear()
@@ -500,7 +492,7 @@ class Client:
                     raise
                 outcome = engine.receive_http(
                     doc_id,
-                    response.status_code,
+                    response.status_code == 200,
                     response.content,
                     content_type=response.headers.get("content-type", ""),
                 )
@@ -513,40 +505,6 @@ class Client:
         return True
 
 
-def connect(
-    url: str,
-    *,
-    store: str | Path | Store | None = None,
-    client_id: str | None = None,
-    token: str | None = None,
-    transport: Transport = "websocket",
-    poll_interval: float = 1.0,
-    upgrade_retry: float = 300.0,
-    backoff_base: float = 0.05,
-    backoff_max: float = 5.0,
-    response_timeout: float = 20.0,
-    ping_interval: float = 10.0,
-    connect_timeout: float = 10.0,
-    rng: random.Random | None = None,
-) -> Client:
-    """A client of the server at ``url``; use it with ``async with``. Never waits on the network.
-
-    ``store`` is a SQLite file path (None keeps everything in memory); ``transport`` picks a
-    WebSocket (the default), HTTP polling or ``"auto"``; see :class:`Client` for the other
-    options.
-    """
-    return Client(
-        url,
-        store=store,
-        client_id=client_id,
-        token=token,
-        transport=transport,
-        poll_interval=poll_interval,
-        upgrade_retry=upgrade_retry,
-        backoff_base=backoff_base,
-        backoff_max=backoff_max,
-        response_timeout=response_timeout,
-        ping_interval=ping_interval,
-        connect_timeout=connect_timeout,
-        rng=rng,
-    )
+#: ``connect(url, store=..., ...)`` builds a :class:`Client` (the same arguments); use it with
+#: ``async with``. It never waits on the network.
+connect = Client

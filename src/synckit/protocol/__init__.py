@@ -2,7 +2,9 @@
 
 Sessions (:class:`ClientSession`, :class:`ServerSession`) turn protocol events into frame bytes
 and back and enforce what may be sent when; the asyncio client, the ASGI server and the network
-simulation all drive them. See ``docs/protocol.md`` for the wire format.
+simulation all drive them. An HTTP sync request is played as a short session
+(:class:`ServerHttpExchange`), so it meets exactly the same rules. See ``docs/protocol.md``
+for the wire format.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ from synckit.protocol._frames import (
     encode_frame_body,
     number_frame,
 )
+from synckit.protocol._http import (
+    HTTP_MEDIA_TYPE,
+    HttpSyncAnswer,
+    HttpSyncRequest,
+    ServerHttpExchange,
+    decode_http_answer,
+    encode_http_answer,
+    encode_http_error,
+    encode_http_request,
+)
 from synckit.protocol._session import (
     DEFAULT_MAX_FRAME_BYTES,
     ClientSession,
@@ -44,6 +56,7 @@ from synckit.protocol._state import TRANSITIONS, Role, State
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
+    "HTTP_MEDIA_TYPE",
     "MAX_DOC_ID_LENGTH",
     "PROTOCOL_VERSION",
     "TRANSITIONS",
@@ -56,10 +69,13 @@ __all__ = [
     "Event",
     "FrameError",
     "Hello",
+    "HttpSyncAnswer",
+    "HttpSyncRequest",
     "Ping",
     "Pong",
     "Push",
     "Role",
+    "ServerHttpExchange",
     "ServerSession",
     "Session",
     "State",
@@ -69,8 +85,12 @@ __all__ = [
     "Welcome",
     "check_doc_id",
     "decode_frame",
+    "decode_http_answer",
     "decode_numbered",
     "encode_frame",
     "encode_frame_body",
+    "encode_http_answer",
+    "encode_http_error",
+    "encode_http_request",
     "number_frame",
 ]

@@ -12,6 +12,14 @@ import enum
 import re
 from dataclasses import dataclass
 
+from synckit.errors import (
+    AuthError,
+    LimitExceededError,
+    PermissionDeniedError,
+    ProtocolError,
+    SyncKitError,
+)
+
 __all__ = [
     "MAX_DOC_ID_LENGTH",
     "PROTOCOL_VERSION",
@@ -57,6 +65,7 @@ class ErrorCode(enum.IntEnum):
     SLOW_CONSUMER = 10
     SHUTTING_DOWN = 11
     INTERNAL = 12
+    PERMISSION_DENIED = 13
 
 
 def check_doc_id(doc_id: object) -> str | None:
@@ -240,6 +249,21 @@ class Error:
     fatal: bool = False
     doc_id: str = ""
     batch_id: int = 0
+
+    def to_exception(self) -> SyncKitError:
+        """The exception that reports this error to an application: :class:`AuthError`,
+        :class:`PermissionDeniedError`, :class:`LimitExceededError`, or
+        :class:`ProtocolError` for the rest; the message names the code."""
+        text = f"{self.code.name}: {self.message}"
+        match self.code:
+            case ErrorCode.AUTH_FAILED:
+                return AuthError(text)
+            case ErrorCode.PERMISSION_DENIED:
+                return PermissionDeniedError(text)
+            case ErrorCode.DOC_TOO_LARGE | ErrorCode.FRAME_TOO_LARGE:
+                return LimitExceededError(text)
+            case _:
+                return ProtocolError(text)
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, ErrorCode):

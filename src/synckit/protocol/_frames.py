@@ -14,6 +14,7 @@ from typing import Any
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.protocol._events import (
+    PROTOCOL_VERSION,
     Ack,
     Broadcast,
     Error,
@@ -151,6 +152,12 @@ def decode_numbered(data: bytes) -> tuple[Event | FrameError, int]:
             ), seq
         return FrameError(ErrorCode.UNKNOWN_MESSAGE, "empty frame"), seq
     msg = getattr(env, kind)
+    if kind in ("hello", "welcome") and msg.protocol_version != PROTOCOL_VERSION:
+        # Checked before any other field: another revision may fill them differently.
+        return FrameError(
+            ErrorCode.PROTOCOL_VERSION,
+            f"protocol version {msg.protocol_version} is not supported",
+        ), seq
     doc_id: str = getattr(msg, "doc_id", "")
     batch_id: int = getattr(msg, "batch_id", 0)
     if hasattr(msg, "doc_id") and kind != "error":

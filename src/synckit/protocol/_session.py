@@ -243,8 +243,11 @@ class Session:
         if isinstance(event, FrameError):
             # Bad bytes inside an open session's document message only spoil that message.
             fatal = not (event.code is ErrorCode.INVALID_DOC_ID and self._state is State.OPEN)
+            message = event.message
+            if event.code is ErrorCode.PROTOCOL_VERSION:
+                message = f"{message} (this {self.role.value} speaks {PROTOCOL_VERSION})"
             raise _PeerViolationError(
-                Error(event.code, event.message, False, fatal, event.doc_id, event.batch_id)
+                Error(event.code, message, False, fatal, event.doc_id, event.batch_id)
             )
         if isinstance(event, Error) and event.fatal:
             self._check_receive(event)
@@ -386,6 +389,10 @@ class ServerSession(Session):
     @property
     def subscriptions(self) -> frozenset[str]:
         return frozenset(self._docs)
+
+    def awaits_subscribed(self, doc_id: str) -> bool:
+        """Whether ``doc_id``'s Subscribe is not answered yet (no Broadcast may go first)."""
+        return doc_id in self._awaiting_subscribed
 
     def _check_send(self, event: Event) -> None:
         match event:

@@ -1,19 +1,32 @@
 """The SyncKit server: an ASGI app (Starlette) over embedded SQLite.
 
 ``create_app(store)`` builds the app; ``synckit serve`` runs it with uvicorn. The logic lives
-in :class:`Hub` (no I/O); :class:`SyncServer` is the asyncio/ASGI shell around it; storage sits
-behind the :class:`Store` protocol (:class:`SQLiteStore`, :class:`MemoryStore`).
+in :class:`Hub` (no I/O: it queues storage work); :class:`SyncServer` is the asyncio/ASGI shell
+around it and performs that work against an :class:`AsyncStore` (a synchronous :class:`Store`
+such as :class:`SQLiteStore` or :class:`MemoryStore` runs behind :class:`ThreadedStore`).
 """
 
 from __future__ import annotations
 
-from synckit.server._app import SyncServer, create_app, open_store
-from synckit.server._hub import Authenticator, Connection, Hub, Limits
+from synckit.server._app import SyncServer, create_app, http_status, open_store
+from synckit.server._connection import Connection
+from synckit.server._hub import Action, Authenticator, Authorizer, Hub, perform_io, view_of
+from synckit.server._limits import Limits
 from synckit.server._run import running
-from synckit.server._store import MemoryStore, SQLiteStore, Store, StoredDoc
+from synckit.server._store import (
+    AsyncStore,
+    MemoryStore,
+    SQLiteStore,
+    Store,
+    StoredDoc,
+    ThreadedStore,
+)
 
 __all__ = [
+    "Action",
+    "AsyncStore",
     "Authenticator",
+    "Authorizer",
     "Connection",
     "Hub",
     "Limits",
@@ -22,7 +35,11 @@ __all__ = [
     "Store",
     "StoredDoc",
     "SyncServer",
+    "ThreadedStore",
     "create_app",
+    "http_status",
     "open_store",
+    "perform_io",
     "running",
+    "view_of",
 ]

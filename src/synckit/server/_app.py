@@ -1,17 +1,22 @@
-"""The ASGI shell: a Starlette app that moves bytes between WebSockets and a :class:`Hub`.
+"""The ASGI shell: a Starlette app that moves bytes between sockets, the :class:`Hub` and
+storage.
 
 Each WebSocket gets a reader (frames -> :meth:`Hub.receive`) and a writer (the connection's
-queued frames -> the socket), both owned by the connection's handler in one TaskGroup. The hub
-decides everything else; this module only does I/O, timeouts and HTTP framing.
+queued frames -> the socket), both owned by the connection's handler in one TaskGroup. An HTTP
+sync request or JSON view is played on the hub as a short session
+(:class:`~synckit.protocol.ServerHttpExchange`). One storage task performs the hub's queued
+storage work, in order, against an :class:`AsyncStore`. The hub decides everything else; this
+module only does I/O, timeouts, and maps protocol errors to HTTP status codes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,13 +24,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from synckit._storage import StoredDoc
 from synckit.errors import DecodeError, StorageError
-from synckit.protocol import Error, ErrorCode, check_doc_id
-from synckit.server._hub import Authenticator, Connection, Hub, Limits
-from synckit.server._store import MemoryStore, SQLiteStore, Store
-from synckit.v1 import protocol_pb2 as pb
+from synckit.protocol import (
+    HTTP_MEDIA_TYPE,
+    Error,
+    ErrorCode,
+    HttpSyncAnswer,
+    ServerHttpExchange,
+    encode_http_answer,
+    encode_http_error,
+)
+from synckit.server._connection import Connection
+from synckit.server._hub import Authenticator, Authorizer, Hub, view_of
+from synckit.server._limits import Limits
+from synckit.server._rooms import Commit, Compact, IoOp, Load
+from synckit.server._store import AsyncStore, MemoryStore, SQLiteStore, Store, ThreadedStore
 
-__all__ = ["SyncServer", "create_app", "open_store"]
+__all__ = ["SyncServer", "create_app", "http_status", "open_store"]
 
 DB_FILE = "synckit.db"
 
@@ -37,52 +53,128 @@ _CLOSE_CODES = {
     ErrorCode.INTERNAL: 1011,
 }
 
+# HTTP status codes for the error that ended an HTTP exchange (400 for the rest).
+_HTTP_STATUS = {
+    ErrorCode.AUTH_FAILED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.FRAME_TOO_LARGE: 413,
+    ErrorCode.DOC_TOO_LARGE: 413,
+    ErrorCode.SLOW_CONSUMER: 503,
+    ErrorCode.SHUTTING_DOWN: 503,
+    ErrorCode.INTERNAL: 500,
+}
 
-def open_store(store: Store | str | Path | None) -> Store:
-    """A store from what :func:`create_app` accepts: a Store as is, a directory (SQLite file
-    ``synckit.db`` inside, created when missing), a ``.db``/``.sqlite`` file, or None (memory).
+
+def http_status(error: Error) -> int:
+    """The HTTP status code of an answer reporting ``error``."""
+    return _HTTP_STATUS.get(error.code, 400)
+
+
+def open_store(store: AsyncStore | Store | str | Path | None) -> AsyncStore:
+    """The server's store from what :func:`create_app` accepts: an :class:`AsyncStore` as is, a
+    synchronous :class:`Store` on a worker thread (:class:`ThreadedStore`), a directory (SQLite
+    file ``synckit.db`` inside, created when missing), a ``.db``/``.sqlite`` file, or None
+    (memory).
     """
     if store is None:
-        return MemoryStore()
+        return ThreadedStore(MemoryStore())
     if isinstance(store, str | Path):
         path = Path(store)
         if path.suffix in (".db", ".sqlite", ".sqlite3"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            return SQLiteStore(path)
+            return ThreadedStore(SQLiteStore(path))
         path.mkdir(parents=True, exist_ok=True)
-        return SQLiteStore(path / DB_FILE)
-    return store
+        return ThreadedStore(SQLiteStore(path / DB_FILE))
+    if inspect.iscoroutinefunction(store.load):
+        return cast(AsyncStore, store)
+    return ThreadedStore(cast(Store, store))
+
+
+async def _perform(op: IoOp, store: AsyncStore) -> StoredDoc | Exception | None:
+    """Perform one storage operation; a failure is returned for the hub, not raised."""
+    try:
+        match op:
+            case Load(doc_id=doc_id):
+                return await store.load(doc_id)
+            case Commit(batches=batches):
+                if batches:
+                    await store.append_many(batches)
+            case Compact():
+                await store.compact(op.doc_id, op.snapshot, op.covered)
+    except StorageError as exc:
+        return exc
+    except Exception as exc:  # a backend's own error type: the same as a storage failure
+        return StorageError(f"{type(exc).__name__}: {exc}")
+    return None
 
 
 class SyncServer:
-    """The I/O around one :class:`Hub`: WebSocket and HTTP endpoints.
+    """The I/O around one :class:`Hub`: WebSocket and HTTP endpoints, and the storage task.
 
     Args:
         store: see :func:`open_store`.
         limits: see :class:`Limits`.
-        authenticate: see :class:`Hub`.
+        authenticate, authorize: see :class:`Hub`; they guard every endpoint.
         send_timeout: seconds one frame may take to send before the client counts as gone.
+        answer_timeout: seconds an HTTP request may wait for its answer (storage included).
     """
 
     def __init__(
         self,
-        store: Store | str | Path | None = None,
+        store: AsyncStore | Store | str | Path | None = None,
         *,
         limits: Limits | None = None,
         authenticate: Authenticator | None = None,
+        authorize: Authorizer | None = None,
         send_timeout: float = 10.0,
+        answer_timeout: float = 30.0,
     ) -> None:
-        self.hub = Hub(open_store(store), limits=limits, authenticate=authenticate)
+        self.store = open_store(store)
+        self._io_wake = asyncio.Event()
+        self.hub = Hub(
+            limits=limits,
+            authenticate=authenticate,
+            authorize=authorize,
+            wake_io=self._io_wake.set,
+        )
         self.send_timeout = send_timeout
+        self.answer_timeout = answer_timeout
+        self._io_task: asyncio.Task[None] | None = None
         self._handlers = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closed = False
+
+    # -- storage ----------------------------------------------------------------------
+
+    def _start_storage(self) -> None:
+        if self._io_task is None:
+            self._io_task = asyncio.get_running_loop().create_task(
+                self._storage_task(), name="synckit-storage"
+            )
+
+    async def _storage_task(self) -> None:
+        """Perform the hub's storage work, one operation at a time, in order."""
+        hub = self.hub
+        while True:
+            op = hub.next_io()
+            if op is None:
+                await self._io_wake.wait()
+                self._io_wake.clear()
+                continue
+            hub.io_done(op, await _perform(op, self.store))
+
+    async def _drain_storage(self) -> None:
+        while not self.hub.io_idle:
+            self._start_storage()
+            await asyncio.sleep(0.005)
 
     # -- WebSocket --------------------------------------------------------------------
 
     async def sync_endpoint(self, ws: WebSocket) -> None:
         """``/v1/sync``: one protocol session per WebSocket."""
         await ws.accept()
+        self._start_storage()
         wake = asyncio.Event()
         conn = self.hub.connect(wake.set)
         self._handlers += 1
@@ -156,19 +248,50 @@ class SyncServer:
             }
         )
 
-    async def get_doc(self, request: Request) -> Response:
-        """``GET /v1/docs/{doc_id}``: the document's JSON view, 404 when unknown."""
-        doc_id = request.path_params["doc_id"]
-        problem = check_doc_id(doc_id)
-        if problem is not None:
-            return _json_error(400, ErrorCode.INVALID_DOC_ID, problem)
+    async def _play(self, exchange: ServerHttpExchange) -> HttpSyncAnswer | Error:
+        """Play an HTTP exchange on the hub and wait for its answer."""
+        self._start_storage()
+        hub = self.hub
+        wake = asyncio.Event()
+        conn = hub.start_exchange(exchange, wake.set)
         try:
-            view = self.hub.doc_json(doc_id)
-        except (StorageError, DecodeError) as exc:
+            async with asyncio.timeout(self.answer_timeout):
+                while not hub.advance_exchange(exchange, conn):
+                    await wake.wait()
+                    wake.clear()
+        except TimeoutError:
+            if conn is not None:
+                hub.disconnect(conn)
+            return Error(
+                ErrorCode.INTERNAL,
+                f"no answer within {self.answer_timeout} s (storage is slow)",
+                retryable=True,
+            )
+        assert exchange.result is not None
+        return exchange.result
+
+    async def get_doc(self, request: Request) -> Response:
+        """``GET /v1/docs/{doc_id}``: the document's JSON view, 404 when unknown.
+
+        Guarded like every other way in: the token comes from ``Authorization: Bearer ...``
+        and the client id from ``X-SyncKit-Client`` (default ``viewer``).
+        """
+        token = request.headers.get("authorization", "")
+        scheme, _, credentials = token.partition(" ")
+        token = credentials.strip() if scheme.lower() == "bearer" else ""
+        client_id = request.headers.get("x-synckit-client", "") or "viewer"
+        exchange = self.hub.view_exchange(request.path_params["doc_id"], client_id, token)
+        result = await self._play(exchange)
+        if isinstance(result, Error):
+            return _json_error(http_status(result), result.code, result.message)
+        try:
+            view = view_of(result)
+        except DecodeError as exc:
             return _json_error(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
         if view is None:
             return JSONResponse(
-                {"error": "NOT_FOUND", "message": f"no document {doc_id!r}"}, status_code=404
+                {"error": "NOT_FOUND", "message": f"no document {exchange.doc_id!r}"},
+                status_code=404,
             )
         return JSONResponse(view)
 
@@ -176,30 +299,49 @@ class SyncServer:
         """``POST /v1/docs/{doc_id}/sync``: the HTTP fallback (protobuf in and out)."""
         limit = self.hub.limits.max_frame_bytes
         body = bytearray()
+        result: HttpSyncAnswer | Error
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                status, data = (
-                    413,
-                    _pb_error(
-                        ErrorCode.FRAME_TOO_LARGE, f"body exceeds the limit of {limit} bytes"
-                    ),
+                result = Error(
+                    ErrorCode.FRAME_TOO_LARGE, f"body exceeds the limit of {limit} bytes"
                 )
                 break
         else:
-            status, data = self.hub.http_sync(request.path_params["doc_id"], bytes(body))
-        return Response(data, status_code=status, media_type="application/x-protobuf")
+            exchange = ServerHttpExchange(
+                request.path_params["doc_id"], bytes(body), max_body_bytes=limit
+            )
+            result = await self._play(exchange)
+        if isinstance(result, Error):
+            return Response(
+                encode_http_error(result),
+                status_code=http_status(result),
+                media_type=HTTP_MEDIA_TYPE,
+            )
+        return Response(encode_http_answer(result), media_type=HTTP_MEDIA_TYPE)
 
     # -- lifetime ---------------------------------------------------------------------
 
     async def aclose(self, timeout: float = 5.0) -> None:
-        """Graceful shutdown: tell clients, let writers flush, snapshot rooms, close store."""
+        """Graceful shutdown: tell clients, let writers flush, store what is queued (and
+        snapshots of open documents), close the store. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         for conn in self.hub.connections:
             self.hub.refuse(conn, self.hub.shutting_down_error())
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
         self.hub.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._drain_storage()
+        if self._io_task is not None:
+            self._io_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._io_task
+        await self.store.close()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -216,32 +358,35 @@ class SyncServer:
 
 
 def create_app(
-    store: Store | str | Path | None = None,
+    store: AsyncStore | Store | str | Path | None = None,
     *,
     limits: Limits | None = None,
     authenticate: Authenticator | None = None,
+    authorize: Authorizer | None = None,
     send_timeout: float = 10.0,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
     Serves ``WS /v1/sync``, ``GET /health``, ``GET /v1/docs/{id}`` and
-    ``POST /v1/docs/{id}/sync``. The :class:`SyncServer` is ``app.state.synckit``; the app's
-    lifespan closes it. Mounted inside another app (whose lifespan Starlette does not run for
-    mounted apps), call ``await app.state.synckit.aclose()`` from the outer app's lifespan.
+    ``POST /v1/docs/{id}/sync``; ``authenticate`` and ``authorize`` guard all but ``/health``.
+    The :class:`SyncServer` is ``app.state.synckit``; the app's lifespan closes it. Mounted
+    inside another app (whose lifespan Starlette does not run for mounted apps), call
+    ``await app.state.synckit.aclose()`` from the outer app's lifespan.
 
     Args:
-        store: a :class:`Store`, a data directory (SQLite inside), or None for memory.
+        store: an :class:`AsyncStore`, a :class:`Store`, a data directory (SQLite inside), or
+            None for memory (see :func:`open_store`).
     """
-    server = SyncServer(store, limits=limits, authenticate=authenticate, send_timeout=send_timeout)
+    server = SyncServer(
+        store,
+        limits=limits,
+        authenticate=authenticate,
+        authorize=authorize,
+        send_timeout=send_timeout,
+    )
     app = Starlette(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server
     return app
-
-
-def _pb_error(code: ErrorCode, message: str) -> bytes:
-    return pb.Error(
-        code=pb.ErrorCode.ValueType(code), message=message, fatal=True
-    ).SerializeToString()
 
 
 def _json_error(status: int, code: ErrorCode, message: str) -> Response:

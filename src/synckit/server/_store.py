@@ -1,29 +1,29 @@
-"""Server storage: where committed changes live.
+"""Server storage: where committed changes live, and the async boundary the server uses.
 
 A store keeps, per document, an optional snapshot plus a log of change batches appended after
-it. :meth:`Store.append` is the commit point: once it returns, the batch survives a crash of
-the process, and only then does the server acknowledge it. :meth:`Store.compact` replaces the
-log with a snapshot that holds it, atomically.
-
-The interface is synchronous on purpose: SQLite commits of small batches take tens of
-microseconds, and running them in order on the event loop keeps the commit order equal to the
-acknowledgement order without locks.
-
-The document log itself is the shared :mod:`synckit._storage`; this module adds the listing of
-document ids and the durability option.
+it (the shared :mod:`synckit._storage`). The server reaches it only through :class:`AsyncStore`:
+its storage task performs one operation at a time, in the order the hub queued them, so commit
+order is acknowledgement order without locks, and a networked database can stand behind the
+same interface. :class:`ThreadedStore` puts a synchronous store (SQLite, memory) behind it by
+running every call on one worker thread of its own, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
 from synckit.errors import StorageError
 
-__all__ = ["MemoryStore", "SQLiteStore", "Store", "StoredDoc"]
+_T = TypeVar("_T")
+
+__all__ = ["AsyncStore", "MemoryStore", "SQLiteStore", "Store", "StoredDoc", "ThreadedStore"]
 
 
 class Store(DocLog, Protocol):
@@ -70,3 +70,48 @@ class SQLiteStore(SQLiteDocLog):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot list documents: {exc}") from exc
         return [r[0] for r in rows]
+
+
+class AsyncStore(Protocol):
+    """The storage interface of the server's storage task (see :class:`Store` for meanings)."""
+
+    async def load(self, doc_id: str) -> StoredDoc | None: ...
+
+    async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None: ...
+
+    async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None: ...
+
+    async def doc_ids(self) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class ThreadedStore:
+    """A synchronous :class:`Store` behind :class:`AsyncStore`: each call runs on one worker
+    thread of its own, in the order made, so the event loop never waits on the disk."""
+
+    __slots__ = ("_pool", "store")
+
+    def __init__(self, store: Store) -> None:
+        #: The synchronous store underneath.
+        self.store = store
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="synckit-store")
+
+    async def load(self, doc_id: str) -> StoredDoc | None:
+        return await self._run(self.store.load, doc_id)
+
+    async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
+        await self._run(self.store.append_many, batches)
+
+    async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        await self._run(self.store.compact, doc_id, snapshot, covered)
+
+    async def doc_ids(self) -> list[str]:
+        return await self._run(self.store.doc_ids)
+
+    async def close(self) -> None:
+        await self._run(self.store.close)
+        self._pool.shutdown(wait=True)
+
+    async def _run(self, call: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)

@@ -56,6 +56,8 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """The connection's send queue overflowed; reconnect to catch up."""
     ERROR_CODE_SHUTTING_DOWN: _ErrorCode.ValueType  # 11
     ERROR_CODE_INTERNAL: _ErrorCode.ValueType  # 12
+    ERROR_CODE_PERMISSION_DENIED: _ErrorCode.ValueType  # 13
+    """The client may not do this to this document (read it, or write it)."""
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper): ...
 
@@ -78,6 +80,8 @@ ERROR_CODE_SLOW_CONSUMER: ErrorCode.ValueType  # 10
 """The connection's send queue overflowed; reconnect to catch up."""
 ERROR_CODE_SHUTTING_DOWN: ErrorCode.ValueType  # 11
 ERROR_CODE_INTERNAL: ErrorCode.ValueType  # 12
+ERROR_CODE_PERMISSION_DENIED: ErrorCode.ValueType  # 13
+"""The client may not do this to this document (read it, or write it)."""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 @_typing.final
@@ -489,15 +493,21 @@ Global___HttpSyncRequest: _TypeAlias = HttpSyncRequest  # noqa: Y015
 
 @_typing.final
 class HttpSyncResponse(_message.Message):
-    """Answer to HttpSyncRequest (status 200), or an Error (status 4xx/5xx)."""
+    """Answer to HttpSyncRequest (status 200), or an Error (status 4xx/5xx).
+    The server plays the request as a short session (Hello, Subscribe with `version`, and Push
+    when `changes` is set), so every rule of a WebSocket session applies to it.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     CHANGES_FIELD_NUMBER: _builtins.int
     SERVER_VERSION_FIELD_NUMBER: _builtins.int
     changes: _builtins.bytes
-    """Everything the server holds beyond the request's `version`."""
+    """What the server held beyond the request's `version` when the request arrived (the
+    Subscribed changes of the short session).
+    """
     server_version: _builtins.bytes
+    """The server's version once the request's changes are committed (the Ack's)."""
     def __init__(
         self,
         *,

@@ -1,0 +1,277 @@
+"""The replica side of the client: open documents, their store, and what the server holds.
+
+:class:`ReplicaSet` is the part of the client's :class:`~synckit.client.SyncEngine` that does
+not depend on the transport: it opens documents from the store (through the shared
+:class:`~synckit._logged.LoggedDocument`), appends every local edit to the store from inside the
+document's change callback -- before anything can be sent, so what is queued is always on disk --
+applies and stores what the server sends, and keeps the server's version of each document, from
+which :meth:`ReplicaSet.unsynced` and :meth:`ReplicaSet.sync_error` tell the truth whichever
+transport reported it. The WebSocket session (:mod:`._session_sync`) and the HTTP exchange
+(:mod:`._http_sync`) build on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from synckit._logged import LoggedDocument
+from synckit.client._store import Store
+from synckit.core import ChangeEvent, Document, VersionVector
+from synckit.errors import DecodeError
+from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
+
+__all__ = ["TERMINAL", "Replica", "ReplicaSet"]
+
+#: Errors after which reconnecting cannot help.
+TERMINAL = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION})
+
+
+@dataclass(slots=True)
+class Replica:
+    """One open document and what the engine knows of its sync state."""
+
+    doc: Document
+    #: What the store holds of the document.
+    persisted: VersionVector
+    #: The document's place in the store's log (batches since the snapshot).
+    logged: LoggedDocument
+    unsubscribe: Callable[[], None]
+    #: The server's version as it last told us on this connection (None: not told yet).
+    #: Frames arrive in order and the server's version only grows, so the latest one holds
+    #: everything earlier ones did; it is decoded only when needed.
+    server_raw: bytes | None = None
+    server_cache: tuple[bytes, VersionVector] | None = None
+    #: The document's version at the last push on this connection.
+    pushed: VersionVector = field(default_factory=VersionVector)
+    #: The last error the server sent about this document.
+    error: Error | None = None
+    #: An HTTP sync request for this document is out, awaiting its answer.
+    http_pending: bool = False
+    #: Bytes of changes in that request (for error messages).
+    http_pushed: int = 0
+
+
+class ReplicaSet:
+    """Documents of one replica and their sync state, over successive connections.
+
+    Args:
+        store: where documents and edits persist.
+        actor_id: the client id every document writes under (see ``Store.actor_id``).
+        token: sent to the server with every Hello (and HTTP request).
+        response_timeout: seconds without a frame while an answer is due before
+            :meth:`tick` gives up on the connection.
+        ping_interval: seconds of silence before :meth:`tick` sends a Ping.
+        compact_every: snapshot a document in the store after this many appended batches.
+        clock: passed to every Document (milliseconds); None for the system clock.
+        wake: called when frames may be waiting (a local edit happened).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        actor_id: str,
+        *,
+        token: str = "",
+        response_timeout: float = 20.0,
+        ping_interval: float = 10.0,
+        compact_every: int = 256,
+        clock: Callable[[], int] | None = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.actor_id = actor_id
+        self.token = token
+        self.response_timeout = response_timeout
+        self.ping_interval = ping_interval
+        self.compact_every = compact_every
+        self.wake = wake
+        self._clock = clock
+        self._replicas: dict[str, Replica] = {}
+        self.session: ClientSession | None = None
+        #: The server's frame limit, from its Welcome.
+        self.max_frame_bytes = 0
+        #: An error after which reconnecting is pointless (refused token, protocol version).
+        self.terminal_error: Error | None = None
+        #: The last fatal error of a connection, from either side.
+        self.last_error: Error | None = None
+        self._last_heard = 0.0
+        self._ping_due = False
+        self._nonces = itertools.count(1)
+        #: Pushes the server acknowledged, over all connections (a statistic).
+        self.acked_pushes = 0
+        # Unanswered requests -> the time a tick first saw them.
+        self._waiting: dict[object, float] = {}
+
+    # -- documents ----------------------------------------------------------------------
+
+    def open(self, doc_id: str) -> Document:
+        """The document ``doc_id``, loaded from the store (or new); synced from now on.
+
+        Raises:
+            ValueError: ``doc_id`` is not a valid document id.
+            StorageError, DecodeError: the store failed or holds corrupt data.
+        """
+        rep = self._replicas.get(doc_id)
+        if rep is not None:
+            return rep.doc
+        return self.adopt(doc_id, self.restore(doc_id))
+
+    def restore(self, doc_id: str) -> LoggedDocument:
+        """Read ``doc_id`` from the store without opening it (no engine state is touched, so
+        this may run on another thread); give the result to :meth:`adopt`.
+
+        Raises:
+            ValueError: ``doc_id`` is not a valid document id.
+            StorageError, DecodeError: the store failed or holds corrupt data.
+        """
+        problem = check_doc_id(doc_id)
+        if problem is not None:
+            raise ValueError(problem)
+        return LoggedDocument.restore(self.store.load(doc_id), self.actor_id, clock=self._clock)
+
+    def adopt(self, doc_id: str, logged: LoggedDocument) -> Document:
+        """Open ``doc_id`` as :meth:`restore` read it (when it is not open already)."""
+        rep = self._replicas.get(doc_id)
+        if rep is not None:
+            return rep.doc
+        doc = logged.doc
+
+        def on_change(event: ChangeEvent) -> None:
+            self._on_change(doc_id, event)
+
+        rep = Replica(doc, doc.version(), logged, doc.subscribe(on_change, text_edits=False))
+        self._replicas[doc_id] = rep
+        self._opened(doc_id, rep)
+        return doc
+
+    def close_doc(self, doc_id: str) -> None:
+        """Stop syncing ``doc_id`` and forget it (its store data stays)."""
+        rep = self._replicas.pop(doc_id, None)
+        if rep is None:
+            return
+        rep.unsubscribe()
+        self._closed(doc_id)
+
+    def _opened(self, doc_id: str, rep: Replica) -> None:
+        """A transport's hook: ``doc_id`` was just opened."""
+
+    def _closed(self, doc_id: str) -> None:
+        """A transport's hook: ``doc_id`` was just closed."""
+
+    def _fail(self, code: ErrorCode, message: str) -> None:
+        """A transport's hook: the server sent bytes that do not decode."""
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return list(self._replicas)
+
+    def document(self, doc_id: str) -> Document | None:
+        rep = self._replicas.get(doc_id)
+        return None if rep is None else rep.doc
+
+    def doc_error(self, doc_id: str) -> Error | None:
+        """The last error recorded for the open document ``doc_id`` (by the server or by the
+        engine itself, such as a push over the frame limit); None when there is none."""
+        rep = self._replicas.get(doc_id)
+        return None if rep is None else rep.error
+
+    def _on_change(self, doc_id: str, event: ChangeEvent) -> None:
+        if not event.local:
+            return  # remote changes are stored as received, by _apply
+        rep = self._replicas[doc_id]
+        version = rep.doc.version()
+        if not rep.persisted.dominates(version):
+            self._append(doc_id, rep, rep.doc.changes(rep.persisted), version)
+        if self.wake is not None:
+            self.wake()
+
+    def _append(self, doc_id: str, rep: Replica, changes: bytes, version: VersionVector) -> None:
+        self.store.append(doc_id, changes)
+        rep.persisted = version
+        logged = rep.logged
+        logged.appended(len(changes))
+        if logged.compaction_due(self.compact_every):
+            snapshot, covered, size_then = logged.snapshot()
+            self.store.compact(doc_id, snapshot, covered)
+            logged.compacted(snapshot, covered, size_then)
+
+    def _server(self, rep: Replica) -> VersionVector | None:
+        """The server's version (decoded once per new value); None when not told."""
+        raw = rep.server_raw
+        if raw is None:
+            return None
+        cache = rep.server_cache
+        if cache is not None and cache[0] is raw:
+            return cache[1]
+        try:
+            version = VersionVector.decode(raw)
+        except DecodeError as exc:
+            self._fail(ErrorCode.BAD_CHANGES, f"server version does not decode: {exc}")
+            rep.server_raw = None
+            return None
+        rep.server_cache = (raw, version)
+        return version
+
+    # -- sync state ---------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        """A session is open (the server accepted our Hello)."""
+        return self.session is not None and self.session.state is State.OPEN
+
+    def unsynced(self) -> list[str]:
+        """Documents holding local edits the server has not acknowledged."""
+        out = []
+        for doc_id, rep in self._replicas.items():
+            version = rep.doc.version()
+            server = self._server(rep)
+            if server is None:
+                # Not told on this connection: only a document we never wrote to is known synced.
+                if version[self.actor_id]:
+                    out.append(doc_id)
+            elif not server.dominates(version):
+                out.append(doc_id)
+        return out
+
+    def sync_error(self) -> Error | None:
+        """An error that keeps local edits from ever being acknowledged as things stand."""
+        if self.terminal_error is not None:
+            return self.terminal_error
+        for rep in self._replicas.values():
+            if rep.error is not None and not rep.error.retryable:
+                return rep.error
+        return None
+
+    def _check_rolled_back(
+        self, doc_id: str, rep: Replica, mine: int, server: VersionVector
+    ) -> None:
+        """Refuse to push ``doc_id`` when the server holds more of our own edits (``server``)
+        than the document did before taking the server's changes (``mine``)."""
+        if server[self.actor_id] > mine:
+            # The server holds edits of this very replica that its store lacks: the store was
+            # rolled back (a restored copy). Edits made since reuse their numbers and would be
+            # dropped as duplicates, so refuse to push them.
+            rep.error = Error(
+                ErrorCode.ILLEGAL_STATE,
+                f"the store of {self.actor_id!r} is older than the server's copy of "
+                f"its edits to {doc_id!r} (seq {mine} < {server[self.actor_id]}): "
+                "was it restored from a backup? Open the client with a fresh store",
+                doc_id=doc_id,
+            )
+
+    def _apply(self, doc_id: str, rep: Replica, changes: bytes) -> bool:
+        """Apply changes from the server and store them as they came."""
+        before = rep.doc.version()
+        try:
+            rep.doc.apply(changes)
+        except DecodeError as exc:
+            self._fail(ErrorCode.BAD_CHANGES, f"changes for {doc_id!r} do not decode: {exc}")
+            return False
+        version = rep.doc.version()
+        if version != before:
+            # Everything the version holds is now in the store: earlier bytes were stored the
+            # same way, and local edits by _on_change.
+            self._append(doc_id, rep, changes, version)
+        return True

@@ -1,0 +1,247 @@
+"""The client's WebSocket transport logic: one protocol session at a time over one engine.
+
+:class:`SessionSync` drives a :class:`~synckit.protocol.ClientSession` for the documents of a
+:class:`~synckit.client._replicas.ReplicaSet`::
+
+    engine.connection_made(now)          # a transport is up: queues Hello
+    engine.receive(frame, now)           # a frame arrived
+    engine.flush()                       # push local edits (after any edit)
+    frames = engine.data_to_send()       # write these to the transport
+    engine.tick(now)                     # now and then: False -> drop the transport
+    engine.connection_lost()             # the transport is gone
+
+On each connection the server says what it holds (``Subscribed``) and the engine pushes exactly
+what it lacks, pipelining further edits as they happen. Acknowledged versions come only from the
+server, which acknowledges only after its commit.
+"""
+
+from __future__ import annotations
+
+from synckit.client._replicas import TERMINAL, Replica, ReplicaSet
+from synckit.core import VersionVector
+from synckit.errors import RemoteProtocolError
+from synckit.protocol import (
+    Ack,
+    Broadcast,
+    ClientSession,
+    DocState,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Ping,
+    Push,
+    State,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+)
+
+__all__ = ["SessionSync"]
+
+
+class SessionSync(ReplicaSet):
+    """A :class:`ReplicaSet` synced over a protocol session (a WebSocket, or a simulation's
+    link)."""
+
+    def _opened(self, doc_id: str, rep: Replica) -> None:
+        if self.online:
+            self._subscribe(doc_id, rep)
+
+    def _closed(self, doc_id: str) -> None:
+        session = self.session
+        if session is not None and session.doc_state(doc_id) is not None:
+            session.send(Unsubscribe(doc_id))
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        """A transport is up: start a session (queues the Hello)."""
+        self.session = ClientSession()
+        self.session.send(Hello(self.actor_id, self.token, ()))
+        self._last_heard = now
+        self._ping_due = False
+        self._waiting.clear()
+        for rep in self._replicas.values():
+            rep.server_raw = None
+            rep.error = None
+            rep.http_pending = False
+
+    def connection_lost(self) -> None:
+        """The transport is gone."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        for rep in self._replicas.values():
+            rep.server_raw = None
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Frames are waiting (answers, pushes): call :meth:`data_to_send`."""
+        return self.session is not None and self.session.has_data_to_send
+
+    def data_to_send(self) -> list[bytes]:
+        """Frames to write to the transport, oldest first."""
+        return [] if self.session is None else self.session.data_to_send()
+
+    @property
+    def closing(self) -> bool:
+        """The session ended: write :meth:`data_to_send`, then close the transport."""
+        return self.session is not None and self.session.state is State.CLOSED
+
+    def receive(self, frame: bytes, now: float) -> list[Event]:
+        """Handle one frame from the server; return the events it carried."""
+        session = self.session
+        if session is None:
+            return []
+        self._last_heard = now
+        self._ping_due = False
+        try:
+            events = session.receive(frame)
+        except RemoteProtocolError:
+            self.last_error = session.error
+            return []
+        for event in events:
+            self._handle(event)
+        return events
+
+    def _handle(self, event: Event) -> None:
+        rep: Replica | None
+        match event:
+            case Welcome(max_frame_bytes=limit):
+                self.max_frame_bytes = limit
+                for doc_id, rep in self._replicas.items():
+                    self._subscribe(doc_id, rep)
+            case Subscribed(doc_id=doc_id):
+                rep = self._replicas.get(doc_id)
+                if rep is None:
+                    return
+                mine = rep.doc.version()[self.actor_id]
+                rep.server_raw = event.server_version
+                server = self._server(rep)
+                if server is not None:
+                    self._check_rolled_back(doc_id, rep, mine, server)
+                if not self._apply(doc_id, rep, event.changes):
+                    return
+                rep.pushed = VersionVector()
+                self._push(doc_id, rep)
+            case Ack(doc_id=doc_id):
+                self.acked_pushes += 1
+                rep = self._replicas.get(doc_id)
+                if rep is None or rep.server_raw is None:
+                    return
+                rep.server_raw = event.server_version
+                session = self.session
+                if session is not None and doc_id not in session.pending_batches.values():
+                    server = self._server(rep)
+                    if server is not None and not server.dominates(rep.pushed):
+                        # The server did not take everything we pushed: push the rest again.
+                        rep.pushed = VersionVector()
+                        self._push(doc_id, rep)
+            case Broadcast(doc_id=doc_id):
+                rep = self._replicas.get(doc_id)
+                if rep is None or not self._apply(doc_id, rep, event.changes):
+                    return
+                if rep.server_raw is not None:
+                    rep.server_raw = event.server_version
+            case Error(fatal=True):
+                self.last_error = event
+                if event.code in TERMINAL:
+                    self.terminal_error = event
+            case Error(doc_id=doc_id) if doc_id in self._replicas:
+                rep = self._replicas[doc_id]
+                rep.error = event
+                if not event.batch_id:
+                    rep.server_raw = None  # the subscription ended; retried on the next connection
+                elif event.retryable:
+                    rep.pushed = VersionVector()
+            case _:
+                pass
+
+    def _fail(self, code: ErrorCode, message: str) -> None:
+        session = self.session
+        if session is not None and session.state is not State.CLOSED:
+            err = Error(code, message, retryable=False, fatal=True)
+            session.send(err)
+            self.last_error = err
+
+    def _subscribe(self, doc_id: str, rep: Replica) -> None:
+        assert self.session is not None
+        rep.server_raw = None
+        self.session.send(Subscribe(doc_id, rep.doc.version().encode()))
+
+    # -- pushing ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Push every local edit the server has not been sent on this connection."""
+        if not self.online:
+            return
+        for doc_id, rep in self._replicas.items():
+            if rep.server_raw is not None:
+                self._push(doc_id, rep)
+
+    def _push(self, doc_id: str, rep: Replica) -> None:
+        session = self.session
+        if session is None or session.state is not State.OPEN:
+            return
+        if session.doc_state(doc_id) is not DocState.SUBSCRIBED:
+            return
+        server = self._server(rep)
+        if server is None:
+            return
+        version = rep.doc.version()
+        base = server.merge(rep.pushed) if rep.pushed else server
+        if base.dominates(version):
+            return
+        if rep.error is not None and not rep.error.retryable:
+            return  # refused on this connection: tried again only on the next one
+        data = rep.doc.changes(base)
+        if self.max_frame_bytes and len(data) + 64 + len(doc_id) > self.max_frame_bytes:
+            rep.error = Error(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"unsent changes of {doc_id!r} take {len(data)} bytes, more than the "
+                f"server's frame limit of {self.max_frame_bytes}",
+                doc_id=doc_id,
+            )
+            return
+        session.send(Push(doc_id, session.next_batch_id(), data))
+        rep.pushed = version
+
+    # -- timers -------------------------------------------------------------------------
+
+    def tick(self, now: float) -> bool:
+        """Check the connection's liveness at time ``now`` (seconds, any fixed origin).
+
+        Every request (Hello, Subscribe, Push, Ping) is timed from the first tick that sees it
+        unanswered. May queue a Ping after ``ping_interval`` of silence. Returns False when an
+        answer is more than ``response_timeout`` overdue: drop the transport.
+        """
+        session = self.session
+        if session is None or session.state is State.CLOSED:
+            return True
+        waiting: set[object] = {("batch", b) for b in session.pending_batches}
+        waiting.update(
+            ("subscribe", d) for d in self._replicas if session.doc_state(d) is DocState.SUBSCRIBING
+        )
+        if session.state is not State.OPEN:
+            waiting.add("hello")
+        if self._ping_due:
+            waiting.add("ping")
+        seen = self._waiting
+        for key in list(seen):
+            if key not in waiting:
+                del seen[key]
+        for key in waiting:
+            seen.setdefault(key, now)
+        oldest = min(seen.values(), default=now)
+        if now - oldest > self.response_timeout:
+            self.last_error = Error(
+                ErrorCode.UNSPECIFIED, f"no answer from the server for {now - oldest:.1f} s"
+            )
+            return False
+        quiet = now - self._last_heard
+        if quiet > self.ping_interval and not self._ping_due and session.state is State.OPEN:
+            session.send(Ping(next(self._nonces)))
+            self._ping_due = True
+        return True

@@ -1,0 +1,245 @@
+"""Open documents ("rooms") and the storage work they queue, in commit order, without I/O.
+
+A room holds one document in memory while connections use it. Nothing here touches storage:
+every load, commit and compaction becomes an :class:`IoOp` in one first-in, first-out queue,
+and whoever drives the hub performs them (the ASGI server in a task against an async store,
+tests and the simulation inline against a synchronous one) and reports back with
+:meth:`Rooms.done`. Because the queue is worked one operation at a time, storage sees the
+operations in the order the hub made them.
+
+Group commit: changes pushed while earlier work is still being stored are gathered into one
+:class:`Commit` (one transaction), and its replies are released together once it is stored.
+
+The rule that keeps acknowledgements honest: any reply that reveals the server's version
+(``Ack``, ``Broadcast``, ``Subscribed``) waits, with :meth:`Rooms.after_commit`, behind the last
+commit queued when it was made, so a client never learns of a version before storage holds it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from synckit._logged import LoggedDocument
+from synckit._storage import StoredDoc
+from synckit.protocol import Event
+from synckit.server._connection import Connection
+
+__all__ = ["Commit", "Compact", "IoOp", "Load", "Room", "Rooms"]
+
+
+@dataclass(slots=True)
+class Room:
+    """One open document and the connections subscribed to it."""
+
+    doc_id: str
+    #: The document and its log bookkeeping; None while it is being loaded.
+    logged: LoggedDocument | None = None
+    subscribers: dict[int, Connection] = field(default_factory=dict)
+    #: Events that arrived while the document was loading, replayed once it is here.
+    queued: list[tuple[Connection, Event]] = field(default_factory=list)
+    #: Views (HTTP exchanges and the like) keeping the room open without a subscription.
+    users: int = 0
+
+
+@dataclass(slots=True)
+class Load:
+    """Read what storage holds for ``doc_id``; report the :class:`StoredDoc` (or None)."""
+
+    doc_id: str
+
+
+@dataclass(slots=True)
+class Commit:
+    """Append ``batches`` in one transaction; on success run ``replies`` in order."""
+
+    batches: list[tuple[str, bytes]] = field(default_factory=list)
+    #: Run once the batches are stored (acks, broadcasts, answers), in order.
+    replies: list[Callable[[], None]] = field(default_factory=list)
+    #: Run instead when storing failed (refusals), in order.
+    refusals: list[Callable[[str], None]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Compact:
+    """Replace the first ``covered`` batches of ``doc_id``'s log by ``snapshot``."""
+
+    doc_id: str
+    snapshot: bytes
+    covered: int
+    size_then: int
+    #: The bookkeeping to update when done (not a later reload's).
+    logged: LoggedDocument
+
+
+IoOp = Load | Commit | Compact
+
+
+class Rooms:
+    """The open rooms, the least recently used order for compaction in memory, and the storage
+    queue.
+
+    Args:
+        compact_every: snapshot a document after this many committed batches.
+        live_docs: documents kept decoded; beyond this many the least recently used are kept as
+            their snapshot bytes until used again.
+        wake: called when an operation is queued (the storage task has work).
+    """
+
+    def __init__(
+        self, *, compact_every: int, live_docs: int, wake: Callable[[], None] | None = None
+    ) -> None:
+        self.compact_every = compact_every
+        self.live_docs = live_docs
+        self.wake = wake
+        self._rooms: dict[str, Room] = {}
+        self._live: dict[str, Room] = {}
+        self._queue: deque[IoOp] = deque()
+        self._in_flight: IoOp | None = None
+        # Loaded documents waiting for their room, set by done() for the hub to pick up.
+        self._loaded: list[tuple[Room, StoredDoc | Exception | None]] = []
+
+    # -- rooms ------------------------------------------------------------------------
+
+    def get(self, doc_id: str) -> Room | None:
+        return self._rooms.get(doc_id)
+
+    def open(self, doc_id: str) -> Room:
+        """The room of ``doc_id``; a new one queues a :class:`Load`."""
+        room = self._rooms.get(doc_id)
+        if room is None:
+            room = self._rooms[doc_id] = Room(doc_id)
+            self._push(Load(doc_id))
+        return room
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return sorted(self._rooms)
+
+    def items(self) -> list[tuple[str, Room]]:
+        return list(self._rooms.items())
+
+    def touch(self, room: Room) -> None:
+        """Mark a loaded room as just used; compact in memory the least recently used beyond
+        the limit."""
+        live = self._live
+        live.pop(room.doc_id, None)
+        live[room.doc_id] = room
+        while len(live) > self.live_docs:
+            oldest = live.pop(next(iter(live)))
+            if oldest.logged is not None:
+                oldest.logged.doc.compact()
+
+    def close_if_unused(self, room: Room) -> None:
+        """Drop a room nobody uses any more, queueing a snapshot of what its log holds."""
+        if room.subscribers or room.users or room.queued:
+            return
+        if self._rooms.get(room.doc_id) is not room:
+            return
+        del self._rooms[room.doc_id]
+        self._live.pop(room.doc_id, None)
+        logged = room.logged
+        if logged is not None and logged.log_count:
+            self.compact(room.doc_id, logged)
+
+    def evict(self, doc_id: str) -> Room | None:
+        """Forget a room whose memory is ahead of storage (it reloads from storage)."""
+        room = self._rooms.pop(doc_id, None)
+        self._live.pop(doc_id, None)
+        return room
+
+    # -- storage work -----------------------------------------------------------------
+
+    def append(self, room: Room, data: bytes) -> Commit:
+        """Queue ``data`` for ``room``'s log in the open commit; returns that commit."""
+        commit = self._open_commit()
+        commit.batches.append((room.doc_id, data))
+        logged = room.logged
+        assert logged is not None
+        logged.appended(len(data))
+        if logged.compaction_due(self.compact_every):
+            self.compact(room.doc_id, logged)
+        return commit
+
+    def compact(self, doc_id: str, logged: LoggedDocument) -> None:
+        snapshot, covered, size_then = logged.snapshot()
+        self._push(Compact(doc_id, snapshot, covered, size_then, logged))
+
+    def after_commit(self, reply: Callable[[], None]) -> None:
+        """Run ``reply`` once every commit queued so far is stored (now, when none is)."""
+        commit = self._last_commit()
+        if commit is None:
+            reply()
+        else:
+            commit.replies.append(reply)
+
+    def _last_commit(self) -> Commit | None:
+        for op in reversed(self._queue):
+            if isinstance(op, Commit):
+                return op
+        return self._in_flight if isinstance(self._in_flight, Commit) else None
+
+    def _open_commit(self) -> Commit:
+        if self._queue and isinstance(self._queue[-1], Commit):
+            return self._queue[-1]
+        commit = Commit()
+        self._push(commit)
+        return commit
+
+    def _push(self, op: IoOp) -> None:
+        self._queue.append(op)
+        if self.wake is not None:
+            self.wake()
+
+    @property
+    def io_idle(self) -> bool:
+        """Nothing is queued for storage and nothing is being performed."""
+        return not self._queue and self._in_flight is None
+
+    def next_io(self) -> IoOp | None:
+        """The next operation to perform, or None (nothing queued, or one still running).
+
+        Perform it, then report with :meth:`done`.
+        """
+        if self._in_flight is not None or not self._queue:
+            return None
+        op = self._in_flight = self._queue.popleft()
+        return op
+
+    def done(self, op: IoOp, result: StoredDoc | Exception | None = None) -> list[str]:
+        """``op`` was performed: ``result`` is what a Load read, or the exception it raised
+        (a StorageError, or a DecodeError from a log that does not decode).
+
+        Returns the documents whose memory is now ahead of storage (a failed commit): the
+        caller evicts them.
+        """
+        if op is not self._in_flight:
+            raise ValueError("done() reports the operation next_io() returned")
+        self._in_flight = None
+        match op:
+            case Load(doc_id=doc_id):
+                room = self._rooms.get(doc_id)
+                if room is not None and room.logged is None:
+                    self._loaded.append((room, result))
+            case Commit():
+                if isinstance(result, Exception):
+                    for refuse in op.refusals:
+                        refuse(str(result))
+                    return sorted({doc_id for doc_id, _ in op.batches})
+                for reply in op.replies:
+                    reply()
+            case Compact():
+                if not isinstance(result, Exception):
+                    op.logged.compacted(op.snapshot, op.covered, op.size_then)
+                # A failed compaction loses nothing: the log still holds every batch.
+        return []
+
+    def take_loaded(self) -> list[tuple[Room, StoredDoc | Exception | None]]:
+        """Rooms whose load finished since the last call, with what was read."""
+        loaded, self._loaded = self._loaded, []
+        return loaded
+
+    def clear(self) -> None:
+        self._rooms.clear()
+        self._live.clear()
