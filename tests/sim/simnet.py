@@ -4,7 +4,9 @@ The real :class:`~synckit.client.SyncEngine` replicas and the real server
 :class:`~synckit.server.Hub` talk through a FAKE network (the only fake part): every frame may
 be dropped, duplicated or delayed (so frames reorder), links are cut at random, the server
 crashes (its memory is thrown away; only its store survives) and clients restart from their
-stores. Then the network heals and every replica must converge with the server, and nothing
+stores. The server's storage work runs a random number of steps late (the hub queues it; the
+simulation performs it), so acknowledgements wait for commits and crashes catch changes that
+memory held and storage did not. Then the network heals and every replica must converge with the server, and nothing
 the server ever acknowledged may be missing from its store.
 
 Everything random comes from one ``random.Random(seed)``, and time is simulated, so a seed
@@ -23,7 +25,7 @@ from synckit.client import MemoryStore as ClientStore
 from synckit.client import SyncEngine
 from synckit.core import Document, VersionVector
 from synckit.protocol import Ack
-from synckit.server import Connection, Hub, Limits
+from synckit.server import Connection, Hub, Limits, perform_io
 from synckit.server import MemoryStore as ServerStore
 
 #: Edit kinds of :meth:`Simulation._edit`: field set, field delete, counter, text insert, text
@@ -84,7 +86,10 @@ class Simulation:
         self.limits = Limits(
             compact_every=self.rng.choice([2, 7, 50]), live_docs=self.rng.choice([1, 1024])
         )
-        self.hub = Hub(self.server_store, limits=self.limits)
+        self.hub = Hub(limits=self.limits)
+        # Storage work waits a random number of steps (0 to 3): acks, broadcasts and answers
+        # wait for it, and a crash loses whatever memory held beyond it.
+        self.storage_lag = self.rng.choice([0, 1, 3])
         self._tie = 0
         # Highest server version acknowledged per document, over the whole run.
         self.acked: dict[str, VersionVector] = {d: VersionVector() for d in self.doc_ids}
@@ -171,6 +176,19 @@ class Simulation:
             if link.closing_at is not None and self.now >= link.closing_at:
                 self._cut(rep)
 
+    def _store_some(self, everything: bool = False) -> None:
+        """Perform the hub's queued storage work: all of it, or a random part."""
+        hub = self.hub
+        budget = None if everything or not self.storage_lag else self.rng.randint(0, 4)
+        while budget is None or budget > 0:
+            op = hub.next_io()
+            if op is None:
+                return
+            self.stats["storage_ops"] += 1
+            hub.io_done(op, perform_io(op, self.server_store))
+            if budget is not None:
+                budget -= 1
+
     def _connect(self, rep: _Replica) -> None:
         if rep.link is not None:
             return
@@ -190,11 +208,13 @@ class Simulation:
 
     def _crash_server(self) -> None:
         self.stats["server_crashes"] += 1
+        if not self.hub.io_idle:
+            self.stats["crashes_with_unstored_work"] += 1
         for rep in self.replicas:
             self._cut(rep)
         # Memory is gone; what was committed must still be there.
         self.check_durable()
-        self.hub = Hub(self.server_store, limits=self.limits)
+        self.hub = Hub(limits=self.limits)
 
     def _restart_client(self, rep: _Replica) -> None:
         self.stats["client_restarts"] += 1
@@ -268,9 +288,13 @@ class Simulation:
                 self._cut(rep)
         self._pump(faulty)
         self._deliver()
+        if not self.storage_lag or not faulty or self.rng.random() < 1 / self.storage_lag:
+            self._store_some(everything=not faulty)
         self._pump(faulty)
 
     def quiet(self) -> bool:
+        if not self.hub.io_idle:
+            return False
         for rep in self.replicas:
             if rep.link is None or not rep.engine.online or rep.engine.unsynced():
                 return False
