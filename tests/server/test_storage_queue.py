@@ -19,7 +19,7 @@ from synckit.protocol import (
     Subscribed,
     Welcome,
 )
-from synckit.server import Hub, MemoryStore, perform_io
+from synckit.server import Hub, Limits, MemoryStore, perform_io
 from synckit.server._rooms import Commit, Load
 
 
@@ -149,3 +149,41 @@ def test_a_failed_load_answers_every_queued_event_and_forgets_the_room() -> None
     assert all(isinstance(e, Error) and "disk gone" in e.message for e in errors)
     assert [e.batch_id for e in errors if isinstance(e, Error)] == [0, 1]
     assert hub.open_doc_ids == []
+
+
+def test_a_waiting_change_is_stored_once_however_often_it_is_pushed() -> None:
+    store = CountingStore()
+    hub = Hub(store)
+    first = Document("a")
+    first.set("a", 1)
+    later = Document("b")
+    later.apply(first.changes())
+    later.get_list("l").append("needs a's clock")
+    waiting = later.changes(since=first.version())
+    peer = Peer(hub, "hostile")
+    peer.send(Subscribe("d"))
+    for _ in range(5):  # the same waiting change again and again
+        peer.push("d", waiting)
+    acks = [e for e in peer.received() if isinstance(e, Ack)]
+    assert len(acks) == 5
+    assert store.transactions == [["d"]]  # stored once: repeats cannot fill the log
+    peer.push("d", first.changes())
+    assert store.transactions == [["d"], ["d"]]
+    assert hub.doc_json("d") == later.to_json()
+
+
+def test_requests_waiting_for_a_load_are_bounded() -> None:
+    hub = Hub(None, limits=Limits(max_queue_frames=8))
+    peer = Peer(hub, "flood")
+    peer.send(Subscribe("d"))
+    refused: list[Event] = []
+    for i in range(20):
+        peer.push("d", edit(f"w{i}", i))
+        refused += peer.received()
+    assert len(refused) == 13
+    assert all(
+        isinstance(e, Error) and e.retryable and "still loading" in e.message for e in refused
+    )
+    drain(hub, MemoryStore())
+    acks = [e for e in peer.received() if isinstance(e, Ack)]
+    assert len(acks) == 7  # the subscribe and 7 pushes waited; each got its answer

@@ -6,8 +6,8 @@ be dropped, duplicated or delayed (so frames reorder), links are cut at random, 
 crashes (its memory is thrown away; only its store survives) and clients restart from their
 stores. The server's storage work runs a random number of steps late (the hub queues it; the
 simulation performs it), so acknowledgements wait for commits and crashes catch changes that
-memory held and storage did not. Then the network heals and every replica must converge with the server, and nothing
-the server ever acknowledged may be missing from its store.
+memory held and storage did not. Then the network heals and every replica must converge with
+the server, and nothing the server ever acknowledged may be missing from its store.
 
 Everything random comes from one ``random.Random(seed)``, and time is simulated, so a seed
 reproduces exactly: ``python tests/sim/simnet.py SEED`` replays one and prints its figures.

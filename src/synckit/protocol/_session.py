@@ -394,6 +394,10 @@ class ServerSession(Session):
         """Whether ``doc_id``'s Subscribe is not answered yet (no Broadcast may go first)."""
         return doc_id in self._awaiting_subscribed
 
+    def may_broadcast(self, doc_id: str) -> bool:
+        """Whether a Broadcast for ``doc_id`` may be sent now: subscribed and answered."""
+        return doc_id in self._docs and doc_id not in self._awaiting_subscribed
+
     def _check_send(self, event: Event) -> None:
         match event:
             case Subscribed(doc_id=doc):

@@ -219,7 +219,8 @@ class Hub:
         room = self.rooms.open(doc_id)
         room.subscribers[conn.id] = conn
         if room.logged is None:
-            room.queued.append((conn, sub))
+            if not self._wait_for_load(conn, room, sub):
+                room.subscribers.pop(conn.id, None)
             return
         self.rooms.touch(room)
         doc = room.logged.doc
@@ -256,9 +257,27 @@ class Hub:
             )
             return
         if room.logged is None:
-            room.queued.append((conn, push))
+            self._wait_for_load(conn, room, push)
             return
         self._commit(conn, room, room.logged, push)
+
+    def _wait_for_load(self, conn: Connection, room: Room, event: Subscribe | Push) -> bool:
+        """Hold ``event`` until the room's document is loaded (a bounded number of them);
+        False when it was refused instead."""
+        if len(room.queued) >= self.limits.max_queue_frames:
+            conn.send(
+                Error(
+                    ErrorCode.INTERNAL,
+                    f"document {room.doc_id!r} is still loading and {len(room.queued)} requests "
+                    "already wait for it; try again",
+                    retryable=True,
+                    doc_id=room.doc_id,
+                    batch_id=event.batch_id if isinstance(event, Push) else 0,
+                )
+            )
+            return False
+        room.queued.append((conn, event))
+        return True
 
     def _commit(self, conn: Connection, room: Room, logged: LoggedDocument, push: Push) -> None:
         """Merge a push into the room and queue what is new for storage; the ack (and the
@@ -278,7 +297,7 @@ class Hub:
             )
             return
         doc = logged.doc
-        before = doc.version()
+        before, waiting_before = doc.version(), doc.waiting
         try:
             doc.apply(changes)
         except DecodeError as exc:
@@ -293,9 +312,12 @@ class Hub:
             return
         after = doc.version()
         delta = doc.changes(before) if after != before else b""
-        # Changes waiting for predecessors are kept as they came: the log replays them into
-        # the same wait, and they apply once the predecessors arrive.
-        stored = changes if doc.waiting else delta
+        # Changes that now wait for predecessors are stored as they came: the log replays them
+        # into the same wait, and they apply once the predecessors arrive. A push that only
+        # repeats what already waits (same count, nothing applied) stores nothing.
+        waiting = doc.waiting
+        new_wait = waiting and (waiting != waiting_before or after != before)
+        stored = changes if new_wait else delta
         version = after.encode()
         if not stored:
             self.rooms.after_commit(lambda: conn.send(Ack(doc_id, batch, version)))
@@ -326,7 +348,7 @@ class Hub:
         doc_id = out.doc_id
         for other in list(room.subscribers.values()):
             # One still waiting for its Subscribed gets this change in that answer.
-            if other is not sender and not other.session.awaits_subscribed(doc_id):
+            if other is not sender and other.session.may_broadcast(doc_id):
                 other.send(out, body)
                 if other.closed:
                     self._drop(other)
