@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from peer import Peer
+
 from synckit import Document
 from synckit.core import VersionVector
 from synckit.errors import StorageError
 from synckit.protocol import (
     Ack,
     Broadcast,
-    ClientSession,
     Error,
     Event,
-    Hello,
-    Push,
     Subscribe,
     Subscribed,
-    Welcome,
 )
 from synckit.server import Hub, Limits, MemoryStore, perform_io
 from synckit.server._rooms import Commit, Load
@@ -33,24 +31,6 @@ class CountingStore(MemoryStore):
     def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
         self.transactions.append([doc_id for doc_id, _ in batches])
         super().append_many(batches)
-
-
-class Peer:
-    def __init__(self, hub: Hub, name: str) -> None:
-        self.hub, self.session, self.conn = hub, ClientSession(), hub.connect()
-        self.send(Hello(name))
-        assert self.received() == [Welcome(("http-sync",), hub.limits.max_frame_bytes)]
-
-    def send(self, event: Event) -> None:
-        self.session.send(event)
-        for frame in self.session.data_to_send():
-            self.hub.receive(self.conn, frame)
-
-    def received(self) -> list[Event]:
-        return [e for f in self.conn.take_frames() for e in self.session.receive(f)]
-
-    def push(self, doc_id: str, changes: bytes) -> None:
-        self.send(Push(doc_id, self.session.next_batch_id(), changes))
 
 
 def step(hub: Hub, store: MemoryStore) -> object:

@@ -196,20 +196,25 @@ class Hub:
         else:
             conn.send(Welcome(CAPABILITIES, self.limits.max_frame_bytes, PROTOCOL_VERSION))
 
-    def _allowed(self, conn: Connection, doc_id: str, action: Action) -> bool:
+    def _allowed(self, conn: Connection, doc_id: str, action: Action, batch: int = 0) -> bool:
+        """Ask the ``authorize`` hook; when it says no, tell the client (PERMISSION_DENIED)."""
         authorize = self._authorize
-        return authorize is None or authorize(conn.session.client_id, doc_id, action)
+        client_id = conn.session.client_id
+        if authorize is None or authorize(client_id, doc_id, action):
+            return True
+        conn.send(
+            Error(
+                ErrorCode.PERMISSION_DENIED,
+                f"client {client_id!r} may not {action} document {doc_id!r}",
+                doc_id=doc_id,
+                batch_id=batch,
+            )
+        )
+        return False
 
     def _on_subscribe(self, conn: Connection, sub: Subscribe) -> None:
         doc_id = sub.doc_id
         if not self._allowed(conn, doc_id, "read"):
-            conn.send(
-                Error(
-                    ErrorCode.PERMISSION_DENIED,
-                    f"client {conn.session.client_id!r} may not read document {doc_id!r}",
-                    doc_id=doc_id,
-                )
-            )
             return
         try:
             since = VersionVector.decode(sub.version) if sub.version else VersionVector()
@@ -234,15 +239,7 @@ class Hub:
 
     def _on_push(self, conn: Connection, push: Push) -> None:
         doc_id, batch = push.doc_id, push.batch_id
-        if not self._allowed(conn, doc_id, "write"):
-            conn.send(
-                Error(
-                    ErrorCode.PERMISSION_DENIED,
-                    f"client {conn.session.client_id!r} may not write to document {doc_id!r}",
-                    doc_id=doc_id,
-                    batch_id=batch,
-                )
-            )
+        if not self._allowed(conn, doc_id, "write", batch):
             return
         room = self.rooms.get(doc_id)
         if room is None:  # evicted since the session let the subscription through
