@@ -17,8 +17,9 @@ dev.py runs every task with that interpreter instead and creates or installs not
 
 A task runs as a child process in a session of its own. dev.py passes SIGINT, SIGTERM, SIGHUP
 and SIGQUIT on to it (a Ctrl-C in the terminal reaches the child exactly once, through
-dev.py), stops and continues it with dev.py on Ctrl-Z, waits for it to end and exits with its
-status (128 + N when signal N ended it).
+dev.py; a signal ignored when dev.py started, as under nohup, stays ignored), stops and
+continues it with dev.py on Ctrl-Z, waits for it to end and exits with its status (128 + N
+when signal N ended it).
 """
 
 from __future__ import annotations
