@@ -1,29 +1,46 @@
 #!/usr/bin/env python3
 """SyncKit's one entry point for developers: sets up ``.venv`` and runs a task in it.
 
-    python3 dev.py serve [ARGS...]   run the server on embedded SQLite (data in ./data)
-    python3 dev.py test [ARGS...]    run the whole test suite (pytest ARGS...)
-    python3 dev.py check             ruff (lint and format) and mypy --strict
-    python3 dev.py bench [ARGS...]   benchmarks side by side with pycrdt and loro
-    python3 dev.py demo              two replicas syncing in one process, no server
+    python3 dev.py serve [ARGS...]      run the server on embedded SQLite (data in ./data)
+    python3 dev.py test [ARGS...]       the default test run: every test not marked slow
+                                        (ARGS go to pytest: a folder, -k NAME, -m slow, ...)
+    python3 dev.py test --all [ARGS...] every test, the slow ones too
+    python3 dev.py check                ruff (lint and format) and mypy --strict
+    python3 dev.py bench [ARGS...]      benchmarks side by side with pycrdt and loro
+    python3 dev.py demo                 two replicas syncing in one process, no server
+    python3 dev.py example NAME         run examples/NAME.py (without NAME: list the examples)
 
 The first run creates ``.venv`` and installs the project with its dev extra (and the bench
-extra for ``bench``); later runs reinstall only when pyproject.toml changed.
+extra for ``bench``); later runs reinstall only when pyproject.toml changed. With
+SYNCKIT_DEV_PYTHON set to a Python that already has synckit and its dev extra installed,
+dev.py runs every task with that interpreter instead and creates or installs nothing.
+
+A task runs as a child process in a session of its own. dev.py passes SIGINT, SIGTERM, SIGHUP
+and SIGQUIT on to it (a Ctrl-C in the terminal reaches the child exactly once, through
+dev.py; a signal ignored when dev.py started, as under nohup, stays ignored), stops and
+continues it with dev.py on Ctrl-Z, waits for it to end and exits with its status (128 + N
+when signal N ended it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+EXAMPLES = ROOT / "examples"
+#: Signals dev.py passes on to the task it runs (those this platform has).
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 
 
 def _ensure_env(extras: str) -> None:
@@ -53,33 +70,112 @@ def _ensure_env(extras: str) -> None:
     stamp.write_text(digest)
 
 
+def _python(extras: str = "dev") -> str:
+    """The interpreter a task runs with: $SYNCKIT_DEV_PYTHON as it is, else .venv's, set up."""
+    given = os.environ.get("SYNCKIT_DEV_PYTHON")
+    if given:
+        return given
+    _ensure_env(extras)
+    return str(PY)
+
+
+def _exit_status(returncode: int) -> int:
+    """A child's status as a shell reports it: 128 + N when signal N ended it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _signal(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended and was reaped meanwhile
+        child.send_signal(signum)
+
+
 def _run(argv: list[str]) -> int:
-    return subprocess.call(argv, cwd=ROOT)
+    """Run ``argv`` in ROOT until it ends, passing signals on to it; return its exit status."""
+    if os.name == "nt":  # a console Ctrl-C reaches every process attached to the console
+        return _run_through_ctrl_c(argv)
+    child: subprocess.Popen[bytes] | None = None
+    early: list[int] = []  # signals that came before the child existed
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if child is None:
+            early.append(signum)
+        elif signum == signal.SIGTSTP:  # Ctrl-Z: stop both; the shell's fg or bg continues us
+            # SIGSTOP: the kernel drops a SIGTSTP sent to the child's orphaned process group.
+            _signal(child, signal.SIGSTOP)
+            os.kill(os.getpid(), signal.SIGSTOP)  # returns once we are continued
+            _signal(child, signal.SIGCONT)
+        else:
+            _signal(child, signum)
+
+    signums = [getattr(signal, name) for name in (*FORWARDED, "SIGTSTP") if hasattr(signal, name)]
+    # A signal ignored from the start stays ignored (as under nohup): it is not passed on.
+    handled = [s for s in signums if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {signum: signal.signal(signum, forward) for signum in handled}
+    try:
+        # Its own session keeps the terminal's Ctrl-C from reaching the child directly as well:
+        # a second SIGINT makes uvicorn give up its graceful shutdown.
+        child = subprocess.Popen(argv, cwd=ROOT, start_new_session=True)
+        for signum in early:
+            forward(signum, None)
+        return _exit_status(child.wait())
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run_through_ctrl_c(argv: list[str]) -> int:
+    with subprocess.Popen(argv, cwd=ROOT) as child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # the child got the Ctrl-C too: wait for it to end
+                continue
+
+
+def _example(rest: list[str]) -> int:
+    names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
+    if len(rest) != 1 or rest[0] not in names:
+        wrong = f"dev.py: no example {rest[0]!r}; " if rest else ""
+        print(f"{wrong}usage: python3 dev.py example NAME, NAME one of: {', '.join(names)}")
+        return 2
+    return _run([_python(), str(EXAMPLES / f"{rest[0]}.py")])
+
+
+def _test(rest: list[str]) -> int:
+    if "--all" in rest:  # an explicit -m replaces pyproject's -m 'not slow'
+        rest = ["-m", "", *(arg for arg in rest if arg != "--all")]
+    return _run([_python(), "-m", "pytest", *rest])
+
+
+def _serve(rest: list[str]) -> int:
+    if not any(arg == "--data" or arg.startswith("--data=") for arg in rest):
+        rest = ["--data", str(ROOT / "data"), *rest]
+    return _run([_python(), "-m", "synckit.cli", "serve", *rest])
+
+
+def _check() -> int:
+    py = _python()
+    return (
+        _run([py, "-m", "ruff", "check", "."])
+        or _run([py, "-m", "ruff", "format", "--check", "."])
+        or _run([py, "-m", "mypy"])
+    )
 
 
 def main(args: list[str]) -> int:
     task, rest = (args[0], args[1:]) if args else ("help", [])
     if task == "serve":
-        _ensure_env("dev")
-        if not any(arg == "--data" or arg.startswith("--data=") for arg in rest):
-            rest = ["--data", str(ROOT / "data"), *rest]
-        return _run([str(BIN / "synckit"), "serve", *rest])
+        return _serve(rest)
     if task == "test":
-        _ensure_env("dev")
-        return _run([str(PY), "-m", "pytest", *rest])
+        return _test(rest)
     if task == "check":
-        _ensure_env("dev")
-        return (
-            _run([str(PY), "-m", "ruff", "check", "."])
-            or _run([str(PY), "-m", "ruff", "format", "--check", "."])
-            or _run([str(PY), "-m", "mypy"])
-        )
+        return _check()
     if task == "bench":
-        _ensure_env("dev,bench")
-        return _run([str(PY), str(ROOT / "benchmarks" / "run.py"), *rest])
+        return _run([_python("dev,bench"), str(ROOT / "benchmarks" / "run.py"), *rest])
     if task == "demo":
-        _ensure_env("dev")
-        return _run([str(PY), str(ROOT / "examples" / "two_replicas.py")])
+        return _example(["two_replicas"])
+    if task == "example":
+        return _example(rest)
     print(__doc__)
     return 0 if task in ("help", "-h", "--help") else 2
 

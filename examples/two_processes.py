@@ -1,8 +1,9 @@
 """Two processes sync one document through a SyncKit server.
 
-    python examples/two_processes.py
+Run it from the checkout with ``python3 dev.py example two_processes`` (dev.py sets up
+``.venv`` first and runs this file with its Python, which has synckit installed).
 
-starts ``synckit serve`` on a free port, then a second Python process (this file with
+It starts ``synckit serve`` on a free port, then a second Python process (this file with
 ``--peer``) that writes to the shopping list while this process watches it change. Each side
 could just as well run on its own machine, and each keeps working offline: its edits live in
 its own store (here ``alice.db`` / ``bob.db`` in a temporary directory) until they are synced.

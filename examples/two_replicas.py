@@ -1,6 +1,7 @@
 """Two replicas edit one document offline, exchange only what the other lacks, and converge.
 
-Run: ``python3 dev.py demo`` (or ``.venv/bin/python examples/two_replicas.py``).
+Run it from the checkout with ``python3 dev.py demo``, or ``python3 dev.py example two_replicas``
+(dev.py sets up ``.venv`` first and runs this file with its Python, which has synckit installed).
 """
 
 from __future__ import annotations

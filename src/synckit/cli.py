@@ -74,7 +74,10 @@ def _serve(host: str, port: int, data: Path, log_level: str) -> int:
         flush=True,
     )
     # Server.run picks uvloop when it is installed (uvicorn[standard]).
-    uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+    try:
+        uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the SIGINT again once it has shut down
+        return 130
     return 0
 
 

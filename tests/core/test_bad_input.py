@@ -11,13 +11,13 @@ that fails later.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import random
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fakeclock import FakeClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,15 +32,10 @@ FUZZ = settings(
 )
 
 
-def clock_from(start: int) -> Callable[[], int]:
-    ticks = itertools.count()
-    return lambda: start + 3 * next(ticks)
-
-
 def writer_doc() -> Document:
     """A replica that used every kind of operation, some of it after hearing from another."""
-    w = Document("writer", clock=clock_from(1_000))
-    other = Document("other", clock=clock_from(50))
+    w = Document("writer", clock=FakeClock(1_000, step=3))
+    other = Document("other", clock=FakeClock(50, step=3))
     other.set("o", {"nested": [1, 2.5, None, "ü"]})
     other.get_list("l").append("from other")
     w.apply(other.changes())
@@ -69,7 +64,7 @@ def writer_doc() -> Document:
 
 def target_doc() -> Document:
     """A replica with state of its own that bad bytes must not disturb."""
-    d = Document("target", clock=clock_from(7))
+    d = Document("target", clock=FakeClock(7, step=3))
     d.set("mine", 1)
     d.get_counter("c").increment(1)
     d.get_list("l").append("t")
@@ -587,7 +582,7 @@ def test_a_hostile_change_waiting_for_predecessors_does_not_wedge_the_document()
     If it turns out to be hostile once they arrive, the predecessors (good changes from
     an honest peer) must still apply; the document must not be stuck forever.
     """
-    honest = Document("x", clock=clock_from(10))
+    honest = Document("x", clock=FakeClock(10, step=3))
     honest.set("a", 1)
     good = honest.changes()
     hostile = change_set(
@@ -719,7 +714,7 @@ def test_fuzzed_snapshots_raise_decode_error_or_load_cleanly(
 
 def long_text_snapshot() -> changes_pb2.Snapshot:
     """A snapshot whose text is long enough to be saved DEFLATE-compressed."""
-    doc = Document("long", clock=clock_from(1_000))
+    doc = Document("long", clock=FakeClock(1_000, step=3))
     text = doc.get_text("t")
     text.insert(0, "Ωμέγα and ASCII, 日本語 too. " * 20)
     text.delete(7, 40)
@@ -933,7 +928,7 @@ def test_an_insert_with_its_origins_reversed_converges_everywhere() -> None:
 def collaborative_text_snapshot(seed: int) -> changes_pb2.Snapshot:
     """A snapshot of a text three replicas typed into and deleted from, syncing now and then."""
     rng = random.Random(seed)
-    docs = [Document(f"c{i}", clock=clock_from(1_000 * i)) for i in range(3)]
+    docs = [Document(f"c{i}", clock=FakeClock(1_000 * i, step=3)) for i in range(3)]
     for _ in range(rng.randint(5, 40)):
         doc = rng.choice(docs)
         text = doc.get_text("t")
@@ -1017,7 +1012,7 @@ def test_a_reference_outside_the_changes_dependencies_is_refused_by_every_replic
     """A change may only refer to what its author had seen: its own earlier operations, or
     others' within its dependencies. Otherwise a replica already holding the item would take
     it and one that does not yet would refuse it, and the two would part ways."""
-    owner = Document("owner", clock=clock_from(10))
+    owner = Document("owner", clock=FakeClock(10, step=3))
     owner.get_list("l").append("x")  # owner:1
     owner.get_set("s").add(1)  # owner:2
     owner.get_text("t").insert(0, "ab")  # owner:3, owner:4
@@ -1052,7 +1047,7 @@ def test_a_reference_outside_the_changes_dependencies_is_refused_by_every_replic
 def test_a_snapshot_whose_checkpoints_form_a_cycle_is_refused() -> None:
     """Each of two clients claims to have seen the other's later operation: no replica could
     ever apply either, so the snapshot is refused."""
-    a, b = Document("a", clock=clock_from(10)), Document("b", clock=clock_from(20))
+    a, b = Document("a", clock=FakeClock(10, step=3)), Document("b", clock=FakeClock(20, step=3))
     a.set("x", 1)
     b.apply(a.changes())
     b.set("y", 1)  # b:1 depends on a:1
@@ -1077,7 +1072,7 @@ def test_a_snapshot_whose_checkpoints_form_a_cycle_is_refused() -> None:
 def mixed_snapshot(seed: int) -> changes_pb2.Snapshot:
     """A snapshot of three replicas' fields, counter, set and list edits, synced now and then."""
     rng = random.Random(seed)
-    docs = [Document(f"c{i}", clock=clock_from(1_000 * i)) for i in range(3)]
+    docs = [Document(f"c{i}", clock=FakeClock(1_000 * i, step=3)) for i in range(3)]
     for _ in range(rng.randint(5, 40)):
         doc = rng.choice(docs)
         roll = rng.random()
@@ -1147,7 +1142,7 @@ def test_fuzzed_snapshot_fields_are_refused_or_load_a_healthy_document(
 def honest_messages(seed: int) -> list[bytes]:
     """The change messages three replicas exchanged while editing every kind of container."""
     rng = random.Random(seed)
-    docs = [Document(f"c{i}", clock=clock_from(1_000 * i)) for i in range(3)]
+    docs = [Document(f"c{i}", clock=FakeClock(1_000 * i, step=3)) for i in range(3)]
     messages: list[bytes] = []
     for _ in range(rng.randint(4, 25)):
         i = rng.randrange(3)
@@ -1225,9 +1220,9 @@ def test_typing_on_with_fewer_dependencies_is_refused_with_or_without_the_fast_p
     """A remote insert that continues the author's last integrated insert skips the origin
     lookups. Its right origin must still be within the change's own dependencies: a later
     change that drops them is refused whether the replica takes that path or not."""
-    owner = Document("owner", clock=clock_from(10))
+    owner = Document("owner", clock=FakeClock(10, step=3))
     owner.get_text("t").insert(0, "ab")  # owner:1, owner:2
-    evil = Document("evil", clock=clock_from(20))
+    evil = Document("evil", clock=FakeClock(20, step=3))
     evil.apply(owner.changes())
     evil.get_text("t").insert(1, "X")  # evil:1, right origin owner:2, deps {owner: 2}
     first = evil.changes(VersionVector({"owner": 2}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakeclock import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
 from test_properties import (
@@ -59,9 +60,9 @@ def test_compacting_at_any_point_changes_nothing(
     assert state(compacted.docs[0]) == state(plain.docs[0])
 
 
-def test_handles_subscribers_and_clock_survive() -> None:
-    ticks = iter(range(1_000, 10**6, 5))
-    doc = Document("a", clock=lambda: next(ticks))
+def test_handles_subscribers_and_clock_survive(clock: FakeClock) -> None:
+    clock.step = 5
+    doc = Document("a", clock=clock)
     text, items, tally, tags = (
         doc.get_text("t"),
         doc.get_list("l"),
@@ -92,6 +93,10 @@ def test_handles_subscribers_and_clock_survive() -> None:
         assert not doc.compacted
     assert doc.to_json() == {**before, "t": "héllo!", "l": [0, 1], "c": 2, "s": ["x", "y"]}
     assert len(events) == 4 and all(e.local for e in events)
+    doc.compact()
+    reads = clock.reads
+    doc.set("f", 1)  # a field write reads the clock given before compacting
+    assert clock.reads == reads + 1 and not doc.compacted
 
 
 def test_save_of_a_compacted_document_does_not_decode_it() -> None:

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from fakeclock import FakeClock
 
 from synckit import ChangeEvent, DecodeError, Document, Ordering, VersionVector
-
-
-class FakeClock:
-    """A settable millisecond clock."""
-
-    def __init__(self, now: int = 1_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def sync(*docs: Document) -> None:
@@ -74,8 +65,8 @@ def test_write_that_has_seen_another_wins_despite_clock_far_behind() -> None:
     assert a.get("x") == b.get("x") == "from b, later"
 
 
-def test_concurrent_writes_tie_break_on_client_id() -> None:
-    clock = FakeClock(5)
+def test_concurrent_writes_tie_break_on_client_id(clock: FakeClock) -> None:
+    clock.set(5)
     a, b = Document("a", clock=clock), Document("b", clock=clock)
     a.set("x", "a")
     b.set("x", "b")

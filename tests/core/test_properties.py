@@ -10,13 +10,13 @@ of ``apply`` (idempotent, commutative, associative), snapshots, the minimality o
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from fakeclock import FakeClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -141,21 +141,11 @@ def do_edit(doc: Document, e: Edit) -> None:
         raise AssertionError(k)
 
 
-def make_clock(skew: int, step: int = 7) -> Callable[[], int]:
-    """A deterministic wall clock: starts at ``skew`` ms and moves ``step`` ms per call."""
-    ticks = itertools.count()
-
-    def clock() -> int:
-        return max(0, skew + step * next(ticks))
-
-    return clock
-
-
 skews = st.integers(min_value=0, max_value=10**7)
 
 
 def make_replicas(skew_list: Sequence[int]) -> list[Document]:
-    return [Document(f"r{i}", clock=make_clock(s)) for i, s in enumerate(skew_list)]
+    return [Document(f"r{i}", clock=FakeClock(s, step=7)) for i, s in enumerate(skew_list)]
 
 
 def full_exchange(docs: Sequence[Document]) -> None:
@@ -414,7 +404,7 @@ def test_duplicates_of_a_waiting_change_do_not_pile_up() -> None:
     (Otherwise a network that duplicates grows the pending queue, and the snapshot, without
     bound.)
     """
-    a = Document("a", clock=make_clock(0))
+    a = Document("a", clock=FakeClock(0, step=7))
     a.set("x", 1)
     v = a.version()
     a.set("x", 2)
@@ -509,7 +499,7 @@ def test_save_load_round_trips(
     run_schedule(net, schedule)
     for src in docs:
         snap = src.save()
-        loaded = Document.load(snap, client_id=src.client_id, clock=make_clock(10**7))
+        loaded = Document.load(snap, client_id=src.client_id, clock=FakeClock(10**7, step=7))
         assert state(loaded) == state(src)
         assert loaded.save() == snap
         # Subsequent changes behave the same: everything, and from another replica's version.
@@ -543,7 +533,7 @@ def test_save_load_round_trips(
 
 
 def test_load_with_new_client_id_starts_its_own_sequence() -> None:
-    a = Document("a", clock=make_clock(100))
+    a = Document("a", clock=FakeClock(100, step=7))
     a.set("x", 1)
     a.get_counter("c").increment(2)
     b = Document.load(a.save(), client_id="b")
@@ -652,10 +642,6 @@ def test_changes_since_is_minimal(
 # ---------------------------------------------------------------------------- LWW semantics
 
 
-def fixed_clock(ms: int) -> Callable[[], int]:
-    return lambda: ms
-
-
 def hlc_of(clock_ms: int) -> int:
     """What a fresh replica's first write carries on a clock reading ``clock_ms``."""
     return max(1, clock_ms << 16)
@@ -670,15 +656,15 @@ def hlc_of(clock_ms: int) -> int:
 def test_a_write_that_has_seen_another_wins_even_with_a_clock_far_behind(
     ahead: int, values: tuple[JSON, JSON], delete: bool
 ) -> None:
-    fast = Document("zzz", clock=lambda: ahead)  # largest id too: ties would favour it
-    slow = Document("aaa", clock=lambda: 0)
+    fast = Document("zzz", clock=FakeClock(ahead))  # largest id too: ties would favour it
+    slow = Document("aaa", clock=FakeClock(0))
     fast.set("f", values[0])
     slow.apply(fast.changes())
     if delete:
         slow.delete("f")
     else:
         slow.set("f", values[1])
-    third = Document("mmm", clock=lambda: ahead * 2)
+    third = Document("mmm", clock=FakeClock(ahead * 2))
     for order in ((fast, slow), (slow, fast)):
         for d in order:
             third.apply(d.changes())
@@ -708,7 +694,7 @@ def test_concurrent_writes_resolve_by_hlc_then_client_id(
 ) -> None:
     if equal_clocks:
         clocks = (clocks[0],) * 3
-    docs = [Document(cid, clock=fixed_clock(t)) for cid, t in zip(ids, clocks, strict=True)]
+    docs = [Document(cid, clock=FakeClock(t)) for cid, t in zip(ids, clocks, strict=True)]
     writes = []
     for d, t, is_delete, v in zip(docs, clocks, ops, values, strict=True):
         if is_delete:
@@ -727,8 +713,8 @@ def test_concurrent_writes_resolve_by_hlc_then_client_id(
 
 
 def test_deletes_obey_the_same_rule() -> None:
-    a = Document("a", clock=lambda: 5_000)
-    b = Document("b", clock=lambda: 10)
+    a = Document("a", clock=FakeClock(5_000))
+    b = Document("b", clock=FakeClock(10))
     a.set("x", 1)
     b.delete("x")  # concurrent, earlier clock: loses
     full_exchange([a, b])
@@ -750,7 +736,7 @@ def test_deletes_obey_the_same_rule() -> None:
     others=st.lists(st.sampled_from(SET_MEMBERS), max_size=4),
 )
 def test_or_set_add_wins_over_concurrent_remove(member: JSON, others: list[JSON]) -> None:
-    a, b, c = (Document(n, clock=make_clock(0)) for n in "abc")
+    a, b, c = (Document(n, clock=FakeClock(0, step=7)) for n in "abc")
     sa = a.get_set("s")
     sa.add(member)
     for o in others:
@@ -811,7 +797,9 @@ def test_a_set_may_hold_none_next_to_strings() -> None:
 def test_concurrent_inserts_at_one_index_keep_all_in_one_order(
     prefix: list[int], index: int, n_replicas: int, rnd: random.Random
 ) -> None:
-    docs = [Document(f"r{i}", clock=make_clock(rnd.randrange(10**6))) for i in range(n_replicas)]
+    docs = [
+        Document(f"r{i}", clock=FakeClock(rnd.randrange(10**6), step=7)) for i in range(n_replicas)
+    ]
     for v in prefix:
         docs[0].get_list("l").append(v)
     full_exchange(docs)
@@ -837,7 +825,7 @@ def test_concurrent_inserts_at_one_index_keep_all_in_one_order(
 def test_concurrent_moves_of_one_item_leave_it_exactly_once(
     size: int, moves: list[tuple[int, int]], delete_too: bool
 ) -> None:
-    docs = [Document(f"r{i}", clock=make_clock(1000 * i)) for i in range(len(moves))]
+    docs = [Document(f"r{i}", clock=FakeClock(1000 * i, step=7)) for i in range(len(moves))]
     for v in range(size):
         docs[0].get_list("l").append(v)
     full_exchange(docs)
@@ -892,7 +880,7 @@ def test_taking_a_handle_changes_nothing(
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_thousand_concurrent_operations_converge(seed: int) -> None:
     rnd = random.Random(seed)
-    docs = [Document(f"r{i}", clock=make_clock(rnd.randrange(10**8), 3)) for i in range(4)]
+    docs = [Document(f"r{i}", clock=FakeClock(rnd.randrange(10**8), step=3)) for i in range(4)]
     values: list[JSON] = [None, True, 3, -2.5, "ü", [1, {"k": "v"}], {"a": [None]}]
     total = 0
     counter_total = 0
@@ -929,7 +917,7 @@ def test_a_thousand_concurrent_operations_converge(seed: int) -> None:
 
 def test_a_thousand_operations_with_syncs_in_between_converge() -> None:
     rnd = random.Random(7)
-    docs = [Document(f"r{i}", clock=make_clock(rnd.randrange(10**8), 5)) for i in range(4)]
+    docs = [Document(f"r{i}", clock=FakeClock(rnd.randrange(10**8), step=5)) for i in range(4)]
     net = Network(docs)
     for i in range(1200):
         r = rnd.randrange(4)

@@ -10,7 +10,8 @@ memory held and storage did not. Then the network heals and every replica must c
 the server, and nothing the server ever acknowledged may be missing from its store.
 
 Everything random comes from one ``random.Random(seed)``, and time is simulated, so a seed
-reproduces exactly: ``python tests/sim/simnet.py SEED`` replays one and prints its figures.
+reproduces exactly: ``.venv/bin/python tests/sim/simnet.py SEED`` replays one and prints its
+figures.
 """
 
 from __future__ import annotations

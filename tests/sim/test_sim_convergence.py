@@ -1,6 +1,6 @@
 """Seeded simulation: real sessions, hub and engines over a fake faulty network (simnet.py).
 
-A failing seed reproduces alone: ``python tests/sim/simnet.py SEED``.
+A failing seed reproduces alone: ``.venv/bin/python tests/sim/simnet.py SEED``.
 """
 
 from __future__ import annotations

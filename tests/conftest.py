@@ -1,0 +1,30 @@
+"""Fixtures for every test folder.
+
+``clock``: a :class:`~fakeclock.FakeClock` at 1,000 ms that moves only when the test moves it.
+``server``: a real uvicorn server on loopback, on SQLite under the test's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakeclock import FakeClock
+from live import ServerThread
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake wall clock standing at 1,000 ms: ``clock.advance(ms)``, ``clock.set(ms)``."""
+    return FakeClock()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerThread]:
+    """A real uvicorn server on loopback, on SQLite under ``tmp_path/server``."""
+    srv = ServerThread(tmp_path / "server").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
