@@ -8,6 +8,7 @@ up to date, so that every mixin (and mypy) sees the same slots.  ``TextState.__i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from synckit.core._ids import ItemId
@@ -18,27 +19,10 @@ if TYPE_CHECKING:
     from synckit.core._text._id_index import _ClientIndex
 
 
+@dataclass(slots=True, init=False, repr=False, eq=False, match_args=False)
 class _TextFields:
-    """The slots every part of a text state shares (no behaviour of its own)."""
-
-    __slots__ = (
-        "_blocks",
-        "_client_ids",
-        "_cur_b",
-        "_cur_bpos",
-        "_dels",
-        "_edits",
-        "_index",
-        "_len",
-        "_recent",
-        "_rtail",
-        "_tail_blk",
-        "_tail_client",
-        "_tail_i",
-        "_tail_off",
-        "_tail_pos",
-        "_tail_seq",
-    )
+    """The slots every part of a text state shares (no behaviour of its own: the dataclass
+    only makes the slots, from the declarations below)."""
 
     #: The document's client ids (strings) by client index; YATA breaks ties with them.
     _client_ids: list[str]

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from itertools import accumulate, repeat
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from synckit.core._ids import ItemId
-from synckit.core._text._blocks import _col
+from synckit.core._text._blocks import _Block, _col
 from synckit.core._text._id_index import _IdIndex
-
-if TYPE_CHECKING:
-    from synckit.core._text._blocks import _Block
 
 #: ``('i', seq, origin_left, origin_right, content)``
 InsertOp = tuple[Literal["i"], int, ItemId | None, ItemId | None, str]
