@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from text_oracle import reference_replay
 
 from synckit.core._ids import ItemId
 from synckit.core._text import TextOp, TextState
@@ -757,97 +758,7 @@ def test_decode_random_input_only_value_error(
 
 
 # ---------------------------------------------------------------- reference model
-
-
-class RefText:
-    """One item per character, linear scans: a direct transcription of the YjsMod rules."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        self.items: list[tuple[ItemId, ItemId | None, ItemId | None]] = []
-        self.chars: dict[ItemId, str] = {}
-        self.deleted: set[ItemId] = set()
-
-    def _index(self, item: ItemId | None, default: int) -> int:
-        if item is None:
-            return default
-        for i, it in enumerate(self.items):
-            if it[0] == item:
-                return i
-        raise KeyError(item)
-
-    def integrate(self, item: ItemId, left: ItemId | None, right: ItemId | None) -> None:
-        n = len(self.items)
-        lpos = self._index(left, -1)
-        rpos = self._index(right, n)
-        dest = lpos + 1
-        scanning = False
-        i = dest
-        while True:
-            if not scanning:
-                dest = i
-            if i in (n, rpos):
-                break
-            oid, oleft, oright = self.items[i]
-            ol = self._index(oleft, -1)
-            orr = self._index(oright, n)
-            if ol < lpos:
-                break
-            if ol == lpos:
-                if orr < rpos:
-                    scanning = True
-                elif orr == rpos:
-                    if self.names[item[0]] < self.names[oid[0]]:
-                        break
-                    scanning = False
-                else:
-                    scanning = False
-            i += 1
-        self.items.insert(dest, (item, left, right))
-
-    def apply(self, c: int, op: TextOp) -> None:
-        if op[0] == "i":
-            _, seq, left, right, content = op
-            for k, ch in enumerate(content):
-                self.integrate((c, seq + k), left if k == 0 else (c, seq + k - 1), right)
-                self.chars[(c, seq + k)] = ch
-        else:
-            _, seq, tc, tf, cnt = op
-            step = 1 if cnt > 0 else -1
-            for k in range(abs(cnt)):
-                self.deleted.add((tc, tf + k * step))
-
-    def __str__(self) -> str:
-        return "".join(self.chars[it[0]] for it in self.items if it[0] not in self.deleted)
-
-
-def reference_replay(names: list[str], log: list[tuple[int, TextOp]]) -> RefText:
-    """Apply every op of ``log`` (each once, causal order) to a reference model."""
-    ref = RefText(names)
-    # Apply the log in an order the reference can integrate (causal by retrying).
-    pending = list(log)
-    known: dict[int, int] = {}
-
-    def ready(c: int, op: TextOp) -> bool:
-        ids: list[ItemId | None]
-        if op[0] == "i":
-            ids = [op[2], op[3], (c, op[1] - 1) if op[1] > 1 else None]
-        else:
-            ids = [(op[2], max(op[3], op[3] + op[4] - 1))]
-        return all(i is None or i[1] <= known.get(i[0], 0) for i in ids[:2])
-
-    while pending:
-        rest: list[tuple[int, TextOp]] = []
-        for c, op in pending:
-            if ready(c, op) and not any(c2 == c for c2, _ in rest):
-                ref.apply(c, op)
-                n = len(op[4]) if op[0] == "i" else abs(op[4])
-                known[c] = max(known.get(c, 0), op[1] + n - 1)
-            else:
-                rest.append((c, op))
-        assert len(rest) < len(pending)
-        pending = rest
-    return ref
+# (RefText and reference_replay: text_oracle.py)
 
 
 def test_matches_reference_model_under_heavy_concurrency() -> None:
@@ -932,9 +843,9 @@ def test_decoded_big_blocks_split_on_demand(seed: int) -> None:
 
 
 def test_decode_makes_big_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from synckit.core import _text
+    from synckit.core._text import _codec
 
-    monkeypatch.setattr(_text, "_DECODE_ITEMS", 1000)
+    monkeypatch.setattr(_codec, "_DECODE_ITEMS", 1000)
     p = Peer(["a"], "a")
     rng = random.Random(5)
     random_edits(p, rng, 3000)

@@ -242,7 +242,7 @@ Global___ChangeSet: _TypeAlias = ChangeSet  # noqa: Y015
 
 @_typing.final
 class TextState(_message.Message):
-    """A text container's state (see synckit/core/_text.py for the layout)."""
+    """A text container's state (see synckit/core/_text/_codec.py for the layout)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -264,7 +264,7 @@ class TextState(_message.Message):
 
     @_builtins.property
     def deletes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """Delete runs: see _text.py."""
+        """Delete runs: see synckit/core/_text/_codec.py."""
 
     def __init__(
         self,

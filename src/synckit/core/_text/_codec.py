@@ -1,0 +1,406 @@
+"""The snapshot codec: a text state as integer columns (format 2), and back, checked.
+
+``encode_state`` (see its docstring for the exact layout) writes the items in document
+order as integer columns: the clients run-length encoded, seqs delta-coded, signed lengths,
+and each origin as a *reference to an item*: the left origin of item ``i`` is the last
+character of item ``j`` and the right origin the first character of item ``j``, written as
+the step from the previous item's ``j``.  Then come the short lists of items without an
+origin and of the rare origins inside an item (an offset from that last / first character;
+only merged tombstone runs make those).  Then the visible text and, per client, the delete
+log as columns (seq steps, target moves, counts).
+
+``decode_state`` rebuilds the blocks with slicing and C-level ``map``/``accumulate``,
+without integrating anything, after validating everything a hostile input could break:
+lengths, client ranges, trailing ints, overlapping ids, origins naming no character.
+No check is a Python loop per item.  Ids overlap unless the separately sorted first and
+last seqs interleave (two ``sorted`` calls on integer keys).  An origin needs no check
+of its own: looking up item ``j``'s last (first) seq in a list *is* the origin's seq,
+and an index outside the items raises; only the short lists are checked entry by entry.
+Since those lookups return the int objects of the ``seqs`` and ``lasts`` lists, the
+origin columns allocate no new ints on their way into ``array('q')`` columns, and big
+temporaries are dropped early, which keeps the peak memory of a load (and the allocator
+pages it leaves behind) low.  The delete log is checked the same way: seq steps at
+least the previous run's size, nonzero counts, no target below seq 0.
+
+Given the document's version and checkpoints (:class:`~._load_checks.History`),
+``decode_state`` also checks the text against them (:mod:`._load_checks`), so that a
+hostile snapshot cannot load into a document whose later changes other replicas refuse.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from itertools import accumulate, chain, islice, repeat
+from operator import add, ge, gt, invert, lt, mul, sub
+
+from synckit.core._text._blocks import _Block, _col
+from synckit.core._text._history import _DeleteLog
+from synckit.core._text._load_checks import History, _check_history
+
+_FORMAT = 2  # first int of encode_state
+_DECODE_ITEMS = 1024  # items per block made by decode_state
+
+
+def encode_state(
+    blocks: list[_Block], dels: dict[int, _DeleteLog], content: str
+) -> tuple[list[int], str, list[int]]:
+    """``(ints, content, deletes)``: the items, the visible text, the delete log.
+
+    ``ints`` holds the items in document order as columns (format 2)::
+
+        2, n,
+        runs of item clients:             k, (client, count) * k
+        seq - previous item's seq:        n values
+        signed lengths (< 0 deleted):     n values
+        left origin items:                n values, j - previous j: the left origin
+                                          of item i is the last character of item j
+        right origin items:               n values, likewise: the first character
+        items without a left origin:      k, i * k   (their j repeats the previous j)
+        items without a right origin:     k, i * k
+        left origins inside their item:   k, (i, back) * k: the left origin of item i
+                                          is ``back`` characters before that last one
+        right origins inside their item:  k, (i, skip) * k: ``skip`` characters after
+                                          that first one
+
+    An origin names an item by its position rather than a character by its id, so
+    it cannot name a character that is not here, and its client is that item's.
+    Nearly every origin is the last (left) or first (right) character of a nearby
+    item: the steps between the j's are small numbers and the other lists short.
+
+    ``deletes`` holds, per client, ``client, m``, runs of ``target client - client``
+    (``k, (value, count) * k``) and three columns of ``m`` values: ``seq - previous
+    run's seq``, ``target first - previous run's target first``, signed count.
+    """
+    clients: list[int] = []
+    seqs: list[int] = []
+    lens: list[int] = []
+    lcs: list[int] = []
+    lss: list[int] = []
+    rcs: list[int] = []
+    rss: list[int] = []
+    for blk in blocks:
+        clients += blk.clients
+        seqs += blk.seqs
+        lens += blk.lens
+        lcs += blk.lcs
+        lss += blk.lss
+        rcs += blk.rcs
+        rss += blk.rss
+    ints = [_FORMAT, len(seqs)]
+    ints += _rle(clients)
+    ints += map(sub, seqs, [0, *seqs[:-1]])
+    ints += lens
+    ints += _origin_columns(clients, seqs, lens, (lcs, lss, rcs, rss))
+    deletes: list[int] = []
+    for c, log in dels.items():
+        m = len(log.seqs)
+        deletes += (c, m)
+        deletes += _rle([t - c for t in log.targets])
+        ds = list(log.seqs)
+        deletes += map(sub, ds, [0, *ds[:-1]])
+        firsts = list(log.firsts)
+        deletes += map(sub, firsts, [0, *firsts[:-1]])
+        deletes += log.counts
+    return ints, content, deletes
+
+
+def decode_state(
+    client_ids: list[str],
+    ints: list[int],
+    content: str,
+    deletes: list[int],
+    history: History | None = None,
+) -> tuple[list[_Block], dict[int, _DeleteLog]]:
+    """The blocks and delete logs of the state :func:`encode_state` wrote (no blocks for an
+    empty text), after checking everything a hostile input could break; raises ValueError
+    naming the problem.
+
+    With ``history`` (the document's version and dependency checkpoints, see
+    :class:`History`), the items and deletes must also fit it: every id within the
+    version, and everything an operation refers to made before it (by its own client
+    earlier, or within what it depended on), so the document's later ``changes`` are
+    ones other replicas accept.
+    """
+    try:
+        return _decode(client_ids, ints, content, deletes, history)
+    except (OverflowError, TypeError) as e:  # out-of-range or non-integer values
+        raise ValueError(f"text state: bad value ({e})") from None
+
+
+def _decode(
+    client_ids: list[str],
+    ints: list[int],
+    content: str,
+    deletes: list[int],
+    history: History | None,
+) -> tuple[list[_Block], dict[int, _DeleteLog]]:
+    if len(ints) < 2 or ints[0] != _FORMAT:
+        raise ValueError(f"text state: unknown format (this version reads {_FORMAT})")
+    nclients = len(client_ids)
+    n = ints[1]
+    r = _Reader(ints, 2)
+    clients, cvals = r.runs(n, 0)
+    if cvals and (min(cvals) < 0 or max(cvals) >= nclients):
+        raise ValueError("text state: item client out of range")
+    seqs = list(accumulate(r.take(n)))
+    lens = r.take(n)
+    lsteps = r.take(n)
+    rsteps = r.take(n)
+    lnone = r.take(r.take(1)[0])
+    rnone = r.take(r.take(1)[0])
+    lodd = r.take(2 * r.take(1)[0])
+    rodd = r.take(2 * r.take(1)[0])
+    if r.pos != len(ints):
+        raise ValueError("text state: trailing ints")
+    dels = _decode_deletes(deletes, nclients)
+    if not n:
+        if content:
+            raise ValueError("text state: content length does not match the items")
+        if history is not None and any(log.seqs for log in dels.values()):
+            raise ValueError("text state: a delete targets a character that is not there")
+        return [], dels
+    if 0 in lens:
+        raise ValueError("text state: empty item")
+    alens = list(map(abs, lens))  # item sizes
+    lasts = list(map(add, seqs, map(sub, alens, repeat(1))))  # seq of each last char
+    single = None if len(cvals) > 1 else cvals[0]  # the one writer of every item
+    keys = _check_disjoint(None if single is not None else clients, seqs, lasts)
+    # Origin seqs are looked up in seqs and lasts (no new ints) and go straight into
+    # the blocks' int64 columns.
+    lcs, lss = _origins((lsteps, lnone, lodd), 1, lasts, clients, single, alens)
+    rcs, rss = _origins((rsteps, rnone, rodd), -1, seqs, clients, single, alens)
+    if history is not None:
+        items = (seqs, lasts, lens)
+        _check_history(history, clients, single, items, keys, (lcs, lss, rcs, rss), dels)
+    del keys
+    als = _col(lss)
+    del lss, lasts
+    ars = _col(rss)
+    del rss
+    aseq = _col(seqs)
+    del seqs
+    blocks: list[_Block] = []
+    step = _DECODE_ITEMS  # big blocks: _locate splits them when an edit gets there
+    voff = 0
+    for a in range(0, n, step):
+        e = a + step
+        chunk = lens[a:e]
+        size = (sum(chunk) + sum(alens[a:e])) >> 1
+        blocks.append(
+            _Block(
+                len(blocks),
+                clients[a:e],
+                aseq[a:e],
+                chunk,
+                lcs[a:e],
+                als[a:e],
+                rcs[a:e],
+                ars[a:e],
+                content[voff : voff + size],
+                size,
+            )
+        )
+        voff += size
+    if voff != len(content):
+        raise ValueError("text state: content length does not match the items")
+    return blocks, dels
+
+
+class _Reader:
+    """Takes checked slices of a list of ints."""
+
+    __slots__ = ("ints", "pos")
+
+    def __init__(self, ints: list[int], pos: int) -> None:
+        self.ints = ints
+        self.pos = pos
+
+    def take(self, k: int) -> list[int]:
+        p = self.pos
+        if k < 0 or p + k > len(self.ints):
+            raise ValueError("text state: truncated")
+        self.pos = p + k
+        return self.ints[p : p + k]
+
+    def runs(self, n: int, offset: int) -> tuple[list[int], list[int]]:
+        """A run-length-encoded column of ``n`` values, each added to ``offset``, plus
+        the values that occur."""
+        (k,) = self.take(1)
+        flat = self.take(2 * k)
+        counts = flat[1::2]
+        if (k and min(counts) < 1) or sum(counts) != n:
+            raise ValueError("text state: bad run lengths")
+        values = flat[0::2]
+        if offset:
+            values = list(map(add, values, repeat(offset)))
+        return list(chain.from_iterable(map(repeat, values, counts))), values
+
+
+def _rle(values: list[int]) -> list[int]:
+    """``k, (value, count) * k`` for a column."""
+    out = [0]
+    last = None
+    for v in values:
+        if v == last:
+            out[-1] += 1
+        else:
+            out += (v, 1)
+            last = v
+    out[0] = (len(out) - 1) >> 1
+    return out
+
+
+def _origin_columns(
+    clients: list[int],
+    seqs: list[int],
+    lens: list[int],
+    origins: tuple[list[int], list[int], list[int], list[int]],
+) -> list[int]:
+    """The origin columns of format 2 for items in document order (see
+    :func:`encode_state`): the steps of both sides, then their lists."""
+    lcs, lss, rcs, rss = origins
+    n = len(seqs)
+    ends = list(map(add, seqs, map(abs, lens)))
+    shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
+    base = list(map(mul, clients, repeat(shift)))
+    firsts = list(map(add, base, seqs))
+    lasts = list(map(sub, map(add, base, ends), repeat(1)))
+    order = sorted(range(n), key=firsts.__getitem__)
+    sorted_firsts = list(map(firsts.__getitem__, order))
+    steps: list[int] = []
+    nones: list[int] = []
+    odds: list[int] = []
+    for cs, ss, edges in ((lcs, lss, lasts), (rcs, rss, firsts)):
+        item_at = dict(zip(edges, range(n), strict=True))
+        js = [0] * n
+        none: list[int] = []
+        odd: list[int] = []
+        j = 0
+        for i in range(n):
+            c = cs[i]
+            if c < 0:
+                none.append(i)  # (j stays as it was: a step of 0)
+            else:
+                key = c * shift + ss[i]
+                j = item_at.get(key, -1)
+                if j < 0:  # a character inside an item
+                    j = order[bisect_right(sorted_firsts, key) - 1]
+                    odd += (i, abs(key - edges[j]))
+            js[i] = j
+        steps += map(sub, js, [0, *js[:-1]])
+        nones += (len(none), *none)
+        odds += (len(odd) >> 1, *odd)
+    return steps + nones + odds
+
+
+def _check_disjoint(
+    clients: list[int] | None, seqs: list[int], lasts: list[int]
+) -> tuple[list[int], list[int], int]:
+    """ValueError unless the items' ids ``seqs[i] .. lasts[i]`` (of ``clients[i]``; of
+    one writer when ``clients`` is None) are all distinct and every seq is >= 1.
+
+    Every id becomes one integer key ``client * shift + seq`` (just ``seq`` for one
+    writer: ``shift`` 0).  Sorting first and last keys separately, the ranges are
+    disjoint iff each last is below the next first (then the i-th first and i-th last
+    belong together): two C-level sorts rather than a Python loop per item.  Returns the
+    sorted first keys, the sorted last keys and ``shift``.
+    """
+    shift = 0
+    if clients is None:
+        fk = sorted(seqs)
+        if fk[0] < 1:
+            raise ValueError("text state: an item seq below 1")
+        lk = sorted(lasts)
+    else:
+        if min(seqs) < 1:
+            raise ValueError("text state: an item seq below 1")
+        shift = max(lasts) + 1
+        base = list(map(mul, clients, repeat(shift)))
+        fk = sorted(map(add, base, seqs))
+        lk = sorted(map(add, base, lasts))
+    if any(map(ge, lk, islice(fk, 1, None))):
+        raise ValueError("text state: items overlap")
+    return fk, lk, shift
+
+
+def _origins(
+    lists: tuple[list[int], list[int], list[int]],
+    sign: int,
+    edges: list[int],
+    clients: list[int],
+    single: int | None,
+    sizes: list[int],
+) -> tuple[list[int], list[int]]:
+    """The client and seq columns of one side's origins from its ``(steps, items
+    without one, exceptions)`` (see :func:`encode_state`).
+
+    ``sign`` 1 is the left side (``edges``: the seq of each item's last character), -1
+    the right side (``edges``: each item's first seq).  An item index outside the items
+    or an offset outside its item is a ValueError; anything else names a character of
+    this state by construction, so the lookups (C-level ``accumulate`` and ``map`` over
+    ``list.__getitem__``) are the whole check.  ``single`` is the client of every item
+    when one writer wrote them all (then no client column is looked up).
+    """
+    steps, none, odd = lists
+    n = len(steps)
+    js: list[int] = []
+    try:
+        if single is not None and not odd:
+            seqs = list(map(edges.__getitem__, accumulate(steps)))
+        else:
+            js = list(accumulate(steps))
+            seqs = list(map(edges.__getitem__, js))
+        cs = [single] * n if single is not None else list(map(clients.__getitem__, js))
+    except IndexError:
+        raise ValueError("text state: an origin refers to an item that is not there") from None
+    # (A j below 0 counts from the end, as list indexes do: still one of the items.)
+    for i in none:
+        if not 0 <= i < n:
+            raise ValueError("text state: an item without an origin is not there")
+        cs[i] = -1
+        seqs[i] = 0
+    for p in range(0, len(odd), 2):
+        i, off = odd[p], odd[p + 1]
+        if not 0 <= i < n or cs[i] < 0:
+            raise ValueError("text state: an origin offset names no origin")
+        j = js[i]
+        if not 0 < off < sizes[j]:
+            raise ValueError("text state: an origin refers to a character that is not there")
+        seqs[i] = edges[j] - sign * off
+    return cs, seqs
+
+
+def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
+    """The delete logs :func:`encode_state` wrote, checked: known clients,
+    non-empty runs that do not overlap and whose targets have seqs >= 0."""
+    logs: dict[int, _DeleteLog] = {}
+    r = _Reader(deletes, 0)
+    while r.pos < len(deletes):
+        c, m = r.take(2)
+        if not 0 <= c < nclients or c in logs:
+            raise ValueError("text state: bad delete log client")
+        targets, tvals = r.runs(m, c)
+        steps = r.take(m)
+        moves = r.take(m)
+        counts = r.take(m)
+        log = _DeleteLog()
+        if m:
+            if min(tvals) < 0 or max(tvals) >= nclients:
+                raise ValueError("text state: delete target client out of range")
+            if 0 in counts:
+                raise ValueError("text state: empty delete run")
+            # Each run starts at or after the previous run's end (the first at seq >= 0).
+            if steps[0] < 0 or any(map(gt, map(abs, counts), islice(steps, 1, None))):
+                raise ValueError("text state: delete runs overlap")
+            firsts = list(accumulate(moves))
+            # The lowest target of a run is its first, or first + count + 1 = first - ~count
+            # for a backspace run (count < 0; for count > 0, ~count < 0 <= first).
+            if min(firsts) < 0 or any(map(lt, firsts, map(invert, counts))):
+                raise ValueError("text state: delete target seq out of range")
+            # (values beyond int64: OverflowError -> ValueError)
+            log.seqs = _col(list(accumulate(steps)))
+            log.targets = targets
+            log.firsts = _col(firsts)
+            log.counts = counts
+        logs[c] = log
+    return logs

@@ -1,0 +1,159 @@
+"""History: the operations a text is made of, and ``ops_since``.
+
+Insert operations need no log: the items of a client sorted by seq (the id index,
+:mod:`._id_index`) *are* its insert history (content of deleted runs is replaced by a
+placeholder of the same length, which the interface allows; adjacent items that continue
+each other come out as one op).  Every delete operation is logged per client as
+run-length-encoded runs ``(seq, target_client, target_first, signed_count)``; a negative
+count is a backspace run (targets ``first, first-1, ...``).
+
+Fast path: the latest local op is kept, so ``ops_since`` asked for "everything after my
+previous version" right after a keystroke answers without any lookup.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from itertools import accumulate, repeat
+from typing import Literal
+
+from synckit.core._ids import ItemId
+from synckit.core._text._blocks import _Block, _col
+from synckit.core._text._id_index import _IdIndex
+
+#: ``('i', seq, origin_left, origin_right, content)``
+InsertOp = tuple[Literal["i"], int, ItemId | None, ItemId | None, str]
+#: ``('d', seq, target_client, target_first, signed_count)``
+DeleteOp = tuple[Literal["d"], int, int, int, int]
+TextOp = InsertOp | DeleteOp
+
+_PLACEHOLDER = "\x00"  # stands for the content of deleted characters in ops_since
+
+
+class _DeleteLog:
+    """One client's delete operations: RLE runs sorted by seq."""
+
+    __slots__ = ("counts", "firsts", "seqs", "targets")
+
+    def __init__(self) -> None:
+        self.seqs = _col()
+        self.targets: list[int] = []
+        self.firsts = _col()
+        self.counts: list[int] = []  # signed: < 0 is a backspace run
+
+    def add(self, seq: int, target: int, first: int, count: int) -> None:
+        seqs = self.seqs
+        if seqs and self.targets[-1] == target:
+            c0 = self.counts[-1]
+            a0 = c0 if c0 > 0 else -c0
+            if seqs[-1] + a0 == seq:
+                f0 = self.firsts[-1]
+                if c0 > 0 and count > 0 and f0 + c0 == first:
+                    self.counts[-1] = c0 + count
+                    return
+                if (c0 < 0 or c0 == 1) and (count < 0 or count == 1) and f0 - a0 == first:
+                    self.counts[-1] = -(a0 + (count if count > 0 else -count))
+                    return
+        seqs.append(seq)
+        self.targets.append(target)
+        self.firsts.append(first)
+        self.counts.append(1 if count == -1 else count)
+
+
+def _op_seq(op: TextOp) -> int:
+    return op[1]
+
+
+class _OpHistory(_IdIndex):
+    """The operations of a text state (a mixin of :class:`~synckit.core._text.TextState`)."""
+
+    __slots__ = ()
+
+    def ops_since(self, client: int, after: int) -> list[TextOp]:
+        recent = self._recent
+        if recent is not None and recent[0] == client and recent[1] <= after:
+            # Only the latest local op (or nothing) is newer than `after`.
+            if after < recent[2]:
+                return list(recent[4])
+            if after >= recent[3]:
+                return []
+        ops: list[TextOp] = []
+        index = self._ensure_index()
+        ci = index.get(client)
+        if ci is not None:
+            starts = ci.starts
+            owners = ci.owners
+            prev: InsertOp | None = None
+            # Visible offset of every item, per block met (blocks usually hold many of
+            # the client's items).
+            offsets: dict[_Block, list[int]] = {}
+            for q in range(max(bisect_right(starts, after) - 1, 0), len(starts)):
+                s = starts[q]
+                blk = owners[q]
+                i = blk.seqs.index(s)
+                if blk.clients[i] != client:  # (another client's item, same seq)
+                    i = blk.find(client, s)
+                li = blk.lens[i]
+                if li > 0:
+                    offs = offsets.get(blk)
+                    if offs is None:
+                        offs = offsets[blk] = list(
+                            accumulate(map(max, blk.lens, repeat(0)), initial=0)
+                        )
+                    o = offs[i]
+                    content = blk.text[o : o + li]
+                else:
+                    content = _PLACEHOLDER * -li
+                e = s + len(content)
+                if e - 1 <= after:
+                    continue
+                lc = blk.lcs[i]
+                left: ItemId | None = None if lc < 0 else (lc, blk.lss[i])
+                rc = blk.rcs[i]
+                right: ItemId | None = None if rc < 0 else (rc, blk.rss[i])
+                if s <= after:
+                    content = content[after + 1 - s :]
+                    left = (client, after)
+                    s = after + 1
+                if (
+                    prev is not None
+                    and prev[1] + len(prev[4]) == s
+                    and left == (client, s - 1)
+                    and prev[3] == right
+                ):
+                    prev = ("i", prev[1], prev[2], right, prev[4] + content)
+                    ops[-1] = prev
+                else:
+                    prev = ("i", s, left, right, content)
+                    ops.append(("i", s, left, right, content))
+        log = self._dels.get(client)
+        if log is not None:
+            seqs = log.seqs
+            for q in range(max(bisect_right(seqs, after) - 1, 0), len(seqs)):
+                s = seqs[q]
+                cnt = log.counts[q]
+                a = cnt if cnt > 0 else -cnt
+                if s + a - 1 <= after:
+                    continue
+                f = log.firsts[q]
+                if s <= after:
+                    t = after + 1 - s
+                    if cnt > 0:
+                        f += t
+                        cnt -= t
+                    else:
+                        f -= t
+                        cnt += t
+                    s = after + 1
+                    if cnt == -1:
+                        cnt = 1
+                ops.append(("d", s, log.targets[q], f, cnt))
+            ops.sort(key=_op_seq)
+        return ops
+
+    def _remember(self, client: int, first: int, last: int, ops: list[TextOp]) -> None:
+        recent = self._recent
+        if recent is not None and recent[0] == client and recent[3] < first:
+            self._recent = (client, recent[3], first, last, ops)
+        else:
+            self._recent = (client, first - 1, first, last, ops)

@@ -1,0 +1,204 @@
+"""Load checks: a decoded text state against the history of the document loading it.
+
+Given the document's version and dependency checkpoints (:class:`History`), a decoded text
+must fit them: every item and delete within its client's version, and everything an
+operation refers to made before it (by its own client earlier, or within what it depended
+on).  Otherwise a hostile snapshot could load into a document whose later changes other
+replicas refuse.  :mod:`._codec` runs these checks after its own structural ones.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from itertools import compress, islice, repeat
+from operator import add, eq, ge, gt, itemgetter, lt, mul, ne, sub
+
+from synckit.core._ids import ItemId
+from synckit.core._text._history import _DeleteLog
+
+
+@dataclass(slots=True)
+class History:
+    """What the document holding a text knows, for checking a decoded text state."""
+
+    #: Per client index, its highest seq.
+    version: list[int]
+    #: Per client index, its ``(first seq, {client: seq})`` dependency checkpoints in seq
+    #: order (before the first one, or with none, it depended on nothing).
+    checkpoints: list[list[tuple[int, dict[int, int]]]]
+    #: Filled in by :meth:`TextState.decode_state`: per client, the seqs its items and its
+    #: deletes take, as sorted ``(firsts, lasts)`` runs (one pair per kind), so that the
+    #: document can check them against its other operations.
+    used: dict[int, list[tuple[list[int], list[int]]]] = field(default_factory=dict)
+
+    def saw(self, client: int, seq: int, item: ItemId) -> bool:
+        """Whether ``client``'s operation ``seq`` could refer to ``item``: an earlier
+        operation of its own, or one within what it depended on (its checkpoint)."""
+        other, other_seq = item
+        if other == client:
+            return other_seq < seq
+        cps = self.checkpoints[client]
+        k = bisect_right(cps, seq, key=itemgetter(0))
+        return k > 0 and other_seq <= cps[k - 1][1].get(other, 0)
+
+
+def _check_history(
+    history: History,
+    clients: list[int],
+    single: int | None,
+    items: tuple[list[int], list[int], list[int]],
+    keys: tuple[list[int], list[int], int],
+    origins: tuple[list[int], list[int], list[int], list[int]],
+    dels: dict[int, _DeleteLog],
+) -> None:
+    """ValueError unless the items and deletes fit the document's version and dependencies,
+    so that the operations the document later sends from them are ones replicas accept.
+
+    Every item lies within its client's version; an origin of the item's own client has a
+    lower seq than the item, one of another client is within what the item depended on.
+    Every delete run lies within its client's version and deletes characters that exist,
+    are deleted, and were made before it (or within what it depended on); and every
+    deleted character was deleted by one of the runs. The seqs items and deletes take go
+    into ``history.used`` for the document's check that no two operations share one.
+    Where one client wrote every item these are C-level passes; items and runs that refer
+    to another client's characters are checked one by one.
+
+    (What no check can catch: a snapshot is a replica's claim about its state; which text
+    a character holds, or the order YATA gave concurrent inserts, cannot be verified
+    without the history that made them.)
+    """
+    vv, used = history.version, history.used
+    seqs, lasts, lens = items
+    fk, lk, shift = keys
+    owners = [single] if single is not None else sorted(set(clients))
+    for c in owners:  # ids within the version (each client's highest last key)
+        top = lk[-1] if single is not None else lk[bisect_left(lk, (c + 1) * shift) - 1]
+        if top - c * shift > vv[c]:
+            raise ValueError("text state: an item lies beyond the document's version")
+    for ocs, oss in ((origins[0], origins[1]), (origins[2], origins[3])):
+        if single is not None:  # every origin is the writer's own (or none: seq 0)
+            if any(map(ge, oss, seqs)):
+                raise ValueError("text state: an origin is not older than its item")
+            continue
+        same = list(map(eq, ocs, clients))
+        if any(map(ge, compress(oss, same), compress(seqs, same))):
+            raise ValueError("text state: an origin is not older than its item")
+        for i in compress(range(len(seqs)), map(ne, ocs, clients)):
+            c, oc = clients[i], ocs[i]
+            if oc >= 0 and not history.saw(c, seqs[i], (oc, oss[i])):
+                raise ValueError(
+                    "text state: an origin of another client is not among what its item depended on"
+                )
+    if single is not None:
+        used.setdefault(single, []).append((fk, lk))
+    else:
+        for c in owners:
+            lo, hi = bisect_left(fk, c * shift), bisect_left(fk, (c + 1) * shift)
+            base = c * shift
+            used.setdefault(c, []).append(
+                (list(map(sub, fk[lo:hi], repeat(base))), list(map(sub, lk[lo:hi], repeat(base))))
+            )
+    if not any(log.seqs for log in dels.values()):
+        if min(lens) < 0:
+            raise ValueError("text state: a character is deleted but no delete deleted it")
+        return
+    # Deleted characters (a delete run targets nothing else): tombstone items by first
+    # key. A run nearly always starts exactly at one (deleting splits an item there);
+    # the others are found among all items and followed through the tombstones after.
+    dead = list(map(lt, lens, repeat(0)))
+    if single is None:
+        keyed = list(map(mul, clients, repeat(shift)))
+        tomb = dict(
+            zip(
+                compress(map(add, keyed, seqs), dead),
+                compress(map(add, keyed, lasts), dead),
+                strict=True,
+            )
+        )
+        del keyed
+    else:
+        tomb = dict(zip(compress(seqs, dead), compress(lasts, dead), strict=True))
+    dead_chars = -sum(compress(lens, dead))
+    del dead
+    all_lows: list[int] = []
+    all_highs: list[int] = []
+    for c, log in dels.items():
+        if not log.seqs:
+            continue
+        at = log.seqs.tolist()
+        counts = log.counts
+        # Target range of each run: first..first+count-1, or first+count+1..first for a
+        # backspace run (count < 0); in C-level passes, with span = |count| - 1.
+        firsts = log.firsts.tolist()
+        spans = list(map(sub, map(abs, counts), repeat(1)))  # |count| - 1
+        back = map(lt, counts, repeat(0))
+        lows = list(map(sub, firsts, map(mul, back, spans)))
+        highs = list(map(add, lows, spans))
+        ends = list(map(add, at, spans))  # the seqs the run itself takes: at .. at + |count| - 1
+        if at[0] < 1 or ends[-1] > vv[c]:
+            raise ValueError("text state: a delete lies beyond the document's version")
+        used.setdefault(c, []).append((at, ends))
+        targets = log.targets
+        if single is not None:
+            if any(map(ne, targets, repeat(single))):
+                raise ValueError("text state: a delete targets a character that is not there")
+        else:
+            if any(map(ge, highs, repeat(shift))):
+                raise ValueError("text state: a delete targets a character that is not there")
+            tbase = list(map(mul, targets, repeat(shift)))
+            lows = list(map(add, lows, tbase))
+            highs = list(map(add, highs, tbase))
+        # Each target range lies inside deleted characters: usually one tombstone item
+        # that starts at the range's first; otherwise found by bisection among all items
+        # (sorted first keys) and followed through the tombstones that continue it.
+        got = map(tomb.get, lows, repeat(-1))
+        for q in compress(range(len(lows)), map(gt, highs, got)):
+            lo, hi = lows[q], highs[q]
+            first = fk[bisect_right(fk, lo) - 1] if lo >= fk[0] else -1
+            end = tomb.get(first, -1)
+            while lo <= end < hi:
+                end = tomb.get(end + 1, -1)
+            if end < hi:
+                raise ValueError(
+                    "text state: a delete targets a character that is not a deleted one"
+                )
+        all_lows += lows
+        all_highs += highs
+        # Its own client's characters: made before the delete (a lower seq).
+        if c == single:  # the one writer deleting its own text: every target is its own
+            if any(map(ge, highs, at)):
+                raise ValueError("text state: a delete targets a character made after it")
+            continue
+        mine = list(map(eq, targets, repeat(c)))
+        key = c * shift
+        if any(map(ge, compress(highs, mine), map(add, compress(at, mine), repeat(key)))):
+            raise ValueError("text state: a delete targets a character made after it")
+        # Another client's: within what the delete depended on.
+        for q in compress(range(len(at)), map(ne, targets, repeat(c))):
+            t = targets[q]
+            if not history.saw(c, at[q], (t, highs[q] - t * shift)):
+                raise ValueError(
+                    "text state: a delete targets a character of another client that it "
+                    "did not depend on"
+                )
+
+    # And every deleted character was deleted by one: the targets (all deleted characters,
+    # checked above) cover as many characters as the tombstones hold.
+    if _union_size(all_lows, all_highs) != dead_chars:
+        raise ValueError("text state: a character is deleted but no delete deleted it")
+
+
+def _union_size(lows: list[int], highs: list[int]) -> int:
+    """How many ints the ranges ``lows[i]..highs[i]`` cover together."""
+    if not lows:
+        return 0
+    ls, hs = sorted(lows), sorted(highs)
+    if not any(map(ge, hs, islice(ls, 1, None))):  # disjoint: the usual case
+        return int(sum(map(sub, hs, ls))) + len(ls)
+    total, end = 0, -1  # overlapping runs: concurrent deletes of the same characters
+    for lo, hi in sorted(zip(lows, highs, strict=True)):
+        if hi > end:
+            total += hi - max(lo, end + 1) + 1
+            end = hi
+    return total
