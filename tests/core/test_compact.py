@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fakeclock import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ from test_properties import (
     steps,
 )
 
-from synckit import Document, VersionVector
+from synckit import DecodeError, Document, VersionVector
 from synckit.core import ChangeEvent
 
 _compact_step = st.tuples(st.just("compact"), st.integers(0, 4))
@@ -165,3 +166,43 @@ def test_compacting_from_a_subscriber_loses_nothing() -> None:
     b.get_counter("c").increment(2)
     a.apply(b.changes(a.version()))
     assert a.to_json() == b.to_json() == {"x": 1, "t": "hi", "l": [1], "c": 2}
+
+
+def test_deleting_anothers_characters_as_they_arrive_saves_a_snapshot_that_loads() -> None:
+    """A run of deletes that spans two dependency checkpoints: B deletes A's first character
+    knowing only it, then A's second once it arrives. B's delete log keeps them as one run;
+    each delete must be checked against what it depended on, not the run's first."""
+    a, b = Document("a"), Document("b")
+    ta, tb = a.get_text("t"), b.get_text("t")
+    ta.insert(0, "p")
+    b.apply(a.changes())
+    tb.delete(0, 1)  # b:1 deletes a:1, depending on a:1
+    since = a.version()
+    ta.insert(1, "q")
+    b.apply(a.changes(since))
+    tb.delete(0, 1)  # b:2 deletes a:2, depending on a:2
+    loaded = Document.load(b.save())
+    assert str(loaded.get_text("t")) == "" and loaded.version() == b.version()
+    # And what it sends from the loaded state is accepted as the original's would be.
+    c = Document("c")
+    c.apply(loaded.changes())
+    assert c.version() == b.version() and str(c.get_text("t")) == ""
+
+
+def test_a_snapshot_whose_delete_run_claims_more_than_it_depended_on_is_refused() -> None:
+    """The other side: the same two deletes, but the snapshot says B's second one depended
+    only on A's first character; the load check must still refuse it."""
+    a, b = Document("a"), Document("b")
+    ta, tb = a.get_text("t"), b.get_text("t")
+    ta.insert(0, "p")
+    b.apply(a.changes())
+    tb.delete(0, 1)
+    since = a.version()
+    ta.insert(1, "q")
+    b.apply(a.changes(since))
+    tb.delete(0, 1)
+    me, other = b._clients.index("b"), b._clients.index("a")
+    assert b._checkpoints[me][-1] == (2, {other: 2})
+    b._checkpoints[me][-1] = (2, {other: 1})  # a forged claim: a:2 unseen at b:2
+    with pytest.raises(DecodeError, match="did not depend on"):
+        Document.load(b.save())

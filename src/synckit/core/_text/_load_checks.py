@@ -42,6 +42,33 @@ class History:
         k = bisect_right(cps, seq, key=itemgetter(0))
         return k > 0 and other_seq <= cps[k - 1][1].get(other, 0)
 
+    def saw_run(self, client: int, seq: int, other: int, first: int, count: int) -> bool:
+        """Whether ``client``'s delete run could refer to ``other``'s items: operation
+        ``seq + k`` deletes item ``first + k`` (``first - k`` when ``count < 0``, a
+        backspace run), for ``k`` below ``|count|``.
+
+        A run may span checkpoints of ``client``; within each segment the dependencies are
+        fixed, so the operation of the segment that deletes its highest item decides it: the
+        segment's last one going forward, its first one going backward.
+        """
+        cps = self.checkpoints[client]
+        last = seq + abs(count) - 1
+        inside = [
+            cps[k][0]
+            for k in range(
+                bisect_right(cps, seq, key=itemgetter(0)),
+                bisect_right(cps, last, key=itemgetter(0)),
+            )
+        ]
+        if count > 0:  # check each segment's end: the seq before each inner start, and last
+            return all(
+                self.saw(client, end, (other, first + end - seq))
+                for end in [*(start - 1 for start in inside), last]
+            )
+        return all(  # backward: each segment's start, deleting that segment's highest item
+            self.saw(client, start, (other, first - (start - seq))) for start in [seq, *inside]
+        )
+
 
 def _check_history(
     history: History,
@@ -177,7 +204,7 @@ def _check_history(
         # Another client's: within what the delete depended on.
         for q in compress(range(len(at)), map(ne, targets, repeat(c))):
             t = targets[q]
-            if not history.saw(c, at[q], (t, highs[q] - t * shift)):
+            if not history.saw_run(c, at[q], t, firsts[q], counts[q]):
                 raise ValueError(
                     "text state: a delete targets a character of another client that it "
                     "did not depend on"
