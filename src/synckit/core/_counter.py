@@ -41,7 +41,9 @@ class Counter:
             raise TypeError(f"counter deltas must be int, got {type(n).__name__}")
         doc = self._doc
         doc._check_kind(self._name, COUNTER)
-        doc._commit((K.COUNTER_ADD, doc._next_seq(), self._name, n))
+        seq = doc._next_seq()
+        doc._counter_add(self._name, n)
+        doc._record((K.COUNTER_ADD, seq, self._name, n))
 
     def decrement(self, n: int = 1) -> None:
         """Subtract ``n`` (an int)."""

@@ -26,8 +26,8 @@ their own run-length encoded history (:mod:`synckit.core._text`).
 Where each job is
 -----------------
 This module holds the document's state, its client table, local field edits, views and
-subscribers, and :meth:`Document._apply_op`, the one way a counter, set or list operation
-changes the state (local, remote or loaded). The document's other jobs have a module each,
+subscribers, and :meth:`Document._apply_op`, which applies a received or loaded operation
+(other than a text edit) to the state. The document's other jobs have a module each,
 whose functions take the document and work on its state as its methods would:
 
 ==================  ====================================================================
@@ -214,14 +214,14 @@ class Document:
                 cps.append((seq, deps))
         return seq
 
-    def _commit(self, op: Op) -> None:
-        """Make a local counter, set or list operation: apply it to the state, log it for
-        :meth:`changes` and tell subscribers (see :class:`~synckit.core._host.Host`)."""
+    def _record(self, op: Op) -> None:
+        """Record a local counter, set or list operation its handle has just made: log it
+        for :meth:`changes`, advance the version and tell subscribers."""
         me = self._me
-        self._apply_op(me, self._client_id, op)
         self._vv[me] = op[1]
         self._log[me].append(op)
-        self._emit(True, (op[2],))
+        if self._subscribers:
+            self._emit(True, (op[2],))
 
     def _emit(
         self,

@@ -44,21 +44,23 @@ NO_DEPS: dict[int, int] = {}
 class Host(Protocol):
     """What a container handle may use of its document.
 
-    **Reading** (a handle never assigns these). The container states of each kind, by
-    name (a name is absent until something is written to it), and the client table:
-    ``_me`` is this replica's client index, ``_clients`` the client ids by index and
-    ``_client_index`` the reverse.
+    **State.** Each kind's container states by name (read only; a name is absent until
+    something is written to it), and for each kind the state to write to, created on the
+    first write: ``_counter_add(name, delta)``, ``_set_state(name)``, ``_list_state(name)``,
+    ``_text_state(name)``.
+
+    **Clients.** ``_me`` is this replica's client index and ``_client_id`` its id;
+    ``_clients`` are the client ids by index and ``_client_index`` the reverse (read only).
 
     **A local edit**, in this order: ``_check_kind(name, kind)`` claims the name for the
     handle's kind (TypeError if it is another kind here); ``_next_seq()`` reserves the seq
     of the operation; ``_tick()`` gives a hybrid logical clock value, for operations that
-    carry one; ``_commit(op)`` applies the counter, set or list operation to the state, logs
-    it for ``changes`` and tells subscribers.
+    carry one; the handle changes the state; then ``_record(op)`` logs a counter, set or
+    list operation for ``changes``, advances the version and tells subscribers.
 
     **Text** keeps its own history (a :class:`~synckit.core._text.TextState` records its
-    operations), so instead of ``_commit`` a text handle takes its state with
-    ``_text_state(name)`` (created on the first insert), sets ``_vv[_me]`` to the last seq
-    its edit used, and, when ``_subscribers`` is not empty, calls ``_emit`` with the edit.
+    operations), so instead of ``_record`` a text handle sets ``_vv[_me]`` to the last seq
+    its edit used and, when ``_subscribers`` is not empty, calls ``_emit`` with the edit.
     These are plain attributes rather than one method because typing is the hottest path.
     """
 
@@ -70,8 +72,15 @@ class Host(Protocol):
     def _lists(self) -> Mapping[str, ListState]: ...
     @property
     def _texts(self) -> Mapping[str, TextState]: ...
+    def _counter_add(self, name: str, delta: int) -> None: ...
+    def _set_state(self, name: str) -> ORSetState: ...
+    def _list_state(self, name: str) -> ListState: ...
+    def _text_state(self, name: str) -> TextState: ...
+
     @property
     def _me(self) -> int: ...
+    @property
+    def _client_id(self) -> str: ...
     @property
     def _clients(self) -> Sequence[str]: ...
     @property
@@ -80,9 +89,8 @@ class Host(Protocol):
     def _check_kind(self, name: object, kind: str) -> str: ...
     def _next_seq(self) -> int: ...
     def _tick(self) -> int: ...
-    def _commit(self, op: Op) -> None: ...
+    def _record(self, op: Op) -> None: ...
 
-    def _text_state(self, name: str) -> TextState: ...
     @property
     def _vv(self) -> list[int]: ...
     @property

@@ -167,11 +167,13 @@ class List:
             raise IndexError(f"list insert index {index} out of range for length {n}")
         doc = self._doc
         doc._check_kind(self._name, LIST)
-        state = doc._lists.get(self._name)
+        state = doc._list_state(self._name)
         seq = doc._next_seq()
-        lo, hi = state.keys_around(index) if state is not None else (None, None)
-        key = key_between(lo, hi, operation_suffix(doc._clients[doc._me], seq))
-        doc._commit((K.LIST_INSERT, seq, self._name, doc._tick(), value, key))
+        lo, hi = state.keys_around(index)
+        key = key_between(lo, hi, operation_suffix(doc._client_id, seq))
+        hlc = doc._tick()
+        state.insert((doc._me, seq), doc._client_id, value, key, hlc)
+        doc._record((K.LIST_INSERT, seq, self._name, hlc, value, key))
 
     def append(self, value: JSONInput) -> None:
         """Insert ``value`` at the end."""
@@ -192,8 +194,10 @@ class List:
         item_id, _ = state.item_at(index)
         seq = doc._next_seq()
         lo, hi = state.keys_around(to, exclude=item_id)
-        key = key_between(lo, hi, operation_suffix(doc._clients[doc._me], seq))
-        doc._commit((K.LIST_MOVE, seq, self._name, item_id, doc._tick(), key))
+        key = key_between(lo, hi, operation_suffix(doc._client_id, seq))
+        hlc = doc._tick()
+        state.move(item_id, key, hlc, doc._client_id)
+        doc._record((K.LIST_MOVE, seq, self._name, item_id, hlc, key))
 
     def delete(self, index: int) -> None:
         """Delete the item at ``index``."""
@@ -205,7 +209,9 @@ class List:
         doc = self._doc
         state = cast(ListState, self._state())
         item_id, _ = state.item_at(index)
-        doc._commit((K.LIST_DELETE, doc._next_seq(), self._name, item_id))
+        seq = doc._next_seq()
+        state.delete(item_id)
+        doc._record((K.LIST_DELETE, seq, self._name, item_id))
 
     def __repr__(self) -> str:
         return f"List({self._name!r}, {list(self)!r})"

@@ -89,7 +89,9 @@ class ORSet:
         member = check_scalar(member)
         doc = self._doc
         doc._check_kind(self._name, SET)
-        doc._commit((K.SET_ADD, doc._next_seq(), self._name, member))
+        seq = doc._next_seq()
+        doc._set_state(self._name).add(member, (doc._me, seq))
+        doc._record((K.SET_ADD, seq, self._name, member))
 
     def remove(self, member: JSONScalar) -> None:
         """Remove ``member``; ``KeyError`` when it is not in the set."""
@@ -109,7 +111,9 @@ class ORSet:
     def _remove(self, state: ORSetState, member: JSONScalar) -> None:
         doc = self._doc
         tags = state.tags(member)
-        doc._commit((K.SET_REMOVE, doc._next_seq(), self._name, member, tags))
+        seq = doc._next_seq()
+        state.remove(member, tags)
+        doc._record((K.SET_REMOVE, seq, self._name, member, tags))
 
     def __contains__(self, member: object) -> bool:
         state = self._state()
