@@ -304,6 +304,29 @@ def test_snapshot_corruption_is_caught_by_its_checksum() -> None:
         Document.load(d.save()[:-3])
 
 
+def test_the_document_module_still_exports_the_document_and_its_handles() -> None:
+    import synckit
+    from synckit.core import _document
+
+    names = ("Counter", "Document", "List", "ORSet", "Text")
+    assert all(getattr(_document, n) is getattr(synckit, n) for n in names)
+
+
+def test_load_and_apply_work_on_a_subclass() -> None:
+    class Mine(Document):
+        __slots__ = ()
+
+    a = Mine("a")
+    a.set("x", 1)
+    a.get_text("t").insert(0, "hi")
+    b = Mine.load(a.save(), "b")
+    assert type(b) is Mine and b.to_json() == {"x": 1, "t": "hi"}
+    c = Mine("c")
+    c.apply(b.changes())
+    c.merge(a)
+    assert c.to_json() == b.to_json()
+
+
 def test_import_synckit_loads_no_networking_code() -> None:
     import subprocess
     import sys

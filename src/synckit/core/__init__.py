@@ -4,9 +4,13 @@ Pure data and rules: no I/O, no asyncio, and wall time only through the clock a 
 is given, so everything here is deterministic under test.
 """
 
+from synckit.core._counter import Counter
 from synckit.core._cursor import Bind, Cursor
-from synckit.core._document import Counter, Document, List, ORSet, Text, wall_clock_ms
+from synckit.core._document import Document, wall_clock_ms
 from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe
+from synckit.core._list import List
+from synckit.core._orset import ORSet
+from synckit.core._text_handle import Text
 from synckit.core._values import JSONInput, JSONScalar, JSONValue
 from synckit.core._version import Ordering, VersionVector
 

@@ -1,4 +1,4 @@
-"""What a subscriber of a document is told."""
+"""What a subscriber of a document is told, and how a document keeps its subscribers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["ChangeEvent", "Subscriber", "TextEdit", "Unsubscribe"]
+__all__ = ["ChangeEvent", "Subscriber", "TextEdit", "Unsubscribe", "WithoutTextEdits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +59,17 @@ class ChangeEvent:
 Subscriber = Callable[[ChangeEvent], object]
 #: Calling it stops the callback it was returned for; calling it again does nothing.
 Unsubscribe = Callable[[], None]
+
+
+class WithoutTextEdits:
+    """A subscriber that does not read ``ChangeEvent.text_edits`` (see
+    :meth:`Document.subscribe <synckit.Document.subscribe>`): while every subscriber is one,
+    remote changes are applied without recording text edits."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Subscriber) -> None:
+        self.callback = callback
+
+    def __call__(self, event: ChangeEvent) -> object:
+        return self.callback(event)

@@ -22,14 +22,15 @@ SKIP          ``(kind, seq, count)``
 ============  ================================================================
 
 A text insert spans ``len(content)`` seqs, a text delete ``abs(signed_count)``, a skip
-``count``; every other operation spans one.
+``count``; every other operation spans one. :func:`op_width` says how many,
+:func:`split_op` cuts a multi-seq operation in two, and :func:`seq_of` is a sort key.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["Op", "op_width"]
+__all__ = ["Op", "op_width", "seq_of", "split_op"]
 
 FIELD_SET: Final = 1
 FIELD_DELETE: Final = 2
@@ -57,3 +58,27 @@ def op_width(op: Op) -> int:
     if kind == SKIP:
         return int(op[2])
     return 1
+
+
+def seq_of(op: Op) -> int:
+    """The (first) seq of ``op``: a sort key."""
+    return int(op[1])
+
+
+def split_op(client: int, op: Op, k: int) -> tuple[Op, Op]:
+    """Split a multi-seq operation of ``client`` after its first ``k`` seqs."""
+    kind, seq = op[0], op[1]
+    if kind == TEXT_INSERT:
+        content = op[5]
+        head = (kind, seq, op[2], op[3], op[4], content[:k])
+        tail = (kind, seq + k, op[2], (client, seq + k - 1), op[4], content[k:])
+        return head, tail
+    if kind == TEXT_DELETE:
+        count = op[5]
+        step = 1 if count > 0 else -1
+        head = (kind, seq, op[2], op[3], op[4], k * step)
+        tail = (kind, seq + k, op[2], op[3], op[4] + k * step, count - k * step)
+        return head, tail
+    if kind == SKIP:
+        return (kind, seq, k), (kind, seq + k, op[2] - k)
+    raise AssertionError(f"operation kind {kind} spans one seq")  # pragma: no cover

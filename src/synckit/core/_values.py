@@ -12,6 +12,7 @@ __all__ = [
     "JSONValue",
     "check_scalar",
     "check_text",
+    "clone_json",
     "copy_json",
     "scalar_key",
 ]
@@ -34,6 +35,15 @@ def copy_json(value: object, what: str = "value") -> JSONValue:
     later cannot change the document behind its back.
     """
     return _copy_item(value, what, -1)
+
+
+def clone_json(value: JSONValue) -> JSONValue:
+    """A copy of a JSON value a document holds, to hand out (lists and dicts are copied)."""
+    if type(value) is dict:
+        return {k: clone_json(v) for k, v in value.items()}
+    if type(value) is list:
+        return [clone_json(v) for v in value]
+    return value
 
 
 def check_text(value: str, what: str = "text") -> str:

@@ -1,0 +1,130 @@
+"""What a document sends: the operations a replica at some version lacks, cut into changes.
+
+``Document.changes(since)`` is :func:`changes`. For each client, the operations after the
+seq ``since`` holds come from three places, merged in seq order: the document's log (every
+kind but field writes and text edits), the fields (the latest write of each field; the seq
+of a write that lost becomes a SKIP) and each text's own history. They are then cut at the
+client's checkpoints, so every change carries the dependencies its author had when it
+made those operations (see :mod:`synckit.core._document`).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from operator import itemgetter
+from typing import TYPE_CHECKING
+
+from synckit.core import _ops as K
+from synckit.core._codec import ChangeSetWriter
+from synckit.core._host import DELETED, NO_DEPS
+from synckit.core._ops import Op, op_width, seq_of, split_op
+from synckit.core._version import VersionVector
+
+if TYPE_CHECKING:
+    from synckit.core._document import Document
+
+__all__ = ["changes"]
+
+_first = itemgetter(0)
+
+
+def changes(doc: Document, since: VersionVector | None = None) -> bytes:
+    """Exactly the operations a replica at version ``since`` lacks (None: everything).
+
+    The bytes are a protobuf ``synckit.v1.ChangeSet`` for :meth:`~synckit.Document.apply`.
+    """
+    if since is not None and not isinstance(since, VersionVector):
+        raise TypeError(f"since must be a VersionVector or None, got {type(since).__name__}")
+    writer = ChangeSetWriter(doc._clients)
+    clients = doc._clients
+    held = since._seqs if since is not None else {}
+    for c, have in enumerate(doc._vv):
+        after = held.get(clients[c], 0)
+        if have > after:
+            _write_client(doc, writer, c, after)
+    return writer.to_bytes()
+
+
+def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
+    """Client ``c``'s operations after seq ``after`` in seq order, gaps filled by SKIPs."""
+    log = doc._log[c]
+    if log and log[-1][1] + op_width(log[-1]) - 1 > after:
+        i = bisect_right(log, after, key=seq_of)
+        ops = log[i:]
+        if i > 0:
+            prev = log[i - 1]
+            if prev[0] == K.SKIP and prev[1] + prev[2] - 1 > after:
+                ops.insert(0, (K.SKIP, after + 1, prev[1] + prev[2] - 1 - after))
+    else:
+        ops = []
+    sources = 1 if ops else 0
+    if doc._field_top[c] > after:
+        sources += 2  # newest first: always sort
+        for name, (hlc, writer, seq, value) in reversed(doc._fields.items()):
+            if writer == c:
+                if seq <= after:
+                    break  # every older entry of this client is older still
+                if value is DELETED:
+                    ops.append((K.FIELD_DELETE, seq, name, hlc))
+                else:
+                    ops.append((K.FIELD_SET, seq, name, hlc, value))
+    for name, text in doc._texts.items():
+        text_ops = text.ops_since(c, after)
+        if text_ops:
+            sources += 1
+            for top in text_ops:
+                if top[0] == "i":
+                    ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
+                else:
+                    ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
+    if sources > 1:
+        ops.sort(key=seq_of)
+    # Seqs of writes that lost (or of skips made elsewhere) become SKIPs.
+    filled: list[Op] = []
+    expect = after + 1
+    for op in ops:
+        if op[1] > expect:
+            filled.append((K.SKIP, expect, op[1] - expect))
+        filled.append(op)
+        expect = op[1] + op_width(op)
+    if expect <= doc._vv[c]:
+        filled.append((K.SKIP, expect, doc._vv[c] - expect + 1))
+    return filled
+
+
+def _write_client(doc: Document, writer: ChangeSetWriter, c: int, after: int) -> None:
+    """Add client ``c``'s operations after seq ``after``, cut at its checkpoints."""
+    ops = _ops_since(doc, c, after)
+    cps = doc._checkpoints[c]
+    if not cps:
+        writer.add(c, ops[0][1], NO_DEPS, ops)
+        return
+    if ops[0][1] >= cps[-1][0]:
+        # The common case: everything lies after the latest checkpoint; one change.
+        writer.add(c, ops[0][1], cps[-1][1], ops)
+        return
+    last = len(cps) - 1
+    k = bisect_right(cps, ops[0][1], key=_first) - 1
+
+    def deps(k: int) -> dict[int, int]:
+        return cps[k][1] if k >= 0 else NO_DEPS
+
+    group: list[Op] = []
+    for op in ops:
+        seq = op[1]
+        while k < last and seq >= cps[k + 1][0]:
+            if group:
+                writer.add(c, group[0][1], deps(k), group)
+                group = []
+            k += 1
+        # Runs merged in a text may span a checkpoint: split them there.
+        while k < last and seq + op_width(op) - 1 >= cps[k + 1][0]:
+            head, op = split_op(c, op, cps[k + 1][0] - seq)
+            group.append(head)
+            writer.add(c, group[0][1], deps(k), group)
+            group = []
+            seq = op[1]
+            k += 1
+        group.append(op)
+    if group:
+        writer.add(c, group[0][1], deps(k), group)

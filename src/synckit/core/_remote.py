@@ -1,0 +1,329 @@
+"""Applying changes from other replicas: ``Document.apply`` and ``Document.merge``.
+
+Applying runs in three steps, and touches the document only in the last:
+
+1. **Plan** (:func:`_plan`): of the changes that arrived and those waiting (``_pending``),
+   order the ones whose causal predecessors are all here, trimmed of what is held already;
+   the others wait.
+2. **Check** (:func:`_check_refs`, within the plan): every item an operation refers to
+   exists and had been seen by its author. A bad change that arrived raises DecodeError,
+   so bad bytes change nothing; a bad one that was waiting is dropped.
+3. **Integrate** (:func:`_integrate`): apply the planned changes in order, each operation
+   through ``Document._apply_op`` (text edits through the text's state), and tell the
+   subscribers which names changed, with each text's edits when one of them wants them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from itertools import starmap
+from typing import TYPE_CHECKING
+
+from synckit.core import _ops as K
+from synckit.core._codec import (
+    Change,
+    ChangeSetWriter,
+    check_client_table,
+    decode_changes,
+    parse_change_set,
+)
+from synckit.core._events import TextEdit, WithoutTextEdits
+from synckit.core._ids import ItemId
+from synckit.core._ops import Op, op_width, split_op
+from synckit.errors import DecodeError
+
+if TYPE_CHECKING:
+    from synckit.core._document import Document
+    from synckit.core._text import TextState
+
+__all__ = ["apply", "merge", "waiting_changes"]
+
+
+def apply(doc: Document, data: bytes) -> None:
+    """Apply changes made by :meth:`~synckit.Document.changes` on any replica.
+
+    Idempotent and order-free: changes already held are ignored, and changes whose
+    causal predecessors have not arrived wait inside the document and apply when they do.
+
+    Raises:
+        DecodeError: the bytes are corrupt, truncated, hostile or of an unknown format;
+            the document is left exactly as it was.
+    """
+    msg = parse_change_set(data)
+    client_ids = msg.clients[:]
+    check_client_table(client_ids, "changes")
+    n_clients = len(doc._clients)
+    try:
+        idx = [doc._intern(c) for c in client_ids]
+        incoming = decode_changes(msg.changes, idx, msg.names[:])
+        if doc._pending:
+            incoming = [ch for ch in incoming if not _is_pending(doc, ch)]
+        ready, waiting = _plan(doc, doc._pending, incoming)
+    except DecodeError:
+        doc._forget_clients_from(n_clients)
+        raise
+    doc._pending = waiting
+    if ready:
+        subscribers = doc._subscribers
+        if not any(type(s) is not WithoutTextEdits for s in subscribers):
+            names = _integrate(doc, ready, None)
+            if subscribers:
+                doc._emit(False, names)
+            return
+        edits: dict[str, TextState] = {}
+        try:
+            names = _integrate(doc, ready, edits)
+        finally:
+            recorded = {
+                name: tuple(starmap(TextEdit, st.take_edits())) for name, st in edits.items()
+            }
+        doc._emit(False, names, recorded)
+
+
+def merge(doc: Document, other: Document) -> None:
+    """Apply everything ``other`` holds that ``doc`` lacks (``Document.merge``, which checks
+    that ``other`` is a Document)."""
+    doc.apply(other.changes(doc.version()))
+    if other._pending:
+        # Pass on what waits there too: it may complete what waits here.
+        doc.apply(waiting_changes(other))
+
+
+def waiting_changes(doc: Document) -> bytes:
+    """The changes waiting in ``doc`` for causal predecessors, as a ``ChangeSet``."""
+    writer = ChangeSetWriter(doc._clients)
+    for ch in doc._pending:
+        writer.add(ch.client, ch.start, ch.deps, ch.ops)
+    return writer.to_bytes()
+
+
+def _is_pending(doc: Document, ch: Change) -> bool:
+    """Whether a waiting change already covers all of ``ch``."""
+    end = ch.end
+    return any(p.client == ch.client and p.start <= ch.start and end <= p.end for p in doc._pending)
+
+
+def _plan(
+    doc: Document, pending: list[Change], incoming: list[Change]
+) -> tuple[list[Change], list[Change]]:
+    """Order the changes that can apply now, trimmed of what is held; check every reference.
+
+    Touches nothing. Returns (ready in application order, still waiting). A bad change
+    among ``incoming`` raises DecodeError; a bad one among ``pending`` (accepted earlier,
+    when it could not be checked yet) is dropped, so it cannot wedge the document.
+    """
+    vv = doc._vv.copy()
+    created = _Created()
+    ready: list[Change] = []
+    was_pending = {id(ch) for ch in pending}
+    waiting = [*pending, *incoming]
+    progress = True
+    while progress and waiting:
+        progress = False
+        still: list[Change] = []
+        for ch in waiting:
+            have = vv[ch.client]
+            if ch.end <= have:
+                continue  # every op held already
+            if ch.start - 1 > have or any(vv[c] < s for c, s in ch.deps.items()):
+                still.append(ch)
+                continue
+            original = ch
+            if ch.start <= have:
+                ch = _trim_change(ch, have)
+            mark = created.mark()
+            try:
+                _check_refs(doc, ch, created)
+            except DecodeError:
+                if id(original) not in was_pending:
+                    raise
+                created.rollback(mark)
+                continue  # drop it: it can never apply
+            vv[ch.client] = ch.end
+            ready.append(ch)
+            progress = True
+        waiting = still
+    return ready, waiting
+
+
+def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
+    """Every item an op refers to must exist (held, or created earlier in this batch),
+    and be one its author had seen: an earlier op of its own, or within the change's
+    dependencies. (Otherwise a replica that holds the item would accept the change and
+    one that does not yet would refuse it, and they would part ways.)"""
+    client_id = doc._clients[ch.client]
+    author, deps = ch.client, ch.deps
+
+    def unseen(ref: ItemId, seq: int) -> bool:
+        return ref[1] >= seq if ref[0] == author else ref[1] > deps.get(ref[0], 0)
+
+    def refuse(what: str, ref: ItemId) -> DecodeError:
+        return DecodeError(
+            f"changes: {what} {doc._clients[ref[0]]}:{ref[1]}, which it had not seen"
+        )
+
+    for op in ch.ops:
+        kind = op[0]
+        if kind == K.TEXT_INSERT:
+            text = doc._texts.get(op[2])
+            if text is not None and text.continues_remote(author, op[1], op[3], op[4]):
+                # The author typing on after its insert integrated last: both origins
+                # are here (no lookup), and the left one is its own. The right one
+                # must still be one this change had seen: a hostile author could
+                # send a later change with fewer dependencies than the earlier one.
+                right = op[4]
+                if right is not None and unseen(right, op[1]):
+                    raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", right)
+                created.add(op[2], author, op[1], op[1] + len(op[5]) - 1)
+                continue
+            for origin in (op[3], op[4]):
+                if origin is None:
+                    continue
+                # In-batch lookups first: they are cheap, and usually hit.
+                if not (
+                    created.holds(op[2], origin) or (text is not None and text.has_item(origin))
+                ):
+                    raise DecodeError(
+                        f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
+                        f"an unknown character {doc._clients[origin[0]]}:{origin[1]}"
+                    )
+                if unseen(origin, op[1]):
+                    raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", origin)
+            created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1)
+        elif kind == K.TEXT_DELETE:
+            text = doc._texts.get(op[2])
+            first, count = op[4], op[5]
+            lo, hi = (first, first + count - 1) if count > 0 else (first + count + 1, first)
+            if not (
+                created.holds_run(op[2], op[3], lo, hi)
+                or (text is not None and text.has_run(op[3], first, count))
+            ):
+                step = 1 if count > 0 else -1
+                for i in range(abs(count)):
+                    target = (op[3], first + i * step)
+                    if not (
+                        created.holds(op[2], target) or (text is not None and text.has_item(target))
+                    ):
+                        raise DecodeError(
+                            f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets "
+                            f"an unknown character {doc._clients[target[0]]}:{target[1]}"
+                        )
+            if unseen((op[3], hi), op[1]):
+                raise refuse(f"text delete {client_id}:{op[1]} in {op[2]!r} targets", (op[3], hi))
+        elif kind == K.LIST_INSERT:
+            created.add(op[2], ch.client, op[1], op[1])
+        elif kind == K.SET_REMOVE:
+            for tag in op[4]:
+                if unseen(tag, op[1]):
+                    raise refuse(f"set remove {client_id}:{op[1]} in {op[2]!r} removes", tag)
+        elif kind in (K.LIST_MOVE, K.LIST_DELETE):
+            lst = doc._lists.get(op[2])
+            item = op[3]
+            if not ((lst is not None and lst.has_item(item)) or created.holds(op[2], item)):
+                raise DecodeError(
+                    f"changes: list operation {client_id}:{op[1]} in {op[2]!r} refers to "
+                    f"an unknown item {doc._clients[item[0]]}:{item[1]}"
+                )
+            if unseen(item, op[1]):
+                raise refuse(f"list operation {client_id}:{op[1]} in {op[2]!r} refers to", item)
+
+
+def _integrate(
+    doc: Document, ready: list[Change], recording: dict[str, TextState] | None
+) -> set[str]:
+    """Apply checked, trimmed changes in order; return the names they touched.
+
+    ``recording`` (when not None) gets every text state the changes touch, each set to
+    record its visible edits (:meth:`TextState.record_edits`) before the first of them.
+    """
+    names: set[str] = set()
+    clients = doc._clients
+    for ch in ready:
+        c = ch.client
+        cps = doc._checkpoints[c]
+        if (cps[-1][1] != ch.deps) if cps else ch.deps:
+            cps.append((ch.start, ch.deps))
+        log = doc._log[c]
+        writer = clients[c]
+        for op in ch.ops:
+            kind = op[0]
+            if kind in (K.TEXT_INSERT, K.TEXT_DELETE):
+                state = doc._text_state(op[2])
+                if recording is not None and op[2] not in recording:
+                    state.record_edits()
+                    recording[op[2]] = state
+                if kind == K.TEXT_INSERT:
+                    state.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
+                else:
+                    state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
+                names.add(op[2])
+                continue
+            if kind not in (K.FIELD_SET, K.FIELD_DELETE):
+                log.append(op)  # field writes live in _fields only
+            if kind != K.SKIP:
+                doc._apply_op(c, writer, op)
+                names.add(op[2])
+        doc._vv[c] = ch.end
+    doc._deps_stale = True
+    return names
+
+
+class _Created:
+    """Items (text characters, list items) created by the changes planned so far in one apply.
+
+    Per (container name, client): first and last seqs of the runs created, in seq order (a
+    client's changes are planned in seq order), searched by bisection.
+    """
+
+    __slots__ = ("_added", "_runs")
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
+        self._added: list[tuple[str, int]] = []
+
+    def add(self, name: str, client: int, first: int, last: int) -> None:
+        runs = self._runs.get((name, client))
+        if runs is None:
+            runs = self._runs[(name, client)] = ([], [])
+        runs[0].append(first)
+        runs[1].append(last)
+        self._added.append((name, client))
+
+    def mark(self) -> int:
+        """A point to :meth:`rollback` to."""
+        return len(self._added)
+
+    def rollback(self, mark: int) -> None:
+        """Forget every run added since ``mark``."""
+        while len(self._added) > mark:
+            runs = self._runs[self._added.pop()]
+            runs[0].pop()
+            runs[1].pop()
+
+    def holds_run(self, name: str, client: int, lo: int, hi: int) -> bool:
+        """Whether one run created so far holds every seq ``lo..hi`` of ``client``."""
+        runs = self._runs.get((name, client))
+        if runs is None:
+            return False
+        i = bisect_right(runs[0], lo) - 1
+        return i >= 0 and hi <= runs[1][i]
+
+    def holds(self, name: str, item: ItemId) -> bool:
+        runs = self._runs.get((name, item[0]))
+        if runs is None:
+            return False
+        i = bisect_right(runs[0], item[1]) - 1
+        return i >= 0 and item[1] <= runs[1][i]
+
+
+def _trim_change(ch: Change, have: int) -> Change:
+    """The part of ``ch`` after seq ``have`` (which lies inside it)."""
+    ops: list[Op] = []
+    for op in ch.ops:
+        end = op[1] + op_width(op) - 1
+        if end <= have:
+            continue
+        if op[1] <= have:
+            op = split_op(ch.client, op, have + 1 - op[1])[1]
+        ops.append(op)
+    return Change(ch.client, have + 1, ch.deps, ops)

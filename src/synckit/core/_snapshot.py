@@ -1,0 +1,330 @@
+"""Snapshots: ``Document.save`` and ``Document.load``.
+
+A snapshot (``synckit.v1.Snapshot``, see ``docs/format.md``) holds the client table, the
+version, the dependency checkpoints, every operation of the document's log and the latest
+write of each field as gap-free runs, each text as its encoded state (DEFLATE-compressed
+when long), the changes still waiting for predecessors, and a CRC-32 of all that.
+
+Loading checks everything before trusting it: the checksum and format version, that the
+checkpoints admit a causal order, that no two operations share a seq or lie beyond the
+version, and that every reference points to an item its author had seen. A bad snapshot
+raises DecodeError.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from bisect import bisect_right
+from itertools import accumulate, chain, islice
+from operator import ge
+from typing import TYPE_CHECKING
+
+from google.protobuf.message import DecodeError as _ProtoDecodeError
+
+from synckit.core import _ops as K
+from synckit.core._codec import (
+    FORMAT,
+    ChangeSetWriter,
+    check_client_table,
+    decode_changes,
+    parse_change_set,
+)
+from synckit.core._host import DELETED, EMPTY, NO_DEPS
+from synckit.core._ops import Op, op_width, seq_of
+from synckit.core._remote import waiting_changes
+from synckit.core._text import History as TextHistory
+from synckit.core._text import TextState
+from synckit.errors import DecodeError, UnsupportedFormatError
+from synckit.v1 import changes_pb2
+
+if TYPE_CHECKING:
+    from synckit.core._document import Clock, Document
+
+__all__ = ["load", "save"]
+
+#: Texts at least this long are saved DEFLATE-compressed (TextState.content_deflate).
+_DEFLATE_FROM = 256
+_DEFLATE_LEVEL = 6
+#: Protobuf tag of Snapshot.checksum (field 11, fixed32), always the last 5 bytes but 4.
+_CHECKSUM_TAG = bytes([11 << 3 | 5])
+
+
+def save(doc: Document) -> bytes:
+    """A compact snapshot of everything this replica holds (``synckit.v1.Snapshot``)."""
+    snap = changes_pb2.Snapshot(format=FORMAT, hlc=doc._hlc)
+    writer = ChangeSetWriter(doc._clients)
+    # Intern every client first so the snapshot's table matches the version.
+    for c in range(len(doc._clients)):
+        writer.client_pos(c)
+    per_client: list[list[Op]] = [list(log) for log in doc._log]
+    for name, (hlc, c, seq, value) in doc._fields.items():
+        if value is DELETED:
+            per_client[c].append((K.FIELD_DELETE, seq, name, hlc))
+        else:
+            per_client[c].append((K.FIELD_SET, seq, name, hlc, value))
+    for c, ops in enumerate(per_client):
+        ops.sort(key=seq_of)
+        # Runs of consecutive seqs, so each change is gap-free.
+        run: list[Op] = []
+        for op in ops:
+            if run and run[-1][1] + op_width(run[-1]) != op[1]:
+                writer.add(c, run[0][1], {}, run)
+                run = []
+            run.append(op)
+        if run:
+            writer.add(c, run[0][1], {}, run)
+    for name, text in doc._texts.items():
+        ints, content, deletes = text.encode_state()
+        state = changes_pb2.TextState(name=writer.name_pos(name), ints=ints, deletes=deletes)
+        if len(content) >= _DEFLATE_FROM:
+            state.content_deflate = zlib.compress(content.encode(), _DEFLATE_LEVEL)
+        else:
+            state.content = content
+        snap.texts.append(state)
+    snap.version_clients.extend(range(len(doc._clients)))
+    snap.version_seqs.extend(doc._vv)
+    flat: list[int] = []
+    for c, cps in enumerate(doc._checkpoints):
+        for start, deps in cps:
+            flat += (c, start, len(deps))
+            for dc, ds in deps.items():
+                flat += (dc, ds)
+    snap.checkpoints.extend(flat)
+    if doc._pending:
+        snap.pending = waiting_changes(doc)
+    snap.changes.extend(writer.changes)
+    snap.clients.extend(writer.clients)
+    snap.names.extend(writer.names)
+    body = snap.SerializeToString()
+    return body + _CHECKSUM_TAG + zlib.crc32(body).to_bytes(4, "little")
+
+
+def load(
+    cls: type[Document], data: bytes, client_id: str | None = None, *, clock: Clock | None = None
+) -> Document:
+    """Rebuild a document from :meth:`~synckit.Document.save` bytes.
+
+    Loading with a ``client_id`` that already wrote into the snapshot continues that
+    client's sequence. Raises DecodeError when the bytes are not a valid snapshot.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"Document.load takes bytes, got {type(data).__name__}")
+    data = bytes(data)
+    sealed = len(data) >= 5 and data[-5] == _CHECKSUM_TAG[0]
+    intact = sealed and zlib.crc32(memoryview(data)[:-5]) == int.from_bytes(data[-4:], "little")
+    snap = changes_pb2.Snapshot()
+    try:
+        snap.ParseFromString(data)
+    except _ProtoDecodeError as exc:
+        if sealed and not intact:
+            raise DecodeError("snapshot: checksum mismatch (corrupt or truncated)") from None
+        raise DecodeError(f"snapshot: truncated or not a protobuf Snapshot ({exc})") from None
+    if snap.format != FORMAT:
+        if snap.format == 0:
+            raise DecodeError("snapshot: empty or not a Snapshot (no format version)")
+        raise UnsupportedFormatError(
+            f"snapshot: format version {snap.format} is not supported (reads {FORMAT})"
+        )
+    if not sealed:
+        raise DecodeError("snapshot: truncated (the checksum at the end is missing)")
+    if not intact:
+        raise DecodeError("snapshot: checksum mismatch (corrupt or truncated)")
+    clients = list(snap.clients)
+    check_client_table(clients, "snapshot")
+    doc = cls(client_id, clock=clock)
+    # Rebuild the client table in snapshot order, then our own id if it is new.
+    doc._clients, doc._client_index = [], {}
+    doc._vv, doc._log, doc._field_top, doc._checkpoints = [], [], [], []
+    for c in clients:
+        doc._intern(c)
+    doc._me = doc._intern(doc._client_id)
+    n = len(clients)
+    try:
+        _load_body(doc, snap, n)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise DecodeError(f"snapshot: inconsistent contents ({exc})") from None
+    return doc
+
+
+def _check_loaded_ops(
+    doc: Document, text_seqs: dict[int, list[tuple[list[int], list[int]]]]
+) -> None:
+    """No two operations of a client share a seq, and none lies beyond the version.
+
+    ``text_seqs``: per client, the seqs its text items and deletes take (see
+    :class:`~synckit.core._text.History`), as sorted ``(firsts, lasts)`` runs.
+    """
+    runs: list[list[tuple[int, int]]] = [[(op[1], op_width(op)) for op in log] for log in doc._log]
+    for _, c, seq, _ in doc._fields.values():
+        runs[c].append((seq, 1))
+    for c, client_runs in enumerate(runs):
+        _check_seq_runs(client_runs, doc._vv[c])
+    for c, parts in text_seqs.items():
+        if runs[c]:
+            ops = sorted(runs[c])
+            parts = [*parts, ([f for f, _ in ops], [f + w - 1 for f, w in ops])]
+        if len(parts) == 1:
+            firsts, lasts = parts[0]  # one text's items alone: already checked
+        else:
+            # Each part is sorted: sorting their concatenation merges runs.
+            firsts = sorted(chain.from_iterable(p[0] for p in parts))
+            lasts = sorted(chain.from_iterable(p[1] for p in parts))
+            if any(map(ge, lasts, islice(firsts, 1, None))):
+                raise DecodeError(f"snapshot: two operations of client {c} share a seq")
+        if firsts[0] < 1 or lasts[-1] > doc._vv[c]:
+            raise DecodeError("snapshot: a text operation lies beyond the snapshot's version")
+
+
+def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
+    names = list(snap.names)
+    if len(snap.version_clients) != len(snap.version_seqs):
+        raise DecodeError("snapshot: version clients and seqs differ in number")
+    for vc, vs in zip(snap.version_clients, snap.version_seqs, strict=True):
+        if vc >= n:
+            raise DecodeError(f"snapshot: version client index {vc} outside the table")
+        doc._vv[vc] = vs
+    doc._hlc = snap.hlc
+    flat = snap.checkpoints[:]
+    i = 0
+    while i < len(flat):
+        c, start, k = flat[i], flat[i + 1], flat[i + 2]
+        if c >= n or not start >= 1 or k > n:
+            raise DecodeError("snapshot: invalid dependency checkpoint")
+        deps = {int(flat[i + 3 + 2 * j]): int(flat[i + 4 + 2 * j]) for j in range(k)}
+        if any(dc >= n or dc == c or ds > doc._vv[dc] for dc, ds in deps.items()):
+            raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
+        cps = doc._checkpoints[c]
+        if start > doc._vv[c] + 1 or (cps and cps[-1][0] >= start):
+            raise DecodeError("snapshot: dependency checkpoints out of order")
+        cps.append((start, deps or NO_DEPS))
+        i += 3 + 2 * k
+    _check_causal_order(doc._checkpoints)
+    history = TextHistory(doc._vv, doc._checkpoints)
+    changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
+    second_pass: list[tuple[int, Op]] = []
+    for ch in changes:
+        log = doc._log[ch.client]
+        if log and log[-1][1] >= ch.start:
+            raise DecodeError("snapshot: a client's operations are out of order")
+        if ch.end > doc._vv[ch.client]:
+            raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
+        writer = doc._clients[ch.client]
+        for op in ch.ops:
+            if op[0] in (K.TEXT_INSERT, K.TEXT_DELETE):
+                raise DecodeError("snapshot: text operations belong in text states")
+            if op[0] not in (K.FIELD_SET, K.FIELD_DELETE):
+                log.append(op)
+            if op[0] in (K.LIST_MOVE, K.LIST_DELETE, K.SET_REMOVE):
+                second_pass.append((ch.client, op))
+            elif op[0] != K.SKIP:
+                doc._apply_op(ch.client, writer, op)
+    for c, op in second_pass:
+        lst = doc._lists.get(op[2])
+        if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
+            raise DecodeError("snapshot: a list operation refers to an unknown item")
+        refs = op[4] if op[0] == K.SET_REMOVE else (op[3],)
+        if not all(history.saw(c, op[1], ref) for ref in refs):
+            raise DecodeError(
+                "snapshot: an operation refers to an item made after it (or by a client "
+                "it did not depend on)"
+            )
+        doc._apply_op(c, doc._clients[c], op)
+    for ts in snap.texts:
+        if ts.name >= len(names):
+            raise DecodeError("snapshot: text name index outside the name table")
+        name = names[ts.name]
+        if name in doc._texts:
+            raise DecodeError(f"snapshot: text {name!r} appears twice")
+        if doc._texts is EMPTY:
+            doc._texts = {}
+        content = ts.content
+        if ts.content_deflate:
+            if content:
+                raise DecodeError(f"snapshot: text {name!r} has both plain and deflated text")
+            content = _inflate_text(ts.content_deflate, sum(doc._vv), name)
+        doc._texts[name] = TextState.decode_state(
+            doc._clients, ts.ints[:], content, ts.deletes[:], history
+        )
+    _check_loaded_ops(doc, history.used)
+    if snap.pending:
+        msg = parse_change_set(snap.pending)
+        idx = [doc._intern(c) for c in msg.clients]
+        doc._pending = decode_changes(msg.changes, idx, list(msg.names), "snapshot pending")
+
+
+def _inflate_text(data: bytes, max_chars: int, name: str) -> str:
+    """The text of a snapshot's ``content_deflate``; DecodeError if it is not valid.
+
+    ``max_chars`` bounds the text (every visible character has a seq of its own, so a
+    text holds at most as many as the version counts); at 4 UTF-8 bytes each, that bounds
+    the inflating, so a small hostile input cannot expand into gigabytes.
+    """
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, min(4 * max_chars + 1, sys.maxsize))
+    except zlib.error as exc:
+        raise DecodeError(f"snapshot: text {name!r}: corrupt deflated text ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise DecodeError(
+            f"snapshot: text {name!r}: deflated text is longer than the version allows"
+        )
+    if not inflater.eof:
+        raise DecodeError(f"snapshot: text {name!r}: deflated text is truncated")
+    if inflater.unused_data:
+        raise DecodeError(f"snapshot: text {name!r}: junk after the deflated text")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise DecodeError(f"snapshot: text {name!r}: deflated text is not UTF-8") from None
+
+
+def _check_causal_order(checkpoints: list[list[tuple[int, dict[int, int]]]]) -> None:
+    """DecodeError unless the dependency checkpoints admit a causal order.
+
+    A client's checkpoints cut its operations into segments; each segment comes after the
+    client's previous one and after the segment of every operation it depends on. If
+    those "comes after" links close a cycle, no replica could ever apply the operations
+    (each would wait for another), so a snapshot that says so is refused. Kahn's
+    topological sort over the segments; a document with at most one client that
+    depended on others has no cycle to look for.
+    """
+    if sum(1 for cps in checkpoints if cps) < 2:
+        return
+    starts = [[cp[0] for cp in cps] for cps in checkpoints]
+    base = list(accumulate((len(cps) + 1 for cps in checkpoints), initial=0))
+    # Segment j of client c is node base[c] + j: j 0 is before the first checkpoint.
+    waits = [0] * base[-1]
+    unblocks: list[list[int]] = [[] for _ in range(base[-1])]
+    for c, cps in enumerate(checkpoints):
+        for j, (_, deps) in enumerate(cps, 1):
+            node = base[c] + j
+            before = [base[c] + j - 1]
+            for d, seq in deps.items():
+                before.append(base[d] + bisect_right(starts[d], seq))
+            for b in before:
+                unblocks[b].append(node)
+            waits[node] += len(before)
+    ready = [node for node, w in enumerate(waits) if not w]
+    done = 0
+    while ready:
+        node = ready.pop()
+        done += 1
+        for after in unblocks[node]:
+            waits[after] -= 1
+            if not waits[after]:
+                ready.append(after)
+    if done != len(waits):
+        raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
+
+
+def _check_seq_runs(runs: list[tuple[int, int]], top: int) -> None:
+    """(first seq, width) runs of one client must not overlap nor pass its version ``top``."""
+    runs.sort()
+    end = 0
+    for first, width in runs:
+        if first <= end:
+            raise DecodeError(f"snapshot: two operations share seq {first}")
+        end = first + width - 1
+    if end > top:
+        raise DecodeError(f"snapshot: operation seq {end} lies beyond the snapshot's version")

@@ -1,0 +1,133 @@
+"""The text container's handle: what applications use to read and edit a collaborative text.
+
+The text's state, a :class:`~synckit.core._text.TextState` per name, keeps the text and
+its history; this handle checks the arguments, turns positions into edits of that state
+and cursors, and talks to the document through :class:`~synckit.core._host.Host`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from synckit.core._cursor import Bind, Cursor
+from synckit.core._events import TextEdit
+from synckit.core._host import TEXT
+from synckit.core._values import check_text
+
+if TYPE_CHECKING:
+    from synckit.core._host import Host
+
+__all__ = ["Text"]
+
+
+class Text:
+    """Collaborative text; positions count Unicode code points, like ``str`` indexes."""
+
+    __slots__ = ("_doc", "_name")
+
+    def __init__(self, doc: Host, name: str) -> None:
+        self._doc = doc
+        self._name = name
+
+    def __str__(self) -> str:
+        state = self._doc._texts.get(self._name)
+        return str(state) if state is not None else ""
+
+    def __len__(self) -> int:
+        state = self._doc._texts.get(self._name)
+        return len(state) if state is not None else 0
+
+    def __repr__(self) -> str:
+        return f"Text({self._name!r}, {str(self)!r})"
+
+    def cursor(self, pos: int, bind: Bind = "next") -> Cursor:
+        """A :class:`~synckit.Cursor` at ``pos`` (0 <= pos <= len) that moves with the text.
+
+        ``bind="next"`` binds it to the character at ``pos`` (it stays right before it),
+        ``"previous"`` to the one before ``pos`` (it stays right after it); they differ
+        when text is inserted exactly there. See :mod:`synckit.core._cursor`.
+
+        Raises:
+            IndexError: ``pos`` is outside the text.
+        """
+        if type(pos) is not int:
+            raise TypeError(f"text positions must be int, got {type(pos).__name__}")
+        if bind not in ("next", "previous"):
+            raise ValueError(f"bind must be 'next' or 'previous', got {bind!r}")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        length = len(state) if state is not None else 0
+        if not 0 <= pos <= length:
+            raise IndexError(f"text position {pos} out of range for length {length}")
+        at = pos if bind == "next" else pos - 1
+        if state is None or not 0 <= at < length:
+            return Cursor(self._name, None, 0, bind)  # the end / the start of the text
+        client, seq = state.char_id(at)
+        return Cursor(self._name, doc._clients[client], seq, bind)
+
+    def position(self, cursor: Cursor) -> int | None:
+        """Where ``cursor`` is now: a position in this text (0 <= position <= len).
+
+        Works on any replica, for cursors made on any replica, however the text changed
+        since. None when this replica does not hold the cursor's character yet (it was
+        written by changes that have not arrived here).
+
+        Raises:
+            ValueError: the cursor belongs to another text (``cursor.text`` names it).
+        """
+        if not isinstance(cursor, Cursor):
+            raise TypeError(f"position takes a Cursor, got {type(cursor).__name__}")
+        if cursor.text != self._name:
+            raise ValueError(f"the cursor belongs to text {cursor.text!r}, not {self._name!r}")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        if cursor.client is None:
+            return 0 if cursor.bind == "previous" or state is None else len(state)
+        client = doc._client_index.get(cursor.client)
+        if client is None or state is None:
+            return None
+        found = state.char_position(client, cursor.seq)
+        if found is None:
+            return None
+        before, visible = found
+        return before + 1 if visible and cursor.bind == "previous" else before
+
+    def insert(self, pos: int, s: str) -> None:
+        """Insert ``s`` at code point ``pos`` (0 <= pos <= len); IndexError otherwise."""
+        if type(pos) is not int:
+            raise TypeError(f"text positions must be int, got {type(pos).__name__}")
+        if type(s) is not str:
+            raise TypeError(f"text inserts take str, got {type(s).__name__}")
+        check_text(s, "inserted text")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        length = len(state) if state is not None else 0
+        if not 0 <= pos <= length:
+            raise IndexError(f"text position {pos} out of range for length {length}")
+        if not s:
+            return
+        if state is None:
+            doc._check_kind(self._name, TEXT)
+            state = doc._text_state(self._name)
+        seq = doc._next_seq()
+        state.local_insert(doc._me, seq, pos, s)
+        doc._vv[doc._me] = seq + len(s) - 1
+        if doc._subscribers:
+            doc._emit(True, (self._name,), {self._name: (TextEdit(pos, 0, s),)})
+
+    def delete(self, pos: int, length: int) -> None:
+        """Delete ``length`` code points from ``pos``; IndexError if that is not all inside."""
+        if type(pos) is not int or type(length) is not int:
+            raise TypeError("text delete takes int position and length")
+        doc = self._doc
+        state = doc._texts.get(self._name)
+        size = len(state) if state is not None else 0
+        if length < 0 or not 0 <= pos <= size or pos + length > size:
+            raise IndexError(f"text range {pos}..{pos + length} out of range for length {size}")
+        if length == 0 or state is None:
+            return
+        seq = doc._next_seq()
+        state.local_delete(doc._me, seq, pos, length)
+        doc._vv[doc._me] = seq + length - 1
+        if doc._subscribers:
+            doc._emit(True, (self._name,), {self._name: (TextEdit(pos, length, ""),)})
