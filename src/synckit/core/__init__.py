@@ -10,7 +10,7 @@ from synckit.core._document import Document, wall_clock_ms
 from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe
 from synckit.core._list import List
 from synckit.core._orset import ORSet
-from synckit.core._text_handle import Text
+from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONScalar, JSONValue
 from synckit.core._version import Ordering, VersionVector
 

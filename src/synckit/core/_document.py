@@ -38,7 +38,7 @@ whose functions take the document and work on its state as its methods would:
 ==================  ====================================================================
 
 Each container's handle sits beside its state: ``_counter.py``, ``_orset.py``,
-``_list.py``, ``_text_handle.py`` (the text's state is :mod:`synckit.core._text`). Handles
+``_list.py``, ``_text/_handle.py`` (the text's state is :mod:`synckit.core._text`). Handles
 use only the document's small internal interface, :class:`~synckit.core._host.Host`.
 """
 
@@ -71,7 +71,7 @@ from synckit.core._list import List, ListState
 from synckit.core._ops import Op
 from synckit.core._orset import ORSet, ORSetState
 from synckit.core._text import TextState
-from synckit.core._text_handle import Text
+from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONValue, check_text, clone_json, copy_json
 from synckit.core._version import VersionVector
 

@@ -1,6 +1,6 @@
 """The internal interface between a document and the modules that do its jobs.
 
-Container handles (``_counter.py``, ``_orset.py``, ``_list.py``, ``_text_handle.py``) are
+Container handles (``_counter.py``, ``_orset.py``, ``_list.py``, ``_text/_handle.py``) are
 objects applications hold; they use their document only through :class:`Host`, which
 ``Document`` implements. mypy checks both sides: that ``Document``
 provides every member, and that a handle (typed ``Host``) uses nothing else.
