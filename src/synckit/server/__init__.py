@@ -3,7 +3,7 @@
 ``create_app(store)`` builds the app; ``synckit serve`` runs it with uvicorn. The logic lives
 in :class:`Hub` (no I/O: it queues storage work); :class:`SyncServer` is the asyncio/ASGI shell
 around it and performs that work against an :class:`AsyncStore` (a synchronous :class:`Store`
-such as :class:`SQLiteStore` or :class:`MemoryStore` runs behind :class:`ThreadedStore`).
+such as :class:`SQLiteStore` or :class:`MemoryStore` runs behind :class:`InlineStore`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from synckit.server._limits import Limits
 from synckit.server._run import running
 from synckit.server._store import (
     AsyncStore,
+    InlineStore,
     MemoryStore,
     SQLiteStore,
     Store,
     StoredDoc,
-    ThreadedStore,
 )
 
 __all__ = [
@@ -29,13 +29,13 @@ __all__ = [
     "Authorizer",
     "Connection",
     "Hub",
+    "InlineStore",
     "Limits",
     "MemoryStore",
     "SQLiteStore",
     "Store",
     "StoredDoc",
     "SyncServer",
-    "ThreadedStore",
     "create_app",
     "http_status",
     "open_store",

@@ -39,7 +39,7 @@ from synckit.server._connection import Connection
 from synckit.server._hub import Authenticator, Authorizer, Hub, view_of
 from synckit.server._limits import Limits
 from synckit.server._rooms import Commit, Compact, IoOp, Load
-from synckit.server._store import AsyncStore, MemoryStore, SQLiteStore, Store, ThreadedStore
+from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
 
 __all__ = ["SyncServer", "create_app", "http_status", "open_store"]
 
@@ -72,22 +72,22 @@ def http_status(error: Error) -> int:
 
 def open_store(store: AsyncStore | Store | str | Path | None) -> AsyncStore:
     """The server's store from what :func:`create_app` accepts: an :class:`AsyncStore` as is, a
-    synchronous :class:`Store` on a worker thread (:class:`ThreadedStore`), a directory (SQLite
+    synchronous :class:`Store` called on the loop (:class:`InlineStore`), a directory (SQLite
     file ``synckit.db`` inside, created when missing), a ``.db``/``.sqlite`` file, or None
     (memory).
     """
     if store is None:
-        return ThreadedStore(MemoryStore())
+        return InlineStore(MemoryStore())
     if isinstance(store, str | Path):
         path = Path(store)
         if path.suffix in (".db", ".sqlite", ".sqlite3"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            return ThreadedStore(SQLiteStore(path))
+            return InlineStore(SQLiteStore(path))
         path.mkdir(parents=True, exist_ok=True)
-        return ThreadedStore(SQLiteStore(path / DB_FILE))
+        return InlineStore(SQLiteStore(path / DB_FILE))
     if inspect.iscoroutinefunction(store.load):
         return cast(AsyncStore, store)
-    return ThreadedStore(cast(Store, store))
+    return InlineStore(cast(Store, store))
 
 
 async def _perform(op: IoOp, store: AsyncStore) -> StoredDoc | Exception | None:
