@@ -28,6 +28,6 @@ class SyncEngine(SessionSync, HttpSync):
         for doc_id, rep in list(self._replicas.items()):
             rep.unsubscribe()
             if rep.logged.log_count:
-                self.store.compact(doc_id, rep.doc.save(), rep.logged.log_count)
+                self._compact(doc_id, rep)
         self._replicas.clear()
         self.connection_lost()

@@ -190,12 +190,16 @@ class ReplicaSet:
     def _append(self, doc_id: str, rep: Replica, changes: bytes, version: VersionVector) -> None:
         self.store.append(doc_id, changes)
         rep.persisted = version
+        rep.logged.appended(len(changes))
+        if rep.logged.compaction_due(self.compact_every):
+            self._compact(doc_id, rep)
+
+    def _compact(self, doc_id: str, rep: Replica) -> None:
+        """Replace the document's log in the store by a snapshot of it."""
         logged = rep.logged
-        logged.appended(len(changes))
-        if logged.compaction_due(self.compact_every):
-            snapshot, covered, size_then = logged.snapshot()
-            self.store.compact(doc_id, snapshot, covered)
-            logged.compacted(snapshot, covered, size_then)
+        snapshot, covered, size_then = logged.snapshot()
+        self.store.compact(doc_id, snapshot, covered)
+        logged.compacted(snapshot, covered, size_then)
 
     def _server(self, rep: Replica) -> VersionVector | None:
         """The server's version (decoded once per new value); None when not told."""

@@ -151,7 +151,7 @@ class Hub:
 
     @property
     def open_doc_ids(self) -> list[str]:
-        """Documents held in memory (each has at least one subscriber or user)."""
+        """Documents held in memory (each has at least one subscriber)."""
         return self.rooms.doc_ids
 
     def receive(self, conn: Connection, frame: bytes) -> None:

@@ -39,8 +39,6 @@ class Room:
     subscribers: dict[int, Connection] = field(default_factory=dict)
     #: Events that arrived while the document was loading, replayed once it is here.
     queued: list[tuple[Connection, Event]] = field(default_factory=list)
-    #: Views (HTTP exchanges and the like) keeping the room open without a subscription.
-    users: int = 0
 
 
 @dataclass(slots=True)
@@ -132,8 +130,9 @@ class Rooms:
                 oldest.logged.doc.compact()
 
     def close_if_unused(self, room: Room) -> None:
-        """Drop a room nobody uses any more, queueing a snapshot of what its log holds."""
-        if room.subscribers or room.users or room.queued:
+        """Drop a room with no subscribers and nothing waiting for it, queueing a snapshot of
+        what its log holds (HTTP exchanges and views subscribe like any connection)."""
+        if room.subscribers or room.queued:
             return
         if self._rooms.get(room.doc_id) is not room:
             return
