@@ -9,7 +9,10 @@ Every error SyncKit raises on purpose derives from :class:`SyncKitError`::
     │   ├── LocalProtocolError     we misused the session (our bug)
     │   └── RemoteProtocolError    the peer sent something illegal (their bug or bad bytes)
     ├── LimitExceededError     a frame, document or queue grew past its configured limit
-    ├── AuthError              a token was missing, malformed or refused
+    ├── AuthError              a token was missing, malformed, expired or refused
+    │   └── TokenExpiredError      the token expired: get a fresh one
+    ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
+    ├── EquivocationError      two different operations were sent under one client id and seq
     ├── StorageError           a storage backend failed or holds inconsistent data
     └── SyncTimeoutError       a wait (such as ``wait_synced``) ran out of time
 
@@ -22,13 +25,16 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "DecodeError",
+    "EquivocationError",
     "LimitExceededError",
     "LocalProtocolError",
+    "PermissionDeniedError",
     "ProtocolError",
     "RemoteProtocolError",
     "StorageError",
     "SyncKitError",
     "SyncTimeoutError",
+    "TokenExpiredError",
     "UnsupportedFormatError",
 ]
 
@@ -65,8 +71,20 @@ class AuthError(SyncKitError):
     """Authentication failed: the token was missing, malformed, expired or refused."""
 
 
+class TokenExpiredError(AuthError):
+    """The token expired (or is not valid yet): get a fresh one and connect again."""
+
+
 class PermissionDeniedError(SyncKitError):
     """The client is known, but may not read or write this document."""
+
+
+class EquivocationError(SyncKitError):
+    """Two different operations arrived under one client id and sequence number.
+
+    The id was reused: a replica restored from an old copy of its store, or two devices
+    sharing one store file. The message names the id; open the document with a fresh store.
+    """
 
 
 class StorageError(SyncKitError):

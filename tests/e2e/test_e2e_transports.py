@@ -36,7 +36,15 @@ from synckit.protocol import (
     decode_http_answer,
     encode_http_request,
 )
-from synckit.server import Authenticator, Authorizer, Limits, MemoryStore, create_app, running
+from synckit.server import (
+    Authenticator,
+    Authorizer,
+    Limits,
+    MemoryStore,
+    Principal,
+    create_app,
+    running,
+)
 from synckit.v1 import protocol_pb2 as pb
 
 TRANSPORTS = ["websocket", "http"]
@@ -201,15 +209,17 @@ async def test_authentication_guards_pushes_and_the_json_view(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_authorization_separates_readers_from_writers(tmp_path: Path, transport: str) -> None:
-    def authorize(client_id: str, doc_id: str, action: str) -> bool:
-        return action == "read" or client_id == "editor"
+    def authorize(principal: Principal, doc_id: str, action: str) -> bool:
+        return action == "read" or principal.id == "editor"
 
     doc = Document("w")
     doc.set("x", 1)
-    async with serving(tmp_path / "srv", authorize=authorize) as url:
+    async with serving(
+        tmp_path / "srv", authenticate=lambda c, t: Principal(c), authorize=authorize
+    ) as url:
         denied = await push(transport, url, "d", doc.changes(), client_id="reader")
         assert denied.error is ErrorCode.PERMISSION_DENIED
-        assert "'reader' may not write" in denied.message
+        assert "principal 'reader' may not write" in denied.message
         assert (await view(url, "d"))[0] == 404  # nothing was stored
         ok = await push(transport, url, "d", doc.changes(), client_id="editor")
         assert ok.version == doc.version()

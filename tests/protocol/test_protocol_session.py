@@ -126,12 +126,25 @@ def test_server_refuses_message_before_hello(
     assert name in err.message and state_name in err.message
 
 
-def test_second_hello_is_illegal_in_open() -> None:
+def test_second_hello_reauthenticates_under_the_same_client_id() -> None:
+    pair = SessionPair()
+    pair.handshake()
+    pair.client.send(Hello(pair.server.client_id, "fresh-token"))
+    [frame] = pair.client.data_to_send()
+    [hello] = pair.server.receive(frame)
+    assert isinstance(hello, Hello) and hello.token == "fresh-token"
+    pair.server.send(Welcome(token_expires_ms=123, principal="alice"))
+    [answer] = pair.client.receive(pair.server.data_to_send()[0])
+    assert answer == Welcome(token_expires_ms=123, principal="alice")
+    assert pair.server.state is State.OPEN and pair.client.state is State.OPEN
+
+
+def test_second_hello_under_another_client_id_is_illegal() -> None:
     pair = SessionPair()
     pair.handshake()
     pair.client.close()
-    with pytest.raises(RemoteProtocolError, match=r"Hello is not allowed .* state OPEN"):
-        pair.server.receive(encode_frame(Hello("again")))
+    with pytest.raises(RemoteProtocolError, match=r"must keep the client id"):
+        pair.server.receive(encode_frame(Hello("someone-else")))
 
 
 def test_client_refuses_server_message_in_wrong_state() -> None:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from synckit.errors import (
     AuthError,
+    EquivocationError,
     LimitExceededError,
     PermissionDeniedError,
     ProtocolError,
     SyncKitError,
+    TokenExpiredError,
 )
 
 __all__ = [
@@ -66,6 +68,14 @@ class ErrorCode(enum.IntEnum):
     SHUTTING_DOWN = 11
     INTERNAL = 12
     PERMISSION_DENIED = 13
+    PERMISSION_CHANGED = 14
+    TOKEN_EXPIRED = 15
+    NOT_AUTHOR = 16
+    EQUIVOCATION = 17
+    CLOCK_SKEW = 18
+    RATE_LIMITED = 19
+    TOO_MANY = 20
+    HANDSHAKE_TIMEOUT = 21
 
 
 def check_doc_id(doc_id: object) -> str | None:
@@ -125,15 +135,25 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """Server -> client, accepts a Hello."""
+    """Server -> client, accepts a Hello (the first one, or a later one that re-authenticates).
+
+    ``token_expires_ms``: when the accepted token expires, in Unix milliseconds (0: never);
+    the client should send a new :class:`Hello` with a fresh token before then.
+    ``principal``: who the server took the client to be (empty on an open server).
+    """
 
     capabilities: tuple[str, ...] = ()
     max_frame_bytes: int = 0
     protocol_version: int = PROTOCOL_VERSION
+    token_expires_ms: int = 0
+    principal: str = ""
 
     def __post_init__(self) -> None:
         _u64("Welcome.max_frame_bytes", self.max_frame_bytes)
         _u64("Welcome.protocol_version", self.protocol_version)
+        _u64("Welcome.token_expires_ms", self.token_expires_ms)
+        if not isinstance(self.principal, str):
+            raise TypeError("Welcome.principal must be a str")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +261,7 @@ class Error:
     ``fatal``: the sender closes the connection after this frame. ``retryable``: the same
     request may succeed later (for instance after a reconnect). ``doc_id``/``batch_id`` are set
     (non-empty / non-zero) when the error concerns one document or one push.
+    ``retry_after_ms``: when retrying makes sense, in milliseconds from now (0: no advice).
     """
 
     code: ErrorCode
@@ -249,6 +270,7 @@ class Error:
     fatal: bool = False
     doc_id: str = ""
     batch_id: int = 0
+    retry_after_ms: int = 0
 
     def to_exception(self) -> SyncKitError:
         """The exception that reports this error to an application: :class:`AuthError`,
@@ -258,10 +280,20 @@ class Error:
         match self.code:
             case ErrorCode.AUTH_FAILED:
                 return AuthError(text)
-            case ErrorCode.PERMISSION_DENIED:
+            case ErrorCode.TOKEN_EXPIRED:
+                return TokenExpiredError(text)
+            case ErrorCode.PERMISSION_DENIED | ErrorCode.PERMISSION_CHANGED | ErrorCode.NOT_AUTHOR:
                 return PermissionDeniedError(text)
-            case ErrorCode.DOC_TOO_LARGE | ErrorCode.FRAME_TOO_LARGE:
+            case (
+                ErrorCode.DOC_TOO_LARGE
+                | ErrorCode.FRAME_TOO_LARGE
+                | ErrorCode.RATE_LIMITED
+                | ErrorCode.TOO_MANY
+                | ErrorCode.CLOCK_SKEW
+            ):
                 return LimitExceededError(text)
+            case ErrorCode.EQUIVOCATION:
+                return EquivocationError(text)
             case _:
                 return ProtocolError(text)
 
@@ -271,6 +303,7 @@ class Error:
         if not isinstance(self.message, str):
             raise TypeError("Error.message must be a str")
         _u64("Error.batch_id", self.batch_id)
+        _u64("Error.retry_after_ms", self.retry_after_ms)
 
 
 #: Every protocol message.

@@ -90,6 +90,8 @@ def encode_frame_body(event: Event) -> bytes:
             env.welcome.protocol_version = event.protocol_version
             env.welcome.capabilities.extend(event.capabilities)
             env.welcome.max_frame_bytes = event.max_frame_bytes
+            env.welcome.token_expires_ms = event.token_expires_ms
+            env.welcome.principal = event.principal
         case Subscribe():
             env.subscribe.doc_id = event.doc_id
             env.subscribe.version = event.version
@@ -122,6 +124,7 @@ def encode_frame_body(event: Event) -> bytes:
             env.error.fatal = event.fatal
             env.error.doc_id = event.doc_id
             env.error.batch_id = event.batch_id
+            env.error.retry_after_ms = event.retry_after_ms
         case _:  # pragma: no cover - the union is exhaustive
             raise TypeError(f"not a protocol event: {event!r}")
     return env.SerializeToString()
@@ -177,7 +180,7 @@ def _error(m: pb.Error) -> Error:
         code = ErrorCode(m.code)
     except ValueError:
         code = ErrorCode.UNSPECIFIED  # a newer peer's code: keep the message, lose the detail
-    return Error(code, m.message, m.retryable, m.fatal, m.doc_id, m.batch_id)
+    return Error(code, m.message, m.retryable, m.fatal, m.doc_id, m.batch_id, m.retry_after_ms)
 
 
 # "push" -> "Push": how messages are named in error texts.
@@ -188,7 +191,13 @@ _TITLE: dict[str, str] = {
 
 _BUILD: dict[str, Callable[[Any], Event]] = {
     "hello": lambda m: Hello(m.client_id, m.token, tuple(m.capabilities), m.protocol_version),
-    "welcome": lambda m: Welcome(tuple(m.capabilities), m.max_frame_bytes, m.protocol_version),
+    "welcome": lambda m: Welcome(
+        tuple(m.capabilities),
+        m.max_frame_bytes,
+        m.protocol_version,
+        m.token_expires_ms,
+        m.principal,
+    ),
     "subscribe": lambda m: Subscribe(m.doc_id, m.version),
     "subscribed": lambda m: Subscribed(m.doc_id, m.changes, m.server_version),
     "push": lambda m: Push(m.doc_id, m.batch_id, m.changes),

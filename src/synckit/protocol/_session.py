@@ -425,6 +425,12 @@ class ServerSession(Session):
     def _check_receive(self, event: Event) -> bool:
         match event:
             case Hello(client_id=client_id):
+                if self.client_id and client_id != self.client_id:
+                    raise _illegal(
+                        f"a Hello that re-authenticates must keep the client id "
+                        f"{self.client_id!r}, got {client_id!r}",
+                        fatal=True,
+                    )
                 self.client_id = client_id
             case Subscribe(doc_id=doc):
                 self._docs.add(doc)

@@ -6,6 +6,8 @@ Both ends of a connection track the same state, because both see the same frames
 order. A connection starts in ``AWAITING_HELLO``. The client sends ``Hello`` (-> ``HANDSHAKE``);
 the server answers ``Welcome`` (-> ``OPEN``) or a fatal ``Error``. In ``OPEN`` each side may
 send the messages listed for its role below, any number of times, for any number of documents.
+A ``Hello`` in ``OPEN`` re-authenticates: same client id, a fresh token; the server answers with
+another ``Welcome`` (or a fatal ``Error``), and subscriptions and pending pushes carry on.
 
 Whoever is about to send or has just received a frame looks up ``(sender's role, state)`` in
 :data:`TRANSITIONS`; a message missing from that row is illegal. When we are the sender that is
@@ -63,6 +65,7 @@ TRANSITIONS: Mapping[tuple[Role, State], Mapping[type, State]] = {
     (_C, State.AWAITING_HELLO): {Hello: State.HANDSHAKE},
     (_S, State.HANDSHAKE): {Welcome: _OPEN},
     (_C, _OPEN): {
+        Hello: _OPEN,  # re-authentication with a fresh token, same client id
         Subscribe: _OPEN,
         Push: _OPEN,
         Unsubscribe: _OPEN,
@@ -71,6 +74,7 @@ TRANSITIONS: Mapping[tuple[Role, State], Mapping[type, State]] = {
         Error: _OPEN,
     },
     (_S, _OPEN): {
+        Welcome: _OPEN,  # answers a re-authenticating Hello
         Subscribed: _OPEN,
         Ack: _OPEN,
         Broadcast: _OPEN,

@@ -10,8 +10,18 @@ from __future__ import annotations
 
 from synckit.server._app import SyncServer, create_app, http_status, open_store
 from synckit.server._connection import Connection
-from synckit.server._hub import Action, Authenticator, Authorizer, Hub, perform_io, view_of
+from synckit.server._hub import Authenticator, Authorizer, Hub, perform_io, view_of
 from synckit.server._limits import Limits
+from synckit.server._principal import (
+    ACCESS_LEVELS,
+    ANONYMOUS,
+    Access,
+    Action,
+    Grant,
+    Principal,
+    access_allows,
+    parse_grants,
+)
 from synckit.server._run import running
 from synckit.server._store import (
     AsyncStore,
@@ -23,22 +33,29 @@ from synckit.server._store import (
 )
 
 __all__ = [
+    "ACCESS_LEVELS",
+    "ANONYMOUS",
+    "Access",
     "Action",
     "AsyncStore",
     "Authenticator",
     "Authorizer",
     "Connection",
+    "Grant",
     "Hub",
     "InlineStore",
     "Limits",
     "MemoryStore",
+    "Principal",
     "SQLiteStore",
     "Store",
     "StoredDoc",
     "SyncServer",
+    "access_allows",
     "create_app",
     "http_status",
     "open_store",
+    "parse_grants",
     "perform_io",
     "running",
     "view_of",

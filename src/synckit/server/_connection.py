@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from synckit.protocol import Error, ErrorCode, Event, ServerSession, State
 from synckit.server._limits import Limits
+from synckit.server._principal import Principal
 
 __all__ = ["Connection"]
 
@@ -19,12 +20,14 @@ __all__ = ["Connection"]
 class Connection:
     """One client connection as the hub sees it: its session and its queue of frames out."""
 
-    __slots__ = ("_limits", "_queued_bytes", "_wake", "id", "outbox", "session")
+    __slots__ = ("_limits", "_queued_bytes", "_wake", "id", "outbox", "principal", "session")
 
     def __init__(self, conn_id: int, limits: Limits, wake: Callable[[], None] | None) -> None:
         self.id = conn_id
         self.session = ServerSession(max_frame_bytes=limits.max_frame_bytes)
         self.outbox: deque[bytes] = deque()
+        #: Who the connection authenticated as (None until its Hello is accepted).
+        self.principal: Principal | None = None
         self._queued_bytes = 0
         self._limits = limits
         self._wake = wake

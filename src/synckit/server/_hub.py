@@ -20,12 +20,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Literal
 
 from synckit._logged import LoggedDocument
 from synckit._storage import DocLog, StoredDoc
 from synckit.core import Document, VersionVector
-from synckit.errors import DecodeError, LocalProtocolError, RemoteProtocolError, StorageError
+from synckit.errors import (
+    AuthError,
+    DecodeError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    StorageError,
+    TokenExpiredError,
+)
 from synckit.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -47,6 +53,7 @@ from synckit.protocol import (
 )
 from synckit.server._connection import Connection
 from synckit.server._limits import Limits
+from synckit.server._principal import ANONYMOUS, Action, Grant, Principal
 from synckit.server._rooms import Commit, Compact, IoOp, Load, Room, Rooms
 
 __all__ = [
@@ -59,12 +66,14 @@ __all__ = [
     "view_of",
 ]
 
-#: ``authenticate(client_id, token) -> bool``: may this client connect?
-Authenticator = Callable[[str, str], bool]
-#: What a client does to a document.
-Action = Literal["read", "write"]
-#: ``authorize(client_id, doc_id, action) -> bool``: may this client read / write this document?
-Authorizer = Callable[[str, str, Action], bool]
+#: ``authenticate(client_id, token) -> Principal``: who is connecting. It raises
+#: :class:`~synckit.errors.AuthError` to refuse (:class:`~synckit.errors.TokenExpiredError`
+#: for an expired token); returning True or False is the older form (True: a principal named
+#: after the client id, with access to everything).
+Authenticator = Callable[[str, str], Principal | bool]
+#: ``authorize(principal, doc_id, action) -> bool``: may this principal read / write / admin
+#: this document? Without one, the principal's grants decide (:meth:`Principal.may`).
+Authorizer = Callable[[Principal, str, Action], bool]
 
 CAPABILITIES = ("http-sync",)
 
@@ -187,25 +196,75 @@ class Hub:
     def _on_hello(self, conn: Connection, hello: Hello) -> None:
         if self._closed:
             conn.send(self.shutting_down_error())
-        elif self._authenticate is not None and not self._authenticate(
-            hello.client_id, hello.token
-        ):
+            return
+        try:
+            principal = self.authenticate(hello.client_id, hello.token)
+        except TokenExpiredError as exc:
+            conn.send(Error(ErrorCode.TOKEN_EXPIRED, str(exc), fatal=True))
+            return
+        except AuthError as exc:
+            conn.send(Error(ErrorCode.AUTH_FAILED, str(exc), fatal=True))
+            return
+        if conn.principal is not None and principal.id != conn.principal.id:
             conn.send(
-                Error(ErrorCode.AUTH_FAILED, "authentication failed: token refused", fatal=True)
+                Error(
+                    ErrorCode.AUTH_FAILED,
+                    f"a token that re-authenticates must be for the same principal "
+                    f"({conn.principal.id!r}), got one for {principal.id!r}",
+                    fatal=True,
+                )
             )
-        else:
-            conn.send(Welcome(CAPABILITIES, self.limits.max_frame_bytes, PROTOCOL_VERSION))
+            return
+        conn.principal = principal
+        expires = principal.expires_at
+        conn.send(
+            Welcome(
+                CAPABILITIES,
+                self.limits.max_frame_bytes,
+                PROTOCOL_VERSION,
+                token_expires_ms=0 if expires is None else max(0, int(expires * 1000)),
+                principal=principal.id,
+            )
+        )
+
+    def authenticate(self, client_id: str, token: str) -> Principal:
+        """The principal of a Hello with this client id and token (the ``authenticate`` hook;
+        :data:`ANONYMOUS` without one).
+
+        Raises:
+            AuthError: the token was refused (TokenExpiredError: it expired).
+        """
+        authenticate = self._authenticate
+        if authenticate is None:
+            return ANONYMOUS
+        result = authenticate(client_id, token)
+        if result is True:
+            return Principal(client_id, (Grant("*", "admin"),))
+        if result is False:
+            raise AuthError("authentication failed: token refused")
+        if not isinstance(result, Principal):
+            raise TypeError(f"authenticate must return a Principal, got {type(result).__name__}")
+        return result
+
+    def may(self, principal: Principal, doc_id: str, action: Action) -> bool:
+        """Whether ``principal`` may ``action`` document ``doc_id``: the ``authorize`` hook
+        decides when there is one, the principal's grants otherwise."""
+        authorize = self._authorize
+        if authorize is None:
+            return principal.may(doc_id, action)
+        return bool(authorize(principal, doc_id, action))
 
     def _allowed(self, conn: Connection, doc_id: str, action: Action, batch: int = 0) -> bool:
-        """Ask the ``authorize`` hook; when it says no, tell the client (PERMISSION_DENIED)."""
-        authorize = self._authorize
-        client_id = conn.session.client_id
-        if authorize is None or authorize(client_id, doc_id, action):
+        """Whether the connection's principal may ``action`` the document; when not, tell the
+        client (PERMISSION_DENIED)."""
+        principal = conn.principal or ANONYMOUS
+        if self.may(principal, doc_id, action):
             return True
+        who = f"principal {principal.id!r}" if principal.id else "this client"
         conn.send(
             Error(
                 ErrorCode.PERMISSION_DENIED,
-                f"client {client_id!r} may not {action} document {doc_id!r}",
+                f"{who} may not {action} document {doc_id!r}",
                 doc_id=doc_id,
                 batch_id=batch,
             )

@@ -58,6 +58,24 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     ERROR_CODE_INTERNAL: _ErrorCode.ValueType  # 12
     ERROR_CODE_PERMISSION_DENIED: _ErrorCode.ValueType  # 13
     """The client may not do this to this document (read it, or write it)."""
+    ERROR_CODE_PERMISSION_CHANGED: _ErrorCode.ValueType  # 14
+    """The client's access to `doc_id` changed while connected (revoked or downgraded): the
+    subscription ended; subscribe again to continue with the access it has now.
+    """
+    ERROR_CODE_TOKEN_EXPIRED: _ErrorCode.ValueType  # 15
+    """The token expired: send a Hello with a fresh one (or reconnect with one)."""
+    ERROR_CODE_NOT_AUTHOR: _ErrorCode.ValueType  # 16
+    """The push holds new operations under a client id that belongs to another principal."""
+    ERROR_CODE_EQUIVOCATION: _ErrorCode.ValueType  # 17
+    """Two different operations under one client id and seq: the id named was reused."""
+    ERROR_CODE_CLOCK_SKEW: _ErrorCode.ValueType  # 18
+    """A clock in the push lies further ahead of the server's clock than it allows."""
+    ERROR_CODE_RATE_LIMITED: _ErrorCode.ValueType  # 19
+    """Too many bytes pushed per second by this principal: retry after `retry_after_ms`."""
+    ERROR_CODE_TOO_MANY: _ErrorCode.ValueType  # 20
+    """Too many subscriptions on this connection, or connections of this principal."""
+    ERROR_CODE_HANDSHAKE_TIMEOUT: _ErrorCode.ValueType  # 21
+    """The Hello did not arrive in time."""
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper): ...
 
@@ -82,6 +100,24 @@ ERROR_CODE_SHUTTING_DOWN: ErrorCode.ValueType  # 11
 ERROR_CODE_INTERNAL: ErrorCode.ValueType  # 12
 ERROR_CODE_PERMISSION_DENIED: ErrorCode.ValueType  # 13
 """The client may not do this to this document (read it, or write it)."""
+ERROR_CODE_PERMISSION_CHANGED: ErrorCode.ValueType  # 14
+"""The client's access to `doc_id` changed while connected (revoked or downgraded): the
+subscription ended; subscribe again to continue with the access it has now.
+"""
+ERROR_CODE_TOKEN_EXPIRED: ErrorCode.ValueType  # 15
+"""The token expired: send a Hello with a fresh one (or reconnect with one)."""
+ERROR_CODE_NOT_AUTHOR: ErrorCode.ValueType  # 16
+"""The push holds new operations under a client id that belongs to another principal."""
+ERROR_CODE_EQUIVOCATION: ErrorCode.ValueType  # 17
+"""Two different operations under one client id and seq: the id named was reused."""
+ERROR_CODE_CLOCK_SKEW: ErrorCode.ValueType  # 18
+"""A clock in the push lies further ahead of the server's clock than it allows."""
+ERROR_CODE_RATE_LIMITED: ErrorCode.ValueType  # 19
+"""Too many bytes pushed per second by this principal: retry after `retry_after_ms`."""
+ERROR_CODE_TOO_MANY: ErrorCode.ValueType  # 20
+"""Too many subscriptions on this connection, or connections of this principal."""
+ERROR_CODE_HANDSHAKE_TIMEOUT: ErrorCode.ValueType  # 21
+"""The Hello did not arrive in time."""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 @_typing.final
@@ -199,9 +235,18 @@ class Welcome(_message.Message):
     PROTOCOL_VERSION_FIELD_NUMBER: _builtins.int
     CAPABILITIES_FIELD_NUMBER: _builtins.int
     MAX_FRAME_BYTES_FIELD_NUMBER: _builtins.int
+    TOKEN_EXPIRES_MS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     protocol_version: _builtins.int
     max_frame_bytes: _builtins.int
     """The largest frame the server accepts, in bytes."""
+    token_expires_ms: _builtins.int
+    """When the token the server accepted expires, in Unix milliseconds (0: it does not). Before
+    then the client sends another Hello, same client id, with a fresh token; the server
+    answers with another Welcome (or a fatal Error) and the session carries on.
+    """
+    principal: _builtins.str
+    """Who the server took the client to be (the token's subject; empty on an open server)."""
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -210,10 +255,12 @@ class Welcome(_message.Message):
         protocol_version: _builtins.int = ...,
         capabilities: _abc.Iterable[_builtins.str] | None = ...,
         max_frame_bytes: _builtins.int = ...,
+        token_expires_ms: _builtins.int = ...,
+        principal: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "max_frame_bytes", b"max_frame_bytes", "protocol_version", b"protocol_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "max_frame_bytes", b"max_frame_bytes", "principal", b"principal", "protocol_version", b"protocol_version", "token_expires_ms", b"token_expires_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -432,12 +479,15 @@ class Error(_message.Message):
     FATAL_FIELD_NUMBER: _builtins.int
     DOC_ID_FIELD_NUMBER: _builtins.int
     BATCH_ID_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_MS_FIELD_NUMBER: _builtins.int
     code: Global___ErrorCode.ValueType
     message: _builtins.str
     retryable: _builtins.bool
     fatal: _builtins.bool
     doc_id: _builtins.str
     batch_id: _builtins.int
+    retry_after_ms: _builtins.int
+    """When retrying makes sense: after this many milliseconds (0: no advice)."""
     def __init__(
         self,
         *,
@@ -447,10 +497,11 @@ class Error(_message.Message):
         fatal: _builtins.bool = ...,
         doc_id: _builtins.str = ...,
         batch_id: _builtins.int = ...,
+        retry_after_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "code", b"code", "doc_id", b"doc_id", "fatal", b"fatal", "message", b"message", "retryable", b"retryable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "code", b"code", "doc_id", b"doc_id", "fatal", b"fatal", "message", b"message", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
