@@ -10,13 +10,19 @@ from synckit.server import Connection, Hub
 class Peer:
     """A client session talking to one hub connection (frames moved synchronously)."""
 
-    def __init__(self, hub: Hub, name: str = "peer") -> None:
+    def __init__(
+        self, hub: Hub, name: str = "peer", token: str = "", *, welcome: bool = True
+    ) -> None:
         self.hub = hub
         self.session = ClientSession()
         self.conn: Connection = hub.connect()
         self.batch = 0
-        self.send(Hello(name))
-        assert self.received() == [Welcome(("http-sync",), hub.limits.max_frame_bytes)]
+        self.send(Hello(name, token))
+        if welcome:
+            [answer] = self.received()
+            assert isinstance(answer, Welcome), answer
+            assert answer.max_frame_bytes == hub.limits.max_frame_bytes
+            self.welcome = answer
 
     def send(self, event: Event) -> None:
         self.session.send(event)

@@ -8,6 +8,13 @@ such as :class:`SQLiteStore` or :class:`MemoryStore` runs behind :class:`InlineS
 
 from __future__ import annotations
 
+from synckit.server._access import (
+    AccessChange,
+    AccessFeed,
+    AccessListener,
+    AccessRules,
+    LocalAccessFeed,
+)
 from synckit.server._app import SyncServer, create_app, http_status, open_store
 from synckit.server._connection import Connection
 from synckit.server._hub import Authenticator, Authorizer, Hub, perform_io, view_of
@@ -36,6 +43,10 @@ __all__ = [
     "ACCESS_LEVELS",
     "ANONYMOUS",
     "Access",
+    "AccessChange",
+    "AccessFeed",
+    "AccessListener",
+    "AccessRules",
     "Action",
     "AsyncStore",
     "Authenticator",
@@ -45,6 +56,7 @@ __all__ = [
     "Hub",
     "InlineStore",
     "Limits",
+    "LocalAccessFeed",
     "MemoryStore",
     "Principal",
     "SQLiteStore",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -24,8 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from synckit._storage import StoredDoc
-from synckit.errors import DecodeError, StorageError
+from synckit.errors import AuthError, DecodeError, StorageError
 from synckit.protocol import (
     HTTP_MEDIA_TYPE,
     Error,
@@ -35,15 +35,18 @@ from synckit.protocol import (
     encode_http_answer,
     encode_http_error,
 )
+from synckit.server._access import AccessFeed, AccessRules, LocalAccessFeed
 from synckit.server._connection import Connection
 from synckit.server._hub import Authenticator, Authorizer, Hub, view_of
 from synckit.server._limits import Limits
-from synckit.server._rooms import Commit, Compact, IoOp, Load
+from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
 
 __all__ = ["SyncServer", "create_app", "http_status", "open_store"]
 
 DB_FILE = "synckit.db"
+# How often the hub looks for tokens that expired during a session.
+_TICK_SECONDS = 0.5
 
 # WebSocket close codes for the error that ended a session.
 _CLOSE_CODES = {
@@ -90,12 +93,14 @@ def open_store(store: AsyncStore | Store | str | Path | None) -> AsyncStore:
     return InlineStore(cast(Store, store))
 
 
-async def _perform(op: IoOp, store: AsyncStore) -> StoredDoc | Exception | None:
+async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
     """Perform one storage operation; a failure is returned for the hub, not raised."""
     try:
         match op:
             case Load(doc_id=doc_id):
                 return await store.load(doc_id)
+            case Claim():
+                return await store.claim_actor(op.actor_id, op.principal)
             case Commit(batches=batches):
                 if batches:
                     await store.append_many(batches)
@@ -114,9 +119,13 @@ class SyncServer:
     Args:
         store: see :func:`open_store`.
         limits: see :class:`Limits`.
-        authenticate, authorize: see :class:`Hub`; they guard every endpoint.
+        authenticate, authorize: see :class:`Hub`; they guard every endpoint. Without
+            ``authorize``, the principal's token grants decide, overridden per principal by
+            :attr:`access_rules` (changed at run time with ``PUT /v1/admin/access/{principal}``).
         send_timeout: seconds one frame may take to send before the client counts as gone.
         answer_timeout: seconds an HTTP request may wait for its answer (storage included).
+        access_feed: where changes of access are published (see :mod:`._access`); every
+            server on the feed tells its affected connections at once. In-process when None.
     """
 
     def __init__(
@@ -128,15 +137,22 @@ class SyncServer:
         authorize: Authorizer | None = None,
         send_timeout: float = 10.0,
         answer_timeout: float = 30.0,
+        access_feed: AccessFeed | None = None,
     ) -> None:
         self.store = open_store(store)
         self._io_wake = asyncio.Event()
+        self.access_feed: AccessFeed = access_feed or LocalAccessFeed()
+        #: The server-side grants the admin endpoint changes (None with an ``authorize`` hook:
+        #: the application decides, and publishes its changes on ``access_feed`` itself).
+        self.access_rules = AccessRules(self.access_feed) if authorize is None else None
         self.hub = Hub(
             limits=limits,
             authenticate=authenticate,
-            authorize=authorize,
+            authorize=authorize if authorize is not None else self.access_rules,
             wake_io=self._io_wake.set,
         )
+        self._unsubscribe_feed = self.access_feed.subscribe(self.hub.access_changed)
+        self._tick_task: asyncio.Task[None] | None = None
         self.send_timeout = send_timeout
         self.answer_timeout = answer_timeout
         self._io_task: asyncio.Task[None] | None = None
@@ -149,9 +165,15 @@ class SyncServer:
 
     def _start_storage(self) -> None:
         if self._io_task is None:
-            self._io_task = asyncio.get_running_loop().create_task(
-                self._storage_task(), name="synckit-storage"
-            )
+            loop = asyncio.get_running_loop()
+            self._io_task = loop.create_task(self._storage_task(), name="synckit-storage")
+            self._tick_task = loop.create_task(self._ticker(), name="synckit-tick")
+
+    async def _ticker(self) -> None:
+        """Expire tokens that ran out during a session, twice a second."""
+        while True:
+            await asyncio.sleep(_TICK_SECONDS)
+            self.hub.tick()
 
     async def _storage_task(self) -> None:
         """Perform the hub's storage work, one operation at a time, in order."""
@@ -276,9 +298,7 @@ class SyncServer:
         Guarded like every other way in: the token comes from ``Authorization: Bearer ...``
         and the client id from ``X-SyncKit-Client`` (default ``viewer``).
         """
-        token = request.headers.get("authorization", "")
-        scheme, _, credentials = token.partition(" ")
-        token = credentials.strip() if scheme.lower() == "bearer" else ""
+        token = _bearer(request)
         client_id = request.headers.get("x-synckit-client", "") or "viewer"
         exchange = self.hub.view_exchange(request.path_params["doc_id"], client_id, token)
         result = await self._play(exchange)
@@ -320,6 +340,55 @@ class SyncServer:
             )
         return Response(encode_http_answer(result), media_type=HTTP_MEDIA_TYPE)
 
+    async def put_access(self, request: Request) -> Response:
+        """``PUT /v1/admin/access/{principal}`` with ``{"docs": {pattern: level}}``: replace
+        the principal's server-side grants (``DELETE``: back to its token's). Needs a token
+        whose ``synckit.admin`` claim is true (any caller on an open server). The principal's
+        open connections learn of the change at once."""
+        principal_id = request.path_params["principal"]
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        rules = self.access_rules
+        if rules is None:
+            return _json_error(
+                409,
+                ErrorCode.PERMISSION_DENIED,
+                "this server's permissions come from its authorize hook; change them there "
+                "and publish an AccessChange on the server's access feed",
+            )
+        if request.method == "DELETE":
+            rules.set(principal_id, None)
+            return JSONResponse({"principal": principal_id, "docs": None})
+        try:
+            body = json.loads(await request.body())
+            docs = body["docs"]
+            rules.set(principal_id, docs)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _json_error(
+                400,
+                ErrorCode.BAD_FRAME,
+                'the body must be {"docs": {"<document-id pattern>": '
+                f'"none"|"read"|"write"|"admin"}}}}: {exc}',
+            )
+        return JSONResponse({"principal": principal_id, "docs": docs})
+
+    def _admin_refusal(self, request: Request) -> Response | None:
+        """None when the request carries an administrator's token, else the error answer."""
+        try:
+            principal = self.hub.authenticate("admin", _bearer(request))
+        except AuthError as exc:
+            return _json_error(401, ErrorCode.AUTH_FAILED, str(exc))
+        claim = principal.claims.get("synckit")
+        if principal.id and not (isinstance(claim, dict) and claim.get("admin") is True):
+            return _json_error(
+                403,
+                ErrorCode.PERMISSION_DENIED,
+                f"principal {principal.id!r} is not an administrator "
+                "(its token needs the claim synckit.admin = true)",
+            )
+        return None
+
     # -- lifetime ---------------------------------------------------------------------
 
     async def aclose(self, timeout: float = 5.0) -> None:
@@ -337,10 +406,12 @@ class SyncServer:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._drain_storage()
-        if self._io_task is not None:
-            self._io_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._io_task
+        self._unsubscribe_feed()
+        for task in (self._io_task, self._tick_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.store.close()
 
     @contextlib.asynccontextmanager
@@ -354,6 +425,7 @@ class SyncServer:
             Route("/health", self.health, methods=["GET"]),
             Route("/v1/docs/{doc_id}", self.get_doc, methods=["GET"]),
             Route("/v1/docs/{doc_id}/sync", self.post_sync, methods=["POST"]),
+            Route("/v1/admin/access/{principal}", self.put_access, methods=["PUT", "DELETE"]),
         ]
 
 
@@ -364,6 +436,7 @@ def create_app(
     authenticate: Authenticator | None = None,
     authorize: Authorizer | None = None,
     send_timeout: float = 10.0,
+    access_feed: AccessFeed | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -383,10 +456,17 @@ def create_app(
         authenticate=authenticate,
         authorize=authorize,
         send_timeout=send_timeout,
+        access_feed=access_feed,
     )
     app = Starlette(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server
     return app
+
+
+def _bearer(request: Request) -> str:
+    """The token of an ``Authorization: Bearer ...`` header ("" without one)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
 
 
 def _json_error(status: int, code: ErrorCode, message: str) -> Response:

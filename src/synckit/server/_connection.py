@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from synckit.protocol import Error, ErrorCode, Event, ServerSession, State
 from synckit.server._limits import Limits
-from synckit.server._principal import Principal
+from synckit.server._principal import Access, Principal
 
 __all__ = ["Connection"]
 
@@ -20,7 +20,17 @@ __all__ = ["Connection"]
 class Connection:
     """One client connection as the hub sees it: its session and its queue of frames out."""
 
-    __slots__ = ("_limits", "_queued_bytes", "_wake", "id", "outbox", "principal", "session")
+    __slots__ = (
+        "_limits",
+        "_queued_bytes",
+        "_wake",
+        "held",
+        "id",
+        "levels",
+        "outbox",
+        "principal",
+        "session",
+    )
 
     def __init__(self, conn_id: int, limits: Limits, wake: Callable[[], None] | None) -> None:
         self.id = conn_id
@@ -28,6 +38,10 @@ class Connection:
         self.outbox: deque[bytes] = deque()
         #: Who the connection authenticated as (None until its Hello is accepted).
         self.principal: Principal | None = None
+        #: Access to each subscribed document when it was last checked.
+        self.levels: dict[str, Access] = {}
+        #: Frames received while the Hello is being decided (None: none is).
+        self.held: list[bytes] | None = None
         self._queued_bytes = 0
         self._limits = limits
         self._wake = wake

@@ -19,10 +19,11 @@ inline at the end of every call instead, which is how tests and the simulation u
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 
 from synckit._logged import LoggedDocument
-from synckit._storage import DocLog, StoredDoc
+from synckit._storage import StoredDoc
 from synckit.core import Document, VersionVector
 from synckit.errors import (
     AuthError,
@@ -51,10 +52,12 @@ from synckit.protocol import (
     encode_frame_body,
     encode_http_request,
 )
+from synckit.server._access import AccessChange, access_level
 from synckit.server._connection import Connection
 from synckit.server._limits import Limits
-from synckit.server._principal import ANONYMOUS, Action, Grant, Principal
-from synckit.server._rooms import Commit, Compact, IoOp, Load, Room, Rooms
+from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
+from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load, Room, Rooms
+from synckit.server._store import Store
 
 __all__ = [
     "CAPABILITIES",
@@ -77,14 +80,21 @@ Authorizer = Callable[[Principal, str, Action], bool]
 
 CAPABILITIES = ("http-sync",)
 
+# Frames a client may send while its Hello is being decided (an honest one sends none).
+_MAX_HELD_FRAMES = 64
+# Client id -> owner entries kept in memory (the store holds them all).
+_MAX_CACHED_OWNERS = 100_000
 
-def perform_io(op: IoOp, store: DocLog) -> StoredDoc | Exception | None:
+
+def perform_io(op: IoOp, store: Store) -> IoResult:
     """Perform one storage operation on a synchronous store; the result for
     :meth:`Hub.io_done` (a StorageError is returned, not raised)."""
     try:
         match op:
             case Load(doc_id=doc_id):
                 return store.load(doc_id)
+            case Claim():
+                return store.claim_actor(op.actor_id, op.principal)
             case Commit(batches=batches):
                 if batches:
                     store.append_many(batches)
@@ -108,18 +118,21 @@ class Hub:
         authorize: decides whether a connected client may read (subscribe to, view) or write
             (push to) a document; None allows everything.
         wake_io: called whenever storage work is queued.
+        wall_clock: Unix time in seconds (token expiry, the clock bound on pushes).
     """
 
     def __init__(
         self,
-        store: DocLog | None = None,
+        store: Store | None = None,
         *,
         limits: Limits | None = None,
         authenticate: Authenticator | None = None,
         authorize: Authorizer | None = None,
         wake_io: Callable[[], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self._wall_clock = wall_clock
         self.limits = limits = limits or Limits()
         self._authenticate = authenticate
         self._authorize = authorize
@@ -127,6 +140,8 @@ class Hub:
             compact_every=limits.compact_every, live_docs=limits.live_docs, wake=wake_io
         )
         self._connections: dict[int, Connection] = {}
+        # Client (actor) id -> the principal it belongs to, as the store said.
+        self._owners: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._closed = False
         self._performing = False
@@ -166,6 +181,21 @@ class Hub:
     def receive(self, conn: Connection, frame: bytes) -> None:
         """Handle one frame from ``conn``; frames for any connection may be queued."""
         if conn.id not in self._connections:
+            return
+        if conn.held is not None:
+            # The Hello is still being decided (its client id is being registered): later
+            # frames wait for the answer, a bounded number of them.
+            if len(conn.held) >= _MAX_HELD_FRAMES:
+                self.refuse(
+                    conn,
+                    Error(
+                        ErrorCode.ILLEGAL_STATE,
+                        f"more than {_MAX_HELD_FRAMES} frames sent before the Welcome",
+                        fatal=True,
+                    ),
+                )
+                return
+            conn.held.append(frame)
             return
         try:
             events = conn.session.receive(frame)
@@ -215,6 +245,57 @@ class Hub:
                 )
             )
             return
+        actor = hello.client_id
+        if conn.principal is not None or not principal.id:
+            self._welcome(conn, principal)  # re-authenticated, or an open server's client
+            return
+        owner = self._owners.get(actor)
+        if owner is not None:
+            self._claimed(conn, principal, actor, owner)
+            return
+        conn.held = []
+
+        def then(result: str | Exception) -> None:
+            held, conn.held = conn.held or [], None
+            if conn.id not in self._connections or conn.closed:
+                return
+            if isinstance(result, Exception):
+                conn.send(
+                    Error(
+                        ErrorCode.INTERNAL,
+                        f"cannot register client id {actor!r}: {result}",
+                        retryable=True,
+                        fatal=True,
+                    )
+                )
+            else:
+                self._claimed(conn, principal, actor, result)
+            if conn.closed:
+                self._drop(conn)
+                return
+            for frame in held:
+                self.receive(conn, frame)
+
+        self.rooms.claim(actor, principal.id, then)
+
+    def _claimed(self, conn: Connection, principal: Principal, actor: str, owner: str) -> None:
+        """The registry says ``actor`` belongs to ``owner``: welcome ``principal`` or refuse."""
+        if len(self._owners) >= _MAX_CACHED_OWNERS:
+            self._owners.pop(next(iter(self._owners)))
+        self._owners[actor] = owner
+        if owner != principal.id:
+            conn.send(
+                Error(
+                    ErrorCode.NOT_AUTHOR,
+                    f"client id {actor!r} belongs to another principal; a client writes under "
+                    "ids of its own (let the client make a fresh one)",
+                    fatal=True,
+                )
+            )
+            return
+        self._welcome(conn, principal)
+
+    def _welcome(self, conn: Connection, principal: Principal) -> None:
         conn.principal = principal
         expires = principal.expires_at
         conn.send(
@@ -254,6 +335,59 @@ class Hub:
             return principal.may(doc_id, action)
         return bool(authorize(principal, doc_id, action))
 
+    def level(self, principal: Principal, doc_id: str) -> Access:
+        """The highest access ``principal`` has to ``doc_id``, as :meth:`may` answers."""
+        return access_level(lambda action: self.may(principal, doc_id, action))
+
+    # -- live changes of access and of tokens ---------------------------------------------
+
+    def access_changed(self, change: AccessChange) -> None:
+        """Access may have changed (see :class:`AccessChange`): ask again for every open
+        subscription it concerns, and tell each connection whose access to a document changed
+        (``PERMISSION_CHANGED``, which ends that subscription; the client subscribes again
+        with the access it has now)."""
+        for conn in list(self._connections.values()):
+            principal = conn.principal
+            if principal is None or conn.closed:
+                continue
+            for doc_id, was in list(conn.levels.items()):
+                if not change.concerns(principal.id, doc_id):
+                    continue
+                now = self.level(principal, doc_id)
+                if now == was:
+                    continue
+                del conn.levels[doc_id]
+                conn.send(
+                    Error(
+                        ErrorCode.PERMISSION_CHANGED,
+                        f"access to document {doc_id!r} changed from {was} to {now}; "
+                        + ("subscribe again" if now != "none" else "it can no longer be read"),
+                        doc_id=doc_id,
+                    )
+                )
+                self._leave(conn, doc_id)
+        self._perform_inline()
+
+    def tick(self, now: float | None = None) -> None:
+        """End the sessions whose token expired (``TOKEN_EXPIRED``); call about once a second.
+        ``now`` is Unix time (the hub's wall clock when None)."""
+        now = self._wall_clock() if now is None else now
+        for conn in list(self._connections.values()):
+            principal = conn.principal
+            if principal is None or principal.expires_at is None or conn.closed:
+                continue
+            if principal.expires_at < now:
+                self.refuse(
+                    conn,
+                    Error(
+                        ErrorCode.TOKEN_EXPIRED,
+                        "the token expired during the session; send a Hello with a fresh "
+                        "token before the one in use expires",
+                        retryable=True,
+                        fatal=True,
+                    ),
+                )
+
     def _allowed(self, conn: Connection, doc_id: str, action: Action, batch: int = 0) -> bool:
         """Whether the connection's principal may ``action`` the document; when not, tell the
         client (PERMISSION_DENIED)."""
@@ -282,6 +416,7 @@ class Hub:
             return
         room = self.rooms.open(doc_id)
         room.subscribers[conn.id] = conn
+        conn.levels[doc_id] = self.level(conn.principal or ANONYMOUS, doc_id)
         if room.logged is None:
             if not self._wait_for_load(conn, room, sub):
                 room.subscribers.pop(conn.id, None)
@@ -437,6 +572,7 @@ class Hub:
         self.rooms.close_if_unused(room)
 
     def _leave(self, conn: Connection, doc_id: str) -> None:
+        conn.levels.pop(doc_id, None)
         room = self.rooms.get(doc_id)
         if room is None:
             return
@@ -473,7 +609,7 @@ class Hub:
         """No storage work is queued or running."""
         return self.rooms.io_idle
 
-    def io_done(self, op: IoOp, result: StoredDoc | Exception | None = None) -> None:
+    def io_done(self, op: IoOp, result: IoResult = None) -> None:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
         for doc_id in self.rooms.done(op, result):

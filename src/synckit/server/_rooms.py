@@ -26,7 +26,7 @@ from synckit._storage import StoredDoc
 from synckit.protocol import Event
 from synckit.server._connection import Connection
 
-__all__ = ["Commit", "Compact", "IoOp", "Load", "Room", "Rooms"]
+__all__ = ["Claim", "Commit", "Compact", "IoOp", "IoResult", "Load", "Room", "Rooms"]
 
 
 @dataclass(slots=True)
@@ -71,7 +71,20 @@ class Compact:
     logged: LoggedDocument
 
 
-IoOp = Load | Commit | Compact
+@dataclass(slots=True)
+class Claim:
+    """Register ``actor_id`` as ``principal``'s unless it is someone's already; ``then`` gets
+    the owner (or the StorageError)."""
+
+    actor_id: str
+    principal: str
+    then: Callable[[str | Exception], None]
+
+
+IoOp = Load | Commit | Compact | Claim
+
+#: What performing an :data:`IoOp` gives back: a Load's document, a Claim's owner, a failure.
+IoResult = StoredDoc | str | Exception | None
 
 
 class Rooms:
@@ -165,6 +178,10 @@ class Rooms:
         snapshot, covered, size_then = logged.snapshot()
         self._push(Compact(doc_id, snapshot, covered, size_then, logged))
 
+    def claim(self, actor_id: str, principal: str, then: Callable[[str | Exception], None]) -> None:
+        """Queue the registration of ``actor_id`` for ``principal`` (see :class:`Claim`)."""
+        self._push(Claim(actor_id, principal, then))
+
     def after_commit(self, reply: Callable[[], None]) -> None:
         """Run ``reply`` once every commit queued so far is stored (now, when none is)."""
         commit = self._last_commit()
@@ -206,9 +223,9 @@ class Rooms:
         op = self._in_flight = self._queue.popleft()
         return op
 
-    def done(self, op: IoOp, result: StoredDoc | Exception | None = None) -> list[str]:
-        """``op`` was performed: ``result`` is what a Load read, or the exception it raised
-        (a StorageError, or a DecodeError from a log that does not decode).
+    def done(self, op: IoOp, result: IoResult = None) -> list[str]:
+        """``op`` was performed: ``result`` is what a Load read, a Claim's owner, or the
+        exception it raised (a StorageError, or a DecodeError from a log that does not decode).
 
         Returns the documents whose memory is now ahead of storage (a failed commit): the
         caller evicts them.
@@ -219,8 +236,10 @@ class Rooms:
         match op:
             case Load(doc_id=doc_id):
                 room = self._rooms.get(doc_id)
-                if room is not None and room.logged is None:
+                if room is not None and room.logged is None and not isinstance(result, str):
                     self._loaded.append((room, result))
+            case Claim():
+                op.then(result if isinstance(result, str | Exception) else "")
             case Commit():
                 if isinstance(result, Exception):
                     for refuse in op.refusals:

@@ -11,8 +11,9 @@ called on the event loop (see its docstring for why not a thread).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -23,10 +24,16 @@ __all__ = ["AsyncStore", "InlineStore", "MemoryStore", "SQLiteStore", "Store", "
 
 
 class Store(DocLog, Protocol):
-    """The server's storage backend: a document log that can list its documents."""
+    """The server's storage backend: a document log that can list its documents, and the
+    registry of which principal each client id belongs to."""
 
     def doc_ids(self) -> list[str]:
         """Every stored document id, sorted."""
+        ...
+
+    def claim_actor(self, actor_id: str, principal: str) -> str:
+        """Register ``actor_id`` as ``principal``'s unless it already belongs to someone;
+        return its owner (``principal`` when the claim succeeded). Committed on return."""
         ...
 
 
@@ -38,8 +45,23 @@ class MemoryStore(MemoryDocLog):
     server and building a new one on the same store) keeps exactly what was committed.
     """
 
+    _actors: dict[str, str] = field(default_factory=dict)
+
     def doc_ids(self) -> list[str]:
         return sorted(self._docs)
+
+    def claim_actor(self, actor_id: str, principal: str) -> str:
+        return self._actors.setdefault(actor_id, principal)
+
+
+# Which principal each client (actor) id belongs to: the first to say Hello with it.
+_ACTORS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS actors (
+    actor_id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    claimed_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
 
 
 class SQLiteStore(SQLiteDocLog):
@@ -56,7 +78,11 @@ class SQLiteStore(SQLiteDocLog):
     def __init__(
         self, path: str | Path, *, durability: Literal["process", "power"] = "process"
     ) -> None:
-        super().__init__(path, synchronous="FULL" if durability == "power" else "NORMAL")
+        super().__init__(
+            path,
+            synchronous="FULL" if durability == "power" else "NORMAL",
+            schema=_ACTORS_SCHEMA,
+        )
 
     def doc_ids(self) -> list[str]:
         try:
@@ -66,6 +92,19 @@ class SQLiteStore(SQLiteDocLog):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot list documents: {exc}") from exc
         return [r[0] for r in rows]
+
+    def claim_actor(self, actor_id: str, principal: str) -> str:
+        try:
+            self._db.execute(
+                "INSERT OR IGNORE INTO actors (actor_id, principal, claimed_at) VALUES (?, ?, ?)",
+                (actor_id, principal, time.time()),
+            )
+            row = self._db.execute(
+                "SELECT principal FROM actors WHERE actor_id = ?", (actor_id,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot register client id {actor_id!r}: {exc}") from exc
+        return str(row[0])
 
 
 class AsyncStore(Protocol):
@@ -78,6 +117,8 @@ class AsyncStore(Protocol):
     async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None: ...
 
     async def doc_ids(self) -> list[str]: ...
+
+    async def claim_actor(self, actor_id: str, principal: str) -> str: ...
 
     async def close(self) -> None: ...
 
@@ -109,6 +150,9 @@ class InlineStore:
 
     async def doc_ids(self) -> list[str]:
         return self.store.doc_ids()
+
+    async def claim_actor(self, actor_id: str, principal: str) -> str:
+        return self.store.claim_actor(actor_id, principal)
 
     async def close(self) -> None:
         self.store.close()
