@@ -59,7 +59,15 @@ _CLOSE_CODES = {
 # HTTP status codes for the error that ended an HTTP exchange (400 for the rest).
 _HTTP_STATUS = {
     ErrorCode.AUTH_FAILED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.PERMISSION_CHANGED: 403,
+    ErrorCode.NOT_AUTHOR: 403,
+    ErrorCode.EQUIVOCATION: 409,
+    ErrorCode.CLOCK_SKEW: 422,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY: 429,
+    ErrorCode.HANDSHAKE_TIMEOUT: 408,
     ErrorCode.FRAME_TOO_LARGE: 413,
     ErrorCode.DOC_TOO_LARGE: 413,
     ErrorCode.SLOW_CONSUMER: 503,
@@ -333,10 +341,14 @@ class SyncServer:
             )
             result = await self._play(exchange)
         if isinstance(result, Error):
+            headers = {}
+            if result.retry_after_ms:
+                headers["Retry-After"] = str(-(-result.retry_after_ms // 1000))
             return Response(
                 encode_http_error(result),
                 status_code=http_status(result),
                 media_type=HTTP_MEDIA_TYPE,
+                headers=headers,
             )
         return Response(encode_http_answer(result), media_type=HTTP_MEDIA_TYPE)
 

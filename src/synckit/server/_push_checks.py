@@ -1,0 +1,91 @@
+"""What the server checks in a push before merging it: authorship, clocks, equivocation.
+
+These run on the pushed bytes and the room's document, before :meth:`Document.apply`, so a
+refused push changes nothing:
+
+* **Authorship.** A connection writes new operations only under its own client id (the one
+  its Hello named, which belongs to its principal). Operations under other ids are accepted
+  only when the server holds them already (a harmless repeat); anything new under another id
+  is ``NOT_AUTHOR``. The operations of other clients that a replica holds and the server lacks
+  are for their authors to send (clients push only their own).
+* **Clocks.** No operation may carry a hybrid logical clock further ahead of the server's wall
+  clock than :attr:`Limits.max_clock_ahead`: ``CLOCK_SKEW``, retryable once the server's clock
+  has caught up (``retry_after_ms``). This bounds how far any participant can push the
+  last-writer-wins clock of a document, and keeps every clock far below the largest one the
+  format can carry, so no write can make a document unwritable.
+* **Equivocation.** Where the push repeats seqs the server holds, its operations must be the
+  ones held: two different operations under one client id and seq are ``EQUIVOCATION``, naming
+  the id (it was reused: a replica restored from an old copy of its store, say).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from synckit.core import Document, describe_changes, find_equivocation
+from synckit.errors import DecodeError
+from synckit.protocol import ErrorCode
+
+__all__ = ["PushRefusal", "check_push", "clock_limit"]
+
+# An HLC is wall-clock milliseconds shifted left by this many bits, plus a counter.
+_HLC_SHIFT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PushRefusal:
+    """Why a push is refused: the error code, a message, and when retrying makes sense."""
+
+    code: ErrorCode
+    message: str
+    retry_after_ms: int = 0
+
+
+def clock_limit(now: float, max_ahead: float) -> int:
+    """The largest hybrid logical clock accepted at Unix time ``now``."""
+    return (int((now + max_ahead) * 1000) << _HLC_SHIFT) | ((1 << _HLC_SHIFT) - 1)
+
+
+def check_push(doc: Document, changes: bytes, writer: str, limit: int) -> PushRefusal | None:
+    """None when ``changes`` may be merged into ``doc`` for a connection writing as ``writer``
+    with clocks up to ``limit``; else why not."""
+    try:
+        spans = describe_changes(changes)
+    except DecodeError as exc:
+        return PushRefusal(ErrorCode.BAD_CHANGES, f"changes refused, nothing stored: {exc}")
+    held = doc.version()
+    overlaps = False
+    top_clock = 0
+    for span in spans:
+        have = held[span.client]
+        if span.client != writer and span.end > have:
+            return PushRefusal(
+                ErrorCode.NOT_AUTHOR,
+                f"the push holds new operations under client id {span.client!r} (seqs "
+                f"{max(span.start, have + 1)}-{span.end}), but this connection writes as "
+                f"{writer!r}; send only your own operations, nothing stored",
+            )
+        if span.start <= have:
+            overlaps = True
+        if span.max_clock > top_clock:
+            top_clock = span.max_clock
+    if top_clock > limit:
+        ahead_ms = (top_clock >> _HLC_SHIFT) - (limit >> _HLC_SHIFT)
+        return PushRefusal(
+            ErrorCode.CLOCK_SKEW,
+            f"an operation's clock lies {ahead_ms / 1000:.0f} s beyond what the server "
+            "accepts (its wall clock plus the allowed lead); check the system clock of the "
+            "device that made it, nothing stored",
+            retry_after_ms=ahead_ms,
+        )
+    if overlaps:
+        found = find_equivocation(doc, changes)
+        if found is not None:
+            return PushRefusal(
+                ErrorCode.EQUIVOCATION,
+                f"client id {found.client!r} sent an operation at seq {found.seq} that differs "
+                "from the one the server holds under that id and seq: the id was reused (a "
+                "store restored from an old copy, or copied to another device); open the "
+                "document with a fresh store, nothing stored",
+            )
+    return None
