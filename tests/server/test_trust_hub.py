@@ -159,3 +159,18 @@ def test_an_expired_token_is_refused_at_hello() -> None:
     hub = Hub(MemoryStore(), authenticate=authenticate)
     [refused] = errors(Peer(hub, "k", "alice@10", welcome=False))
     assert refused.code is ErrorCode.TOKEN_EXPIRED and refused.fatal
+
+
+def test_access_rules_survive_a_restart(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store.set_access_rules("alice", AccessRules.encode({"team-*": "read"}))
+    store.close()
+    rules = AccessRules()
+    seen: list[AccessChange] = []
+    rules.feed.subscribe(seen.append)
+    rules.load(SQLiteStore(tmp_path / "s.db").access_rules())
+    assert seen == [AccessChange("alice")]
+    alice = Principal("alice", parse_grants({"*": "admin"}))
+    assert rules(alice, "team-1", "read") and not rules(alice, "team-1", "write")
+    assert not rules(alice, "other", "read")  # the rules replace the token's grants
+    assert rules(Principal("bob", parse_grants({"*": "write"})), "other", "write")

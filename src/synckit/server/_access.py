@@ -15,6 +15,7 @@ server that take precedence over the grants in a principal's token, changed with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -123,6 +124,35 @@ class AccessRules:
         else:
             self._rules[principal] = parse_grants(docs, f"access rules of {principal!r}")
         self.feed.publish(AccessChange(principal))
+
+    def load(self, stored: Mapping[str, str]) -> None:
+        """Take the rules a store kept (principal -> JSON text of ``{pattern: level}``),
+        replacing those held; publishes a change for every principal concerned.
+
+        Raises:
+            ValueError: a stored entry is not valid JSON of that shape.
+        """
+        rules = {}
+        for principal, text in stored.items():
+            try:
+                docs = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"stored access rules of {principal!r}: {exc}") from None
+            rules[principal] = parse_grants(docs, f"stored access rules of {principal!r}")
+        changed = set(rules) | set(self._rules)
+        self._rules = rules
+        for principal in sorted(changed):
+            self.feed.publish(AccessChange(principal))
+
+    @staticmethod
+    def encode(docs: Mapping[str, Access]) -> str:
+        """``docs`` as the JSON text a store keeps (checked first).
+
+        Raises:
+            ValueError: not a mapping of patterns to access levels.
+        """
+        parse_grants(docs, "access rules")
+        return json.dumps(dict(docs), sort_keys=True)
 
     def grants(self, principal: str) -> tuple[Grant, ...] | None:
         """The grants set for ``principal`` here (None: its token's apply)."""

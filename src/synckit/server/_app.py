@@ -369,20 +369,23 @@ class SyncServer:
                 "this server's permissions come from its authorize hook; change them there "
                 "and publish an AccessChange on the server's access feed",
             )
-        if request.method == "DELETE":
-            rules.set(principal_id, None)
-            return JSONResponse({"principal": principal_id, "docs": None})
-        try:
-            body = json.loads(await request.body())
-            docs = body["docs"]
-            rules.set(principal_id, docs)
-        except (ValueError, KeyError, TypeError) as exc:
-            return _json_error(
-                400,
-                ErrorCode.BAD_FRAME,
-                'the body must be {"docs": {"<document-id pattern>": '
-                f'"none"|"read"|"write"|"admin"}}}}: {exc}',
-            )
+        docs = None
+        if request.method != "DELETE":
+            try:
+                docs = json.loads(await request.body())["docs"]
+                text = AccessRules.encode(docs)
+            except (ValueError, KeyError, TypeError) as exc:
+                return _json_error(
+                    400,
+                    ErrorCode.BAD_FRAME,
+                    'the body must be {"docs": {"<document-id pattern>": '
+                    f'"none"|"read"|"write"|"admin"}}}}: {exc}',
+                )
+        try:  # stored first: a change that was answered survives a restart
+            await self.store.set_access_rules(principal_id, None if docs is None else text)
+        except StorageError as exc:
+            return _json_error(500, ErrorCode.INTERNAL, f"cannot store the access rules: {exc}")
+        rules.set(principal_id, docs)
         return JSONResponse({"principal": principal_id, "docs": docs})
 
     def _admin_refusal(self, request: Request) -> Response | None:
@@ -426,8 +429,22 @@ class SyncServer:
                     await task
         await self.store.close()
 
+    async def start(self) -> None:
+        """Read what the server keeps besides documents (the access rules). The app's lifespan
+        calls it; mounted in another app, call it from that app's lifespan.
+
+        Raises:
+            StorageError: the store cannot be read, or holds bad access rules.
+        """
+        if self.access_rules is not None:
+            try:
+                self.access_rules.load(await self.store.access_rules())
+            except ValueError as exc:
+                raise StorageError(str(exc)) from None
+
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.start()
         yield
         await self.aclose()
 
@@ -452,11 +469,13 @@ def create_app(
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
-    Serves ``WS /v1/sync``, ``GET /health``, ``GET /v1/docs/{id}`` and
-    ``POST /v1/docs/{id}/sync``; ``authenticate`` and ``authorize`` guard all but ``/health``.
-    The :class:`SyncServer` is ``app.state.synckit``; the app's lifespan closes it. Mounted
-    inside another app (whose lifespan Starlette does not run for mounted apps), call
-    ``await app.state.synckit.aclose()`` from the outer app's lifespan.
+    Serves ``WS /v1/sync``, ``GET /health``, ``GET /v1/docs/{id}``,
+    ``POST /v1/docs/{id}/sync`` and ``PUT|DELETE /v1/admin/access/{principal}``;
+    ``authenticate`` and ``authorize`` guard all but ``/health``. The :class:`SyncServer` is
+    ``app.state.synckit``; the app's lifespan starts and closes it. Mounted inside another app
+    (whose lifespan Starlette does not run for mounted apps), call
+    ``await app.state.synckit.start()`` and ``await app.state.synckit.aclose()`` from the
+    outer app's lifespan.
 
     Args:
         store: an :class:`AsyncStore`, a :class:`Store`, a data directory (SQLite inside), or

@@ -67,8 +67,7 @@ def check_push(doc: Document, changes: bytes, writer: str, limit: int) -> PushRe
             )
         if span.start <= have:
             overlaps = True
-        if span.max_clock > top_clock:
-            top_clock = span.max_clock
+        top_clock = max(top_clock, span.max_clock)
     if top_clock > limit:
         ahead_ms = (top_clock >> _HLC_SHIFT) - (limit >> _HLC_SHIFT)
         return PushRefusal(

@@ -36,6 +36,16 @@ class Store(DocLog, Protocol):
         return its owner (``principal`` when the claim succeeded). Committed on return."""
         ...
 
+    def access_rules(self) -> dict[str, str]:
+        """The server-side grants of every principal that has some: principal -> JSON text
+        of its ``{pattern: level}`` mapping."""
+        ...
+
+    def set_access_rules(self, principal: str, docs: str | None) -> None:
+        """Store ``principal``'s server-side grants (JSON text), or forget them (None).
+        Committed on return."""
+        ...
+
 
 @dataclass(slots=True)
 class MemoryStore(MemoryDocLog):
@@ -46,12 +56,22 @@ class MemoryStore(MemoryDocLog):
     """
 
     _actors: dict[str, str] = field(default_factory=dict)
+    _access: dict[str, str] = field(default_factory=dict)
 
     def doc_ids(self) -> list[str]:
         return sorted(self._docs)
 
     def claim_actor(self, actor_id: str, principal: str) -> str:
         return self._actors.setdefault(actor_id, principal)
+
+    def access_rules(self) -> dict[str, str]:
+        return dict(self._access)
+
+    def set_access_rules(self, principal: str, docs: str | None) -> None:
+        if docs is None:
+            self._access.pop(principal, None)
+        else:
+            self._access[principal] = docs
 
 
 # Which principal each client (actor) id belongs to: the first to say Hello with it.
@@ -60,6 +80,10 @@ CREATE TABLE IF NOT EXISTS actors (
     actor_id TEXT PRIMARY KEY,
     principal TEXT NOT NULL,
     claimed_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS access_rules (
+    principal TEXT PRIMARY KEY,
+    docs TEXT NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -106,6 +130,25 @@ class SQLiteStore(SQLiteDocLog):
             raise StorageError(f"cannot register client id {actor_id!r}: {exc}") from exc
         return str(row[0])
 
+    def access_rules(self) -> dict[str, str]:
+        try:
+            rows = self._db.execute("SELECT principal, docs FROM access_rules").fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read access rules: {exc}") from exc
+        return {str(p): str(d) for p, d in rows}
+
+    def set_access_rules(self, principal: str, docs: str | None) -> None:
+        try:
+            if docs is None:
+                self._db.execute("DELETE FROM access_rules WHERE principal = ?", (principal,))
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO access_rules (principal, docs) VALUES (?, ?)",
+                    (principal, docs),
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot store access rules of {principal!r}: {exc}") from exc
+
 
 class AsyncStore(Protocol):
     """The storage interface of the server's storage task (see :class:`Store` for meanings)."""
@@ -119,6 +162,10 @@ class AsyncStore(Protocol):
     async def doc_ids(self) -> list[str]: ...
 
     async def claim_actor(self, actor_id: str, principal: str) -> str: ...
+
+    async def access_rules(self) -> dict[str, str]: ...
+
+    async def set_access_rules(self, principal: str, docs: str | None) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -153,6 +200,12 @@ class InlineStore:
 
     async def claim_actor(self, actor_id: str, principal: str) -> str:
         return self.store.claim_actor(actor_id, principal)
+
+    async def access_rules(self) -> dict[str, str]:
+        return self.store.access_rules()
+
+    async def set_access_rules(self, principal: str, docs: str | None) -> None:
+        self.store.set_access_rules(principal, docs)
 
     async def close(self) -> None:
         self.store.close()
