@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from synckit.errors import StorageError
+from synckit.errors import InvalidValueError, StorageError
 
 __all__ = ["DocLog", "MemoryDocLog", "SQLiteDocLog", "StoredDoc"]
 
@@ -159,7 +159,7 @@ class SQLiteDocLog:
         kind: str = "SQLite store",
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
+            raise InvalidValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         self.path = Path(path)
         try:
             db = sqlite3.connect(

@@ -14,10 +14,17 @@ Every error SyncKit raises on purpose derives from :class:`SyncKitError`::
     ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
     ├── EquivocationError      two different operations were sent under one client id and seq
     ├── StorageError           a storage backend failed or holds inconsistent data
-    └── SyncTimeoutError       a wait (such as ``wait_synced``) ran out of time
+    ├── SyncTimeoutError       a wait (such as ``wait_synced``) ran out of time (also TimeoutError)
+    ├── InvalidValueError      an argument has the right type but a bad value (also ValueError):
+    │                          a bad URL, document id, limit or grant
+    ├── InvalidTypeError       an argument has the wrong type (also TypeError): a value that is
+    │                          not JSON, a version that is not a VersionVector
+    ├── PositionError          a position outside a text or list (also IndexError)
+    └── NotFoundError          removing what is not there, as ``set.remove`` (also KeyError)
 
-Misuse of the Python API itself keeps Python's own types: a value that is not JSON raises
-``TypeError`` and a position outside a text or list raises ``IndexError``, as a ``list`` would.
+Misuse of the Python API raises the last four, which are also Python's own ``ValueError``,
+``TypeError``, ``IndexError`` and ``KeyError``: code that catches those keeps working, and
+``except SyncKitError`` catches everything SyncKit raises on purpose.
 """
 
 from __future__ import annotations
@@ -26,9 +33,13 @@ __all__ = [
     "AuthError",
     "DecodeError",
     "EquivocationError",
+    "InvalidTypeError",
+    "InvalidValueError",
     "LimitExceededError",
     "LocalProtocolError",
+    "NotFoundError",
     "PermissionDeniedError",
+    "PositionError",
     "ProtocolError",
     "RemoteProtocolError",
     "StorageError",
@@ -93,3 +104,19 @@ class StorageError(SyncKitError):
 
 class SyncTimeoutError(SyncKitError, TimeoutError):
     """A wait for a sync condition did not complete in time."""
+
+
+class InvalidValueError(SyncKitError, ValueError):
+    """An argument has an acceptable type but a bad value; the message names it and the rule."""
+
+
+class InvalidTypeError(SyncKitError, TypeError):
+    """An argument has the wrong type; the message names the argument and the type expected."""
+
+
+class PositionError(SyncKitError, IndexError):
+    """A position lies outside the text or list; the message gives the position and the length."""
+
+
+class NotFoundError(SyncKitError, KeyError):
+    """What was to be removed is not there (as ``set.remove`` raises ``KeyError``)."""

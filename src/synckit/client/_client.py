@@ -34,7 +34,7 @@ from websockets.exceptions import (
 from synckit.client._engine import HTTP_MEDIA_TYPE, HttpOutcome, SyncEngine
 from synckit.client._store import MemoryStore, SQLiteStore, Store
 from synckit.core import Document
-from synckit.errors import LocalProtocolError, SyncTimeoutError
+from synckit.errors import InvalidValueError, LocalProtocolError, SyncTimeoutError
 from synckit.protocol import Error, ErrorCode, check_doc_id
 
 __all__ = ["Client", "StatusCallback", "Transport", "connect", "http_sync_url", "sync_url"]
@@ -64,7 +64,7 @@ def _base_path(url: str, schemes: dict[str, str]) -> tuple[SplitResult, str, str
     parts = urlsplit(url)
     scheme = schemes.get(parts.scheme)
     if scheme is None or not parts.netloc:
-        raise ValueError(
+        raise InvalidValueError(
             f"server URL must be http(s):// or ws(s)://host[:port][/path], got {url!r}"
         )
     path = parts.path.rstrip("/")
@@ -98,7 +98,7 @@ def http_sync_url(url: str, doc_id: str) -> str:
     """
     problem = check_doc_id(doc_id)
     if problem is not None:
-        raise ValueError(problem)
+        raise InvalidValueError(problem)
     schemes = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
     parts, scheme, path = _base_path(url, schemes)
     path += f"/v1/docs/{quote(doc_id, safe='')}/sync"
@@ -153,11 +153,11 @@ class Client:
         rng: random.Random | None = None,
     ) -> None:
         if transport not in get_args(Transport):
-            raise ValueError(
+            raise InvalidValueError(
                 f"transport must be one of {', '.join(get_args(Transport))}, got {transport!r}"
             )
         if not poll_interval > 0 or not upgrade_retry > 0:
-            raise ValueError("poll_interval and upgrade_retry must be positive")
+            raise InvalidValueError("poll_interval and upgrade_retry must be positive")
         #: The WebSocket URL of the sync endpoint.
         self.url = sync_url(url)
         #: The server's base URL, as given.

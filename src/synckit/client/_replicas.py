@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from synckit._logged import LoggedDocument
 from synckit.client._store import Store
 from synckit.core import ChangeEvent, Document, VersionVector
-from synckit.errors import DecodeError
+from synckit.errors import DecodeError, InvalidValueError
 from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
 
 __all__ = ["TERMINAL", "Replica", "ReplicaSet"]
@@ -128,7 +128,7 @@ class ReplicaSet:
         """
         problem = check_doc_id(doc_id)
         if problem is not None:
-            raise ValueError(problem)
+            raise InvalidValueError(problem)
         return LoggedDocument.restore(self.store.load(doc_id), self.actor_id, clock=self._clock)
 
     def adopt(self, doc_id: str, logged: LoggedDocument) -> Document:

@@ -19,6 +19,7 @@ from synckit.core._codec import ChangeSetWriter
 from synckit.core._host import DELETED, NO_DEPS
 from synckit.core._ops import Op, op_width, seq_of, split_op
 from synckit.core._version import VersionVector
+from synckit.errors import InvalidTypeError
 
 if TYPE_CHECKING:
     from synckit.core._document import Document
@@ -34,7 +35,7 @@ def changes(doc: Document, since: VersionVector | None = None) -> bytes:
     The bytes are a protobuf ``synckit.v1.ChangeSet`` for :meth:`~synckit.Document.apply`.
     """
     if since is not None and not isinstance(since, VersionVector):
-        raise TypeError(f"since must be a VersionVector or None, got {type(since).__name__}")
+        raise InvalidTypeError(f"since must be a VersionVector or None, got {type(since).__name__}")
     writer = ChangeSetWriter(doc._clients)
     clients = doc._clients
     held = since._seqs if since is not None else {}

@@ -17,7 +17,7 @@ from synckit.core import _ops as K
 from synckit.core._ids import ItemId
 from synckit.core._ops import Op
 from synckit.core._values import JSONValue
-from synckit.errors import DecodeError, UnsupportedFormatError
+from synckit.errors import DecodeError, InvalidTypeError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
 
 __all__ = ["FORMAT", "Change", "ChangeSetWriter", "decode_changes", "parse_change_set"]
@@ -233,7 +233,7 @@ def _varint(n: int) -> bytes:
 def parse_change_set(data: bytes) -> changes_pb2.ChangeSet:
     """Parse and version-check a ``ChangeSet``; DecodeError if it is not one."""
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"changes must be bytes, got {type(data).__name__}")
+        raise InvalidTypeError(f"changes must be bytes, got {type(data).__name__}")
     msg = changes_pb2.ChangeSet()
     try:
         msg.ParseFromString(bytes(data))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from synckit.core import _ops as K
 from synckit.core._host import COUNTER
+from synckit.errors import InvalidTypeError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
@@ -38,7 +39,7 @@ class Counter:
     def increment(self, n: int = 1) -> None:
         """Add ``n`` (an int; may be negative)."""
         if type(n) is not int:
-            raise TypeError(f"counter deltas must be int, got {type(n).__name__}")
+            raise InvalidTypeError(f"counter deltas must be int, got {type(n).__name__}")
         doc = self._doc
         doc._check_kind(self._name, COUNTER)
         seq = doc._next_seq()
@@ -48,7 +49,7 @@ class Counter:
     def decrement(self, n: int = 1) -> None:
         """Subtract ``n`` (an int)."""
         if type(n) is not int:
-            raise TypeError(f"counter deltas must be int, got {type(n).__name__}")
+            raise InvalidTypeError(f"counter deltas must be int, got {type(n).__name__}")
         self.increment(-n)
 
     def __int__(self) -> int:

@@ -23,7 +23,7 @@ from typing import Literal
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
-from synckit.errors import DecodeError
+from synckit.errors import DecodeError, InvalidTypeError
 from synckit.v1 import changes_pb2
 
 __all__ = ["Bind", "Cursor"]
@@ -109,7 +109,7 @@ class Cursor:
                 bind, a character id without a writer, or over 64 KiB).
         """
         if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"Cursor.decode takes bytes, got {type(data).__name__}")
+            raise InvalidTypeError(f"Cursor.decode takes bytes, got {type(data).__name__}")
         if len(data) > _MAX_CURSOR_BYTES:
             raise DecodeError(f"cursor: {len(data)} bytes is over the {_MAX_CURSOR_BYTES} limit")
         msg = changes_pb2.Cursor()

@@ -74,6 +74,7 @@ from synckit.core._text import TextState
 from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONValue, check_text, clone_json, copy_json
 from synckit.core._version import VersionVector
+from synckit.errors import InvalidTypeError
 
 __all__ = ["Counter", "Document", "List", "ORSet", "Text"]
 
@@ -131,9 +132,9 @@ class Document:
         if client_id is None:
             client_id = token_hex(8)
         elif not isinstance(client_id, str) or not client_id:
-            raise TypeError(f"client_id must be a non-empty str, got {client_id!r}")
+            raise InvalidTypeError(f"client_id must be a non-empty str, got {client_id!r}")
         if clock is not None and not callable(clock):
-            raise TypeError("clock must be a callable returning milliseconds")
+            raise InvalidTypeError("clock must be a callable returning milliseconds")
         self._clock: Clock = clock or wall_clock_ms
         self._client_id = client_id
         self._clients: list[str] = []
@@ -239,7 +240,7 @@ class Document:
 
     def _check_kind(self, name: object, kind: str) -> str:
         if not isinstance(name, str):
-            raise TypeError(f"{kind} names must be str, got {type(name).__name__}")
+            raise InvalidTypeError(f"{kind} names must be str, got {type(name).__name__}")
         check_text(name, f"{kind} name")
         for other, table in (
             (FIELD, self._fields),
@@ -251,7 +252,7 @@ class Document:
             if other != kind and name in table:
                 if other == FIELD and self._fields[name][3] is DELETED:
                     continue  # a deleted field no longer claims its name
-                raise TypeError(f"{name!r} is a {other} in this document, not a {kind}")
+                raise InvalidTypeError(f"{name!r} is a {other} in this document, not a {kind}")
         return name
 
     # ------------------------------------------------------------------ LWW fields
@@ -308,7 +309,7 @@ class Document:
     def update(self, mapping: Mapping[str, JSONInput]) -> None:
         """Set several fields. Every value is checked first: a bad one changes nothing."""
         if not isinstance(mapping, Mapping):
-            raise TypeError(f"update takes a mapping, got {type(mapping).__name__}")
+            raise InvalidTypeError(f"update takes a mapping, got {type(mapping).__name__}")
         items = []
         for field, value in mapping.items():
             if field not in self._fields:
@@ -374,7 +375,7 @@ class Document:
         6% less work per remote keystroke), and events of remote changes carry none.
         """
         if not callable(callback):
-            raise TypeError("subscribe takes a callable")
+            raise InvalidTypeError("subscribe takes a callable")
         entry: Subscriber = callback if text_edits else WithoutTextEdits(callback)
         self._subscribers = [*self._subscribers, entry]
 
@@ -412,7 +413,7 @@ class Document:
     def merge(self, other: Document) -> None:
         """Pull in everything ``other`` holds that this document lacks."""
         if not isinstance(other, Document):
-            raise TypeError(f"merge takes a Document, got {type(other).__name__}")
+            raise InvalidTypeError(f"merge takes a Document, got {type(other).__name__}")
         _remote.merge(self, other)
 
     # ------------------------------------------------------------------ the state

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 
+from synckit.errors import InvalidValueError
+
 __all__ = ["DIGITS", "key_between", "operation_suffix"]
 
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -58,7 +60,7 @@ def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
             else:
                 m = (a + b) // 2
             return _digits(m, length) + suffix
-    raise ValueError(f"no key between {lo!r} and {hi!r}")  # unreachable for lo < hi
+    raise InvalidValueError(f"no key between {lo!r} and {hi!r}")  # unreachable for lo < hi
 
 
 def operation_suffix(client_id: str, seq: int) -> str:

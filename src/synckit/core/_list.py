@@ -23,6 +23,7 @@ from synckit.core._fractional import key_between, operation_suffix
 from synckit.core._host import LIST
 from synckit.core._ids import ItemId
 from synckit.core._values import JSONInput, JSONValue, clone_json, copy_json
+from synckit.errors import InvalidTypeError, PositionError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
@@ -146,10 +147,10 @@ class List:
 
     def __getitem__(self, index: int) -> JSONValue:
         if not isinstance(index, int):
-            raise TypeError(f"list indices must be int, got {type(index).__name__}")
+            raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
         state = self._state()
         if state is None or not -len(state) <= index < len(state):
-            raise IndexError(f"list index {index} out of range")
+            raise PositionError(f"list index {index} out of range")
         value = state.item_at(index)[1].value
         return clone_json(value)
 
@@ -160,11 +161,11 @@ class List:
     def insert(self, index: int, value: JSONInput) -> None:
         """Insert ``value`` so that it ends at ``index`` (0 <= index <= len)."""
         if type(index) is not int:
-            raise TypeError(f"list indices must be int, got {type(index).__name__}")
+            raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
         value = copy_json(value)
         n = len(self)
         if not 0 <= index <= n:
-            raise IndexError(f"list insert index {index} out of range for length {n}")
+            raise PositionError(f"list insert index {index} out of range for length {n}")
         doc = self._doc
         doc._check_kind(self._name, LIST)
         state = doc._list_state(self._name)
@@ -184,9 +185,9 @@ class List:
         n = len(self)
         for i in (index, to):
             if type(i) is not int:
-                raise TypeError(f"list indices must be int, got {type(i).__name__}")
+                raise InvalidTypeError(f"list indices must be int, got {type(i).__name__}")
             if not 0 <= i < n:
-                raise IndexError(f"list index {i} out of range for length {n}")
+                raise PositionError(f"list index {i} out of range for length {n}")
         if index == to:
             return
         doc = self._doc
@@ -203,9 +204,9 @@ class List:
         """Delete the item at ``index``."""
         n = len(self)
         if type(index) is not int:
-            raise TypeError(f"list indices must be int, got {type(index).__name__}")
+            raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
         if not 0 <= index < n:
-            raise IndexError(f"list index {index} out of range for length {n}")
+            raise PositionError(f"list index {index} out of range for length {n}")
         doc = self._doc
         state = cast(ListState, self._state())
         item_id, _ = state.item_at(index)

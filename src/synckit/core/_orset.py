@@ -19,6 +19,7 @@ from synckit.core import _ops as K
 from synckit.core._host import SET
 from synckit.core._ids import ItemId
 from synckit.core._values import JSONScalar, check_scalar, scalar_key
+from synckit.errors import NotFoundError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
@@ -98,7 +99,7 @@ class ORSet:
         member = check_scalar(member)
         state = self._state()
         if state is None or member not in state:
-            raise KeyError(member)
+            raise NotFoundError(member)
         self._remove(state, member)
 
     def discard(self, member: JSONScalar) -> None:

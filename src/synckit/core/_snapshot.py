@@ -35,7 +35,7 @@ from synckit.core._ops import Op, op_width, seq_of
 from synckit.core._remote import waiting_changes
 from synckit.core._text import History as TextHistory
 from synckit.core._text import TextState
-from synckit.errors import DecodeError, UnsupportedFormatError
+from synckit.errors import DecodeError, InvalidTypeError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def load(
     client's sequence. Raises DecodeError when the bytes are not a valid snapshot.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"Document.load takes bytes, got {type(data).__name__}")
+        raise InvalidTypeError(f"Document.load takes bytes, got {type(data).__name__}")
     data = bytes(data)
     sealed = len(data) >= 5 and data[-5] == _CHECKSUM_TAG[0]
     intact = sealed and zlib.crc32(memoryview(data)[:-5]) == int.from_bytes(data[-4:], "little")

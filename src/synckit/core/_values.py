@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
+from synckit.errors import InvalidTypeError
+
 __all__ = [
     "JSONInput",
     "JSONScalar",
@@ -55,7 +57,7 @@ def check_text(value: str, what: str = "text") -> str:
         try:
             value.encode()
         except UnicodeEncodeError as exc:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"{what} must be valid Unicode text: {value[exc.start : exc.end]!r} at "
                 f"position {exc.start} is a lone surrogate"
             ) from None
@@ -64,17 +66,17 @@ def check_text(value: str, what: str = "text") -> str:
 
 def _copy_container(value: object, what: str, depth: int) -> JSONValue:
     if depth >= _MAX_DEPTH:
-        raise TypeError(f"{what} is nested more than {_MAX_DEPTH} levels deep")
+        raise InvalidTypeError(f"{what} is nested more than {_MAX_DEPTH} levels deep")
     if type(value) is list:
         return [_copy_item(v, what, depth) for v in value]
     if type(value) is dict:
         out: dict[str, JSONValue] = {}
         for k, v in value.items():
             if type(k) is not str:
-                raise TypeError(f"{what} must be a JSON value: dict key {k!r} is not a str")
+                raise InvalidTypeError(f"{what} must be a JSON value: dict key {k!r} is not a str")
             out[check_text(k, what)] = _copy_item(v, what, depth)
         return out
-    raise TypeError(
+    raise InvalidTypeError(
         f"{what} must be a JSON value (None, bool, int, float, str, list, dict), "
         f"got {type(value).__name__}"
     )
@@ -88,7 +90,7 @@ def _copy_item(value: object, what: str, depth: int) -> JSONValue:
         return value  # type: ignore[return-value]
     if t is float:
         if not math.isfinite(value):  # type: ignore[arg-type]
-            raise TypeError(f"{what} must be a JSON value: {value!r} is not a finite number")
+            raise InvalidTypeError(f"{what} must be a JSON value: {value!r} is not a finite number")
         return value  # type: ignore[return-value]
     return _copy_container(value, what, depth + 1)
 
@@ -102,7 +104,7 @@ def check_scalar(value: object, what: str = "member") -> JSONScalar:
         return value  # type: ignore[return-value]
     if t is float and math.isfinite(value):  # type: ignore[arg-type]
         return value  # type: ignore[return-value]
-    raise TypeError(
+    raise InvalidTypeError(
         f"{what} must be a JSON scalar (None, bool, int, finite float, str), got {value!r}"
     )
 

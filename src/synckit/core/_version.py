@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
-from synckit.errors import DecodeError
+from synckit.errors import DecodeError, InvalidTypeError
 from synckit.v1 import changes_pb2
 
 __all__ = ["Ordering", "VersionVector"]
@@ -44,9 +44,11 @@ class VersionVector(Mapping[str, int]):
         if seqs:
             for client, seq in seqs.items():
                 if not isinstance(client, str) or not client:
-                    raise TypeError(f"version vector client ids must be non-empty str: {client!r}")
+                    raise InvalidTypeError(
+                        f"version vector client ids must be non-empty str: {client!r}"
+                    )
                 if type(seq) is not int or seq < 0 or seq > _MAX_SEQ:
-                    raise TypeError(f"version vector seq of {client!r} must be an int >= 0")
+                    raise InvalidTypeError(f"version vector seq of {client!r} must be an int >= 0")
                 if seq:
                     clean[client] = seq
         self._seqs = clean
@@ -132,7 +134,7 @@ class VersionVector(Mapping[str, int]):
             DecodeError: the bytes are not a valid encoded version vector.
         """
         if not isinstance(data, bytes | bytearray | memoryview):
-            raise TypeError(f"VersionVector.decode takes bytes, got {type(data).__name__}")
+            raise InvalidTypeError(f"VersionVector.decode takes bytes, got {type(data).__name__}")
         msg = changes_pb2.Version()
         try:
             msg.ParseFromString(bytes(data))

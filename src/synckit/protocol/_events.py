@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from synckit.errors import (
     AuthError,
     EquivocationError,
+    InvalidTypeError,
+    InvalidValueError,
     LimitExceededError,
     PermissionDeniedError,
     ProtocolError,
@@ -101,17 +103,17 @@ def check_doc_id(doc_id: object) -> str | None:
 def _doc(doc_id: str) -> None:
     problem = check_doc_id(doc_id)
     if problem is not None:
-        raise ValueError(problem)
+        raise InvalidValueError(problem)
 
 
 def _u64(name: str, value: int) -> None:
     if type(value) is not int or not 0 <= value <= _MAX_U64:
-        raise ValueError(f"{name} must be an int in [0, 2**64), got {value!r}")
+        raise InvalidValueError(f"{name} must be an int in [0, 2**64), got {value!r}")
 
 
 def _bytes(name: str, value: bytes) -> None:
     if not isinstance(value, bytes):
-        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
+        raise InvalidTypeError(f"{name} must be bytes, got {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +127,11 @@ class Hello:
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str) or not self.client_id:
-            raise ValueError("Hello.client_id must be a non-empty str")
+            raise InvalidValueError("Hello.client_id must be a non-empty str")
         if len(self.client_id) > 256:
-            raise ValueError("Hello.client_id is longer than 256 characters")
+            raise InvalidValueError("Hello.client_id is longer than 256 characters")
         if not isinstance(self.token, str):
-            raise TypeError("Hello.token must be a str")
+            raise InvalidTypeError("Hello.token must be a str")
         _u64("Hello.protocol_version", self.protocol_version)
 
 
@@ -153,7 +155,7 @@ class Welcome:
         _u64("Welcome.protocol_version", self.protocol_version)
         _u64("Welcome.token_expires_ms", self.token_expires_ms)
         if not isinstance(self.principal, str):
-            raise TypeError("Welcome.principal must be a str")
+            raise InvalidTypeError("Welcome.principal must be a str")
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,7 @@ class Push:
         _doc(self.doc_id)
         _u64("Push.batch_id", self.batch_id)
         if self.batch_id == 0:
-            raise ValueError("Push.batch_id must be at least 1")
+            raise InvalidValueError("Push.batch_id must be at least 1")
         _bytes("Push.changes", self.changes)
 
 
@@ -299,9 +301,9 @@ class Error:
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, ErrorCode):
-            raise TypeError("Error.code must be an ErrorCode")
+            raise InvalidTypeError("Error.code must be an ErrorCode")
         if not isinstance(self.message, str):
-            raise TypeError("Error.message must be a str")
+            raise InvalidTypeError("Error.message must be a str")
         _u64("Error.batch_id", self.batch_id)
         _u64("Error.retry_after_ms", self.retry_after_ms)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
+from synckit.errors import InvalidTypeError
 from synckit.protocol._events import (
     PROTOCOL_VERSION,
     Ack,
@@ -126,7 +127,7 @@ def encode_frame_body(event: Event) -> bytes:
             env.error.batch_id = event.batch_id
             env.error.retry_after_ms = event.retry_after_ms
         case _:  # pragma: no cover - the union is exhaustive
-            raise TypeError(f"not a protocol event: {event!r}")
+            raise InvalidTypeError(f"not a protocol event: {event!r}")
     return env.SerializeToString()
 
 

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import enum
 
-from synckit.errors import LocalProtocolError, RemoteProtocolError
+from synckit.errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
 from synckit.protocol._events import (
     PROTOCOL_VERSION,
     Ack,
@@ -92,7 +97,7 @@ class Session:
 
     def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         if max_frame_bytes < 64:
-            raise ValueError("max_frame_bytes must be at least 64")
+            raise InvalidValueError("max_frame_bytes must be at least 64")
         self.max_frame_bytes = max_frame_bytes
         self._state = State.AWAITING_HELLO
         self._outbox: list[bytes] = []
@@ -137,9 +142,9 @@ class Session:
         Next, call :meth:`data_to_send` (it returns just the error).
         """
         if not error.fatal:
-            raise ValueError("abort needs a fatal Error")
+            raise InvalidValueError("abort needs a fatal Error")
         if not 0 <= unsent <= self._sent - len(self._outbox):
-            raise ValueError(f"cannot retract {unsent} frames")
+            raise InvalidValueError(f"cannot retract {unsent} frames")
         if self._state is State.CLOSED:
             return
         self._sent -= unsent + len(self._outbox)
@@ -219,7 +224,7 @@ class Session:
 
     def _receive(self, frame: bytes) -> list[Event]:
         if not isinstance(frame, bytes | bytearray | memoryview):
-            raise TypeError(f"frames are bytes, got {type(frame).__name__}")
+            raise InvalidTypeError(f"frames are bytes, got {type(frame).__name__}")
         if len(frame) > self.max_frame_bytes:
             raise _PeerViolationError(
                 Error(

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from synckit.errors import InvalidTypeError, InvalidValueError
 from synckit.server._principal import Access, Action, Grant, Principal, access_allows, parse_grants
 
 __all__ = [
@@ -118,7 +119,7 @@ class AccessRules:
             ValueError: ``docs`` is not a mapping of patterns to access levels.
         """
         if not isinstance(principal, str):
-            raise TypeError(f"principal must be a str, got {type(principal).__name__}")
+            raise InvalidTypeError(f"principal must be a str, got {type(principal).__name__}")
         if docs is None:
             self._rules.pop(principal, None)
         else:
@@ -137,7 +138,7 @@ class AccessRules:
             try:
                 docs = json.loads(text)
             except ValueError as exc:
-                raise ValueError(f"stored access rules of {principal!r}: {exc}") from None
+                raise InvalidValueError(f"stored access rules of {principal!r}: {exc}") from None
             rules[principal] = parse_grants(docs, f"stored access rules of {principal!r}")
         changed = set(rules) | set(self._rules)
         self._rules = rules

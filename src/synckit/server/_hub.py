@@ -28,6 +28,7 @@ from synckit.core import Document, VersionVector
 from synckit.errors import (
     AuthError,
     DecodeError,
+    InvalidTypeError,
     LocalProtocolError,
     RemoteProtocolError,
     StorageError,
@@ -324,7 +325,9 @@ class Hub:
         if result is False:
             raise AuthError("authentication failed: token refused")
         if not isinstance(result, Principal):
-            raise TypeError(f"authenticate must return a Principal, got {type(result).__name__}")
+            raise InvalidTypeError(
+                f"authenticate must return a Principal, got {type(result).__name__}"
+            )
         return result
 
     def may(self, principal: Principal, doc_id: str, action: Action) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from synckit.errors import InvalidValueError
 from synckit.protocol import DEFAULT_MAX_FRAME_BYTES
 
 __all__ = ["Limits"]
@@ -38,4 +39,4 @@ class Limits:
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
-                raise ValueError(f"Limits.{name} must be a positive int, got {value!r}")
+                raise InvalidValueError(f"Limits.{name} must be a positive int, got {value!r}")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
+from synckit.errors import InvalidValueError
+
 __all__ = [
     "ACCESS_LEVELS",
     "ANONYMOUS",
@@ -51,9 +53,9 @@ class Grant:
 
     def __post_init__(self) -> None:
         if not isinstance(self.pattern, str) or not self.pattern:
-            raise ValueError("a grant's pattern must be a non-empty str")
+            raise InvalidValueError("a grant's pattern must be a non-empty str")
         if self.access not in _RANK:
-            raise ValueError(
+            raise InvalidValueError(
                 f"access for {self.pattern!r} must be one of {', '.join(ACCESS_LEVELS)}, "
                 f"got {self.access!r}"
             )
@@ -72,15 +74,17 @@ def parse_grants(value: object, where: str = "grants") -> tuple[Grant, ...]:
             names the entry.
     """
     if not isinstance(value, Mapping):
-        raise ValueError(f"{where} must map document-id patterns to access levels")
+        raise InvalidValueError(f"{where} must map document-id patterns to access levels")
     grants = []
     for pattern, access in value.items():
         if not isinstance(pattern, str) or not isinstance(access, str):
-            raise ValueError(f"{where}: {pattern!r}: {access!r} is not a str pattern and level")
+            raise InvalidValueError(
+                f"{where}: {pattern!r}: {access!r} is not a str pattern and level"
+            )
         try:
             grants.append(Grant(pattern, access))  # type: ignore[arg-type]
         except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
+            raise InvalidValueError(f"{where}: {exc}") from None
     return tuple(grants)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
+from synckit.errors import InvalidValueError
 from synckit.protocol import Event
 from synckit.server._connection import Connection
 
@@ -231,7 +232,7 @@ class Rooms:
         caller evicts them.
         """
         if op is not self._in_flight:
-            raise ValueError("done() reports the operation next_io() returned")
+            raise InvalidValueError("done() reports the operation next_io() returned")
         self._in_flight = None
         match op:
             case Load(doc_id=doc_id):

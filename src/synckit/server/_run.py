@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from synckit.errors import SyncKitError
+
 __all__ = ["bind", "running", "uvicorn_config"]
 
 
@@ -74,7 +76,7 @@ async def running(
                     break
                 await asyncio.sleep(0.005)
             if not server.started:
-                raise RuntimeError(f"uvicorn did not start on {url}")
+                raise SyncKitError(f"uvicorn did not start on {url}; is the address usable?")
             yield url
         finally:
             server.should_exit = True

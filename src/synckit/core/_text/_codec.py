@@ -36,6 +36,7 @@ from operator import add, ge, gt, invert, lt, mul, sub
 from synckit.core._text._blocks import _Block, _col
 from synckit.core._text._history import _DeleteLog
 from synckit.core._text._load_checks import History, _check_history
+from synckit.errors import InvalidValueError
 
 _FORMAT = 2  # first int of encode_state
 _DECODE_ITEMS = 1024  # items per block made by decode_state
@@ -124,7 +125,7 @@ def decode_state(
     try:
         return _decode(client_ids, ints, content, deletes, history)
     except (OverflowError, TypeError) as e:  # out-of-range or non-integer values
-        raise ValueError(f"text state: bad value ({e})") from None
+        raise InvalidValueError(f"text state: bad value ({e})") from None
 
 
 def _decode(
@@ -135,13 +136,13 @@ def _decode(
     history: History | None,
 ) -> tuple[list[_Block], dict[int, _DeleteLog]]:
     if len(ints) < 2 or ints[0] != _FORMAT:
-        raise ValueError(f"text state: unknown format (this version reads {_FORMAT})")
+        raise InvalidValueError(f"text state: unknown format (this version reads {_FORMAT})")
     nclients = len(client_ids)
     n = ints[1]
     r = _Reader(ints, 2)
     clients, cvals = r.runs(n, 0)
     if cvals and (min(cvals) < 0 or max(cvals) >= nclients):
-        raise ValueError("text state: item client out of range")
+        raise InvalidValueError("text state: item client out of range")
     seqs = list(accumulate(r.take(n)))
     lens = r.take(n)
     lsteps = r.take(n)
@@ -151,16 +152,16 @@ def _decode(
     lodd = r.take(2 * r.take(1)[0])
     rodd = r.take(2 * r.take(1)[0])
     if r.pos != len(ints):
-        raise ValueError("text state: trailing ints")
+        raise InvalidValueError("text state: trailing ints")
     dels = _decode_deletes(deletes, nclients)
     if not n:
         if content:
-            raise ValueError("text state: content length does not match the items")
+            raise InvalidValueError("text state: content length does not match the items")
         if history is not None and any(log.seqs for log in dels.values()):
-            raise ValueError("text state: a delete targets a character that is not there")
+            raise InvalidValueError("text state: a delete targets a character that is not there")
         return [], dels
     if 0 in lens:
-        raise ValueError("text state: empty item")
+        raise InvalidValueError("text state: empty item")
     alens = list(map(abs, lens))  # item sizes
     lasts = list(map(add, seqs, map(sub, alens, repeat(1))))  # seq of each last char
     single = None if len(cvals) > 1 else cvals[0]  # the one writer of every item
@@ -202,7 +203,7 @@ def _decode(
         )
         voff += size
     if voff != len(content):
-        raise ValueError("text state: content length does not match the items")
+        raise InvalidValueError("text state: content length does not match the items")
     return blocks, dels
 
 
@@ -218,7 +219,7 @@ class _Reader:
     def take(self, k: int) -> list[int]:
         p = self.pos
         if k < 0 or p + k > len(self.ints):
-            raise ValueError("text state: truncated")
+            raise InvalidValueError("text state: truncated")
         self.pos = p + k
         return self.ints[p : p + k]
 
@@ -229,7 +230,7 @@ class _Reader:
         flat = self.take(2 * k)
         counts = flat[1::2]
         if (k and min(counts) < 1) or sum(counts) != n:
-            raise ValueError("text state: bad run lengths")
+            raise InvalidValueError("text state: bad run lengths")
         values = flat[0::2]
         if offset:
             values = list(map(add, values, repeat(offset)))
@@ -309,17 +310,17 @@ def _check_disjoint(
     if clients is None:
         fk = sorted(seqs)
         if fk[0] < 1:
-            raise ValueError("text state: an item seq below 1")
+            raise InvalidValueError("text state: an item seq below 1")
         lk = sorted(lasts)
     else:
         if min(seqs) < 1:
-            raise ValueError("text state: an item seq below 1")
+            raise InvalidValueError("text state: an item seq below 1")
         shift = max(lasts) + 1
         base = list(map(mul, clients, repeat(shift)))
         fk = sorted(map(add, base, seqs))
         lk = sorted(map(add, base, lasts))
     if any(map(ge, lk, islice(fk, 1, None))):
-        raise ValueError("text state: items overlap")
+        raise InvalidValueError("text state: items overlap")
     return fk, lk, shift
 
 
@@ -352,20 +353,22 @@ def _origins(
             seqs = list(map(edges.__getitem__, js))
         cs = [single] * n if single is not None else list(map(clients.__getitem__, js))
     except IndexError:
-        raise ValueError("text state: an origin refers to an item that is not there") from None
+        raise InvalidValueError(
+            "text state: an origin refers to an item that is not there"
+        ) from None
     # (A j below 0 counts from the end, as list indexes do: still one of the items.)
     for i in none:
         if not 0 <= i < n:
-            raise ValueError("text state: an item without an origin is not there")
+            raise InvalidValueError("text state: an item without an origin is not there")
         cs[i] = -1
         seqs[i] = 0
     for p in range(0, len(odd), 2):
         i, off = odd[p], odd[p + 1]
         if not 0 <= i < n or cs[i] < 0:
-            raise ValueError("text state: an origin offset names no origin")
+            raise InvalidValueError("text state: an origin offset names no origin")
         j = js[i]
         if not 0 < off < sizes[j]:
-            raise ValueError("text state: an origin refers to a character that is not there")
+            raise InvalidValueError("text state: an origin refers to a character that is not there")
         seqs[i] = edges[j] - sign * off
     return cs, seqs
 
@@ -378,7 +381,7 @@ def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
     while r.pos < len(deletes):
         c, m = r.take(2)
         if not 0 <= c < nclients or c in logs:
-            raise ValueError("text state: bad delete log client")
+            raise InvalidValueError("text state: bad delete log client")
         targets, tvals = r.runs(m, c)
         steps = r.take(m)
         moves = r.take(m)
@@ -386,17 +389,17 @@ def _decode_deletes(deletes: list[int], nclients: int) -> dict[int, _DeleteLog]:
         log = _DeleteLog()
         if m:
             if min(tvals) < 0 or max(tvals) >= nclients:
-                raise ValueError("text state: delete target client out of range")
+                raise InvalidValueError("text state: delete target client out of range")
             if 0 in counts:
-                raise ValueError("text state: empty delete run")
+                raise InvalidValueError("text state: empty delete run")
             # Each run starts at or after the previous run's end (the first at seq >= 0).
             if steps[0] < 0 or any(map(gt, map(abs, counts), islice(steps, 1, None))):
-                raise ValueError("text state: delete runs overlap")
+                raise InvalidValueError("text state: delete runs overlap")
             firsts = list(accumulate(moves))
             # The lowest target of a run is its first, or first + count + 1 = first - ~count
             # for a backspace run (count < 0; for count > 0, ~count < 0 <= first).
             if min(firsts) < 0 or any(map(lt, firsts, map(invert, counts))):
-                raise ValueError("text state: delete target seq out of range")
+                raise InvalidValueError("text state: delete target seq out of range")
             # (values beyond int64: OverflowError -> ValueError)
             log.seqs = _col(list(accumulate(steps)))
             log.targets = targets

@@ -13,6 +13,7 @@ from synckit.core._cursor import Bind, Cursor
 from synckit.core._events import TextEdit
 from synckit.core._host import TEXT
 from synckit.core._values import check_text
+from synckit.errors import InvalidTypeError, InvalidValueError, PositionError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
@@ -51,14 +52,14 @@ class Text:
             IndexError: ``pos`` is outside the text.
         """
         if type(pos) is not int:
-            raise TypeError(f"text positions must be int, got {type(pos).__name__}")
+            raise InvalidTypeError(f"text positions must be int, got {type(pos).__name__}")
         if bind not in ("next", "previous"):
-            raise ValueError(f"bind must be 'next' or 'previous', got {bind!r}")
+            raise InvalidValueError(f"bind must be 'next' or 'previous', got {bind!r}")
         doc = self._doc
         state = doc._texts.get(self._name)
         length = len(state) if state is not None else 0
         if not 0 <= pos <= length:
-            raise IndexError(f"text position {pos} out of range for length {length}")
+            raise PositionError(f"text position {pos} out of range for length {length}")
         at = pos if bind == "next" else pos - 1
         if state is None or not 0 <= at < length:
             return Cursor(self._name, None, 0, bind)  # the end / the start of the text
@@ -76,9 +77,11 @@ class Text:
             ValueError: the cursor belongs to another text (``cursor.text`` names it).
         """
         if not isinstance(cursor, Cursor):
-            raise TypeError(f"position takes a Cursor, got {type(cursor).__name__}")
+            raise InvalidTypeError(f"position takes a Cursor, got {type(cursor).__name__}")
         if cursor.text != self._name:
-            raise ValueError(f"the cursor belongs to text {cursor.text!r}, not {self._name!r}")
+            raise InvalidValueError(
+                f"the cursor belongs to text {cursor.text!r}, not {self._name!r}"
+            )
         doc = self._doc
         state = doc._texts.get(self._name)
         if cursor.client is None:
@@ -95,15 +98,15 @@ class Text:
     def insert(self, pos: int, s: str) -> None:
         """Insert ``s`` at code point ``pos`` (0 <= pos <= len); IndexError otherwise."""
         if type(pos) is not int:
-            raise TypeError(f"text positions must be int, got {type(pos).__name__}")
+            raise InvalidTypeError(f"text positions must be int, got {type(pos).__name__}")
         if type(s) is not str:
-            raise TypeError(f"text inserts take str, got {type(s).__name__}")
+            raise InvalidTypeError(f"text inserts take str, got {type(s).__name__}")
         check_text(s, "inserted text")
         doc = self._doc
         state = doc._texts.get(self._name)
         length = len(state) if state is not None else 0
         if not 0 <= pos <= length:
-            raise IndexError(f"text position {pos} out of range for length {length}")
+            raise PositionError(f"text position {pos} out of range for length {length}")
         if not s:
             return
         if state is None:
@@ -118,12 +121,12 @@ class Text:
     def delete(self, pos: int, length: int) -> None:
         """Delete ``length`` code points from ``pos``; IndexError if that is not all inside."""
         if type(pos) is not int or type(length) is not int:
-            raise TypeError("text delete takes int position and length")
+            raise InvalidTypeError("text delete takes int position and length")
         doc = self._doc
         state = doc._texts.get(self._name)
         size = len(state) if state is not None else 0
         if length < 0 or not 0 <= pos <= size or pos + length > size:
-            raise IndexError(f"text range {pos}..{pos + length} out of range for length {size}")
+            raise PositionError(f"text range {pos}..{pos + length} out of range for length {size}")
         if length == 0 or state is None:
             return
         seq = doc._next_seq()

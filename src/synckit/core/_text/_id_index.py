@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from synckit.core._ids import ItemId
 from synckit.core._text._fields import _TextFields
+from synckit.errors import InvalidValueError
 
 if TYPE_CHECKING:
     from synckit.core._text._blocks import _Block
@@ -136,7 +137,7 @@ class _IdIndex(_TextFields):
     def _check_new_ids(self, client: int, seq: int, n: int) -> None:
         """ValueError unless ids ``(client, seq..seq+n-1)`` are all new."""
         if seq < 0:
-            raise ValueError(f"negative seq {seq}")
+            raise InvalidValueError(f"negative seq {seq}")
         ci = (self._index or self._ensure_index()).get(client)
         if ci is None:
             return
@@ -149,4 +150,4 @@ class _IdIndex(_TextFields):
         if blk.clients[i] != client:  # (another client's item, same seq)
             i = blk.find(client, start)
         if start + abs(blk.lens[i]) > seq:
-            raise ValueError(f"apply_insert: ids {(client, seq)}+{n} already exist")
+            raise InvalidValueError(f"apply_insert: ids {(client, seq)}+{n} already exist")

@@ -16,6 +16,7 @@ from operator import add, eq, ge, gt, itemgetter, lt, mul, ne, sub
 
 from synckit.core._ids import ItemId
 from synckit.core._text._history import _DeleteLog
+from synckit.errors import InvalidValueError
 
 
 @dataclass(slots=True)
@@ -102,19 +103,19 @@ def _check_history(
     for c in owners:  # ids within the version (each client's highest last key)
         top = lk[-1] if single is not None else lk[bisect_left(lk, (c + 1) * shift) - 1]
         if top - c * shift > vv[c]:
-            raise ValueError("text state: an item lies beyond the document's version")
+            raise InvalidValueError("text state: an item lies beyond the document's version")
     for ocs, oss in ((origins[0], origins[1]), (origins[2], origins[3])):
         if single is not None:  # every origin is the writer's own (or none: seq 0)
             if any(map(ge, oss, seqs)):
-                raise ValueError("text state: an origin is not older than its item")
+                raise InvalidValueError("text state: an origin is not older than its item")
             continue
         same = list(map(eq, ocs, clients))
         if any(map(ge, compress(oss, same), compress(seqs, same))):
-            raise ValueError("text state: an origin is not older than its item")
+            raise InvalidValueError("text state: an origin is not older than its item")
         for i in compress(range(len(seqs)), map(ne, ocs, clients)):
             c, oc = clients[i], ocs[i]
             if oc >= 0 and not history.saw(c, seqs[i], (oc, oss[i])):
-                raise ValueError(
+                raise InvalidValueError(
                     "text state: an origin of another client is not among what its item depended on"
                 )
     if single is not None:
@@ -128,7 +129,7 @@ def _check_history(
             )
     if not any(log.seqs for log in dels.values()):
         if min(lens) < 0:
-            raise ValueError("text state: a character is deleted but no delete deleted it")
+            raise InvalidValueError("text state: a character is deleted but no delete deleted it")
         return
     # Deleted characters (a delete run targets nothing else): tombstone items by first
     # key. A run nearly always starts exactly at one (deleting splits an item there);
@@ -164,15 +165,19 @@ def _check_history(
         highs = list(map(add, lows, spans))
         ends = list(map(add, at, spans))  # the seqs the run itself takes: at .. at + |count| - 1
         if at[0] < 1 or ends[-1] > vv[c]:
-            raise ValueError("text state: a delete lies beyond the document's version")
+            raise InvalidValueError("text state: a delete lies beyond the document's version")
         used.setdefault(c, []).append((at, ends))
         targets = log.targets
         if single is not None:
             if any(map(ne, targets, repeat(single))):
-                raise ValueError("text state: a delete targets a character that is not there")
+                raise InvalidValueError(
+                    "text state: a delete targets a character that is not there"
+                )
         else:
             if any(map(ge, highs, repeat(shift))):
-                raise ValueError("text state: a delete targets a character that is not there")
+                raise InvalidValueError(
+                    "text state: a delete targets a character that is not there"
+                )
             tbase = list(map(mul, targets, repeat(shift)))
             lows = list(map(add, lows, tbase))
             highs = list(map(add, highs, tbase))
@@ -187,7 +192,7 @@ def _check_history(
             while lo <= end < hi:
                 end = tomb.get(end + 1, -1)
             if end < hi:
-                raise ValueError(
+                raise InvalidValueError(
                     "text state: a delete targets a character that is not a deleted one"
                 )
         all_lows += lows
@@ -195,17 +200,17 @@ def _check_history(
         # Its own client's characters: made before the delete (a lower seq).
         if c == single:  # the one writer deleting its own text: every target is its own
             if any(map(ge, highs, at)):
-                raise ValueError("text state: a delete targets a character made after it")
+                raise InvalidValueError("text state: a delete targets a character made after it")
             continue
         mine = list(map(eq, targets, repeat(c)))
         key = c * shift
         if any(map(ge, compress(highs, mine), map(add, compress(at, mine), repeat(key)))):
-            raise ValueError("text state: a delete targets a character made after it")
+            raise InvalidValueError("text state: a delete targets a character made after it")
         # Another client's: within what the delete depended on.
         for q in compress(range(len(at)), map(ne, targets, repeat(c))):
             t = targets[q]
             if not history.saw_run(c, at[q], t, firsts[q], counts[q]):
-                raise ValueError(
+                raise InvalidValueError(
                     "text state: a delete targets a character of another client that it "
                     "did not depend on"
                 )
@@ -213,7 +218,7 @@ def _check_history(
     # And every deleted character was deleted by one: the targets (all deleted characters,
     # checked above) cover as many characters as the tombstones hold.
     if _union_size(all_lows, all_highs) != dead_chars:
-        raise ValueError("text state: a character is deleted but no delete deleted it")
+        raise InvalidValueError("text state: a character is deleted but no delete deleted it")
 
 
 def _union_size(lows: list[int], highs: list[int]) -> int:

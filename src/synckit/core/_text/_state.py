@@ -23,6 +23,7 @@ from synckit.core._text._codec import decode_state, encode_state
 from synckit.core._text._history import TextOp, _DeleteLog, _OpHistory
 from synckit.core._text._load_checks import History
 from synckit.core._text._yata import _Integration
+from synckit.errors import InvalidValueError, PositionError
 
 
 class TextState(_Integration, _OpHistory):
@@ -65,7 +66,7 @@ class TextState(_Integration, _OpHistory):
     def char_id(self, pos: int) -> ItemId:
         """Id of the visible character at ``pos`` (0 <= pos < len)."""
         if not 0 <= pos < self._len:
-            raise IndexError(f"no character at {pos} in a text of length {self._len}")
+            raise PositionError(f"no character at {pos} in a text of length {self._len}")
         # (_locate moves the cursor and may halve a big decoded block; the local typing
         # fast path copes with both: its block is never a big one, and it tells the
         # cursor when it grows a block before it.)
@@ -115,9 +116,9 @@ class TextState(_Integration, _OpHistory):
             self._remember(client, seq, seq + n - 1, [("i", seq, left, right, content)])
             return left, right
         if not n:
-            raise ValueError("local_insert: empty content")
+            raise InvalidValueError("local_insert: empty content")
         if pos < 0 or pos > self._len:
-            raise IndexError(f"insert position {pos} out of range 0..{self._len}")
+            raise PositionError(f"insert position {pos} out of range 0..{self._len}")
         self._rtail = None
         blocks = self._blocks
         if pos == 0:
@@ -193,9 +194,9 @@ class TextState(_Integration, _OpHistory):
         self, client: int, seq: int, pos: int, length: int
     ) -> list[tuple[int, int, int]]:
         if length < 1:
-            raise ValueError(f"delete length must be >= 1, got {length}")
+            raise InvalidValueError(f"delete length must be >= 1, got {length}")
         if pos < 0 or pos + length > self._len:
-            raise IndexError(f"delete range {pos}..{pos + length} out of range 0..{self._len}")
+            raise PositionError(f"delete range {pos}..{pos + length} out of range 0..{self._len}")
         self._tail_pos = -1
         self._rtail = None
         b, bpos, i, off = self._locate(pos)
@@ -270,7 +271,7 @@ class TextState(_Integration, _OpHistory):
         unknown. ``checked``: the caller has already made sure every target exists (the
         Document does, for a whole change, before applying any of it)."""
         if count == 0:
-            raise ValueError("apply_delete: count must not be 0")
+            raise InvalidValueError("apply_delete: count must not be 0")
         self._tail_pos = -1
         self._recent = None
         self._rtail = None
@@ -279,7 +280,7 @@ class TextState(_Integration, _OpHistory):
         else:
             lo, hi = target_first + count + 1, target_first
         if not checked and not self.has_run(target_client, target_first, count):
-            raise ValueError(
+            raise InvalidValueError(
                 f"apply_delete: unknown target in {(target_client, target_first)} x {count}"
             )
         cur = lo

@@ -29,6 +29,7 @@ from __future__ import annotations
 from synckit.core._ids import ItemId
 from synckit.core._text._blocks import _MAX_ITEMS, _MAX_TEXT, _BlockList
 from synckit.core._text._edit_records import _EditRecords
+from synckit.errors import InvalidValueError
 
 _NO_POS = (-1, 0, 0)  # position of the "start of document" origin
 _END_POS = (1 << 62, 0, 0)  # position of the "end of document" origin
@@ -73,7 +74,7 @@ class _Integration(_BlockList, _EditRecords):
         items, and a loaded snapshot's items are checked against it)."""
         n = len(content)
         if not n:
-            raise ValueError("apply_insert: empty content")
+            raise InvalidValueError("apply_insert: empty content")
         self._tail_pos = -1
         self._recent = None
         rt = self._rtail
@@ -102,7 +103,7 @@ class _Integration(_BlockList, _EditRecords):
         if left is not None:
             found = self._find(left[0], left[1])
             if found is None:
-                raise ValueError(f"apply_insert: unknown left origin {left}")
+                raise InvalidValueError(f"apply_insert: unknown left origin {left}")
             lblk, li = found
             k = left[1] - lblk.seqs[li]
             if k < abs(lblk.lens[li]) - 1:
@@ -195,7 +196,7 @@ class _Integration(_BlockList, _EditRecords):
         if right is not None:
             found = self._find(right[0], right[1])
             if found is None:
-                raise ValueError(f"apply_insert: unknown right origin {right}")
+                raise InvalidValueError(f"apply_insert: unknown right origin {right}")
             rblk, ri = found
             k = right[1] - rblk.seqs[ri]
             if (rblk.idx, ri, k) <= left_pos:
