@@ -190,10 +190,12 @@ async def test_document_size_limit(small_server: ServerThread, bystander: Client
         await ws.send(encode_frame(Subscribe("victim"), seq))
         assert isinstance(decode_frame(await recv(ws)), Subscribed)
         sent = 0
+        big = Document("raw")  # the handshake's client id
         for batch in range(1, 20):
-            big = Document(f"filler{batch}")
+            held = big.version()
             big.get_text("t").insert(0, "x" * 40_000)
-            await ws.send(encode_frame(Push("victim", batch, big.changes()), seq + batch))
+            changes = big.changes(held)
+            await ws.send(encode_frame(Push("victim", batch, changes), seq + batch))
             event = decode_frame(await recv(ws))
             if isinstance(event, Error):
                 assert event.code is ErrorCode.DOC_TOO_LARGE

@@ -45,6 +45,7 @@ from synckit.server import (
     create_app,
     running,
 )
+from synckit.v1 import changes_pb2
 from synckit.v1 import protocol_pb2 as pb
 
 TRANSPORTS = ["websocket", "http"]
@@ -131,8 +132,19 @@ async def push_http(
     return Outcome(VersionVector.decode(answer.server_version))
 
 
+def author_of(changes: bytes) -> str:
+    """The first client id of a change set (who wrote it, for the usual one-author push)."""
+    try:
+        clients = changes_pb2.ChangeSet.FromString(changes).clients
+    except Exception:  # not a change set: a test of bad bytes
+        return "writer"
+    return clients[0] if clients else "writer"
+
+
 async def push(transport: str, url: str, doc_id: str, changes: bytes, **kw: object) -> Outcome:
+    """Push ``changes`` as their author (``client_id=`` says otherwise)."""
     send = push_ws if transport == "websocket" else push_http
+    kw.setdefault("client_id", author_of(changes))
     return await send(url, doc_id, changes, **kw)  # type: ignore[arg-type]
 
 
@@ -212,17 +224,18 @@ async def test_authorization_separates_readers_from_writers(tmp_path: Path, tran
     def authorize(principal: Principal, doc_id: str, action: str) -> bool:
         return action == "read" or principal.id == "editor"
 
-    doc = Document("w")
-    doc.set("x", 1)
+    mine, theirs = Document("r"), Document("w")
+    mine.set("x", 0)
+    theirs.set("x", 1)
     async with serving(
-        tmp_path / "srv", authenticate=lambda c, t: Principal(c), authorize=authorize
+        tmp_path / "srv", authenticate=lambda c, t: Principal(t), authorize=authorize
     ) as url:
-        denied = await push(transport, url, "d", doc.changes(), client_id="reader")
+        denied = await push(transport, url, "d", mine.changes(), token="reader")
         assert denied.error is ErrorCode.PERMISSION_DENIED
         assert "principal 'reader' may not write" in denied.message
         assert (await view(url, "d"))[0] == 404  # nothing was stored
-        ok = await push(transport, url, "d", doc.changes(), client_id="editor")
-        assert ok.version == doc.version()
+        ok = await push(transport, url, "d", theirs.changes(), token="editor")
+        assert ok.version == theirs.version()
         assert await view(url, "d") == (200, {"x": 1})
 
 

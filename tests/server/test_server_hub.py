@@ -30,7 +30,7 @@ def text_doc(name: str, text: str) -> Document:
 def test_ack_comes_after_commit(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     hub = Hub(SQLiteStore(db))
-    peer = Peer(hub)
+    peer = Peer(hub, "a")
     peer.subscribe("d")
     peer.push("d", text_doc("a", "hello").changes())
     [ack] = peer.received()
@@ -91,7 +91,7 @@ def test_subscribe_answers_what_the_client_lacks() -> None:
 def test_rooms_unload_and_compact(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     hub = Hub(store, limits=Limits(compact_every=3))
-    peer = Peer(hub)
+    peer = Peer(hub, "w")
     peer.subscribe("d")
     doc = Document("w")
     for i in range(7):
@@ -111,7 +111,7 @@ def test_rooms_unload_and_compact(tmp_path: Path) -> None:
 def test_storage_failure_means_no_ack(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
     hub = Hub(store)
-    peer = Peer(hub)
+    peer = Peer(hub, "a")
     peer.subscribe("d")
     store.close()  # every later commit fails
     peer.push("d", text_doc("a", "lost?").changes())
@@ -125,7 +125,7 @@ def test_storage_failure_means_no_ack(tmp_path: Path) -> None:
 def test_doc_too_large_leaves_document_unchanged() -> None:
     store = MemoryStore()
     hub = Hub(store, limits=Limits(max_doc_bytes=500))
-    peer = Peer(hub)
+    peer = Peer(hub, "a")
     peer.subscribe("d")
     peer.push("d", text_doc("a", "y" * 1000).changes())
     [err] = peer.received()
@@ -170,7 +170,7 @@ def test_authentication() -> None:
 def test_close_tells_everyone() -> None:
     store = MemoryStore()
     hub = Hub(store)
-    peer = Peer(hub)
+    peer = Peer(hub, "a")
     peer.subscribe("d")
     peer.push("d", text_doc("a", "keep").changes())
     peer.received()
@@ -224,7 +224,7 @@ def test_slow_consumer_catches_up_after_reconnecting() -> None:
 def test_least_recently_used_documents_are_compacted_and_wake_on_use(tmp_path: Path) -> None:
     hub = Hub(SQLiteStore(tmp_path / "s.db"), limits=Limits(live_docs=2))
     alice, bob = Peer(hub, "alice"), Peer(hub, "bob")
-    writers = {d: Document(f"w-{d}") for d in ("d1", "d2", "d3")}
+    writers = {d: Document("alice") for d in ("d1", "d2", "d3")}
     for doc_id in writers:
         alice.subscribe(doc_id)
         bob.subscribe(doc_id)

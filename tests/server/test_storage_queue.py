@@ -55,7 +55,7 @@ def edit(name: str, value: int) -> bytes:
 def test_pushes_that_arrive_during_a_commit_share_the_next_transaction() -> None:
     store = CountingStore()
     hub = Hub(None)
-    peers = [Peer(hub, f"p{i}") for i in range(3)]
+    peers = [Peer(hub, name) for name in "abc"]
     for peer in peers:
         peer.send(Subscribe("d"))
     assert isinstance(step(hub, store), Load)
@@ -104,7 +104,7 @@ def test_events_for_a_loading_document_wait_for_it_in_order() -> None:
     seed.set("old", True)
     store.append("d", seed.changes())
     hub = Hub(None)
-    peer = Peer(hub, "p")
+    peer = Peer(hub, "new")
     peer.send(Subscribe("d"))
     peer.push("d", edit("new", 1))  # before the Subscribed: a hostile but legal order
     assert peer.received() == [] and hub.open_doc_ids == ["d"]
@@ -140,14 +140,16 @@ def test_a_waiting_change_is_stored_once_however_often_it_is_pushed() -> None:
     later.apply(first.changes())
     later.get_list("l").append("needs a's clock")
     waiting = later.changes(since=first.version())
-    peer = Peer(hub, "hostile")
+    peer = Peer(hub, "b")
     peer.send(Subscribe("d"))
     for _ in range(5):  # the same waiting change again and again
         peer.push("d", waiting)
     acks = [e for e in peer.received() if isinstance(e, Ack)]
     assert len(acks) == 5
     assert store.transactions == [["d"]]  # stored once: repeats cannot fill the log
-    peer.push("d", first.changes())
+    author = Peer(hub, "a")
+    author.send(Subscribe("d"))
+    author.push("d", first.changes())
     assert store.transactions == [["d"], ["d"]]
     assert hub.doc_json("d") == later.to_json()
 
@@ -157,8 +159,11 @@ def test_requests_waiting_for_a_load_are_bounded() -> None:
     peer = Peer(hub, "flood")
     peer.send(Subscribe("d"))
     refused: list[Event] = []
+    doc = Document("flood")
     for i in range(20):
-        peer.push("d", edit(f"w{i}", i))
+        before = doc.version()
+        doc.set("k", i)
+        peer.push("d", doc.changes(before))
         refused += peer.received()
     assert len(refused) == 13
     assert all(

@@ -10,6 +10,7 @@ from synckit.core._document import Document, wall_clock_ms
 from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe
 from synckit.core._list import List
 from synckit.core._orset import ORSet
+from synckit.core._screen import ChangeReview, ChangeSummary, Equivocation, Screen
 from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONScalar, JSONValue
 from synckit.core._version import Ordering, VersionVector
@@ -17,15 +18,19 @@ from synckit.core._version import Ordering, VersionVector
 __all__ = [
     "Bind",
     "ChangeEvent",
+    "ChangeReview",
+    "ChangeSummary",
     "Counter",
     "Cursor",
     "Document",
+    "Equivocation",
     "JSONInput",
     "JSONScalar",
     "JSONValue",
     "List",
     "ORSet",
     "Ordering",
+    "Screen",
     "Subscriber",
     "Text",
     "TextEdit",

@@ -82,6 +82,8 @@ __all__ = ["Counter", "Document", "List", "ORSet", "Text"]
 Clock = Callable[[], int]
 
 _HLC_SHIFT = 16
+# Clocks are below this (the decoder refuses larger ones).
+_MAX_HLC = 2**62
 
 # Field names repeat across documents; one copy of each saves memory with many documents.
 _intern = sys.intern
@@ -197,7 +199,9 @@ class Document:
         """The next hybrid logical clock value for a local write."""
         hlc = self._hlc + 1
         now = self._clock() << _HLC_SHIFT
-        hlc = max(hlc, now)
+        # Never past the largest clock the format carries: a write received with that clock
+        # must not make every later local write undecodable (ties go to the larger client id).
+        hlc = min(max(hlc, now), _MAX_HLC - 1)
         self._hlc = hlc
         return hlc
 
@@ -276,13 +280,23 @@ class Document:
     def _write_own_field(self, field: str, hlc: int, seq: int, value: Any) -> None:
         """Record a local write (or, with ``DELETED``, a delete) of ``field`` at ``seq``.
 
-        A local write always wins: its clock is above every clock this replica has seen.
+        A local write wins: its clock is above every clock this replica has seen, except at
+        the largest clock the format carries, where the larger client id wins as everywhere
+        (the write then loses here too, and its seq is sent as a SKIP).
         """
         fields = self._fields
-        if field in fields:
+        me = self._me
+        self._vv[me] = self._field_top[me] = seq
+        current = fields.get(field)
+        if (
+            current is not None
+            and current[0] >= hlc
+            and (current[0], self._clients[current[1]]) > (hlc, self._clients[me])
+        ):
+            return
+        if current is not None:
             del fields[field]  # re-inserted last: see _fields
-        fields[field] = (hlc, self._me, seq, value)
-        self._vv[self._me] = self._field_top[self._me] = seq
+        fields[field] = (hlc, me, seq, value)
 
     def get(self, field: str, default: JSONValue = None) -> JSONValue:
         """The value of ``field``, or ``default`` when it is unset or deleted.

@@ -30,6 +30,7 @@ from synckit.core._codec import (
 from synckit.core._events import TextEdit, WithoutTextEdits
 from synckit.core._ids import ItemId
 from synckit.core._ops import Op, op_width, split_op
+from synckit.core._screen import ChangeReview, Screen
 from synckit.errors import DecodeError
 
 if TYPE_CHECKING:
@@ -39,11 +40,15 @@ if TYPE_CHECKING:
 __all__ = ["apply", "merge", "waiting_changes"]
 
 
-def apply(doc: Document, data: bytes) -> None:
+def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
     """Apply changes made by :meth:`~synckit.Document.changes` on any replica.
 
     Idempotent and order-free: changes already held are ignored, and changes whose
     causal predecessors have not arrived wait inside the document and apply when they do.
+
+    ``screen``, when given, is called with a :class:`~synckit.core.ChangeReview` of the
+    decoded changes before anything changes; what it raises refuses them all, and the
+    document is left exactly as it was (see :mod:`synckit.core._screen`).
 
     Raises:
         DecodeError: the bytes are corrupt, truncated, hostile or of an unknown format;
@@ -56,10 +61,12 @@ def apply(doc: Document, data: bytes) -> None:
     try:
         idx = [doc._intern(c) for c in client_ids]
         incoming = decode_changes(msg.changes, idx, msg.names[:])
+        if screen is not None:
+            screen(ChangeReview(doc, incoming))
         if doc._pending:
             incoming = [ch for ch in incoming if not _is_pending(doc, ch)]
         ready, waiting = _plan(doc, doc._pending, incoming)
-    except DecodeError:
+    except Exception:
         doc._forget_clients_from(n_clients)
         raise
     doc._pending = waiting

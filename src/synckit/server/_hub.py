@@ -57,6 +57,7 @@ from synckit.server._access import AccessChange, access_level
 from synckit.server._connection import Connection
 from synckit.server._limits import Limits
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
+from synckit.server._push_checks import PushRefusedError, clock_limit, push_screen
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load, Room, Rooms
 from synckit.server._store import Store
 
@@ -478,12 +479,12 @@ class Hub:
         broadcast) follow once storage has it. A refused push changes nothing."""
         doc_id, batch, changes = push.doc_id, push.batch_id, push.changes
         self.rooms.touch(room)
-        limit = self.limits.max_doc_bytes
-        if logged.size + len(changes) > limit:
+        size_limit = self.limits.max_doc_bytes
+        if logged.size + len(changes) > size_limit:
             conn.send(
                 Error(
                     ErrorCode.DOC_TOO_LARGE,
-                    f"document {doc_id!r} would grow past the limit of {limit} bytes "
+                    f"document {doc_id!r} would grow past the limit of {size_limit} bytes "
                     f"({logged.size} stored, {len(changes)} pushed)",
                     doc_id=doc_id,
                     batch_id=batch,
@@ -492,8 +493,9 @@ class Hub:
             return
         doc = logged.doc
         before, waiting_before = doc.version(), doc.waiting
+        limit = clock_limit(self._wall_clock(), self.limits.max_clock_ahead)
         try:
-            doc.apply(changes)
+            doc.apply(changes, screen=push_screen(conn.session.client_id, limit))
         except DecodeError as exc:
             conn.send(
                 Error(
@@ -501,6 +503,18 @@ class Hub:
                     f"changes refused, nothing stored: {exc}",
                     doc_id=doc_id,
                     batch_id=batch,
+                )
+            )
+            return
+        except PushRefusedError as refused:
+            conn.send(
+                Error(
+                    refused.code,
+                    refused.message,
+                    retryable=refused.retry_after_ms > 0,
+                    doc_id=doc_id,
+                    batch_id=batch,
+                    retry_after_ms=refused.retry_after_ms,
                 )
             )
             return

@@ -27,6 +27,11 @@ class Limits:
     #: Open documents kept decoded in memory. Beyond this many, the least recently used
     #: are kept as their snapshot bytes (:meth:`synckit.Document.compact`) until used again.
     live_docs: int = 1024
+    #: How far ahead of the server's wall clock, in seconds, an operation's clock may lie
+    #: (CLOCK_SKEW, that push refused, retryable once the server's clock caught up). A device
+    #: whose clock is off by a day still syncs; nobody can stamp writes further ahead to win
+    #: last-writer-wins conflicts for longer, or push a clock toward the format's maximum.
+    max_clock_ahead: float = 36 * 3600.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -40,3 +45,8 @@ class Limits:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise InvalidValueError(f"Limits.{name} must be a positive int, got {value!r}")
+        ahead = self.max_clock_ahead
+        if type(ahead) not in (int, float) or not 0 <= ahead <= 10 * 365 * 86400:
+            raise InvalidValueError(
+                f"Limits.max_clock_ahead must be seconds in [0, 10 years], got {ahead!r}"
+            )

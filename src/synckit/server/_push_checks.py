@@ -20,25 +20,23 @@ refused push changes nothing:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from synckit.core import Document, describe_changes, find_equivocation
-from synckit.errors import DecodeError
+from synckit.core import ChangeReview, Screen
 from synckit.protocol import ErrorCode
 
-__all__ = ["PushRefusal", "check_push", "clock_limit"]
+__all__ = ["PushRefusedError", "clock_limit", "push_screen"]
 
 # An HLC is wall-clock milliseconds shifted left by this many bits, plus a counter.
 _HLC_SHIFT = 16
 
 
-@dataclass(frozen=True, slots=True)
-class PushRefusal:
-    """Why a push is refused: the error code, a message, and when retrying makes sense."""
+class PushRefusedError(Exception):
+    """A push is refused: the error code, a message, and when retrying makes sense."""
 
-    code: ErrorCode
-    message: str
-    retry_after_ms: int = 0
+    def __init__(self, code: ErrorCode, message: str, retry_after_ms: int = 0) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retry_after_ms = retry_after_ms
 
 
 def clock_limit(now: float, max_ahead: float) -> int:
@@ -46,45 +44,43 @@ def clock_limit(now: float, max_ahead: float) -> int:
     return (int((now + max_ahead) * 1000) << _HLC_SHIFT) | ((1 << _HLC_SHIFT) - 1)
 
 
-def check_push(doc: Document, changes: bytes, writer: str, limit: int) -> PushRefusal | None:
-    """None when ``changes`` may be merged into ``doc`` for a connection writing as ``writer``
-    with clocks up to ``limit``; else why not."""
-    try:
-        spans = describe_changes(changes)
-    except DecodeError as exc:
-        return PushRefusal(ErrorCode.BAD_CHANGES, f"changes refused, nothing stored: {exc}")
-    held = doc.version()
-    overlaps = False
-    top_clock = 0
-    for span in spans:
-        have = held[span.client]
-        if span.client != writer and span.end > have:
-            return PushRefusal(
-                ErrorCode.NOT_AUTHOR,
-                f"the push holds new operations under client id {span.client!r} (seqs "
-                f"{max(span.start, have + 1)}-{span.end}), but this connection writes as "
-                f"{writer!r}; send only your own operations, nothing stored",
+def push_screen(writer: str, limit: int) -> Screen:
+    """The screen (see :meth:`synckit.Document.apply`) of a push by a connection writing as
+    ``writer``, with clocks up to ``limit``: raises :class:`PushRefusedError`."""
+
+    def screen(review: ChangeReview) -> None:
+        overlaps = False
+        top_clock = 0
+        for span in review.changes:
+            have = review.held(span.client)
+            if span.client != writer and span.end > have:
+                raise PushRefusedError(
+                    ErrorCode.NOT_AUTHOR,
+                    f"the push holds new operations under client id {span.client!r} (seqs "
+                    f"{max(span.start, have + 1)}-{span.end}), but this connection writes as "
+                    f"{writer!r}; send only your own operations. Nothing stored",
+                )
+            if span.start <= have:
+                overlaps = True
+            top_clock = max(top_clock, span.max_clock)
+        if top_clock > limit:
+            ahead_ms = (top_clock >> _HLC_SHIFT) - (limit >> _HLC_SHIFT)
+            raise PushRefusedError(
+                ErrorCode.CLOCK_SKEW,
+                f"an operation's clock lies {ahead_ms / 1000:.0f} s beyond what the server "
+                "accepts (its wall clock plus the allowed lead); check the system clock of the "
+                "device that made it. Nothing stored",
+                retry_after_ms=ahead_ms,
             )
-        if span.start <= have:
-            overlaps = True
-        top_clock = max(top_clock, span.max_clock)
-    if top_clock > limit:
-        ahead_ms = (top_clock >> _HLC_SHIFT) - (limit >> _HLC_SHIFT)
-        return PushRefusal(
-            ErrorCode.CLOCK_SKEW,
-            f"an operation's clock lies {ahead_ms / 1000:.0f} s beyond what the server "
-            "accepts (its wall clock plus the allowed lead); check the system clock of the "
-            "device that made it, nothing stored",
-            retry_after_ms=ahead_ms,
-        )
-    if overlaps:
-        found = find_equivocation(doc, changes)
-        if found is not None:
-            return PushRefusal(
-                ErrorCode.EQUIVOCATION,
-                f"client id {found.client!r} sent an operation at seq {found.seq} that differs "
-                "from the one the server holds under that id and seq: the id was reused (a "
-                "store restored from an old copy, or copied to another device); open the "
-                "document with a fresh store, nothing stored",
-            )
-    return None
+        if overlaps:
+            found = review.equivocation()
+            if found is not None:
+                raise PushRefusedError(
+                    ErrorCode.EQUIVOCATION,
+                    f"client id {found.client!r} sent an operation at seq {found.seq} that "
+                    "differs from the one the server holds under that id and seq: the id was "
+                    "reused (a store restored from an old copy, or copied to another device); "
+                    "open the document with a fresh store. Nothing stored",
+                )
+
+    return screen

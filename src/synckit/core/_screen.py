@@ -1,0 +1,143 @@
+"""Looking at received changes before they apply: who wrote what, with which clocks, and
+whether any of it contradicts what the document already holds.
+
+``Document.apply(data, screen=...)`` decodes the changes, then calls ``screen`` with a
+:class:`ChangeReview` before anything in the document changes; whatever the screen raises
+refuses the whole set and leaves the document exactly as it was. A server uses it to refuse
+operations written under someone else's client id, clocks too far ahead, and equivocation —
+all without decoding a push twice.
+
+Equivocation is two different operations under one client id and seq. It is found where the
+document can tell: at seqs it holds, comparing each incoming operation with the held one. Two
+kinds of seq cannot be compared and are passed over: a field write that lost to a later one
+(the document keeps only its seq, as a SKIP) and a deleted character (the document keeps only
+its position); so are seqs sent as SKIPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from synckit.core import _ops as K
+from synckit.core._codec import Change
+from synckit.core._ops import Op, op_width
+
+if TYPE_CHECKING:
+    from synckit.core._document import Document
+
+__all__ = ["ChangeReview", "ChangeSummary", "Equivocation", "Screen"]
+
+# Stands for the content of a deleted character in a text's history (see _text._history).
+_DELETED_CHAR = "\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSummary:
+    """One received change: its author's client id, the seqs it covers, its largest clock
+    (0 when none of its operations carries one)."""
+
+    client: str
+    start: int
+    end: int
+    max_clock: int
+
+
+@dataclass(frozen=True, slots=True)
+class Equivocation:
+    """The first seq at which received changes contradict the document under ``client``."""
+
+    client: str
+    seq: int
+
+
+@dataclass(slots=True)
+class ChangeReview:
+    """What a screen sees of the changes being applied (nothing has changed yet)."""
+
+    _doc: Document
+    _changes: list[Change]
+    #: Every received change, in the order received.
+    changes: list[ChangeSummary] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names = self._doc._clients
+        self.changes = [
+            ChangeSummary(names[ch.client], ch.start, ch.end, _max_clock(ch.ops))
+            for ch in self._changes
+        ]
+
+    def held(self, client: str) -> int:
+        """The last seq of ``client`` the document holds (0: none)."""
+        index = self._doc._client_index.get(client)
+        return 0 if index is None else self._doc._vv[index]
+
+    def equivocation(self) -> Equivocation | None:
+        """The first (client, seq) where a received operation differs from the held one
+        (call it from the screen: afterwards the document may have changed)."""
+        doc = self._doc
+        vv = doc._vv
+        for ch in self._changes:
+            have = vv[ch.client] if ch.client < len(vv) else 0
+            if ch.start > have:
+                continue
+            held = dict(_units(ch.client, _held_ops(doc, ch.client, ch.start, min(ch.end, have))))
+            for seq, unit in _units(ch.client, ch.ops):
+                if seq > have:
+                    break
+                mine = held.get(seq)
+                if mine is not None and unit is not None and mine != unit:
+                    return Equivocation(doc._clients[ch.client], seq)
+        return None
+
+
+#: Called with the review of received changes; raises to refuse them all.
+Screen = Callable[[ChangeReview], None]
+
+
+def _max_clock(ops: list[Op]) -> int:
+    top = 0
+    for op in ops:
+        kind = op[0]
+        if kind in (K.FIELD_SET, K.FIELD_DELETE, K.LIST_INSERT):
+            clock = op[3]
+        elif kind == K.LIST_MOVE:
+            clock = op[4]
+        else:
+            continue
+        top = max(top, clock)
+    return int(top)
+
+
+def _held_ops(doc: Document, c: int, first: int, last: int) -> list[Op]:
+    """Client ``c``'s held operations covering seqs ``first`` to ``last``."""
+    from synckit.core._changes import _ops_since
+
+    return [op for op in _ops_since(doc, c, first - 1) if op[1] <= last]
+
+
+def _units(client: int, ops: list[Op]) -> Iterator[tuple[int, Any]]:
+    """Each seq an operation covers, with what identifies the operation at that seq (None
+    where it cannot be compared: a SKIP, a deleted character)."""
+    for op in ops:
+        kind, seq = op[0], op[1]
+        if kind == K.SKIP:
+            for k in range(op_width(op)):
+                yield seq + k, None
+        elif kind == K.TEXT_INSERT:
+            # A run may be cut or joined differently on each side; within a run each
+            # character's left origin is the one before it. (Right origins are not compared:
+            # a joined run keeps only one.)
+            _, _, name, left, _right, content = op
+            for k, char in enumerate(content):
+                origin = left if k == 0 else (client, seq + k - 1)
+                unit = None if char == _DELETED_CHAR else (kind, name, origin, char)
+                yield seq + k, unit
+        elif kind == K.TEXT_DELETE:
+            _, _, name, target_client, target_first, count = op
+            step = 1 if count > 0 else -1
+            for k in range(abs(count)):
+                yield seq + k, (kind, name, target_client, target_first + k * step)
+        else:
+            yield seq, (kind, *op[2:])
