@@ -29,15 +29,15 @@ def review_of(doc: Document, data: bytes) -> Seen:
     """Apply ``data`` with a screen that records its review and refuses (nothing changes)."""
     seen: list[Seen] = []
 
-    class Stop(Exception):
+    class StopError(Exception):
         pass
 
     def screen(review: ChangeReview) -> None:
         seen.append(Seen(review.changes, review.equivocation()))
-        raise Stop
+        raise StopError
 
     before = (doc.version(), doc.to_json())
-    with pytest.raises(Stop):
+    with pytest.raises(StopError):
         doc.apply(data, screen=screen)
     assert (doc.version(), doc.to_json()) == before
     return seen[0]

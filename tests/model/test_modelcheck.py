@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from synckit import Document
+from synckit.core import Screen
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "modelcheck.py"
@@ -69,9 +70,9 @@ class ForgetfulDocument(Document):
 
     __slots__ = ()
 
-    def apply(self, data: bytes) -> None:
+    def apply(self, data: bytes, *, screen: Screen | None = None) -> None:
         if b"l" not in data:
-            super().apply(data)
+            super().apply(data, screen=screen)
 
 
 class StaleFieldDocument(Document):
