@@ -157,6 +157,6 @@ def test_a_rolled_back_store_is_detected_not_silently_dropped() -> None:
     again.get_list("l").append("lost?")  # reuses seq 1
     sync(restored)
     error = restored.sync_error()
-    assert error is not None and error.code is ErrorCode.ILLEGAL_STATE
+    assert error is not None and error.code is ErrorCode.EQUIVOCATION
     assert "restored" in error.message
     assert hub.doc_json("d") == {"l": ["a", "b"]}  # nothing wrong was stored

@@ -313,7 +313,7 @@ def test_a_rolled_back_store_is_detected_over_http() -> None:
     restored.open("d").get_list("l").append("lost?")  # reuses seq 1
     sync(hub, restored, "d")
     error = restored.sync_error()
-    assert error is not None and error.code is ErrorCode.ILLEGAL_STATE
+    assert error is not None and error.code is ErrorCode.EQUIVOCATION
     assert "restored" in error.message
     assert hub.doc_json("d") == {"l": ["a", "b"]}
 

@@ -92,9 +92,10 @@ class HttpSync(ReplicaSet):
         since, changes = version, b""
         server = self._server(rep)
         blocked = rep.error is not None and not rep.error.retryable
-        if server is not None and not blocked and not server.dominates(version):
-            changes = rep.doc.changes(server)
-            since = _meet(version, server)
+        me = self.actor_id
+        if server is not None and not blocked and max(server[me], rep.stored) < version[me]:
+            since = self._own_since(version, server)  # our version without our unsent edits
+            changes = rep.doc.changes(since)
         body = self._http_body(since, changes)
         limit = self.max_frame_bytes
         if changes and limit and len(body) > limit:
@@ -107,6 +108,7 @@ class HttpSync(ReplicaSet):
             changes, body = b"", self._http_body(version, b"")
         rep.http_pending = True
         rep.http_pushed = len(changes)
+        rep.http_mine = version[self.actor_id] if changes else 0
         return body
 
     def _http_body(self, version: VersionVector, changes: bytes) -> bytes:
@@ -176,6 +178,7 @@ class HttpSync(ReplicaSet):
         rep.http_pending = False
         rep.server_raw = None
         rep.error = None
+        rep.stored = 0
 
     def _unreachable(self, doc_id: str, reason: str) -> HttpOutcome:
         self.http_failed(doc_id, reason)
@@ -193,11 +196,13 @@ class HttpSync(ReplicaSet):
             return self._unreachable(doc_id, f"changes for {doc_id!r} do not decode")
         rep.server_raw = raw
         rep.server_cache = (raw, server)
+        rep.stored = max(server[self.actor_id], rep.http_mine)  # a 200 answer: committed
         if rep.error is not None:
             if not rep.error.retryable:
                 return HttpOutcome.DONE  # pushes refused: only receive
             rep.error = None
-        return HttpOutcome.DONE if server.dominates(rep.doc.version()) else HttpOutcome.AGAIN
+        done = rep.stored >= rep.doc.version()[self.actor_id]
+        return HttpOutcome.DONE if done else HttpOutcome.AGAIN
 
     def _http_refused(self, doc_id: str, rep: Replica, error: Error) -> HttpOutcome:
         code, message = error.code, error.message or error.code.name
@@ -213,8 +218,3 @@ class HttpSync(ReplicaSet):
             )
         rep.error = Error(code, message, retryable=error.retryable, doc_id=doc_id)
         return HttpOutcome.REFUSED
-
-
-def _meet(a: VersionVector, b: VersionVector) -> VersionVector:
-    """What both versions hold: per client, the smaller sequence number."""
-    return VersionVector({c: n for c, seq in a.items() if (n := min(seq, b[c]))})

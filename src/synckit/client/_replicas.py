@@ -45,6 +45,11 @@ class Replica:
     server_cache: tuple[bytes, VersionVector] | None = None
     #: The document's version at the last push on this connection.
     pushed: VersionVector = field(default_factory=VersionVector)
+    #: Our own last seq the server acknowledged as stored on this connection. It can be
+    #: above the server's version: edits that wait there for others' operations.
+    stored: int = 0
+    #: Our own last seq in the HTTP request out (0: it carried no edits of ours).
+    http_mine: int = 0
     #: The last error the server sent about this document.
     error: Error | None = None
     #: An HTTP sync request for this document is out, awaiting its answer.
@@ -103,6 +108,8 @@ class ReplicaSet:
         self.acked_pushes = 0
         # Unanswered requests -> the time a tick first saw them.
         self._waiting: dict[object, float] = {}
+        # Push batch id -> our own last seq it carried.
+        self._batch_mine: dict[int, int] = {}
 
     # -- documents ----------------------------------------------------------------------
 
@@ -201,6 +208,15 @@ class ReplicaSet:
         self.store.compact(doc_id, snapshot, covered)
         logged.compacted(snapshot, covered, size_then)
 
+    def _own_since(self, version: VersionVector, server: VersionVector) -> VersionVector:
+        """``version`` with this replica's own entry from ``server``: ``changes`` since it are
+        exactly this replica's edits the server lacks. A client sends only its own
+        operations; the server refuses new ones under other client ids (their authors send
+        them)."""
+        seqs = {client: version[client] for client in version}
+        seqs[self.actor_id] = server[self.actor_id]
+        return VersionVector._trusted({c: s for c, s in seqs.items() if s})
+
     def _server(self, rep: Replica) -> VersionVector | None:
         """The server's version (decoded once per new value); None when not told."""
         raw = rep.server_raw
@@ -226,16 +242,18 @@ class ReplicaSet:
         return self.session is not None and self.session.state is State.OPEN
 
     def unsynced(self) -> list[str]:
-        """Documents holding local edits the server has not acknowledged."""
+        """Documents holding local edits the server has not acknowledged (edits of this
+        replica: others' operations it holds are for their authors to send)."""
         out = []
+        me = self.actor_id
         for doc_id, rep in self._replicas.items():
-            version = rep.doc.version()
+            mine = rep.doc.version()[me]
             server = self._server(rep)
             if server is None:
                 # Not told on this connection: only a document we never wrote to is known synced.
-                if version[self.actor_id]:
+                if mine:
                     out.append(doc_id)
-            elif not server.dominates(version):
+            elif max(server[me], rep.stored) < mine:
                 out.append(doc_id)
         return out
 
@@ -258,7 +276,7 @@ class ReplicaSet:
             # rolled back (a restored copy). Edits made since reuse their numbers and would be
             # dropped as duplicates, so refuse to push them.
             rep.error = Error(
-                ErrorCode.ILLEGAL_STATE,
+                ErrorCode.EQUIVOCATION,
                 f"the store of {self.actor_id!r} is older than the server's copy of "
                 f"its edits to {doc_id!r} (seq {mine} < {server[self.actor_id]}): "
                 "was it restored from a backup? Open the client with a fresh store",

@@ -63,10 +63,12 @@ class SessionSync(ReplicaSet):
         self._last_heard = now
         self._ping_due = False
         self._waiting.clear()
+        self._batch_mine.clear()
         for rep in self._replicas.values():
             rep.server_raw = None
             rep.error = None
             rep.http_pending = False
+            rep.stored = 0
 
     def connection_lost(self) -> None:
         """The transport is gone."""
@@ -125,17 +127,21 @@ class SessionSync(ReplicaSet):
                 if not self._apply(doc_id, rep, event.changes):
                     return
                 rep.pushed = VersionVector()
+                rep.stored = 0
                 self._push(doc_id, rep)
-            case Ack(doc_id=doc_id):
+            case Ack(doc_id=doc_id, batch_id=batch):
                 self.acked_pushes += 1
+                mine = self._batch_mine.pop(batch, 0)
                 rep = self._replicas.get(doc_id)
                 if rep is None or rep.server_raw is None:
                     return
                 rep.server_raw = event.server_version
+                rep.stored = max(rep.stored, mine)
                 session = self.session
                 if session is not None and doc_id not in session.pending_batches.values():
                     server = self._server(rep)
-                    if server is not None and not server.dominates(rep.pushed):
+                    me = self.actor_id
+                    if server is not None and max(server[me], rep.stored) < rep.pushed[me]:
                         # The server did not take everything we pushed: push the rest again.
                         rep.pushed = VersionVector()
                         self._push(doc_id, rep)
@@ -192,11 +198,11 @@ class SessionSync(ReplicaSet):
             return
         version = rep.doc.version()
         base = server.merge(rep.pushed) if rep.pushed else server
-        if base.dominates(version):
-            return
+        if base[self.actor_id] >= version[self.actor_id]:
+            return  # the server holds (or was sent) every edit of ours
         if rep.error is not None and not rep.error.retryable:
             return  # refused on this connection: tried again only on the next one
-        data = rep.doc.changes(base)
+        data = rep.doc.changes(self._own_since(version, base))
         if self.max_frame_bytes and len(data) + 64 + len(doc_id) > self.max_frame_bytes:
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
@@ -205,7 +211,9 @@ class SessionSync(ReplicaSet):
                 doc_id=doc_id,
             )
             return
-        session.send(Push(doc_id, session.next_batch_id(), data))
+        batch = session.next_batch_id()
+        session.send(Push(doc_id, batch, data))
+        self._batch_mine[batch] = version[self.actor_id]
         rep.pushed = version
 
     # -- timers -------------------------------------------------------------------------
