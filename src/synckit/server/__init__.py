@@ -18,6 +18,7 @@ from synckit.server._access import (
 from synckit.server._app import SyncServer, create_app, http_status, open_store
 from synckit.server._connection import Connection
 from synckit.server._hub import Authenticator, Authorizer, Hub, perform_io, view_of
+from synckit.server._jwt import JwtVerifier
 from synckit.server._limits import Limits
 from synckit.server._principal import (
     ACCESS_LEVELS,
@@ -55,6 +56,7 @@ __all__ = [
     "Grant",
     "Hub",
     "InlineStore",
+    "JwtVerifier",
     "Limits",
     "LocalAccessFeed",
     "MemoryStore",
