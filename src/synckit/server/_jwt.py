@@ -317,7 +317,7 @@ def _check_fits(key: Any, algorithms: Sequence[str], kid: str) -> None:
 def _jwks_keys(document: Any, where: str) -> dict[str, Any]:
     """``kid -> public key`` of a JWKS document (secret ``oct`` keys are not taken)."""
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
-        raise ValueError(f"{where}: a JWKS document is an object with a 'keys' list")
+        raise InvalidValueError(f"{where}: a JWKS document is an object with a 'keys' list")
     keys: dict[str, Any] = {}
     for entry in document["keys"]:
         if not isinstance(entry, Mapping) or entry.get("kty") not in ("RSA", "EC"):
@@ -325,6 +325,6 @@ def _jwks_keys(document: Any, where: str) -> dict[str, Any]:
         try:
             key = jwt.PyJWK(dict(entry)).key
         except (jwt.PyJWKError, jwt.InvalidKeyError) as exc:
-            raise ValueError(f"{where}: key {entry.get('kid')!r}: {exc}") from None
+            raise InvalidValueError(f"{where}: key {entry.get('kid')!r}: {exc}") from None
         keys[str(entry.get("kid", ""))] = key
     return keys

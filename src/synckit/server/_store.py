@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
 from synckit.errors import StorageError
+from synckit.server._lock import DataLock
 
 __all__ = ["AsyncStore", "InlineStore", "MemoryStore", "SQLiteStore", "Store", "StoredDoc"]
 
@@ -95,18 +96,39 @@ class SQLiteStore(SQLiteDocLog):
         path: the database file; created with its tables when missing.
         durability: ``"process"`` (default) survives a crash or kill of the server process;
             ``"power"`` also survives a power loss, at the price of an fsync per commit.
+        lock: hold ``<path>.lock`` exclusively until :meth:`close` (see :class:`DataLock`): a
+            second store on the same file, in any process, fails with StorageError naming
+            the holder.
     """
 
-    __slots__ = ()
+    __slots__ = ("_lock",)
 
     def __init__(
-        self, path: str | Path, *, durability: Literal["process", "power"] = "process"
+        self,
+        path: str | Path,
+        *,
+        durability: Literal["process", "power"] = "process",
+        lock: bool = True,
     ) -> None:
-        super().__init__(
-            path,
-            synchronous="FULL" if durability == "power" else "NORMAL",
-            schema=_ACTORS_SCHEMA,
-        )
+        # One process per database: the lock first, so a second server fails before touching it.
+        self._lock = DataLock(f"{path}.lock") if lock else None
+        try:
+            super().__init__(
+                path,
+                synchronous="FULL" if durability == "power" else "NORMAL",
+                schema=_ACTORS_SCHEMA,
+            )
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def doc_ids(self) -> list[str]:
         try:
