@@ -107,15 +107,23 @@ class ServerThread:
 class ServerProcess:
     """``synckit serve`` in a child process (so that it can be SIGKILLed)."""
 
-    def __init__(self, data: Path, port: int) -> None:
+    def __init__(
+        self,
+        data: Path,
+        port: int,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data = data
         self.port = port
+        self.args = args or []
+        self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.banner = ""
 
     def start(self) -> ServerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -126,6 +134,7 @@ class ServerProcess:
                 str(self.port),
                 "--data",
                 str(self.data),
+                *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,19 +1,68 @@
 """The ``synckit`` command.
 
-``synckit serve [--host H] [--port P] [--data DIR]`` runs the sync server on SQLite under DIR.
-Each option falls back to an environment variable (``SYNCKIT_HOST``, ``SYNCKIT_PORT``,
-``SYNCKIT_DATA``) and then to a default (127.0.0.1, 8080, ``./synckit-data``).
+``synckit serve`` runs the sync server on SQLite; ``synckit token`` mints a development JWT.
+
+Every ``serve`` setting comes from, in this order: its flag, its environment variable, the
+TOML file given by ``--config`` (or ``SYNCKIT_CONFIG``; keys as in the table below, ``-``
+written ``_``), then its default:
+
+==================  =======================  =====================  =====================
+flag                environment              config key             default
+==================  =======================  =====================  =====================
+--host              SYNCKIT_HOST             host                   127.0.0.1
+--port              SYNCKIT_PORT             port                   8080
+--data              SYNCKIT_DATA             data                   ./synckit-data
+--log-level         SYNCKIT_LOG_LEVEL        log_level              warning
+--jwt-secret-file   SYNCKIT_JWT_SECRET_FILE  jwt_secret_file        (none)
+(none: a secret     SYNCKIT_JWT_SECRET       jwt_secret             (none)
+is not a flag)
+--jwt-public-key    SYNCKIT_JWT_PUBLIC_KEY   jwt_public_key         (none; repeatable,
+                                                                    a list in TOML)
+--jwks              SYNCKIT_JWKS             jwks                   (none; file or URL)
+--jwt-algorithms    SYNCKIT_JWT_ALGORITHMS   jwt_algorithms         HS256 with a secret;
+                                                                    RS256 with keys
+--jwt-audience      SYNCKIT_JWT_AUDIENCE     jwt_audience           (not checked)
+--jwt-issuer        SYNCKIT_JWT_ISSUER       jwt_issuer             (not checked)
+--insecure          SYNCKIT_INSECURE=1       insecure               off
+==================  =======================  =====================  =====================
+
+With key material the server verifies a JWT on every connection (``docs/security.md``).
+Without any, it runs open — anyone who reaches it reads and writes everything — which it allows
+only on a loopback address, unless ``--insecure`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
-from collections.abc import Sequence
+import time
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
+
+_DEFAULTS: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 8080,
+    "data": "synckit-data",
+    "log_level": "warning",
+    "jwt_secret_file": None,
+    "jwt_secret": None,
+    "jwt_public_key": [],
+    "jwks": None,
+    "jwt_algorithms": None,
+    "jwt_audience": None,
+    "jwt_issuer": None,
+    "insecure": False,
+}
+
+
+class UsageError(Exception):
+    """A setting is missing or wrong: the message says which and what to do."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,43 +71,158 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the sync server",
-        description="Run the SyncKit sync server (WebSocket /v1/sync) on SQLite under --data.",
+        description="Run the SyncKit sync server (WebSocket /v1/sync) on SQLite under --data. "
+        "Each setting may also come from an environment variable or a --config file "
+        "(see docs/server.md).",
     )
-    serve.add_argument(
-        "--host",
-        default=os.environ.get("SYNCKIT_HOST", "127.0.0.1"),
-        help="interface to listen on (env SYNCKIT_HOST; default 127.0.0.1)",
-    )
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("SYNCKIT_PORT", "8080")),
-        help="TCP port, 0 for any free one (env SYNCKIT_PORT; default 8080)",
-    )
-    serve.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("SYNCKIT_DATA", "synckit-data")),
-        help="directory of the SQLite database (env SYNCKIT_DATA; default ./synckit-data)",
-    )
+    serve.add_argument("--config", type=Path, help="TOML file of settings (env SYNCKIT_CONFIG)")
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port, 0 for any free one (default 8080)")
+    serve.add_argument("--data", type=Path, help="directory of the SQLite database")
     serve.add_argument(
         "--log-level",
-        default=os.environ.get("SYNCKIT_LOG_LEVEL", "warning"),
         choices=["critical", "error", "warning", "info", "debug"],
-        help="uvicorn log level (env SYNCKIT_LOG_LEVEL; default warning)",
+        help="log level (default warning)",
     )
+    serve.add_argument("--jwt-secret-file", type=Path, help="file holding the HS* secret")
+    serve.add_argument(
+        "--jwt-public-key",
+        type=Path,
+        action="append",
+        help="PEM public key file for RS*/PS*/ES* tokens (repeatable)",
+    )
+    serve.add_argument("--jwks", help="JWKS document: a file or an http(s) URL")
+    serve.add_argument(
+        "--jwt-algorithms", help="accepted algorithms, comma-separated (e.g. RS256,ES256)"
+    )
+    serve.add_argument("--jwt-audience", help="required aud claim")
+    serve.add_argument("--jwt-issuer", help="required iss claim")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow running without authentication on a non-loopback address",
+    )
+    token = commands.add_parser(
+        "token",
+        help="mint a development JWT",
+        description="Mint a JWT for development and tests (HS256 with the server's secret, or "
+        "RS256/ES256 with a private key).",
+    )
+    token.add_argument("--sub", required=True, help="the principal (subject)")
+    token.add_argument(
+        "--docs",
+        action="append",
+        default=[],
+        metavar="PATTERN=LEVEL",
+        help="grant LEVEL (read, write, admin, none) on documents matching PATTERN (repeatable)",
+    )
+    token.add_argument("--admin", action="store_true", help="a server administrator")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--secret-file", type=Path, help="HS256 secret (or SYNCKIT_JWT_SECRET)")
+    token.add_argument("--private-key", type=Path, help="PEM private key for --alg")
+    token.add_argument("--alg", default=None, help="algorithm (default HS256 or RS256)")
+    token.add_argument("--kid", help="key id for the header")
+    token.add_argument("--aud", help="audience claim")
+    token.add_argument("--iss", help="issuer claim")
     return parser
 
 
-def _serve(host: str, port: int, data: Path, log_level: str) -> int:
+def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Flags over environment over config file over defaults."""
+    config: dict[str, Any] = {}
+    path = args.config or environ.get("SYNCKIT_CONFIG")
+    if path:
+        try:
+            config = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"cannot read the config file {path}: {exc}") from None
+        unknown = sorted(set(config) - set(_DEFAULTS))
+        if unknown:
+            raise UsageError(f"{path}: unknown settings {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for key, default in _DEFAULTS.items():
+        flag = getattr(args, key, None)
+        env = environ.get(f"SYNCKIT_{key.upper()}")
+        if flag not in (None, []):
+            out[key] = flag
+        elif env is not None and env != "":
+            if key == "insecure":
+                out[key] = env.lower() in ("1", "true", "yes")
+            elif key == "jwt_public_key":
+                out[key] = [p for p in env.split(os.pathsep) if p]
+            else:
+                out[key] = env
+        elif key in config:
+            out[key] = config[key]
+        else:
+            out[key] = default
+    try:
+        out["port"] = int(out["port"])
+    except (TypeError, ValueError):
+        raise UsageError(f"port must be a number, got {out['port']!r}") from None
+    if isinstance(out["jwt_public_key"], str):
+        out["jwt_public_key"] = [out["jwt_public_key"]]
+    if isinstance(out["jwt_algorithms"], str):
+        out["jwt_algorithms"] = [a.strip() for a in out["jwt_algorithms"].split(",") if a.strip()]
+    return out
+
+
+def _verifier(settings: Mapping[str, Any]) -> Any:
+    """The JwtVerifier the settings describe, or None (no key material)."""
+    from synckit.server import JwtVerifier
+
+    secret = settings["jwt_secret"]
+    if settings["jwt_secret_file"]:
+        try:
+            secret = Path(settings["jwt_secret_file"]).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the JWT secret file: {exc}") from None
+    sources = [bool(secret), bool(settings["jwt_public_key"]), bool(settings["jwks"])]
+    if sum(sources) > 1:
+        raise UsageError("give one kind of JWT key: a secret, public keys, or a JWKS")
+    if not any(sources):
+        return None
+    options = {"audience": settings["jwt_audience"], "issuer": settings["jwt_issuer"]}
+    algorithms = settings["jwt_algorithms"]
+    try:
+        if secret:
+            return JwtVerifier.from_secret(secret, algorithms or ["HS256"], **options)
+        if settings["jwks"]:
+            return JwtVerifier.from_jwks(settings["jwks"], algorithms or ["RS256"], **options)
+        pems = [Path(p).read_bytes() for p in settings["jwt_public_key"]]
+        return JwtVerifier.from_public_keys(pems, algorithms or ["RS256"], **options)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"JWT settings: {exc}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _serve(settings: Mapping[str, Any]) -> int:
     import uvicorn
 
     from synckit.errors import StorageError
     from synckit.server import create_app
     from synckit.server._run import base_url, bind, uvicorn_config
 
+    host, port, data = settings["host"], settings["port"], Path(settings["data"])
+    verifier = _verifier(settings)
+    if verifier is None and not _is_loopback(host) and not settings["insecure"]:
+        raise UsageError(
+            f"refusing to serve {host} without authentication: anyone who can reach it could "
+            "read and write every document. Give JWT keys (--jwt-secret-file, "
+            "--jwt-public-key or --jwks; see docs/security.md), listen on 127.0.0.1, or pass "
+            "--insecure if that is really what you want"
+        )
     try:
-        app = create_app(data)
+        app = create_app(data, authenticate=verifier)
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 1
@@ -73,19 +237,82 @@ def _serve(host: str, port: int, data: Path, log_level: str) -> int:
         f"SyncKit server listening on {url} (WebSocket {ws}/v1/sync, data in {data.resolve()})",
         flush=True,
     )
+    if verifier is None:
+        print(
+            f"synckit: no authentication: anyone who can reach {url} can read and write every "
+            "document (give JWT keys to require tokens; see docs/security.md)",
+            flush=True,
+        )
+    else:
+        print(
+            f"synckit: JWT required ({', '.join(verifier.algorithms)})",
+            flush=True,
+        )
     # Server.run picks uvloop when it is installed (uvicorn[standard]).
     try:
-        uvicorn.Server(uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+        uvicorn.Server(uvicorn_config(app, log_level=settings["log_level"])).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn raises the SIGINT again once it has shut down
         return 130
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+def _token(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    import jwt
+
+    docs: dict[str, str] = {}
+    for grant in args.docs:
+        pattern, sep, level = grant.partition("=")
+        if not sep or level not in ("none", "read", "write", "admin") or not pattern:
+            raise UsageError(
+                f"--docs takes PATTERN=LEVEL (read, write, admin, none), got {grant!r}"
+            )
+        docs[pattern] = level
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": args.sub, "iat": now, "exp": now + args.ttl}
+    section: dict[str, Any] = {"docs": docs}
+    if args.admin:
+        section["admin"] = True
+    claims["synckit"] = section
+    if args.aud:
+        claims["aud"] = args.aud
+    if args.iss:
+        claims["iss"] = args.iss
+    headers = {"kid": args.kid} if args.kid else None
+    if args.private_key:
+        try:
+            key: Any = args.private_key.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read the private key: {exc}") from None
+        alg = args.alg or "RS256"
+    else:
+        secret = environ.get("SYNCKIT_JWT_SECRET", "")
+        if args.secret_file:
+            try:
+                secret = args.secret_file.read_text().strip()
+            except OSError as exc:
+                raise UsageError(f"cannot read the secret file: {exc}") from None
+        if not secret:
+            raise UsageError("give --secret-file, SYNCKIT_JWT_SECRET or --private-key")
+        key, alg = secret, args.alg or "HS256"
+    try:
+        print(jwt.encode(claims, key, algorithm=alg, headers=headers))
+    except (ValueError, TypeError, jwt.PyJWTError) as exc:
+        raise UsageError(f"cannot sign the token: {exc}") from None
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; return the exit status (2 for a usage error)."""
     args = _parser().parse_args(argv)
-    if args.command == "serve":
-        return _serve(args.host, args.port, args.data, args.log_level)
+    env = os.environ if environ is None else environ
+    try:
+        if args.command == "serve":
+            return _serve(_settings(args, env))
+        if args.command == "token":
+            return _token(args, env)
+    except UsageError as exc:
+        print(f"synckit: {exc}", file=sys.stderr)
+        return 2
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

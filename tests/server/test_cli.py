@@ -1,0 +1,127 @@
+"""`synckit serve` and `synckit token` as real processes: authentication settings, the refusal
+to run open on a public address, and one server per data directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from live import ServerProcess, free_port
+
+from synckit.client import connect
+from synckit.errors import AuthError
+
+SECRET = "c" * 64
+
+
+def synckit(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 20
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "synckit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+        check=False,
+    )
+
+
+def test_an_open_server_on_a_public_address_refuses_to_start(tmp_path: Path) -> None:
+    done = synckit("serve", "--host", "0.0.0.0", "--port", "0", "--data", str(tmp_path / "d"))
+    assert done.returncode == 2
+    assert "without authentication" in done.stderr and "--insecure" in done.stderr
+    assert not (tmp_path / "d").exists()  # refused before touching anything
+
+
+def test_insecure_allows_it_and_says_so(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "d", 0, ["--host", "0.0.0.0", "--insecure"])
+    try:
+        # the banner names the address; the next line warns that anyone can write
+        server.start()
+        assert server.proc is not None and server.proc.stdout is not None
+        assert "no authentication" in server.proc.stdout.readline()
+    finally:
+        server.terminate()
+
+
+def test_tokens_minted_by_the_cli_are_required_and_accepted(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(SECRET)
+    config = tmp_path / "synckit.toml"
+    config.write_text(f'jwt_secret_file = "{secret_file}"\njwt_audience = "notes"\n')
+    minted = synckit(
+        "token",
+        "--sub",
+        "alice",
+        "--docs",
+        "notes-*=write",
+        "--aud",
+        "notes",
+        env={"SYNCKIT_JWT_SECRET": SECRET},
+    )
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    server = ServerProcess(tmp_path / "d", free_port(), ["--config", str(config)]).start()
+    try:
+        assert server.proc is not None and server.proc.stdout is not None
+        assert "JWT required (HS256)" in server.proc.stdout.readline()
+
+        async def run() -> None:
+            async with connect(server.url, token=token, client_id="a") as client:
+                doc = await client.open("notes-1")
+                doc.set("title", "hello")
+                await client.wait_synced(timeout=10)
+            async with connect(server.url, token="", client_id="b") as anonymous:
+                (await anonymous.open("notes-1")).set("x", 1)
+                with pytest.raises(AuthError, match="no token"):
+                    await anonymous.wait_synced(timeout=10)
+
+        import asyncio
+
+        asyncio.run(run())
+        headers = {"authorization": f"Bearer {token}"}
+        view = httpx.get(f"{server.url}/v1/docs/notes-1", headers=headers, timeout=5)
+        assert view.json() == {"title": "hello"}
+        assert httpx.get(f"{server.url}/v1/docs/notes-1", timeout=5).status_code == 401
+        other = httpx.get(f"{server.url}/v1/docs/secret-1", headers=headers, timeout=5)
+        assert other.status_code == 403  # the token grants notes-* only
+    finally:
+        server.terminate()
+
+
+def test_token_refuses_a_bad_grant() -> None:
+    done = synckit("token", "--sub", "a", "--docs", "x=owner", env={"SYNCKIT_JWT_SECRET": SECRET})
+    assert done.returncode == 2 and "PATTERN=LEVEL" in done.stderr
+
+
+def test_a_second_server_on_one_data_directory_refuses_to_start(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    first = ServerProcess(data, free_port()).start()
+    try:
+
+        async def write() -> None:
+            async with connect(first.url, client_id="w") as client:
+                (await client.open("doc")).set("kept", True)
+                await client.wait_synced(timeout=10)
+
+        import asyncio
+
+        asyncio.run(write())
+        second = synckit("serve", "--port", str(free_port()), "--data", str(data))
+        assert second.returncode == 1
+        assert "in use by another SyncKit server" in second.stderr
+        assert f"pid {first.proc.pid}" in second.stderr  # type: ignore[union-attr]
+        assert httpx.get(first.url + "/health", timeout=5).status_code == 200  # still serving
+        first.kill()  # SIGKILL: the kernel releases the lock
+        again = ServerProcess(data, free_port()).start()
+        try:
+            assert httpx.get(f"{again.url}/v1/docs/doc", timeout=5).json() == {"kept": True}
+        finally:
+            again.terminate()
+    finally:
+        first.terminate()
