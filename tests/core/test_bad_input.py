@@ -232,6 +232,19 @@ def hostile_changes() -> Iterator[tuple[str, bytes, tuple[str, ...]]]:
         ("infinity",),
     )
     yield (
+        # (Python's json reads it as inf: applied, the document could no longer be encoded.)
+        "a number too large for a double in values",
+        change_set(
+            ["a"],
+            ["f"],
+            kinds=[K.OP_KIND_FIELD_SET],
+            ints=[0],
+            hlcs=ok_hlc,
+            values='[{"x": [-1e400]}]',
+        ),
+        ("1e400", "finite"),
+    )
+    yield (
         "values that are not JSON",
         change_set(["a"], ["f"], kinds=[K.OP_KIND_FIELD_SET], ints=[0], hlcs=ok_hlc, values="[1,"),
         ("json",),
@@ -645,6 +658,9 @@ def test_hostile_snapshots_are_rejected() -> None:
     s = snap()
     s.changes[0].values = "[NaN]"
     cases.append(("NaN in a snapshot value", s.SerializeToString(), ("nan",)))
+    s = snap()
+    s.changes[0].values = "[1E+999]"
+    cases.append(("overflowing number in a snapshot value", s.SerializeToString(), ("finite",)))
     s = snap()
     s.changes[0].kinds.append(42)
     s.changes[0].ints.append(0)

@@ -8,6 +8,7 @@ naming what is wrong, before anything touches a document.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -34,7 +35,16 @@ def _reject_constant(name: str) -> object:
     raise DecodeError(f"values: {name} is not a JSON number")
 
 
-_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
+def _finite_float(text: str) -> float:
+    # JSON has no infinities, but a literal too large for a double (1e400) parses as one, and
+    # a document holding it could no longer encode its changes or snapshot.
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text} is too large for a finite number")
+    return value
+
+
+_loads = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
 
 
 @dataclass(slots=True)
