@@ -18,7 +18,7 @@ from synckit.core import _ops as K
 from synckit.core._ids import ItemId
 from synckit.core._ops import Op
 from synckit.core._values import JSONValue
-from synckit.errors import DecodeError, InvalidTypeError, UnsupportedFormatError
+from synckit.errors import DecodeError, InvalidTypeError, InvalidValueError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
 
 __all__ = ["FORMAT", "Change", "ChangeSetWriter", "decode_changes", "parse_change_set"]
@@ -40,7 +40,7 @@ def _finite_float(text: str) -> float:
     # a document holding it could no longer encode its changes or snapshot.
     value = float(text)
     if value in (math.inf, -math.inf):
-        raise ValueError(f"{text} is too large for a finite number")
+        raise InvalidValueError(f"{text} is too large for a finite number")
     return value
 
 
