@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import random
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self, get_args
@@ -34,13 +36,34 @@ from websockets.exceptions import (
 from synckit.client._engine import HTTP_MEDIA_TYPE, HttpOutcome, SyncEngine
 from synckit.client._store import MemoryStore, SQLiteStore, Store
 from synckit.core import Document
-from synckit.errors import InvalidValueError, LocalProtocolError, SyncTimeoutError
+from synckit.errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    LocalProtocolError,
+    SyncTimeoutError,
+)
 from synckit.protocol import Error, ErrorCode, check_doc_id
 
-__all__ = ["Client", "StatusCallback", "Transport", "connect", "http_sync_url", "sync_url"]
+__all__ = [
+    "Client",
+    "RejectedCallback",
+    "StatusCallback",
+    "TokenProvider",
+    "Transport",
+    "connect",
+    "http_sync_url",
+    "sync_url",
+]
 
 #: ``callback(online)``: called when the client goes online or offline.
 StatusCallback = Callable[[bool], object]
+
+#: ``callback(doc_id, error)``: the server refused a document's edits or subscription, or
+#: changed the access to it.
+RejectedCallback = Callable[[str, Error], object]
+
+#: A callable (plain or async) that returns a fresh token.
+TokenProvider = Callable[[], str | Awaitable[str]]
 
 #: How a client reaches the server: ``"websocket"``, ``"http"`` (polling) or ``"auto"``
 #: (a WebSocket, and HTTP polling when the upgrade is refused). See :class:`Client`.
@@ -112,7 +135,12 @@ class Client:
         url: the server's base URL (http, https, ws or wss).
         store: a SQLite file path, a :class:`Store`, or None to keep everything in memory.
         client_id: names this replica (the actor id adds a per-store suffix); random if None.
-        token: sent to the server in the handshake (and in every HTTP sync request).
+        token: sent to the server in the handshake (and in every HTTP sync request): a str,
+            or a callable (plain or async) returning a fresh one. A callable is asked before
+            every connection and HTTP polling round, and again before the token in use
+            expires (the server's Welcome says when), renewing it on the open connection
+            without losing queued edits; an expired token then means "ask again", not a
+            refusal for good. Cache in the callable if getting a token is costly.
         transport: ``"websocket"`` (the default): one WebSocket, changes pushed both ways as
             they happen. ``"http"``: poll ``POST /v1/docs/{id}/sync`` for every open
             document every ``poll_interval`` seconds and right after each local edit, for
@@ -141,7 +169,7 @@ class Client:
         *,
         store: str | Path | Store | None = None,
         client_id: str | None = None,
-        token: str | None = None,
+        token: str | TokenProvider | None = None,
         transport: Transport = "websocket",
         poll_interval: float = 1.0,
         upgrade_retry: float = 300.0,
@@ -169,7 +197,7 @@ class Client:
         self._active: Literal["websocket", "http"] = "http" if transport == "http" else "websocket"
         self._store_arg = store
         self.client_id = client_id or secrets.token_hex(8)
-        self._token = token or ""
+        self._token: str | TokenProvider = token or ""
         self._backoff = (backoff_base, backoff_max)
         self._timeouts = (response_timeout, ping_interval, connect_timeout)
         self._rng = rng or random.Random()
@@ -180,6 +208,7 @@ class Client:
         self._kick = asyncio.Event()
         self._progress = asyncio.Event()
         self._status_callbacks: list[StatusCallback] = []
+        self._rejected_callbacks: list[RejectedCallback] = []
         self._online = False
         self._owns_store = False
         #: Successful handshakes so far (a reconnect counts again); over HTTP, the times
@@ -205,10 +234,12 @@ class Client:
         self._engine = SyncEngine(
             self._store,
             self._store.actor_id(self.client_id),
-            token=self._token,
+            token=self._token if isinstance(self._token, str) else "",
             response_timeout=response_timeout,
             ping_interval=ping_interval,
             wake=self._kick.set,
+            token_renewable=not isinstance(self._token, str),
+            on_rejected=self._rejected,
         )
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
@@ -253,15 +284,21 @@ class Client:
 
     # -- documents ----------------------------------------------------------------------
 
-    async def open(self, doc_id: str) -> Document:
+    async def open(
+        self, doc_id: str, *, wait: bool = False, timeout: float | None = None
+    ) -> Document:
         """The document ``doc_id``, from the store; it syncs in the background.
 
         The store is read and the document decoded on a worker thread, so a large document
         does not stall the event loop; opening a document already open returns it at once.
+        With ``wait=True`` it returns only once the server's state of the document has
+        arrived (the document then holds everything the server held when it answered).
 
         Raises:
-            ValueError: invalid document id.
+            InvalidValueError: invalid document id.
             StorageError, DecodeError: the store failed or holds corrupt data.
+            SyncTimeoutError: ``wait`` and no answer within ``timeout`` seconds.
+            AuthError, PermissionDeniedError, ...: ``wait`` and the server refused it.
         """
         engine = self.engine
         doc = engine.document(doc_id)
@@ -269,32 +306,103 @@ class Client:
             logged = await asyncio.to_thread(engine.restore, doc_id)
             doc = engine.adopt(doc_id, logged)
         self._kick.set()
+        if wait:
+            await self._wait_for(
+                lambda: engine.received(doc_id),
+                timeout,
+                lambda: f"no answer from the server for {doc_id!r} within {timeout} s",
+                doc_id,
+            )
         return doc
+
+    async def _wait_for(
+        self,
+        done: Callable[[], bool],
+        timeout: float | None,
+        why: Callable[[], str],
+        doc_id: str | None = None,
+    ) -> None:
+        """Until ``done()``; raise the refusal that makes waiting pointless, or
+        SyncTimeoutError(``why()``) after ``timeout`` seconds."""
+        engine = self.engine
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    error = engine.terminal_error
+                    if error is None and doc_id is not None:
+                        error = engine.doc_error(doc_id)
+                        if error is not None and error.retryable:
+                            error = None
+                    elif error is None:
+                        error = engine.sync_error()
+                    if error is not None:
+                        raise error.to_exception()
+                    if done():
+                        return
+                    self._progress.clear()
+                    await self._progress.wait()
+        except TimeoutError:
+            raise SyncTimeoutError(why()) from None
+
+    # -- refusals -----------------------------------------------------------------------
+
+    def rejections(self) -> dict[str, Error]:
+        """Documents whose local edits (or reading) the server refuses as things stand, with
+        its error. Their edits are kept, in the document and the store, and sent again on
+        the next connection (at once when the server changes the access)."""
+        return self.engine.rejections()
+
+    def rejected(self, doc_id: str) -> Error | None:
+        """Why the server refuses ``doc_id``'s edits or subscription now (None: it does not)."""
+        return self.engine.rejections().get(doc_id)
+
+    def on_rejected(self, callback: RejectedCallback) -> Callable[[], None]:
+        """Call ``callback(doc_id, error)`` whenever the server refuses a document's edits
+        or subscription, or tells that the access to it changed (``PERMISSION_CHANGED``);
+        returns an unsubscribe."""
+        self._rejected_callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._rejected_callbacks:
+                self._rejected_callbacks.remove(callback)
+
+        return unsubscribe
+
+    def _rejected(self, doc_id: str, error: Error) -> None:
+        self._progress.set()
+        for callback in tuple(self._rejected_callbacks):
+            callback(doc_id, error)
+
+    async def _fresh_token(self) -> None:
+        """Ask a callable ``token`` for a fresh one (kept by the engine)."""
+        provider = self._token
+        if isinstance(provider, str):
+            return
+        token = provider()
+        if inspect.isawaitable(token):
+            token = await token
+        if not isinstance(token, str):
+            raise InvalidTypeError(f"the token callable returned {type(token).__name__}, not str")
+        self.engine.token = token
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Return once the server has acknowledged every local edit of every open document.
 
         Raises:
             SyncTimeoutError: ``timeout`` seconds passed first.
-            AuthError, LimitExceededError, ProtocolError: the server refused the connection or
-                an edit, so waiting longer would not help.
+            AuthError, PermissionDeniedError, LimitExceededError, EquivocationError,
+                ProtocolError: the server refused the connection or an edit for good, so
+                waiting longer would not help (:meth:`rejections` lists what it refused).
         """
         engine = self.engine
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    error = engine.sync_error()
-                    if error is not None:
-                        raise error.to_exception()
-                    if not engine.unsynced():
-                        return
-                    self._progress.clear()
-                    await self._progress.wait()
-        except TimeoutError:
-            raise SyncTimeoutError(
+        await self._wait_for(
+            lambda: not engine.unsynced(),
+            timeout,
+            lambda: (
                 f"not synced after {timeout} s: unacknowledged edits in {engine.unsynced()}"
                 f" ({'online' if self.online else 'offline'})"
-            ) from None
+            ),
+        )
 
     # -- status -------------------------------------------------------------------------
 
@@ -339,6 +447,7 @@ class Client:
             refused = False
             self._active = "websocket"
             try:
+                await self._fresh_token()
                 async with ws_connect(
                     self.url,
                     open_timeout=self._timeouts[2],
@@ -353,6 +462,12 @@ class Client:
                 refused = self.transport == "auto"
             except (OSError, TimeoutError, WebSocketException):
                 pass
+            except Exception as exc:  # the token callable failed: say so, back off, retry
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                engine.last_error = Error(
+                    ErrorCode.AUTH_FAILED, f"the token callable raised {type(exc).__name__}: {exc}"
+                )
             finally:
                 engine.connection_lost()
                 if not refused:  # polling decides whether we are online
@@ -417,9 +532,23 @@ class Client:
     async def _tick(self, ws: ClientConnection) -> None:
         engine = self.engine
         loop = asyncio.get_running_loop()
-        interval = min(engine.ping_interval, engine.response_timeout) / 4
+        # (At least once a second: a token due for renewal is noticed in time.)
+        interval = min(engine.ping_interval / 4, engine.response_timeout / 4, 1.0)
         while True:
             await asyncio.sleep(interval)
+            if engine.reauth_due(time.time()):
+                try:
+                    await self._fresh_token()
+                except Exception as exc:  # keep the old token; the server may end the session
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    engine.last_error = Error(
+                        ErrorCode.AUTH_FAILED,
+                        f"the token callable raised {type(exc).__name__}: {exc}",
+                    )
+                else:
+                    engine.reauthenticate(engine.token)
+                    self._kick.set()
             if not engine.tick(loop.time()):
                 with contextlib.suppress(WebSocketException, OSError):
                     await ws.close(1001, "no answer from the server")
@@ -444,7 +573,19 @@ class Client:
             while deadline is None or loop.time() < deadline:
                 await self._stop_if_refused()
                 self._kick.clear()  # edits from now on call for another round
-                reached = await self._poll_round(http)
+                reached: bool | None
+                try:
+                    await self._fresh_token()
+                except Exception as exc:  # the token callable failed: back off, retry
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    self.engine.last_error = Error(
+                        ErrorCode.AUTH_FAILED,
+                        f"the token callable raised {type(exc).__name__}: {exc}",
+                    )
+                    reached = False
+                else:
+                    reached = await self._poll_round(http)
                 if reached is False:
                     self._set_online(False)
                     # Local edits do not cut a back-off short: no hammering a server that is down.

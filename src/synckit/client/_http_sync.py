@@ -196,6 +196,7 @@ class HttpSync(ReplicaSet):
             return self._unreachable(doc_id, f"changes for {doc_id!r} do not decode")
         rep.server_raw = raw
         rep.server_cache = (raw, server)
+        rep.received = True
         rep.stored = max(server[self.actor_id], rep.http_mine)  # a 200 answer: committed
         if rep.error is not None:
             if not rep.error.retryable:
@@ -206,15 +207,28 @@ class HttpSync(ReplicaSet):
 
     def _http_refused(self, doc_id: str, rep: Replica, error: Error) -> HttpOutcome:
         code, message = error.code, error.message or error.code.name
-        if code in TERMINAL:
+        expired = code is ErrorCode.TOKEN_EXPIRED
+        if code in TERMINAL or (expired and not self.token_renewable):
             self.terminal_error = self.last_error = Error(code, message)
             return HttpOutcome.REFUSED
-        if code is ErrorCode.SHUTTING_DOWN:
-            return self._unreachable(doc_id, message)
+        if code is ErrorCode.SHUTTING_DOWN or expired:
+            return self._unreachable(doc_id, message)  # (a fresh token for the next round)
         if code is ErrorCode.FRAME_TOO_LARGE:
             message = (
                 f"unsent changes of {doc_id!r} take {rep.http_pushed} bytes; the server "
                 f"refused the request as too large: {message}"
             )
-        rep.error = Error(code, message, retryable=error.retryable, doc_id=doc_id)
+        self._reject(
+            doc_id,
+            rep,
+            Error(
+                code,
+                message,
+                retryable=error.retryable,
+                doc_id=doc_id,
+                retry_after_ms=error.retry_after_ms,
+            ),
+        )
+        if code is ErrorCode.PERMISSION_CHANGED:
+            rep.error = None  # asked again next round
         return HttpOutcome.REFUSED

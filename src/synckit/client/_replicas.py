@@ -13,6 +13,7 @@ transport reported it. The WebSocket session (:mod:`._session_sync`) and the HTT
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,6 +51,10 @@ class Replica:
     stored: int = 0
     #: Our own last seq in the HTTP request out (0: it carried no edits of ours).
     http_mine: int = 0
+    #: The server's state arrived at least once (a Subscribed answer, an HTTP answer).
+    received: bool = False
+    #: Pushes wait until this engine time (seconds): the server said when to retry.
+    retry_at: float = 0.0
     #: The last error the server sent about this document.
     error: Error | None = None
     #: An HTTP sync request for this document is out, awaiting its answer.
@@ -71,6 +76,8 @@ class ReplicaSet:
         compact_every: snapshot a document in the store after this many appended batches.
         clock: passed to every Document (milliseconds); None for the system clock.
         wake: called when frames may be waiting (a local edit happened).
+        token_renewable: see the attribute.
+        on_rejected: see the attribute.
     """
 
     def __init__(
@@ -84,10 +91,24 @@ class ReplicaSet:
         compact_every: int = 256,
         clock: Callable[[], int] | None = None,
         wake: Callable[[], None] | None = None,
+        token_renewable: bool = False,
+        on_rejected: Callable[[str, Error], None] | None = None,
     ) -> None:
         self.store = store
         self.actor_id = actor_id
         self.token = token
+        #: A fresh token can be had (the client's ``token`` is a callable): an expired one
+        #: is then not a refusal for good.
+        self.token_renewable = token_renewable
+        #: Called with (doc_id, error) whenever the server refuses a document's edits or
+        #: subscription, or changes the access to it.
+        self.on_rejected = on_rejected
+        #: When the token in use expires (Unix seconds, from the Welcome; None: never/unknown).
+        self.token_expires: float | None = None
+        self._renew_at = 0.0
+        self._welcomed = False
+        #: Unix time in seconds (token renewal).
+        self.wall_clock: Callable[[], float] = time.time
         self.response_timeout = response_timeout
         self.ping_interval = ping_interval
         self.compact_every = compact_every
@@ -256,6 +277,21 @@ class ReplicaSet:
             elif max(server[me], rep.stored) < mine:
                 out.append(doc_id)
         return out
+
+    def rejections(self) -> dict[str, Error]:
+        """Documents whose local edits (or subscription) the server refuses as things stand,
+        with the error: their edits stay in the document and the store, unsent."""
+        return {d: rep.error for d, rep in self._replicas.items() if rep.error is not None}
+
+    def received(self, doc_id: str) -> bool:
+        """The server's state of ``doc_id`` has arrived at least once (since it was opened)."""
+        rep = self._replicas.get(doc_id)
+        return rep is not None and rep.received
+
+    def _reject(self, doc_id: str, rep: Replica, error: Error) -> None:
+        rep.error = error
+        if self.on_rejected is not None:
+            self.on_rejected(doc_id, error)
 
     def sync_error(self) -> Error | None:
         """An error that keeps local edits from ever being acknowledged as things stand."""

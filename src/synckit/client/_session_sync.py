@@ -64,11 +64,25 @@ class SessionSync(ReplicaSet):
         self._ping_due = False
         self._waiting.clear()
         self._batch_mine.clear()
+        self._welcomed = False
         for rep in self._replicas.values():
             rep.server_raw = None
             rep.error = None
             rep.http_pending = False
             rep.stored = 0
+
+    def reauthenticate(self, token: str) -> None:
+        """Send a Hello with a fresh ``token`` on the open session (before the one in use
+        expires); subscriptions and pending pushes carry on."""
+        self.token = token
+        session = self.session
+        if session is not None and session.state is State.OPEN:
+            session.send(Hello(self.actor_id, token, ()))
+
+    def reauth_due(self, now: float) -> bool:
+        """Whether the token should be renewed at Unix time ``now``: a fifth of its lifetime
+        as of the Welcome, or 30 s, whichever is less, is left."""
+        return self.token_expires is not None and self.online and now >= self._renew_at
 
     def connection_lost(self) -> None:
         """The transport is gone."""
@@ -113,6 +127,15 @@ class SessionSync(ReplicaSet):
         match event:
             case Welcome(max_frame_bytes=limit):
                 self.max_frame_bytes = limit
+                expires = event.token_expires_ms
+                self.token_expires = expires / 1000 if expires else None
+                if self.token_expires is not None:
+                    # Renew when a fifth of the lifetime (at most 30 s) is left.
+                    left = self.token_expires - self.wall_clock()
+                    self._renew_at = self.token_expires - min(30.0, max(left, 0.0) / 5)
+                if self._welcomed:
+                    return  # a re-authentication: subscriptions carry on
+                self._welcomed = True
                 for doc_id, rep in self._replicas.items():
                     self._subscribe(doc_id, rep)
             case Subscribed(doc_id=doc_id):
@@ -126,6 +149,7 @@ class SessionSync(ReplicaSet):
                     self._check_rolled_back(doc_id, rep, mine, server)
                 if not self._apply(doc_id, rep, event.changes):
                     return
+                rep.received = True
                 rep.pushed = VersionVector()
                 rep.stored = 0
                 self._push(doc_id, rep)
@@ -153,15 +177,29 @@ class SessionSync(ReplicaSet):
                     rep.server_raw = event.server_version
             case Error(fatal=True):
                 self.last_error = event
-                if event.code in TERMINAL:
+                expired = event.code is ErrorCode.TOKEN_EXPIRED
+                if event.code in TERMINAL or (expired and not self.token_renewable):
                     self.terminal_error = event
+            case Error(doc_id=doc_id, code=ErrorCode.PERMISSION_CHANGED) if (
+                doc_id in self._replicas
+            ):
+                # The principal's access changed: subscribe again with the access it has now
+                # (pushes resume if it may write; a refusal is recorded as usual).
+                rep = self._replicas[doc_id]
+                if self.on_rejected is not None:
+                    self.on_rejected(doc_id, event)
+                rep.error = None
+                rep.pushed = VersionVector()
+                if self.online:
+                    self._subscribe(doc_id, rep)
             case Error(doc_id=doc_id) if doc_id in self._replicas:
                 rep = self._replicas[doc_id]
-                rep.error = event
+                self._reject(doc_id, rep, event)
                 if not event.batch_id:
                     rep.server_raw = None  # the subscription ended; retried on the next connection
                 elif event.retryable:
                     rep.pushed = VersionVector()
+                    rep.retry_at = self._last_heard + event.retry_after_ms / 1000
             case _:
                 pass
 
@@ -202,6 +240,8 @@ class SessionSync(ReplicaSet):
             return  # the server holds (or was sent) every edit of ours
         if rep.error is not None and not rep.error.retryable:
             return  # refused on this connection: tried again only on the next one
+        if rep.retry_at > self._last_heard:
+            return  # the server said when to try again; tick() pushes then
         data = rep.doc.changes(self._own_since(version, base))
         if self.max_frame_bytes and len(data) + 64 + len(doc_id) > self.max_frame_bytes:
             rep.error = Error(

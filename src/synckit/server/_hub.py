@@ -84,6 +84,8 @@ CAPABILITIES = ("http-sync",)
 
 # Frames a client may send while its Hello is being decided (an honest one sends none).
 _MAX_HELD_FRAMES = 64
+# The largest expiry a Welcome can carry (a hook may say "in a million years").
+_MAX_MS = 2**63
 # Client id -> owner entries kept in memory (the store holds them all).
 _MAX_CACHED_OWNERS = 100_000
 
@@ -305,7 +307,9 @@ class Hub:
                 CAPABILITIES,
                 self.limits.max_frame_bytes,
                 PROTOCOL_VERSION,
-                token_expires_ms=0 if expires is None else max(0, int(expires * 1000)),
+                token_expires_ms=0
+                if expires is None
+                else min(max(0, int(expires * 1000)), _MAX_MS),
                 principal=principal.id,
             )
         )
