@@ -155,7 +155,7 @@ def test_a_waiting_change_is_stored_once_however_often_it_is_pushed() -> None:
 
 
 def test_requests_waiting_for_a_load_are_bounded() -> None:
-    hub = Hub(None, limits=Limits(max_queue_frames=8))
+    hub = Hub(None, limits=Limits(max_load_waiters=8))
     peer = Peer(hub, "flood")
     peer.send(Subscribe("d"))
     refused: list[Event] = []

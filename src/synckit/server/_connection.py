@@ -79,7 +79,7 @@ class Connection:
         limits = self._limits
         if not self.closed and (
             len(self.outbox) > limits.max_queue_frames
-            or self._queued_bytes > limits.max_queue_bytes
+            or (self._queued_bytes > limits.max_queue_bytes and len(self.outbox) > 1)
         ):
             # Too slow to keep up: what is queued is dropped (the client gets it again when it
             # resubscribes), and the client is told why before the connection closes.

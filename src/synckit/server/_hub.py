@@ -463,7 +463,7 @@ class Hub:
     def _wait_for_load(self, conn: Connection, room: Room, event: Subscribe | Push) -> bool:
         """Hold ``event`` until the room's document is loaded (a bounded number of them);
         False when it was refused instead."""
-        if len(room.queued) >= self.limits.max_queue_frames:
+        if len(room.queued) >= self.limits.max_load_waiters:
             conn.send(
                 Error(
                     ErrorCode.INTERNAL,

@@ -19,9 +19,30 @@ class Limits:
     #: Largest stored size of one document (DOC_TOO_LARGE, that push refused).
     max_doc_bytes: int = 64 * 1024 * 1024
     #: Frames and bytes queued for one connection before it counts as too slow
-    #: (SLOW_CONSUMER, connection closed; the client catches up when it reconnects).
-    max_queue_frames: int = 4096
-    max_queue_bytes: int = 32 * 1024 * 1024
+    #: (SLOW_CONSUMER, connection closed; the client catches up when it reconnects). One
+    #: frame alone is always allowed whatever its size (a large document's first sync), so
+    #: a reader that stops reading costs at most this much plus its largest frame.
+    max_queue_frames: int = 1024
+    max_queue_bytes: int = 1024 * 1024
+    #: Requests held for one document while it loads from storage, beyond which they are
+    #: refused (INTERNAL, retryable).
+    max_load_waiters: int = 4096
+    #: Seconds a WebSocket may take from connecting to an accepted Hello
+    #: (HANDSHAKE_TIMEOUT, connection closed).
+    handshake_timeout: float = 5.0
+    #: Documents one connection may be subscribed to at once (TOO_MANY, that subscribe
+    #: refused; unsubscribe from another first).
+    max_subscriptions: int = 1000
+    #: Open WebSocket connections of one principal on this server (TOO_MANY at the Hello,
+    #: retryable once another of its connections closed). The anonymous principal of an
+    #: open server is not limited.
+    max_connections_per_principal: int = 100
+    #: Push bytes one principal may send per second, on average over all its connections and
+    #: transports, and the burst it may send at once (RATE_LIMITED, that push refused, with
+    #: the milliseconds after which it would be accepted). A burst larger than one push's
+    #: largest frame keeps every single push possible.
+    push_bytes_per_second: int = 1024 * 1024
+    push_burst_bytes: int = 16 * 1024 * 1024
     #: Replace a document's log by a snapshot after this many committed batches.
     compact_every: int = 256
     #: Open documents kept decoded in memory. Beyond this many, the least recently used
@@ -41,10 +62,25 @@ class Limits:
             "max_queue_bytes",
             "compact_every",
             "live_docs",
+            "max_load_waiters",
+            "max_subscriptions",
+            "max_connections_per_principal",
+            "push_bytes_per_second",
+            "push_burst_bytes",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise InvalidValueError(f"Limits.{name} must be a positive int, got {value!r}")
+        wait = self.handshake_timeout
+        if type(wait) not in (int, float) or not 0 < wait <= 3600:
+            raise InvalidValueError(
+                f"Limits.handshake_timeout must be seconds in (0, 3600], got {wait!r}"
+            )
+        if self.push_burst_bytes < self.max_frame_bytes:
+            raise InvalidValueError(
+                f"Limits.push_burst_bytes ({self.push_burst_bytes}) must be at least "
+                f"max_frame_bytes ({self.max_frame_bytes}), or a largest push could never pass"
+            )
         ahead = self.max_clock_ahead
         if type(ahead) not in (int, float) or not 0 <= ahead <= 10 * 365 * 86400:
             raise InvalidValueError(
