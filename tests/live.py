@@ -121,6 +121,13 @@ class ServerProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.banner = ""
+        self._stderr: list[str] = []
+        self._drain: threading.Thread | None = None
+
+    @property
+    def stderr_text(self) -> str:
+        """What the server wrote to stderr so far (its log lines)."""
+        return "".join(self._stderr)
 
     def start(self) -> ServerProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
@@ -148,6 +155,9 @@ class ServerProcess:
             self.proc.kill()
             raise RuntimeError(f"unexpected banner {self.banner!r}: {self.proc.stderr.read()}")  # type: ignore[union-attr]
         self.url = match.group(1)
+        # Read stderr as it comes, so that a server that logs a lot never blocks on the pipe.
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -156,6 +166,11 @@ class ServerProcess:
             except httpx.HTTPError:
                 time.sleep(0.02)
         raise RuntimeError("server process did not become healthy")
+
+    def _read_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr.append(line)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -170,6 +185,8 @@ class ServerProcess:
         self._close_pipes()
 
     def _close_pipes(self) -> None:
+        if self._drain is not None:
+            self._drain.join(10)
         if self.proc is not None:
             for pipe in (self.proc.stdout, self.proc.stderr):
                 if pipe is not None:

@@ -13,6 +13,7 @@ flag                environment              config key             default
 --port              SYNCKIT_PORT             port                   8080
 --data              SYNCKIT_DATA             data                   ./synckit-data
 --log-level         SYNCKIT_LOG_LEVEL        log_level              warning
+--log-format        SYNCKIT_LOG_FORMAT       log_format             text (or json: lines)
 --jwt-secret-file   SYNCKIT_JWT_SECRET_FILE  jwt_secret_file        (none)
 (none: a secret     SYNCKIT_JWT_SECRET       jwt_secret             (none)
 is not a flag)
@@ -24,7 +25,11 @@ is not a flag)
 --jwt-audience      SYNCKIT_JWT_AUDIENCE     jwt_audience           (not checked)
 --jwt-issuer        SYNCKIT_JWT_ISSUER       jwt_issuer             (not checked)
 --insecure          SYNCKIT_INSECURE=1       insecure               off
+(config only)       (none)                   [limits] table         synckit.server.Limits
 ==================  =======================  =====================  =====================
+
+The ``[limits]`` table sets fields of :class:`synckit.server.Limits` by name, for example
+``max_connections_per_principal = 20`` or ``push_bytes_per_second = 262144``.
 
 With key material the server verifies a JWT on every connection (``docs/security.md``).
 Without any, it runs open — anyone who reaches it reads and writes everything — which it allows
@@ -50,6 +55,7 @@ _DEFAULTS: dict[str, Any] = {
     "port": 8080,
     "data": "synckit-data",
     "log_level": "warning",
+    "log_format": "text",
     "jwt_secret_file": None,
     "jwt_secret": None,
     "jwt_public_key": [],
@@ -58,6 +64,7 @@ _DEFAULTS: dict[str, Any] = {
     "jwt_audience": None,
     "jwt_issuer": None,
     "insecure": False,
+    "limits": {},
 }
 
 
@@ -83,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (default warning)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="server log lines as text or as JSON objects (default text)",
     )
     serve.add_argument("--jwt-secret-file", type=Path, help="file holding the HS* secret")
     serve.add_argument(
@@ -163,6 +175,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         raise UsageError(f"port must be a number, got {out['port']!r}") from None
     if isinstance(out["jwt_public_key"], str):
         out["jwt_public_key"] = [out["jwt_public_key"]]
+    if out["log_format"] not in ("text", "json"):
+        raise UsageError(f"log_format must be text or json, got {out['log_format']!r}")
     if isinstance(out["jwt_algorithms"], str):
         out["jwt_algorithms"] = [a.strip() for a in out["jwt_algorithms"].split(",") if a.strip()]
     return out
@@ -196,6 +210,42 @@ def _verifier(settings: Mapping[str, Any]) -> Any:
         raise UsageError(f"JWT settings: {exc}") from None
 
 
+def _limits(settings: Mapping[str, Any]) -> Any:
+    """The Limits of the config file's ``[limits]`` table."""
+    import dataclasses
+
+    from synckit.server import Limits
+
+    table = settings["limits"]
+    if not isinstance(table, dict):
+        raise UsageError("limits must be a table of Limits fields")
+    known = {f.name for f in dataclasses.fields(Limits)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise UsageError(f"unknown limits {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    try:
+        return Limits(**table)
+    except ValueError as exc:
+        raise UsageError(f"limits: {exc}") from None
+
+
+def _log_to_stderr(level: str, form: str) -> None:
+    """Send the server's own log lines (logger ``synckit.server``) to stderr."""
+    import logging
+
+    from synckit.server import JsonLogFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    if form == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger = logging.getLogger("synckit.server")
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -214,6 +264,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
 
     host, port, data = settings["host"], settings["port"], Path(settings["data"])
     verifier = _verifier(settings)
+    limits = _limits(settings)
     if verifier is None and not _is_loopback(host) and not settings["insecure"]:
         raise UsageError(
             f"refusing to serve {host} without authentication: anyone who can reach it could "
@@ -222,7 +273,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
             "--insecure if that is really what you want"
         )
     try:
-        app = create_app(data, authenticate=verifier)
+        app = create_app(data, authenticate=verifier, limits=limits)
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 1
@@ -248,6 +299,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
             f"synckit: JWT required ({', '.join(verifier.algorithms)})",
             flush=True,
         )
+    _log_to_stderr(settings["log_level"], settings["log_format"])
     # Server.run picks uvloop when it is installed (uvicorn[standard]).
     try:
         uvicorn.Server(uvicorn_config(app, log_level=settings["log_level"])).run(sockets=[sock])

@@ -79,6 +79,8 @@ _UPGRADE_REFUSED = (InvalidStatus, InvalidHeader, InvalidProxyStatus)
 _HTTP_CONCURRENCY = 8
 _HTTP_REQUESTS_PER_ROUND = 4
 _HTTP_HEADERS = {"content-type": HTTP_MEDIA_TYPE, "accept": HTTP_MEDIA_TYPE}
+# The longest wait a server's retry_after may impose before reconnecting, in seconds.
+_MAX_RETRY_AFTER = 60.0
 
 
 def _base_path(url: str, schemes: dict[str, str]) -> tuple[SplitResult, str, str]:
@@ -444,6 +446,7 @@ class Client:
             engine = self.engine
             await self._stop_if_refused()
             before = self.connections
+            error_before = engine.last_error
             refused = False
             self._active = "websocket"
             try:
@@ -480,6 +483,10 @@ class Client:
                 failures = 0
             delay = self._rng.uniform(0, min(cap, base * 2**failures))
             failures += 1
+            error = engine.last_error
+            if error is not error_before and error is not None and error.retry_after_ms:
+                # The server said when to come back (too many connections, say).
+                delay = max(delay, min(error.retry_after_ms / 1000, _MAX_RETRY_AFTER))
             await asyncio.sleep(delay)
 
     async def _stop_if_refused(self) -> None:

@@ -161,6 +161,9 @@ class SessionSync(ReplicaSet):
                     return
                 rep.server_raw = event.server_version
                 rep.stored = max(rep.stored, mine)
+                error = rep.error
+                if error is not None and error.retryable and error.batch_id < batch:
+                    rep.error = None  # a later push was taken: the refusal is over
                 session = self.session
                 if session is not None and doc_id not in session.pending_batches.values():
                     server = self._server(rep)

@@ -20,6 +20,7 @@ from synckit.server._connection import Connection
 from synckit.server._hub import Authenticator, Authorizer, Hub, perform_io, view_of
 from synckit.server._jwt import JwtVerifier
 from synckit.server._limits import Limits
+from synckit.server._log import LOGGER_NAME, JsonLogFormatter
 from synckit.server._principal import (
     ACCESS_LEVELS,
     ANONYMOUS,
@@ -30,6 +31,7 @@ from synckit.server._principal import (
     access_allows,
     parse_grants,
 )
+from synckit.server._quota import Quotas
 from synckit.server._run import running
 from synckit.server._store import (
     AsyncStore,
@@ -43,6 +45,7 @@ from synckit.server._store import (
 __all__ = [
     "ACCESS_LEVELS",
     "ANONYMOUS",
+    "LOGGER_NAME",
     "Access",
     "AccessChange",
     "AccessFeed",
@@ -56,11 +59,13 @@ __all__ = [
     "Grant",
     "Hub",
     "InlineStore",
+    "JsonLogFormatter",
     "JwtVerifier",
     "Limits",
     "LocalAccessFeed",
     "MemoryStore",
     "Principal",
+    "Quotas",
     "SQLiteStore",
     "Store",
     "StoredDoc",

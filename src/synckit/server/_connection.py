@@ -7,14 +7,29 @@ is told ``SLOW_CONSUMER`` and dropped, instead of making the server hold ever mo
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 
 from synckit.protocol import Error, ErrorCode, Event, ServerSession, State
 from synckit.server._limits import Limits
+from synckit.server._log import MAX_LOGGED_REFUSALS, log_event
 from synckit.server._principal import Access, Principal
 
 __all__ = ["Connection"]
+
+# Errors logged as a limit hit (WARNING) rather than a plain refusal.
+_LIMIT_CODES = frozenset(
+    {
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.TOO_MANY,
+        ErrorCode.HANDSHAKE_TIMEOUT,
+        ErrorCode.FRAME_TOO_LARGE,
+        ErrorCode.DOC_TOO_LARGE,
+    }
+)
+# Errors whose message may quote what the client sent (decoder errors): not logged.
+_CONTENT_CODES = frozenset({ErrorCode.BAD_FRAME, ErrorCode.BAD_CHANGES, ErrorCode.UNKNOWN_MESSAGE})
 
 
 class Connection:
@@ -25,15 +40,32 @@ class Connection:
         "_queued_bytes",
         "_wake",
         "held",
+        "http",
         "id",
         "levels",
+        "opened_at",
         "outbox",
         "principal",
+        "refusals",
         "session",
     )
 
-    def __init__(self, conn_id: int, limits: Limits, wake: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        conn_id: int,
+        limits: Limits,
+        wake: Callable[[], None] | None,
+        *,
+        opened_at: float = 0.0,
+        http: bool = False,
+    ) -> None:
         self.id = conn_id
+        #: When the connection opened, on the hub's monotonic clock (the handshake deadline).
+        self.opened_at = opened_at
+        #: The short session of one HTTP request, not a WebSocket.
+        self.http = http
+        #: Errors sent to this client so far (the first few are logged).
+        self.refusals = 0
         self.session = ServerSession(max_frame_bytes=limits.max_frame_bytes)
         self.outbox: deque[bytes] = deque()
         #: Who the connection authenticated as (None until its Hello is accepted).
@@ -65,8 +97,46 @@ class Connection:
         """Queue ``event`` for the client (nothing once the connection is closed)."""
         if self.closed:
             return
+        if isinstance(event, Error):
+            self.log_refusal(event)
         self.session.send(event, body=body)
         self.collect()
+
+    def log_refusal(self, error: Error) -> None:
+        """Log an error sent to (or a protocol error made by) this client, up to
+        :data:`MAX_LOGGED_REFUSALS` per connection."""
+        self.refusals += 1
+        if self.refusals > MAX_LOGGED_REFUSALS:
+            if self.refusals == MAX_LOGGED_REFUSALS + 1:
+                log_event(logging.INFO, "quiet", **self.log_fields())
+            return
+        code = error.code
+        if code in _LIMIT_CODES:
+            level, event = logging.WARNING, "limit"
+        elif code in (ErrorCode.AUTH_FAILED, ErrorCode.TOKEN_EXPIRED):
+            level, event = logging.WARNING, "auth_failed"
+        else:
+            level, event = logging.INFO, "refused"
+        log_event(
+            level,
+            event,
+            **self.log_fields(),
+            code=code.name,
+            doc=error.doc_id,
+            batch=error.batch_id or None,
+            fatal=error.fatal or None,
+            why=None if code in _CONTENT_CODES else error.message,
+        )
+
+    def log_fields(self) -> dict[str, object]:
+        """Who this connection is, for log lines."""
+        principal = self.principal
+        return {
+            "conn": self.id,
+            "http": self.http or None,
+            "principal": principal.id if principal is not None else None,
+            "client": self.session.client_id,
+        }
 
     def collect(self) -> None:
         """Move frames from the session to the outbox; enforce the queue limits."""
@@ -83,6 +153,13 @@ class Connection:
         ):
             # Too slow to keep up: what is queued is dropped (the client gets it again when it
             # resubscribes), and the client is told why before the connection closes.
+            log_event(
+                logging.WARNING,
+                "slow_consumer",
+                **self.log_fields(),
+                frames=len(self.outbox),
+                bytes=self._queued_bytes,
+            )
             self.session.abort(
                 Error(
                     ErrorCode.SLOW_CONSUMER,

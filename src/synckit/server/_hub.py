@@ -19,6 +19,7 @@ inline at the end of every call instead, which is how tests and the simulation u
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Callable
 
@@ -56,8 +57,10 @@ from synckit.protocol import (
 from synckit.server._access import AccessChange, access_level
 from synckit.server._connection import Connection
 from synckit.server._limits import Limits
+from synckit.server._log import log_event
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
 from synckit.server._push_checks import PushRefusedError, clock_limit, push_screen
+from synckit.server._quota import Quotas
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load, Room, Rooms
 from synckit.server._store import Store
 
@@ -123,6 +126,8 @@ class Hub:
             (push to) a document; None allows everything.
         wake_io: called whenever storage work is queued.
         wall_clock: Unix time in seconds (token expiry, the clock bound on pushes).
+        monotonic: seconds on a clock that only goes forward (handshake deadlines, push
+            rates).
     """
 
     def __init__(
@@ -134,10 +139,14 @@ class Hub:
         authorize: Authorizer | None = None,
         wake_io: Callable[[], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self._wall_clock = wall_clock
+        self._monotonic = monotonic
         self.limits = limits = limits or Limits()
+        #: Connections and push bytes per principal (see :class:`Limits`).
+        self.quotas = Quotas(limits)
         self._authenticate = authenticate
         self._authorize = authorize
         self.rooms = Rooms(
@@ -152,9 +161,12 @@ class Hub:
 
     # -- connections ------------------------------------------------------------------
 
-    def connect(self, wake: Callable[[], None] | None = None) -> Connection:
-        """A new connection; ``wake()`` is called whenever frames are queued for it."""
-        conn = Connection(next(self._ids), self.limits, wake)
+    def connect(self, wake: Callable[[], None] | None = None, *, http: bool = False) -> Connection:
+        """A new connection; ``wake()`` is called whenever frames are queued for it. ``http``:
+        the short session of one HTTP request (no handshake deadline, not logged)."""
+        conn = Connection(
+            next(self._ids), self.limits, wake, opened_at=self._monotonic(), http=http
+        )
         self._connections[conn.id] = conn
         if self._closed:
             conn.send(self.shutting_down_error())
@@ -205,6 +217,8 @@ class Hub:
             events = conn.session.receive(frame)
         except RemoteProtocolError:
             events = []
+            if conn.session.error is not None:
+                conn.log_refusal(conn.session.error)
         conn.collect()
         for event in events:
             if conn.closed:
@@ -300,7 +314,16 @@ class Hub:
         self._welcome(conn, principal)
 
     def _welcome(self, conn: Connection, principal: Principal) -> None:
+        first = conn.principal is None
         conn.principal = principal
+        if first:
+            refusal = self.quotas.admit(principal.id, conn.id)
+            if refusal is not None:
+                conn.send(refusal)  # fatal: the connection closes, counted nowhere
+                conn.principal = None
+                return
+            if not conn.http:
+                log_event(logging.DEBUG, "connected", **conn.log_fields())
         expires = principal.expires_at
         conn.send(
             Welcome(
@@ -377,12 +400,28 @@ class Hub:
         self._perform_inline()
 
     def tick(self, now: float | None = None) -> None:
-        """End the sessions whose token expired (``TOKEN_EXPIRED``); call about once a second.
-        ``now`` is Unix time (the hub's wall clock when None)."""
+        """End the sessions whose token expired (``TOKEN_EXPIRED``) and the WebSockets that
+        did not complete their handshake in time (``HANDSHAKE_TIMEOUT``); call about once a
+        second. ``now`` is Unix time (the hub's wall clock when None)."""
         now = self._wall_clock() if now is None else now
+        handshake_due = self._monotonic() - self.limits.handshake_timeout
         for conn in list(self._connections.values()):
             principal = conn.principal
-            if principal is None or principal.expires_at is None or conn.closed:
+            if conn.closed:
+                continue
+            if principal is None:
+                if not conn.http and conn.opened_at < handshake_due:
+                    self.refuse(
+                        conn,
+                        Error(
+                            ErrorCode.HANDSHAKE_TIMEOUT,
+                            f"no accepted Hello within {self.limits.handshake_timeout:g} s of "
+                            "connecting (handshake_timeout)",
+                            fatal=True,
+                        ),
+                    )
+                continue
+            if principal.expires_at is None:
                 continue
             if principal.expires_at < now:
                 self.refuse(
@@ -417,6 +456,17 @@ class Hub:
         doc_id = sub.doc_id
         if not self._allowed(conn, doc_id, "read"):
             return
+        most = self.limits.max_subscriptions
+        if doc_id not in conn.levels and len(conn.levels) >= most:
+            conn.send(
+                Error(
+                    ErrorCode.TOO_MANY,
+                    f"this connection is subscribed to {most} documents already "
+                    "(max_subscriptions); unsubscribe from one first",
+                    doc_id=doc_id,
+                )
+            )
+            return
         try:
             since = VersionVector.decode(sub.version) if sub.version else VersionVector()
         except DecodeError as exc:
@@ -443,6 +493,17 @@ class Hub:
         doc_id, batch = push.doc_id, push.batch_id
         if not self._allowed(conn, doc_id, "write", batch):
             return
+        if conn.principal is not None and conn.principal.id:
+            refusal = self.quotas.charge(
+                conn.principal.id,
+                len(push.changes),
+                self._monotonic(),
+                doc_id=doc_id,
+                batch_id=batch,
+            )
+            if refusal is not None:
+                conn.send(refusal)
+                return
         room = self.rooms.get(doc_id)
         if room is None:  # evicted since the session let the subscription through
             conn.send(
@@ -611,6 +672,10 @@ class Hub:
     def _drop(self, conn: Connection) -> None:
         if self._connections.pop(conn.id, None) is None:
             return
+        if conn.principal is not None:
+            self.quotas.release(conn.principal.id, conn.id)
+            if not conn.http:
+                log_event(logging.DEBUG, "disconnected", **conn.log_fields())
         for doc_id, room in self.rooms.items():
             if conn.id in room.subscribers:
                 self._leave(conn, doc_id)
@@ -659,7 +724,7 @@ class Hub:
         :meth:`advance_exchange` whenever ``wake()`` is called, until it returns True."""
         if exchange.result is not None:
             return None
-        conn = self.connect(wake)
+        conn = self.connect(wake, http=True)
         for frame in exchange.frames():
             self.receive(conn, frame)
         return conn

@@ -1,0 +1,133 @@
+"""What one principal may cost everyone else: connections at once and push bytes per second.
+
+:class:`Quotas` answers two questions for the hub, each with the error to send when the answer
+is no: may this principal open one more connection (:meth:`Quotas.admit`), and may it push this
+many bytes now (:meth:`Quotas.charge`, a token bucket per principal shared by all its
+connections and transports). The anonymous principal of an open server is not limited: an open
+server trusts whoever can reach it (a loopback address, see ``synckit serve``).
+
+Time comes from the hub's monotonic clock; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from synckit.protocol import Error, ErrorCode
+from synckit.server._limits import Limits
+
+__all__ = ["Quotas", "TokenBucket"]
+
+# Buckets of principals that pushed nothing for this long are forgotten (they are full again).
+_IDLE_BUCKET_SECONDS = 600.0
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` held; starts full."""
+
+    rate: float
+    burst: float
+    level: float
+    at: float
+
+    def take(self, amount: float, now: float) -> float:
+        """Take ``amount`` tokens if there are that many: 0.0 then; otherwise the seconds
+        until there would be (nothing is taken)."""
+        self.level = min(self.burst, self.level + (now - self.at) * self.rate)
+        self.at = now
+        if amount <= self.level + 1e-6:  # waited exactly as told: float rounding is no refusal
+            self.level = max(0.0, self.level - amount)
+            return 0.0
+        return (amount - self.level) / self.rate
+
+
+class Quotas:
+    """Connections per principal and push bytes per second per principal (see
+    :class:`Limits`)."""
+
+    __slots__ = ("_buckets", "_conns", "_limits", "_swept")
+
+    def __init__(self, limits: Limits) -> None:
+        self._limits = limits
+        # principal -> ids of its open connections
+        self._conns: dict[str, set[int]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._swept = 0.0
+
+    def connections_of(self, principal_id: str) -> int:
+        """Open connections of ``principal_id`` counted so far."""
+        return len(self._conns.get(principal_id, ()))
+
+    def admit(self, principal_id: str, conn_id: int) -> Error | None:
+        """Count connection ``conn_id`` for ``principal_id``; the error to refuse it with
+        when the principal already has its limit of connections (nothing counted then)."""
+        if not principal_id:
+            return None
+        conns = self._conns.setdefault(principal_id, set())
+        limit = self._limits.max_connections_per_principal
+        if conn_id not in conns and len(conns) >= limit:
+            return Error(
+                ErrorCode.TOO_MANY,
+                f"principal {principal_id!r} already has {limit} connections open on this "
+                "server (max_connections_per_principal); close one, or share one connection "
+                "between documents",
+                retryable=True,
+                fatal=True,
+                retry_after_ms=5000,
+            )
+        conns.add(conn_id)
+        return None
+
+    def release(self, principal_id: str, conn_id: int) -> None:
+        """Connection ``conn_id`` of ``principal_id`` closed."""
+        conns = self._conns.get(principal_id)
+        if conns is None:
+            return
+        conns.discard(conn_id)
+        if not conns:
+            del self._conns[principal_id]
+
+    def charge(
+        self, principal_id: str, nbytes: int, now: float, *, doc_id: str = "", batch_id: int = 0
+    ) -> Error | None:
+        """Charge a push of ``nbytes`` to ``principal_id`` at monotonic time ``now``; the error
+        to refuse the push with when the principal is over its rate (nothing charged then)."""
+        if not principal_id:
+            return None
+        limits = self._limits
+        self._sweep(now)
+        bucket = self._buckets.get(principal_id)
+        if bucket is None:
+            bucket = TokenBucket(
+                float(limits.push_bytes_per_second),
+                float(limits.push_burst_bytes),
+                float(limits.push_burst_bytes),
+                now,
+            )
+            self._buckets[principal_id] = bucket
+        wait = bucket.take(nbytes, now)
+        if not wait:
+            return None
+        return Error(
+            ErrorCode.RATE_LIMITED,
+            f"principal {principal_id!r} pushes more than {limits.push_bytes_per_second} bytes "
+            f"per second (push_bytes_per_second); this push of {nbytes} bytes is refused, send "
+            "it again after retry_after_ms",
+            retryable=True,
+            doc_id=doc_id,
+            batch_id=batch_id,
+            retry_after_ms=max(1, math.ceil(wait * 1000)),
+        )
+
+    def _sweep(self, now: float) -> None:
+        """Forget buckets idle long enough to be full again (bounded memory)."""
+        if now - self._swept < _IDLE_BUCKET_SECONDS:
+            return
+        self._swept = now
+        limits = self._limits
+        full = max(_IDLE_BUCKET_SECONDS, limits.push_burst_bytes / limits.push_bytes_per_second)
+        idle = [p for p, b in self._buckets.items() if now - b.at >= full]
+        for principal_id in idle:
+            del self._buckets[principal_id]

@@ -1,0 +1,253 @@
+"""What one participant may cost the others, on the hub without sockets: the handshake
+deadline, subscriptions per connection, connections per principal, push bytes per second, and
+what the server logs about it."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+from peer import Peer
+
+from synckit.core import Document
+from synckit.errors import AuthError
+from synckit.protocol import (
+    ClientSession,
+    Error,
+    ErrorCode,
+    Hello,
+    HttpSyncRequest,
+    Push,
+    ServerHttpExchange,
+    State,
+    Subscribe,
+    Unsubscribe,
+    Welcome,
+    encode_http_request,
+)
+from synckit.server import Hub, Limits, MemoryStore, Principal, parse_grants
+from synckit.server._quota import TokenBucket
+
+
+class Ticker:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def authenticate(client_id: str, token: str) -> Principal:
+    if not token or token.startswith("bad"):
+        raise AuthError("token refused")
+    return Principal(token, parse_grants({"*": "write"}))
+
+
+def errors(peer: Peer) -> list[Error]:
+    return [e for e in peer.received() if isinstance(e, Error)]
+
+
+def stored(hub: Hub, doc_id: str) -> object:
+    return hub.doc_json(doc_id, token="admin")
+
+
+def big_change(author: str, size: int) -> bytes:
+    doc = Document(author)
+    doc.set("blob", os.urandom(size // 2).hex())
+    return doc.changes()
+
+
+def test_a_websocket_without_a_hello_is_closed_after_the_handshake_timeout() -> None:
+    clock = Ticker()
+    hub = Hub(MemoryStore(), limits=Limits(handshake_timeout=5), monotonic=clock)
+    silent = hub.connect()
+    honest = Peer(hub, "a")
+    clock.now += 4.9
+    hub.tick()
+    assert not silent.closed
+    clock.now += 0.2
+    hub.tick()
+    assert silent.closed
+    [frame] = silent.take_frames()
+    [error] = ClientSession().receive(frame)
+    assert isinstance(error, Error)
+    assert error.code is ErrorCode.HANDSHAKE_TIMEOUT and error.fatal
+    assert "within 5 s" in error.message
+    assert silent not in hub.connections
+    # A connection that completed its handshake has no deadline.
+    assert honest.session.state is State.OPEN and honest.conn in hub.connections
+    honest.subscribe("d")
+
+
+def test_the_handshake_deadline_counts_a_hello_still_being_decided_as_unfinished() -> None:
+    # Claims of a client id wait for storage: a Hello stuck there times out like none at all.
+    clock = Ticker()
+    hub = Hub(None, authenticate=authenticate, monotonic=clock)
+    waiting = Peer(hub, "c", "alice", welcome=False)
+    assert waiting.received() == []
+    clock.now += hub.limits.handshake_timeout + 1
+    hub.tick()
+    assert waiting.conn.closed
+
+
+def test_subscriptions_per_connection_are_bounded() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(max_subscriptions=3))
+    peer = Peer(hub, "a")
+    for doc_id in ("d1", "d2", "d3"):
+        peer.subscribe(doc_id)
+    peer.send(Subscribe("d4"))
+    [refused] = errors(peer)
+    assert refused.code is ErrorCode.TOO_MANY and refused.doc_id == "d4"
+    assert not refused.fatal and "max_subscriptions" in refused.message
+    assert peer.session.state is State.OPEN
+    assert "d4" not in hub.open_doc_ids
+    peer.subscribe("d2")  # subscribing again to one it holds is no new subscription
+    peer.send(Unsubscribe("d1"))
+    peer.subscribe("d4")
+    # Another connection has its own count.
+    Peer(hub, "b").subscribe("d5")
+
+
+def test_connections_per_principal_are_bounded_and_freed_on_close() -> None:
+    hub = Hub(
+        MemoryStore(), authenticate=authenticate, limits=Limits(max_connections_per_principal=2)
+    )
+    first, _second = Peer(hub, "a1", "alice"), Peer(hub, "a2", "alice")
+    third = Peer(hub, "a3", "alice", welcome=False)
+    [refused] = errors(third)
+    assert refused.code is ErrorCode.TOO_MANY and refused.fatal and refused.retryable
+    assert refused.retry_after_ms > 0
+    assert "'alice'" in refused.message and "max_connections_per_principal" in refused.message
+    assert third.session.state is State.CLOSED
+    Peer(hub, "b1", "bob")  # another principal is not affected
+    hub.disconnect(first.conn)
+    Peer(hub, "a3", "alice")
+    assert hub.quotas.connections_of("alice") == 2
+
+
+def test_re_authenticating_does_not_count_the_connection_twice() -> None:
+    hub = Hub(
+        MemoryStore(), authenticate=authenticate, limits=Limits(max_connections_per_principal=1)
+    )
+    peer = Peer(hub, "a1", "alice")
+    peer.send(Hello("a1", "alice"))
+    assert any(isinstance(e, Welcome) for e in peer.received())
+    assert hub.quotas.connections_of("alice") == 1
+
+
+def test_an_open_server_does_not_limit_its_anonymous_clients() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(max_connections_per_principal=1))
+    peers = [Peer(hub, f"p{i}") for i in range(3)]
+    assert all(p.session.state is State.OPEN for p in peers)
+
+
+def test_push_bytes_per_principal_are_rate_limited_with_a_retry_after() -> None:
+    clock = Ticker()
+    limits = Limits(
+        max_frame_bytes=64 * 1024, push_bytes_per_second=1000, push_burst_bytes=64 * 1024
+    )
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    # Two connections of one principal share one budget.
+    one, two = Peer(hub, "m1", "mallory"), Peer(hub, "m2", "mallory")
+    one.subscribe("d")
+    two.subscribe("d")
+    one.push("d", big_change("m1", 40_000))
+    assert [type(e).__name__ for e in one.received()] == ["Ack"]
+    before = stored(hub, "d")
+    two.push("d", big_change("m2", 40_000))
+    [refused] = errors(two)
+    assert refused.code is ErrorCode.RATE_LIMITED and refused.retryable and not refused.fatal
+    assert refused.doc_id == "d" and refused.batch_id == two.batch
+    # About 16 s of budget are missing at 1,000 bytes per second.
+    assert 10_000 < refused.retry_after_ms < 30_000
+    assert stored(hub, "d") == before  # nothing stored changed
+    assert two.session.state is State.OPEN
+    # An honest principal on the same document is not affected.
+    honest = Peer(hub, "h", "honest")
+    honest.subscribe("d")
+    honest.push("d", big_change("h", 40_000))
+    assert [type(e).__name__ for e in honest.received() if not isinstance(e, Push)][-1] == "Ack"
+    # Once the budget refilled, the same push is accepted.
+    clock.now += refused.retry_after_ms / 1000
+    two.push("d", big_change("m2", 40_000))
+    assert "Ack" in [type(e).__name__ for e in two.received()]
+
+
+def test_http_pushes_draw_on_the_same_budget() -> None:
+    clock = Ticker()
+    limits = Limits(
+        max_frame_bytes=64 * 1024, push_bytes_per_second=1000, push_burst_bytes=64 * 1024
+    )
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    ws = Peer(hub, "m1", "mallory")
+    ws.subscribe("d")
+    ws.push("d", big_change("m1", 60_000))
+    ws.received()
+    body = encode_http_request(HttpSyncRequest("m2", "mallory", changes=big_change("m2", 30_000)))
+    result = hub.exchange(ServerHttpExchange("d", body, max_body_bytes=limits.max_frame_bytes))
+    assert isinstance(result, Error) and result.code is ErrorCode.RATE_LIMITED
+    assert result.retry_after_ms > 0
+
+
+def test_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+    bucket = TokenBucket(rate=10.0, burst=100.0, level=100.0, at=0.0)
+    assert bucket.take(100, 0.0) == 0.0
+    assert bucket.take(10, 0.0) == pytest.approx(1.0)
+    assert bucket.take(10, 1.0) == 0.0
+    assert bucket.take(50, 1000.0) == 0.0  # refilled, but never past the burst
+    assert bucket.take(60, 1000.0) == pytest.approx(1.0)
+
+
+def test_limits_refuse_values_that_cannot_work() -> None:
+    with pytest.raises(ValueError, match="handshake_timeout"):
+        Limits(handshake_timeout=0)
+    with pytest.raises(ValueError, match="push_burst_bytes"):
+        Limits(max_frame_bytes=1 << 20, push_burst_bytes=1000)
+    with pytest.raises(ValueError, match="max_subscriptions"):
+        Limits(max_subscriptions=0)
+
+
+def test_the_log_names_who_and_why_but_never_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="synckit.server")
+    clock = Ticker()
+    hub = Hub(
+        MemoryStore(),
+        authenticate=authenticate,
+        limits=Limits(max_subscriptions=1),
+        monotonic=clock,
+    )
+    Peer(hub, "x", "bad-s3cr3t", welcome=False)
+    peer = Peer(hub, "a1", "alice")
+    peer.subscribe("d1")
+    peer.send(Subscribe("d2"))
+    hub.connect()
+    clock.now += 60
+    hub.tick()
+    events = [getattr(r, "synckit", {}) for r in caplog.records]
+    by_event = {e.get("event"): e for e in events}
+    assert by_event["auth_failed"]["code"] == "AUTH_FAILED"
+    assert by_event["auth_failed"]["client"] == "x"
+    assert by_event["connected"]["principal"] == "alice"
+    limit_codes = {e["code"] for e in events if e.get("event") == "limit"}
+    assert limit_codes == {"TOO_MANY", "HANDSHAKE_TIMEOUT"}
+    too_many = next(e for e in events if e.get("code") == "TOO_MANY")
+    assert too_many["doc"] == "d2" and too_many["principal"] == "alice"
+    assert "s3cr3t" not in caplog.text
+
+
+def test_one_connection_logs_a_bounded_number_of_refusals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="synckit.server")
+    hub = Hub(MemoryStore(), authorize=lambda p, d, a: a == "read")
+    peer = Peer(hub, "a")
+    peer.subscribe("d")
+    for _ in range(200):
+        peer.push("d", Document("a").changes())
+    assert len(errors(peer)) == 200
+    lines = [r for r in caplog.records if r.name == "synckit.server"]
+    assert len(lines) == 21  # 20 refusals, then one line saying the rest are not logged
+    assert lines[-1].__dict__["synckit"]["event"] == "quiet"
