@@ -279,7 +279,7 @@ def test_a_known_frame_limit_keeps_the_push_from_being_sent() -> None:
     hub = Hub(ServerMemoryStore())
     engine = SyncEngine(MemoryStore(), "me~1")
     engine.max_frame_bytes = 2_000  # as a WebSocket Welcome announced it
-    big_edit(engine, "big", 5_000)
+    engine.open("big").set("v", "x" * 5_000)  # one edit larger than a frame
     assert post(hub, engine, "big") is HttpOutcome.AGAIN  # learns the server's version
     body = engine.http_request("big")
     assert request(body).changes == b"" and len(body) < 2_000
@@ -291,6 +291,24 @@ def test_a_known_frame_limit_keeps_the_push_from_being_sent() -> None:
         HttpOutcome.DONE
     )
     assert hub.doc_json("big") is None
+
+
+def test_a_backlog_larger_than_a_frame_is_sent_in_parts() -> None:
+    hub = Hub(ServerMemoryStore(), limits=Limits(max_frame_bytes=2_000))
+    engine = SyncEngine(MemoryStore(), "me~1")
+    engine.max_frame_bytes = 2_000
+    doc = engine.open("big")
+    big_edit(engine, "big", 5_000)  # one run of 5,000 characters
+    for i in range(40):
+        doc.set(f"k{i}", "y" * 40)
+    outcomes = []
+    for _ in range(12):
+        outcomes += sync(hub, engine, "big")
+        if not engine.unsynced():
+            break
+    assert engine.unsynced() == [] and engine.doc_error("big") is None
+    assert len(outcomes) > 4  # it took several requests, each under the frame limit
+    assert hub.doc_json("big") == doc.to_json()
 
 
 def test_a_push_over_the_document_limit_is_refused() -> None:

@@ -210,6 +210,19 @@ async def test_a_rate_limited_client_delivers_its_edits_later(server: ServerProc
     assert isinstance(stored, dict) and sorted(stored) == [f"k{i}" for i in range(6)]
 
 
+async def test_a_backlog_larger_than_a_frame_is_sent_in_parts(server: ServerProcess) -> None:
+    # Frames are at most 256 KiB on this server; 300 KB of edits made at once go in parts.
+    async with connect(server.url, token=token("writer"), client_id="writer-1") as client:
+        doc = await client.open("long", wait=True)
+        text = doc.get_text("t")
+        for i in range(300):
+            text.insert(len(text), f"{i:04d}" + "x" * 996)
+        await client.wait_synced(timeout=60)
+        assert client.rejections() == {}
+    stored = view(server, "long")
+    assert isinstance(stored, dict) and stored["t"] == str(text)
+
+
 def test_the_log_names_each_refusal_and_never_a_token(server: ServerProcess) -> None:
     async def attack() -> None:
         ws_url = server.url.replace("http://", "ws://") + "/v1/sync"

@@ -95,20 +95,23 @@ class HttpSync(ReplicaSet):
         me = self.actor_id
         if server is not None and not blocked and max(server[me], rep.stored) < version[me]:
             since = self._own_since(version, server)  # our version without our unsent edits
-            changes = rep.doc.changes(since)
-        body = self._http_body(since, changes)
         limit = self.max_frame_bytes
+        room = limit and limit - len(self._http_body(since, b"")) - 16
+        reached = 0
+        if since is not version:  # a backlog larger than a frame goes in parts, one a round
+            changes, reached = self._own_part(rep.doc, version, since, room)
+        body = self._http_body(since, changes)
         if changes and limit and len(body) > limit:
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
-                f"unsent changes of {doc_id!r} take {len(changes)} bytes, more than the "
+                f"an edit of {doc_id!r} takes {len(changes)} bytes, more than the "
                 f"server's frame limit of {limit}",
                 doc_id=doc_id,
             )
-            changes, body = b"", self._http_body(version, b"")
+            changes, body, reached = b"", self._http_body(version, b""), 0
         rep.http_pending = True
         rep.http_pushed = len(changes)
-        rep.http_mine = version[self.actor_id] if changes else 0
+        rep.http_mine = reached
         return body
 
     def _http_body(self, version: VersionVector, changes: bytes) -> bytes:

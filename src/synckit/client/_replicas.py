@@ -229,6 +229,33 @@ class ReplicaSet:
         self.store.compact(doc_id, snapshot, covered)
         logged.compacted(snapshot, covered, size_then)
 
+    def _own_part(
+        self, doc: Document, version: VersionVector, since: VersionVector, room: int
+    ) -> tuple[bytes, int]:
+        """This replica's edits after ``since`` (see :meth:`_own_since`) as changes of at
+        most ``room`` bytes (0: no limit), and the own seq they reach. A backlog larger than
+        one frame (long offline, or held back by the server's rate limit) goes in parts,
+        oldest first; only a single edit larger than ``room`` comes back too large."""
+        me = self.actor_id
+        data = doc.changes(since)
+        if not room or len(data) <= room:
+            return data, version[me]
+        seqs = dict(version._seqs)
+        low, high = since[me] + 1, version[me] - 1
+        best: tuple[bytes, int] | None = None
+        while low <= high:  # the largest prefix of our edits that fits
+            mid = (low + high) // 2
+            seqs[me] = mid
+            part = doc.changes(since, VersionVector._trusted(seqs))
+            if len(part) <= room:
+                best, low = (part, mid), mid + 1
+            else:
+                high = mid - 1
+        if best is None:
+            seqs[me] = since[me] + 1
+            return doc.changes(since, VersionVector._trusted(seqs)), since[me] + 1
+        return best
+
     def _own_since(self, version: VersionVector, server: VersionVector) -> VersionVector:
         """``version`` with this replica's own entry from ``server``: ``changes`` since it are
         exactly this replica's edits the server lacks. A client sends only its own

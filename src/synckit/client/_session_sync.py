@@ -171,7 +171,7 @@ class SessionSync(ReplicaSet):
                     if server is not None and max(server[me], rep.stored) < rep.pushed[me]:
                         # The server did not take everything we pushed: push the rest again.
                         rep.pushed = VersionVector()
-                        self._push(doc_id, rep)
+                    self._push(doc_id, rep)  # and whatever was held back meanwhile
             case Broadcast(doc_id=doc_id):
                 rep = self._replicas.get(doc_id)
                 if rep is None or not self._apply(doc_id, rep, event.changes):
@@ -245,19 +245,22 @@ class SessionSync(ReplicaSet):
             return  # refused on this connection: tried again only on the next one
         if rep.retry_at > self._last_heard:
             return  # the server said when to try again; tick() pushes then
-        data = rep.doc.changes(self._own_since(version, base))
-        if self.max_frame_bytes and len(data) + 64 + len(doc_id) > self.max_frame_bytes:
+        me = self.actor_id
+        room = self.max_frame_bytes and self.max_frame_bytes - 64 - len(doc_id)
+        # A backlog larger than a frame goes in parts, the next one when this one is acked.
+        data, reached = self._own_part(rep.doc, version, self._own_since(version, base), room)
+        if room and len(data) > room:
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
-                f"unsent changes of {doc_id!r} take {len(data)} bytes, more than the "
-                f"server's frame limit of {self.max_frame_bytes}",
+                f"an edit of {doc_id!r} takes {len(data)} bytes, more than the server's "
+                f"frame limit of {self.max_frame_bytes}",
                 doc_id=doc_id,
             )
             return
         batch = session.next_batch_id()
         session.send(Push(doc_id, batch, data))
-        self._batch_mine[batch] = version[self.actor_id]
-        rep.pushed = version
+        self._batch_mine[batch] = reached
+        rep.pushed = VersionVector._trusted({**version._seqs, me: reached})
 
     # -- timers -------------------------------------------------------------------------
 
@@ -295,4 +298,9 @@ class SessionSync(ReplicaSet):
         if quiet > self.ping_interval and not self._ping_due and session.state is State.OPEN:
             session.send(Ping(next(self._nonces)))
             self._ping_due = True
+        for doc_id, rep in self._replicas.items():
+            if rep.retry_at and rep.retry_at <= now:
+                rep.retry_at = 0.0  # the wait the server asked for is over: push again
+                if rep.server_raw is not None:
+                    self._push(doc_id, rep)
         return True

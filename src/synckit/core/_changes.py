@@ -29,20 +29,30 @@ __all__ = ["changes"]
 _first = itemgetter(0)
 
 
-def changes(doc: Document, since: VersionVector | None = None) -> bytes:
-    """Exactly the operations a replica at version ``since`` lacks (None: everything).
+def changes(
+    doc: Document, since: VersionVector | None = None, until: VersionVector | None = None
+) -> bytes:
+    """Exactly the operations a replica at version ``since`` lacks (None: everything), and
+    of those only the ones ``until`` covers (None: all), so that a long history can be sent
+    in parts: ``changes(a, b)`` then ``changes(b)``.
 
     The bytes are a protobuf ``synckit.v1.ChangeSet`` for :meth:`~synckit.Document.apply`.
     """
-    if since is not None and not isinstance(since, VersionVector):
-        raise InvalidTypeError(f"since must be a VersionVector or None, got {type(since).__name__}")
+    for name, vv in (("since", since), ("until", until)):
+        if vv is not None and not isinstance(vv, VersionVector):
+            raise InvalidTypeError(
+                f"{name} must be a VersionVector or None, got {type(vv).__name__}"
+            )
     writer = ChangeSetWriter(doc._clients)
     clients = doc._clients
     held = since._seqs if since is not None else {}
+    upto = until._seqs if until is not None else None
     for c, have in enumerate(doc._vv):
         after = held.get(clients[c], 0)
+        if upto is not None:
+            have = min(have, upto.get(clients[c], 0))
         if have > after:
-            _write_client(doc, writer, c, after)
+            _write_client(doc, writer, c, after, have)
     return writer.to_bytes()
 
 
@@ -93,9 +103,24 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
     return filled
 
 
-def _write_client(doc: Document, writer: ChangeSetWriter, c: int, after: int) -> None:
-    """Add client ``c``'s operations after seq ``after``, cut at its checkpoints."""
+def _cut(c: int, ops: list[Op], last: int) -> list[Op]:
+    """``ops`` (in seq order) up to seq ``last``, a run spanning it split there."""
+    i = bisect_right(ops, last, key=seq_of)
+    kept = ops[:i]
+    if kept:
+        op = kept[-1]
+        width = op_width(op)
+        if op[1] + width - 1 > last:
+            kept[-1] = split_op(c, op, last - op[1] + 1)[0]
+    return kept
+
+
+def _write_client(doc: Document, writer: ChangeSetWriter, c: int, after: int, upto: int) -> None:
+    """Add client ``c``'s operations after seq ``after`` up to seq ``upto``, cut at its
+    checkpoints."""
     ops = _ops_since(doc, c, after)
+    if upto < doc._vv[c]:
+        ops = _cut(c, ops, upto)
     cps = doc._checkpoints[c]
     if not cps:
         writer.add(c, ops[0][1], NO_DEPS, ops)
