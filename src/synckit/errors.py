@@ -31,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "AuthUnavailableError",
     "DecodeError",
     "EquivocationError",
     "InvalidTypeError",
@@ -80,6 +81,11 @@ class LimitExceededError(SyncKitError):
 
 class AuthError(SyncKitError):
     """Authentication failed: the token was missing, malformed, expired or refused."""
+
+
+class AuthUnavailableError(AuthError):
+    """The token cannot be checked right now (the server is fetching its keys): try again
+    shortly; the token may well be good."""
 
 
 class TokenExpiredError(AuthError):

@@ -173,3 +173,32 @@ async def test_open_with_wait_returns_the_servers_state(jwt_server: str) -> None
     async with connect("http://127.0.0.1:1", client_id="z") as offline:
         with pytest.raises(SyncTimeoutError, match="no answer"):
             await offline.open("d", wait=True, timeout=0.5)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+async def test_a_client_id_of_another_principal_is_a_refusal_for_good(
+    jwt_server: str, transport: Literal["websocket", "http"], tmp_path: Path
+) -> None:
+    # Two users sharing one client store: the second cannot write under the first's id, and
+    # is told so once instead of reconnecting for ever.
+    url = jwt_server
+    store = tmp_path / "shared.db"
+    async with connect(
+        url, store=store, token=mint("erin", {"*": "write"}), client_id="shared-1"
+    ) as erin:
+        (await erin.open("d")).set("erin", 1)
+        await erin.wait_synced(timeout=10)
+    async with connect(
+        url,
+        store=store,
+        token=mint("frank", {"*": "write"}),
+        client_id="shared-1",
+        transport=transport,
+        poll_interval=0.2,
+    ) as frank:
+        (await frank.open("d")).set("frank", 1)
+        with pytest.raises(PermissionDeniedError, match="NOT_AUTHOR"):
+            await frank.wait_synced(timeout=10)
+        connections = frank.connections
+        await asyncio.sleep(0.5)
+        assert frank.connections == connections  # no reconnecting

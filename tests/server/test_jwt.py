@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from synckit.errors import AuthError, InvalidValueError, TokenExpiredError
+from synckit.errors import AuthError, AuthUnavailableError, InvalidValueError, TokenExpiredError
 from synckit.server import JwtVerifier
 
 SECRET = "s" * 64
@@ -30,7 +31,7 @@ def hs(payload: dict[str, Any], key: str | bytes = SECRET, **header: Any) -> str
 def test_a_good_token_gives_its_principal_and_grants() -> None:
     verify = JwtVerifier.from_secret(SECRET)
     p = verify("any-client", hs(claims(synckit={"docs": {"team-*": "write"}, "admin": True})))
-    assert p.id == "alice" and p.expires_at == NOW + 86400
+    assert p.id == "alice" and p.expires_at == NOW + 86400 + verify.leeway  # exp + leeway
     assert p.may("team-1", "write") and not p.may("team-1", "admin") and not p.may("x", "read")
     assert p.claims["synckit"]["admin"] is True
 
@@ -105,6 +106,45 @@ def test_public_keys_and_no_algorithm_confusion() -> None:
     other, _ = rsa_pair()
     with pytest.raises(AuthError, match="bad signature"):
         verify("c", jwt.encode(claims(), other, algorithm="RS256"))
+
+
+def test_a_kid_in_the_header_does_not_stop_keys_from_files() -> None:
+    # Identity providers put a kid in every token; keys given as PEM files have none.
+    first, first_pem = rsa_pair()
+    second, second_pem = rsa_pair()
+    verify = JwtVerifier.from_public_keys([first_pem, second_pem], ["RS256"])
+    for private in (first, second):
+        token = jwt.encode(claims(), private, algorithm="RS256", headers={"kid": "idp-2026"})
+        assert verify("c", token).id == "alice"
+    other, _ = rsa_pair()
+    with pytest.raises(AuthError, match="bad signature"):
+        verify("c", jwt.encode(claims(), other, algorithm="RS256", headers={"kid": "idp-2026"}))
+
+
+def test_a_key_set_fetched_in_the_background_asks_the_client_to_retry() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    fetched: list[int] = []
+    release = threading.Event()
+
+    def fetch() -> dict[str, Any]:
+        release.wait(5)  # a slow identity provider
+        fetched.append(1)
+        return {"k1": key.public_key()}
+
+    now = [0.0]
+    verify = JwtVerifier(
+        {}, ["ES256"], fetch_jwks=fetch, fetch_in_background=True, clock=lambda: now[0]
+    )
+    now[0] = 1e6  # long after the key set was read at start
+    token = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "k1"})
+    with pytest.raises(AuthUnavailableError, match="retry shortly"):
+        verify("c", token)
+    release.set()
+    deadline = time.monotonic() + 5
+    while not fetched and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert verify("c", token).id == "alice"  # the client's retry gets in
 
 
 def test_a_short_secret_is_refused_at_start() -> None:

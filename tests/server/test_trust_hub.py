@@ -174,3 +174,20 @@ def test_access_rules_survive_a_restart(tmp_path: Path) -> None:
     assert rules(alice, "team-1", "read") and not rules(alice, "team-1", "write")
     assert not rules(alice, "other", "read")  # the rules replace the token's grants
     assert rules(Principal("bob", parse_grants({"*": "write"})), "other", "write")
+
+
+def test_views_do_not_register_their_client_id(tmp_path: Path) -> None:
+    # A JSON view cannot write, so its client id ("viewer" by default) belongs to no one:
+    # every principal may view with it.
+    hub = Hub(SQLiteStore(tmp_path / "s.db"), authenticate=authenticate)
+    author = Peer(hub, "w", "writer")
+    author.subscribe("d")
+    doc = Document("w")
+    doc.set("x", 1)
+    author.push("d", doc.changes())
+    assert hub.doc_json("d", token="alice") == {"x": 1}
+    assert hub.doc_json("d", token="bob") == {"x": 1}
+    # A request that writes registers its id as before.
+    Peer(hub, "viewer", "carol")
+    [refused] = errors(Peer(hub, "viewer", "dave", welcome=False))
+    assert refused.code is ErrorCode.NOT_AUTHOR

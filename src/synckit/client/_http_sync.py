@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 
-from synckit.client._replicas import TERMINAL, Replica, ReplicaSet
+from synckit.client._replicas import Replica, ReplicaSet, is_terminal
 from synckit.core import VersionVector
 from synckit.errors import DecodeError, LocalProtocolError
 from synckit.protocol import (
@@ -211,7 +211,7 @@ class HttpSync(ReplicaSet):
     def _http_refused(self, doc_id: str, rep: Replica, error: Error) -> HttpOutcome:
         code, message = error.code, error.message or error.code.name
         expired = code is ErrorCode.TOKEN_EXPIRED
-        if code in TERMINAL or (expired and not self.token_renewable):
+        if error.fatal and is_terminal(error, self.token_renewable):
             self.terminal_error = self.last_error = Error(code, message)
             return HttpOutcome.REFUSED
         if code is ErrorCode.SHUTTING_DOWN or expired:

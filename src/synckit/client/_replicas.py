@@ -23,10 +23,19 @@ from synckit.core import ChangeEvent, Document, VersionVector
 from synckit.errors import DecodeError, InvalidValueError
 from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
 
-__all__ = ["TERMINAL", "Replica", "ReplicaSet"]
+__all__ = ["TERMINAL", "Replica", "ReplicaSet", "is_terminal"]
 
-#: Errors after which reconnecting cannot help.
-TERMINAL = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION})
+#: Errors after which reconnecting cannot help (unless the server says it may: retryable).
+#: NOT_AUTHOR ends a session when the client id belongs to another principal (a store shared
+#: by two users): that store's edits cannot be sent under this token.
+TERMINAL = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION, ErrorCode.NOT_AUTHOR})
+
+
+def is_terminal(error: Error, token_renewable: bool) -> bool:
+    """Whether a fatal ``error`` from the server means reconnecting cannot help."""
+    if error.code is ErrorCode.TOKEN_EXPIRED:
+        return not token_renewable
+    return error.code in TERMINAL and not error.retryable
 
 
 @dataclass(slots=True)

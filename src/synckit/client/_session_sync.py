@@ -17,7 +17,7 @@ server, which acknowledges only after its commit.
 
 from __future__ import annotations
 
-from synckit.client._replicas import TERMINAL, Replica, ReplicaSet
+from synckit.client._replicas import Replica, ReplicaSet, is_terminal
 from synckit.core import VersionVector
 from synckit.errors import RemoteProtocolError
 from synckit.protocol import (
@@ -180,8 +180,7 @@ class SessionSync(ReplicaSet):
                     rep.server_raw = event.server_version
             case Error(fatal=True):
                 self.last_error = event
-                expired = event.code is ErrorCode.TOKEN_EXPIRED
-                if event.code in TERMINAL or (expired and not self.token_renewable):
+                if is_terminal(event, self.token_renewable):
                     self.terminal_error = event
             case Error(doc_id=doc_id, code=ErrorCode.PERMISSION_CHANGED) if (
                 doc_id in self._replicas

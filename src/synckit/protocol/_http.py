@@ -201,6 +201,11 @@ class ServerHttpExchange:
             number_frame(env.SerializeToString(), seq) for seq, env in enumerate(envelopes, 1)
         ]
 
+    @property
+    def pushes(self) -> bool:
+        """The request carries changes (it writes, not only reads)."""
+        return self._pushed
+
     def frames(self) -> list[bytes]:
         """The request's frames, for the server's session (once)."""
         frames, self._frames = self._frames, []

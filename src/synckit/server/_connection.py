@@ -46,6 +46,7 @@ class Connection:
         "opened_at",
         "outbox",
         "principal",
+        "reads_only",
         "refusals",
         "session",
     )
@@ -58,12 +59,15 @@ class Connection:
         *,
         opened_at: float = 0.0,
         http: bool = False,
+        reads_only: bool = False,
     ) -> None:
         self.id = conn_id
         #: When the connection opened, on the hub's monotonic clock (the handshake deadline).
         self.opened_at = opened_at
         #: The short session of one HTTP request, not a WebSocket.
         self.http = http
+        #: It cannot write (an HTTP request without changes): its client id is not registered.
+        self.reads_only = reads_only
         #: Errors sent to this client so far (the first few are logged).
         self.refusals = 0
         self.session = ServerSession(max_frame_bytes=limits.max_frame_bytes)

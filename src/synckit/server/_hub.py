@@ -28,6 +28,7 @@ from synckit._storage import StoredDoc
 from synckit.core import Document, VersionVector
 from synckit.errors import (
     AuthError,
+    AuthUnavailableError,
     DecodeError,
     InvalidTypeError,
     LocalProtocolError,
@@ -89,6 +90,8 @@ CAPABILITIES = ("http-sync",)
 _MAX_HELD_FRAMES = 64
 # The largest expiry a Welcome can carry (a hook may say "in a million years").
 _MAX_MS = 2**63
+# When to try again after a token could not be checked yet (keys being fetched).
+_AUTH_RETRY_MS = 2000
 # Client id -> owner entries kept in memory (the store holds them all).
 _MAX_CACHED_OWNERS = 100_000
 
@@ -161,11 +164,23 @@ class Hub:
 
     # -- connections ------------------------------------------------------------------
 
-    def connect(self, wake: Callable[[], None] | None = None, *, http: bool = False) -> Connection:
+    def connect(
+        self,
+        wake: Callable[[], None] | None = None,
+        *,
+        http: bool = False,
+        reads_only: bool = False,
+    ) -> Connection:
         """A new connection; ``wake()`` is called whenever frames are queued for it. ``http``:
-        the short session of one HTTP request (no handshake deadline, not logged)."""
+        the short session of one HTTP request (no handshake deadline, not logged);
+        ``reads_only``: one that sends no changes (its client id is not registered)."""
         conn = Connection(
-            next(self._ids), self.limits, wake, opened_at=self._monotonic(), http=http
+            next(self._ids),
+            self.limits,
+            wake,
+            opened_at=self._monotonic(),
+            http=http,
+            reads_only=reads_only,
         )
         self._connections[conn.id] = conn
         if self._closed:
@@ -250,6 +265,17 @@ class Hub:
         except TokenExpiredError as exc:
             conn.send(Error(ErrorCode.TOKEN_EXPIRED, str(exc), fatal=True))
             return
+        except AuthUnavailableError as exc:
+            conn.send(
+                Error(
+                    ErrorCode.AUTH_FAILED,
+                    str(exc),
+                    retryable=True,
+                    fatal=True,
+                    retry_after_ms=_AUTH_RETRY_MS,
+                )
+            )
+            return
         except AuthError as exc:
             conn.send(Error(ErrorCode.AUTH_FAILED, str(exc), fatal=True))
             return
@@ -264,8 +290,10 @@ class Hub:
             )
             return
         actor = hello.client_id
-        if conn.principal is not None or not principal.id:
-            self._welcome(conn, principal)  # re-authenticated, or an open server's client
+        if conn.principal is not None or not principal.id or conn.reads_only:
+            # Re-authenticated, an open server's client, or a request that only reads (a JSON
+            # view): no client id to register.
+            self._welcome(conn, principal)
             return
         owner = self._owners.get(actor)
         if owner is not None:
@@ -724,7 +752,7 @@ class Hub:
         :meth:`advance_exchange` whenever ``wake()`` is called, until it returns True."""
         if exchange.result is not None:
             return None
-        conn = self.connect(wake, http=True)
+        conn = self.connect(wake, http=True, reads_only=not exchange.pushes)
         for frame in exchange.frames():
             self.receive(conn, frame)
         return conn

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from synckit.errors import AuthError, InvalidValueError, TokenExpiredError
+from synckit.errors import AuthError, AuthUnavailableError, InvalidValueError, TokenExpiredError
 from synckit.server._principal import Principal, parse_grants
 
 __all__ = ["HMAC_ALGORITHMS", "JwtVerifier"]
@@ -229,18 +229,17 @@ class JwtVerifier:
                 raise AuthError(f"authentication failed: the token has no {exc.claim!r}") from None
             except jwt.InvalidTokenError as exc:
                 raise AuthError(f"authentication failed: {type(exc).__name__}") from None
-            return _principal(claims)
+            return _principal(claims, self.leeway)
         if last is not None:
             raise AuthError("authentication failed: bad signature")
+        if self._background:
+            raise AuthUnavailableError(
+                f"authentication pending: unknown key id {str(kid)[:40]!r}; the key set is "
+                "being fetched again: retry shortly"
+            )
         raise AuthError(
             f"authentication failed: unknown key id {str(kid)[:40]!r}"
-            + (
-                " (the key set is being fetched again: retry shortly)"
-                if self._background
-                else " (the key set was read again and does not hold it)"
-                if self._fetch
-                else ""
-            )
+            + (" (the key set was read again and does not hold it)" if self._fetch else "")
         )
 
     def _candidates(self, kid: str | None) -> list[Any]:
@@ -252,6 +251,10 @@ class JwtVerifier:
             key = self._keys.get(kid)
         if key is None and "" in self._keys:
             key = self._keys[""]
+        if key is None and self._fetch is None:
+            # Keys from PEM files have no ids of their own: a token's kid names none of
+            # them, so each is tried (a signature check decides).
+            return list(self._keys.values())
         return [] if key is None else [key]
 
     def _refetch(self) -> None:
@@ -280,7 +283,7 @@ class JwtVerifier:
             self._keys = keys
 
 
-def _principal(claims: Mapping[str, Any]) -> Principal:
+def _principal(claims: Mapping[str, Any], leeway: float) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("authentication failed: 'sub' must be a non-empty string")
@@ -292,9 +295,10 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
     except ValueError as exc:
         raise AuthError(f"authentication failed: {exc}") from None
     exp = claims.get("exp")
-    return Principal(
-        sub, grants, float(exp) if isinstance(exp, int | float) else None, dict(claims)
-    )
+    # The session ends when the token is no longer accepted: at exp plus the leeway a new
+    # connection with it would still get.
+    expires = float(exp) + leeway if isinstance(exp, int | float) else None
+    return Principal(sub, grants, expires, dict(claims))
 
 
 def _check_fits(key: Any, algorithms: Sequence[str], kid: str) -> None:
