@@ -19,7 +19,9 @@ this process is the client side. Memory is the server process's RSS (``VmRSS``/`
 
 Run: ``python benchmarks/bench_server.py [--conns 2000] [--only idle stalled view]
 [--src DIR]``. ``--src`` points the server process at another checkout's ``src`` (for a
-before/after comparison); the client side always uses this checkout.
+before/after comparison); the client side always uses this checkout. ``BENCH_QUEUE_BYTES``
+sets the server's ``Limits.max_queue_bytes`` (default 1 MiB; before this change a view of a
+document over 1 MiB needed more).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ KIB = 1024
 MIB = 1024 * 1024
 
 _CHILD = """
-import resource, sys
+import os, resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
 import uvicorn
 from synckit.server import JwtVerifier, Limits, create_app
@@ -73,7 +75,11 @@ from synckit.server._run import base_url, bind, uvicorn_config
 app = create_app(
     sys.argv[1],
     authenticate=JwtVerifier.from_secret(sys.argv[2]),
-    limits=Limits(max_doc_bytes=256 << 20, max_connections_per_principal=1000),
+    limits=Limits(
+        max_doc_bytes=256 << 20,
+        max_connections_per_principal=1000,
+        max_queue_bytes=int(os.environ.get("BENCH_QUEUE_BYTES", 1 << 20)),
+    ),
     send_timeout=float(sys.argv[3]),
 )
 sock = bind("127.0.0.1", 0)

@@ -91,6 +91,7 @@ class Link:
         self.gone = True
         if self.conn is not None:
             self.conn.session.close()
+            self.conn.take_frames()  # never to be sent
         if self._abort is not None:
             self._abort()  # the handler reads the disconnect that follows
         elif self._task is not None and self._task is not asyncio.current_task():
