@@ -1,11 +1,12 @@
 """The ASGI shell: a Starlette app that moves bytes between sockets, the :class:`Hub` and
 storage.
 
-Each WebSocket gets a reader (frames -> :meth:`Hub.receive`) and a writer (the connection's
-queued frames -> the socket), both owned by the connection's handler in one TaskGroup. An HTTP
+Each WebSocket is served in plain ASGI by :mod:`._socket` (a reader, and a writer task only
+while frames wait to be sent). An HTTP
 sync request or JSON view is played on the hub as a short session
 (:class:`~synckit.protocol.ServerHttpExchange`). One storage task performs the hub's queued
-storage work, in order, against an :class:`AsyncStore`. The hub decides everything else; this
+storage work, in order, against an :class:`AsyncStore`. A JSON view is decoded and
+serialised in a worker thread, off the event loop. The hub decides everything else; this
 module only does I/O, timeouts, and maps protocol errors to HTTP status codes.
 """
 
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from synckit.errors import AuthError, DecodeError, StorageError
 from synckit.protocol import (
@@ -36,25 +37,18 @@ from synckit.protocol import (
     encode_http_error,
 )
 from synckit.server._access import AccessFeed, AccessRules, LocalAccessFeed
-from synckit.server._connection import Connection
 from synckit.server._hub import Authenticator, Authorizer, Hub, view_of
 from synckit.server._limits import Limits
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
+from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
 
 __all__ = ["SyncServer", "create_app", "http_status", "open_store"]
 
 DB_FILE = "synckit.db"
+SYNC_PATH = "/v1/sync"
 # How often the hub looks for tokens that expired during a session.
 _TICK_SECONDS = 0.5
-
-# WebSocket close codes for the error that ended a session.
-_CLOSE_CODES = {
-    ErrorCode.FRAME_TOO_LARGE: 1009,
-    ErrorCode.SLOW_CONSUMER: 1013,
-    ErrorCode.SHUTTING_DOWN: 1001,
-    ErrorCode.INTERNAL: 1011,
-}
 
 # HTTP status codes for the error that ended an HTTP exchange (400 for the rest).
 _HTTP_STATUS = {
@@ -201,70 +195,23 @@ class SyncServer:
 
     # -- WebSocket --------------------------------------------------------------------
 
-    async def sync_endpoint(self, ws: WebSocket) -> None:
-        """``/v1/sync``: one protocol session per WebSocket."""
-        await ws.accept()
+    async def sync_socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``/v1/sync`` in plain ASGI: one protocol session per WebSocket (see
+        :mod:`._socket`)."""
         self._start_storage()
-        wake = asyncio.Event()
-        conn = self.hub.connect(wake.set)
         self._handlers += 1
         self._idle.clear()
         try:
-            async with asyncio.TaskGroup() as tg:
-                writer = tg.create_task(self._write(ws, conn, wake))
-                if await self._read(ws, conn):  # the client went away: nothing more to send
-                    writer.cancel()
+            await serve_socket(self.hub, scope, receive, send, send_timeout=self.send_timeout)
         finally:
-            self.hub.disconnect(conn)
             self._handlers -= 1
             if not self._handlers:
                 self._idle.set()
 
-    async def _read(self, ws: WebSocket, conn: Connection) -> bool:
-        """Feed frames to the hub until the session ends (False: the writer has frames to
-        flush, then closes) or the client disconnects (True)."""
-        while not conn.closed:
-            message = await ws.receive()
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                conn.session.close()
-                return True
-            data = message.get("bytes")
-            if data is None:
-                self.hub.refuse(
-                    conn,
-                    Error(
-                        ErrorCode.BAD_FRAME,
-                        "text frames are not part of the protocol: send binary frames",
-                        fatal=True,
-                    ),
-                )
-                return False
-            self.hub.receive(conn, data)
-        return False
-
-    async def _write(self, ws: WebSocket, conn: Connection, wake: asyncio.Event) -> None:
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                frames = conn.take_frames()
-                if frames:
-                    # One timer per batch, not per frame: the fan-out path is hot.
-                    async with asyncio.timeout(self.send_timeout):
-                        for frame in frames:
-                            await ws.send_bytes(frame)
-                if conn.closed and not conn.outbox:
-                    error = conn.session.error
-                    code = 1000 if error is None else _CLOSE_CODES.get(error.code, 1008)
-                    reason = "" if error is None else error.message[:120]
-                    await ws.close(code, reason)
-                    return
-        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
-            # The client is gone or stuck: drop the connection; it resyncs when it returns.
-            conn.session.close()
-            with contextlib.suppress(Exception):
-                await ws.close(1011)
+    async def sync_endpoint(self, ws: WebSocket) -> None:
+        """``/v1/sync`` for a Starlette WebSocket that was not accepted yet (the routes use
+        :meth:`sync_socket`, which needs no Starlette object)."""
+        await self.sync_socket(ws.scope, ws._receive, ws._send)
 
     # -- HTTP -------------------------------------------------------------------------
 
@@ -313,15 +260,17 @@ class SyncServer:
         if isinstance(result, Error):
             return _json_error(http_status(result), result.code, result.message)
         try:
-            view = view_of(result)
+            # Off the event loop: a large document takes long to decode and serialise. The
+            # answer's changes are immutable bytes, decoded into a document of the thread's own.
+            body = await asyncio.to_thread(_view_body, result)
         except DecodeError as exc:
             return _json_error(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
-        if view is None:
+        if body is None:
             return JSONResponse(
                 {"error": "NOT_FOUND", "message": f"no document {exchange.doc_id!r}"},
                 status_code=404,
             )
-        return JSONResponse(view)
+        return Response(body, media_type="application/json")
 
     async def post_sync(self, request: Request) -> Response:
         """``POST /v1/docs/{doc_id}/sync``: the HTTP fallback (protobuf in and out)."""
@@ -450,7 +399,7 @@ class SyncServer:
 
     def routes(self) -> list[Any]:
         return [
-            WebSocketRoute("/v1/sync", self.sync_endpoint),
+            WebSocketRoute(SYNC_PATH, _SocketEndpoint(self)),
             Route("/health", self.health, methods=["GET"]),
             Route("/v1/docs/{doc_id}", self.get_doc, methods=["GET"]),
             Route("/v1/docs/{doc_id}/sync", self.post_sync, methods=["POST"]),
@@ -489,9 +438,51 @@ def create_app(
         send_timeout=send_timeout,
         access_feed=access_feed,
     )
-    app = Starlette(routes=server.routes(), lifespan=server.lifespan)
+    app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server
+    app.sync_socket = server.sync_socket
     return app
+
+
+class _App(Starlette):
+    """Starlette, except that ``WS /v1/sync`` goes straight to :meth:`SyncServer.sync_socket`
+    instead of through the middleware and router, each of which would keep objects alive for
+    the whole life of every connection. (Middleware added to the app therefore does not see
+    the sync WebSocket; a server mounted in another app goes through its route as usual.)"""
+
+    sync_socket: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.sync_socket is not None:
+            path: str = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            if path == SYNC_PATH:
+                await self.sync_socket(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+class _SocketEndpoint:
+    """The ``/v1/sync`` route's ASGI app (an object, not a function: Starlette passes it the
+    raw ASGI scope instead of building a ``WebSocket``)."""
+
+    __slots__ = ("_server",)
+
+    def __init__(self, server: SyncServer) -> None:
+        self._server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._server.sync_socket(scope, receive, send)
+
+
+def _view_body(result: HttpSyncAnswer) -> bytes | None:
+    """The JSON bytes of a view exchange's answer (None: no such document); run in a thread."""
+    view = view_of(result)
+    if view is None:
+        return None
+    return json.dumps(view, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _bearer(request: Request) -> str:

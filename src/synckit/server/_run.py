@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from synckit.errors import SyncKitError
+from synckit.server._ws_protocol import WebSocketProtocol
 
 __all__ = ["bind", "running", "uvicorn_config"]
 
@@ -53,6 +54,10 @@ def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
         lifespan="on",
         # Frames over our own limit get a protocol error from the server, not a bare close.
         ws_max_size=frame_limit * 2,
+        ws=WebSocketProtocol,
+        # Frames are protobuf, mostly already compact; a zlib compressor and decompressor per
+        # connection would cost more memory than all the rest of an idle connection.
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
     )
 

@@ -1,0 +1,440 @@
+"""What one participant costs the server: idle connections, a stalled reader, a large view.
+
+The server runs in its own process (``create_app`` on SQLite with JWT authentication, served by
+uvicorn with :func:`synckit.server._run.uvicorn_config`, exactly as ``synckit serve`` does);
+this process is the client side. Memory is the server process's RSS (``VmRSS``/``VmHWM`` from
+``/proc/PID/status``).
+
+* **idle**: ``--warm`` connections are opened first (code paths and allocator warmed up), then
+  ``--conns`` more; each is a bare WebSocket that sent Hello (a JWT; 40 principals) and
+  subscribed to one document, then stays silent. Figure: RSS growth / connections, KiB.
+* **stalled**: an honest subscriber reads a busy document while writers push ~36 MiB of
+  broadcasts into it. Run twice on fresh servers: without and with one more subscriber that
+  never reads (its socket's receive buffer set small, so the kernel cannot absorb the stream).
+  Figures: peak RSS growth of each run, their difference (the stalled reader's cost), whether
+  the stalled reader was dropped and the honest one got everything.
+* **view**: ``GET /v1/docs/{id}`` of a ~10 MB and a ~70 MB document (written to the SQLite file
+  before the server starts) while another task asks ``GET /health`` every 5 ms. Figures: the
+  view's duration and the slowest ``/health`` answer during it (median of 3 views).
+
+Run: ``python benchmarks/bench_server.py [--conns 2000] [--only idle stalled view]
+[--src DIR]``. ``--src`` points the server process at another checkout's ``src`` (for a
+before/after comparison); the client side always uses this checkout. ``BENCH_QUEUE_BYTES``
+sets the server's ``Limits.max_queue_bytes`` (default 1 MiB; before this change a view of a
+document over 1 MiB needed more).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from synckit.client import sync_url
+from synckit.core import Document, VersionVector
+from synckit.protocol import (
+    Broadcast,
+    ClientSession,
+    Error,
+    Hello,
+    Push,
+    Subscribe,
+    Subscribed,
+    Welcome,
+    decode_frame,
+)
+
+SECRET = "bench-server-secret-0123456789abcdef0123456789"
+SRC = Path(__file__).resolve().parent.parent / "src"
+KIB = 1024
+MIB = 1024 * 1024
+
+_CHILD = """
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+import uvicorn
+from synckit.server import JwtVerifier, Limits, create_app
+from synckit.server._run import base_url, bind, uvicorn_config
+app = create_app(
+    sys.argv[1],
+    authenticate=JwtVerifier.from_secret(sys.argv[2]),
+    limits=Limits(
+        max_doc_bytes=256 << 20,
+        max_connections_per_principal=1000,
+        max_queue_bytes=int(os.environ.get("BENCH_QUEUE_BYTES", 1 << 20)),
+    ),
+    send_timeout=float(sys.argv[3]),
+)
+sock = bind("127.0.0.1", 0)
+print(base_url(sock), flush=True)
+uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+"""
+
+
+def raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def token(sub: str) -> str:
+    now = int(time.time())
+    claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": {"docs": {"*": "write"}}}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def status(pid: int, field: str) -> int:
+    """``VmRSS``/``VmHWM`` of a process, bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * KIB
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+class Server:
+    """The server process (``create_app`` + uvicorn) on a data directory."""
+
+    def __init__(self, data: Path, src: Path, send_timeout: float = 10.0) -> None:
+        env = dict(os.environ, PYTHONPATH=str(src))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(data), SECRET, str(send_timeout)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError(f"server did not start: {self.url!r}")
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.02)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss(self) -> int:
+        return status(self.pid, "VmRSS")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def server(src: Path, data: Path | None = None, send_timeout: float = 10.0) -> Iterator[Server]:
+    with tempfile.TemporaryDirectory() as tmp:
+        srv = Server(data or Path(tmp), src, send_timeout)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def connections(url: str) -> int:
+    return int(httpx.get(url + "/health", timeout=10).json()["connections"])
+
+
+# -- raw protocol clients --------------------------------------------------------------------
+
+
+class Raw:
+    """A bare WebSocket speaking the protocol through a :class:`ClientSession`."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.session = ClientSession()
+
+    async def send(self, event: Any) -> None:
+        self.session.send(event)
+        for frame in self.session.data_to_send():
+            await self.ws.send(frame)
+
+    async def recv(self) -> Any:
+        frame = await asyncio.wait_for(self.ws.recv(), 30)
+        assert isinstance(frame, bytes)
+        events = self.session.receive(frame)
+        return events[0] if events else decode_frame(frame)
+
+    async def start(self, sub: str, client_id: str, doc_id: str) -> None:
+        await self.send(Hello(client_id, token(sub)))
+        welcome = await self.recv()
+        assert isinstance(welcome, Welcome), welcome
+        await self.send(Subscribe(doc_id, VersionVector().encode()))
+        answer = await self.recv()
+        assert isinstance(answer, Subscribed), answer
+
+
+async def open_raw(url: str, i: int, doc_id: str, sock: socket.socket | None = None) -> Raw:
+    ws = await ws_connect(sync_url(url), compression=None, max_size=None, sock=sock)
+    raw = Raw(ws)
+    await raw.start(f"user-{i % 40}", f"bench-{i}", doc_id)
+    return raw
+
+
+# -- idle connections ------------------------------------------------------------------------
+
+
+async def _open_many(url: str, first: int, count: int) -> list[Raw]:
+    out: list[Raw] = []
+    step = 100
+    for start in range(first, first + count, step):
+        n = min(step, first + count - start)
+        out += await asyncio.gather(
+            *(open_raw(url, i, f"doc-{i % 100}") for i in range(start, start + n))
+        )
+    return out
+
+
+async def idle(src: Path, conns: int, warm: int) -> dict[str, float]:
+    with server(src) as srv:
+        kept = await _open_many(srv.url, 0, warm)
+        await asyncio.sleep(1.0)
+        before = srv.rss()
+        kept += await _open_many(srv.url, warm, conns)
+        await asyncio.sleep(2.0)
+        after = srv.rss()
+        assert connections(srv.url) == warm + conns
+        for raw in kept:
+            await raw.ws.close()
+    return {"rss_per_conn_kib": (after - before) / conns / KIB, "rss_after_mib": after / MIB}
+
+
+# -- stalled reader --------------------------------------------------------------------------
+
+
+async def _pusher(url: str, n: int, pushes: int, size: int) -> None:
+    raw = await open_raw(url, 1000 + n, "busy")
+    doc = Document(f"bench-{1000 + n}")
+    for i in range(pushes):
+        held = doc.version()
+        doc.set(f"w{n}-{i % 8}", f"{i:08d}" * (size // 8))
+        await raw.send(Push("busy", i + 1, doc.changes(held)))
+        while True:  # its own broadcasts come back too; wait for the ack
+            event = await raw.recv()
+            if isinstance(event, Error):
+                raise RuntimeError(f"push refused: {event}")
+            if not isinstance(event, Broadcast):
+                break
+    await raw.ws.close()
+
+
+async def _reader(raw: Raw, expect: int) -> int:
+    got = 0
+    while got < expect:
+        event = await raw.recv()
+        if isinstance(event, Broadcast):
+            got += 1
+    return got
+
+
+def _sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(OSError, RuntimeError):
+            peak[0] = max(peak[0], status(pid, "VmRSS"))
+        time.sleep(0.01)
+
+
+async def stalled_run(
+    src: Path, *, stall: bool, writers: int, pushes: int, size: int
+) -> dict[str, Any]:
+    with server(src, send_timeout=3.0) as srv:
+        honest = await open_raw(srv.url, 0, "busy")
+        stalled = None
+        if stall:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * KIB)
+            host, port = srv.url.removeprefix("http://").split(":")
+            sock.connect((host, int(port)))
+            sock.setblocking(False)
+            stalled = await open_raw(srv.url, 1, "busy", sock=sock)
+            transport = stalled.ws.transport
+            transport.pause_reading()  # from now on it never reads
+        await asyncio.sleep(0.5)
+        base = srv.rss()
+        stop = threading.Event()
+        peak = [base]
+        sampler = threading.Thread(target=_sampler, args=(srv.pid, stop, peak))
+        sampler.start()
+        t0 = time.perf_counter()
+        reader = asyncio.create_task(_reader(honest, writers * pushes))
+        await asyncio.gather(*(_pusher(srv.url, n, pushes, size) for n in range(writers)))
+        got = await asyncio.wait_for(reader, 60)
+        dropped_after = None
+        for _ in range(1000):
+            if connections(srv.url) == 1:
+                dropped_after = time.perf_counter() - t0
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        sampler.join()
+        peak_hwm = peak[0]
+        await honest.ws.close()
+        if stalled is not None:
+            stalled.ws.transport.abort()
+    return {
+        "peak_growth_mib": (peak_hwm - base) / MIB,
+        "honest_got": got,
+        "expected": writers * pushes,
+        "dropped_after_s": dropped_after,
+    }
+
+
+async def stalled(src: Path, writers: int, pushes: int, size: int) -> dict[str, Any]:
+    runs = {"without": [], "with": []}  # type: dict[str, list[dict[str, Any]]]
+    for _ in range(2):
+        for key, stall in (("without", False), ("with", True)):
+            runs[key].append(
+                await stalled_run(src, stall=stall, writers=writers, pushes=pushes, size=size)
+            )
+    without = statistics.median(r["peak_growth_mib"] for r in runs["without"])
+    with_ = statistics.median(r["peak_growth_mib"] for r in runs["with"])
+    return {
+        "without_mib": without,
+        "with_mib": with_,
+        "cost_mib": with_ - without,
+        "dropped_after_s": [r["dropped_after_s"] for r in runs["with"]],
+        "honest_ok": all(r["honest_got"] == r["expected"] for rs in runs.values() for r in rs),
+        "pushed_mib": writers * pushes * size / MIB,
+    }
+
+
+# -- large views -----------------------------------------------------------------------------
+
+
+def make_data(data: Path, sizes: dict[str, int]) -> dict[str, int]:
+    """Documents of about ``size`` stored bytes each, written straight into the SQLite file."""
+    from synckit.server import SQLiteStore
+
+    out = {}
+    store = SQLiteStore(data / "synckit.db")
+    try:
+        for doc_id, size in sizes.items():
+            doc = Document("bench-maker")
+            n = size // 150
+            doc.update(
+                {
+                    f"field{i:07d}": {"title": f"item {i} " + "lorem ipsum dolor " * 4, "n": i}
+                    for i in range(n)
+                }
+            )
+            changes = doc.changes(VersionVector())
+            store.append_many([(doc_id, changes)])
+            out[doc_id] = len(changes)
+    finally:
+        store.close()
+    return out
+
+
+async def _health_poller(url: str, stop: asyncio.Event, worst: list[float]) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        while not stop.is_set():
+            t = time.perf_counter()
+            r = await http.get(url + "/health")
+            assert r.status_code == 200
+            worst[0] = max(worst[0], time.perf_counter() - t)
+            await asyncio.sleep(0.005)
+
+
+async def view(src: Path, sizes: dict[str, int]) -> dict[str, dict[str, float]]:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        stored = make_data(Path(tmp), sizes)
+        with server(src, Path(tmp)) as srv:
+            auth = {"Authorization": f"Bearer {token('viewer')}"}
+            async with httpx.AsyncClient(timeout=120, headers=auth) as http:
+                for doc_id, size in sizes.items():
+                    durations, worsts = [], []
+                    for _ in range(3):
+                        stop = asyncio.Event()
+                        worst = [0.0]
+                        poller = asyncio.create_task(_health_poller(srv.url, stop, worst))
+                        await asyncio.sleep(0.05)
+                        t = time.perf_counter()
+                        r = await http.get(f"{srv.url}/v1/docs/{doc_id}")
+                        durations.append(time.perf_counter() - t)
+                        stop.set()
+                        await poller
+                        assert r.status_code == 200, r.text[:200]
+                        assert len(r.json()) == size // 150
+                        worsts.append(worst[0])
+                    out[doc_id] = {
+                        "stored_mb": stored[doc_id] / 1e6,
+                        "json_mb": len(r.content) / 1e6,
+                        "view_s": statistics.median(durations),
+                        "health_worst_s": statistics.median(worsts),
+                    }
+    return out
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conns", type=int, default=2000)
+    parser.add_argument("--warm", type=int, default=100)
+    parser.add_argument("--only", nargs="*", default=["idle", "stalled", "view"])
+    parser.add_argument("--src", type=Path, default=SRC, help="the server's src directory")
+    parser.add_argument("--quick", action="store_true", help="small sizes; not comparable")
+    args = parser.parse_args()
+    raise_nofile()
+    src = args.src.resolve()
+    print(f"server src: {src}\n")
+    if "idle" in args.only:
+        conns = 200 if args.quick else args.conns
+        r = await idle(src, conns, args.warm)
+        print("| idle connections | RSS per connection, KiB | server RSS after, MiB |")
+        print("|---|---|---|")
+        print(f"| {conns:,} | {r['rss_per_conn_kib']:.1f} | {r['rss_after_mib']:.0f} |\n")
+    if "stalled" in args.only:
+        pushes = 20 if args.quick else 144
+        s = await stalled(src, writers=4, pushes=pushes, size=64 * KIB)
+        print(f"Stalled reader ({s['pushed_mib']:.0f} MiB of broadcasts, send_timeout 3 s)\n")
+        print("| peak RSS growth, no stalled reader | with one | its cost | dropped after, s |")
+        print("|---|---|---|---|")
+        dropped = ", ".join("no" if d is None else f"{d:.1f}" for d in s["dropped_after_s"])
+        print(
+            f"| {s['without_mib']:.1f} MiB | {s['with_mib']:.1f} MiB | {s['cost_mib']:.1f} MiB "
+            f"| {dropped} |"
+        )
+        print(f"\nhonest subscriber got every broadcast: {s['honest_ok']}\n")
+    if "view" in args.only:
+        sizes = {"big10": 10_000_000, "big70": 70_000_000}
+        if args.quick:
+            sizes = {"big1": 1_000_000}
+        v = await view(src, sizes)
+        print("| document | stored, MB | JSON, MB | view, s | slowest /health during it, s |")
+        print("|---|---|---|---|---|")
+        for doc_id, f in v.items():
+            print(
+                f"| {doc_id} | {f['stored_mb']:.1f} | {f['json_mb']:.1f} | {f['view_s']:.2f} "
+                f"| {f['health_worst_s']:.3f} |"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,138 @@
+"""One protocol session per WebSocket, in plain ASGI.
+
+Kept small because a server holds thousands of these: no Starlette ``WebSocket`` object and no
+task of its own while idle. The ASGI handler's own task reads (frames -> :meth:`Hub.receive`);
+a writer task exists only while the connection has frames to send, and sends them one at a
+time, so a frame stays counted in the connection's queue (:class:`~synckit.server.Limits`)
+until the ASGI server has taken it. Under uvicorn that happens only while the transport's
+write buffer is below its high-water mark: a client that stops reading makes the server hold at
+most its queue limit plus that buffer, is told ``SLOW_CONSUMER`` once the queue overflows, and
+is dropped when a frame could not be sent within ``send_timeout`` (its transport aborted, see
+:data:`ABORT_EXTENSION`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from synckit.protocol import Error, ErrorCode
+from synckit.server._connection import Connection
+from synckit.server._hub import Hub
+
+__all__ = ["ABORT_EXTENSION", "Link", "serve_socket"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: ASGI scope extension under which the server may offer a callable that drops the
+#: connection at once, buffered bytes and all (SyncKit's uvicorn protocol does). Without it a
+#: stuck connection's handler is cancelled instead, and the ASGI server closes it in its time.
+ABORT_EXTENSION = "synckit.abort"
+
+# WebSocket close codes for the error that ended a session.
+CLOSE_CODES = {
+    ErrorCode.FRAME_TOO_LARGE: 1009,
+    ErrorCode.SLOW_CONSUMER: 1013,
+    ErrorCode.SHUTTING_DOWN: 1001,
+    ErrorCode.INTERNAL: 1011,
+}
+
+
+class Link:
+    """The I/O side of one connection: writes its queued frames to the ASGI ``send``."""
+
+    __slots__ = ("_abort", "_send", "_task", "_timeout", "conn", "gone", "writer")
+
+    def __init__(self, send: Send, send_timeout: float, abort: Callable[[], None] | None) -> None:
+        self._send = send
+        self._timeout = send_timeout
+        self._abort = abort
+        self._task = asyncio.current_task()
+        self.conn: Connection | None = None
+        #: The transport is gone (or given up on): nothing more is sent.
+        self.gone = False
+        #: The task sending frames, while there are any.
+        self.writer: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Frames were queued (or the session ended): make sure a writer is running."""
+        if self.writer is None and not self.gone:
+            self.writer = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        conn = self.conn
+        assert conn is not None
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(None) as deadline:
+                while (frame := conn.pop_frame()) is not None:
+                    deadline.reschedule(loop.time() + self._timeout)
+                    await self._send({"type": "websocket.send", "bytes": frame})
+                if conn.closed:
+                    self.gone = True
+                    error = conn.session.error
+                    code = 1000 if error is None else CLOSE_CODES.get(error.code, 1008)
+                    reason = "" if error is None else error.message[:120]
+                    deadline.reschedule(loop.time() + self._timeout)
+                    await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except (TimeoutError, OSError, RuntimeError):
+            # The client is gone or stuck: drop the connection; it resyncs when it returns.
+            self.drop()
+        finally:
+            self.writer = None
+
+    def drop(self) -> None:
+        """Give up on the transport: the session ends and the handler stops reading."""
+        self.gone = True
+        if self.conn is not None:
+            self.conn.session.close()
+            self.conn.take_frames()  # never to be sent
+        if self._abort is not None:
+            self._abort()  # the handler reads the disconnect that follows
+        elif self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+
+
+async def serve_socket(
+    hub: Hub, scope: Scope, receive: Receive, send: Send, *, send_timeout: float
+) -> None:
+    """Serve one WebSocket (an ASGI ``websocket`` scope) until it closes."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    abort = scope.get("extensions", {}).get(ABORT_EXTENSION)
+    link = Link(send, send_timeout, abort if callable(abort) else None)
+    conn = link.conn = hub.connect(link.wake)
+    try:
+        while not conn.closed:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                link.gone = True
+                conn.session.close()
+                break
+            data = message.get("bytes")
+            if data is None:
+                refusal = "text frames are not part of the protocol: send binary frames"
+                hub.refuse(conn, Error(ErrorCode.BAD_FRAME, refusal, fatal=True))
+                break
+            hub.receive(conn, data)
+        # The session ended on our side: let the writer send what is left, then the close.
+        link.wake()
+        if link.writer is not None:
+            await link.writer
+    except asyncio.CancelledError:
+        if not link.gone:
+            raise
+    finally:
+        writer = link.writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        hub.disconnect(conn)

@@ -1,0 +1,110 @@
+"""The uvicorn WebSocket protocol SyncKit runs with: uvicorn's sans-I/O ``websockets`` one
+(the smallest per connection of uvicorn's implementations), made smaller still and able to
+drop a stuck connection at once.
+
+A server holds thousands of idle connections, so what each keeps matters: the handshake's
+request's headers and the response are let go once the WebSocket is accepted, and the
+receive queue and the writable flag are small slotted objects instead of an
+``asyncio.Queue`` (three deques) and an ``asyncio.Event`` (one deque). The app may call the
+scope extension :data:`~synckit.server._socket.ABORT_EXTENSION` to abort the transport,
+discarding its write buffer (a plain close waits for a client that never reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from synckit.server._socket import ABORT_EXTENSION
+
+__all__ = ["WebSocketProtocol"]
+
+
+class _Mailbox:
+    """What uvicorn's protocol uses of an ``asyncio.Queue``, for one consumer."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
+class _Flag:
+    """What uvicorn's protocol uses of an ``asyncio.Event``."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        while not self._set:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+        return True
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, lighter per connection and abortable."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Mailbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][ABORT_EXTENSION] = self._abort_transport
+        del self.request  # only the handshake needed it
+        # websockets' parser keeps the request alive (a local of its generator) for the
+        # connection's lifetime; its headers were copied into the scope above.
+        event.headers.clear()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and hasattr(self, "response"):
+            del self.response  # sent: only the handshake needed it
+
+    def _abort_transport(self) -> None:
+        self.transport.abort()
