@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from synckit.errors import AuthError, DecodeError, StorageError
+from synckit.errors import AuthError, DecodeError, StorageError, TokenExpiredError
 from synckit.protocol import (
     HTTP_MEDIA_TYPE,
     Error,
@@ -304,7 +304,8 @@ class SyncServer:
         """``GET /v1/docs/{doc_id}``: the document's JSON view, 404 when unknown.
 
         Guarded like every other way in: the token comes from ``Authorization: Bearer ...``
-        and the client id from ``X-SyncKit-Client`` (default ``viewer``).
+        and the client id from ``X-SyncKit-Client`` (default ``viewer``; a view writes
+        nothing, so that id is not registered to the principal).
         """
         token = _bearer(request)
         client_id = request.headers.get("x-synckit-client", "") or "viewer"
@@ -392,6 +393,8 @@ class SyncServer:
         """None when the request carries an administrator's token, else the error answer."""
         try:
             principal = self.hub.authenticate("admin", _bearer(request))
+        except TokenExpiredError as exc:  # as every other way in answers it
+            return _json_error(401, ErrorCode.TOKEN_EXPIRED, str(exc))
         except AuthError as exc:
             return _json_error(401, ErrorCode.AUTH_FAILED, str(exc))
         claim = principal.claims.get("synckit")

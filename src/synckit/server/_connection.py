@@ -29,6 +29,7 @@ class Connection:
         "levels",
         "outbox",
         "principal",
+        "reads_only",
         "session",
     )
 
@@ -42,6 +43,8 @@ class Connection:
         self.levels: dict[str, Access] = {}
         #: Frames received while the Hello is being decided (None: none is).
         self.held: list[bytes] | None = None
+        #: Plays a JSON view: it writes nothing, so its client id is not registered.
+        self.reads_only = False
         self._queued_bytes = 0
         self._limits = limits
         self._wake = wake

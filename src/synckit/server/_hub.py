@@ -250,8 +250,10 @@ class Hub:
             )
             return
         actor = hello.client_id
-        if conn.principal is not None or not principal.id:
-            self._welcome(conn, principal)  # re-authenticated, or an open server's client
+        if conn.principal is not None or not principal.id or conn.reads_only:
+            # Re-authenticated, an open server's client, or a JSON view (which writes nothing:
+            # registering its client id would lock every other principal out of the view).
+            self._welcome(conn, principal)
             return
         owner = self._owners.get(actor)
         if owner is not None:
@@ -660,6 +662,7 @@ class Hub:
         if exchange.result is not None:
             return None
         conn = self.connect(wake)
+        conn.reads_only = isinstance(exchange, _ViewExchange)
         for frame in exchange.frames():
             self.receive(conn, frame)
         return conn
@@ -684,9 +687,10 @@ class Hub:
     def view_exchange(
         self, doc_id: str, client_id: str = "viewer", token: str = ""
     ) -> ServerHttpExchange:
-        """The exchange that reads a whole document, with the same checks as a sync request."""
+        """The exchange that reads a whole document, with the same checks as a sync request
+        (its client id is not registered: a view writes nothing)."""
         body = encode_http_request(HttpSyncRequest(client_id, token))
-        return ServerHttpExchange(doc_id, body, max_body_bytes=self.limits.max_frame_bytes)
+        return _ViewExchange(doc_id, body, max_body_bytes=self.limits.max_frame_bytes)
 
     def exchange(self, exchange: ServerHttpExchange) -> HttpSyncAnswer | Error:
         """Play an exchange to its end on a hub with an inline store.
@@ -734,6 +738,13 @@ class Hub:
         if self.store is not None:
             self._perform_inline()
             self.store.close()
+
+
+class _ViewExchange(ServerHttpExchange):
+    """The exchange of a JSON view: a read with no changes, whose client id is not
+    registered to its principal (see :meth:`Hub.view_exchange`)."""
+
+    __slots__ = ()
 
 
 def view_of(result: HttpSyncAnswer | Error) -> dict[str, object] | None:
