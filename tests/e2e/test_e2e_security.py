@@ -662,3 +662,34 @@ async def test_an_open_server_on_a_public_address_refuses_to_start(
         assert done.returncode == 2 and "without authentication" in done.stderr, done
         assert not data.exists()
         assert await pair.stored() == before
+
+
+@pytest.mark.slow
+async def test_a_rotated_jwks_key_is_fetched_on_its_unknown_kid(tmp_path: Path) -> None:
+    """The key set is read again for an unknown ``kid``, at most once a minute."""
+    keys = tmp_path / "jwks.json"
+    keys.write_text(json.dumps({"keys": [EC.jwk(EC_KID)]}))
+    args = ["--jwks", str(keys), "--jwt-algorithms", "ES256", *REQUIRED]
+    served = _start(tmp_path / "data", args, {}, lambda c: EC.sign(c, kid=EC_KID))
+    started = time.monotonic()
+    try:
+        rotated = ec_pair()
+        keys.write_text(json.dumps({"keys": [EC.jwk(EC_KID), rotated.jwk("ec-2")]}))
+        token = rotated.sign(claims("rotated", {"rotation": "write"}), kid="ec-2")
+        async with honest_pair(served, "rotation") as pair:
+            before = await pair.stored()
+            # Within the first minute the file is not read again: refused, nothing stored.
+            got = await ws_attempt(served.url, token=token, client_id="rotated-1")
+            assert got.code is ErrorCode.AUTH_FAILED and "'ec-2'" in got.error.message, got
+            assert await pair.stored() == before
+            await asyncio.sleep(max(0.0, 61 - (time.monotonic() - started)))
+            await pair.exchange()
+            # After it, the unknown kid makes the server read the file: the new key works.
+            written = changes_by("rotated-1", {"rotated": True})
+            got = await ws_attempt(
+                served.url, token=token, client_id="rotated-1", doc_id="rotation", changes=written
+            )
+            assert got.acked and not got.errors, got
+            await eventually(lambda: pair.doc_a.get("rotated") is True)
+    finally:
+        served.stop()
