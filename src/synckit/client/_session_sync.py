@@ -81,7 +81,8 @@ class SessionSync(ReplicaSet):
 
     def reauth_due(self, now: float) -> bool:
         """Whether the token should be renewed at Unix time ``now``: a fifth of its lifetime
-        as of the Welcome, or 30 s, whichever is less, is left."""
+        as of the Welcome, or 30 s, whichever is less, is left (but never less than 2 s, or
+        half the lifetime when that is shorter)."""
         return self.token_expires is not None and self.online and now >= self._renew_at
 
     def connection_lost(self) -> None:
@@ -130,9 +131,12 @@ class SessionSync(ReplicaSet):
                 expires = event.token_expires_ms
                 self.token_expires = expires / 1000 if expires else None
                 if self.token_expires is not None:
-                    # Renew when a fifth of the lifetime (at most 30 s) is left.
-                    left = self.token_expires - self.wall_clock()
-                    self._renew_at = self.token_expires - min(30.0, max(left, 0.0) / 5)
+                    # Renew when a fifth of the lifetime (at most 30 s) is left, yet at least
+                    # 2 s before it ends (halfway for shorter ones): the client looks about
+                    # once a second, and a short-lived token must not expire in between.
+                    left = max(self.token_expires - self.wall_clock(), 0.0)
+                    margin = min(30.0, max(left / 5, min(2.0, left / 2)))
+                    self._renew_at = self.token_expires - margin
                 if self._welcomed:
                     return  # a re-authentication: subscriptions carry on
                 self._welcomed = True

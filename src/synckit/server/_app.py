@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from synckit.errors import AuthError, DecodeError, StorageError
+from synckit.errors import AuthError, DecodeError, StorageError, TokenExpiredError
 from synckit.protocol import (
     HTTP_MEDIA_TYPE,
     Error,
@@ -251,7 +251,8 @@ class SyncServer:
         """``GET /v1/docs/{doc_id}``: the document's JSON view, 404 when unknown.
 
         Guarded like every other way in: the token comes from ``Authorization: Bearer ...``
-        and the client id from ``X-SyncKit-Client`` (default ``viewer``).
+        and the client id from ``X-SyncKit-Client`` (default ``viewer``; a view writes
+        nothing, so that id is not registered to the principal).
         """
         token = _bearer(request)
         client_id = request.headers.get("x-synckit-client", "") or "viewer"
@@ -341,6 +342,8 @@ class SyncServer:
         """None when the request carries an administrator's token, else the error answer."""
         try:
             principal = self.hub.authenticate("admin", _bearer(request))
+        except TokenExpiredError as exc:  # as every other way in answers it
+            return _json_error(401, ErrorCode.TOKEN_EXPIRED, str(exc))
         except AuthError as exc:
             return _json_error(401, ErrorCode.AUTH_FAILED, str(exc))
         claim = principal.claims.get("synckit")

@@ -451,7 +451,7 @@ class Hub:
                 continue
             if principal.expires_at is None:
                 continue
-            if principal.expires_at < now:
+            if principal.expires_at + principal.leeway < now:
                 self.refuse(
                     conn,
                     Error(
@@ -777,7 +777,8 @@ class Hub:
     def view_exchange(
         self, doc_id: str, client_id: str = "viewer", token: str = ""
     ) -> ServerHttpExchange:
-        """The exchange that reads a whole document, with the same checks as a sync request."""
+        """The exchange that reads a whole document, with the same checks as a sync request
+        (its client id is not registered: a view writes nothing)."""
         body = encode_http_request(HttpSyncRequest(client_id, token))
         return ServerHttpExchange(doc_id, body, max_body_bytes=self.limits.max_frame_bytes)
 

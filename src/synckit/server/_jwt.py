@@ -297,8 +297,8 @@ def _principal(claims: Mapping[str, Any], leeway: float) -> Principal:
     exp = claims.get("exp")
     # The session ends when the token is no longer accepted: at exp plus the leeway a new
     # connection with it would still get.
-    expires = float(exp) + leeway if isinstance(exp, int | float) else None
-    return Principal(sub, grants, expires, dict(claims))
+    expires = float(exp) if isinstance(exp, int | float) else None
+    return Principal(sub, grants, expires, dict(claims), leeway=leeway)
 
 
 def _check_fits(key: Any, algorithms: Sequence[str], kid: str) -> None:

@@ -99,12 +99,16 @@ class Principal:
             server's :data:`ANONYMOUS` principal carries ``* -> admin``).
         expires_at: when the token expires, in Unix seconds (None: it does not).
         claims: the token's verified claims (empty for an open server).
+        leeway: seconds after ``expires_at`` that a session with the token still lasts (the
+            clock tolerance the token was accepted with; the session ends with
+            ``TOKEN_EXPIRED`` after that).
     """
 
     id: str
     grants: tuple[Grant, ...] = ()
     expires_at: float | None = None
     claims: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    leeway: float = field(default=0.0, compare=False)
 
     def access(self, doc_id: str) -> Access:
         """The access the grants give to ``doc_id`` (see the module docs for the rule)."""
