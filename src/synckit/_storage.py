@@ -201,6 +201,29 @@ class SQLiteDocLog:
             return None
         return StoredDoc(None if row is None else bytes(row[0]), tuple(bytes(r[0]) for r in log))
 
+    def load_isolated(self, doc_id: str) -> StoredDoc | None:
+        """:meth:`load` on a read-only connection of its own, in one read transaction: safe
+        from any thread while this store's connection is in use (WAL readers do not block
+        the writer), and SQLite lets go of the GIL while it reads."""
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
+        try:
+            db.execute("BEGIN")
+            row = db.execute("SELECT data FROM snapshots WHERE doc_id = ?", (doc_id,)).fetchone()
+            log = db.execute(
+                "SELECT data FROM changes WHERE doc_id = ? ORDER BY id", (doc_id,)
+            ).fetchall()
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
+        finally:
+            db.close()
+        if row is None and not log:
+            return None
+        return StoredDoc(None if row is None else bytes(row[0]), tuple(bytes(r[0]) for r in log))
+
     def append(self, doc_id: str, changes: bytes) -> None:
         try:
             # In autocommit mode one INSERT is one transaction: committed when it returns.

@@ -143,8 +143,8 @@ class _LoadSignal(InlineStore):
         super().__init__(store)
         self.loaded = asyncio.Event()
 
-    async def load(self, doc_id: str) -> StoredDoc | None:
-        found = await super().load(doc_id)
+    async def read(self, doc_id: str) -> StoredDoc | None:
+        found = await super().read(doc_id)  # off the loop, on a connection of its own
         self.loaded.set()
         return found
 

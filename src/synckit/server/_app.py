@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,6 +27,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from synckit._logged import LoggedDocument
+from synckit._storage import StoredDoc
 from synckit.errors import AuthError, DecodeError, StorageError, TokenExpiredError
 from synckit.protocol import (
     HTTP_MEDIA_TYPE,
@@ -37,7 +40,7 @@ from synckit.protocol import (
     encode_http_error,
 )
 from synckit.server._access import AccessFeed, AccessRules, LocalAccessFeed
-from synckit.server._hub import Authenticator, Authorizer, Hub, view_of
+from synckit.server._hub import Authenticator, Authorizer, Hub
 from synckit.server._limits import Limits
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
@@ -256,20 +259,25 @@ class SyncServer:
         """
         token = _bearer(request)
         client_id = request.headers.get("x-synckit-client", "") or "viewer"
-        exchange = self.hub.view_exchange(request.path_params["doc_id"], client_id, token)
-        result = await self._play(exchange)
-        if isinstance(result, Error):
-            return _json_error(http_status(result), result.code, result.message)
+        doc_id = request.path_params["doc_id"]
+        refusal = self.hub.view_refusal(doc_id, client_id, token)
+        if refusal is not None:
+            return _json_error(http_status(refusal), refusal.code, refusal.message)
+        # What storage holds is every acknowledged change. It is read as it is, without
+        # opening the document in a room (off the loop where the store allows it), then
+        # decoded and serialised in a thread: a large document stalls nobody else for long.
         try:
-            # Off the event loop: a large document takes long to decode and serialise. The
-            # answer's changes are immutable bytes, decoded into a document of the thread's own.
-            body = await asyncio.to_thread(_view_body, result)
-        except DecodeError as exc:
+            store = self.store
+            if isinstance(store, InlineStore):
+                stored = await store.read(doc_id)
+            else:
+                stored = await store.load(doc_id)
+            body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
+        except (StorageError, DecodeError) as exc:
             return _json_error(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
         if body is None:
             return JSONResponse(
-                {"error": "NOT_FOUND", "message": f"no document {exchange.doc_id!r}"},
-                status_code=404,
+                {"error": "NOT_FOUND", "message": f"no document {doc_id!r}"}, status_code=404
             )
         return Response(body, media_type="application/json")
 
@@ -480,12 +488,33 @@ class _SocketEndpoint:
         await self._server.sync_socket(scope, receive, send)
 
 
-def _view_body(result: HttpSyncAnswer) -> bytes | None:
-    """The JSON bytes of a view exchange's answer (None: no such document); run in a thread."""
-    view = view_of(result)
-    if view is None:
+def _stored_view_body(stored: StoredDoc) -> bytes | None:
+    """The JSON bytes of a stored document (None: it holds nothing); run in a thread, on a
+    document of the thread's own."""
+    logged = LoggedDocument.restore(stored)
+    if not logged.doc.version():
         return None
-    return json.dumps(view, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return _json_bytes(logged.doc.to_json())
+
+
+# Items per json.dumps call when a view is serialised: each call holds the GIL throughout,
+# so a large document is written in slices and the event loop's thread gets its turns.
+_JSON_SLICE = 512
+
+
+def _json_bytes(value: object) -> bytes:
+    """``value`` as compact JSON, a large dict or list serialised a slice at a time."""
+    dump = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if isinstance(value, dict) and len(value) > _JSON_SLICE:
+        items = list(value.items())
+        parts = [
+            dump(dict(items[i : i + _JSON_SLICE]))[1:-1] for i in range(0, len(items), _JSON_SLICE)
+        ]
+        return ("{" + ",".join(parts) + "}").encode()
+    if isinstance(value, list) and len(value) > _JSON_SLICE:
+        parts = [dump(value[i : i + _JSON_SLICE])[1:-1] for i in range(0, len(value), _JSON_SLICE)]
+        return ("[" + ",".join(parts) + "]").encode()
+    return dump(value).encode()
 
 
 def _bearer(request: Request) -> str:

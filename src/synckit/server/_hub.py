@@ -52,6 +52,7 @@ from synckit.protocol import (
     Subscribed,
     Unsubscribe,
     Welcome,
+    check_doc_id,
     encode_frame_body,
     encode_http_request,
 )
@@ -262,22 +263,8 @@ class Hub:
             return
         try:
             principal = self.authenticate(hello.client_id, hello.token)
-        except TokenExpiredError as exc:
-            conn.send(Error(ErrorCode.TOKEN_EXPIRED, str(exc), fatal=True))
-            return
-        except AuthUnavailableError as exc:
-            conn.send(
-                Error(
-                    ErrorCode.AUTH_FAILED,
-                    str(exc),
-                    retryable=True,
-                    fatal=True,
-                    retry_after_ms=_AUTH_RETRY_MS,
-                )
-            )
-            return
         except AuthError as exc:
-            conn.send(Error(ErrorCode.AUTH_FAILED, str(exc), fatal=True))
+            conn.send(_auth_refusal(exc))
             return
         if conn.principal is not None and principal.id != conn.principal.id:
             conn.send(
@@ -385,6 +372,31 @@ class Hub:
                 f"authenticate must return a Principal, got {type(result).__name__}"
             )
         return result
+
+    def view_refusal(self, doc_id: str, client_id: str, token: str) -> Error | None:
+        """Why a JSON view of ``doc_id`` with this client id and token is refused (None: it
+        is not): the questions a view's Hello and Subscribe would be asked, without opening
+        the document. The I/O shell then reads the stored document itself, off the rooms."""
+        problem = check_doc_id(doc_id)
+        if problem is not None:
+            return Error(ErrorCode.INVALID_DOC_ID, problem, fatal=True)
+        if self._closed:
+            return self.shutting_down_error()
+        try:
+            principal = self.authenticate(client_id, token)
+        except AuthError as exc:
+            refusal = _auth_refusal(exc)
+        else:
+            if self.may(principal, doc_id, "read"):
+                return None
+            who = f"principal {principal.id!r}" if principal.id else "this client"
+            refusal = Error(
+                ErrorCode.PERMISSION_DENIED, f"{who} may not read document {doc_id!r}", fatal=True
+            )
+        event = "auth_failed" if refusal.code is not ErrorCode.PERMISSION_DENIED else "refused"
+        level = logging.WARNING if event == "auth_failed" else logging.INFO
+        log_event(level, event, http=True, client=client_id, doc=doc_id, code=refusal.code.name)
+        return refusal
 
     def may(self, principal: Principal, doc_id: str, action: Action) -> bool:
         """Whether ``principal`` may ``action`` document ``doc_id``: the ``authorize`` hook
@@ -828,6 +840,21 @@ class Hub:
         if self.store is not None:
             self._perform_inline()
             self.store.close()
+
+
+def _auth_refusal(exc: AuthError) -> Error:
+    """The fatal error that answers a refused token."""
+    if isinstance(exc, TokenExpiredError):
+        return Error(ErrorCode.TOKEN_EXPIRED, str(exc), fatal=True)
+    if isinstance(exc, AuthUnavailableError):
+        return Error(
+            ErrorCode.AUTH_FAILED,
+            str(exc),
+            retryable=True,
+            fatal=True,
+            retry_after_ms=_AUTH_RETRY_MS,
+        )
+    return Error(ErrorCode.AUTH_FAILED, str(exc), fatal=True)
 
 
 def view_of(result: HttpSyncAnswer | Error) -> dict[str, object] | None:

@@ -10,6 +10,7 @@ called on the event loop (see its docstring for why not a thread).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -210,6 +211,15 @@ class InlineStore:
 
     async def load(self, doc_id: str) -> StoredDoc | None:
         return self.store.load(doc_id)
+
+    async def read(self, doc_id: str) -> StoredDoc | None:
+        """What :meth:`load` returns, read off the event loop where the store allows it (a
+        SQLite store, on a connection of the reading thread's own): for readers that must
+        not stall everyone else, such as JSON views of large documents."""
+        store = self.store
+        if isinstance(store, SQLiteDocLog):
+            return await asyncio.to_thread(store.load_isolated, doc_id)
+        return store.load(doc_id)
 
     async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
         self.store.append_many(batches)
