@@ -242,13 +242,14 @@ def big_edit(engine: SyncEngine, doc_id: str, size: int) -> None:
 def test_a_push_over_the_servers_frame_limit_is_a_clear_document_error() -> None:
     hub = Hub(ServerMemoryStore(), limits=Limits(max_frame_bytes=2_000))
     engine = SyncEngine(MemoryStore(), "me~1")
-    big_edit(engine, "big", 5_000)
+    engine.open("big").set("v", "x" * 5_000)  # one edit larger than a frame
     engine.open("small").set("ok", True)
-    assert sync(hub, engine, "big") == [HttpOutcome.AGAIN, HttpOutcome.REFUSED]
+    # Refused by the server, then (the limit found by halving) known too large by the client.
+    assert HttpOutcome.AGAIN in sync(hub, engine, "big")
     error = engine.doc_error("big")
     assert error is not None and error.code is ErrorCode.FRAME_TOO_LARGE
     assert not error.retryable
-    assert "'big'" in error.message and "too large" in error.message
+    assert "'big'" in error.message and "frame limit" in error.message
     assert engine.sync_error() is error
     assert engine.unsynced() == ["big", "small"]
     assert sync(hub, engine, "small")[-1] is HttpOutcome.DONE  # other documents go on
@@ -272,7 +273,9 @@ def test_a_push_over_the_servers_frame_limit_is_a_clear_document_error() -> None
     engine.http_failed("big", "connection reset")
     assert engine.doc_error("big") is None
     assert engine.last_error is not None and engine.last_error.message == "connection reset"
-    assert sync(hub, engine, "big")[-1] is HttpOutcome.REFUSED
+    sync(hub, engine, "big")
+    again = engine.doc_error("big")
+    assert again is not None and again.code is ErrorCode.FRAME_TOO_LARGE
 
 
 def test_a_known_frame_limit_keeps_the_push_from_being_sent() -> None:
@@ -308,6 +311,22 @@ def test_a_backlog_larger_than_a_frame_is_sent_in_parts() -> None:
             break
     assert engine.unsynced() == [] and engine.doc_error("big") is None
     assert len(outcomes) > 4  # it took several requests, each under the frame limit
+    assert hub.doc_json("big") == doc.to_json()
+
+
+def test_over_http_alone_the_frame_limit_is_found_by_halving() -> None:
+    # No WebSocket Welcome told the limit: a refused backlog is halved until it fits.
+    hub = Hub(ServerMemoryStore(), limits=Limits(max_frame_bytes=20_000))
+    engine = SyncEngine(MemoryStore(), "me~1")
+    doc = engine.open("big")
+    for i in range(60):
+        doc.set(f"k{i}", "y" * 1_000)
+    for _ in range(40):
+        post(hub, engine, "big")
+        if not engine.unsynced():
+            break
+    assert engine.unsynced() == [] and engine.doc_error("big") is None
+    assert engine.max_frame_bytes <= 20_000
     assert hub.doc_json("big") == doc.to_json()
 
 

@@ -137,13 +137,16 @@ async def test_http_push_over_the_frame_limit_raises(tmp_path: Path) -> None:
     try:
         async with fast(server.url, transport="http") as client:
             big, small = await client.open("big"), await client.open("small")
-            big.get_text("t").insert(0, "z" * 20_000)
+            long = await client.open("long")
+            big.set("blob", "z" * 20_000)  # one edit larger than a frame
+            long.get_text("t").insert(0, "y" * 20_000)  # a run: it goes in parts
             small.set("fits", True)
             with pytest.raises(LimitExceededError, match=r"FRAME_TOO_LARGE.*'big'"):
                 await client.wait_synced(timeout=5)
-            await eventually(lambda: client.engine.unsynced() == ["big"], what="small synced")
+            await eventually(lambda: client.engine.unsynced() == ["big"], what="others synced")
             assert client.online  # the server answered; it refused one document
         assert doc_view(server.url, "small") == {"fits": True}
+        assert doc_view(server.url, "long") == {"t": "y" * 20_000}
     finally:
         server.stop()
 

@@ -251,3 +251,16 @@ def test_one_connection_logs_a_bounded_number_of_refusals(
     lines = [r for r in caplog.records if r.name == "synckit.server"]
     assert len(lines) == 21  # 20 refusals, then one line saying the rest are not logged
     assert lines[-1].__dict__["synckit"]["event"] == "quiet"
+
+
+def test_http_requests_do_not_take_connection_slots() -> None:
+    hub = Hub(
+        MemoryStore(), authenticate=authenticate, limits=Limits(max_connections_per_principal=1)
+    )
+    ws = Peer(hub, "a1", "alice")
+    ws.subscribe("d")
+    body = encode_http_request(HttpSyncRequest("a2", "alice"))
+    result = hub.exchange(ServerHttpExchange("d", body, max_body_bytes=1 << 20))
+    assert not isinstance(result, Error), result
+    assert hub.doc_json("d", token="alice") is None
+    assert hub.quotas.connections_of("alice") == 1

@@ -146,6 +146,11 @@ def test_a_key_set_fetched_in_the_background_asks_the_client_to_retry() -> None:
         time.sleep(0.01)
     time.sleep(0.05)
     assert verify("c", token).id == "alice"  # the client's retry gets in
+    # A made-up kid while the key set was just read: refused for good, not "retry".
+    made_up = jwt.encode(claims(), key, algorithm="ES256", headers={"kid": "nope"})
+    with pytest.raises(AuthError, match="does not hold it") as refused:
+        verify("c", made_up)
+    assert not isinstance(refused.value, AuthUnavailableError)
 
 
 def test_a_short_secret_is_refused_at_start() -> None:

@@ -33,6 +33,9 @@ from synckit.protocol import (
 
 __all__ = ["HTTP_MEDIA_TYPE", "HttpOutcome", "HttpSync"]
 
+# A refused request smaller than this is not split further: one edit is that large.
+_MIN_PROBE_BYTES = 4096
+
 
 class HttpOutcome(enum.Enum):
     """What :meth:`SyncEngine.receive_http` made of an answer, and what the caller does next."""
@@ -105,7 +108,7 @@ class HttpSync(ReplicaSet):
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
                 f"an edit of {doc_id!r} takes {len(changes)} bytes, more than the "
-                f"server's frame limit of {limit}",
+                f"frame limit of {limit}",
                 doc_id=doc_id,
             )
             changes, body, reached = b"", self._http_body(version, b""), 0
@@ -216,6 +219,12 @@ class HttpSync(ReplicaSet):
             return HttpOutcome.REFUSED
         if code is ErrorCode.SHUTTING_DOWN or expired:
             return self._unreachable(doc_id, message)  # (a fresh token for the next round)
+        if code is ErrorCode.FRAME_TOO_LARGE and rep.http_pushed > _MIN_PROBE_BYTES:
+            # The server's frame limit is not known over HTTP (a WebSocket Welcome says it):
+            # guess half of what was refused, so a long backlog goes in parts, and try again.
+            known = self.max_frame_bytes or rep.http_pushed
+            self.max_frame_bytes = min(known, rep.http_pushed // 2)
+            return HttpOutcome.AGAIN
         if code is ErrorCode.FRAME_TOO_LARGE:
             message = (
                 f"unsent changes of {doc_id!r} take {rep.http_pushed} bytes; the server "

@@ -125,7 +125,8 @@ class ReplicaSet:
         self._clock = clock
         self._replicas: dict[str, Replica] = {}
         self.session: ClientSession | None = None
-        #: The server's frame limit, from its Welcome.
+        #: The server's frame limit, from its Welcome (over HTTP alone: found by halving a
+        #: refused request).
         self.max_frame_bytes = 0
         #: An error after which reconnecting is pointless (refused token, protocol version).
         self.terminal_error: Error | None = None

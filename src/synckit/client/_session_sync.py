@@ -255,8 +255,8 @@ class SessionSync(ReplicaSet):
         if room and len(data) > room:
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
-                f"an edit of {doc_id!r} takes {len(data)} bytes, more than the server's "
-                f"frame limit of {self.max_frame_bytes}",
+                f"an edit of {doc_id!r} takes {len(data)} bytes, more than the frame limit "
+                f"of {self.max_frame_bytes}",
                 doc_id=doc_id,
             )
             return

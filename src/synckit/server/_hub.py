@@ -331,7 +331,7 @@ class Hub:
     def _welcome(self, conn: Connection, principal: Principal) -> None:
         first = conn.principal is None
         conn.principal = principal
-        if first:
+        if first and not conn.http:  # HTTP requests are bounded by the push budget instead
             refusal = self.quotas.admit(principal.id, conn.id)
             if refusal is not None:
                 conn.send(refusal)  # fatal: the connection closes, counted nowhere

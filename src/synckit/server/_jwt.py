@@ -197,7 +197,7 @@ class JwtVerifier:
                 f"(this server accepts {', '.join(self.algorithms)})"
             )
         kid = header.get("kid")
-        keys = self._candidates(kid if isinstance(kid, str) else None)
+        keys, fetching = self._candidates(kid if isinstance(kid, str) else None)
         options: Any = {"require": ["exp", "sub"] if self.require_exp else ["sub"]}
         last: Exception | None = None
         for key in keys:
@@ -232,44 +232,55 @@ class JwtVerifier:
             return _principal(claims, self.leeway)
         if last is not None:
             raise AuthError("authentication failed: bad signature")
-        if self._background:
+        if fetching:
+            # Only when this very token made the key set be fetched: a made-up kid within the
+            # refresh interval is refused for good, not "retry" for ever.
             raise AuthUnavailableError(
                 f"authentication pending: unknown key id {str(kid)[:40]!r}; the key set is "
                 "being fetched again: retry shortly"
             )
         raise AuthError(
             f"authentication failed: unknown key id {str(kid)[:40]!r}"
-            + (" (the key set was read again and does not hold it)" if self._fetch else "")
+            + (
+                f" (the key set, read at most every {self.jwks_refresh:g} s, does not hold it)"
+                if self._fetch
+                else ""
+            )
         )
 
-    def _candidates(self, kid: str | None) -> list[Any]:
+    def _candidates(self, kid: str | None) -> tuple[list[Any], bool]:
+        """The keys to try for a token with ``kid``, and whether the key set is being
+        fetched again in the background for it."""
         if kid is None:
-            return list(self._keys.values())
+            return list(self._keys.values()), False
         key = self._keys.get(kid)
+        fetching = False
         if key is None and self._fetch is not None:
-            self._refetch()
+            fetching = self._refetch()
             key = self._keys.get(kid)
         if key is None and "" in self._keys:
             key = self._keys[""]
         if key is None and self._fetch is None:
             # Keys from PEM files have no ids of their own: a token's kid names none of
             # them, so each is tried (a signature check decides).
-            return list(self._keys.values())
-        return [] if key is None else [key]
+            return list(self._keys.values()), False
+        return ([] if key is None else [key]), fetching
 
-    def _refetch(self) -> None:
+    def _refetch(self) -> bool:
         """Read the JWKS document again, unless that was done less than ``jwks_refresh``
-        seconds ago (an unreachable or bad document keeps the keys held)."""
+        seconds ago (an unreachable or bad document keeps the keys held); True when a read
+        in the background was started now (its answer is not known yet)."""
         assert self._fetch is not None
         with self._lock:
             now = self._clock()
             if now - self._last_fetch < self.jwks_refresh:
-                return
+                return False
             self._last_fetch = now
         if self._background:
             threading.Thread(target=self._read_keys, name="synckit-jwks", daemon=True).start()
-        else:
-            self._read_keys()
+            return True
+        self._read_keys()
+        return False
 
     def _read_keys(self) -> None:
         assert self._fetch is not None
