@@ -27,8 +27,11 @@ __all__ = ["TERMINAL", "Replica", "ReplicaSet", "is_terminal"]
 
 #: Errors after which reconnecting cannot help (unless the server says it may: retryable).
 #: NOT_AUTHOR ends a session when the client id belongs to another principal (a store shared
-#: by two users): that store's edits cannot be sent under this token.
-TERMINAL = frozenset({ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION, ErrorCode.NOT_AUTHOR})
+#: by two users): that store's edits cannot be sent under this token. TOO_MANY, not
+#: retryable, at the Hello: the principal registered as many client ids as the server allows.
+TERMINAL = frozenset(
+    {ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION, ErrorCode.NOT_AUTHOR, ErrorCode.TOO_MANY}
+)
 
 
 def is_terminal(error: Error, token_renewable: bool) -> bool:

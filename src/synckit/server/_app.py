@@ -29,7 +29,13 @@ from starlette.websockets import WebSocket
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.errors import AuthError, DecodeError, StorageError, TokenExpiredError
+from synckit.errors import (
+    AuthError,
+    DecodeError,
+    LimitExceededError,
+    StorageError,
+    TokenExpiredError,
+)
 from synckit.protocol import (
     HTTP_MEDIA_TYPE,
     Error,
@@ -105,13 +111,13 @@ async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
             case Load(doc_id=doc_id):
                 return await store.load(doc_id)
             case Claim():
-                return await store.claim_actor(op.actor_id, op.principal)
+                return await store.claim_actor(op.actor_id, op.principal, op.limit)
             case Commit(batches=batches):
                 if batches:
                     await store.append_many(batches)
             case Compact():
                 await store.compact(op.doc_id, op.snapshot, op.covered)
-    except StorageError as exc:
+    except (StorageError, LimitExceededError) as exc:
         return exc
     except Exception as exc:  # a backend's own error type: the same as a storage failure
         return StorageError(f"{type(exc).__name__}: {exc}")

@@ -31,6 +31,7 @@ from synckit.errors import (
     AuthUnavailableError,
     DecodeError,
     InvalidTypeError,
+    LimitExceededError,
     LocalProtocolError,
     RemoteProtocolError,
     StorageError,
@@ -105,13 +106,13 @@ def perform_io(op: IoOp, store: Store) -> IoResult:
             case Load(doc_id=doc_id):
                 return store.load(doc_id)
             case Claim():
-                return store.claim_actor(op.actor_id, op.principal)
+                return store.claim_actor(op.actor_id, op.principal, op.limit)
             case Commit(batches=batches):
                 if batches:
                     store.append_many(batches)
             case Compact():
                 store.compact(op.doc_id, op.snapshot, op.covered)
-    except StorageError as exc:
+    except (StorageError, LimitExceededError) as exc:
         return exc
     return None
 
@@ -292,7 +293,9 @@ class Hub:
             held, conn.held = conn.held or [], None
             if conn.id not in self._connections or conn.closed:
                 return
-            if isinstance(result, Exception):
+            if isinstance(result, LimitExceededError):
+                conn.send(Error(ErrorCode.TOO_MANY, str(result), fatal=True))
+            elif isinstance(result, Exception):
                 conn.send(
                     Error(
                         ErrorCode.INTERNAL,
@@ -309,7 +312,7 @@ class Hub:
             for frame in held:
                 self.receive(conn, frame)
 
-        self.rooms.claim(actor, principal.id, then)
+        self.rooms.claim(actor, principal.id, then, self.limits.max_client_ids_per_principal)
 
     def _claimed(self, conn: Connection, principal: Principal, actor: str, owner: str) -> None:
         """The registry says ``actor`` belongs to ``owner``: welcome ``principal`` or refuse."""

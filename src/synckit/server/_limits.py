@@ -37,6 +37,10 @@ class Limits:
     #: retryable once another of its connections closed). The anonymous principal of an
     #: open server is not limited.
     max_connections_per_principal: int = 100
+    #: Client ids one principal may register (each new id is a stored row; TOO_MANY at the
+    #: Hello of one more). A client store makes one id, so this is about how many stores
+    #: (devices, browsers, reinstalls) one principal may ever use.
+    max_client_ids_per_principal: int = 10_000
     #: Push bytes one principal may send per second, on average over all its connections and
     #: transports, and the burst it may send at once (RATE_LIMITED, that push refused, with
     #: the milliseconds after which it would be accepted). A burst larger than one push's
@@ -65,6 +69,7 @@ class Limits:
             "max_load_waiters",
             "max_subscriptions",
             "max_connections_per_principal",
+            "max_client_ids_per_principal",
             "push_bytes_per_second",
             "push_burst_bytes",
         ):

@@ -80,6 +80,8 @@ class Claim:
     actor_id: str
     principal: str
     then: Callable[[str | Exception], None]
+    #: Ids ``principal`` may own at most (0: no limit).
+    limit: int = 0
 
 
 IoOp = Load | Commit | Compact | Claim
@@ -179,9 +181,15 @@ class Rooms:
         snapshot, covered, size_then = logged.snapshot()
         self._push(Compact(doc_id, snapshot, covered, size_then, logged))
 
-    def claim(self, actor_id: str, principal: str, then: Callable[[str | Exception], None]) -> None:
+    def claim(
+        self,
+        actor_id: str,
+        principal: str,
+        then: Callable[[str | Exception], None],
+        limit: int = 0,
+    ) -> None:
         """Queue the registration of ``actor_id`` for ``principal`` (see :class:`Claim`)."""
-        self._push(Claim(actor_id, principal, then))
+        self._push(Claim(actor_id, principal, then, limit))
 
     def after_commit(self, reply: Callable[[], None]) -> None:
         """Run ``reply`` once every commit queued so far is stored (now, when none is)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
-from synckit.errors import StorageError
+from synckit.errors import LimitExceededError, StorageError
 from synckit.server._lock import DataLock
 
 __all__ = ["AsyncStore", "InlineStore", "MemoryStore", "SQLiteStore", "Store", "StoredDoc"]
@@ -33,9 +33,15 @@ class Store(DocLog, Protocol):
         """Every stored document id, sorted."""
         ...
 
-    def claim_actor(self, actor_id: str, principal: str) -> str:
+    def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
         """Register ``actor_id`` as ``principal``'s unless it already belongs to someone;
-        return its owner (``principal`` when the claim succeeded). Committed on return."""
+        return its owner (``principal`` when the claim succeeded). Committed on return.
+
+        Raises:
+            LimitExceededError: ``actor_id`` is new and ``principal`` already owns ``limit``
+                ids (0: no limit); nothing was registered.
+            StorageError: the backend failed.
+        """
         ...
 
     def access_rules(self) -> dict[str, str]:
@@ -63,8 +69,14 @@ class MemoryStore(MemoryDocLog):
     def doc_ids(self) -> list[str]:
         return sorted(self._docs)
 
-    def claim_actor(self, actor_id: str, principal: str) -> str:
-        return self._actors.setdefault(actor_id, principal)
+    def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
+        owner = self._actors.get(actor_id)
+        if owner is not None:
+            return owner
+        if limit and sum(p == principal for p in self._actors.values()) >= limit:
+            raise _too_many_ids(principal, limit)
+        self._actors[actor_id] = principal
+        return principal
 
     def access_rules(self) -> dict[str, str]:
         return dict(self._access)
@@ -76,6 +88,13 @@ class MemoryStore(MemoryDocLog):
             self._access[principal] = docs
 
 
+def _too_many_ids(principal: str, limit: int) -> LimitExceededError:
+    return LimitExceededError(
+        f"principal {principal!r} already owns {limit} client ids "
+        "(max_client_ids_per_principal); reuse a client store instead of making new ones"
+    )
+
+
 # Which principal each client (actor) id belongs to: the first to say Hello with it.
 _ACTORS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS actors (
@@ -83,6 +102,7 @@ CREATE TABLE IF NOT EXISTS actors (
     principal TEXT NOT NULL,
     claimed_at REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS actors_by_principal ON actors (principal);
 CREATE TABLE IF NOT EXISTS access_rules (
     principal TEXT PRIMARY KEY,
     docs TEXT NOT NULL
@@ -140,18 +160,28 @@ class SQLiteStore(SQLiteDocLog):
             raise StorageError(f"cannot list documents: {exc}") from exc
         return [r[0] for r in rows]
 
-    def claim_actor(self, actor_id: str, principal: str) -> str:
+    def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
+        db = self._db
         try:
-            self._db.execute(
-                "INSERT OR IGNORE INTO actors (actor_id, principal, claimed_at) VALUES (?, ?, ?)",
-                (actor_id, principal, time.time()),
-            )
-            row = self._db.execute(
+            row = db.execute(
                 "SELECT principal FROM actors WHERE actor_id = ?", (actor_id,)
             ).fetchone()
+            if row is not None:
+                return str(row[0])
+            if limit:
+                (owned,) = db.execute(
+                    "SELECT COUNT(*) FROM actors WHERE principal = ?", (principal,)
+                ).fetchone()
+                if owned >= limit:
+                    raise _too_many_ids(principal, limit)
+            # One process writes this file (DataLock): nobody registers it in between.
+            db.execute(
+                "INSERT INTO actors (actor_id, principal, claimed_at) VALUES (?, ?, ?)",
+                (actor_id, principal, time.time()),
+            )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot register client id {actor_id!r}: {exc}") from exc
-        return str(row[0])
+        return principal
 
     def access_rules(self) -> dict[str, str]:
         try:
@@ -184,7 +214,7 @@ class AsyncStore(Protocol):
 
     async def doc_ids(self) -> list[str]: ...
 
-    async def claim_actor(self, actor_id: str, principal: str) -> str: ...
+    async def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str: ...
 
     async def access_rules(self) -> dict[str, str]: ...
 
@@ -230,8 +260,8 @@ class InlineStore:
     async def doc_ids(self) -> list[str]:
         return self.store.doc_ids()
 
-    async def claim_actor(self, actor_id: str, principal: str) -> str:
-        return self.store.claim_actor(actor_id, principal)
+    async def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
+        return self.store.claim_actor(actor_id, principal, limit)
 
     async def access_rules(self) -> dict[str, str]:
         return self.store.access_rules()
