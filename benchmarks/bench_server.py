@@ -238,7 +238,7 @@ PEERS = BENCH / "peers"
 PEERS_HOME = BENCH / ".peers"
 
 _PYCRDT_CHILD = """
-import asyncio, json, resource, socket, sys
+import asyncio, json, resource, signal, socket, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
 from pycrdt.websocket import ASGIServer, WebsocketServer
 
@@ -279,10 +279,15 @@ else:
         config = Config()
         config.bind = [f"fd://{sock.fileno()}"]
         config.loglevel = "WARNING"
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         async with websocket_server:
-            await serve(app, config, mode="asgi")
+            await serve(app, config, mode="asgi", shutdown_trigger=stop.wait)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:  # pycrdt-websocket's stop cancels its own task group
+        pass
 """
 
 
