@@ -8,6 +8,12 @@ this process is the client side. Memory is the server process's RSS (``VmRSS``/`
 * **idle**: ``--warm`` connections are opened first (code paths and allocator warmed up), then
   ``--conns`` more; each is a bare WebSocket that sent Hello (a JWT; 40 principals) and
   subscribed to one document, then stays silent. Figure: RSS growth / connections, KiB.
+  The same, in the same run, for the peers (``--peers``): pycrdt-websocket's ``ASGIServer``
+  under uvicorn and under Hypercorn, and Hocuspocus 3.4.4 on Node; each installed by this
+  script into ``benchmarks/.peers/`` (pinned in ``benchmarks/peers/``), each connection a bare
+  WebSocket that sent its provider's first messages, completed the Yjs sync handshake and
+  joined one room of 100 (as SyncKit's join one document of 100). Median of ``--repeat``
+  fresh servers per row; ratios to SyncKit's figure of the same run.
 * **stalled**: an honest subscriber reads a busy document while writers push ~36 MiB of
   broadcasts into it. Run twice on fresh servers: without and with one more subscriber that
   never reads (its socket's receive buffer set small, so the kernel cannot absorb the stream).
@@ -18,10 +24,10 @@ this process is the client side. Memory is the server process's RSS (``VmRSS``/`
   view's duration and the slowest ``/health`` answer during it (median of 3 views).
 
 Run: ``python benchmarks/bench_server.py [--conns 2000] [--only idle stalled view]
-[--src DIR]``. ``--src`` points the server process at another checkout's ``src`` (for a
-before/after comparison); the client side always uses this checkout. ``BENCH_QUEUE_BYTES``
-sets the server's ``Limits.max_queue_bytes`` (default 1 MiB; before this change a view of a
-document over 1 MiB needed more).
+[--peers NAME ...] [--repeat 3] [--src DIR]``. ``--src`` points the server process at another
+checkout's ``src`` (for a before/after comparison); the client side always uses this
+checkout. ``BENCH_QUEUE_BYTES`` sets the server's ``Limits.max_queue_bytes`` (default 1 MiB;
+before this change a view of a document over 1 MiB needed more).
 """
 
 from __future__ import annotations
@@ -785,7 +791,7 @@ async def idle_table(src: Path, conns: int, warm: int, peers: list[str], repeat:
                 failed[name] = f"{type(exc).__name__}: {exc}"
                 break
     print(f"Idle connections: {conns:,} (after {warm} warm-up ones), median of {repeat} servers\n")
-    print("| server | KiB per idle connection | ratio to SyncKit | server RSS after, MiB |")
+    print("| server | KiB per idle connection (runs) | ÷ SyncKit's | server RSS after, MiB |")
     print("|---|---|---|---|")
     ours = statistics.median(r["rss_per_conn_kib"] for r in rows["synckit"])
     for name in ["synckit", *peers]:
