@@ -8,6 +8,12 @@ this process is the client side. Memory is the server process's RSS (``VmRSS``/`
 * **idle**: ``--warm`` connections are opened first (code paths and allocator warmed up), then
   ``--conns`` more; each is a bare WebSocket that sent Hello (a JWT; 40 principals) and
   subscribed to one document, then stays silent. Figure: RSS growth / connections, KiB.
+  The same, in the same run, for the peers (``--peers``): pycrdt-websocket's ``ASGIServer``
+  under uvicorn and under Hypercorn, and Hocuspocus 3.4.4 on Node; each installed by this
+  script into ``benchmarks/.peers/`` (pinned in ``benchmarks/peers/``), each connection a bare
+  WebSocket that sent its provider's first messages, completed the Yjs sync handshake and
+  joined one room of 100 (as SyncKit's join one document of 100). Median of ``--repeat``
+  fresh servers per row; ratios to SyncKit's figure of the same run.
 * **stalled**: an honest subscriber reads a busy document while writers push ~36 MiB of
   broadcasts into it. Run twice on fresh servers: without and with one more subscriber that
   never reads (its socket's receive buffer set small, so the kernel cannot absorb the stream).
@@ -18,10 +24,10 @@ this process is the client side. Memory is the server process's RSS (``VmRSS``/`
   view's duration and the slowest ``/health`` answer during it (median of 3 views).
 
 Run: ``python benchmarks/bench_server.py [--conns 2000] [--only idle stalled view]
-[--src DIR]``. ``--src`` points the server process at another checkout's ``src`` (for a
-before/after comparison); the client side always uses this checkout. ``BENCH_QUEUE_BYTES``
-sets the server's ``Limits.max_queue_bytes`` (default 1 MiB; before this change a view of a
-document over 1 MiB needed more).
+[--peers NAME ...] [--repeat 3] [--src DIR]``. ``--src`` points the server process at another
+checkout's ``src`` (for a before/after comparison); the client side always uses this
+checkout. ``BENCH_QUEUE_BYTES`` sets the server's ``Limits.max_queue_bytes`` (default 1 MiB;
+before this change a view of a document over 1 MiB needed more).
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -38,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +231,377 @@ async def idle(src: Path, conns: int, warm: int) -> dict[str, float]:
     return {"rss_per_conn_kib": (after - before) / conns / KIB, "rss_after_mib": after / MIB}
 
 
+# -- peers: pycrdt-websocket and Hocuspocus, idle connections measured the same way ----------
+#
+# Each peer is installed by this script, never into the project's environment: pycrdt-websocket
+# into a virtualenv of its own (benchmarks/.peers/pycrdt, every package pinned in
+# peers/requirements.txt) and Hocuspocus with npm into benchmarks/.peers/hocuspocus (versions
+# pinned in peers/hocuspocus/package.json and its package-lock.json). Both speak the Yjs sync
+# protocol; the client side below sends exactly the first messages of their providers.
+
+BENCH = Path(__file__).resolve().parent
+PEERS = BENCH / "peers"
+PEERS_HOME = BENCH / ".peers"
+
+_PYCRDT_CHILD = """
+import asyncio, json, resource, signal, socket, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+from pycrdt.websocket import ASGIServer, WebsocketServer
+
+mode = sys.argv[1]
+websocket_server = WebsocketServer()
+asgi = ASGIServer(websocket_server)
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":  # the benchmark's probe; nothing per connection
+        rooms = websocket_server.rooms.values()
+        body = json.dumps({"connections": sum(len(r.clients) for r in rooms)}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    elif scope["type"] == "lifespan" and mode == "uvicorn":
+        async with websocket_server:  # runs for the server's whole life
+            await asgi(scope, receive, send)
+    else:
+        await asgi(scope, receive, send)
+
+
+sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", 0))
+sock.listen(2048)
+print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+if mode == "uvicorn":
+    import uvicorn
+    # uvicorn's defaults (uvloop, httptools, websockets), as `uvicorn module:app` runs it.
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
+else:
+    # The docs' example: Hypercorn's asyncio serve inside `async with websocket_server`.
+    from hypercorn import Config
+    from hypercorn.asyncio import serve
+
+    async def main():
+        config = Config()
+        config.bind = [f"fd://{sock.fileno()}"]
+        config.loglevel = "WARNING"
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with websocket_server:
+            await serve(app, config, mode="asgi", shutdown_trigger=stop.wait)
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:  # pycrdt-websocket's stop cancels its own task group
+        pass
+"""
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+
+
+def _stamped(home: Path, inputs: list[Path]) -> bool:
+    """Whether ``home`` was installed from exactly these files (else: clear the stamp)."""
+    stamp = home / ".installed-from"
+    wanted = "".join(p.read_text() for p in inputs)
+    if stamp.exists() and stamp.read_text() == wanted:
+        return True
+    stamp.unlink(missing_ok=True)
+    return False
+
+
+def _stamp(home: Path, inputs: list[Path]) -> None:
+    (home / ".installed-from").write_text("".join(p.read_text() for p in inputs))
+
+
+def install_pycrdt() -> Path:
+    """The peers' virtualenv with ``peers/requirements.txt``; returns its python."""
+    home = PEERS_HOME / "pycrdt"
+    python = home / "bin" / "python"
+    reqs = PEERS / "requirements.txt"
+    if python.exists() and _stamped(home, [reqs]):
+        return python
+    if not python.exists():
+        base = getattr(sys, "_base_executable", sys.executable)
+        _run([base, "-m", "venv", str(home)])
+    _run([str(python), "-m", "pip", "install", "-q", "-r", str(reqs)])
+    _stamp(home, [reqs])
+    return python
+
+
+def install_hocuspocus() -> Path:
+    """``npm ci`` of ``peers/hocuspocus`` into ``.peers/hocuspocus``; returns that directory."""
+    node = shutil.which("node")
+    if node is None or shutil.which("npm") is None:
+        raise RuntimeError("node/npm not found")
+    home = PEERS_HOME / "hocuspocus"
+    files = [PEERS / "hocuspocus" / name for name in ("package.json", "package-lock.json")]
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PEERS / "hocuspocus" / "server.mjs", home / "server.mjs")
+    if (home / "node_modules").exists() and _stamped(home, files):
+        return home
+    for f in files:
+        shutil.copy(f, home / f.name)
+    _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=home)
+    _stamp(home, files)
+    return home
+
+
+def peer_versions() -> dict[str, str]:
+    """Versions actually installed (what the table was measured with)."""
+    out = {}
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out["node"] = subprocess.check_output(["node", "--version"], text=True).strip()
+    python = PEERS_HOME / "pycrdt" / "bin" / "python"
+    if python.exists():
+        code = (
+            "from importlib.metadata import version as v\n"
+            "print(' '.join(f'{n}=={v(n)}' for n in "
+            "('pycrdt-websocket', 'pycrdt', 'uvicorn', 'websockets', 'hypercorn')))"
+        )
+        out["pycrdt"] = subprocess.check_output([str(python), "-c", code], text=True).strip()
+    modules = PEERS_HOME / "hocuspocus" / "node_modules"
+    if modules.exists():
+        names = ("@hocuspocus/server", "ws", "yjs", "y-protocols", "lib0")
+        out["hocuspocus"] = " ".join(
+            f"{n}@{json.loads((modules / n / 'package.json').read_text())['version']}"
+            for n in names
+        )
+    return out
+
+
+class PeerServer:
+    """A peer's server process; ``cmd`` prints its base URL on its first line of output."""
+
+    def __init__(self, cmd: list[str], cwd: Path | None, count_path: str) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        self.count_url = self.url + count_path
+        if not self.url.startswith("http://"):
+            self.stop()
+            raise RuntimeError(f"{cmd[0]} server did not start: {self.url!r}")
+        for _ in range(250):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.count_url, timeout=1).status_code == 200:
+                    return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{cmd} does not answer {count_path}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss(self) -> int:
+        return status(self.pid, "VmRSS")
+
+    def connections(self) -> int:
+        return int(httpx.get(self.count_url, timeout=10).json()["connections"])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# lib0 encoding (what y-protocols and Hocuspocus write): unsigned LEB128 integers, byte arrays
+# and UTF-8 strings prefixed with their length.
+
+
+def var_uint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def var_bytes(data: bytes) -> bytes:
+    return var_uint(len(data)) + data
+
+
+def var_string(text: str) -> bytes:
+    return var_bytes(text.encode())
+
+
+class Lib0Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def uint(self) -> int:
+        n = shift = 0
+        while True:
+            byte = self.data[self.pos]
+            self.pos += 1
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return n
+
+    def string(self) -> str:
+        size = self.uint()
+        self.pos += size
+        return self.data[self.pos - size : self.pos].decode()
+
+
+# Yjs sync protocol: [messageSync, step, payload] and [messageAwareness, update].
+Y_SYNC, Y_AWARENESS, HP_AUTH, HP_SYNC_STATUS = 0, 1, 2, 8
+Y_STEP1, Y_STEP2 = 0, 1
+HP_AUTHENTICATED = 2
+EMPTY_STATE_VECTOR = b"\x00"  # an empty Y.Doc's state vector: no clients
+EMPTY_UPDATE = b"\x00\x00"  # an empty Y.Doc's update: no structs, empty delete set
+
+
+def sync_step1() -> bytes:
+    """``syncProtocol.writeSyncStep1`` of an empty document (what a fresh provider sends)."""
+    return bytes([Y_SYNC, Y_STEP1]) + var_bytes(EMPTY_STATE_VECTOR)
+
+
+def sync_step2() -> bytes:
+    """The answer to the server's step 1: everything the (empty) client document has."""
+    return bytes([Y_SYNC, Y_STEP2]) + var_bytes(EMPTY_UPDATE)
+
+
+def awareness(client_id: int) -> bytes:
+    """``encodeAwarenessUpdate`` of a provider's initial local state ``{}`` (clock 0)."""
+    update = var_uint(1) + var_uint(client_id) + var_uint(0) + var_string("{}")
+    return bytes([Y_AWARENESS]) + var_bytes(update)
+
+
+def client_id(i: int) -> int:
+    return 0x8000_0000 + i  # a random uint32 in Yjs: five LEB128 bytes, as here
+
+
+async def _drain(ws: ClientConnection) -> None:
+    """Read and drop what the server broadcasts (other clients' awareness), as a provider does."""
+    with contextlib.suppress(Exception):
+        async for _ in ws:
+            pass
+
+
+async def _recv(ws: ClientConnection) -> bytes:
+    frame = await asyncio.wait_for(ws.recv(), 30)
+    assert isinstance(frame, bytes)
+    return frame
+
+
+async def open_y_websocket(url: str, i: int, room: str) -> ClientConnection:
+    """A y-websocket provider joining ``room`` (pycrdt-websocket serves the URL path as room).
+
+    On open the provider sends sync step 1 and its awareness; it answers the server's step 1
+    with step 2 and is synced when the server's step 2 arrives. The bytes are those
+    y-websocket 3.1.0's ``WebsocketProvider`` sends (checked against it).
+    """
+    ws = await ws_connect(f"ws{url.removeprefix('http')}/{room}", compression=None)
+    await ws.send(sync_step1())
+    await ws.send(awareness(client_id(i)))
+    answered = synced = False
+    while not (answered and synced):
+        msg = Lib0Reader(await _recv(ws))
+        if msg.uint() != Y_SYNC:
+            continue
+        step = msg.uint()
+        if step == Y_STEP1:
+            await ws.send(sync_step2())
+            answered = True
+        elif step == Y_STEP2:
+            synced = True
+    return ws
+
+
+async def open_hocuspocus(url: str, i: int, room: str) -> ClientConnection:
+    """A HocuspocusProvider joining document ``room`` with an empty token.
+
+    Every message starts with the document name. On open the provider sends Auth (Token, ""),
+    sync step 1 and its awareness; the server answers Authenticated, its step 1 (answered with
+    step 2) and step 2, then acknowledges the client's step 2 with SyncStatus. The bytes are
+    those @hocuspocus/provider 3.4.4 sends (checked against it).
+    """
+    ws = await ws_connect(f"ws{url.removeprefix('http')}", compression=None)
+    doc = var_string(room)
+    await ws.send(doc + bytes([HP_AUTH, 0]) + var_string(""))
+    await ws.send(doc + sync_step1())
+    await ws.send(doc + awareness(client_id(i)))
+    authenticated = answered = synced = acked = False
+    while not (authenticated and answered and synced and acked):
+        msg = Lib0Reader(await _recv(ws))
+        assert msg.string() == room
+        kind = msg.uint()
+        if kind == HP_AUTH:
+            sub = msg.uint()
+            if sub != HP_AUTHENTICATED:
+                raise RuntimeError(f"hocuspocus refused: {msg.string()}")
+            authenticated = True
+        elif kind == Y_SYNC:
+            step = msg.uint()
+            if step == Y_STEP1:
+                await ws.send(doc + sync_step2())
+                answered = True
+            elif step == Y_STEP2:
+                synced = True
+        elif kind == HP_SYNC_STATUS:
+            acked = True
+    return ws
+
+
+Opener = Callable[[str, int, str], Awaitable[ClientConnection]]
+
+
+async def _open_peers(
+    url: str, opener: Opener, first: int, count: int, drains: list[asyncio.Task[None]]
+) -> list[ClientConnection]:
+    out: list[ClientConnection] = []
+    step = 100
+    for start in range(first, first + count, step):
+        n = min(step, first + count - start)
+        out += await asyncio.gather(
+            *(opener(url, i, f"doc-{i % 100}") for i in range(start, start + n))
+        )
+    drains += [asyncio.create_task(_drain(ws)) for ws in out]
+    return out
+
+
+def start_peer(name: str) -> PeerServer:
+    if name == "hocuspocus":
+        home = install_hocuspocus()
+        return PeerServer(["node", "server.mjs", "0"], home, "/connections")
+    mode = name.removeprefix("pycrdt-websocket-")
+    python = install_pycrdt()
+    return PeerServer([str(python), "-c", _PYCRDT_CHILD, mode], None, "/connections")
+
+
+async def idle_peer(name: str, conns: int, warm: int) -> dict[str, float]:
+    """Same procedure as :func:`idle`, against a peer's server."""
+    opener: Opener = open_hocuspocus if name == "hocuspocus" else open_y_websocket
+    srv = start_peer(name)
+    drains: list[asyncio.Task[None]] = []
+    try:
+        kept = await _open_peers(srv.url, opener, 0, warm, drains)
+        await asyncio.sleep(1.0)
+        before = srv.rss()
+        kept += await _open_peers(srv.url, opener, warm, conns, drains)
+        await asyncio.sleep(2.0)
+        after = srv.rss()
+        assert srv.connections() == warm + conns, srv.connections()
+        assert all(not d.done() for d in drains), "a connection was closed"
+        for ws in kept:
+            await ws.close()
+    finally:
+        for d in drains:
+            d.cancel()
+        srv.stop()
+    return {"rss_per_conn_kib": (after - before) / conns / KIB, "rss_after_mib": after / MIB}
+
+
 # -- stalled reader --------------------------------------------------------------------------
 
 
@@ -390,26 +769,86 @@ async def view(src: Path, sizes: dict[str, int]) -> dict[str, dict[str, float]]:
     return out
 
 
+PEER_NAMES = {
+    "pycrdt-websocket-uvicorn": "pycrdt-websocket (ASGIServer, uvicorn)",
+    "pycrdt-websocket-hypercorn": "pycrdt-websocket (ASGIServer, Hypercorn, the docs' example)",
+    "hocuspocus": "Hocuspocus (@hocuspocus/server, Node)",
+}
+TARGET_KIB = 16.0
+
+
+async def idle_table(src: Path, conns: int, warm: int, peers: list[str], repeat: int) -> bool:
+    """SyncKit and the peers, each ``repeat`` times on a fresh server; one table.
+
+    Returns whether every peer ran (one that failed is shown as n/a, with the reason below).
+    """
+    rows: dict[str, list[dict[str, float]]] = {"synckit": []}
+    failed: dict[str, str] = {}
+    for name in ["synckit", *peers]:
+        for _ in range(repeat):
+            if name == "synckit":
+                rows[name].append(await idle(src, conns, warm))
+                continue
+            try:
+                rows.setdefault(name, []).append(await idle_peer(name, conns, warm))
+            except Exception as exc:  # a peer that cannot run here: say why, go on
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                break
+    print(f"Idle connections: {conns:,} (after {warm} warm-up ones), median of {repeat} servers\n")
+    print("| server | KiB per idle connection (runs) | ÷ SyncKit's | server RSS after, MiB |")
+    print("|---|---|---|---|")
+    ours = statistics.median(r["rss_per_conn_kib"] for r in rows["synckit"])
+    for name in ["synckit", *peers]:
+        label = "SyncKit (synckit serve)" if name == "synckit" else PEER_NAMES[name]
+        if name in failed or not rows.get(name):
+            print(f"| {label} | n/a | n/a | n/a |")
+            continue
+        kib = statistics.median(r["rss_per_conn_kib"] for r in rows[name])
+        after = statistics.median(r["rss_after_mib"] for r in rows[name])
+        runs = ", ".join(f"{r['rss_per_conn_kib']:.1f}" for r in rows[name])
+        print(f"| {label} | {kib:.1f} ({runs}) | {kib / ours:.2f} | {after:.0f} |")
+    met = "met" if ours <= TARGET_KIB else "MISSED"
+    if conns < 2000:
+        met = "not checked (fewer than 2,000 connections: not comparable)"
+    print(f"\nSyncKit target: at most {TARGET_KIB:.0f} KiB per idle connection: {met}")
+    shown = {"node": "hocuspocus", "hocuspocus": "hocuspocus", "pycrdt": "pycrdt-websocket"}
+    for key, value in peer_versions().items():
+        if any(name.startswith(shown[key]) for name in peers):
+            print(f"{key}: {value}")
+    for name, why in failed.items():
+        print(f"FAILED {name}: {why}")
+    print()
+    return not failed
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conns", type=int, default=2000)
     parser.add_argument("--warm", type=int, default=100)
     parser.add_argument("--only", nargs="*", default=["idle", "stalled", "view"])
     parser.add_argument("--src", type=Path, default=SRC, help="the server's src directory")
     parser.add_argument("--quick", action="store_true", help="small sizes; not comparable")
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        default=list(PEER_NAMES),
+        choices=list(PEER_NAMES),
+        help="peers measured beside SyncKit in the idle table (none: SyncKit only)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="idle: fresh servers per row, median reported"
+    )
     args = parser.parse_args()
     raise_nofile()
     src = args.src.resolve()
     print(f"server src: {src}\n")
+    ok = True
     if "idle" in args.only:
         conns = 200 if args.quick else args.conns
-        r = await idle(src, conns, args.warm)
-        print("| idle connections | RSS per connection, KiB | server RSS after, MiB |")
-        print("|---|---|---|")
-        print(f"| {conns:,} | {r['rss_per_conn_kib']:.1f} | {r['rss_after_mib']:.0f} |\n")
+        ok = await idle_table(src, conns, args.warm, args.peers, args.repeat)
     if "stalled" in args.only:
         pushes = 20 if args.quick else 144
         s = await stalled(src, writers=4, pushes=pushes, size=64 * KIB)
@@ -434,7 +873,8 @@ async def main() -> None:
                 f"| {doc_id} | {f['stored_mb']:.1f} | {f['json_mb']:.1f} | {f['view_s']:.2f} "
                 f"| {f['health_worst_s']:.3f} |"
             )
+    return 0 if ok else 1  # a peer that could not run
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))
