@@ -16,9 +16,13 @@ from synckit.protocol import (
     Error,
     ErrorCode,
     Hello,
+    HttpSyncRequest,
+    ServerHttpExchange,
     State,
+    Unsubscribe,
+    encode_http_request,
 )
-from synckit.server import Connection, Hub, Limits, MemoryStore, SQLiteStore
+from synckit.server import Connection, Hub, Limits, MemoryStore, SQLiteStore, StoredDoc
 
 
 def text_doc(name: str, text: str) -> Document:
@@ -90,7 +94,8 @@ def test_subscribe_answers_what_the_client_lacks() -> None:
 
 def test_rooms_unload_and_compact(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.db")
-    hub = Hub(store, limits=Limits(compact_every=3))
+    clock = [100.0]
+    hub = Hub(store, limits=Limits(compact_every=3, room_linger=30), monotonic=lambda: clock[0])
     peer = Peer(hub, "w")
     peer.subscribe("d")
     doc = Document("w")
@@ -101,11 +106,51 @@ def test_rooms_unload_and_compact(tmp_path: Path) -> None:
     assert held is not None and held.snapshot is not None and len(held.changes) == 1
     assert hub.open_doc_ids == ["d"]
     hub.disconnect(peer.conn)
+    # The room lingers: a client that comes back (or polls over HTTP) finds it open.
+    clock[0] += 29
+    hub.tick()
+    assert hub.open_doc_ids == ["d"]
+    again = Peer(hub, "w")
+    again.subscribe("d")
+    hub.disconnect(again.conn)
+    clock[0] += 29
+    hub.tick()
+    assert hub.open_doc_ids == ["d"]  # its linger started again when the last one left
+    clock[0] += 2
+    hub.tick()
     assert hub.open_doc_ids == []
     held = store.load("d")
     assert held is not None and held.changes == ()  # snapshotted on unload
     assert hub.doc_json("d") == {"n": sum(range(7))}
     assert hub.doc_json("missing") is None
+
+
+def test_polling_over_http_reads_a_document_from_storage_once(tmp_path: Path) -> None:
+    class Counting(SQLiteStore):
+        loads = 0
+
+        def load(self, doc_id: str) -> StoredDoc | None:
+            Counting.loads += 1
+            return super().load(doc_id)
+
+    hub = Hub(Counting(tmp_path / "s.db"))
+    writer = Document("w")
+    writer.set("k", 1)
+    body = encode_http_request(HttpSyncRequest("w", "", changes=writer.changes()))
+    hub.exchange(ServerHttpExchange("d", body, max_body_bytes=1 << 20))
+    for _ in range(20):
+        poll = encode_http_request(HttpSyncRequest("r", "", writer.version().encode()))
+        hub.exchange(ServerHttpExchange("d", poll, max_body_bytes=1 << 20))
+    assert Counting.loads == 1
+
+
+def test_lingering_rooms_are_bounded_by_live_docs() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(live_docs=3))
+    peer = Peer(hub, "a")
+    for i in range(10):
+        peer.subscribe(f"d{i}")
+        peer.send(Unsubscribe(f"d{i}"))
+    assert hub.open_doc_ids == ["d7", "d8", "d9"]
 
 
 def test_storage_failure_means_no_ack(tmp_path: Path) -> None:

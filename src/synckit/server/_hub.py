@@ -155,7 +155,10 @@ class Hub:
         self._authenticate = authenticate
         self._authorize = authorize
         self.rooms = Rooms(
-            compact_every=limits.compact_every, live_docs=limits.live_docs, wake=wake_io
+            compact_every=limits.compact_every,
+            live_docs=limits.live_docs,
+            wake=wake_io,
+            linger=limits.room_linger,
         )
         self._connections: dict[int, Connection] = {}
         # Client (actor) id -> the principal it belongs to, as the store said.
@@ -447,6 +450,8 @@ class Hub:
         did not complete their handshake in time (``HANDSHAKE_TIMEOUT``); call about once a
         second. ``now`` is Unix time (the hub's wall clock when None)."""
         now = self._wall_clock() if now is None else now
+        self.rooms.close_idle(self._monotonic())
+        self._perform_inline()
         handshake_due = self._monotonic() - self.limits.handshake_timeout
         for conn in list(self._connections.values()):
             principal = conn.principal
@@ -694,7 +699,7 @@ class Hub:
         for conn, event in queued:
             if not conn.closed and conn.id in room.subscribers:
                 self._dispatch(conn, event)
-        self.rooms.close_if_unused(room)
+        self.rooms.close_if_unused(room, self._monotonic())
 
     def _leave(self, conn: Connection, doc_id: str) -> None:
         conn.levels.pop(doc_id, None)
@@ -702,7 +707,7 @@ class Hub:
         if room is None:
             return
         room.subscribers.pop(conn.id, None)
-        self.rooms.close_if_unused(room)
+        self.rooms.close_if_unused(room, self._monotonic())
 
     def _evict(self, doc_id: str, why: str) -> None:
         room = self.rooms.evict(doc_id)

@@ -24,6 +24,10 @@ class Limits:
     #: a reader that stops reading costs at most this much plus its largest frame.
     max_queue_frames: int = 1024
     max_queue_bytes: int = 1024 * 1024
+    #: Seconds a document stays open after its last subscriber left (0: it closes at once,
+    #: snapshotted if its log holds anything). A client polling over HTTP, or resubscribing,
+    #: then finds it open instead of making the server read and snapshot it every time.
+    room_linger: float = 30.0
     #: Requests held for one document while it loads from storage, beyond which they are
     #: refused (INTERNAL, retryable).
     max_load_waiters: int = 4096
@@ -76,6 +80,11 @@ class Limits:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise InvalidValueError(f"Limits.{name} must be a positive int, got {value!r}")
+        linger = self.room_linger
+        if type(linger) not in (int, float) or not 0 <= linger <= 86400:
+            raise InvalidValueError(
+                f"Limits.room_linger must be seconds in [0, 86400], got {linger!r}"
+            )
         wait = self.handshake_timeout
         if type(wait) not in (int, float) or not 0 < wait <= 3600:
             raise InvalidValueError(

@@ -40,6 +40,8 @@ class Room:
     subscribers: dict[int, Connection] = field(default_factory=dict)
     #: Events that arrived while the document was loading, replayed once it is here.
     queued: list[tuple[Connection, Event]] = field(default_factory=list)
+    #: When its last subscriber left (monotonic seconds); None while it has some.
+    idle_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -99,15 +101,26 @@ class Rooms:
         live_docs: documents kept decoded; beyond this many the least recently used are kept as
             their snapshot bytes until used again.
         wake: called when an operation is queued (the storage task has work).
+        linger: seconds a room with no subscribers stays open (0: it closes at once), so
+            that a client polling over HTTP, or one that resubscribes, does not make the
+            document be read from storage and snapshotted every time.
     """
 
     def __init__(
-        self, *, compact_every: int, live_docs: int, wake: Callable[[], None] | None = None
+        self,
+        *,
+        compact_every: int,
+        live_docs: int,
+        wake: Callable[[], None] | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.compact_every = compact_every
         self.live_docs = live_docs
         self.wake = wake
+        self.linger = linger
         self._rooms: dict[str, Room] = {}
+        # Rooms without subscribers, oldest first, until close_idle closes them.
+        self._idle: dict[str, Room] = {}
         self._live: dict[str, Room] = {}
         self._queue: deque[IoOp] = deque()
         self._in_flight: IoOp | None = None
@@ -125,6 +138,9 @@ class Rooms:
         if room is None:
             room = self._rooms[doc_id] = Room(doc_id)
             self._push(Load(doc_id))
+        elif room.idle_since is not None:
+            room.idle_since = None
+            self._idle.pop(doc_id, None)
         return room
 
     @property
@@ -145,12 +161,35 @@ class Rooms:
             if oldest.logged is not None:
                 oldest.logged.doc.compact()
 
-    def close_if_unused(self, room: Room) -> None:
-        """Drop a room with no subscribers and nothing waiting for it, queueing a snapshot of
-        what its log holds (HTTP exchanges and views subscribe like any connection)."""
+    def close_if_unused(self, room: Room, now: float = 0.0) -> None:
+        """A room with no subscribers and nothing waiting for it lingers (see ``linger``),
+        then :meth:`close_idle` drops it, queueing a snapshot of what its log holds (HTTP
+        exchanges subscribe like any connection). At most ``live_docs`` rooms linger."""
         if room.subscribers or room.queued:
             return
         if self._rooms.get(room.doc_id) is not room:
+            return
+        if self.linger > 0 and room.logged is not None:
+            if room.idle_since is None:
+                room.idle_since = now
+                self._idle[room.doc_id] = room
+            while len(self._idle) > self.live_docs:
+                self._close(next(iter(self._idle.values())))
+            return
+        self._close(room)
+
+    def close_idle(self, now: float) -> None:
+        """Close the rooms that lingered ``linger`` seconds without a subscriber."""
+        due = now - self.linger
+        for room in list(self._idle.values()):
+            if room.idle_since is None or room.idle_since > due:
+                break  # oldest first: the rest are younger
+            self._close(room)
+
+    def _close(self, room: Room) -> None:
+        self._idle.pop(room.doc_id, None)
+        room.idle_since = None
+        if room.subscribers or room.queued or self._rooms.get(room.doc_id) is not room:
             return
         del self._rooms[room.doc_id]
         self._live.pop(room.doc_id, None)
@@ -162,6 +201,7 @@ class Rooms:
         """Forget a room whose memory is ahead of storage (it reloads from storage)."""
         room = self._rooms.pop(doc_id, None)
         self._live.pop(doc_id, None)
+        self._idle.pop(doc_id, None)
         return room
 
     # -- storage work -----------------------------------------------------------------
@@ -270,3 +310,4 @@ class Rooms:
     def clear(self) -> None:
         self._rooms.clear()
         self._live.clear()
+        self._idle.clear()
