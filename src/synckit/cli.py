@@ -25,6 +25,8 @@ is not a flag)
 --jwt-audience      SYNCKIT_JWT_AUDIENCE     jwt_audience           (not checked)
 --jwt-issuer        SYNCKIT_JWT_ISSUER       jwt_issuer             (not checked)
 --insecure          SYNCKIT_INSECURE=1       insecure               off
+--redis             SYNCKIT_REDIS or         redis                  (none: access changes
+                    REDIS_URL                                       reach this process only)
 (config only)       (none)                   [limits] table         synckit.server.Limits
 ==================  =======================  =====================  =====================
 
@@ -64,6 +66,7 @@ _DEFAULTS: dict[str, Any] = {
     "jwt_audience": None,
     "jwt_issuer": None,
     "insecure": False,
+    "redis": None,
     "limits": {},
 }
 
@@ -109,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--jwt-audience", help="required aud claim")
     serve.add_argument("--jwt-issuer", help="required iss claim")
+    serve.add_argument(
+        "--redis",
+        help="Redis URL: live access changes reach every server using it (env REDIS_URL)",
+    )
     serve.add_argument(
         "--insecure",
         action="store_true",
@@ -156,6 +163,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
     for key, default in _DEFAULTS.items():
         flag = getattr(args, key, None)
         env = environ.get(f"SYNCKIT_{key.upper()}")
+        if env is None and key == "redis":
+            env = environ.get("REDIS_URL")
         if flag not in (None, []):
             out[key] = flag
         elif env is not None and env != "":
@@ -273,7 +282,12 @@ def _serve(settings: Mapping[str, Any]) -> int:
             "--insecure if that is really what you want"
         )
     try:
-        app = create_app(data, authenticate=verifier, limits=limits)
+        feed = None
+        if settings["redis"]:
+            from synckit.server import RedisAccessFeed
+
+            feed = RedisAccessFeed(settings["redis"])
+        app = create_app(data, authenticate=verifier, limits=limits, access_feed=feed)
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 1

@@ -32,6 +32,7 @@ from synckit.server._principal import (
     parse_grants,
 )
 from synckit.server._quota import Quotas
+from synckit.server._redis_feed import RedisAccessFeed
 from synckit.server._run import running
 from synckit.server._store import (
     AsyncStore,
@@ -66,6 +67,7 @@ __all__ = [
     "MemoryStore",
     "Principal",
     "Quotas",
+    "RedisAccessFeed",
     "SQLiteStore",
     "Store",
     "StoredDoc",

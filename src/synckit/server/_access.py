@@ -36,10 +36,18 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class AccessChange:
     """Access may have changed for ``principal`` (None: any principal) on ``doc_id`` (None:
-    any document)."""
+    any document).
+
+    A change made through :class:`AccessRules` also carries the new rules (``rules_set``:
+    True; ``rules``: the JSON text of ``{pattern: level}``, or None when the principal went
+    back to its token's grants), so that every server on the feed holds the same rules
+    before it asks its questions again.
+    """
 
     principal: str | None = None
     doc_id: str | None = None
+    rules_set: bool = False
+    rules: str | None = None
 
     def concerns(self, principal: str, doc_id: str) -> bool:
         return (self.principal is None or self.principal == principal) and (
@@ -110,6 +118,23 @@ class AccessRules:
     def __init__(self, feed: AccessFeed | None = None) -> None:
         self.feed: AccessFeed = feed if feed is not None else LocalAccessFeed()
         self._rules: dict[str, tuple[Grant, ...]] = {}
+        # Subscribed first, so that rules set on another server are held here before the
+        # servers' listeners (subscribed later) ask again.
+        self.feed.subscribe(self._heard)
+
+    def _heard(self, change: AccessChange) -> None:
+        """Take rules published on the feed (by this or another server)."""
+        principal = change.principal
+        if not change.rules_set or principal is None:
+            return
+        if change.rules is None:
+            self._rules.pop(principal, None)
+            return
+        try:
+            docs = json.loads(change.rules)
+            self._rules[principal] = parse_grants(docs, f"access rules of {principal!r}")
+        except ValueError:
+            return  # not from a SyncKit server: AccessRules.set checks what it publishes
 
     def set(self, principal: str, docs: Mapping[str, Access] | None) -> None:
         """Replace ``principal``'s grants by ``docs`` (``{pattern: level}``, as in the token
@@ -122,9 +147,11 @@ class AccessRules:
             raise InvalidTypeError(f"principal must be a str, got {type(principal).__name__}")
         if docs is None:
             self._rules.pop(principal, None)
+            text = None
         else:
             self._rules[principal] = parse_grants(docs, f"access rules of {principal!r}")
-        self.feed.publish(AccessChange(principal))
+            text = json.dumps(dict(docs), sort_keys=True)
+        self.feed.publish(AccessChange(principal, rules_set=True, rules=text))
 
     def load(self, stored: Mapping[str, str]) -> None:
         """Take the rules a store kept (principal -> JSON text of ``{pattern: level}``),

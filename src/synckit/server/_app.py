@@ -388,6 +388,9 @@ class SyncServer:
             async with asyncio.timeout(timeout):
                 await self._drain_storage()
         self._unsubscribe_feed()
+        close = getattr(self.access_feed, "aclose", None)
+        if close is not None and inspect.iscoroutinefunction(close):
+            await close()
         for task in (self._io_task, self._tick_task):
             if task is not None:
                 task.cancel()
@@ -402,6 +405,9 @@ class SyncServer:
         Raises:
             StorageError: the store cannot be read, or holds bad access rules.
         """
+        start = getattr(self.access_feed, "start", None)
+        if start is not None and inspect.iscoroutinefunction(start):
+            await start()  # a feed over a message bus connects in the running loop
         if self.access_rules is not None:
             try:
                 self.access_rules.load(await self.store.access_rules())
