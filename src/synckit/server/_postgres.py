@@ -38,7 +38,7 @@ from synckit.errors import DecodeError, StorageError
 from synckit.server._migrate import migrate, migrations, schema_version
 from synckit.server._store import _too_many_ids
 
-__all__ = ["PostgresStore", "redact"]
+__all__ = ["PostgresStore", "migrate_database", "redact"]
 
 # Advisory lock classes (first int4 key; the second is a hash of the document or principal).
 _COMPACT_LOCK = 0x53594E01
@@ -388,3 +388,21 @@ class PostgresStore:
                 await asyncio.wait_for(pool.close(), 10)
             except TimeoutError:
                 pool.terminate()
+
+
+async def migrate_database(url: str) -> tuple[list[int], int]:
+    """Bring the schema of the database at ``url`` up to date (what ``synckit migrate``
+    does); returns the versions applied now and the version it is at.
+
+    Raises:
+        StorageError: the database cannot be reached or migrated (nothing applied).
+    """
+    where = redact(url)
+    with _failing(f"connect to PostgreSQL at {where}"):
+        conn = await asyncpg.connect(url, timeout=10)
+    try:
+        with _failing(f"migrate the schema of {where}"):
+            applied = await migrate(conn)
+            return applied, await schema_version(conn)
+    finally:
+        await conn.close()
