@@ -150,6 +150,10 @@ def _test(rest: list[str]) -> int:
 def _serve(rest: list[str]) -> int:
     if not any(arg == "--data" or arg.startswith("--data=") for arg in rest):
         rest = ["--data", str(ROOT / "data"), *rest]
+    if not any(arg == "--database" or arg.startswith("--database=") for arg in rest):
+        # Embedded SQLite, as promised, even where the environment names a database.
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.pop("SYNCKIT_DATABASE", None)
     return _run([_python(), "-m", "synckit.cli", "serve", *rest])
 
 

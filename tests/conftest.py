@@ -2,6 +2,7 @@
 
 ``clock``: a :class:`~fakeclock.FakeClock` at 1,000 ms that moves only when the test moves it.
 ``server``: a real uvicorn server on loopback, on SQLite under the test's ``tmp_path``.
+``pg_url``: a fresh PostgreSQL database of the test's own (see :mod:`pgtest`), dropped after it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from fakeclock import FakeClock
 from live import ServerThread
+from pgtest import temporary_database
 
 
 @pytest.fixture
@@ -28,3 +30,11 @@ def server(tmp_path: Path) -> Iterator[ServerThread]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database of this test's own; skipped when PostgreSQL is not
+    reachable (failed under ``SYNCKIT_REQUIRE_SERVICES=1``)."""
+    with temporary_database() as url:
+        yield url

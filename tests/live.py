@@ -104,6 +104,16 @@ class ServerThread:
             raise self._error
 
 
+#: Settings a server process would pick up from the environment of the test run (CI may set
+#: them): a test's server uses PostgreSQL or Redis only when the test says so.
+_SERVICE_VARIABLES = ("DATABASE_URL", "SYNCKIT_DATABASE", "REDIS_URL", "SYNCKIT_REDIS")
+
+
+def server_environment() -> dict[str, str]:
+    """This process's environment without the service variables (see above)."""
+    return {k: v for k, v in os.environ.items() if k not in _SERVICE_VARIABLES}
+
+
 class ServerProcess:
     """``synckit serve`` in a child process (so that it can be SIGKILLed)."""
 
@@ -130,7 +140,7 @@ class ServerProcess:
         return "".join(self._stderr)
 
     def start(self) -> ServerProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
+        env = dict(server_environment(), PYTHONUNBUFFERED="1", **self.env)
         self.proc = subprocess.Popen(
             [
                 sys.executable,

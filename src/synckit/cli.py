@@ -1,6 +1,8 @@
 """The ``synckit`` command.
 
-``synckit serve`` runs the sync server on SQLite; ``synckit token`` mints a development JWT.
+``synckit serve`` runs the sync server on SQLite, or on PostgreSQL with ``--database``;
+``synckit migrate`` brings a PostgreSQL database's schema up to date; ``synckit token`` mints
+a development JWT.
 
 Every ``serve`` setting comes from, in this order: its flag, its environment variable, the
 TOML file given by ``--config`` (or ``SYNCKIT_CONFIG``; keys as in the table below, ``-``
@@ -12,6 +14,8 @@ flag                environment              config key             default
 --host              SYNCKIT_HOST             host                   127.0.0.1
 --port              SYNCKIT_PORT             port                   8080
 --data              SYNCKIT_DATA             data                   ./synckit-data
+--database          SYNCKIT_DATABASE or      database               (none: SQLite under
+                    DATABASE_URL                                    --data)
 --log-level         SYNCKIT_LOG_LEVEL        log_level              warning
 --log-format        SYNCKIT_LOG_FORMAT       log_format             text (or json: lines)
 --jwt-secret-file   SYNCKIT_JWT_SECRET_FILE  jwt_secret_file        (none)
@@ -29,6 +33,10 @@ is not a flag)
                     REDIS_URL                                       reach this process only)
 (config only)       (none)                   [limits] table         synckit.server.Limits
 ==================  =======================  =====================  =====================
+
+With ``--database postgresql://...`` the documents live in PostgreSQL (``--data`` is then
+unused): the server applies missing schema migrations when it starts, as ``synckit migrate
+--database URL`` does.
 
 The ``[limits]`` table sets fields of :class:`synckit.server.Limits` by name, for example
 ``max_connections_per_principal = 20`` or ``push_bytes_per_second = 262144``.
@@ -56,6 +64,7 @@ _DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 8080,
     "data": "synckit-data",
+    "database": None,
     "log_level": "warning",
     "log_format": "text",
     "jwt_secret_file": None,
@@ -81,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the sync server",
-        description="Run the SyncKit sync server (WebSocket /v1/sync) on SQLite under --data. "
+        description="Run the SyncKit sync server (WebSocket /v1/sync) on SQLite under --data, "
+        "or on PostgreSQL with --database. "
         "Each setting may also come from an environment variable or a --config file "
         "(see docs/server.md).",
     )
@@ -89,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port, 0 for any free one (default 8080)")
     serve.add_argument("--data", type=Path, help="directory of the SQLite database")
+    serve.add_argument(
+        "--database",
+        help="PostgreSQL URL (postgresql://user@host/db) instead of SQLite under --data "
+        "(env DATABASE_URL)",
+    )
     serve.add_argument(
         "--log-level",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -122,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="allow running without authentication on a non-loopback address",
     )
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring a PostgreSQL database's schema up to date",
+        description="Apply the schema migrations a PostgreSQL database lacks, in order, in one "
+        "transaction (servers also do so when they start).",
+    )
+    migrate.add_argument("--database", help="PostgreSQL URL (env SYNCKIT_DATABASE or DATABASE_URL)")
     token = commands.add_parser(
         "token",
         help="mint a development JWT",
@@ -165,6 +187,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         env = environ.get(f"SYNCKIT_{key.upper()}")
         if env is None and key == "redis":
             env = environ.get("REDIS_URL")
+        if key == "database" and not env:
+            env = environ.get("DATABASE_URL")
         if flag not in (None, []):
             out[key] = flag
         elif env is not None and env != "":
@@ -186,9 +210,43 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         out["jwt_public_key"] = [out["jwt_public_key"]]
     if out["log_format"] not in ("text", "json"):
         raise UsageError(f"log_format must be text or json, got {out['log_format']!r}")
+    if out["database"] is not None:
+        out["database"] = _database_url(out["database"])
     if isinstance(out["jwt_algorithms"], str):
         out["jwt_algorithms"] = [a.strip() for a in out["jwt_algorithms"].split(",") if a.strip()]
     return out
+
+
+def _database_url(url: object) -> str:
+    """``url`` when it is a PostgreSQL URL."""
+    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"database must be a postgresql://... URL, got {url!r}")
+    return url
+
+
+def _migrate(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    import asyncio
+
+    from synckit.errors import StorageError
+    from synckit.server._migrate import migrations
+    from synckit.server._postgres import migrate_database, redact
+
+    url = args.database or environ.get("SYNCKIT_DATABASE") or environ.get("DATABASE_URL")
+    if not url:
+        raise UsageError("give --database postgresql://... (or set DATABASE_URL)")
+    url = _database_url(url)
+    try:
+        applied, version = asyncio.run(migrate_database(url))
+    except StorageError as exc:
+        print(f"synckit: {exc}", file=sys.stderr)
+        return 1
+    names = {m.version: f"{m.version:04d}_{m.name}" for m in migrations()}
+    if applied:
+        done = ", ".join(names[v] for v in applied)
+        print(f"synckit: applied {done} to {redact(url)}; schema at version {version}")
+    else:
+        print(f"synckit: {redact(url)} is up to date (schema version {version})")
+    return 0
 
 
 def _verifier(settings: Mapping[str, Any]) -> Any:
@@ -272,6 +330,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
     from synckit.server._run import base_url, bind, uvicorn_config
 
     host, port, data = settings["host"], settings["port"], Path(settings["data"])
+    database: str | None = settings["database"]
     verifier = _verifier(settings)
     limits = _limits(settings)
     if verifier is None and not _is_loopback(host) and not settings["insecure"]:
@@ -287,7 +346,8 @@ def _serve(settings: Mapping[str, Any]) -> int:
             from synckit.server import RedisAccessFeed
 
             feed = RedisAccessFeed(settings["redis"])
-        app = create_app(data, authenticate=verifier, limits=limits, access_feed=feed)
+        store = data if database is None else _postgres_store(database)
+        app = create_app(store, authenticate=verifier, limits=limits, access_feed=feed)
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 1
@@ -298,9 +358,14 @@ def _serve(settings: Mapping[str, Any]) -> int:
         return 1
     url = base_url(sock)
     ws = url.replace("http://", "ws://", 1)
+    if database is None:
+        where = str(data.resolve())
+    else:
+        from synckit.server._postgres import redact
+
+        where = redact(database)
     print(
-        f"SyncKit server listening on {url} (WebSocket {ws}/v1/sync, data in {data.resolve()})",
-        flush=True,
+        f"SyncKit server listening on {url} (WebSocket {ws}/v1/sync, data in {where})", flush=True
     )
     if verifier is None:
         print(
@@ -320,6 +385,24 @@ def _serve(settings: Mapping[str, Any]) -> int:
     except KeyboardInterrupt:  # uvicorn raises the SIGINT again once it has shut down
         return 130
     return 0
+
+
+def _postgres_store(url: str) -> Any:
+    """A PostgresStore for ``url``, its schema migrated now. It connects in uvicorn's event
+    loop, when the app's lifespan first reads from it (an asyncpg pool belongs to the loop it
+    was made in), so this only migrates, on a connection of its own, to fail early and
+    clearly when the database cannot be used.
+
+    Raises:
+        StorageError: the database cannot be reached or migrated.
+    """
+    import asyncio
+
+    from synckit.server import PostgresStore
+    from synckit.server._postgres import migrate_database
+
+    asyncio.run(migrate_database(url))
+    return PostgresStore(url)
 
 
 def _token(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -374,6 +457,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         if args.command == "serve":
             return _serve(_settings(args, env))
+        if args.command == "migrate":
+            return _migrate(args, env)
         if args.command == "token":
             return _token(args, env)
     except UsageError as exc:

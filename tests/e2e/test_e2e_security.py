@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from _attack import (
     rsa_pair,
     ws_attempt,
 )
-from live import ServerProcess, eventually, free_port
+from live import ServerProcess, eventually, free_port, server_environment
 
 from synckit import Document
 from synckit.client import connect
@@ -606,7 +605,7 @@ async def test_extreme_clocks_are_refused_and_a_day_ahead_still_syncs(hs: Served
 
 def synckit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """``synckit ...`` as a process, with only ``env``'s SYNCKIT_ settings."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SYNCKIT_")}
+    clean = {k: v for k, v in server_environment().items() if not k.startswith("SYNCKIT_")}
     return subprocess.run(
         [sys.executable, "-m", "synckit.cli", *args],
         capture_output=True,

@@ -3,14 +3,13 @@ to run open on a public address, and one server per data directory."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from live import ServerProcess, free_port
+from live import ServerProcess, free_port, server_environment
 
 from synckit.client import connect
 from synckit.errors import AuthError
@@ -26,7 +25,7 @@ def synckit(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=dict(os.environ, **(env or {})),
+        env=dict(server_environment(), **(env or {})),
         check=False,
     )
 

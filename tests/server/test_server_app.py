@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from live import server_environment
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from websockets.asyncio.client import connect as ws_connect
@@ -37,7 +37,9 @@ async def test_mounted_inside_another_app(tmp_path: Path) -> None:
 
 def test_serve_command_uses_environment(tmp_path: Path) -> None:
     data = tmp_path / "from-env"
-    env = dict(os.environ, SYNCKIT_PORT="0", SYNCKIT_DATA=str(data), SYNCKIT_HOST="127.0.0.1")
+    env = dict(
+        server_environment(), SYNCKIT_PORT="0", SYNCKIT_DATA=str(data), SYNCKIT_HOST="127.0.0.1"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "synckit.cli", "serve"],
         stdout=subprocess.PIPE,

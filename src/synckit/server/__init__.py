@@ -1,12 +1,15 @@
-"""The SyncKit server: an ASGI app (Starlette) over embedded SQLite.
+"""The SyncKit server: an ASGI app (Starlette) over embedded SQLite or PostgreSQL.
 
 ``create_app(store)`` builds the app; ``synckit serve`` runs it with uvicorn. The logic lives
 in :class:`Hub` (no I/O: it queues storage work); :class:`SyncServer` is the asyncio/ASGI shell
 around it and performs that work against an :class:`AsyncStore` (a synchronous :class:`Store`
-such as :class:`SQLiteStore` or :class:`MemoryStore` runs behind :class:`InlineStore`).
+such as :class:`SQLiteStore` or :class:`MemoryStore` runs behind :class:`InlineStore`);
+:class:`PostgresStore` is the asynchronous store for production.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from synckit.server._access import (
     AccessChange,
@@ -43,6 +46,9 @@ from synckit.server._store import (
     StoredDoc,
 )
 
+if TYPE_CHECKING:
+    from synckit.server._postgres import PostgresStore
+
 __all__ = [
     "ACCESS_LEVELS",
     "ANONYMOUS",
@@ -65,6 +71,7 @@ __all__ = [
     "Limits",
     "LocalAccessFeed",
     "MemoryStore",
+    "PostgresStore",
     "Principal",
     "Quotas",
     "RedisAccessFeed",
@@ -81,3 +88,13 @@ __all__ = [
     "running",
     "view_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PostgresStore is imported on first use: the driver costs ~0.1 s to import, which a
+    # server on SQLite (and `synckit token`) need not pay.
+    if name == "PostgresStore":
+        from synckit.server._postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -273,11 +273,13 @@ class SyncServer:
         # opening the document in a room (off the loop where the store allows it), then
         # decoded and serialised in a thread: a large document stalls nobody else for long.
         try:
-            store = self.store
-            if isinstance(store, InlineStore):
-                stored = await store.read(doc_id)
+            # ``read`` where the store has it: ``load`` is the hub's, and a store may
+            # remember what the hub's document holds from it (PostgresStore does).
+            read = getattr(self.store, "read", None)
+            if read is not None:
+                stored = await read(doc_id)
             else:
-                stored = await store.load(doc_id)
+                stored = await self.store.load(doc_id)
             body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
         except (StorageError, DecodeError) as exc:
             return _json_error(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")

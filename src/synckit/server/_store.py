@@ -204,7 +204,12 @@ class SQLiteStore(SQLiteDocLog):
 
 
 class AsyncStore(Protocol):
-    """The storage interface of the server's storage task (see :class:`Store` for meanings)."""
+    """The storage interface of the server's storage task (see :class:`Store` for meanings).
+
+    A store may also have ``async read(doc_id)``: what ``load`` returns, for readers other
+    than the hub (the JSON view), which the server then uses instead of ``load`` (a store may
+    remember what ``load`` gave the hub; :class:`~synckit.server.PostgresStore` does).
+    """
 
     async def load(self, doc_id: str) -> StoredDoc | None: ...
 

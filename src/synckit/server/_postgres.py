@@ -1,0 +1,408 @@
+"""PostgreSQL, the production store: an :class:`~synckit.server.AsyncStore` on an asyncpg pool.
+
+The schema (shipped migrations, see :mod:`._migrate`) keeps per document an append-only log
+``changes(id, doc_id, data)`` and a ``snapshots`` row, plus the actors registry, the access
+rules, and a ``views`` table of JSON views for SQL queries.
+
+Several servers may share one database and write the same document at once. What keeps
+that safe is compaction. The server asks to replace "the first ``covered`` batches" of the
+log by a snapshot of its document, and its document holds exactly the batches *this* store
+read (:meth:`PostgresStore.load`) or wrote (:meth:`PostgresStore.append_many`) for it. Other
+servers' batches may lie in between. So the store remembers, per document, the ids of those
+batches in the order the server counts them, and deletes exactly the first ``covered`` of
+them, by id; every other server's batch stays. It also remembers which snapshot
+(``generation``) its document started from: when another server wrote a newer one in the
+meantime, whose deleted batches this server's document may lack, the two snapshots are
+merged (documents are CRDTs) before it is replaced; and since the server's document does
+not hold what was merged in, that store merges on every later compaction of it.
+Compactions of one document take turns on an advisory lock; appends never wait for them.
+
+Each method returns after its transaction committed: once :meth:`append_many` returns, the
+batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from synckit._storage import StoredDoc
+from synckit.errors import DecodeError, StorageError
+from synckit.server._migrate import migrate, migrations, schema_version
+from synckit.server._store import _too_many_ids
+
+__all__ = ["PostgresStore", "migrate_database", "redact"]
+
+# Advisory lock classes (first int4 key; the second is a hash of the document or principal).
+_COMPACT_LOCK = 0x53594E01
+_CLAIM_LOCK = 0x53594E02
+
+# Documents whose log ids a store remembers at most; beyond, those with none are forgotten
+# (forgetting one only makes its next compaction merge snapshots: still correct).
+_MAX_KNOWN = 65_536
+
+# Errors of the driver and the network that mean "the database failed".
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparseable database URL>"
+
+
+@contextlib.contextmanager
+def _failing(what: str) -> Iterator[None]:
+    """Turn a database failure into StorageError("cannot <what>: ...")."""
+    try:
+        yield
+    except _DB_ERRORS as exc:
+        raise StorageError(f"cannot {what}: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass(slots=True)
+class _Known:
+    """What this store's server holds of one document's storage."""
+
+    #: The generation of the stored snapshot whose content its document holds all of (None:
+    #: unknown, or it holds a snapshot merged with another server's, which it does not).
+    generation: int | None
+    #: The log ids its document holds and has not compacted, in the server's order.
+    ids: deque[int] = field(default_factory=deque)
+
+
+def _merge_snapshots(stored: bytes, ours: bytes) -> bytes:
+    """One snapshot holding everything two snapshots of a document hold."""
+    from synckit.core import Document
+
+    doc = Document.load(stored)
+    doc.merge(Document.load(ours))
+    return doc.save()
+
+
+class PostgresStore:
+    """Documents, actors and access rules in a PostgreSQL database.
+
+    Build it with ``await PostgresStore.connect(url)``, or construct it and let the first
+    call connect (in the event loop that uses it, such as a server app's lifespan): an
+    asyncpg pool belongs to the loop it was made in.
+
+    Args:
+        url: ``postgresql://user:password@host:port/database`` (libpq URL; parameters such as
+            ``?sslmode=require`` pass through).
+        min_size, max_size: connections the pool keeps open at least, and opens at most.
+        migrate: bring the schema up to date when connecting (see :mod:`._migrate`); when
+            False, a database behind the shipped migrations is refused.
+    """
+
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 8, migrate: bool = True
+    ) -> None:
+        self.url = url
+        self.min_size = min_size
+        self.max_size = max_size
+        self.migrate = migrate
+        self._pool: asyncpg.Pool | None = None
+        self._opening: asyncio.Lock | None = None
+        self._closed = False
+        self._known: OrderedDict[str, _Known] = OrderedDict()
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, min_size: int = 1, max_size: int = 8, migrate: bool = True
+    ) -> PostgresStore:
+        """A store with its pool open (and its schema migrated, unless ``migrate=False``).
+
+        Raises:
+            StorageError: the database cannot be reached, or its schema cannot be used.
+        """
+        store = cls(url, min_size=min_size, max_size=max_size, migrate=migrate)
+        await store.open()
+        return store
+
+    async def open(self) -> None:
+        """Open the pool now (every method does so on first use). Idempotent."""
+        await self._get_pool()
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        if self._closed:
+            raise StorageError("the PostgreSQL store is closed")
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await self._create_pool()
+        return self._pool
+
+    async def _create_pool(self) -> asyncpg.Pool:
+        where = redact(self.url)
+        with _failing(f"connect to PostgreSQL at {where}"):
+            pool = await asyncpg.create_pool(
+                self.url, min_size=self.min_size, max_size=self.max_size, timeout=10
+            )
+        try:
+            with _failing(f"migrate the schema of {where}"):
+                async with pool.acquire() as conn:
+                    if self.migrate:
+                        await migrate(conn)
+                    else:
+                        held, shipped = await schema_version(conn), len(migrations())
+                        if held < shipped:
+                            raise StorageError(
+                                f"the database {where} is at schema version {held}, this "
+                                f"SyncKit needs {shipped}: run `synckit migrate --database URL`"
+                            )
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
+
+    # -- documents ----------------------------------------------------------------------
+
+    async def _read(self, doc_id: str) -> tuple[StoredDoc | None, int, list[int]]:
+        """A document's snapshot and log as one consistent picture, its snapshot generation
+        (0: none) and its log ids."""
+        pool = await self._get_pool()
+        with _failing(f"load {doc_id!r}"):
+            async with (
+                pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                snap = await conn.fetchrow(
+                    "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
+                )
+                log = await conn.fetch(
+                    "SELECT id, data FROM changes WHERE doc_id = $1 ORDER BY id", doc_id
+                )
+        if snap is None and not log:
+            return None, 0, []
+        stored = StoredDoc(
+            None if snap is None else bytes(snap["data"]), tuple(bytes(r["data"]) for r in log)
+        )
+        return stored, 0 if snap is None else int(snap["generation"]), [r["id"] for r in log]
+
+    async def load(self, doc_id: str) -> StoredDoc | None:
+        """What is stored for ``doc_id`` (None: nothing). The server's document is rebuilt
+        from it: the store remembers what it holds, for :meth:`compact`."""
+        stored, generation, ids = await self._read(doc_id)
+        self._remember(doc_id, _Known(generation, deque(ids)))
+        return stored
+
+    async def read(self, doc_id: str) -> StoredDoc | None:
+        """What :meth:`load` returns, for readers that do not keep the document (a JSON view):
+        it changes nothing the store remembers."""
+        return (await self._read(doc_id))[0]
+
+    async def append_many(
+        self, batches: Sequence[tuple[str, bytes]], views: Mapping[str, str] | None = None
+    ) -> None:
+        """Append ``batches`` (batches of one document in order) and upsert ``views``
+        (document id -> JSON text) in one transaction; returns once it committed.
+
+        Raises:
+            StorageError: nothing was stored.
+        """
+        if not batches and not views:
+            return
+        pool = await self._get_pool()
+        docs = sorted({doc_id for doc_id, _ in batches} | set(views or ()))
+        with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
+            async with pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(
+                    "INSERT INTO changes (doc_id, data) SELECT d, c "
+                    "FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, c, n) "
+                    "ORDER BY n RETURNING id, doc_id",
+                    [d for d, _ in batches],
+                    [c for _, c in batches],
+                )
+                if views:
+                    await conn.execute(
+                        "INSERT INTO views (doc_id, view) "
+                        "SELECT d, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(d, v) "
+                        "ON CONFLICT (doc_id) DO UPDATE "
+                        "SET view = EXCLUDED.view, updated_at = now()",
+                        list(views),
+                        list(views.values()),
+                    )
+        # Ids are drawn in insertion order: ascending ids are the batches' order.
+        for row in sorted(rows, key=lambda r: int(r["id"])):
+            doc_id = row["doc_id"]
+            known = self._known.get(doc_id)
+            if known is None:
+                known = _Known(None)
+                self._remember(doc_id, known)
+            known.ids.append(int(row["id"]))
+
+    async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        """Replace the snapshot and the first ``covered`` batches the server's document holds
+        by ``snapshot`` (merged with a snapshot another server wrote meanwhile). Batches
+        appended after them, by anyone, stay. Atomic: on StorageError nothing changed."""
+        known = self._known.get(doc_id) or _Known(None)
+        take = [known.ids[i] for i in range(min(covered, len(known.ids)))]
+        pool = await self._get_pool()
+        with _failing(f"compact {doc_id!r}"):
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
+                )
+                stored = await conn.fetchrow(
+                    "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
+                )
+                data = snapshot
+                merged = stored is not None and stored["generation"] != known.generation
+                if merged:
+                    try:
+                        data = _merge_snapshots(bytes(stored["data"]), snapshot)
+                    except DecodeError as exc:
+                        raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
+                deleted = await conn.fetchval(
+                    "WITH gone AS (DELETE FROM changes WHERE doc_id = $1 "
+                    "AND id = ANY($2::bigint[]) RETURNING 1) SELECT count(*) FROM gone",
+                    doc_id,
+                    take,
+                )
+                generation = await conn.fetchval(
+                    "INSERT INTO snapshots (doc_id, data, generation, covered) "
+                    "VALUES ($1, $2, 1, $3) ON CONFLICT (doc_id) DO UPDATE SET "
+                    "data = EXCLUDED.data, generation = snapshots.generation + 1, "
+                    "covered = snapshots.covered + EXCLUDED.covered, updated_at = now() "
+                    "RETURNING generation",
+                    doc_id,
+                    data,
+                    deleted,
+                )
+        for _ in take:
+            known.ids.popleft()
+        # After a merge the stored snapshot holds what the server's document lacks: its next
+        # compaction must merge again, whatever the generation then.
+        known.generation = None if merged else int(generation)
+        self._remember(doc_id, known)
+
+    def _remember(self, doc_id: str, known: _Known) -> None:
+        self._known[doc_id] = known
+        self._known.move_to_end(doc_id)
+        if len(self._known) > _MAX_KNOWN:
+            idle = [d for d, k in self._known.items() if not k.ids][: len(self._known) // 4]
+            for d in idle:
+                del self._known[d]
+
+    async def doc_ids(self) -> list[str]:
+        """Every stored document id, sorted (by code point, as Python sorts)."""
+        pool = await self._get_pool()
+        with _failing("list documents"):
+            rows = await pool.fetch("SELECT doc_id FROM snapshots UNION SELECT doc_id FROM changes")
+        return sorted(r[0] for r in rows)
+
+    # -- actors and access rules --------------------------------------------------------
+
+    async def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
+        """Register ``actor_id`` as ``principal``'s unless it belongs to someone already;
+        return its owner. Safe against other servers claiming at the same time.
+
+        Raises:
+            LimitExceededError: ``actor_id`` is new and ``principal`` owns ``limit`` ids.
+            StorageError: the database failed.
+        """
+        pool = await self._get_pool()
+        with _failing(f"register client id {actor_id!r}"):
+            async with pool.acquire() as conn, conn.transaction():
+                owner = await conn.fetchval(
+                    "SELECT principal FROM actors WHERE actor_id = $1", actor_id
+                )
+                if owner is not None:
+                    return str(owner)
+                if limit:
+                    # Claims of one principal take turns, so that it never exceeds its limit.
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock($1, hashtext($2))", _CLAIM_LOCK, principal
+                    )
+                    owned = await conn.fetchval(
+                        "SELECT count(*) FROM actors WHERE principal = $1", principal
+                    )
+                    if owned >= limit:
+                        raise _too_many_ids(principal, limit)
+                owner = await conn.fetchval(
+                    "INSERT INTO actors (actor_id, principal) VALUES ($1, $2) "
+                    "ON CONFLICT (actor_id) DO NOTHING RETURNING principal",
+                    actor_id,
+                    principal,
+                )
+                if owner is None:  # another server registered it a moment ago
+                    owner = await conn.fetchval(
+                        "SELECT principal FROM actors WHERE actor_id = $1", actor_id
+                    )
+        return str(owner)
+
+    async def access_rules(self) -> dict[str, str]:
+        """principal -> JSON text of its server-side grants."""
+        pool = await self._get_pool()
+        with _failing("read access rules"):
+            rows = await pool.fetch("SELECT principal, docs FROM access_rules")
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def set_access_rules(self, principal: str, docs: str | None) -> None:
+        """Store ``principal``'s grants (JSON text), or forget them (None)."""
+        pool = await self._get_pool()
+        with _failing(f"store access rules of {principal!r}"):
+            if docs is None:
+                await pool.execute("DELETE FROM access_rules WHERE principal = $1", principal)
+            else:
+                await pool.execute(
+                    "INSERT INTO access_rules (principal, docs) VALUES ($1, $2) "
+                    "ON CONFLICT (principal) DO UPDATE SET docs = EXCLUDED.docs",
+                    principal,
+                    docs,
+                )
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """One value of a query of your own (for operators and tests), e.g. a view:
+        ``await store.fetchval("SELECT view->'title' FROM views WHERE doc_id = $1", d)``."""
+        pool = await self._get_pool()
+        with _failing("run a query"):
+            return await pool.fetchval(query, *args)
+
+    async def close(self) -> None:
+        """Close the pool (waiting up to 10 s for queries in flight). Idempotent."""
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except TimeoutError:
+                pool.terminate()
+
+
+async def migrate_database(url: str) -> tuple[list[int], int]:
+    """Bring the schema of the database at ``url`` up to date (what ``synckit migrate``
+    does); returns the versions applied now and the version it is at.
+
+    Raises:
+        StorageError: the database cannot be reached or migrated (nothing applied).
+    """
+    where = redact(url)
+    with _failing(f"connect to PostgreSQL at {where}"):
+        conn = await asyncpg.connect(url, timeout=10)
+    try:
+        with _failing(f"migrate the schema of {where}"):
+            applied = await migrate(conn)
+            return applied, await schema_version(conn)
+    finally:
+        await conn.close()
