@@ -211,7 +211,8 @@ class Metrics(HubObserver):
         )
         yield CounterMetricFamily(
             "synckit_broadcast_bytes",
-            "Bytes of the broadcast frames queued for subscribers.",
+            "Bytes of the broadcast frames queued for subscribers (their bodies: each frame adds "
+            "a few bytes of header).",
             value=self._broadcast_bytes,
         )
         yield CounterMetricFamily(
