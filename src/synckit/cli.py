@@ -31,6 +31,9 @@ is not a flag)
 --insecure          SYNCKIT_INSECURE=1       insecure               off
 --redis             SYNCKIT_REDIS or         redis                  (none: access changes
                     REDIS_URL                                       reach this process only)
+--metrics-host      SYNCKIT_METRICS_HOST     metrics_host           127.0.0.1
+--metrics-port      SYNCKIT_METRICS_PORT     metrics_port           (none: /metrics on the
+                                                                    main port, for admins)
 (config only)       (none)                   [limits] table         synckit.server.Limits
 ==================  =======================  =====================  =====================
 
@@ -44,6 +47,10 @@ The ``[limits]`` table sets fields of :class:`synckit.server.Limits` by name, fo
 With key material the server verifies a JWT on every connection (``docs/security.md``).
 Without any, it runs open — anyone who reaches it reads and writes everything — which it allows
 only on a loopback address, unless ``--insecure`` is given.
+
+``GET /metrics`` (Prometheus) on the main port needs an administrator's token, like the admin
+endpoint. With ``--metrics-port`` the metrics are also served on ``--metrics-host`` at that
+port without any token: bind it to a private interface that only the scraper reaches.
 """
 
 from __future__ import annotations
@@ -76,6 +83,8 @@ _DEFAULTS: dict[str, Any] = {
     "jwt_issuer": None,
     "insecure": False,
     "redis": None,
+    "metrics_host": "127.0.0.1",
+    "metrics_port": None,
     "limits": {},
 }
 
@@ -144,6 +153,16 @@ def _parser() -> argparse.ArgumentParser:
         "transaction (servers also do so when they start).",
     )
     migrate.add_argument("--database", help="PostgreSQL URL (env SYNCKIT_DATABASE or DATABASE_URL)")
+    serve.add_argument(
+        "--metrics-host",
+        help="interface of the unauthenticated metrics listener: a private one (default 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve GET /metrics without a token on this port (0: any free one); without it, "
+        "/metrics on the main port needs an administrator's token",
+    )
     token = commands.add_parser(
         "token",
         help="mint a development JWT",
@@ -206,6 +225,13 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         out["port"] = int(out["port"])
     except (TypeError, ValueError):
         raise UsageError(f"port must be a number, got {out['port']!r}") from None
+    if out["metrics_port"] is not None:
+        try:
+            out["metrics_port"] = int(out["metrics_port"])
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"metrics_port must be a number, got {out['metrics_port']!r}"
+            ) from None
     if isinstance(out["jwt_public_key"], str):
         out["jwt_public_key"] = [out["jwt_public_key"]]
     if out["log_format"] not in ("text", "json"):
@@ -340,6 +366,17 @@ def _serve(settings: Mapping[str, Any]) -> int:
             "--jwt-public-key or --jwks; see docs/security.md), listen on 127.0.0.1, or pass "
             "--insecure if that is really what you want"
         )
+    metrics_sock = None
+    if settings["metrics_port"] is not None:
+        metrics_host, metrics_port = settings["metrics_host"], settings["metrics_port"]
+        try:
+            metrics_sock = bind(metrics_host, metrics_port)
+        except OSError as exc:
+            print(
+                f"synckit: cannot listen for metrics on {metrics_host}:{metrics_port}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
     try:
         feed = None
         if settings["redis"]:
@@ -347,7 +384,13 @@ def _serve(settings: Mapping[str, Any]) -> int:
 
             feed = RedisAccessFeed(settings["redis"])
         store = data if database is None else _postgres_store(database)
-        app = create_app(store, authenticate=verifier, limits=limits, access_feed=feed)
+        app = create_app(
+            store,
+            authenticate=verifier,
+            limits=limits,
+            access_feed=feed,
+            metrics_address=metrics_sock,
+        )
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 1
@@ -376,6 +419,12 @@ def _serve(settings: Mapping[str, Any]) -> int:
     else:
         print(
             f"synckit: JWT required ({', '.join(verifier.algorithms)})",
+            flush=True,
+        )
+    if metrics_sock is not None:
+        print(
+            f"synckit: metrics without authentication on {base_url(metrics_sock)}/metrics "
+            "(keep that address private)",
             flush=True,
         )
     _log_to_stderr(settings["log_level"], settings["log_format"])

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from live import server_environment
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and sessions")
 
@@ -79,7 +80,7 @@ def serving(tmp_path: Path, *, via_dev_py: bool, nohup: bool = False) -> Iterato
         argv = [str(python), "-m", "synckit.cli", "serve", *options]
     if nohup:
         argv = ["/bin/sh", "-c", 'trap "" HUP; exec "$@"', "sh", *argv]
-    env = dict(os.environ, SYNCKIT_DEV_PYTHON=str(python), PYTHONUNBUFFERED="1")
+    env = dict(server_environment(), SYNCKIT_DEV_PYTHON=str(python), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,

@@ -10,7 +10,6 @@ so dev.py creates and installs nothing.
 from __future__ import annotations
 
 import ast
-import os
 import re
 import shlex
 import subprocess
@@ -18,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from live import server_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
@@ -61,7 +61,7 @@ def test_example_runs_as_documented(example: Path, command: str) -> None:
     words = shlex.split(command)
     if words[:2] != ["python3", "dev.py"]:
         pytest.fail(f"{example.name}: `{command}` is not a dev.py command")
-    env = dict(os.environ, SYNCKIT_DEV_PYTHON=sys.executable)
+    env = dict(server_environment(), SYNCKIT_DEV_PYTHON=sys.executable)
     done = subprocess.run(
         [sys.executable, str(ROOT / "dev.py"), *words[2:]],
         cwd=ROOT,

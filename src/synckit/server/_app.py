@@ -17,6 +17,8 @@ import contextlib
 import functools
 import inspect
 import json
+import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -48,6 +50,7 @@ from synckit.protocol import (
 from synckit.server._access import AccessFeed, AccessRules, LocalAccessFeed
 from synckit.server._hub import Authenticator, Authorizer, Hub
 from synckit.server._limits import Limits
+from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
@@ -137,6 +140,9 @@ class SyncServer:
         answer_timeout: seconds an HTTP request may wait for its answer (storage included).
         access_feed: where changes of access are published (see :mod:`._access`); every
             server on the feed tells its affected connections at once. In-process when None.
+        metrics_address: ``(host, port)`` (or a bound socket) on which to serve
+            ``GET /metrics`` without authentication, besides the admin-only ``/metrics`` of
+            the app itself; bind it to a private interface. None: no such listener.
     """
 
     def __init__(
@@ -149,8 +155,11 @@ class SyncServer:
         send_timeout: float = 10.0,
         answer_timeout: float = 30.0,
         access_feed: AccessFeed | None = None,
+        metrics_address: tuple[str, int] | socket.socket | None = None,
     ) -> None:
         self.store = open_store(store)
+        #: This server's metrics (``GET /metrics``), in a registry of its own.
+        self.metrics = Metrics()
         self._io_wake = asyncio.Event()
         self.access_feed: AccessFeed = access_feed or LocalAccessFeed()
         #: The server-side grants the admin endpoint changes (None with an ``authorize`` hook:
@@ -161,7 +170,14 @@ class SyncServer:
             authenticate=authenticate,
             authorize=authorize if authorize is not None else self.access_rules,
             wake_io=self._io_wake.set,
+            observer=self.metrics,
         )
+        self.metrics.hub = self.hub
+        self._metrics_listener = (
+            None if metrics_address is None else MetricsListener(self.metrics, metrics_address)
+        )
+        #: ``http://host:port`` of the unauthenticated metrics listener, once started.
+        self.metrics_url: str | None = None
         self._unsubscribe_feed = self.access_feed.subscribe(self.hub.access_changed)
         self._tick_task: asyncio.Task[None] | None = None
         self.send_timeout = send_timeout
@@ -188,14 +204,20 @@ class SyncServer:
 
     async def _storage_task(self) -> None:
         """Perform the hub's storage work, one operation at a time, in order."""
-        hub = self.hub
+        hub, metrics = self.hub, self.metrics
         while True:
             op = hub.next_io()
             if op is None:
                 await self._io_wake.wait()
                 self._io_wake.clear()
                 continue
-            hub.io_done(op, await _perform(op, self.store))
+            if type(op) is Commit and op.batches:
+                started = time.perf_counter()
+                result = await _perform(op, self.store)
+                metrics.committed(time.perf_counter() - started, len(op.batches))
+            else:
+                result = await _perform(op, self.store)
+            hub.io_done(op, result)
 
     async def _drain_storage(self) -> None:
         while not self.hub.io_idle:
@@ -240,6 +262,8 @@ class SyncServer:
         hub = self.hub
         wake = asyncio.Event()
         conn = hub.start_exchange(exchange, wake.set)
+        if conn is None and isinstance(exchange.result, Error):  # refused before any frame
+            self.metrics.refused(exchange.result.code)
         try:
             async with asyncio.timeout(self.answer_timeout):
                 while not hub.advance_exchange(exchange, conn):
@@ -248,6 +272,7 @@ class SyncServer:
         except TimeoutError:
             if conn is not None:
                 hub.disconnect(conn)
+            self.metrics.refused(ErrorCode.INTERNAL)
             return Error(
                 ErrorCode.INTERNAL,
                 f"no answer within {self.answer_timeout} s (storage is slow)",
@@ -268,7 +293,7 @@ class SyncServer:
         doc_id = request.path_params["doc_id"]
         refusal = self.hub.view_refusal(doc_id, client_id, token)
         if refusal is not None:
-            return _json_error(http_status(refusal), refusal.code, refusal.message)
+            return self._refusal(http_status(refusal), refusal.code, refusal.message)
         # What storage holds is every acknowledged change. It is read as it is, without
         # opening the document in a room (off the loop where the store allows it), then
         # decoded and serialised in a thread: a large document stalls nobody else for long.
@@ -282,7 +307,7 @@ class SyncServer:
                 stored = await self.store.load(doc_id)
             body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
         except (StorageError, DecodeError) as exc:
-            return _json_error(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
+            return self._refusal(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
         if body is None:
             return JSONResponse(
                 {"error": "NOT_FOUND", "message": f"no document {doc_id!r}"}, status_code=404
@@ -300,6 +325,7 @@ class SyncServer:
                 result = Error(
                     ErrorCode.FRAME_TOO_LARGE, f"body exceeds the limit of {limit} bytes"
                 )
+                self.metrics.refused(result.code)
                 break
         else:
             exchange = ServerHttpExchange(
@@ -329,7 +355,7 @@ class SyncServer:
             return refusal
         rules = self.access_rules
         if rules is None:
-            return _json_error(
+            return self._refusal(
                 409,
                 ErrorCode.PERMISSION_DENIED,
                 "this server's permissions come from its authorize hook; change them there "
@@ -341,7 +367,7 @@ class SyncServer:
                 docs = json.loads(await request.body())["docs"]
                 text = AccessRules.encode(docs)
             except (ValueError, KeyError, TypeError) as exc:
-                return _json_error(
+                return self._refusal(
                     400,
                     ErrorCode.BAD_FRAME,
                     'the body must be {"docs": {"<document-id pattern>": '
@@ -350,21 +376,35 @@ class SyncServer:
         try:  # stored first: a change that was answered survives a restart
             await self.store.set_access_rules(principal_id, None if docs is None else text)
         except StorageError as exc:
-            return _json_error(500, ErrorCode.INTERNAL, f"cannot store the access rules: {exc}")
+            return self._refusal(500, ErrorCode.INTERNAL, f"cannot store the access rules: {exc}")
         rules.set(principal_id, docs)
         return JSONResponse({"principal": principal_id, "docs": docs})
+
+    def _refusal(self, status: int, code: ErrorCode, message: str) -> Response:
+        """A JSON error answer, counted in the metrics."""
+        self.metrics.refused(code)
+        return _json_error(status, code, message)
+
+    async def get_metrics(self, request: Request) -> Response:
+        """``GET /metrics``: the server's metrics in Prometheus's text format, for an
+        administrator's token (as ``PUT /v1/admin/access``; anyone on an open server).
+        Without a token, serve them on an address of their own (``metrics_address``)."""
+        refusal = self._admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        return metrics_response(self.metrics)
 
     def _admin_refusal(self, request: Request) -> Response | None:
         """None when the request carries an administrator's token, else the error answer."""
         try:
             principal = self.hub.authenticate("admin", _bearer(request))
         except TokenExpiredError as exc:  # as every other way in answers it
-            return _json_error(401, ErrorCode.TOKEN_EXPIRED, str(exc))
+            return self._refusal(401, ErrorCode.TOKEN_EXPIRED, str(exc))
         except AuthError as exc:
-            return _json_error(401, ErrorCode.AUTH_FAILED, str(exc))
+            return self._refusal(401, ErrorCode.AUTH_FAILED, str(exc))
         claim = principal.claims.get("synckit")
         if principal.id and not (isinstance(claim, dict) and claim.get("admin") is True):
-            return _json_error(
+            return self._refusal(
                 403,
                 ErrorCode.PERMISSION_DENIED,
                 f"principal {principal.id!r} is not an administrator "
@@ -399,13 +439,18 @@ class SyncServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.store.close()
+        if self._metrics_listener is not None:
+            await self._metrics_listener.aclose()
 
     async def start(self) -> None:
         """Read what the server keeps besides documents (the access rules). The app's lifespan
         calls it; mounted in another app, call it from that app's lifespan.
 
+        Also starts the metrics listener (``metrics_address``).
+
         Raises:
             StorageError: the store cannot be read, or holds bad access rules.
+            OSError: the metrics address cannot be bound.
         """
         start = getattr(self.access_feed, "start", None)
         if start is not None and inspect.iscoroutinefunction(start):
@@ -415,6 +460,8 @@ class SyncServer:
                 self.access_rules.load(await self.store.access_rules())
             except ValueError as exc:
                 raise StorageError(str(exc)) from None
+        if self._metrics_listener is not None and self.metrics_url is None:
+            self.metrics_url = await self._metrics_listener.start()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -429,6 +476,7 @@ class SyncServer:
             Route("/v1/docs/{doc_id}", self.get_doc, methods=["GET"]),
             Route("/v1/docs/{doc_id}/sync", self.post_sync, methods=["POST"]),
             Route("/v1/admin/access/{principal}", self.put_access, methods=["PUT", "DELETE"]),
+            Route(METRICS_PATH, self.get_metrics, methods=["GET"]),
         ]
 
 
@@ -440,11 +488,13 @@ def create_app(
     authorize: Authorizer | None = None,
     send_timeout: float = 10.0,
     access_feed: AccessFeed | None = None,
+    metrics_address: tuple[str, int] | socket.socket | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
     Serves ``WS /v1/sync``, ``GET /health``, ``GET /v1/docs/{id}``,
-    ``POST /v1/docs/{id}/sync`` and ``PUT|DELETE /v1/admin/access/{principal}``;
+    ``POST /v1/docs/{id}/sync``, ``PUT|DELETE /v1/admin/access/{principal}`` and
+    ``GET /metrics`` (an administrator's; unauthenticated on ``metrics_address`` when given);
     ``authenticate`` and ``authorize`` guard all but ``/health``. The :class:`SyncServer` is
     ``app.state.synckit``; the app's lifespan starts and closes it. Mounted inside another app
     (whose lifespan Starlette does not run for mounted apps), call
@@ -462,6 +512,7 @@ def create_app(
         authorize=authorize,
         send_timeout=send_timeout,
         access_feed=access_feed,
+        metrics_address=metrics_address,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from synckit.protocol import Error, ErrorCode, Event, ServerSession, State
 from synckit.server._limits import Limits
 from synckit.server._log import MAX_LOGGED_REFUSALS, log_event
+from synckit.server._observer import NO_OBSERVER, HubObserver
 from synckit.server._principal import Access, Principal
 
 __all__ = ["Connection"]
@@ -36,6 +37,7 @@ class Connection:
 
     __slots__ = (
         "_limits",
+        "_observer",
         "_queued_bytes",
         "_wake",
         "held",
@@ -59,6 +61,7 @@ class Connection:
         opened_at: float = 0.0,
         http: bool = False,
         reads_only: bool = False,
+        observer: HubObserver = NO_OBSERVER,
     ) -> None:
         self.id = conn_id
         #: When the connection opened, on the hub's monotonic clock (the handshake deadline).
@@ -81,6 +84,7 @@ class Connection:
         self._queued_bytes = 0
         self._limits = limits
         self._wake = wake
+        self._observer = observer
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} {self.session.client_id!r} {self.session.state.value}>"
@@ -89,6 +93,11 @@ class Connection:
     def closed(self) -> bool:
         """The session ended: send what :meth:`take_frames` returns, then close."""
         return self.session.state is State.CLOSED
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of frames queued for the client and not taken yet."""
+        return self._queued_bytes
 
     def take_frames(self) -> list[bytes]:
         """Take the frames queued for the client, oldest first."""
@@ -118,7 +127,8 @@ class Connection:
 
     def log_refusal(self, error: Error) -> None:
         """Log an error sent to (or a protocol error made by) this client, up to
-        :data:`MAX_LOGGED_REFUSALS` per connection."""
+        :data:`MAX_LOGGED_REFUSALS` per connection (all are counted by the observer)."""
+        self._observer.refused(error.code)
         self.refusals += 1
         if self.refusals > MAX_LOGGED_REFUSALS:
             if self.refusals == MAX_LOGGED_REFUSALS + 1:
@@ -187,6 +197,7 @@ class Connection:
                 ),
                 unsent=len(self.outbox),
             )
+            self._observer.refused(ErrorCode.SLOW_CONSUMER)
             self.outbox.clear()
             self._queued_bytes = 0
             self.outbox.extend(self.session.data_to_send())

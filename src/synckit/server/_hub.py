@@ -61,6 +61,7 @@ from synckit.server._access import AccessChange, access_level
 from synckit.server._connection import Connection
 from synckit.server._limits import Limits
 from synckit.server._log import log_event
+from synckit.server._observer import NO_OBSERVER, HubObserver
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
 from synckit.server._push_checks import PushRefusedError, clock_limit, push_screen
 from synckit.server._quota import Quotas
@@ -133,6 +134,8 @@ class Hub:
         wall_clock: Unix time in seconds (token expiry, the clock bound on pushes).
         monotonic: seconds on a clock that only goes forward (handshake deadlines, push
             rates).
+        observer: told of pushes, acks, broadcasts, errors and refused tokens (metrics; see
+            :class:`HubObserver`); None: nobody is.
     """
 
     def __init__(
@@ -145,8 +148,10 @@ class Hub:
         wake_io: Callable[[], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        observer: HubObserver | None = None,
     ) -> None:
         self.store = store
+        self._observer = NO_OBSERVER if observer is None else observer
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self.limits = limits = limits or Limits()
@@ -186,6 +191,7 @@ class Hub:
             opened_at=self._monotonic(),
             http=http,
             reads_only=reads_only,
+            observer=self._observer,
         )
         self._connections[conn.id] = conn
         if self._closed:
@@ -243,6 +249,8 @@ class Hub:
         for event in events:
             if conn.closed:
                 break
+            if type(event) is Push:  # here: one waiting for a load is dispatched twice
+                self._observer.pushed(len(event.changes))
             self._dispatch(conn, event)
         if conn.closed:
             self._drop(conn)
@@ -365,6 +373,13 @@ class Hub:
         Raises:
             AuthError: the token was refused (TokenExpiredError: it expired).
         """
+        try:
+            return self._principal_of(client_id, token)
+        except AuthError as exc:
+            self._observer.auth_failed(exc)
+            raise
+
+    def _principal_of(self, client_id: str, token: str) -> Principal:
         authenticate = self._authenticate
         if authenticate is None:
             return ANONYMOUS
@@ -591,6 +606,7 @@ class Hub:
         """Merge a push into the room and queue what is new for storage; the ack (and the
         broadcast) follow once storage has it. A refused push changes nothing."""
         doc_id, batch, changes = push.doc_id, push.batch_id, push.changes
+        observer, taken = self._observer, self._monotonic()
         self.rooms.touch(room)
         size_limit = self.limits.max_doc_bytes
         if logged.size + len(changes) > size_limit:
@@ -641,12 +657,18 @@ class Hub:
         stored = changes if new_wait else delta
         version = after.encode()
         if not stored:
-            self.rooms.after_commit(lambda: conn.send(Ack(doc_id, batch, version)))
+
+            def ack() -> None:
+                conn.send(Ack(doc_id, batch, version))
+                observer.acked(self._monotonic() - taken)
+
+            self.rooms.after_commit(ack)
             return
         commit = self.rooms.append(room, stored)
 
         def reply() -> None:
             conn.send(Ack(doc_id, batch, version))
+            observer.acked(self._monotonic() - taken)
             if delta:
                 self._broadcast(room, Broadcast(doc_id, delta, version), conn)
 
@@ -667,12 +689,16 @@ class Hub:
     def _broadcast(self, room: Room, out: Broadcast, sender: Connection | None) -> None:
         body = encode_frame_body(out)  # once, numbered per connection
         doc_id = out.doc_id
+        frames = 0
         for other in list(room.subscribers.values()):
             # One still waiting for its Subscribed gets this change in that answer.
             if other is not sender and other.session.may_broadcast(doc_id):
                 other.send(out, body)
+                frames += 1
                 if other.closed:
                     self._drop(other)
+        if frames:
+            self._observer.broadcast(frames, frames * len(body))
 
     # -- rooms ------------------------------------------------------------------------
 

@@ -1,0 +1,38 @@
+"""What the hub tells an observer as it works (for metrics, see :mod:`._metrics`).
+
+The hub calls these methods on its hot paths (every push, every ack), so an observer must do
+O(1) work in each and never raise. :class:`HubObserver` itself does nothing: it is the default.
+"""
+
+from __future__ import annotations
+
+from synckit.errors import AuthError
+from synckit.protocol import ErrorCode
+
+__all__ = ["NO_OBSERVER", "HubObserver"]
+
+
+class HubObserver:
+    """Receives the hub's events; every method here does nothing (subclass to count)."""
+
+    __slots__ = ()
+
+    def pushed(self, nbytes: int) -> None:
+        """A push of ``nbytes`` bytes of changes was received (counted once, even when it
+        waits for its document to load)."""
+
+    def acked(self, seconds: float) -> None:
+        """An Ack was queued, ``seconds`` after the server took its push (storage included)."""
+
+    def broadcast(self, frames: int, nbytes: int) -> None:
+        """A change was queued for ``frames`` other subscribers, ``nbytes`` bytes in all."""
+
+    def refused(self, code: ErrorCode) -> None:
+        """An error with this code was sent to a client."""
+
+    def auth_failed(self, error: AuthError) -> None:
+        """A token was refused (any way in: Hello, JSON view, admin endpoint, metrics)."""
+
+
+#: The observer of a hub built without one: stateless, so one instance serves every hub.
+NO_OBSERVER = HubObserver()
