@@ -29,8 +29,9 @@ is not a flag)
 --jwt-audience      SYNCKIT_JWT_AUDIENCE     jwt_audience           (not checked)
 --jwt-issuer        SYNCKIT_JWT_ISSUER       jwt_issuer             (not checked)
 --insecure          SYNCKIT_INSECURE=1       insecure               off
---redis             SYNCKIT_REDIS or         redis                  (none: access changes
-                    REDIS_URL                                       reach this process only)
+--redis             SYNCKIT_REDIS or         redis                  (none: access and, with
+                    REDIS_URL                                       --database, document changes
+                                                                    reach this process only)
 --metrics-host      SYNCKIT_METRICS_HOST     metrics_host           127.0.0.1
 --metrics-port      SYNCKIT_METRICS_PORT     metrics_port           (none: /metrics on the
                                                                     main port, for admins)
@@ -378,11 +379,13 @@ def _serve(settings: Mapping[str, Any]) -> int:
             )
             return 1
     try:
-        feed = None
+        feed = bus = None
         if settings["redis"]:
-            from synckit.server import RedisAccessFeed
+            from synckit.server import RedisAccessFeed, RedisChangeBus
 
             feed = RedisAccessFeed(settings["redis"])
+            if database is not None:  # servers sharing a database hear of each other's changes
+                bus = RedisChangeBus(settings["redis"])
         store = data if database is None else _postgres_store(database)
         app = create_app(
             store,
@@ -390,6 +393,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
             limits=limits,
             access_feed=feed,
             metrics_address=metrics_sock,
+            change_bus=bus,
         )
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)

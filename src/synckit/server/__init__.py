@@ -35,6 +35,7 @@ from synckit.server._principal import (
     parse_grants,
 )
 from synckit.server._quota import Quotas
+from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._redis_feed import RedisAccessFeed
 from synckit.server._run import running
 from synckit.server._store import (
@@ -75,6 +76,7 @@ __all__ = [
     "Principal",
     "Quotas",
     "RedisAccessFeed",
+    "RedisChangeBus",
     "SQLiteStore",
     "Store",
     "StoredDoc",

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import inspect
 import json
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,7 +51,9 @@ from synckit.protocol import (
 from synckit.server._access import AccessFeed, AccessRules, LocalAccessFeed
 from synckit.server._hub import Authenticator, Authorizer, Hub
 from synckit.server._limits import Limits
+from synckit.server._log import log_event
 from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
+from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
@@ -143,6 +146,9 @@ class SyncServer:
         metrics_address: ``(host, port)`` (or a bound socket) on which to serve
             ``GET /metrics`` without authentication, besides the admin-only ``/metrics`` of
             the app itself; bind it to a private interface. None: no such listener.
+        change_bus: with several servers on one storage (PostgreSQL), carries each committed
+            change to the others (see :mod:`._redis_bus`). None: clients of another server
+            see this one's changes only when they subscribe again.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class SyncServer:
         answer_timeout: float = 30.0,
         access_feed: AccessFeed | None = None,
         metrics_address: tuple[str, int] | socket.socket | None = None,
+        change_bus: RedisChangeBus | None = None,
     ) -> None:
         self.store = open_store(store)
         #: This server's metrics (``GET /metrics``), in a registry of its own.
@@ -173,6 +180,12 @@ class SyncServer:
             observer=self.metrics,
         )
         self.metrics.hub = self.hub
+        self.change_bus = change_bus
+        if change_bus is not None:
+            self.hub.on_commit = change_bus.publish
+            change_bus.subscribe(self.hub.merge_remote)
+            change_bus.on_subscribed(self._catch_up_soon)
+        self._catching_up: asyncio.Task[None] | None = None
         self._metrics_listener = (
             None if metrics_address is None else MetricsListener(self.metrics, metrics_address)
         )
@@ -195,6 +208,23 @@ class SyncServer:
             loop = asyncio.get_running_loop()
             self._io_task = loop.create_task(self._storage_task(), name="synckit-storage")
             self._tick_task = loop.create_task(self._ticker(), name="synckit-tick")
+
+    def _catch_up_soon(self) -> None:
+        """The change bus may have missed messages: read the open documents from storage."""
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        store = self.store
+        for doc_id in self.hub.open_doc_ids:
+            try:
+                read = getattr(store, "read", None)  # load() may reset a store's bookkeeping
+                stored = await (read(doc_id) if read is not None else store.load(doc_id))
+            except StorageError as exc:
+                log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+                continue
+            if stored is not None:
+                self.hub.merge_remote(doc_id, LoggedDocument.restore(stored).doc.changes())
 
     async def _ticker(self) -> None:
         """Expire tokens that ran out during a session, twice a second."""
@@ -438,6 +468,8 @@ class SyncServer:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self.change_bus is not None:
+            await self.change_bus.aclose()
         await self.store.close()
         if self._metrics_listener is not None:
             await self._metrics_listener.aclose()
@@ -455,6 +487,8 @@ class SyncServer:
         start = getattr(self.access_feed, "start", None)
         if start is not None and inspect.iscoroutinefunction(start):
             await start()  # a feed over a message bus connects in the running loop
+        if self.change_bus is not None:
+            await self.change_bus.start()
         if self.access_rules is not None:
             try:
                 self.access_rules.load(await self.store.access_rules())
@@ -489,6 +523,7 @@ def create_app(
     send_timeout: float = 10.0,
     access_feed: AccessFeed | None = None,
     metrics_address: tuple[str, int] | socket.socket | None = None,
+    change_bus: RedisChangeBus | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -513,6 +548,7 @@ def create_app(
         send_timeout=send_timeout,
         access_feed=access_feed,
         metrics_address=metrics_address,
+        change_bus=change_bus,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server

@@ -170,6 +170,9 @@ class Hub:
         self._owners: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._closed = False
+        #: Called with (doc_id, changes) once changes pushed here are committed: how other
+        #: servers on the same storage learn of them (see :meth:`merge_remote`).
+        self.on_commit: Callable[[str, bytes], None] | None = None
         self._performing = False
 
     # -- connections ------------------------------------------------------------------
@@ -671,6 +674,8 @@ class Hub:
             observer.acked(self._monotonic() - taken)
             if delta:
                 self._broadcast(room, Broadcast(doc_id, delta, version), conn)
+            if self.on_commit is not None:
+                self.on_commit(doc_id, stored)
 
         def refuse(why: str) -> None:
             conn.send(
@@ -709,6 +714,10 @@ class Hub:
             except DecodeError as exc:
                 result = exc
         queued, room.queued = room.queued, []
+        remote, room.remote = room.remote, []
+        if room.logged is not None:
+            for changes in remote:
+                self._merge_into(room, room.logged, changes)
         if isinstance(result, Exception):
             self.rooms.evict(room.doc_id)
             for conn, event in queued:
@@ -726,6 +735,34 @@ class Hub:
             if not conn.closed and conn.id in room.subscribers:
                 self._dispatch(conn, event)
         self.rooms.close_if_unused(room, self._monotonic())
+
+    def merge_remote(self, doc_id: str, changes: bytes) -> None:
+        """Changes another server committed to the storage this server shares: merge them into
+        the document if it is open here and tell its subscribers (nothing is stored: the
+        other server did). A document not open here is read from storage when it opens."""
+        room = self.rooms.get(doc_id)
+        if room is None:
+            return
+        if room.logged is None:
+            room.remote.append(changes)  # merged once the document is loaded
+            return
+        self._merge_into(room, room.logged, changes)
+
+    def _merge_into(self, room: Room, logged: LoggedDocument, changes: bytes) -> None:
+        doc = logged.doc
+        before = doc.version()
+        try:
+            doc.apply(changes)
+        except DecodeError as exc:
+            log_event(logging.WARNING, "bad_remote_changes", doc=room.doc_id, why=str(exc))
+            return
+        after = doc.version()
+        if after == before:
+            return
+        out = Broadcast(room.doc_id, doc.changes(before), after.encode())
+        # Behind the commits queued so far, as every reply that reveals a version.
+        self.rooms.after_commit(lambda: self._broadcast(room, out, None))
+        self._perform_inline()
 
     def _leave(self, conn: Connection, doc_id: str) -> None:
         conn.levels.pop(doc_id, None)

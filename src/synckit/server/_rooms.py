@@ -42,6 +42,8 @@ class Room:
     queued: list[tuple[Connection, Event]] = field(default_factory=list)
     #: When its last subscriber left (monotonic seconds); None while it has some.
     idle_since: float | None = None
+    #: Changes other servers committed that arrived while the document was loading.
+    remote: list[bytes] = field(default_factory=list)
 
 
 @dataclass(slots=True)

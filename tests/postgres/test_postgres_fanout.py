@@ -1,0 +1,92 @@
+"""Two servers on one PostgreSQL database and one Redis: a change committed on one reaches the
+clients of the other at once (Redis), and after Redis missed messages the other catches up
+from storage by version vector."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from live import ServerProcess, eventually, free_port
+
+from synckit.client import Client, connect
+from synckit.server import PostgresStore, RedisChangeBus, create_app, running
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def require_redis() -> None:
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (aioredis.RedisError, OSError) as exc:
+        if os.environ.get("SYNCKIT_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis at {REDIS_URL} is required (SYNCKIT_REQUIRE_SERVICES=1): {exc}")
+        pytest.skip(f"no Redis at {REDIS_URL} (set REDIS_URL): {exc}")
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def two_servers(pg_url: str) -> AsyncIterator[tuple[str, str, list[RedisChangeBus]]]:
+    await require_redis()
+    channel = f"synckit-test:{secrets.token_hex(6)}"
+    buses = [RedisChangeBus(REDIS_URL, channel) for _ in range(2)]
+    apps = [create_app(PostgresStore(pg_url), change_bus=bus) for bus in buses]
+    async with running(apps[0]) as one, running(apps[1]) as two:
+        yield one, two, buses
+
+
+def fast(url: str, name: str) -> Client:
+    return connect(url, client_id=name, ping_interval=1)
+
+
+async def test_a_change_on_one_server_reaches_the_clients_of_the_other(pg_url: str) -> None:
+    async with two_servers(pg_url) as (one, two, _), fast(one, "a") as a, fast(two, "b") as b:
+        doc_a, doc_b = await a.open("d", wait=True), await b.open("d", wait=True)
+        for i in range(20):
+            doc_a.set(f"a{i}", i)
+            doc_b.get_list("items").append(f"b{i}")
+        await a.wait_synced(timeout=10)
+        await b.wait_synced(timeout=10)
+        await eventually(lambda: doc_b.get("a19") == 19, 5, "a's edits on server two")
+        await eventually(lambda: len(doc_a.get_list("items")) == 20, 5, "b's edits on one")
+        assert doc_a.to_json() == doc_b.to_json()
+        # The other server's subscribers heard of it; nothing was re-subscribed.
+        assert a.connections == 1 and b.connections == 1
+
+
+async def test_missed_messages_are_caught_up_from_storage(pg_url: str) -> None:
+    async with two_servers(pg_url) as (one, two, buses), fast(one, "a") as a, fast(two, "b") as b:
+        doc_a, doc_b = await a.open("d", wait=True), await b.open("d", wait=True)
+        buses[0].publish = lambda doc_id, changes: None  # type: ignore[method-assign]
+        doc_a.set("unheard", 1)  # committed on one; its message never sent
+        await a.wait_synced(timeout=10)
+        await buses[1]._redis.connection_pool.disconnect()  # two's subscription drops
+        await eventually(lambda: doc_b.get("unheard") == 1, 10, "the catch-up from storage")
+        assert doc_a.to_json() == doc_b.to_json()
+
+
+async def test_two_serve_processes_on_one_database_and_redis(pg_url: str, tmp_path: Path) -> None:
+    await require_redis()
+    env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL}
+    servers = [ServerProcess(tmp_path / n, free_port(), env=env).start() for n in ("a", "b")]
+    try:
+        async with fast(servers[0].url, "a") as a, fast(servers[1].url, "b") as b:
+            doc_a, doc_b = await a.open("d", wait=True), await b.open("d", wait=True)
+            text_a, text_b = doc_a.get_text("t"), doc_b.get_text("t")
+            text_a.insert(0, "hello ")
+            await eventually(lambda: str(text_b) == "hello ", 5, "a's text on server b")
+            text_b.insert(len(text_b), "world")
+            await eventually(lambda: str(text_a) == "hello world", 5, "b's text on server a")
+            await a.wait_synced(timeout=10)
+            await b.wait_synced(timeout=10)
+            assert doc_a.to_json() == doc_b.to_json() == {"t": "hello world"}
+    finally:
+        for server in servers:
+            server.terminate()
