@@ -64,6 +64,8 @@ DB_FILE = "synckit.db"
 SYNC_PATH = "/v1/sync"
 # How often the hub looks for tokens that expired during a session.
 _TICK_SECONDS = 0.5
+# With several servers: how often each reads its open documents from storage, whatever Redis did.
+_CATCH_UP_SECONDS = 30.0
 
 # HTTP status codes for the error that ended an HTTP exchange (400 for the rest).
 _HTTP_STATUS = {
@@ -227,10 +229,17 @@ class SyncServer:
                 self.hub.merge_remote(doc_id, LoggedDocument.restore(stored).doc.changes())
 
     async def _ticker(self) -> None:
-        """Expire tokens that ran out during a session, twice a second."""
+        """Expire tokens that ran out during a session, twice a second; with a change bus,
+        read the open documents from storage every ``_CATCH_UP_SECONDS`` (a message Redis
+        lost without the subscription dropping is caught up then)."""
+        loop = asyncio.get_running_loop()
+        next_catch_up = loop.time() + _CATCH_UP_SECONDS
         while True:
             await asyncio.sleep(_TICK_SECONDS)
             self.hub.tick()
+            if self.change_bus is not None and loop.time() >= next_catch_up:
+                next_catch_up = loop.time() + _CATCH_UP_SECONDS
+                self._catch_up_soon()
 
     async def _storage_task(self) -> None:
         """Perform the hub's storage work, one operation at a time, in order."""
