@@ -4,10 +4,7 @@ reaches a connection on another within a second, and the rules travel with the c
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -15,13 +12,13 @@ import jwt
 import pytest
 import redis.asyncio as aioredis
 from live import ServerProcess, eventually, free_port
+from redistest import REDIS_URL, fresh_channel, require_redis
 
 from synckit.client import connect
 from synckit.protocol import Error, ErrorCode
 from synckit.server import AccessChange, JwtVerifier, RedisAccessFeed, create_app, running
 
 SECRET = "r" * 64
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def mint(sub: str, docs: dict[str, str], *, admin: bool = False) -> str:
@@ -32,19 +29,10 @@ def mint(sub: str, docs: dict[str, str], *, admin: bool = False) -> str:
 
 
 @pytest.fixture
-async def channel() -> AsyncIterator[str]:
-    """A channel of this test's own on the shared Redis (skipped when there is none, unless
-    SYNCKIT_REQUIRE_SERVICES=1, as under CI)."""
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (aioredis.RedisError, OSError) as exc:
-        if os.environ.get("SYNCKIT_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis at {REDIS_URL} is required (SYNCKIT_REQUIRE_SERVICES=1): {exc}")
-        pytest.skip(f"no Redis at {REDIS_URL} (set REDIS_URL): {exc}")
-    finally:
-        await client.aclose()
-    yield f"synckit-test:{secrets.token_hex(6)}"
+async def channel() -> str:
+    """A channel of this test's own on the shared Redis (see :mod:`redistest`)."""
+    await require_redis()
+    return fresh_channel()
 
 
 async def test_revoking_on_one_server_reaches_a_connection_on_another(
@@ -91,7 +79,9 @@ async def test_revoking_on_one_server_reaches_a_connection_on_another(
         )
 
 
-async def test_a_feed_ignores_its_own_messages_and_bad_ones(channel: str) -> None:
+async def test_a_feed_ignores_its_own_messages_and_bad_ones(
+    channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
     one, two = RedisAccessFeed(REDIS_URL, channel), RedisAccessFeed(REDIS_URL, channel)
     heard_one: list[AccessChange] = []
     heard_two: list[AccessChange] = []
@@ -101,14 +91,17 @@ async def test_a_feed_ignores_its_own_messages_and_bad_ones(channel: str) -> Non
     await two.start()
     try:
         raw = aioredis.from_url(REDIS_URL)
-        await raw.publish(channel, b"not json")
-        await raw.publish(channel, b"[1, 2]")
+        await raw.publish(channel, b"someone\nnot json")  # another sender's bad messages
+        await raw.publish(channel, b"someone\n[1, 2]")
+        await raw.publish(channel, b"no sender")
         await raw.aclose()
         one.publish(AccessChange("alice", rules_set=True, rules='{"d": "read"}'))
         await eventually(lambda: len(heard_two) == 1, timeout=5, what="the change on two")
         await asyncio.sleep(0.2)
         assert heard_one == [AccessChange("alice", rules_set=True, rules='{"d": "read"}')]
         assert heard_two == heard_one  # once each: its own message is not heard again
+        bad = [r for r in caplog.records if "access_feed_bad_message" in r.getMessage()]
+        assert len(bad) == 4  # two bad messages, heard by each feed
     finally:
         await one.aclose()
         await two.aclose()

@@ -4,38 +4,21 @@ from storage by version vector."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
-import redis.asyncio as aioredis
 from live import ServerProcess, eventually, free_port
+from redistest import REDIS_URL, fresh_channel, require_redis
 
 from synckit.client import Client, connect
 from synckit.server import PostgresStore, RedisChangeBus, create_app, running
-
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def require_redis() -> None:
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (aioredis.RedisError, OSError) as exc:
-        if os.environ.get("SYNCKIT_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis at {REDIS_URL} is required (SYNCKIT_REQUIRE_SERVICES=1): {exc}")
-        pytest.skip(f"no Redis at {REDIS_URL} (set REDIS_URL): {exc}")
-    finally:
-        await client.aclose()
 
 
 @asynccontextmanager
 async def two_servers(pg_url: str) -> AsyncIterator[tuple[str, str, list[RedisChangeBus]]]:
     await require_redis()
-    channel = f"synckit-test:{secrets.token_hex(6)}"
+    channel = fresh_channel()
     buses = [RedisChangeBus(REDIS_URL, channel) for _ in range(2)]
     apps = [create_app(PostgresStore(pg_url), change_bus=bus) for bus in buses]
     async with running(apps[0]) as one, running(apps[1]) as two:
@@ -67,7 +50,7 @@ async def test_missed_messages_are_caught_up_from_storage(pg_url: str) -> None:
         buses[0].publish = lambda doc_id, changes: None  # type: ignore[method-assign]
         doc_a.set("unheard", 1)  # committed on one; its message never sent
         await a.wait_synced(timeout=10)
-        await buses[1]._redis.connection_pool.disconnect()  # two's subscription drops
+        await buses[1]._channel._redis.connection_pool.disconnect()  # two's subscription drops
         await eventually(lambda: doc_b.get("unheard") == 1, 10, "the catch-up from storage")
         assert doc_a.to_json() == doc_b.to_json()
 

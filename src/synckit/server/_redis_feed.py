@@ -12,25 +12,18 @@ a server reads them all again when it starts), and a token's grants end with the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-import secrets
 from collections.abc import Callable
-from typing import Any
-
-import redis.asyncio as aioredis
 
 from synckit.server._access import AccessChange, AccessListener, LocalAccessFeed
 from synckit.server._log import log_event
+from synckit.server._redis_channel import RedisChannel
 
 __all__ = ["RedisAccessFeed"]
 
 #: The Redis channel access changes travel on, unless another is given.
 DEFAULT_CHANNEL = "synckit:access"
-# Seconds between attempts to subscribe again after Redis went away.
-_RETRY_SECONDS = 1.0
 
 
 class RedisAccessFeed:
@@ -45,15 +38,8 @@ class RedisAccessFeed:
     """
 
     def __init__(self, url: str, channel: str = DEFAULT_CHANNEL) -> None:
-        self.url = url
-        self.channel = channel
-        #: Tells this feed's own messages apart from other servers'.
-        self.origin = secrets.token_hex(8)
         self._local = LocalAccessFeed()
-        self._redis: Any = None
-        self._listener_task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._channel = RedisChannel(url, channel, self._heard)
 
     def subscribe(self, listener: AccessListener) -> Callable[[], None]:
         return self._local.subscribe(listener)
@@ -61,83 +47,37 @@ class RedisAccessFeed:
     def publish(self, change: AccessChange) -> None:
         """Tell this server's listeners now, and the other servers' through Redis."""
         self._local.publish(change)
-        if self._redis is None:
-            return
-        message = json.dumps(
-            {
-                "origin": self.origin,
-                "principal": change.principal,
-                "doc_id": change.doc_id,
-                "rules_set": change.rules_set,
-                "rules": change.rules,
-            }
-        )
-        task = asyncio.get_running_loop().create_task(self._send(message))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _send(self, message: str) -> None:
-        try:
-            await self._redis.publish(self.channel, message)
-        except (aioredis.RedisError, OSError) as exc:
-            log_event(logging.WARNING, "access_feed_down", channel=self.channel, why=str(exc))
+        fields = {
+            "principal": change.principal,
+            "doc_id": change.doc_id,
+            "rules_set": change.rules_set,
+            "rules": change.rules,
+        }
+        self._channel.publish(json.dumps(fields).encode())
 
     async def start(self) -> None:
-        """Connect and listen; returns once subscribed (or after the first failed attempt,
-        retrying in the background)."""
-        if self._listener_task is not None:
-            return
-        self._redis = aioredis.from_url(self.url)
-        self._listener_task = asyncio.get_running_loop().create_task(
-            self._listen(), name="synckit-access-feed"
-        )
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self._ready.wait()
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                pubsub = self._redis.pubsub()
-                await pubsub.subscribe(self.channel)
-                self._ready.set()
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._heard(message.get("data"))
-            except (aioredis.RedisError, OSError) as exc:
-                self._ready.set()
-                log_event(logging.WARNING, "access_feed_down", channel=self.channel, why=str(exc))
-                await asyncio.sleep(_RETRY_SECONDS)
-
-    def _heard(self, data: object) -> None:
-        try:
-            fields = json.loads(data if isinstance(data, str | bytes) else b"")
-            if not isinstance(fields, dict) or fields.get("origin") == self.origin:
-                return
-            change = AccessChange(
-                _str_or_none(fields.get("principal")),
-                _str_or_none(fields.get("doc_id")),
-                bool(fields.get("rules_set")),
-                _str_or_none(fields.get("rules")),
-            )
-        except ValueError:
-            log_event(logging.WARNING, "access_feed_bad_message", channel=self.channel)
-            return
-        self._local.publish(change)
+        """Connect and listen (returns once subscribed, or retries in the background)."""
+        await self._channel.start()
 
     async def aclose(self) -> None:
         """Stop listening and close the connection."""
-        task, self._listener_task = self._listener_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for pending in list(self._pending):
-            with contextlib.suppress(Exception):
-                await pending
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        await self._channel.aclose()
+
+    def _heard(self, payload: bytes) -> None:
+        try:
+            fields = json.loads(payload)
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            log_event(logging.WARNING, "access_feed_bad_message", channel=self._channel.channel)
+            return
+        change = AccessChange(
+            _str_or_none(fields.get("principal")),
+            _str_or_none(fields.get("doc_id")),
+            bool(fields.get("rules_set")),
+            _str_or_none(fields.get("rules")),
+        )
+        self._local.publish(change)
 
 
 def _str_or_none(value: object) -> str | None:
