@@ -29,6 +29,7 @@ is not a flag)
 --jwt-audience      SYNCKIT_JWT_AUDIENCE     jwt_audience           (not checked)
 --jwt-issuer        SYNCKIT_JWT_ISSUER       jwt_issuer             (not checked)
 --insecure          SYNCKIT_INSECURE=1       insecure               off
+--workers           SYNCKIT_WORKERS          workers                1 (more need --database)
 --redis             SYNCKIT_REDIS or         redis                  (none: access and, with
                     REDIS_URL                                       --database, document changes
                                                                     reach this process only)
@@ -58,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import sys
 import time
@@ -87,6 +89,7 @@ _DEFAULTS: dict[str, Any] = {
     "metrics_host": "127.0.0.1",
     "metrics_port": None,
     "limits": {},
+    "workers": 1,
 }
 
 
@@ -137,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--jwt-audience", help="required aud claim")
     serve.add_argument("--jwt-issuer", help="required iss claim")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes on the one port (more than 1 needs --database; default 1)",
+    )
     serve.add_argument(
         "--redis",
         help="Redis URL: live access changes reach every server using it (env REDIS_URL)",
@@ -226,6 +234,12 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         out["port"] = int(out["port"])
     except (TypeError, ValueError):
         raise UsageError(f"port must be a number, got {out['port']!r}") from None
+    try:
+        out["workers"] = int(out["workers"])
+    except (TypeError, ValueError):
+        raise UsageError(f"workers must be a number, got {out['workers']!r}") from None
+    if not 1 <= out["workers"] <= 64:
+        raise UsageError(f"workers must be between 1 and 64, got {out['workers']}")
     if out["metrics_port"] is not None:
         try:
             out["metrics_port"] = int(out["metrics_port"])
@@ -353,7 +367,6 @@ def _serve(settings: Mapping[str, Any]) -> int:
     import uvicorn
 
     from synckit.errors import StorageError
-    from synckit.server import create_app
     from synckit.server._run import base_url, bind, uvicorn_config
 
     host, port, data = settings["host"], settings["port"], Path(settings["data"])
@@ -378,23 +391,18 @@ def _serve(settings: Mapping[str, Any]) -> int:
                 file=sys.stderr,
             )
             return 1
-    try:
-        feed = bus = None
-        if settings["redis"]:
-            from synckit.server import RedisAccessFeed, RedisChangeBus
-
-            feed = RedisAccessFeed(settings["redis"])
-            if database is not None:  # servers sharing a database hear of each other's changes
-                bus = RedisChangeBus(settings["redis"])
-        store = data if database is None else _postgres_store(database)
-        app = create_app(
-            store,
-            authenticate=verifier,
-            limits=limits,
-            access_feed=feed,
-            metrics_address=metrics_sock,
-            change_bus=bus,
+    workers = settings["workers"]
+    if workers > 1 and database is None:
+        raise UsageError(
+            f"--workers {workers}: several processes can serve one data set only on PostgreSQL "
+            "(--database); SQLite is served by one process (its data directory is locked)"
         )
+    if workers > 1 and metrics_sock is not None:
+        raise UsageError("--metrics-port serves one process: use /metrics with --workers")
+    try:
+        if database is not None:
+            _postgres_store(database)  # migrated now, once: fail early and clearly
+        app = _build_app(settings, verifier, limits, metrics_sock)
     except StorageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 1
@@ -434,10 +442,64 @@ def _serve(settings: Mapping[str, Any]) -> int:
     _log_to_stderr(settings["log_level"], settings["log_format"])
     # Server.run picks uvloop when it is installed (uvicorn[standard]).
     try:
-        uvicorn.Server(uvicorn_config(app, log_level=settings["log_level"])).run(sockets=[sock])
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            # Each worker builds its own app from the same settings (an app is not picklable).
+            os.environ[_WORKER_SETTINGS] = json.dumps(dict(settings), default=str)
+            config = uvicorn_config(
+                "synckit.cli:worker_app",
+                log_level=settings["log_level"],
+                factory=True,
+                max_frame_bytes=limits.max_frame_bytes,
+            )
+            config.workers = workers
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            config = uvicorn_config(app, log_level=settings["log_level"])
+            uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn raises the SIGINT again once it has shut down
         return 130
     return 0
+
+
+# The environment variable that carries the settings to each worker process.
+_WORKER_SETTINGS = "SYNCKIT_WORKER_SETTINGS"
+
+
+def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_sock: Any) -> Any:
+    """The server app the settings describe (its PostgreSQL store connects lazily)."""
+    from synckit.server import create_app
+
+    database: str | None = settings["database"]
+    feed = bus = None
+    if settings["redis"]:
+        from synckit.server import RedisAccessFeed, RedisChangeBus
+
+        feed = RedisAccessFeed(settings["redis"])
+        if database is not None:  # servers sharing a database hear of each other's changes
+            bus = RedisChangeBus(settings["redis"])
+    if database is None:
+        store: Any = Path(settings["data"])
+    else:
+        from synckit.server import PostgresStore
+
+        store = PostgresStore(database, migrate=False)
+    return create_app(
+        store,
+        authenticate=verifier,
+        limits=limits,
+        access_feed=feed,
+        metrics_address=metrics_sock,
+        change_bus=bus,
+    )
+
+
+def worker_app() -> Any:
+    """The app of one ``synckit serve --workers N`` process (uvicorn calls it in each)."""
+    settings = json.loads(os.environ[_WORKER_SETTINGS])
+    _log_to_stderr(settings["log_level"], settings["log_format"])
+    return _build_app(settings, _verifier(settings), _limits(settings), None)
 
 
 def _postgres_store(url: str) -> Any:

@@ -4,11 +4,13 @@ from storage by version vector."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from live import ServerProcess, eventually, free_port
+from live import ServerProcess, eventually, free_port, server_environment
 from redistest import REDIS_URL, fresh_channel, require_redis
 
 from synckit.client import Client, connect
@@ -73,3 +75,42 @@ async def test_two_serve_processes_on_one_database_and_redis(pg_url: str, tmp_pa
     finally:
         for server in servers:
             server.terminate()
+
+
+async def test_several_workers_on_one_port(pg_url: str, tmp_path: Path) -> None:
+    # Clients of one `synckit serve --workers 3` are spread over its processes by the kernel;
+    # whichever process each lands on, they converge.
+    await require_redis()
+    env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL}
+    server = ServerProcess(tmp_path / "w", free_port(), ["--workers", "3"], env=env).start()
+    try:
+        clients = [fast(server.url, f"c{i}") for i in range(6)]
+        for client in clients:
+            await client.__aenter__()
+        try:
+            docs = [await client.open("d", wait=True) for client in clients]
+            for i, doc in enumerate(docs):
+                doc.set(f"k{i}", i)
+            for client in clients:
+                await client.wait_synced(timeout=10)
+            want = {f"k{i}": i for i in range(6)}
+            await eventually(lambda: all(d.to_json() == want for d in docs), 10, "convergence")
+        finally:
+            for client in clients:
+                await client.__aexit__(None, None, None)
+    finally:
+        server.terminate()
+    assert server.proc is not None and server.proc.returncode == 0
+
+
+def test_several_workers_need_postgresql(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "synckit.cli", "serve", "--workers", "2", "--data", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=server_environment(),
+    )
+    assert done.returncode == 2
+    assert "only on PostgreSQL" in done.stderr

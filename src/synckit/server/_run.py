@@ -44,12 +44,18 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
-    """The uvicorn settings SyncKit runs with."""
+def uvicorn_config(
+    app: Any, *, log_level: str = "warning", factory: bool = False, max_frame_bytes: int = 0
+) -> uvicorn.Config:
+    """The uvicorn settings SyncKit runs with. ``app``: the app, or (with ``factory``) the
+    ``module:function`` that makes it in each worker process."""
     server = getattr(getattr(app, "state", None), "synckit", None)
-    frame_limit = server.hub.limits.max_frame_bytes if server is not None else 8 << 20
+    frame_limit = max_frame_bytes or (
+        server.hub.limits.max_frame_bytes if server is not None else 8 << 20
+    )
     return uvicorn.Config(
         app,
+        factory=factory,
         log_level=log_level,
         lifespan="on",
         # Frames over our own limit get a protocol error from the server, not a bare close.
