@@ -4,12 +4,14 @@ from storage by version vector."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from live import ServerProcess, eventually, free_port, server_environment
 from redistest import REDIS_URL, fresh_channel, require_redis
 
@@ -114,3 +116,27 @@ def test_several_workers_need_postgresql(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "only on PostgreSQL" in done.stderr
+
+
+async def test_every_commit_writes_the_documents_json_view(pg_url: str) -> None:
+    app = create_app(PostgresStore(pg_url))
+    async with running(app) as url, fast(url, "v") as client:
+        doc = await client.open("todo", wait=True)
+        doc.set("title", "shopping")
+        doc.get_list("items").append({"text": "milk", "done": False})
+        await client.wait_synced(timeout=10)
+        doc.set("note", "nul\x00inside")  # jsonb refuses NUL: the view says U+FFFD instead
+        doc.get_counter("done").increment(2)
+        await client.wait_synced(timeout=10)
+        conn = await asyncpg.connect(pg_url)
+        try:
+            row = await conn.fetchrow("SELECT view FROM views WHERE doc_id = 'todo'")
+            items = await conn.fetchval(
+                "SELECT view -> 'items' -> 0 ->> 'text' FROM views WHERE doc_id = 'todo'"
+            )
+        finally:
+            await conn.close()
+        assert row is not None
+        assert json.loads(row["view"]) == {**doc.to_json(), "note": "nul\ufffdinside"}
+        assert items == "milk"
+        assert doc.get("note") == "nul\x00inside"  # the document keeps what was written

@@ -120,8 +120,10 @@ async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
                 return await store.load(doc_id)
             case Claim():
                 return await store.claim_actor(op.actor_id, op.principal, op.limit)
-            case Commit(batches=batches):
-                if batches:
+            case Commit(batches=batches, views=views):
+                if views:
+                    await store.append_many(batches, views)  # type: ignore[call-arg]
+                elif batches:
                     await store.append_many(batches)
             case Compact():
                 await store.compact(op.doc_id, op.snapshot, op.covered)
@@ -182,6 +184,8 @@ class SyncServer:
             observer=self.metrics,
         )
         self.metrics.hub = self.hub
+        # A store with a table of JSON views (PostgreSQL's) gets them with every commit.
+        self.hub.views_wanted = bool(getattr(self.store, "keeps_views", False))
         self.change_bus = change_bus
         if change_bus is not None:
             self.hub.on_commit = change_bus.publish

@@ -19,6 +19,7 @@ inline at the end of every call instead, which is how tests and the simulation u
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -170,6 +171,9 @@ class Hub:
         self._owners: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._closed = False
+        #: Give each commit the JSON views of its documents (for a store that keeps them,
+        #: such as PostgreSQL's ``views`` table; each costs a to_json of the document).
+        self.views_wanted = False
         #: Called with (doc_id, changes) once changes pushed here are committed: how other
         #: servers on the same storage learn of them (see :meth:`merge_remote`).
         self.on_commit: Callable[[str, bytes], None] | None = None
@@ -799,7 +803,14 @@ class Hub:
         Perform it (:func:`perform_io` does, on a synchronous store), then call
         :meth:`io_done` with the result.
         """
-        return self.rooms.next_io()
+        op = self.rooms.next_io()
+        if self.views_wanted and isinstance(op, Commit):
+            # Its batches are final now: each document's view is exactly what they store.
+            for doc_id in dict.fromkeys(doc for doc, _ in op.batches):
+                room = self.rooms.get(doc_id)
+                if room is not None and room.logged is not None:
+                    op.views[doc_id] = view_text(room.logged.doc.to_json())
+        return op
 
     @property
     def io_idle(self) -> bool:
@@ -911,6 +922,26 @@ class Hub:
         if self.store is not None:
             self._perform_inline()
             self.store.close()
+
+
+def view_text(view: object) -> str:
+    """A document's JSON view as text a database's JSON type takes: NUL characters, which any
+    client may write and PostgreSQL's ``jsonb`` refuses (failing the whole commit), become
+    U+FFFD in the view (the document itself keeps them)."""
+    text = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
+    if "\\u0000" not in text:
+        return text
+    return json.dumps(_without_nul(view), ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_nul(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _auth_refusal(exc: AuthError) -> Error:

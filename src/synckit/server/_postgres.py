@@ -111,6 +111,9 @@ class PostgresStore:
             False, a database behind the shipped migrations is refused.
     """
 
+    #: The server gives every commit the JSON views of its documents (the ``views`` table).
+    keeps_views = True
+
     def __init__(
         self, url: str, *, min_size: int = 1, max_size: int = 8, migrate: bool = True
     ) -> None:

@@ -62,6 +62,9 @@ class Commit:
     replies: list[Callable[[], None]] = field(default_factory=list)
     #: Run instead when storing failed (refusals), in order.
     refusals: list[Callable[[str], None]] = field(default_factory=list)
+    #: Document id -> its JSON view (text) with these batches, for a store that keeps views
+    #: (filled when the commit goes to storage; empty otherwise).
+    views: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
