@@ -115,7 +115,28 @@ def status(pid: int, field: str) -> int:
     raise RuntimeError(f"no {field} for {pid}")
 
 
-class Server:
+class _Process:
+    """A server process of the benchmark: its memory, and stopping it."""
+
+    proc: subprocess.Popen[str]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss(self) -> int:
+        return status(self.pid, "VmRSS")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Server(_Process):
     """The server process (``create_app`` + uvicorn) on a data directory."""
 
     def __init__(self, data: Path, src: Path, send_timeout: float = 10.0) -> None:
@@ -135,21 +156,6 @@ class Server:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     break
             time.sleep(0.02)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def rss(self) -> int:
-        return status(self.pid, "VmRSS")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @contextlib.contextmanager
@@ -373,7 +379,7 @@ def peer_versions() -> dict[str, str]:
     return out
 
 
-class PeerServer:
+class PeerServer(_Process):
     """A peer's server process; ``cmd`` prints its base URL on its first line of output."""
 
     def __init__(self, cmd: list[str], cwd: Path | None, count_path: str) -> None:
@@ -392,23 +398,8 @@ class PeerServer:
         self.stop()
         raise RuntimeError(f"{cmd} does not answer {count_path}")
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def rss(self) -> int:
-        return status(self.pid, "VmRSS")
-
     def connections(self) -> int:
         return int(httpx.get(self.count_url, timeout=10).json()["connections"])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 # lib0 encoding (what y-protocols and Hocuspocus write): unsigned LEB128 integers, byte arrays

@@ -221,16 +221,24 @@ class SyncServer:
             self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
 
     async def _catch_up(self) -> None:
-        store = self.store
         for doc_id in self.hub.open_doc_ids:
             try:
-                read = getattr(store, "read", None)  # load() may reset a store's bookkeeping
-                stored = await (read(doc_id) if read is not None else store.load(doc_id))
+                stored = await self._read_stored(doc_id)
             except StorageError as exc:
                 log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
                 continue
             if stored is not None:
                 self.hub.merge_remote(doc_id, LoggedDocument.restore(stored).doc.changes())
+
+    async def _read_stored(self, doc_id: str) -> StoredDoc | None:
+        """What storage holds for ``doc_id``, read for someone other than the hub: with the
+        store's ``read`` where it has one (off the loop for SQLite; ``load`` is the hub's,
+        and PostgresStore remembers what the hub's document holds from it)."""
+        read = getattr(self.store, "read", None)
+        if read is not None:
+            stored: StoredDoc | None = await read(doc_id)
+            return stored
+        return await self.store.load(doc_id)
 
     async def _ticker(self) -> None:
         """Expire tokens that ran out during a session, twice a second; with a change bus,
@@ -341,13 +349,7 @@ class SyncServer:
         # opening the document in a room (off the loop where the store allows it), then
         # decoded and serialised in a thread: a large document stalls nobody else for long.
         try:
-            # ``read`` where the store has it: ``load`` is the hub's, and a store may
-            # remember what the hub's document holds from it (PostgresStore does).
-            read = getattr(self.store, "read", None)
-            if read is not None:
-                stored = await read(doc_id)
-            else:
-                stored = await self.store.load(doc_id)
+            stored = await self._read_stored(doc_id)
             body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
         except (StorageError, DecodeError) as exc:
             return self._refusal(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
