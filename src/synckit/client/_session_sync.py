@@ -169,7 +169,7 @@ class SessionSync(ReplicaSet):
                 if error is not None and error.retryable and error.batch_id < batch:
                     rep.error = None  # a later push was taken: the refusal is over
                 session = self.session
-                if session is not None and doc_id not in session.pending_batches.values():
+                if session is not None and not session.pushing(doc_id):
                     server = self._server(rep)
                     me = self.actor_id
                     if server is not None and max(server[me], rep.stored) < rep.pushed[me]:
@@ -236,6 +236,11 @@ class SessionSync(ReplicaSet):
         if session is None or session.state is not State.OPEN:
             return
         if session.doc_state(doc_id) is not DocState.SUBSCRIBED:
+            return
+        if session.pushing(doc_id):
+            # One push per document at a time: edits made meanwhile go in the next one, sent
+            # when this one is acknowledged (so a fast writer sends few large pushes, not one
+            # per edit, and an edit waits at most one commit for its turn).
             return
         server = self._server(rep)
         if server is None:

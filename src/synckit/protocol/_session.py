@@ -119,6 +119,10 @@ class Session:
         """Pushes not yet acknowledged or refused: batch id -> document id (a copy)."""
         return dict(self._batches)
 
+    def pushing(self, doc_id: str) -> bool:
+        """A push of ``doc_id`` is not yet acknowledged or refused."""
+        return doc_id in self._batches.values()
+
     @property
     def has_data_to_send(self) -> bool:
         """Frames are queued: call :meth:`data_to_send`."""
