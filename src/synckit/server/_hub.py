@@ -551,7 +551,8 @@ class Hub:
             return
         self.rooms.touch(room)
         doc = room.logged.doc
-        answer = Subscribed(doc_id, doc.changes(since), doc.version().encode())
+        changes = doc.changes(since) if since else room.whole_changes(doc)
+        answer = Subscribed(doc_id, changes, doc.version().encode())
 
         def reply() -> None:
             if conn.session.awaits_subscribed(doc_id):

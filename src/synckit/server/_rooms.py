@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
+from synckit.core import Document, VersionVector
 from synckit.errors import InvalidValueError
 from synckit.protocol import Event
 from synckit.server._connection import Connection
@@ -44,6 +45,18 @@ class Room:
     idle_since: float | None = None
     #: Changes other servers committed that arrived while the document was loading.
     remote: list[bytes] = field(default_factory=list)
+    #: The whole document as changes, and the version it was encoded at: what a client
+    #: with nothing gets on subscribing, encoded once for every such client until the
+    #: document changes (a crowd reconnecting after a restart shares one encoding).
+    whole: tuple[VersionVector, bytes] | None = None
+
+    def whole_changes(self, doc: Document) -> bytes:
+        """``doc.changes()`` of the room's document, encoded once per version."""
+        version = doc.version()
+        whole = self.whole
+        if whole is None or whole[0] != version:
+            whole = self.whole = (version, doc.changes())
+        return whole[1]
 
 
 @dataclass(slots=True)
