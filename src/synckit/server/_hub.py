@@ -66,7 +66,17 @@ from synckit.server._observer import NO_OBSERVER, HubObserver
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
 from synckit.server._push_checks import PushRefusedError, clock_limit, push_screen
 from synckit.server._quota import Quotas
-from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load, Room, Rooms
+from synckit.server._rooms import (
+    Claim,
+    Commit,
+    Compact,
+    IoOp,
+    IoResult,
+    Load,
+    Outgoing,
+    Room,
+    Rooms,
+)
 from synckit.server._store import Store
 
 __all__ = [
@@ -178,6 +188,8 @@ class Hub:
         #: servers on the same storage learn of them (see :meth:`merge_remote`).
         self.on_commit: Callable[[str, bytes], None] | None = None
         self._performing = False
+        #: Rooms with committed changes not yet broadcast (see :meth:`_flush_broadcasts`).
+        self._outgoing: dict[str, Room] = {}
 
     # -- connections ------------------------------------------------------------------
 
@@ -556,6 +568,9 @@ class Hub:
 
         def reply() -> None:
             if conn.session.awaits_subscribed(doc_id):
+                # What the room's subscribers are still owed goes out first: the answer
+                # holds it already, and a broadcast after it would repeat it.
+                self._flush_room(room)
                 conn.send(answer)
 
         self.rooms.after_commit(reply)
@@ -678,7 +693,9 @@ class Hub:
             conn.send(Ack(doc_id, batch, version))
             observer.acked(self._monotonic() - taken)
             if delta:
-                self._broadcast(room, Broadcast(doc_id, delta, version), conn)
+                # Broadcast once the whole commit is acknowledged, with the rest of it.
+                room.outgoing.append(Outgoing(conn, before, after, delta, version))
+                self._outgoing[doc_id] = room
             if self.on_commit is not None:
                 self.on_commit(doc_id, stored)
 
@@ -695,6 +712,35 @@ class Hub:
 
         commit.replies.append(reply)
         commit.refusals.append(refuse)
+
+    def _flush_broadcasts(self) -> None:
+        """Tell each room's subscribers what a commit stored in it: one frame per subscriber
+        and commit, whatever the number of pushes the commit held (under load a commit holds
+        many, and each subscriber would otherwise get one frame per push).
+
+        One push: its own changes, to everyone but its sender, as they were taken. Several:
+        the changes between the version before the first and after the last (anything
+        merged from another server in between too), to every subscriber; a sender then sees
+        its own changes again, which applying ignores.
+        """
+        outgoing, self._outgoing = self._outgoing, {}
+        for room in outgoing.values():
+            self._flush_room(room)
+
+    def _flush_room(self, room: Room) -> None:
+        parts, room.outgoing = room.outgoing, []
+        self._outgoing.pop(room.doc_id, None)
+        if not parts or self.rooms.get(room.doc_id) is not room or room.logged is None:
+            return  # nothing, or evicted meanwhile (its subscribers were dropped)
+        first, last = parts[0], parts[-1]
+        if len(parts) == 1:
+            out = Broadcast(room.doc_id, first.delta, first.version)
+            self._broadcast(room, out, first.sender)
+            return
+        changes = room.logged.doc.changes(first.before, last.after)
+        senders = {part.sender for part in parts}
+        only = next(iter(senders)) if len(senders) == 1 else None
+        self._broadcast(room, Broadcast(room.doc_id, changes, last.version), only)
 
     def _broadcast(self, room: Room, out: Broadcast, sender: Connection | None) -> None:
         body = encode_frame_body(out)  # once, numbered per connection
@@ -823,6 +869,8 @@ class Hub:
         StorageError it raised. Acknowledgements waiting for it go out now."""
         for doc_id in self.rooms.done(op, result):
             self._evict(doc_id, f"storage failed: {result}")
+        if self._outgoing:
+            self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():
             self._loaded(room, stored)
 

@@ -28,7 +28,31 @@ from synckit.errors import InvalidValueError
 from synckit.protocol import Event
 from synckit.server._connection import Connection
 
-__all__ = ["Claim", "Commit", "Compact", "IoOp", "IoResult", "Load", "Room", "Rooms"]
+__all__ = [
+    "Claim",
+    "Commit",
+    "Compact",
+    "IoOp",
+    "IoResult",
+    "Load",
+    "Outgoing",
+    "Room",
+    "Rooms",
+]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One push's changes, committed and waiting to be broadcast with the rest of its commit."""
+
+    #: The connection that pushed them (it has them already).
+    sender: Connection
+    #: The document's version before and after they were merged.
+    before: VersionVector
+    after: VersionVector
+    #: What they added, as changes, and ``after`` encoded.
+    delta: bytes
+    version: bytes
 
 
 @dataclass(slots=True)
@@ -49,6 +73,8 @@ class Room:
     #: with nothing gets on subscribing, encoded once for every such client until the
     #: document changes (a crowd reconnecting after a restart shares one encoding).
     whole: tuple[VersionVector, bytes] | None = None
+    #: Pushes committed and not yet broadcast (the hub sends them once per commit).
+    outgoing: list[Outgoing] = field(default_factory=list)
 
     def whole_changes(self, doc: Document) -> bytes:
         """``doc.changes()`` of the room's document, encoded once per version."""
@@ -315,7 +341,9 @@ class Rooms:
                 for reply in op.replies:
                     reply()
             case Compact():
-                if not isinstance(result, Exception):
+                if isinstance(result, Exception):
+                    op.logged.compaction_failed()
+                else:
                     op.logged.compacted(op.snapshot, op.covered, op.size_then)
                 # A failed compaction loses nothing: the log still holds every batch.
         return []
