@@ -246,9 +246,8 @@ class SessionSync(ReplicaSet):
                 if rep.server_raw is not None:
                     rep.server_raw = event.server_version
             case Presence(doc_id=doc_id):
-                record = self._presence.get(doc_id)
-                if record is not None:
-                    record.apply(event.entries)
+                if doc_id in self._replicas:  # kept even before the application asks
+                    self.doc_presence(doc_id).apply(event.entries)
             case Error(doc_id=doc_id, code=code) if code in PRESENCE_CODES:
                 record = self._presence.get(doc_id)
                 if record is not None:
