@@ -214,15 +214,19 @@ async def child(kind: str, url: str, first: int, count: int, seconds: float) -> 
     go = asyncio.Event()
     make = synckit_client if kind == "synckit" else pycrdt_client
     clients = []
-    for start in range(first, first + count, 25):
-        clients += await asyncio.gather(
-            *(
-                make(url, i, tally, i - first < SAMPLED, go)
-                for i in range(start, min(start + 25, first + count))
-            )
-        )
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(read()) for _, read, _ in clients]
+        tasks = []
+        for start in range(first, first + count, 25):
+            batch = await asyncio.gather(
+                *(
+                    make(url, i, tally, i - first < SAMPLED, go)
+                    for i in range(start, min(start + 25, first + count))
+                )
+            )
+            # Each connection reads from the moment it is in, as a real client does (a
+            # connection nobody reads would hold back a server that writes to it).
+            tasks += [tg.create_task(read()) for _, read, _ in batch]
+            clients += batch
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
         go.set()
