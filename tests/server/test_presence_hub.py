@@ -280,18 +280,33 @@ def test_a_state_over_the_limit_or_not_an_object_is_refused_and_the_subscription
     alice.send(PresenceSet("d", json.dumps({"x": "y" * 100}).encode()))
     alice.send(PresenceSet("d", b"[1, 2]"))
     alice.send(PresenceSet("d", b"\xff not json"))
+    alice.send(PresenceSet("d", '{"x":1}'.encode("utf-16")))  # JSON, but not UTF-8
+    alice.send(PresenceSet("d", b'{"a":' * 8 + b"1" + b"}" * 8))  # fits, nested: fine
     errors = [e for e in alice.received() if isinstance(e, Error)]
     assert [e.code for e in errors] == [
         ErrorCode.PRESENCE_TOO_LARGE,
+        ErrorCode.BAD_PRESENCE,
         ErrorCode.BAD_PRESENCE,
         ErrorCode.BAD_PRESENCE,
     ]
     assert "max_presence_bytes" in errors[0].message and "64" in errors[0].message
     assert all(e.doc_id == "d" and not e.fatal for e in errors)
     assert alice.session.doc_state("d") is not None  # still subscribed
+    alice.set("d", x=1)
     hub.presence.flush()
     [frame] = bob.presence()
     assert list(states(frame).values()) == [{"x": 1}]  # the last good state stands
+
+
+def test_a_state_nested_deeper_than_the_stack_is_refused_not_a_crash(clock: Clock) -> None:
+    hub = make_hub(clock, max_presence_bytes=400_000)
+    alice = Member(hub, "alice")
+    alice.join("d")
+    alice.send(PresenceSet("d", b"{" + b'"a":[' * 50_000 + b"]" * 50_000 + b"}"))
+    [error] = alice.received()
+    assert isinstance(error, Error) and error.code is ErrorCode.BAD_PRESENCE
+    assert not alice.conn.closed
+    assert hub.presence.entries("d") == {}
 
 
 def test_presence_in_too_many_documents_is_refused(clock: Clock) -> None:

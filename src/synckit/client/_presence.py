@@ -95,7 +95,7 @@ class DocPresence:
                 continue
             try:
                 state = json.loads(entry.state)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
                 continue  # not from a SyncKit server: skip it
             if not isinstance(state, dict):
                 continue

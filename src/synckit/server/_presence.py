@@ -152,8 +152,8 @@ class PresenceTable:
                 doc_id=doc_id,
             )
         try:
-            value = json.loads(state)
-        except (ValueError, UnicodeDecodeError):
+            value = json.loads(state.decode("utf-8"))  # UTF-8 only (json.loads takes UTF-16 too)
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
             value = None
         if not isinstance(value, dict):
             return Error(
