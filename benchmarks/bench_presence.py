@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_presence.py [--sizes 250 500 1000] [--seconds 20]
         [--procs 4] [--peer synckit|pycrdt]
+    .venv/bin/python benchmarks/bench_presence.py --flush-only --sizes 250 500 1000 2000
 
 The server runs in a process of its own (SyncKit: ``create_app`` under uvicorn as ``synckit
 serve`` runs it, an open server on loopback; ``--peer pycrdt``: pycrdt-websocket's
@@ -18,6 +19,11 @@ frames per set (O(N) per tick means this falls as N grows: each member gets one 
 whatever N; echoing every set to everyone makes it N); the server's CPU use; latency p50/p99
 from a set to another client seeing it (sampled connections decode what they receive, the
 others only count it); and how often a client got its own state back.
+
+``--flush-only`` times the server's algorithm alone, in this process and without a network:
+one room of N members, N/25 of them changing their state before each flush; the frames one
+flush queues (N: one per member, minus a member whose own change was the only one) and the
+time it takes.
 """
 
 from __future__ import annotations
@@ -370,6 +376,41 @@ def run(kind: str, size: int, procs: int, seconds: float) -> dict[str, Any]:
     return row
 
 
+def flush_cost(size: int, ticks: int = 50) -> dict[str, Any]:
+    """The hub alone, no network: ``size`` members of one room, size/25 of them setting a
+    state before each flush (a move a second at 25 ticks a second); the time one flush takes
+    and the frames it queues (the frames are taken and dropped after each)."""
+    from synckit.protocol import encode_frame
+    from synckit.server import Hub, MemoryStore
+
+    hub = Hub(MemoryStore())
+    conns = [hub.connect() for _ in range(size)]
+    for i, conn in enumerate(conns):
+        hub.receive(conn, encode_frame(Hello(f"b{i}", "", (PRESENCE,))))
+        hub.receive(conn, encode_frame(Subscribe(ROOM)))
+        conn.take_frames()
+    rng = random.Random(1)
+    spent = 0.0
+    frames = 0
+    for tick in range(ticks):
+        for i in rng.sample(range(size), max(1, size // 25)):
+            state = {"x": tick, "y": i, "c": i, "t": time.time()}
+            data = json.dumps(state, separators=(",", ":")).encode()
+            hub.receive(conns[i], encode_frame(PresenceSet(ROOM, data)))
+        started = time.perf_counter()
+        hub.presence.flush()
+        spent += time.perf_counter() - started
+        for conn in conns:
+            frames += len(conn.take_frames())
+    return {
+        "clients": size,
+        "changes_per_tick": max(1, size // 25),
+        "frames_per_tick": frames / ticks,
+        "ms_per_flush": spent / ticks * 1000,
+        "us_per_frame": spent / frames * 1e6,
+    }
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| server | clients | sets/s | frames/s (server sent) | MB/s | frames/client/s "
@@ -400,7 +441,20 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=4)
     parser.add_argument("--peer", choices=["synckit", "pycrdt"], nargs="+", default=["synckit"])
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--flush-only", action="store_true", help="time the hub's flush alone (no network)"
+    )
     args = parser.parse_args()
+    if args.flush_only:
+        print("| clients | changes per tick | frames per tick | ms per flush | µs per frame |")
+        print("|---:|---:|---:|---:|---:|")
+        for size in args.sizes:
+            r = flush_cost(size)
+            print(
+                f"| {size:,} | {r['changes_per_tick']} | {r['frames_per_tick']:,.0f} "
+                f"| {r['ms_per_flush']:.2f} | {r['us_per_frame']:.2f} |"
+            )
+        return
     raise_nofile()
     rows = []
     for kind in args.peer:

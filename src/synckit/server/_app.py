@@ -271,13 +271,21 @@ class SyncServer:
                 self._catch_up_soon()
 
     async def _presence_flusher(self) -> None:
-        """Flush presence ``presence_tick`` seconds after it changed: everything that changed
-        meanwhile goes out together, one frame per member of each changed room."""
+        """Flush presence when it changed, at most once per ``presence_tick`` (counted from
+        the start of the last flush): a change after a quiet spell goes out at once, and under
+        a stream of changes everything changed since the last flush goes out together, one
+        frame per member of each changed room. A flush that takes longer than a tick makes
+        the ticks longer (and the frames fuller), never more frequent."""
         wake, hub = self._presence_wake, self.hub
+        loop = asyncio.get_running_loop()
+        next_at = 0.0
         while True:
             await wake.wait()
-            await asyncio.sleep(hub.limits.presence_tick)
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
             wake.clear()
+            next_at = loop.time() + hub.limits.presence_tick
             hub.presence.flush()
 
     async def _storage_task(self) -> None:

@@ -215,6 +215,7 @@ class PresenceTable:
                 continue
             dirty, room.dirty = room.dirty, {}
             shared = encode_presence_body(doc_id, list(dirty.values()))
+            event = Presence(doc_id)  # for the sessions' checks, once per room; bodies carry all
             for conn_id, conn in list(room.members.items()):
                 if conn.closed:
                     del room.members[conn_id]
@@ -229,7 +230,7 @@ class PresenceTable:
                     body = encode_presence_body(
                         doc_id, [part for k, part in dirty.items() if k != own]
                     )
-                self._send(conn, doc_id, body)
+                conn.send(event, body)
                 frames += 1
                 nbytes += len(body)
             self._drop_if_empty(doc_id, room)
