@@ -291,9 +291,9 @@ class PresenceTable:
             origin = body["o"]
             full = bool(body.get("full"))
             rooms = body["rooms"]
-            if not isinstance(origin, str) or not isinstance(rooms, dict):
-                raise TypeError("bad relay")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
+            origin = rooms = None
+        if not isinstance(origin, str) or not isinstance(rooms, dict):
             log_event(logging.WARNING, "presence_bad_relay")
             return
         if origin == self.server_id:
