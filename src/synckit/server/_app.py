@@ -54,6 +54,7 @@ from synckit.server._limits import Limits
 from synckit.server._log import log_event
 from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
 from synckit.server._redis_bus import RedisChangeBus
+from synckit.server._redis_presence import RedisPresenceBus
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
@@ -153,6 +154,9 @@ class SyncServer:
         change_bus: with several servers on one storage (PostgreSQL), carries each committed
             change to the others (see :mod:`._redis_bus`). None: clients of another server
             see this one's changes only when they subscribe again.
+        presence_bus: carries presence to and from the other servers of one deployment (see
+            :mod:`._redis_presence`). None: clients see the presence of this server's
+            clients only.
     """
 
     def __init__(
@@ -167,11 +171,13 @@ class SyncServer:
         access_feed: AccessFeed | None = None,
         metrics_address: tuple[str, int] | socket.socket | None = None,
         change_bus: RedisChangeBus | None = None,
+        presence_bus: RedisPresenceBus | None = None,
     ) -> None:
         self.store = open_store(store)
         #: This server's metrics (``GET /metrics``), in a registry of its own.
         self.metrics = Metrics()
         self._io_wake = asyncio.Event()
+        self._presence_wake = asyncio.Event()
         self.access_feed: AccessFeed = access_feed or LocalAccessFeed()
         #: The server-side grants the admin endpoint changes (None with an ``authorize`` hook:
         #: the application decides, and publishes its changes on ``access_feed`` itself).
@@ -182,6 +188,7 @@ class SyncServer:
             authorize=authorize if authorize is not None else self.access_rules,
             wake_io=self._io_wake.set,
             observer=self.metrics,
+            wake_presence=self._presence_wake.set,
         )
         self.metrics.hub = self.hub
         # A store with a table of JSON views (PostgreSQL's) gets them with every commit.
@@ -191,6 +198,13 @@ class SyncServer:
             self.hub.on_commit = change_bus.publish
             change_bus.subscribe(self.hub.merge_remote)
             change_bus.on_subscribed(self._catch_up_soon)
+        self.presence_bus = presence_bus
+        if presence_bus is not None:
+            presence = self.hub.presence
+            presence.on_relay = presence_bus.publish
+            presence_bus.subscribe(lambda relay: presence.merge_relay(relay, time.monotonic()))
+            presence_bus.on_subscribed(lambda: presence_bus.publish(presence.full_relay()))
+        self._presence_task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
         self._metrics_listener = (
             None if metrics_address is None else MetricsListener(self.metrics, metrics_address)
@@ -214,6 +228,9 @@ class SyncServer:
             loop = asyncio.get_running_loop()
             self._io_task = loop.create_task(self._storage_task(), name="synckit-storage")
             self._tick_task = loop.create_task(self._ticker(), name="synckit-tick")
+            self._presence_task = loop.create_task(
+                self._presence_flusher(), name="synckit-presence"
+            )
 
     def _catch_up_soon(self) -> None:
         """The change bus may have missed messages: read the open documents from storage."""
@@ -252,6 +269,24 @@ class SyncServer:
             if self.change_bus is not None and loop.time() >= next_catch_up:
                 next_catch_up = loop.time() + _CATCH_UP_SECONDS
                 self._catch_up_soon()
+
+    async def _presence_flusher(self) -> None:
+        """Flush presence when it changed, at most once per ``presence_tick`` (counted from
+        the start of the last flush): a change after a quiet spell goes out at once, and under
+        a stream of changes everything changed since the last flush goes out together, one
+        frame per member of each changed room. A flush that takes longer than a tick makes
+        the ticks longer (and the frames fuller), never more frequent."""
+        wake, hub = self._presence_wake, self.hub
+        loop = asyncio.get_running_loop()
+        next_at = 0.0
+        while True:
+            await wake.wait()
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            wake.clear()
+            next_at = loop.time() + hub.limits.presence_tick
+            hub.presence.flush()
 
     async def _storage_task(self) -> None:
         """Perform the hub's storage work, one operation at a time, in order."""
@@ -478,13 +513,15 @@ class SyncServer:
         close = getattr(self.access_feed, "aclose", None)
         if close is not None and inspect.iscoroutinefunction(close):
             await close()
-        for task in (self._io_task, self._tick_task):
+        for task in (self._io_task, self._tick_task, self._presence_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self.change_bus is not None:
             await self.change_bus.aclose()
+        if self.presence_bus is not None:
+            await self.presence_bus.aclose()
         await self.store.close()
         if self._metrics_listener is not None:
             await self._metrics_listener.aclose()
@@ -504,6 +541,8 @@ class SyncServer:
             await start()  # a feed over a message bus connects in the running loop
         if self.change_bus is not None:
             await self.change_bus.start()
+        if self.presence_bus is not None:
+            await self.presence_bus.start()
         if self.access_rules is not None:
             try:
                 self.access_rules.load(await self.store.access_rules())
@@ -539,6 +578,7 @@ def create_app(
     access_feed: AccessFeed | None = None,
     metrics_address: tuple[str, int] | socket.socket | None = None,
     change_bus: RedisChangeBus | None = None,
+    presence_bus: RedisPresenceBus | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -564,6 +604,7 @@ def create_app(
         access_feed=access_feed,
         metrics_address=metrics_address,
         change_bus=change_bus,
+        presence_bus=presence_bus,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server

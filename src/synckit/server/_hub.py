@@ -39,6 +39,7 @@ from synckit.errors import (
     TokenExpiredError,
 )
 from synckit.protocol import (
+    PRESENCE,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
@@ -48,6 +49,7 @@ from synckit.protocol import (
     Hello,
     HttpSyncAnswer,
     HttpSyncRequest,
+    PresenceSet,
     Push,
     ServerHttpExchange,
     Subscribe,
@@ -63,6 +65,7 @@ from synckit.server._connection import Connection
 from synckit.server._limits import Limits
 from synckit.server._log import log_event
 from synckit.server._observer import NO_OBSERVER, HubObserver
+from synckit.server._presence import PresenceTable
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
 from synckit.server._push_checks import PushRefusedError, clock_limit, push_screen
 from synckit.server._quota import Quotas
@@ -98,7 +101,7 @@ Authenticator = Callable[[str, str], Principal | bool]
 #: this document? Without one, the principal's grants decide (:meth:`Principal.may`).
 Authorizer = Callable[[Principal, str, Action], bool]
 
-CAPABILITIES = ("http-sync",)
+CAPABILITIES = ("http-sync", PRESENCE)
 
 # Frames a client may send while its Hello is being decided (an honest one sends none).
 _MAX_HELD_FRAMES = 64
@@ -147,6 +150,8 @@ class Hub:
             rates).
         observer: told of pushes, acks, broadcasts, errors and refused tokens (metrics; see
             :class:`HubObserver`); None: nobody is.
+        wake_presence: called when presence changed: call :meth:`PresenceTable.flush` of
+            :attr:`presence` ``limits.presence_tick`` seconds later.
     """
 
     def __init__(
@@ -160,6 +165,7 @@ class Hub:
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         observer: HubObserver | None = None,
+        wake_presence: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self._observer = NO_OBSERVER if observer is None else observer
@@ -177,6 +183,8 @@ class Hub:
             linger=limits.room_linger,
         )
         self._connections: dict[int, Connection] = {}
+        #: Who is in each document (see :mod:`._presence`).
+        self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
         # Client (actor) id -> the principal it belongs to, as the store said.
         self._owners: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -285,6 +293,8 @@ class Hub:
                 self._on_push(conn, event)
             case Unsubscribe(doc_id=doc_id):
                 self._leave(conn, doc_id)
+            case PresenceSet():
+                self._on_presence(conn, event)
             case _:
                 pass  # Ping is answered by the session; Pong and Error need nothing.
 
@@ -382,6 +392,8 @@ class Hub:
                 if expires is None
                 else min(max(0, int(expires * 1000)), _MAX_MS),
                 principal=principal.id,
+                max_presence_bytes=self.limits.max_presence_bytes,
+                presence_timeout_ms=int(self.limits.presence_timeout * 1000),
             )
         )
 
@@ -485,6 +497,7 @@ class Hub:
         second. ``now`` is Unix time (the hub's wall clock when None)."""
         now = self._wall_clock() if now is None else now
         self.rooms.close_idle(self._monotonic())
+        self.presence.tick(self._monotonic())
         self._perform_inline()
         handshake_due = self._monotonic() - self.limits.handshake_timeout
         for conn in list(self._connections.values()):
@@ -572,8 +585,23 @@ class Hub:
                 # holds it already, and a broadcast after it would repeat it.
                 self._flush_room(room)
                 conn.send(answer)
+                self.presence.joined(conn, doc_id)
 
         self.rooms.after_commit(reply)
+
+    def _on_presence(self, conn: Connection, event: PresenceSet) -> None:
+        doc_id = event.doc_id
+        if doc_id not in conn.levels:  # its subscription was refused or ended meanwhile
+            conn.send(
+                Error(
+                    ErrorCode.ILLEGAL_STATE,
+                    f"PresenceSet for document {doc_id!r} which is not subscribed",
+                )
+            )
+            return
+        refusal = self.presence.set_state(conn, doc_id, event.state, self._monotonic())
+        if refusal is not None:
+            conn.send(refusal)
 
     def _on_push(self, conn: Connection, push: Push) -> None:
         doc_id, batch = push.doc_id, push.batch_id
@@ -817,6 +845,7 @@ class Hub:
 
     def _leave(self, conn: Connection, doc_id: str) -> None:
         conn.levels.pop(doc_id, None)
+        self.presence.left(conn, doc_id)
         room = self.rooms.get(doc_id)
         if room is None:
             return
@@ -841,6 +870,9 @@ class Hub:
         for doc_id, room in self.rooms.items():
             if conn.id in room.subscribers:
                 self._leave(conn, doc_id)
+        for doc_id in list(conn.levels):  # documents no longer open here (evicted)
+            self._leave(conn, doc_id)
+        self.presence.dropped(conn)
 
     # -- storage work -----------------------------------------------------------------
 
