@@ -699,6 +699,8 @@ class Hub:
             )
             return
         after = doc.version()
+        if after != before:
+            room.whole = None  # stale now: not kept until the next subscriber finds out
         delta = doc.changes(before) if after != before else b""
         # Changes that now wait for predecessors are stored as they came: the log replays them
         # into the same wait, and they apply once the predecessors arrive. A push that only
@@ -838,6 +840,7 @@ class Hub:
         after = doc.version()
         if after == before:
             return
+        room.whole = None
         out = Broadcast(room.doc_id, doc.changes(before), after.encode())
         # Behind the commits queued so far, as every reply that reveals a version.
         self.rooms.after_commit(lambda: self._broadcast(room, out, None))
