@@ -419,3 +419,37 @@ def test_presence_entries_round_trip_as_frames() -> None:
     body = encode_presence_body("d", [encode_presence_entry(e) for e in entries])
     assert decode_frame(body) == Presence("d", entries)
     assert decode_frame(encode_frame(Presence("d", entries))) == Presence("d", entries)
+
+
+def test_a_presence_flood_is_refused_by_the_principals_byte_rate(clock: Clock) -> None:
+    """Tiny states sent as fast as a socket allows cost at least PRESENCE_FRAME_COST bytes
+    each from the principal's push budget: past it they are refused RATE_LIMITED (nothing
+    changes), and once the budget refills they pass again."""
+    from synckit.server._hub import PRESENCE_FRAME_COST
+
+    hub = make_hub(
+        clock,
+        push_bytes_per_second=64 * 1024,
+        push_burst_bytes=64 * 1024,
+        max_frame_bytes=64 * 1024,
+    )
+    flooder, other = Member(hub, "flooder"), Member(hub, "other")
+    flooder.join("d")
+    other.join("d")
+    allowed = 64 * 1024 // PRESENCE_FRAME_COST
+    for n in range(allowed + 50):
+        flooder.set("d", n=n)
+    refused = [
+        e
+        for e in flooder.received()
+        if isinstance(e, Error) and e.code is ErrorCode.RATE_LIMITED
+    ]
+    assert len(refused) == 50
+    assert "presence update of 'd'" in refused[0].message and refused[0].retry_after_ms > 0
+    assert refused[0].doc_id == ""  # the subscription stays
+    hub.presence.flush()
+    [frame] = other.presence()
+    assert list(states(frame).values()) == [{"n": allowed - 1}]  # the last one let through
+    clock.now += 1.0
+    flooder.set("d", n=-1)
+    assert not [e for e in flooder.received() if isinstance(e, Error)]

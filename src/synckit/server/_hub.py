@@ -132,6 +132,11 @@ def perform_io(op: IoOp, store: Store) -> IoResult:
     return None
 
 
+#: What a presence update costs the principal's push budget at the least, in bytes: with the
+#: default 1 MiB/s that is 4,096 updates a second (a cursor moves at most ~60 times a second).
+PRESENCE_FRAME_COST = 256
+
+
 class Hub:
     """Rooms and connections of one server.
 
@@ -599,7 +604,22 @@ class Hub:
                 )
             )
             return
-        refusal = self.presence.set_state(conn, doc_id, event.state, self._monotonic())
+        now = self._monotonic()
+        if conn.principal is not None and conn.principal.id:
+            # Presence costs the principal's push budget too, each frame at least
+            # PRESENCE_FRAME_COST bytes: a flood of tiny states is refused like a push flood.
+            # The refusal names no document (an error naming one ends its subscription):
+            # the update is dropped, and the client's next one or its renewal replaces it.
+            refusal = self.quotas.charge(
+                conn.principal.id,
+                max(len(event.state), PRESENCE_FRAME_COST),
+                now,
+                what=f"presence update of {doc_id!r}",
+            )
+            if refusal is not None:
+                conn.send(refusal)
+                return
+        refusal = self.presence.set_state(conn, doc_id, event.state, now)
         if refusal is not None:
             conn.send(refusal)
 
