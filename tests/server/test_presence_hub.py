@@ -440,9 +440,7 @@ def test_a_presence_flood_is_refused_by_the_principals_byte_rate(clock: Clock) -
     for n in range(allowed + 50):
         flooder.set("d", n=n)
     refused = [
-        e
-        for e in flooder.received()
-        if isinstance(e, Error) and e.code is ErrorCode.RATE_LIMITED
+        e for e in flooder.received() if isinstance(e, Error) and e.code is ErrorCode.RATE_LIMITED
     ]
     assert len(refused) == 50
     assert "presence update of 'd'" in refused[0].message and refused[0].retry_after_ms > 0
