@@ -210,9 +210,14 @@ class PeerServer(ServerProcess):
     """A peer's server process; ``cmd`` prints its base URL on its first line of output."""
 
     def __init__(
-        self, cmd: list[str], cwd: Path | None, count_path: str, env: dict[str, str] | None = None
+        self,
+        cmd: list[str],
+        cwd: Path | None,
+        count_path: str,
+        *,
+        stderr: int | None = None,
     ) -> None:
-        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         self.count_url = self.url + count_path
