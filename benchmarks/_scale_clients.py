@@ -155,7 +155,7 @@ async def latency(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
     wrote: set[int] = set()
 
     def expected(i: int) -> int:
-        return cfg["count"] - (1 if i in wrote else 0)
+        return int(cfg["count"]) - (1 if i in wrote else 0)
 
     def watch(replica: Replica) -> None:
         def on_change(event: ChangeEvent) -> None:
@@ -165,7 +165,9 @@ async def latency(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
             for name in event.names:
                 if name.startswith("e"):
                     i = int(name[1:])
-                    samples.append((i, t - replica.doc.get(name)))
+                    sent = replica.doc.get(name)
+                    assert isinstance(sent, float)
+                    samples.append((i, t - sent))
                     got[i] = got.get(i, 0) + 1
                     if got[i] == expected(i):
                         say({"got": i})

@@ -393,6 +393,10 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 
+def clients_of(rows: dict[str, Any]) -> int:
+    return max((int(row.get("clients", 0)) for row in rows.values()), default=0)
+
+
 def table(results: Results, args: argparse.Namespace) -> list[str]:
     out = [
         "| scenario | pycrdt-websocket | Hocuspocus | SyncKit | SyncKit ÷ pycrdt | "
@@ -414,7 +418,7 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
     for key in ("latency100", "latency1000"):
         if key not in results:
             continue
-        n = results[key].get("synckit", results[key].get("hocuspocus", {})).get("clients", "?")
+        n = clients_of(results[key])
         sk, hp, py = (get(key, lib, "p99_ms") for lib in ("synckit", "hocuspocus", "pycrdt"))
         met = None if sk is None or hp is None else sk <= hp
         every = "; every client got every edit" if key == "latency1000" else ""
@@ -470,7 +474,7 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
         )
     if "two-servers" in results:
         one, two = get("two-servers", "one", "p99_ms"), get("two-servers", "two", "p99_ms")
-        n = results["two-servers"].get("one", {}).get("clients", "?")
+        n = clients_of(results["two-servers"])
         met = None if one is None or two is None else two <= 2 * one
         out.append(
             f"| 2 SyncKit servers + Redis + PostgreSQL, {n:,} clients split, p50 / p99 ms "
