@@ -13,6 +13,7 @@ import { HocuspocusProvider } from "@hocuspocus/provider";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import WebSocket from "ws";
+import { Awareness } from "y-protocols/awareness";
 import * as syncProtocol from "y-protocols/sync";
 import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
@@ -20,7 +21,9 @@ import * as Y from "yjs";
 const cfg = JSON.parse(process.argv[2]);
 process.setMaxListeners(0); // each provider socket listens for the process exit
 const now = () => performance.timeOrigin + performance.now();
-const say = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
+// resolves once written: a pipe is written asynchronously, and the process exits at the end
+const say = (obj) =>
+  new Promise((resolve) => process.stdout.write(`${JSON.stringify(obj)}\n`, resolve));
 
 class PlainWebSocket extends WebSocket {
   constructor(url, protocols) {
@@ -42,9 +45,15 @@ function open(room) {
         onSynced: () => resolve(),
       });
     } else {
+      // No local awareness state, so none is sent: y-websocket's provider re-sends every
+      // awareness change it hears, its own or not, so n clients joining one room make n^3
+      // messages (pycrdt-websocket did not get 100 clients joined that way).
+      const awareness = new Awareness(ydoc);
+      awareness.setLocalState(null);
       provider = new WebsocketProvider(cfg.url.replace("http", "ws"), room, ydoc, {
         WebSocketPolyfill: PlainWebSocket,
         disableBc: true,
+        awareness,
       });
       provider.once("sync", () => resolve());
     }
@@ -113,7 +122,7 @@ async function latency() {
       clients[cmd.client].map.set(`e${cmd.edit}`, now());
       if (expected(cmd.edit) === 0) say({ got: cmd.edit });
     } else if (cmd.done) {
-      say({ samples });
+      await say({ samples });
       break;
     }
   }
@@ -124,7 +133,8 @@ async function writers() {
   const clients = await openMany(Array.from({ length: cfg.count }, () => cfg.doc));
   say({ ready: true });
   const cmd = await command();
-  const ends = now() + cmd.seconds * 1000;
+  const started = now();
+  const ends = started + cmd.seconds * 1000;
   const every = 8; // pycrdt: a probe after every 8 updates, two probes in flight (16 updates)
   const results = await Promise.all(
     clients.map(
@@ -177,7 +187,7 @@ async function writers() {
   );
   const sent = results.reduce((a, r) => a + r.sent, 0);
   const acked = results.reduce((a, r) => a + r.acked, 0);
-  say({ sent, acked, seconds: cmd.seconds, until: now() });
+  await say({ sent, acked, seconds: (now() - started) / 1000 });
   for (const c of clients) c.provider.destroy();
 }
 
@@ -206,15 +216,16 @@ async function join() {
     const t0 = now();
     const client = open(cfg.doc);
     await client.synced;
-    const ok = client.map.size === cfg.keys && client.map.get(`k${cfg.keys - 1}`) === cfg.keys - 1;
+    const last = client.map.get(`k${cfg.keys - 1}`);
     times.push(now() - t0);
+    const ok = last === cfg.keys - 1 && client.map.size === cfg.keys;
     client.provider.destroy();
     if (!ok) {
-      say({ error: `joined with ${client.map.size} keys, not ${cfg.keys}` });
+      await say({ error: `joined with ${client.map.size} keys, not ${cfg.keys}` });
       return;
     }
   }
-  say({ times });
+  await say({ times });
 }
 
 async function idle() {
