@@ -75,6 +75,7 @@ SRC = BENCH.parent / "src"
 ADMIN_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 HOCUSPOCUS4 = "hocuspocus4"
+PYCRDT_MODE = os.environ.get("BENCH_PYCRDT_MODE", "hypercorn")
 FAILURES: list[str] = []
 
 
@@ -135,7 +136,7 @@ def server(lib: str, database: str | None = None, redis: str | None = None) -> I
         else:
             python = install_pycrdt()
             # its tracebacks when clients disconnect are noise here
-            cmd = [str(python), "-c", PYCRDT_CHILD, "uvicorn"]
+            cmd = [str(python), "-c", PYCRDT_CHILD, PYCRDT_MODE]
             srv = PeerServer(cmd, None, "/connections", stderr=quiet)
         try:
             yield srv
@@ -227,7 +228,7 @@ async def client_procs(
             out.append(await Clients.start(lib, more))
             first += count
         for c in out:
-            ready = await c.read(timeout=600)
+            ready = await c.read(timeout=180)
             assert ready.get("ready"), ready
         yield out
     finally:
