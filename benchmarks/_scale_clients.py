@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -101,13 +102,19 @@ class Replica:
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
-        while True:
-            event = await self._next()
-            if isinstance(event, Broadcast):
-                if self.apply_broadcasts:
-                    self.doc.apply(event.changes)
-            elif isinstance(event, Ack):
-                self.on_ack(event)
+        try:
+            while True:
+                event = await self._next()
+                if isinstance(event, Broadcast):
+                    if self.apply_broadcasts:
+                        self.doc.apply(event.changes)
+                elif isinstance(event, Ack):
+                    self.on_ack(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a refused push, a dropped connection: the run is void
+            say({"error": f"{type(exc).__name__}: {exc}"})
+            os._exit(1)
 
     def push_nowait(self, since: VersionVector) -> None:
         """Send what the document gained since ``since`` as one Push (without waiting)."""
