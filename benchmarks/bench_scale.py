@@ -376,28 +376,30 @@ async def measure(args: argparse.Namespace) -> Results:
     for key, (clients, edits, procs) in sizes.items():
         if key not in args.only:
             continue
-        for lib in LIBS:
+        for lib in args.libs:
             with server(lib) as srv:
                 await guarded(key, lib, latency(lib, [srv.url], clients, edits, procs))
     if "writers" in args.only:
         seconds = 2.0 if q else 5.0
-        for lib in LIBS:
+        for lib in args.libs:
             with server(lib, limits=WRITERS_LIMITS) as srv:
                 await guarded("writers", lib, writers(lib, srv.url, seconds))
-        async with postgres_db() as db:
-            with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
-                await guarded("writers", "synckit-pg", writers("synckit", srv.url, seconds))
+        if "synckit" in args.libs:
+            async with postgres_db() as db:
+                with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
+                    pg = writers("synckit", srv.url, seconds)
+                    await guarded("writers", "synckit-pg", pg)
     if "idle" in args.only:
         conns = 400 if q else args.idle
-        for lib in LIBS:
+        for lib in args.libs:
             with server(lib) as srv:
                 await guarded("idle", lib, idle(lib, srv, conns))
     if "join" in args.only:
         keys, joins = (1000, 5) if q else (10_000, 20)
-        for lib in LIBS:
+        for lib in args.libs:
             with server(lib) as srv:
                 await guarded("join", lib, join(lib, srv.url, keys, joins))
-    if "two-servers" in args.only:
+    if "two-servers" in args.only and "synckit" in args.libs:
         clients, edits, procs = (20, 10, 2) if q else (args.two_clients, 100, 4)
         async with postgres_db() as db:
             with (
@@ -541,13 +543,18 @@ async def main() -> int:
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections (each lib)")
     parser.add_argument("--two-clients", type=int, default=1000, help="clients, two-servers row")
+    parser.add_argument(
+        "--libs", nargs="*", choices=LIBS, default=list(LIBS), help="libraries (default all)"
+    )
     args = parser.parse_args()
     raise_nofile()
     started, load_start = time.time(), loadavg()
     print(f"load average at start: {load_start} (1/5/15 min; {os.cpu_count()} CPUs)", flush=True)
     # install first, so that the timed scenarios never wait on npm or pip
-    install_pycrdt()
-    install_npm(HOCUSPOCUS4, ("server.mjs", "clients.mjs"))
+    if "pycrdt" in args.libs:
+        install_pycrdt()
+    if set(args.libs) - {"synckit"}:  # Node 22 runs Hocuspocus and every Yjs client
+        install_npm(HOCUSPOCUS4, ("server.mjs", "clients.mjs"))
     results = await measure(args)
     load_end = loadavg()
     print(f"\nload average at end: {load_end}; took {time.time() - started:.0f} s\n")
