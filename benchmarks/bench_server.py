@@ -35,10 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import resource
-import shutil
 import socket
 import statistics
 import subprocess
@@ -52,6 +49,18 @@ from typing import Any
 
 import httpx
 import jwt
+from _peers import (
+    KIB,
+    MIB,
+    PYCRDT_CHILD,
+    PeerServer,
+    ServerProcess,
+    install_hocuspocus,
+    install_pycrdt,
+    peer_versions,
+    raise_nofile,
+    status,
+)
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
@@ -71,8 +80,6 @@ from synckit.protocol import (
 
 SECRET = "bench-server-secret-0123456789abcdef0123456789"
 SRC = Path(__file__).resolve().parent.parent / "src"
-KIB = 1024
-MIB = 1024 * 1024
 
 _CHILD = """
 import os, resource, sys
@@ -96,47 +103,13 @@ uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
 """
 
 
-def raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 def token(sub: str) -> str:
     now = int(time.time())
     claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": {"docs": {"*": "write"}}}
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
-def status(pid: int, field: str) -> int:
-    """``VmRSS``/``VmHWM`` of a process, bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * KIB
-    raise RuntimeError(f"no {field} for {pid}")
-
-
-class _Process:
-    """A server process of the benchmark: its memory, and stopping it."""
-
-    proc: subprocess.Popen[str]
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def rss(self) -> int:
-        return status(self.pid, "VmRSS")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-class Server(_Process):
+class Server(ServerProcess):
     """The server process (``create_app`` + uvicorn) on a data directory."""
 
     def __init__(self, data: Path, src: Path, send_timeout: float = 10.0) -> None:
@@ -244,162 +217,6 @@ async def idle(src: Path, conns: int, warm: int) -> dict[str, float]:
 # peers/requirements.txt) and Hocuspocus with npm into benchmarks/.peers/hocuspocus (versions
 # pinned in peers/hocuspocus/package.json and its package-lock.json). Both speak the Yjs sync
 # protocol; the client side below sends exactly the first messages of their providers.
-
-BENCH = Path(__file__).resolve().parent
-PEERS = BENCH / "peers"
-PEERS_HOME = BENCH / ".peers"
-
-_PYCRDT_CHILD = """
-import asyncio, json, resource, signal, socket, sys
-resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
-from pycrdt.websocket import ASGIServer, WebsocketServer
-
-mode = sys.argv[1]
-websocket_server = WebsocketServer()
-asgi = ASGIServer(websocket_server)
-
-
-async def app(scope, receive, send):
-    if scope["type"] == "http":  # the benchmark's probe; nothing per connection
-        rooms = websocket_server.rooms.values()
-        body = json.dumps({"connections": sum(len(r.clients) for r in rooms)}).encode()
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-    elif scope["type"] == "lifespan" and mode == "uvicorn":
-        async with websocket_server:  # runs for the server's whole life
-            await asgi(scope, receive, send)
-    else:
-        await asgi(scope, receive, send)
-
-
-sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-sock.bind(("127.0.0.1", 0))
-sock.listen(2048)
-print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-if mode == "uvicorn":
-    import uvicorn
-    # uvicorn's defaults (uvloop, httptools, websockets), as `uvicorn module:app` runs it.
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on")).run(sockets=[sock])
-else:
-    # The docs' example: Hypercorn's asyncio serve inside `async with websocket_server`.
-    from hypercorn import Config
-    from hypercorn.asyncio import serve
-
-    async def main():
-        config = Config()
-        config.bind = [f"fd://{sock.fileno()}"]
-        config.loglevel = "WARNING"
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with websocket_server:
-            await serve(app, config, mode="asgi", shutdown_trigger=stop.wait)
-
-    try:
-        asyncio.run(main())
-    except asyncio.CancelledError:  # pycrdt-websocket's stop cancels its own task group
-        pass
-"""
-
-
-def _run(cmd: list[str], cwd: Path | None = None) -> None:
-    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-
-
-def _stamped(home: Path, inputs: list[Path]) -> bool:
-    """Whether ``home`` was installed from exactly these files (else: clear the stamp)."""
-    stamp = home / ".installed-from"
-    wanted = "".join(p.read_text() for p in inputs)
-    if stamp.exists() and stamp.read_text() == wanted:
-        return True
-    stamp.unlink(missing_ok=True)
-    return False
-
-
-def _stamp(home: Path, inputs: list[Path]) -> None:
-    (home / ".installed-from").write_text("".join(p.read_text() for p in inputs))
-
-
-def install_pycrdt() -> Path:
-    """The peers' virtualenv with ``peers/requirements.txt``; returns its python."""
-    home = PEERS_HOME / "pycrdt"
-    python = home / "bin" / "python"
-    reqs = PEERS / "requirements.txt"
-    if python.exists() and _stamped(home, [reqs]):
-        return python
-    if not python.exists():
-        base = getattr(sys, "_base_executable", sys.executable)
-        _run([base, "-m", "venv", str(home)])
-    _run([str(python), "-m", "pip", "install", "-q", "-r", str(reqs)])
-    _stamp(home, [reqs])
-    return python
-
-
-def install_hocuspocus() -> Path:
-    """``npm ci`` of ``peers/hocuspocus`` into ``.peers/hocuspocus``; returns that directory."""
-    node = shutil.which("node")
-    if node is None or shutil.which("npm") is None:
-        raise RuntimeError("node/npm not found")
-    home = PEERS_HOME / "hocuspocus"
-    files = [PEERS / "hocuspocus" / name for name in ("package.json", "package-lock.json")]
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PEERS / "hocuspocus" / "server.mjs", home / "server.mjs")
-    if (home / "node_modules").exists() and _stamped(home, files):
-        return home
-    for f in files:
-        shutil.copy(f, home / f.name)
-    _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=home)
-    _stamp(home, files)
-    return home
-
-
-def peer_versions() -> dict[str, str]:
-    """Versions actually installed (what the table was measured with)."""
-    out = {}
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        out["node"] = subprocess.check_output(["node", "--version"], text=True).strip()
-    python = PEERS_HOME / "pycrdt" / "bin" / "python"
-    if python.exists():
-        code = (
-            "from importlib.metadata import version as v\n"
-            "print(' '.join(f'{n}=={v(n)}' for n in "
-            "('pycrdt-websocket', 'pycrdt', 'uvicorn', 'websockets', 'hypercorn')))"
-        )
-        out["pycrdt"] = subprocess.check_output([str(python), "-c", code], text=True).strip()
-    modules = PEERS_HOME / "hocuspocus" / "node_modules"
-    if modules.exists():
-        names = ("@hocuspocus/server", "ws", "yjs", "y-protocols", "lib0")
-        out["hocuspocus"] = " ".join(
-            f"{n}@{json.loads((modules / n / 'package.json').read_text())['version']}"
-            for n in names
-        )
-    return out
-
-
-class PeerServer(_Process):
-    """A peer's server process; ``cmd`` prints its base URL on its first line of output."""
-
-    def __init__(self, cmd: list[str], cwd: Path | None, count_path: str) -> None:
-        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        self.count_url = self.url + count_path
-        if not self.url.startswith("http://"):
-            self.stop()
-            raise RuntimeError(f"{cmd[0]} server did not start: {self.url!r}")
-        for _ in range(250):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.count_url, timeout=1).status_code == 200:
-                    return
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"{cmd} does not answer {count_path}")
-
-    def connections(self) -> int:
-        return int(httpx.get(self.count_url, timeout=10).json()["connections"])
 
 
 # lib0 encoding (what y-protocols and Hocuspocus write): unsigned LEB128 integers, byte arrays
@@ -567,7 +384,7 @@ def start_peer(name: str) -> PeerServer:
         return PeerServer(["node", "server.mjs", "0"], home, "/connections")
     mode = name.removeprefix("pycrdt-websocket-")
     python = install_pycrdt()
-    return PeerServer([str(python), "-c", _PYCRDT_CHILD, mode], None, "/connections")
+    return PeerServer([str(python), "-c", PYCRDT_CHILD, mode], None, "/connections")
 
 
 async def idle_peer(name: str, conns: int, warm: int) -> dict[str, float]:
