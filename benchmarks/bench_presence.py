@@ -275,10 +275,10 @@ def start_server(kind: str) -> subprocess.Popen[str]:
         cmd = [sys.executable, "-c", _SYNCKIT_SERVER]
     else:
         sys.path.insert(0, str(BENCH))
-        from bench_server import _PYCRDT_CHILD, install_pycrdt
+        from _peers import PYCRDT_CHILD, install_pycrdt
 
         env = dict(os.environ)
-        cmd = [str(install_pycrdt()), "-c", _PYCRDT_CHILD, "uvicorn"]
+        cmd = [str(install_pycrdt()), "-c", PYCRDT_CHILD, "uvicorn"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
 
 
