@@ -283,3 +283,23 @@ def test_lost_duplicated_or_reordered_frames_end_the_session() -> None:
             for frame in frames:
                 pair.client.receive(frame)
         assert pair.client.state is State.CLOSED
+
+
+def test_send_broadcast_queues_only_what_send_would_allow_and_numbers_it_in_turn() -> None:
+    from synckit.protocol import encode_frame_body
+
+    pair = SessionPair()
+    pair.handshake()
+    out = Broadcast("d", b"changes", b"")
+    body = encode_frame_body(out)
+    assert not pair.server.send_broadcast("d", body)  # not subscribed
+    pair.send(pair.client, Subscribe("d"))
+    assert not pair.server.send_broadcast("d", body)  # its Subscribed not sent yet
+    assert pair.server.data_to_send() == []
+    pair.server.send(Subscribed("d", b"", b""))
+    assert pair.server.send_broadcast("d", body)
+    pair.server.send(out, body=body)  # the general path, numbered next
+    assert pair.server.send_broadcast("d", body)
+    assert pair.flush(pair.server) == [Subscribed("d", b"", b""), out, out, out]
+    pair.server.close()
+    assert not pair.server.send_broadcast("d", body)  # closed

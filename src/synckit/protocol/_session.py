@@ -453,6 +453,23 @@ class ServerSession(Session):
         """Whether a Broadcast for ``doc_id`` may be sent now: subscribed and answered."""
         return doc_id in self._docs and doc_id not in self._awaiting_subscribed
 
+    def send_broadcast(self, doc_id: str, body: bytes) -> bool:
+        """Queue a Broadcast of ``doc_id`` given as ``encode_frame_body`` output, if one may
+        be sent now (:meth:`may_broadcast`, session open); False, nothing queued, if not.
+
+        :meth:`send` with ``body`` does the same; this is its fan-out path (a document's
+        every change goes to each of its subscribers), without the general checks.
+        """
+        if (
+            self._state is not State.OPEN
+            or doc_id not in self._docs
+            or doc_id in self._awaiting_subscribed
+        ):
+            return False
+        self._sent += 1
+        self._outbox.append(number_frame(body, self._sent))
+        return True
+
     def _check_send(self, event: Event) -> None:
         match event:
             case Subscribed(doc_id=doc):

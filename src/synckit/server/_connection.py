@@ -125,6 +125,14 @@ class Connection:
         self.session.send(event, body=body)
         self.collect()
 
+    def send_broadcast(self, doc_id: str, body: bytes) -> bool:
+        """Queue an encoded Broadcast of ``doc_id`` if the session may send one now
+        (:meth:`ServerSession.send_broadcast`); False, nothing queued, if not."""
+        if not self.session.send_broadcast(doc_id, body):
+            return False
+        self.collect()
+        return True
+
     def log_refusal(self, error: Error) -> None:
         """Log an error sent to (or a protocol error made by) this client, up to
         :data:`MAX_LOGGED_REFUSALS` per connection (all are counted by the observer)."""

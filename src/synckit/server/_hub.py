@@ -798,8 +798,7 @@ class Hub:
         frames = 0
         for other in list(room.subscribers.values()):
             # One still waiting for its Subscribed gets this change in that answer.
-            if other is not sender and other.session.may_broadcast(doc_id):
-                other.send(out, body)
+            if other is not sender and other.send_broadcast(doc_id, body):
                 frames += 1
                 if other.closed:
                     self._drop(other)
