@@ -35,6 +35,7 @@ from synckit._storage import StoredDoc
 from synckit.errors import (
     AuthError,
     DecodeError,
+    InvalidValueError,
     LimitExceededError,
     StorageError,
     TokenExpiredError,
@@ -65,7 +66,7 @@ SYNC_PATH = "/v1/sync"
 # How often the hub looks for tokens that expired during a session.
 _TICK_SECONDS = 0.5
 # With several servers: how often each reads its open documents from storage, whatever Redis did.
-_CATCH_UP_SECONDS = 30.0
+CATCH_UP_SECONDS = 30.0
 
 # HTTP status codes for the error that ended an HTTP exchange (400 for the rest).
 _HTTP_STATUS = {
@@ -153,6 +154,8 @@ class SyncServer:
         change_bus: with several servers on one storage (PostgreSQL), carries each committed
             change to the others (see :mod:`._redis_bus`). None: clients of another server
             see this one's changes only when they subscribe again.
+        catch_up_seconds: with a change bus, how often the open documents are read from
+            storage whatever the bus did (a message Redis lost, or Redis down).
     """
 
     def __init__(
@@ -167,7 +170,11 @@ class SyncServer:
         access_feed: AccessFeed | None = None,
         metrics_address: tuple[str, int] | socket.socket | None = None,
         change_bus: RedisChangeBus | None = None,
+        catch_up_seconds: float = CATCH_UP_SECONDS,
     ) -> None:
+        if not catch_up_seconds > 0:
+            raise InvalidValueError(f"catch_up_seconds must be positive, got {catch_up_seconds!r}")
+        self.catch_up_seconds = catch_up_seconds
         self.store = open_store(store)
         #: This server's metrics (``GET /metrics``), in a registry of its own.
         self.metrics = Metrics()
@@ -242,15 +249,15 @@ class SyncServer:
 
     async def _ticker(self) -> None:
         """Expire tokens that ran out during a session, twice a second; with a change bus,
-        read the open documents from storage every ``_CATCH_UP_SECONDS`` (a message Redis
+        read the open documents from storage every ``catch_up_seconds`` (a message Redis
         lost without the subscription dropping is caught up then)."""
         loop = asyncio.get_running_loop()
-        next_catch_up = loop.time() + _CATCH_UP_SECONDS
+        next_catch_up = loop.time() + self.catch_up_seconds
         while True:
             await asyncio.sleep(_TICK_SECONDS)
             self.hub.tick()
             if self.change_bus is not None and loop.time() >= next_catch_up:
-                next_catch_up = loop.time() + _CATCH_UP_SECONDS
+                next_catch_up = loop.time() + self.catch_up_seconds
                 self._catch_up_soon()
 
     async def _storage_task(self) -> None:
@@ -539,6 +546,7 @@ def create_app(
     access_feed: AccessFeed | None = None,
     metrics_address: tuple[str, int] | socket.socket | None = None,
     change_bus: RedisChangeBus | None = None,
+    catch_up_seconds: float = CATCH_UP_SECONDS,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -564,6 +572,7 @@ def create_app(
         access_feed=access_feed,
         metrics_address=metrics_address,
         change_bus=change_bus,
+        catch_up_seconds=catch_up_seconds,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server
