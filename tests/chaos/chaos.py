@@ -36,6 +36,7 @@ from private_services import PrivatePostgres, PrivateRedis
 
 from synckit.client import Client, connect
 from synckit.core import Document
+from synckit.errors import SyncKitError
 
 DOC = "chaos"
 CHANNEL = "synckit:changes"  # the change bus's default channel
@@ -130,6 +131,13 @@ class Editor:
     letters: int = 0
     #: When False, the editor only reads.
     writes: bool = True
+
+    def set(self, key: str, value: int) -> None:
+        """Set field ``key`` (a field of this editor's own)."""
+        assert self.doc is not None
+        self.doc.set(key, value)
+        self.fields[key] = value
+        self.edits += 1
 
     def edit(self) -> None:
         """One random edit of one of the value types."""
@@ -370,7 +378,10 @@ class Cluster:
         figures.edits = sum(e.edits for e in self.editors)
         started = time.monotonic()
         for editor in self.editors:
-            await editor.client.wait_synced(timeout=timeout)
+            try:
+                await editor.client.wait_synced(timeout=timeout)
+            except SyncKitError as exc:
+                raise AssertionError(f"{editor.name}: {exc}\n{self.diagnosis()}") from None
         figures.acknowledged = figures.edits
         docs = [e.doc for e in self.editors if e.doc is not None]
         target = docs[0].to_json()
@@ -423,7 +434,7 @@ class Cluster:
             )
         for server in self.servers:
             lines.append(f"server {server.port} log:\n" + server.stderr_text[-3000:])
-        return "replicas did not converge:\n" + "\n".join(lines)
+        return "replicas differ:\n" + "\n".join(lines)
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):

@@ -69,8 +69,7 @@ async def test_redis_down_for_a_while(
         # through the periodic catch-up from PostgreSQL.
         a, b = c.editors[0], c.editors[1]
         assert a.doc is not None and b.doc is not None
-        a.doc.set("while-redis-is-down", 1)
-        a.fields["while-redis-is-down"] = 1
+        a.set("while-redis-is-down", 1)
         started = time.monotonic()
         await eventually(
             lambda: b.doc is not None and b.doc.get("while-redis-is-down") == 1,
@@ -130,8 +129,7 @@ async def test_a_client_back_within_a_second_on_the_other_server(
             before = mover.client.connections
             mover.balancer.prefer((i + 1) % 2)
             mover.balancer.drop()
-            mover.doc.set(f"offline-{i}", i)
-            mover.fields[f"offline-{i}"] = i
+            mover.set(f"offline-{i}", i)
             started = time.monotonic()
             await eventually(lambda b=before: mover.client.connections > b, 5, "reconnected")  # type: ignore[misc]
             assert time.monotonic() - started < 1.0
@@ -154,8 +152,7 @@ async def test_written_on_one_server_read_on_the_other(
         worst = 0.0
         for i in range(40):
             writer.edit()
-            writer.doc.set("step", i)
-            writer.fields["step"] = i
+            writer.set("step", i)
             started = time.monotonic()
             await eventually(lambda i=i: reader.doc.get("step") == i, 5, f"edit {i} on B")  # type: ignore[union-attr,misc]
             worst = max(worst, time.monotonic() - started)
