@@ -198,7 +198,10 @@ class SyncServer:
             self.hub.on_commit = change_bus.publish
             change_bus.subscribe(self.hub.merge_remote)
             change_bus.on_subscribed(self._catch_up_soon)
+            self.hub.on_behind = self._catch_up_soon
         self._catching_up: asyncio.Task[None] | None = None
+        # Documents to catch up on next (None: every open one).
+        self._catch_up_docs: set[str] | None = set()
         self._metrics_listener = (
             None if metrics_address is None else MetricsListener(self.metrics, metrics_address)
         )
@@ -222,20 +225,54 @@ class SyncServer:
             self._io_task = loop.create_task(self._storage_task(), name="synckit-storage")
             self._tick_task = loop.create_task(self._ticker(), name="synckit-tick")
 
-    def _catch_up_soon(self) -> None:
-        """The change bus may have missed messages: read the open documents from storage."""
+    def _catch_up_soon(self, doc_id: str | None = None) -> None:
+        """The change bus may have missed messages: read from storage what this server lacks
+        of its open documents (of ``doc_id`` only, when given: a client showed that this
+        server is behind on it)."""
+        if doc_id is None:
+            self._catch_up_docs = None
+        elif self._catch_up_docs is not None:
+            self._catch_up_docs.add(doc_id)
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
 
     async def _catch_up(self) -> None:
-        for doc_id in self.hub.open_doc_ids:
+        """Read what storage holds beyond the open documents and merge it in (the hub tells
+        their subscribers), until no more catch-up was asked for meanwhile."""
+        while self._catch_up_docs is None or self._catch_up_docs:
+            wanted, self._catch_up_docs = self._catch_up_docs, set()
+            open_ids = self.hub.open_doc_ids
+            doc_ids = open_ids if wanted is None else [d for d in open_ids if d in wanted]
             try:
-                stored = await self._read_stored(doc_id)
+                found = await self._read_new(doc_ids)
             except StorageError as exc:
-                log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+                log_event(logging.WARNING, "catch_up_failed", docs=len(doc_ids), why=str(exc))
                 continue
+            for doc_id, stored in found.items():
+                if stored.snapshot is None:
+                    for batch in stored.changes:
+                        self.hub.merge_remote(doc_id, batch)
+                    continue
+                try:
+                    changes = LoggedDocument.restore(stored).doc.changes()
+                except DecodeError as exc:
+                    log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+                    continue
+                self.hub.merge_remote(doc_id, changes)
+
+    async def _read_new(self, doc_ids: list[str]) -> dict[str, StoredDoc]:
+        """What storage holds of ``doc_ids`` beyond what the hub's documents hold: only that
+        with a store that keeps track (PostgreSQL's ``read_new``), else everything stored."""
+        read_new = getattr(self.store, "read_new", None)
+        if read_new is not None:
+            found: dict[str, StoredDoc] = await read_new(doc_ids)
+            return found
+        everything = {}
+        for doc_id in doc_ids:
+            stored = await self._read_stored(doc_id)
             if stored is not None:
-                self.hub.merge_remote(doc_id, LoggedDocument.restore(stored).doc.changes())
+                everything[doc_id] = stored
+        return everything
 
     async def _read_stored(self, doc_id: str) -> StoredDoc | None:
         """What storage holds for ``doc_id``, read for someone other than the hub: with the

@@ -177,6 +177,11 @@ class Hub:
         #: Called with (doc_id, changes) once changes pushed here are committed: how other
         #: servers on the same storage learn of them (see :meth:`merge_remote`).
         self.on_commit: Callable[[str, bytes], None] | None = None
+        #: Called with a document id when a client shows that this server's copy lacks
+        #: changes others hold (a Subscribe whose version has other clients' operations the
+        #: document lacks, or a push whose changes wait for predecessors): with several servers
+        #: on one storage, another server committed them and this one did not hear of it yet.
+        self.on_behind: Callable[[str], None] | None = None
         self._performing = False
 
     # -- connections ------------------------------------------------------------------
@@ -551,7 +556,12 @@ class Hub:
             return
         self.rooms.touch(room)
         doc = room.logged.doc
-        answer = Subscribed(doc_id, doc.changes(since), doc.version().encode())
+        version = doc.version()
+        if self.on_behind is not None:
+            me = conn.session.client_id
+            if any(seq > version[client] for client, seq in since.items() if client != me):
+                self.on_behind(doc_id)
+        answer = Subscribed(doc_id, doc.changes(since), version.encode())
 
         def reply() -> None:
             if conn.session.awaits_subscribed(doc_id):
@@ -661,6 +671,8 @@ class Hub:
         # repeats what already waits (same count, nothing applied) stores nothing.
         waiting = doc.waiting
         new_wait = waiting and (waiting != waiting_before or after != before)
+        if new_wait and self.on_behind is not None:
+            self.on_behind(doc_id)
         stored = changes if new_wait else delta
         version = after.encode()
         if not stored:
