@@ -257,9 +257,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
             f"catch_up_seconds must be a number, got {out['catch_up_seconds']!r}"
         ) from None
     if not 0 < out["catch_up_seconds"] <= 86400:
-        raise UsageError(
-            f"catch_up_seconds must be in (0, 86400], got {out['catch_up_seconds']}"
-        )
+        raise UsageError(f"catch_up_seconds must be in (0, 86400], got {out['catch_up_seconds']}")
     if out["metrics_port"] is not None:
         try:
             out["metrics_port"] = int(out["metrics_port"])

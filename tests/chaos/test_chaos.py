@@ -82,9 +82,7 @@ async def test_redis_down_for_a_while(
         report("redis down for a while", c)
 
 
-@pytest.mark.parametrize(
-    ("rounds", "count"), [(1, 4), pytest.param(3, 6, marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize(("rounds", "count"), [(1, 4), pytest.param(3, 6, marks=pytest.mark.slow)])
 async def test_a_server_killed_mid_stream(
     private_pg: PrivatePostgres, tmp_path: Path, rounds: int, count: int
 ) -> None:
@@ -101,9 +99,7 @@ async def test_a_server_killed_mid_stream(
         report("server killed with kill -9", c)
 
 
-@pytest.mark.parametrize(
-    ("rounds", "count"), [(1, 4), pytest.param(3, 6, marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize(("rounds", "count"), [(1, 4), pytest.param(3, 6, marks=pytest.mark.slow)])
 async def test_postgres_restarted_mid_stream(
     private_pg: PrivatePostgres, tmp_path: Path, rounds: int, count: int
 ) -> None:
@@ -161,3 +157,23 @@ async def test_written_on_one_server_read_on_the_other(
         # A document B opens only after A wrote it, and a reader arriving later still.
         await c.heal_and_check(timeout=10)
         report("written on A, read on B", c)
+
+
+async def test_a_server_killed_while_redis_is_down(
+    private_pg: PrivatePostgres, tmp_path: Path
+) -> None:
+    # Redis is down, so what server A commits reaches no one else; then A dies. Its clients
+    # move to B carrying A's last changes, which B never heard of: B learns from their
+    # Subscribe that it is behind and reads them from PostgreSQL at once, without Redis and
+    # long before its periodic catch-up (30 s).
+    async with cluster(private_pg, tmp_path, catch_up_seconds=30.0) as c:
+        await editors(c, 4, seed=7)
+        await c.run_load(1.0)
+        await in_thread(c.redis.kill)
+        await c.run_load(1.5)
+        await during(c.run_load(2.0), 0.5, lambda: in_thread(c.servers[0].kill))
+        assert all(e.balancer.routed[-1] == 1 for e in c.editors)
+        await asyncio.to_thread(c.servers[0].start)
+        await c.heal_and_check(timeout=10)
+        assert c.figures.converge_seconds < 10
+        report("server killed while redis is down", c)

@@ -684,11 +684,18 @@ class Hub:
             self.rooms.after_commit(ack)
             return
         commit = self.rooms.append(room, stored)
+        # Did the push let changes of others apply, changes that waited here for it? The
+        # pusher has never seen those (they came from another server, or a client that had
+        # them from one): it gets the broadcast too, before its Ack, whose version holds them.
+        me = conn.session.client_id
+        unblocked = any(seq > before[client] for client, seq in after.items() if client != me)
 
         def reply() -> None:
+            if delta and unblocked:
+                self._broadcast(room, Broadcast(doc_id, delta, version), None)
             conn.send(Ack(doc_id, batch, version))
             observer.acked(self._monotonic() - taken)
-            if delta:
+            if delta and not unblocked:
                 self._broadcast(room, Broadcast(doc_id, delta, version), conn)
             if self.on_commit is not None:
                 self.on_commit(doc_id, stored)
