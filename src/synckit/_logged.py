@@ -28,6 +28,10 @@ class LoggedDocument:
     log_count: int = 0
     #: Bytes held for the document: the snapshot and every batch after it.
     size: int = 0
+    #: A snapshot taken by :meth:`snapshot` waits to be stored (the server stores them in
+    #: the background): take no other until :meth:`compacted` or :meth:`compaction_failed`,
+    #: or both would count the same batches as covered.
+    compacting: bool = False
 
     @classmethod
     def restore(
@@ -58,15 +62,22 @@ class LoggedDocument:
         self.size += nbytes
 
     def compaction_due(self, every: int) -> bool:
-        """Whether the log has grown to ``every`` batches since the last snapshot."""
-        return self.log_count >= every
+        """Whether the log has grown to ``every`` batches since the last snapshot (and no
+        snapshot waits to be stored)."""
+        return self.log_count >= every and not self.compacting
 
     def snapshot(self) -> tuple[bytes, int, int]:
         """A snapshot of the document now: its bytes, the batches it covers, and the size
         counted when it was taken (give all three to :meth:`compacted`)."""
+        self.compacting = True
         return self.doc.save(), self.log_count, self.size
 
     def compacted(self, snapshot: bytes, covered: int, size_then: int) -> None:
         """The log replaced its first ``covered`` batches by ``snapshot``."""
+        self.compacting = False
         self.log_count -= covered
         self.size = len(snapshot) + (self.size - size_then)
+
+    def compaction_failed(self) -> None:
+        """The snapshot was not stored: the log holds every batch still."""
+        self.compacting = False

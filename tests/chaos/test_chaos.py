@@ -146,15 +146,21 @@ async def test_written_on_one_server_read_on_the_other(
         reader = await c.add_editor(1, writes=False, seed=6)
         assert writer.doc is not None and reader.doc is not None
         worst = 0.0
+        seen = reader.doc
         for i in range(40):
             writer.edit()
             writer.set("step", i)
             started = time.monotonic()
-            await eventually(lambda i=i: reader.doc.get("step") == i, 5, f"edit {i} on B")  # type: ignore[union-attr,misc]
+            await eventually(lambda i=i: seen.get("step") == i, 5, f"edit {i} on B")  # type: ignore[misc]
             worst = max(worst, time.monotonic() - started)
         assert worst < 2.0
         c.figures.notes.append(f"slowest edit A -> B {worst * 1000:.0f} ms")
-        # A document B opens only after A wrote it, and a reader arriving later still.
+        # A document only A had open, opened on B afterwards by the reader's user.
+        other = await writer.client.open("only-on-a", wait=True)
+        other.get_list("l").append("from A")
+        await writer.client.wait_synced(timeout=10)
+        late = await reader.client.open("only-on-a", wait=True, timeout=10)
+        assert late.to_json() == {"l": ["from A"]}
         await c.heal_and_check(timeout=10)
         report("written on A, read on B", c)
 

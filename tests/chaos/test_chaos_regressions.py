@@ -36,7 +36,7 @@ async def test_a_message_published_as_redis_comes_back_is_heard() -> None:
     try:
         await sender.start()
         await receiver.start()
-        for i in range(50):  # at once: before, each took a pooled connection of its own
+        for _ in range(50):  # at once: before, each took a pooled connection of its own
             sender.publish(b"before")
         await eventually(lambda: len(heard) == 50, 5, "the first messages")
         await asyncio.to_thread(redis.restart)

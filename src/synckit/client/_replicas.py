@@ -242,7 +242,11 @@ class ReplicaSet:
         """Replace the document's log in the store by a snapshot of it."""
         logged = rep.logged
         snapshot, covered, size_then = logged.snapshot()
-        self.store.compact(doc_id, snapshot, covered)
+        try:
+            self.store.compact(doc_id, snapshot, covered)
+        except BaseException:
+            logged.compaction_failed()
+            raise
         logged.compacted(snapshot, covered, size_then)
 
     def _own_part(

@@ -934,7 +934,7 @@ class Hub:
         for conn in list(self._connections.values()):
             conn.send(self.shutting_down_error())
         for doc_id, room in self.rooms.items():
-            if room.logged is not None and room.logged.log_count:
+            if room.logged is not None and room.logged.log_count and not room.logged.compacting:
                 self.rooms.compact(doc_id, room.logged)
         self.rooms.clear()
         self._connections.clear()

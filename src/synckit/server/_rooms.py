@@ -199,7 +199,7 @@ class Rooms:
         del self._rooms[room.doc_id]
         self._live.pop(room.doc_id, None)
         logged = room.logged
-        if logged is not None and logged.log_count:
+        if logged is not None and logged.log_count and not logged.compacting:
             self.compact(room.doc_id, logged)
 
     def evict(self, doc_id: str) -> Room | None:
@@ -304,7 +304,8 @@ class Rooms:
             case Compact():
                 if not isinstance(result, Exception):
                     op.logged.compacted(op.snapshot, op.covered, op.size_then)
-                # A failed compaction loses nothing: the log still holds every batch.
+                else:  # it loses nothing: the log still holds every batch
+                    op.logged.compaction_failed()
         return []
 
     def take_loaded(self) -> list[tuple[Room, StoredDoc | Exception | None]]:
