@@ -126,21 +126,28 @@ class RedisChannel:
                 await self._ready.wait()
 
     async def _listen(self) -> None:
-        first = True
+        subscribed = False
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                self._ready.set()
-                if not first and self._on_resubscribed is not None:
-                    self._on_resubscribed()
-                first = False
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    kind = message.get("type")
+                    if kind == "message":
                         self._heard(message.get("data"))
+                    elif kind == "subscribe":
+                        # Redis confirms the subscription: the first time, and again after
+                        # every reconnection, whether this loop made it or the client library
+                        # made it on its own (it reconnects and subscribes again without a
+                        # word when Redis is back at once). Either way messages may have been
+                        # missed; those sent from now on will be heard.
+                        self._ready.set()
+                        if subscribed and self._on_resubscribed is not None:
+                            self._on_resubscribed()
+                        subscribed = True
             except (aioredis.RedisError, OSError) as exc:
                 self._ready.set()
-                first = False
+                subscribed = True
                 log_event(logging.WARNING, "redis_down", channel=self.channel, why=str(exc))
                 await asyncio.sleep(_RETRY_SECONDS)
             finally:
