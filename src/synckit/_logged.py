@@ -28,9 +28,8 @@ class LoggedDocument:
     log_count: int = 0
     #: Bytes held for the document: the snapshot and every batch after it.
     size: int = 0
-    #: A snapshot taken by :meth:`snapshot` waits to be stored (the server stores them in
-    #: the background): take no other until :meth:`compacted` or :meth:`compaction_failed`,
-    #: or both would count the same batches as covered.
+    #: A snapshot was taken and its compaction is not done yet (the server's storage task
+    #: performs it later): no other is due meanwhile.
     compacting: bool = False
 
     @classmethod
@@ -62,13 +61,14 @@ class LoggedDocument:
         self.size += nbytes
 
     def compaction_due(self, every: int) -> bool:
-        """Whether the log has grown to ``every`` batches since the last snapshot (and no
-        snapshot waits to be stored)."""
+        """Whether the log has grown to ``every`` batches since the last snapshot."""
         return self.log_count >= every and not self.compacting
 
     def snapshot(self) -> tuple[bytes, int, int]:
         """A snapshot of the document now: its bytes, the batches it covers, and the size
-        counted when it was taken (give all three to :meth:`compacted`)."""
+        counted when it was taken (give all three to :meth:`compacted`, or call
+        :meth:`compaction_failed`). Until then no other compaction is due: two in flight
+        would each subtract the batches the other covers."""
         self.compacting = True
         return self.doc.save(), self.log_count, self.size
 
@@ -79,5 +79,6 @@ class LoggedDocument:
         self.size = len(snapshot) + (self.size - size_then)
 
     def compaction_failed(self) -> None:
-        """The snapshot was not stored: the log holds every batch still."""
+        """The compaction of the last :meth:`snapshot` did not happen: the log holds every
+        batch still, and the next append may try again."""
         self.compacting = False

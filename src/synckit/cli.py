@@ -32,7 +32,8 @@ is not a flag)
 --workers           SYNCKIT_WORKERS          workers                1 (more need --database)
 --redis             SYNCKIT_REDIS or         redis                  (none: access and, with
                     REDIS_URL                                       --database, document changes
-                                                                    reach this process only)
+                                                                    and presence reach this
+                                                                    process only)
 --catch-up-seconds  SYNCKIT_CATCH_UP_SECONDS catch_up_seconds       30 (with --database and
                                                                     --redis: open documents
                                                                     read from PostgreSQL)
@@ -490,13 +491,14 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
     from synckit.server import create_app
 
     database: str | None = settings["database"]
-    feed = bus = None
+    feed = bus = presence = None
     if settings["redis"]:
-        from synckit.server import RedisAccessFeed, RedisChangeBus
+        from synckit.server import RedisAccessFeed, RedisChangeBus, RedisPresenceBus
 
         feed = RedisAccessFeed(settings["redis"])
         if database is not None:  # servers sharing a database hear of each other's changes
             bus = RedisChangeBus(settings["redis"])
+            presence = RedisPresenceBus(settings["redis"])  # and see each other's clients
     if database is None:
         store: Any = Path(settings["data"])
     else:
@@ -511,6 +513,7 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
         metrics_address=metrics_sock,
         change_bus=bus,
         catch_up_seconds=settings["catch_up_seconds"],
+        presence_bus=presence,
     )
 
 

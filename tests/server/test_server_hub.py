@@ -301,3 +301,32 @@ def test_least_recently_used_documents_are_compacted_and_wake_on_use(tmp_path: P
     reopened = Hub(SQLiteStore(tmp_path / "s.db"))
     assert [reopened.doc_json(d) for d in ("d1", "d2", "d3")] == [{"n": 2}, {"n": 1}, {"n": 1}]
     reopened.close()
+
+
+def test_clients_with_nothing_share_one_encoding_until_the_document_changes() -> None:
+    hub = Hub(MemoryStore())
+    writer = Peer(hub, "writer")
+    writer.subscribe("d")
+    doc = Document("writer")
+    doc.update({f"k{i}": i for i in range(100)})
+    writer.push("d", doc.changes())
+    writer.received()
+    room = hub.rooms.get("d")
+    assert room is not None
+    first = Peer(hub, "a").subscribe("d")
+    cached = room.whole
+    assert cached is not None
+    second = Peer(hub, "b").subscribe("d")
+    assert room.whole is cached and first.changes == second.changes  # encoded once
+    before = doc.version()
+    doc.set("k0", "changed")
+    writer.push("d", doc.changes(before))
+    writer.received()
+    third = Peer(hub, "c").subscribe("d")
+    assert room.whole is not cached and third.changes != first.changes
+    fresh = Document()
+    fresh.apply(third.changes)
+    assert fresh.get("k0") == "changed" and fresh.get("k99") == 99
+    # A client that holds part of it gets only what it lacks, as before.
+    partial = Peer(hub, "e").subscribe("d", before)
+    assert len(partial.changes) < len(third.changes)

@@ -70,7 +70,12 @@ def test_a_client_id_belongs_to_the_first_principal_that_used_it(tmp_path: Path)
 def test_an_open_server_registers_nothing() -> None:
     store = MemoryStore()
     hub = Hub(store)
-    assert Peer(hub, "x").welcome == Welcome(("http-sync",), hub.limits.max_frame_bytes)
+    assert Peer(hub, "x").welcome == Welcome(
+        ("http-sync", "presence"),
+        hub.limits.max_frame_bytes,
+        max_presence_bytes=hub.limits.max_presence_bytes,
+        presence_timeout_ms=int(hub.limits.presence_timeout * 1000),
+    )
     Peer(hub, "x")
     assert store._actors == {}
 

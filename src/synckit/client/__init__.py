@@ -18,12 +18,17 @@ from synckit.client._client import (
     sync_url,
 )
 from synckit.client._engine import HttpOutcome, SyncEngine
+from synckit.client._presence import PeerPresence, Presence, PresenceCallback, PresenceChange
 from synckit.client._store import MemoryStore, SQLiteStore, Store, StoredDoc, new_actor_id
 
 __all__ = [
     "Client",
     "HttpOutcome",
     "MemoryStore",
+    "PeerPresence",
+    "Presence",
+    "PresenceCallback",
+    "PresenceChange",
     "SQLiteStore",
     "StatusCallback",
     "Store",

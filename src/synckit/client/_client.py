@@ -34,6 +34,7 @@ from websockets.exceptions import (
 )
 
 from synckit.client._engine import HTTP_MEDIA_TYPE, HttpOutcome, SyncEngine
+from synckit.client._presence import Presence
 from synckit.client._store import MemoryStore, SQLiteStore, Store
 from synckit.core import Document
 from synckit.errors import (
@@ -345,6 +346,30 @@ class Client:
                     await self._progress.wait()
         except TimeoutError:
             raise SyncTimeoutError(why()) from None
+
+    # -- presence -----------------------------------------------------------------------
+
+    def presence(self, doc_id: str) -> Presence:
+        """Presence in open document ``doc_id``: set this client's state (a JSON object: who
+        is here, a cursor, a selection), read and observe the other clients' (see
+        :class:`Presence`). Ephemeral: never stored, sent again after a reconnect, gone for
+        the others when this client closes the document, disconnects or stops.
+
+        Raises:
+            LocalProtocolError: the document is not open, or ``transport="http"`` (HTTP polling
+                carries no presence; with ``"auto"`` it flows while on a WebSocket).
+        """
+        if self.transport == "http":
+            raise LocalProtocolError(
+                "presence needs a WebSocket: transport='http' polls documents and carries no "
+                "presence (use 'websocket' or 'auto')"
+            )
+        self.engine.doc_presence(doc_id)  # raises when the document is not open
+        return Presence(self, doc_id)
+
+    def kick(self) -> None:
+        """Wake the connection task: frames may be waiting (presence, pushes)."""
+        self._kick.set()
 
     # -- refusals -----------------------------------------------------------------------
 

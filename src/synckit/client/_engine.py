@@ -30,4 +30,5 @@ class SyncEngine(SessionSync, HttpSync):
             if rep.logged.log_count:
                 self._compact(doc_id, rep)
         self._replicas.clear()
-        self.connection_lost()
+        self.connection_lost()  # the others' presence is forgotten
+        self._presence.clear()

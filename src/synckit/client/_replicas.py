@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from synckit._logged import LoggedDocument
+from synckit.client._presence import DocPresence
 from synckit.client._store import Store
 from synckit.core import ChangeEvent, Document, VersionVector
 from synckit.errors import DecodeError, InvalidValueError
@@ -147,6 +148,12 @@ class ReplicaSet:
         self._waiting: dict[object, float] = {}
         # Push batch id -> our own last seq it carried.
         self._batch_mine: dict[int, int] = {}
+        # Document id -> its presence (see synckit.client._presence).
+        self._presence: dict[str, DocPresence] = {}
+        #: From the server's Welcome: the largest presence state it keeps (0: unknown) and
+        #: how often to renew ours (seconds).
+        self.max_presence_bytes = 0
+        self.presence_renew = 10.0
 
     # -- documents ----------------------------------------------------------------------
 

@@ -17,10 +17,16 @@ server, which acknowledges only after its commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from synckit.client._presence import DocPresence
 from synckit.client._replicas import Replica, ReplicaSet, is_terminal
 from synckit.core import VersionVector
-from synckit.errors import RemoteProtocolError
+from synckit.errors import LocalProtocolError, RemoteProtocolError
 from synckit.protocol import (
+    PRESENCE,
+    PRESENCE_CODES,
     Ack,
     Broadcast,
     ClientSession,
@@ -30,6 +36,8 @@ from synckit.protocol import (
     Event,
     Hello,
     Ping,
+    Presence,
+    PresenceSet,
     Push,
     State,
     Subscribe,
@@ -56,14 +64,59 @@ class SessionSync(ReplicaSet):
     def _closed(self, doc_id: str) -> None:
         session = self.session
         if session is not None and session.doc_state(doc_id) is not None:
-            session.send(Unsubscribe(doc_id))
+            session.send(Unsubscribe(doc_id))  # the server drops our presence there too
+        record = self._presence.pop(doc_id, None)
+        if record is not None:
+            record.reset()
+
+    # -- presence -----------------------------------------------------------------------
+
+    def doc_presence(self, doc_id: str) -> DocPresence:
+        """The presence record of open document ``doc_id``.
+
+        Raises:
+            LocalProtocolError: the document is not open.
+        """
+        record = self._presence.get(doc_id)
+        if record is None:
+            if doc_id not in self._replicas:
+                raise LocalProtocolError(f"open document {doc_id!r} before using its presence")
+            record = self._presence[doc_id] = DocPresence(doc_id)
+        return record
+
+    @property
+    def presence_available(self) -> bool:
+        """A session is open with a server that speaks presence."""
+        return self.online and self.session is not None and self.session.presence
+
+    def set_presence(
+        self, doc_id: str, state: bytes | None, value: Mapping[str, Any] | None
+    ) -> None:
+        """Set (None: clear) this replica's presence state in ``doc_id``; queued for the
+        server at once when the document is subscribed on an open session."""
+        record = self.doc_presence(doc_id)
+        if state == record.local:
+            return
+        had = record.local is not None
+        record.local, record.value, record.error = state, value, None
+        if state is not None or had:
+            self._send_presence(record, self._last_heard)
+
+    def _send_presence(self, record: DocPresence, now: float) -> None:
+        session = self.session
+        if session is None or not self.presence_available:
+            return
+        if session.doc_state(record.doc_id) is None:
+            return  # sent once subscribed
+        session.send(PresenceSet(record.doc_id, record.local or b""))
+        record.sent_at = now
 
     # -- connection ---------------------------------------------------------------------
 
     def connection_made(self, now: float) -> None:
         """A transport is up: start a session (queues the Hello)."""
         self.session = ClientSession()
-        self.session.send(Hello(self.actor_id, self.token, ()))
+        self.session.send(Hello(self.actor_id, self.token, (PRESENCE,)))
         self._last_heard = now
         self._ping_due = False
         self._waiting.clear()
@@ -82,7 +135,7 @@ class SessionSync(ReplicaSet):
         self.token = token
         session = self.session
         if session is not None and session.state is State.OPEN:
-            session.send(Hello(self.actor_id, token, ()))
+            session.send(Hello(self.actor_id, token, (PRESENCE,)))
 
     def reauth_due(self, now: float) -> bool:
         """Whether the token should be renewed at Unix time ``now``: a fifth of its lifetime
@@ -97,6 +150,8 @@ class SessionSync(ReplicaSet):
             self.session = None
         for rep in self._replicas.values():
             rep.server_raw = None
+        for record in self._presence.values():
+            record.reset()
 
     @property
     def has_data_to_send(self) -> bool:
@@ -133,6 +188,9 @@ class SessionSync(ReplicaSet):
         match event:
             case Welcome(max_frame_bytes=limit):
                 self.max_frame_bytes = limit
+                self.max_presence_bytes = event.max_presence_bytes
+                if event.presence_timeout_ms:
+                    self.presence_renew = event.presence_timeout_ms / 3000
                 expires = event.token_expires_ms
                 self.token_expires = expires / 1000 if expires else None
                 if self.token_expires is not None:
@@ -162,6 +220,11 @@ class SessionSync(ReplicaSet):
                 rep.pushed = VersionVector()
                 rep.stored = 0
                 self._push(doc_id, rep)
+                record = self._presence.get(doc_id)
+                if record is not None:
+                    record.reset()  # the server sends everyone there next
+                    if record.local is not None:
+                        self._send_presence(record, self._last_heard)
             case Ack(doc_id=doc_id, batch_id=batch):
                 self.acked_pushes += 1
                 mine = self._batch_mine.pop(batch, 0)
@@ -174,7 +237,7 @@ class SessionSync(ReplicaSet):
                 if error is not None and error.retryable and error.batch_id < batch:
                     rep.error = None  # a later push was taken: the refusal is over
                 session = self.session
-                if session is not None and doc_id not in session.pending_batches.values():
+                if session is not None and not session.pushing(doc_id):
                     server = self._server(rep)
                     me = self.actor_id
                     if server is not None and max(server[me], rep.stored) < rep.pushed[me]:
@@ -187,6 +250,13 @@ class SessionSync(ReplicaSet):
                     return
                 if rep.server_raw is not None:
                     rep.server_raw = event.server_version
+            case Presence(doc_id=doc_id):
+                if doc_id in self._replicas:  # kept even before the application asks
+                    self.doc_presence(doc_id).apply(event.entries)
+            case Error(doc_id=doc_id, code=code) if code in PRESENCE_CODES:
+                record = self._presence.get(doc_id)
+                if record is not None:
+                    record.error = event
             case Error(fatal=True):
                 self.last_error = event
                 if is_terminal(event, self.token_renewable):
@@ -248,6 +318,11 @@ class SessionSync(ReplicaSet):
         if session is None or session.state is not State.OPEN:
             return
         if session.doc_state(doc_id) is not DocState.SUBSCRIBED:
+            return
+        if session.pushing(doc_id):
+            # One push per document at a time: edits made meanwhile go in the next one, sent
+            # when this one is acknowledged (so a fast writer sends few large pushes, not one
+            # per edit, and an edit waits at most one commit for its turn).
             return
         server = self._server(rep)
         if server is None:
@@ -313,6 +388,10 @@ class SessionSync(ReplicaSet):
         if quiet > self.ping_interval and not self._ping_due and session.state is State.OPEN:
             session.send(Ping(next(self._nonces)))
             self._ping_due = True
+        for record in self._presence.values():
+            sent = record.sent_at
+            if record.local is not None and (sent is None or now - sent >= self.presence_renew):
+                self._send_presence(record, now)  # a renewal (or the first send)
         for doc_id, rep in self._replicas.items():
             if rep.retry_at and rep.retry_at <= now:
                 rep.retry_at = 0.0  # the wait the server asked for is over: push again

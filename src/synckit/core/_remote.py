@@ -15,6 +15,7 @@ Applying runs in three steps, and touches the document only in the last:
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_right
 from itertools import starmap
 from typing import TYPE_CHECKING
@@ -28,10 +29,13 @@ from synckit.core._codec import (
     parse_change_set,
 )
 from synckit.core._events import TextEdit, WithoutTextEdits
+from synckit.core._host import DELETED
 from synckit.core._ids import ItemId
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
 from synckit.errors import DecodeError
+
+_intern = sys.intern
 
 if TYPE_CHECKING:
     from synckit.core._document import Document
@@ -244,7 +248,11 @@ def _integrate(
     record its visible edits (:meth:`TextState.record_edits`) before the first of them.
     """
     names: set[str] = set()
+    add_name = names.add
     clients = doc._clients
+    fields = doc._fields
+    field_set, field_kinds = K.FIELD_SET, (K.FIELD_SET, K.FIELD_DELETE)
+    top_hlc = doc._hlc
     for ch in ready:
         c = ch.client
         cps = doc._checkpoints[c]
@@ -252,8 +260,29 @@ def _integrate(
             cps.append((ch.start, ch.deps))
         log = doc._log[c]
         writer = clients[c]
+        field_seq = 0
         for op in ch.ops:
             kind = op[0]
+            if kind in field_kinds:
+                # Field writes, inline (Document._apply_op's rule): the most common operation,
+                # and a fresh replica's first sync is thousands of them. They live in _fields
+                # only, not in the log.
+                name, hlc = op[2], op[3]
+                if hlc > top_hlc:  # noqa: PLR1730 - cheaper than a call to max, per op
+                    top_hlc = hlc
+                field_seq = op[1]
+                cur = fields.get(name)
+                if cur is None or (hlc, writer) > (cur[0], clients[cur[1]]):
+                    if cur is not None:
+                        del fields[name]  # re-inserted last: _fields is in write order
+                    fields[_intern(name)] = (
+                        hlc,
+                        c,
+                        field_seq,
+                        op[4] if kind == field_set else DELETED,
+                    )
+                add_name(name)
+                continue
             if kind in (K.TEXT_INSERT, K.TEXT_DELETE):
                 state = doc._text_state(op[2])
                 if recording is not None and op[2] not in recording:
@@ -265,12 +294,15 @@ def _integrate(
                     state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 names.add(op[2])
                 continue
-            if kind not in (K.FIELD_SET, K.FIELD_DELETE):
-                log.append(op)  # field writes live in _fields only
+            log.append(op)
             if kind != K.SKIP:
                 doc._apply_op(c, writer, op)
-                names.add(op[2])
+                add_name(op[2])
+        if field_seq:
+            top = doc._field_top
+            top[c] = max(top[c], field_seq)
         doc._vv[c] = ch.end
+        doc._hlc = max(doc._hlc, top_hlc)
     doc._deps_stale = True
     return names
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from synckit.protocol._events import (
     MAX_DOC_ID_LENGTH,
+    PRESENCE,
+    PRESENCE_CODES,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
@@ -20,6 +22,9 @@ from synckit.protocol._events import (
     Hello,
     Ping,
     Pong,
+    Presence,
+    PresenceEntry,
+    PresenceSet,
     Push,
     Subscribe,
     Subscribed,
@@ -33,6 +38,8 @@ from synckit.protocol._frames import (
     decode_numbered,
     encode_frame,
     encode_frame_body,
+    encode_presence_body,
+    encode_presence_entry,
     number_frame,
 )
 from synckit.protocol._http import (
@@ -58,6 +65,8 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "HTTP_MEDIA_TYPE",
     "MAX_DOC_ID_LENGTH",
+    "PRESENCE",
+    "PRESENCE_CODES",
     "PROTOCOL_VERSION",
     "TRANSITIONS",
     "Ack",
@@ -73,6 +82,9 @@ __all__ = [
     "HttpSyncRequest",
     "Ping",
     "Pong",
+    "Presence",
+    "PresenceEntry",
+    "PresenceSet",
     "Push",
     "Role",
     "ServerHttpExchange",
@@ -92,5 +104,7 @@ __all__ = [
     "encode_http_answer",
     "encode_http_error",
     "encode_http_request",
+    "encode_presence_body",
+    "encode_presence_entry",
     "number_frame",
 ]

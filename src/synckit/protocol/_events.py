@@ -26,6 +26,8 @@ from synckit.errors import (
 
 __all__ = [
     "MAX_DOC_ID_LENGTH",
+    "PRESENCE",
+    "PRESENCE_CODES",
     "PROTOCOL_VERSION",
     "Ack",
     "Broadcast",
@@ -35,6 +37,9 @@ __all__ = [
     "Hello",
     "Ping",
     "Pong",
+    "Presence",
+    "PresenceEntry",
+    "PresenceSet",
     "Push",
     "Subscribe",
     "Subscribed",
@@ -78,6 +83,17 @@ class ErrorCode(enum.IntEnum):
     RATE_LIMITED = 19
     TOO_MANY = 20
     HANDSHAKE_TIMEOUT = 21
+    PRESENCE_TOO_LARGE = 22
+    BAD_PRESENCE = 23
+
+
+#: The capability (in ``Hello`` and ``Welcome``) of a peer that speaks presence: each side sends
+#: :class:`PresenceSet` / :class:`Presence` only to a peer that advertised it.
+PRESENCE = "presence"
+
+#: Errors about one document's presence state: they name the document but, unlike every other
+#: document error outside a push, do not end its subscription.
+PRESENCE_CODES = frozenset({ErrorCode.PRESENCE_TOO_LARGE, ErrorCode.BAD_PRESENCE})
 
 
 def check_doc_id(doc_id: object) -> str | None:
@@ -142,6 +158,9 @@ class Welcome:
     ``token_expires_ms``: when the accepted token expires, in Unix milliseconds (0: never);
     the client should send a new :class:`Hello` with a fresh token before then.
     ``principal``: who the server took the client to be (empty on an open server).
+    ``max_presence_bytes`` / ``presence_timeout_ms``: with the :data:`PRESENCE` capability, the
+    largest presence state the server keeps and how long it keeps one not renewed (0: not
+    said).
     """
 
     capabilities: tuple[str, ...] = ()
@@ -149,11 +168,15 @@ class Welcome:
     protocol_version: int = PROTOCOL_VERSION
     token_expires_ms: int = 0
     principal: str = ""
+    max_presence_bytes: int = 0
+    presence_timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         _u64("Welcome.max_frame_bytes", self.max_frame_bytes)
         _u64("Welcome.protocol_version", self.protocol_version)
         _u64("Welcome.token_expires_ms", self.token_expires_ms)
+        _u64("Welcome.max_presence_bytes", self.max_presence_bytes)
+        _u64("Welcome.presence_timeout_ms", self.presence_timeout_ms)
         if not isinstance(self.principal, str):
             raise InvalidTypeError("Welcome.principal must be a str")
 
@@ -239,6 +262,57 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceSet:
+    """Client -> server: the client's presence state in subscribed ``doc_id``: a JSON object as
+    UTF-8 bytes (``b""`` clears it). The same state sent again only renews it."""
+
+    doc_id: str
+    state: bytes = b""
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _bytes("PresenceSet.state", self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEntry:
+    """One connection's presence, as the server passes it on.
+
+    ``key``: the server-assigned identity of the connection (never chosen by a client);
+    ``principal`` / ``client_id``: who it authenticated as; ``state``: a JSON object as UTF-8
+    bytes, empty when ``removed`` (it left, timed out or cleared its state).
+    """
+
+    key: str
+    principal: str = ""
+    client_id: str = ""
+    state: bytes = b""
+    removed: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("key", "principal", "client_id"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidTypeError(f"PresenceEntry.{name} must be a str")
+        if not self.key:
+            raise InvalidValueError("PresenceEntry.key must not be empty")
+        _bytes("PresenceEntry.state", self.state)
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Server -> client: presence entries of other connections in ``doc_id`` (all of them right
+    after ``Subscribed``, then those changed since the server's last tick)."""
+
+    doc_id: str
+    entries: tuple[PresenceEntry, ...] = ()
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        if not isinstance(self.entries, tuple):
+            raise InvalidTypeError("Presence.entries must be a tuple")
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     """Either side; the session answers it with a :class:`Pong` of the same nonce by itself."""
 
@@ -292,6 +366,7 @@ class Error:
                 | ErrorCode.RATE_LIMITED
                 | ErrorCode.TOO_MANY
                 | ErrorCode.CLOCK_SKEW
+                | ErrorCode.PRESENCE_TOO_LARGE
             ):
                 return LimitExceededError(text)
             case ErrorCode.EQUIVOCATION:
@@ -318,6 +393,8 @@ Event = (
     | Ack
     | Broadcast
     | Unsubscribe
+    | PresenceSet
+    | Presence
     | Ping
     | Pong
     | Error

@@ -24,6 +24,9 @@ from synckit.protocol._events import (
     Hello,
     Ping,
     Pong,
+    Presence,
+    PresenceEntry,
+    PresenceSet,
     Push,
     Subscribe,
     Subscribed,
@@ -39,6 +42,8 @@ __all__ = [
     "decode_numbered",
     "encode_frame",
     "encode_frame_body",
+    "encode_presence_body",
+    "encode_presence_entry",
     "number_frame",
 ]
 
@@ -93,6 +98,8 @@ def encode_frame_body(event: Event) -> bytes:
             env.welcome.max_frame_bytes = event.max_frame_bytes
             env.welcome.token_expires_ms = event.token_expires_ms
             env.welcome.principal = event.principal
+            env.welcome.max_presence_bytes = event.max_presence_bytes
+            env.welcome.presence_timeout_ms = event.presence_timeout_ms
         case Subscribe():
             env.subscribe.doc_id = event.doc_id
             env.subscribe.version = event.version
@@ -114,6 +121,13 @@ def encode_frame_body(event: Event) -> bytes:
             env.broadcast.server_version = event.server_version
         case Unsubscribe():
             env.unsubscribe.doc_id = event.doc_id
+        case PresenceSet():
+            env.presence_set.doc_id = event.doc_id
+            env.presence_set.state = event.state
+        case Presence():
+            return encode_presence_body(
+                event.doc_id, [encode_presence_entry(e) for e in event.entries]
+            )
         case Ping():
             env.ping.nonce = event.nonce
         case Pong():
@@ -129,6 +143,40 @@ def encode_frame_body(event: Event) -> bytes:
         case _:  # pragma: no cover - the union is exhaustive
             raise InvalidTypeError(f"not a protocol event: {event!r}")
     return env.SerializeToString()
+
+
+def encode_presence_entry(entry: PresenceEntry) -> bytes:
+    """One entry as it sits inside a ``Presence`` message (field tag and length included):
+    a fan-out encodes each entry once and joins them per receiver with
+    :func:`encode_presence_body`."""
+    pb_entry = pb.PresenceEntry(
+        key=entry.key,
+        principal=entry.principal,
+        client_id=entry.client_id,
+        state=entry.state,
+        removed=entry.removed,
+    )
+    return _field(2, pb_entry.SerializeToString())
+
+
+def encode_presence_body(doc_id: str, entries: list[bytes]) -> bytes:
+    """An unnumbered ``Presence`` frame from entries made by :func:`encode_presence_entry`."""
+    message = _field(1, doc_id.encode()) + b"".join(entries)
+    return _field(13, message)  # Envelope.presence
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: its tag, the payload's length, the payload."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def decode_frame(data: bytes) -> Event | FrameError:
@@ -184,6 +232,10 @@ def _error(m: pb.Error) -> Error:
     return Error(code, m.message, m.retryable, m.fatal, m.doc_id, m.batch_id, m.retry_after_ms)
 
 
+def _entry(m: pb.PresenceEntry) -> PresenceEntry:
+    return PresenceEntry(m.key, m.principal, m.client_id, m.state, m.removed)
+
+
 # "push" -> "Push": how messages are named in error texts.
 _TITLE: dict[str, str] = {
     f.name: f.message_type.name if f.message_type else f.name
@@ -198,6 +250,8 @@ _BUILD: dict[str, Callable[[Any], Event]] = {
         m.protocol_version,
         m.token_expires_ms,
         m.principal,
+        m.max_presence_bytes,
+        m.presence_timeout_ms,
     ),
     "subscribe": lambda m: Subscribe(m.doc_id, m.version),
     "subscribed": lambda m: Subscribed(m.doc_id, m.changes, m.server_version),
@@ -205,6 +259,13 @@ _BUILD: dict[str, Callable[[Any], Event]] = {
     "ack": lambda m: Ack(m.doc_id, m.batch_id, m.server_version),
     "broadcast": lambda m: Broadcast(m.doc_id, m.changes, m.server_version),
     "unsubscribe": lambda m: Unsubscribe(m.doc_id),
+    "presence_set": lambda m: PresenceSet(m.doc_id, m.state),
+    "presence": lambda m: Presence(
+        m.doc_id,
+        tuple(
+            PresenceEntry(e.key, e.principal, e.client_id, e.state, e.removed) for e in m.entries
+        ),
+    ),
     "ping": lambda m: Ping(m.nonce),
     "pong": lambda m: Pong(m.nonce),
     "error": _error,

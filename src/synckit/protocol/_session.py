@@ -26,6 +26,8 @@ from synckit.errors import (
     RemoteProtocolError,
 )
 from synckit.protocol._events import (
+    PRESENCE,
+    PRESENCE_CODES,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
@@ -35,6 +37,8 @@ from synckit.protocol._events import (
     Hello,
     Ping,
     Pong,
+    Presence,
+    PresenceSet,
     Push,
     Subscribe,
     Subscribed,
@@ -85,6 +89,8 @@ class Session:
         "_batches",
         "_last_batch",
         "_outbox",
+        "_own_capabilities",
+        "_peer_capabilities",
         "_received",
         "_sent",
         "_state",
@@ -107,6 +113,9 @@ class Session:
         # Frames numbered so far, each way.
         self._sent = 0
         self._received = 0
+        # Capabilities from the Hello / Welcome each side sent last.
+        self._own_capabilities: frozenset[str] = frozenset()
+        self._peer_capabilities: frozenset[str] = frozenset()
         #: The fatal error that closed the session (sent or received), if any.
         self.error: Error | None = None
 
@@ -115,9 +124,35 @@ class Session:
         return self._state
 
     @property
+    def peer_capabilities(self) -> frozenset[str]:
+        """The capabilities of the peer's last ``Hello`` or ``Welcome``."""
+        return self._peer_capabilities
+
+    @property
+    def presence(self) -> bool:
+        """Both sides advertised the presence capability: presence messages may flow."""
+        return PRESENCE in self._own_capabilities and PRESENCE in self._peer_capabilities
+
+    def _check_presence(self, event: Event, *, sending: bool) -> None:
+        """Presence messages only between peers that both advertised the capability."""
+        if self.presence:
+            return
+        name = type(event).__name__
+        if sending:
+            raise LocalProtocolError(f"{name} needs the {PRESENCE!r} capability on both sides")
+        raise _illegal(
+            f"{name} sent though the {PRESENCE!r} capability was not advertised by both sides",
+            fatal=True,
+        )
+
+    @property
     def pending_batches(self) -> dict[int, str]:
         """Pushes not yet acknowledged or refused: batch id -> document id (a copy)."""
         return dict(self._batches)
+
+    def pushing(self, doc_id: str) -> bool:
+        """A push of ``doc_id`` is not yet acknowledged or refused."""
+        return doc_id in self._batches.values()
 
     @property
     def has_data_to_send(self) -> bool:
@@ -179,6 +214,8 @@ class Session:
                 )
             next_state = row[type(event)]
         self._check_send(event)
+        if isinstance(event, Hello | Welcome):
+            self._own_capabilities = frozenset(event.capabilities)
         self._queue(event, body)
         self._state = next_state
         if isinstance(event, Error) and event.fatal:
@@ -277,6 +314,8 @@ class Session:
             )
         if not self._check_receive(event):
             return []
+        if isinstance(event, Hello | Welcome):
+            self._peer_capabilities = frozenset(event.capabilities)
         self._state = row[type(event)]
         if isinstance(event, Ping):
             self._queue(Pong(event.nonce))
@@ -335,12 +374,21 @@ class ClientSession(Session):
                     raise LocalProtocolError(f"Unsubscribe from {doc!r} which is not subscribed")
                 del self._docs[doc]
                 self._left.add(doc)
+            case PresenceSet(doc_id=doc):
+                self._check_presence(event, sending=True)
+                if doc not in self._docs:
+                    raise LocalProtocolError(
+                        f"PresenceSet for document {doc!r} which is not subscribed on this "
+                        "connection"
+                    )
             case _:
                 pass
 
     def _check_receive(self, event: Event) -> bool:
         match event:
-            case Subscribed(doc_id=doc) | Broadcast(doc_id=doc):
+            case Subscribed(doc_id=doc) | Broadcast(doc_id=doc) | Presence(doc_id=doc):
+                if isinstance(event, Presence):
+                    self._check_presence(event, sending=False)
                 if doc in self._docs:
                     if isinstance(event, Subscribed):
                         self._docs[doc] = DocState.SUBSCRIBED
@@ -362,7 +410,9 @@ class ClientSession(Session):
                 del self._batches[batch]
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
-            case Error(doc_id=doc) if doc and doc in self._docs:
+            case Error(doc_id=doc, code=code) if (
+                doc and doc in self._docs and (code not in PRESENCE_CODES)
+            ):
                 # A document error outside any push ends that document's subscription.
                 del self._docs[doc]
                 self._left.add(doc)
@@ -409,10 +459,13 @@ class ServerSession(Session):
                 if doc not in self._awaiting_subscribed:
                     raise LocalProtocolError(f"Subscribed for {doc!r} which no Subscribe awaits")
                 self._awaiting_subscribed.discard(doc)
-            case Broadcast(doc_id=doc):
+            case Broadcast(doc_id=doc) | Presence(doc_id=doc):
+                if isinstance(event, Presence):
+                    self._check_presence(event, sending=True)
                 if doc not in self._docs or doc in self._awaiting_subscribed:
                     raise LocalProtocolError(
-                        f"Broadcast for {doc!r} which is not subscribed on this connection"
+                        f"{type(event).__name__} for {doc!r} which is not subscribed on this "
+                        "connection"
                     )
             case Ack(doc_id=doc, batch_id=batch):
                 if self._batches.get(batch) != doc:
@@ -420,7 +473,7 @@ class ServerSession(Session):
                 del self._batches[batch]
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
-            case Error(doc_id=doc) if doc:
+            case Error(doc_id=doc, code=code) if doc and code not in PRESENCE_CODES:
                 # A document error outside any push ends that document's subscription.
                 self._docs.discard(doc)
                 self._awaiting_subscribed.discard(doc)
@@ -465,6 +518,16 @@ class ServerSession(Session):
                     )
                 self._docs.discard(doc)
                 self._awaiting_subscribed.discard(doc)
+            case PresenceSet(doc_id=doc):
+                self._check_presence(event, sending=False)
+                if doc not in self._docs:
+                    # Not tied to the document (doc_id unset): a PresenceSet that crossed the
+                    # end of its subscription must not end anything on the client.
+                    raise _illegal(
+                        f"PresenceSet for document {doc!r} which is not subscribed; send "
+                        "Subscribe first",
+                        fatal=False,
+                    )
             case _:
                 pass
         return True

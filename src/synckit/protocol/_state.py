@@ -19,8 +19,9 @@ One rule sits outside the table: an ``Error`` marked ``fatal`` may be sent by ei
 any state but ``CLOSED``, and moves the connection to ``CLOSED``. A closed session ignores
 whatever still arrives.
 
-Per-document rules (a push only for a subscribed document, an ack only for a pending push) are
-checked by the sessions in :mod:`._session`, on top of this table.
+Per-document rules (a push only for a subscribed document, an ack only for a pending push) and
+capabilities (presence only between peers that both advertised it) are checked by the sessions
+in :mod:`._session`, on top of this table.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from synckit.protocol._events import (
     Hello,
     Ping,
     Pong,
+    Presence,
+    PresenceSet,
     Push,
     Subscribe,
     Subscribed,
@@ -69,6 +72,7 @@ TRANSITIONS: Mapping[tuple[Role, State], Mapping[type, State]] = {
         Subscribe: _OPEN,
         Push: _OPEN,
         Unsubscribe: _OPEN,
+        PresenceSet: _OPEN,
         Ping: _OPEN,
         Pong: _OPEN,
         Error: _OPEN,
@@ -78,6 +82,7 @@ TRANSITIONS: Mapping[tuple[Role, State], Mapping[type, State]] = {
         Subscribed: _OPEN,
         Ack: _OPEN,
         Broadcast: _OPEN,
+        Presence: _OPEN,
         Ping: _OPEN,
         Pong: _OPEN,
         Error: _OPEN,

@@ -24,6 +24,7 @@ from synckit.server._hub import Authenticator, Authorizer, Hub, perform_io, view
 from synckit.server._jwt import JwtVerifier
 from synckit.server._limits import Limits
 from synckit.server._log import LOGGER_NAME, JsonLogFormatter
+from synckit.server._presence import PresenceTable
 from synckit.server._principal import (
     ACCESS_LEVELS,
     ANONYMOUS,
@@ -37,6 +38,7 @@ from synckit.server._principal import (
 from synckit.server._quota import Quotas
 from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._redis_feed import RedisAccessFeed
+from synckit.server._redis_presence import RedisPresenceBus
 from synckit.server._run import running
 from synckit.server._store import (
     AsyncStore,
@@ -73,10 +75,12 @@ __all__ = [
     "LocalAccessFeed",
     "MemoryStore",
     "PostgresStore",
+    "PresenceTable",
     "Principal",
     "Quotas",
     "RedisAccessFeed",
     "RedisChangeBus",
+    "RedisPresenceBus",
     "SQLiteStore",
     "Store",
     "StoredDoc",

@@ -55,6 +55,7 @@ from synckit.server._limits import Limits
 from synckit.server._log import log_event
 from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
 from synckit.server._redis_bus import RedisChangeBus
+from synckit.server._redis_presence import RedisPresenceBus
 from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
@@ -156,6 +157,9 @@ class SyncServer:
             see this one's changes only when they subscribe again.
         catch_up_seconds: with a change bus, how often the open documents are read from
             storage whatever the bus did (a message Redis lost, or Redis down).
+        presence_bus: carries presence to and from the other servers of one deployment (see
+            :mod:`._redis_presence`). None: clients see the presence of this server's
+            clients only.
     """
 
     def __init__(
@@ -171,6 +175,7 @@ class SyncServer:
         metrics_address: tuple[str, int] | socket.socket | None = None,
         change_bus: RedisChangeBus | None = None,
         catch_up_seconds: float = CATCH_UP_SECONDS,
+        presence_bus: RedisPresenceBus | None = None,
     ) -> None:
         if not catch_up_seconds > 0:
             raise InvalidValueError(f"catch_up_seconds must be positive, got {catch_up_seconds!r}")
@@ -179,6 +184,7 @@ class SyncServer:
         #: This server's metrics (``GET /metrics``), in a registry of its own.
         self.metrics = Metrics()
         self._io_wake = asyncio.Event()
+        self._presence_wake = asyncio.Event()
         self.access_feed: AccessFeed = access_feed or LocalAccessFeed()
         #: The server-side grants the admin endpoint changes (None with an ``authorize`` hook:
         #: the application decides, and publishes its changes on ``access_feed`` itself).
@@ -189,6 +195,7 @@ class SyncServer:
             authorize=authorize if authorize is not None else self.access_rules,
             wake_io=self._io_wake.set,
             observer=self.metrics,
+            wake_presence=self._presence_wake.set,
         )
         self.metrics.hub = self.hub
         # A store with a table of JSON views (PostgreSQL's) gets them with every commit.
@@ -199,6 +206,13 @@ class SyncServer:
             change_bus.subscribe(self.hub.merge_remote)
             change_bus.on_subscribed(self._catch_up_soon)
             self.hub.on_behind = self._catch_up_soon
+        self.presence_bus = presence_bus
+        if presence_bus is not None:
+            presence = self.hub.presence
+            presence.on_relay = presence_bus.publish
+            presence_bus.subscribe(lambda relay: presence.merge_relay(relay, time.monotonic()))
+            presence_bus.on_subscribed(lambda: presence_bus.publish(presence.full_relay()))
+        self._presence_task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
         # Documents to catch up on next (None: every open one).
         self._catch_up_docs: set[str] | None = set()
@@ -224,6 +238,9 @@ class SyncServer:
             loop = asyncio.get_running_loop()
             self._io_task = loop.create_task(self._storage_task(), name="synckit-storage")
             self._tick_task = loop.create_task(self._ticker(), name="synckit-tick")
+            self._presence_task = loop.create_task(
+                self._presence_flusher(), name="synckit-presence"
+            )
 
     def _catch_up_soon(self, doc_id: str | None = None) -> None:
         """The change bus may have missed messages: read from storage what this server lacks
@@ -296,6 +313,24 @@ class SyncServer:
             if self.change_bus is not None and loop.time() >= next_catch_up:
                 next_catch_up = loop.time() + self.catch_up_seconds
                 self._catch_up_soon()
+
+    async def _presence_flusher(self) -> None:
+        """Flush presence when it changed, at most once per ``presence_tick`` (counted from
+        the start of the last flush): a change after a quiet spell goes out at once, and under
+        a stream of changes everything changed since the last flush goes out together, one
+        frame per member of each changed room. A flush that takes longer than a tick makes
+        the ticks longer (and the frames fuller), never more frequent."""
+        wake, hub = self._presence_wake, self.hub
+        loop = asyncio.get_running_loop()
+        next_at = 0.0
+        while True:
+            await wake.wait()
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            wake.clear()
+            next_at = loop.time() + hub.limits.presence_tick
+            hub.presence.flush()
 
     async def _storage_task(self) -> None:
         """Perform the hub's storage work, one operation at a time, in order."""
@@ -522,13 +557,15 @@ class SyncServer:
         close = getattr(self.access_feed, "aclose", None)
         if close is not None and inspect.iscoroutinefunction(close):
             await close()
-        for task in (self._io_task, self._tick_task):
+        for task in (self._io_task, self._tick_task, self._presence_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self.change_bus is not None:
             await self.change_bus.aclose()
+        if self.presence_bus is not None:
+            await self.presence_bus.aclose()
         await self.store.close()
         if self._metrics_listener is not None:
             await self._metrics_listener.aclose()
@@ -548,6 +585,8 @@ class SyncServer:
             await start()  # a feed over a message bus connects in the running loop
         if self.change_bus is not None:
             await self.change_bus.start()
+        if self.presence_bus is not None:
+            await self.presence_bus.start()
         if self.access_rules is not None:
             try:
                 self.access_rules.load(await self.store.access_rules())
@@ -584,6 +623,7 @@ def create_app(
     metrics_address: tuple[str, int] | socket.socket | None = None,
     change_bus: RedisChangeBus | None = None,
     catch_up_seconds: float = CATCH_UP_SECONDS,
+    presence_bus: RedisPresenceBus | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -610,6 +650,7 @@ def create_app(
         metrics_address=metrics_address,
         change_bus=change_bus,
         catch_up_seconds=catch_up_seconds,
+        presence_bus=presence_bus,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server

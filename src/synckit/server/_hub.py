@@ -39,6 +39,7 @@ from synckit.errors import (
     TokenExpiredError,
 )
 from synckit.protocol import (
+    PRESENCE,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
@@ -48,6 +49,7 @@ from synckit.protocol import (
     Hello,
     HttpSyncAnswer,
     HttpSyncRequest,
+    PresenceSet,
     Push,
     ServerHttpExchange,
     Subscribe,
@@ -63,10 +65,21 @@ from synckit.server._connection import Connection
 from synckit.server._limits import Limits
 from synckit.server._log import log_event
 from synckit.server._observer import NO_OBSERVER, HubObserver
+from synckit.server._presence import PresenceTable
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
 from synckit.server._push_checks import PushRefusedError, clock_limit, push_screen
 from synckit.server._quota import Quotas
-from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load, Room, Rooms
+from synckit.server._rooms import (
+    Claim,
+    Commit,
+    Compact,
+    IoOp,
+    IoResult,
+    Load,
+    Outgoing,
+    Room,
+    Rooms,
+)
 from synckit.server._store import Store
 
 __all__ = [
@@ -88,7 +101,7 @@ Authenticator = Callable[[str, str], Principal | bool]
 #: this document? Without one, the principal's grants decide (:meth:`Principal.may`).
 Authorizer = Callable[[Principal, str, Action], bool]
 
-CAPABILITIES = ("http-sync",)
+CAPABILITIES = ("http-sync", PRESENCE)
 
 # Frames a client may send while its Hello is being decided (an honest one sends none).
 _MAX_HELD_FRAMES = 64
@@ -119,6 +132,11 @@ def perform_io(op: IoOp, store: Store) -> IoResult:
     return None
 
 
+#: What a presence update costs the principal's push budget at the least, in bytes: with the
+#: default 1 MiB/s that is 4,096 updates a second (a cursor moves at most ~60 times a second).
+PRESENCE_FRAME_COST = 256
+
+
 class Hub:
     """Rooms and connections of one server.
 
@@ -137,6 +155,8 @@ class Hub:
             rates).
         observer: told of pushes, acks, broadcasts, errors and refused tokens (metrics; see
             :class:`HubObserver`); None: nobody is.
+        wake_presence: called when presence changed: call :meth:`PresenceTable.flush` of
+            :attr:`presence` ``limits.presence_tick`` seconds later.
     """
 
     def __init__(
@@ -150,6 +170,7 @@ class Hub:
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         observer: HubObserver | None = None,
+        wake_presence: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self._observer = NO_OBSERVER if observer is None else observer
@@ -167,6 +188,8 @@ class Hub:
             linger=limits.room_linger,
         )
         self._connections: dict[int, Connection] = {}
+        #: Who is in each document (see :mod:`._presence`).
+        self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
         # Client (actor) id -> the principal it belongs to, as the store said.
         self._owners: dict[str, str] = {}
         self._ids = itertools.count(1)
@@ -183,6 +206,8 @@ class Hub:
         #: on one storage, another server committed them and this one did not hear of it yet.
         self.on_behind: Callable[[str], None] | None = None
         self._performing = False
+        #: Rooms with committed changes not yet broadcast (see :meth:`_flush_broadcasts`).
+        self._outgoing: dict[str, Room] = {}
 
     # -- connections ------------------------------------------------------------------
 
@@ -278,6 +303,8 @@ class Hub:
                 self._on_push(conn, event)
             case Unsubscribe(doc_id=doc_id):
                 self._leave(conn, doc_id)
+            case PresenceSet():
+                self._on_presence(conn, event)
             case _:
                 pass  # Ping is answered by the session; Pong and Error need nothing.
 
@@ -375,6 +402,8 @@ class Hub:
                 if expires is None
                 else min(max(0, int(expires * 1000)), _MAX_MS),
                 principal=principal.id,
+                max_presence_bytes=self.limits.max_presence_bytes,
+                presence_timeout_ms=int(self.limits.presence_timeout * 1000),
             )
         )
 
@@ -478,6 +507,7 @@ class Hub:
         second. ``now`` is Unix time (the hub's wall clock when None)."""
         now = self._wall_clock() if now is None else now
         self.rooms.close_idle(self._monotonic())
+        self.presence.tick(self._monotonic())
         self._perform_inline()
         handshake_due = self._monotonic() - self.limits.handshake_timeout
         for conn in list(self._connections.values()):
@@ -561,13 +591,47 @@ class Hub:
             me = conn.session.client_id
             if any(seq > version[client] for client, seq in since.items() if client != me):
                 self.on_behind(doc_id)
-        answer = Subscribed(doc_id, doc.changes(since), version.encode())
+        changes = doc.changes(since) if since else room.whole_changes(doc)
+        answer = Subscribed(doc_id, changes, version.encode())
 
         def reply() -> None:
             if conn.session.awaits_subscribed(doc_id):
+                # What the room's subscribers are still owed goes out first: the answer
+                # holds it already, and a broadcast after it would repeat it.
+                self._flush_room(room)
                 conn.send(answer)
+                self.presence.joined(conn, doc_id)
 
         self.rooms.after_commit(reply)
+
+    def _on_presence(self, conn: Connection, event: PresenceSet) -> None:
+        doc_id = event.doc_id
+        if doc_id not in conn.levels:  # its subscription was refused or ended meanwhile
+            conn.send(
+                Error(
+                    ErrorCode.ILLEGAL_STATE,
+                    f"PresenceSet for document {doc_id!r} which is not subscribed",
+                )
+            )
+            return
+        now = self._monotonic()
+        if conn.principal is not None and conn.principal.id:
+            # Presence costs the principal's push budget too, each frame at least
+            # PRESENCE_FRAME_COST bytes: a flood of tiny states is refused like a push flood.
+            # The refusal names no document (an error naming one ends its subscription):
+            # the update is dropped, and the client's next one or its renewal replaces it.
+            refusal = self.quotas.charge(
+                conn.principal.id,
+                max(len(event.state), PRESENCE_FRAME_COST),
+                now,
+                what=f"presence update of {doc_id!r}",
+            )
+            if refusal is not None:
+                conn.send(refusal)
+                return
+        refusal = self.presence.set_state(conn, doc_id, event.state, now)
+        if refusal is not None:
+            conn.send(refusal)
 
     def _on_push(self, conn: Connection, push: Push) -> None:
         doc_id, batch = push.doc_id, push.batch_id
@@ -665,6 +729,8 @@ class Hub:
             )
             return
         after = doc.version()
+        if after != before:
+            room.whole = None  # stale now: not kept until the next subscriber finds out
         delta = doc.changes(before) if after != before else b""
         # Changes that now wait for predecessors are stored as they came: the log replays them
         # into the same wait, and they apply once the predecessors arrive. A push that only
@@ -686,17 +752,19 @@ class Hub:
         commit = self.rooms.append(room, stored)
         # Did the push let changes of others apply, changes that waited here for it? The
         # pusher has never seen those (they came from another server, or a client that had
-        # them from one): it gets the broadcast too, before its Ack, whose version holds them.
+        # them from one): it gets the broadcast too, though its Ack's version holds them.
         me = conn.session.client_id
         unblocked = any(seq > before[client] for client, seq in after.items() if client != me)
 
         def reply() -> None:
-            if delta and unblocked:
-                self._broadcast(room, Broadcast(doc_id, delta, version), None)
             conn.send(Ack(doc_id, batch, version))
             observer.acked(self._monotonic() - taken)
-            if delta and not unblocked:
-                self._broadcast(room, Broadcast(doc_id, delta, version), conn)
+            if delta:
+                # Broadcast once the whole commit is acknowledged, with the rest of it (to
+                # the pusher too when it let others' changes apply: see above).
+                sender = None if unblocked else conn
+                room.outgoing.append(Outgoing(sender, before, after, delta, version))
+                self._outgoing[doc_id] = room
             if self.on_commit is not None:
                 self.on_commit(doc_id, stored)
 
@@ -713,6 +781,35 @@ class Hub:
 
         commit.replies.append(reply)
         commit.refusals.append(refuse)
+
+    def _flush_broadcasts(self) -> None:
+        """Tell each room's subscribers what a commit stored in it: one frame per subscriber
+        and commit, whatever the number of pushes the commit held (under load a commit holds
+        many, and each subscriber would otherwise get one frame per push).
+
+        One push: its own changes, to everyone but its sender, as they were taken. Several:
+        the changes between the version before the first and after the last (anything
+        merged from another server in between too), to every subscriber; a sender then sees
+        its own changes again, which applying ignores.
+        """
+        outgoing, self._outgoing = self._outgoing, {}
+        for room in outgoing.values():
+            self._flush_room(room)
+
+    def _flush_room(self, room: Room) -> None:
+        parts, room.outgoing = room.outgoing, []
+        self._outgoing.pop(room.doc_id, None)
+        if not parts or self.rooms.get(room.doc_id) is not room or room.logged is None:
+            return  # nothing, or evicted meanwhile (its subscribers were dropped)
+        first, last = parts[0], parts[-1]
+        if len(parts) == 1:
+            out = Broadcast(room.doc_id, first.delta, first.version)
+            self._broadcast(room, out, first.sender)
+            return
+        changes = room.logged.doc.changes(first.before, last.after)
+        senders = {part.sender for part in parts}
+        only = next(iter(senders)) if len(senders) == 1 else None
+        self._broadcast(room, Broadcast(room.doc_id, changes, last.version), only)
 
     def _broadcast(self, room: Room, out: Broadcast, sender: Connection | None) -> None:
         body = encode_frame_body(out)  # once, numbered per connection
@@ -782,6 +879,7 @@ class Hub:
         after = doc.version()
         if after == before:
             return
+        room.whole = None
         out = Broadcast(room.doc_id, doc.changes(before), after.encode())
         # Behind the commits queued so far, as every reply that reveals a version.
         self.rooms.after_commit(lambda: self._broadcast(room, out, None))
@@ -789,6 +887,7 @@ class Hub:
 
     def _leave(self, conn: Connection, doc_id: str) -> None:
         conn.levels.pop(doc_id, None)
+        self.presence.left(conn, doc_id)
         room = self.rooms.get(doc_id)
         if room is None:
             return
@@ -813,6 +912,9 @@ class Hub:
         for doc_id, room in self.rooms.items():
             if conn.id in room.subscribers:
                 self._leave(conn, doc_id)
+        for doc_id in list(conn.levels):  # documents no longer open here (evicted)
+            self._leave(conn, doc_id)
+        self.presence.dropped(conn)
 
     # -- storage work -----------------------------------------------------------------
 
@@ -841,6 +943,8 @@ class Hub:
         StorageError it raised. Acknowledgements waiting for it go out now."""
         for doc_id in self.rooms.done(op, result):
             self._evict(doc_id, f"storage failed: {result}")
+        if self._outgoing:
+            self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():
             self._loaded(room, stored)
 

@@ -61,6 +61,18 @@ class Limits:
     #: whose clock is off by a day still syncs; nobody can stamp writes further ahead to win
     #: last-writer-wins conflicts for longer, or push a clock toward the format's maximum.
     max_clock_ahead: float = 36 * 3600.0
+    #: Largest presence state (JSON bytes) one connection may set in one document
+    #: (PRESENCE_TOO_LARGE, that state dropped; the subscription carries on).
+    max_presence_bytes: int = 4096
+    #: Documents in which one connection may have presence at once (PRESENCE_TOO_LARGE for
+    #: one more; clear one first).
+    max_presence_docs: int = 32
+    #: Seconds between presence flushes: each member of a room gets at most one presence
+    #: frame per tick, holding every change since the last.
+    presence_tick: float = 0.04
+    #: Seconds a presence state lives unless renewed (clients renew every third of it); the
+    #: entries of a server that stops relaying also go after this long.
+    presence_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -76,6 +88,8 @@ class Limits:
             "max_client_ids_per_principal",
             "push_bytes_per_second",
             "push_burst_bytes",
+            "max_presence_bytes",
+            "max_presence_docs",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -94,6 +108,16 @@ class Limits:
             raise InvalidValueError(
                 f"Limits.push_burst_bytes ({self.push_burst_bytes}) must be at least "
                 f"max_frame_bytes ({self.max_frame_bytes}), or a largest push could never pass"
+            )
+        tick = self.presence_tick
+        if type(tick) not in (int, float) or not 0.001 <= tick <= 10:
+            raise InvalidValueError(
+                f"Limits.presence_tick must be seconds in [0.001, 10], got {tick!r}"
+            )
+        alive = self.presence_timeout
+        if type(alive) not in (int, float) or not 0.1 <= alive <= 3600:
+            raise InvalidValueError(
+                f"Limits.presence_timeout must be seconds in [0.1, 3600], got {alive!r}"
             )
         ahead = self.max_clock_ahead
         if type(ahead) not in (int, float) or not 0 <= ahead <= 10 * 365 * 86400:

@@ -104,6 +104,8 @@ class Metrics(HubObserver):
         "_commit",
         "_commit_batches",
         "_errors",
+        "_presence_bytes",
+        "_presence_frames",
         "_push_bytes",
         "_pushes",
         "hub",
@@ -115,6 +117,8 @@ class Metrics(HubObserver):
         self._push_bytes = 0
         self._broadcast_frames = 0
         self._broadcast_bytes = 0
+        self._presence_frames = 0
+        self._presence_bytes = 0
         self._commit_batches = 0
         self._commit = _Histogram(buckets)
         self._ack = _Histogram(buckets)
@@ -139,6 +143,10 @@ class Metrics(HubObserver):
     def broadcast(self, frames: int, nbytes: int) -> None:
         self._broadcast_frames += frames
         self._broadcast_bytes += nbytes
+
+    def presence_sent(self, frames: int, nbytes: int) -> None:
+        self._presence_frames += frames
+        self._presence_bytes += nbytes
 
     def refused(self, code: ErrorCode) -> None:
         self._errors[code] += 1
@@ -214,6 +222,17 @@ class Metrics(HubObserver):
             "Bytes of the broadcast frames queued for subscribers (their bodies: each frame adds "
             "a few bytes of header).",
             value=self._broadcast_bytes,
+        )
+        yield CounterMetricFamily(
+            "synckit_presence_frames",
+            "Presence frames queued for clients (at most one per member of a changed room per "
+            "tick, plus one per join).",
+            value=self._presence_frames,
+        )
+        yield CounterMetricFamily(
+            "synckit_presence_bytes",
+            "Bytes of the presence frames counted by synckit_presence_frames (their bodies).",
+            value=self._presence_bytes,
         )
         yield CounterMetricFamily(
             "synckit_committed_batches",

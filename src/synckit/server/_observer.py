@@ -27,6 +27,9 @@ class HubObserver:
     def broadcast(self, frames: int, nbytes: int) -> None:
         """A change was queued for ``frames`` other subscribers, ``nbytes`` bytes in all."""
 
+    def presence_sent(self, frames: int, nbytes: int) -> None:
+        """A presence flush queued ``frames`` frames, ``nbytes`` bytes in all."""
+
     def refused(self, code: ErrorCode) -> None:
         """An error with this code was sent to a client."""
 

@@ -90,10 +90,18 @@ class Quotas:
             del self._conns[principal_id]
 
     def charge(
-        self, principal_id: str, nbytes: int, now: float, *, doc_id: str = "", batch_id: int = 0
+        self,
+        principal_id: str,
+        nbytes: int,
+        now: float,
+        *,
+        doc_id: str = "",
+        batch_id: int = 0,
+        what: str = "push",
     ) -> Error | None:
-        """Charge a push of ``nbytes`` to ``principal_id`` at monotonic time ``now``; the error
-        to refuse the push with when the principal is over its rate (nothing charged then)."""
+        """Charge a push (or another frame ``what`` names) of ``nbytes`` to ``principal_id``
+        at monotonic time ``now``; the error to refuse it with when the principal is over its
+        rate (nothing charged then)."""
         if not principal_id:
             return None
         limits = self._limits
@@ -113,8 +121,8 @@ class Quotas:
         return Error(
             ErrorCode.RATE_LIMITED,
             f"principal {principal_id!r} pushes more than {limits.push_bytes_per_second} bytes "
-            f"per second (push_bytes_per_second); this push of {nbytes} bytes is refused, send "
-            "it again after retry_after_ms",
+            f"per second (push_bytes_per_second); this {what} of {nbytes} bytes is refused, "
+            "send it again after retry_after_ms",
             retryable=True,
             doc_id=doc_id,
             batch_id=batch_id,

@@ -23,11 +23,37 @@ from dataclasses import dataclass, field
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
+from synckit.core import Document, VersionVector
 from synckit.errors import InvalidValueError
 from synckit.protocol import Event
 from synckit.server._connection import Connection
 
-__all__ = ["Claim", "Commit", "Compact", "IoOp", "IoResult", "Load", "Room", "Rooms"]
+__all__ = [
+    "Claim",
+    "Commit",
+    "Compact",
+    "IoOp",
+    "IoResult",
+    "Load",
+    "Outgoing",
+    "Room",
+    "Rooms",
+]
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One push's changes, committed and waiting to be broadcast with the rest of its commit."""
+
+    #: The connection that pushed them (it has them already; None: the push let others'
+    #: waiting changes apply, which it lacks, so it gets the broadcast too).
+    sender: Connection | None
+    #: The document's version before and after they were merged.
+    before: VersionVector
+    after: VersionVector
+    #: What they added, as changes, and ``after`` encoded.
+    delta: bytes
+    version: bytes
 
 
 @dataclass(slots=True)
@@ -44,6 +70,20 @@ class Room:
     idle_since: float | None = None
     #: Changes other servers committed that arrived while the document was loading.
     remote: list[bytes] = field(default_factory=list)
+    #: The whole document as changes, and the version it was encoded at: what a client
+    #: with nothing gets on subscribing, encoded once for every such client until the
+    #: document changes (a crowd reconnecting after a restart shares one encoding).
+    whole: tuple[VersionVector, bytes] | None = None
+    #: Pushes committed and not yet broadcast (the hub sends them once per commit).
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    def whole_changes(self, doc: Document) -> bytes:
+        """``doc.changes()`` of the room's document, encoded once per version."""
+        version = doc.version()
+        whole = self.whole
+        if whole is None or whole[0] != version:
+            whole = self.whole = (version, doc.changes())
+        return whole[1]
 
 
 @dataclass(slots=True)
@@ -302,10 +342,11 @@ class Rooms:
                 for reply in op.replies:
                     reply()
             case Compact():
-                if not isinstance(result, Exception):
-                    op.logged.compacted(op.snapshot, op.covered, op.size_then)
-                else:  # it loses nothing: the log still holds every batch
+                if isinstance(result, Exception):
                     op.logged.compaction_failed()
+                else:
+                    op.logged.compacted(op.snapshot, op.covered, op.size_then)
+                # A failed compaction loses nothing: the log still holds every batch.
         return []
 
     def take_loaded(self) -> list[tuple[Room, StoredDoc | Exception | None]]:

@@ -1,14 +1,16 @@
 """One protocol session per WebSocket, in plain ASGI.
 
 Kept small because a server holds thousands of these: no Starlette ``WebSocket`` object and no
-task of its own while idle. The ASGI handler's own task reads (frames -> :meth:`Hub.receive`);
-a writer task exists only while the connection has frames to send, and sends them one at a
-time, so a frame stays counted in the connection's queue (:class:`~synckit.server.Limits`)
-until the ASGI server has taken it. Under uvicorn that happens only while the transport's
-write buffer is below its high-water mark: a client that stops reading makes the server hold at
-most its queue limit plus that buffer, is told ``SLOW_CONSUMER`` once the queue overflows, and
-is dropped when a frame could not be sent within ``send_timeout`` (its transport aborted, see
-:data:`ABORT_EXTENSION`).
+task of its own while idle. The ASGI handler's own task reads (frames -> :meth:`Hub.receive`).
+Where the ASGI server offers :data:`SEND_NOW_EXTENSION` (SyncKit's uvicorn protocol does),
+frames are written at once while the socket takes them; a writer task exists only while the
+connection has frames the socket did not take (a full buffer, or the close), and sends them
+one at a time, so a frame stays counted in the connection's queue
+(:class:`~synckit.server.Limits`) until the ASGI server has taken it. Under uvicorn that
+happens only while the transport's write buffer is below its high-water mark: a client that
+stops reading makes the server hold at most its queue limit plus that buffer, is told
+``SLOW_CONSUMER`` once the queue overflows, and is dropped when a frame could not be sent
+within ``send_timeout`` (its transport aborted, see :data:`ABORT_EXTENSION`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from synckit.protocol import Error, ErrorCode
 from synckit.server._connection import Connection
 from synckit.server._hub import Hub
 
-__all__ = ["ABORT_EXTENSION", "Link", "serve_socket"]
+__all__ = ["ABORT_EXTENSION", "SEND_NOW_EXTENSION", "Link", "serve_socket"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,6 +35,11 @@ Send = Callable[[Message], Awaitable[None]]
 #: connection at once, buffered bytes and all (SyncKit's uvicorn protocol does). Without it a
 #: stuck connection's handler is cancelled instead, and the ASGI server closes it in its time.
 ABORT_EXTENSION = "synckit.abort"
+
+#: ASGI scope extension under which the server may offer ``send_now(frame) -> bool``: write
+#: one binary WebSocket frame synchronously, or return False (nothing written) when it cannot
+#: now (its write buffer is full, or the socket is closing).
+SEND_NOW_EXTENSION = "synckit.send_now"
 
 # WebSocket close codes for the error that ended a session.
 CLOSE_CODES = {
@@ -46,10 +53,17 @@ CLOSE_CODES = {
 class Link:
     """The I/O side of one connection: writes its queued frames to the ASGI ``send``."""
 
-    __slots__ = ("_abort", "_send", "_task", "_timeout", "conn", "gone", "writer")
+    __slots__ = ("_abort", "_send", "_send_now", "_task", "_timeout", "conn", "gone", "writer")
 
-    def __init__(self, send: Send, send_timeout: float, abort: Callable[[], None] | None) -> None:
+    def __init__(
+        self,
+        send: Send,
+        send_timeout: float,
+        abort: Callable[[], None] | None,
+        send_now: Callable[[bytes], bool] | None = None,
+    ) -> None:
         self._send = send
+        self._send_now = send_now
         self._timeout = send_timeout
         self._abort = abort
         self._task = asyncio.current_task()
@@ -60,9 +74,18 @@ class Link:
         self.writer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        """Frames were queued (or the session ended): make sure a writer is running."""
-        if self.writer is None and not self.gone:
-            self.writer = asyncio.get_running_loop().create_task(self._flush())
+        """Frames were queued (or the session ended): write them now where the socket takes
+        them, else make sure a writer is running."""
+        if self.writer is not None or self.gone:
+            return
+        conn, send_now = self.conn, self._send_now
+        if send_now is not None and conn is not None and not conn.closed:
+            outbox = conn.outbox
+            while outbox and send_now(outbox[0]):
+                conn.pop_frame()
+            if not outbox:
+                return
+        self.writer = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
         conn = self.conn
@@ -106,8 +129,14 @@ async def serve_socket(
     if message["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    abort = scope.get("extensions", {}).get(ABORT_EXTENSION)
-    link = Link(send, send_timeout, abort if callable(abort) else None)
+    extensions = scope.get("extensions") or {}
+    abort, send_now = extensions.get(ABORT_EXTENSION), extensions.get(SEND_NOW_EXTENSION)
+    link = Link(
+        send,
+        send_timeout,
+        abort if callable(abort) else None,
+        send_now if callable(send_now) else None,
+    )
     conn = link.conn = hub.connect(link.wake)
     try:
         while not conn.closed:

@@ -7,7 +7,10 @@ request's headers and the response are let go once the WebSocket is accepted, an
 receive queue and the writable flag are small slotted objects instead of an
 ``asyncio.Queue`` (three deques) and an ``asyncio.Event`` (one deque). The app may call the
 scope extension :data:`~synckit.server._socket.ABORT_EXTENSION` to abort the transport,
-discarding its write buffer (a plain close waits for a client that never reads).
+discarding its write buffer (a plain close waits for a client that never reads), and
+:data:`~synckit.server._socket.SEND_NOW_EXTENSION` to write a binary frame at once, without
+an ASGI ``send`` (a task switch and a message dict per frame): a broadcast to a thousand
+connections then costs a thousand socket writes and little else.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
+from websockets.protocol import State
 
-from synckit.server._socket import ABORT_EXTENSION
+from synckit.server._socket import ABORT_EXTENSION, SEND_NOW_EXTENSION
 
 __all__ = ["WebSocketProtocol"]
 
@@ -96,6 +100,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope["extensions"][ABORT_EXTENSION] = self._abort_transport
+            scope["extensions"][SEND_NOW_EXTENSION] = self._send_now
         del self.request  # only the handshake needed it
         # websockets' parser keeps the request alive (a local of its generator) for the
         # connection's lifetime; its headers were copied into the scope above.
@@ -105,6 +110,37 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and hasattr(self, "response"):
             del self.response  # sent: only the handshake needed it
+
+    def _send_now(self, data: bytes) -> bool:
+        """Write ``data`` as one binary frame now; False (nothing written) when the socket's
+        buffer is full (flow control paused writing), the handshake is not complete, or the
+        WebSocket is closing: the caller then sends it through ASGI, which waits."""
+        if (
+            not self.handshake_complete
+            or self.close_sent
+            or self.initial_response is not None
+            or not self.writable.is_set()
+            or self.transport.is_closing()
+        ):
+            return False
+        conn = self.conn
+        if conn.state is not State.OPEN or conn.expect_continuation_frame or conn.extensions:
+            conn.send_binary(data)  # raises where a frame may not be sent; never here so far
+            self.transport.write(b"".join(conn.data_to_send()))
+            return True
+        # A server's unmasked, unfragmented binary frame with no extension: its header,
+        # written here instead of through a websockets Frame (the same bytes, less work).
+        size = len(data)
+        if size < 126:
+            header = bytes((0x82, size))
+        elif size < 65536:
+            header = b"\x82\x7e" + size.to_bytes(2, "big")
+        else:
+            header = b"\x82\x7f" + size.to_bytes(8, "big")
+        if conn.writes:  # bytes websockets queued and nobody wrote yet (none so far)
+            header = b"".join(conn.data_to_send()) + header
+        self.transport.write(header + data)
+        return True
 
     def _abort_transport(self) -> None:
         self.transport.abort()

@@ -76,6 +76,12 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """Too many subscriptions on this connection, or connections of this principal."""
     ERROR_CODE_HANDSHAKE_TIMEOUT: _ErrorCode.ValueType  # 21
     """The Hello did not arrive in time."""
+    ERROR_CODE_PRESENCE_TOO_LARGE: _ErrorCode.ValueType  # 22
+    """A presence state over max_presence_bytes, or presence in more documents than the
+    connection may have (the state was dropped; the subscription carries on).
+    """
+    ERROR_CODE_BAD_PRESENCE: _ErrorCode.ValueType  # 23
+    """A presence state that is not a JSON object (dropped; the subscription carries on)."""
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper): ...
 
@@ -118,6 +124,12 @@ ERROR_CODE_TOO_MANY: ErrorCode.ValueType  # 20
 """Too many subscriptions on this connection, or connections of this principal."""
 ERROR_CODE_HANDSHAKE_TIMEOUT: ErrorCode.ValueType  # 21
 """The Hello did not arrive in time."""
+ERROR_CODE_PRESENCE_TOO_LARGE: ErrorCode.ValueType  # 22
+"""A presence state over max_presence_bytes, or presence in more documents than the
+connection may have (the state was dropped; the subscription carries on).
+"""
+ERROR_CODE_BAD_PRESENCE: ErrorCode.ValueType  # 23
+"""A presence state that is not a JSON object (dropped; the subscription carries on)."""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 @_typing.final
@@ -140,6 +152,8 @@ class Envelope(_message.Message):
     PING_FIELD_NUMBER: _builtins.int
     PONG_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    PRESENCE_SET_FIELD_NUMBER: _builtins.int
+    PRESENCE_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Frame number: 1 for a sender's first frame on a connection, then +1 per frame (0:
     unnumbered, not checked). The receiver refuses a gap, a repeat or a step back, so a
@@ -168,6 +182,12 @@ class Envelope(_message.Message):
     def pong(self) -> Global___Pong: ...
     @_builtins.property
     def error(self) -> Global___Error: ...
+    @_builtins.property
+    def presence_set(self) -> Global___PresenceSet:
+        """Presence: sent only to a peer that advertised the "presence" capability."""
+
+    @_builtins.property
+    def presence(self) -> Global___Presence: ...
     def __init__(
         self,
         *,
@@ -183,12 +203,14 @@ class Envelope(_message.Message):
         ping: Global___Ping | None = ...,
         pong: Global___Pong | None = ...,
         error: Global___Error | None = ...,
+        presence_set: Global___PresenceSet | None = ...,
+        presence: Global___Presence | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "push", b"push", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "presence", b"presence", "presence_set", b"presence_set", "push", b"push", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "push", b"push", "seq", b"seq", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "presence", b"presence", "presence_set", b"presence_set", "push", b"push", "seq", b"seq", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "welcome", "subscribe", "subscribed", "push", "ack", "broadcast", "unsubscribe", "ping", "pong", "error"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "welcome", "subscribe", "subscribed", "push", "ack", "broadcast", "unsubscribe", "ping", "pong", "error", "presence_set", "presence"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -237,6 +259,8 @@ class Welcome(_message.Message):
     MAX_FRAME_BYTES_FIELD_NUMBER: _builtins.int
     TOKEN_EXPIRES_MS_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
+    MAX_PRESENCE_BYTES_FIELD_NUMBER: _builtins.int
+    PRESENCE_TIMEOUT_MS_FIELD_NUMBER: _builtins.int
     protocol_version: _builtins.int
     max_frame_bytes: _builtins.int
     """The largest frame the server accepts, in bytes."""
@@ -247,6 +271,11 @@ class Welcome(_message.Message):
     """
     principal: _builtins.str
     """Who the server took the client to be (the token's subject; empty on an open server)."""
+    max_presence_bytes: _builtins.int
+    """With the "presence" capability: the largest presence state the server keeps, in bytes,
+    and how long it keeps one that is not renewed, in milliseconds.
+    """
+    presence_timeout_ms: _builtins.int
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -257,10 +286,12 @@ class Welcome(_message.Message):
         max_frame_bytes: _builtins.int = ...,
         token_expires_ms: _builtins.int = ...,
         principal: _builtins.str = ...,
+        max_presence_bytes: _builtins.int = ...,
+        presence_timeout_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "max_frame_bytes", b"max_frame_bytes", "principal", b"principal", "protocol_version", b"protocol_version", "token_expires_ms", b"token_expires_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "max_frame_bytes", b"max_frame_bytes", "max_presence_bytes", b"max_presence_bytes", "presence_timeout_ms", b"presence_timeout_ms", "principal", b"principal", "protocol_version", b"protocol_version", "token_expires_ms", b"token_expires_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -464,6 +495,102 @@ class Pong(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Pong: _TypeAlias = Pong  # noqa: Y015
+
+@_typing.final
+class PresenceSet(_message.Message):
+    """client -> server: the client's presence in a subscribed document (who is here, a cursor, a
+    selection): a JSON object as UTF-8 bytes; empty bytes clear it. Ephemeral, never stored.
+    Sending the same state again renews it (the server drops a state not renewed within
+    Welcome.presence_timeout_ms) and is not passed on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOC_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    doc_id: _builtins.str
+    state: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        doc_id: _builtins.str = ...,
+        state: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_id", b"doc_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceSet: _TypeAlias = PresenceSet  # noqa: Y015
+
+@_typing.final
+class PresenceEntry(_message.Message):
+    """One connection's presence in a document, as the server passes it on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    REMOVED_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """The server-assigned identity of the connection ("<server>:<connection>"): unique across
+    the servers of one deployment, never chosen by a client.
+    """
+    principal: _builtins.str
+    """Who the connection authenticated as (the token's subject; empty on an open server)."""
+    client_id: _builtins.str
+    """The connection's client id (bound to the principal)."""
+    state: _builtins.bytes
+    """The state (a JSON object as UTF-8 bytes); empty when `removed`."""
+    removed: _builtins.bool
+    """The connection left, was silent too long, or cleared its state."""
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        principal: _builtins.str = ...,
+        client_id: _builtins.str = ...,
+        state: _builtins.bytes = ...,
+        removed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_id", b"client_id", "key", b"key", "principal", b"principal", "removed", b"removed", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresenceEntry: _TypeAlias = PresenceEntry  # noqa: Y015
+
+@_typing.final
+class Presence(_message.Message):
+    """server -> client: presence of other connections in a subscribed document. Right after
+    Subscribed, every entry there is; then, at most once per server tick, the entries that
+    changed since the last one. Never the receiver's own.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOC_ID_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    doc_id: _builtins.str
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___PresenceEntry]: ...
+    def __init__(
+        self,
+        *,
+        doc_id: _builtins.str = ...,
+        entries: _abc.Iterable[Global___PresenceEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_id", b"doc_id", "entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Presence: _TypeAlias = Presence  # noqa: Y015
 
 @_typing.final
 class Error(_message.Message):
