@@ -3,6 +3,8 @@
 ``clock``: a :class:`~fakeclock.FakeClock` at 1,000 ms that moves only when the test moves it.
 ``server``: a real uvicorn server on loopback, on SQLite under the test's ``tmp_path``.
 ``pg_url``: a fresh PostgreSQL database of the test's own (see :mod:`pgtest`), dropped after it.
+``private_pg``: a PostgreSQL server of the run's own, to crash and restart (see
+:mod:`private_services`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 from fakeclock import FakeClock
 from live import ServerThread
 from pgtest import temporary_database
+from private_services import PrivatePostgres
 
 
 @pytest.fixture
@@ -38,3 +41,16 @@ def pg_url() -> Iterator[str]:
     reachable (failed under ``SYNCKIT_REQUIRE_SERVICES=1``)."""
     with temporary_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the run's own (see :mod:`private_services`), for tests that
+    crash or restart it; skipped when it cannot be started (failed under
+    ``SYNCKIT_REQUIRE_SERVICES=1``)."""
+    pg = PrivatePostgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.remove()

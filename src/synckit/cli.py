@@ -34,6 +34,9 @@ is not a flag)
                     REDIS_URL                                       --database, document changes
                                                                     and presence reach this
                                                                     process only)
+--catch-up-seconds  SYNCKIT_CATCH_UP_SECONDS catch_up_seconds       30 (with --database and
+                                                                    --redis: open documents
+                                                                    read from PostgreSQL)
 --metrics-host      SYNCKIT_METRICS_HOST     metrics_host           127.0.0.1
 --metrics-port      SYNCKIT_METRICS_PORT     metrics_port           (none: /metrics on the
                                                                     main port, for admins)
@@ -91,6 +94,7 @@ _DEFAULTS: dict[str, Any] = {
     "metrics_port": None,
     "limits": {},
     "workers": 1,
+    "catch_up_seconds": 30.0,
 }
 
 
@@ -149,6 +153,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--redis",
         help="Redis URL: live access changes reach every server using it (env REDIS_URL)",
+    )
+    serve.add_argument(
+        "--catch-up-seconds",
+        type=float,
+        help="with --database and --redis: how often each server reads what it lacks of its "
+        "open documents from PostgreSQL, whatever Redis did (default 30)",
     )
     serve.add_argument(
         "--insecure",
@@ -241,6 +251,14 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         raise UsageError(f"workers must be a number, got {out['workers']!r}") from None
     if not 1 <= out["workers"] <= 64:
         raise UsageError(f"workers must be between 1 and 64, got {out['workers']}")
+    try:
+        out["catch_up_seconds"] = float(out["catch_up_seconds"])
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"catch_up_seconds must be a number, got {out['catch_up_seconds']!r}"
+        ) from None
+    if not 0 < out["catch_up_seconds"] <= 86400:
+        raise UsageError(f"catch_up_seconds must be in (0, 86400], got {out['catch_up_seconds']}")
     if out["metrics_port"] is not None:
         try:
             out["metrics_port"] = int(out["metrics_port"])
@@ -494,6 +512,7 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
         access_feed=feed,
         metrics_address=metrics_sock,
         change_bus=bus,
+        catch_up_seconds=settings["catch_up_seconds"],
         presence_bus=presence,
     )
 

@@ -93,6 +93,12 @@ def test_tokens_minted_by_the_cli_are_required_and_accepted(tmp_path: Path) -> N
         server.terminate()
 
 
+@pytest.mark.parametrize("given", ["0", "-1", "soon"])
+def test_serve_refuses_a_bad_catch_up_interval(tmp_path: Path, given: str) -> None:
+    done = synckit("serve", "--data", str(tmp_path), env={"SYNCKIT_CATCH_UP_SECONDS": given})
+    assert done.returncode == 2 and "catch_up_seconds must be" in done.stderr
+
+
 def test_token_refuses_a_bad_grant() -> None:
     done = synckit("token", "--sub", "a", "--docs", "x=owner", env={"SYNCKIT_JWT_SECRET": SECRET})
     assert done.returncode == 2 and "PATTERN=LEVEL" in done.stderr

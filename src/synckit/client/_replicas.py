@@ -68,6 +68,9 @@ class Replica:
     received: bool = False
     #: Pushes wait until this engine time (seconds): the server said when to retry.
     retry_at: float = 0.0
+    #: Subscribe again on this connection at this engine time (seconds): the server ended
+    #: the subscription with a retryable error (storage failed to load it). 0: not due.
+    resubscribe_at: float = 0.0
     #: The last error the server sent about this document.
     error: Error | None = None
     #: An HTTP sync request for this document is out, awaiting its answer.

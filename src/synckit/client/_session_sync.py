@@ -48,6 +48,10 @@ from synckit.protocol import (
 
 __all__ = ["SessionSync"]
 
+#: Seconds before subscribing again after the server ended a subscription with a retryable
+#: error (unless the error asks for longer).
+RESUBSCRIBE_SECONDS = 1.0
+
 
 class SessionSync(ReplicaSet):
     """A :class:`ReplicaSet` synced over a protocol session (a WebSocket, or a simulation's
@@ -123,6 +127,7 @@ class SessionSync(ReplicaSet):
             rep.error = None
             rep.http_pending = False
             rep.stored = 0
+            rep.resubscribe_at = 0.0
 
     def reauthenticate(self, token: str) -> None:
         """Send a Hello with a fresh ``token`` on the open session (before the one in use
@@ -272,7 +277,14 @@ class SessionSync(ReplicaSet):
                 rep = self._replicas[doc_id]
                 self._reject(doc_id, rep, event)
                 if not event.batch_id:
-                    rep.server_raw = None  # the subscription ended; retried on the next connection
+                    # The subscription ended. One the server may take again (its storage failed
+                    # to load the document) is tried again on this connection a little later:
+                    # nothing else would renew it while the connection stays up. Otherwise, on
+                    # the next connection.
+                    rep.server_raw = None
+                    if event.retryable:
+                        wait = max(RESUBSCRIBE_SECONDS, event.retry_after_ms / 1000)
+                        rep.resubscribe_at = self._last_heard + wait
                 elif event.retryable:
                     rep.pushed = VersionVector()
                     rep.retry_at = self._last_heard + event.retry_after_ms / 1000
@@ -385,4 +397,8 @@ class SessionSync(ReplicaSet):
                 rep.retry_at = 0.0  # the wait the server asked for is over: push again
                 if rep.server_raw is not None:
                     self._push(doc_id, rep)
+            if rep.resubscribe_at and rep.resubscribe_at <= now:
+                rep.resubscribe_at = 0.0
+                if session.state is State.OPEN and session.doc_state(doc_id) is None:
+                    self._subscribe(doc_id, rep)
         return True

@@ -35,6 +35,7 @@ from synckit._storage import StoredDoc
 from synckit.errors import (
     AuthError,
     DecodeError,
+    InvalidValueError,
     LimitExceededError,
     StorageError,
     TokenExpiredError,
@@ -66,7 +67,7 @@ SYNC_PATH = "/v1/sync"
 # How often the hub looks for tokens that expired during a session.
 _TICK_SECONDS = 0.5
 # With several servers: how often each reads its open documents from storage, whatever Redis did.
-_CATCH_UP_SECONDS = 30.0
+CATCH_UP_SECONDS = 30.0
 
 # HTTP status codes for the error that ended an HTTP exchange (400 for the rest).
 _HTTP_STATUS = {
@@ -154,6 +155,8 @@ class SyncServer:
         change_bus: with several servers on one storage (PostgreSQL), carries each committed
             change to the others (see :mod:`._redis_bus`). None: clients of another server
             see this one's changes only when they subscribe again.
+        catch_up_seconds: with a change bus, how often the open documents are read from
+            storage whatever the bus did (a message Redis lost, or Redis down).
         presence_bus: carries presence to and from the other servers of one deployment (see
             :mod:`._redis_presence`). None: clients see the presence of this server's
             clients only.
@@ -171,8 +174,12 @@ class SyncServer:
         access_feed: AccessFeed | None = None,
         metrics_address: tuple[str, int] | socket.socket | None = None,
         change_bus: RedisChangeBus | None = None,
+        catch_up_seconds: float = CATCH_UP_SECONDS,
         presence_bus: RedisPresenceBus | None = None,
     ) -> None:
+        if not catch_up_seconds > 0:
+            raise InvalidValueError(f"catch_up_seconds must be positive, got {catch_up_seconds!r}")
+        self.catch_up_seconds = catch_up_seconds
         self.store = open_store(store)
         #: This server's metrics (``GET /metrics``), in a registry of its own.
         self.metrics = Metrics()
@@ -198,6 +205,7 @@ class SyncServer:
             self.hub.on_commit = change_bus.publish
             change_bus.subscribe(self.hub.merge_remote)
             change_bus.on_subscribed(self._catch_up_soon)
+            self.hub.on_behind = self._catch_up_soon
         self.presence_bus = presence_bus
         if presence_bus is not None:
             presence = self.hub.presence
@@ -206,6 +214,8 @@ class SyncServer:
             presence_bus.on_subscribed(lambda: presence_bus.publish(presence.full_relay()))
         self._presence_task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
+        # Documents to catch up on next (None: every open one).
+        self._catch_up_docs: set[str] | None = set()
         self._metrics_listener = (
             None if metrics_address is None else MetricsListener(self.metrics, metrics_address)
         )
@@ -232,20 +242,54 @@ class SyncServer:
                 self._presence_flusher(), name="synckit-presence"
             )
 
-    def _catch_up_soon(self) -> None:
-        """The change bus may have missed messages: read the open documents from storage."""
+    def _catch_up_soon(self, doc_id: str | None = None) -> None:
+        """The change bus may have missed messages: read from storage what this server lacks
+        of its open documents (of ``doc_id`` only, when given: a client showed that this
+        server is behind on it)."""
+        if doc_id is None:
+            self._catch_up_docs = None
+        elif self._catch_up_docs is not None:
+            self._catch_up_docs.add(doc_id)
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.get_running_loop().create_task(self._catch_up())
 
     async def _catch_up(self) -> None:
-        for doc_id in self.hub.open_doc_ids:
+        """Read what storage holds beyond the open documents and merge it in (the hub tells
+        their subscribers), until no more catch-up was asked for meanwhile."""
+        while self._catch_up_docs is None or self._catch_up_docs:
+            wanted, self._catch_up_docs = self._catch_up_docs, set()
+            open_ids = self.hub.open_doc_ids
+            doc_ids = open_ids if wanted is None else [d for d in open_ids if d in wanted]
             try:
-                stored = await self._read_stored(doc_id)
+                found = await self._read_new(doc_ids)
             except StorageError as exc:
-                log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+                log_event(logging.WARNING, "catch_up_failed", docs=len(doc_ids), why=str(exc))
                 continue
+            for doc_id, stored in found.items():
+                if stored.snapshot is None:
+                    for batch in stored.changes:
+                        self.hub.merge_remote(doc_id, batch)
+                    continue
+                try:
+                    changes = LoggedDocument.restore(stored).doc.changes()
+                except DecodeError as exc:
+                    log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+                    continue
+                self.hub.merge_remote(doc_id, changes)
+
+    async def _read_new(self, doc_ids: list[str]) -> dict[str, StoredDoc]:
+        """What storage holds of ``doc_ids`` beyond what the hub's documents hold: only that
+        with a store that keeps track (PostgreSQL's ``read_new``), else everything stored."""
+        read_new = getattr(self.store, "read_new", None)
+        if read_new is not None:
+            found: dict[str, StoredDoc] = await read_new(doc_ids)
+            return found
+        everything = {}
+        for doc_id in doc_ids:
+            stored = await self._read_stored(doc_id)
             if stored is not None:
-                self.hub.merge_remote(doc_id, LoggedDocument.restore(stored).doc.changes())
+                everything[doc_id] = stored
+        return everything
 
     async def _read_stored(self, doc_id: str) -> StoredDoc | None:
         """What storage holds for ``doc_id``, read for someone other than the hub: with the
@@ -259,15 +303,15 @@ class SyncServer:
 
     async def _ticker(self) -> None:
         """Expire tokens that ran out during a session, twice a second; with a change bus,
-        read the open documents from storage every ``_CATCH_UP_SECONDS`` (a message Redis
+        read the open documents from storage every ``catch_up_seconds`` (a message Redis
         lost without the subscription dropping is caught up then)."""
         loop = asyncio.get_running_loop()
-        next_catch_up = loop.time() + _CATCH_UP_SECONDS
+        next_catch_up = loop.time() + self.catch_up_seconds
         while True:
             await asyncio.sleep(_TICK_SECONDS)
             self.hub.tick()
             if self.change_bus is not None and loop.time() >= next_catch_up:
-                next_catch_up = loop.time() + _CATCH_UP_SECONDS
+                next_catch_up = loop.time() + self.catch_up_seconds
                 self._catch_up_soon()
 
     async def _presence_flusher(self) -> None:
@@ -578,6 +622,7 @@ def create_app(
     access_feed: AccessFeed | None = None,
     metrics_address: tuple[str, int] | socket.socket | None = None,
     change_bus: RedisChangeBus | None = None,
+    catch_up_seconds: float = CATCH_UP_SECONDS,
     presence_bus: RedisPresenceBus | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
@@ -604,6 +649,7 @@ def create_app(
         access_feed=access_feed,
         metrics_address=metrics_address,
         change_bus=change_bus,
+        catch_up_seconds=catch_up_seconds,
         presence_bus=presence_bus,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)

@@ -200,6 +200,11 @@ class Hub:
         #: Called with (doc_id, changes) once changes pushed here are committed: how other
         #: servers on the same storage learn of them (see :meth:`merge_remote`).
         self.on_commit: Callable[[str, bytes], None] | None = None
+        #: Called with a document id when a client shows that this server's copy lacks
+        #: changes others hold (a Subscribe whose version has other clients' operations the
+        #: document lacks, or a push whose changes wait for predecessors): with several servers
+        #: on one storage, another server committed them and this one did not hear of it yet.
+        self.on_behind: Callable[[str], None] | None = None
         self._performing = False
         #: Rooms with committed changes not yet broadcast (see :meth:`_flush_broadcasts`).
         self._outgoing: dict[str, Room] = {}
@@ -581,8 +586,13 @@ class Hub:
             return
         self.rooms.touch(room)
         doc = room.logged.doc
+        version = doc.version()
+        if self.on_behind is not None:
+            me = conn.session.client_id
+            if any(seq > version[client] for client, seq in since.items() if client != me):
+                self.on_behind(doc_id)
         changes = doc.changes(since) if since else room.whole_changes(doc)
-        answer = Subscribed(doc_id, changes, doc.version().encode())
+        answer = Subscribed(doc_id, changes, version.encode())
 
         def reply() -> None:
             if conn.session.awaits_subscribed(doc_id):
@@ -727,6 +737,8 @@ class Hub:
         # repeats what already waits (same count, nothing applied) stores nothing.
         waiting = doc.waiting
         new_wait = waiting and (waiting != waiting_before or after != before)
+        if new_wait and self.on_behind is not None:
+            self.on_behind(doc_id)
         stored = changes if new_wait else delta
         version = after.encode()
         if not stored:
@@ -738,13 +750,20 @@ class Hub:
             self.rooms.after_commit(ack)
             return
         commit = self.rooms.append(room, stored)
+        # Did the push let changes of others apply, changes that waited here for it? The
+        # pusher has never seen those (they came from another server, or a client that had
+        # them from one): it gets the broadcast too, though its Ack's version holds them.
+        me = conn.session.client_id
+        unblocked = any(seq > before[client] for client, seq in after.items() if client != me)
 
         def reply() -> None:
             conn.send(Ack(doc_id, batch, version))
             observer.acked(self._monotonic() - taken)
             if delta:
-                # Broadcast once the whole commit is acknowledged, with the rest of it.
-                room.outgoing.append(Outgoing(conn, before, after, delta, version))
+                # Broadcast once the whole commit is acknowledged, with the rest of it (to
+                # the pusher too when it let others' changes apply: see above).
+                sender = None if unblocked else conn
+                room.outgoing.append(Outgoing(sender, before, after, delta, version))
                 self._outgoing[doc_id] = room
             if self.on_commit is not None:
                 self.on_commit(doc_id, stored)
@@ -1018,7 +1037,7 @@ class Hub:
         for conn in list(self._connections.values()):
             conn.send(self.shutting_down_error())
         for doc_id, room in self.rooms.items():
-            if room.logged is not None and room.logged.log_count:
+            if room.logged is not None and room.logged.log_count and not room.logged.compacting:
                 self.rooms.compact(doc_id, room.logged)
         self.rooms.clear()
         self._connections.clear()

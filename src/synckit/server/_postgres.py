@@ -17,6 +17,13 @@ merged (documents are CRDTs) before it is replaced; and since the server's docum
 not hold what was merged in, that store merges on every later compaction of it.
 Compactions of one document take turns on an advisory lock; appends never wait for them.
 
+Appends to one document take turns too (another advisory lock, per document, held from before
+their ids are drawn until they commit): so a document's log ids are committed in ascending
+order, and a reader that has seen id ``n`` of a document will never see a smaller one appear
+later. That is what lets a server catch up on what others wrote by reading only the entries
+after the last id it read (:meth:`PostgresStore.read_new`); it also keeps two servers from
+taking the row locks of the same JSON views in opposite orders.
+
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +93,22 @@ class _Known:
     generation: int | None
     #: The log ids its document holds and has not compacted, in the server's order.
     ids: deque[int] = field(default_factory=deque)
+    #: Every log entry up to this id is in its document (read by :meth:`load` or
+    #: :meth:`read_new`; its own appends do not count: others' may lie below them, unread).
+    read_to: int = 0
+    #: The stored snapshot's generation when last read, or after this store's own compaction
+    #: of a snapshot of that generation (0: none was stored; None: unknown). Another server's
+    #: compaction changes it, and may have deleted entries after ``read_to``.
+    read_generation: int | None = None
+    #: Counts loads: a catch-up read that started before a load must not move the marks.
+    loads: int = 0
+
+
+def _append_key(doc_id: str) -> int:
+    """The advisory lock (one bigint key, a space apart from the two-int keys) that appends
+    to ``doc_id`` take turns on."""
+    digest = hashlib.blake2b(doc_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _merge_snapshots(stored: bytes, ours: bytes) -> bytes:
@@ -204,10 +228,76 @@ class PostgresStore:
 
     async def load(self, doc_id: str) -> StoredDoc | None:
         """What is stored for ``doc_id`` (None: nothing). The server's document is rebuilt
-        from it: the store remembers what it holds, for :meth:`compact`."""
+        from it: the store remembers what it holds, for :meth:`compact` and
+        :meth:`read_new`."""
         stored, generation, ids = await self._read(doc_id)
-        self._remember(doc_id, _Known(generation, deque(ids)))
+        was = self._known.get(doc_id)
+        known = _Known(generation, deque(ids), max(ids, default=0), generation)
+        known.loads = 1 if was is None else was.loads + 1
+        self._remember(doc_id, known)
         return stored
+
+    async def read_new(self, doc_ids: Sequence[str]) -> dict[str, StoredDoc]:
+        """What storage holds of ``doc_ids`` that the server's documents (rebuilt by
+        :meth:`load`) have not been given yet, for a server catching up on what other servers
+        wrote. Each document with something new maps to either the log entries after the last
+        one read (no snapshot), or, after another server compacted its log (entries may have
+        gone into the snapshot unread) or when the store knows nothing of it, everything
+        stored (a snapshot, when there is one). Documents with nothing new are left out.
+        The caller merges what it gets into its documents: the store counts it as held.
+
+        Raises:
+            StorageError: the database failed (nothing counted as held).
+        """
+        wanted = list(dict.fromkeys(doc_ids))
+        known = {d: self._known[d] for d in wanted if d in self._known}
+        partial = [d for d in wanted if d in known and known[d].read_generation is not None]
+        loads = {d: known[d].loads for d in wanted if d in known}
+        found: dict[str, StoredDoc] = {}
+        full = [d for d in wanted if d not in partial]
+        if partial:
+            pool = await self._get_pool()
+            with _failing(f"catch up on {len(partial)} documents"):
+                async with (
+                    pool.acquire() as conn,
+                    conn.transaction(isolation="repeatable_read", readonly=True),
+                ):
+                    snaps = await conn.fetch(
+                        "SELECT doc_id, generation FROM snapshots WHERE doc_id = ANY($1::text[])",
+                        partial,
+                    )
+                    rows = await conn.fetch(
+                        "SELECT c.doc_id, c.id, c.data FROM changes c JOIN unnest($1::text[], "
+                        "$2::bigint[]) AS k(doc_id, after) ON c.doc_id = k.doc_id "
+                        "AND c.id > k.after ORDER BY c.id",
+                        partial,
+                        [known[d].read_to for d in partial],
+                    )
+            generations = {r["doc_id"]: int(r["generation"]) for r in snaps}
+            batches: dict[str, list[tuple[int, bytes]]] = {}
+            for row in rows:
+                batches.setdefault(row["doc_id"], []).append((int(row["id"]), bytes(row["data"])))
+            for doc_id in partial:
+                entry = known[doc_id]
+                if generations.get(doc_id, 0) != entry.read_generation:
+                    full.append(doc_id)  # compacted by another server since: read it all
+                    continue
+                new = batches.get(doc_id)
+                if not new:
+                    continue
+                if entry.loads == loads[doc_id]:
+                    entry.read_to = max(entry.read_to, new[-1][0])
+                found[doc_id] = StoredDoc(None, tuple(data for _, data in new))
+        for doc_id in full:
+            stored, generation, ids = await self._read(doc_id)
+            if stored is None:
+                continue
+            entry_or_none = self._known.get(doc_id)
+            if entry_or_none is not None and entry_or_none.loads == loads.get(doc_id):
+                entry_or_none.read_to = max(entry_or_none.read_to, max(ids, default=0))
+                entry_or_none.read_generation = generation
+            found[doc_id] = stored
+        return found
 
     async def read(self, doc_id: str) -> StoredDoc | None:
         """What :meth:`load` returns, for readers that do not keep the document (a JSON view):
@@ -227,8 +317,15 @@ class PostgresStore:
             return
         pool = await self._get_pool()
         docs = sorted({doc_id for doc_id, _ in batches} | set(views or ()))
+        keys = sorted({_append_key(doc_id) for doc_id, _ in batches})
         with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
             async with pool.acquire() as conn, conn.transaction():
+                if keys:
+                    # In one order everywhere (no deadlock); held until the commit, so that
+                    # this document's ids commit in ascending order (see the module's doc).
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys
+                    )
                 rows = await conn.fetch(
                     "INSERT INTO changes (doc_id, data) SELECT d, c "
                     "FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, c, n) "
@@ -269,6 +366,7 @@ class PostgresStore:
                 stored = await conn.fetchrow(
                     "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
                 )
+                stored_generation = 0 if stored is None else int(stored["generation"])
                 data = snapshot
                 merged = stored is not None and stored["generation"] != known.generation
                 if merged:
@@ -294,6 +392,10 @@ class PostgresStore:
                 )
         for _ in take:
             known.ids.popleft()
+        # Only this compaction since the last read: it deleted entries the document holds,
+        # and the next catch-up still needs only the entries after the last one read.
+        if known.read_generation == stored_generation:
+            known.read_generation = int(generation)
         # After a merge the stored snapshot holds what the server's document lacks: its next
         # compaction must merge again, whatever the generation then.
         known.generation = None if merged else int(generation)

@@ -1,10 +1,14 @@
 """One Redis pub/sub channel shared by server processes: what the access feed and the change
 bus both stand on.
 
-A :class:`RedisChannel` publishes in the background (a publish never blocks or fails the
-caller; a failure is logged, and whoever depends on the message has a way to catch up), hears
-the other servers' messages (each message starts with its sender's id, so a server never hears
-its own), and subscribes again after Redis went away, saying so (``on_resubscribed``): messages
+A :class:`RedisChannel` publishes in the background, in order, from an outbox: a publish
+never blocks or fails the caller, and a message Redis could not take (Redis down, restarting,
+or a pooled connection it closed) stays in the outbox and is sent again once Redis answers, so
+the other servers still hear it, late. The outbox is bounded (:data:`MAX_OUTBOX` messages; the
+oldest are dropped beyond, and logged): whoever depends on the messages must have another way
+to catch up, for that and for a sender that dies with messages in its outbox. It hears the
+other servers' messages (each message starts with its sender's id, so a server never hears its
+own), and subscribes again after Redis went away, saying so (``on_resubscribed``): messages
 may have been missed in between.
 """
 
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +28,12 @@ from synckit.server._log import log_event
 
 __all__ = ["RedisChannel"]
 
-# Seconds between attempts to subscribe again after Redis went away.
+# Seconds between attempts to subscribe (or publish) again after Redis went away.
 _RETRY_SECONDS = 0.5
+#: Messages waiting to be published at most; beyond, the oldest are dropped.
+MAX_OUTBOX = 10_000
+# Seconds aclose waits for the outbox to empty.
+_FLUSH_SECONDS = 2.0
 
 
 class RedisChannel:
@@ -52,23 +61,54 @@ class RedisChannel:
         self._on_resubscribed = on_resubscribed
         self._redis: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
-        self._pending: set[asyncio.Task[Any]] = set()
+        self._outbox: deque[bytes] = deque()
+        self._queued = asyncio.Event()
+        #: Messages dropped from a full outbox so far.
+        self.dropped = 0
 
     def publish(self, payload: bytes) -> None:
-        """Send ``payload`` to the other servers, in the background (nothing before
-        :meth:`start`)."""
+        """Send ``payload`` to the other servers, in the background, after every message
+        published before it (nothing before :meth:`start`)."""
         if self._redis is None:
             return
-        task = asyncio.get_running_loop().create_task(self._send(self.origin + b"\n" + payload))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        if len(self._outbox) >= MAX_OUTBOX:
+            self._outbox.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log_event(
+                    logging.WARNING, "redis_outbox_full", channel=self.channel, dropped=self.dropped
+                )
+        self._outbox.append(self.origin + b"\n" + payload)
+        self._queued.set()
 
-    async def _send(self, message: bytes) -> None:
-        try:
-            await self._redis.publish(self.channel, message)
-        except (aioredis.RedisError, OSError) as exc:
-            log_event(logging.WARNING, "redis_down", channel=self.channel, why=str(exc))
+    async def _send_all(self) -> None:
+        """Publish the outbox in order; a message Redis did not take is tried again."""
+        failing = False
+        while True:
+            if not self._outbox:
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            try:
+                await self._redis.publish(self.channel, self._outbox[0])
+            except (aioredis.RedisError, OSError) as exc:
+                if not failing:
+                    log_event(logging.WARNING, "redis_down", channel=self.channel, why=str(exc))
+                failing = True
+                await asyncio.sleep(_RETRY_SECONDS)
+                continue
+            if failing:
+                log_event(logging.INFO, "redis_back", channel=self.channel)
+                failing = False
+            if self._outbox:
+                self._outbox.popleft()
+
+    @property
+    def outbox(self) -> int:
+        """Messages waiting to be published."""
+        return len(self._outbox)
 
     async def start(self) -> None:
         """Connect and listen; returns once subscribed (or after the first failed attempt,
@@ -76,31 +116,45 @@ class RedisChannel:
         if self._task is not None:
             return
         self._redis = aioredis.from_url(self.url)
-        self._task = asyncio.get_running_loop().create_task(
-            self._listen(), name=f"synckit-redis:{self.channel}"
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._listen(), name=f"synckit-redis:{self.channel}")
+        self._sender = loop.create_task(
+            self._send_all(), name=f"synckit-redis-publish:{self.channel}"
         )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self._ready.wait()
 
     async def _listen(self) -> None:
-        first = True
+        subscribed = False
         while True:
+            pubsub = self._redis.pubsub()
             try:
-                pubsub = self._redis.pubsub()
                 await pubsub.subscribe(self.channel)
-                self._ready.set()
-                if not first and self._on_resubscribed is not None:
-                    self._on_resubscribed()
-                first = False
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    kind = message.get("type")
+                    if kind == "message":
                         self._heard(message.get("data"))
+                    elif kind == "subscribe":
+                        # Redis confirms the subscription: the first time, and again after
+                        # every reconnection, whether this loop made it or the client library
+                        # made it on its own (it reconnects and subscribes again without a
+                        # word when Redis is back at once). Either way messages may have been
+                        # missed; those sent from now on will be heard.
+                        self._ready.set()
+                        if subscribed and self._on_resubscribed is not None:
+                            self._on_resubscribed()
+                        subscribed = True
             except (aioredis.RedisError, OSError) as exc:
                 self._ready.set()
-                first = False
+                subscribed = True
                 log_event(logging.WARNING, "redis_down", channel=self.channel, why=str(exc))
                 await asyncio.sleep(_RETRY_SECONDS)
+            finally:
+                # Its connection may have reconnected and subscribed again on its own: close
+                # it, or Redis would keep queueing messages for a subscriber nobody reads.
+                with contextlib.suppress(aioredis.RedisError, OSError):
+                    await pubsub.aclose()
 
     def _heard(self, data: object) -> None:
         if not isinstance(data, bytes):
@@ -110,15 +164,20 @@ class RedisChannel:
             self._on_message(payload)
 
     async def aclose(self) -> None:
-        """Stop listening, let pending publishes finish, close the connection."""
+        """Stop listening, give the outbox up to two seconds to empty, close the connection."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for pending in list(self._pending):
-            with contextlib.suppress(Exception):
-                await pending
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            deadline = asyncio.get_running_loop().time() + _FLUSH_SECONDS
+            while self._outbox and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

@@ -45,8 +45,9 @@ __all__ = [
 class Outgoing:
     """One push's changes, committed and waiting to be broadcast with the rest of its commit."""
 
-    #: The connection that pushed them (it has them already).
-    sender: Connection
+    #: The connection that pushed them (it has them already; None: the push let others'
+    #: waiting changes apply, which it lacks, so it gets the broadcast too).
+    sender: Connection | None
     #: The document's version before and after they were merged.
     before: VersionVector
     after: VersionVector
@@ -238,7 +239,7 @@ class Rooms:
         del self._rooms[room.doc_id]
         self._live.pop(room.doc_id, None)
         logged = room.logged
-        if logged is not None and logged.log_count:
+        if logged is not None and logged.log_count and not logged.compacting:
             self.compact(room.doc_id, logged)
 
     def evict(self, doc_id: str) -> Room | None:
