@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 from synckit.server._log import log_event
-from synckit.server._redis_channel import RedisChannel
+from synckit.server._redis_channel import RedisBus
 
 __all__ = ["RedisChangeBus"]
 
@@ -25,43 +25,22 @@ DEFAULT_CHANNEL = "synckit:changes"
 ChangeListener = Callable[[str, bytes], None]
 
 
-class RedisChangeBus:
-    """Committed changes shared by every server on the same Redis and channel.
-
-    Args:
-        url: the Redis URL (``redis://host:port/db``).
-        channel: the pub/sub channel.
-
-    :meth:`start` in the running loop (``SyncServer.start`` does), :meth:`aclose` at the end.
-    """
+class RedisChangeBus(RedisBus):
+    """Committed changes shared by every server on the same Redis and channel (see
+    :class:`~synckit.server._redis_channel.RedisBus` for start, close and resubscription:
+    read from storage what is open each time it subscribes again)."""
 
     def __init__(self, url: str, channel: str = DEFAULT_CHANNEL) -> None:
-        self._channel = RedisChannel(url, channel, self._heard, self._resubscribed)
+        super().__init__(url, channel)
         self._listeners: list[ChangeListener] = []
-        self._on_subscribed: list[Callable[[], None]] = []
 
     def subscribe(self, listener: ChangeListener) -> None:
         """Call ``listener(doc_id, changes)`` with every change another server publishes."""
         self._listeners.append(listener)
 
-    def on_subscribed(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` every time the bus subscribes again: messages may have been
-        missed since, so read from storage what is open."""
-        self._on_subscribed.append(callback)
-
     def publish(self, doc_id: str, changes: bytes) -> None:
         """Tell the other servers that ``changes`` of ``doc_id`` are committed."""
         self._channel.publish(doc_id.encode() + b"\n" + changes)
-
-    async def start(self) -> None:
-        await self._channel.start()
-
-    async def aclose(self) -> None:
-        await self._channel.aclose()
-
-    def _resubscribed(self) -> None:
-        for callback in tuple(self._on_subscribed):
-            callback()
 
     def _heard(self, payload: bytes) -> None:
         doc, sep, changes = payload.partition(b"\n")

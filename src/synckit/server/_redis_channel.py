@@ -1,5 +1,5 @@
-"""One Redis pub/sub channel shared by server processes: what the access feed and the change
-bus both stand on.
+"""One Redis pub/sub channel shared by server processes: what the access feed, the change bus
+and the presence bus stand on (the last two through :class:`RedisBus`).
 
 A :class:`RedisChannel` publishes in the background, in order, from an outbox: a publish
 never blocks or fails the caller, and a message Redis could not take (Redis down, restarting,
@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from itertools import islice
@@ -27,7 +28,7 @@ import redis.asyncio as aioredis
 
 from synckit.server._log import log_event
 
-__all__ = ["RedisChannel"]
+__all__ = ["RedisBus", "RedisChannel"]
 
 # Seconds between attempts to subscribe (or publish) again after Redis went away.
 _RETRY_SECONDS = 0.5
@@ -196,3 +197,39 @@ class RedisChannel:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+
+
+class RedisBus(ABC):
+    """A :class:`RedisChannel` with callbacks for every time it subscribes again: what the
+    change bus and the presence bus share. A subclass says how to publish and decodes what
+    it hears in :meth:`_heard`.
+
+    Args:
+        url: the Redis URL (``redis://host:port/db``).
+        channel: the pub/sub channel.
+
+    :meth:`start` in the running loop (``SyncServer.start`` does), :meth:`aclose` at the end.
+    """
+
+    def __init__(self, url: str, channel: str) -> None:
+        self._channel = RedisChannel(url, channel, self._heard, self._resubscribed)
+        self._on_subscribed: list[Callable[[], None]] = []
+
+    def on_subscribed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` every time the bus subscribes again: messages may have been
+        missed since (and the others may have missed ours)."""
+        self._on_subscribed.append(callback)
+
+    async def start(self) -> None:
+        await self._channel.start()
+
+    async def aclose(self) -> None:
+        await self._channel.aclose()
+
+    def _resubscribed(self) -> None:
+        for callback in tuple(self._on_subscribed):
+            callback()
+
+    @abstractmethod
+    def _heard(self, payload: bytes) -> None:
+        """A message another server published on the channel."""

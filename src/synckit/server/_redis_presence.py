@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from synckit.server._redis_channel import RedisChannel
+from synckit.server._redis_channel import RedisBus
 
 __all__ = ["RedisPresenceBus"]
 
@@ -19,43 +19,21 @@ __all__ = ["RedisPresenceBus"]
 DEFAULT_CHANNEL = "synckit:presence"
 
 
-class RedisPresenceBus:
-    """Presence relays shared by every server on the same Redis and channel.
-
-    Args:
-        url: the Redis URL (``redis://host:port/db``).
-        channel: the pub/sub channel.
-
-    :meth:`start` in the running loop (``SyncServer.start`` does), :meth:`aclose` at the end.
-    """
+class RedisPresenceBus(RedisBus):
+    """Presence relays shared by every server on the same Redis and channel (see
+    :class:`~synckit.server._redis_channel.RedisBus` for start, close and resubscription)."""
 
     def __init__(self, url: str, channel: str = DEFAULT_CHANNEL) -> None:
-        self._channel = RedisChannel(url, channel, self._heard, self._resubscribed)
+        super().__init__(url, channel)
         self._listeners: list[Callable[[bytes], None]] = []
-        self._on_subscribed: list[Callable[[], None]] = []
 
     def subscribe(self, listener: Callable[[bytes], None]) -> None:
         """Call ``listener(relay)`` with every relay another server publishes."""
         self._listeners.append(listener)
 
-    def on_subscribed(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` every time the bus subscribes again (relays may have been
-        missed, and the others may have missed ours)."""
-        self._on_subscribed.append(callback)
-
     def publish(self, relay: bytes) -> None:
         """Send a relay to the other servers, in the background."""
         self._channel.publish(relay)
-
-    async def start(self) -> None:
-        await self._channel.start()
-
-    async def aclose(self) -> None:
-        await self._channel.aclose()
-
-    def _resubscribed(self) -> None:
-        for callback in tuple(self._on_subscribed):
-            callback()
 
     def _heard(self, payload: bytes) -> None:
         for listener in tuple(self._listeners):
