@@ -74,24 +74,48 @@ class OpInfo:
     seq: int
     width: int
     kind: int
-    name: str
+    name: Any  # a top-level name, or a nested container's canonical id (see _canonical_names)
     hlc: int = 0
     value: JSON = None
     item: tuple[str, int] | None = None  # list move/delete target; text delete target
     tags: tuple[tuple[str, int], ...] = ()
     deps: tuple[tuple[str, int], ...] = ()  # the author's version before the action
+    key: str = ""  # map operations: the key
+    child: int = 0  # MAP_CREATE, LIST_CREATE: the kind of container made (1 map .. 5 set)
+    epoch: tuple[str, int] | None = None  # MAP_CREATE: the write it replaced at its key
+
+
+def _canonical_names(names: list[str], clients: list[str], fmt: int) -> list[Any]:
+    """A message's name table with nested entries (format 2) made independent of the
+    message: ``(parent, key, epoch)`` and ``(parent, (client, seq))`` with client id strings."""
+    out: list[Any] = []
+    for text in names:
+        if fmt < 2 or not text.startswith("\x00"):
+            out.append(text)
+            continue
+        entry = json.loads(text[1:])
+        if isinstance(entry, str):
+            out.append(entry)
+        elif len(entry) == 4:
+            parent, key, ec, es = entry
+            out.append((out[parent], key, (clients[ec - 1], es) if ec else None))
+        else:
+            parent, c, seq = entry
+            out.append((out[parent], (clients[c], seq)))
+    return out
 
 
 def decode_ops(data: bytes, deps: VersionVector) -> list[OpInfo]:
     """The operations in a ChangeSet, with ``deps`` as each one's causal predecessors."""
     msg = pb.ChangeSet()
     msg.ParseFromString(data)
-    clients, names = list(msg.clients), list(msg.names)
+    clients = list(msg.clients)
+    names = _canonical_names(list(msg.names), clients, msg.format)
     dep_items = tuple(sorted(deps.items()))
     out: list[OpInfo] = []
     for ch in msg.changes:
         author = clients[ch.client]
-        ints, hlcs = list(ch.ints), list(ch.hlcs)
+        ints, hlcs, strs = list(ch.ints), list(ch.hlcs), list(ch.strs)
         values = json.loads(ch.values) if ch.values else []
         ii = hi = vi = si = ti = 0
         hlc = 0
@@ -157,6 +181,27 @@ def decode_ops(data: bytes, deps: VersionVector) -> list[OpInfo]:
                 info["value"] = ints[ii + 2]  # signed count
                 ii += 3
                 width = abs(info["value"])
+            elif kind in (pb.OP_KIND_MAP_SET, pb.OP_KIND_MAP_DELETE, pb.OP_KIND_MAP_CREATE):
+                if kind == pb.OP_KIND_MAP_CREATE:
+                    info["child"] = ints[ii]
+                    if ints[ii + 1]:
+                        info["epoch"] = ref(ints[ii + 1] - 1, ints[ii + 2])
+                    ii += 3
+                hlc += hlcs[hi]
+                hi += 1
+                info["hlc"] = hlc
+                info["key"] = strs[si]
+                si += 1
+                if kind == pb.OP_KIND_MAP_SET:
+                    info["value"] = values[vi]
+                    vi += 1
+            elif kind == pb.OP_KIND_LIST_CREATE:
+                info["child"] = ints[ii]
+                ii += 1
+                hlc += hlcs[hi]
+                hi += 1
+                info["hlc"] = hlc
+                si += 1
             else:
                 raise InvariantError(f"unknown op kind {kind} in a delta")
             out.append(OpInfo(author, seq, width, kind, name, deps=dep_items, **info))
@@ -203,6 +248,12 @@ def _width_and_advance(
         return ints[ii + 4], ii + 5, si
     if kind == pb.OP_KIND_TEXT_DELETE:
         return abs(ints[ii + 2]), ii + 3, si
+    if kind in (pb.OP_KIND_MAP_SET, pb.OP_KIND_MAP_DELETE):
+        return 1, ii, si + 1
+    if kind == pb.OP_KIND_MAP_CREATE:
+        return 1, ii + 3, si + 1
+    if kind == pb.OP_KIND_LIST_CREATE:
+        return 1, ii + 1, si + 1
     return 1, ii, si  # field set/delete, set add
 
 
@@ -298,6 +349,50 @@ def text_delete(name: str, pos: int, n: int) -> Action:
     return act
 
 
+def todo_set(key: str) -> Action:
+    """Set ``key`` of the first todo item (a map inside the list ``todos``)."""
+
+    def act(d: Document, label: str) -> None:
+        todos = d.get_list("todos")
+        if len(todos):
+            todos.get_map(0).set(key, label)
+
+    return act
+
+
+def todo_delete_and_tag(d: Document, label: str) -> None:
+    """Delete the first todo item, and add a tag (creating the ``tags`` list if unset)."""
+    todos = d.get_list("todos")
+    if len(todos):
+        todos.delete(0)
+    tag(d, label)
+
+
+def tag(d: Document, label: str) -> None:
+    """Add a tag to the list at ``settings.tags``, creating it when the key is unset."""
+    d.get_map("settings").get_list("tags").append(label)
+
+
+def todo_note(d: Document, label: str) -> None:
+    """Type into the notes text of the first todo item (creating it when unset)."""
+    todos = d.get_list("todos")
+    if len(todos):
+        todos.get_map(0).get_text("notes").insert(0, "n")
+
+
+def untag_all(d: Document, label: str) -> None:
+    """Delete the ``tags`` key: its list is gone for good."""
+    d.get_map("settings").delete("tags")
+
+
+def color(d: Document, label: str) -> None:
+    d.get_map("settings").get_map("colors").set("bg", label)
+
+
+def _nested_base(d: Document) -> None:
+    d.get_list("todos").insert_map(0).set("title", "t")
+
+
 def _no_base(d: Document) -> None:
     pass
 
@@ -346,6 +441,12 @@ def scenarios(full: bool) -> list[Scenario]:
             _text_base,
             ((text_insert("t", 1, "é"),), (text_insert("t", 1, "xy"),), (text_delete("t", 0, 2),)),
         ),
+        Scenario(
+            "nested",
+            skews,
+            _nested_base,
+            ((todo_set("done"),), (tag,), (todo_delete_and_tag,)),
+        ),
     ]
     if not full:
         # Up to two duplicate deliveries: ~60,000 states, under a second.
@@ -357,6 +458,7 @@ def scenarios(full: bool) -> list[Scenario]:
         "counter+set": (set_discard("s", 1), increment("c", 5)),
         "list": (list_move_value("l", "p", 2), list_insert("l", 0)),
         "text": (text_delete("t", 0, 2), text_insert("t", 1, "w")),
+        "nested": (todo_delete_and_tag, color),
     }
     mixed = _full_mixed(skews)
     return mixed + [
@@ -413,10 +515,79 @@ def _full_mixed(skews: tuple[int, int, int]) -> list[Scenario]:
                 (text_delete("t", 0, 2),),
             ),
         ),
+        Scenario(
+            "nested",
+            skews,
+            _nested_base,
+            (
+                (todo_set("done"), untag_all),
+                (tag, todo_note),
+                (todo_delete_and_tag,),
+            ),
+        ),
     ]
 
 
 # ----------------------------------------------------------------------------- the checker
+
+_MAP_KINDS = (pb.OP_KIND_MAP_SET, pb.OP_KIND_MAP_DELETE, pb.OP_KIND_MAP_CREATE)
+
+
+def _root(name: Any) -> str:
+    while isinstance(name, tuple):
+        name = name[0]
+    return str(name)
+
+
+def _nested_roots(held: list[OpInfo]) -> dict[str, int]:
+    """Top-level containers that are maps or hold nested containers: name -> kind (1 map,
+    2 list)."""
+    roots: dict[str, int] = {}
+    for op in held:
+        if isinstance(op.name, tuple):
+            top = op.name
+            while isinstance(top[0], tuple):
+                top = top[0]
+            roots.setdefault(top[0], 1 if len(top) == 3 else 2)
+        elif op.kind in _MAP_KINDS:
+            roots[op.name] = 1
+        elif op.kind == pb.OP_KIND_LIST_CREATE:
+            roots[op.name] = 2
+    return roots
+
+
+def _matches(want: tuple[str, Any], got: JSON) -> bool:
+    """Whether a view matches the model's expectation (lists and texts as multisets)."""
+    what, expected = want
+    if what == "value":
+        return json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    if what == "map":
+        return (
+            isinstance(got, dict)
+            and set(got) == set(expected)
+            and all(_matches(expected[k], got[k]) for k in expected)
+        )
+    if what == "text":
+        return isinstance(got, str) and sorted(got) == expected
+    if what == "set":
+        return (
+            isinstance(got, list)
+            and sorted((type(m).__name__, json.dumps(m)) for m in got) == expected
+        )
+    # a list: some matching of the model's items to the shown ones, one to one
+    if not isinstance(got, list) or len(got) != len(expected):
+        return False
+    return _assign(list(expected), got)
+
+
+def _assign(items: list[tuple[str, Any]], got: list[JSON]) -> bool:
+    if not items:
+        return True
+    first, rest = items[0], items[1:]
+    for i, value in enumerate(got):
+        if _matches(first, value) and _assign(rest, got[:i] + got[i + 1 :]):
+            return True
+    return False
 
 
 @dataclass
@@ -567,6 +738,7 @@ class Checker:
                     )
         self._check_fields(held, view)
         self._check_containers(held, view)
+        self._check_nested(held, view)
 
     @staticmethod
     def _saw(later: OpInfo, earlier: OpInfo) -> bool:
@@ -600,8 +772,11 @@ class Checker:
         inserts: dict[str, dict[tuple[str, int], JSON]] = {}
         deleted: set[tuple[str, int]] = set()
         chars: dict[str, dict[tuple[str, int], str]] = {}
+        nested = _nested_roots(held)
         for op in held:
             k = op.kind
+            if not isinstance(op.name, str) or op.name in nested:
+                continue  # checked by _check_nested
             if k == pb.OP_KIND_COUNTER_ADD:
                 counters[op.name] = counters.get(op.name, 0) + op.value
             elif k == pb.OP_KIND_SET_ADD:
@@ -646,6 +821,94 @@ class Checker:
             want_chars = sorted(c for i, c in cs.items() if i not in deleted)
             if sorted(view.get(name, "")) != want_chars:
                 raise InvariantError(f"text {name!r} shows {view.get(name)!r}, want {want_chars}")
+
+    def _check_nested(self, held: list[OpInfo], view: dict[str, JSON]) -> None:
+        """Maps and containers inside containers, against a model of the documented rules:
+        each map key shows its last writer's (hlc, client id) write -- a value, nothing, or
+        the container that write created (named by its key and the write it replaced); a
+        list shows each held, undeleted item once; what is inside a container shows only
+        where the container itself shows. Lists and texts are compared as multisets."""
+        roots = _nested_roots(held)
+        if not roots:
+            return
+        by_container: dict[Any, list[OpInfo]] = {}
+        deleted: set[tuple[str, int]] = set()
+        for op in held:
+            by_container.setdefault(op.name, []).append(op)
+            if op.kind == pb.OP_KIND_LIST_DELETE:
+                assert op.item is not None
+                deleted.add(op.item)
+            elif op.kind == pb.OP_KIND_TEXT_DELETE:
+                assert op.item is not None
+                step = 1 if op.value > 0 else -1
+                deleted.update((op.item[0], op.item[1] + i * step) for i in range(abs(op.value)))
+        for root, kind in roots.items():
+            want = self._expect(root, kind, by_container, deleted)
+            got = view.get(root, {} if kind == 1 else [])
+            if not _matches(want, got):
+                raise InvariantError(f"{root!r} shows {got!r}; the model gives {want!r}")
+
+    def _expect(
+        self,
+        cid: Any,
+        kind: int,
+        by_container: dict[Any, list[OpInfo]],
+        deleted: set[tuple[str, int]],
+    ) -> tuple[str, Any]:
+        ops = by_container.get(cid, [])
+        if kind == 1:
+            regs: dict[str, OpInfo] = {}
+            for op in ops:
+                if op.kind in _MAP_KINDS:
+                    for other in ops:
+                        if (
+                            other.kind in _MAP_KINDS
+                            and other.key == op.key
+                            and other is not op
+                            and self._saw(op, other)
+                            and not op.hlc > other.hlc
+                        ):
+                            raise InvariantError(f"{op} saw {other} but its hlc is not larger")
+                    cur = regs.get(op.key)
+                    if cur is None or (op.hlc, op.client) > (cur.hlc, cur.client):
+                        regs[op.key] = op
+            shown: dict[str, tuple[str, Any]] = {}
+            for key, op in regs.items():
+                if op.kind == pb.OP_KIND_MAP_SET:
+                    shown[key] = ("value", op.value)
+                elif op.kind == pb.OP_KIND_MAP_CREATE:
+                    child: Any = (cid, key, op.epoch)
+                    shown[key] = self._expect(child, op.child, by_container, deleted)
+            return ("map", shown)
+        if kind == 2:
+            items: list[tuple[str, Any]] = []
+            for op in ops:
+                if (op.client, op.seq) in deleted:
+                    continue
+                if op.kind == pb.OP_KIND_LIST_INSERT:
+                    items.append(("value", op.value))
+                elif op.kind == pb.OP_KIND_LIST_CREATE:
+                    item: Any = (cid, (op.client, op.seq))
+                    items.append(self._expect(item, op.child, by_container, deleted))
+            return ("list", items)
+        if kind == 3:
+            chars = [
+                c
+                for op in ops
+                if op.kind == pb.OP_KIND_TEXT_INSERT
+                for i, c in enumerate(op.value)
+                if (op.client, op.seq + i) not in deleted
+            ]
+            return ("text", sorted(chars))
+        if kind == 4:
+            return ("value", sum(op.value for op in ops if op.kind == pb.OP_KIND_COUNTER_ADD))
+        gone = {t for op in ops if op.kind == pb.OP_KIND_SET_REMOVE for t in op.tags}
+        members = {
+            (type(op.value).__name__, json.dumps(op.value))
+            for op in ops
+            if op.kind == pb.OP_KIND_SET_ADD and (op.client, op.seq) not in gone
+        }
+        return ("set", sorted(members))
 
     # -- the search
 

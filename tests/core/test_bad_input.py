@@ -415,7 +415,7 @@ def test_a_bad_change_among_good_ones_rejects_the_whole_message() -> None:
     assert_rejected(doc, lambda: doc.apply(good.SerializeToString()), "unknown item")
 
 
-@pytest.mark.parametrize("fmt", [0, 2, 99, 2**32 - 1])
+@pytest.mark.parametrize("fmt", [0, 3, 99, 2**32 - 1])
 def test_unknown_format_versions_are_rejected(fmt: int) -> None:
     data = parsed(writer_doc().changes())
     data.format = fmt

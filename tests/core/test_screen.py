@@ -106,6 +106,10 @@ def test_honest_repeats_are_never_equivocation(
         (lambda d: d.get_text("t").insert(0, "abc"), lambda d: d.get_text("t").insert(0, "abd")),
         (lambda d: d.get_list("l").append("x"), lambda d: d.get_list("l").append("y")),
         (lambda d: d.get_set("s").add(1), lambda d: d.get_set("s").add(2)),
+        (lambda d: d.get_map("m").set("k", 1), lambda d: d.get_map("m").set("k", 2)),
+        (lambda d: d.get_map("m").get_list("k"), lambda d: d.get_map("m").get_text("k")),
+        (lambda d: d.get_map("m").set("k", 1), lambda d: d.get_map("m").delete("k")),
+        (lambda d: d.get_list("l").insert_map(0), lambda d: d.get_list("l").insert_list(0)),
     ],
 )
 def test_two_operations_under_one_id_and_seq_are_found(first: object, second: object) -> None:

@@ -40,7 +40,7 @@ def test_small_bound_explores_every_delivery_order_and_holds_every_invariant() -
     out = io.StringIO()
     stats = mc.run(full=False, out=out)
     print(out.getvalue())
-    assert set(stats.per_scenario) == {"lww", "counter+set", "list", "text"}
+    assert set(stats.per_scenario) == {"lww", "counter+set", "list", "text", "nested"}
     assert all(n > 1_000 for n in stats.per_scenario.values()), stats.per_scenario
     assert stats.quiescent > 0
     # The small bound is the CI bound: fewer states than the seed's TLA+ models.
@@ -87,11 +87,28 @@ class StaleFieldDocument(Document):
         return out
 
 
+class FirstTagWinsDocument(Document):
+    """Planted bug: shows only one tag of the nested ``settings.tags`` list, the same one on
+    every replica (so replicas still agree; only the model of the rules can tell)."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = super().to_json()
+        settings = out.get("settings")
+        if isinstance(settings, dict):
+            tags = settings.get("tags")
+            if isinstance(tags, list) and len(tags) > 1:
+                settings["tags"] = sorted(map(str, tags))[:1]
+        return out
+
+
 @pytest.mark.parametrize(
     ("doc_class", "scenario", "words"),
     [
         (ForgetfulDocument, "list", "differ at quiescence"),
         (StaleFieldDocument, "lww", "LWW winner"),
+        (FirstTagWinsDocument, "nested", "the model gives"),
     ],
 )
 def test_planted_bugs_are_caught(doc_class: type[Document], scenario: str, words: str) -> None:

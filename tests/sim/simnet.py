@@ -30,8 +30,8 @@ from synckit.server import Connection, Hub, Limits, perform_io
 from synckit.server import MemoryStore as ServerStore
 
 #: Edit kinds of :meth:`Simulation._edit`: field set, field delete, counter, text insert, text
-#: delete, list insert/delete, set add/discard, multi-field update.
-ALL_OPS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
+#: delete, list insert/delete, set add/discard, multi-field update, nested containers (8).
+ALL_OPS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7, 8)
 #: Only containers (counter, text, list, set): no last-writer-wins fields.
 CONTAINER_OPS: tuple[int, ...] = (2, 3, 4, 5, 6)
 
@@ -258,8 +258,36 @@ class Simulation:
                 members.add(rng.randrange(6))
             else:
                 members.discard(rng.randrange(6))
+        elif kind == 8:
+            self._edit_nested(doc)
         else:
             doc.update({"a": rng.randrange(5), "b": [rng.randrange(3)]})
+
+    def _edit_nested(self, doc: Document) -> None:
+        """A todo list of maps and a nested settings map: per-key merges, creation at one
+        key on several replicas, deletes of containers others are editing."""
+        rng = self.rng
+        self.stats["nested_edits"] += 1
+        todos = doc.get_list("todos")
+        n = len(todos)
+        r = rng.random()
+        if n == 0 or r < 0.25:
+            todos.insert_map(rng.randint(0, n)).set("title", rng.randrange(9))
+        elif r < 0.5:
+            todos.get_map(rng.randrange(n)).set(rng.choice(("title", "done")), rng.randrange(9))
+        elif r < 0.6:
+            todos.get_map(rng.randrange(n)).get_counter("votes").increment(1)
+        elif r < 0.7:
+            notes = todos.get_map(rng.randrange(n)).get_text("notes")
+            notes.insert(rng.randint(0, len(notes)), rng.choice(("a", "bc")))
+        elif r < 0.8:
+            todos.delete(rng.randrange(n))
+        elif r < 0.9:
+            todos.move(rng.randrange(n), rng.randrange(n))
+        elif r < 0.95:
+            doc.get_map("settings").get_map("colors").set(rng.choice("xy"), rng.randrange(9))
+        else:
+            doc.get_map("settings").delete("colors")
 
     # -- running ----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ def test_faults_really_happen() -> None:
         "sessions_ended_by_error",
         "acks",
         "storage_ops",
+        "nested_edits",
     ):
         assert total[what] > 0, what
 

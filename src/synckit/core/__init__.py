@@ -9,6 +9,7 @@ from synckit.core._cursor import Bind, Cursor
 from synckit.core._document import Document, wall_clock_ms
 from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe
 from synckit.core._list import List
+from synckit.core._map import Map
 from synckit.core._orset import ORSet
 from synckit.core._screen import ChangeReview, ChangeSummary, Equivocation, Screen
 from synckit.core._text._handle import Text
@@ -28,6 +29,7 @@ __all__ = [
     "JSONScalar",
     "JSONValue",
     "List",
+    "Map",
     "ORSet",
     "Ordering",
     "Screen",

@@ -79,15 +79,15 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
                     ops.append((K.FIELD_DELETE, seq, name, hlc))
                 else:
                     ops.append((K.FIELD_SET, seq, name, hlc, value))
-    for name, text in doc._texts.items():
+    for tname, text in doc._texts.items():
         text_ops = text.ops_since(c, after)
         if text_ops:
             sources += 1
             for top in text_ops:
                 if top[0] == "i":
-                    ops.append((K.TEXT_INSERT, top[1], name, top[2], top[3], top[4]))
+                    ops.append((K.TEXT_INSERT, top[1], tname, top[2], top[3], top[4]))
                 else:
-                    ops.append((K.TEXT_DELETE, top[1], name, top[2], top[3], top[4]))
+                    ops.append((K.TEXT_DELETE, top[1], tname, top[2], top[3], top[4]))
     if sources > 1:
         ops.sort(key=seq_of)
     # Seqs of writes that lost (or of skips made elsewhere) become SKIPs.

@@ -11,20 +11,33 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.core import _ops as K
-from synckit.core._ids import ItemId
+from synckit.core._ids import ContainerId, ItemId
 from synckit.core._ops import Op
 from synckit.core._values import JSONValue
 from synckit.errors import DecodeError, InvalidTypeError, InvalidValueError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
 
-__all__ = ["FORMAT", "Change", "ChangeSetWriter", "decode_changes", "parse_change_set"]
+__all__ = [
+    "FORMAT",
+    "READS",
+    "Change",
+    "ChangeSetWriter",
+    "decode_changes",
+    "parse_change_set",
+    "resolve_names",
+]
 
-#: The format version this release writes and reads.
-FORMAT = 1
+#: The format version this release writes.
+FORMAT = 2
+#: The format versions this release reads (1: before nested containers).
+READS = (1, 2)
+#: A name-table entry that is not a plain top-level name starts with this character.
+_NESTED_MARK = "\x00"
 _MAX_SEQ = 2**62
 # Clocks stay far below 2**63 so every difference between two fits a sint64.
 _MAX_HLC = 2**62
@@ -73,7 +86,7 @@ class ChangeSetWriter:
         self._clients: list[str] = []
         self._client_pos: dict[int, int] = {}
         self._names: list[str] = []
-        self._name_pos: dict[str, int] = {}
+        self._name_pos: dict[ContainerId, int] = {}
         #: The changes added so far, as standalone messages.
         self.changes: list[changes_pb2.Change] = []
 
@@ -84,11 +97,26 @@ class ChangeSetWriter:
             self._clients.append(self._client_ids[idx])
         return pos
 
-    def _name(self, name: str) -> int:
+    def _name(self, name: ContainerId) -> int:
         pos = self._name_pos.get(name)
         if pos is None:
+            if type(name) is str:
+                text = _NESTED_MARK + _dumps(name) if name.startswith(_NESTED_MARK) else name
+            else:
+                # A nested container: its parent's entry comes first (see resolve_names).
+                nested = cast(tuple[Any, ...], name)
+                parent = self._name(nested[0])
+                if len(nested) == 3:
+                    epoch: ItemId | None = nested[2]
+                    if epoch is None:
+                        fields: list[object] = [parent, nested[1], 0, 0]
+                    else:
+                        fields = [parent, nested[1], self._client(epoch[0]) + 1, epoch[1]]
+                else:
+                    fields = [parent, self._client(nested[1][0]), nested[1][1]]
+                text = _NESTED_MARK + _dumps(fields)
             pos = self._name_pos[name] = len(self._names)
-            self._names.append(name)
+            self._names.append(text)
         return pos
 
     def add(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
@@ -178,6 +206,29 @@ class ChangeSetWriter:
                 strs.append(op[5])
             elif kind == K.LIST_DELETE:
                 ints += (client_of(op[3][0]), op[3][1])
+            elif kind == K.MAP_SET:
+                hlcs.append(op[4] - last_hlc)
+                last_hlc = op[4]
+                strs.append(op[3])
+                values.append(op[5])
+            elif kind == K.MAP_DELETE:
+                hlcs.append(op[4] - last_hlc)
+                last_hlc = op[4]
+                strs.append(op[3])
+            elif kind == K.MAP_CREATE:
+                hlcs.append(op[4] - last_hlc)
+                last_hlc = op[4]
+                strs.append(op[3])
+                epoch = op[6]
+                if epoch is None:
+                    ints += (op[5], 0, 0)
+                else:
+                    ints += (op[5], client_of(epoch[0]) + 1, epoch[1])
+            elif kind == K.LIST_CREATE:
+                hlcs.append(op[3] - last_hlc)
+                last_hlc = op[3]
+                ints.append(op[4])
+                strs.append(op[5])
             else:  # pragma: no cover - ops are built by this package
                 raise AssertionError(f"unknown op kind {kind}")
         msg.kinds.extend(kinds)
@@ -203,7 +254,7 @@ class ChangeSetWriter:
         """The table position of document client ``idx`` (interning it)."""
         return self._client(idx)
 
-    def name_pos(self, name: str) -> int:
+    def name_pos(self, name: ContainerId) -> int:
         """The table position of ``name`` (interning it)."""
         return self._name(name)
 
@@ -249,13 +300,81 @@ def parse_change_set(data: bytes) -> changes_pb2.ChangeSet:
         msg.ParseFromString(bytes(data))
     except _ProtoDecodeError as exc:
         raise DecodeError(f"changes: not a valid protobuf ChangeSet ({exc})") from None
-    if msg.format != FORMAT:
+    if msg.format not in READS:
         if msg.format == 0 and not msg.changes and not msg.clients:
             raise DecodeError("changes: empty or not a ChangeSet (no format version)")
         raise UnsupportedFormatError(
-            f"changes: format version {msg.format} is not supported (this release reads {FORMAT})"
+            f"changes: format version {msg.format} is not supported "
+            f"(this release reads {', '.join(map(str, READS))})"
         )
     return msg
+
+
+def resolve_names(
+    names: list[str], clients: list[int], fmt: int, what: str = "changes"
+) -> list[ContainerId]:
+    """The container ids a message's name table stands for.
+
+    In format 1 every entry is a top-level name. From format 2 on an entry that starts with
+    U+0000 is JSON after that character: a string is a top-level name that itself starts
+    with U+0000; an array names a nested container by the position of its parent's entry
+    (an earlier one) and its step: ``[parent, key, epoch client + 1, epoch seq]`` (0, 0:
+    no epoch) for the container at a map's key, ``[parent, item client, item seq]`` for a
+    list's item. ``clients`` maps the message's client positions to document indexes.
+    """
+    if fmt == 1:
+        return names  # type: ignore[return-value]
+    from synckit.core._map import MAX_DEPTH, depth_of
+
+    out: list[ContainerId] = []
+    n_clients = len(clients)
+    for i, text in enumerate(names):
+        if not text.startswith(_NESTED_MARK):
+            out.append(text)
+            continue
+        where = f"{what}: name {i}"
+        try:
+            entry = _loads(text[1:])
+        except (ValueError, RecursionError):
+            raise DecodeError(f"{where} is neither a name nor a nested container") from None
+        if type(entry) is str:
+            if not entry.startswith(_NESTED_MARK):
+                raise DecodeError(f"{where}: a plain name needs no escaping")
+            if not _is_utf8(entry):
+                raise DecodeError(f"{where}: the name is not valid Unicode (a lone surrogate)")
+            out.append(entry)
+            continue
+        if type(entry) is not list or len(entry) not in (3, 4):
+            raise DecodeError(f"{where}: a nested container needs 3 or 4 fields")
+        parent = entry[0]
+        if type(parent) is not int or not 0 <= parent < i:
+            raise DecodeError(f"{where}: parent {parent!r} is not an earlier name")
+        parent_id = out[parent]
+        if depth_of(parent_id) + 1 > MAX_DEPTH:
+            raise DecodeError(f"{where}: containers nest at most {MAX_DEPTH} levels deep")
+        if len(entry) == 4:
+            key, ec, es = entry[1], entry[2], entry[3]
+            if type(key) is not str or type(ec) is not int or type(es) is not int:
+                raise DecodeError(f"{where}: a map step is [parent, key, client, seq]")
+            if not _is_utf8(key):
+                raise DecodeError(f"{where}: the key is not valid Unicode (a lone surrogate)")
+            epoch = _ref(ec - 1, es, clients, n_clients, where, True)
+            out.append((parent_id, key, epoch))
+        else:
+            ic, iseq = entry[1], entry[2]
+            if type(ic) is not int or type(iseq) is not int:
+                raise DecodeError(f"{where}: a list step is [parent, client, seq]")
+            item = _ref(ic, iseq, clients, n_clients, where, False)
+            out.append((parent_id, item))
+    return out
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_client_table(clients: list[str], what: str) -> None:
@@ -273,7 +392,7 @@ def check_client_table(clients: list[str], what: str) -> None:
 def decode_changes(
     changes: Iterable[changes_pb2.Change],
     clients: list[int],
-    names: list[str],
+    names: list[ContainerId],
     what: str = "changes",
 ) -> list[Change]:
     """Turn protobuf changes into :class:`Change` objects.
@@ -325,7 +444,7 @@ def _decode_ops(
     msg: changes_pb2.Change,
     client: int,
     clients: list[int],
-    names: list[str],
+    names: list[ContainerId],
     n_names: int,
     values: list[JSONValue],
     where: str,
@@ -342,7 +461,7 @@ def _decode_ops(
     hlc = 0
     ii = hi = vi = si = ti = 0
     text = msg.text
-    name = ""
+    name: ContainerId = ""
     try:
         for kind in msg.kinds:
             nm = ints[ii]
@@ -430,6 +549,38 @@ def _decode_ops(
                 ii += 2
                 append((kind, seq, name, item))
                 seq += 1
+            elif kind in _MAP_KINDS:
+                hlc += hlcs[hi]
+                hi += 1
+                if not 0 <= hlc < _MAX_HLC:
+                    raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
+                key = strs[si]
+                si += 1
+                if kind == K.MAP_SET:
+                    append((kind, seq, name, key, hlc, values[vi]))
+                    vi += 1
+                elif kind == K.MAP_DELETE:
+                    append((kind, seq, name, key, hlc))
+                else:
+                    child, ec, es = ints[ii], ints[ii + 1], ints[ii + 2]
+                    ii += 3
+                    if not 1 <= child <= len(K.CHILD_KINDS):
+                        raise DecodeError(f"{where}: unknown container kind {child}")
+                    epoch = _ref(ec - 1, es, clients, n_clients, where, True)
+                    append((kind, seq, name, key, hlc, child, epoch))
+                seq += 1
+            elif kind == K.LIST_CREATE:
+                hlc += hlcs[hi]
+                hi += 1
+                if not 0 <= hlc < _MAX_HLC:
+                    raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
+                child = ints[ii]
+                ii += 1
+                if not 1 <= child <= len(K.CHILD_KINDS):
+                    raise DecodeError(f"{where}: unknown container kind {child}")
+                append((kind, seq, name, hlc, child, _key(strs[si], where)))
+                si += 1
+                seq += 1
             elif kind == K.SKIP:
                 if not 1 <= nm < _MAX_SEQ:
                     raise DecodeError(f"{where}: skip count {nm} is out of range")
@@ -475,6 +626,7 @@ def _scalar(v: object, where: str) -> JSONValue:
     return v  # type: ignore[return-value]
 
 
+_MAP_KINDS = frozenset((K.MAP_SET, K.MAP_DELETE, K.MAP_CREATE))
 _KEY_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 

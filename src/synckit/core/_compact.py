@@ -31,7 +31,7 @@ def compact(doc: Document) -> None:
     data = doc.save()
     doc._clients = doc._vv = doc._log = doc._checkpoints = doc._field_top = NONE
     doc._client_index = doc._fields = EMPTY
-    doc._counters = doc._sets = doc._lists = doc._texts = EMPTY
+    doc._counters = doc._sets = doc._lists = doc._texts = doc._maps = EMPTY
     doc._pending = NONE
     doc._packed = data
     doc.__class__ = _CompactDocument

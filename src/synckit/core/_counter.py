@@ -15,6 +15,7 @@ from synckit.errors import InvalidTypeError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
+    from synckit.core._ids import ContainerId
 
 __all__ = ["Counter"]
 
@@ -27,7 +28,7 @@ class Counter:
 
     __slots__ = ("_doc", "_name")
 
-    def __init__(self, doc: Host, name: str) -> None:
+    def __init__(self, doc: Host, name: ContainerId) -> None:
         self._doc = doc
         self._name = name
 

@@ -14,6 +14,10 @@ typed there ends up before a ``"next"`` cursor and after a ``"previous"`` one.  
 whose character is deleted stays where the character was.  With no character on its side
 (``"next"`` at the end, ``"previous"`` at the start) it is bound to the end or the start
 of the text itself.
+
+Lists have cursors too (:meth:`synckit.List.cursor`, :meth:`synckit.List.position`), bound
+to an item the same way: the cursor follows its item when the item is moved, and stays where
+the item was once it is deleted. Such a cursor's ``text`` field names the list.
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ _MAX_CURSOR_BYTES = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """A place in the collaborative text ``text`` of a document, bound to a character.
+    """A place in the collaborative text (or list) ``text`` of a document, bound to a
+    character (or an item).
 
-    Made by :meth:`synckit.Text.cursor`; turned back into a position by
-    :meth:`synckit.Text.position` on this or any other replica.  Immutable and hashable;
+    Made by :meth:`synckit.Text.cursor` (:meth:`synckit.List.cursor`); turned back into a
+    position by :meth:`synckit.Text.position` (:meth:`synckit.List.position`) on this or any
+    other replica.  Immutable and hashable;
     :meth:`encode` gives bytes to send (protobuf ``synckit.v1.Cursor``), :meth:`to_json` a
     JSON object (to keep in a document field, for instance).
 

@@ -55,19 +55,29 @@ from synckit.core import _changes, _remote, _snapshot
 from synckit.core import _ops as K
 from synckit.core._codec import Change
 from synckit.core._counter import Counter
-from synckit.core._events import ChangeEvent, Subscriber, TextEdit, Unsubscribe, WithoutTextEdits
+from synckit.core._events import (
+    _NO_PATH_EDITS,
+    ChangeEvent,
+    Subscriber,
+    TextEdit,
+    Unsubscribe,
+    WithoutTextEdits,
+)
 from synckit.core._host import (
     COUNTER,
     DELETED,
     EMPTY,
     FIELD,
     LIST,
+    MAP,
     NO_DEPS,
     NONE,
     SET,
     TEXT,
 )
+from synckit.core._ids import ContainerId, root_of
 from synckit.core._list import List, ListState
+from synckit.core._map import Child, Map, MapState
 from synckit.core._ops import Op
 from synckit.core._orset import ORSet, ORSetState
 from synckit.core._text import TextState
@@ -76,7 +86,7 @@ from synckit.core._values import JSONInput, JSONValue, check_text, clone_json, c
 from synckit.core._version import VersionVector
 from synckit.errors import InvalidTypeError
 
-__all__ = ["Counter", "Document", "List", "ORSet", "Text"]
+__all__ = ["Counter", "Document", "List", "Map", "ORSet", "Text"]
 
 #: A clock returns wall time in milliseconds since the Unix epoch.
 Clock = Callable[[], int]
@@ -121,6 +131,7 @@ class Document:
         "_hlc",
         "_lists",
         "_log",
+        "_maps",
         "_me",
         "_packed",
         "_pending",
@@ -157,10 +168,12 @@ class Document:
         self._field_top: list[int] = []
         # Containers, waiting changes and subscribers start as shared read-only empties
         # (many documents never have any) and get their own dict or list on first write.
-        self._counters: dict[str, int] = EMPTY
-        self._sets: dict[str, ORSetState] = EMPTY
-        self._lists: dict[str, ListState] = EMPTY
-        self._texts: dict[str, TextState] = EMPTY
+        # Keyed by container id: a top-level container's name, or a nested one's tuple.
+        self._counters: dict[ContainerId, int] = EMPTY
+        self._sets: dict[ContainerId, ORSetState] = EMPTY
+        self._lists: dict[ContainerId, ListState] = EMPTY
+        self._texts: dict[ContainerId, TextState] = EMPTY
+        self._maps: dict[ContainerId, MapState] = EMPTY
         self._pending: list[Change] = NONE
         self._subscribers: list[Subscriber] = NONE
         self._deps_stale = True
@@ -231,18 +244,38 @@ class Document:
     def _emit(
         self,
         local: bool,
-        names: Iterable[str],
-        text_edits: dict[str, tuple[TextEdit, ...]] | None = None,
+        names: Iterable[ContainerId],
+        text_edits: dict[ContainerId, tuple[TextEdit, ...]] | None = None,
     ) -> None:
         if self._subscribers:
+            top = set(names)
+            nested = {n for n in top if type(n) is tuple}
+            paths: frozenset[tuple[str | int, ...]] = frozenset()
+            if nested:
+                from synckit.core._views import path_of
+
+                top -= nested
+                found = [path_of(self, n) for n in nested]
+                paths = frozenset(p for p in found if p is not None)
+                top.update(root_of(n) for n in nested)
+            top_names: frozenset[str] = frozenset(top)  # type: ignore[arg-type]
             if text_edits:  # (always a fresh dict of the caller's: no copy needed)
-                event = ChangeEvent(local, frozenset(names), MappingProxyType(text_edits))
+                flat, by_path = _split_edits(self, text_edits) if nested else (text_edits, {})
+                event = ChangeEvent(
+                    local,
+                    top_names,
+                    MappingProxyType(flat),  # type: ignore[arg-type]
+                    paths,
+                    MappingProxyType(by_path) if by_path else _NO_PATH_EDITS,
+                )
             else:
-                event = ChangeEvent(local, frozenset(names))
+                event = ChangeEvent(local, top_names, paths=paths)
             for callback in tuple(self._subscribers):
                 callback(event)
 
-    def _check_kind(self, name: object, kind: str) -> str:
+    def _check_kind(self, name: object, kind: str) -> ContainerId:
+        if type(name) is tuple:
+            return name  # a nested container: its handle came from its parent
         if not isinstance(name, str):
             raise InvalidTypeError(f"{kind} names must be str, got {type(name).__name__}")
         check_text(name, f"{kind} name")
@@ -252,6 +285,7 @@ class Document:
             (SET, self._sets),
             (LIST, self._lists),
             (TEXT, self._texts),
+            (MAP, self._maps),
         ):
             if other != kind and name in table:
                 if other == FIELD and self._fields[name][3] is DELETED:
@@ -355,6 +389,11 @@ class Document:
         """A handle on the collaborative text ``name`` (taking it changes nothing)."""
         return Text(self, self._check_kind(name, TEXT))
 
+    def get_map(self, name: str) -> Map:
+        """A handle on the map ``name``, whose keys merge one by one and may hold nested
+        containers (taking it changes nothing). See :class:`~synckit.Map`."""
+        return Map(self, self._check_kind(name, MAP))
+
     # ------------------------------------------------------------------ views
 
     def to_json(self) -> dict[str, JSONValue]:
@@ -368,14 +407,23 @@ class Document:
         for name, (_, _, _, value) in self._fields.items():
             if value is not DELETED:
                 out[name] = clone_json(value)
-        for name, total in self._counters.items():
-            out[name] = total
-        for name, members in self._sets.items():
-            out[name] = list(members)
-        for name, items in self._lists.items():
-            out[name] = clone_json(items.values())
-        for name, text in self._texts.items():
-            out[name] = str(text)
+        for cname, total in self._counters.items():
+            if type(cname) is str:
+                out[cname] = total
+        for cname, members in self._sets.items():
+            if type(cname) is str:
+                out[cname] = list(members)
+        from synckit.core._views import render_list, render_map
+
+        for cname in self._maps:
+            if type(cname) is str:
+                out[cname] = render_map(self, cname)
+        for cname in self._lists:
+            if type(cname) is str:
+                out[cname] = render_list(self, cname)
+        for cname, text in self._texts.items():
+            if type(cname) is str:
+                out[cname] = str(text)
         return out
 
     def subscribe(self, callback: Subscriber, *, text_edits: bool = True) -> Unsubscribe:
@@ -458,13 +506,33 @@ class Document:
             self._lists[op[2]].move(op[3], op[5], op[4], writer)
         elif kind == K.LIST_DELETE:
             self._lists[op[2]].delete(op[3])
+        elif kind == K.MAP_SET:
+            self._hlc = max(self._hlc, op[4])
+            self._map_state(op[2]).write(op[3], op[4], writer, c, op[1], op[5])
+        elif kind == K.MAP_DELETE:
+            self._hlc = max(self._hlc, op[4])
+            self._map_state(op[2]).write(op[3], op[4], writer, c, op[1], DELETED)
+        elif kind == K.MAP_CREATE:
+            self._hlc = max(self._hlc, op[4])
+            self._map_state(op[2]).write(op[3], op[4], writer, c, op[1], Child(op[5], op[6]))
+        elif kind == K.LIST_CREATE:
+            self._hlc = max(self._hlc, op[3])
+            self._list_state(op[2]).insert((c, op[1]), writer, Child(op[4]), op[5], op[3])
 
-    def _counter_add(self, name: str, delta: int) -> None:
+    def _map_state(self, name: ContainerId) -> MapState:
+        state = self._maps.get(name)
+        if state is None:
+            if self._maps is EMPTY:
+                self._maps = {}
+            state = self._maps[name] = MapState()
+        return state
+
+    def _counter_add(self, name: ContainerId, delta: int) -> None:
         if self._counters is EMPTY:
             self._counters = {}
         self._counters[name] = self._counters.get(name, 0) + delta
 
-    def _set_state(self, name: str) -> ORSetState:
+    def _set_state(self, name: ContainerId) -> ORSetState:
         state = self._sets.get(name)
         if state is None:
             if self._sets is EMPTY:
@@ -472,7 +540,7 @@ class Document:
             state = self._sets[name] = ORSetState()
         return state
 
-    def _list_state(self, name: str) -> ListState:
+    def _list_state(self, name: ContainerId) -> ListState:
         state = self._lists.get(name)
         if state is None:
             if self._lists is EMPTY:
@@ -480,7 +548,7 @@ class Document:
             state = self._lists[name] = ListState()
         return state
 
-    def _text_state(self, name: str) -> TextState:
+    def _text_state(self, name: ContainerId) -> TextState:
         state = self._texts.get(name)
         if state is None:
             if self._texts is EMPTY:
@@ -518,3 +586,23 @@ class Document:
     def compacted(self) -> bool:
         """True while this document is kept as snapshot bytes (see :meth:`compact`)."""
         return self._packed is not None
+
+
+def _split_edits(
+    doc: Document, edits: dict[ContainerId, tuple[TextEdit, ...]]
+) -> tuple[dict[str, tuple[TextEdit, ...]], dict[tuple[str | int, ...], tuple[TextEdit, ...]]]:
+    """Text edits split into those of top-level texts, by name, and those of nested texts,
+    by path (a nested text that is not shown, being inside a deleted container, is left
+    out)."""
+    from synckit.core._views import path_of
+
+    flat: dict[str, tuple[TextEdit, ...]] = {}
+    by_path: dict[tuple[str | int, ...], tuple[TextEdit, ...]] = {}
+    for name, value in edits.items():
+        if type(name) is tuple:
+            path = path_of(doc, name)
+            if path is not None:
+                by_path[path] = value
+        else:
+            flat[name] = value  # type: ignore[index]
+    return flat, by_path

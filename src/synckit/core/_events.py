@@ -34,6 +34,7 @@ class TextEdit:
 
 
 _NO_EDITS: Mapping[str, tuple[TextEdit, ...]] = MappingProxyType({})
+_NO_PATH_EDITS: Mapping[tuple[str | int, ...], tuple[TextEdit, ...]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +44,29 @@ class ChangeEvent:
     Attributes:
         local: True for an edit made through this document's API, False for changes that
             arrived through :meth:`~synckit.Document.apply`, :meth:`~synckit.Document.merge`.
-        names: the top-level fields and containers whose value may have changed.
-        text_edits: for each collaborative text in ``names``, what happened to it as
+        names: the top-level fields and containers whose value may have changed (for a
+            change inside a nested container, the top-level container it is in).
+        text_edits: for each collaborative text that changed, what happened to it as
             :class:`TextEdit` splices, in order (a remote change may touch several
-            places). A text whose remote operations only touched characters that were
-            already deleted has an empty tuple.
+            places), keyed by name. A text whose remote operations only touched characters
+            that were already deleted has an empty tuple. Texts inside nested containers
+            are in ``nested_text_edits``.
+        paths: for each nested container that changed and is shown, where it is: its
+            top-level container's name, then a key per map and an index per list on the
+            way down, e.g. ``("todos", 2)`` for the map that is item 2 of list ``todos``.
+            Empty when only top-level fields and containers changed.
+        nested_text_edits: like ``text_edits``, for texts inside nested containers, keyed
+            by their path (as in ``paths``). A text inside a container that is not shown
+            (a deleted one) has no entry.
     """
 
     local: bool
     names: frozenset[str]
     text_edits: Mapping[str, tuple[TextEdit, ...]] = field(default_factory=lambda: _NO_EDITS)
+    paths: frozenset[tuple[str | int, ...]] = frozenset()
+    nested_text_edits: Mapping[tuple[str | int, ...], tuple[TextEdit, ...]] = field(
+        default_factory=lambda: _NO_PATH_EDITS
+    )
 
 
 #: A change callback.

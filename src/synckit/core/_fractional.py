@@ -10,8 +10,17 @@ go between them.
 
 The prefix is the shortest digit string ``m`` whose whole interval ``[m, m + 62^-len(m))``
 lies strictly above the left key and at or below the right key, so that any suffix keeps the
-key between them. Appending (no right neighbour) steps by one unit instead of halving, so a
-list built by appending grows its keys by one digit per few dozen items, not per item.
+key between them. Appending (no right neighbour) steps by one unit instead of halving, at a
+length that grows as the room left shrinks (see :func:`_end_length`), so a list built by
+appending has keys of a few digits after thousands of items.
+
+Runs. Two replicas that each type several items at one place while apart would, with
+prefixes alone, pick the same sequence of prefixes and alternate item by item. So an insert
+right after the item the same replica inserted just before it (a *run*) extends the run's
+first key instead: its key is that key followed by a short step (and a suffix), see
+:func:`key_after`. Every key of a run then starts with the run's first key, which no item
+of any other replica starts with, so the run sorts as one block wherever the other
+replicas' items land.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import hashlib
 
 from synckit.errors import InvalidValueError
 
-__all__ = ["DIGITS", "key_between", "operation_suffix"]
+__all__ = ["DIGITS", "key_after", "key_between", "operation_suffix"]
 
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE = len(DIGITS)
@@ -43,12 +52,34 @@ def _digits(n: int, length: int) -> str:
     return "".join(reversed(out))
 
 
+_PROBE = 8  # digits read to tell how close a key is to either end
+
+
+def _end_length(lo: str | None, hi: str | None) -> int:
+    """The fewest digits an append (``hi`` None) or a prepend (``lo`` None) may use.
+
+    Stepping one unit at the shortest length would make n appends cost about n/60 digits.
+    Instead each time the room left to the end halves the step gets a third of a digit
+    finer, so the number of items per digit doubles every few digits: n appends cost about
+    log(n) digits (10,000 of them four or five).
+    """
+    if (lo is None) == (hi is None):
+        return 1
+    full: int = _BASE**_PROBE
+    room = full - _scaled(lo, _PROBE) if lo is not None else _scaled(hi or "", _PROBE)
+    halvings = (full // max(room, 1)).bit_length() - 1
+    return 1 + halvings // 3
+
+
 def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
     """A key strictly between ``lo`` and ``hi`` (None: start or end), ending in ``suffix``.
 
     ``lo`` must be less than ``hi`` and ``suffix`` must be non-empty digits not ending in '0'.
     """
-    for length in range(1, 1 + max(len(lo or ""), len(hi or "")) + 2):
+    shortest = _end_length(lo, hi)
+    for length in range(1, 1 + max(len(lo or ""), len(hi or "")) + 2 + shortest):
+        if length < shortest:
+            continue
         a = _scaled(lo, length) if lo is not None else 0
         # hi's first `length` digits; when hi is longer than that its fraction is larger still.
         b = _scaled(hi, length) if hi is not None else _BASE**length
@@ -61,6 +92,30 @@ def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
                 m = (a + b) // 2
             return _digits(m, length) + suffix
     raise InvalidValueError(f"no key between {lo!r} and {hi!r}")  # unreachable for lo < hi
+
+
+def key_after(lo: str | None, hi: str | None, anchor: int, suffix: str) -> str:
+    """A key strictly between ``lo`` and ``hi`` that starts with ``lo[:anchor]``.
+
+    With ``anchor`` 0 this is :func:`key_between`. Otherwise the key is ``lo[:anchor]``
+    followed by a key between the rest of ``lo`` and (when ``hi`` starts with the same
+    prefix) the rest of ``hi``: it is above ``lo`` because it is above ``lo`` after the
+    shared prefix, and below ``hi`` because either ``hi`` has the prefix and is above it after
+    it, or ``hi`` is above ``lo`` at a digit inside the prefix and so above anything that
+    starts with it. ``hi`` not above ``lo`` (two items with one key, which only a client
+    forging keys makes) does not fail: the key then goes just above ``lo``.
+    """
+    if lo is None or anchor <= 0:
+        if lo is not None and hi is not None and hi <= lo:
+            return lo + key_between(None, None, suffix)
+        return key_between(lo, hi, suffix)
+    anchor = min(anchor, len(lo))
+    head = lo[:anchor]
+    rest_lo = lo[anchor:] or None
+    rest_hi = hi[anchor:] if hi is not None and hi > lo and hi.startswith(head) else None
+    if hi is not None and hi <= lo:
+        return lo + key_between(None, None, suffix)
+    return head + key_between(rest_lo, rest_hi, suffix)
 
 
 def operation_suffix(client_id: str, seq: int) -> str:

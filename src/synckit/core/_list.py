@@ -2,7 +2,9 @@
 keys and moved by last writer, and its handle.
 
 Each item is named by the id of the operation that inserted it and sits at a position key
-(see :mod:`synckit.core._fractional`). A move gives the item a new key; concurrent moves of
+(see :mod:`synckit.core._fractional`); an insert right after the item this replica inserted
+last extends that item's run, so that each replica's run of inserts stays one block when
+replicas insert at one place concurrently. A move gives the item a new key; concurrent moves of
 one item resolve by last-writer-wins on ``(hlc, client id)``, so the item ends up exactly
 once, at the winner's place. A delete is a tombstone and wins over any move. The visible
 order is kept as a sorted list of ``(key, client id, seq)`` tuples.
@@ -16,17 +18,22 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
-from synckit.core._fractional import key_between, operation_suffix
+from synckit.core._cursor import Bind, Cursor
+from synckit.core._fractional import key_after, operation_suffix
 from synckit.core._host import LIST
-from synckit.core._ids import ItemId
+from synckit.core._ids import ContainerId, ItemId
 from synckit.core._values import JSONInput, JSONValue, clone_json, copy_json
-from synckit.errors import InvalidTypeError, PositionError
+from synckit.errors import InvalidTypeError, InvalidValueError, PositionError
 
 if TYPE_CHECKING:
+    from synckit.core._counter import Counter
     from synckit.core._host import Host
+    from synckit.core._map import Map
+    from synckit.core._orset import ORSet
+    from synckit.core._text._handle import Text
 
 __all__ = ["List", "ListItem", "ListState"]
 
@@ -36,26 +43,33 @@ _SortKey = tuple[str, str, int]
 class ListItem:
     """One item: its value, its position key and who last placed it there."""
 
-    __slots__ = ("client_id", "deleted", "hlc", "key", "value", "writer")
+    __slots__ = ("client_id", "deleted", "hlc", "key", "run", "value", "writer")
 
-    def __init__(self, value: JSONValue, key: str, hlc: int, writer: str, client_id: str) -> None:
+    def __init__(self, value: Any, key: str, hlc: int, writer: str, client_id: str) -> None:
+        # value: a JSON value, or a synckit.core._map.Child for a nested container
         self.value = value
         self.key = key
         self.hlc = hlc
         self.writer = writer
         self.client_id = client_id
         self.deleted = False
+        # Local only: the length of the key of the first item of the run this replica's
+        # insert started (every key of the run starts with it); 0 when unknown.
+        self.run = 0
 
 
 class ListState:
     """All items of one list container, deleted ones included (moves may refer to them)."""
 
-    __slots__ = ("_ids", "_items", "_order")
+    __slots__ = ("_ids", "_items", "_order", "last_insert")
 
     def __init__(self) -> None:
         self._items: dict[ItemId, ListItem] = {}
         self._order: list[_SortKey] = []
         self._ids: dict[_SortKey, ItemId] = {}
+        #: The item this replica inserted last (local only): an insert right after it
+        #: continues its run.
+        self.last_insert: ItemId | None = None
 
     def __len__(self) -> int:
         return len(self._order)
@@ -85,12 +99,28 @@ class ListState:
         hi = order[index][0] if index < len(order) else None
         return lo, hi
 
-    def insert(self, item_id: ItemId, client_id: str, value: JSONValue, key: str, hlc: int) -> None:
+    def insert(self, item_id: ItemId, client_id: str, value: Any, key: str, hlc: int) -> None:
         item = ListItem(value, key, hlc, client_id, client_id)
         self._items[item_id] = item
         sk = (key, client_id, item_id[1])
         self._ids[sk] = item_id
         insort(self._order, sk)
+
+    def key_for_insert(self, index: int, suffix: str) -> tuple[str, int]:
+        """The key for a local insert at visible ``index`` and the run length for the item.
+
+        Right after the item inserted last by this replica (unmoved since), the key extends
+        that run's first key; anywhere else it starts a run of its own.
+        """
+        lo, hi = self.keys_around(index)
+        if index > 0 and self.last_insert is not None:
+            left_id = self._ids[self._order[index - 1]]
+            if left_id == self.last_insert:
+                run = self._items[left_id].run
+                if run > 0:
+                    return key_after(lo, hi, run, suffix), run
+        key = key_after(lo, hi, 0, suffix)
+        return key, len(key)
 
     def move(self, item_id: ItemId, key: str, hlc: int, writer: str) -> bool:
         """Apply a move; True when it won and the item (if visible) changed place."""
@@ -105,6 +135,7 @@ class ListState:
             self._ids[new] = item_id
             insort(self._order, new)
         item.key, item.hlc, item.writer = key, hlc, writer
+        item.run = 0  # a new key: the run it continued is over
         return True
 
     def delete(self, item_id: ItemId) -> bool:
@@ -123,23 +154,62 @@ class ListState:
         ids = self._ids
         return [items[ids[sk]].value for sk in self._order]
 
+    def visible_items(self) -> Iterator[tuple[ItemId, ListItem]]:
+        """(id, item) of every visible item, in order."""
+        items = self._items
+        ids = self._ids
+        for sk in self._order:
+            item_id = ids[sk]
+            yield item_id, items[item_id]
+
+    def index_of(self, item_id: ItemId) -> int | None:
+        """The visible index of ``item_id``; None when it is deleted or unknown."""
+        item = self._items.get(item_id)
+        if item is None or item.deleted:
+            return None
+        return bisect_left(self._order, (item.key, item.client_id, item_id[1]))
+
+    def place_of(self, item_id: ItemId) -> tuple[int, bool] | None:
+        """How many visible items come before ``item_id`` and whether it is visible itself;
+        a deleted item keeps its key, so it still has a place. None when unknown."""
+        item = self._items.get(item_id)
+        if item is None:
+            return None
+        return bisect_left(self._order, (item.key, item.client_id, item_id[1])), not item.deleted
+
+    def has_containers(self) -> bool:
+        """Whether any item (visible or not) is a nested container."""
+        from synckit.core._map import Child
+
+        return any(isinstance(item.value, Child) for item in self._items.values())
+
 
 class List:
     """An ordered list of JSON values with insert, move and delete that merge cleanly.
 
-    Concurrent inserts at one index keep both, in the same order everywhere; an item moved
+    Concurrent inserts at one index keep both, in the same order everywhere, and each
+    replica's run of inserts (each right after the one before) stays together; an item moved
     concurrently by two replicas ends up exactly once (the later move wins); a delete wins
     over a concurrent move.
     """
 
     __slots__ = ("_doc", "_name")
 
-    def __init__(self, doc: Host, name: str) -> None:
+    def __init__(self, doc: Host, name: ContainerId) -> None:
         self._doc = doc
         self._name = name
 
     def _state(self) -> ListState | None:
         return self._doc._lists.get(self._name)
+
+    def _view(self, item_id: ItemId, value: Any) -> JSONValue:
+        from synckit.core._map import Child
+
+        if type(value) is Child:
+            from synckit.core._views import render
+
+            return render(self._doc, (self._name, item_id), value.kind)
+        return clone_json(value)
 
     def __len__(self) -> int:
         state = self._state()
@@ -151,18 +221,22 @@ class List:
         state = self._state()
         if state is None or not -len(state) <= index < len(state):
             raise PositionError(f"list index {index} out of range")
-        value = state.item_at(index)[1].value
-        return clone_json(value)
+        item_id, item = state.item_at(index)
+        return self._view(item_id, item.value)
 
     def __iter__(self) -> Iterator[JSONValue]:
-        state = self._state()
-        return iter(clone_json(state.values()) if state is not None else [])  # type: ignore[arg-type]
+        from synckit.core._views import render_list
+
+        return iter(render_list(self._doc, self._name))
 
     def insert(self, index: int, value: JSONInput) -> None:
         """Insert ``value`` so that it ends at ``index`` (0 <= index <= len)."""
         if type(index) is not int:
             raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
         value = copy_json(value)
+        self._insert(index, value, None)
+
+    def _insert(self, index: int, value: Any, child_kind: int | None) -> ItemId:
         n = len(self)
         if not 0 <= index <= n:
             raise PositionError(f"list insert index {index} out of range for length {n}")
@@ -170,11 +244,147 @@ class List:
         doc._check_kind(self._name, LIST)
         state = doc._list_state(self._name)
         seq = doc._next_seq()
-        lo, hi = state.keys_around(index)
-        key = key_between(lo, hi, operation_suffix(doc._client_id, seq))
+        key, run = state.key_for_insert(index, operation_suffix(doc._client_id, seq))
         hlc = doc._tick()
-        state.insert((doc._me, seq), doc._client_id, value, key, hlc)
-        doc._record((K.LIST_INSERT, seq, self._name, hlc, value, key))
+        item_id = (doc._me, seq)
+        state.insert(item_id, doc._client_id, value, key, hlc)
+        state._items[item_id].run = run
+        state.last_insert = item_id
+        # (Nothing of the document is read after _record: a subscriber may compact it.)
+        if child_kind is None:
+            doc._record((K.LIST_INSERT, seq, self._name, hlc, value, key))
+        else:
+            doc._record((K.LIST_CREATE, seq, self._name, hlc, child_kind, key))
+        return item_id
+
+    def _insert_child(self, index: int, kind: int) -> Any:
+        from synckit.core._map import MAX_DEPTH, Child, child_handle, depth_of
+
+        if type(index) is not int:
+            raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
+        if depth_of(self._name) + 1 > MAX_DEPTH:
+            raise InvalidValueError(f"containers nest at most {MAX_DEPTH} levels deep")
+        item_id = self._insert(index, Child(kind), kind)
+        return child_handle(self._doc, (self._name, item_id), kind)
+
+    def insert_map(self, index: int) -> Map:
+        """Insert an empty map so that it ends at ``index``; returns its handle."""
+        return self._insert_child(index, 1)  # type: ignore[no-any-return]
+
+    def insert_list(self, index: int) -> List:
+        """Insert an empty list so that it ends at ``index``; returns its handle."""
+        return self._insert_child(index, 2)  # type: ignore[no-any-return]
+
+    def insert_text(self, index: int) -> Text:
+        """Insert an empty text so that it ends at ``index``; returns its handle."""
+        return self._insert_child(index, 3)  # type: ignore[no-any-return]
+
+    def insert_counter(self, index: int) -> Counter:
+        """Insert a counter (at 0) so that it ends at ``index``; returns its handle."""
+        return self._insert_child(index, 4)  # type: ignore[no-any-return]
+
+    def insert_set(self, index: int) -> ORSet:
+        """Insert an empty set so that it ends at ``index``; returns its handle."""
+        return self._insert_child(index, 5)  # type: ignore[no-any-return]
+
+    def _child_at(self, index: int, kind: int) -> Any:
+        from synckit.core._map import Child, child_handle
+
+        if type(index) is not int:
+            raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
+        state = self._state()
+        if state is None or not -len(state) <= index < len(state):
+            raise PositionError(f"list index {index} out of range")
+        item_id, item = state.item_at(index)
+        value: Any = item.value
+        name = K.CHILD_KINDS[kind - 1]
+        if type(value) is not Child:
+            raise InvalidTypeError(f"item {index} of this list is a value, not a {name}")
+        if value.kind != kind:
+            raise InvalidTypeError(
+                f"item {index} of this list is a {value.kind_name}, not a {name}"
+            )
+        return child_handle(self._doc, (self._name, item_id), kind)
+
+    def get_map(self, index: int) -> Map:
+        """A handle on the map that is item ``index`` (TypeError if the item is not one)."""
+        return self._child_at(index, 1)  # type: ignore[no-any-return]
+
+    def get_list(self, index: int) -> List:
+        """A handle on the list that is item ``index`` (TypeError if the item is not one)."""
+        return self._child_at(index, 2)  # type: ignore[no-any-return]
+
+    def get_text(self, index: int) -> Text:
+        """A handle on the text that is item ``index`` (TypeError if the item is not one)."""
+        return self._child_at(index, 3)  # type: ignore[no-any-return]
+
+    def get_counter(self, index: int) -> Counter:
+        """A handle on the counter that is item ``index`` (TypeError if it is not one)."""
+        return self._child_at(index, 4)  # type: ignore[no-any-return]
+
+    def get_set(self, index: int) -> ORSet:
+        """A handle on the set that is item ``index`` (TypeError if the item is not one)."""
+        return self._child_at(index, 5)  # type: ignore[no-any-return]
+
+    def cursor(self, index: int, bind: Bind = "next") -> Cursor:
+        """A :class:`~synckit.Cursor` at ``index`` (0 <= index <= len) that moves with the items.
+
+        ``bind="next"`` binds it to the item at ``index`` (it stays right before that item,
+        wherever the item is moved), ``"previous"`` to the one before ``index`` (it stays right
+        after it). When its item is deleted the cursor stays where the item was. The cursor's
+        ``text`` field names this list. An app keeps a selected todo item or a drop target
+        this way while others insert, move and delete items.
+
+        Raises:
+            IndexError: ``index`` is outside the list.
+        """
+        if type(index) is not int:
+            raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
+        if bind not in ("next", "previous"):
+            raise InvalidValueError(f"bind must be 'next' or 'previous', got {bind!r}")
+        n = len(self)
+        if not 0 <= index <= n:
+            raise PositionError(f"list position {index} out of range for length {n}")
+        at = index if bind == "next" else index - 1
+        state = self._state()
+        if state is None or not 0 <= at < n:
+            return Cursor(self._label(), None, 0, bind)  # the end / the start of the list
+        (client, seq), _ = state.item_at(at)
+        return Cursor(self._label(), self._doc._clients[client], seq, bind)
+
+    def position(self, cursor: Cursor) -> int | None:
+        """Where ``cursor`` is now: an index in this list (0 <= index <= len).
+
+        Works on any replica, for cursors made on any replica. None when this replica does
+        not hold the cursor's item yet.
+
+        Raises:
+            ValueError: the cursor belongs to another list or text (``cursor.text``).
+        """
+        if not isinstance(cursor, Cursor):
+            raise InvalidTypeError(f"position takes a Cursor, got {type(cursor).__name__}")
+        label = self._label()
+        if cursor.text != label:
+            raise InvalidValueError(f"the cursor belongs to {cursor.text!r}, not list {label!r}")
+        state = self._state()
+        if cursor.client is None:
+            return 0 if cursor.bind == "previous" or state is None else len(state)
+        client = self._doc._client_index.get(cursor.client)
+        if client is None or state is None:
+            return None
+        found = state.place_of((client, cursor.seq))
+        if found is None:
+            return None
+        before, visible = found
+        return before + 1 if visible and cursor.bind == "previous" else before
+
+    def _label(self) -> str:
+        name = self._name
+        if type(name) is str:
+            return name
+        from synckit.core._views import label_of
+
+        return label_of(self._doc, name)
 
     def append(self, value: JSONInput) -> None:
         """Insert ``value`` at the end."""
@@ -195,7 +405,7 @@ class List:
         item_id, _ = state.item_at(index)
         seq = doc._next_seq()
         lo, hi = state.keys_around(to, exclude=item_id)
-        key = key_between(lo, hi, operation_suffix(doc._client_id, seq))
+        key = key_after(lo, hi, 0, operation_suffix(doc._client_id, seq))
         hlc = doc._tick()
         state.move(item_id, key, hlc, doc._client_id)
         doc._record((K.LIST_MOVE, seq, self._name, item_id, hlc, key))

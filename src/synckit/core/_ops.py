@@ -19,7 +19,15 @@ LIST_DELETE   ``(kind, seq, name, item)``
 TEXT_INSERT   ``(kind, seq, name, left, right, content)``: origins may be None
 TEXT_DELETE   ``(kind, seq, name, target_client, target_first, signed_count)``
 SKIP          ``(kind, seq, count)``
+MAP_SET       ``(kind, seq, map, key, hlc, value)``
+MAP_DELETE    ``(kind, seq, map, key, hlc)``
+MAP_CREATE    ``(kind, seq, map, key, hlc, child kind, epoch)``: epoch an ItemId or None
+LIST_CREATE   ``(kind, seq, list, hlc, child kind, key)``: an item that is a container
 ============  ================================================================
+
+The third item of every operation but SKIP names its container: a str for a top-level
+one, a tuple for a nested one (see :data:`~synckit.core._ids.ContainerId`). A child kind
+is one of :data:`CHILD_KINDS`' positions plus one.
 
 A text insert spans ``len(content)`` seqs, a text delete ``abs(signed_count)``, a skip
 ``count``; every other operation spans one. :func:`op_width` says how many,
@@ -43,6 +51,13 @@ LIST_DELETE: Final = 8
 TEXT_INSERT: Final = 9
 TEXT_DELETE: Final = 10
 SKIP: Final = 11
+MAP_SET: Final = 12
+MAP_DELETE: Final = 13
+MAP_CREATE: Final = 14
+LIST_CREATE: Final = 15
+
+#: The kinds of container that can be nested, by child kind (1: map, ..., 5: set).
+CHILD_KINDS: Final = ("map", "list", "text", "counter", "set")
 
 #: An operation tuple; see the module docstring for its layout by kind.
 Op = tuple[Any, ...]

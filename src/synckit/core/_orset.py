@@ -23,6 +23,7 @@ from synckit.errors import NotFoundError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
+    from synckit.core._ids import ContainerId
 
 __all__ = ["ORSet", "ORSetState"]
 
@@ -78,7 +79,7 @@ class ORSet:
 
     __slots__ = ("_doc", "_name")
 
-    def __init__(self, doc: Host, name: str) -> None:
+    def __init__(self, doc: Host, name: ContainerId) -> None:
         self._doc = doc
         self._name = name
 

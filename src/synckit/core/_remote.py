@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_right
+from collections.abc import Callable
 from itertools import starmap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synckit.core import _ops as K
 from synckit.core._codec import (
@@ -27,10 +28,11 @@ from synckit.core._codec import (
     check_client_table,
     decode_changes,
     parse_change_set,
+    resolve_names,
 )
 from synckit.core._events import TextEdit, WithoutTextEdits
 from synckit.core._host import DELETED
-from synckit.core._ids import ItemId
+from synckit.core._ids import ContainerId, ItemId
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
 from synckit.errors import DecodeError
@@ -64,7 +66,8 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
     n_clients = len(doc._clients)
     try:
         idx = [doc._intern(c) for c in client_ids]
-        incoming = decode_changes(msg.changes, idx, msg.names[:])
+        resolved = resolve_names(msg.names[:], idx, msg.format)
+        incoming = decode_changes(msg.changes, idx, resolved)
         if screen is not None:
             screen(ChangeReview(doc, incoming))
         if doc._pending:
@@ -81,7 +84,7 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
             if subscribers:
                 doc._emit(False, names)
             return
-        edits: dict[str, TextState] = {}
+        edits: dict[ContainerId, TextState] = {}
         try:
             names = _integrate(doc, ready, edits)
         finally:
@@ -173,8 +176,12 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
             f"changes: {what} {doc._clients[ref[0]]}:{ref[1]}, which it had not seen"
         )
 
+    checked: set[ContainerId] = set()
     for op in ch.ops:
         kind = op[0]
+        if type(op[2]) is tuple and op[2] not in checked:
+            _check_path(doc, op[2], op[1], created, unseen, refuse, client_id)
+            checked.add(op[2])
         if kind == K.TEXT_INSERT:
             text = doc._texts.get(op[2])
             if text is not None and text.continues_remote(author, op[1], op[3], op[4]):
@@ -221,8 +228,11 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
                         )
             if unseen((op[3], hi), op[1]):
                 raise refuse(f"text delete {client_id}:{op[1]} in {op[2]!r} targets", (op[3], hi))
-        elif kind == K.LIST_INSERT:
+        elif kind in (K.LIST_INSERT, K.LIST_CREATE):
             created.add(op[2], ch.client, op[1], op[1])
+        elif kind == K.MAP_CREATE:
+            if op[6] is not None and unseen(op[6], op[1]):
+                raise refuse(f"map operation {client_id}:{op[1]} replaces", op[6])
         elif kind == K.SET_REMOVE:
             for tag in op[4]:
                 if unseen(tag, op[1]):
@@ -239,15 +249,43 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
                 raise refuse(f"list operation {client_id}:{op[1]} in {op[2]!r} refers to", item)
 
 
+def _check_path(
+    doc: Document,
+    cid: tuple[Any, ...],
+    seq: int,
+    created: _Created,
+    unseen: Callable[[ItemId, int], bool],
+    refuse: Callable[[str, ItemId], DecodeError],
+    client_id: str,
+) -> None:
+    """The steps to a nested container must name what its author had seen: each list item
+    on the way held (or created in this batch), each map epoch seen."""
+    while type(cid) is tuple:
+        parent = cid[0]
+        if len(cid) == 2:
+            item = cid[1]
+            lst = doc._lists.get(parent)
+            if not ((lst is not None and lst.has_item(item)) or created.holds(parent, item)):
+                raise DecodeError(
+                    f"changes: operation {client_id}:{seq} is in the container of an unknown "
+                    f"list item {doc._clients[item[0]]}:{item[1]}"
+                )
+            if unseen(item, seq):
+                raise refuse(f"operation {client_id}:{seq} is in the container of", item)
+        elif cid[2] is not None and unseen(cid[2], seq):
+            raise refuse(f"operation {client_id}:{seq} is in a container made after", cid[2])
+        cid = parent
+
+
 def _integrate(
-    doc: Document, ready: list[Change], recording: dict[str, TextState] | None
-) -> set[str]:
+    doc: Document, ready: list[Change], recording: dict[ContainerId, TextState] | None
+) -> set[ContainerId]:
     """Apply checked, trimmed changes in order; return the names they touched.
 
     ``recording`` (when not None) gets every text state the changes touch, each set to
     record its visible edits (:meth:`TextState.record_edits`) before the first of them.
     """
-    names: set[str] = set()
+    names: set[ContainerId] = set()
     add_name = names.add
     clients = doc._clients
     fields = doc._fields

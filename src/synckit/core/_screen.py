@@ -100,9 +100,9 @@ def _max_clock(ops: list[Op]) -> int:
     top = 0
     for op in ops:
         kind = op[0]
-        if kind in (K.FIELD_SET, K.FIELD_DELETE, K.LIST_INSERT):
+        if kind in (K.FIELD_SET, K.FIELD_DELETE, K.LIST_INSERT, K.LIST_CREATE):
             clock = op[3]
-        elif kind == K.LIST_MOVE:
+        elif kind in (K.LIST_MOVE, K.MAP_SET, K.MAP_DELETE, K.MAP_CREATE):
             clock = op[4]
         else:
             continue

@@ -25,12 +25,15 @@ from google.protobuf.message import DecodeError as _ProtoDecodeError
 from synckit.core import _ops as K
 from synckit.core._codec import (
     FORMAT,
+    READS,
     ChangeSetWriter,
     check_client_table,
     decode_changes,
     parse_change_set,
+    resolve_names,
 )
 from synckit.core._host import DELETED, EMPTY, NO_DEPS
+from synckit.core._ids import ContainerId
 from synckit.core._ops import Op, op_width, seq_of
 from synckit.core._remote import waiting_changes
 from synckit.core._text import History as TextHistory
@@ -74,9 +77,9 @@ def save(doc: Document) -> bytes:
             run.append(op)
         if run:
             writer.add(c, run[0][1], {}, run)
-    for name, text in doc._texts.items():
+    for tname, text in doc._texts.items():
         ints, content, deletes = text.encode_state()
-        state = changes_pb2.TextState(name=writer.name_pos(name), ints=ints, deletes=deletes)
+        state = changes_pb2.TextState(name=writer.name_pos(tname), ints=ints, deletes=deletes)
         if len(content) >= _DEFLATE_FROM:
             state.content_deflate = zlib.compress(content.encode(), _DEFLATE_LEVEL)
         else:
@@ -120,11 +123,12 @@ def load(
         if sealed and not intact:
             raise DecodeError("snapshot: checksum mismatch (corrupt or truncated)") from None
         raise DecodeError(f"snapshot: truncated or not a protobuf Snapshot ({exc})") from None
-    if snap.format != FORMAT:
+    if snap.format not in READS:
         if snap.format == 0:
             raise DecodeError("snapshot: empty or not a Snapshot (no format version)")
         raise UnsupportedFormatError(
-            f"snapshot: format version {snap.format} is not supported (reads {FORMAT})"
+            f"snapshot: format version {snap.format} is not supported "
+            f"(this release reads {', '.join(map(str, READS))})"
         )
     if not sealed:
         raise DecodeError("snapshot: truncated (the checksum at the end is missing)")
@@ -177,7 +181,7 @@ def _check_loaded_ops(
 
 
 def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
-    names = list(snap.names)
+    names = resolve_names(list(snap.names), list(range(n)), snap.format, "snapshot")
     if len(snap.version_clients) != len(snap.version_seqs):
         raise DecodeError("snapshot: version clients and seqs differ in number")
     for vc, vs in zip(snap.version_clients, snap.version_seqs, strict=True):
@@ -233,27 +237,28 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
     for ts in snap.texts:
         if ts.name >= len(names):
             raise DecodeError("snapshot: text name index outside the name table")
-        name = names[ts.name]
-        if name in doc._texts:
-            raise DecodeError(f"snapshot: text {name!r} appears twice")
+        tname = names[ts.name]
+        if tname in doc._texts:
+            raise DecodeError(f"snapshot: text {tname!r} appears twice")
         if doc._texts is EMPTY:
             doc._texts = {}
         content = ts.content
         if ts.content_deflate:
             if content:
-                raise DecodeError(f"snapshot: text {name!r} has both plain and deflated text")
-            content = _inflate_text(ts.content_deflate, sum(doc._vv), name)
-        doc._texts[name] = TextState.decode_state(
+                raise DecodeError(f"snapshot: text {tname!r} has both plain and deflated text")
+            content = _inflate_text(ts.content_deflate, sum(doc._vv), tname)
+        doc._texts[tname] = TextState.decode_state(
             doc._clients, ts.ints[:], content, ts.deletes[:], history
         )
     _check_loaded_ops(doc, history.used)
     if snap.pending:
         msg = parse_change_set(snap.pending)
         idx = [doc._intern(c) for c in msg.clients]
-        doc._pending = decode_changes(msg.changes, idx, list(msg.names), "snapshot pending")
+        pending_names = resolve_names(list(msg.names), idx, msg.format, "snapshot pending")
+        doc._pending = decode_changes(msg.changes, idx, pending_names, "snapshot pending")
 
 
-def _inflate_text(data: bytes, max_chars: int, name: str) -> str:
+def _inflate_text(data: bytes, max_chars: int, name: ContainerId) -> str:
     """The text of a snapshot's ``content_deflate``; DecodeError if it is not valid.
 
     ``max_chars`` bounds the text (every visible character has a seq of its own, so a

@@ -17,6 +17,7 @@ from synckit.errors import InvalidTypeError, InvalidValueError, PositionError
 
 if TYPE_CHECKING:
     from synckit.core._host import Host
+    from synckit.core._ids import ContainerId
 
 __all__ = ["Text"]
 
@@ -26,7 +27,7 @@ class Text:
 
     __slots__ = ("_doc", "_name")
 
-    def __init__(self, doc: Host, name: str) -> None:
+    def __init__(self, doc: Host, name: ContainerId) -> None:
         self._doc = doc
         self._name = name
 
@@ -62,9 +63,18 @@ class Text:
             raise PositionError(f"text position {pos} out of range for length {length}")
         at = pos if bind == "next" else pos - 1
         if state is None or not 0 <= at < length:
-            return Cursor(self._name, None, 0, bind)  # the end / the start of the text
+            return Cursor(self._label(), None, 0, bind)  # the end / the start of the text
         client, seq = state.char_id(at)
-        return Cursor(self._name, doc._clients[client], seq, bind)
+        return Cursor(self._label(), doc._clients[client], seq, bind)
+
+    def _label(self) -> str:
+        """This text's name as cursors carry it (see :func:`~synckit.core._views.label_of`)."""
+        name = self._name
+        if type(name) is str:
+            return name
+        from synckit.core._views import label_of
+
+        return label_of(self._doc, name)
 
     def position(self, cursor: Cursor) -> int | None:
         """Where ``cursor`` is now: a position in this text (0 <= position <= len).
@@ -78,10 +88,9 @@ class Text:
         """
         if not isinstance(cursor, Cursor):
             raise InvalidTypeError(f"position takes a Cursor, got {type(cursor).__name__}")
-        if cursor.text != self._name:
-            raise InvalidValueError(
-                f"the cursor belongs to text {cursor.text!r}, not {self._name!r}"
-            )
+        label = self._label()
+        if cursor.text != label:
+            raise InvalidValueError(f"the cursor belongs to text {cursor.text!r}, not {label!r}")
         doc = self._doc
         state = doc._texts.get(self._name)
         if cursor.client is None:
