@@ -29,7 +29,7 @@ import hashlib
 
 from synckit.errors import InvalidValueError
 
-__all__ = ["DIGITS", "key_after", "key_between", "operation_suffix"]
+__all__ = ["DIGITS", "client_tag", "key_after", "key_between", "operation_suffix"]
 
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE = len(DIGITS)
@@ -77,19 +77,31 @@ def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
     ``lo`` must be less than ``hi`` and ``suffix`` must be non-empty digits not ending in '0'.
     """
     shortest = _end_length(lo, hi)
-    for length in range(1, 1 + max(len(lo or ""), len(hi or "")) + 2 + shortest):
-        if length < shortest:
-            continue
-        a = _scaled(lo, length) if lo is not None else 0
-        # hi's first `length` digits; when hi is longer than that its fraction is larger still.
-        b = _scaled(hi, length) if hi is not None else _BASE**length
-        if b - a >= 2:
+    los = lo or ""
+    his = hi or ""
+    nlo, nhi = len(los), len(his)
+    value = _VALUE
+    # a, b: the first `length` digits of lo and hi as integers, built one digit at a time
+    # (no hi is 1.0, which is 62**length; a longer hi's fraction is larger still).
+    a = 0
+    b = 1 if hi is None else 0
+    for length in range(1, max(nlo, nhi) + 3 + shortest):
+        i = length - 1
+        a = a * _BASE + (value[los[i]] if i < nlo else 0)
+        b = b * _BASE + (value[his[i]] if i < nhi else 0)
+        if length >= shortest and b - a >= 2:
             if hi is None:
                 m = a + 1
             elif lo is None:
                 m = b - 1
             else:
                 m = (a + b) // 2
+            high, last = divmod(m, _BASE)
+            # Usually m differs from lo (or hi) only in its last digit: reuse their digits.
+            if high == a // _BASE and i <= nlo:
+                return los[:i] + DIGITS[last] + suffix
+            if high == b // _BASE and i <= nhi:
+                return his[:i] + DIGITS[last] + suffix
             return _digits(m, length) + suffix
     raise InvalidValueError(f"no key between {lo!r} and {hi!r}")  # unreachable for lo < hi
 
@@ -118,13 +130,22 @@ def key_after(lo: str | None, hi: str | None, anchor: int, suffix: str) -> str:
     return head + key_between(rest_lo, rest_hi, suffix)
 
 
-def operation_suffix(client_id: str, seq: int) -> str:
-    """The unique tail of the key made by operation ``(client_id, seq)``."""
+def client_tag(client_id: str) -> str:
+    """The six digits every key made by ``client_id`` carries (a hash of the id)."""
     h = int.from_bytes(hashlib.blake2b(client_id.encode(), digest_size=4).digest(), "big")
-    tail = _digits(h, 6)
+    return _digits(h, 6)
+
+
+def operation_suffix(client_id: str, seq: int, tag: str | None = None) -> str:
+    """The unique tail of the key made by operation ``(client_id, seq)``.
+
+    ``tag`` is :func:`client_tag` of ``client_id``, for callers that keep it.
+    """
+    if tag is None:
+        tag = client_tag(client_id)
     s = []
     while seq:
         seq, r = divmod(seq, _BASE)
         s.append(DIGITS[r])
     # The final "1" keeps the key from ending in the zero digit.
-    return tail + "".join(reversed(s)) + "1"
+    return tag + "".join(reversed(s)) + "1"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
 from synckit.core._cursor import Bind, Cursor
-from synckit.core._fractional import key_after, operation_suffix
+from synckit.core._fractional import client_tag, key_after, operation_suffix
 from synckit.core._host import LIST
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._values import JSONInput, JSONValue, clone_json, copy_json
@@ -61,7 +61,7 @@ class ListItem:
 class ListState:
     """All items of one list container, deleted ones included (moves may refer to them)."""
 
-    __slots__ = ("_ids", "_items", "_order", "last_insert")
+    __slots__ = ("_ids", "_items", "_order", "_tag", "last_insert")
 
     def __init__(self) -> None:
         self._items: dict[ItemId, ListItem] = {}
@@ -70,6 +70,13 @@ class ListState:
         #: The item this replica inserted last (local only): an insert right after it
         #: continues its run.
         self.last_insert: ItemId | None = None
+        self._tag = ("", "")  # (client id, its client_tag), computed once
+
+    def suffix(self, client_id: str, seq: int) -> str:
+        """:func:`~synckit.core._fractional.operation_suffix`, with the client's tag kept."""
+        if self._tag[0] != client_id:
+            self._tag = (client_id, client_tag(client_id))
+        return operation_suffix(client_id, seq, self._tag[1])
 
     def __len__(self) -> int:
         return len(self._order)
@@ -244,7 +251,7 @@ class List:
         doc._check_kind(self._name, LIST)
         state = doc._list_state(self._name)
         seq = doc._next_seq()
-        key, run = state.key_for_insert(index, operation_suffix(doc._client_id, seq))
+        key, run = state.key_for_insert(index, state.suffix(doc._client_id, seq))
         hlc = doc._tick()
         item_id = (doc._me, seq)
         state.insert(item_id, doc._client_id, value, key, hlc)
@@ -405,7 +412,7 @@ class List:
         item_id, _ = state.item_at(index)
         seq = doc._next_seq()
         lo, hi = state.keys_around(to, exclude=item_id)
-        key = key_after(lo, hi, 0, operation_suffix(doc._client_id, seq))
+        key = key_after(lo, hi, 0, state.suffix(doc._client_id, seq))
         hlc = doc._tick()
         state.move(item_id, key, hlc, doc._client_id)
         doc._record((K.LIST_MOVE, seq, self._name, item_id, hlc, key))
