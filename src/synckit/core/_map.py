@@ -26,17 +26,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from synckit.core import _ops as K
+from synckit.core._counter import Counter
 from synckit.core._host import DELETED, MAP
 from synckit.core._ids import ContainerId, ItemId
+from synckit.core._list import List
+from synckit.core._orset import ORSet
+from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONValue, check_text, copy_json
 from synckit.errors import InvalidTypeError, NotFoundError
 
 if TYPE_CHECKING:
-    from synckit.core._counter import Counter
     from synckit.core._host import Host
-    from synckit.core._list import List
-    from synckit.core._orset import ORSet
-    from synckit.core._text._handle import Text
 
 __all__ = ["MAX_DEPTH", "Child", "Map", "MapState", "child_handle", "depth_of"]
 
@@ -104,13 +104,7 @@ def depth_of(cid: ContainerId) -> int:
 
 def child_handle(doc: Host, cid: ContainerId, kind: int) -> Any:
     """A handle of the right class on the container ``cid`` of child kind ``kind``."""
-    from synckit.core._counter import Counter
-    from synckit.core._list import List
-    from synckit.core._orset import ORSet
-    from synckit.core._text._handle import Text
-
-    cls: Any = (Map, List, Text, Counter, ORSet)[kind - 1]
-    return cls(doc, cid)
+    return _HANDLES[kind - 1](doc, cid)
 
 
 class Map:
@@ -250,3 +244,7 @@ class Map:
 
     def __repr__(self) -> str:
         return f"Map({self._name!r}, {self.to_json()!r})"
+
+
+# The handle class of each child kind (1-5), in CHILD_KINDS order.
+_HANDLES: tuple[Any, ...] = (Map, List, Text, Counter, ORSet)
