@@ -324,6 +324,11 @@ def resolve_names(
     """
     if fmt == 1:
         return names  # type: ignore[return-value]
+    for text in names:
+        if text[:1] == _NESTED_MARK:
+            break
+    else:
+        return names  # type: ignore[return-value]  # (the usual case: top-level names only)
     from synckit.core._map import MAX_DEPTH, depth_of
 
     out: list[ContainerId] = []

@@ -56,6 +56,7 @@ from synckit.core import _ops as K
 from synckit.core._codec import Change
 from synckit.core._counter import Counter
 from synckit.core._events import (
+    _NO_EDITS,
     _NO_PATH_EDITS,
     ChangeEvent,
     Subscriber,
@@ -94,6 +95,7 @@ Clock = Callable[[], int]
 _HLC_SHIFT = 16
 # Clocks are below this (the decoder refuses larger ones).
 _MAX_HLC = 2**62
+_NO_PATHS: frozenset[tuple[str | int, ...]] = frozenset()
 
 # Field names repeat across documents; one copy of each saves memory with many documents.
 _intern = sys.intern
@@ -250,7 +252,7 @@ class Document:
         if self._subscribers:
             top = set(names)
             nested = {n for n in top if type(n) is tuple}
-            paths: frozenset[tuple[str | int, ...]] = frozenset()
+            paths: frozenset[tuple[str | int, ...]] = _NO_PATHS
             if nested:
                 from synckit.core._views import path_of
 
@@ -268,8 +270,8 @@ class Document:
                     paths,
                     MappingProxyType(by_path) if by_path else _NO_PATH_EDITS,
                 )
-            else:
-                event = ChangeEvent(local, top_names, paths=paths)
+            else:  # (every field given: defaults built by factories cost a call each)
+                event = ChangeEvent(local, top_names, _NO_EDITS, paths, _NO_PATH_EDITS)
             for callback in tuple(self._subscribers):
                 callback(event)
 
