@@ -99,9 +99,15 @@ class ListState:
         """
         order = self._order
         if exclude is not None:
+            # Visible index i of the list without the item is order[i] below the item's
+            # own index and order[i + 1] from it on (no copy of the order: O(log n)).
             item = self._items[exclude]
-            order = order.copy()
-            order.remove((item.key, item.client_id, exclude[1]))
+            at = bisect_left(order, (item.key, item.client_id, exclude[1]))
+            lo_i = index - 1 if index - 1 < at else index
+            hi_i = index if index < at else index + 1
+            lo = order[lo_i][0] if index > 0 else None
+            hi = order[hi_i][0] if hi_i < len(order) else None
+            return lo, hi
         lo = order[index - 1][0] if index > 0 else None
         hi = order[index][0] if index < len(order) else None
         return lo, hi
