@@ -1,16 +1,23 @@
 """PostgreSQL, the production store: an :class:`~synckit.server.AsyncStore` on an asyncpg pool.
 
 The schema (shipped migrations, see :mod:`._migrate`) keeps per document an append-only log
-``changes(id, doc_id, data)`` and a ``snapshots`` row, plus the actors registry, the access
-rules, and a ``views`` table of JSON views for SQL queries.
+``changes(id, doc_id, data, batches)`` and a ``snapshots`` row, plus the actors registry, the
+access rules, and a ``views`` table of JSON views for SQL queries. A log row holds the batches
+of one document that one commit wrote, in order: one in ``data`` (as every row of schema
+version 1), or two or more in ``batches`` (``bytea[]``; ``data`` is NULL). Readers flatten the
+rows, in id order, into the batches the server counts.
 
 Several servers may share one database and write the same document at once. What keeps
 that safe is compaction. The server asks to replace "the first ``covered`` batches" of the
 log by a snapshot of its document, and its document holds exactly the batches *this* store
 read (:meth:`PostgresStore.load`) or wrote (:meth:`PostgresStore.append_many`) for it. Other
 servers' batches may lie in between. So the store remembers, per document, the ids of those
-batches in the order the server counts them, and deletes exactly the first ``covered`` of
-them, by id; every other server's batch stays. It also remembers which snapshot
+rows in the order the server counts their batches, with how many batches of each it has not
+compacted yet, and deletes by id exactly the rows whose batches all lie within the first
+``covered``; every other server's row stays. A row the snapshot covers only part of stays
+too (the store counts what is left of it): loading applies its batches again over the
+snapshot, which changes nothing (applying a change a document holds is a no-op), and a later
+compaction that covers the rest deletes it. It also remembers which snapshot
 (``generation``) its document started from: when another server wrote a newer one in the
 meantime, whose deleted batches this server's document may lack, the two snapshots are
 merged (documents are CRDTs) before it is replaced; and since the server's document does
@@ -56,6 +63,17 @@ _CLAIM_LOCK = 0x53594E02
 # (forgetting one only makes its next compaction merge snapshots: still correct).
 _MAX_KNOWN = 65_536
 
+# One log row per document of a commit, holding its batches in order (see the module's doc).
+# A document's row ids are drawn while it holds its append lock: they ascend in commit order.
+_INSERT = (
+    "INSERT INTO changes (doc_id, data, batches) "
+    "SELECT d, CASE WHEN count(*) = 1 THEN (array_agg(c))[1] END, "
+    "CASE WHEN count(*) > 1 THEN array_agg(c ORDER BY n) END "
+    "FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, c, n) "
+    "GROUP BY d ORDER BY min(n) "
+    "RETURNING id, doc_id, coalesce(cardinality(batches), 1) AS count"
+)
+
 # Errors of the driver and the network that mean "the database failed".
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -85,14 +103,33 @@ def _failing(what: str) -> Iterator[None]:
 
 
 @dataclass(slots=True)
+class _Row:
+    """One log row the server's document holds."""
+
+    id: int
+    #: Its batches the server's document holds and has not compacted (the last ones of it).
+    left: int
+
+
+def _batches(row: Mapping[str, Any]) -> list[bytes]:
+    """The batches a ``changes`` row holds, in order (``data``: one; ``batches``: several)."""
+    many = row["batches"]
+    if many is not None:
+        return [bytes(b) for b in many]
+    if row["data"] is None:
+        raise StorageError(f"log row {row['id']} holds no batch")
+    return [bytes(row["data"])]
+
+
+@dataclass(slots=True)
 class _Known:
     """What this store's server holds of one document's storage."""
 
     #: The generation of the stored snapshot whose content its document holds all of (None:
     #: unknown, or it holds a snapshot merged with another server's, which it does not).
     generation: int | None
-    #: The log ids its document holds and has not compacted, in the server's order.
-    ids: deque[int] = field(default_factory=deque)
+    #: The log rows its document holds and has not compacted, in the server's order.
+    ids: deque[_Row] = field(default_factory=deque)
     #: Every log entry up to this id is in its document (read by :meth:`load` or
     #: :meth:`read_new`; its own appends do not count: others' may lie below them, unread).
     read_to: int = 0
@@ -204,9 +241,9 @@ class PostgresStore:
 
     # -- documents ----------------------------------------------------------------------
 
-    async def _read(self, doc_id: str) -> tuple[StoredDoc | None, int, list[int]]:
-        """A document's snapshot and log as one consistent picture, its snapshot generation
-        (0: none) and its log ids."""
+    async def _read(self, doc_id: str) -> tuple[StoredDoc | None, int, list[_Row]]:
+        """A document's snapshot and log (its rows' batches, flattened) as one consistent
+        picture, its snapshot generation (0: none) and its log rows."""
         pool = await self._get_pool()
         with _failing(f"load {doc_id!r}"):
             async with (
@@ -217,22 +254,26 @@ class PostgresStore:
                     "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
                 )
                 log = await conn.fetch(
-                    "SELECT id, data FROM changes WHERE doc_id = $1 ORDER BY id", doc_id
+                    "SELECT id, data, batches FROM changes WHERE doc_id = $1 ORDER BY id", doc_id
                 )
         if snap is None and not log:
             return None, 0, []
-        stored = StoredDoc(
-            None if snap is None else bytes(snap["data"]), tuple(bytes(r["data"]) for r in log)
-        )
-        return stored, 0 if snap is None else int(snap["generation"]), [r["id"] for r in log]
+        changes: list[bytes] = []
+        rows = []
+        for r in log:
+            held = _batches(r)
+            changes += held
+            rows.append(_Row(int(r["id"]), len(held)))
+        stored = StoredDoc(None if snap is None else bytes(snap["data"]), tuple(changes))
+        return stored, 0 if snap is None else int(snap["generation"]), rows
 
     async def load(self, doc_id: str) -> StoredDoc | None:
         """What is stored for ``doc_id`` (None: nothing). The server's document is rebuilt
         from it: the store remembers what it holds, for :meth:`compact` and
         :meth:`read_new`."""
-        stored, generation, ids = await self._read(doc_id)
+        stored, generation, rows = await self._read(doc_id)
         was = self._known.get(doc_id)
-        known = _Known(generation, deque(ids), max(ids, default=0), generation)
+        known = _Known(generation, deque(rows), max((r.id for r in rows), default=0), generation)
         known.loads = 1 if was is None else was.loads + 1
         self._remember(doc_id, known)
         return stored
@@ -267,7 +308,8 @@ class PostgresStore:
                         partial,
                     )
                     rows = await conn.fetch(
-                        "SELECT c.doc_id, c.id, c.data FROM changes c JOIN unnest($1::text[], "
+                        "SELECT c.doc_id, c.id, c.data, c.batches FROM changes c "
+                        "JOIN unnest($1::text[], "
                         "$2::bigint[]) AS k(doc_id, after) ON c.doc_id = k.doc_id "
                         "AND c.id > k.after ORDER BY c.id",
                         partial,
@@ -276,7 +318,8 @@ class PostgresStore:
             generations = {r["doc_id"]: int(r["generation"]) for r in snaps}
             batches: dict[str, list[tuple[int, bytes]]] = {}
             for row in rows:
-                batches.setdefault(row["doc_id"], []).append((int(row["id"]), bytes(row["data"])))
+                held = batches.setdefault(row["doc_id"], [])
+                held += ((int(row["id"]), data) for data in _batches(row))
             for doc_id in partial:
                 entry = known[doc_id]
                 if generations.get(doc_id, 0) != entry.read_generation:
@@ -289,12 +332,13 @@ class PostgresStore:
                     entry.read_to = max(entry.read_to, new[-1][0])
                 found[doc_id] = StoredDoc(None, tuple(data for _, data in new))
         for doc_id in full:
-            stored, generation, ids = await self._read(doc_id)
+            stored, generation, log_rows = await self._read(doc_id)
             if stored is None:
                 continue
             entry_or_none = self._known.get(doc_id)
             if entry_or_none is not None and entry_or_none.loads == loads.get(doc_id):
-                entry_or_none.read_to = max(entry_or_none.read_to, max(ids, default=0))
+                last = max((r.id for r in log_rows), default=0)
+                entry_or_none.read_to = max(entry_or_none.read_to, last)
                 entry_or_none.read_generation = generation
             found[doc_id] = stored
         return found
@@ -308,7 +352,8 @@ class PostgresStore:
         self, batches: Sequence[tuple[str, bytes]], views: Mapping[str, str] | None = None
     ) -> None:
         """Append ``batches`` (batches of one document in order) and upsert ``views``
-        (document id -> JSON text) in one transaction; returns once it committed.
+        (document id -> JSON text) in one transaction; returns once it committed. Each
+        document's batches go into one log row, in order.
 
         Raises:
             StorageError: nothing was stored.
@@ -326,13 +371,7 @@ class PostgresStore:
                     await conn.execute(
                         "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys
                     )
-                rows = await conn.fetch(
-                    "INSERT INTO changes (doc_id, data) SELECT d, c "
-                    "FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, c, n) "
-                    "ORDER BY n RETURNING id, doc_id",
-                    [d for d, _ in batches],
-                    [c for _, c in batches],
-                )
+                rows = await conn.fetch(_INSERT, [d for d, _ in batches], [c for _, c in batches])
                 if views:
                     await conn.execute(
                         "INSERT INTO views (doc_id, view) "
@@ -342,21 +381,29 @@ class PostgresStore:
                         list(views),
                         list(views.values()),
                     )
-        # Ids are drawn in insertion order: ascending ids are the batches' order.
-        for row in sorted(rows, key=lambda r: int(r["id"])):
+        for row in rows:  # one per document
             doc_id = row["doc_id"]
             known = self._known.get(doc_id)
             if known is None:
                 known = _Known(None)
                 self._remember(doc_id, known)
-            known.ids.append(int(row["id"]))
+            known.ids.append(_Row(int(row["id"]), int(row["count"])))
 
     async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         """Replace the snapshot and the first ``covered`` batches the server's document holds
         by ``snapshot`` (merged with a snapshot another server wrote meanwhile). Batches
-        appended after them, by anyone, stay. Atomic: on StorageError nothing changed."""
+        appended after them, by anyone, stay; so does a row only some of whose batches are
+        among them (see the module's doc). Atomic: on StorageError nothing changed."""
         known = self._known.get(doc_id) or _Known(None)
-        take = [known.ids[i] for i in range(min(covered, len(known.ids)))]
+        take: list[int] = []  # the rows all of whose batches the snapshot covers
+        rest = covered
+        for row in known.ids:
+            if row.left > rest:
+                break
+            take.append(row.id)
+            rest -= row.left
+        # Batches of the next row covered too (when there is one: beyond, nothing is held).
+        part = rest if len(take) < len(known.ids) else 0
         pool = await self._get_pool()
         with _failing(f"compact {doc_id!r}"):
             async with pool.acquire() as conn, conn.transaction():
@@ -376,7 +423,8 @@ class PostgresStore:
                         raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
                 deleted = await conn.fetchval(
                     "WITH gone AS (DELETE FROM changes WHERE doc_id = $1 "
-                    "AND id = ANY($2::bigint[]) RETURNING 1) SELECT count(*) FROM gone",
+                    "AND id = ANY($2::bigint[]) RETURNING coalesce(cardinality(batches), 1) AS n) "
+                    "SELECT coalesce(sum(n), 0) FROM gone",
                     doc_id,
                     take,
                 )
@@ -392,6 +440,8 @@ class PostgresStore:
                 )
         for _ in take:
             known.ids.popleft()
+        if part:
+            known.ids[0].left -= part
         # Only this compaction since the last read: it deleted entries the document holds,
         # and the next catch-up still needs only the entries after the last one read.
         if known.read_generation == stored_generation:
