@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,12 @@ async def test_two_clients_converge_and_acks_survive_a_kill(pg_url: str, tmp_pat
             for i in range(40):
                 doc_a.get_list("items").append(f"a{i}")
                 doc_b.get_list("items").append(f"b{i}")
-                if i % 8 == 0:
-                    await asyncio.sleep(0.01)  # let batches go out on their own
+                if i % 4 == 3:
+                    # Each group its own push (a client coalesces the edits made while a push
+                    # is in flight): at least 20 batches, so compaction (every 8) happens for
+                    # sure, before the last acknowledgement (storage work runs in order).
+                    await a.wait_synced(timeout=10)
+                    await b.wait_synced(timeout=10)
             doc_a.get_text("title").insert(0, "Plan")
             doc_b.get_counter("n").increment(3)
             await a.wait_synced(timeout=10)
