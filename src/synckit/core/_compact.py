@@ -29,6 +29,15 @@ def compact(doc: Document) -> None:
     if type(doc) is not Document:
         return
     data = doc.save()
+    # A list's run (see synckit.core._list) is local state a snapshot does not hold: kept
+    # aside, so that inserts continue a run the same with or without a compaction between.
+    runs = {}
+    for name, state in doc._lists.items():
+        if state.last_insert is not None:
+            client, seq = state.last_insert
+            item = state._items[state.last_insert]
+            runs[name] = (doc._clients[client], seq, item.run)
+    doc._list_runs = runs
     doc._clients = doc._vv = doc._log = doc._checkpoints = doc._field_top = NONE
     doc._client_index = doc._fields = EMPTY
     doc._counters = doc._sets = doc._lists = doc._texts = doc._maps = EMPTY
@@ -45,6 +54,13 @@ def _expand(doc: Document) -> None:
     for slot in _STATE_SLOTS:
         setattr(doc, slot, getattr(live, slot))
     doc._packed = None
+    runs, doc._list_runs = doc._list_runs or {}, None
+    for name, (client_id, seq, run) in runs.items():
+        state = doc._lists.get(name)
+        client = doc._client_index.get(client_id)
+        if state is not None and client is not None and state.has_item((client, seq)):
+            state.last_insert = (client, seq)
+            state._items[(client, seq)].run = run
 
 
 class _CompactDocument(Document):
@@ -70,5 +86,7 @@ _COMPACT_SAFE = frozenset(
 )
 #: The slots :func:`_expand` takes from the decoded document.
 _STATE_SLOTS = tuple(
-    s for s in Document.__slots__ if s not in ("_clock", "_client_id", "_subscribers", "_packed")
+    s
+    for s in Document.__slots__
+    if s not in ("_clock", "_client_id", "_subscribers", "_packed", "_list_runs")
 )

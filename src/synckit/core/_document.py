@@ -131,6 +131,7 @@ class Document:
         "_field_top",
         "_fields",
         "_hlc",
+        "_list_runs",
         "_lists",
         "_log",
         "_maps",
@@ -181,6 +182,8 @@ class Document:
         self._deps_stale = True
         # The snapshot a compacted document is kept as (see compact()); None while live.
         self._packed: bytes | None = None
+        # While compacted: each list's run state (local only, not in snapshots), by name.
+        self._list_runs: dict[ContainerId, tuple[str, int, int]] | None = None
         self._me = self._intern(client_id)
 
     # ------------------------------------------------------------------ identity & clients
