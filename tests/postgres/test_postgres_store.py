@@ -283,3 +283,38 @@ async def test_server_app_on_a_lazy_store(pg_url: str) -> None:
     assert store._pool is not None
     await server.aclose()
     assert store._pool is None
+
+
+async def test_an_append_draws_its_ids_only_once_it_holds_the_lock(
+    store: PostgresStore, pg_url: str
+) -> None:
+    """A commit is one statement; its log row ids must still be drawn after the document's
+    append lock is held, so ids commit in ascending order (what catch-up relies on). Another
+    transaction holds that lock, the append waits; the holder then draws an id and commits:
+    the append's id must come after it, and its view must be written after the holder's."""
+    import asyncpg
+
+    from synckit.server._postgres import _append_key
+
+    await store.append_many([("d", b"first")], {"d": '{"n": 1}'})
+    holder = await asyncpg.connect(pg_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT pg_advisory_xact_lock($1)", _append_key("d"))
+        append = asyncio.create_task(store.append_many([("d", b"second")], {"d": '{"n": 3}'}))
+        await asyncio.sleep(0.3)
+        assert not append.done(), "the append did not wait for the document's lock"
+        held_id = await holder.fetchval(
+            "INSERT INTO changes (doc_id, data) VALUES ('d', 'held') RETURNING id"
+        )
+        await holder.execute("UPDATE views SET view = '{\"n\": 2}' WHERE doc_id = 'd'")
+        await tx.commit()
+        await asyncio.wait_for(append, 10)
+        rows = await holder.fetch("SELECT id, data FROM changes WHERE doc_id = 'd' ORDER BY id")
+        assert [bytes(r["data"]) for r in rows] == [b"first", b"held", b"second"]
+        assert rows[1]["id"] == held_id
+        view = await holder.fetchval("SELECT view::text FROM views WHERE doc_id = 'd'")
+        assert json.loads(view) == {"n": 3}
+    finally:
+        await holder.close()

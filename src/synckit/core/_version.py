@@ -120,10 +120,9 @@ class VersionVector(Mapping[str, int]):
 
     def encode(self) -> bytes:
         """Protobuf ``synckit.v1.Version`` bytes; :meth:`decode` reads them back."""
-        msg = changes_pb2.Version()
-        for client in sorted(self._seqs):
-            msg.clients.append(client)
-            msg.seqs.append(self._seqs[client])
+        seqs = self._seqs
+        clients = sorted(seqs)
+        msg = changes_pb2.Version(clients=clients, seqs=[seqs[c] for c in clients])
         return msg.SerializeToString()
 
     @classmethod

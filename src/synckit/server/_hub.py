@@ -753,8 +753,12 @@ class Hub:
         # Did the push let changes of others apply, changes that waited here for it? The
         # pusher has never seen those (they came from another server, or a client that had
         # them from one): it gets the broadcast too, though its Ack's version holds them.
+        # Only changes that waited before this push can have been let through by it (what
+        # the push itself brought, the pusher has).
         me = conn.session.client_id
-        unblocked = any(seq > before[client] for client, seq in after.items() if client != me)
+        unblocked = bool(waiting_before) and any(
+            seq > before[client] for client, seq in after.items() if client != me
+        )
 
         def reply() -> None:
             conn.send(Ack(doc_id, batch, version))

@@ -63,13 +63,27 @@ _CLAIM_LOCK = 0x53594E02
 # (forgetting one only makes its next compaction merge snapshots: still correct).
 _MAX_KNOWN = 65_536
 
-# One log row per document of a commit, holding its batches in order (see the module's doc).
-# A document's row ids are drawn while it holds its append lock: they ascend in commit order.
-_INSERT = (
+_UPSERT_VIEWS = (
+    "INSERT INTO views (doc_id, view) "
+    "SELECT d, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(d, v) "
+    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()"
+)
+
+# A whole commit of append_many in one statement, one log row per document holding its batches
+# in order (see the module's doc); a document's row ids are drawn while it holds its append
+# lock, so they ascend in commit order: take the documents' append locks (in one
+# order everywhere: no deadlock), then upsert the views and insert the log rows, each joined
+# to the lock CTE so that it writes nothing before every lock is held.
+_APPEND = (
+    "WITH locked AS (SELECT count(pg_advisory_xact_lock(k)) AS held "
+    "FROM unnest($1::bigint[]) AS k), "
+    "viewed AS (INSERT INTO views (doc_id, view) "
+    "SELECT d, v::jsonb FROM unnest($4::text[], $5::text[]) AS t(d, v), locked "
+    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()) "
     "INSERT INTO changes (doc_id, data, batches) "
     "SELECT d, CASE WHEN count(*) = 1 THEN (array_agg(c))[1] END, "
     "CASE WHEN count(*) > 1 THEN array_agg(c ORDER BY n) END "
-    "FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(d, c, n) "
+    "FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(d, c, n), locked "
     "GROUP BY d ORDER BY min(n) "
     "RETURNING id, doc_id, coalesce(cardinality(batches), 1) AS count"
 )
@@ -363,24 +377,25 @@ class PostgresStore:
         pool = await self._get_pool()
         docs = sorted({doc_id for doc_id, _ in batches} | set(views or ()))
         keys = sorted({_append_key(doc_id) for doc_id, _ in batches})
+        view_ids, view_texts = list(views or ()), list((views or {}).values())
         with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
-            async with pool.acquire() as conn, conn.transaction():
+            async with pool.acquire() as conn:
                 if keys:
-                    # In one order everywhere (no deadlock); held until the commit, so that
-                    # this document's ids commit in ascending order (see the module's doc).
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys
+                    # One statement, so one round trip and its own transaction (committed when
+                    # it returns). Both writes join the lock CTE, which aggregates over every
+                    # lock: no row is written (no id drawn, no view row locked) before all the
+                    # append locks are held, and they are held until the commit.
+                    rows = await conn.fetch(
+                        _APPEND,
+                        keys,
+                        [d for d, _ in batches],
+                        [c for _, c in batches],
+                        view_ids,
+                        view_texts,
                     )
-                rows = await conn.fetch(_INSERT, [d for d, _ in batches], [c for _, c in batches])
-                if views:
-                    await conn.execute(
-                        "INSERT INTO views (doc_id, view) "
-                        "SELECT d, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(d, v) "
-                        "ON CONFLICT (doc_id) DO UPDATE "
-                        "SET view = EXCLUDED.view, updated_at = now()",
-                        list(views),
-                        list(views.values()),
-                    )
+                else:
+                    rows = []
+                    await conn.execute(_UPSERT_VIEWS, view_ids, view_texts)
         for row in rows:  # one per document
             doc_id = row["doc_id"]
             known = self._known.get(doc_id)
