@@ -343,7 +343,25 @@ def _kind(value: int) -> Callable[[changes_pb2.ChangeSet], None]:
     return edit
 
 
+def _field_op(kind: int) -> Callable[[changes_pb2.ChangeSet], None]:
+    def edit(msg: changes_pb2.ChangeSet) -> None:
+        # The MAP_SET on the nested map (name 2) becomes a top-level field operation naming
+        # that container: FIELD_SET (1) keeps the value, FIELD_DELETE (2) has none; neither
+        # has a key. (The core raised TypeError half-way through applying these, with the
+        # value already set and the version not advanced: found by the TypeScript port.)
+        ch = msg.changes[0]
+        assert list(ch.kinds) == [15, 14, 12] and ch.ints[-1] == 2
+        ch.kinds[2] = kind
+        del ch.strs[-1]
+        if kind == 2:
+            ch.values = "[]"
+
+    return edit
+
+
 HOSTILE: list[tuple[str, Callable[[changes_pb2.ChangeSet], None], str]] = [
+    ("field set on a nested name", _field_op(1), "field operation names a nested container"),
+    ("field delete on a nested name", _field_op(2), "field operation names a nested"),
     ("not JSON", _names("todos", "\x00[0,0,1", '\x00[1,"sub",0,0]'), "neither"),
     ("a number", _names("todos", "\x007", '\x00[1,"sub",0,0]'), "3 or 4 fields"),
     ("parent not earlier", _names("todos", "\x00[1,0,1]", '\x00[1,"sub",0,0]'), "parent"),

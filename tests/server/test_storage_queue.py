@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from peer import Peer
 
 from synckit import Document
@@ -13,6 +14,7 @@ from synckit.protocol import (
     Ack,
     Broadcast,
     Error,
+    ErrorCode,
     Event,
     Subscribe,
     Subscribed,
@@ -245,3 +247,51 @@ def test_a_commit_of_many_pushes_reaches_each_subscriber_as_one_broadcast() -> N
     assert isinstance(out, Broadcast)
     seen.apply(out.changes)
     assert seen.get("a") == 12
+
+
+def test_a_core_failure_mid_merge_stores_nothing_and_reloads_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Defence in depth: should ``Document.apply`` ever fail with something other than a
+    refusal (a bug in the core, as a field operation naming a nested container once did),
+    the half-changed document must reach neither storage nor anyone else: the pusher gets
+    INTERNAL, the room is dropped and loaded again from what storage holds."""
+    store = MemoryStore()
+    hub = Hub(None)
+    writer, other = Peer(hub, "w"), Peer(hub, "o")
+    writer.send(Subscribe("d"))
+    other.send(Subscribe("d"))
+    drain(hub, store)
+    writer.received(), other.received()
+    writer.push("d", edit("w", 1))
+    drain(hub, store)
+    assert isinstance(writer.received()[0], Ack)
+    other.received()
+
+    real_apply = Document.apply
+
+    def half_apply(doc: Document, data: bytes, **kw: object) -> None:
+        doc.set("junk", "half-applied")  # changed, then a crash
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(Document, "apply", half_apply)
+    writer.push("d", edit("w2", 2))
+    monkeypatch.setattr(Document, "apply", real_apply)
+    drain(hub, store)
+    [refusal] = [e for e in writer.received() if isinstance(e, Error) and e.batch_id]
+    assert refusal.code == ErrorCode.INTERNAL and "nothing stored" in refusal.message
+    assert not any(isinstance(e, Broadcast) for e in other.received())
+    stored = store.load("d")
+    assert stored is not None
+    again = Document("check")
+    assert stored.snapshot is None
+    for batch in stored.changes:
+        again.apply(batch)
+    assert again.to_json() == {"w": 1}
+    fresh = Peer(hub, "f")
+    fresh.send(Subscribe("d"))
+    drain(hub, store)
+    [sub] = [e for e in fresh.received() if isinstance(e, Subscribed)]
+    seen = Document("seen")
+    seen.apply(sub.changes)
+    assert seen.to_json() == {"w": 1}

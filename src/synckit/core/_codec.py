@@ -480,6 +480,8 @@ def _decode_ops(
                 hi += 1
                 if not 0 <= hlc < _MAX_HLC:
                     raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
+                if type(name) is not str:
+                    raise DecodeError(f"{where}: a field operation names a nested container")
                 append((kind, seq, name, hlc, values[vi]))
                 vi += 1
                 seq += 1
@@ -508,6 +510,8 @@ def _decode_ops(
                 hi += 1
                 if not 0 <= hlc < _MAX_HLC:
                     raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
+                if type(name) is not str:
+                    raise DecodeError(f"{where}: a field operation names a nested container")
                 append((kind, seq, name, hlc))
                 seq += 1
             elif kind == K.COUNTER_ADD:

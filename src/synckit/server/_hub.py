@@ -63,7 +63,7 @@ from synckit.protocol import (
 from synckit.server._access import AccessChange, access_level
 from synckit.server._connection import Connection
 from synckit.server._limits import Limits
-from synckit.server._log import log_event
+from synckit.server._log import log_event, logger
 from synckit.server._observer import NO_OBSERVER, HubObserver
 from synckit.server._presence import PresenceTable
 from synckit.server._principal import ANONYMOUS, Access, Action, Grant, Principal
@@ -727,6 +727,22 @@ class Hub:
                     retry_after_ms=refused.retry_after_ms,
                 )
             )
+            return
+        except Exception:  # a bug in the core: the document may be half-changed
+            # Nothing of this push is stored; the room's in-memory document is dropped so
+            # that none of it reaches storage or a subscriber, and is loaded again from
+            # storage (which holds only committed batches) by the next subscriber.
+            logger.exception("merging a push into %r failed; the document is reloaded", doc_id)
+            conn.send(
+                Error(
+                    ErrorCode.INTERNAL,
+                    f"changes refused, nothing stored: the server failed merging them into "
+                    f"{doc_id!r}",
+                    doc_id=doc_id,
+                    batch_id=batch,
+                )
+            )
+            self._evict(doc_id, f"document {doc_id!r} is reloaded after a server error")
             return
         after = doc.version()
         if after != before:
