@@ -56,7 +56,7 @@ from synckit.server._log import log_event
 from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
 from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._redis_presence import RedisPresenceBus
-from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
+from synckit.server._rooms import Claim, Commit, Compact, Erase, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
 
@@ -77,6 +77,7 @@ _HTTP_STATUS = {
     ErrorCode.PERMISSION_CHANGED: 403,
     ErrorCode.NOT_AUTHOR: 403,
     ErrorCode.EQUIVOCATION: 409,
+    ErrorCode.DOC_DELETED: 410,
     ErrorCode.CLOCK_SKEW: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_MANY: 429,
@@ -124,11 +125,16 @@ async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
                 return await store.claim_actor(op.actor_id, op.principal, op.limit)
             case Commit(batches=batches, views=views):
                 if views:
-                    await store.append_many(batches, views)  # type: ignore[call-arg]
+                    dead = await store.append_many(batches, views)  # type: ignore[call-arg]
                 elif batches:
-                    await store.append_many(batches)
+                    dead = await store.append_many(batches)
+                else:
+                    dead = None
+                return frozenset(dead) if dead else None
             case Compact():
                 await store.compact(op.doc_id, op.snapshot, op.covered)
+            case Erase():
+                await store.delete_doc(op.doc_id, op.principal)
     except (StorageError, LimitExceededError) as exc:
         return exc
     except Exception as exc:  # a backend's own error type: the same as a storage failure
@@ -204,6 +210,8 @@ class SyncServer:
         if change_bus is not None:
             self.hub.on_commit = change_bus.publish
             change_bus.subscribe(self.hub.merge_remote)
+            self.hub.on_deleted = change_bus.publish_deleted
+            change_bus.subscribe_deleted(self.hub.deleted_remote)
             change_bus.on_subscribed(self._catch_up_soon)
             self.hub.on_behind = self._catch_up_soon
         self.presence_bus = presence_bus
@@ -261,6 +269,8 @@ class SyncServer:
             open_ids = self.hub.open_doc_ids
             doc_ids = open_ids if wanted is None else [d for d in open_ids if d in wanted]
             try:
+                for doc_id in sorted(await self._deleted_among(doc_ids)):
+                    self.hub.deleted_remote(doc_id)  # a deletion the change bus lost
                 found = await self._read_new(doc_ids)
             except StorageError as exc:
                 log_event(logging.WARNING, "catch_up_failed", docs=len(doc_ids), why=str(exc))
@@ -276,6 +286,15 @@ class SyncServer:
                     log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
                     continue
                 self.hub.merge_remote(doc_id, changes)
+
+    async def _deleted_among(self, doc_ids: list[str]) -> frozenset[str]:
+        """Which of ``doc_ids`` storage holds a tombstone of (with a store that can say:
+        PostgreSQL's ``deleted_among``; a store of one server learns nothing new here)."""
+        deleted_among = getattr(self.store, "deleted_among", None)
+        if deleted_among is None or not doc_ids:
+            return frozenset()
+        found: frozenset[str] = await deleted_among(doc_ids)
+        return found
 
     async def _read_new(self, doc_ids: list[str]) -> dict[str, StoredDoc]:
         """What storage holds of ``doc_ids`` beyond what the hub's documents hold: only that
@@ -429,6 +448,8 @@ class SyncServer:
         # decoded and serialised in a thread: a large document stalls nobody else for long.
         try:
             stored = await self._read_stored(doc_id)
+            if stored is not None and stored.deleted:
+                return self._refusal(410, ErrorCode.DOC_DELETED, f"document {doc_id!r} was deleted")
             body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
         except (StorageError, DecodeError) as exc:
             return self._refusal(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
@@ -440,6 +461,16 @@ class SyncServer:
 
     async def post_sync(self, request: Request) -> Response:
         """``POST /v1/docs/{doc_id}/sync``: the HTTP fallback (protobuf in and out)."""
+        return await self._exchange(request, delete=False)
+
+    async def delete_doc(self, request: Request) -> Response:
+        """``DELETE /v1/docs/{doc_id}`` with an ``HttpSyncRequest`` body (client id, token):
+        delete the document for everyone, played as a short session (``Hello``,
+        ``DeleteDoc``); 200 with an empty ``HttpSyncResponse`` once the tombstone is
+        committed, or the ``Error`` (403 without admin access)."""
+        return await self._exchange(request, delete=True)
+
+    async def _exchange(self, request: Request, *, delete: bool) -> Response:
         limit = self.hub.limits.max_frame_bytes
         body = bytearray()
         result: HttpSyncAnswer | Error
@@ -453,7 +484,7 @@ class SyncServer:
                 break
         else:
             exchange = ServerHttpExchange(
-                request.path_params["doc_id"], bytes(body), max_body_bytes=limit
+                request.path_params["doc_id"], bytes(body), max_body_bytes=limit, delete=delete
             )
             result = await self._play(exchange)
         if isinstance(result, Error):
@@ -606,6 +637,7 @@ class SyncServer:
             WebSocketRoute(SYNC_PATH, _SocketEndpoint(self)),
             Route("/health", self.health, methods=["GET"]),
             Route("/v1/docs/{doc_id}", self.get_doc, methods=["GET"]),
+            Route("/v1/docs/{doc_id}", self.delete_doc, methods=["DELETE"]),
             Route("/v1/docs/{doc_id}/sync", self.post_sync, methods=["POST"]),
             Route("/v1/admin/access/{principal}", self.put_access, methods=["PUT", "DELETE"]),
             Route(METRICS_PATH, self.get_metrics, methods=["GET"]),
@@ -627,7 +659,7 @@ def create_app(
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
-    Serves ``WS /v1/sync``, ``GET /health``, ``GET /v1/docs/{id}``,
+    Serves ``WS /v1/sync``, ``GET /health``, ``GET|DELETE /v1/docs/{id}``,
     ``POST /v1/docs/{id}/sync``, ``PUT|DELETE /v1/admin/access/{principal}`` and
     ``GET /metrics`` (an administrator's; unauthenticated on ``metrics_address`` when given);
     ``authenticate`` and ``authorize`` guard all but ``/health``. The :class:`SyncServer` is

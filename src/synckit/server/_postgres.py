@@ -31,6 +31,10 @@ later. That is what lets a server catch up on what others wrote by reading only 
 after the last id it read (:meth:`PostgresStore.read_new`); it also keeps two servers from
 taking the row locks of the same JSON views in opposite orders.
 
+A deleted document keeps a ``tombstones`` row for good (schema version 3): deleting takes the
+document's append lock, writes the tombstone and removes the document's rows; a commit reads the
+tombstones under the same lock and stores nothing for a deleted document (it reports which).
+
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
 """
@@ -243,13 +247,17 @@ class PostgresStore:
 
     async def _read(self, doc_id: str) -> tuple[StoredDoc | None, int, list[_Row]]:
         """A document's snapshot and log (its rows' batches, flattened) as one consistent
-        picture, its snapshot generation (0: none) and its log rows."""
+        picture, its snapshot generation (0: none) and its log rows; for a deleted document,
+        ``StoredDoc(None, (), deleted=True)``."""
         pool = await self._get_pool()
         with _failing(f"load {doc_id!r}"):
             async with (
                 pool.acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
+                dead = await conn.fetchval("SELECT 1 FROM tombstones WHERE doc_id = $1", doc_id)
+                if dead is not None:
+                    return StoredDoc(None, (), deleted=True), 0, []
                 snap = await conn.fetchrow(
                     "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
                 )
@@ -333,8 +341,8 @@ class PostgresStore:
                 found[doc_id] = StoredDoc(None, tuple(data for _, data in new))
         for doc_id in full:
             stored, generation, log_rows = await self._read(doc_id)
-            if stored is None:
-                continue
+            if stored is None or stored.deleted:
+                continue  # deletions are learned with deleted_among
             entry_or_none = self._known.get(doc_id)
             if entry_or_none is not None and entry_or_none.loads == loads.get(doc_id):
                 last = max((r.id for r in log_rows), default=0)
@@ -350,16 +358,21 @@ class PostgresStore:
 
     async def append_many(
         self, batches: Sequence[tuple[str, bytes]], views: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> frozenset[str]:
         """Append ``batches`` (batches of one document in order) and upsert ``views``
         (document id -> JSON text) in one transaction; returns once it committed. Each
         document's batches go into one log row, in order.
+
+        Returns the documents whose batches were not stored because they are deleted
+        (another server deleted them since this one opened them; checked under each
+        document's append lock, which a deletion takes too, so nothing is ever stored
+        after a tombstone). Every other batch was stored.
 
         Raises:
             StorageError: nothing was stored.
         """
         if not batches and not views:
-            return
+            return frozenset()
         pool = await self._get_pool()
         docs = sorted({doc_id for doc_id, _ in batches} | set(views or ()))
         keys = sorted({_append_key(doc_id) for doc_id, _ in batches})
@@ -371,6 +384,15 @@ class PostgresStore:
                     await conn.execute(
                         "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys
                     )
+                dead = frozenset(
+                    str(r[0])
+                    for r in await conn.fetch(
+                        "SELECT doc_id FROM tombstones WHERE doc_id = ANY($1::text[])", docs
+                    )
+                )
+                if dead:
+                    batches = [(d, c) for d, c in batches if d not in dead]
+                    views = {d: v for d, v in (views or {}).items() if d not in dead}
                 rows = await conn.fetch(_INSERT, [d for d, _ in batches], [c for _, c in batches])
                 if views:
                     await conn.execute(
@@ -388,6 +410,49 @@ class PostgresStore:
                 known = _Known(None)
                 self._remember(doc_id, known)
             known.ids.append(_Row(int(row["id"]), int(row["count"])))
+        for doc_id in dead:
+            self._known.pop(doc_id, None)
+        return dead
+
+    async def delete_doc(self, doc_id: str, principal: str) -> None:
+        """Delete ``doc_id`` for good: write its tombstone and remove its log, snapshot and
+        view, in one transaction holding the document's append lock (so a commit of another
+        server either lands before and is removed, or comes after and is refused). Deleting
+        a deleted document changes nothing.
+
+        Raises:
+            StorageError: nothing changed.
+        """
+        pool = await self._get_pool()
+        with _failing(f"delete {doc_id!r}"):
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _append_key(doc_id))
+                await conn.execute(
+                    "INSERT INTO tombstones (doc_id, principal) VALUES ($1, $2) "
+                    "ON CONFLICT (doc_id) DO NOTHING",
+                    doc_id,
+                    principal,
+                )
+                await conn.execute("DELETE FROM changes WHERE doc_id = $1", doc_id)
+                await conn.execute("DELETE FROM snapshots WHERE doc_id = $1", doc_id)
+                await conn.execute("DELETE FROM views WHERE doc_id = $1", doc_id)
+        self._known.pop(doc_id, None)
+
+    async def deleted_among(self, doc_ids: Sequence[str]) -> frozenset[str]:
+        """Which of ``doc_ids`` are deleted (a server catching up on deletions by others that
+        the change bus did not bring).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not doc_ids:
+            return frozenset()
+        pool = await self._get_pool()
+        with _failing(f"check {len(doc_ids)} documents for tombstones"):
+            rows = await pool.fetch(
+                "SELECT doc_id FROM tombstones WHERE doc_id = ANY($1::text[])", list(doc_ids)
+            )
+        return frozenset(str(r[0]) for r in rows)
 
     async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         """Replace the snapshot and the first ``covered`` batches the server's document holds

@@ -32,6 +32,7 @@ __all__ = [
     "Claim",
     "Commit",
     "Compact",
+    "Erase",
     "IoOp",
     "IoResult",
     "Load",
@@ -131,10 +132,22 @@ class Claim:
     limit: int = 0
 
 
-IoOp = Load | Commit | Compact | Claim
+@dataclass(slots=True)
+class Erase:
+    """Delete ``doc_id`` for good (a tombstone, its data removed) on behalf of ``principal``;
+    ``then`` gets None once committed, or the StorageError."""
 
-#: What performing an :data:`IoOp` gives back: a Load's document, a Claim's owner, a failure.
-IoResult = StoredDoc | str | Exception | None
+    doc_id: str
+    principal: str
+    then: Callable[[Exception | None], None]
+
+
+IoOp = Load | Commit | Compact | Claim | Erase
+
+#: What performing an :data:`IoOp` gives back: a Load's document, a Claim's owner, a failure,
+#: or, for a Commit, the documents it did not store because they are deleted (a store shared
+#: by several servers: another one deleted them).
+IoResult = StoredDoc | str | Exception | frozenset[str] | None
 
 
 class Rooms:
@@ -276,6 +289,11 @@ class Rooms:
         """Queue the registration of ``actor_id`` for ``principal`` (see :class:`Claim`)."""
         self._push(Claim(actor_id, principal, then, limit))
 
+    def erase(self, doc_id: str, principal: str, then: Callable[[Exception | None], None]) -> None:
+        """Queue the deletion of ``doc_id`` (see :class:`Erase`), after every commit queued
+        so far: what they store is removed with the rest."""
+        self._push(Erase(doc_id, principal, then))
+
     def after_commit(self, reply: Callable[[], None]) -> None:
         """Run ``reply`` once every commit queued so far is stored (now, when none is)."""
         commit = self._last_commit()
@@ -330,10 +348,16 @@ class Rooms:
         match op:
             case Load(doc_id=doc_id):
                 room = self._rooms.get(doc_id)
-                if room is not None and room.logged is None and not isinstance(result, str):
+                if (
+                    room is not None
+                    and room.logged is None
+                    and (isinstance(result, StoredDoc | Exception) or result is None)
+                ):
                     self._loaded.append((room, result))
             case Claim():
                 op.then(result if isinstance(result, str | Exception) else "")
+            case Erase():
+                op.then(result if isinstance(result, Exception) else None)
             case Commit():
                 if isinstance(result, Exception):
                     for refuse in op.refusals:
