@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from synckit.client._client import (
     Client,
+    DeletedCallback,
     StatusCallback,
     Transport,
     connect,
@@ -23,6 +24,7 @@ from synckit.client._store import MemoryStore, SQLiteStore, Store, StoredDoc, ne
 
 __all__ = [
     "Client",
+    "DeletedCallback",
     "HttpOutcome",
     "MemoryStore",
     "PeerPresence",

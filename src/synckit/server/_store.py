@@ -186,17 +186,20 @@ class SQLiteStore(SQLiteDocLog):
         return super().load(doc_id)
 
     def load_isolated(self, doc_id: str) -> StoredDoc | None:
+        # On a read-only connection of its own too (this may run on another thread); a
+        # deletion commits the tombstone and the removal together, so checking after the
+        # read sees it whenever the read missed the data.
         stored = super().load_isolated(doc_id)
-        if stored is None or not self._tombstoned(doc_id):
-            return stored
-        return StoredDoc(None, (), deleted=True)  # deleted while it was being read
-
-    def _tombstoned(self, doc_id: str) -> bool:
         try:
-            row = self._db.execute("SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,))
-            return row.fetchone() is not None
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                dead = db.execute("SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,))
+                deleted = dead.fetchone() is not None
+            finally:
+                db.close()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
+        return StoredDoc(None, (), deleted=True) if deleted else stored
 
     def delete_doc(self, doc_id: str, principal: str) -> None:
         with self._immediate(f"delete {doc_id!r}") as db:
