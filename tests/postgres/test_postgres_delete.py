@@ -20,7 +20,7 @@ from synckit.server import PostgresStore, RedisChangeBus, create_app, running
 from synckit.server._migrate import schema_version
 
 
-def _changes(writer: str, **fields: object) -> bytes:
+def _changes(writer: str, **fields: int) -> bytes:
     doc = Document(writer)
     for key, value in fields.items():
         doc.set(key, value)
