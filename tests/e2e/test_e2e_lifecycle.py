@@ -4,6 +4,7 @@ everyone (admin only; tombstoned for good: no client brings it back), clearing a
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from _attack import changes_by, http_attempt, ws_attempt
 from live import ServerThread, eventually, free_port
 
+from synckit.cli import main
 from synckit.client import connect
 from synckit.errors import (
     DocumentDeletedError,
@@ -252,3 +254,31 @@ async def test_a_push_racing_a_delete_is_refused_and_not_stored(
         await writer.wait_synced(timeout=5)
     got = await http_attempt(url, "race", token="", client_id="auditor")
     assert got.status == 410 and not isinstance(got.answer, HttpSyncAnswer)
+
+
+async def test_the_cli_deletes_a_document(
+    server: ServerThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with connect(server.url, client_id="c") as client:
+        (await client.open("by-cli", wait=True, timeout=10)).set("k", 1)
+        await client.wait_synced(timeout=10)
+        argv = ["delete", "--url", server.url, "by-cli"]
+        assert await asyncio.to_thread(main, argv, {}) == 0
+        assert "deleted by-cli" in capsys.readouterr().out
+        await eventually(lambda: "by-cli" in client.deleted(), 10, "the client told")
+    assert await asyncio.to_thread(main, ["delete", "--url", server.url, "bad id"], {}) == 2
+    assert "document id" in capsys.readouterr().err
+
+
+async def test_the_cli_reports_a_refusal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    srv = ServerThread(tmp_path / "srv", authenticate=_bob_writes_alice_admins).start()
+    try:
+        argv = ["delete", "--url", srv.url, "--token", "bob", "doc"]
+        assert await asyncio.to_thread(main, argv, {}) == 1
+        assert "PERMISSION_DENIED" in capsys.readouterr().err
+        env = {"SYNCKIT_TOKEN": "alice"}
+        assert await asyncio.to_thread(main, ["delete", "--url", srv.url, "doc"], env) == 0
+    finally:
+        srv.stop()

@@ -15,6 +15,7 @@ from synckit.client._client import (
     StatusCallback,
     Transport,
     connect,
+    http_doc_url,
     http_sync_url,
     sync_url,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "SyncEngine",
     "Transport",
     "connect",
+    "http_doc_url",
     "http_sync_url",
     "new_actor_id",
     "sync_url",
