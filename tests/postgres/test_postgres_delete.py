@@ -4,6 +4,7 @@ the clients of the other; a lost Redis message does not let a push bring the doc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -129,5 +130,42 @@ async def test_a_push_on_another_server_after_a_lost_deletion_message_is_refused
     store = await PostgresStore.connect(pg_url)
     try:
         assert await _rows(store, "d") == (0, 0, 0, 1)
+    finally:
+        await store.close()
+
+
+async def test_a_deletion_racing_a_stream_of_pushes_on_the_other_server(pg_url: str) -> None:
+    """One client keeps pushing on server one while an admin deletes on server two: whatever
+    the interleaving, nothing of the document is left stored after the tombstone, and the
+    writer is told."""
+    async with (
+        _two_servers(pg_url) as (one, two, _),
+        connect(one, client_id="w", ping_interval=1) as writer,
+        connect(two, client_id="admin", ping_interval=1) as admin,
+    ):
+        doc = await writer.open("d", wait=True, timeout=10)
+        await admin.open("d", wait=True, timeout=10)
+        stop = asyncio.Event()
+
+        async def keep_pushing() -> int:
+            n = 0
+            while not stop.is_set() and "d" not in writer.deleted():
+                doc.get_list("items").append(n)
+                n += 1
+                await asyncio.sleep(0.002)
+            return n
+
+        pusher = asyncio.create_task(keep_pushing())
+        await asyncio.sleep(0.2)
+        await admin.delete("d", timeout=10)
+        await eventually(lambda: "d" in writer.deleted(), 10, "the writer told")
+        stop.set()
+        assert await pusher > 10
+        await writer.wait_synced(timeout=5)
+    store = await PostgresStore.connect(pg_url)
+    try:
+        assert await _rows(store, "d") == (0, 0, 0, 1)
+        loaded = await store.load("d")
+        assert loaded is not None and loaded.deleted
     finally:
         await store.close()
