@@ -169,3 +169,21 @@ async def test_a_deletion_racing_a_stream_of_pushes_on_the_other_server(pg_url: 
         assert loaded is not None and loaded.deleted
     finally:
         await store.close()
+
+
+async def test_a_forged_deletion_message_changes_nothing(pg_url: str) -> None:
+    """Redis is not the truth: a deletion message with no tombstone in storage behind it (a
+    forged or garbled one) makes no server tell its clients anything."""
+    async with (
+        _two_servers(pg_url) as (one, two, buses),
+        connect(one, client_id="a", ping_interval=1) as a,
+        connect(two, client_id="b", ping_interval=1) as b,
+    ):
+        doc_a, doc_b = await a.open("d", wait=True, timeout=10), await b.open("d", wait=True)
+        buses[1].publish_deleted("d")  # as if server two had deleted it
+        buses[1].publish_deleted("!garbage id")
+        await asyncio.sleep(0.5)
+        doc_b.set("after", "forgery")
+        await b.wait_synced(timeout=10)
+        await eventually(lambda: doc_a.get("after") == "forgery", 10, "a still syncing")
+        assert a.deleted() == {} and a.documents() == ["d"]

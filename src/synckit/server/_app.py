@@ -46,6 +46,7 @@ from synckit.protocol import (
     ErrorCode,
     HttpSyncAnswer,
     ServerHttpExchange,
+    check_doc_id,
     encode_http_answer,
     encode_http_error,
 )
@@ -211,7 +212,7 @@ class SyncServer:
             self.hub.on_commit = change_bus.publish
             change_bus.subscribe(self.hub.merge_remote)
             self.hub.on_deleted = change_bus.publish_deleted
-            change_bus.subscribe_deleted(self.hub.deleted_remote)
+            change_bus.subscribe_deleted(self._deletion_heard)
             change_bus.on_subscribed(self._catch_up_soon)
             self.hub.on_behind = self._catch_up_soon
         self.presence_bus = presence_bus
@@ -222,6 +223,8 @@ class SyncServer:
             presence_bus.on_subscribed(lambda: presence_bus.publish(presence.full_relay()))
         self._presence_task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
+        # Deletions heard on the change bus, being checked against storage.
+        self._confirming: set[asyncio.Task[None]] = set()
         # Documents to catch up on next (None: every open one).
         self._catch_up_docs: set[str] | None = set()
         self._metrics_listener = (
@@ -286,6 +289,32 @@ class SyncServer:
                     log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
                     continue
                 self.hub.merge_remote(doc_id, changes)
+
+    def _deletion_heard(self, doc_id: str) -> None:
+        """The change bus says another server deleted ``doc_id``. Storage is the truth, not
+        Redis: clients drop their copies on DOC_DELETED, so the deletion is acted on only
+        once storage shows the tombstone (a forged or garbled message changes nothing)."""
+        if check_doc_id(doc_id) is not None or self.hub.is_deleted(doc_id):
+            return
+        task = asyncio.get_running_loop().create_task(self._confirm_deleted(doc_id))
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
+
+    async def _confirm_deleted(self, doc_id: str) -> None:
+        try:
+            if await self._deleted_among([doc_id]):
+                deleted = True
+            else:
+                stored = await self._read_stored(doc_id)
+                deleted = stored is not None and stored.deleted
+        except StorageError as exc:
+            # The periodic catch-up asks storage again for every open document.
+            log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+            return
+        if deleted:
+            self.hub.deleted_remote(doc_id)
+        else:
+            log_event(logging.WARNING, "deletion_not_in_storage", doc=doc_id)
 
     async def _deleted_among(self, doc_ids: list[str]) -> frozenset[str]:
         """Which of ``doc_ids`` storage holds a tombstone of (with a store that can say:
@@ -588,7 +617,7 @@ class SyncServer:
         close = getattr(self.access_feed, "aclose", None)
         if close is not None and inspect.iscoroutinefunction(close):
             await close()
-        for task in (self._io_task, self._tick_task, self._presence_task):
+        for task in (self._io_task, self._tick_task, self._presence_task, *self._confirming):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
