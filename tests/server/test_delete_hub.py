@@ -232,3 +232,16 @@ def test_a_client_store_refuses_to_open_a_deleted_document(tmp_path: Path) -> No
     again = client.SQLiteStore(tmp_path / "c.db")  # remembered across processes
     assert again.is_deleted("d")
     again.close()
+
+
+def test_the_client_engine_drops_a_deleted_document_once(tmp_path: Path) -> None:
+    store = client.MemoryStore()
+    told: list[str] = []
+    engine = client.SyncEngine(store, store.actor_id("c"), on_deleted=lambda d, e: told.append(d))
+    engine.open("d").set("k", 1)
+    gone = Error(ErrorCode.DOC_DELETED, "gone", doc_id="d")
+    engine.drop_deleted("d", gone)
+    engine.drop_deleted("d", Error(ErrorCode.DOC_DELETED, "gone", doc_id="d", batch_id=3))
+    assert told == ["d"] and engine.deleted == {"d": gone}
+    engine.clear_all("c")
+    assert engine.deleted == {} and not store.is_deleted("d")

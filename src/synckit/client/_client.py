@@ -425,7 +425,8 @@ class Client:
         Raises:
             InvalidValueError: invalid document id.
             PermissionDeniedError: the principal lacks admin access to the document.
-            ProtocolError: the server cannot delete documents (an older server).
+            ProtocolError: the server cannot delete documents (an older server), or failed
+                to commit the deletion (``INTERNAL``: nothing changed; try again).
             AuthError: the server refused the connection for good.
             SyncTimeoutError: no answer within ``timeout`` seconds (a request already sent
                 may still be carried out; one not sent yet is withdrawn).
@@ -524,8 +525,8 @@ class Client:
         return unsubscribe
 
     def deleted(self) -> dict[str, Error]:
-        """Documents deleted here since the client opened (by anyone), with the server's
-        ``DOC_DELETED`` error."""
+        """Documents deleted here since the client opened or was last cleared (by anyone),
+        with the server's ``DOC_DELETED`` error."""
         return dict(self.engine.deleted)
 
     def _deleted(self, doc_id: str, error: Error) -> None:

@@ -241,7 +241,10 @@ class ReplicaSet:
     def drop_deleted(self, doc_id: str, error: Error) -> None:
         """The server says ``doc_id`` is deleted (``error``, DOC_DELETED): close it and remove
         it from the store, unsent edits included, remembering it as deleted there (opening it
-        again raises DocumentDeletedError); then tell :attr:`on_deleted`."""
+        again raises DocumentDeletedError); then tell :attr:`on_deleted`. Told again (the
+        server names a deleted document in each refusal), it does nothing."""
+        if doc_id in self.deleted and doc_id not in self._replicas:
+            return
         rep = self._replicas.pop(doc_id, None)
         if rep is not None:
             rep.unsubscribe()
@@ -282,6 +285,7 @@ class ReplicaSet:
             self._closed(doc_id)
         self._presence.clear()
         self._deletions.clear()
+        self.deleted.clear()
         self.store.clear()
         self.actor_id = self.store.actor_id(client_id)
         self._identity_changed()
