@@ -63,6 +63,9 @@ async def test_the_store_keeps_a_tombstone_and_stores_nothing_after_it(pg_url: s
         assert await _rows(store, "d") == (0, 0, 0, 1)
         e = await store.load("e")
         assert e is not None and len(e.changes) == 2 and not e.deleted
+        # A compaction another server queued before it heard of the deletion writes nothing.
+        await store.compact("d", Document.load(Document("a").save()).save(), 0)
+        assert await _rows(store, "d") == (0, 0, 0, 1)
         await store.delete_doc("d", "bob")  # again: nothing changes, the first stays
         who = await store.fetchval("SELECT principal FROM tombstones WHERE doc_id = 'd'")
         assert who == "alice"

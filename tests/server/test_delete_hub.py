@@ -24,9 +24,19 @@ from synckit.protocol import (
     Push,
     ServerHttpExchange,
     Subscribe,
+    Unsubscribe,
     encode_http_request,
 )
-from synckit.server import Grant, Hub, MemoryStore, Principal, SQLiteStore, StoredDoc
+from synckit.server import (
+    Grant,
+    Hub,
+    Limits,
+    MemoryStore,
+    Principal,
+    SQLiteStore,
+    StoredDoc,
+    perform_io,
+)
 
 
 def _changes(writer: str, **fields: int) -> bytes:
@@ -245,3 +255,26 @@ def test_the_client_engine_drops_a_deleted_document_once(tmp_path: Path) -> None
     assert told == ["d"] and engine.deleted == {"d": gone}
     engine.clear_all("c")
     assert engine.deleted == {} and not store.is_deleted("d")
+
+
+def test_no_snapshot_is_written_behind_the_tombstone() -> None:
+    """A room that closes while its deletion is queued queues no compaction; a store asked to
+    compact a deleted document writes nothing."""
+    store = MemoryStore()
+    hub = Hub(limits=Limits(room_linger=0))  # storage driven by hand; no compaction due
+    a, w = Peer(hub, "a"), Peer(hub, "w")
+    w.send(Subscribe("d"))
+    w.push("d", _changes("w", x=1))
+    while (op := hub.next_io()) is not None:
+        hub.io_done(op, perform_io(op, store))
+    w.received()
+    a.send(DeleteDoc("d", 1))
+    w.send(Unsubscribe("d"))  # the room closes with the deletion still queued
+    ops = []
+    while (op := hub.next_io()) is not None:
+        ops.append(type(op).__name__)
+        hub.io_done(op, perform_io(op, store))
+    assert ops == ["Erase"]
+    assert "d" not in store._docs and store.load("d") == StoredDoc(None, (), deleted=True)
+    store.compact("d", Document("x").save(), 0)
+    assert "d" not in store._docs

@@ -32,8 +32,9 @@ after the last id it read (:meth:`PostgresStore.read_new`); it also keeps two se
 taking the row locks of the same JSON views in opposite orders.
 
 A deleted document keeps a ``tombstones`` row for good (schema version 3): deleting takes the
-document's append lock, writes the tombstone and removes the document's rows; a commit reads the
-tombstones under the same lock and stores nothing for a deleted document (it reports which).
+document's append and compaction locks, writes the tombstone and removes the document's rows; a
+commit reads the tombstones under the append lock and stores nothing for a deleted document (it
+reports which), and a compaction reads them under its lock and writes no snapshot of one.
 
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
@@ -416,9 +417,9 @@ class PostgresStore:
 
     async def delete_doc(self, doc_id: str, principal: str) -> None:
         """Delete ``doc_id`` for good: write its tombstone and remove its log, snapshot and
-        view, in one transaction holding the document's append lock (so a commit of another
-        server either lands before and is removed, or comes after and is refused). Deleting
-        a deleted document changes nothing.
+        view, in one transaction holding the document's append and compaction locks (so a
+        commit or compaction of another server either lands before and is removed, or comes
+        after and stores nothing). Deleting a deleted document changes nothing.
 
         Raises:
             StorageError: nothing changed.
@@ -426,7 +427,12 @@ class PostgresStore:
         pool = await self._get_pool()
         with _failing(f"delete {doc_id!r}"):
             async with pool.acquire() as conn, conn.transaction():
+                # The append lock (commits take turns with it) and the compaction lock: no
+                # batch and no snapshot of it is ever written after the tombstone.
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _append_key(doc_id))
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
+                )
                 await conn.execute(
                     "INSERT INTO tombstones (doc_id, principal) VALUES ($1, $2) "
                     "ON CONFLICT (doc_id) DO NOTHING",
@@ -475,6 +481,10 @@ class PostgresStore:
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
                 )
+                # A deletion holds this lock too: never a snapshot behind a tombstone.
+                if await conn.fetchval("SELECT 1 FROM tombstones WHERE doc_id = $1", doc_id):
+                    self._known.pop(doc_id, None)
+                    return
                 stored = await conn.fetchrow(
                     "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
                 )

@@ -184,6 +184,9 @@ class Rooms:
         self._in_flight: IoOp | None = None
         # Loaded documents waiting for their room, set by done() for the hub to pick up.
         self._loaded: list[tuple[Room, StoredDoc | Exception | None]] = []
+        # Documents whose deletion is queued or running -> how many: no compaction of them
+        # is queued from then on (it would write a snapshot behind the tombstone).
+        self._erasing: dict[str, int] = {}
 
     # -- rooms ------------------------------------------------------------------------
 
@@ -276,6 +279,8 @@ class Rooms:
         return commit
 
     def compact(self, doc_id: str, logged: LoggedDocument) -> None:
+        if doc_id in self._erasing:
+            return  # being deleted: nothing of it is written any more
         snapshot, covered, size_then = logged.snapshot()
         self._push(Compact(doc_id, snapshot, covered, size_then, logged))
 
@@ -291,7 +296,9 @@ class Rooms:
 
     def erase(self, doc_id: str, principal: str, then: Callable[[Exception | None], None]) -> None:
         """Queue the deletion of ``doc_id`` (see :class:`Erase`), after every commit queued
-        so far: what they store is removed with the rest."""
+        so far: what they store is removed with the rest. No compaction of it is queued from
+        now on."""
+        self._erasing[doc_id] = self._erasing.get(doc_id, 0) + 1
         self._push(Erase(doc_id, principal, then))
 
     def after_commit(self, reply: Callable[[], None]) -> None:
@@ -356,7 +363,10 @@ class Rooms:
                     self._loaded.append((room, result))
             case Claim():
                 op.then(result if isinstance(result, str | Exception) else "")
-            case Erase():
+            case Erase(doc_id=doc_id):
+                left = self._erasing.pop(doc_id, 1) - 1
+                if left:
+                    self._erasing[doc_id] = left
                 op.then(result if isinstance(result, Exception) else None)
             case Commit():
                 if isinstance(result, Exception):

@@ -87,6 +87,10 @@ class MemoryStore(MemoryDocLog):
         self._tombstones.setdefault(doc_id, principal)
         self._docs.pop(doc_id, None)
 
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        if doc_id not in self._tombstones:  # never a snapshot behind a tombstone
+            MemoryDocLog.compact(self, doc_id, snapshot, covered)
+
     def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
         owner = self._actors.get(actor_id)
         if owner is not None:
@@ -200,6 +204,16 @@ class SQLiteStore(SQLiteDocLog):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
         return StoredDoc(None, (), deleted=True) if deleted else stored
+
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        # One process writes this file: no deletion lands between the check and the write.
+        try:
+            dead = self._db.execute("SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,))
+            deleted = dead.fetchone() is not None
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
+        if not deleted:  # never a snapshot behind a tombstone
+            super().compact(doc_id, snapshot, covered)
 
     def delete_doc(self, doc_id: str, principal: str) -> None:
         with self._immediate(f"delete {doc_id!r}") as db:
