@@ -15,7 +15,7 @@ dropped it (whether it was connected then or came back later), and the rest conv
 
 Everything random comes from one ``random.Random(seed)``, and time is simulated, so a seed
 reproduces exactly: ``.venv/bin/python tests/sim/simnet.py SEED`` replays one and prints its
-figures.
+figures (``--deletes``: with a deletion).
 """
 
 from __future__ import annotations
@@ -444,6 +444,8 @@ class Simulation:
 if __name__ == "__main__":
     args = sys.argv[1:]
     ops = ALL_OPS
+    deletes = "--deletes" in args
+    args = [a for a in args if a != "--deletes"]
     if args and args[0].startswith("--ops="):
         ops = tuple(int(k) for k in args.pop(0)[6:].split(","))
     seeds = [int(a) for a in args] or list(range(300))
@@ -451,7 +453,7 @@ if __name__ == "__main__":
     failed = []
     for seed in seeds:
         try:
-            total += Simulation(seed, ops=ops).run()
+            total += Simulation(seed, ops=ops, deletes=deletes).run()
         except AssertionError as exc:
             failed.append(seed)
             print(f"seed {seed} FAILED: {str(exc)[:300]}")
