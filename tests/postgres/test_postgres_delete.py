@@ -190,3 +190,27 @@ async def test_a_forged_deletion_message_changes_nothing(pg_url: str) -> None:
         await b.wait_synced(timeout=10)
         await eventually(lambda: doc_a.get("after") == "forgery", 10, "a still syncing")
         assert a.deleted() == {} and a.documents() == ["d"]
+
+
+async def test_a_lost_deletion_message_is_caught_up_from_storage(pg_url: str) -> None:
+    """The deleting server's message never goes out and nobody pushes: the other server
+    learns of the deletion from its periodic catch-up (the tombstones of its open documents)
+    and tells its clients."""
+    await require_redis()
+    channel = fresh_channel()
+    buses = [RedisChangeBus(REDIS_URL, channel) for _ in range(2)]
+    apps = [
+        create_app(PostgresStore(pg_url), change_bus=bus, catch_up_seconds=0.5) for bus in buses
+    ]
+    buses[1].publish_deleted = lambda doc_id: None  # type: ignore[method-assign]
+    async with (
+        running(apps[0]) as one,
+        running(apps[1]) as two,
+        connect(one, client_id="reader", ping_interval=1) as reader,
+        connect(two, client_id="admin", ping_interval=1) as admin,
+    ):
+        await reader.open("d", wait=True, timeout=10)
+        await admin.open("d", wait=True, timeout=10)
+        await admin.delete("d", timeout=10)
+        await eventually(lambda: "d" in reader.deleted(), 10, "the catch-up")
+        assert reader.documents() == []
