@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
-from live import eventually
+from live import ServerProcess, eventually, free_port
 from redistest import REDIS_URL, fresh_channel, require_redis
 
+from synckit.cli import main
 from synckit.client import connect
 from synckit.core import Document
 from synckit.errors import DocumentDeletedError
@@ -214,3 +217,25 @@ async def test_a_lost_deletion_message_is_caught_up_from_storage(pg_url: str) ->
         await admin.delete("d", timeout=10)
         await eventually(lambda: "d" in reader.deleted(), 10, "the catch-up")
         assert reader.documents() == []
+
+
+async def test_two_serve_processes_on_one_database_and_redis(pg_url: str, tmp_path: Path) -> None:
+    """`synckit serve --database --redis` twice: a deletion through one process (with the
+    CLI) reaches a client of the other, and neither takes the document again."""
+    await require_redis()
+    env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL}
+    servers = [ServerProcess(tmp_path / n, free_port(), env=env).start() for n in ("a", "b")]
+    try:
+        async with connect(servers[0].url, client_id="a", ping_interval=1) as a:
+            doc = await a.open("d", wait=True, timeout=10)
+            doc.set("k", 1)
+            await a.wait_synced(timeout=10)
+            argv = ["delete", "--url", servers[1].url, "d"]
+            assert await asyncio.to_thread(main, argv, {}) == 0
+            await eventually(lambda: "d" in a.deleted(), 10, "a told through Redis")
+        for server in servers:
+            got = httpx.get(f"{server.url}/v1/docs/d", timeout=10)
+            assert got.status_code == 410, got.text
+    finally:
+        for server in servers:
+            server.terminate()
