@@ -1050,10 +1050,13 @@ class Hub:
             for conn, event in queued:
                 if isinstance(event, Push):
                     conn.send(_deleted_error(doc_id, event.batch_id, why))
+                    told.append(conn)
             told += room.subscribers.values()
         told += (c for c in self._connections.values() if doc_id in c.levels)
         for conn in dict.fromkeys(told):
             if conn is requester:
+                if conn.closed:
+                    self._drop(conn)
                 continue
             self._left_deleted(conn, doc_id)
             if conn.session.awaits_subscribed(doc_id) or doc_id in conn.session.subscriptions:
