@@ -15,8 +15,9 @@ Layer: imports only :mod:`synckit.errors` and the standard library, so both
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -28,10 +29,15 @@ __all__ = ["DocLog", "MemoryDocLog", "SQLiteDocLog", "StoredDoc"]
 
 @dataclass(frozen=True, slots=True)
 class StoredDoc:
-    """What a store holds for one document: a snapshot (or None) and the batches after it."""
+    """What a store holds for one document: a snapshot (or None) and the batches after it.
+
+    ``deleted``: the document was deleted for good (a server store keeps a tombstone; it then
+    holds no snapshot and no batches).
+    """
 
     snapshot: bytes | None
     changes: tuple[bytes, ...]
+    deleted: bool = False
 
     @property
     def size(self) -> int:
@@ -75,6 +81,10 @@ class DocLog(Protocol):
         """
         ...
 
+    def doc_ids(self) -> list[str]:
+        """Every document id with something stored (a snapshot or batches), sorted."""
+        ...
+
     def close(self) -> None:
         """Release the backend; the log is unusable afterwards."""
         ...
@@ -106,6 +116,9 @@ class MemoryDocLog:
     def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         _, log = self._docs.get(doc_id, (None, []))
         self._docs[doc_id] = (bytes(snapshot), log[covered:])
+
+    def doc_ids(self) -> list[str]:
+        return sorted(self._docs)
 
     def close(self) -> None:
         pass
@@ -275,6 +288,37 @@ class SQLiteDocLog:
                 raise
         except sqlite3.Error as exc:
             raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
+
+    def doc_ids(self) -> list[str]:
+        try:
+            rows = self._db.execute(
+                "SELECT doc_id FROM snapshots UNION SELECT doc_id FROM changes ORDER BY 1"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot list documents: {exc}") from exc
+        return [str(r[0]) for r in rows]
+
+    def _remove(self, doc_id: str) -> None:
+        """Delete ``doc_id``'s snapshot and log, inside the caller's transaction."""
+        self._db.execute("DELETE FROM changes WHERE doc_id = ?", (doc_id,))
+        self._db.execute("DELETE FROM snapshots WHERE doc_id = ?", (doc_id,))
+
+    @contextlib.contextmanager
+    def _immediate(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back
+        when it raises; a database failure becomes StorageError("cannot <what>: ...")."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot {what}: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()

@@ -205,6 +205,21 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--kid", help="key id for the header")
     token.add_argument("--aud", help="audience claim")
     token.add_argument("--iss", help="issuer claim")
+    delete = commands.add_parser(
+        "delete",
+        help="delete a document on a server, for everyone, for good",
+        description="Delete a document on a running server (DELETE /v1/docs/DOC_ID): the "
+        "server keeps a tombstone, removes its data and tells its clients, which drop their "
+        "copies; the id can never be used again. Needs admin access to the document.",
+    )
+    delete.add_argument("doc_id", metavar="DOC_ID", help="the document to delete")
+    delete.add_argument("--url", required=True, help="the server's base URL (http or https)")
+    delete.add_argument(
+        "--token", help="a token with admin access to the document (or SYNCKIT_TOKEN)"
+    )
+    delete.add_argument(
+        "--client-id", default="synckit-cli", help="the client id to say Hello with"
+    )
     return parser
 
 
@@ -587,6 +602,45 @@ def _token(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
+def _delete(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    import httpx
+
+    from synckit.client import http_doc_url
+    from synckit.errors import InvalidValueError
+    from synckit.protocol import (
+        HTTP_MEDIA_TYPE,
+        Error,
+        HttpSyncRequest,
+        decode_http_answer,
+        encode_http_request,
+    )
+
+    try:
+        url = http_doc_url(args.url, args.doc_id)
+    except InvalidValueError as exc:
+        raise UsageError(str(exc)) from None
+    token = args.token if args.token is not None else environ.get("SYNCKIT_TOKEN", "")
+    body = encode_http_request(HttpSyncRequest(args.client_id, token))
+    headers = {"content-type": HTTP_MEDIA_TYPE, "accept": HTTP_MEDIA_TYPE}
+    try:
+        response = httpx.request("DELETE", url, content=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        print(f"synckit: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    answer = decode_http_answer(response.content, ok=response.status_code == 200)
+    if isinstance(answer, Error):
+        print(f"synckit: {answer.code.name}: {answer.message}", file=sys.stderr)
+        return 1
+    if answer is None:
+        print(
+            f"synckit: HTTP {response.status_code} from {url} is not a SyncKit answer",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"deleted {args.doc_id}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line; return the exit status (2 for a usage error)."""
     args = _parser().parse_args(argv)
@@ -598,6 +652,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return _migrate(args, env)
         if args.command == "token":
             return _token(args, env)
+        if args.command == "delete":
+            return _delete(args, env)
     except UsageError as exc:
         print(f"synckit: {exc}", file=sys.stderr)
         return 2

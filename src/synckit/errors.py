@@ -12,6 +12,7 @@ Every error SyncKit raises on purpose derives from :class:`SyncKitError`::
     ├── AuthError              a token was missing, malformed, expired or refused
     │   └── TokenExpiredError      the token expired: get a fresh one
     ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
+    ├── DocumentDeletedError   the document was deleted for everyone; its id is never usable again
     ├── EquivocationError      two different operations were sent under one client id and seq
     ├── StorageError           a storage backend failed or holds inconsistent data
     ├── SyncTimeoutError       a wait (such as ``wait_synced``) ran out of time (also TimeoutError)
@@ -33,6 +34,7 @@ __all__ = [
     "AuthError",
     "AuthUnavailableError",
     "DecodeError",
+    "DocumentDeletedError",
     "EquivocationError",
     "InvalidTypeError",
     "InvalidValueError",
@@ -94,6 +96,19 @@ class TokenExpiredError(AuthError):
 
 class PermissionDeniedError(SyncKitError):
     """The client is known, but may not read or write this document."""
+
+
+class DocumentDeletedError(SyncKitError):
+    """The document was deleted for everyone (by a principal with admin access to it).
+
+    A deleted id is never usable again: the server keeps a tombstone and refuses every later
+    subscription or push under it, and a client drops its local copy and its unsent edits.
+    ``doc_id`` names the document (empty when unknown).
+    """
+
+    def __init__(self, message: str, doc_id: str = "") -> None:
+        super().__init__(message)
+        self.doc_id = doc_id
 
 
 class EquivocationError(SyncKitError):

@@ -13,7 +13,15 @@ from synckit.server import PostgresStore
 from synckit.server._migrate import migrate, migrations, schema_version
 from synckit.server._postgres import migrate_database
 
-TABLES = {"changes", "snapshots", "actors", "access_rules", "views", "schema_migrations"}
+TABLES = {
+    "changes",
+    "snapshots",
+    "actors",
+    "access_rules",
+    "views",
+    "tombstones",
+    "schema_migrations",
+}
 
 
 async def _tables(url: str) -> set[str]:

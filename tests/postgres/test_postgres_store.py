@@ -318,3 +318,36 @@ async def test_an_append_draws_its_ids_only_once_it_holds_the_lock(
         assert json.loads(view) == {"n": 3}
     finally:
         await holder.close()
+
+
+async def test_an_append_that_waited_for_a_deletion_stores_nothing(
+    store: PostgresStore, pg_url: str
+) -> None:
+    """The deletion holds the document's append lock; an append queued behind it must see the
+    tombstone committed meanwhile (its statement's snapshot is taken after the lock is held),
+    store nothing for that document and say so, and still store the other document."""
+    import asyncpg
+
+    from synckit.server._postgres import _append_key
+
+    await store.append_many([("gone", b"before")])
+    holder = await asyncpg.connect(pg_url)
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT pg_advisory_xact_lock($1)", _append_key("gone"))
+        append = asyncio.create_task(
+            store.append_many([("gone", b"after"), ("kept", b"k")], {"gone": "{}", "kept": "{}"})
+        )
+        await asyncio.sleep(0.3)
+        assert not append.done()
+        await holder.execute("INSERT INTO tombstones (doc_id, principal) VALUES ('gone', 'x')")
+        await holder.execute("DELETE FROM changes WHERE doc_id = 'gone'")
+        await tx.commit()
+        dead = await asyncio.wait_for(append, 10)
+        assert dead == frozenset({"gone"})
+        assert await holder.fetchval("SELECT count(*) FROM changes WHERE doc_id = 'gone'") == 0
+        assert await holder.fetchval("SELECT count(*) FROM views WHERE doc_id = 'gone'") == 0
+        assert await store.load("kept") == StoredDoc(None, (b"k",))
+    finally:
+        await holder.close()

@@ -9,9 +9,13 @@ simulation performs it), so acknowledgements wait for commits and crashes catch 
 memory held and storage did not. Then the network heals and every replica must converge with
 the server, and nothing the server ever acknowledged may be missing from its store.
 
+With ``deletes=True`` one replica also deletes one document at a random moment (retrying after
+its own restarts): once healed, the server keeps the tombstone and no data of it, every replica
+dropped it (whether it was connected then or came back later), and the rest converged.
+
 Everything random comes from one ``random.Random(seed)``, and time is simulated, so a seed
 reproduces exactly: ``.venv/bin/python tests/sim/simnet.py SEED`` replays one and prints its
-figures.
+figures (``--deletes``: with a deletion).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from synckit.client import MemoryStore as ClientStore
 from synckit.client import SyncEngine
 from synckit.core import Document, VersionVector
+from synckit.errors import DocumentDeletedError
 from synckit.protocol import Ack
 from synckit.server import Connection, Hub, Limits, perform_io
 from synckit.server import MemoryStore as ServerStore
@@ -73,9 +78,13 @@ class Simulation:
         clients: int | None = None,
         faults: Faults | None = None,
         ops: tuple[int, ...] = ALL_OPS,
+        deletes: bool = False,
     ):
         self.seed = seed
         self.ops = ops
+        self.deletes = deletes
+        # The deletion asked (replica name, document), once asked.
+        self.deletion: tuple[str, str] | None = None
         self.rng = random.Random(seed)
         self.faults = faults or Faults()
         self.now = 0.0
@@ -114,9 +123,13 @@ class Simulation:
             ping_interval=0.4,
             compact_every=self.rng.choice([3, 20]),
             clock=self._clock,
+            on_deleted=lambda doc_id, error: self.stats.update(["told_deleted"]),
         )
         for doc_id in self.doc_ids:
-            engine.open(doc_id)
+            try:
+                engine.open(doc_id)
+            except DocumentDeletedError:
+                self.stats["reopen_refused"] += 1
         return engine
 
     def _send(self, queue: list[tuple[float, int, bytes]], frame: bytes, faulty: bool) -> None:
@@ -221,9 +234,25 @@ class Simulation:
         self.stats["client_restarts"] += 1
         self._cut(rep)
         rep.engine = self._engine(rep.store, rep.actor)
+        if self.deletion is not None and self.deletion[0] == rep.name:
+            doc_id = self.deletion[1]
+            if not rep.store.is_deleted(doc_id):
+                rep.engine.ask_delete(doc_id)  # the app asks again: not kept across restarts
+
+    def _maybe_delete(self) -> None:
+        if not self.deletes or self.deletion is not None or self.rng.random() > 0.01:
+            return
+        rep = self.rng.choice(self.replicas)
+        doc_id = self.rng.choice(self.doc_ids)
+        self.deletion = (rep.name, doc_id)
+        self.stats["deletions_asked"] += 1
+        rep.engine.ask_delete(doc_id)
 
     def _edit(self, rep: _Replica) -> None:
-        doc = rep.engine.document(self.rng.choice(self.doc_ids))
+        open_ids = [d for d in self.doc_ids if rep.engine.document(d) is not None]
+        if not open_ids:
+            return
+        doc = rep.engine.document(self.rng.choice(open_ids))
         assert doc is not None
         rng = self.rng
         kind = rng.choice(self.ops)
@@ -308,6 +337,7 @@ class Simulation:
                     self._connect(rep)
             for _ in range(rng.randint(0, 2)):
                 self._edit(rng.choice(self.replicas))
+            self._maybe_delete()
         else:
             for rep in self.replicas:
                 self._connect(rep)
@@ -332,6 +362,8 @@ class Simulation:
             session = rep.engine.session
             if session is None or session.pending_batches:
                 return False
+            if any(not d.done and d.error is None for d in rep.engine._deletions.values()):
+                return False  # a deletion not answered yet
         return True
 
     def run(self, steps: int = 250, heal_steps: int = 4000) -> Counter[str]:
@@ -346,6 +378,7 @@ class Simulation:
             raise AssertionError(f"seed {self.seed}: no quiescence after healing; {self.stats}")
         self.check_converged()
         self.check_durable()
+        self.check_deleted()
         return self.stats
 
     # -- checks -----------------------------------------------------------------------
@@ -362,8 +395,26 @@ class Simulation:
             doc.apply(batch)
         return doc
 
+    def deleted_ids(self) -> set[str]:
+        """Documents the server's store holds a tombstone of."""
+        return set(self.server_store._tombstones)
+
+    def check_deleted(self) -> None:
+        if self.deletion is None:
+            return
+        doc_id = self.deletion[1]
+        assert self.deleted_ids() == {doc_id}, f"seed {self.seed}: {doc_id} was not deleted"
+        # Nothing of it stored after the tombstone, whatever was pushed around it.
+        assert doc_id not in self.server_store._docs, f"seed {self.seed}: {doc_id} came back"
+        for rep in self.replicas:
+            assert rep.engine.document(doc_id) is None, f"seed {self.seed}: {rep.name} kept it"
+            assert rep.store.is_deleted(doc_id) and rep.store.load(doc_id) is None
+            assert doc_id not in rep.engine.unsynced()
+
     def check_durable(self) -> None:
         for doc_id, acked in self.acked.items():
+            if doc_id in self.deleted_ids():
+                continue  # acknowledged, then deleted: gone on purpose
             held = self.stored_doc(doc_id).version()
             assert held.dominates(acked), (
                 f"seed {self.seed}: acknowledged changes missing from the store of {doc_id}: "
@@ -372,6 +423,8 @@ class Simulation:
 
     def check_converged(self) -> None:
         for doc_id in self.doc_ids:
+            if doc_id in self.deleted_ids():
+                continue
             server = self.stored_doc(doc_id)
             for rep in self.replicas:
                 doc = rep.engine.document(doc_id)
@@ -391,6 +444,8 @@ class Simulation:
 if __name__ == "__main__":
     args = sys.argv[1:]
     ops = ALL_OPS
+    deletes = "--deletes" in args
+    args = [a for a in args if a != "--deletes"]
     if args and args[0].startswith("--ops="):
         ops = tuple(int(k) for k in args.pop(0)[6:].split(","))
     seeds = [int(a) for a in args] or list(range(300))
@@ -398,7 +453,7 @@ if __name__ == "__main__":
     failed = []
     for seed in seeds:
         try:
-            total += Simulation(seed, ops=ops).run()
+            total += Simulation(seed, ops=ops, deletes=deletes).run()
         except AssertionError as exc:
             failed.append(seed)
             print(f"seed {seed} FAILED: {str(exc)[:300]}")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from synckit.client._client import (
     Client,
+    DeletedCallback,
     StatusCallback,
     Transport,
     connect,
+    http_doc_url,
     http_sync_url,
     sync_url,
 )
@@ -23,6 +25,7 @@ from synckit.client._store import MemoryStore, SQLiteStore, Store, StoredDoc, ne
 
 __all__ = [
     "Client",
+    "DeletedCallback",
     "HttpOutcome",
     "MemoryStore",
     "PeerPresence",
@@ -36,6 +39,7 @@ __all__ = [
     "SyncEngine",
     "Transport",
     "connect",
+    "http_doc_url",
     "http_sync_url",
     "new_actor_id",
     "sync_url",

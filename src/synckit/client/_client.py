@@ -41,17 +41,28 @@ from synckit.errors import (
     InvalidTypeError,
     InvalidValueError,
     LocalProtocolError,
+    ProtocolError,
     SyncTimeoutError,
 )
-from synckit.protocol import Error, ErrorCode, check_doc_id
+from synckit.protocol import (
+    Error,
+    ErrorCode,
+    HttpSyncAnswer,
+    HttpSyncRequest,
+    check_doc_id,
+    decode_http_answer,
+    encode_http_request,
+)
 
 __all__ = [
     "Client",
+    "DeletedCallback",
     "RejectedCallback",
     "StatusCallback",
     "TokenProvider",
     "Transport",
     "connect",
+    "http_doc_url",
     "http_sync_url",
     "sync_url",
 ]
@@ -62,6 +73,10 @@ StatusCallback = Callable[[bool], object]
 #: ``callback(doc_id, error)``: the server refused a document's edits or subscription, or
 #: changed the access to it.
 RejectedCallback = Callable[[str, Error], object]
+
+#: ``callback(doc_id, error)``: the document was deleted (by anyone with admin access, this
+#: client included); its local copy and unsent edits are gone. ``error`` is the DOC_DELETED.
+DeletedCallback = Callable[[str, Error], object]
 
 #: A callable (plain or async) that returns a fresh token.
 TokenProvider = Callable[[], str | Awaitable[str]]
@@ -109,6 +124,18 @@ def sync_url(url: str) -> str:
     """
     parts, scheme, path = _base_path(url, {"http": "ws", "ws": "ws", "https": "wss", "wss": "wss"})
     return urlunsplit((scheme, parts.netloc, path + "/v1/sync", parts.query, ""))
+
+
+def http_doc_url(url: str, doc_id: str) -> str:
+    """The URL of document ``doc_id`` under a server's base URL (``/v1/docs/{doc_id}``: its
+    JSON view, and ``DELETE`` deletes it); as :func:`http_sync_url` without ``/sync``."""
+    problem = check_doc_id(doc_id)
+    if problem is not None:
+        raise InvalidValueError(problem)
+    schemes = {"http": "http", "ws": "http", "https": "https", "wss": "https"}
+    parts, scheme, path = _base_path(url, schemes)
+    path += f"/v1/docs/{quote(doc_id, safe='')}"
+    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
 
 
 def http_sync_url(url: str, doc_id: str) -> str:
@@ -212,6 +239,7 @@ class Client:
         self._progress = asyncio.Event()
         self._status_callbacks: list[StatusCallback] = []
         self._rejected_callbacks: list[RejectedCallback] = []
+        self._deleted_callbacks: list[DeletedCallback] = []
         self._online = False
         self._owns_store = False
         #: Successful handshakes so far (a reconnect counts again); over HTTP, the times
@@ -243,6 +271,7 @@ class Client:
             wake=self._kick.set,
             token_renewable=not isinstance(self._token, str),
             on_rejected=self._rejected,
+            on_deleted=self._deleted,
         )
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
@@ -299,6 +328,8 @@ class Client:
 
         Raises:
             InvalidValueError: invalid document id.
+            DocumentDeletedError: the document was deleted (known from the store, or, with
+                ``wait``, told by the server while waiting).
             StorageError, DecodeError: the store failed or holds corrupt data.
             SyncTimeoutError: ``wait`` and no answer within ``timeout`` seconds.
             AuthError, PermissionDeniedError, ...: ``wait`` and the server refused it.
@@ -332,6 +363,13 @@ class Client:
             async with asyncio.timeout(timeout):
                 while True:
                     error = engine.terminal_error
+                    if (
+                        error is None
+                        and doc_id is not None
+                        and doc_id in engine.deleted
+                        and engine.document(doc_id) is None
+                    ):
+                        error = engine.deleted[doc_id]  # DocumentDeletedError
                     if error is None and doc_id is not None:
                         error = engine.doc_error(doc_id)
                         if error is not None and error.retryable:
@@ -346,6 +384,155 @@ class Client:
                     await self._progress.wait()
         except TimeoutError:
             raise SyncTimeoutError(why()) from None
+
+    def documents(self) -> list[str]:
+        """The ids of the documents held locally, sorted: every document in the store
+        (opened in this process or not, synced or not) and every open one.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        return self.engine.stored_doc_ids()
+
+    def close(self, doc_id: str) -> None:
+        """Close document ``doc_id`` and keep the client open: unsubscribe, stop syncing it
+        and release it (the :class:`Document` returned by :meth:`open` is no longer stored or
+        synced; :meth:`open` it again for a live one). Its data stays in the store, and so do
+        edits the server has not acknowledged: they are sent once it is opened again (not
+        before: :meth:`wait_synced` no longer waits for them). Closing a document that is
+        not open does nothing.
+
+        Raises:
+            StorageError: the store failed to snapshot it (it is closed anyway).
+        """
+        self.engine.close_doc(doc_id)
+        self._kick.set()  # the Unsubscribe
+
+    async def delete(self, doc_id: str, *, timeout: float | None = None) -> None:
+        """Delete document ``doc_id`` for everyone, for good, then locally.
+
+        The server must be reached: it checks that this client's principal has ``admin``
+        access to the document, commits a tombstone and removes the stored data, and tells
+        every client subscribed to it (each drops its copy; see :meth:`on_deleted`). Then the
+        local copy goes too, unsent edits included, and the store remembers the id as
+        deleted. The id can never be used again, by anyone: the server refuses every later
+        subscription or push under it (``DOC_DELETED``), so no replica holding an old copy
+        brings it back. Deleting a deleted document returns at once.
+
+        Offline, it waits for a connection (at most ``timeout`` seconds). On a refusal
+        nothing changes, here or on the server.
+
+        Raises:
+            InvalidValueError: invalid document id.
+            PermissionDeniedError: the principal lacks admin access to the document.
+            ProtocolError: the server cannot delete documents (an older server), or failed
+                to commit the deletion (``INTERNAL``: nothing changed; try again).
+            AuthError: the server refused the connection for good.
+            SyncTimeoutError: no answer within ``timeout`` seconds (a request already sent
+                may still be carried out; one not sent yet is withdrawn).
+            StorageError: the local store failed (the server's deletion stands).
+        """
+        problem = check_doc_id(doc_id)
+        if problem is not None:
+            raise InvalidValueError(problem)
+        engine = self.engine
+        if engine.store.is_deleted(doc_id):
+            return
+        if self._active == "http":
+            await self._delete_over_http(doc_id)
+            return
+        deletion = engine.ask_delete(doc_id)
+        self._kick.set()
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    if deletion.done:
+                        return
+                    if deletion.error is not None:
+                        raise deletion.error.to_exception()
+                    if engine.terminal_error is not None:
+                        raise engine.terminal_error.to_exception()
+                    self._progress.clear()
+                    await self._progress.wait()
+        except TimeoutError:
+            raise SyncTimeoutError(
+                f"no answer to deleting {doc_id!r} within {timeout} s"
+                f" ({'online' if self.online else 'offline'})"
+            ) from None
+        finally:
+            engine.forget_deletion(doc_id, unsent_only=not deletion.done)
+
+    async def _delete_over_http(self, doc_id: str) -> None:
+        """:meth:`delete` with ``DELETE /v1/docs/{doc_id}`` (HTTP polling)."""
+        engine = self.engine
+        await self._fresh_token()
+        body = encode_http_request(HttpSyncRequest(engine.actor_id, engine.token))
+        response_timeout, _, connect_timeout = self._timeouts
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(response_timeout, connect=connect_timeout),
+            headers=_HTTP_HEADERS,
+            follow_redirects=True,
+        ) as http:
+            response = await http.request(
+                "DELETE", http_doc_url(self.base_url, doc_id), content=body
+            )
+        answer = decode_http_answer(response.content, ok=response.status_code == 200)
+        if answer is None:
+            raise ProtocolError(
+                f"deleting {doc_id!r}: the answer (HTTP {response.status_code}) is not "
+                "SyncKit's (an older server, or a proxy)"
+            )
+        if isinstance(answer, Error):
+            raise answer.to_exception()
+        assert isinstance(answer, HttpSyncAnswer)
+        engine.drop_deleted(
+            doc_id,
+            Error(
+                ErrorCode.DOC_DELETED,
+                f"document {doc_id!r} was deleted by this client",
+                doc_id=doc_id,
+            ),
+        )
+        self._progress.set()
+
+    async def clear(self) -> None:
+        """Remove all local data: close every open document, and empty the store (every
+        document, every unsent edit, the local record of deleted documents). The client
+        stays open and usable; it writes from now on under a new actor id (the old one's
+        operation numbers are held by the server), and reconnects with it. Nothing is
+        deleted on the server: opening a document again fetches it anew. Documents returned
+        by :meth:`open` before are no longer stored or synced.
+
+        Raises:
+            StorageError: the store failed (nothing was removed).
+        """
+        self.engine.clear_all(self.client_id)
+        self._kick.set()
+        self._progress.set()
+
+    def on_deleted(self, callback: DeletedCallback) -> Callable[[], None]:
+        """Call ``callback(doc_id, error)`` whenever a document is deleted here because it was
+        deleted for everyone: by another client while this one follows it, before this
+        client came back online with it (its unsent edits are dropped), or by this client's
+        :meth:`delete`. ``error`` is the server's ``DOC_DELETED``; opening the id again raises
+        :class:`~synckit.errors.DocumentDeletedError`. Returns an unsubscribe."""
+        self._deleted_callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._deleted_callbacks:
+                self._deleted_callbacks.remove(callback)
+
+        return unsubscribe
+
+    def deleted(self) -> dict[str, Error]:
+        """Documents deleted here since the client opened or was last cleared (by anyone),
+        with the server's ``DOC_DELETED`` error."""
+        return dict(self.engine.deleted)
+
+    def _deleted(self, doc_id: str, error: Error) -> None:
+        self._progress.set()
+        for callback in tuple(self._deleted_callbacks):
+            callback(doc_id, error)
 
     # -- presence -----------------------------------------------------------------------
 

@@ -32,3 +32,4 @@ class SyncEngine(SessionSync, HttpSync):
         self._replicas.clear()
         self.connection_lost()  # the others' presence is forgotten
         self._presence.clear()
+        self._deletions.clear()

@@ -213,6 +213,9 @@ class HttpSync(ReplicaSet):
 
     def _http_refused(self, doc_id: str, rep: Replica, error: Error) -> HttpOutcome:
         code, message = error.code, error.message or error.code.name
+        if code is ErrorCode.DOC_DELETED:
+            self.drop_deleted(doc_id, Error(code, message, doc_id=doc_id))
+            return HttpOutcome.REFUSED
         expired = code is ErrorCode.TOKEN_EXPIRED
         if error.fatal and is_terminal(error, self.token_renewable):
             self.terminal_error = self.last_error = Error(code, message)

@@ -21,10 +21,10 @@ from synckit._logged import LoggedDocument
 from synckit.client._presence import DocPresence
 from synckit.client._store import Store
 from synckit.core import ChangeEvent, Document, VersionVector
-from synckit.errors import DecodeError, InvalidValueError
+from synckit.errors import DecodeError, DocumentDeletedError, InvalidValueError
 from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
 
-__all__ = ["TERMINAL", "Replica", "ReplicaSet", "is_terminal"]
+__all__ = ["TERMINAL", "Deletion", "Replica", "ReplicaSet", "is_terminal"]
 
 #: Errors after which reconnecting cannot help (unless the server says it may: retryable).
 #: NOT_AUTHOR ends a session when the client id belongs to another principal (a store shared
@@ -79,6 +79,18 @@ class Replica:
     http_pushed: int = 0
 
 
+@dataclass(slots=True)
+class Deletion:
+    """A deletion of a document this replica asked the server for."""
+
+    #: The ``DeleteDoc`` request id on the current connection (0: not sent on it yet).
+    request_id: int = 0
+    #: The server committed the deletion (the document is gone locally too).
+    done: bool = False
+    #: The server's refusal (PERMISSION_DENIED, ...), or why it cannot be asked.
+    error: Error | None = None
+
+
 class ReplicaSet:
     """Documents of one replica and their sync state, over successive connections.
 
@@ -94,6 +106,7 @@ class ReplicaSet:
         wake: called when frames may be waiting (a local edit happened).
         token_renewable: see the attribute.
         on_rejected: see the attribute.
+        on_deleted: see the attribute.
     """
 
     def __init__(
@@ -109,6 +122,7 @@ class ReplicaSet:
         wake: Callable[[], None] | None = None,
         token_renewable: bool = False,
         on_rejected: Callable[[str, Error], None] | None = None,
+        on_deleted: Callable[[str, Error], None] | None = None,
     ) -> None:
         self.store = store
         self.actor_id = actor_id
@@ -119,6 +133,13 @@ class ReplicaSet:
         #: Called with (doc_id, error) whenever the server refuses a document's edits or
         #: subscription, or changes the access to it.
         self.on_rejected = on_rejected
+        #: Called with (doc_id, error) once a document is deleted here because the server
+        #: said it was deleted (``DOC_DELETED``; also after this replica's own deletion).
+        self.on_deleted = on_deleted
+        #: Documents deleted since the engine started: doc_id -> the DOC_DELETED error.
+        self.deleted: dict[str, Error] = {}
+        # Deletions asked of the server: doc_id -> its state.
+        self._deletions: dict[str, Deletion] = {}
         #: When the token in use expires (Unix seconds, from the Welcome; None: never/unknown).
         self.token_expires: float | None = None
         self._renew_at = 0.0
@@ -180,6 +201,10 @@ class ReplicaSet:
         problem = check_doc_id(doc_id)
         if problem is not None:
             raise InvalidValueError(problem)
+        if self.store.is_deleted(doc_id):
+            raise DocumentDeletedError(
+                f"document {doc_id!r} was deleted; its id can never be used again", doc_id
+            )
         return LoggedDocument.restore(self.store.load(doc_id), self.actor_id, clock=self._clock)
 
     def adopt(self, doc_id: str, logged: LoggedDocument) -> Document:
@@ -198,12 +223,75 @@ class ReplicaSet:
         return doc
 
     def close_doc(self, doc_id: str) -> None:
-        """Stop syncing ``doc_id`` and forget it (its store data stays)."""
+        """Stop syncing ``doc_id`` and forget it; its store data stays, unsent edits included
+        (they are sent once it is opened again). Its log is snapshotted first."""
         rep = self._replicas.pop(doc_id, None)
         if rep is None:
             return
         rep.unsubscribe()
         self._closed(doc_id)
+        if rep.logged.log_count:
+            self._compact(doc_id, rep)
+
+    def stored_doc_ids(self) -> list[str]:
+        """The documents in the store, and those open here (one opened and never edited has
+        nothing stored yet), sorted."""
+        return sorted(set(self.store.doc_ids()) | set(self._replicas))
+
+    def drop_deleted(self, doc_id: str, error: Error) -> None:
+        """The server says ``doc_id`` is deleted (``error``, DOC_DELETED): close it and remove
+        it from the store, unsent edits included, remembering it as deleted there (opening it
+        again raises DocumentDeletedError); then tell :attr:`on_deleted`. Told again (the
+        server names a deleted document in each refusal), it does nothing."""
+        if doc_id in self.deleted and doc_id not in self._replicas:
+            return
+        rep = self._replicas.pop(doc_id, None)
+        if rep is not None:
+            rep.unsubscribe()
+            self._closed(doc_id)
+        self.store.delete_doc(doc_id)
+        self.deleted[doc_id] = error
+        deletion = self._deletions.get(doc_id)
+        if deletion is not None:
+            deletion.done = True
+        if self.on_deleted is not None:
+            self.on_deleted(doc_id, error)
+
+    def ask_delete(self, doc_id: str) -> Deletion:
+        """Ask the server to delete ``doc_id`` (sent on the current or next connection with a
+        server that can); its state, until :meth:`forget_deletion`."""
+        deletion = self._deletions.get(doc_id)
+        if deletion is None or deletion.error is not None:
+            deletion = self._deletions[doc_id] = Deletion()
+        self._send_deletions()
+        return deletion
+
+    def forget_deletion(self, doc_id: str, *, unsent_only: bool = False) -> None:
+        """Stop tracking the deletion of ``doc_id`` (``unsent_only``: only when it was not
+        sent on this connection, so that it is never sent later)."""
+        deletion = self._deletions.get(doc_id)
+        if deletion is not None and (not unsent_only or not deletion.request_id):
+            del self._deletions[doc_id]
+
+    def _send_deletions(self) -> None:
+        """A transport's hook: send the deletions not sent yet."""
+
+    def clear_all(self, client_id: str) -> None:
+        """Close every document and empty the store (documents, unsent edits, local
+        tombstones, actor ids); from now on the replica writes under a new actor id."""
+        for doc_id in list(self._replicas):
+            rep = self._replicas.pop(doc_id)
+            rep.unsubscribe()
+            self._closed(doc_id)
+        self._presence.clear()
+        self._deletions.clear()
+        self.deleted.clear()
+        self.store.clear()
+        self.actor_id = self.store.actor_id(client_id)
+        self._identity_changed()
+
+    def _identity_changed(self) -> None:
+        """A transport's hook: the actor id changed (a session must start again)."""
 
     def _opened(self, doc_id: str, rep: Replica) -> None:
         """A transport's hook: ``doc_id`` was just opened."""

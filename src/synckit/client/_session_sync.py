@@ -30,6 +30,8 @@ from synckit.protocol import (
     Ack,
     Broadcast,
     ClientSession,
+    DeleteDoc,
+    DocDeleted,
     DocState,
     Error,
     ErrorCode,
@@ -60,6 +62,29 @@ class SessionSync(ReplicaSet):
     def _opened(self, doc_id: str, rep: Replica) -> None:
         if self.online:
             self._subscribe(doc_id, rep)
+
+    def _send_deletions(self) -> None:
+        session = self.session
+        if session is None or not self.online or not self._welcomed:
+            return
+        for doc_id, deletion in self._deletions.items():
+            if deletion.request_id or deletion.done or deletion.error is not None:
+                continue
+            if not session.may_delete:
+                deletion.error = Error(
+                    ErrorCode.UNKNOWN_MESSAGE,
+                    f"cannot delete {doc_id!r}: the server does not support deleting "
+                    "documents (no 'delete' capability)",
+                    doc_id=doc_id,
+                )
+                continue
+            deletion.request_id = session.next_request_id()
+            session.send(DeleteDoc(doc_id, deletion.request_id))
+
+    def _identity_changed(self) -> None:
+        # The server binds a connection to the client id of its Hello: start a new one.
+        if self.session is not None and self.session.state is not State.CLOSED:
+            self.session.close()
 
     def _closed(self, doc_id: str) -> None:
         session = self.session
@@ -122,6 +147,8 @@ class SessionSync(ReplicaSet):
         self._waiting.clear()
         self._batch_mine.clear()
         self._welcomed = False
+        for deletion in self._deletions.values():
+            deletion.request_id = 0  # unanswered: asked again on this connection
         for rep in self._replicas.values():
             rep.server_raw = None
             rep.error = None
@@ -205,6 +232,7 @@ class SessionSync(ReplicaSet):
                 self._welcomed = True
                 for doc_id, rep in self._replicas.items():
                     self._subscribe(doc_id, rep)
+                self._send_deletions()
             case Subscribed(doc_id=doc_id):
                 rep = self._replicas.get(doc_id)
                 if rep is None:
@@ -253,6 +281,24 @@ class SessionSync(ReplicaSet):
             case Presence(doc_id=doc_id):
                 if doc_id in self._replicas:  # kept even before the application asks
                     self.doc_presence(doc_id).apply(event.entries)
+            case DocDeleted(doc_id=doc_id):
+                self.drop_deleted(
+                    doc_id,
+                    Error(
+                        ErrorCode.DOC_DELETED,
+                        f"document {doc_id!r} was deleted by this client",
+                        doc_id=doc_id,
+                    ),
+                )
+            case Error(request_id=request) if request:
+                # The answer to one of our DeleteDoc requests: that request failed.
+                for deletion in self._deletions.values():
+                    if deletion.request_id == request and not deletion.done:
+                        deletion.error = event
+            case Error(doc_id=doc_id, code=ErrorCode.DOC_DELETED) if doc_id:
+                # Deleted by someone with admin access (now, or while we were away): our
+                # copy and its unsent edits go; the id is never usable again.
+                self.drop_deleted(doc_id, event)
             case Error(doc_id=doc_id, code=code) if code in PRESENCE_CODES:
                 record = self._presence.get(doc_id)
                 if record is not None:

@@ -9,8 +9,12 @@ A store also gives the replica its actor id: the client id plus a random suffix 
 store incarnation. A fresh store (a memory store, or a deleted file) therefore never writes
 under an id whose operation numbers the server already holds.
 
+A store also remembers the documents the server said were deleted (local tombstones), so
+that opening one fails at once instead of making a fresh copy whose edits no server takes.
+:meth:`Store.clear` empties it all, actor ids included: the next use starts a new actor.
+
 The document log itself (snapshots, change batches, compaction) is the shared
-:mod:`synckit._storage`; this module adds the actor ids.
+:mod:`synckit._storage`; this module adds the actor ids and the local tombstones.
 """
 
 from __future__ import annotations
@@ -39,20 +43,56 @@ class Store(DocLog, Protocol):
         """The actor id this store writes under for ``client_id``; made on first use."""
         ...
 
+    def delete_doc(self, doc_id: str) -> None:
+        """Remove ``doc_id``'s snapshot and log (its unsent edits with them) and remember it
+        as deleted, in one transaction. Committed on return.
+
+        Raises:
+            StorageError: nothing changed.
+        """
+        ...
+
+    def is_deleted(self, doc_id: str) -> bool:
+        """Whether :meth:`delete_doc` removed ``doc_id`` (since the last :meth:`clear`)."""
+        ...
+
+    def clear(self) -> None:
+        """Remove everything: every document, its unsent edits, the local tombstones and the
+        actor ids (the next :meth:`actor_id` makes a new one), in one transaction.
+
+        Raises:
+            StorageError: nothing changed.
+        """
+        ...
+
 
 @dataclass(slots=True)
 class MemoryStore(MemoryDocLog):
     """A store in memory: nothing survives the process. Its actor ids are fresh each time."""
 
     _actors: dict[str, str] = field(default_factory=dict)
+    _deleted: set[str] = field(default_factory=set)
 
     def actor_id(self, client_id: str) -> str:
         if client_id not in self._actors:
             self._actors[client_id] = new_actor_id(client_id)
         return self._actors[client_id]
 
+    def delete_doc(self, doc_id: str) -> None:
+        self._docs.pop(doc_id, None)
+        self._deleted.add(doc_id)
 
-# The client's own table, next to the shared ``snapshots`` and ``changes``.
+    def is_deleted(self, doc_id: str) -> bool:
+        return doc_id in self._deleted
+
+    def clear(self) -> None:
+        self._docs.clear()
+        self._actors.clear()
+        self._deleted.clear()
+
+
+# The client's own table, next to the shared ``snapshots`` and ``changes``: ``actor:<client
+# id>`` -> actor id, ``deleted:<doc id>`` -> "" (a local tombstone).
 _META_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
@@ -86,3 +126,23 @@ class SQLiteStore(SQLiteDocLog):
         except sqlite3.Error as exc:
             raise StorageError(f"client store {self.path}: {exc}") from exc
         return actor
+
+    def delete_doc(self, doc_id: str) -> None:
+        with self._immediate(f"delete {doc_id!r}") as db:
+            self._remove(doc_id)
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, '')", (f"deleted:{doc_id}",)
+            )
+
+    def is_deleted(self, doc_id: str) -> bool:
+        try:
+            row = self._db.execute("SELECT 1 FROM meta WHERE key = ?", (f"deleted:{doc_id}",))
+            return row.fetchone() is not None
+        except sqlite3.Error as exc:
+            raise StorageError(f"client store {self.path}: {exc}") from exc
+
+    def clear(self) -> None:
+        with self._immediate(f"clear client store {self.path}") as db:
+            db.execute("DELETE FROM changes")
+            db.execute("DELETE FROM snapshots")
+            db.execute("DELETE FROM meta")

@@ -10,12 +10,15 @@ for the wire format.
 from __future__ import annotations
 
 from synckit.protocol._events import (
+    DELETE,
     MAX_DOC_ID_LENGTH,
     PRESENCE,
     PRESENCE_CODES,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
+    DeleteDoc,
+    DocDeleted,
     Error,
     ErrorCode,
     Event,
@@ -63,6 +66,7 @@ from synckit.protocol._state import TRANSITIONS, Role, State
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
+    "DELETE",
     "HTTP_MEDIA_TYPE",
     "MAX_DOC_ID_LENGTH",
     "PRESENCE",
@@ -72,6 +76,8 @@ __all__ = [
     "Ack",
     "Broadcast",
     "ClientSession",
+    "DeleteDoc",
+    "DocDeleted",
     "DocState",
     "Error",
     "ErrorCode",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from synckit.errors import (
     AuthError,
+    DocumentDeletedError,
     EquivocationError,
     InvalidTypeError,
     InvalidValueError,
@@ -25,12 +26,15 @@ from synckit.errors import (
 )
 
 __all__ = [
+    "DELETE",
     "MAX_DOC_ID_LENGTH",
     "PRESENCE",
     "PRESENCE_CODES",
     "PROTOCOL_VERSION",
     "Ack",
     "Broadcast",
+    "DeleteDoc",
+    "DocDeleted",
     "Error",
     "ErrorCode",
     "Event",
@@ -85,11 +89,16 @@ class ErrorCode(enum.IntEnum):
     HANDSHAKE_TIMEOUT = 21
     PRESENCE_TOO_LARGE = 22
     BAD_PRESENCE = 23
+    DOC_DELETED = 24
 
 
 #: The capability (in ``Hello`` and ``Welcome``) of a peer that speaks presence: each side sends
 #: :class:`PresenceSet` / :class:`Presence` only to a peer that advertised it.
 PRESENCE = "presence"
+
+#: The capability (in ``Welcome``) of a server that takes :class:`DeleteDoc`: a client sends it
+#: only to such a server.
+DELETE = "delete"
 
 #: Errors about one document's presence state: they name the document but, unlike every other
 #: document error outside a push, do not end its subscription.
@@ -262,6 +271,35 @@ class Unsubscribe:
 
 
 @dataclass(frozen=True, slots=True)
+class DeleteDoc:
+    """Client -> server, only to a server that advertised :data:`DELETE`: delete ``doc_id``
+    for everyone, for good (admin access needed; it need not be subscribed). Answered by
+    :class:`DocDeleted` or by an :class:`Error` carrying ``request_id``."""
+
+    doc_id: str
+    request_id: int
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _u64("DeleteDoc.request_id", self.request_id)
+        if self.request_id == 0:
+            raise InvalidValueError("DeleteDoc.request_id must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class DocDeleted:
+    """Server -> client, answers :class:`DeleteDoc` ``request_id``: ``doc_id`` is deleted (its
+    tombstone committed, its data removed), now or before."""
+
+    doc_id: str
+    request_id: int
+
+    def __post_init__(self) -> None:
+        _doc(self.doc_id)
+        _u64("DocDeleted.request_id", self.request_id)
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceSet:
     """Client -> server: the client's presence state in subscribed ``doc_id``: a JSON object as
     UTF-8 bytes (``b""`` clears it). The same state sent again only renews it."""
@@ -338,6 +376,8 @@ class Error:
     request may succeed later (for instance after a reconnect). ``doc_id``/``batch_id`` are set
     (non-empty / non-zero) when the error concerns one document or one push.
     ``retry_after_ms``: when retrying makes sense, in milliseconds from now (0: no advice).
+    ``request_id``: set when the error answers the :class:`DeleteDoc` of that request id (it
+    then ends no subscription).
     """
 
     code: ErrorCode
@@ -347,11 +387,13 @@ class Error:
     doc_id: str = ""
     batch_id: int = 0
     retry_after_ms: int = 0
+    request_id: int = 0
 
     def to_exception(self) -> SyncKitError:
         """The exception that reports this error to an application: :class:`AuthError`,
-        :class:`PermissionDeniedError`, :class:`LimitExceededError`, or
-        :class:`ProtocolError` for the rest; the message names the code."""
+        :class:`PermissionDeniedError`, :class:`LimitExceededError`,
+        :class:`DocumentDeletedError`, or :class:`ProtocolError` for the rest; the message
+        names the code."""
         text = f"{self.code.name}: {self.message}"
         match self.code:
             case ErrorCode.AUTH_FAILED:
@@ -371,6 +413,8 @@ class Error:
                 return LimitExceededError(text)
             case ErrorCode.EQUIVOCATION:
                 return EquivocationError(text)
+            case ErrorCode.DOC_DELETED:
+                return DocumentDeletedError(text, self.doc_id)
             case _:
                 return ProtocolError(text)
 
@@ -381,6 +425,7 @@ class Error:
             raise InvalidTypeError("Error.message must be a str")
         _u64("Error.batch_id", self.batch_id)
         _u64("Error.retry_after_ms", self.retry_after_ms)
+        _u64("Error.request_id", self.request_id)
 
 
 #: Every protocol message.
@@ -395,6 +440,8 @@ Event = (
     | Unsubscribe
     | PresenceSet
     | Presence
+    | DeleteDoc
+    | DocDeleted
     | Ping
     | Pong
     | Error

@@ -18,6 +18,8 @@ from synckit.protocol._events import (
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
+    DeleteDoc,
+    DocDeleted,
     Error,
     ErrorCode,
     Event,
@@ -128,6 +130,12 @@ def encode_frame_body(event: Event) -> bytes:
             return encode_presence_body(
                 event.doc_id, [encode_presence_entry(e) for e in event.entries]
             )
+        case DeleteDoc():
+            env.delete_doc.doc_id = event.doc_id
+            env.delete_doc.request_id = event.request_id
+        case DocDeleted():
+            env.doc_deleted.doc_id = event.doc_id
+            env.doc_deleted.request_id = event.request_id
         case Ping():
             env.ping.nonce = event.nonce
         case Pong():
@@ -140,6 +148,7 @@ def encode_frame_body(event: Event) -> bytes:
             env.error.doc_id = event.doc_id
             env.error.batch_id = event.batch_id
             env.error.retry_after_ms = event.retry_after_ms
+            env.error.request_id = event.request_id
         case _:  # pragma: no cover - the union is exhaustive
             raise InvalidTypeError(f"not a protocol event: {event!r}")
     return env.SerializeToString()
@@ -229,7 +238,9 @@ def _error(m: pb.Error) -> Error:
         code = ErrorCode(m.code)
     except ValueError:
         code = ErrorCode.UNSPECIFIED  # a newer peer's code: keep the message, lose the detail
-    return Error(code, m.message, m.retryable, m.fatal, m.doc_id, m.batch_id, m.retry_after_ms)
+    return Error(
+        code, m.message, m.retryable, m.fatal, m.doc_id, m.batch_id, m.retry_after_ms, m.request_id
+    )
 
 
 def _entry(m: pb.PresenceEntry) -> PresenceEntry:
@@ -266,6 +277,8 @@ _BUILD: dict[str, Callable[[Any], Event]] = {
             PresenceEntry(e.key, e.principal, e.client_id, e.state, e.removed) for e in m.entries
         ),
     ),
+    "delete_doc": lambda m: DeleteDoc(m.doc_id, m.request_id),
+    "doc_deleted": lambda m: DocDeleted(m.doc_id, m.request_id),
     "ping": lambda m: Ping(m.nonce),
     "pong": lambda m: Pong(m.nonce),
     "error": _error,

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.protocol._events import (
+    DELETE,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
+    DocDeleted,
     Error,
     ErrorCode,
     Subscribed,
@@ -150,17 +152,23 @@ class ServerHttpExchange:
         doc_id: the document of the URL.
         body: the request body.
         max_body_bytes: bodies longer than this are refused (FRAME_TOO_LARGE).
+        delete: ``DELETE /v1/docs/{doc_id}``: the request deletes the document (played as
+            ``Hello`` and ``DeleteDoc``; its version and changes are ignored), and the answer
+            is an empty :class:`HttpSyncAnswer` once the deletion is committed.
     """
 
-    __slots__ = ("_frames", "_pushed", "_subscribed", "doc_id", "result")
+    __slots__ = ("_delete", "_frames", "_pushed", "_subscribed", "doc_id", "result")
 
-    def __init__(self, doc_id: str, body: bytes, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, doc_id: str, body: bytes, *, max_body_bytes: int, delete: bool = False
+    ) -> None:
         self.doc_id = doc_id
         #: The answer, once known.
         self.result: HttpSyncAnswer | Error | None = None
         self._frames: list[bytes] = []
         self._subscribed: Subscribed | None = None
         self._pushed = False
+        self._delete = delete
         problem = check_doc_id(doc_id)
         if problem is not None:
             self.result = Error(ErrorCode.INVALID_DOC_ID, problem, fatal=True)
@@ -186,6 +194,16 @@ class ServerHttpExchange:
         hello.hello.protocol_version = request.protocol_version
         hello.hello.client_id = request.client_id
         hello.hello.token = request.token
+        if delete:
+            hello.hello.capabilities.append(DELETE)
+            erase = pb.Envelope()
+            erase.delete_doc.doc_id = doc_id
+            erase.delete_doc.request_id = _BATCH
+            self._frames = [
+                number_frame(env.SerializeToString(), seq)
+                for seq, env in enumerate((hello, erase), 1)
+            ]
+            return
         subscribe = pb.Envelope()
         subscribe.subscribe.doc_id = doc_id
         subscribe.subscribe.version = request.version
@@ -223,6 +241,8 @@ class ServerHttpExchange:
                 self.result = event
             case Welcome() | Broadcast():
                 pass
+            case DocDeleted(request_id=request) if self._delete and request == _BATCH:
+                self.result = HttpSyncAnswer(b"", b"")
             case Subscribed():
                 self._subscribed = event
                 if not self._pushed:

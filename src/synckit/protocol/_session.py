@@ -26,11 +26,14 @@ from synckit.errors import (
     RemoteProtocolError,
 )
 from synckit.protocol._events import (
+    DELETE,
     PRESENCE,
     PRESENCE_CODES,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
+    DeleteDoc,
+    DocDeleted,
     Error,
     ErrorCode,
     Event,
@@ -87,7 +90,9 @@ class Session:
 
     __slots__ = (
         "_batches",
+        "_deletes",
         "_last_batch",
+        "_last_request",
         "_outbox",
         "_own_capabilities",
         "_peer_capabilities",
@@ -110,6 +115,10 @@ class Session:
         # Pushes sent (client) or received (server) and not yet acknowledged: batch -> doc.
         self._batches: dict[int, str] = {}
         self._last_batch = 0
+        # Deletions asked (client) or being decided (server) and not yet answered:
+        # request id -> doc.
+        self._deletes: dict[int, str] = {}
+        self._last_request = 0
         # Frames numbered so far, each way.
         self._sent = 0
         self._received = 0
@@ -149,6 +158,11 @@ class Session:
     def pending_batches(self) -> dict[int, str]:
         """Pushes not yet acknowledged or refused: batch id -> document id (a copy)."""
         return dict(self._batches)
+
+    @property
+    def pending_deletes(self) -> dict[int, str]:
+        """``DeleteDoc`` requests not yet answered: request id -> document id (a copy)."""
+        return dict(self._deletes)
 
     def pushing(self, doc_id: str) -> bool:
         """A push of ``doc_id`` is not yet acknowledged or refused."""
@@ -353,8 +367,29 @@ class ClientSession(Session):
         """The smallest batch id a new :class:`Push` may use."""
         return self._last_batch + 1
 
+    def next_request_id(self) -> int:
+        """The smallest request id a new :class:`DeleteDoc` may use."""
+        return self._last_request + 1
+
+    @property
+    def may_delete(self) -> bool:
+        """The server advertised the :data:`DELETE` capability: :class:`DeleteDoc` may be sent."""
+        return DELETE in self._peer_capabilities
+
     def _check_send(self, event: Event) -> None:
         match event:
+            case DeleteDoc(doc_id=doc, request_id=request):
+                if not self.may_delete:
+                    raise LocalProtocolError(
+                        f"DeleteDoc needs a server that advertised the {DELETE!r} capability"
+                    )
+                if request <= self._last_request:
+                    raise LocalProtocolError(
+                        f"DeleteDoc request id {request} is not above the last one "
+                        f"({self._last_request})"
+                    )
+                self._last_request = request
+                self._deletes[request] = doc
             case Subscribe(doc_id=doc):
                 self._docs[doc] = DocState.SUBSCRIBING
                 self._left.discard(doc)
@@ -408,6 +443,19 @@ class ClientSession(Session):
                         fatal=True,
                     )
                 del self._batches[batch]
+            case DocDeleted(doc_id=doc, request_id=request):
+                if self._deletes.get(request) != doc:
+                    raise _illegal(
+                        f"DocDeleted of request {request} for {doc!r} which is not a pending "
+                        f"DeleteDoc (state {self._state.value})",
+                        fatal=True,
+                    )
+                del self._deletes[request]
+                if doc in self._docs:  # the document is gone: so is its subscription
+                    del self._docs[doc]
+                    self._left.add(doc)
+            case Error(request_id=request) if request:
+                self._deletes.pop(request, None)  # answers a DeleteDoc: ends nothing else
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
             case Error(doc_id=doc, code=code) if (
@@ -426,7 +474,8 @@ class ServerSession(Session):
 
     Next steps: feed frames to :meth:`receive`; on a ``Hello`` send ``Welcome`` (or a fatal
     ``Error``); answer every ``Subscribe`` with one ``Subscribed`` and every ``Push`` with one
-    ``Ack`` (after committing) or an ``Error`` carrying its batch id.
+    ``Ack`` (after committing) or an ``Error`` carrying its batch id, and every ``DeleteDoc``
+    with one ``DocDeleted`` or an ``Error`` carrying its request id.
     """
 
     __slots__ = ("_awaiting_subscribed", "_docs", "client_id")
@@ -488,6 +537,16 @@ class ServerSession(Session):
                 if self._batches.get(batch) != doc:
                     raise LocalProtocolError(f"Ack of batch {batch} for {doc!r}: no such push")
                 del self._batches[batch]
+            case DocDeleted(doc_id=doc, request_id=request):
+                if self._deletes.get(request) != doc:
+                    raise LocalProtocolError(
+                        f"DocDeleted of request {request} for {doc!r}: no such DeleteDoc"
+                    )
+                del self._deletes[request]
+                self._docs.discard(doc)  # the document is gone: so is its subscription
+                self._awaiting_subscribed.discard(doc)
+            case Error(request_id=request) if request:
+                self._deletes.pop(request, None)  # answers a DeleteDoc: ends nothing else
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
             case Error(doc_id=doc, code=code) if doc and code not in PRESENCE_CODES:
@@ -528,6 +587,21 @@ class ServerSession(Session):
                         batch_id=batch,
                     )
                 self._batches[batch] = doc
+            case DeleteDoc(doc_id=doc, request_id=request):
+                if DELETE not in self._own_capabilities:
+                    raise _illegal(
+                        f"DeleteDoc sent though this server did not advertise the {DELETE!r} "
+                        "capability",
+                        fatal=True,
+                    )
+                if request <= self._last_request:
+                    raise _illegal(
+                        f"DeleteDoc request id {request} is not above the last one "
+                        f"({self._last_request})",
+                        fatal=True,
+                    )
+                self._last_request = request
+                self._deletes[request] = doc
             case Unsubscribe(doc_id=doc):
                 if doc not in self._docs:
                     raise _illegal(

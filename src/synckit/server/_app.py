@@ -46,6 +46,7 @@ from synckit.protocol import (
     ErrorCode,
     HttpSyncAnswer,
     ServerHttpExchange,
+    check_doc_id,
     encode_http_answer,
     encode_http_error,
 )
@@ -56,7 +57,7 @@ from synckit.server._log import log_event
 from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
 from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._redis_presence import RedisPresenceBus
-from synckit.server._rooms import Claim, Commit, Compact, IoOp, IoResult, Load
+from synckit.server._rooms import Claim, Commit, Compact, Erase, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
 from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
 
@@ -77,6 +78,7 @@ _HTTP_STATUS = {
     ErrorCode.PERMISSION_CHANGED: 403,
     ErrorCode.NOT_AUTHOR: 403,
     ErrorCode.EQUIVOCATION: 409,
+    ErrorCode.DOC_DELETED: 410,
     ErrorCode.CLOCK_SKEW: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.TOO_MANY: 429,
@@ -124,11 +126,16 @@ async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
                 return await store.claim_actor(op.actor_id, op.principal, op.limit)
             case Commit(batches=batches, views=views):
                 if views:
-                    await store.append_many(batches, views)  # type: ignore[call-arg]
+                    dead = await store.append_many(batches, views)  # type: ignore[call-arg]
                 elif batches:
-                    await store.append_many(batches)
+                    dead = await store.append_many(batches)
+                else:
+                    dead = None
+                return frozenset(dead) if dead else None
             case Compact():
                 await store.compact(op.doc_id, op.snapshot, op.covered)
+            case Erase():
+                await store.delete_doc(op.doc_id, op.principal)
     except (StorageError, LimitExceededError) as exc:
         return exc
     except Exception as exc:  # a backend's own error type: the same as a storage failure
@@ -204,6 +211,8 @@ class SyncServer:
         if change_bus is not None:
             self.hub.on_commit = change_bus.publish
             change_bus.subscribe(self.hub.merge_remote)
+            self.hub.on_deleted = change_bus.publish_deleted
+            change_bus.subscribe_deleted(self._deletion_heard)
             change_bus.on_subscribed(self._catch_up_soon)
             self.hub.on_behind = self._catch_up_soon
         self.presence_bus = presence_bus
@@ -214,6 +223,8 @@ class SyncServer:
             presence_bus.on_subscribed(lambda: presence_bus.publish(presence.full_relay()))
         self._presence_task: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
+        # Deletions heard on the change bus, being checked against storage.
+        self._confirming: set[asyncio.Task[None]] = set()
         # Documents to catch up on next (None: every open one).
         self._catch_up_docs: set[str] | None = set()
         self._metrics_listener = (
@@ -261,6 +272,8 @@ class SyncServer:
             open_ids = self.hub.open_doc_ids
             doc_ids = open_ids if wanted is None else [d for d in open_ids if d in wanted]
             try:
+                for doc_id in sorted(await self._deleted_among(doc_ids)):
+                    self.hub.deleted_remote(doc_id)  # a deletion the change bus lost
                 found = await self._read_new(doc_ids)
             except StorageError as exc:
                 log_event(logging.WARNING, "catch_up_failed", docs=len(doc_ids), why=str(exc))
@@ -276,6 +289,41 @@ class SyncServer:
                     log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
                     continue
                 self.hub.merge_remote(doc_id, changes)
+
+    def _deletion_heard(self, doc_id: str) -> None:
+        """The change bus says another server deleted ``doc_id``. Storage is the truth, not
+        Redis: clients drop their copies on DOC_DELETED, so the deletion is acted on only
+        once storage shows the tombstone (a forged or garbled message changes nothing)."""
+        if check_doc_id(doc_id) is not None or self.hub.is_deleted(doc_id):
+            return
+        task = asyncio.get_running_loop().create_task(self._confirm_deleted(doc_id))
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
+
+    async def _confirm_deleted(self, doc_id: str) -> None:
+        try:
+            if await self._deleted_among([doc_id]):
+                deleted = True
+            else:
+                stored = await self._read_stored(doc_id)
+                deleted = stored is not None and stored.deleted
+        except StorageError as exc:
+            # The periodic catch-up asks storage again for every open document.
+            log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
+            return
+        if deleted:
+            self.hub.deleted_remote(doc_id)
+        else:
+            log_event(logging.WARNING, "deletion_not_in_storage", doc=doc_id)
+
+    async def _deleted_among(self, doc_ids: list[str]) -> frozenset[str]:
+        """Which of ``doc_ids`` storage holds a tombstone of (with a store that can say:
+        PostgreSQL's ``deleted_among``; a store of one server learns nothing new here)."""
+        deleted_among = getattr(self.store, "deleted_among", None)
+        if deleted_among is None or not doc_ids:
+            return frozenset()
+        found: frozenset[str] = await deleted_among(doc_ids)
+        return found
 
     async def _read_new(self, doc_ids: list[str]) -> dict[str, StoredDoc]:
         """What storage holds of ``doc_ids`` beyond what the hub's documents hold: only that
@@ -429,6 +477,8 @@ class SyncServer:
         # decoded and serialised in a thread: a large document stalls nobody else for long.
         try:
             stored = await self._read_stored(doc_id)
+            if stored is not None and stored.deleted:
+                return self._refusal(410, ErrorCode.DOC_DELETED, f"document {doc_id!r} was deleted")
             body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
         except (StorageError, DecodeError) as exc:
             return self._refusal(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
@@ -440,6 +490,16 @@ class SyncServer:
 
     async def post_sync(self, request: Request) -> Response:
         """``POST /v1/docs/{doc_id}/sync``: the HTTP fallback (protobuf in and out)."""
+        return await self._exchange(request, delete=False)
+
+    async def delete_doc(self, request: Request) -> Response:
+        """``DELETE /v1/docs/{doc_id}`` with an ``HttpSyncRequest`` body (client id, token):
+        delete the document for everyone, played as a short session (``Hello``,
+        ``DeleteDoc``); 200 with an empty ``HttpSyncResponse`` once the tombstone is
+        committed, or the ``Error`` (403 without admin access)."""
+        return await self._exchange(request, delete=True)
+
+    async def _exchange(self, request: Request, *, delete: bool) -> Response:
         limit = self.hub.limits.max_frame_bytes
         body = bytearray()
         result: HttpSyncAnswer | Error
@@ -453,7 +513,7 @@ class SyncServer:
                 break
         else:
             exchange = ServerHttpExchange(
-                request.path_params["doc_id"], bytes(body), max_body_bytes=limit
+                request.path_params["doc_id"], bytes(body), max_body_bytes=limit, delete=delete
             )
             result = await self._play(exchange)
         if isinstance(result, Error):
@@ -557,7 +617,7 @@ class SyncServer:
         close = getattr(self.access_feed, "aclose", None)
         if close is not None and inspect.iscoroutinefunction(close):
             await close()
-        for task in (self._io_task, self._tick_task, self._presence_task):
+        for task in (self._io_task, self._tick_task, self._presence_task, *self._confirming):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -606,6 +666,7 @@ class SyncServer:
             WebSocketRoute(SYNC_PATH, _SocketEndpoint(self)),
             Route("/health", self.health, methods=["GET"]),
             Route("/v1/docs/{doc_id}", self.get_doc, methods=["GET"]),
+            Route("/v1/docs/{doc_id}", self.delete_doc, methods=["DELETE"]),
             Route("/v1/docs/{doc_id}/sync", self.post_sync, methods=["POST"]),
             Route("/v1/admin/access/{principal}", self.put_access, methods=["PUT", "DELETE"]),
             Route(METRICS_PATH, self.get_metrics, methods=["GET"]),
@@ -627,7 +688,7 @@ def create_app(
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
-    Serves ``WS /v1/sync``, ``GET /health``, ``GET /v1/docs/{id}``,
+    Serves ``WS /v1/sync``, ``GET /health``, ``GET|DELETE /v1/docs/{id}``,
     ``POST /v1/docs/{id}/sync``, ``PUT|DELETE /v1/admin/access/{principal}`` and
     ``GET /metrics`` (an administrator's; unauthenticated on ``metrics_address`` when given);
     ``authenticate`` and ``authorize`` guard all but ``/health``. The :class:`SyncServer` is

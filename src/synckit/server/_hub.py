@@ -39,10 +39,13 @@ from synckit.errors import (
     TokenExpiredError,
 )
 from synckit.protocol import (
+    DELETE,
     PRESENCE,
     PROTOCOL_VERSION,
     Ack,
     Broadcast,
+    DeleteDoc,
+    DocDeleted,
     Error,
     ErrorCode,
     Event,
@@ -73,6 +76,7 @@ from synckit.server._rooms import (
     Claim,
     Commit,
     Compact,
+    Erase,
     IoOp,
     IoResult,
     Load,
@@ -101,7 +105,7 @@ Authenticator = Callable[[str, str], Principal | bool]
 #: this document? Without one, the principal's grants decide (:meth:`Principal.may`).
 Authorizer = Callable[[Principal, str, Action], bool]
 
-CAPABILITIES = ("http-sync", PRESENCE)
+CAPABILITIES = ("http-sync", PRESENCE, DELETE)
 
 # Frames a client may send while its Hello is being decided (an honest one sends none).
 _MAX_HELD_FRAMES = 64
@@ -111,6 +115,11 @@ _MAX_MS = 2**63
 _AUTH_RETRY_MS = 2000
 # Client id -> owner entries kept in memory (the store holds them all).
 _MAX_CACHED_OWNERS = 100_000
+# Deleted document ids kept in memory (the store keeps every tombstone; one not in memory is
+# learned again by the load that opening it takes).
+_MAX_CACHED_DELETED = 100_000
+# How soon a client may push again to a document whose deletion is being committed.
+_DELETING_RETRY_MS = 1000
 
 
 def perform_io(op: IoOp, store: Store) -> IoResult:
@@ -127,6 +136,8 @@ def perform_io(op: IoOp, store: Store) -> IoResult:
                     store.append_many(batches)
             case Compact():
                 store.compact(op.doc_id, op.snapshot, op.covered)
+            case Erase():
+                store.delete_doc(op.doc_id, op.principal)
     except (StorageError, LimitExceededError) as exc:
         return exc
     return None
@@ -208,6 +219,13 @@ class Hub:
         self._performing = False
         #: Rooms with committed changes not yet broadcast (see :meth:`_flush_broadcasts`).
         self._outgoing: dict[str, Room] = {}
+        # Documents known deleted (an ordered set, bounded), and those whose deletion is
+        # queued for storage: document id -> deletions queued.
+        self._deleted: dict[str, None] = {}
+        self._deleting: dict[str, int] = {}
+        #: Called with a document id once its deletion is committed here: how other servers
+        #: on the same storage learn of it (see :meth:`deleted_remote`).
+        self.on_deleted: Callable[[str], None] | None = None
 
     # -- connections ------------------------------------------------------------------
 
@@ -305,6 +323,8 @@ class Hub:
                 self._leave(conn, doc_id)
             case PresenceSet():
                 self._on_presence(conn, event)
+            case DeleteDoc():
+                self._on_delete(conn, event)
             case _:
                 pass  # Ping is answered by the session; Pong and Error need nothing.
 
@@ -561,6 +581,9 @@ class Hub:
         doc_id = sub.doc_id
         if not self._allowed(conn, doc_id, "read"):
             return
+        if doc_id in self._deleted:
+            conn.send(_deleted_error(doc_id))
+            return
         most = self.limits.max_subscriptions
         if doc_id not in conn.levels and len(conn.levels) >= most:
             conn.send(
@@ -636,6 +659,24 @@ class Hub:
     def _on_push(self, conn: Connection, push: Push) -> None:
         doc_id, batch = push.doc_id, push.batch_id
         if not self._allowed(conn, doc_id, "write", batch):
+            return
+        if doc_id in self._deleted:
+            conn.send(_deleted_error(doc_id, batch))
+            return
+        if doc_id in self._deleting:
+            # Its deletion is being committed: nothing more is stored for it. When that
+            # fails, the push is taken again after the wait; when it succeeds, the client
+            # is told the document is gone.
+            conn.send(
+                Error(
+                    ErrorCode.INTERNAL,
+                    f"document {doc_id!r} is being deleted; nothing stored",
+                    retryable=True,
+                    doc_id=doc_id,
+                    batch_id=batch,
+                    retry_after_ms=_DELETING_RETRY_MS,
+                )
+            )
             return
         if conn.principal is not None and conn.principal.id:
             refusal = self.quotas.charge(
@@ -777,6 +818,10 @@ class Hub:
         )
 
         def reply() -> None:
+            if doc_id in self._deleted:
+                # Another server deleted it meanwhile: storage refused the batch.
+                conn.send(_deleted_error(doc_id, batch))
+                return
             conn.send(Ack(doc_id, batch, version))
             observer.acked(self._monotonic() - taken)
             if delta:
@@ -847,6 +892,9 @@ class Hub:
     # -- rooms ------------------------------------------------------------------------
 
     def _loaded(self, room: Room, result: StoredDoc | Exception | None) -> None:
+        if isinstance(result, StoredDoc) and result.deleted:
+            self._gone(room.doc_id, f"document {room.doc_id!r} was deleted")
+            return
         if not isinstance(result, Exception):
             try:
                 room.logged = LoggedDocument.restore(result)
@@ -935,6 +983,107 @@ class Hub:
             self._leave(conn, doc_id)
         self.presence.dropped(conn)
 
+    # -- deletion ---------------------------------------------------------------------
+
+    def _on_delete(self, conn: Connection, event: DeleteDoc) -> None:
+        doc_id, request = event.doc_id, event.request_id
+        principal = conn.principal or ANONYMOUS
+        who = f"principal {principal.id!r}" if principal.id else "this client"
+        if not self.may(principal, doc_id, "admin"):
+            conn.send(
+                Error(
+                    ErrorCode.PERMISSION_DENIED,
+                    f"{who} may not delete document {doc_id!r}: deleting needs admin access",
+                    doc_id=doc_id,
+                    request_id=request,
+                )
+            )
+            return
+        if doc_id in self._deleted:
+            self._left_deleted(conn, doc_id)
+            conn.send(DocDeleted(doc_id, request))
+            return
+        self._deleting[doc_id] = self._deleting.get(doc_id, 0) + 1
+
+        def then(result: Exception | None) -> None:
+            left = self._deleting.pop(doc_id, 1) - 1
+            if left:
+                self._deleting[doc_id] = left
+            alive = conn.id in self._connections and not conn.closed
+            if result is not None:
+                if alive:
+                    conn.send(
+                        Error(
+                            ErrorCode.INTERNAL,
+                            f"cannot delete document {doc_id!r}, nothing changed: {result}",
+                            retryable=True,
+                            doc_id=doc_id,
+                            request_id=request,
+                        )
+                    )
+                return
+            first = doc_id not in self._deleted
+            self._gone(doc_id, f"document {doc_id!r} was deleted by {who}", requester=conn)
+            if alive:
+                self._left_deleted(conn, doc_id)
+                conn.send(DocDeleted(doc_id, request))
+                if conn.closed:
+                    self._drop(conn)
+            if first:
+                log_event(logging.INFO, "deleted", doc=doc_id, principal=principal.id)
+                if self.on_deleted is not None:
+                    self.on_deleted(doc_id)
+
+        # Behind every commit queued so far: what they store is removed with the rest.
+        self.rooms.erase(doc_id, principal.id, then)
+
+    def deleted_remote(self, doc_id: str) -> None:
+        """Another server on the same storage deleted ``doc_id``: tell its subscribers here
+        (``DOC_DELETED``), close it, and refuse it from now on (storage holds the tombstone)."""
+        if check_doc_id(doc_id) is not None or doc_id in self._deleted:
+            return
+        self._gone(doc_id, f"document {doc_id!r} was deleted")
+        self._perform_inline()
+
+    def is_deleted(self, doc_id: str) -> bool:
+        """Whether this server knows ``doc_id`` to be deleted (storage is the truth: an id
+        not known here is checked when it is next opened)."""
+        return doc_id in self._deleted
+
+    def _left_deleted(self, conn: Connection, doc_id: str) -> None:
+        """``conn`` no longer follows deleted ``doc_id`` (its session says so already)."""
+        conn.levels.pop(doc_id, None)
+        self.presence.left(conn, doc_id)
+
+    def _gone(self, doc_id: str, why: str, requester: Connection | None = None) -> None:
+        """``doc_id`` is deleted: remember it, close its room without saving anything, answer
+        what waited for it and tell every subscriber but ``requester`` (DOC_DELETED)."""
+        self._deleted.pop(doc_id, None)
+        self._deleted[doc_id] = None
+        while len(self._deleted) > _MAX_CACHED_DELETED:
+            self._deleted.pop(next(iter(self._deleted)))
+        self._outgoing.pop(doc_id, None)
+        room = self.rooms.evict(doc_id)
+        told: list[Connection] = []
+        if room is not None:
+            queued, room.queued = room.queued, []
+            for conn, event in queued:
+                if isinstance(event, Push):
+                    conn.send(_deleted_error(doc_id, event.batch_id, why))
+                    told.append(conn)
+            told += room.subscribers.values()
+        told += (c for c in self._connections.values() if doc_id in c.levels)
+        for conn in dict.fromkeys(told):
+            if conn is requester:
+                if conn.closed:
+                    self._drop(conn)
+                continue
+            self._left_deleted(conn, doc_id)
+            if conn.session.awaits_subscribed(doc_id) or doc_id in conn.session.subscriptions:
+                conn.send(_deleted_error(doc_id, 0, why))
+            if conn.closed:
+                self._drop(conn)
+
     # -- storage work -----------------------------------------------------------------
 
     def next_io(self) -> IoOp | None:
@@ -960,6 +1109,10 @@ class Hub:
     def io_done(self, op: IoOp, result: IoResult = None) -> None:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
+        if isinstance(op, Commit) and isinstance(result, frozenset):
+            # Deleted by another server meanwhile: those batches were not stored.
+            for doc_id in sorted(result):
+                self._gone(doc_id, f"document {doc_id!r} was deleted")
         for doc_id in self.rooms.done(op, result):
             self._evict(doc_id, f"storage failed: {result}")
         if self._outgoing:
@@ -1084,6 +1237,17 @@ def _without_nul(value: object) -> object:
     if isinstance(value, list):
         return [_without_nul(v) for v in value]
     return value
+
+
+def _deleted_error(doc_id: str, batch: int = 0, why: str = "") -> Error:
+    """The error that tells a client ``doc_id`` is deleted (of push ``batch`` when set)."""
+    return Error(
+        ErrorCode.DOC_DELETED,
+        (why or f"document {doc_id!r} was deleted")
+        + "; its id can never be used again (drop the local copy)",
+        doc_id=doc_id,
+        batch_id=batch,
+    )
 
 
 def _auth_refusal(exc: AuthError) -> Error:

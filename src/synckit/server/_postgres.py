@@ -31,6 +31,11 @@ later. That is what lets a server catch up on what others wrote by reading only 
 after the last id it read (:meth:`PostgresStore.read_new`); it also keeps two servers from
 taking the row locks of the same JSON views in opposite orders.
 
+A deleted document keeps a ``tombstones`` row for good (schema version 3): deleting takes the
+document's append and compaction locks, writes the tombstone and removes the document's rows; a
+commit reads the tombstones under the append lock and stores nothing for a deleted document (it
+reports which), and a compaction reads them under its lock and writes no snapshot of one.
+
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
 """
@@ -63,29 +68,25 @@ _CLAIM_LOCK = 0x53594E02
 # (forgetting one only makes its next compaction merge snapshots: still correct).
 _MAX_KNOWN = 65_536
 
-_UPSERT_VIEWS = (
-    "INSERT INTO views (doc_id, view) "
-    "SELECT d, v::jsonb FROM unnest($1::text[], $2::text[]) AS t(d, v) "
-    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()"
-)
-
-# A whole commit of append_many in one statement, one log row per document holding its batches
-# in order (see the module's doc); a document's row ids are drawn while it holds its append
-# lock, so they ascend in commit order: take the documents' append locks (in one
-# order everywhere: no deadlock), then upsert the views and insert the log rows, each joined
-# to the lock CTE so that it writes nothing before every lock is held.
+# What a commit of append_many writes once it holds the append locks, in one statement: the
+# log rows (one per document, holding its batches in order; see the module's doc) and the
+# views of every document without a tombstone; it returns those rows, then one row per
+# document that has a tombstone (dead), whose batches and view were not written.
 _APPEND = (
-    "WITH locked AS (SELECT count(pg_advisory_xact_lock(k)) AS held "
-    "FROM unnest($1::bigint[]) AS k), "
+    "WITH dead AS (SELECT doc_id FROM tombstones WHERE doc_id = ANY($1::text[])), "
     "viewed AS (INSERT INTO views (doc_id, view) "
-    "SELECT d, v::jsonb FROM unnest($4::text[], $5::text[]) AS t(d, v), locked "
-    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()) "
-    "INSERT INTO changes (doc_id, data, batches) "
+    "SELECT d, v::jsonb FROM unnest($4::text[], $5::text[]) AS t(d, v) "
+    "WHERE d NOT IN (SELECT doc_id FROM dead) "
+    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()), "
+    "added AS (INSERT INTO changes (doc_id, data, batches) "
     "SELECT d, CASE WHEN count(*) = 1 THEN (array_agg(c))[1] END, "
     "CASE WHEN count(*) > 1 THEN array_agg(c ORDER BY n) END "
-    "FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(d, c, n), locked "
+    "FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(d, c, n) "
+    "WHERE d NOT IN (SELECT doc_id FROM dead) "
     "GROUP BY d ORDER BY min(n) "
-    "RETURNING id, doc_id, coalesce(cardinality(batches), 1) AS count"
+    "RETURNING id, doc_id, coalesce(cardinality(batches), 1) AS count) "
+    "SELECT id, doc_id, count, false AS dead FROM added "
+    "UNION ALL SELECT 0::bigint, doc_id, 0, true FROM dead"
 )
 
 # Errors of the driver and the network that mean "the database failed".
@@ -257,13 +258,17 @@ class PostgresStore:
 
     async def _read(self, doc_id: str) -> tuple[StoredDoc | None, int, list[_Row]]:
         """A document's snapshot and log (its rows' batches, flattened) as one consistent
-        picture, its snapshot generation (0: none) and its log rows."""
+        picture, its snapshot generation (0: none) and its log rows; for a deleted document,
+        ``StoredDoc(None, (), deleted=True)``."""
         pool = await self._get_pool()
         with _failing(f"load {doc_id!r}"):
             async with (
                 pool.acquire() as conn,
                 conn.transaction(isolation="repeatable_read", readonly=True),
             ):
+                dead = await conn.fetchval("SELECT 1 FROM tombstones WHERE doc_id = $1", doc_id)
+                if dead is not None:
+                    return StoredDoc(None, (), deleted=True), 0, []
                 snap = await conn.fetchrow(
                     "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
                 )
@@ -347,8 +352,8 @@ class PostgresStore:
                 found[doc_id] = StoredDoc(None, tuple(data for _, data in new))
         for doc_id in full:
             stored, generation, log_rows = await self._read(doc_id)
-            if stored is None:
-                continue
+            if stored is None or stored.deleted:
+                continue  # deletions are learned with deleted_among
             entry_or_none = self._known.get(doc_id)
             if entry_or_none is not None and entry_or_none.loads == loads.get(doc_id):
                 last = max((r.id for r in log_rows), default=0)
@@ -364,38 +369,55 @@ class PostgresStore:
 
     async def append_many(
         self, batches: Sequence[tuple[str, bytes]], views: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> frozenset[str]:
         """Append ``batches`` (batches of one document in order) and upsert ``views``
         (document id -> JSON text) in one transaction; returns once it committed. Each
         document's batches go into one log row, in order.
+
+        Returns the documents whose batches were not stored because they are deleted
+        (another server deleted them since this one opened them; checked under each
+        document's append lock, which a deletion takes too, so nothing is ever stored
+        after a tombstone). Every other batch was stored.
 
         Raises:
             StorageError: nothing was stored.
         """
         if not batches and not views:
-            return
+            return frozenset()
         pool = await self._get_pool()
         docs = sorted({doc_id for doc_id, _ in batches} | set(views or ()))
         keys = sorted({_append_key(doc_id) for doc_id, _ in batches})
         view_ids, view_texts = list(views or ()), list((views or {}).values())
         with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
             async with pool.acquire() as conn:
-                if keys:
-                    # One statement, so one round trip and its own transaction (committed when
-                    # it returns). Both writes join the lock CTE, which aggregates over every
-                    # lock: no row is written (no id drawn, no view row locked) before all the
-                    # append locks are held, and they are held until the commit.
-                    rows = await conn.fetch(
+                # Three round trips. First BEGIN and the documents' append locks, in one
+                # order everywhere (no deadlock), held until the commit so that a
+                # document's ids commit in ascending order (see the module's doc); the keys
+                # are ints, written into the text. Then one statement, whose snapshot is
+                # taken after the locks are held, sees the tombstones a deletion committed
+                # while it waited, and writes the rows and views of the other documents;
+                # then COMMIT.
+                locks = ",".join(str(k) for k in keys)
+                await conn.execute(
+                    f"BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{locks}}}'::bigint[]) k"
+                )
+                try:
+                    found = await conn.fetch(
                         _APPEND,
-                        keys,
+                        docs,
                         [d for d, _ in batches],
                         [c for _, c in batches],
                         view_ids,
                         view_texts,
                     )
-                else:
-                    rows = []
-                    await conn.execute(_UPSERT_VIEWS, view_ids, view_texts)
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    if not conn.is_closed():
+                        with contextlib.suppress(*_DB_ERRORS):
+                            await conn.execute("ROLLBACK")
+                    raise
+        rows = [r for r in found if not r["dead"]]
+        dead = frozenset(str(r["doc_id"]) for r in found if r["dead"])
         for row in rows:  # one per document
             doc_id = row["doc_id"]
             known = self._known.get(doc_id)
@@ -403,6 +425,54 @@ class PostgresStore:
                 known = _Known(None)
                 self._remember(doc_id, known)
             known.ids.append(_Row(int(row["id"]), int(row["count"])))
+        for doc_id in dead:
+            self._known.pop(doc_id, None)
+        return dead
+
+    async def delete_doc(self, doc_id: str, principal: str) -> None:
+        """Delete ``doc_id`` for good: write its tombstone and remove its log, snapshot and
+        view, in one transaction holding the document's append and compaction locks (so a
+        commit or compaction of another server either lands before and is removed, or comes
+        after and stores nothing). Deleting a deleted document changes nothing.
+
+        Raises:
+            StorageError: nothing changed.
+        """
+        pool = await self._get_pool()
+        with _failing(f"delete {doc_id!r}"):
+            async with pool.acquire() as conn, conn.transaction():
+                # The append lock (commits take turns with it) and the compaction lock: no
+                # batch and no snapshot of it is ever written after the tombstone.
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _append_key(doc_id))
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
+                )
+                await conn.execute(
+                    "INSERT INTO tombstones (doc_id, principal) VALUES ($1, $2) "
+                    "ON CONFLICT (doc_id) DO NOTHING",
+                    doc_id,
+                    principal,
+                )
+                await conn.execute("DELETE FROM changes WHERE doc_id = $1", doc_id)
+                await conn.execute("DELETE FROM snapshots WHERE doc_id = $1", doc_id)
+                await conn.execute("DELETE FROM views WHERE doc_id = $1", doc_id)
+        self._known.pop(doc_id, None)
+
+    async def deleted_among(self, doc_ids: Sequence[str]) -> frozenset[str]:
+        """Which of ``doc_ids`` are deleted (a server catching up on deletions by others that
+        the change bus did not bring).
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not doc_ids:
+            return frozenset()
+        pool = await self._get_pool()
+        with _failing(f"check {len(doc_ids)} documents for tombstones"):
+            rows = await pool.fetch(
+                "SELECT doc_id FROM tombstones WHERE doc_id = ANY($1::text[])", list(doc_ids)
+            )
+        return frozenset(str(r[0]) for r in rows)
 
     async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         """Replace the snapshot and the first ``covered`` batches the server's document holds
@@ -425,6 +495,10 @@ class PostgresStore:
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
                 )
+                # A deletion holds this lock too: never a snapshot behind a tombstone.
+                if await conn.fetchval("SELECT 1 FROM tombstones WHERE doc_id = $1", doc_id):
+                    self._known.pop(doc_id, None)
+                    return
                 stored = await conn.fetchrow(
                     "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
                 )

@@ -32,6 +32,7 @@ __all__ = [
     "Claim",
     "Commit",
     "Compact",
+    "Erase",
     "IoOp",
     "IoResult",
     "Load",
@@ -131,10 +132,22 @@ class Claim:
     limit: int = 0
 
 
-IoOp = Load | Commit | Compact | Claim
+@dataclass(slots=True)
+class Erase:
+    """Delete ``doc_id`` for good (a tombstone, its data removed) on behalf of ``principal``;
+    ``then`` gets None once committed, or the StorageError."""
 
-#: What performing an :data:`IoOp` gives back: a Load's document, a Claim's owner, a failure.
-IoResult = StoredDoc | str | Exception | None
+    doc_id: str
+    principal: str
+    then: Callable[[Exception | None], None]
+
+
+IoOp = Load | Commit | Compact | Claim | Erase
+
+#: What performing an :data:`IoOp` gives back: a Load's document, a Claim's owner, a failure,
+#: or, for a Commit, the documents it did not store because they are deleted (a store shared
+#: by several servers: another one deleted them).
+IoResult = StoredDoc | str | Exception | frozenset[str] | None
 
 
 class Rooms:
@@ -171,6 +184,9 @@ class Rooms:
         self._in_flight: IoOp | None = None
         # Loaded documents waiting for their room, set by done() for the hub to pick up.
         self._loaded: list[tuple[Room, StoredDoc | Exception | None]] = []
+        # Documents whose deletion is queued or running -> how many: no compaction of them
+        # is queued from then on (it would write a snapshot behind the tombstone).
+        self._erasing: dict[str, int] = {}
 
     # -- rooms ------------------------------------------------------------------------
 
@@ -263,6 +279,8 @@ class Rooms:
         return commit
 
     def compact(self, doc_id: str, logged: LoggedDocument) -> None:
+        if doc_id in self._erasing:
+            return  # being deleted: nothing of it is written any more
         snapshot, covered, size_then = logged.snapshot()
         self._push(Compact(doc_id, snapshot, covered, size_then, logged))
 
@@ -275,6 +293,13 @@ class Rooms:
     ) -> None:
         """Queue the registration of ``actor_id`` for ``principal`` (see :class:`Claim`)."""
         self._push(Claim(actor_id, principal, then, limit))
+
+    def erase(self, doc_id: str, principal: str, then: Callable[[Exception | None], None]) -> None:
+        """Queue the deletion of ``doc_id`` (see :class:`Erase`), after every commit queued
+        so far: what they store is removed with the rest. No compaction of it is queued from
+        now on."""
+        self._erasing[doc_id] = self._erasing.get(doc_id, 0) + 1
+        self._push(Erase(doc_id, principal, then))
 
     def after_commit(self, reply: Callable[[], None]) -> None:
         """Run ``reply`` once every commit queued so far is stored (now, when none is)."""
@@ -330,10 +355,19 @@ class Rooms:
         match op:
             case Load(doc_id=doc_id):
                 room = self._rooms.get(doc_id)
-                if room is not None and room.logged is None and not isinstance(result, str):
+                if (
+                    room is not None
+                    and room.logged is None
+                    and (isinstance(result, StoredDoc | Exception) or result is None)
+                ):
                     self._loaded.append((room, result))
             case Claim():
                 op.then(result if isinstance(result, str | Exception) else "")
+            case Erase(doc_id=doc_id):
+                left = self._erasing.pop(doc_id, 1) - 1
+                if left:
+                    self._erasing[doc_id] = left
+                op.then(result if isinstance(result, Exception) else None)
             case Commit():
                 if isinstance(result, Exception):
                     for refuse in op.refusals:

@@ -26,11 +26,21 @@ __all__ = ["AsyncStore", "InlineStore", "MemoryStore", "SQLiteStore", "Store", "
 
 
 class Store(DocLog, Protocol):
-    """The server's storage backend: a document log that can list its documents, and the
-    registry of which principal each client id belongs to."""
+    """The server's storage backend: a document log that can list its documents, keeps the
+    tombstones of deleted ones, and the registry of which principal each client id belongs
+    to.
 
-    def doc_ids(self) -> list[str]:
-        """Every stored document id, sorted."""
+    ``load`` of a deleted document returns ``StoredDoc(None, (), deleted=True)``.
+    """
+
+    def delete_doc(self, doc_id: str, principal: str) -> None:
+        """Delete ``doc_id`` for good, atomically: keep a tombstone (who deleted it, and when)
+        and remove its snapshot and log. A deleted id is never used again. Deleting a deleted
+        document changes nothing. Committed on return.
+
+        Raises:
+            StorageError: nothing changed.
+        """
         ...
 
     def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
@@ -65,9 +75,21 @@ class MemoryStore(MemoryDocLog):
 
     _actors: dict[str, str] = field(default_factory=dict)
     _access: dict[str, str] = field(default_factory=dict)
+    #: Deleted document id -> the principal that deleted it.
+    _tombstones: dict[str, str] = field(default_factory=dict)
 
-    def doc_ids(self) -> list[str]:
-        return sorted(self._docs)
+    def load(self, doc_id: str) -> StoredDoc | None:
+        if doc_id in self._tombstones:
+            return StoredDoc(None, (), deleted=True)
+        return MemoryDocLog.load(self, doc_id)
+
+    def delete_doc(self, doc_id: str, principal: str) -> None:
+        self._tombstones.setdefault(doc_id, principal)
+        self._docs.pop(doc_id, None)
+
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        if doc_id not in self._tombstones:  # never a snapshot behind a tombstone
+            MemoryDocLog.compact(self, doc_id, snapshot, covered)
 
     def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
         owner = self._actors.get(actor_id)
@@ -106,6 +128,11 @@ CREATE INDEX IF NOT EXISTS actors_by_principal ON actors (principal);
 CREATE TABLE IF NOT EXISTS access_rules (
     principal TEXT PRIMARY KEY,
     docs TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tombstones (
+    doc_id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    deleted_at REAL NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -151,14 +178,50 @@ class SQLiteStore(SQLiteDocLog):
             if self._lock is not None:
                 self._lock.release()
 
-    def doc_ids(self) -> list[str]:
+    def load(self, doc_id: str) -> StoredDoc | None:
         try:
-            rows = self._db.execute(
-                "SELECT doc_id FROM snapshots UNION SELECT doc_id FROM changes ORDER BY 1"
-            ).fetchall()
+            dead = self._db.execute(
+                "SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,)
+            ).fetchone()
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot list documents: {exc}") from exc
-        return [r[0] for r in rows]
+            raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
+        if dead is not None:
+            return StoredDoc(None, (), deleted=True)
+        return super().load(doc_id)
+
+    def load_isolated(self, doc_id: str) -> StoredDoc | None:
+        # On a read-only connection of its own too (this may run on another thread); a
+        # deletion commits the tombstone and the removal together, so checking after the
+        # read sees it whenever the read missed the data.
+        stored = super().load_isolated(doc_id)
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                dead = db.execute("SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,))
+                deleted = dead.fetchone() is not None
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
+        return StoredDoc(None, (), deleted=True) if deleted else stored
+
+    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+        # One process writes this file: no deletion lands between the check and the write.
+        try:
+            dead = self._db.execute("SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,))
+            deleted = dead.fetchone() is not None
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
+        if not deleted:  # never a snapshot behind a tombstone
+            super().compact(doc_id, snapshot, covered)
+
+    def delete_doc(self, doc_id: str, principal: str) -> None:
+        with self._immediate(f"delete {doc_id!r}") as db:
+            db.execute(
+                "INSERT OR IGNORE INTO tombstones (doc_id, principal, deleted_at) VALUES (?, ?, ?)",
+                (doc_id, principal, time.time()),
+            )
+            self._remove(doc_id)
 
     def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
         db = self._db
@@ -213,7 +276,13 @@ class AsyncStore(Protocol):
 
     async def load(self, doc_id: str) -> StoredDoc | None: ...
 
-    async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None: ...
+    async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> frozenset[str] | None:
+        """Append ``batches``; returns the documents whose batches were not stored because
+        the document is deleted (a store shared by several servers: another one deleted it
+        meanwhile), or None/empty when every batch was stored."""
+        ...
+
+    async def delete_doc(self, doc_id: str, principal: str) -> None: ...
 
     async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None: ...
 
@@ -256,8 +325,14 @@ class InlineStore:
             return await asyncio.to_thread(store.load_isolated, doc_id)
         return store.load(doc_id)
 
-    async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> None:
+    async def append_many(self, batches: Sequence[tuple[str, bytes]]) -> frozenset[str] | None:
+        # One process holds a synchronous store, and the hub queues no commit of a document
+        # after its deletion: nothing is ever refused here.
         self.store.append_many(batches)
+        return None
+
+    async def delete_doc(self, doc_id: str, principal: str) -> None:
+        self.store.delete_doc(doc_id, principal)
 
     async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
         self.store.compact(doc_id, snapshot, covered)

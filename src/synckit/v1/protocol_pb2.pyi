@@ -82,6 +82,11 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """
     ERROR_CODE_BAD_PRESENCE: _ErrorCode.ValueType  # 23
     """A presence state that is not a JSON object (dropped; the subscription carries on)."""
+    ERROR_CODE_DOC_DELETED: _ErrorCode.ValueType  # 24
+    """The document was deleted (by someone with admin access): it can never be subscribed to,
+    pushed to or used again under this id. Sent to its subscribers when it is deleted, and
+    in answer to a Subscribe or Push of a deleted id. A client drops its local copy.
+    """
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper): ...
 
@@ -130,6 +135,11 @@ connection may have (the state was dropped; the subscription carries on).
 """
 ERROR_CODE_BAD_PRESENCE: ErrorCode.ValueType  # 23
 """A presence state that is not a JSON object (dropped; the subscription carries on)."""
+ERROR_CODE_DOC_DELETED: ErrorCode.ValueType  # 24
+"""The document was deleted (by someone with admin access): it can never be subscribed to,
+pushed to or used again under this id. Sent to its subscribers when it is deleted, and
+in answer to a Subscribe or Push of a deleted id. A client drops its local copy.
+"""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 @_typing.final
@@ -154,6 +164,8 @@ class Envelope(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     PRESENCE_SET_FIELD_NUMBER: _builtins.int
     PRESENCE_FIELD_NUMBER: _builtins.int
+    DELETE_DOC_FIELD_NUMBER: _builtins.int
+    DOC_DELETED_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Frame number: 1 for a sender's first frame on a connection, then +1 per frame (0:
     unnumbered, not checked). The receiver refuses a gap, a repeat or a step back, so a
@@ -188,6 +200,14 @@ class Envelope(_message.Message):
 
     @_builtins.property
     def presence(self) -> Global___Presence: ...
+    @_builtins.property
+    def delete_doc(self) -> Global___DeleteDoc:
+        """Deleting a document: DeleteDoc is sent only to a server that advertised the "delete"
+        capability; DocDeleted only answers a DeleteDoc.
+        """
+
+    @_builtins.property
+    def doc_deleted(self) -> Global___DocDeleted: ...
     def __init__(
         self,
         *,
@@ -205,12 +225,14 @@ class Envelope(_message.Message):
         error: Global___Error | None = ...,
         presence_set: Global___PresenceSet | None = ...,
         presence: Global___Presence | None = ...,
+        delete_doc: Global___DeleteDoc | None = ...,
+        doc_deleted: Global___DocDeleted | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "presence", b"presence", "presence_set", b"presence_set", "push", b"push", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "delete_doc", b"delete_doc", "doc_deleted", b"doc_deleted", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "presence", b"presence", "presence_set", b"presence_set", "push", b"push", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "presence", b"presence", "presence_set", b"presence_set", "push", b"push", "seq", b"seq", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "broadcast", b"broadcast", "delete_doc", b"delete_doc", "doc_deleted", b"doc_deleted", "error", b"error", "hello", b"hello", "ping", b"ping", "pong", b"pong", "presence", b"presence", "presence_set", b"presence_set", "push", b"push", "seq", b"seq", "subscribe", b"subscribe", "subscribed", b"subscribed", "unsubscribe", b"unsubscribe", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "welcome", "subscribe", "subscribed", "push", "ack", "broadcast", "unsubscribe", "ping", "pong", "error", "presence_set", "presence"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "welcome", "subscribe", "subscribed", "push", "ack", "broadcast", "unsubscribe", "ping", "pong", "error", "presence_set", "presence", "delete_doc", "doc_deleted"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -593,6 +615,63 @@ class Presence(_message.Message):
 Global___Presence: _TypeAlias = Presence  # noqa: Y015
 
 @_typing.final
+class DeleteDoc(_message.Message):
+    """client -> server, only to a server whose Welcome advertised the "delete" capability:
+    delete a document for everyone, for good. Needs admin access to it; the document need not
+    be subscribed. The server keeps a tombstone: the id is never usable again (Subscribe and
+    Push are refused with DOC_DELETED), every subscriber of the document is told with an
+    Error DOC_DELETED, and its stored data is removed. Answered by DocDeleted, or by an Error
+    carrying this request_id (such an error ends no subscription).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOC_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    doc_id: _builtins.str
+    request_id: _builtins.int
+    """Unique per connection, increasing (starting at 1)."""
+    def __init__(
+        self,
+        *,
+        doc_id: _builtins.str = ...,
+        request_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_id", b"doc_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteDoc: _TypeAlias = DeleteDoc  # noqa: Y015
+
+@_typing.final
+class DocDeleted(_message.Message):
+    """server -> client, answers DeleteDoc: the document is deleted (a tombstone is committed and its
+    data removed). Also the answer when it was deleted already.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DOC_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    doc_id: _builtins.str
+    request_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        doc_id: _builtins.str = ...,
+        request_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["doc_id", b"doc_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DocDeleted: _TypeAlias = DocDeleted  # noqa: Y015
+
+@_typing.final
 class Error(_message.Message):
     """Either side. `fatal`: the sender closes the connection after this frame.
     `doc_id` / `batch_id` are set when the error concerns one document or push.
@@ -607,6 +686,7 @@ class Error(_message.Message):
     DOC_ID_FIELD_NUMBER: _builtins.int
     BATCH_ID_FIELD_NUMBER: _builtins.int
     RETRY_AFTER_MS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     code: Global___ErrorCode.ValueType
     message: _builtins.str
     retryable: _builtins.bool
@@ -615,6 +695,10 @@ class Error(_message.Message):
     batch_id: _builtins.int
     retry_after_ms: _builtins.int
     """When retrying makes sense: after this many milliseconds (0: no advice)."""
+    request_id: _builtins.int
+    """Set when the error answers the DeleteDoc of this request id: it concerns only that request
+    (unlike other errors naming a document, it ends no subscription).
+    """
     def __init__(
         self,
         *,
@@ -625,10 +709,11 @@ class Error(_message.Message):
         doc_id: _builtins.str = ...,
         batch_id: _builtins.int = ...,
         retry_after_ms: _builtins.int = ...,
+        request_id: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "code", b"code", "doc_id", b"doc_id", "fatal", b"fatal", "message", b"message", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "code", b"code", "doc_id", b"doc_id", "fatal", b"fatal", "message", b"message", "request_id", b"request_id", "retry_after_ms", b"retry_after_ms", "retryable", b"retryable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

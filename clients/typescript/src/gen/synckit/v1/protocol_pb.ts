@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file synckit/v1/protocol.proto.
  */
 export const file_synckit_v1_protocol: GenFile = /*@__PURE__*/
-  fileDesc("ChlzeW5ja2l0L3YxL3Byb3RvY29sLnByb3RvEgpzeW5ja2l0LnYxIqYECghFbnZlbG9wZRILCgNzZXEYDyABKAQSIgoFaGVsbG8YASABKAsyES5zeW5ja2l0LnYxLkhlbGxvSAASJgoHd2VsY29tZRgCIAEoCzITLnN5bmNraXQudjEuV2VsY29tZUgAEioKCXN1YnNjcmliZRgDIAEoCzIVLnN5bmNraXQudjEuU3Vic2NyaWJlSAASLAoKc3Vic2NyaWJlZBgEIAEoCzIWLnN5bmNraXQudjEuU3Vic2NyaWJlZEgAEiAKBHB1c2gYBSABKAsyEC5zeW5ja2l0LnYxLlB1c2hIABIeCgNhY2sYBiABKAsyDy5zeW5ja2l0LnYxLkFja0gAEioKCWJyb2FkY2FzdBgHIAEoCzIVLnN5bmNraXQudjEuQnJvYWRjYXN0SAASLgoLdW5zdWJzY3JpYmUYCCABKAsyFy5zeW5ja2l0LnYxLlVuc3Vic2NyaWJlSAASIAoEcGluZxgJIAEoCzIQLnN5bmNraXQudjEuUGluZ0gAEiAKBHBvbmcYCiABKAsyEC5zeW5ja2l0LnYxLlBvbmdIABIiCgVlcnJvchgLIAEoCzIRLnN5bmNraXQudjEuRXJyb3JIABIvCgxwcmVzZW5jZV9zZXQYDCABKAsyFy5zeW5ja2l0LnYxLlByZXNlbmNlU2V0SAASKAoIcHJlc2VuY2UYDSABKAsyFC5zeW5ja2l0LnYxLlByZXNlbmNlSABCBgoEYm9keSJZCgVIZWxsbxIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhEKCWNsaWVudF9pZBgCIAEoCRINCgV0b2tlbhgDIAEoCRIUCgxjYXBhYmlsaXRpZXMYBCADKAkiuAEKB1dlbGNvbWUSGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRIUCgxjYXBhYmlsaXRpZXMYAiADKAkSFwoPbWF4X2ZyYW1lX2J5dGVzGAMgASgEEhgKEHRva2VuX2V4cGlyZXNfbXMYBCABKAQSEQoJcHJpbmNpcGFsGAUgASgJEhoKEm1heF9wcmVzZW5jZV9ieXRlcxgGIAEoBBIbChNwcmVzZW5jZV90aW1lb3V0X21zGAcgASgEIiwKCVN1YnNjcmliZRIOCgZkb2NfaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoDCJFCgpTdWJzY3JpYmVkEg4KBmRvY19pZBgBIAEoCRIPCgdjaGFuZ2VzGAIgASgMEhYKDnNlcnZlcl92ZXJzaW9uGAMgASgMIjkKBFB1c2gSDgoGZG9jX2lkGAEgASgJEhAKCGJhdGNoX2lkGAIgASgEEg8KB2NoYW5nZXMYAyABKAwiPwoDQWNrEg4KBmRvY19pZBgBIAEoCRIQCghiYXRjaF9pZBgCIAEoBBIWCg5zZXJ2ZXJfdmVyc2lvbhgDIAEoDCJECglCcm9hZGNhc3QSDgoGZG9jX2lkGAEgASgJEg8KB2NoYW5nZXMYAiABKAwSFgoOc2VydmVyX3ZlcnNpb24YAyABKAwiHQoLVW5zdWJzY3JpYmUSDgoGZG9jX2lkGAEgASgJIhUKBFBpbmcSDQoFbm9uY2UYASABKAQiFQoEUG9uZxINCgVub25jZRgBIAEoBCIsCgtQcmVzZW5jZVNldBIOCgZkb2NfaWQYASABKAkSDQoFc3RhdGUYAiABKAwiYgoNUHJlc2VuY2VFbnRyeRILCgNrZXkYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRINCgVzdGF0ZRgEIAEoDBIPCgdyZW1vdmVkGAUgASgIIkYKCFByZXNlbmNlEg4KBmRvY19pZBgBIAEoCRIqCgdlbnRyaWVzGAIgAygLMhkuc3luY2tpdC52MS5QcmVzZW5jZUVudHJ5IpkBCgVFcnJvchIjCgRjb2RlGAEgASgOMhUuc3luY2tpdC52MS5FcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSDQoFZmF0YWwYBCABKAgSDgoGZG9jX2lkGAUgASgJEhAKCGJhdGNoX2lkGAYgASgEEhYKDnJldHJ5X2FmdGVyX21zGAcgASgEIm8KD0h0dHBTeW5jUmVxdWVzdBIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhEKCWNsaWVudF9pZBgCIAEoCRINCgV0b2tlbhgDIAEoCRIPCgd2ZXJzaW9uGAQgASgMEg8KB2NoYW5nZXMYBSABKAwiOwoQSHR0cFN5bmNSZXNwb25zZRIPCgdjaGFuZ2VzGAEgASgMEhYKDnNlcnZlcl92ZXJzaW9uGAIgASgMKtgFCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfQkFEX0ZSQU1FEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX01FU1NBR0UQAhIfChtFUlJPUl9DT0RFX1BST1RPQ09MX1ZFUlNJT04QAxIcChhFUlJPUl9DT0RFX0lMTEVHQUxfU1RBVEUQBBIaChZFUlJPUl9DT0RFX0FVVEhfRkFJTEVEEAUSHgoaRVJST1JfQ09ERV9GUkFNRV9UT09fTEFSR0UQBhIcChhFUlJPUl9DT0RFX0RPQ19UT09fTEFSR0UQBxIdChlFUlJPUl9DT0RFX0lOVkFMSURfRE9DX0lEEAgSGgoWRVJST1JfQ09ERV9CQURfQ0hBTkdFUxAJEhwKGEVSUk9SX0NPREVfU0xPV19DT05TVU1FUhAKEhwKGEVSUk9SX0NPREVfU0hVVFRJTkdfRE9XThALEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQDBIgChxFUlJPUl9DT0RFX1BFUk1JU1NJT05fREVOSUVEEA0SIQodRVJST1JfQ09ERV9QRVJNSVNTSU9OX0NIQU5HRUQQDhIcChhFUlJPUl9DT0RFX1RPS0VOX0VYUElSRUQQDxIZChVFUlJPUl9DT0RFX05PVF9BVVRIT1IQEBIbChdFUlJPUl9DT0RFX0VRVUlWT0NBVElPThAREhkKFUVSUk9SX0NPREVfQ0xPQ0tfU0tFVxASEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEBMSFwoTRVJST1JfQ09ERV9UT09fTUFOWRAUEiAKHEVSUk9SX0NPREVfSEFORFNIQUtFX1RJTUVPVVQQFRIhCh1FUlJPUl9DT0RFX1BSRVNFTkNFX1RPT19MQVJHRRAWEhsKF0VSUk9SX0NPREVfQkFEX1BSRVNFTkNFEBdiBnByb3RvMw");
+  fileDesc("ChlzeW5ja2l0L3YxL3Byb3RvY29sLnByb3RvEgpzeW5ja2l0LnYxIoIFCghFbnZlbG9wZRILCgNzZXEYDyABKAQSIgoFaGVsbG8YASABKAsyES5zeW5ja2l0LnYxLkhlbGxvSAASJgoHd2VsY29tZRgCIAEoCzITLnN5bmNraXQudjEuV2VsY29tZUgAEioKCXN1YnNjcmliZRgDIAEoCzIVLnN5bmNraXQudjEuU3Vic2NyaWJlSAASLAoKc3Vic2NyaWJlZBgEIAEoCzIWLnN5bmNraXQudjEuU3Vic2NyaWJlZEgAEiAKBHB1c2gYBSABKAsyEC5zeW5ja2l0LnYxLlB1c2hIABIeCgNhY2sYBiABKAsyDy5zeW5ja2l0LnYxLkFja0gAEioKCWJyb2FkY2FzdBgHIAEoCzIVLnN5bmNraXQudjEuQnJvYWRjYXN0SAASLgoLdW5zdWJzY3JpYmUYCCABKAsyFy5zeW5ja2l0LnYxLlVuc3Vic2NyaWJlSAASIAoEcGluZxgJIAEoCzIQLnN5bmNraXQudjEuUGluZ0gAEiAKBHBvbmcYCiABKAsyEC5zeW5ja2l0LnYxLlBvbmdIABIiCgVlcnJvchgLIAEoCzIRLnN5bmNraXQudjEuRXJyb3JIABIvCgxwcmVzZW5jZV9zZXQYDCABKAsyFy5zeW5ja2l0LnYxLlByZXNlbmNlU2V0SAASKAoIcHJlc2VuY2UYDSABKAsyFC5zeW5ja2l0LnYxLlByZXNlbmNlSAASKwoKZGVsZXRlX2RvYxgOIAEoCzIVLnN5bmNraXQudjEuRGVsZXRlRG9jSAASLQoLZG9jX2RlbGV0ZWQYECABKAsyFi5zeW5ja2l0LnYxLkRvY0RlbGV0ZWRIAEIGCgRib2R5IlkKBUhlbGxvEhgKEHByb3RvY29sX3ZlcnNpb24YASABKA0SEQoJY2xpZW50X2lkGAIgASgJEg0KBXRva2VuGAMgASgJEhQKDGNhcGFiaWxpdGllcxgEIAMoCSK4AQoHV2VsY29tZRIYChBwcm90b2NvbF92ZXJzaW9uGAEgASgNEhQKDGNhcGFiaWxpdGllcxgCIAMoCRIXCg9tYXhfZnJhbWVfYnl0ZXMYAyABKAQSGAoQdG9rZW5fZXhwaXJlc19tcxgEIAEoBBIRCglwcmluY2lwYWwYBSABKAkSGgoSbWF4X3ByZXNlbmNlX2J5dGVzGAYgASgEEhsKE3ByZXNlbmNlX3RpbWVvdXRfbXMYByABKAQiLAoJU3Vic2NyaWJlEg4KBmRvY19pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgMIkUKClN1YnNjcmliZWQSDgoGZG9jX2lkGAEgASgJEg8KB2NoYW5nZXMYAiABKAwSFgoOc2VydmVyX3ZlcnNpb24YAyABKAwiOQoEUHVzaBIOCgZkb2NfaWQYASABKAkSEAoIYmF0Y2hfaWQYAiABKAQSDwoHY2hhbmdlcxgDIAEoDCI/CgNBY2sSDgoGZG9jX2lkGAEgASgJEhAKCGJhdGNoX2lkGAIgASgEEhYKDnNlcnZlcl92ZXJzaW9uGAMgASgMIkQKCUJyb2FkY2FzdBIOCgZkb2NfaWQYASABKAkSDwoHY2hhbmdlcxgCIAEoDBIWCg5zZXJ2ZXJfdmVyc2lvbhgDIAEoDCIdCgtVbnN1YnNjcmliZRIOCgZkb2NfaWQYASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoBCIVCgRQb25nEg0KBW5vbmNlGAEgASgEIiwKC1ByZXNlbmNlU2V0Eg4KBmRvY19pZBgBIAEoCRINCgVzdGF0ZRgCIAEoDCJiCg1QcmVzZW5jZUVudHJ5EgsKA2tleRgBIAEoCRIRCglwcmluY2lwYWwYAiABKAkSEQoJY2xpZW50X2lkGAMgASgJEg0KBXN0YXRlGAQgASgMEg8KB3JlbW92ZWQYBSABKAgiRgoIUHJlc2VuY2USDgoGZG9jX2lkGAEgASgJEioKB2VudHJpZXMYAiADKAsyGS5zeW5ja2l0LnYxLlByZXNlbmNlRW50cnkiLwoJRGVsZXRlRG9jEg4KBmRvY19pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgEIjAKCkRvY0RlbGV0ZWQSDgoGZG9jX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAQirQEKBUVycm9yEiMKBGNvZGUYASABKA4yFS5zeW5ja2l0LnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCBINCgVmYXRhbBgEIAEoCBIOCgZkb2NfaWQYBSABKAkSEAoIYmF0Y2hfaWQYBiABKAQSFgoOcmV0cnlfYWZ0ZXJfbXMYByABKAQSEgoKcmVxdWVzdF9pZBgIIAEoBCJvCg9IdHRwU3luY1JlcXVlc3QSGAoQcHJvdG9jb2xfdmVyc2lvbhgBIAEoDRIRCgljbGllbnRfaWQYAiABKAkSDQoFdG9rZW4YAyABKAkSDwoHdmVyc2lvbhgEIAEoDBIPCgdjaGFuZ2VzGAUgASgMIjsKEEh0dHBTeW5jUmVzcG9uc2USDwoHY2hhbmdlcxgBIAEoDBIWCg5zZXJ2ZXJfdmVyc2lvbhgCIAEoDCr0BQoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX0JBRF9GUkFNRRABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9NRVNTQUdFEAISHwobRVJST1JfQ09ERV9QUk9UT0NPTF9WRVJTSU9OEAMSHAoYRVJST1JfQ09ERV9JTExFR0FMX1NUQVRFEAQSGgoWRVJST1JfQ09ERV9BVVRIX0ZBSUxFRBAFEh4KGkVSUk9SX0NPREVfRlJBTUVfVE9PX0xBUkdFEAYSHAoYRVJST1JfQ09ERV9ET0NfVE9PX0xBUkdFEAcSHQoZRVJST1JfQ09ERV9JTlZBTElEX0RPQ19JRBAIEhoKFkVSUk9SX0NPREVfQkFEX0NIQU5HRVMQCRIcChhFUlJPUl9DT0RFX1NMT1dfQ09OU1VNRVIQChIcChhFUlJPUl9DT0RFX1NIVVRUSU5HX0RPV04QCxIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEAwSIAocRVJST1JfQ09ERV9QRVJNSVNTSU9OX0RFTklFRBANEiEKHUVSUk9SX0NPREVfUEVSTUlTU0lPTl9DSEFOR0VEEA4SHAoYRVJST1JfQ09ERV9UT0tFTl9FWFBJUkVEEA8SGQoVRVJST1JfQ09ERV9OT1RfQVVUSE9SEBASGwoXRVJST1JfQ09ERV9FUVVJVk9DQVRJT04QERIZChVFUlJPUl9DT0RFX0NMT0NLX1NLRVcQEhIbChdFUlJPUl9DT0RFX1JBVEVfTElNSVRFRBATEhcKE0VSUk9SX0NPREVfVE9PX01BTlkQFBIgChxFUlJPUl9DT0RFX0hBTkRTSEFLRV9USU1FT1VUEBUSIQodRVJST1JfQ09ERV9QUkVTRU5DRV9UT09fTEFSR0UQFhIbChdFUlJPUl9DT0RFX0JBRF9QUkVTRU5DRRAXEhoKFkVSUk9SX0NPREVfRE9DX0RFTEVURUQQGGIGcHJvdG8z");
 
 /**
  * One frame. Exactly one member of `body` is set; a frame with none set (for
@@ -125,6 +125,21 @@ export type Envelope = Message<"synckit.v1.Envelope"> & {
      */
     value: Presence;
     case: "presence";
+  } | {
+    /**
+     * Deleting a document: DeleteDoc is sent only to a server that advertised the "delete"
+     * capability; DocDeleted only answers a DeleteDoc.
+     *
+     * @generated from field: synckit.v1.DeleteDoc delete_doc = 14;
+     */
+    value: DeleteDoc;
+    case: "deleteDoc";
+  } | {
+    /**
+     * @generated from field: synckit.v1.DocDeleted doc_deleted = 16;
+     */
+    value: DocDeleted;
+    case: "docDeleted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -539,6 +554,62 @@ export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
   messageDesc(file_synckit_v1_protocol, 13);
 
 /**
+ * client -> server, only to a server whose Welcome advertised the "delete" capability:
+ * delete a document for everyone, for good. Needs admin access to it; the document need not
+ * be subscribed. The server keeps a tombstone: the id is never usable again (Subscribe and
+ * Push are refused with DOC_DELETED), every subscriber of the document is told with an
+ * Error DOC_DELETED, and its stored data is removed. Answered by DocDeleted, or by an Error
+ * carrying this request_id (such an error ends no subscription).
+ *
+ * @generated from message synckit.v1.DeleteDoc
+ */
+export type DeleteDoc = Message<"synckit.v1.DeleteDoc"> & {
+  /**
+   * @generated from field: string doc_id = 1;
+   */
+  docId: string;
+
+  /**
+   * Unique per connection, increasing (starting at 1).
+   *
+   * @generated from field: uint64 request_id = 2;
+   */
+  requestId: bigint;
+};
+
+/**
+ * Describes the message synckit.v1.DeleteDoc.
+ * Use `create(DeleteDocSchema)` to create a new message.
+ */
+export const DeleteDocSchema: GenMessage<DeleteDoc> = /*@__PURE__*/
+  messageDesc(file_synckit_v1_protocol, 14);
+
+/**
+ * server -> client, answers DeleteDoc: the document is deleted (a tombstone is committed and its
+ * data removed). Also the answer when it was deleted already.
+ *
+ * @generated from message synckit.v1.DocDeleted
+ */
+export type DocDeleted = Message<"synckit.v1.DocDeleted"> & {
+  /**
+   * @generated from field: string doc_id = 1;
+   */
+  docId: string;
+
+  /**
+   * @generated from field: uint64 request_id = 2;
+   */
+  requestId: bigint;
+};
+
+/**
+ * Describes the message synckit.v1.DocDeleted.
+ * Use `create(DocDeletedSchema)` to create a new message.
+ */
+export const DocDeletedSchema: GenMessage<DocDeleted> = /*@__PURE__*/
+  messageDesc(file_synckit_v1_protocol, 15);
+
+/**
  * Either side. `fatal`: the sender closes the connection after this frame.
  * `doc_id` / `batch_id` are set when the error concerns one document or push.
  *
@@ -581,6 +652,14 @@ export type Error = Message<"synckit.v1.Error"> & {
    * @generated from field: uint64 retry_after_ms = 7;
    */
   retryAfterMs: bigint;
+
+  /**
+   * Set when the error answers the DeleteDoc of this request id: it concerns only that request
+   * (unlike other errors naming a document, it ends no subscription).
+   *
+   * @generated from field: uint64 request_id = 8;
+   */
+  requestId: bigint;
 };
 
 /**
@@ -588,7 +667,7 @@ export type Error = Message<"synckit.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_synckit_v1_protocol, 14);
+  messageDesc(file_synckit_v1_protocol, 16);
 
 /**
  * HTTP fallback, POST /v1/docs/{doc_id}/sync (application/x-protobuf).
@@ -631,7 +710,7 @@ export type HttpSyncRequest = Message<"synckit.v1.HttpSyncRequest"> & {
  * Use `create(HttpSyncRequestSchema)` to create a new message.
  */
 export const HttpSyncRequestSchema: GenMessage<HttpSyncRequest> = /*@__PURE__*/
-  messageDesc(file_synckit_v1_protocol, 15);
+  messageDesc(file_synckit_v1_protocol, 17);
 
 /**
  * Answer to HttpSyncRequest (status 200), or an Error (status 4xx/5xx).
@@ -662,7 +741,7 @@ export type HttpSyncResponse = Message<"synckit.v1.HttpSyncResponse"> & {
  * Use `create(HttpSyncResponseSchema)` to create a new message.
  */
 export const HttpSyncResponseSchema: GenMessage<HttpSyncResponse> = /*@__PURE__*/
-  messageDesc(file_synckit_v1_protocol, 16);
+  messageDesc(file_synckit_v1_protocol, 18);
 
 /**
  * @generated from enum synckit.v1.ErrorCode
@@ -823,6 +902,15 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_BAD_PRESENCE = 23;
    */
   BAD_PRESENCE = 23,
+
+  /**
+   * The document was deleted (by someone with admin access): it can never be subscribed to,
+   * pushed to or used again under this id. Sent to its subscribers when it is deleted, and
+   * in answer to a Subscribe or Push of a deleted id. A client drops its local copy.
+   *
+   * @generated from enum value: ERROR_CODE_DOC_DELETED = 24;
+   */
+  DOC_DELETED = 24,
 }
 
 /**
