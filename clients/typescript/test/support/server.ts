@@ -26,14 +26,15 @@ export class Server {
   private child: ChildProcess | null = null;
   readonly dataDir: string;
 
-  constructor(private readonly extraArgs: string[] = [], private readonly env: NodeJS.ProcessEnv = {}) {
+  /** @param args - more `synckit serve` flags (may be added to before {@link start}). */
+  constructor(readonly args: string[] = [], private readonly env: NodeJS.ProcessEnv = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), "synckit-ts-e2e-"));
   }
 
   /** Start (again, on the same port when it ran before); resolves once it listens. */
   async start(): Promise<void> {
     const child = spawn(PYTHON, ["-m", "synckit.cli", "serve", "--host", "127.0.0.1",
-      "--port", String(this.port), "--data", this.dataDir, ...this.extraArgs],
+      "--port", String(this.port), "--data", this.dataDir, ...this.args],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env } });
     this.child = child;
     let err = "";
