@@ -15,15 +15,16 @@ const ME = "me~1";
 
 /** A document double: `seq` own operations; changes are [first, last] of the own seqs sent. */
 class CounterDoc implements SyncedDocument {
+  constructor(readonly actor = ME) {}
   seq = 0;
   others = new Map<string, number>();
   applied: Uint8Array[] = [];
   private listeners: (() => void)[] = [];
   version(): Uint8Array {
-    return encodeVersion(mergeVersions(this.others, new Map([[ME, this.seq]])));
+    return encodeVersion(mergeVersions(this.others, new Map([[this.actor, this.seq]])));
   }
   changes(since?: Uint8Array): Uint8Array {
-    const from = since === undefined ? 0 : seqOf(decodeVersion(since), ME);
+    const from = since === undefined ? 0 : seqOf(decodeVersion(since), this.actor);
     return Uint8Array.of(from + 1, this.seq);
   }
   apply(changes: Uint8Array): void {
@@ -266,4 +267,30 @@ test("engine over HTTP: learn the server's version, then push exactly what it la
   engine.httpRequest("d");
   assert.equal(engine.receiveHttp("d", false, new TextEncoder().encode("<h1>bad gateway</h1>"), "text/html"), "unreachable");
   assert.equal(engine.docError("d"), null); // a network failure clears the refusal: tried again
+});
+
+test("client shell offline: edits go to the store at once, load() gives them back, close() ends", async () => {
+  const { connect } = await import("../src/client/client.js");
+  const { WebSocket } = await import("ws");
+  const store = new MemoryStore();
+  // Port 9 (discard) on loopback: connections are refused, so the client stays offline.
+  const client = await connect("http://127.0.0.1:9", { store, clientId: "me", WebSocket, transport: "websocket", backoffMaxMs: 100 });
+  try {
+    const statuses: boolean[] = [];
+    client.onStatus((s) => statuses.push(s));
+    const doc = new CounterDoc(client.actorId);
+    client.open("offline-doc", doc);
+    doc.edit();
+    doc.edit();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(client.online, false);
+    assert.deepEqual(await client.load("offline-doc"), {
+      snapshot: null, changes: [Uint8Array.of(1, 1), Uint8Array.of(2, 2)] });
+    assert.match(client.actorId, /^me~/);
+    assert.deepEqual(client.engine.unsynced(), ["offline-doc"]);
+    await assert.rejects(client.waitSynced(100), /not synced after 100 ms/);
+    assert.deepEqual(statuses, []);
+  } finally {
+    await client.close();
+  }
 });

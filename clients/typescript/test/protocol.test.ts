@@ -177,6 +177,10 @@ test("malformed frames are typed errors: garbage, empty, unknown, gaps, too larg
   // field 99 (varint): a message this side does not know
   assert.throws(() => s.receive(bytes(0x98, 0x06, 0x01)), /no message type/);
   s = garbage();
+  // Unsubscribe whose doc id is not UTF-8
+  assert.throws(() => s.receive(bytes(0x42, 4, 0x0a, 2, 0xff, 0xfe)), /not a valid Envelope/);
+  assert.equal(s.error?.code, ErrorCode.BAD_FRAME);
+  s = garbage();
   assert.throws(() => s.receive(encodeFrame(welcome(), 2)), /frame number 2 arrived where 1 was due/);
   assert.equal(s.error?.code, ErrorCode.BAD_FRAME);
   s = garbage();

@@ -96,6 +96,7 @@ export class SyncClient {
   private active: "websocket" | "http";
   private isOnline = false;
   private closed = false;
+  private readonly stopping = new AbortController();
   private socket: SocketLike | null = null;
   private writes: Promise<void> = Promise.resolve();
   private kickPending = false;
@@ -318,6 +319,7 @@ export class SyncClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopping.abort();
     this.socket?.close(1000, "client closed");
     this.wakeSleep?.();
     if (this.runner !== null) await this.runner;
@@ -479,11 +481,16 @@ export class SyncClient {
     return f;
   }
 
+  /** Aborted by a timeout or by {@link close}. */
+  private requestSignal(): AbortSignal {
+    return AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.options.responseTimeoutMs ?? 20_000)]);
+  }
+
   /** Whether the server answers HTTP at all (any status): the WebSocket upgrade is refused. */
   private async httpReachable(): Promise<boolean> {
     try {
       const probe = httpSyncUrl(this.baseUrl, this.engine.docIds[0] ?? "probe");
-      await this.fetcher()(probe, { method: "GET", signal: AbortSignal.timeout(this.options.responseTimeoutMs ?? 20_000) });
+      await this.fetcher()(probe, { method: "GET", signal: this.requestSignal() });
       return true;
     } catch {
       return false;
@@ -548,7 +555,7 @@ export class SyncClient {
           method: "POST",
           body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
           headers: { "content-type": HTTP_MEDIA_TYPE, accept: HTTP_MEDIA_TYPE },
-          signal: AbortSignal.timeout(this.options.responseTimeoutMs ?? 20_000),
+          signal: this.requestSignal(),
         });
         answer = new Uint8Array(await response.arrayBuffer());
       } catch (exc) {
