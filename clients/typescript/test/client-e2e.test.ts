@@ -130,7 +130,7 @@ describe("with JWT authentication", () => {
     const asked: string[] = [];
     const c = await client(server.url, {
       clientId: "ts-token",
-      token: () => {
+      getToken: () => {
         const token = asked.length === 0
           ? mintToken(secret, "alice", { "*": "write" }, -120) // expired two minutes ago
           : mintToken(secret, "alice", { "*": "write" }, 3600);

@@ -36,6 +36,8 @@ export interface ClientOptions {
   store?: OfflineStore;
   /** The token (see {@link TokenSource}). */
   token?: TokenSource;
+  /** Another way to give a token callback (wins over `token`). */
+  getToken?: () => string | Promise<string>;
   /** `"websocket"`, `"http"` (polling) or `"auto"` (default: WebSocket, HTTP when it is refused). */
   transport?: Transport;
   /** The WebSocket constructor (default: the global `WebSocket`; in Node 20 pass `ws`'s). */
@@ -124,7 +126,7 @@ export class SyncClient {
       throw new InvalidValueError(`transport must be websocket, http or auto, got ${transport}`);
     }
     this.options = { ...options, transport };
-    this.tokenSource = options.token ?? "";
+    this.tokenSource = options.getToken ?? options.token ?? "";
     this.active = transport === "http" ? "http" : "websocket";
     this.engine = new SyncEngine(actorId, {
       token: typeof this.tokenSource === "string" ? this.tokenSource : "",
