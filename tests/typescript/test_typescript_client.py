@@ -2,7 +2,8 @@
 
 ``npm ci`` installs the pinned packages from the committed lockfile when ``node_modules`` is
 missing or older than the lockfile; then ``npm test`` type-checks (``tsc --strict``) and runs
-the ``node:test`` suites. Without Node.js the test skips saying so, except under
+the ``node:test`` suites; the end-to-end ones start ``synckit serve`` with this interpreter
+(``SYNCKIT_PYTHON``). Without Node.js the test skips saying so, except under
 ``SYNCKIT_REQUIRE_SERVICES=1`` (as CI runs), where a missing Node fails the run.
 """
 
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,8 +50,16 @@ def _installed(npm: str) -> None:
 def test_typescript_suite_passes() -> None:
     npm = _npm()
     _installed(npm)
+    # The end-to-end tests start `synckit serve` and a Python peer with this interpreter.
+    env = {**os.environ, "SYNCKIT_PYTHON": sys.executable}
     done = subprocess.run(
-        [npm, "test"], cwd=PACKAGE, capture_output=True, text=True, timeout=900, check=False
+        [npm, "test"],
+        cwd=PACKAGE,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, f"npm test failed:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
     passed = re.search(r"\bpass (\d+)", done.stdout)

@@ -7,3 +7,20 @@
  */
 export * as changesProto from "./gen/synckit/v1/changes_pb.js";
 export * as protocolProto from "./gen/synckit/v1/protocol_pb.js";
+export * from "./errors.js";
+export * from "./protocol/index.js";
+export { connect, SyncClient } from "./client/client.js";
+export type {
+  ClientOptions, ErrorCallback, RejectedCallback, StatusCallback, TokenSource, Transport,
+} from "./client/client.js";
+export type { SyncedDocument } from "./client/document.js";
+export { MemoryStore } from "./client/store.js";
+export type { OfflineStore, StoredDocument } from "./client/store.js";
+export { IndexedDBStore } from "./client/indexeddb.js";
+export { PresenceHandle } from "./client/presence.js";
+export type { PeerPresence, PresenceCallback, PresenceChange, PresenceState } from "./client/presence.js";
+export { SyncEngine } from "./client/engine.js";
+export type { HttpOutcome } from "./client/engine.js";
+export { syncUrl, httpSyncUrl } from "./client/url.js";
+export { decodeVersion, encodeVersion } from "./client/version.js";
+export type { VersionMap } from "./client/version.js";

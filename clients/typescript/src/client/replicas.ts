@@ -1,0 +1,321 @@
+/**
+ * Documents of one replica and their sync state over successive connections (a port of
+ * `synckit.client._replicas`, without I/O). Transports build on it: {@link ./session-sync.ts}
+ * (WebSocket) and {@link ./http-sync.ts} (HTTP fallback).
+ *
+ * Local edits are handed to the offline store (through {@link StoreWrite}s the shell performs
+ * in order) before they can be sent; remote changes are stored as they came.
+ *
+ * @module
+ */
+import { InvalidValueError, LocalProtocolError } from "../errors.js";
+import { ErrorCode, checkDocId, errorEvent, type ErrorEvent } from "../protocol/events.js";
+import { ClientSession } from "../protocol/session.js";
+import { State } from "../protocol/state.js";
+import type { SyncedDocument } from "./document.js";
+import { DocPresence } from "./presence.js";
+import { decodeVersion, encodeVersion, seqOf, type VersionMap } from "./version.js";
+
+/** Errors after which reconnecting cannot help (unless the server says it may). */
+export const TERMINAL: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.AUTH_FAILED, ErrorCode.PROTOCOL_VERSION, ErrorCode.NOT_AUTHOR, ErrorCode.TOO_MANY,
+]);
+
+/** Whether a fatal `error` from the server means reconnecting cannot help. */
+export function isTerminal(error: ErrorEvent, tokenRenewable: boolean): boolean {
+  if (error.code === ErrorCode.TOKEN_EXPIRED) return !tokenRenewable;
+  return TERMINAL.has(error.code) && !error.retryable;
+}
+
+/** A write for the offline store, performed by the shell in the order given. */
+export type StoreWrite =
+  | { readonly kind: "append"; readonly docId: string; readonly changes: Uint8Array }
+  | { readonly kind: "snapshot"; readonly docId: string; readonly snapshot: Uint8Array };
+
+/** One open document and what the engine knows of its sync state. */
+export interface Replica {
+  readonly doc: SyncedDocument;
+  /** What the store holds (or was asked to hold) of the document. */
+  persisted: VersionMap;
+  /** Change sets appended since the last snapshot. */
+  appended: number;
+  readonly unsubscribe: () => void;
+  /** The server's version as last told on this connection (`null`: not told yet). */
+  serverRaw: Uint8Array | null;
+  serverCache: [Uint8Array, VersionMap] | null;
+  /** The document's version at the last push on this connection (`null`: none). */
+  pushed: VersionMap | null;
+  /** Our own last seq the server acknowledged as stored on this connection. */
+  stored: number;
+  /** Our own last seq in the HTTP request out (0: none of ours). */
+  httpMine: number;
+  /** The server's state arrived at least once. */
+  received: boolean;
+  /** Pushes wait until this engine time (ms): the server said when to retry. */
+  retryAt: number;
+  /** Subscribe again at this engine time (ms) after a retryable refusal; 0: not due. */
+  resubscribeAt: number;
+  /** The last error the server sent about this document. */
+  error: ErrorEvent | null;
+  /** An HTTP sync request for it is out. */
+  httpPending: boolean;
+  /** Bytes of changes in that request. */
+  httpPushed: number;
+}
+
+/** Options of a {@link ReplicaSet}. */
+export interface ReplicaOptions {
+  /** Sent with every Hello and HTTP request. */
+  token?: string;
+  /** A fresh token can be had (a `getToken` callback): an expired one is not the end. */
+  tokenRenewable?: boolean;
+  /** Ms without a frame while an answer is due before `tick` gives up (default 20 000). */
+  responseTimeoutMs?: number;
+  /** Ms of silence before `tick` sends a Ping (default 10 000). */
+  pingIntervalMs?: number;
+  /** Snapshot a document after this many appended change sets (default 64). */
+  compactEvery?: number;
+  /** Unix time in ms (token renewal); default `Date.now`. */
+  wallClock?: () => number;
+}
+
+/** Documents of one replica and their sync state, over successive connections. */
+export class ReplicaSet {
+  /** The token sent with every Hello and HTTP request. */
+  token: string;
+  /** See {@link ReplicaOptions.tokenRenewable}. */
+  readonly tokenRenewable: boolean;
+  readonly responseTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly compactEvery: number;
+  readonly wallClock: () => number;
+  /** The protocol session of the current connection, if any. */
+  session: ClientSession | null = null;
+  /** The server's frame limit from its Welcome (0: unknown). */
+  maxFrameBytes = 0;
+  /** An error after which reconnecting is pointless (refused token, protocol version). */
+  terminalError: ErrorEvent | null = null;
+  /** The last fatal error of a connection, from either side. */
+  lastError: ErrorEvent | null = null;
+  /** When the token in use expires (Unix ms; `null`: never or unknown). */
+  tokenExpiresMs: number | null = null;
+  /** Pushes the server acknowledged, over all connections. */
+  ackedPushes = 0;
+  /** From the Welcome: the largest presence state the server keeps (0: unknown). */
+  maxPresenceBytes = 0;
+  /** How often to renew our presence state (ms). */
+  presenceRenewMs = 10_000;
+  /** Called whenever the server refuses a document's edits or subscription. */
+  onRejected: ((docId: string, error: ErrorEvent) => void) | null = null;
+  /** Called with writes for the offline store, to be performed in order. */
+  onStore: ((write: StoreWrite) => void) | null = null;
+  /** Called after remote changes were applied to a document. */
+  onRemote: ((docId: string) => void) | null = null;
+  /** Called when frames may be waiting (a local edit happened). */
+  wake: (() => void) | null = null;
+  protected readonly replicas = new Map<string, Replica>();
+  protected readonly presenceRecords = new Map<string, DocPresence>();
+  protected lastHeard = 0;
+
+  /**
+   * @param actorId - the client id every document writes under (see `OfflineStore.actorId`).
+   */
+  constructor(readonly actorId: string, options: ReplicaOptions = {}) {
+    this.token = options.token ?? "";
+    this.tokenRenewable = options.tokenRenewable ?? false;
+    this.responseTimeoutMs = options.responseTimeoutMs ?? 20_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 10_000;
+    this.compactEvery = options.compactEvery ?? 64;
+    this.wallClock = options.wallClock ?? Date.now;
+  }
+
+  /**
+   * Sync `doc` as document `docId` from now on (it was loaded from the store by the caller:
+   * everything it holds counts as stored).
+   *
+   * @throws InvalidValueError: invalid document id. LocalProtocolError: `docId` is open.
+   */
+  open(docId: string, doc: SyncedDocument): void {
+    const problem = checkDocId(docId);
+    if (problem !== null) throw new InvalidValueError(problem);
+    if (this.replicas.has(docId)) throw new LocalProtocolError(`document '${docId}' is already open`);
+    const unsubscribe = doc.onLocalChange(() => this.localChange(docId));
+    const rep: Replica = {
+      doc, persisted: this.versionOf(doc), appended: 0, unsubscribe, serverRaw: null,
+      serverCache: null, pushed: null, stored: 0, httpMine: 0, received: false, retryAt: 0,
+      resubscribeAt: 0, error: null, httpPending: false, httpPushed: 0,
+    };
+    this.replicas.set(docId, rep);
+    this.opened(docId, rep);
+  }
+
+  /** Stop syncing `docId` and forget it (its stored data stays). */
+  close(docId: string): void {
+    const rep = this.replicas.get(docId);
+    if (rep === undefined) return;
+    this.replicas.delete(docId);
+    rep.unsubscribe();
+    this.closed(docId);
+  }
+
+  /** A transport's hook: `docId` was just opened. */
+  protected opened(_docId: string, _rep: Replica): void {}
+
+  /** A transport's hook: `docId` was just closed. */
+  protected closed(_docId: string): void {}
+
+  /** A transport's hook: the server sent bytes that do not decode. */
+  protected fail(_code: ErrorCode, _message: string): void {}
+
+  /** The open documents' ids. */
+  get docIds(): string[] {
+    return [...this.replicas.keys()];
+  }
+
+  /** The open document `docId`, if open. */
+  document(docId: string): SyncedDocument | undefined {
+    return this.replicas.get(docId)?.doc;
+  }
+
+  /** The last error recorded for open document `docId` (`null`: none). */
+  docError(docId: string): ErrorEvent | null {
+    return this.replicas.get(docId)?.error ?? null;
+  }
+
+  protected versionOf(doc: SyncedDocument): VersionMap {
+    return decodeVersion(doc.version());
+  }
+
+  private localChange(docId: string): void {
+    const rep = this.replicas.get(docId);
+    if (rep === undefined) return;
+    const version = this.versionOf(rep.doc);
+    if (!dominates(rep.persisted, version)) {
+      this.append(docId, rep, rep.doc.changes(encodeVersion(rep.persisted)), version);
+    }
+    this.wake?.();
+  }
+
+  private append(docId: string, rep: Replica, changes: Uint8Array, version: VersionMap): void {
+    rep.persisted = version;
+    rep.appended += 1;
+    if (rep.appended >= this.compactEvery) {
+      rep.appended = 0;
+      this.onStore?.({ kind: "snapshot", docId, snapshot: rep.doc.save() });
+    } else {
+      this.onStore?.({ kind: "append", docId, changes });
+    }
+  }
+
+  /** The server's version (decoded once per new value); `null` when not told. */
+  protected server(rep: Replica): VersionMap | null {
+    const raw = rep.serverRaw;
+    if (raw === null) return null;
+    if (rep.serverCache !== null && rep.serverCache[0] === raw) return rep.serverCache[1];
+    let version: VersionMap;
+    try {
+      version = decodeVersion(raw);
+    } catch (exc) {
+      this.fail(ErrorCode.BAD_CHANGES, `server version does not decode: ${String(exc)}`);
+      rep.serverRaw = null;
+      return null;
+    }
+    rep.serverCache = [raw, version];
+    return version;
+  }
+
+  /** A session is open (the server accepted our Hello). */
+  get online(): boolean {
+    return this.session !== null && this.session.state === State.OPEN;
+  }
+
+  /** Documents holding local edits the server has not acknowledged. */
+  unsynced(): string[] {
+    const out: string[] = [];
+    for (const [docId, rep] of this.replicas) {
+      const mine = seqOf(this.versionOf(rep.doc), this.actorId);
+      const server = this.server(rep);
+      if (server === null) {
+        if (mine) out.push(docId);
+      } else if (Math.max(seqOf(server, this.actorId), rep.stored) < mine) {
+        out.push(docId);
+      }
+    }
+    return out;
+  }
+
+  /** Documents whose edits (or subscription) the server refuses as things stand. */
+  rejections(): Map<string, ErrorEvent> {
+    const out = new Map<string, ErrorEvent>();
+    for (const [docId, rep] of this.replicas) if (rep.error !== null) out.set(docId, rep.error);
+    return out;
+  }
+
+  /** The server's state of `docId` has arrived at least once since it was opened. */
+  received(docId: string): boolean {
+    return this.replicas.get(docId)?.received ?? false;
+  }
+
+  protected reject(docId: string, rep: Replica, error: ErrorEvent): void {
+    rep.error = error;
+    this.onRejected?.(docId, error);
+  }
+
+  /** An error that keeps local edits from ever being acknowledged as things stand. */
+  syncError(): ErrorEvent | null {
+    if (this.terminalError !== null) return this.terminalError;
+    for (const rep of this.replicas.values()) {
+      if (rep.error !== null && !rep.error.retryable) return rep.error;
+    }
+    return null;
+  }
+
+  /** Refuse to push when the server holds more of our own edits than the document did. */
+  protected checkRolledBack(docId: string, rep: Replica, mine: number, server: VersionMap): void {
+    const held = seqOf(server, this.actorId);
+    if (held > mine) {
+      rep.error = errorEvent(ErrorCode.EQUIVOCATION,
+        `the store of '${this.actorId}' is older than the server's copy of its edits to ` +
+        `'${docId}' (seq ${mine} < ${held}): was it restored from a backup? Use a fresh store`,
+        { docId });
+    }
+  }
+
+  /** Apply changes from the server and store them as they came; false when they do not decode. */
+  protected applyRemote(docId: string, rep: Replica, changes: Uint8Array): boolean {
+    const before = rep.doc.version();
+    try {
+      rep.doc.apply(changes);
+    } catch (exc) {
+      this.fail(ErrorCode.BAD_CHANGES, `changes for '${docId}' do not decode: ${String(exc)}`);
+      return false;
+    }
+    const after = rep.doc.version();
+    if (!sameBytes(before, after)) {
+      this.append(docId, rep, changes, decodeVersion(after));
+      this.onRemote?.(docId);
+    }
+    return true;
+  }
+
+  /** `version` with our own entry from `server`: changes since it are exactly our unsent edits. */
+  protected ownSince(version: VersionMap, server: VersionMap): VersionMap {
+    const out = new Map(version);
+    const seq = seqOf(server, this.actorId);
+    if (seq) out.set(this.actorId, seq);
+    else out.delete(this.actorId);
+    return out;
+  }
+}
+
+/** Whether `a` holds everything `b` does. */
+export function dominates(a: VersionMap, b: VersionMap): boolean {
+  for (const [client, seq] of b) if (seqOf(a, client) < seq) return false;
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
