@@ -11,6 +11,7 @@
  * ├── AuthError              a token was missing, malformed, expired or refused
  * │   └── TokenExpiredError      the token expired: get a fresh one
  * ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
+ * ├── DocumentDeletedError   the document was deleted for everyone; its id is never usable again
  * ├── EquivocationError      two different operations under one client id and seq
  * ├── StorageError           an offline store failed
  * ├── SyncTimeoutError       a wait ran out of time
@@ -49,6 +50,22 @@ export class TokenExpiredError extends AuthError {}
 
 /** The principal may not do this (read, write, or write under that client id). */
 export class PermissionDeniedError extends SyncKitError {}
+
+/**
+ * The document was deleted for everyone (by a principal with admin access to it). A deleted
+ * id is never usable again: the server keeps a tombstone and refuses every later subscription
+ * or push under it, and a client drops its local copy and its unsent edits. `docId` names the
+ * document (empty when unknown).
+ */
+export class DocumentDeletedError extends SyncKitError {
+  /** The deleted document's id (empty when unknown). */
+  readonly docId: string;
+
+  constructor(message: string, docId = "") {
+    super(message);
+    this.docId = docId;
+  }
+}
 
 /** Two different operations were sent under one client id and seq (a rolled-back store). */
 export class EquivocationError extends SyncKitError {}

@@ -10,6 +10,7 @@
  */
 import {
   AuthError,
+  DocumentDeletedError,
   EquivocationError,
   InvalidTypeError,
   InvalidValueError,
@@ -31,6 +32,12 @@ export const MAX_DOC_ID_LENGTH = 128;
 
 /** The capability (in `Hello` and `Welcome`) of a peer that speaks presence. */
 export const PRESENCE = "presence";
+
+/**
+ * The capability (in `Welcome`) of a server that takes {@link DeleteDoc}: a client sends it
+ * only to such a server.
+ */
+export const DELETE = "delete";
 
 /** Errors about one document's presence state: they do not end its subscription. */
 export const PRESENCE_CODES: ReadonlySet<ErrorCode> = new Set([
@@ -150,6 +157,28 @@ export interface Presence {
   readonly entries: readonly PresenceEntry[];
 }
 
+/**
+ * Client → server, only to a server that advertised {@link DELETE}: delete `docId` for
+ * everyone, for good (admin access needed; it need not be subscribed). Answered by
+ * {@link DocDeleted} or by an {@link ErrorEvent} carrying `requestId` (at least 1, increasing
+ * per connection).
+ */
+export interface DeleteDoc {
+  readonly type: "deleteDoc";
+  readonly docId: string;
+  readonly requestId: number;
+}
+
+/**
+ * Server → client, answers {@link DeleteDoc} `requestId`: `docId` is deleted (its tombstone
+ * committed, its data removed), now or before.
+ */
+export interface DocDeleted {
+  readonly type: "docDeleted";
+  readonly docId: string;
+  readonly requestId: number;
+}
+
 /** Either side; a session answers it with a {@link Pong} of the same nonce by itself. */
 export interface Ping {
   readonly type: "ping";
@@ -165,7 +194,9 @@ export interface Pong {
 /**
  * Either side: something went wrong. `fatal`: the sender closes the connection after it;
  * `retryable`: the same request may succeed later; `docId`/`batchId` (non-empty / non-zero):
- * the document or push it concerns; `retryAfterMs`: when retrying makes sense (0: no advice).
+ * the document or push it concerns; `retryAfterMs`: when retrying makes sense (0: no advice);
+ * `requestId` (non-zero): the error answers the {@link DeleteDoc} of that request id (it then
+ * ends no subscription).
  */
 export interface ErrorEvent {
   readonly type: "error";
@@ -176,6 +207,7 @@ export interface ErrorEvent {
   readonly docId: string;
   readonly batchId: number;
   readonly retryAfterMs: number;
+  readonly requestId: number;
 }
 
 /** Every protocol message. */
@@ -190,6 +222,8 @@ export type Event =
   | Unsubscribe
   | PresenceSet
   | Presence
+  | DeleteDoc
+  | DocDeleted
   | Ping
   | Pong
   | ErrorEvent;
@@ -206,6 +240,8 @@ export const MESSAGE_NAMES: Readonly<Record<Event["type"], string>> = {
   unsubscribe: "Unsubscribe",
   presenceSet: "PresenceSet",
   presence: "Presence",
+  deleteDoc: "DeleteDoc",
+  docDeleted: "DocDeleted",
   ping: "Ping",
   pong: "Pong",
   error: "Error",
@@ -232,6 +268,16 @@ export function welcome(fields: Partial<Omit<Welcome, "type">> = {}): Welcome {
   };
 }
 
+/** Build a {@link DeleteDoc}; see {@link checkEvent} for what is checked when sent. */
+export function deleteDoc(docId: string, requestId: number): DeleteDoc {
+  return { type: "deleteDoc", docId, requestId };
+}
+
+/** Build a {@link DocDeleted}; see {@link checkEvent} for what is checked when sent. */
+export function docDeleted(docId: string, requestId: number): DocDeleted {
+  return { type: "docDeleted", docId, requestId };
+}
+
 /** Build an {@link ErrorEvent} (fields not given are false / empty / 0). */
 export function errorEvent(
   code: ErrorCode,
@@ -247,6 +293,7 @@ export function errorEvent(
     docId: "",
     batchId: 0,
     retryAfterMs: 0,
+    requestId: 0,
     ...fields,
   };
 }
@@ -338,6 +385,15 @@ export function checkEvent(event: Event): void {
         bytes("PresenceEntry.state", entry.state);
       }
       return;
+    case "deleteDoc":
+      doc(event.docId);
+      u64("DeleteDoc.requestId", event.requestId);
+      if (event.requestId === 0) throw new InvalidValueError("DeleteDoc.requestId must be at least 1");
+      return;
+    case "docDeleted":
+      doc(event.docId);
+      u64("DocDeleted.requestId", event.requestId);
+      return;
     case "ping":
     case "pong":
       u64(`${name}.nonce`, event.nonce);
@@ -347,6 +403,7 @@ export function checkEvent(event: Event): void {
       str("Error.message", event.message);
       u64("Error.batchId", event.batchId);
       u64("Error.retryAfterMs", event.retryAfterMs);
+      u64("Error.requestId", event.requestId);
       return;
   }
 }
@@ -359,7 +416,8 @@ export function errorCodeName(code: ErrorCode): string {
 /**
  * The exception that reports `error` to an application: {@link AuthError},
  * {@link TokenExpiredError}, {@link PermissionDeniedError}, {@link LimitExceededError},
- * {@link EquivocationError}, or {@link ProtocolError} for the rest; the message names the code.
+ * {@link EquivocationError}, {@link DocumentDeletedError} (naming the document), or
+ * {@link ProtocolError} for the rest; the message names the code.
  */
 export function errorToException(error: ErrorEvent): SyncKitError {
   const text = `${errorCodeName(error.code)}: ${error.message}`;
@@ -381,6 +439,8 @@ export function errorToException(error: ErrorEvent): SyncKitError {
       return new LimitExceededError(text);
     case ErrorCode.EQUIVOCATION:
       return new EquivocationError(text);
+    case ErrorCode.DOC_DELETED:
+      return new DocumentDeletedError(text, error.docId);
     default:
       return new ProtocolError(text);
   }

@@ -117,6 +117,10 @@ function toBody(event: Event): Body {
           key: e.key, principal: e.principal, clientId: e.clientId, state: e.state,
           removed: e.removed })),
       });
+    case "deleteDoc":
+      return msg("deleteDoc", { docId: event.docId, requestId: big(event.requestId) });
+    case "docDeleted":
+      return msg("docDeleted", { docId: event.docId, requestId: big(event.requestId) });
     case "ping":
       return msg("ping", { nonce: big(event.nonce) });
     case "pong":
@@ -125,7 +129,7 @@ function toBody(event: Event): Body {
       return msg("error", {
         code: event.code, message: event.message, retryable: event.retryable,
         fatal: event.fatal, docId: event.docId, batchId: big(event.batchId),
-        retryAfterMs: big(event.retryAfterMs) });
+        retryAfterMs: big(event.retryAfterMs), requestId: big(event.requestId) });
   }
 }
 
@@ -249,6 +253,12 @@ function build(body: Body): Event {
       return { type: "presenceSet", docId: body.value.docId, state: body.value.state };
     case "presence":
       return { type: "presence", docId: body.value.docId, entries: body.value.entries.map(entry) };
+    case "deleteDoc":
+      return { type: "deleteDoc", docId: body.value.docId,
+        requestId: num("DeleteDoc.request_id", body.value.requestId) };
+    case "docDeleted":
+      return { type: "docDeleted", docId: body.value.docId,
+        requestId: num("DocDeleted.request_id", body.value.requestId) };
     case "ping":
       return { type: "ping", nonce: num("Ping.nonce", body.value.nonce) };
     case "pong":
@@ -259,7 +269,8 @@ function build(body: Body): Event {
       const code = ErrorCode[m.code] === undefined ? ErrorCode.UNSPECIFIED : m.code;
       return { type: "error", code, message: m.message, retryable: m.retryable, fatal: m.fatal,
         docId: m.docId, batchId: num("Error.batch_id", m.batchId),
-        retryAfterMs: num("Error.retry_after_ms", m.retryAfterMs) };
+        retryAfterMs: num("Error.retry_after_ms", m.retryAfterMs),
+        requestId: num("Error.request_id", m.requestId) };
     }
     case undefined:
       throw new Error("unreachable: checked by the caller");

@@ -21,6 +21,7 @@
  */
 import { InvalidTypeError, InvalidValueError, LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import {
+  DELETE,
   ErrorCode,
   MESSAGE_NAMES,
   PRESENCE,
@@ -73,6 +74,9 @@ export abstract class Session {
   /** Pushes sent (client) and not yet acknowledged: batch id → document id. */
   protected batches = new Map<number, string>();
   protected lastBatch = 0;
+  /** Deletions asked (client) and not yet answered: request id → document id. */
+  protected deletes = new Map<number, string>();
+  protected lastRequest = 0;
   protected sent = 0;
   protected received = 0;
   protected ownCapabilities: ReadonlySet<string> = new Set();
@@ -112,6 +116,11 @@ export abstract class Session {
   /** Pushes not yet acknowledged or refused: batch id → document id (a copy). */
   get pendingBatches(): Map<number, string> {
     return new Map(this.batches);
+  }
+
+  /** `DeleteDoc` requests not yet answered: request id → document id (a copy). */
+  get pendingDeletes(): Map<number, string> {
+    return new Map(this.deletes);
   }
 
   /** A push of `docId` is not yet acknowledged or refused. */
@@ -306,8 +315,30 @@ export class ClientSession extends Session {
     return this.lastBatch + 1;
   }
 
+  /** The smallest request id a new `DeleteDoc` may use. */
+  nextRequestId(): number {
+    return this.lastRequest + 1;
+  }
+
+  /** The server advertised the {@link DELETE} capability: `DeleteDoc` may be sent. */
+  get mayDelete(): boolean {
+    return this.peerCapabilities.has(DELETE);
+  }
+
   protected override checkSend(event: Event): void {
     switch (event.type) {
+      case "deleteDoc":
+        if (!this.mayDelete) {
+          throw new LocalProtocolError(
+            `DeleteDoc needs a server that advertised the '${DELETE}' capability`);
+        }
+        if (event.requestId <= this.lastRequest) {
+          throw new LocalProtocolError(
+            `DeleteDoc request id ${event.requestId} is not above the last one (${this.lastRequest})`);
+        }
+        this.lastRequest = event.requestId;
+        this.deletes.set(event.requestId, event.docId);
+        return;
       case "subscribe":
         this.docs.set(event.docId, DocState.SUBSCRIBING);
         this.left.delete(event.docId);
@@ -367,8 +398,21 @@ export class ClientSession extends Session {
         }
         this.batches.delete(event.batchId);
         return true;
+      case "docDeleted":
+        if (this.deletes.get(event.requestId) !== event.docId) {
+          throw illegal(`DocDeleted of request ${event.requestId} for '${event.docId}' which is ` +
+            `not a pending DeleteDoc (state ${this._state})`, true);
+        }
+        this.deletes.delete(event.requestId);
+        if (this.docs.has(event.docId)) { // the document is gone: so is its subscription
+          this.docs.delete(event.docId);
+          this.left.add(event.docId);
+        }
+        return true;
       case "error":
-        if (event.batchId) {
+        if (event.requestId) {
+          this.deletes.delete(event.requestId); // answers a DeleteDoc: ends nothing else
+        } else if (event.batchId) {
           this.batches.delete(event.batchId);
         } else if (event.docId && this.docs.has(event.docId) && !PRESENCE_CODES.has(event.code)) {
           // A document error outside any push ends that document's subscription.
