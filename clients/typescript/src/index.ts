@@ -11,7 +11,8 @@ export * from "./errors.js";
 export * from "./protocol/index.js";
 export { connect, SyncClient } from "./client/client.js";
 export type {
-  ClientOptions, ErrorCallback, RejectedCallback, StatusCallback, TokenSource, Transport,
+  ClientOptions, DeletedCallback, ErrorCallback, RejectedCallback, StatusCallback, TokenSource,
+  Transport,
 } from "./client/client.js";
 export type { SyncedDocument } from "./client/document.js";
 export { MemoryStore } from "./client/store.js";
@@ -21,6 +22,7 @@ export { PresenceHandle } from "./client/presence.js";
 export type { PeerPresence, PresenceCallback, PresenceChange, PresenceState } from "./client/presence.js";
 export { SyncEngine } from "./client/engine.js";
 export type { HttpOutcome } from "./client/engine.js";
-export { syncUrl, httpSyncUrl } from "./client/url.js";
+export type { Deletion } from "./client/replicas.js";
+export { syncUrl, httpSyncUrl, httpDocUrl } from "./client/url.js";
 export { decodeVersion, encodeVersion } from "./client/version.js";
 export type { VersionMap } from "./client/version.js";

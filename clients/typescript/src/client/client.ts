@@ -10,15 +10,17 @@
  *
  * @module
  */
-import { InvalidTypeError, InvalidValueError, LocalProtocolError, SyncTimeoutError } from "../errors.js";
-import { ErrorCode, errorEvent, errorToException, type ErrorEvent } from "../protocol/events.js";
+import {
+  DocumentDeletedError, InvalidTypeError, InvalidValueError, LocalProtocolError, SyncTimeoutError,
+} from "../errors.js";
+import { ErrorCode, checkDocId, errorEvent, errorToException, type ErrorEvent } from "../protocol/events.js";
 import { HTTP_MEDIA_TYPE } from "../protocol/http.js";
 import type { SyncedDocument } from "./document.js";
 import { SyncEngine } from "./engine.js";
 import { PresenceHandle, type PresenceHost } from "./presence.js";
 import type { StoreWrite } from "./replicas.js";
 import { MemoryStore, type OfflineStore, type StoredDocument } from "./store.js";
-import { backoffDelay, httpSyncUrl, syncUrl } from "./url.js";
+import { backoffDelay, httpDocUrl, httpSyncUrl, syncUrl } from "./url.js";
 import { openSocket, type SocketLike, type WebSocketConstructor } from "./socket.js";
 
 /** Where tokens come from: a fixed string, or a callback asked before every connection and
@@ -64,6 +66,12 @@ export interface ClientOptions {
 export type StatusCallback = (online: boolean) => void;
 /** `callback(docId, error)`: the server refused a document's edits or subscription. */
 export type RejectedCallback = (docId: string, error: ErrorEvent) => void;
+/**
+ * `callback(docId, error)`: the document was deleted for everyone (by anyone with admin
+ * access, this client included); its local copy and unsent edits are gone. `error` is the
+ * server's `DOC_DELETED`.
+ */
+export type DeletedCallback = (docId: string, error: ErrorEvent) => void;
 /** `callback(error)`: the offline store failed, or a connection ended with an error. */
 export type ErrorCallback = (error: unknown) => void;
 
@@ -80,7 +88,9 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
   const store = options.store ?? new MemoryStore();
   const clientId = options.clientId ?? `ts-${Math.random().toString(16).slice(2, 10)}`;
   const actorId = await store.actorId(clientId);
-  const client = new SyncClient(url, actorId, store, options.store === undefined, options);
+  const tombstones = await store.deletedIds();
+  const client = new SyncClient(url, actorId, store, options.store === undefined, { ...options, clientId });
+  for (const docId of tombstones) client.engine.tombstones.add(docId);
   client.start();
   return client;
 }
@@ -109,12 +119,12 @@ export class SyncClient {
   private readonly statusCallbacks = new Set<StatusCallback>();
   private readonly rejectedCallbacks = new Set<RejectedCallback>();
   private readonly errorCallbacks = new Set<ErrorCallback>();
+  private readonly deletedCallbacks = new Set<DeletedCallback>();
 
   /** Use {@link connect}. */
   constructor(
     readonly baseUrl: string,
-    /** The client id this replica's documents must write under. */
-    readonly actorId: string,
+    actorId: string,
     /** The offline store. */
     readonly store: OfflineStore,
     private readonly ownsStore: boolean,
@@ -141,6 +151,18 @@ export class SyncClient {
     };
     this.engine.onStore = (write) => this.persist(write);
     this.engine.onRemote = () => this.progress();
+    this.engine.onDeleted = (docId, error) => {
+      this.progress();
+      for (const cb of [...this.deletedCallbacks]) cb(docId, error);
+    };
+  }
+
+  /**
+   * The client id this replica's documents must write under: the `clientId` plus a per-store
+   * suffix. {@link clear} changes it.
+   */
+  get actorId(): string {
+    return this.engine.actorId;
   }
 
   /** Internal: start the background loop (called by {@link connect}). */
@@ -151,8 +173,18 @@ export class SyncClient {
 
   // -- documents -------------------------------------------------------------------------
 
-  /** What the store holds of `docId` (load the snapshot, then apply the change sets). */
-  load(docId: string): Promise<StoredDocument | null> {
+  /**
+   * What the store holds of `docId` (load the snapshot, then apply the change sets), once the
+   * store writes queued so far are done.
+   *
+   * @throws DocumentDeletedError: the document was deleted.
+   */
+  async load(docId: string): Promise<StoredDocument | null> {
+    await this.writes;
+    if (this.engine.tombstones.has(docId) || await this.store.isDeleted(docId)) {
+      this.engine.tombstones.add(docId);
+      throw new DocumentDeletedError(`document '${docId}' was deleted; its id can never be used again`, docId);
+    }
     return this.store.load(docId);
   }
 
@@ -161,16 +193,149 @@ export class SyncClient {
    * {@link load} first to resume offline edits.
    *
    * @throws InvalidValueError: invalid document id. LocalProtocolError: already open.
+   * @throws DocumentDeletedError: the document was deleted (known from the store, or told
+   *   by the server since the client started).
    */
   open(docId: string, doc: SyncedDocument): void {
     this.engine.open(docId, doc);
     this.kick();
   }
 
-  /** Stop syncing `docId` (its stored data stays). */
+  /**
+   * Close document `docId` and keep the client open: unsubscribe, stop syncing it and release
+   * it (the document given to {@link open} is no longer stored or synced; {@link load} and
+   * {@link open} it again for a live one). Its data stays in the store, and so do edits the
+   * server has not acknowledged: they are sent once it is opened again (not before:
+   * {@link waitSynced} no longer waits for them). Closing a document that is not open does
+   * nothing. {@link close} with a document id does the same and waits for the store.
+   */
   closeDocument(docId: string): void {
     this.engine.close(docId);
     this.kick();
+  }
+
+  /**
+   * The ids of the documents held locally, sorted: every document in the store (opened in
+   * this process or not, synced or not) and every open one.
+   *
+   * @throws StorageError: the store failed.
+   */
+  async documents(): Promise<string[]> {
+    await this.writes;
+    return this.engine.storedDocIds(await this.store.list());
+  }
+
+  /**
+   * Delete document `docId` for everyone, for good, then locally.
+   *
+   * The server must be reached: it checks that this client's principal has `admin` access
+   * to the document, commits a tombstone, removes the stored data and tells every client
+   * subscribed to it (each drops its copy; see {@link onDeleted}). Then the local copy goes
+   * too, unsent edits included, and the store remembers the id as deleted. The id can never
+   * be used again, by anyone. Deleting a deleted document resolves at once. Over a WebSocket
+   * it sends `DeleteDoc` (offline, it waits for a connection, at most `timeoutMs`); while
+   * polling over HTTP it sends `DELETE /v1/docs/{docId}`. On a refusal nothing changes,
+   * here or on the server.
+   *
+   * @throws InvalidValueError: invalid document id.
+   * @throws PermissionDeniedError: the principal lacks admin access to the document.
+   * @throws ProtocolError: the server cannot delete documents (an older server), or failed to
+   *   commit the deletion (`INTERNAL`: nothing changed; try again).
+   * @throws AuthError: the server refused the connection for good.
+   * @throws SyncTimeoutError: no answer within `timeoutMs` (a request already sent may still
+   *   be carried out; one not sent yet is withdrawn).
+   * @throws LocalProtocolError: the client is closed.
+   */
+  async delete(docId: string, timeoutMs?: number): Promise<void> {
+    const problem = checkDocId(docId);
+    if (problem !== null) throw new InvalidValueError(problem);
+    if (this.closed) throw new LocalProtocolError("the client is closed");
+    const engine = this.engine;
+    await this.writes;
+    if (engine.tombstones.has(docId) || await this.store.isDeleted(docId)) return;
+    if (this.active === "http") {
+      await this.deleteOverHttp(docId);
+      return;
+    }
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    const deletion = engine.askDelete(docId);
+    this.kick();
+    try {
+      for (;;) {
+        if (deletion.done) break;
+        if (deletion.error !== null) throw errorToException(deletion.error);
+        if (engine.terminalError !== null) throw errorToException(engine.terminalError);
+        if (this.closed) throw new LocalProtocolError("the client is closed");
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new SyncTimeoutError(`no answer to deleting '${docId}' within ${timeoutMs} ms ` +
+            `(${this.isOnline ? "online" : "offline"})`);
+        }
+        await this.nextProgress(left);
+      }
+    } finally {
+      engine.forgetDeletion(docId, !deletion.done);
+    }
+    await this.writes;
+  }
+
+  /** {@link delete} with `DELETE /v1/docs/{docId}` (HTTP polling). */
+  private async deleteOverHttp(docId: string): Promise<void> {
+    await this.freshToken();
+    const body = this.engine.httpDeleteRequest();
+    const response = await this.fetcher()(httpDocUrl(this.baseUrl, docId), {
+      method: "DELETE",
+      body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
+      headers: { "content-type": HTTP_MEDIA_TYPE, accept: HTTP_MEDIA_TYPE },
+      signal: this.requestSignal(),
+    });
+    const answer = new Uint8Array(await response.arrayBuffer());
+    this.engine.receiveHttpDelete(docId, response.status === 200, answer, response.status,
+      response.headers.get("content-type") ?? "");
+    await this.writes;
+    this.progress();
+  }
+
+  /**
+   * Remove all local data: close every open document, and empty the store (every document,
+   * every unsent edit, the local record of deleted documents). The client stays open and
+   * usable: it writes from now on under a new actor id (the old one's operation numbers are
+   * held by the server) and reconnects with it. Nothing is deleted on the server: opening a
+   * document again fetches it anew (build it under the new {@link actorId}). Documents given
+   * to {@link open} before are no longer stored or synced. Open no document until it resolves.
+   *
+   * @throws StorageError: the store failed (nothing was removed from it).
+   * @throws LocalProtocolError: the client is closed.
+   */
+  async clear(): Promise<void> {
+    if (this.closed) throw new LocalProtocolError("the client is closed");
+    this.engine.clearAll();
+    await this.writes;
+    await this.store.clear();
+    const clientId = this.options.clientId ?? this.actorId;
+    this.engine.changeIdentity(await this.store.actorId(clientId));
+    this.kick(); // the session ends: reconnect under the new actor id
+    this.progress();
+  }
+
+  /**
+   * Call `callback(docId, error)` whenever a document is deleted here because it was deleted
+   * for everyone: by another client while this one follows it, before this client came back
+   * online with it (its unsent edits are dropped), or by this client's {@link delete}.
+   * `error` is the server's `DOC_DELETED`; opening the id again throws
+   * {@link DocumentDeletedError}. Returns an unsubscribe.
+   */
+  onDeleted(callback: DeletedCallback): () => void {
+    this.deletedCallbacks.add(callback);
+    return () => this.deletedCallbacks.delete(callback);
+  }
+
+  /**
+   * Documents deleted here since the client started or was last cleared (by anyone), with the
+   * server's `DOC_DELETED` error.
+   */
+  deleted(): Map<string, ErrorEvent> {
+    return new Map(this.engine.deleted);
   }
 
   /**
@@ -251,7 +416,8 @@ export class SyncClient {
   /**
    * Resolve once the server's state of `docId` has arrived at least once.
    *
-   * @throws SyncTimeoutError, or the refusal when the server refused the document.
+   * @throws SyncTimeoutError, or the refusal when the server refused the document
+   *   ({@link DocumentDeletedError} when it was deleted).
    */
   waitReceived(docId: string, timeoutMs?: number): Promise<void> {
     return this.waitFor(() => this.engine.received(docId), timeoutMs,
@@ -263,6 +429,9 @@ export class SyncClient {
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     for (;;) {
       let error = this.engine.terminalError;
+      if (error === null && docId !== undefined && this.engine.document(docId) === undefined) {
+        error = this.engine.deleted.get(docId) ?? null; // DocumentDeletedError
+      }
       if (error === null && docId !== undefined) {
         error = this.engine.docError(docId);
         if (error !== null && error.retryable) error = null;
@@ -274,14 +443,19 @@ export class SyncClient {
       if (this.closed) throw new LocalProtocolError("the client is closed");
       const left = deadline - Date.now();
       if (left <= 0) throw new SyncTimeoutError(why());
-      await new Promise<void>((resolve) => {
-        const timer = left === Infinity ? null : setTimeout(resolve, left);
-        this.progressWaiters.push(() => {
-          if (timer !== null) clearTimeout(timer);
-          resolve();
-        });
-      });
+      await this.nextProgress(left);
     }
+  }
+
+  /** Resolve on the next progress, or after `ms`. */
+  private nextProgress(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === Infinity ? null : setTimeout(resolve, ms);
+      this.progressWaiters.push(() => {
+        if (timer !== null) clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private progress(): void {
@@ -308,7 +482,8 @@ export class SyncClient {
     this.writes = this.writes.then(async () => {
       try {
         if (write.kind === "append") await store.append(write.docId, write.changes);
-        else await store.saveSnapshot(write.docId, write.snapshot);
+        else if (write.kind === "snapshot") await store.saveSnapshot(write.docId, write.snapshot);
+        else await store.deleteDoc(write.docId);
       } catch (exc) {
         this.reportError(exc);
       }
@@ -317,8 +492,17 @@ export class SyncClient {
 
   // -- lifetime --------------------------------------------------------------------------
 
-  /** Stop syncing: close the connection, finish the store writes, close an owned store. */
-  async close(): Promise<void> {
+  /**
+   * With a document id: close that document (see {@link closeDocument}) and resolve once its
+   * store writes are done; the client stays open. Without: stop syncing, close the
+   * connection, finish the store writes and close an owned store.
+   */
+  async close(docId?: string): Promise<void> {
+    if (docId !== undefined) {
+      this.closeDocument(docId);
+      await this.writes;
+      return;
+    }
     if (this.closed) return;
     this.closed = true;
     this.stopping.abort();

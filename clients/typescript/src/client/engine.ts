@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { LocalProtocolError } from "../errors.js";
-import { ErrorCode, errorEvent, errorCodeName, type ErrorEvent } from "../protocol/events.js";
+import { LocalProtocolError, ProtocolError } from "../errors.js";
+import { ErrorCode, errorEvent, errorCodeName, errorToException, type ErrorEvent } from "../protocol/events.js";
 import { HTTP_MEDIA_TYPE, decodeHttpAnswer, encodeHttpRequest, type HttpSyncAnswer } from "../protocol/http.js";
 import { isTerminal, type Replica } from "./replicas.js";
 import { SessionSync } from "./session-sync.js";
@@ -144,9 +144,40 @@ export class SyncEngine extends SessionSync {
     return rep.stored >= seqOf(this.versionOf(rep.doc), this.actorId) ? "done" : "again";
   }
 
+  /**
+   * The body of `DELETE /v1/docs/{docId}` (HTTP polling's way to delete a document): this
+   * replica's client id and token.
+   */
+  httpDeleteRequest(): Uint8Array {
+    return encodeHttpRequest({ clientId: this.actorId, token: this.token });
+  }
+
+  /**
+   * Take the answer to `DELETE /v1/docs/{docId}`: on success the document is dropped here
+   * (see `dropDeleted`). `ok` and `contentType` as for {@link receiveHttp}.
+   *
+   * @throws PermissionDeniedError, ...: the server refused (nothing changed).
+   * @throws ProtocolError: the answer is not SyncKit's (an older server, or a proxy).
+   */
+  receiveHttpDelete(docId: string, ok: boolean, body: Uint8Array, status: number, contentType?: string | null): void {
+    const mediaType = (contentType ?? HTTP_MEDIA_TYPE).split(";", 1)[0]?.trim().toLowerCase();
+    const answer = mediaType === HTTP_MEDIA_TYPE ? decodeHttpAnswer(body, ok) : null;
+    if (answer === null) {
+      throw new ProtocolError(`deleting '${docId}': the answer (HTTP ${status}) is not SyncKit's ` +
+        "(an older server, or a proxy)");
+    }
+    if (answer.type !== "httpAnswer") throw errorToException(answer);
+    this.dropDeleted(docId, errorEvent(ErrorCode.DOC_DELETED,
+      `document '${docId}' was deleted by this client`, { docId }));
+  }
+
   private httpRefused(docId: string, rep: Replica, error: ErrorEvent): HttpOutcome {
     const code = error.code;
     const message = error.message || errorCodeName(code);
+    if (code === ErrorCode.DOC_DELETED) {
+      this.dropDeleted(docId, errorEvent(code, message, { docId }));
+      return "refused";
+    }
     if (error.fatal && isTerminal(error, this.tokenRenewable)) {
       this.terminalError = this.lastError = errorEvent(code, message);
       return "refused";

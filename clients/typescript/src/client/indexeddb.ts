@@ -1,6 +1,7 @@
 /**
  * An {@link OfflineStore} in the browser's IndexedDB (the `indexedDB` global, or a factory
- * given to it). One database per store name, three object stores: `meta` (actor ids),
+ * given to it). One database per store name, three object stores: `meta` (actor ids under
+ * `actor:<client id>`, local tombstones under `deleted:<doc id>`),
  * `snapshots` (document id → snapshot) and `changes` (change sets, keyed by an increasing
  * number, indexed by document id, so they come back in the order appended).
  *
@@ -10,6 +11,8 @@ import { StorageError } from "../errors.js";
 import { randomSuffix, type OfflineStore, type StoredDocument } from "./store.js";
 
 const VERSION = 1;
+/** The `meta` key prefix of a local tombstone. */
+const DELETED = "deleted:";
 
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -98,6 +101,40 @@ export class IndexedDBStore implements OfflineStore {
     const ids = new Set<string>(snapshots.map(String));
     for (const row of rows) ids.add(row.doc);
     return [...ids];
+  }
+
+  async deleteDoc(docId: string): Promise<void> {
+    const tx = this.db.transaction(["snapshots", "changes", "meta"], "readwrite");
+    tx.objectStore("snapshots").delete(docId);
+    const changes = tx.objectStore("changes");
+    const keys = await request(changes.index("doc").getAllKeys(IDBKeyRange.only(docId)));
+    for (const key of keys) changes.delete(key);
+    tx.objectStore("meta").put("", `${DELETED}${docId}`);
+    await done(tx);
+  }
+
+  async isDeleted(docId: string): Promise<boolean> {
+    const tx = this.db.transaction("meta", "readonly");
+    const found = await request(tx.objectStore("meta").getKey(`${DELETED}${docId}`));
+    await done(tx);
+    return found !== undefined;
+  }
+
+  async deletedIds(): Promise<string[]> {
+    const tx = this.db.transaction("meta", "readonly");
+    // Every key starting with the prefix: "deleted:" up to "deleted;" (the next character).
+    const range = IDBKeyRange.bound(DELETED, `${DELETED.slice(0, -1)};`, false, true);
+    const keys = await request(tx.objectStore("meta").getAllKeys(range));
+    await done(tx);
+    return keys.map((k) => String(k).slice(DELETED.length));
+  }
+
+  async clear(): Promise<void> {
+    const tx = this.db.transaction(["snapshots", "changes", "meta"], "readwrite");
+    tx.objectStore("snapshots").clear();
+    tx.objectStore("changes").clear();
+    tx.objectStore("meta").clear();
+    await done(tx);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { InvalidValueError, LocalProtocolError } from "../errors.js";
+import { DocumentDeletedError, InvalidValueError, LocalProtocolError } from "../errors.js";
 import { ErrorCode, checkDocId, errorEvent, type ErrorEvent } from "../protocol/events.js";
 import { ClientSession } from "../protocol/session.js";
 import { State } from "../protocol/state.js";
@@ -27,10 +27,25 @@ export function isTerminal(error: ErrorEvent, tokenRenewable: boolean): boolean 
   return TERMINAL.has(error.code) && !error.retryable;
 }
 
-/** A write for the offline store, performed by the shell in the order given. */
+/**
+ * A write for the offline store, performed by the shell in the order given: append a change
+ * set, replace the snapshot, or delete the document (data and unsent edits) leaving a local
+ * tombstone.
+ */
 export type StoreWrite =
   | { readonly kind: "append"; readonly docId: string; readonly changes: Uint8Array }
-  | { readonly kind: "snapshot"; readonly docId: string; readonly snapshot: Uint8Array };
+  | { readonly kind: "snapshot"; readonly docId: string; readonly snapshot: Uint8Array }
+  | { readonly kind: "delete"; readonly docId: string };
+
+/** A deletion of a document this replica asked the server for (see `ReplicaSet.askDelete`). */
+export interface Deletion {
+  /** The `DeleteDoc` request id on the current connection (0: not sent on it yet). */
+  requestId: number;
+  /** The server committed the deletion (the document is gone locally too). */
+  done: boolean;
+  /** The server's refusal (PERMISSION_DENIED, ...), or why it cannot be asked. */
+  error: ErrorEvent | null;
+}
 
 /** One open document and what the engine knows of its sync state. */
 export interface Replica {
@@ -113,14 +128,32 @@ export class ReplicaSet {
   onRemote: ((docId: string) => void) | null = null;
   /** Called when frames may be waiting (a local edit happened). */
   wake: (() => void) | null = null;
+  /**
+   * Called with (docId, error) once a document is deleted here because the server said it
+   * was deleted (`DOC_DELETED`; also after this replica's own deletion).
+   */
+  onDeleted: ((docId: string, error: ErrorEvent) => void) | null = null;
+  /** Documents deleted since the engine started (or was cleared): docId → the DOC_DELETED error. */
+  readonly deleted = new Map<string, ErrorEvent>();
+  /**
+   * Ids known to be deleted: the store's tombstones (the shell loads them at start) and those
+   * deleted since. {@link open} refuses them.
+   */
+  readonly tombstones = new Set<string>();
+  /** Deletions asked of the server: docId → its state. */
+  protected readonly deletions = new Map<string, Deletion>();
   protected readonly replicas = new Map<string, Replica>();
   protected readonly presenceRecords = new Map<string, DocPresence>();
   protected lastHeard = 0;
 
+  /** The client id every document writes under (see `OfflineStore.actorId`); a clear changes it. */
+  actorId: string;
+
   /**
    * @param actorId - the client id every document writes under (see `OfflineStore.actorId`).
    */
-  constructor(readonly actorId: string, options: ReplicaOptions = {}) {
+  constructor(actorId: string, options: ReplicaOptions = {}) {
+    this.actorId = actorId;
     this.token = options.token ?? "";
     this.tokenRenewable = options.tokenRenewable ?? false;
     this.responseTimeoutMs = options.responseTimeoutMs ?? 20_000;
@@ -134,10 +167,14 @@ export class ReplicaSet {
    * everything it holds counts as stored).
    *
    * @throws InvalidValueError: invalid document id. LocalProtocolError: `docId` is open.
+   *   DocumentDeletedError: `docId` was deleted (see {@link tombstones}).
    */
   open(docId: string, doc: SyncedDocument): void {
     const problem = checkDocId(docId);
     if (problem !== null) throw new InvalidValueError(problem);
+    if (this.tombstones.has(docId)) {
+      throw new DocumentDeletedError(`document '${docId}' was deleted; its id can never be used again`, docId);
+    }
     if (this.replicas.has(docId)) throw new LocalProtocolError(`document '${docId}' is already open`);
     const unsubscribe = doc.onLocalChange(() => this.localChange(docId));
     const rep: Replica = {
@@ -149,14 +186,104 @@ export class ReplicaSet {
     this.opened(docId, rep);
   }
 
-  /** Stop syncing `docId` and forget it (its stored data stays). */
+  /**
+   * Stop syncing `docId` and forget it; its store data stays, unsent edits included (they are
+   * sent once it is opened again). A document with change sets appended since its last
+   * snapshot is snapshotted first. Closing a document that is not open does nothing.
+   */
   close(docId: string): void {
     const rep = this.replicas.get(docId);
     if (rep === undefined) return;
     this.replicas.delete(docId);
     rep.unsubscribe();
     this.closed(docId);
+    if (rep.appended) this.onStore?.({ kind: "snapshot", docId, snapshot: rep.doc.save() });
   }
+
+  /**
+   * The documents held locally, sorted: `stored` (the store's list) and the open ones (one
+   * opened and never edited has nothing stored yet), without deleted ones.
+   */
+  storedDocIds(stored: Iterable<string>): string[] {
+    const ids = new Set<string>(stored);
+    for (const docId of this.replicas.keys()) ids.add(docId);
+    for (const docId of this.tombstones) ids.delete(docId);
+    return [...ids].sort();
+  }
+
+  /**
+   * The server says `docId` is deleted (`error`, DOC_DELETED): close it and remove it from
+   * the store, unsent edits included, leaving a tombstone there ({@link open} refuses it
+   * from now on); then tell {@link onDeleted}. Told again (the server names a deleted
+   * document in each refusal), it does nothing.
+   */
+  dropDeleted(docId: string, error: ErrorEvent): void {
+    if (this.deleted.has(docId) && !this.replicas.has(docId)) return;
+    const rep = this.replicas.get(docId);
+    if (rep !== undefined) {
+      this.replicas.delete(docId);
+      rep.unsubscribe();
+      this.closed(docId);
+    }
+    this.onStore?.({ kind: "delete", docId });
+    this.tombstones.add(docId);
+    this.deleted.set(docId, error);
+    const deletion = this.deletions.get(docId);
+    if (deletion !== undefined) deletion.done = true;
+    this.onDeleted?.(docId, error);
+  }
+
+  /**
+   * Ask the server to delete `docId` (sent on the current or next connection with a server
+   * that can); its state, until {@link forgetDeletion}.
+   */
+  askDelete(docId: string): Deletion {
+    let deletion = this.deletions.get(docId);
+    if (deletion === undefined || deletion.error !== null) {
+      deletion = { requestId: 0, done: false, error: null };
+      this.deletions.set(docId, deletion);
+    }
+    this.sendDeletions();
+    return deletion;
+  }
+
+  /**
+   * Stop tracking the deletion of `docId` (`unsentOnly`: only when it was not sent on this
+   * connection, so that it is never sent later).
+   */
+  forgetDeletion(docId: string, unsentOnly = false): void {
+    const deletion = this.deletions.get(docId);
+    if (deletion !== undefined && (!unsentOnly || !deletion.requestId)) this.deletions.delete(docId);
+  }
+
+  /**
+   * Close every document and forget the deletions and deleted ids (the shell empties the
+   * store); call {@link changeIdentity} with the store's new actor id next.
+   */
+  clearAll(): void {
+    for (const [docId, rep] of [...this.replicas]) {
+      this.replicas.delete(docId);
+      rep.unsubscribe();
+      this.closed(docId);
+    }
+    this.presenceRecords.clear();
+    this.deletions.clear();
+    this.deleted.clear();
+    this.tombstones.clear();
+  }
+
+  /** Write under `actorId` from now on (after a clear); a session must start again. */
+  changeIdentity(actorId: string): void {
+    if (actorId === this.actorId) return;
+    this.actorId = actorId;
+    this.identityChanged();
+  }
+
+  /** A transport's hook: send the deletions not sent yet. */
+  protected sendDeletions(): void {}
+
+  /** A transport's hook: the actor id changed (a session must start again). */
+  protected identityChanged(): void {}
 
   /** A transport's hook: `docId` was just opened. */
   protected opened(_docId: string, _rep: Replica): void {}

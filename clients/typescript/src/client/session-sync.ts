@@ -19,7 +19,8 @@
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import {
-  ErrorCode, PRESENCE, PRESENCE_CODES, errorEvent, hello, type ErrorEvent, type Event,
+  DELETE, ErrorCode, PRESENCE, PRESENCE_CODES, deleteDoc, errorEvent, hello, type ErrorEvent,
+  type Event,
 } from "../protocol/events.js";
 import { ClientSession, DocState } from "../protocol/session.js";
 import { State } from "../protocol/state.js";
@@ -41,6 +42,27 @@ export class SessionSync extends ReplicaSet {
 
   protected override opened(docId: string, rep: Replica): void {
     if (this.online) this.subscribe(docId, rep);
+  }
+
+  protected override sendDeletions(): void {
+    const session = this.session;
+    if (session === null || !this.online || !this.welcomed) return;
+    for (const [docId, deletion] of this.deletions) {
+      if (deletion.requestId || deletion.done || deletion.error !== null) continue;
+      if (!session.mayDelete) {
+        deletion.error = errorEvent(ErrorCode.UNKNOWN_MESSAGE,
+          `cannot delete '${docId}': the server does not support deleting documents ` +
+          `(no '${DELETE}' capability)`, { docId });
+        continue;
+      }
+      deletion.requestId = session.nextRequestId();
+      session.send(deleteDoc(docId, deletion.requestId));
+    }
+  }
+
+  protected override identityChanged(): void {
+    // The server binds a connection to the client id of its Hello: start a new one.
+    if (this.session !== null && this.session.state !== State.CLOSED) this.session.close();
   }
 
   protected override closed(docId: string): void {
@@ -107,6 +129,7 @@ export class SessionSync extends ReplicaSet {
     this.waiting.clear();
     this.batchMine.clear();
     this.welcomed = false;
+    for (const deletion of this.deletions.values()) deletion.requestId = 0; // asked again here
     for (const rep of this.replicas.values()) {
       rep.serverRaw = null;
       rep.error = null;
@@ -190,6 +213,7 @@ export class SessionSync extends ReplicaSet {
         if (this.welcomed) return; // a re-authentication: subscriptions carry on
         this.welcomed = true;
         for (const [docId, rep] of this.replicas) this.subscribe(docId, rep);
+        this.sendDeletions();
         return;
       }
       case "subscribed": {
@@ -241,6 +265,10 @@ export class SessionSync extends ReplicaSet {
       case "presence":
         if (this.replicas.has(event.docId)) this.docPresence(event.docId).apply(event.entries);
         return;
+      case "docDeleted":
+        this.dropDeleted(event.docId, errorEvent(ErrorCode.DOC_DELETED,
+          `document '${event.docId}' was deleted by this client`, { docId: event.docId }));
+        return;
       case "error":
         this.handleError(event);
         return;
@@ -251,6 +279,19 @@ export class SessionSync extends ReplicaSet {
 
   private handleError(event: ErrorEvent): void {
     const docId = event.docId;
+    if (event.requestId) {
+      // The answer to one of our DeleteDoc requests: that request failed, nothing else.
+      for (const deletion of this.deletions.values()) {
+        if (deletion.requestId === event.requestId && !deletion.done) deletion.error = event;
+      }
+      return;
+    }
+    if (event.code === ErrorCode.DOC_DELETED && docId) {
+      // Deleted by someone with admin access (now, or while we were away): our copy and its
+      // unsent edits go; the id is never usable again.
+      this.dropDeleted(docId, event);
+      return;
+    }
     if (PRESENCE_CODES.has(event.code)) {
       const record = this.presenceRecords.get(docId);
       if (record !== undefined) record.error = event;

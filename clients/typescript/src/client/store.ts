@@ -4,6 +4,11 @@
  * edits made offline survive a reload; what still has to be sent is recomputed from version
  * vectors on every connection (nothing is queued as messages).
  *
+ * A store also remembers the documents the server said were deleted (local tombstones), so
+ * that opening one fails at once instead of making a fresh copy whose edits no server takes
+ * (as `synckit.client._store` does). {@link OfflineStore.clear} empties it all, actor ids
+ * included: the next {@link OfflineStore.actorId} makes a new actor.
+ *
  * @module
  */
 
@@ -36,6 +41,24 @@ export interface OfflineStore {
   saveSnapshot(docId: string, snapshot: Uint8Array): Promise<void>;
   /** The ids of the documents the store holds. */
   list(): Promise<string[]>;
+  /**
+   * Remove the document's snapshot and change sets (its unsent edits with them) and remember
+   * it as deleted, in one transaction.
+   *
+   * @throws StorageError: nothing changed.
+   */
+  deleteDoc(docId: string): Promise<void>;
+  /** Whether {@link deleteDoc} removed `docId` (since the last {@link clear}). */
+  isDeleted(docId: string): Promise<boolean>;
+  /** The ids {@link deleteDoc} removed (since the last {@link clear}). */
+  deletedIds(): Promise<string[]>;
+  /**
+   * Remove everything: every document, its unsent edits, the local tombstones and the actor
+   * ids (the next {@link actorId} makes a new one), in one transaction.
+   *
+   * @throws StorageError: nothing changed.
+   */
+  clear(): Promise<void>;
   /** Release the store's resources. */
   close(): Promise<void>;
 }
@@ -51,6 +74,7 @@ export function randomSuffix(bytes = 6): string {
 export class MemoryStore implements OfflineStore {
   private readonly docs = new Map<string, { snapshot: Uint8Array | null; changes: Uint8Array[] }>();
   private readonly actors = new Map<string, string>();
+  private readonly deleted = new Set<string>();
 
   async actorId(clientId: string): Promise<string> {
     let actor = this.actors.get(clientId);
@@ -78,6 +102,25 @@ export class MemoryStore implements OfflineStore {
 
   async list(): Promise<string[]> {
     return [...this.docs.keys()];
+  }
+
+  async deleteDoc(docId: string): Promise<void> {
+    this.docs.delete(docId);
+    this.deleted.add(docId);
+  }
+
+  async isDeleted(docId: string): Promise<boolean> {
+    return this.deleted.has(docId);
+  }
+
+  async deletedIds(): Promise<string[]> {
+    return [...this.deleted];
+  }
+
+  async clear(): Promise<void> {
+    this.docs.clear();
+    this.actors.clear();
+    this.deleted.clear();
   }
 
   async close(): Promise<void> {}

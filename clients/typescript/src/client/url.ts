@@ -47,6 +47,19 @@ export function httpSyncUrl(url: string, docId: string): string {
 }
 
 /**
+ * The URL of document `docId` under a server's base URL (`http://h:8080/v1/docs/{docId}`:
+ * its JSON view, and `DELETE` deletes it); as {@link httpSyncUrl} without `/sync`.
+ *
+ * @throws InvalidValueError: a bad URL or document id.
+ */
+export function httpDocUrl(url: string, docId: string): string {
+  const problem = checkDocId(docId);
+  if (problem !== null) throw new InvalidValueError(problem);
+  const [parts, scheme, path] = base(url, { http: "http", ws: "http", https: "https", wss: "https" });
+  return `${scheme}://${parts.host}${path}/v1/docs/${encodeURIComponent(docId)}${parts.search}`;
+}
+
+/**
  * Exponential back-off with full jitter: a delay uniform in
  * `[0, min(maxMs, baseMs * 2 ** failures)]`.
  */
