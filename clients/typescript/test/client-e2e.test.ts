@@ -1,12 +1,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, request, type Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server as HttpServer } from "node:http";
 import { WebSocket } from "ws";
 import { connect, type SyncClient } from "../src/client/client.js";
 import { PermissionDeniedError } from "../src/errors.js";
 import { ErrorCode, type ErrorEvent } from "../src/protocol/events.js";
 import type { PresenceChange } from "../src/client/presence.js";
+import { noUpgradeProxy } from "./support/proxy.js";
 import { FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonDecode, secretFile } from "./support/server.js";
 
 const clients: SyncClient[] = [];
@@ -187,25 +187,6 @@ describe("with JWT authentication", () => {
     assert.deepEqual(await python("read", server.url, "e2e-readonly", writer), {});
   });
 });
-
-/** An HTTP proxy to `target` that refuses every WebSocket upgrade (as some proxies do). */
-function noUpgradeProxy(target: string): Promise<[HttpServer, string]> {
-  const to = new URL(target);
-  const proxy = createServer((req, res) => {
-    const out = request({ host: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    out.on("error", () => { res.writeHead(502); res.end(); });
-    req.pipe(out);
-  });
-  proxy.on("upgrade", (_req, socket) => {
-    socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-  });
-  return new Promise((ok) => proxy.listen(0, "127.0.0.1", () => {
-    ok([proxy, `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`]);
-  }));
-}
 
 describe("HTTP fallback", () => {
   const server = new Server();

@@ -83,6 +83,35 @@ export async function python(...args: string[]): Promise<unknown> {
   return JSON.parse(stdout);
 }
 
+/**
+ * A Python client following `docId` (the helper's `watch`): `ready` resolves once it is
+ * synced; `result` with what it saw once the document was deleted (or after 30 s).
+ */
+export function pythonWatch(url: string, docId: string, token = ""): { ready: Promise<void>; result: Promise<unknown> } {
+  const child = spawn(PYTHON, [HELPER, "watch", url, docId, ...(token ? [token] : [])],
+    { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  let readyLine: (() => void) | null = null;
+  const ready = new Promise<void>((ok) => { readyLine = ok; });
+  child.stderr!.on("data", (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (out.includes('"ready"')) readyLine?.();
+  });
+  const result = new Promise<unknown>((ok, fail) => {
+    child.on("exit", (code) => {
+      const lines = out.trim().split("\n");
+      if (code !== 0 || lines.length < 2) {
+        fail(new Error(`python watch exited ${code}: ${out}${err}`));
+        return;
+      }
+      ok(JSON.parse(lines.at(-1)!));
+    });
+  });
+  return { ready: Promise.race([ready, result.then(() => undefined)]), result };
+}
+
 /** Change sets Python made: a document under `clientId` whose map "m" holds `pairs`. */
 export async function pythonChanges(clientId: string, pairs: Record<string, string>): Promise<{ changes: Uint8Array; version: Uint8Array }> {
   const out = (await python("changes", clientId, ...Object.entries(pairs).map(([k, v]) => `${k}=${v}`))) as
