@@ -7,3 +7,13 @@
  */
 export * as changesProto from "./gen/synckit/v1/changes_pb.js";
 export * as protocolProto from "./gen/synckit/v1/protocol_pb.js";
+export * from "./errors.js";
+export { Document, type Clock, type DocumentOptions } from "./core/document.js";
+export { Counter } from "./core/counter.js";
+export { ORSet } from "./core/orset.js";
+export { List } from "./core/list.js";
+export { SyncMap } from "./core/map.js";
+export { Cursor, type Bind } from "./core/cursor.js";
+export { VersionVector, type Ordering } from "./core/version.js";
+export { TextEdit, type ChangeEvent, type Path, type Subscriber, type Unsubscribe } from "./core/events.js";
+export type { JSONScalar, JSONValue } from "./core/values.js";
