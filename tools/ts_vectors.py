@@ -1,0 +1,412 @@
+"""Golden vectors for the TypeScript client (``clients/typescript``), written by the Python core.
+
+Each scenario is a list of steps (edits on named replicas, and exchanges of change sets
+between them) kept as data in ``scenarios.json``, so that the TypeScript test suite replays
+exactly the same steps on its own core. Every replica runs with a fixed client id and a
+stepping clock (``start + step * n`` at its ``n``-th reading), so everything is deterministic.
+
+For each scenario the vectors are, for its first replica at the end: ``<name>.changes.bin``
+(``changes()``), ``<name>.snapshot.bin`` (``save()``), ``<name>.version.bin`` (the version
+vector's encoding), ``<name>.view.json`` (``to_json()`` of every replica, and how many changes
+each holds waiting) and ``<name>.<label>.bin`` for each change set a ``capture`` step made.
+
+Run from the repository root, with the package on the path::
+
+    PYTHONPATH=src .venv/bin/python tools/ts_vectors.py           # (re)write the vectors
+    PYTHONPATH=src .venv/bin/python tools/ts_vectors.py --check   # fail if they are stale
+
+``tests/typescript/test_ts_vectors.py`` runs the check, and replays the vectors the
+TypeScript side writes (``from-ts/``) with the Python core.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+from synckit import Document
+
+__all__ = ["OUT", "Clock", "Replay", "generate", "main", "scenarios"]
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "clients" / "typescript" / "test" / "vectors"
+
+Step = list[Any]
+
+
+class Clock:
+    """Wall milliseconds ``start, start + step, start + 2 * step, ...``, one per reading."""
+
+    def __init__(self, start: int, step: int) -> None:
+        self.start = start
+        self.step = step
+        self.calls = 0
+
+    def __call__(self) -> int:
+        now = self.start + self.step * self.calls
+        self.calls += 1
+        return now
+
+
+def _handle(doc: Document, path: list[Any]) -> Any:
+    """The container a step's path names: ``[kind, name, kind, key or index, ...]``."""
+    handle: Any = getattr(doc, f"get_{path[0]}")(path[1])
+    for i in range(2, len(path), 2):
+        handle = getattr(handle, f"get_{path[i]}")(path[i + 1])
+    return handle
+
+
+class Replay:
+    """Runs the steps of one scenario on Python documents."""
+
+    def __init__(self, replicas: dict[str, list[int]]) -> None:
+        self.docs = {
+            name: Document(name, clock=Clock(start, step))
+            for name, (start, step) in replicas.items()
+        }
+        self.captured: dict[str, bytes] = {}
+
+    def run(self, steps: list[Step]) -> None:
+        for step in steps:
+            self.step(step)
+
+    def step(self, step: Step) -> None:
+        op = step[0]
+        if op == "capture":  # [capture, label, src, since replica or null]
+            _, label, src, since = step
+            version = self.docs[since].version() if since is not None else None
+            self.captured[label] = self.docs[src].changes(version)
+            return
+        if op == "deliver":  # [deliver, label, dst]
+            self.docs[step[2]].apply(self.captured[step[1]])
+            return
+        if op == "sync":  # [sync, src, dst]
+            dst = self.docs[step[2]]
+            dst.apply(self.docs[step[1]].changes(dst.version()))
+            return
+        if op == "syncall":
+            for _ in range(2):
+                for a in self.docs.values():
+                    for b in self.docs.values():
+                        if a is not b:
+                            b.apply(a.changes(b.version()))
+            return
+        doc = self.docs[step[1]]
+        args = step[2:]
+        if op == "set":
+            doc.set(args[0], args[1])
+        elif op == "delete":
+            doc.delete(args[0])
+        elif op == "update":
+            doc.update(args[0])
+        else:
+            handle = _handle(doc, args[0])
+            rest = args[1:]
+            if op == "inc":
+                handle.increment(rest[0])
+            elif op == "add":
+                handle.add(rest[0])
+            elif op == "discard":
+                handle.discard(rest[0])
+            elif op == "insert":
+                handle.insert(rest[0], rest[1])
+            elif op == "append":
+                handle.append(rest[0])
+            elif op == "move":
+                handle.move(rest[0], rest[1])
+            elif op == "ldel":
+                handle.delete(rest[0])
+            elif op == "insert_child":
+                getattr(handle, f"insert_{rest[1]}")(rest[0])
+            elif op == "mset":
+                handle.set(rest[0], rest[1])
+            elif op == "mdel":
+                handle.delete(rest[0])
+            elif op == "mget":
+                getattr(handle, f"get_{rest[1]}")(rest[0])
+            else:
+                raise ValueError(f"unknown step {step!r}")
+
+
+VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -7,
+    12345678901234,
+    1.5,
+    -0.25,
+    1e-07,
+    1e21,
+    3.141592653589793,
+    "",
+    "plain",
+    'quote " backslash \\ newline \n tab \t control \x01',
+    "héllo wörld ✓ 🙂 \u2028",
+    [],
+    [1, "two", [3.5, None]],
+    {},
+    {"b": 1, "a": [True, {"z": None}], "é": "x"},
+]
+
+
+def _fields() -> dict[str, Any]:
+    steps: list[Step] = [["set", "alice", f"v{i}", v] for i, v in enumerate(VALUES)]
+    steps += [
+        ["set", "alice", "v1", "overwritten"],
+        ["delete", "alice", "v2"],
+        ["delete", "alice", "never-set"],
+        ["set", "alice", "\x00escaped", "a name starting with U+0000"],
+        ["set", "alice", "ünïcode 🙂", 1],
+        ["update", "alice", {"u1": 1, "u2": [2], "v3": "updated"}],
+        ["capture", "delta", "alice", "bob"],
+        ["sync", "alice", "bob"],
+        ["set", "bob", "v4", "bob wrote"],
+        ["sync", "bob", "alice"],
+    ]
+    return {"replicas": {"alice": [1000, 1], "bob": [1000, 1]}, "steps": steps}
+
+
+def _counters() -> dict[str, Any]:
+    steps: list[Step] = [
+        ["inc", "alice", ["counter", "hits"], 5],
+        ["inc", "alice", ["counter", "hits"], -2],
+        ["inc", "bob", ["counter", "hits"], 10],
+        ["inc", "bob", ["counter", "other"], 1],
+        ["inc", "alice", ["counter", "big"], 2**40],
+        ["syncall"],
+        ["inc", "bob", ["counter", "hits"], 1],
+        ["capture", "delta", "bob", "alice"],
+        ["sync", "bob", "alice"],
+    ]
+    return {"replicas": {"alice": [5000, 3], "bob": [4000, 7]}, "steps": steps}
+
+
+def _sets() -> dict[str, Any]:
+    tags = ["set", "tags"]
+    steps: list[Step] = [
+        ["add", "alice", tags, m] for m in (None, True, False, 1, -3, 2.5, "x", "é🙂", "")
+    ]
+    steps += [
+        ["discard", "alice", tags, -3],
+        ["syncall"],
+        # Concurrent: alice removes "x" while bob adds it again: the add wins.
+        ["discard", "alice", tags, "x"],
+        ["add", "bob", tags, "x"],
+        # Both remove 1 concurrently; alice re-adds True and removes it again.
+        ["discard", "alice", tags, 1],
+        ["discard", "bob", tags, 1],
+        ["discard", "alice", tags, True],
+        ["add", "alice", tags, True],
+        ["add", "bob", ["set", "other"], "y"],
+        ["syncall"],
+    ]
+    return {"replicas": {"alice": [1000, 1], "bob": [1000, 1]}, "steps": steps}
+
+
+def _lists() -> dict[str, Any]:
+    rng = random.Random(20261206)
+    items = ["list", "items"]
+    steps: list[Step] = []
+    n = 0
+    for k in range(40):
+        r = rng.random()
+        if r < 0.45 or n < 2:
+            steps.append(["insert", "alice", items, rng.randint(0, n), f"i{k}"])
+            n += 1
+        elif r < 0.65:
+            steps.append(["append", "alice", items, k])
+            n += 1
+        elif r < 0.85:
+            steps.append(["move", "alice", items, rng.randrange(n), rng.randrange(n)])
+        else:
+            steps.append(["ldel", "alice", items, rng.randrange(n)])
+            n -= 1
+    # A run typed at one place, then at the start and at the end.
+    steps += [["insert", "alice", items, 3 + i, f"run{i}"] for i in range(5)]
+    steps += [["insert", "alice", items, 0, f"head{i}"] for i in range(3)]
+    steps += [["append", "alice", items, f"tail{i}"] for i in range(3)]
+    steps += [
+        ["capture", "delta", "alice", "bob"],
+        ["sync", "alice", "bob"],
+        ["move", "bob", items, 0, 5],
+        ["ldel", "bob", items, 1],
+        ["sync", "bob", "alice"],
+    ]
+    return {"replicas": {"alice": [1000, 1], "bob": [2000, 1]}, "steps": steps}
+
+
+def _lists_concurrent() -> dict[str, Any]:
+    items = ["list", "items"]
+    steps: list[Step] = [["append", "alice", items, c] for c in "abc"]
+    steps += [["syncall"]]
+    # Each replica types a run at index 1 while apart; the runs stay in blocks.
+    for who in ("alice", "bob", "carol"):
+        steps += [["insert", who, items, 1 + i, f"{who}{i}"] for i in range(3)]
+    steps += [
+        # Concurrent moves of one item (the later clock wins) and a delete against a move.
+        ["move", "alice", items, 0, 2],
+        ["move", "bob", items, 0, 4],
+        ["ldel", "carol", items, 4],
+        ["move", "alice", items, 5, 0],
+        ["capture", "delta", "carol", "alice"],
+        ["syncall"],
+        ["append", "carol", items, "last"],
+        ["syncall"],
+    ]
+    return {
+        "replicas": {"alice": [1000, 1], "bob": [1000, 2], "carol": [999, 1]},
+        "steps": steps,
+    }
+
+
+def _nested() -> dict[str, Any]:
+    m = ["map", "m"]
+    todos = ["list", "todos"]
+    steps: list[Step] = [
+        ["mset", "alice", m, "title", "nested"],
+        ["mset", "alice", [*m, "map", "inner"], "deep", {"x": 1}],
+        ["inc", "alice", [*m, "counter", "hits"], 3],
+        ["add", "alice", [*m, "set", "tags"], "t"],
+        ["append", "alice", [*m, "list", "xs"], 1],
+        ["append", "alice", [*m, "list", "xs"], 2],
+        ["insert_child", "alice", todos, 0, "map"],
+        ["mset", "alice", [*todos, "map", 0], "text", "buy milk"],
+        ["mset", "alice", [*todos, "map", 0], "done", False],
+        ["insert_child", "alice", todos, 1, "list"],
+        ["append", "alice", [*todos, "list", 1], "sub"],
+        ["insert_child", "alice", todos, 0, "counter"],
+        ["inc", "alice", [*todos, "counter", 0], 2],
+        ["insert_child", "alice", todos, 3, "set"],
+        ["add", "alice", [*todos, "set", 3], 7],
+        ["syncall"],
+        # Both create a container at a fresh key while apart: the same container.
+        ["append", "alice", [*m, "list", "shared"], "from alice"],
+        ["append", "bob", [*m, "list", "shared"], "from bob"],
+        # Deleting a key that holds a container, then creating one there again: a new one.
+        ["mdel", "alice", m, "xs"],
+        ["append", "alice", [*m, "list", "xs"], "fresh"],
+        # Concurrent edit inside a list item's map while the item is deleted.
+        ["mset", "bob", [*todos, "map", 1], "done", True],
+        ["ldel", "alice", todos, 1],
+        ["mdel", "bob", m, "title"],
+        ["mset", "bob", [*m, "map", "inner", "map", "deeper"], "k", [1, 2]],
+        ["capture", "delta", "bob", "alice"],
+        ["syncall"],
+    ]
+    return {"replicas": {"alice": [1000, 1], "bob": [1000, 1]}, "steps": steps}
+
+
+def _concurrent_fields() -> dict[str, Any]:
+    steps: list[Step] = [
+        # Equal clocks: the larger client id wins.
+        ["set", "alice", "x", "alice"],
+        ["set", "bob", "x", "bob"],
+        ["set", "carol", "x", "carol"],
+        ["sync", "alice", "bob"],
+        ["set", "bob", "y", "bob saw alice"],
+        ["delete", "bob", "x"],
+        ["sync", "bob", "carol"],
+        ["set", "carol", "z", "carol saw both"],
+        ["capture", "delta1", "carol", "alice"],
+        ["set", "alice", "x", "alice again"],
+        ["set", "alice", "x", "alice again and again"],
+        ["capture", "delta2", "alice", "carol"],
+        ["syncall"],
+    ]
+    return {
+        "replicas": {"alice": [1000, 1], "bob": [1000, 1], "carol": [1000, 1]},
+        "steps": steps,
+    }
+
+
+def _causal() -> dict[str, Any]:
+    items = ["list", "items"]
+    steps: list[Step] = [
+        ["append", "alice", items, "a1"],
+        ["set", "alice", "f", 1],
+        ["capture", "a_first", "alice", None],
+        ["sync", "alice", "bob"],
+        ["move", "bob", items, 0, 0],
+        ["insert", "bob", items, 0, "b1"],
+        ["ldel", "bob", items, 1],
+        ["capture", "b_after_a", "bob", "alice"],
+        # Carol gets bob's change first: it waits for alice's, and a snapshot keeps it.
+        ["deliver", "b_after_a", "carol"],
+        ["deliver", "b_after_a", "carol"],
+    ]
+    return {
+        "replicas": {"carol": [3000, 1], "alice": [1000, 1], "bob": [2000, 1]},
+        "steps": steps,
+    }
+
+
+def scenarios() -> dict[str, dict[str, Any]]:
+    """Every scenario by name: ``{"replicas": {id: [clock start, step]}, "steps": [...]}``."""
+    return {
+        "fields": _fields(),
+        "counters": _counters(),
+        "sets": _sets(),
+        "lists": _lists(),
+        "lists_concurrent": _lists_concurrent(),
+        "nested": _nested(),
+        "concurrent_fields": _concurrent_fields(),
+        "causal": _causal(),
+    }
+
+
+def _dump(value: object) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def generate() -> dict[str, bytes]:
+    """Every vector file's name and content (``scenarios.json`` included)."""
+    files: dict[str, bytes] = {}
+    all_scenarios = scenarios()
+    files["scenarios.json"] = _dump(all_scenarios)
+    for name, scenario in all_scenarios.items():
+        # Through JSON, as the TypeScript side reads the steps.
+        scenario = json.loads(json.dumps(scenario))
+        replay = Replay(scenario["replicas"])
+        replay.run(scenario["steps"])
+        subject = replay.docs[next(iter(scenario["replicas"]))]
+        files[f"{name}.changes.bin"] = subject.changes()
+        files[f"{name}.snapshot.bin"] = subject.save()
+        files[f"{name}.version.bin"] = subject.version().encode()
+        for label, data in replay.captured.items():
+            files[f"{name}.{label}.bin"] = data
+        views = {
+            rid: {"json": doc.to_json(), "waiting": doc.waiting}
+            for rid, doc in replay.docs.items()
+        }
+        files[f"{name}.view.json"] = _dump(views)
+    return files
+
+
+def main(argv: list[str]) -> int:
+    """Write the vectors into :data:`OUT` (``--check``: only compare, 1 when stale)."""
+    check = "--check" in argv
+    files = generate()
+    stale = []
+    for name, data in files.items():
+        path = OUT / name
+        if check:
+            if not path.exists() or path.read_bytes() != data:
+                stale.append(name)
+        else:
+            OUT.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    if check and stale:
+        print("stale TypeScript vectors: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    if not check:
+        print(f"wrote {len(files)} files into {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
