@@ -359,6 +359,63 @@ def scenarios() -> dict[str, dict[str, Any]]:
     }
 
 
+def _outcome(kind: str, data: bytes, base: bytes | None) -> dict[str, Any]:
+    """What the Python core makes of ``data``: the error class it raises, or the view."""
+    from synckit.errors import DecodeError
+
+    try:
+        if kind == "changes":
+            doc = Document.load(base, "reader") if base is not None else Document("reader")
+            doc.apply(data)
+        else:
+            doc = Document.load(data, "reader")
+    except DecodeError as exc:
+        return {"error": type(exc).__name__}
+    return {"error": None, "json": doc.to_json(), "waiting": doc.waiting}
+
+
+def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Damaged change sets and snapshots, and what the Python core makes of each."""
+    rng = random.Random(7)
+    cases: list[tuple[str, bytes, bytes | None]] = [
+        ("changes", b"", None),
+        ("changes", b"\x08\x03", None),  # format 3
+        ("changes", b"\x08\x02\x12\x00", None),  # an empty client id
+        ("changes", b"\xff\xff\xff", None),
+        ("snapshot", b"", None),
+        ("snapshot", files["fields.snapshot.bin"][:-1], None),
+    ]
+    for source in ("fields", "lists", "nested", "sets", "causal"):
+        for suffix, kind in ((".changes.bin", "changes"), (".snapshot.bin", "snapshot")):
+            data = files[source + suffix]
+            if not data:
+                continue
+            for _ in range(6):
+                damaged = bytearray(data)
+                what = rng.random()
+                if what < 0.3:
+                    damaged = damaged[: rng.randrange(len(damaged))]
+                else:
+                    i = rng.randrange(len(damaged))
+                    damaged[i] = (damaged[i] + rng.randrange(1, 256)) % 256
+                cases.append((kind, bytes(damaged), None))
+    # A delta applied on top of the state it was made for, damaged.
+    base = files["lists.snapshot.bin"]
+    for _ in range(6):
+        damaged = bytearray(files["lists.delta.bin"])
+        i = rng.randrange(len(damaged))
+        damaged[i] ^= 1 << rng.randrange(8)
+        cases.append(("changes", bytes(damaged), base))
+    out = []
+    for kind, data, on in cases:
+        case: dict[str, Any] = {"kind": kind, "hex": data.hex()}
+        if on is not None:
+            case["base"] = "lists.snapshot.bin"
+        case.update(_outcome(kind, data, on))
+        out.append(case)
+    return out
+
+
 def _dump(value: object) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode()
 
@@ -384,6 +441,7 @@ def generate() -> dict[str, bytes]:
             for rid, doc in replay.docs.items()
         }
         files[f"{name}.view.json"] = _dump(views)
+    files["bad.json"] = _dump(_bad_inputs(files))
     return files
 
 
