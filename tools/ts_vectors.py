@@ -437,8 +437,7 @@ def generate() -> dict[str, bytes]:
         for label, data in replay.captured.items():
             files[f"{name}.{label}.bin"] = data
         views = {
-            rid: {"json": doc.to_json(), "waiting": doc.waiting}
-            for rid, doc in replay.docs.items()
+            rid: {"json": doc.to_json(), "waiting": doc.waiting} for rid, doc in replay.docs.items()
         }
         files[f"{name}.view.json"] = _dump(views)
     files["bad.json"] = _dump(_bad_inputs(files))

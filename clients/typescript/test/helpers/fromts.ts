@@ -1,0 +1,150 @@
+/**
+ * The vectors the TypeScript core writes for the Python side (`test/vectors/from-ts/`):
+ * scenarios whose steps a seeded generator picks while running them on TypeScript
+ * replicas, in the layout of tools/ts_vectors.py, so that tests/typescript/test_ts_vectors.py
+ * applies, loads and replays them with the Python core.
+ */
+import { join } from "node:path";
+import type { Document } from "../../src/index.js";
+import { Replay, VECTORS, type Scenario, type Step } from "./replay.js";
+
+/** Where the TypeScript-written vectors go. */
+export const FROM_TS = join(VECTORS, "from-ts");
+
+/** A small seeded PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SCALARS = [null, true, false, 0, 42, -1, 2.5, -0.125, "", "s", "ü🙂"];
+
+/** Picks random valid steps by looking at the replicas' state. */
+export class StepPicker {
+  /** @param rand - random numbers in [0, 1). */
+  constructor(private readonly rand: () => number) {}
+
+  /** A random integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.rand() * n);
+  }
+
+  /** A random element. */
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)] as T;
+  }
+
+  /** A random JSON value. */
+  value(depth = 0): unknown {
+    const r = this.rand();
+    if (r < 0.6 || depth > 1) return this.pick(SCALARS);
+    if (r < 0.8) return [this.value(depth + 1), this.value(depth + 1)];
+    return { k: this.value(depth + 1), [`x${this.int(3)}`]: this.value(depth + 1) };
+  }
+
+  /** A random edit step by replica `id` on `doc`. */
+  edit(id: string, doc: Document): Step {
+    const r = this.int(14);
+    const listLen = (path: unknown[]): number => {
+      try {
+        const json = path.length === 2 ? doc.toJSON()[path[1] as string] : (doc.getMap("m").toJSON()[path[3] as string]);
+        return Array.isArray(json) ? json.length : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const lists: unknown[][] = [["list", "l"], ["list", "l2"], ["map", "m", "list", "ml"]];
+    switch (r) {
+      case 0: return ["set", id, this.pick(["f", "g", "h"]), this.value()];
+      case 1: return ["delete", id, this.pick(["f", "g"])];
+      case 2: return ["update", id, { f: this.value(), u: this.int(100) }];
+      case 3: return ["inc", id, this.pick([["counter", "c"], ["map", "m", "counter", "mc"]]), this.int(21) - 10];
+      case 4: return ["add", id, this.pick([["set", "s"], ["map", "m", "set", "ms"]]), this.pick(SCALARS)];
+      case 5: return ["discard", id, ["set", "s"], this.pick(SCALARS)];
+      case 6: case 7: {
+        const path = this.pick(lists);
+        return ["insert", id, path, this.int(listLen(path) + 1), this.value()];
+      }
+      case 8: return ["append", id, this.pick(lists), this.int(1000)];
+      case 9: {
+        const path = this.pick(lists);
+        const n = listLen(path);
+        return n ? ["move", id, path, this.int(n), this.int(n)] : ["append", id, path, "m"];
+      }
+      case 10: {
+        const path = this.pick(lists);
+        const n = listLen(path);
+        return n ? ["ldel", id, path, this.int(n)] : ["append", id, path, "d"];
+      }
+      case 11: return ["mset", id, ["map", "m"], this.pick(["a", "b", "ml"]), this.value()];
+      case 12: return ["mdel", id, ["map", "m"], this.pick(["a", "b", "ml", "mc", "ms"])];
+      default: {
+        const n = listLen(["list", "l2"]);
+        return ["insert_child", id, ["list", "l2"], this.int(n + 1), this.pick(["map", "list", "counter", "set"])];
+      }
+    }
+  }
+}
+
+/** Run a random scenario: edits on random replicas, and now and then an exchange. */
+function randomScenario(seed: number, ids: string[], n: number): { scenario: Scenario; replay: Replay } {
+  const picker = new StepPicker(prng(seed));
+  const replicas: Record<string, [number, number]> = {};
+  ids.forEach((id, i) => { replicas[id] = [1000 + 10 * i, 1 + i]; });
+  const replay = new Replay(replicas);
+  const steps: Step[] = [];
+  const run = (step: Step): void => {
+    try {
+      replay.step(step);
+      steps.push(step);
+    } catch {
+      // A step the state refuses (a name of another kind, say): left out.
+    }
+  };
+  for (let k = 0; k < n; k++) {
+    const r = picker.int(10);
+    if (r < 8) {
+      const id = picker.pick(ids);
+      run(picker.edit(id, replay.docs.get(id) as Document));
+    } else {
+      const a = picker.pick(ids);
+      const b = picker.pick(ids.filter((x) => x !== a));
+      run(["sync", a, b]);
+    }
+  }
+  run(["capture", "delta", ids[0], ids[1]]);
+  run(["syncall"]);
+  return { scenario: { replicas, steps }, replay };
+}
+
+/** Every from-ts vector file's name and content. */
+export function generateFromTs(): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  const all: Record<string, Scenario> = {};
+  const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+  const runs = [
+    ["random_two", 11, ["tsa", "tsb"], 80],
+    ["random_three", 23, ["tsa", "tsb", "tsc"], 120],
+    ["random_unsynced", 5, ["tsb", "tsa", "tsc"], 60],
+  ] as const;
+  for (const [name, seed, ids, n] of runs) {
+    const { scenario, replay } = randomScenario(seed, [...ids], n);
+    all[name] = scenario;
+    const subject = replay.docs.get(ids[0]) as Document;
+    files.set(`${name}.changes.bin`, subject.changes());
+    files.set(`${name}.snapshot.bin`, subject.save());
+    files.set(`${name}.version.bin`, subject.version().encode());
+    for (const [label, data] of replay.captured) files.set(`${name}.${label}.bin`, data);
+    const views: Record<string, unknown> = {};
+    for (const [id, doc] of replay.docs) views[id] = { json: doc.toJSON(), waiting: doc.waiting };
+    files.set(`${name}.view.json`, text(JSON.stringify(views, null, 1) + "\n"));
+  }
+  files.set("scenarios.json", text(JSON.stringify(all, null, 1) + "\n"));
+  return files;
+}
