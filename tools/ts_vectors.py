@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from synckit import Document
+from synckit import Document, VersionVector
 
 __all__ = ["OUT", "Clock", "Replay", "generate", "main", "scenarios"]
 
@@ -68,6 +68,7 @@ class Replay:
             for name, (start, step) in replicas.items()
         }
         self.captured: dict[str, bytes] = {}
+        self.marks: dict[str, VersionVector] = {}
 
     def run(self, steps: list[Step]) -> None:
         for step in steps:
@@ -79,6 +80,16 @@ class Replay:
             _, label, src, since = step
             version = self.docs[since].version() if since is not None else None
             self.captured[label] = self.docs[src].changes(version)
+            return
+        if op == "mark":  # [mark, label, replica]: remember its version
+            self.marks[step[1]] = self.docs[step[2]].version()
+            return
+        if op == "range":  # [range, label, src, since mark or null, until mark or null]
+            _, label, src, since, until = step
+            self.captured[label] = self.docs[src].changes(
+                self.marks[since] if since is not None else None,
+                self.marks[until] if until is not None else None,
+            )
             return
         if op == "deliver":  # [deliver, label, dst]
             self.docs[step[2]].apply(self.captured[step[1]])
@@ -345,6 +356,38 @@ def _causal() -> dict[str, Any]:
     }
 
 
+def _parts() -> dict[str, Any]:
+    items = ["list", "items"]
+    steps: list[Step] = [["set", "alice", "f", 0]]
+    for k in range(6):
+        steps += [["append", "alice", items, k], ["set", "alice", "f", k + 1]]
+    steps += [
+        ["sync", "alice", "bob"],
+        ["mark", "m0", "bob"],
+        ["set", "bob", "g", "bob"],
+        ["sync", "bob", "alice"],
+        ["mark", "m1", "alice"],
+    ]
+    for k in range(4):
+        steps += [["insert", "alice", items, 1, f"x{k}"], ["set", "alice", "f", 100 + k]]
+    steps += [
+        ["inc", "alice", ["counter", "c"], 1],
+        ["mark", "m2", "alice"],
+        # A long history sent in parts: up to m1, m1 to m2, then the rest.
+        ["range", "part1", "alice", None, "m1"],
+        ["range", "part2", "alice", "m1", "m2"],
+        ["range", "part3", "alice", "m2", None],
+        ["range", "since_bob", "alice", "m0", None],
+        ["deliver", "part3", "carol"],
+        ["deliver", "part2", "carol"],
+        ["deliver", "part1", "carol"],
+    ]
+    return {
+        "replicas": {"alice": [1000, 1], "bob": [1000, 1], "carol": [1000, 1]},
+        "steps": steps,
+    }
+
+
 def scenarios() -> dict[str, dict[str, Any]]:
     """Every scenario by name: ``{"replicas": {id: [clock start, step]}, "steps": [...]}``."""
     return {
@@ -356,6 +399,7 @@ def scenarios() -> dict[str, dict[str, Any]]:
         "nested": _nested(),
         "concurrent_fields": _concurrent_fields(),
         "causal": _causal(),
+        "parts": _parts(),
     }
 
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Document } from "../../src/index.js";
+import { Document, VersionVector } from "../../src/index.js";
 
 /** Where the golden vectors are. */
 export const VECTORS = resolve(import.meta.dirname, "..", "..", "..", "test", "vectors");
@@ -45,6 +45,8 @@ export class Replay {
   readonly docs = new Map<string, Document>();
   /** The change sets `capture` steps made, by label. */
   readonly captured = new Map<string, Uint8Array>();
+  /** The versions `mark` steps remembered, by label. */
+  readonly marks = new Map<string, VersionVector>();
 
   /** @param replicas - replica ids with their clocks. */
   constructor(replicas: Record<string, [number, number]>) {
@@ -68,6 +70,15 @@ export class Replay {
     if (op === "capture") {
       const since = step[3] === null ? null : this.doc(step[3]).version();
       this.captured.set(step[1] as string, this.doc(step[2]).changes(since));
+      return;
+    }
+    if (op === "mark") {
+      this.marks.set(step[1] as string, this.doc(step[2]).version());
+      return;
+    }
+    if (op === "range") {
+      const mark = (m: unknown): VersionVector | null => (m === null ? null : (this.marks.get(m as string) as VersionVector));
+      this.captured.set(step[1] as string, this.doc(step[2]).changes(mark(step[3]), mark(step[4])));
       return;
     }
     if (op === "deliver") {
