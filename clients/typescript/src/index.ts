@@ -7,3 +7,4 @@
  */
 export * as changesProto from "./gen/synckit/v1/changes_pb.js";
 export * as protocolProto from "./gen/synckit/v1/protocol_pb.js";
+export * from "./core/text/index.js";
