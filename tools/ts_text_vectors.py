@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from synckit import Document
-from synckit.core._text import TextState
+from synckit.core._text import History, TextState
+from synckit.errors import InvalidValueError
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "clients" / "typescript" / "test" / "vectors" / "text"
@@ -114,6 +115,84 @@ def replica_vector(doc: Document, rng: random.Random) -> dict[str, Any]:
     }
 
 
+def _decode_outcome(
+    doc: Document, ints: list[int], content: str, deletes: list[int], with_history: bool
+) -> dict[str, Any]:
+    """What ``decode_state`` makes of these columns: the text (and, with the document's
+    history, the seqs it reports used), or the InvalidValueError message."""
+    history = History(list(doc._vv), doc._checkpoints) if with_history else None
+    try:
+        state = TextState.decode_state(doc._clients, ints, content, deletes, history)
+    except InvalidValueError as e:
+        return {"error": str(e)}
+    out: dict[str, Any] = {"text": str(state)}
+    if history is not None:
+        out["used"] = [
+            [c, [[list(f), list(la)] for f, la in runs]] for c, runs in history.used.items()
+        ]
+    return out
+
+
+def mutations(doc: Document, rng: random.Random, count: int) -> list[dict[str, Any]]:
+    """Hostile variants of the replica's encoded state and what Python's decoder says."""
+    state = doc._texts[NAME]
+    ints, content, deletes = state.encode_state()
+    out: list[dict[str, Any]] = []
+    variants: list[tuple[list[int], str, list[int]]] = [(ints, content, deletes)]
+    for _ in range(count):
+        i2, c2, d2 = list(ints), content, list(deletes)
+        r = rng.random()
+        if r < 0.5 and i2:
+            k = rng.randrange(len(i2))
+            i2[k] += rng.choice((-2, -1, 1, 2, 7, -100))
+        elif r < 0.65 and d2:
+            k = rng.randrange(len(d2))
+            d2[k] += rng.choice((-2, -1, 1, 3))
+        elif r < 0.75:
+            i2 = i2[: rng.randrange(len(i2))]
+        elif r < 0.85 and d2:
+            d2 = d2[: rng.randrange(len(d2))]
+        elif r < 0.92:
+            c2 = c2[:-1] if c2 else "x"
+        else:
+            i2.append(rng.choice((0, 1)))
+        variants.append((i2, c2, d2))
+    for i2, c2, d2 in variants:
+        out.append(
+            {
+                "ints": i2,
+                "content": c2,
+                "deletes": d2,
+                "plain": _decode_outcome(doc, i2, c2, d2, False),
+                "history": _decode_outcome(doc, i2, c2, d2, True),
+            }
+        )
+    return out
+
+
+def write_hostile(name: str, docs: list[Document], seed: int, count: int) -> None:
+    """Hostile decode vectors: mutations of each replica's state, with Python's verdicts.
+    The history is the replica's version and checkpoints (per client index)."""
+    rng = random.Random(seed)
+    vector = {
+        "name": name,
+        "replicas": [
+            {
+                "clients": list(d._clients),
+                "version": list(d._vv),
+                "checkpoints": [
+                    [[start, sorted(deps.items())] for start, deps in cps] for cps in d._checkpoints
+                ],
+                "cases": mutations(d, rng, count),
+            }
+            for d in docs
+        ],
+    }
+    path = OUT / f"hostile_{name}.json"
+    path.write_text(json.dumps(vector, ensure_ascii=False, separators=(",", ":")) + "\n")
+    print(f"{path.name}: {path.stat().st_size} bytes")
+
+
 def write(name: str, docs: list[Document], seed: int = 0) -> None:
     texts = {str(d._texts[NAME]) if NAME in d._texts else "" for d in docs}
     rng = random.Random(seed)
@@ -170,6 +249,7 @@ def concurrent() -> None:
     sync(z, m)
     sync(a, z)
     sync(m, z)
+    write_hostile("concurrent", [z, a, m], 11, 40)
     write("concurrent", [z, a, m])
 
 
@@ -216,6 +296,8 @@ def random_edits(name: str, seed: int, nrep: int, rounds: int, alphabet: str) ->
             for src in docs:
                 if dst is not src:
                     sync(dst, src)
+    if nrep == 2:
+        write_hostile(name, docs, seed, 25)
     write(name, docs, seed)
 
 

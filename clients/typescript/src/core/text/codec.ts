@@ -10,8 +10,8 @@
  *
  * Deviation: ints are JS numbers; a value that is not a safe integer (|v| >= 2^53) is
  * refused ("bad value"), as are ids too big to combine as `client * shift + seq` below
- * 2^53 (Python accepts up to int64). An item count or run count larger than the ints that
- * must follow it is refused as truncated before anything is allocated.
+ * 2^53 (Python accepts up to int64). A run-length column longer than the ints left (which
+ * must hold as many values after it) is refused as truncated before it is expanded.
  *
  * @module
  */
@@ -270,7 +270,6 @@ export function decodeState(
   }
   const nclients = clientIds.length;
   const n = ints[1]!;
-  if (n < 0 || 4 * n > ints.length) throw new InvalidValueError("text state: truncated");
   const r = new Reader(ints, 2);
   const [clients, cvals] = r.runs(n, 0);
   if (cvals.length && (minOf(cvals) < 0 || maxOf(cvals) >= nclients)) {
@@ -363,6 +362,8 @@ class Reader {
       total += c;
     }
     if (total !== n) throw new InvalidValueError("text state: bad run lengths");
+    // (n values must follow: refuse a count the ints cannot hold before making the column)
+    if (n > this.ints.length - this.pos) throw new InvalidValueError("text state: truncated");
     const out: number[] = [];
     for (let q = 0; q < k; q++) {
       const v = values[q]!;
@@ -455,7 +456,6 @@ function decodeDeletes(deletes: readonly number[], nclients: number): Map<number
   while (r.pos < deletes.length) {
     const [c, m] = r.take(2) as [number, number];
     if (!(c >= 0 && c < nclients) || logs.has(c)) throw new InvalidValueError("text state: bad delete log client");
-    if (m < 0 || 3 * m > deletes.length) throw new InvalidValueError("text state: truncated");
     const [targets, tvals] = r.runs(m, c);
     const steps = r.take(m);
     const moves = r.take(m);
