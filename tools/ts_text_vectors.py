@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,15 @@ def big() -> None:
     write("big", [a, b], 7)
 
 
+def deflate() -> None:
+    """``content_deflate`` as the Python snapshot writes it (level 6), for a few texts."""
+    texts = ["", "hello", "ab😀c𝄞 " * 80, "".join(chr(0x4E00 + (i * 7) % 500) for i in range(900))]
+    rows = [{"content": t, "zlib": zlib.compress(t.encode(), 6).hex()} for t in texts]
+    path = OUT / "deflate.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False) + "\n")
+    print(f"{path.name}: {path.stat().st_size} bytes")
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     typing()
@@ -329,6 +339,7 @@ def main() -> None:
     random_edits("random_3", 2, 3, 100, "xyz😀é")
     random_edits("random_4", 3, 4, 120, "pq🙂")
     big()
+    deflate()
 
 
 if __name__ == "__main__":

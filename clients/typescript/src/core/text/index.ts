@@ -10,3 +10,4 @@ export { History, type Checkpoint } from "./loadChecks.js";
 export type { InsertOp, DeleteOp, TextOp } from "./ops.js";
 export type { EncodedState } from "./codec.js";
 export type { TextEditRecord } from "./base.js";
+export { DEFLATE_FROM, DEFLATE_LEVEL, deflateContent, inflateContent } from "./deflate.js";
