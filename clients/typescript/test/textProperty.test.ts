@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { TextState, type TextOp } from "../src/core/text/index.js";
 import { RefText } from "./textOracle.js";
+import { checkInvariants } from "./textInvariants.js";
 
 const NAMES = ["mia", "bob", "zoë", "al", "𝒳y"];
 const ALPHABET = ["a", "b", "c", "é", "😀", "𝄞", "\u4e2d"];
@@ -106,6 +107,7 @@ test("replicas converge to the reference model under random edits and deliveries
       }
       const expected = ref.toString();
       for (const st of reps) {
+        checkInvariants(st);
         assert.equal(st.toString(), expected);
         // the state survives its own encoding
         const enc = st.encodeState();

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { TextState } from "../src/core/text/index.js";
 import type { ItemId } from "../src/core/ids.js";
+import { checkInvariants } from "./textInvariants.js";
 
 const DIR = resolve(import.meta.dirname, "..", "..", "test", "vectors", "text");
 
@@ -65,6 +66,7 @@ export function replay(r: Replica): TextState {
       default:
         assert.fail(`unknown call ${String(call[0])}`);
     }
+    checkInvariants(st);
   });
   return st;
 }

@@ -8,15 +8,16 @@
  * and blocks and merging tombstones happen exactly where Python does them, so the items
  * (and so `encodeState`) come out the same.
  *
- * Deviation from Python, in speed only: ids are found by a linear scan of the items
- * (Python keeps a lazily built per-client index). Nothing observable depends on it.
+ * Ids are found through the id index (Python `_id_index`): per client, its items' first
+ * seqs sorted, with the block holding each; built on the first lookup, then kept up to
+ * date by every structure edit, so pure local editing and decoding never pay for it.
  *
  * @module
  */
 
 import type { ItemId } from "../ids.js";
 import { InvalidValueError } from "../../errors.js";
-import { Block, MAX_ITEMS, sameRight, codePoints } from "./block.js";
+import { Block, MAX_ITEMS, bisectRight, sameRight, codePoints } from "./block.js";
 import { DeleteLog, type TextOp } from "./ops.js";
 
 /** `(pos, deleted, inserted)`: replace `deleted` code points at `pos` by `inserted`. */
@@ -55,6 +56,14 @@ export interface RecentOp {
   ops: TextOp[];
 }
 
+/** One client's items sorted by first seq, with the block holding each (Python `_ClientIndex`). */
+export class ClientIndex {
+  /** First seq of each item, ascending. */
+  starts: number[] = [];
+  /** The block holding each item. */
+  owners: Block[] = [];
+}
+
 /**
  * The shared fields and structure edits of a text state; {@link TextState} is the class
  * to use. Members starting with `_` are internal to this package.
@@ -70,6 +79,8 @@ export class TextBase {
   _curB = 0;
   /** @internal Cursor of the position index: visible position where block `_curB` starts. */
   _curBpos = 0;
+  /** @internal The id index, built on first use; null until then. */
+  _index: Map<number, ClientIndex> | null = null;
   /** @internal Per client, its delete operations. */
   _dels = new Map<number, DeleteLog>();
   /** @internal Local typing fast path: the last local insert ended at this position (-1: not valid). */
@@ -129,52 +140,96 @@ export class TextBase {
     return true;
   }
 
-  /** @internal The block and item index holding character `(client, seq)`, if any. */
-  _find(client: number, seq: number): [Block, number] | null {
-    for (const blk of this._blocks) {
-      const clients = blk.clients;
-      const seqs = blk.seqs;
-      const lens = blk.lens;
-      for (let i = 0; i < clients.length; i++) {
-        if (clients[i] === client) {
-          const s = seqs[i]!;
-          if (s <= seq && seq < s + Math.abs(lens[i]!)) return [blk, i];
+  /** @internal The id index, built now if it is not yet. */
+  _ensureIndex(): Map<number, ClientIndex> {
+    let index = this._index;
+    if (index === null) {
+      const lists = new Map<number, [number, Block][]>();
+      for (const blk of this._blocks) {
+        for (let i = 0; i < blk.clients.length; i++) {
+          const c = blk.clients[i]!;
+          let list = lists.get(c);
+          if (list === undefined) {
+            list = [];
+            lists.set(c, list);
+          }
+          list.push([blk.seqs[i]!, blk]);
         }
       }
+      index = new Map();
+      for (const [c, list] of lists) {
+        list.sort((x, y) => x[0] - y[0]);
+        const ci = new ClientIndex();
+        ci.starts = list.map((x) => x[0]);
+        ci.owners = list.map((x) => x[1]);
+        index.set(c, ci);
+      }
+      this._index = index;
     }
-    return null;
+    return index;
+  }
+
+  /** @internal Add a new item's start to the id index (which must exist). */
+  _indexAdd(client: number, seq: number, blk: Block): void {
+    const index = this._index!;
+    let ci = index.get(client);
+    if (ci === undefined) {
+      ci = new ClientIndex();
+      index.set(client, ci);
+    }
+    const starts = ci.starts;
+    if (!starts.length || starts[starts.length - 1]! < seq) {
+      starts.push(seq);
+      ci.owners.push(blk);
+    } else {
+      const q = bisectRight(starts, seq);
+      starts.splice(q, 0, seq);
+      ci.owners.splice(q, 0, blk);
+    }
+  }
+
+  /** @internal The block and item index holding character `(client, seq)`, if any. */
+  _find(client: number, seq: number): [Block, number] | null {
+    const ci = this._ensureIndex().get(client);
+    if (ci === undefined) return null;
+    const q = bisectRight(ci.starts, seq) - 1;
+    if (q < 0) return null;
+    const blk = ci.owners[q]!;
+    const start = ci.starts[q]!;
+    const i = blk.find(client, start);
+    if (seq >= start + Math.abs(blk.lens[i]!)) return null;
+    return [blk, i];
   }
 
   /** @internal Is the highest-starting item of `client` the one starting at `start`? */
   _isLatestItem(client: number, start: number): boolean {
-    let top = -1;
-    for (const blk of this._blocks) {
-      for (let i = 0; i < blk.clients.length; i++) {
-        if (blk.clients[i] === client && blk.seqs[i]! > top) top = blk.seqs[i]!;
-      }
-    }
-    return top === start;
+    const starts = this._ensureIndex().get(client)!.starts;
+    return starts[starts.length - 1] === start;
   }
 
   /** @internal Is character `(client, seq)` (which exists) before position `pos`? */
   _before(client: number, seq: number, pos: ItemPos): boolean {
-    const found = this._find(client, seq)!;
-    const [blk, i] = found;
-    return cmpPos([blk.idx, i, seq - blk.seqs[i]!], pos) < 0;
+    const ci = this._ensureIndex().get(client)!;
+    const q = bisectRight(ci.starts, seq) - 1;
+    const blk = ci.owners[q]!;
+    const b = blk.idx;
+    if (b !== pos[0]) return b < pos[0]; // other blocks: no need to find the item
+    const start = ci.starts[q]!;
+    return cmpPos([b, blk.find(client, start), seq - start], pos) < 0;
   }
 
   /** @internal Throws InvalidValueError unless ids `(client, seq..seq+n-1)` are all new. */
   _checkNewIds(client: number, seq: number, n: number): void {
     if (seq < 0) throw new InvalidValueError(`negative seq ${seq}`);
-    const last = seq + n - 1;
-    for (const blk of this._blocks) {
-      for (let i = 0; i < blk.clients.length; i++) {
-        if (blk.clients[i] !== client) continue;
-        const s = blk.seqs[i]!;
-        if (s <= last && seq < s + Math.abs(blk.lens[i]!)) {
-          throw new InvalidValueError(`apply_insert: ids (${client}, ${seq})+${n} already exist`);
-        }
-      }
+    const ci = this._ensureIndex().get(client);
+    if (ci === undefined) return;
+    const q = bisectRight(ci.starts, seq + n - 1) - 1;
+    if (q < 0) return;
+    const start = ci.starts[q]!;
+    const blk = ci.owners[q]!;
+    const i = blk.find(client, start);
+    if (start + Math.abs(blk.lens[i]!) > seq) {
+      throw new InvalidValueError(`apply_insert: ids (${client}, ${seq})+${n} already exist`);
     }
   }
 
@@ -291,6 +346,7 @@ export class TextBase {
       rest = li + k;
     }
     blk.insertItem(i + 1, c, s + k, rest, c, s + k - 1, blk.rcs[i]!, blk.rss[i]!);
+    if (this._index !== null) this._indexAdd(c, s + k, blk);
   }
 
   /**
@@ -321,6 +377,10 @@ export class TextBase {
       blk.seqs[j] = ns;
       lens[j] = lens[j]! - d;
       blk.lss[j] = ns - 1;
+      if (this._index !== null) {
+        const ci = this._index.get(c)!;
+        ci.starts[bisectRight(ci.starts, s + li) - 1] = ns;
+      }
       return j;
     }
     const h = i - 1;
@@ -341,6 +401,10 @@ export class TextBase {
       blk.seqs[i] = ns;
       lens[i] = li - d;
       blk.lss[i] = ns - 1;
+      if (this._index !== null) {
+        const ci = this._index.get(c)!;
+        ci.starts[bisectRight(ci.starts, s) - 1] = ns;
+      }
       return i;
     }
     if (k) {
@@ -350,12 +414,25 @@ export class TextBase {
     }
     if (d < li) this._split(blk, i, d);
     lens[i] = -d;
-    if (i + 1 < lens.length && mergeable(blk, i)) blk_merge(blk, i);
+    if (i + 1 < lens.length && mergeable(blk, i)) this._merge(blk, i);
     if (i && mergeable(blk, i - 1)) {
-      blk_merge(blk, i - 1);
+      this._merge(blk, i - 1);
       i -= 1;
     }
     return i + 1;
+  }
+
+  /** @internal Append deleted item `i + 1` of `blk` to deleted item `i`. */
+  _merge(blk: Block, i: number): void {
+    const j = i + 1;
+    blk.lens[i] = blk.lens[i]! + blk.lens[j]!;
+    if (this._index !== null) {
+      const ci = this._index.get(blk.clients[j]!)!;
+      const q = bisectRight(ci.starts, blk.seqs[j]!) - 1;
+      ci.starts.splice(q, 1);
+      ci.owners.splice(q, 1);
+    }
+    blk.removeItem(j);
   }
 
   /** @internal Split block `b` in two halves; returns the number of items left in `b`. */
@@ -395,6 +472,13 @@ export class TextBase {
     blocks.splice(b + 1, 0, nb);
     for (let b2 = b + 2; b2 < blocks.length; b2++) blocks[b2]!.idx = b2;
     if (this._curB > b) this._curB += 1;
+    const index = this._index;
+    if (index !== null) {
+      for (let q = 0; q < nb.clients.length; q++) {
+        const ci = index.get(nb.clients[q]!)!;
+        ci.owners[bisectRight(ci.starts, nb.seqs[q]!) - 1] = nb;
+      }
+    }
     return h;
   }
 
@@ -483,9 +567,3 @@ function mergeable(blk: Block, i: number): boolean {
   );
 }
 
-/** Appends item `i + 1` of `blk` to item `i`. */
-function blk_merge(blk: Block, i: number): void {
-  const j = i + 1;
-  blk.lens[i] = blk.lens[i]! + blk.lens[j]!;
-  blk.removeItem(j);
-}

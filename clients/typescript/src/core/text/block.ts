@@ -72,6 +72,16 @@ export class Block {
     return s;
   }
 
+  /** Index of the item of `client` starting at seq `start` (must exist; Python `find`). */
+  find(client: number, start: number): number {
+    const seqs = this.seqs;
+    const clients = this.clients;
+    for (let i = 0; i < seqs.length; i++) {
+      if (seqs[i] === start && clients[i] === client) return i;
+    }
+    throw new Error("id index out of sync");
+  }
+
   /** Inserts an item at index `j`. */
   insertItem(j: number, client: number, seq: number, length: number, lc: number, ls: number, rc: number, rs: number): void {
     this.clients.splice(j, 0, client);
@@ -115,4 +125,28 @@ export function lessByCodePoints(a: string, b: string): boolean {
     }
   }
   return a.length < b.length;
+}
+
+/** Largest index `q` with `sorted[q] <= key`, plus one (Python `bisect_right`). */
+export function bisectRight(sorted: readonly number[], key: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Smallest index `q` with `sorted[q] >= key` (Python `bisect_left`). */
+export function bisectLeft(sorted: readonly number[], key: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

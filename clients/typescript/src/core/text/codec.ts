@@ -17,7 +17,7 @@
  */
 
 import { InvalidValueError } from "../../errors.js";
-import { Block, codePoints } from "./block.js";
+import { Block, bisectRight, codePoints } from "./block.js";
 import { DeleteLog } from "./ops.js";
 import { type History, checkHistory } from "./loadChecks.js";
 
@@ -89,30 +89,6 @@ function rle(values: readonly number[]): number[] {
   }
   out[0] = (out.length - 1) >> 1;
   return out;
-}
-
-/** Largest index `q` with `sorted[q] <= key`, plus one (Python `bisect_right`). */
-export function bisectRight(sorted: readonly number[], key: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Smallest index `q` with `sorted[q] >= key` (Python `bisect_left`). */
-export function bisectLeft(sorted: readonly number[], key: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Throws unless `client * shift + seq` keys for `nclients` clients stay below 2^53. */

@@ -4,7 +4,8 @@
  *
  * Insert operations need no log: the items of a client sorted by seq are its insert
  * history (content of deleted runs is replaced by {@link PLACEHOLDER}s, one per code
- * point; adjacent items that continue each other come out as one op). Deletes come from
+ * point; adjacent items that continue each other come out as one op): the id index lists
+ * them. Deletes come from
  * the per-client delete log. The latest local op is kept, so asking for "everything after
  * my previous version" right after a keystroke answers without a scan.
  *
@@ -12,7 +13,7 @@
  */
 
 import { type ItemId, sameId } from "../ids.js";
-import type { Block } from "./block.js";
+import { type Block, bisectRight } from "./block.js";
 import type { TextBase } from "./base.js";
 import { PLACEHOLDER, type InsertOp, type TextOp } from "./ops.js";
 
@@ -25,18 +26,16 @@ export function opsSince(state: TextBase, client: number, after: number): TextOp
     if (after >= recent.last) return [];
   }
   const ops: TextOp[] = [];
-  // The client's items sorted by first seq (Python keeps them in its id index).
-  const mine: [number, Block, number][] = [];
-  for (const blk of state._blocks) {
-    for (let i = 0; i < blk.clients.length; i++) {
-      if (blk.clients[i] === client) mine.push([blk.seqs[i]!, blk, i]);
-    }
-  }
-  mine.sort((a, b) => a[0] - b[0]);
+  const ci = state._ensureIndex().get(client);
+  const starts = ci?.starts ?? [];
   let prev: InsertOp | null = null;
   let prevLen = 0; // code points in prev's content
+  // Visible offset of every item, per block met.
   const offsets = new Map<Block, number[]>();
-  for (const [start, blk, i] of mine) {
+  for (let q = Math.max(bisectRight(starts, after) - 1, 0); q < starts.length; q++) {
+    const start = starts[q]!;
+    const blk = ci!.owners[q]!;
+    const i = blk.find(client, start);
     let s = start;
     const li = blk.lens[i]!;
     let content: string[];

@@ -14,7 +14,8 @@
 import type { ItemId } from "../ids.js";
 import { InvalidValueError } from "../../errors.js";
 import type { DeleteLog } from "./ops.js";
-import { bisectLeft, bisectRight, type Keys } from "./codec.js";
+import type { Keys } from "./codec.js";
+import { bisectLeft, bisectRight } from "./block.js";
 
 /** One dependency checkpoint: `[first seq, Map(client -> seq)]`. */
 export type Checkpoint = readonly [first: number, deps: ReadonlyMap<number, number>];

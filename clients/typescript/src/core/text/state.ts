@@ -143,6 +143,7 @@ export class TextState extends Integration {
       const rs = right === null ? 0 : right[1];
       if (left === null) blk.insertItem(j, client, seq, n, -1, 0, rc, rs);
       else blk.insertItem(j, client, seq, n, left[0], left[1], rc, rs);
+      if (this._index !== null) this._indexAdd(client, seq, blk);
       tailI = j;
     }
     blk.text = spliceIn(blk.text, off, cps);

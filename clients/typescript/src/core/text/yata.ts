@@ -135,10 +135,10 @@ export class Integration extends TextBase {
     if (this._edits !== null) this._record(this._blockStart(db) + off, 0, content);
     if (extend) {
       blk.lens[dj - 1] = blk.lens[dj - 1]! + n;
-    } else if (left === null) {
-      blk.insertItem(dj, client, seq, n, -1, 0, rc, rs);
     } else {
-      blk.insertItem(dj, client, seq, n, left[0], left[1], rc, rs);
+      if (left === null) blk.insertItem(dj, client, seq, n, -1, 0, rc, rs);
+      else blk.insertItem(dj, client, seq, n, left[0], left[1], rc, rs);
+      if (this._index !== null) this._indexAdd(client, seq, blk); // (else built later, with it)
     }
     blk.text = spliceIn(blk.text, off, cps);
     this._resize(blk, n);
