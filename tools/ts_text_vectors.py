@@ -250,7 +250,7 @@ def concurrent() -> None:
     sync(z, m)
     sync(a, z)
     sync(m, z)
-    write_hostile("concurrent", [z, a, m], 11, 40)
+    write_hostile("concurrent", [z, a, m], 11, 25)
     write("concurrent", [z, a, m])
 
 
@@ -298,7 +298,7 @@ def random_edits(name: str, seed: int, nrep: int, rounds: int, alphabet: str) ->
                 if dst is not src:
                     sync(dst, src)
     if nrep == 2:
-        write_hostile(name, docs, seed, 25)
+        write_hostile(name, docs, seed, 15)
     write(name, docs, seed)
 
 
@@ -337,7 +337,7 @@ def main() -> None:
     astral()
     random_edits("random_2", 1, 2, 80, "abcde")
     random_edits("random_3", 2, 3, 100, "xyz😀é")
-    random_edits("random_4", 3, 4, 120, "pq🙂")
+    random_edits("random_4", 3, 4, 80, "pq🙂")
     big()
     deflate()
 
