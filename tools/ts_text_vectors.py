@@ -55,6 +55,24 @@ def _record(kind: str) -> None:
     setattr(TextState, kind, wrapper)
 
 
+_original_decode = TextState.decode_state.__func__  # type: ignore[attr-defined]
+
+
+def _decode_recorded(
+    cls: type[TextState],
+    client_ids: list[str],
+    ints: list[int],
+    content: str,
+    deletes: list[int],
+    history: History | None = None,
+) -> TextState:
+    state: TextState = _original_decode(cls, client_ids, ints, content, deletes, history)
+    _calls[id(state)] = [["decode_state", list(ints), content, list(deletes)]]
+    return state
+
+
+TextState.decode_state = classmethod(_decode_recorded)  # type: ignore[method-assign,assignment]
+
 for _kind in (
     "local_insert",
     "local_delete",
@@ -321,6 +339,29 @@ def big() -> None:
     write("big", [a, b], 7)
 
 
+def loaded() -> None:
+    """A replica loaded from a snapshot (big decoded blocks, halved where edits land) edits
+    and merges on."""
+    rng = random.Random(5)
+    a = new_doc("alice")
+    ta = a.get_text(NAME)
+    for i in range(1030):  # 1030 items: decoded as blocks of 1024 and 6
+        ta.insert(rng.randint(0, len(ta)), "ab😀"[i % 3])
+    b = Document.load(a.save(), "bob", clock=_clock)
+    c = Document.load(a.save(), "carol", clock=_clock)
+    b.subscribe(lambda _event: None)
+    c.subscribe(lambda _event: None)
+    tc, tb = c.get_text(NAME), b.get_text(NAME)
+    for i in range(30):
+        tc.insert(rng.randint(0, len(tc)), "xy"[i % 2])
+        tb.insert(rng.randint(0, len(tb)), "pq"[i % 2])
+        if i % 5 == 0:
+            tc.delete(rng.randrange(len(tc)), 3)
+    sync(c, b)
+    sync(b, c)
+    write("loaded", [c, b], 5)
+
+
 def deflate() -> None:
     """``content_deflate`` as the Python snapshot writes it (level 6), for a few texts."""
     texts = ["", "hello", "ab😀c𝄞 " * 80, "".join(chr(0x4E00 + (i * 7) % 500) for i in range(900))]
@@ -339,6 +380,7 @@ def main() -> None:
     random_edits("random_3", 2, 3, 100, "xyz😀é")
     random_edits("random_4", 3, 4, 80, "pq🙂")
     big()
+    loaded()
     deflate()
 
 

@@ -33,10 +33,16 @@ interface Vector {
 
 /** Replays a replica's calls on a fresh TextState, checking every result. */
 export function replay(r: Replica): TextState {
-  const st = new TextState(r.clients);
+  let st = new TextState(r.clients);
   r.calls.forEach((call, k) => {
     const where = `${r.client} call ${k} ${JSON.stringify(call)}`;
     switch (call[0]) {
+      case "decode_state": {
+        assert.equal(k, 0);
+        const [, ints, content, deletes] = call as [string, number[], string, number[]];
+        st = TextState.decodeState(r.clients, ints, content, deletes);
+        break;
+      }
       case "record_edits":
         st.recordEdits();
         break;
