@@ -13,8 +13,9 @@ final text, its ``encode_state()`` columns, ``ops_since`` of every client, and `
 Client indexes are those of each replica's client table (written as ``clients``); a
 replica's table only grows, so the indexes of the final table are those of every call.
 
-Run: ``PYTHONPATH=src .venv/bin/python tools/ts_text_vectors.py`` (writes
-``clients/typescript/test/vectors/text/*.json``).
+Run: ``PYTHONPATH=src .venv/bin/python tools/ts_text_vectors.py [DIR]`` (writes
+``clients/typescript/test/vectors/text/*.json``, or into DIR);
+``tests/typescript/test_ts_text_vectors.py`` checks that the committed files are current.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from __future__ import annotations
 import functools
 import json
 import random
+import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +39,21 @@ OUT = ROOT / "clients" / "typescript" / "test" / "vectors" / "text"
 NAME = "t"
 
 _calls: dict[int, list[list[Any]]] = {}
+_files: dict[str, str] = {}  # file name -> JSON text, written by main()
 
 
-def _record(kind: str) -> None:
-    """Wrap ``TextState.<kind>`` so that every call is appended to ``_calls[id(state)]``."""
+_RECORDED = (
+    "local_insert",
+    "local_delete",
+    "apply_insert",
+    "apply_delete",
+    "record_edits",
+    "take_edits",
+)
+
+
+def _wrap(kind: str) -> Callable[..., Any]:
+    """``TextState.<kind>``, appending every call to ``_calls[id(state)]``."""
     original: Callable[..., Any] = getattr(TextState, kind)
 
     @functools.wraps(original)
@@ -52,10 +66,7 @@ def _record(kind: str) -> None:
         _calls.setdefault(id(self), []).append(entry)
         return result
 
-    setattr(TextState, kind, wrapper)
-
-
-_original_decode = TextState.decode_state.__func__  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _decode_recorded(
@@ -66,22 +77,33 @@ def _decode_recorded(
     deletes: list[int],
     history: History | None = None,
 ) -> TextState:
-    state: TextState = _original_decode(cls, client_ids, ints, content, deletes, history)
-    _calls[id(state)] = [["decode_state", list(ints), content, list(deletes)]]
-    return state
+    original = _saved["decode_state"].__func__  # (the classmethod's function)
+    made: TextState = original(cls, client_ids, ints, content, deletes, history)
+    _calls[id(made)] = [["decode_state", list(ints), content, list(deletes)]]
+    return made
 
 
-TextState.decode_state = classmethod(_decode_recorded)  # type: ignore[method-assign,assignment]
+_saved: dict[str, Any] = {}
 
-for _kind in (
-    "local_insert",
-    "local_delete",
-    "apply_insert",
-    "apply_delete",
-    "record_edits",
-    "take_edits",
-):
-    _record(_kind)
+
+@contextmanager
+def _recording() -> Iterator[None]:
+    """Record the calls of every TextState while inside (the class is restored after)."""
+    own = TextState.__dict__
+    _saved.clear()
+    _saved.update({k: own[k] for k in (*_RECORDED, "decode_state") if k in own})
+    try:
+        for kind in _RECORDED:
+            setattr(TextState, kind, _wrap(kind))
+        TextState.decode_state = classmethod(_decode_recorded)  # type: ignore[method-assign,assignment]
+        yield
+    finally:
+        for kind in (*_RECORDED, "decode_state"):
+            if kind in _saved:
+                setattr(TextState, kind, _saved[kind])
+            else:
+                delattr(TextState, kind)
+        _calls.clear()
 
 
 def _clock() -> int:
@@ -207,9 +229,7 @@ def write_hostile(name: str, docs: list[Document], seed: int, count: int) -> Non
             for d in docs
         ],
     }
-    path = OUT / f"hostile_{name}.json"
-    path.write_text(json.dumps(vector, ensure_ascii=False, separators=(",", ":")) + "\n")
-    print(f"{path.name}: {path.stat().st_size} bytes")
+    _files[f"hostile_{name}.json"] = json.dumps(vector, ensure_ascii=False, separators=(",", ":"))
 
 
 def write(name: str, docs: list[Document], seed: int = 0) -> None:
@@ -217,9 +237,7 @@ def write(name: str, docs: list[Document], seed: int = 0) -> None:
     rng = random.Random(seed)
     vector: dict[str, Any] = {"name": name, "replicas": [replica_vector(d, rng) for d in docs]}
     vector["converged"] = len(texts) == 1
-    path = OUT / f"{name}.json"
-    path.write_text(json.dumps(vector, ensure_ascii=False, separators=(",", ":")) + "\n")
-    print(f"{path.name}: {path.stat().st_size} bytes, texts {sorted(len(t) for t in texts)}")
+    _files[f"{name}.json"] = json.dumps(vector, ensure_ascii=False, separators=(",", ":"))
     _calls.clear()  # (ids of states are reused once these are gone)
 
 
@@ -366,23 +384,32 @@ def deflate() -> None:
     """``content_deflate`` as the Python snapshot writes it (level 6), for a few texts."""
     texts = ["", "hello", "ab😀c𝄞 " * 80, "".join(chr(0x4E00 + (i * 7) % 500) for i in range(900))]
     rows = [{"content": t, "zlib": zlib.compress(t.encode(), 6).hex()} for t in texts]
-    path = OUT / "deflate.json"
-    path.write_text(json.dumps(rows, ensure_ascii=False) + "\n")
-    print(f"{path.name}: {path.stat().st_size} bytes")
+    _files["deflate.json"] = json.dumps(rows, ensure_ascii=False)
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    typing()
-    concurrent()
-    astral()
-    random_edits("random_2", 1, 2, 80, "abcde")
-    random_edits("random_3", 2, 3, 100, "xyz😀é")
-    random_edits("random_4", 3, 4, 80, "pq🙂")
-    big()
-    loaded()
-    deflate()
+def vectors() -> dict[str, str]:
+    """Every vector file: name -> content."""
+    _files.clear()
+    with _recording():
+        typing()
+        concurrent()
+        astral()
+        random_edits("random_2", 1, 2, 80, "abcde")
+        random_edits("random_3", 2, 3, 100, "xyz😀é")
+        random_edits("random_4", 3, 4, 80, "pq🙂")
+        big()
+        loaded()
+        deflate()
+    return {name: text + "\n" for name, text in _files.items()}
+
+
+def main(argv: list[str]) -> None:
+    out = Path(argv[0]) if argv else OUT
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in vectors().items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(f"{name}: {len(text.encode())} bytes")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
