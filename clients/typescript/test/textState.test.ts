@@ -180,3 +180,18 @@ test("remote typing grows one item; continuesRemote says so", () => {
   assert.deepEqual(b.encodeState(), a.encodeState());
   assert.equal(b.encodeState().ints[1], 1); // one item
 });
+
+test("ties compare client ids by code point, as Python compares str", () => {
+  // UTF-16 order would put "😀" (a surrogate pair, 0xD83D...) before "\uffff"; Python does not
+  const names = ["\uffffa", "😀", "é"];
+  const st = new TextState(names);
+  st.applyInsert(1, 1, null, null, "B");
+  st.applyInsert(0, 1, null, null, "A");
+  st.applyInsert(2, 1, null, null, "C");
+  assert.equal(st.toString(), "CAB"); // what the Python core gives
+  assert.deepEqual(st.encodeState(), {
+    ints: [2, 3, 3, 2, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 3, 0, 1, 2, 3, 0, 1, 2, 0, 0],
+    content: "CAB",
+    deletes: [],
+  });
+});
