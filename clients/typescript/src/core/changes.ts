@@ -10,7 +10,7 @@
 import { InvalidTypeError } from "../errors.js";
 import { ChangeSetWriter, NO_DEPS, type Deps } from "./codec.js";
 import type { Document } from "./document.js";
-import type { Checkpoint } from "./history.js";
+import type { Checkpoint } from "./text/index.js";
 import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { bisectRight, opWidth, seqOf, splitOp, type Op } from "./ops.js";

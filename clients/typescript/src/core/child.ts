@@ -9,6 +9,7 @@ import type { List } from "./list.js";
 import type { SyncMap } from "./map.js";
 import { CHILD_KINDS } from "./ops.js";
 import type { ORSet } from "./orset.js";
+import type { Text } from "./textHandle.js";
 
 /** How deep containers may nest (a top-level container is at depth 0). */
 export const MAX_DEPTH = 32;
@@ -28,7 +29,7 @@ export class Child {
 }
 
 /** A handle on a nested container. */
-export type ChildHandle = SyncMap | List | Counter | ORSet | object;
+export type ChildHandle = SyncMap | List | Text | Counter | ORSet;
 
 type Factory = (doc: Document, cid: ContainerId) => ChildHandle;
 const factories: (Factory | undefined)[] = [];

@@ -15,7 +15,6 @@ import { Child } from "./child.js";
 import { Change, NO_DEPS, type Deps } from "./codec.js";
 import { Counter } from "./counter.js";
 import type { ChangeEvent, Path, Subscriber, TextEdit, Unsubscribe } from "./events.js";
-import type { Checkpoint } from "./history.js";
 import { ckey, rootOf, type ContainerId } from "./ids.js";
 import { List, ListState, compareClock } from "./list.js";
 import { DELETED, MapState, SyncMap } from "./map.js";
@@ -24,7 +23,9 @@ import type { Op } from "./ops.js";
 import { ORSet, ORSetState } from "./orset.js";
 import { apply as applyChanges, merge as mergeDocs } from "./remote.js";
 import { load as loadSnapshot, save as saveSnapshot } from "./snapshot.js";
-import { textFactory, type TextStateLike } from "./textapi.js";
+import { TextState } from "./text/index.js";
+import type { Checkpoint } from "./text/index.js";
+import { Text } from "./textHandle.js";
 import { checkText, cloneJson, copyJson, setProp, type JSONValue } from "./values.js";
 import { VersionVector } from "./version.js";
 import { pathOf, renderList, renderMap } from "./views.js";
@@ -57,7 +58,8 @@ function randomId(): string {
  * A replicated JSON-like document of named top-level fields and containers.
  *
  * Fields are last-writer-wins registers of JSON values ({@link set}); containers are taken
- * with {@link getCounter}, {@link getSet}, {@link getList} and {@link getMap}. A name
+ * with {@link getCounter}, {@link getSet}, {@link getList}, {@link getText} and
+ * {@link getMap}. A name
  * belongs to one kind of field or container on a replica.
  */
 export class Document {
@@ -74,7 +76,7 @@ export class Document {
   /** @internal Container states by {@link ckey}. */ _counters = new Map<string, number>();
   /** @internal */ _sets = new Map<string, ORSetState>();
   /** @internal */ _lists = new Map<string, ListState>();
-  /** @internal */ _texts = new Map<string, TextStateLike>();
+  /** @internal */ _texts = new Map<string, TextState>();
   /** @internal */ _maps = new Map<string, MapState>();
   /** @internal The container id of each key of the tables above. */ _cids = new Map<string, ContainerId>();
   /** @internal Changes waiting for causal predecessors. */ _pending: Change[] = [];
@@ -277,6 +279,11 @@ export class Document {
     return new List(this, this._checkKind(name, "list"));
   }
 
+  /** A handle on the collaborative text `name` (taking it changes nothing). */
+  getText(name: string): Text {
+    return new Text(this, this._checkKind(name, "text"));
+  }
+
   /** A handle on the map `name`, whose keys merge one by one (taking it changes nothing). */
   getMap(name: string): SyncMap {
     return new SyncMap(this, this._checkKind(name, "map"));
@@ -436,8 +443,8 @@ export class Document {
   }
 
   /** @internal */
-  _textState(name: ContainerId): TextStateLike {
-    return this._state(this._texts, name, () => textFactory().create(this._clients));
+  _textState(name: ContainerId): TextState {
+    return this._state(this._texts, name, () => new TextState(this._clients));
   }
 
   // ------------------------------------------------------------------ snapshots

@@ -67,3 +67,6 @@ export function sameItem(a: ItemId | null, b: ItemId | null): boolean {
   if (a === null || b === null) return a === b;
   return a[0] === b[0] && a[1] === b[1];
 }
+
+/** Whether two ids (or two absent ids, `null`) are the same (the text port's name). */
+export const sameId = sameItem;

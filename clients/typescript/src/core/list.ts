@@ -284,6 +284,11 @@ export class List {
     return this.insertChild(index, 2) as List;
   }
 
+  /** Insert an empty text so that it ends at `index`; returns its handle. */
+  insertText(index: number): import("./textHandle.js").Text {
+    return this.insertChild(index, 3) as import("./textHandle.js").Text;
+  }
+
   /** Insert a counter (at 0) so that it ends at `index`; returns its handle. */
   insertCounter(index: number): import("./counter.js").Counter {
     return this.insertChild(index, 4) as import("./counter.js").Counter;
@@ -316,6 +321,11 @@ export class List {
   /** A handle on the list that is item `index`. */
   getList(index: number): List {
     return this.childAt(index, 2) as List;
+  }
+
+  /** A handle on the text that is item `index`. */
+  getText(index: number): import("./textHandle.js").Text {
+    return this.childAt(index, 3) as import("./textHandle.js").Text;
   }
 
   /** A handle on the counter that is item `index`. */

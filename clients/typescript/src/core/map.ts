@@ -16,6 +16,7 @@ import { ckey, depthOf, type ContainerId, type ItemId } from "./ids.js";
 import { List, compareClock } from "./list.js";
 import { CHILD_KINDS, MAP_CREATE, MAP_DELETE, MAP_SET } from "./ops.js";
 import { ORSet } from "./orset.js";
+import { Text } from "./textHandle.js";
 import { checkText, compareStr, copyJson, type JSONValue } from "./values.js";
 import { renderMap, renderValue } from "./views.js";
 
@@ -163,6 +164,11 @@ export class SyncMap {
     return this.child(key, 2) as List;
   }
 
+  /** The text at `key`, created (empty) when the key is unset or deleted. */
+  getText(key: string): Text {
+    return this.child(key, 3) as Text;
+  }
+
   /** The counter at `key`, created (at 0) when the key is unset or deleted. */
   getCounter(key: string): Counter {
     return this.child(key, 4) as Counter;
@@ -176,5 +182,6 @@ export class SyncMap {
 
 registerHandle(1, (doc, cid) => new SyncMap(doc, cid));
 registerHandle(2, (doc, cid) => new List(doc, cid));
+registerHandle(3, (doc, cid) => new Text(doc, cid));
 registerHandle(4, (doc, cid) => new Counter(doc, cid));
 registerHandle(5, (doc, cid) => new ORSet(doc, cid));

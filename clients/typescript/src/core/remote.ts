@@ -18,7 +18,7 @@ import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { cpLength, opWidth, splitOp, type Op } from "./ops.js";
 import { compareClock } from "./list.js";
-import type { TextStateLike } from "./textapi.js";
+import type { TextState } from "./text/index.js";
 
 /** `Document.apply`: see {@link Document.apply}. */
 export function apply(doc: Document, data: Uint8Array): void {
@@ -44,7 +44,7 @@ export function apply(doc: Document, data: Uint8Array): void {
       integrate(doc, ready, null);
       return;
     }
-    const edits = new Map<string, TextStateLike>();
+    const edits = new Map<string, TextState>();
     const recorded = new Map<string, TextEdit[]>();
     let names: ContainerId[];
     try {
@@ -210,7 +210,7 @@ function checkPath(
   }
 }
 
-function integrate(doc: Document, ready: Change[], recording: Map<string, TextStateLike> | null): ContainerId[] {
+function integrate(doc: Document, ready: Change[], recording: Map<string, TextState> | null): ContainerId[] {
   const names: ContainerId[] = [];
   const clients = doc._clients;
   const fields = doc._fields;

@@ -7,22 +7,19 @@
  * Loading checks everything before trusting it.
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Unzlib, zlibSync } from "fflate";
 import { DecodeError, InvalidTypeError, UnsupportedFormatError } from "../errors.js";
 import { SnapshotSchema, TextStateSchema, type Snapshot } from "../gen/synckit/v1/changes_pb.js";
 import { ChangeSetWriter, FORMAT, NO_DEPS, READS, checkClientTable, decodeChanges, parseChangeSet, resolveNames } from "./codec.js";
 import { crc32 } from "./crc32.js";
 import { Document, type DocumentOptions } from "./document.js";
-import { History, type Checkpoint } from "./history.js";
+import { DEFLATE_FROM, History, TextState, deflateContent, inflateContent, type Checkpoint } from "./text/index.js";
 import { ckey, type ContainerId, type ItemId } from "./ids.js";
 import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { bisectRight, cpLength, opWidth, type Op } from "./ops.js";
 import { waitingChanges } from "./remote.js";
-import { textFactory } from "./textapi.js";
 import { toSafe } from "./version.js";
 
-const DEFLATE_FROM = 256;
 const CHECKSUM_TAG = (11 << 3) | 5;
 
 /** `Document.save`: see {@link Document.save}. */
@@ -48,13 +45,13 @@ export function save(doc: Document): Uint8Array {
   });
   const texts = [];
   for (const [k, text] of doc._texts) {
-    const [ints, content, deletes] = text.encodeState();
+    const { ints, content, deletes } = text.encodeState();
     const state = create(TextStateSchema, {
       name: writer.name(doc._cids.get(k) as ContainerId),
       ints: ints.map((n) => BigInt(n)),
       deletes: deletes.map((n) => BigInt(n)),
     });
-    if (cpLength(content) >= DEFLATE_FROM) state.contentDeflate = zlibSync(new TextEncoder().encode(content), { level: 6 });
+    if (cpLength(content) >= DEFLATE_FROM) state.contentDeflate = deflateContent(content);
     else state.content = content;
     texts.push(state);
   }
@@ -193,15 +190,9 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     let content = ts.content;
     if (ts.contentDeflate.length) {
       if (content) throw new DecodeError(`snapshot: text ${k} has both plain and deflated text`);
-      content = inflateText(ts.contentDeflate, doc._vv.reduce((a, b) => a + b, 0), k);
+      content = inflateContent(ts.contentDeflate, doc._vv.reduce((a, b) => a + b, 0), show(tname));
     }
-    const state = textFactory().decode(
-      doc._clients,
-      ts.ints.map((v) => toSafe(v, "snapshot: text ints")),
-      content,
-      ts.deletes.map((v) => toSafe(v, "snapshot: text deletes")),
-      history,
-    );
+    const state = TextState.decodeState(doc._clients, ts.ints, content, ts.deletes, history);
     doc._texts.set(k, state);
     doc._cids.set(k, tname);
   }
@@ -214,35 +205,8 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
   }
 }
 
-function inflateText(data: Uint8Array, maxChars: number, name: string): string {
-  const limit = 4 * maxChars + 1;
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  let ended = false;
-  const inflater = new Unzlib((chunk, final) => {
-    total += chunk.length;
-    if (total > limit) throw new DecodeError(`snapshot: text ${name}: deflated text is longer than the version allows`);
-    chunks.push(chunk);
-    if (final) ended = true;
-  });
-  try {
-    inflater.push(data, true);
-  } catch (exc) {
-    if (exc instanceof DecodeError) throw exc;
-    throw new DecodeError(`snapshot: text ${name}: corrupt deflated text (${(exc as Error).message})`);
-  }
-  if (!ended) throw new DecodeError(`snapshot: text ${name}: deflated text is truncated`);
-  const raw = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    raw.set(c, o);
-    o += c.length;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(raw);
-  } catch {
-    throw new DecodeError(`snapshot: text ${name}: deflated text is not UTF-8`);
-  }
+function show(name: ContainerId): string {
+  return typeof name === "string" ? name : ckey(name);
 }
 
 function checkLoadedOps(doc: Document, textSeqs: Map<number, [number[], number[]][]>): void {
