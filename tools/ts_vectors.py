@@ -130,6 +130,10 @@ class Replay:
                 handle.move(rest[0], rest[1])
             elif op == "ldel":
                 handle.delete(rest[0])
+            elif op == "tins":
+                handle.insert(rest[0], rest[1])
+            elif op == "tdel":
+                handle.delete(rest[0], rest[1])
             elif op == "insert_child":
                 getattr(handle, f"insert_{rest[1]}")(rest[0])
             elif op == "mset":
@@ -388,6 +392,60 @@ def _parts() -> dict[str, Any]:
     }
 
 
+def _text() -> dict[str, Any]:
+    t = ["text", "notes"]
+    steps: list[Step] = [
+        ["tins", "alice", t, 0, "Hello world"],
+        ["syncall"],
+        # Concurrent typing at one place, deletes forward and backspaces, astral characters.
+        ["tins", "alice", t, 5, ", dear"],
+        ["tins", "alice", t, 11, " 🙂"],
+        ["tins", "bob", t, 5, " there"],
+        ["tdel", "bob", t, 0, 1],
+        ["tins", "bob", t, 0, "J"],
+        ["tins", "carol", t, 11, "!!"],
+        ["tdel", "carol", t, 10, 1],
+        ["tdel", "carol", t, 9, 1],
+        ["tdel", "carol", t, 8, 1],
+        ["capture", "delta", "bob", "alice"],
+        ["sync", "bob", "carol"],
+        ["tins", "carol", t, 0, "𝄞é"],
+        ["syncall"],
+        ["tdel", "alice", t, 2, 4],
+        # Texts nested in a map and in a list item.
+        ["tins", "alice", ["map", "m", "text", "body"], 0, "nested text"],
+        ["insert_child", "bob", ["list", "cards"], 0, "text"],
+        ["tins", "bob", ["list", "cards", "text", 0], 0, "card one"],
+        ["syncall"],
+        ["tins", "alice", ["list", "cards", "text", 0], 4, " number"],
+        ["tdel", "bob", ["list", "cards", "text", 0], 0, 5],
+        ["syncall"],
+    ]
+    return {
+        "replicas": {"alice": [1000, 1], "bob": [1000, 1], "carol": [1000, 1]},
+        "steps": steps,
+    }
+
+
+def _long_text() -> dict[str, Any]:
+    t = ["text", "essay"]
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "and", "far"]
+    rng = random.Random(99)
+    steps: list[Step] = []
+    n = 0
+    for _ in range(60):
+        word = rng.choice(words) + " "
+        steps.append(["tins", "alice", t, n, word])
+        n += len(word)
+    steps += [
+        ["tdel", "alice", t, 10, 5],
+        ["sync", "alice", "bob"],
+        ["tins", "bob", t, 0, "Title\n"],
+    ]
+    steps += [["sync", "bob", "alice"]]
+    return {"replicas": {"alice": [1000, 1], "bob": [1000, 1]}, "steps": steps}
+
+
 def scenarios() -> dict[str, dict[str, Any]]:
     """Every scenario by name: ``{"replicas": {id: [clock start, step]}, "steps": [...]}``."""
     return {
@@ -400,6 +458,8 @@ def scenarios() -> dict[str, dict[str, Any]]:
         "concurrent_fields": _concurrent_fields(),
         "causal": _causal(),
         "parts": _parts(),
+        "text": _text(),
+        "long_text": _long_text(),
     }
 
 

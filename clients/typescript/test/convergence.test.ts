@@ -51,7 +51,7 @@ const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -50, 
 const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.constantFrom("k", "l", "é"), scalar, { maxKeys: 2 }));
 
 export const command = fc.record({
-  kind: fc.nat(21),
+  kind: fc.nat(23),
   r: fc.nat(10),
   a: fc.nat(40),
   b: fc.nat(40),
@@ -68,7 +68,8 @@ interface Message {
 function edit(doc: Document, c: Command): void {
   const lists = [() => doc.getList("l"), () => doc.getMap("m").getList("ml"), () => doc.getList("kids")];
   const list = lists[c.a % lists.length] as () => ReturnType<Document["getList"]>;
-  switch (c.kind % 14) {
+  const texts = [() => doc.getText("t"), () => doc.getMap("m").getText("mt")];
+  switch (c.kind % 16) {
     case 0: doc.set(["f", "g"][c.a % 2] as string, c.v); break;
     case 1: doc.delete(["f", "g"][c.a % 2] as string); break;
     case 2: doc.update({ f: c.v, u: c.b }); break;
@@ -82,14 +83,28 @@ function edit(doc: Document, c: Command): void {
     case 10: doc.getMap("m").delete(["x", "y", "ml", "mc", "mm"][c.b % 5] as string); break;
     case 11: doc.getMap("m").getCounter("mc").increment(c.a); break;
     case 12: doc.getMap("m").getMap("mm").set(["p", "q"][c.b % 2] as string, c.v); break;
+    case 14: {
+      const t = (texts[c.a % 2] as () => ReturnType<Document["getText"]>)();
+      t.insert(c.b % (t.length + 1), ["a", "bc", "🙂", "héllo"][c.b % 4] as string);
+      break;
+    }
+    case 15: {
+      const t = (texts[c.a % 2] as () => ReturnType<Document["getText"]>)();
+      if (t.length) {
+        const pos = c.b % t.length;
+        t.delete(pos, 1 + (c.a % Math.min(3, t.length - pos)));
+      }
+      break;
+    }
     default: {
       const kids = doc.getList("kids");
-      const kind = c.b % 4;
+      const kind = c.b % 5;
       const i = c.a % (kids.length + 1);
       if (kind === 0) kids.insertMap(i).set("k", c.v);
       else if (kind === 1) kids.insertList(i).append(c.v);
       else if (kind === 2) kids.insertCounter(i).increment(c.b);
-      else kids.insertSet(i).add(c.s as never);
+      else if (kind === 3) kids.insertSet(i).add(c.s as never);
+      else kids.insertText(i).insert(0, JSON.stringify(c.v));
     }
   }
 }
@@ -100,7 +115,7 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
   const known: (ReturnType<Document["version"]> | null)[] = docs.map(() => null);
   for (const c of commands) {
     const doc = docs[c.r % n] as Document;
-    if (c.kind < 14) {
+    if (c.kind < 16) {
       try {
         edit(doc, c);
       } catch (exc) {
@@ -111,11 +126,11 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
     }
     const to = (c.r + 1 + (c.a % (n - 1))) % n;
     switch (c.kind) {
-      case 14: case 15: // send what the sender thinks the receiver lacks (maybe stale)
+      case 16: case 17: // send what the sender thinks the receiver lacks (maybe stale)
         pool.push({ to, data: doc.changes(c.b % 3 === 0 ? null : known[to]) });
         known[to] = (docs[to] as Document).version();
         break;
-      case 16: case 17: case 18: { // deliver one message; sometimes keep it (a duplicate)
+      case 18: case 19: case 20: { // deliver one message; sometimes keep it (a duplicate)
         if (!pool.length) break;
         const i = c.a % pool.length;
         const m = pool[i] as Message;
@@ -123,8 +138,8 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
         (docs[m.to] as Document).apply(m.data);
         break;
       }
-      case 19: if (pool.length) pool.splice(c.a % pool.length, 1); break; // lose one
-      case 20: (docs[to] as Document).apply(doc.changes((docs[to] as Document).version())); break;
+      case 21: if (pool.length) pool.splice(c.a % pool.length, 1); break; // lose one
+      case 22: (docs[to] as Document).apply(doc.changes((docs[to] as Document).version())); break;
       default: doc.merge(docs[to] as Document);
     }
   }

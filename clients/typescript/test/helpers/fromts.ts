@@ -50,11 +50,19 @@ export class StepPicker {
 
   /** A random edit step by replica `id` on `doc`. */
   edit(id: string, doc: Document): Step {
-    const r = this.int(14);
+    const r = this.int(17);
     const listLen = (path: unknown[]): number => {
       try {
         const json = path.length === 2 ? doc.toJSON()[path[1] as string] : (doc.getMap("m").toJSON()[path[3] as string]);
         return Array.isArray(json) ? json.length : 0;
+      } catch {
+        return 0;
+      }
+    };
+    const textLen = (path: unknown[]): number => {
+      try {
+        const t = path.length === 2 ? doc.toJSON()[path[1] as string] : doc.getMap("m").toJSON()[path[3] as string];
+        return typeof t === "string" ? Array.from(t).length : 0;
       } catch {
         return 0;
       }
@@ -84,9 +92,21 @@ export class StepPicker {
       }
       case 11: return ["mset", id, ["map", "m"], this.pick(["a", "b", "ml"]), this.value()];
       case 12: return ["mdel", id, ["map", "m"], this.pick(["a", "b", "ml", "mc", "ms"])];
+      case 14: case 15: {
+        const path = this.pick([["text", "t"], ["map", "m", "text", "mt"]]);
+        const len = textLen(path);
+        return ["tins", id, path, this.int(len + 1), this.pick(["a", "bc", "héllo ", "🙂", "xyz"])];
+      }
+      case 16: {
+        const path = this.pick([["text", "t"], ["map", "m", "text", "mt"]]);
+        const len = textLen(path);
+        if (!len) return ["tins", id, path, 0, "start"];
+        const pos = this.int(len);
+        return ["tdel", id, path, pos, 1 + this.int(Math.min(3, len - pos))];
+      }
       default: {
         const n = listLen(["list", "l2"]);
-        return ["insert_child", id, ["list", "l2"], this.int(n + 1), this.pick(["map", "list", "counter", "set"])];
+        return ["insert_child", id, ["list", "l2"], this.int(n + 1), this.pick(["map", "list", "counter", "set", "text"])];
       }
     }
   }
@@ -144,6 +164,31 @@ export function generateFromTs(): Map<string, Uint8Array> {
     const views: Record<string, unknown> = {};
     for (const [id, doc] of replay.docs) views[id] = { json: doc.toJSON(), waiting: doc.waiting };
     files.set(`${name}.view.json`, text(JSON.stringify(views, null, 1) + "\n"));
+  }
+  {
+    // A long text, saved DEFLATE-compressed.
+    const replicas: Record<string, [number, number]> = { tsa: [1000, 1], tsb: [2000, 1] };
+    const replay = new Replay(replicas);
+    const steps: Step[] = [];
+    const picker = new StepPicker(prng(3));
+    let n = 0;
+    for (let k = 0; k < 80; k++) {
+      const word = picker.pick(["lorem ", "ipsum ", "dolor ", "sit ", "amet ", "ünïcode ", "🙂 "]);
+      steps.push(["tins", "tsa", ["text", "long"], picker.int(n + 1), word]);
+      n += Array.from(word).length;
+    }
+    steps.push(["tdel", "tsa", ["text", "long"], 3, 20], ["capture", "delta", "tsa", "tsb"], ["sync", "tsa", "tsb"]);
+    steps.push(["tins", "tsb", ["text", "long"], 0, "Title: "], ["sync", "tsb", "tsa"]);
+    replay.run(steps);
+    all["long_text"] = { replicas, steps };
+    const subject = replay.docs.get("tsa") as Document;
+    files.set("long_text.changes.bin", subject.changes());
+    files.set("long_text.snapshot.bin", subject.save());
+    files.set("long_text.version.bin", subject.version().encode());
+    files.set("long_text.delta.bin", replay.captured.get("delta") as Uint8Array);
+    const views: Record<string, unknown> = {};
+    for (const [id, doc] of replay.docs) views[id] = { json: doc.toJSON(), waiting: doc.waiting };
+    files.set("long_text.view.json", text(JSON.stringify(views, null, 1) + "\n"));
   }
   files.set("scenarios.json", text(JSON.stringify(all, null, 1) + "\n"));
   return files;

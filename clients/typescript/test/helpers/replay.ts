@@ -114,6 +114,8 @@ export class Replay {
         case "append": h.append(rest[0]); break;
         case "move": h.move(rest[0], rest[1]); break;
         case "ldel": h.delete(rest[0]); break;
+        case "tins": h.insert(rest[0], rest[1]); break;
+        case "tdel": h.delete(rest[0], rest[1]); break;
         case "insert_child": h[`insert${cap(rest[1] as string)}`](rest[0]); break;
         case "mset": h.set(rest[0], rest[1]); break;
         case "mdel": h.delete(rest[0]); break;
