@@ -6,9 +6,11 @@ exactly the same steps on its own core. Every replica runs with a fixed client i
 stepping clock (``start + step * n`` at its ``n``-th reading), so everything is deterministic.
 
 For each scenario the vectors are, for its first replica at the end: ``<name>.changes.bin``
-(``changes()``), ``<name>.snapshot.bin`` (``save()``), ``<name>.version.bin`` (the version
-vector's encoding), ``<name>.view.json`` (``to_json()`` of every replica, and how many changes
-each holds waiting) and ``<name>.<label>.bin`` for each change set a ``capture`` step made.
+(``changes()``), ``<name>.snapshot.bin`` (``save()``) and ``<name>.<label>.bin`` for each
+change set a ``capture`` or ``range`` step made; ``expected.json`` holds, per scenario, the
+version vector's encoding (hex) and every replica's ``to_json()`` and count of changes held
+waiting. ``bad.json`` holds damaged change sets and snapshots with what the Python core
+makes of each (the error class, or the view).
 
 Run from the repository root, with the package on the path::
 
@@ -479,45 +481,71 @@ def _outcome(kind: str, data: bytes, base: bytes | None) -> dict[str, Any]:
 
 
 def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
-    """Damaged change sets and snapshots, and what the Python core makes of each."""
+    """Damaged change sets and snapshots, and what the Python core makes of each.
+
+    A case holds its bytes as ``hex``, or names a vector file (``file``) and how it was
+    damaged: cut to its first ``cut`` bytes, or byte ``at`` set to ``byte``. With ``base``,
+    a change set is applied to the document that snapshot loads into.
+    """
     rng = random.Random(7)
-    cases: list[tuple[str, bytes, bytes | None]] = [
-        ("changes", b"", None),
-        ("changes", b"\x08\x03", None),  # format 3
-        ("changes", b"\x08\x02\x12\x00", None),  # an empty client id
-        ("changes", b"\xff\xff\xff", None),
-        ("snapshot", b"", None),
-        ("snapshot", files["fields.snapshot.bin"][:-1], None),
+    cases: list[dict[str, Any]] = [
+        {"kind": "changes", "hex": ""},
+        {"kind": "changes", "hex": "0803"},  # format 3
+        {"kind": "changes", "hex": "08021200"},  # an empty client id
+        {"kind": "changes", "hex": "080212027fff"},  # a client id that is not UTF-8
+        {"kind": "changes", "hex": "ffffff"},
+        {"kind": "snapshot", "hex": ""},
+        {
+            "kind": "snapshot",
+            "file": "fields.snapshot.bin",
+            "cut": len(files["fields.snapshot.bin"]) - 1,
+        },
     ]
-    for source in ("fields", "lists", "nested", "sets", "causal"):
-        for suffix, kind in ((".changes.bin", "changes"), (".snapshot.bin", "snapshot")):
-            data = files[source + suffix]
-            if not data:
-                continue
-            for _ in range(6):
-                damaged = bytearray(data)
-                what = rng.random()
-                if what < 0.3:
-                    damaged = damaged[: rng.randrange(len(damaged))]
-                else:
-                    i = rng.randrange(len(damaged))
-                    damaged[i] = (damaged[i] + rng.randrange(1, 256)) % 256
-                cases.append((kind, bytes(damaged), None))
+    sources = [
+        (f"{s}.changes.bin", "changes") for s in ("fields", "lists", "nested", "sets", "text")
+    ]
+    sources += [
+        (f"{s}.snapshot.bin", "snapshot") for s in ("fields", "lists", "nested", "causal", "text")
+    ]
+    for name, kind in sources:
+        size = len(files[name])
+        for _ in range(6):
+            if rng.random() < 0.3:
+                cases.append({"kind": kind, "file": name, "cut": rng.randrange(size)})
+            else:
+                i = rng.randrange(size)
+                byte = (files[name][i] + rng.randrange(1, 256)) % 256
+                cases.append({"kind": kind, "file": name, "at": i, "byte": byte})
     # A delta applied on top of the state it was made for, damaged.
-    base = files["lists.snapshot.bin"]
+    delta = files["lists.delta.bin"]
     for _ in range(6):
-        damaged = bytearray(files["lists.delta.bin"])
-        i = rng.randrange(len(damaged))
-        damaged[i] ^= 1 << rng.randrange(8)
-        cases.append(("changes", bytes(damaged), base))
-    out = []
-    for kind, data, on in cases:
-        case: dict[str, Any] = {"kind": kind, "hex": data.hex()}
-        if on is not None:
-            case["base"] = "lists.snapshot.bin"
-        case.update(_outcome(kind, data, on))
-        out.append(case)
-    return out
+        i = rng.randrange(len(delta))
+        byte = delta[i] ^ (1 << rng.randrange(8))
+        cases.append(
+            {
+                "kind": "changes",
+                "file": "lists.delta.bin",
+                "at": i,
+                "byte": byte,
+                "base": "lists.snapshot.bin",
+            }
+        )
+    for case in cases:
+        data = _damaged(files, case)
+        base = files[case["base"]] if "base" in case else None
+        case.update(_outcome(case["kind"], data, base))
+    return cases
+
+
+def _damaged(files: dict[str, bytes], case: dict[str, Any]) -> bytes:
+    """The bytes a bad-input case stands for."""
+    if "hex" in case:
+        return bytes.fromhex(case["hex"])
+    data = bytearray(files[case["file"]])
+    if "cut" in case:
+        return bytes(data[: case["cut"]])
+    data[case["at"]] = case["byte"]
+    return bytes(data)
 
 
 def _dump(value: object) -> bytes:
@@ -529,6 +557,7 @@ def generate() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     all_scenarios = scenarios()
     files["scenarios.json"] = _dump(all_scenarios)
+    expected: dict[str, Any] = {}
     for name, scenario in all_scenarios.items():
         # Through JSON, as the TypeScript side reads the steps.
         scenario = json.loads(json.dumps(scenario))
@@ -537,13 +566,13 @@ def generate() -> dict[str, bytes]:
         subject = replay.docs[next(iter(scenario["replicas"]))]
         files[f"{name}.changes.bin"] = subject.changes()
         files[f"{name}.snapshot.bin"] = subject.save()
-        files[f"{name}.version.bin"] = subject.version().encode()
         for label, data in replay.captured.items():
             files[f"{name}.{label}.bin"] = data
         views = {
             rid: {"json": doc.to_json(), "waiting": doc.waiting} for rid, doc in replay.docs.items()
         }
-        files[f"{name}.view.json"] = _dump(views)
+        expected[name] = {"version": subject.version().encode().hex(), "replicas": views}
+    files["expected.json"] = _dump(expected)
     files["bad.json"] = _dump(_bad_inputs(files))
     return files
 

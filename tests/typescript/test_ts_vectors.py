@@ -45,9 +45,18 @@ def _scenarios() -> dict[str, Any]:
     return loaded
 
 
-def _views(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((FROM_TS / f"{name}.view.json").read_text("utf8"))
+def _expected(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((FROM_TS / "expected.json").read_text("utf8"))[name]
     return loaded
+
+
+def _views(name: str) -> dict[str, Any]:
+    views: dict[str, Any] = _expected(name)["replicas"]
+    return views
+
+
+def _version(name: str) -> bytes:
+    return bytes.fromhex(_expected(name)["version"])
 
 
 def _inflated(snapshot: bytes) -> bytes:
@@ -83,7 +92,7 @@ def test_typescript_change_set_applies_to_its_view(name: str) -> None:
     doc = Document("python-reader")
     doc.apply((FROM_TS / f"{name}.changes.bin").read_bytes())
     assert doc.to_json() == expected["json"]
-    assert doc.version() == VersionVector.decode((FROM_TS / f"{name}.version.bin").read_bytes())
+    assert doc.version() == VersionVector.decode(_version(name))
 
 
 @pytest.mark.parametrize("name", sorted(_scenarios()))
@@ -106,7 +115,7 @@ def test_typescript_steps_replayed_in_python_make_the_same_bytes(name: str) -> N
     subject = replay.docs[next(iter(scenario["replicas"]))]
     assert subject.changes() == (FROM_TS / f"{name}.changes.bin").read_bytes()
     _same_snapshot(subject.save(), (FROM_TS / f"{name}.snapshot.bin").read_bytes())
-    assert subject.version().encode() == (FROM_TS / f"{name}.version.bin").read_bytes()
+    assert subject.version().encode() == _version(name)
     for label, data in replay.captured.items():
         assert data == (FROM_TS / f"{name}.{label}.bin").read_bytes(), label
     views = _views(name)

@@ -12,7 +12,11 @@ import { VECTORS } from "./helpers/replay.js";
 
 interface BadCase {
   kind: "changes" | "snapshot";
-  hex: string;
+  hex?: string;
+  file?: string;
+  cut?: number;
+  at?: number;
+  byte?: number;
   base?: string;
   error: string | null;
   json?: unknown;
@@ -21,13 +25,18 @@ interface BadCase {
 
 const cases = JSON.parse(readFileSync(join(VECTORS, "bad.json"), "utf8")) as BadCase[];
 
-function bytes(hex: string): Uint8Array {
-  return new Uint8Array(Buffer.from(hex, "hex"));
+/** The bytes a case stands for: its hex, or a vector file cut short or with one byte changed. */
+function bytes(c: BadCase): Uint8Array {
+  if (c.hex !== undefined) return new Uint8Array(Buffer.from(c.hex, "hex"));
+  const data = new Uint8Array(readFileSync(join(VECTORS, c.file as string)));
+  if (c.cut !== undefined) return data.slice(0, c.cut);
+  data[c.at as number] = c.byte as number;
+  return data;
 }
 
 cases.forEach((c, i) => {
   test(`bad input ${i} (${c.kind}): ${c.error ?? "accepted"} as in Python`, () => {
-    const data = bytes(c.hex);
+    const data = bytes(c);
     if (c.kind === "changes") {
       const doc = c.base ? Document.load(new Uint8Array(readFileSync(join(VECTORS, c.base))), "reader") : new Document("reader");
       const before = Buffer.from(doc.save()).toString("hex");

@@ -143,10 +143,18 @@ function randomScenario(seed: number, ids: string[], n: number): { scenario: Sce
   return { scenario: { replicas, steps }, replay };
 }
 
+/** What `expected.json` says of a scenario: the version (hex) and every replica's view. */
+function expect(subject: Document, replay: Replay): unknown {
+  const replicas: Record<string, unknown> = {};
+  for (const [id, doc] of replay.docs) replicas[id] = { json: doc.toJSON(), waiting: doc.waiting };
+  return { version: Buffer.from(subject.version().encode()).toString("hex"), replicas };
+}
+
 /** Every from-ts vector file's name and content. */
 export function generateFromTs(): Map<string, Uint8Array> {
   const files = new Map<string, Uint8Array>();
   const all: Record<string, Scenario> = {};
+  const expected: Record<string, unknown> = {};
   const text = (s: string): Uint8Array => new TextEncoder().encode(s);
   const runs = [
     ["random_two", 11, ["tsa", "tsb"], 80],
@@ -159,11 +167,8 @@ export function generateFromTs(): Map<string, Uint8Array> {
     const subject = replay.docs.get(ids[0]) as Document;
     files.set(`${name}.changes.bin`, subject.changes());
     files.set(`${name}.snapshot.bin`, subject.save());
-    files.set(`${name}.version.bin`, subject.version().encode());
     for (const [label, data] of replay.captured) files.set(`${name}.${label}.bin`, data);
-    const views: Record<string, unknown> = {};
-    for (const [id, doc] of replay.docs) views[id] = { json: doc.toJSON(), waiting: doc.waiting };
-    files.set(`${name}.view.json`, text(JSON.stringify(views, null, 1) + "\n"));
+    expected[name] = expect(subject, replay);
   }
   {
     // A long text, saved DEFLATE-compressed.
@@ -184,12 +189,10 @@ export function generateFromTs(): Map<string, Uint8Array> {
     const subject = replay.docs.get("tsa") as Document;
     files.set("long_text.changes.bin", subject.changes());
     files.set("long_text.snapshot.bin", subject.save());
-    files.set("long_text.version.bin", subject.version().encode());
     files.set("long_text.delta.bin", replay.captured.get("delta") as Uint8Array);
-    const views: Record<string, unknown> = {};
-    for (const [id, doc] of replay.docs) views[id] = { json: doc.toJSON(), waiting: doc.waiting };
-    files.set("long_text.view.json", text(JSON.stringify(views, null, 1) + "\n"));
+    expected["long_text"] = expect(subject, replay);
   }
   files.set("scenarios.json", text(JSON.stringify(all, null, 1) + "\n"));
+  files.set("expected.json", text(JSON.stringify(expected, null, 1) + "\n"));
   return files;
 }
