@@ -15,6 +15,7 @@ export { List } from "./core/list.js";
 export { SyncMap } from "./core/map.js";
 export { Text } from "./core/textHandle.js";
 export { Cursor, type Bind } from "./core/cursor.js";
+export { ChangeReview, type ChangeSummary, type Equivocation, type Screen } from "./core/screen.js";
 export { VersionVector, type Ordering } from "./core/version.js";
 export { TextEdit, type ChangeEvent, type Path, type Subscriber, type Unsubscribe } from "./core/events.js";
 export type { JSONScalar, JSONValue } from "./core/values.js";

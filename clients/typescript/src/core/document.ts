@@ -22,6 +22,7 @@ import * as K from "./ops.js";
 import type { Op } from "./ops.js";
 import { ORSet, ORSetState } from "./orset.js";
 import { apply as applyChanges, merge as mergeDocs } from "./remote.js";
+import type { Screen } from "./screen.js";
 import { load as loadSnapshot, save as saveSnapshot } from "./snapshot.js";
 import { TextState } from "./text/index.js";
 import type { Checkpoint } from "./text/index.js";
@@ -351,11 +352,15 @@ export class Document {
   /**
    * Apply changes made by {@link changes} on any replica. Idempotent and order-free: changes
    * held already are ignored, and changes whose causal predecessors have not arrived wait.
+   *
+   * `options.screen`, when given, is called with a {@link ChangeReview} of the decoded
+   * changes before anything changes; what it throws refuses them all, and the document is
+   * left exactly as it was.
    * @throws DecodeError - the bytes are corrupt, truncated, hostile or of an unknown
    *   format; the document is left exactly as it was.
    */
-  apply(data: Uint8Array): void {
-    applyChanges(this, data);
+  apply(data: Uint8Array, options: { screen?: Screen } = {}): void {
+    applyChanges(this, data, options.screen ?? null);
   }
 
   /** Pull in everything `other` holds that this document lacks. */

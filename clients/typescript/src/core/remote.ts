@@ -18,10 +18,11 @@ import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { cpLength, opWidth, splitOp, type Op } from "./ops.js";
 import { compareClock } from "./list.js";
+import { ChangeReview, type Screen } from "./screen.js";
 import type { TextState } from "./text/index.js";
 
 /** `Document.apply`: see {@link Document.apply}. */
-export function apply(doc: Document, data: Uint8Array): void {
+export function apply(doc: Document, data: Uint8Array, screen: Screen | null = null): void {
   const msg = parseChangeSet(data);
   const clientIds = [...msg.clients];
   checkClientTable(clientIds, "changes");
@@ -32,6 +33,7 @@ export function apply(doc: Document, data: Uint8Array): void {
     const idx = clientIds.map((c) => doc._intern(c));
     const resolved = resolveNames(msg.names, idx, msg.format);
     let incoming = decodeChanges(msg.changes, idx, resolved);
+    if (screen !== null) screen(new ChangeReview(doc, incoming));
     if (doc._pending.length) incoming = incoming.filter((ch) => !isPending(doc, ch));
     [ready, waiting] = plan(doc, doc._pending, incoming);
   } catch (exc) {
