@@ -90,3 +90,16 @@ test("equivocation: two different operations under one client id and seq", () =>
   b.apply(a1.changes(), { screen: (r) => { found = r.equivocation(); } });
   assert.equal(found, null);
 });
+
+test("subscribers that do not read text edits get events without them", () => {
+  const a = new Document("a", { clock });
+  const b = new Document("b", { clock });
+  const events: ChangeEvent[] = [];
+  b.subscribe((e) => events.push(e), { textEdits: false });
+  a.getText("t").insert(0, "abc");
+  b.apply(a.changes());
+  assert.equal(events.length, 1);
+  assert.deepEqual([...(events[0] as ChangeEvent).names], ["t"]);
+  assert.equal((events[0] as ChangeEvent).textEdits.size, 0);
+  assert.equal(b.getText("t").toString(), "abc");
+});

@@ -81,7 +81,7 @@ export class Document {
   /** @internal */ _maps = new Map<string, MapState>();
   /** @internal The container id of each key of the tables above. */ _cids = new Map<string, ContainerId>();
   /** @internal Changes waiting for causal predecessors. */ _pending: Change[] = [];
-  /** @internal */ _subscribers: Subscriber[] = [];
+  /** @internal */ _subscribers: (Subscriber & { withoutTextEdits?: boolean })[] = [];
   /** @internal */ _depsStale = true;
   /** @internal This replica's client index. */ _me: number;
 
@@ -252,7 +252,7 @@ export class Document {
 
   /** Set several fields under one clock. Every value is checked first: a bad one changes nothing. */
   update(mapping: Readonly<Record<string, unknown>>): void {
-    if (mapping === null || typeof mapping !== "object") throw new InvalidTypeError("update takes an object");
+    if (mapping === null || typeof mapping !== "object" || Array.isArray(mapping)) throw new InvalidTypeError("update takes an object");
     const items: [string, JSONValue][] = [];
     for (const field of Object.keys(mapping)) {
       if (!this._fields.has(field)) this._checkKind(field, "field");
@@ -315,10 +315,15 @@ export class Document {
   /**
    * Call `callback(event)` after every local or remote change; returns a function that
    * unsubscribes. Exceptions a callback throws reach the caller of the edit or `apply`.
+   *
+   * `options.textEdits: false` says the callback does not read `event.textEdits`: while no
+   * subscriber wants them, remote changes are applied without recording them, and events of
+   * remote changes carry none.
    */
-  subscribe(callback: Subscriber): Unsubscribe {
+  subscribe(callback: Subscriber, options: { textEdits?: boolean } = {}): Unsubscribe {
     if (typeof callback !== "function") throw new InvalidTypeError("subscribe takes a function");
-    const entry: Subscriber = (e) => callback(e);
+    const entry: Subscriber & { withoutTextEdits?: boolean } = (e) => callback(e);
+    if (options.textEdits === false) entry.withoutTextEdits = true;
     this._subscribers = [...this._subscribers, entry];
     return () => {
       this._subscribers = this._subscribers.filter((s) => s !== entry);

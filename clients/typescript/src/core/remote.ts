@@ -42,8 +42,10 @@ export function apply(doc: Document, data: Uint8Array, screen: Screen | null = n
   }
   doc._pending = waiting;
   if (ready.length) {
-    if (!doc._subscribers.length) {
-      integrate(doc, ready, null);
+    const subscribers = doc._subscribers;
+    if (!subscribers.some((s) => !s.withoutTextEdits)) {
+      const touched = integrate(doc, ready, null);
+      if (subscribers.length) doc._emit(false, touched);
       return;
     }
     const edits = new Map<string, TextState>();
