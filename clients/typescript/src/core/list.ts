@@ -40,9 +40,13 @@ export class ListItem {
 
 /** A sort entry of the visible order. */
 interface Slot {
+  /** The item's position key. */
   readonly key: string;
+  /** Its inserter's client id (ties between equal keys). */
   readonly clientId: string;
+  /** Its seq. */
   readonly seq: number;
+  /** Its id. */
   readonly id: ItemId;
 }
 

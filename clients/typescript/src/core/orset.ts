@@ -8,6 +8,7 @@ import { ckey, type ContainerId, type ItemId } from "./ids.js";
 import { SET_ADD, SET_REMOVE } from "./ops.js";
 import { checkScalar, compareStr, scalarKey, scalarTag, type JSONScalar } from "./values.js";
 
+/** The map key of an add tag. */
 export function tagKey(t: ItemId): string {
   return `${t[0]}:${t[1]}`;
 }

@@ -276,6 +276,7 @@ class Created {
     return `${client}\u0001${ckey(name)}`;
   }
 
+  /** Record the run `first..last` of `client` made in container `name`. */
   add(name: ContainerId, client: number, first: number, last: number): void {
     const k = Created.key(name, client);
     let runs = this.runs.get(k);
@@ -288,10 +289,12 @@ class Created {
     this.added.push(k);
   }
 
+  /** A point to {@link rollback} to. */
   mark(): number {
     return this.added.length;
   }
 
+  /** Forget every run added since `mark`. */
   rollback(mark: number): void {
     while (this.added.length > mark) {
       const runs = this.runs.get(this.added.pop() as string) as [number[], number[]];
@@ -300,6 +303,7 @@ class Created {
     }
   }
 
+  /** Whether one run made so far holds every seq `lo..hi` of `client`. */
   holdsRun(name: ContainerId, client: number, lo: number, hi: number): boolean {
     const runs = this.runs.get(Created.key(name, client));
     if (runs === undefined) return false;
@@ -307,6 +311,7 @@ class Created {
     return i >= 0 && hi <= (runs[1][i] as number);
   }
 
+  /** Whether a run made so far holds `item`. */
   holds(name: ContainerId, item: ItemId): boolean {
     return this.holdsRun(name, item[0], item[1], item[1]);
   }
