@@ -113,7 +113,7 @@ export class StepPicker {
 }
 
 /** Run a random scenario: edits on random replicas, and now and then an exchange. */
-function randomScenario(seed: number, ids: string[], n: number): { scenario: Scenario; replay: Replay } {
+export function randomScenario(seed: number, ids: string[], n: number): { scenario: Scenario; replay: Replay } {
   const picker = new StepPicker(prng(seed));
   const replicas: Record<string, [number, number]> = {};
   ids.forEach((id, i) => { replicas[id] = [1000 + 10 * i, 1 + i]; });
@@ -127,15 +127,22 @@ function randomScenario(seed: number, ids: string[], n: number): { scenario: Sce
       // A step the state refuses (a name of another kind, say): left out.
     }
   };
+  const labels: string[] = [];
   for (let k = 0; k < n; k++) {
-    const r = picker.int(10);
+    const r = picker.int(12);
+    const a = picker.pick(ids);
+    const b = picker.pick(ids.filter((x) => x !== a));
     if (r < 8) {
-      const id = picker.pick(ids);
-      run(picker.edit(id, replay.docs.get(id) as Document));
-    } else {
-      const a = picker.pick(ids);
-      const b = picker.pick(ids.filter((x) => x !== a));
+      run(picker.edit(a, replay.docs.get(a) as Document));
+    } else if (r < 10) {
       run(["sync", a, b]);
+    } else if (r < 11) {
+      // A change set kept for later: delivered out of order, twice, or never.
+      const label = `m${labels.length}`;
+      labels.push(label);
+      run(["capture", label, a, picker.int(3) ? b : null]);
+    } else if (labels.length) {
+      run(["deliver", picker.pick(labels), b]);
     }
   }
   run(["capture", "delta", ids[0], ids[1]]);
@@ -167,7 +174,7 @@ export function generateFromTs(): Map<string, Uint8Array> {
     const subject = replay.docs.get(ids[0]) as Document;
     files.set(`${name}.changes.bin`, subject.changes());
     files.set(`${name}.snapshot.bin`, subject.save());
-    for (const [label, data] of replay.captured) files.set(`${name}.${label}.bin`, data);
+    files.set(`${name}.delta.bin`, replay.captured.get("delta") as Uint8Array);
     expected[name] = expect(subject, replay);
   }
   {
