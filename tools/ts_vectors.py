@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -501,6 +502,19 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
             "cut": len(files["fields.snapshot.bin"]) - 1,
         },
     ]
+    # Wire-format details the protobuf runtimes must read alike: field number 0, wire types
+    # 6 and 7, unmatched groups and varints over 10 bytes are corrupt; unknown fields,
+    # groups and known fields sent with another wire type are skipped.
+    valid = files["counters.changes.bin"]
+    for extra in ("0001", "a701", "a601", "a00105", "1005", "a301a401", "a301ac01"):
+        cases.append({"kind": "changes", "hex": valid.hex() + extra})
+    cases.append({"kind": "changes", "hex": "088280808020" + valid[2:].hex()})
+    cases.append({"kind": "changes", "hex": "0882" + "80" * 9 + "01" + valid[2:].hex()})
+    snap = files["counters.snapshot.bin"]
+    for extra in ("0001", "a00105", "1005"):
+        body = snap[:-5] + bytes.fromhex(extra)
+        sealed = body + b"\x5d" + zlib.crc32(body).to_bytes(4, "little")
+        cases.append({"kind": "snapshot", "hex": sealed.hex()})
     sources = [
         (f"{s}.changes.bin", "changes") for s in ("fields", "lists", "nested", "sets", "text")
     ]

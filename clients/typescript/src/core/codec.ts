@@ -13,6 +13,7 @@ import { MAX_DEPTH } from "./child.js";
 import * as K from "./ops.js";
 import type { Op } from "./ops.js";
 import { toSafe } from "./version.js";
+import { wireChecked } from "./wire.js";
 import { dumps, isWellFormed, loads, type JSONScalar, type JSONValue } from "./values.js";
 
 /** The format version this release writes. */
@@ -185,7 +186,7 @@ export function parseChangeSet(data: Uint8Array): ChangeSet {
   if (!(data instanceof Uint8Array)) throw new InvalidTypeError("changes must be a Uint8Array");
   let msg: ChangeSet;
   try {
-    msg = fromBinary(ChangeSetSchema, data);
+    msg = fromBinary(ChangeSetSchema, wireChecked(ChangeSetSchema, data));
   } catch (exc) {
     throw new DecodeError(`changes: not a valid protobuf ChangeSet (${(exc as Error).message})`);
   }

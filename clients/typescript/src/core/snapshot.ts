@@ -19,6 +19,7 @@ import * as K from "./ops.js";
 import { bisectRight, cpLength, opWidth, type Op } from "./ops.js";
 import { waitingChanges } from "./remote.js";
 import { toSafe } from "./version.js";
+import { wireChecked } from "./wire.js";
 
 const CHECKSUM_TAG = (11 << 3) | 5;
 
@@ -90,7 +91,7 @@ export function load(data: Uint8Array, clientId: string | null, options: Documen
   const intact = sealed && crc32(data.subarray(0, n0 - 5)) === new DataView(data.buffer, data.byteOffset, n0).getUint32(n0 - 4, true);
   let snap: Snapshot;
   try {
-    snap = fromBinary(SnapshotSchema, data);
+    snap = fromBinary(SnapshotSchema, wireChecked(SnapshotSchema, data));
   } catch (exc) {
     if (sealed && !intact) throw new DecodeError("snapshot: checksum mismatch (corrupt or truncated)");
     throw new DecodeError(`snapshot: truncated or not a protobuf Snapshot (${(exc as Error).message})`);

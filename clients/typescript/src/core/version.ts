@@ -8,6 +8,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DecodeError, InvalidTypeError } from "../errors.js";
 import { VersionSchema } from "../gen/synckit/v1/changes_pb.js";
 import { compareStr } from "./values.js";
+import { wireChecked } from "./wire.js";
 
 /** How two versions relate: the answer of {@link VersionVector.compare}. */
 export type Ordering = "before" | "after" | "equal" | "concurrent";
@@ -137,7 +138,7 @@ export class VersionVector {
     }
     let msg;
     try {
-      msg = fromBinary(VersionSchema, data);
+      msg = fromBinary(VersionSchema, wireChecked(VersionSchema, data));
     } catch (exc) {
       throw new DecodeError(`version vector: not a protobuf Version message (${(exc as Error).message})`);
     }
