@@ -214,3 +214,12 @@ test("JSON text is written as Python writes it", () => {
   assert.equal(pyFloatRepr(1234.5), "1234.5");
   assert.equal(dumps({ s: "é\n\u0001\u2028🙂", a: [true, null] }), '{"s":"é\\n\\u0001\u2028🙂","a":[true,null]}');
 });
+
+test("a field operation naming a nested container is refused (the Python core crashes on it)", () => {
+  // Made by the Python core's protobuf: FIELD_SET on name 1, a nested container's entry.
+  const data = new Uint8Array(Buffer.from("08021201611a01781a0c005b302c226b222c302c305d221810012a020101320200023a058080c03e0042055b312c325d", "hex"));
+  const doc = new Document("r");
+  assert.throws(() => doc.apply(data), /names a nested container/);
+  assert.deepEqual(doc.toJSON(), {});
+  assert.equal(doc.version().size, 0);
+});

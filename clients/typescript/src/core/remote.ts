@@ -128,6 +128,10 @@ function checkRefs(doc: Document, ch: Change, created: Created): void {
   for (const op of ch.ops) {
     if (op[0] === K.SKIP) continue;
     const cid = op[2];
+    if ((op[0] === K.FIELD_SET || op[0] === K.FIELD_DELETE) && typeof cid !== "string") {
+      // (The Python core fails half-way through applying such an operation.)
+      throw new DecodeError(`changes: field operation ${clientId}:${op[1]} names a nested container`);
+    }
     if (typeof cid !== "string" && !checked.has(ckey(cid))) {
       checkPath(doc, cid, op[1], created, unseen, refuse, clientId);
       checked.add(ckey(cid));

@@ -166,6 +166,9 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     const writer = doc._clients[ch.client] as string;
     for (const op of ch.ops) {
       if (op[0] === K.TEXT_INSERT || op[0] === K.TEXT_DELETE) throw new DecodeError("snapshot: text operations belong in text states");
+      if ((op[0] === K.FIELD_SET || op[0] === K.FIELD_DELETE) && typeof op[2] !== "string") {
+        throw inconsistent("a field operation names a nested container");
+      }
       if (op[0] !== K.FIELD_SET && op[0] !== K.FIELD_DELETE) log.push(op);
       if (op[0] === K.LIST_MOVE || op[0] === K.LIST_DELETE || op[0] === K.SET_REMOVE) secondPass.push([ch.client, op]);
       else if (op[0] !== K.SKIP) doc._applyOp(ch.client, writer, op);
