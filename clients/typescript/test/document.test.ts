@@ -223,3 +223,14 @@ test("a field operation naming a nested container is refused (the Python core cr
   assert.deepEqual(doc.toJSON(), {});
   assert.equal(doc.version().size, 0);
 });
+
+test("map keys and set members come in Python's order (code points, then type tags)", () => {
+  const doc = new Document("a", { clock });
+  const m = doc.getMap("m");
+  for (const k of ["\uffff", "😀", "é", "Z", "a", "\ue000"]) m.set(k, 1);
+  // What the Python core gives for the same keys.
+  assert.deepEqual(m.keys().map((k) => (k.codePointAt(0) as number).toString(16)), ["5a", "61", "e9", "e000", "ffff", "1f600"]);
+  const s = doc.getSet("s");
+  for (const v of ["\uffff", "😀", 2, 1.5, true, null, "", -1]) s.add(v);
+  assert.deepEqual(s.values(), [true, 1.5, -1, 2, null, "", "\uffff", "😀"]);
+});
