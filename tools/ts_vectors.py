@@ -449,6 +449,25 @@ def _long_text() -> dict[str, Any]:
     return {"replicas": {"alice": [1000, 1], "bob": [1000, 1]}, "steps": steps}
 
 
+def _kinds() -> dict[str, Any]:
+    # Replicas apart use one name for different kinds: every value stays in the state, and
+    # the view shows text over list over map over set over counter over field.
+    steps: list[Step] = [
+        ["set", "alice", "x", "a field"],
+        ["append", "bob", ["list", "x"], "a list"],
+        ["tins", "carol", ["text", "x"], 0, "a text"],
+        ["inc", "alice", ["counter", "y"], 2],
+        ["add", "bob", ["set", "y"], "a set"],
+        ["mset", "carol", ["map", "z"], "k", 1],
+        ["inc", "alice", ["counter", "z"], 5],
+        ["syncall"],
+    ]
+    return {
+        "replicas": {"alice": [1000, 1], "bob": [1000, 1], "carol": [1000, 1]},
+        "steps": steps,
+    }
+
+
 def scenarios() -> dict[str, dict[str, Any]]:
     """Every scenario by name: ``{"replicas": {id: [clock start, step]}, "steps": [...]}``."""
     return {
@@ -463,6 +482,7 @@ def scenarios() -> dict[str, dict[str, Any]]:
         "parts": _parts(),
         "text": _text(),
         "long_text": _long_text(),
+        "kinds": _kinds(),
     }
 
 
