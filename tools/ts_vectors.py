@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from synckit import Document, VersionVector
+from synckit.v1 import changes_pb2
 
 __all__ = ["OUT", "Clock", "Replay", "generate", "main", "scenarios"]
 
@@ -535,6 +536,9 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
         body = snap[:-5] + bytes.fromhex(extra)
         sealed = body + b"\x5d" + zlib.crc32(body).to_bytes(4, "little")
         cases.append({"kind": "snapshot", "hex": sealed.hex()})
+    # Containers nest at most 32 deep: a map set at depth 32 applies, at 33 it is refused.
+    for depth in (32, 33):
+        cases.append({"kind": "changes", "hex": _nested_change_set(depth).hex()})
     sources = [
         (f"{s}.changes.bin", "changes") for s in ("fields", "lists", "nested", "sets", "text")
     ]
@@ -569,6 +573,24 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
         base = files[case["base"]] if "base" in case else None
         case.update(_outcome(case["kind"], data, base))
     return cases
+
+
+def _nested_change_set(depth: int) -> bytes:
+    """A change set that sets a key of a map nested ``depth`` deep (maps at fresh keys)."""
+    msg = changes_pb2.ChangeSet(format=2, clients=["deep"], names=["root"])
+    change = msg.changes.add(client=0, start=1)
+    for level in range(depth):
+        msg.names.append("\x00" + json.dumps([level, "k", 0, 0], separators=(",", ":")))
+        change.kinds.append(14)  # MAP_CREATE of a map at key "k" of the previous map
+        change.ints.extend([level, 1, 0, 0])
+        change.hlcs.append(65536000 if level == 0 else 1)
+        change.strs.append("k")
+    change.kinds.append(12)  # MAP_SET in the deepest map
+    change.ints.append(depth)
+    change.hlcs.append(1)
+    change.strs.append("leaf")
+    change.values = "[true]"
+    return msg.SerializeToString()
 
 
 def _damaged(files: dict[str, bytes], case: dict[str, Any]) -> bytes:

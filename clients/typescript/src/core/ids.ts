@@ -42,8 +42,9 @@ const KEYS = new WeakMap<object, string>();
 
 /**
  * A string that identifies `cid` by value (JavaScript maps compare arrays by identity): a
- * top-level name is its own key unless it starts with U+0000; anything else is U+0000 and
- * JSON.
+ * top-level name is its own key unless it starts with U+0000 (then U+0000 and its JSON); a
+ * nested one's is U+0000, the length of its parent's key, ":", that key and its step, so
+ * keys grow linearly with depth and no two containers share one.
  */
 export function ckey(cid: ContainerId): string {
   if (typeof cid === "string") {
@@ -51,13 +52,15 @@ export function ckey(cid: ContainerId): string {
   }
   const known = KEYS.get(cid);
   if (known !== undefined) return known;
-  let key: string;
+  const parent = ckey(cid[0]);
+  let step: string;
   if (cid.length === 3) {
     const epoch = cid[2];
-    key = "\u0000" + JSON.stringify([ckey(cid[0]), cid[1], epoch === null ? -1 : epoch[0], epoch === null ? 0 : epoch[1]]);
+    step = JSON.stringify([cid[1], epoch === null ? -1 : epoch[0], epoch === null ? 0 : epoch[1]]);
   } else {
-    key = "\u0000" + JSON.stringify([ckey(cid[0]), cid[1][0], cid[1][1]]);
+    step = `${cid[1][0]},${cid[1][1]}`;
   }
+  const key = `\u0000${parent.length}:${parent}${step}`;
   KEYS.set(cid, key);
   return key;
 }
