@@ -51,7 +51,7 @@ const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -50, 
 const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.constantFrom("k", "l", "é"), scalar, { maxKeys: 2 }));
 
 export const command = fc.record({
-  kind: fc.nat(23),
+  kind: fc.nat(24),
   r: fc.nat(10),
   a: fc.nat(40),
   b: fc.nat(40),
@@ -69,7 +69,7 @@ function edit(doc: Document, c: Command): void {
   const lists = [() => doc.getList("l"), () => doc.getMap("m").getList("ml"), () => doc.getList("kids")];
   const list = lists[c.a % lists.length] as () => ReturnType<Document["getList"]>;
   const texts = [() => doc.getText("t"), () => doc.getMap("m").getText("mt")];
-  switch (c.kind % 16) {
+  switch (c.kind % 17) {
     case 0: doc.set(["f", "g"][c.a % 2] as string, c.v); break;
     case 1: doc.delete(["f", "g"][c.a % 2] as string); break;
     case 2: doc.update({ f: c.v, u: c.b }); break;
@@ -96,6 +96,18 @@ function edit(doc: Document, c: Command): void {
       }
       break;
     }
+    case 16: { // edit inside an item of "kids" that is a container (a wrong guess is refused)
+      const kids = doc.getList("kids");
+      if (!kids.length) break;
+      const i = c.a % kids.length;
+      const kind = c.b % 5;
+      if (kind === 0) kids.getMap(i).set(["k", "j"][c.b % 2] as string, c.v);
+      else if (kind === 1) kids.getList(i).insert(0, c.v);
+      else if (kind === 2) kids.getCounter(i).increment(c.a);
+      else if (kind === 3) kids.getSet(i).add(c.s as never);
+      else kids.getText(i).insert(0, "t");
+      break;
+    }
     default: {
       const kids = doc.getList("kids");
       const kind = c.b % 5;
@@ -115,7 +127,7 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
   const known: (ReturnType<Document["version"]> | null)[] = docs.map(() => null);
   for (const c of commands) {
     const doc = docs[c.r % n] as Document;
-    if (c.kind < 16) {
+    if (c.kind < 17) {
       try {
         edit(doc, c);
       } catch (exc) {
@@ -126,11 +138,11 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
     }
     const to = (c.r + 1 + (c.a % (n - 1))) % n;
     switch (c.kind) {
-      case 16: case 17: // send what the sender thinks the receiver lacks (maybe stale)
+      case 17: case 18: // send what the sender thinks the receiver lacks (maybe stale)
         pool.push({ to, data: doc.changes(c.b % 3 === 0 ? null : known[to]) });
         known[to] = (docs[to] as Document).version();
         break;
-      case 18: case 19: case 20: { // deliver one message; sometimes keep it (a duplicate)
+      case 19: case 20: case 21: { // deliver one message; sometimes keep it (a duplicate)
         if (!pool.length) break;
         const i = c.a % pool.length;
         const m = pool[i] as Message;
@@ -138,8 +150,8 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
         (docs[m.to] as Document).apply(m.data);
         break;
       }
-      case 21: if (pool.length) pool.splice(c.a % pool.length, 1); break; // lose one
-      case 22: (docs[to] as Document).apply(doc.changes((docs[to] as Document).version())); break;
+      case 22: if (pool.length) pool.splice(c.a % pool.length, 1); break; // lose one
+      case 23: (docs[to] as Document).apply(doc.changes((docs[to] as Document).version())); break;
       default: doc.merge(docs[to] as Document);
     }
   }

@@ -50,7 +50,7 @@ export class StepPicker {
 
   /** A random edit step by replica `id` on `doc`. */
   edit(id: string, doc: Document): Step {
-    const r = this.int(17);
+    const r = this.int(18);
     const listLen = (path: unknown[]): number => {
       try {
         const json = path.length === 2 ? doc.toJSON()[path[1] as string] : (doc.getMap("m").toJSON()[path[3] as string]);
@@ -103,6 +103,17 @@ export class StepPicker {
         if (!len) return ["tins", id, path, 0, "start"];
         const pos = this.int(len);
         return ["tdel", id, path, pos, 1 + this.int(Math.min(3, len - pos))];
+      }
+      case 17: {
+        const n = listLen(["list", "l2"]);
+        if (!n) return ["append", id, ["list", "l2"], 0];
+        const kind = this.pick(["map", "list", "counter", "set", "text"]);
+        const path = ["list", "l2", kind, this.int(n)];
+        if (kind === "map") return ["mset", id, path, this.pick(["k", "j"]), this.value()];
+        if (kind === "list") return ["insert", id, path, 0, this.value()];
+        if (kind === "counter") return ["inc", id, path, this.int(9) - 4];
+        if (kind === "set") return ["add", id, path, this.pick(SCALARS)];
+        return ["tins", id, path, 0, "t"];
       }
       default: {
         const n = listLen(["list", "l2"]);
