@@ -469,6 +469,31 @@ def _kinds() -> dict[str, Any]:
     }
 
 
+def _python_values() -> dict[str, Any]:
+    # Values a JavaScript number or object cannot hold as Python does: 1.0 apart from 1, an
+    # integer beyond 2^53, integer-like object keys out of order. The TypeScript side does
+    # not replay these steps (it would read 1.0 as 1): it checks that it relays what it
+    # receives exactly (bob's capture) and saves it back byte for byte.
+    steps: list[Step] = [
+        ["set", "alice", "float", 1.0],
+        ["set", "alice", "big", 2**64 + 1],
+        ["set", "alice", "keys", {"b": 1, "2": 2, "1": 1.0, "a": [2.0, 3]}],
+        ["add", "alice", ["set", "s"], 1],
+        ["add", "alice", ["set", "s"], 1.0],
+        ["add", "alice", ["set", "s"], 2.0],
+        ["add", "alice", ["set", "s"], 2**60 + 1],
+        ["insert", "alice", ["list", "l"], 0, {"10": 1, "9": 2}],
+        ["mset", "alice", ["map", "m"], "k", -0.0],
+        ["sync", "alice", "bob"],
+        ["capture", "bob_all", "bob", None],
+    ]
+    return {
+        "replicas": {"alice": [1000, 1], "bob": [1000, 1]},
+        "steps": steps,
+        "python_only": True,
+    }
+
+
 def scenarios() -> dict[str, dict[str, Any]]:
     """Every scenario by name: ``{"replicas": {id: [clock start, step]}, "steps": [...]}``."""
     return {
@@ -484,6 +509,7 @@ def scenarios() -> dict[str, dict[str, Any]]:
         "text": _text(),
         "long_text": _long_text(),
         "kinds": _kinds(),
+        "python_values": _python_values(),
     }
 
 

@@ -14,6 +14,7 @@ import type { Checkpoint } from "./text/index.js";
 import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { bisectRight, opWidth, seqOf, splitOp, type Op } from "./ops.js";
+import { copyRaw } from "./pyjson.js";
 import { VersionVector } from "./version.js";
 
 /** `Document.changes(since, until)`: see {@link Document.changes}. */
@@ -50,11 +51,12 @@ export function opsSince(doc: Document, c: number, after: number): Op[] {
     sources += 2;
     const entries = [...doc._fields];
     for (let j = entries.length - 1; j >= 0; j--) {
-      const [name, [hlc, w, seq, value]] = entries[j] as [string, readonly [bigint, number, number, unknown]];
+      const [name, entry] = entries[j] as [string, readonly [bigint, number, number, unknown]];
+      const [hlc, w, seq, value] = entry;
       if (w === c) {
         if (seq <= after) break;
         if (value === DELETED) ops.push([K.FIELD_DELETE, seq, name, hlc]);
-        else ops.push([K.FIELD_SET, seq, name, hlc, value as never]);
+        else ops.push(copyRaw(entry, [K.FIELD_SET, seq, name, hlc, value as never]));
       }
     }
   }

@@ -12,6 +12,7 @@ import { ckey, depthOf, type ContainerId, type ItemId } from "./ids.js";
 import { MAX_DEPTH } from "./child.js";
 import * as K from "./ops.js";
 import type { Op } from "./ops.js";
+import { pythonElements, RAW } from "./pyjson.js";
 import { toSafe } from "./version.js";
 import { wireChecked } from "./wire.js";
 import { dumps, isWellFormed, loads, type JSONScalar, type JSONValue } from "./values.js";
@@ -113,7 +114,8 @@ export class ChangeSetWriter {
     const kinds: number[] = [];
     const ints: number[] = [];
     const hlcs: bigint[] = [];
-    const values: JSONValue[] = [];
+    const values: string[] = [];
+    const text = (holder: Op, v: JSONValue): string => RAW.get(holder) ?? dumps(v);
     const strs: string[] = [];
     const texts: string[] = [];
     let lastHlc = 0n;
@@ -129,7 +131,7 @@ export class ChangeSetWriter {
       }
       ints.push(this.name(op[2]));
       switch (op[0]) {
-        case K.FIELD_SET: hlc(op[3]); values.push(op[4]); break;
+        case K.FIELD_SET: hlc(op[3]); values.push(text(op, op[4])); break;
         case K.TEXT_INSERT: {
           const [, , , left, right, content] = op;
           if (left === null) ints.push(0, 0);
@@ -142,16 +144,16 @@ export class ChangeSetWriter {
         case K.TEXT_DELETE: ints.push(this.client(op[3]), op[4], op[5]); break;
         case K.FIELD_DELETE: hlc(op[3]); break;
         case K.COUNTER_ADD: ints.push(op[3]); break;
-        case K.SET_ADD: values.push(op[3]); break;
+        case K.SET_ADD: values.push(text(op, op[3])); break;
         case K.SET_REMOVE:
           ints.push(op[4].length);
           for (const [c, s] of op[4]) ints.push(this.client(c), s);
-          values.push(op[3]);
+          values.push(text(op, op[3]));
           break;
-        case K.LIST_INSERT: hlc(op[3]); values.push(op[4]); strs.push(op[5]); break;
+        case K.LIST_INSERT: hlc(op[3]); values.push(text(op, op[4])); strs.push(op[5]); break;
         case K.LIST_MOVE: ints.push(this.client(op[3][0]), op[3][1]); hlc(op[4]); strs.push(op[5]); break;
         case K.LIST_DELETE: ints.push(this.client(op[3][0]), op[3][1]); break;
-        case K.MAP_SET: hlc(op[4]); strs.push(op[3]); values.push(op[5]); break;
+        case K.MAP_SET: hlc(op[4]); strs.push(op[3]); values.push(text(op, op[5])); break;
         case K.MAP_DELETE: hlc(op[4]); strs.push(op[3]); break;
         case K.MAP_CREATE: {
           hlc(op[4]);
@@ -168,7 +170,7 @@ export class ChangeSetWriter {
     msg.kinds = kinds;
     msg.ints = ints.map((n) => BigInt(n));
     msg.hlcs = hlcs;
-    if (values.length) msg.values = dumps(values);
+    if (values.length) msg.values = "[" + values.join(",") + "]";
     msg.strs = strs;
     if (texts.length) msg.text = texts.join("");
   }
@@ -295,16 +297,18 @@ export function decodeChanges(changes: readonly PbChange[], clients: readonly nu
       if (ds) deps.set(dclient, Math.max(ds, deps.get(dclient) ?? 0));
     });
     if (!msg.kinds.length) throw new DecodeError(`${where}: no operations`);
-    let values: unknown = [];
+    let raw: string[] | null = [];
+    let values: JSONValue[] = [];
     if (msg.values) {
       try {
-        values = loads(msg.values, "values");
+        raw = pythonElements(msg.values);
+        if (raw !== null) values = raw.map((r) => loads(r, "values") as JSONValue);
       } catch (exc) {
         throw new DecodeError(`${where}: values are not valid JSON (${(exc as Error).message})`);
       }
     }
-    if (!Array.isArray(values)) throw new DecodeError(`${where}: values must be a JSON array`);
-    const ops = decodeOps(msg, start, clients, names, values as JSONValue[], where);
+    if (raw === null) throw new DecodeError(`${where}: values must be a JSON array`);
+    const ops = decodeOps(msg, start, clients, names, values, raw, where);
     out.push(new Change(client, start, deps, ops));
   });
   return out;
@@ -312,7 +316,7 @@ export function decodeChanges(changes: readonly PbChange[], clients: readonly nu
 
 class ColumnEnd extends Error {}
 
-function decodeOps(msg: PbChange, start: number, clients: readonly number[], names: readonly ContainerId[], values: JSONValue[], where: string): Op[] {
+function decodeOps(msg: PbChange, start: number, clients: readonly number[], names: readonly ContainerId[], values: JSONValue[], raw: string[], where: string): Op[] {
   const ints = msg.ints.map((v) => toSafe(v, `${where}: an int operand`));
   const hlcs = msg.hlcs;
   const strs = msg.strs;
@@ -336,6 +340,12 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
     if (vi >= values.length) throw new ColumnEnd();
     return values[vi++] as JSONValue;
   };
+  // Keep the Python text of the value just read where the value's own encoding differs.
+  const keep = (op: Op, v: JSONValue): Op => {
+    const r = raw[vi - 1] as string;
+    if (r !== dumps(v)) RAW.set(op, r);
+    return op;
+  };
   const str = (): string => {
     if (si >= strs.length) throw new ColumnEnd();
     return strs[si++] as string;
@@ -351,7 +361,8 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
       switch (kind) {
         case K.FIELD_SET: {
           const h = nextHlc();
-          ops.push([K.FIELD_SET, seq, name, h, value()]);
+          const v = value();
+          ops.push(keep([K.FIELD_SET, seq, name, h, v], v));
           seq += 1;
           break;
         }
@@ -384,7 +395,8 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
           seq += 1;
           break;
         case K.SET_ADD:
-          ops.push([K.SET_ADD, seq, name, scalar(value(), where)]);
+          const v = scalar(value(), where);
+          ops.push(keep([K.SET_ADD, seq, name, v], v));
           seq += 1;
           break;
         case K.SET_REMOVE: {
@@ -395,14 +407,15 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
             const c = int(), s = int();
             tags.push(ref(c, s, clients, where, false) as ItemId);
           }
-          ops.push([K.SET_REMOVE, seq, name, scalar(value(), where), tags]);
+          const v = scalar(value(), where);
+          ops.push(keep([K.SET_REMOVE, seq, name, v, tags], v));
           seq += 1;
           break;
         }
         case K.LIST_INSERT: {
           const h = nextHlc();
           const v = value();
-          ops.push([K.LIST_INSERT, seq, name, h, v, key(str(), where)]);
+          ops.push(keep([K.LIST_INSERT, seq, name, h, v, key(str(), where)], v));
           seq += 1;
           break;
         }
@@ -425,7 +438,10 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
         case K.MAP_CREATE: {
           const h = nextHlc();
           const k = str();
-          if (kind === K.MAP_SET) ops.push([K.MAP_SET, seq, name, k, h, value()]);
+          if (kind === K.MAP_SET) {
+            const v = value();
+            ops.push(keep([K.MAP_SET, seq, name, k, h, v], v));
+          }
           else if (kind === K.MAP_DELETE) ops.push([K.MAP_DELETE, seq, name, k, h]);
           else {
             const child = int(), ec = int(), es = int();

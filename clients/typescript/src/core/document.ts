@@ -21,6 +21,7 @@ import { DELETED, MapState, SyncMap } from "./map.js";
 import * as K from "./ops.js";
 import type { Op } from "./ops.js";
 import { ORSet, ORSetState } from "./orset.js";
+import { copyRaw, RAW } from "./pyjson.js";
 import { apply as applyChanges, merge as mergeDocs } from "./remote.js";
 import type { Screen } from "./screen.js";
 import { load as loadSnapshot, save as saveSnapshot } from "./snapshot.js";
@@ -388,13 +389,13 @@ export class Document {
         const cur = this._fields.get(name);
         if (cur === undefined || compareClock(hlc, writer, cur[0], this._clients[cur[1]] as string) > 0) {
           this._fields.delete(name);
-          this._fields.set(name, [hlc, c, op[1], op[0] === K.FIELD_SET ? op[4] : DELETED]);
+          this._fields.set(name, copyRaw(op, [hlc, c, op[1], op[0] === K.FIELD_SET ? op[4] : DELETED]));
         }
         break;
       }
       case K.COUNTER_ADD: this._counterAdd(op[2], op[3]); break;
-      case K.SET_ADD: this._setState(op[2]).add(op[3], [c, op[1]]); break;
-      case K.SET_REMOVE: this._setState(op[2]).remove(op[3], op[4]); break;
+      case K.SET_ADD: this._setState(op[2]).add(op[3], [c, op[1]], RAW.get(op)); break;
+      case K.SET_REMOVE: this._setState(op[2]).remove(op[3], op[4], RAW.get(op)); break;
       case K.LIST_INSERT:
         this._seeHlc(op[3]);
         this._listState(op[2]).insert([c, op[1]], writer, op[4], op[5], op[3]);

@@ -18,17 +18,17 @@ export class ORSetState {
   /** @internal scalar key to [member, tags by tagKey]. */
   readonly members = new Map<string, [JSONScalar, Map<string, ItemId>]>();
 
-  /** Add `member` with `tag`. */
-  add(member: JSONScalar, tag: ItemId): void {
-    const key = scalarKey(member);
+  /** Add `member` with `tag` (`raw`: its Python text, when it came from another replica). */
+  add(member: JSONScalar, tag: ItemId, raw?: string): void {
+    const key = scalarKey(member, raw);
     const entry = this.members.get(key);
     if (entry === undefined) this.members.set(key, [member, new Map([[tagKey(tag), tag]])]);
     else entry[1].set(tagKey(tag), tag);
   }
 
-  /** Remove the `tags` of `member`. */
-  remove(member: JSONScalar, tags: readonly ItemId[]): void {
-    const key = scalarKey(member);
+  /** Remove the `tags` of `member` (`raw`: as for {@link add}). */
+  remove(member: JSONScalar, tags: readonly ItemId[], raw?: string): void {
+    const key = scalarKey(member, raw);
     const entry = this.members.get(key);
     if (entry === undefined) return;
     for (const t of tags) entry[1].delete(tagKey(t));
@@ -54,14 +54,14 @@ export class ORSetState {
 
   /** Members in a replica-independent order (by type, then value), as Python's. */
   values(): JSONScalar[] {
-    return [...this.members.values()].map((e) => e[0]).sort(compareScalars);
+    return [...this.members]
+      .sort(([ka, [a]], [kb, [b]]) => compareScalars(a, b, ka[0] as string, kb[0] as string))
+      .map(([, [member]]) => member);
   }
 }
 
 /** Python's order of set members: type tag ("b" < "f" < "i" < "n" < "s"), then value. */
-export function compareScalars(a: JSONScalar, b: JSONScalar): number {
-  const ta = scalarTag(a);
-  const tb = scalarTag(b);
+export function compareScalars(a: JSONScalar, b: JSONScalar, ta = scalarTag(a), tb = scalarTag(b)): number {
   if (ta !== tb) return ta < tb ? -1 : 1;
   if (typeof a === "string") return compareStr(a, b as string);
   if (a === null) return 0;

@@ -18,6 +18,7 @@ import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { cpLength, opWidth, splitOp, type Op } from "./ops.js";
 import { compareClock } from "./list.js";
+import { copyRaw } from "./pyjson.js";
 import { ChangeReview, type Screen } from "./screen.js";
 import type { TextState } from "./text/index.js";
 
@@ -240,7 +241,7 @@ function integrate(doc: Document, ready: Change[], recording: Map<string, TextSt
         const cur = fields.get(name);
         if (cur === undefined || compareClock(hlc, writer, cur[0], clients[cur[1]] as string) > 0) {
           if (cur !== undefined) fields.delete(name);
-          fields.set(name, [hlc, c, fieldSeq, op[0] === K.FIELD_SET ? op[4] : DELETED]);
+          fields.set(name, copyRaw(op, [hlc, c, fieldSeq, op[0] === K.FIELD_SET ? op[4] : DELETED]));
         }
         names.push(name);
         continue;

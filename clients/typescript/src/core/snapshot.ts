@@ -18,6 +18,7 @@ import { DELETED } from "./map.js";
 import * as K from "./ops.js";
 import { bisectRight, cpLength, opWidth, type Op } from "./ops.js";
 import { waitingChanges } from "./remote.js";
+import { copyRaw } from "./pyjson.js";
 import { toSafe } from "./version.js";
 import { wireChecked } from "./wire.js";
 
@@ -28,8 +29,9 @@ export function save(doc: Document): Uint8Array {
   const writer = new ChangeSetWriter(doc._clients);
   for (let c = 0; c < doc._clients.length; c++) writer.client(c);
   const perClient: Op[][] = doc._log.map((log) => [...log]);
-  for (const [name, [hlc, c, seq, value]] of doc._fields) {
-    (perClient[c] as Op[]).push(value === DELETED ? [K.FIELD_DELETE, seq, name, hlc] : [K.FIELD_SET, seq, name, hlc, value]);
+  for (const [name, entry] of doc._fields) {
+    const [hlc, c, seq, value] = entry;
+    (perClient[c] as Op[]).push(value === DELETED ? [K.FIELD_DELETE, seq, name, hlc] : copyRaw(entry, [K.FIELD_SET, seq, name, hlc, value]));
   }
   perClient.forEach((ops, c) => {
     ops.sort((a, b) => a[1] - b[1]);

@@ -118,10 +118,15 @@ export function scalarTag(value: JSONScalar): string {
   return "n";
 }
 
-/** A map key that keeps `1`, `true` and `"1"` apart. */
-export function scalarKey(value: JSONScalar): string {
+/**
+ * A map key that keeps `1`, `true` and `"1"` apart: the type tag, then the value's JSON.
+ * `raw` is the Python text of a number received from another replica, which keeps a
+ * Python `1.0` (tag `"f"`) apart from `1` and an integer beyond 2^53 exact.
+ */
+export function scalarKey(value: JSONScalar, raw?: string): string {
+  if (typeof value === "number" && raw !== undefined) return (/[.eE]/.test(raw) ? "f" : "i") + raw;
   const tag = scalarTag(value);
-  return tag === "s" ? "s" + (value as string) : tag + String(value);
+  return tag === "s" ? "s" + (value as string) : tag + dumps(value);
 }
 
 /** Compare two strings by code point, as Python compares `str` (-1, 0 or 1). */

@@ -15,6 +15,8 @@ export type Step = unknown[];
 export interface Scenario {
   replicas: Record<string, [number, number]>;
   steps: Step[];
+  /** Steps only the Python core replays (values JavaScript cannot hold as Python does). */
+  python_only?: boolean;
 }
 
 /** The scenarios the Python side wrote. */
