@@ -484,6 +484,8 @@ def _python_values() -> dict[str, Any]:
         ["add", "alice", ["set", "s"], 2**60 + 1],
         ["insert", "alice", ["list", "l"], 0, {"10": 1, "9": 2}],
         ["mset", "alice", ["map", "m"], "k", -0.0],
+        ["inc", "alice", ["counter", "c"], 2**62],
+        ["inc", "alice", ["counter", "c"], -(2**62) + 3],
         ["sync", "alice", "bob"],
         ["capture", "bob_all", "bob", None],
     ]

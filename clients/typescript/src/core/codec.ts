@@ -112,7 +112,7 @@ export class ChangeSetWriter {
       msg.depSeqs.push(BigInt(s));
     }
     const kinds: number[] = [];
-    const ints: number[] = [];
+    const ints: (number | bigint)[] = [];
     const hlcs: bigint[] = [];
     const values: string[] = [];
     const text = (holder: Op, v: JSONValue): string => RAW.get(holder) ?? dumps(v);
@@ -168,7 +168,7 @@ export class ChangeSetWriter {
       }
     }
     msg.kinds = kinds;
-    msg.ints = ints.map((n) => BigInt(n));
+    msg.ints = ints.map((n) => (typeof n === "bigint" ? n : BigInt(n)));
     msg.hlcs = hlcs;
     if (values.length) msg.values = "[" + values.join(",") + "]";
     msg.strs = strs;
@@ -243,17 +243,20 @@ export function resolveNames(names: readonly string[], clients: readonly number[
     if (!Array.isArray(entry) || (entry.length !== 3 && entry.length !== 4)) {
       throw new DecodeError(`${where}: a nested container needs 3 or 4 fields`);
     }
-    const parent: unknown = entry[0];
-    if (!isInt(parent) || !(0 <= parent && parent < i)) throw new DecodeError(`${where}: parent ${JSON.stringify(parent)} is not an earlier name`);
+    // Python tells 1.0 (a float) from 1: only the latter is an index or a seq.
+    const texts = pythonElements(text.slice(1)) as string[];
+    const fields = (entry as unknown[]).map((v, j) => (typeof v === "number" && /[.eE]/.test(texts[j] as string) ? 0.5 : v));
+    const parent: unknown = fields[0];
+    if (!isInt(parent) || !(0 <= parent && parent < i)) throw new DecodeError(`${where}: parent ${texts[0] ?? JSON.stringify(parent)} is not an earlier name`);
     const parentId = out[parent] as ContainerId;
     if (depthOf(parentId) + 1 > MAX_DEPTH) throw new DecodeError(`${where}: containers nest at most ${MAX_DEPTH} levels deep`);
-    if (entry.length === 4) {
-      const [, key, ec, es] = entry as unknown[];
+    if (fields.length === 4) {
+      const [, key, ec, es] = fields;
       if (typeof key !== "string" || !isInt(ec) || !isInt(es)) throw new DecodeError(`${where}: a map step is [parent, key, client, seq]`);
       if (!isWellFormed(key)) throw new DecodeError(`${where}: the key is not valid Unicode (a lone surrogate)`);
       out.push([parentId, key, ref(ec - 1, es, clients, where, true)]);
     } else {
-      const [, ic, iseq] = entry as unknown[];
+      const [, ic, iseq] = fields;
       if (!isInt(ic) || !isInt(iseq)) throw new DecodeError(`${where}: a list step is [parent, client, seq]`);
       out.push([parentId, ref(ic, iseq, clients, where, false) as ItemId]);
     }
@@ -317,7 +320,7 @@ export function decodeChanges(changes: readonly PbChange[], clients: readonly nu
 class ColumnEnd extends Error {}
 
 function decodeOps(msg: PbChange, start: number, clients: readonly number[], names: readonly ContainerId[], values: JSONValue[], raw: string[], where: string): Op[] {
-  const ints = msg.ints.map((v) => toSafe(v, `${where}: an int operand`));
+  const ints = msg.ints;
   const hlcs = msg.hlcs;
   const strs = msg.strs;
   const text = msg.text ? Array.from(msg.text) : [];
@@ -328,7 +331,11 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
   let ii = 0, hi = 0, vi = 0, si = 0, ti = 0;
   const int = (): number => {
     if (ii >= ints.length) throw new ColumnEnd();
-    return ints[ii++] as number;
+    return toSafe(ints[ii++] as bigint, `${where}: an int operand`);
+  };
+  const bigInt = (): bigint => {
+    if (ii >= ints.length) throw new ColumnEnd();
+    return ints[ii++] as bigint;
   };
   const nextHlc = (): bigint => {
     if (hi >= hlcs.length) throw new ColumnEnd();
@@ -391,7 +398,7 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
           break;
         }
         case K.COUNTER_ADD:
-          ops.push([K.COUNTER_ADD, seq, name, int()]);
+          ops.push([K.COUNTER_ADD, seq, name, bigInt()]);
           seq += 1;
           break;
         case K.SET_ADD:

@@ -75,7 +75,7 @@ export class Document {
   /** @internal The highest clock seen. */ _hlc = 0n;
   /** @internal Field name to register, in write order. */ _fields = new Map<string, FieldEntry>();
   /** @internal Per client, the highest seq of a field write it made. */ _fieldTop: number[] = [];
-  /** @internal Container states by {@link ckey}. */ _counters = new Map<string, number>();
+  /** @internal Container states by {@link ckey}. */ _counters = new Map<string, bigint>();
   /** @internal */ _sets = new Map<string, ORSetState>();
   /** @internal */ _lists = new Map<string, ListState>();
   /** @internal */ _texts = new Map<string, TextState>();
@@ -305,7 +305,7 @@ export class Document {
       const cid = this._cids.get(k);
       return typeof cid === "string" ? cid : null;
     };
-    for (const [k, total] of this._counters) { const n = top(k); if (n !== null) setProp(out, n, total); }
+    for (const [k, total] of this._counters) { const n = top(k); if (n !== null) setProp(out, n, Number(total)); }
     for (const [k, members] of this._sets) { const n = top(k); if (n !== null) setProp(out, n, members.values()); }
     for (const k of this._maps.keys()) { const n = top(k); if (n !== null) setProp(out, n, renderMap(this, n)); }
     for (const k of this._lists.keys()) { const n = top(k); if (n !== null) setProp(out, n, renderList(this, n)); }
@@ -437,10 +437,10 @@ export class Document {
   }
 
   /** @internal */
-  _counterAdd(name: ContainerId, delta: number): void {
+  _counterAdd(name: ContainerId, delta: bigint): void {
     const k = ckey(name);
     if (!this._counters.has(k)) this._cids.set(k, name);
-    this._counters.set(k, (this._counters.get(k) ?? 0) + delta);
+    this._counters.set(k, (this._counters.get(k) ?? 0n) + delta);
   }
 
   /** @internal */

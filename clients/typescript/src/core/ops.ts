@@ -22,7 +22,8 @@
  * | MAP_CREATE | `[kind, seq, map, key, hlc, childKind, epoch]` |
  * | LIST_CREATE | `[kind, seq, list, hlc, childKind, key]` |
  *
- * Clocks (`hlc`) are `bigint`: wall milliseconds shifted left 16 bits pass 2^53.
+ * Clocks (`hlc`) are `bigint`: wall milliseconds shifted left 16 bits pass 2^53; so are
+ * counter deltas (any sint64, as in Python).
  */
 import type { ContainerId, ItemId } from "./ids.js";
 import type { JSONScalar, JSONValue } from "./values.js";
@@ -66,7 +67,7 @@ export type FieldSetOp = readonly [typeof FIELD_SET, number, ContainerId, bigint
 /** `[FIELD_DELETE, seq, name, hlc]` */
 export type FieldDeleteOp = readonly [typeof FIELD_DELETE, number, ContainerId, bigint];
 /** `[COUNTER_ADD, seq, name, delta]` */
-export type CounterAddOp = readonly [typeof COUNTER_ADD, number, ContainerId, number];
+export type CounterAddOp = readonly [typeof COUNTER_ADD, number, ContainerId, bigint];
 /** `[SET_ADD, seq, name, member]` */
 export type SetAddOp = readonly [typeof SET_ADD, number, ContainerId, JSONScalar];
 /** `[SET_REMOVE, seq, name, member, tags]` */

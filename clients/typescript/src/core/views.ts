@@ -18,7 +18,7 @@ export function render(doc: Document, cid: ContainerId, kind: number): JSONValue
       const text = doc._texts.get(ckey(cid));
       return text !== undefined ? text.toString() : "";
     }
-    case 4: return doc._counters.get(ckey(cid)) ?? 0;
+    case 4: return Number(doc._counters.get(ckey(cid)) ?? 0n);
     default: return doc._sets.get(ckey(cid))?.values() ?? [];
   }
 }
