@@ -67,10 +67,8 @@ class Replay:
     """Runs the steps of one scenario on Python documents."""
 
     def __init__(self, replicas: dict[str, list[int]]) -> None:
-        self.docs = {
-            name: Document(name, clock=Clock(start, step))
-            for name, (start, step) in replicas.items()
-        }
+        self.clocks = {name: Clock(start, step) for name, (start, step) in replicas.items()}
+        self.docs = {name: Document(name, clock=clock) for name, clock in self.clocks.items()}
         self.captured: dict[str, bytes] = {}
         self.marks: dict[str, VersionVector] = {}
 
@@ -101,6 +99,10 @@ class Replay:
         if op == "sync":  # [sync, src, dst]
             dst = self.docs[step[2]]
             dst.apply(self.docs[step[1]].changes(dst.version()))
+            return
+        if op == "reload":  # [reload, replica]: saved and loaded again, same id and clock
+            rid = step[1]
+            self.docs[rid] = Document.load(self.docs[rid].save(), rid, clock=self.clocks[rid])
             return
         if op == "syncall":
             for _ in range(2):

@@ -152,8 +152,10 @@ export function randomScenario(seed: number, ids: string[], n: number): { scenar
       const label = `m${labels.length}`;
       labels.push(label);
       run(["capture", label, a, picker.int(3) ? b : null]);
-    } else if (labels.length) {
+    } else if (labels.length && picker.int(4)) {
       run(["deliver", picker.pick(labels), b]);
+    } else {
+      run(["reload", a]);
     }
   }
   run(["capture", "delta", ids[0], ids[1]]);

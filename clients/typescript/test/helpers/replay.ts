@@ -53,9 +53,14 @@ export class Replay {
   /** @param replicas - replica ids with their clocks. */
   constructor(replicas: Record<string, [number, number]>) {
     for (const [id, [start, step]] of Object.entries(replicas)) {
-      this.docs.set(id, new Document(id, { clock: steppingClock(start, step) }));
+      const clock = steppingClock(start, step);
+      this.clocks.set(id, clock);
+      this.docs.set(id, new Document(id, { clock }));
     }
   }
+
+  /** Each replica's clock. */
+  readonly clocks = new Map<string, () => number>();
 
   private doc(id: unknown): Document {
     return this.docs.get(id as string) as Document;
@@ -90,6 +95,11 @@ export class Replay {
     if (op === "sync") {
       const dst = this.doc(step[2]);
       dst.apply(this.doc(step[1]).changes(dst.version()));
+      return;
+    }
+    if (op === "reload") {
+      const id = step[1] as string;
+      this.docs.set(id, Document.load(this.doc(id).save(), id, { clock: this.clocks.get(id) as () => number }));
       return;
     }
     if (op === "syncall") {
