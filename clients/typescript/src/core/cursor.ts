@@ -16,6 +16,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CursorSchema, Cursor_Bind } from "../gen/synckit/v1/changes_pb.js";
 import { DecodeError, InvalidTypeError, InvalidValueError, PositionError } from "../errors.js";
 import type { TextState } from "./text/index.js";
+import { wireChecked } from "./wire.js";
 
 /** Which character a cursor is bound to: the one after it, or the one before it. */
 export type Bind = "next" | "previous";
@@ -89,7 +90,7 @@ export class Cursor {
     }
     let msg;
     try {
-      msg = fromBinary(CursorSchema, data);
+      msg = fromBinary(CursorSchema, wireChecked(CursorSchema, data));
     } catch (e) {
       throw new DecodeError(`cursor: not a synckit.v1.Cursor message (${(e as Error).message})`);
     }
