@@ -255,3 +255,11 @@ test("a nested name with 1.0 for an index is refused, as Python refuses a float 
   good.names[1] = '\u0000[0.0,"l",0,0]';
   assert.throws(() => new Document("r").apply(toBinary(changesProto.ChangeSetSchema, good)), DecodeError);
 });
+
+test("Cursor.decode reads protobuf as Python does (outcomes taken from the Python core)", () => {
+  const decode = (hex: string): Cursor => Cursor.decode(new Uint8Array(Buffer.from(hex, "hex")));
+  assert.throws(() => decode("0a01740001"), DecodeError); // field number 0
+  assert.throws(() => decode("0a0174a701"), DecodeError); // wire type 7
+  assert.equal(decode("0a01742001").bind, "previous");
+  assert.equal(decode("0a01741005").client, null); // client as a varint: skipped
+});
