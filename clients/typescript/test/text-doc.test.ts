@@ -103,3 +103,26 @@ test("subscribers that do not read text edits get events without them", () => {
   assert.equal((events[0] as ChangeEvent).textEdits.size, 0);
   assert.equal(b.getText("t").toString(), "abc");
 });
+
+test("the todo app of docs/core.md", () => {
+  const doc = new Document("alice", { clock });
+  const item = doc.getList("todos").insertMap(0);
+  item.set("title", "buy milk");
+  item.set("done", false);
+  item.getText("notes").insert(0, "oat, 2 litres");
+  doc.getMap("stats").getCounter("done");
+  assert.deepEqual(doc.toJSON(), { stats: { done: 0 }, todos: [{ done: false, notes: "oat, 2 litres", title: "buy milk" }] });
+  const bob = new Document("bob", { clock });
+  bob.apply(doc.changes());
+  bob.getList("todos").getMap(0).set("done", true);
+  doc.getList("todos").getMap(0).set("title", "buy oat milk");
+  doc.apply(bob.changes(doc.version()));
+  bob.apply(doc.changes(bob.version()));
+  assert.deepEqual(doc.toJSON(), bob.toJSON());
+  assert.deepEqual(doc.toJSON()["todos"], [{ done: true, notes: "oat, 2 litres", title: "buy oat milk" }]);
+  const events: ChangeEvent[] = [];
+  doc.subscribe((e) => events.push(e));
+  doc.getList("todos").getMap(0).getText("notes").insert(0, "2x ");
+  assert.deepEqual(events[0]?.paths, [["todos", 0, "notes"]]);
+  assert.deepEqual(events[0]?.nestedTextEdits.get(JSON.stringify(["todos", 0, "notes"]))?.map((e) => e.inserted), ["2x "]);
+});
