@@ -14,6 +14,7 @@ export type {
   ClientOptions, ErrorCallback, RejectedCallback, StatusCallback, TokenSource, Transport,
 } from "./client/client.js";
 export type { SyncedDocument } from "./client/document.js";
+export { closeDocument, DocumentAdapter, openDocument, restoreDocument, type OpenOptions } from "./client/bind.js";
 export { MemoryStore } from "./client/store.js";
 export type { OfflineStore, StoredDocument } from "./client/store.js";
 export { IndexedDBStore } from "./client/indexeddb.js";
