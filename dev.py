@@ -8,7 +8,7 @@
     python3 dev.py check                ruff (lint and format) and mypy --strict
     python3 dev.py bench [ARGS...]      benchmarks side by side with pycrdt and loro
     python3 dev.py demo                 two replicas syncing in one process, no server
-    python3 dev.py example NAME         run examples/NAME.py (without NAME: list the examples)
+    python3 dev.py example NAME [ARGS]  run examples/NAME.py (without NAME: list the examples)
     python3 dev.py examples [ARGS...]   the web examples (examples/web: a todo list, shared
                                         notes) on a server at http://127.0.0.1:8080; builds
                                         their bundles first when needed (needs Node and npm)
@@ -140,11 +140,11 @@ def _run_through_ctrl_c(argv: list[str]) -> int:
 
 def _example(rest: list[str]) -> int:
     names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
-    if len(rest) != 1 or rest[0] not in names:
+    if not rest or rest[0] not in names:
         wrong = f"dev.py: no example {rest[0]!r}; " if rest else ""
         print(f"{wrong}usage: python3 dev.py example NAME, NAME one of: {', '.join(names)}")
         return 2
-    return _run([_python(), str(EXAMPLES / f"{rest[0]}.py")])
+    return _run([_python(), str(EXAMPLES / f"{rest[0]}.py"), *rest[1:]])
 
 
 def _test(rest: list[str]) -> int:
