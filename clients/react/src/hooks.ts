@@ -139,11 +139,12 @@ export function usePresence(docId: string): Presence {
     };
   }, [handle]);
   const others = useSyncExternalStore(store.subscribe, store.get, store.get);
-  return useMemo(() => ({
-    others,
+  // set and clear keep their identity while the handle does (safe in effect dependencies).
+  const actions = useMemo(() => ({
     set: (state: PresenceState) => handle?.set(state),
     clear: () => handle?.clear(),
-  }), [others, handle]);
+  }), [handle]);
+  return useMemo(() => ({ others, ...actions }), [others, actions]);
 }
 
 /** What {@link useConnection} returns. */

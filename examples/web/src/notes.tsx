@@ -109,6 +109,15 @@ function Editor({ doc, docId, session }: { doc: Document; docId: string; session
     set({ name: session.user, color: session.color, anchor: null, head: null });
   }, [set, session]);
 
+  // React's onSelect can miss the last of quick selection changes: listen to the browser too.
+  useEffect(() => {
+    const changed = (): void => {
+      if (document.activeElement === area.current) share();
+    };
+    document.addEventListener("selectionchange", changed);
+    return () => document.removeEventListener("selectionchange", changed);
+  }, [share]);
+
   const peers = others.map(asNotePresence);
   return (
     <section className="editor-wrap">

@@ -56,7 +56,8 @@ export function StatusBar({ title, user, color, persistent, children }: StatusBa
       <h1>{title}</h1>
       {children}
       <div className="bar-right">
-        <span className={`status status-${state}`} data-testid="status" data-state={state}>
+        <span className={`status status-${state}`} data-testid="status" data-state={state}
+          data-connected={online ? "true" : "false"}>
           <span className="dot" /> {label}
         </span>
         <span className="sync" data-testid="sync" data-pending={pending}>{sync}{persistent ? "" : " (not kept: no IndexedDB)"}</span>
