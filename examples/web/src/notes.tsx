@@ -74,7 +74,6 @@ function Editor({ doc, docId, session }: { doc: Document; docId: string; session
   const { others, set } = usePresence(docId);
   const area = useRef<HTMLTextAreaElement>(null);
   const layers = useRef<HTMLDivElement>(null);
-  const mine = useRef<{ anchor: Cursor; head: Cursor } | null>(null);
 
   /** Remember the local selection as cursors, and share it. */
   const share = useCallback(() => {
@@ -86,37 +85,68 @@ function Editor({ doc, docId, session }: { doc: Document; docId: string; session
     const backward = ta.selectionDirection === "backward";
     const anchor = text.cursor(backward ? end : start);
     const head = text.cursor(backward ? start : end);
-    mine.current = { anchor, head };
     set({ name: session.user, color: session.color, anchor: anchor.toJSON(), head: head.toJSON() });
   }, [text, set, session]);
 
-  // After a remote edit replaced the textarea's value, put the caret back where its cursors are.
+  // A remote edit replaces the textarea's value, which loses the caret: when the document
+  // tells of it (before React re-renders), move the selection through the edits, and put it
+  // back once the new value is in the textarea.
+  const pending = useRef<{ start: number; end: number; backward: boolean } | null>(null);
+  useEffect(() => doc.subscribe((event) => {
+    const edits = event.local ? undefined : event.textEdits.get("body");
+    const ta = area.current;
+    if (edits === undefined || ta === null || document.activeElement !== ta) return;
+    const shown = ta.value;
+    const move = (pos: number): number => {
+      let p = pos;
+      for (const edit of edits) {
+        if (p >= edit.pos + edit.deleted) p += Array.from(edit.inserted).length - edit.deleted;
+        else if (p > edit.pos) p = edit.pos;
+      }
+      return p;
+    };
+    const base = pending.current ?? {
+      start: toCodePoints(shown, ta.selectionStart),
+      end: toCodePoints(shown, ta.selectionEnd),
+      backward: ta.selectionDirection === "backward",
+    };
+    pending.current = { start: move(base.start), end: move(base.end), backward: base.backward };
+  }, { textEdits: true }), [doc]);
+
   useLayoutEffect(() => {
     const ta = area.current;
-    const sel = mine.current;
-    if (ta === null || sel === null || document.activeElement !== ta) return;
-    const a = text.position(sel.anchor);
-    const h = text.position(sel.head);
-    if (a === null || h === null) return;
-    const from = toUtf16(value, Math.min(a, h));
-    const to = toUtf16(value, Math.max(a, h));
-    if (ta.selectionStart !== from || ta.selectionEnd !== to) {
-      ta.setSelectionRange(from, to, h < a ? "backward" : "forward");
-    }
-  }, [value, text]);
+    const sel = pending.current;
+    pending.current = null;
+    if (ta === null || sel === null) return;
+    ta.setSelectionRange(toUtf16(value, sel.start), toUtf16(value, sel.end), sel.backward ? "backward" : "forward");
+  }, [value]);
 
   useEffect(() => {
     set({ name: session.user, color: session.color, anchor: null, head: null });
   }, [set, session]);
 
-  // React's onSelect can miss the last of quick selection changes: listen to the browser too.
+  // React's onSelect can miss the last of quick selection changes (keyboard selection): also
+  // look at the selection while the textarea has the focus, and share it when it moved.
+  const shareRef = useRef(share);
+  shareRef.current = share;
   useEffect(() => {
-    const changed = (): void => {
-      if (document.activeElement === area.current) share();
+    let last = "";
+    const check = (): void => {
+      const ta = area.current;
+      if (ta === null || document.activeElement !== ta) return;
+      const now = `${ta.selectionStart}:${ta.selectionEnd}:${ta.selectionDirection}:${ta.value.length}`;
+      if (now !== last) {
+        last = now;
+        shareRef.current();
+      }
     };
-    document.addEventListener("selectionchange", changed);
-    return () => document.removeEventListener("selectionchange", changed);
-  }, [share]);
+    document.addEventListener("selectionchange", check);
+    const timer = setInterval(check, 250);
+    return () => {
+      document.removeEventListener("selectionchange", check);
+      clearInterval(timer);
+    };
+  }, []);
 
   const peers = others.map(asNotePresence);
   return (

@@ -48,9 +48,11 @@ export function StatusBar({ title, user, color, persistent, children }: StatusBa
   const pending = usePending();
   const state = !network ? "offline" : online ? "online" : "connecting";
   const label = state === "online" ? "Connected" : state === "offline" ? "Offline" : "Connecting…";
-  const sync = pending > 0
-    ? (state === "online" ? "Syncing…" : "Unsent edits saved on this device")
-    : "All changes synced";
+  const sync = rejections.size > 0
+    ? "Edits not accepted by the server"
+    : pending > 0
+      ? (state === "online" ? "Syncing…" : "Unsent edits saved on this device")
+      : "All changes synced";
   return (
     <header className="bar">
       <h1>{title}</h1>

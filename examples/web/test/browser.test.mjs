@@ -187,6 +187,7 @@ describe("the web examples in Chromium", () => {
     await addTodo(erin.page, "Edit after the revocation");
     await erin.page.waitForSelector("[data-testid=rejected]", { timeout: 15_000 });
     assert.match(await erin.page.textContent("[data-testid=rejected]"), /Read-only.*team-list.*PERMISSION_DENIED/);
+    assert.equal(await erin.page.textContent("[data-testid=sync]"), "Edits not accepted by the server");
     await screenshot(erin.page, "todo-revoked");
     const reader = mintToken(secret, "ops", { "*": "read" }, { admin: true });
     const view = await fetch(`${url}/v1/docs/team-list`, { headers: { authorization: `Bearer ${reader}` } });
@@ -232,6 +233,11 @@ describe("the web examples in Chromium", () => {
       const a = await ada.page.inputValue("[data-testid=note]");
       return a === (await bob.page.inputValue("[data-testid=note]")) && a.includes("- wrap-up");
     }, 15_000, "the two notes to agree");
+    // Ada's own selection stayed on her words while bob's text arrived.
+    assert.equal(await ada.page.evaluate(() => {
+      const ta = document.querySelector("[data-testid=note]");
+      return ta.value.slice(ta.selectionStart, ta.selectionEnd);
+    }), "roadmap review");
     await screenshot(bob.page, "notes");
     await ada.context.close();
     await bob.context.close();
