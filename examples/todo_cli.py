@@ -1,16 +1,17 @@
 """The shared todo list of the web example (examples/web), from a terminal.
 
 Edits the same document as the todo page: a list "todos" of items, each a map with a title
-and a done flag, and a counter "done". Run it beside ``python3 dev.py examples``:
+and a done flag, and a counter "done". ``python3 dev.py example todo_cli`` shows how to use
+it; beside the web examples' server (``dev.py examples``), give it a command:
 
-    python3 dev.py example todo_cli list
-    python3 dev.py example todo_cli add "Buy milk" "Call the plumber"
-    python3 dev.py example todo_cli done 2        # items are numbered from 1, as listed
-    python3 dev.py example todo_cli undo 2
-    python3 dev.py example todo_cli move 3 1      # item 3 becomes the first
-    python3 dev.py example todo_cli rm 1
-    python3 dev.py example todo_cli rename "Groceries"
+    list                  the items, numbered from 1 (what it shows after every command)
+    add TITLE...          append items
+    done N... / undo N... tick or untick items
+    move N M              move item N to place M
+    rm N...               delete items
+    rename TITLE          the list's name
 
+for example ``dev.py example todo_cli add "Buy milk"`` or ``dev.py example todo_cli move 3 1``.
 Options (before the command): ``--url`` (default http://127.0.0.1:8080), ``--list`` (the
 document, default "todos", as the page's ``?list=``), ``--user`` (default your login name),
 ``--token`` (a JWT, for a server with keys) and ``--store`` (the offline store; default
@@ -122,9 +123,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--token", help="a JWT, for a server that requires tokens")
     parser.add_argument("--store", type=Path, help="the offline store (a SQLite file)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for it")
-    parser.add_argument("command", nargs="?", default="list")
+    parser.add_argument("command", nargs="?", help="list, add, done, undo, move, rm, rename")
     parser.add_argument("args", nargs="*")
     options = parser.parse_args(argv)
+    if options.command is None:
+        parser.print_help()
+        print("\n" + (__doc__ or "").split("\n\n", 2)[2])
+        return 0
     try:
         return asyncio.run(run(options))
     except SyncKitError as exc:
