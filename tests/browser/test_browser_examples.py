@@ -5,7 +5,7 @@
 ``clients/react`` and ``examples/web``, which use it through ``file:``). Then:
 
 * ``clients/react``: ``npm test`` (``tsc --strict``, re-render counts with
-  react-test-renderer);
+  react-test-renderer, presence through a real ``synckit serve``);
 * ``examples/web``: ``npm run build`` (type-check and bundle both apps), then
   ``npm run test:browser``: headless Chromium (the system's ``chromium``, driven by
   ``playwright-core``) against a real ``synckit serve --static`` started with this
@@ -87,7 +87,9 @@ def _passed(stdout: str) -> None:
 def test_react_package_suite_passes() -> None:
     npm = _npm()
     _all_installed(npm)
-    _passed(_run([npm, "test"], REACT, 600))
+    # Its presence test starts `synckit serve` with this interpreter.
+    env = {**os.environ, "SYNCKIT_PYTHON": sys.executable}
+    _passed(_run([npm, "test"], REACT, 600, env))
 
 
 def test_web_examples_in_chromium() -> None:
