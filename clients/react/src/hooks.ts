@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import {
-  openDocument, type Counter, type Document, type ErrorEvent, type JSONValue, type List,
+  LocalProtocolError, openDocument, type Counter, type Document, type ErrorEvent, type JSONValue, type List,
   type PeerPresence, type PresenceState, type SyncMap, type Text,
 } from "@synckit/client";
 import { useClient } from "./context.js";
@@ -120,11 +120,22 @@ export interface Presence {
   readonly clear: () => void;
 }
 
-/** Presence in document `docId`: the others (re-rendered when they change), and setters. */
+/**
+ * Presence in document `docId`: the others (re-rendered when they change), and setters.
+ * Empty, with setters that do nothing, while the document opens and over `transport: "http"`.
+ */
 export function usePresence(docId: string): Presence {
   const client = useClient();
   const doc = useDocument(docId);
-  const handle = useMemo(() => (doc === null ? null : client.presence(docId)), [client, docId, doc]);
+  const handle = useMemo(() => {
+    if (doc === null) return null;
+    try {
+      return client.presence(docId);
+    } catch (error) {
+      if (error instanceof LocalProtocolError) return null; // transport "http": no presence
+      throw error;
+    }
+  }, [client, docId, doc]);
   const store = useMemo(() => {
     let others: readonly PeerPresence[] = handle === null ? [] : [...handle.others.values()];
     return {
