@@ -8,7 +8,10 @@
     python3 dev.py check                ruff (lint and format) and mypy --strict
     python3 dev.py bench [ARGS...]      benchmarks side by side with pycrdt and loro
     python3 dev.py demo                 two replicas syncing in one process, no server
-    python3 dev.py example NAME         run examples/NAME.py (without NAME: list the examples)
+    python3 dev.py example NAME [ARGS]  run examples/NAME.py (without NAME: list the examples)
+    python3 dev.py examples [ARGS...]   the web examples (examples/web: a todo list, shared
+                                        notes) on a server at http://127.0.0.1:8080; builds
+                                        their bundles first when needed (needs Node and npm)
 
 The first run creates ``.venv`` and installs the project with its dev extra (and the bench
 extra for ``bench``); later runs reinstall only when pyproject.toml changed. With
@@ -39,6 +42,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 EXAMPLES = ROOT / "examples"
+WEB = EXAMPLES / "web"
+#: The npm packages the web examples are built from, in build order.
+WEB_PACKAGES = (ROOT / "clients" / "typescript", ROOT / "clients" / "react", WEB)
 #: Signals dev.py passes on to the task it runs (those this platform has).
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
 
@@ -134,11 +140,11 @@ def _run_through_ctrl_c(argv: list[str]) -> int:
 
 def _example(rest: list[str]) -> int:
     names = sorted(path.stem for path in EXAMPLES.glob("*.py"))
-    if len(rest) != 1 or rest[0] not in names:
+    if not rest or rest[0] not in names:
         wrong = f"dev.py: no example {rest[0]!r}; " if rest else ""
         print(f"{wrong}usage: python3 dev.py example NAME, NAME one of: {', '.join(names)}")
         return 2
-    return _run([_python(), str(EXAMPLES / f"{rest[0]}.py")])
+    return _run([_python(), str(EXAMPLES / f"{rest[0]}.py"), *rest[1:]])
 
 
 def _test(rest: list[str]) -> int:
@@ -155,6 +161,48 @@ def _serve(rest: list[str]) -> int:
         os.environ.pop("DATABASE_URL", None)
         os.environ.pop("SYNCKIT_DATABASE", None)
     return _run([_python(), "-m", "synckit.cli", "serve", *rest])
+
+
+def _web_sources() -> list[Path]:
+    """The files the web bundles are made from."""
+    found: list[Path] = []
+    for package in WEB_PACKAGES:
+        found += [package / "package-lock.json", package / "package.json"]
+        found += [p for p in (package / "src").rglob("*") if p.suffix in (".ts", ".tsx")]
+    return found
+
+
+def _build_web() -> int:
+    """Install (npm ci, once) and build the web examples when a source is newer than them."""
+    bundles = [WEB / "public" / "build" / f"{name}.js" for name in ("todo", "notes")]
+    built = min((b.stat().st_mtime for b in bundles if b.exists()), default=None)
+    if (
+        built is not None
+        and len(bundles) == sum(b.exists() for b in bundles)
+        and all(p.stat().st_mtime <= built for p in _web_sources() if p.exists())
+    ):
+        return 0
+    npm = "npm.cmd" if os.name == "nt" else "npm"
+    for package in WEB_PACKAGES:
+        if not (package / "node_modules").is_dir():
+            print(f"dev.py: npm ci in {package.relative_to(ROOT)}", flush=True)
+            status = _run([npm, "ci", "--prefix", str(package)])
+            if status:
+                return status
+    print("dev.py: building the web examples", flush=True)
+    return _run([npm, "run", "build", "--prefix", str(WEB)])
+
+
+def _examples(rest: list[str]) -> int:
+    try:
+        status = _build_web()
+    except FileNotFoundError:
+        print("dev.py: the web examples are built with Node and npm; install Node 20 or newer")
+        return 1
+    if status:
+        return status
+    print("dev.py: the examples are /todo.html and /notes.html at the address below", flush=True)
+    return _serve(["--static", str(WEB / "public"), *rest])
 
 
 def _check() -> int:
@@ -180,6 +228,8 @@ def main(args: list[str]) -> int:
         return _example(["two_replicas"])
     if task == "example":
         return _example(rest)
+    if task == "examples":
+        return _examples(rest)
     print(__doc__)
     return 0 if task in ("help", "-h", "--help") else 2
 

@@ -40,6 +40,8 @@ is not a flag)
 --metrics-host      SYNCKIT_METRICS_HOST     metrics_host           127.0.0.1
 --metrics-port      SYNCKIT_METRICS_PORT     metrics_port           (none: /metrics on the
                                                                     main port, for admins)
+--static            SYNCKIT_STATIC           static                 (none: no files; a
+                                                                    folder served at /)
 (config only)       (none)                   [limits] table         synckit.server.Limits
 ==================  =======================  =====================  =====================
 
@@ -95,6 +97,7 @@ _DEFAULTS: dict[str, Any] = {
     "limits": {},
     "workers": 1,
     "catch_up_seconds": 30.0,
+    "static": None,
 }
 
 
@@ -131,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
         "--log-format",
         choices=["text", "json"],
         help="server log lines as text or as JSON objects (default text)",
+    )
+    serve.add_argument(
+        "--static",
+        type=Path,
+        help="also serve the files of this directory at / (the web examples; env SYNCKIT_STATIC)",
     )
     serve.add_argument("--jwt-secret-file", type=Path, help="file holding the HS* secret")
     serve.add_argument(
@@ -520,7 +528,7 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
         from synckit.server import PostgresStore
 
         store = PostgresStore(database, migrate=False)
-    return create_app(
+    app = create_app(
         store,
         authenticate=verifier,
         limits=limits,
@@ -530,6 +538,19 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
         catch_up_seconds=settings["catch_up_seconds"],
         presence_bus=presence,
     )
+    if settings["static"] is not None:
+        _mount_static(app, Path(settings["static"]))
+    return app
+
+
+def _mount_static(app: Any, folder: Path) -> None:
+    """Serve the files of ``folder`` at ``/`` after the server's own routes (``index.html``
+    for a directory): public files, served without a token, like any web host's."""
+    from starlette.staticfiles import StaticFiles
+
+    if not folder.is_dir():
+        raise UsageError(f"static must be a directory, got {str(folder)!r}")
+    app.mount("/", StaticFiles(directory=folder, html=True), name="static")
 
 
 def worker_app() -> Any:

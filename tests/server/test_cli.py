@@ -130,3 +130,26 @@ def test_a_second_server_on_one_data_directory_refuses_to_start(tmp_path: Path) 
             again.terminate()
     finally:
         first.terminate()
+
+
+def test_static_serves_a_folder_beside_the_sync_endpoints(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "build").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>examples</h1>")
+    (site / "build" / "app.js").write_text("console.log(1)")
+    server = ServerProcess(tmp_path / "d", 0, ["--static", str(site)])
+    try:
+        server.start()
+        assert httpx.get(f"{server.url}/").text == "<h1>examples</h1>"
+        app = httpx.get(f"{server.url}/build/app.js")
+        assert app.status_code == 200 and "javascript" in app.headers["content-type"]
+        assert httpx.get(f"{server.url}/health").status_code == 200  # the server's routes first
+        assert httpx.get(f"{server.url}/missing.html").status_code == 404
+    finally:
+        server.terminate()
+
+
+def test_static_must_be_a_folder(tmp_path: Path) -> None:
+    done = synckit("serve", "--port", "0", "--data", str(tmp_path / "d"), "--static", "nope")
+    assert done.returncode == 2
+    assert "static must be a directory" in done.stderr

@@ -15,6 +15,7 @@ export type {
   Transport,
 } from "./client/client.js";
 export type { SyncedDocument } from "./client/document.js";
+export { closeDocument, DocumentAdapter, openDocument, restoreDocument, type OpenOptions } from "./client/bind.js";
 export { MemoryStore } from "./client/store.js";
 export type { OfflineStore, StoredDocument } from "./client/store.js";
 export { IndexedDBStore } from "./client/indexeddb.js";
@@ -26,3 +27,15 @@ export type { Deletion } from "./client/replicas.js";
 export { syncUrl, httpSyncUrl, httpDocUrl } from "./client/url.js";
 export { decodeVersion, encodeVersion } from "./client/version.js";
 export type { VersionMap } from "./client/version.js";
+export { Document, type Clock, type DocumentOptions } from "./core/document.js";
+export { Counter } from "./core/counter.js";
+export { ORSet } from "./core/orset.js";
+export { List } from "./core/list.js";
+export { SyncMap } from "./core/map.js";
+export { Text } from "./core/textHandle.js";
+export { Cursor, type Bind } from "./core/cursor.js";
+export { ChangeReview, type ChangeSummary, type Equivocation, type Screen } from "./core/screen.js";
+export { VersionVector, type Ordering } from "./core/version.js";
+export { TextEdit, type ChangeEvent, type Path, type Subscriber, type Unsubscribe } from "./core/events.js";
+export type { JSONScalar, JSONValue } from "./core/values.js";
+export * from "./core/text/index.js";
