@@ -1,54 +1,48 @@
 /**
- * The error tree of SyncKit's TypeScript client, mirroring the names of `synckit.errors`
- * (Python) that the client needs:
+ * The one error tree of SyncKit, mirroring `synckit.errors` in the Python package.
  *
- * ```
- * SyncKitError
- * ├── ProtocolError          a sync session saw something illegal
- * │   ├── LocalProtocolError     we misused the session (our bug)
- * │   └── RemoteProtocolError    the peer sent something illegal
- * ├── LimitExceededError     a frame, document or state grew past a limit
- * ├── AuthError              a token was missing, malformed, expired or refused
- * │   └── TokenExpiredError      the token expired: get a fresh one
- * ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
- * ├── DocumentDeletedError   the document was deleted for everyone; its id is never usable again
- * ├── EquivocationError      two different operations under one client id and seq
- * ├── StorageError           an offline store failed
- * ├── SyncTimeoutError       a wait ran out of time
- * ├── InvalidValueError      an argument has the right type but a bad value
- * └── InvalidTypeError       an argument has the wrong type
- * ```
- *
- * @module
+ * Every error SyncKit throws on purpose derives from {@link SyncKitError}. Bytes given to
+ * `apply`, `load` or a `decode` that are corrupt, truncated or hostile throw
+ * {@link DecodeError} and change nothing.
  */
 
 /** Base class of every error SyncKit throws on purpose. */
 export class SyncKitError extends Error {
-  constructor(message: string) {
+  /** @param message - what went wrong. */
+  constructor(message?: string) {
     super(message);
     this.name = new.target.name;
   }
 }
 
-/** A sync session saw something illegal. */
+/** Bytes could not be decoded; the message says what was wrong. Nothing was changed. */
+export class DecodeError extends SyncKitError {}
+
+/** The bytes declare a format version this release cannot read. */
+export class UnsupportedFormatError extends DecodeError {}
+
+/** A sync session received or was asked to send something illegal in its state. */
 export class ProtocolError extends SyncKitError {}
 
-/** We misused a session (sent a message not allowed now): a bug on this side. */
+/** This side misused the session. */
 export class LocalProtocolError extends ProtocolError {}
 
-/** The peer sent something illegal (its bug, or bad bytes on the way). */
+/** The peer sent something malformed or illegal for the session's state. */
 export class RemoteProtocolError extends ProtocolError {}
 
-/** A frame, document, presence state or queue grew past its configured limit. */
+/** A frame, a document or a send queue exceeded its configured limit. */
 export class LimitExceededError extends SyncKitError {}
 
-/** A token was missing, malformed, expired or refused. */
+/** Authentication failed: the token was missing, malformed, expired or refused. */
 export class AuthError extends SyncKitError {}
 
-/** The token expired: get a fresh one. */
+/** The token cannot be checked right now: try again shortly. */
+export class AuthUnavailableError extends AuthError {}
+
+/** The token expired (or is not valid yet). */
 export class TokenExpiredError extends AuthError {}
 
-/** The principal may not do this (read, write, or write under that client id). */
+/** The client is known, but may not read or write this document. */
 export class PermissionDeniedError extends SyncKitError {}
 
 /**
@@ -68,16 +62,23 @@ export class DocumentDeletedError extends SyncKitError {
 }
 
 /** Two different operations were sent under one client id and seq (a rolled-back store). */
+/** Two different operations arrived under one client id and sequence number. */
 export class EquivocationError extends SyncKitError {}
 
-/** An offline store failed or holds inconsistent data. */
+/** A storage backend failed, or what it holds is inconsistent. */
 export class StorageError extends SyncKitError {}
 
-/** A wait (such as `waitSynced`) ran out of time. */
+/** A wait for a sync condition did not complete in time. */
 export class SyncTimeoutError extends SyncKitError {}
 
-/** An argument has the right type but a bad value (a bad URL, document id, limit). */
+/** An argument has an acceptable type but a bad value (Python: also `ValueError`). */
 export class InvalidValueError extends SyncKitError {}
 
-/** An argument has the wrong type. */
+/** An argument has the wrong type (Python: also `TypeError`). */
 export class InvalidTypeError extends SyncKitError {}
+
+/** A position lies outside the text or list (Python: also `IndexError`). */
+export class PositionError extends SyncKitError {}
+
+/** What was to be removed is not there (Python: also `KeyError`). */
+export class NotFoundError extends SyncKitError {}
