@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import { arch, cpus, platform } from "node:os";
 import * as Y from "yjs";
 import { Document } from "../src/core/document.js";
+import type { Text } from "../src/core/textHandle.js";
 
 /** One patch: delete `ndel` code points at `pos`, then insert `ins` there. */
 export type Patch = readonly [pos: number, ndel: number, ins: string];
@@ -109,17 +110,27 @@ interface Lib<D> {
   sync(a: D, b: D): number;
 }
 
-const synckit: Lib<Document> = {
+/** A replica and its text's handle, taken once (as an app keeps it). */
+interface SK { doc: Document; text: Text }
+interface YD { doc: Y.Doc; text: Y.Text }
+
+const synckit: Lib<SK> = {
   name: "SyncKit",
-  make: (id) => new Document(id),
-  insert: (d, pos, s) => d.getText("t").insert(pos, s),
-  delete: (d, pos, n) => d.getText("t").delete(pos, n),
-  text: (d) => d.getText("t").toString(),
-  save: (d) => d.save(),
-  load: (data) => Document.load(data, "reader"),
+  make(id) {
+    const doc = new Document(id);
+    return { doc, text: doc.getText("t") };
+  },
+  insert: (d, pos, s) => d.text.insert(pos, s),
+  delete: (d, pos, n) => d.text.delete(pos, n),
+  text: (d) => d.text.toString(),
+  save: (d) => d.doc.save(),
+  load(data) {
+    const doc = Document.load(data, "reader");
+    return { doc, text: doc.getText("t") };
+  },
   sync(a, b) {
-    const delta = a.changes(b.version());
-    b.apply(delta);
+    const delta = a.doc.changes(b.doc.version());
+    b.doc.apply(delta);
     return delta.length;
   },
 };
@@ -127,25 +138,25 @@ const synckit: Lib<Document> = {
 /** Yjs client ids are numbers; map the benchmark's names to fixed ones. */
 const yClientIds: Record<string, number> = { a: 1, b: 2, bench: 3, reader: 4 };
 
-const yjs: Lib<Y.Doc> = {
+const yjs: Lib<YD> = {
   name: "Yjs",
   make(id) {
-    const d = new Y.Doc();
-    d.clientID = yClientIds[id] ?? 5;
-    return d;
+    const doc = new Y.Doc();
+    doc.clientID = yClientIds[id] ?? 5;
+    return { doc, text: doc.getText("t") };
   },
-  insert: (d, pos, s) => d.getText("t").insert(pos, s),
-  delete: (d, pos, n) => d.getText("t").delete(pos, n),
-  text: (d) => d.getText("t").toString(),
-  save: (d) => Y.encodeStateAsUpdate(d),
+  insert: (d, pos, s) => d.text.insert(pos, s),
+  delete: (d, pos, n) => d.text.delete(pos, n),
+  text: (d) => d.text.toString(),
+  save: (d) => Y.encodeStateAsUpdate(d.doc),
   load(data) {
-    const d = new Y.Doc();
-    Y.applyUpdate(d, data);
-    return d;
+    const doc = new Y.Doc();
+    Y.applyUpdate(doc, data);
+    return { doc, text: doc.getText("t") };
   },
   sync(a, b) {
-    const delta = Y.encodeStateAsUpdate(a, Y.encodeStateVector(b));
-    Y.applyUpdate(b, delta);
+    const delta = Y.encodeStateAsUpdate(a.doc, Y.encodeStateVector(b.doc));
+    Y.applyUpdate(b.doc, delta);
     return delta.length;
   },
 };
