@@ -4,7 +4,7 @@
  * then gzipped at level 9 by Node's zlib. Prints the total and the minified bytes per
  * top-level module (from esbuild's metafile), biggest first.
  *
- *     npm run size            # the table
+ *     npm run size            # the tables: the whole client, and `Document` alone
  *     npm run size -- --json  # the figures as JSON
  *
  * Only the total is gzipped exactly; a module's gzip figure is its share of the minified
@@ -39,9 +39,13 @@ function topLevel(input: string): string {
 }
 
 /** Bundle `entry` (minified ESM) and measure it. */
-export async function measureSize(packageDir: string, entry = "src/index.ts"): Promise<SizeReport> {
+export async function measureSize(packageDir: string, entry = "src/index.ts", only?: string[]): Promise<SizeReport> {
+  // With `only`: a page importing just those names from `entry` (tree-shaken).
+  const input = only === undefined
+    ? { entryPoints: [resolve(packageDir, entry)] }
+    : { stdin: { contents: `export { ${only.join(", ")} } from "./${entry.replace(/\.ts$/, ".js")}";`, resolveDir: packageDir, sourcefile: "only.ts", loader: "ts" as const } };
   const result = await build({
-    entryPoints: [resolve(packageDir, entry)],
+    ...input,
     absWorkingDir: packageDir,
     bundle: true,
     format: "esm",
@@ -86,5 +90,13 @@ export function sizeTable(r: SizeReport): string {
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.dirname, "size.js")) {
   const packageDir = resolve(import.meta.dirname, "..", "..");
   const report = await measureSize(packageDir);
-  console.log(process.argv.includes("--json") ? JSON.stringify(report, null, 2) : sizeTable(report));
+  const docOnly = await measureSize(packageDir, "src/index.ts", ["Document"]);
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify({ client: report, documentOnly: docOnly }, null, 2));
+  } else {
+    console.log("## The whole client (`src/index.ts`)\n");
+    console.log(sizeTable(report));
+    console.log("\n## A page that imports only `Document` (tree-shaken)\n");
+    console.log(sizeTable(docOnly));
+  }
 }
