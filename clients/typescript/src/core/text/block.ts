@@ -23,6 +23,11 @@ export function codePoints(s: string): string[] {
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
+/** Whether `s` holds a UTF-16 surrogate (so some code point takes two units). */
+export function hasSurrogates(s: string): boolean {
+  return SURROGATE.test(s);
+}
+
 /**
  * `values` sorted ascending as a new array: a typed-array sort (numeric, no comparator
  * calls), much faster than `[...values].sort((a, b) => a - b)` on long columns.

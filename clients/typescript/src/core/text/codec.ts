@@ -17,7 +17,7 @@
  */
 
 import { InvalidValueError } from "../../errors.js";
-import { Block, bisectRight, codePoints, sortedNumbers } from "./block.js";
+import { Block, bisectRight, codePoints, hasSurrogates, sortedNumbers } from "./block.js";
 import { DeleteLog } from "./ops.js";
 import { type History, checkHistory } from "./loadChecks.js";
 
@@ -272,7 +272,11 @@ export function decodeState(
     if (!Number.isSafeInteger(s)) throw new InvalidValueError("text state: bad value (seq out of range)");
   }
   const dels = decodeDeletes(deletesInts, nclients);
-  const cps = codePoints(content);
+  // Without surrogates a UTF-16 unit is a code point: each block's characters are cut from
+  // `content` directly, with no array of all of them made first.
+  const plain = !hasSurrogates(content);
+  const cps = plain ? null : codePoints(content);
+  const total = plain ? content.length : cps!.length;
   if (!n) {
     if (content) throw new InvalidValueError("text state: content length does not match the items");
     if (history !== null && [...dels.values()].some((log) => log.seqs.length)) {
@@ -307,14 +311,14 @@ export function decodeState(
         lss.slice(a, e),
         rcs.slice(a, e),
         rss.slice(a, e),
-        cps.slice(voff, voff + size),
+        cps === null ? content.slice(voff, voff + size).split("") : cps.slice(voff, voff + size),
         size,
       ),
     );
     voff += size;
   }
-  if (voff !== cps.length) throw new InvalidValueError("text state: content length does not match the items");
-  return [blocks, dels, cps.length];
+  if (voff !== total) throw new InvalidValueError("text state: content length does not match the items");
+  return [blocks, dels, total];
 }
 
 /** Takes checked slices of a list of ints. */
