@@ -315,7 +315,7 @@ function main(argv: string[]): number {
   const packageDir = resolve(import.meta.dirname, "..", "..");
   let arg: string | undefined;
   let quick = false;
-  const opt: RunOptions = { runs: 5, loadRuns: 20, mergeRuns: 15, mergeSteps: 1000 };
+  const opt: RunOptions = { runs: 5, loadRuns: 40, mergeRuns: 30, mergeSteps: 1000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--runs") opt.runs = Number(argv[++i]);
