@@ -17,8 +17,10 @@ export const MAX_TEXT = 4096;
 
 /** The code points of `s`, one string each (astral characters are one element). */
 export function codePoints(s: string): string[] {
-  // Without surrogates every UTF-16 unit is a code point, and split("") is much faster.
-  return s.length > 1 && !SURROGATE.test(s) ? s.split("") : Array.from(s);
+  // One unit is one code point; without surrogates every unit is one, and split("") is
+  // much faster than Array.from.
+  if (s.length < 2) return s.length ? [s] : [];
+  return SURROGATE.test(s) ? Array.from(s) : s.split("");
 }
 
 const SURROGATE = /[\uD800-\uDFFF]/;
