@@ -31,20 +31,59 @@ export function hasSurrogates(s: string): boolean {
 }
 
 /**
- * `values` sorted ascending as a new array: a typed-array sort (numeric, no comparator
- * calls), much faster than `[...values].sort((a, b) => a - b)` on long columns.
+ * `values` sorted ascending as a new array, without comparator calls: a two-pass radix sort
+ * when every value is an integer in [0, 2^32) (seqs and item keys usually are; three
+ * passes of 11 bits), else a
+ * typed-array sort; both much faster than `[...values].sort((a, b) => a - b)`.
  */
 export function sortedNumbers(values: readonly number[]): number[] {
   const n = values.length;
   let k = 1;
   while (k < n && values[k - 1]! <= values[k]!) k++;
   if (k >= n) return values.slice(); // already sorted
+  let small = true;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (!(v >= 0 && v <= 0xffffffff && v === Math.floor(v))) {
+      small = false;
+      break;
+    }
+  }
+  const out = new Array<number>(n);
+  if (small) {
+    const a = new Uint32Array(n);
+    const b = new Uint32Array(n);
+    for (let i = 0; i < n; i++) a[i] = values[i]!;
+    const counts = new Uint32Array(2049);
+    radixPass(a, b, 0, counts);
+    radixPass(b, a, 11, counts);
+    radixPass(a, b, 22, counts);
+    for (let i = 0; i < n; i++) out[i] = b[i]!;
+    return out;
+  }
   const t = new Float64Array(n);
   for (let i = 0; i < n; i++) t[i] = values[i]!;
   t.sort();
-  const out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = t[i]!;
   return out;
+}
+
+/** One stable counting-sort pass of `from` into `to` on the 11 bits at `shift`. */
+function radixPass(from: Uint32Array, to: Uint32Array, shift: number, counts: Uint32Array): void {
+  counts.fill(0);
+  const n = from.length;
+  for (let i = 0; i < n; i++) {
+    const d = ((from[i]! >>> shift) & 0x7ff) + 1;
+    counts[d] = counts[d]! + 1;
+  }
+  for (let d = 1; d < 2049; d++) counts[d] = counts[d]! + counts[d - 1]!;
+  for (let i = 0; i < n; i++) {
+    const v = from[i]!;
+    const d = (v >>> shift) & 0x7ff;
+    const at = counts[d]!;
+    counts[d] = at + 1;
+    to[at] = v;
+  }
 }
 
 /** The numbers of all `lists` sorted ascending: merged when each list is sorted (as is usual), else sorted. */
