@@ -13,6 +13,7 @@ import { ChangeSetWriter, FORMAT, NO_DEPS, READS, checkClientTable, decodeChange
 import { crc32 } from "./crc32.js";
 import { Document, type DocumentOptions } from "./document.js";
 import { DEFLATE_FROM, History, TextState, deflateContent, inflateContent, type Checkpoint } from "./text/index.js";
+import { sortedUnion } from "./text/block.js";
 import { ckey, type ContainerId, type ItemId } from "./ids.js";
 import { DELETED } from "./map.js";
 import * as K from "./ops.js";
@@ -230,8 +231,8 @@ function checkLoadedOps(doc: Document, textSeqs: Map<number, [number[], number[]
     if (parts.length === 1) {
       [firsts, lasts] = parts[0] as [number[], number[]];
     } else {
-      firsts = parts.flatMap((p) => p[0]).sort((a, b) => a - b);
-      lasts = parts.flatMap((p) => p[1]).sort((a, b) => a - b);
+      firsts = sortedUnion(parts.map((p) => p[0]));
+      lasts = sortedUnion(parts.map((p) => p[1]));
       for (let j = 0; j + 1 < firsts.length; j++) {
         if ((lasts[j] as number) >= (firsts[j + 1] as number)) throw new DecodeError(`snapshot: two operations of client ${c} share a seq`);
       }

@@ -13,9 +13,12 @@ import { wireChecked } from "./wire.js";
 /** How two versions relate: the answer of {@link VersionVector.compare}. */
 export type Ordering = "before" | "after" | "equal" | "concurrent";
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
+
 /** Convert a protobuf 64-bit integer to a number; {@link DecodeError} past 2^53 - 1. */
 export function toSafe(value: bigint, what: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (value > MAX_SAFE || value < MIN_SAFE) {
     throw new DecodeError(`${what}: ${value} is out of range`);
   }
   return Number(value);

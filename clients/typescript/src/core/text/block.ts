@@ -17,13 +17,114 @@ export const MAX_TEXT = 4096;
 
 /** The code points of `s`, one string each (astral characters are one element). */
 export function codePoints(s: string): string[] {
-  return Array.from(s);
+  // One unit is one code point; without surrogates every unit is one, and split("") is
+  // much faster than Array.from.
+  if (s.length < 2) return s.length ? [s] : [];
+  return SURROGATE.test(s) ? Array.from(s) : s.split("");
 }
 
-/** `arr` with `items` inserted at `at` (no spread: safe for long arrays). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Whether `s` holds a UTF-16 surrogate (so some code point takes two units). */
+export function hasSurrogates(s: string): boolean {
+  return SURROGATE.test(s);
+}
+
+/**
+ * `values` sorted ascending as a new array, without comparator calls: a two-pass radix sort
+ * when every value is an integer in [0, 2^32) (seqs and item keys usually are; three
+ * passes of 11 bits), else a
+ * typed-array sort; both much faster than `[...values].sort((a, b) => a - b)`.
+ */
+export function sortedNumbers(values: readonly number[]): number[] {
+  const n = values.length;
+  let k = 1;
+  while (k < n && values[k - 1]! <= values[k]!) k++;
+  if (k >= n) return values.slice(); // already sorted
+  let small = true;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (!(v >= 0 && v <= 0xffffffff && v === Math.floor(v))) {
+      small = false;
+      break;
+    }
+  }
+  const out = new Array<number>(n);
+  if (small) {
+    const a = new Uint32Array(n);
+    const b = new Uint32Array(n);
+    for (let i = 0; i < n; i++) a[i] = values[i]!;
+    const counts = new Uint32Array(2049);
+    radixPass(a, b, 0, counts);
+    radixPass(b, a, 11, counts);
+    radixPass(a, b, 22, counts);
+    for (let i = 0; i < n; i++) out[i] = b[i]!;
+    return out;
+  }
+  const t = new Float64Array(n);
+  for (let i = 0; i < n; i++) t[i] = values[i]!;
+  t.sort();
+  for (let i = 0; i < n; i++) out[i] = t[i]!;
+  return out;
+}
+
+/** One stable counting-sort pass of `from` into `to` on the 11 bits at `shift`. */
+function radixPass(from: Uint32Array, to: Uint32Array, shift: number, counts: Uint32Array): void {
+  counts.fill(0);
+  const n = from.length;
+  for (let i = 0; i < n; i++) {
+    const d = ((from[i]! >>> shift) & 0x7ff) + 1;
+    counts[d] = counts[d]! + 1;
+  }
+  for (let d = 1; d < 2049; d++) counts[d] = counts[d]! + counts[d - 1]!;
+  for (let i = 0; i < n; i++) {
+    const v = from[i]!;
+    const d = (v >>> shift) & 0x7ff;
+    const at = counts[d]!;
+    counts[d] = at + 1;
+    to[at] = v;
+  }
+}
+
+/** The numbers of all `lists` sorted ascending: merged when each list is sorted (as is usual), else sorted. */
+export function sortedUnion(lists: readonly (readonly number[])[]): number[] {
+  let out: number[] = [];
+  for (const list of lists) {
+    for (let k = 1; k < list.length; k++) {
+      if (list[k - 1]! > list[k]!) return sortedNumbers(lists.flat());
+    }
+    out = mergeTwo(out, list);
+  }
+  return out;
+}
+
+function mergeTwo(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[o++] = a[i++]!;
+  while (j < b.length) out[o++] = b[j++]!;
+  return out;
+}
+
+/**
+ * `arr` with `items` inserted at `at`: in place (and returned) unless `items` is long, then
+ * a new array (no spread of a long array: it could overflow the stack).
+ */
 export function spliceIn<T>(arr: T[], at: number, items: readonly T[]): T[] {
+  const k = items.length;
   if (at === arr.length) {
-    for (const x of items) arr.push(x);
+    for (let i = 0; i < k; i++) arr.push(items[i]!);
+    return arr;
+  }
+  if (k === 1) {
+    arr.splice(at, 0, items[0]!);
+    return arr;
+  }
+  if (k <= 1024) {
+    arr.splice(at, 0, ...items);
     return arr;
   }
   return arr.slice(0, at).concat(items as T[], arr.slice(at));

@@ -17,7 +17,7 @@
  */
 
 import { InvalidValueError } from "../../errors.js";
-import { Block, bisectRight, codePoints } from "./block.js";
+import { Block, bisectRight, codePoints, hasSurrogates, sortedNumbers } from "./block.js";
 import { DeleteLog } from "./ops.js";
 import { type History, checkHistory } from "./loadChecks.js";
 
@@ -211,14 +211,22 @@ function originColumns(
   return steps.concat(nones, odds);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
+
 /** Plain safe-integer copies of `values`; InvalidValueError for anything else. */
 function toInts(values: ReadonlyArray<number | bigint>): number[] {
   const out = new Array<number>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    const x = typeof v === "bigint" ? Number(v) : v;
-    if (!Number.isSafeInteger(x) || (typeof v === "bigint" && BigInt(x) !== v)) {
-      throw new InvalidValueError("text state: bad value (not an integer in range)");
+    let x: number;
+    if (typeof v === "bigint") {
+      // (a range check on the bigint, then an exact conversion: no BigInt made per value)
+      if (!(v <= MAX_SAFE && v >= MIN_SAFE)) throw new InvalidValueError("text state: bad value (not an integer in range)");
+      x = Number(v);
+    } else {
+      x = v;
+      if (!Number.isSafeInteger(x)) throw new InvalidValueError("text state: bad value (not an integer in range)");
     }
     out[i] = x;
   }
@@ -264,7 +272,11 @@ export function decodeState(
     if (!Number.isSafeInteger(s)) throw new InvalidValueError("text state: bad value (seq out of range)");
   }
   const dels = decodeDeletes(deletesInts, nclients);
-  const cps = codePoints(content);
+  // Without surrogates a UTF-16 unit is a code point: each block's characters are cut from
+  // `content` directly, with no array of all of them made first.
+  const plain = !hasSurrogates(content);
+  const cps = plain ? null : codePoints(content);
+  const total = plain ? content.length : cps!.length;
   if (!n) {
     if (content) throw new InvalidValueError("text state: content length does not match the items");
     if (history !== null && [...dels.values()].some((log) => log.seqs.length)) {
@@ -299,14 +311,14 @@ export function decodeState(
         lss.slice(a, e),
         rcs.slice(a, e),
         rss.slice(a, e),
-        cps.slice(voff, voff + size),
+        cps === null ? content.slice(voff, voff + size).split("") : cps.slice(voff, voff + size),
         size,
       ),
     );
     voff += size;
   }
-  if (voff !== cps.length) throw new InvalidValueError("text state: content length does not match the items");
-  return [blocks, dels, cps.length];
+  if (voff !== total) throw new InvalidValueError("text state: content length does not match the items");
+  return [blocks, dels, total];
 }
 
 /** Takes checked slices of a list of ints. */
@@ -361,17 +373,16 @@ function checkDisjoint(clients: readonly number[] | null, seqs: readonly number[
   let shift = 0;
   let fk: number[];
   let lk: number[];
-  const num = (a: number, b: number): number => a - b;
   if (clients === null) {
-    fk = [...seqs].sort(num);
+    fk = sortedNumbers(seqs);
     if (fk[0]! < 1) throw new InvalidValueError("text state: an item seq below 1");
-    lk = [...lasts].sort(num);
+    lk = sortedNumbers(lasts);
   } else {
     if (minOf(seqs) < 1) throw new InvalidValueError("text state: an item seq below 1");
     shift = maxOf(lasts) + 1;
     checkKeySpace(nclients, shift);
-    fk = seqs.map((s, i) => clients[i]! * shift + s).sort(num);
-    lk = lasts.map((s, i) => clients[i]! * shift + s).sort(num);
+    fk = sortedNumbers(seqs.map((s, i) => clients[i]! * shift + s));
+    lk = sortedNumbers(lasts.map((s, i) => clients[i]! * shift + s));
   }
   for (let i = 0; i + 1 < fk.length; i++) {
     if (lk[i]! >= fk[i + 1]!) throw new InvalidValueError("text state: items overlap");

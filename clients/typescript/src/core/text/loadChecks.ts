@@ -15,7 +15,7 @@ import type { ItemId } from "../ids.js";
 import { InvalidValueError } from "../../errors.js";
 import type { DeleteLog } from "./ops.js";
 import type { Keys } from "./codec.js";
-import { bisectLeft, bisectRight } from "./block.js";
+import { bisectLeft, bisectRight, sortedNumbers } from "./block.js";
 
 /** One dependency checkpoint: `[first seq, Map(client -> seq)]`. */
 export type Checkpoint = readonly [first: number, deps: ReadonlyMap<number, number>];
@@ -210,8 +210,10 @@ export function checkHistory(
         throw new InvalidValueError("text state: a delete targets a character that is not a deleted one");
       }
     }
-    allLows.push(...lows);
-    allHighs.push(...highs);
+    for (let q = 0; q < m; q++) {  // (no push(...lows): a long spread overflows the stack)
+      allLows.push(lows[q]!);
+      allHighs.push(highs[q]!);
+    }
     // Its own client's characters: made before the delete (a lower seq).
     if (c === single) {
       if (highs.some((h, q) => h >= at[q]!)) {
@@ -240,16 +242,30 @@ export function checkHistory(
   }
 }
 
-/** How many ints the ranges `lows[i]..highs[i]` cover together. */
+/**
+ * How many ints the ranges `lows[i]..highs[i]` cover together: a sweep over the sorted
+ * starts and the sorted ends (each range adds 1 to the cover from `lows[i]` to `highs[i]`
+ * inclusive), so no pairs need sorting.
+ */
 function unionSize(lows: readonly number[], highs: readonly number[]): number {
-  if (!lows.length) return 0;
-  const pairs = lows.map((l, i) => [l, highs[i]!] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const n = lows.length;
+  if (!n) return 0;
+  const starts = sortedNumbers(lows);
+  const ends = sortedNumbers(highs); // a range stops covering after its end
   let total = 0;
-  let end = -1;
-  for (const [lo, hi] of pairs) {
-    if (hi > end) {
-      total += hi - Math.max(lo, end + 1) + 1;
-      end = hi;
+  let depth = 0;
+  let from = 0; // where the current covered stretch began
+  let a = 0;
+  let b = 0;
+  while (b < n) {
+    if (a < n && starts[a]! <= ends[b]!) {
+      if (depth === 0) from = starts[a]!;
+      depth += 1;
+      a += 1;
+    } else {
+      depth -= 1;
+      if (depth === 0) total += ends[b]! - from + 1;
+      b += 1;
     }
   }
   return total;
