@@ -368,6 +368,7 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
       switch (kind) {
         case K.FIELD_SET: {
           const h = nextHlc();
+          if (typeof name !== "string") throw new DecodeError(`${where}: a field operation names a nested container`);
           const v = value();
           ops.push(keep([K.FIELD_SET, seq, name, h, v], v));
           seq += 1;
@@ -393,7 +394,9 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
           break;
         }
         case K.FIELD_DELETE: {
-          ops.push([K.FIELD_DELETE, seq, name, nextHlc()]);
+          const h = nextHlc();
+          if (typeof name !== "string") throw new DecodeError(`${where}: a field operation names a nested container`);
+          ops.push([K.FIELD_DELETE, seq, name, h]);
           seq += 1;
           break;
         }
