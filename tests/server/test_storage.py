@@ -18,7 +18,7 @@ LOGS: dict[str, Callable[[Path], DocLog]] = {
     "client-memory": lambda _: client.MemoryStore(),
     "client-sqlite": lambda tmp: client.SQLiteStore(tmp / "c.db"),
     "server-memory": lambda _: server.MemoryStore(),
-    "server-sqlite": lambda tmp: server.SQLiteStore(tmp / "s.db", durability="power"),
+    "server-sqlite": lambda tmp: server.SQLiteStore(tmp / "s.db", durability="full"),
 }
 
 
