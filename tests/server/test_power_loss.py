@@ -36,6 +36,9 @@ from synckit.protocol import Ack, ClientSession, Hello, Push, Subscribe, Subscri
 SHIM_SOURCE = Path(__file__).with_name("fsync_shadow.c")
 DB = "synckit.db"
 DOC = "ledger"
+#: Each push's value: 2,000 pushes then write over 4 MB (1,000 pages) of WAL however many
+#: pushes each commit groups, so SQLite's automatic checkpoint runs at least once.
+PAD = "x" * 2500
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,7 @@ class Writer:
                     batch += 1
                     key = f"{self.name}-{batch}"
                     held = doc.version()
-                    doc.set(key, batch)
+                    doc.set(key, PAD)
                     keys[batch] = key
                     await send(Push(DOC, batch, doc.changes(held)))
                 await reader
@@ -172,10 +175,10 @@ async def test_default_durability_keeps_every_ack_through_a_power_loss(
     tmp_path: Path, shim: Path
 ) -> None:
     (shadow := tmp_path / "shadow").mkdir()
-    # 4,000 acknowledged pushes write more than 1,000 WAL pages: a checkpoint (the database
-    # file rewritten and fsynced, the WAL restarted) happens on the way.
-    acked = await acked_then_power_loss(tmp_path / "data", shadow, shim, "full", 4000)
-    assert len(acked) >= 4000
+    # 2,000 acknowledged pushes write more than 1,000 WAL pages (see PAD): a checkpoint (the
+    # database file written and fsynced, the WAL restarted) happens on the way.
+    acked = await acked_then_power_loss(tmp_path / "data", shadow, shim, "full", 2000)
+    assert len(acked) >= 2000
     assert (shadow / f"{DB}-wal").exists()
     # The checkpoint happened: pages reached the database file (fsynced) beyond its header.
     assert (shadow / DB).stat().st_size > 16 * 4096
@@ -185,7 +188,7 @@ async def test_default_durability_keeps_every_ack_through_a_power_loss(
 
 async def test_process_durability_loses_acks_in_a_power_loss(tmp_path: Path, shim: Path) -> None:
     (shadow := tmp_path / "shadow").mkdir()
-    # Fewer than 1,000 WAL pages: no checkpoint, so the WAL was never fsynced.
+    # Under 1,000 WAL pages (200 x 2,500 bytes): no checkpoint, so no fsync of the WAL.
     acked = await acked_then_power_loss(tmp_path / "data", shadow, shim, "process", 200)
     kept = stored_keys(tmp_path / "data")
     missing = acked - kept
