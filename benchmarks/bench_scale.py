@@ -20,7 +20,10 @@ Scenarios (``--only``; all by default), each measured the same way for every lib
   Every client must get every edit (else exit 1).
 * ``writers``: 10 writers (2 processes of 5) on one document, each setting its own key as fast
   as it can with at most 16 updates unacknowledged, for 5 s. Acknowledged updates per second:
-  SyncKit the server's Ack (after the commit), on SQLite and on PostgreSQL; Hocuspocus its
+  SyncKit the server's Ack (after the commit), on SQLite and on PostgreSQL; SQLite in each
+  ``--durability`` mode given (default both: ``full``, the server's default, fsyncs every
+  group commit and survives a power loss; ``process`` survives a crash of the process only);
+  ``--no-postgres`` leaves PostgreSQL out. Hocuspocus its
   SyncStatus answer to each update (the provider's unsyncedChanges; in memory);
   pycrdt-websocket, which has no acknowledgement, the step 2 answer to a sync step 1 sent
   after every 8 updates.
@@ -104,9 +107,11 @@ class SyncKitServer(ServerProcess):
         database: str | None = None,
         redis: str | None = None,
         limits: dict[str, int] | None = None,
+        durability: str = "full",
     ) -> None:
         cmd = [sys.executable, "-m", "synckit.cli", "serve", "--port", "0", "--data", str(data)]
         cmd += ["--log-level", "error"]  # a refusal reaches the client, which says it
+        cmd += ["--durability", durability]
         if limits:
             config = data / "bench.toml"
             config.write_text("[limits]\n" + "".join(f"{k} = {v}\n" for k, v in limits.items()))
@@ -150,12 +155,13 @@ def server(
     database: str | None = None,
     redis: str | None = None,
     limits: dict[str, int] | None = None,
+    durability: str = "full",
 ) -> Iterator[Server]:
     quiet = subprocess.DEVNULL
     with tempfile.TemporaryDirectory() as tmp:
         srv: Server
         if lib == "synckit":
-            srv = SyncKitServer(Path(tmp), database, redis, limits)
+            srv = SyncKitServer(Path(tmp), database, redis, limits, durability)
         elif lib == "hocuspocus":
             home = install_npm(HOCUSPOCUS4, ("server.mjs", "clients.mjs"))
             srv = PeerServer([str(node22()), "server.mjs"], home, "/connections", stderr=quiet)
@@ -381,9 +387,15 @@ async def measure(args: argparse.Namespace) -> Results:
     if "writers" in args.only:
         seconds = 2.0 if q else 5.0
         for lib in args.libs:
-            with server(lib, limits=WRITERS_LIMITS) as srv:
-                await guarded("writers", lib, writers(lib, srv.url, seconds))
-        if "synckit" in args.libs:
+            if lib != "synckit":
+                with server(lib, limits=WRITERS_LIMITS) as srv:
+                    await guarded("writers", lib, writers(lib, srv.url, seconds))
+                continue
+            for mode in args.durability:  # "synckit" is the default mode, full
+                name = "synckit" if mode == "full" else f"synckit-{mode}"
+                with server(lib, limits=WRITERS_LIMITS, durability=mode) as srv:
+                    await guarded("writers", name, writers(lib, srv.url, seconds))
+        if "synckit" in args.libs and not args.no_postgres:
             async with postgres_db() as db:
                 with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
                     pg = writers("synckit", srv.url, seconds)
@@ -460,15 +472,18 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
     if "writers" in results:
         sk, pg = get("writers", "synckit", "per_s"), get("writers", "synckit-pg", "per_s")
         hp, py = get("writers", "hocuspocus", "per_s"), get("writers", "pycrdt", "per_s")
+        weak = get("writers", "synckit-process", "per_s")
 
         def num(x: float | None) -> str:
             return "n/a" if x is None else f"{x:,.0f}"
+
+        process = "" if weak is None else f" ({num(weak)} SQLite with --durability process)"
 
         met = None if sk is None or pg is None else min(sk, pg) >= 10_000
         out.append(
             f"| 10 writers on one document, acknowledged updates/s "
             f"| {num(py)} (in memory) | {num(hp)} (in memory) "
-            f"| {num(sk)} SQLite, {num(pg)} PostgreSQL "
+            f"| {num(sk)} SQLite, {num(pg)} PostgreSQL{process} "
             f"| {_ratio(sk, py)} / {_ratio(pg, py)} | {_ratio(sk, hp)} / {_ratio(pg, hp)} "
             f"| at least 10,000 durable on SQLite and on PostgreSQL | {yes(met)} |"
         )
@@ -540,6 +555,16 @@ async def main() -> int:
     parser.add_argument("--only", nargs="*", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="smoke sizes; not comparable")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--durability",
+        nargs="*",
+        choices=("full", "process"),
+        default=["full", "process"],
+        help="writers row: SQLite durability modes to run (default both)",
+    )
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="writers row: leave PostgreSQL out"
+    )
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections (each lib)")
     parser.add_argument("--two-clients", type=int, default=1000, help="clients, two-servers row")
     parser.add_argument(

@@ -16,6 +16,10 @@ flag                environment              config key             default
 --data              SYNCKIT_DATA             data                   ./synckit-data
 --database          SYNCKIT_DATABASE or      database               (none: SQLite under
                     DATABASE_URL                                    --data)
+--durability        SYNCKIT_DURABILITY       durability             full (an ack survives a
+                                                                    power loss; process: only
+                                                                    a crash of the server;
+                                                                    SQLite only)
 --log-level         SYNCKIT_LOG_LEVEL        log_level              warning
 --log-format        SYNCKIT_LOG_FORMAT       log_format             text (or json: lines)
 --jwt-secret-file   SYNCKIT_JWT_SECRET_FILE  jwt_secret_file        (none)
@@ -81,6 +85,7 @@ _DEFAULTS: dict[str, Any] = {
     "port": 8080,
     "data": "synckit-data",
     "database": None,
+    "durability": "full",
     "log_level": "warning",
     "log_format": "text",
     "jwt_secret_file": None,
@@ -124,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         "--database",
         help="PostgreSQL URL (postgresql://user@host/db) instead of SQLite under --data "
         "(env DATABASE_URL)",
+    )
+    serve.add_argument(
+        "--durability",
+        choices=["full", "process"],
+        help="SQLite: what an acknowledged push survives: full (default) a power loss, an "
+        "fsync per commit; process only a crash of the server process, no fsync per commit "
+        "(env SYNCKIT_DURABILITY; PostgreSQL: its synchronous_commit decides)",
     )
     serve.add_argument(
         "--log-level",
@@ -291,6 +303,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
             ) from None
     if isinstance(out["jwt_public_key"], str):
         out["jwt_public_key"] = [out["jwt_public_key"]]
+    if out["durability"] not in ("full", "process"):
+        raise UsageError(f"durability must be full or process, got {out['durability']!r}")
     if out["log_format"] not in ("text", "json"):
         raise UsageError(f"log_format must be text or json, got {out['log_format']!r}")
     if out["database"] is not None:
@@ -456,7 +470,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
     url = base_url(sock)
     ws = url.replace("http://", "ws://", 1)
     if database is None:
-        where = str(data.resolve())
+        where = f"{data.resolve()}, durability {settings['durability']}"
     else:
         from synckit.server._postgres import redact
 
@@ -523,7 +537,9 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
             bus = RedisChangeBus(settings["redis"])
             presence = RedisPresenceBus(settings["redis"])  # and see each other's clients
     if database is None:
-        store: Any = Path(settings["data"])
+        from synckit.server import open_store
+
+        store: Any = open_store(Path(settings["data"]), durability=settings["durability"])
     else:
         from synckit.server import PostgresStore
 

@@ -153,3 +153,30 @@ def test_static_must_be_a_folder(tmp_path: Path) -> None:
     done = synckit("serve", "--port", "0", "--data", str(tmp_path / "d"), "--static", "nope")
     assert done.returncode == 2
     assert "static must be a directory" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "mode"),
+    [
+        ([], {}, "full"),
+        (["--durability", "process"], {}, "process"),
+        ([], {"SYNCKIT_DURABILITY": "process"}, "process"),
+        (["--durability", "full"], {"SYNCKIT_DURABILITY": "process"}, "full"),
+    ],
+)
+def test_durability_comes_from_the_flag_then_the_environment(
+    tmp_path: Path, args: list[str], env: dict[str, str], mode: str
+) -> None:
+    proc = ServerProcess(tmp_path / "d", free_port(), args, env=env).start()
+    try:
+        assert f"durability {mode}" in proc.banner
+    finally:
+        proc.terminate()
+
+
+def test_serve_refuses_an_unknown_durability(tmp_path: Path) -> None:
+    done = synckit(
+        "serve", "--port", "0", "--data", str(tmp_path / "d"), env={"SYNCKIT_DURABILITY": "off"}
+    )
+    assert done.returncode == 2
+    assert "durability must be full or process" in done.stderr

@@ -18,7 +18,7 @@ LOGS: dict[str, Callable[[Path], DocLog]] = {
     "client-memory": lambda _: client.MemoryStore(),
     "client-sqlite": lambda tmp: client.SQLiteStore(tmp / "c.db"),
     "server-memory": lambda _: server.MemoryStore(),
-    "server-sqlite": lambda tmp: server.SQLiteStore(tmp / "s.db", durability="power"),
+    "server-sqlite": lambda tmp: server.SQLiteStore(tmp / "s.db", durability="full"),
 }
 
 
@@ -106,3 +106,27 @@ def test_databases_of_the_earlier_layout_still_open(tmp_path: Path) -> None:
     listed = server.SQLiteStore(path)
     assert listed.doc_ids() == ["d"]
     listed.close()
+
+
+def _synchronous(log: SQLiteDocLog) -> int:
+    return int(log._db.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_durability_full_by_default_process_on_request(tmp_path: Path) -> None:
+    # SQLite's numbers: NORMAL is 1 (no fsync per commit in WAL mode), FULL is 2.
+    stores: list[SQLiteDocLog] = [
+        server.SQLiteStore(tmp_path / "a.db"),
+        client.SQLiteStore(tmp_path / "b.db"),
+    ]
+    assert [_synchronous(s) for s in stores] == [2, 2]
+    weak: list[SQLiteDocLog] = [
+        server.SQLiteStore(tmp_path / "c.db", durability="process"),
+        client.SQLiteStore(tmp_path / "d.db", durability="process"),
+    ]
+    assert [_synchronous(s) for s in weak] == [1, 1]
+    for store in stores + weak:
+        store.close()
+    with pytest.raises(ValueError, match="durability"):
+        server.SQLiteStore(tmp_path / "e.db", durability="power")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="durability"):
+        client.SQLiteStore(tmp_path / "f.db", durability="OFF")  # type: ignore[arg-type]

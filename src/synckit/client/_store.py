@@ -23,10 +23,10 @@ import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
-from synckit.errors import StorageError
+from synckit.errors import InvalidValueError, StorageError
 
 __all__ = ["MemoryStore", "SQLiteStore", "Store", "StoredDoc", "new_actor_id"]
 
@@ -103,17 +103,40 @@ class SQLiteStore(SQLiteDocLog):
 
     Two processes writing under the same actor id would number different operations alike,
     so a second opener gets :class:`~synckit.errors.StorageError` instead.
+
+    Args:
+        path: the SQLite file, created (with its folder) when missing.
+        durability: ``"full"`` (default, ``synchronous=FULL``): each append is fsynced before
+            it returns, and an edit is appended before it can be sent, so a power loss or an
+            operating-system crash of the device keeps every edit that may have reached the
+            server. ``"process"`` (``synchronous=NORMAL``, no fsync per append): a crash of
+            the process keeps everything, but a power loss may lose the latest local edits
+            (never corrupting the file), including edits already sent: the replica could
+            then number new operations as it numbered those, under the same actor id, which
+            the server already holds differently. Use it only where the device cannot lose
+            power without its file system surviving (or where losing the last edits and
+            diverging is acceptable).
     """
 
     __slots__ = ()
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, durability: Literal["full", "process"] = "full"
+    ) -> None:
+        if durability not in ("full", "process"):
+            raise InvalidValueError(f"durability must be 'full' or 'process', not {durability!r}")
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot open client store {path}: {exc}") from exc
-        super().__init__(path, exclusive=True, schema=_META_SCHEMA, kind="client store")
+        super().__init__(
+            path,
+            synchronous="FULL" if durability == "full" else "NORMAL",
+            exclusive=True,
+            schema=_META_SCHEMA,
+            kind="client store",
+        )
 
     def actor_id(self, client_id: str) -> str:
         key = f"actor:{client_id}"

@@ -59,7 +59,14 @@ from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._redis_presence import RedisPresenceBus
 from synckit.server._rooms import Claim, Commit, Compact, Erase, IoOp, IoResult, Load
 from synckit.server._socket import Receive, Scope, Send, serve_socket
-from synckit.server._store import AsyncStore, InlineStore, MemoryStore, SQLiteStore, Store
+from synckit.server._store import (
+    AsyncStore,
+    Durability,
+    InlineStore,
+    MemoryStore,
+    SQLiteStore,
+    Store,
+)
 
 __all__ = ["SyncServer", "create_app", "http_status", "open_store"]
 
@@ -96,11 +103,14 @@ def http_status(error: Error) -> int:
     return _HTTP_STATUS.get(error.code, 400)
 
 
-def open_store(store: AsyncStore | Store | str | Path | None) -> AsyncStore:
+def open_store(
+    store: AsyncStore | Store | str | Path | None, *, durability: Durability = "full"
+) -> AsyncStore:
     """The server's store from what :func:`create_app` accepts: an :class:`AsyncStore` as is, a
     synchronous :class:`Store` called on the loop (:class:`InlineStore`), a directory (SQLite
     file ``synckit.db`` inside, created when missing), a ``.db``/``.sqlite`` file, or None
-    (memory).
+    (memory). ``durability`` is the SQLite file's (see :class:`SQLiteStore`): ``"full"``
+    survives a power loss, ``"process"`` only a crash of the process.
     """
     if store is None:
         return InlineStore(MemoryStore())
@@ -108,9 +118,9 @@ def open_store(store: AsyncStore | Store | str | Path | None) -> AsyncStore:
         path = Path(store)
         if path.suffix in (".db", ".sqlite", ".sqlite3"):
             path.parent.mkdir(parents=True, exist_ok=True)
-            return InlineStore(SQLiteStore(path))
+            return InlineStore(SQLiteStore(path, durability=durability))
         path.mkdir(parents=True, exist_ok=True)
-        return InlineStore(SQLiteStore(path / DB_FILE))
+        return InlineStore(SQLiteStore(path / DB_FILE, durability=durability))
     if inspect.iscoroutinefunction(store.load):
         return cast(AsyncStore, store)
     return InlineStore(cast(Store, store))

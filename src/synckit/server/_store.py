@@ -19,10 +19,24 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
-from synckit.errors import LimitExceededError, StorageError
+from synckit.errors import InvalidValueError, LimitExceededError, StorageError
 from synckit.server._lock import DataLock
 
-__all__ = ["AsyncStore", "InlineStore", "MemoryStore", "SQLiteStore", "Store", "StoredDoc"]
+__all__ = [
+    "DURABILITIES",
+    "AsyncStore",
+    "Durability",
+    "InlineStore",
+    "MemoryStore",
+    "SQLiteStore",
+    "Store",
+    "StoredDoc",
+]
+
+#: What a SQLite commit (and so a server's Ack) survives: ``"full"`` a power loss,
+#: ``"process"`` only a crash of the process (see :class:`SQLiteStore`).
+Durability = Literal["full", "process"]
+DURABILITIES: tuple[Durability, ...] = ("full", "process")
 
 
 class Store(DocLog, Protocol):
@@ -142,8 +156,12 @@ class SQLiteStore(SQLiteDocLog):
 
     Args:
         path: the database file; created with its tables when missing.
-        durability: ``"process"`` (default) survives a crash or kill of the server process;
-            ``"power"`` also survives a power loss, at the price of an fsync per commit.
+        durability: ``"full"`` (default): a commit, and so an acknowledged push, survives a
+            power loss or an operating-system crash (``synchronous=FULL``: SQLite fsyncs the
+            WAL at every commit; group commit makes that one fsync per group of pushes).
+            ``"process"``: it survives a crash or kill -9 of the server process, but a power
+            loss may lose the last commits (``synchronous=NORMAL``: the WAL is fsynced only
+            at checkpoints), never corrupting the database.
         lock: hold ``<path>.lock`` exclusively until :meth:`close` (see :class:`DataLock`): a
             second store on the same file, in any process, fails with StorageError naming
             the holder.
@@ -155,15 +173,17 @@ class SQLiteStore(SQLiteDocLog):
         self,
         path: str | Path,
         *,
-        durability: Literal["process", "power"] = "process",
+        durability: Durability = "full",
         lock: bool = True,
     ) -> None:
+        if durability not in DURABILITIES:
+            raise InvalidValueError(f"durability must be 'full' or 'process', not {durability!r}")
         # One process per database: the lock first, so a second server fails before touching it.
         self._lock = DataLock(f"{path}.lock") if lock else None
         try:
             super().__init__(
                 path,
-                synchronous="FULL" if durability == "power" else "NORMAL",
+                synchronous="FULL" if durability == "full" else "NORMAL",
                 schema=_ACTORS_SCHEMA,
             )
         except BaseException:
