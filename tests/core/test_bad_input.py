@@ -1306,3 +1306,27 @@ def _mutated_cursor(which: int, at: int, value: int) -> bytes:
     data = bytearray(cursor.encode())
     data[at % len(data)] = value
     return bytes(data)
+
+
+@pytest.mark.parametrize(
+    "values",
+    ['["\\ud800"]', '["ok \\uDFFF"]', '[{"\\udc00": 1}]', '[["a", {"b": ["\\ud83d"]}]]'],
+)
+def test_a_value_spelling_a_lone_surrogate_is_refused(values: str) -> None:
+    """JSON escapes can spell a lone surrogate that UTF-8 cannot: a replica that took one
+    could never encode its changes or snapshot again (found by the TypeScript port's
+    differential tests). Refused, and the document untouched; an escaped pair is fine."""
+    w = Document("w", clock=FakeClock(1_000))
+    w.set("x", "placeholder")
+    msg = changes_pb2.ChangeSet()
+    msg.ParseFromString(w.changes())
+    msg.changes[0].values = values
+    doc = writer_doc()
+    before, saved = doc.to_json(), doc.save()
+    with pytest.raises(DecodeError, match="lone surrogate"):
+        doc.apply(msg.SerializeToString())
+    assert doc.to_json() == before and doc.save() == saved
+    msg.changes[0].values = '["\\ud83d\\ude42 \\u00e9"]'
+    doc.apply(msg.SerializeToString())
+    assert doc.get("x") == "\U0001f642 é"
+    assert Document.load(doc.save()).get("x") == "\U0001f642 é"

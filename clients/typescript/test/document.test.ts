@@ -263,3 +263,26 @@ test("Cursor.decode reads protobuf as Python does (outcomes taken from the Pytho
   assert.equal(decode("0a01742001").bind, "previous");
   assert.equal(decode("0a01741005").client, null); // client as a varint: skipped
 });
+
+test("a value spelling a lone surrogate is refused, as in Python; a pair or an escaped backslash is fine", () => {
+  // Made by the Python core: a field set of "x" whose values JSON is ["\ud800"]; the values
+  // field (8) comes last, so variants replace it.
+  const head = Buffer.from("08021201611a0178", "hex"); // format, clients ["a"], names ["x"]
+  const ops = Buffer.from("10012a01013201003a048080c03e", "hex"); // one FIELD_SET
+  const withValues = (json: string): Uint8Array => {
+    const body = Buffer.from(json, "utf8");
+    const change = Buffer.concat([ops, Buffer.from([0x42, body.length]), body]);
+    return new Uint8Array(Buffer.concat([head, Buffer.from([0x22, change.length]), change]));
+  };
+  for (const json of ['["\\ud800"]', '["ok \\uDFFF"]', '[{"\\udc00": 1}]']) {
+    const doc = new Document("r");
+    assert.throws(() => doc.apply(withValues(json)), /lone surrogate/, json);
+    assert.deepEqual(doc.toJSON(), {});
+  }
+  const pair = new Document("r");
+  pair.apply(withValues('["\\ud83d\\ude42"]'));
+  assert.equal(pair.get("x"), "\u{1f642}");
+  const text = new Document("r");
+  text.apply(withValues('["\\\\ud800"]'));
+  assert.equal(text.get("x"), "\\ud800");
+});

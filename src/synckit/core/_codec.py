@@ -440,6 +440,15 @@ def decode_changes(
             raise DecodeError(f"{where}: values are not valid JSON ({exc})") from None
         if not isinstance(values, list):
             raise DecodeError(f"{where}: values must be a JSON array")
+        if "\\u" in msg.values:
+            # An escape can spell a lone surrogate ("\\ud800"), which no replica could encode
+            # again: holding one would make every later changes() and save() fail.
+            try:
+                _dumps(values).encode()
+            except UnicodeEncodeError:
+                raise DecodeError(
+                    f"{where}: a value is not valid Unicode (a lone surrogate)"
+                ) from None
         ops = _decode_ops(msg, client, clients, names, n_names, values, where)
         out.append(Change(client, msg.start, deps, ops))
     return out

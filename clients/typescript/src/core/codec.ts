@@ -311,11 +311,22 @@ export function decodeChanges(changes: readonly PbChange[], clients: readonly nu
       }
     }
     if (raw === null) throw new DecodeError(`${where}: values must be a JSON array`);
+    if (msg.values.includes("\\u") && LONE_SURROGATE.test(JSON.stringify(values))) {
+      // An escape can spell a lone surrogate, which UTF-8 cannot carry: refused as Python
+      // refuses it (a replica holding one could not encode its changes again).
+      throw new DecodeError(`${where}: a value is not valid Unicode (a lone surrogate)`);
+    }
     const ops = decodeOps(msg, start, clients, names, values, raw, where);
     out.push(new Change(client, start, deps, ops));
   });
   return out;
 }
+
+/**
+ * JSON.stringify writes a lone surrogate as a `\\udXXX` escape (and a pair as itself); the
+ * escape must follow an even number of backslashes (else it is a backslash's escape and text).
+ */
+const LONE_SURROGATE = /(?:^|[^\\])(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i;
 
 class ColumnEnd extends Error {}
 
