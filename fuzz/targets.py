@@ -17,6 +17,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import math
 from collections.abc import Callable, Iterator
 
 from synckit import Cursor, Document, VersionVector
@@ -268,6 +269,9 @@ def fuzz_jwt(data: bytes) -> None:
     except AuthError:
         return
     assert principal.id, "a principal without an id"
+    expires = principal.expires_at
+    # The hub sends the expiry in milliseconds in its Welcome.
+    assert expires is None or math.isfinite(expires * 1000), f"expires at {expires}"
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
