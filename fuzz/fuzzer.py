@@ -1,16 +1,18 @@
 """Run one fuzz target under atheris (coverage-guided, libFuzzer).
 
-    python fuzz/fuzzer.py TARGET [LIBFUZZER FLAGS...]      e.g. -runs=1000000 -max_total_time=300
-    python fuzz/fuzzer.py --seed                           add the seeds to fuzz/corpus/
-    python fuzz/fuzzer.py --list                           the targets
+    python fuzz/fuzzer.py TARGET [LIBFUZZER FLAGS...] [CORPUS DIRS OR INPUTS...]
+    python fuzz/fuzzer.py --seed          add the seeds the core makes to fuzz/corpus/
+    python fuzz/fuzzer.py --list          the targets (fuzz/targets.py)
 
-Without a corpus directory among the flags, it fuzzes with ``fuzz/corpus/TARGET`` (read, and
-new interesting inputs written to ``fuzz/work/TARGET``, which git ignores) seeded from
-``fuzz/seeds/TARGET``. Defaults: ``-timeout=10`` (an input taking longer is a hang),
-``-rss_limit_mb=2048`` and ``-malloc_limit_mb=512`` (a hostile length prefix must not allocate
-gigabytes), ``-max_len=65536``. A crash writes ``crash-*`` into the current directory; replay
-it with ``python fuzz/fuzzer.py TARGET crash-...``. Minimise a corpus with
-``python fuzz/fuzzer.py TARGET -merge=1 fuzz/corpus/TARGET fuzz/work/TARGET``.
+``python3 dev.py fuzz TARGET [--runs N] [--time SECONDS]`` runs this with the fuzz extra.
+Without a corpus folder or input among the arguments it reads ``fuzz/corpus/TARGET`` and writes
+the new inputs it finds to ``fuzz/work/TARGET`` (ignored by git). Defaults, unless given:
+``-timeout=10`` (an input running longer is a hang), ``-rss_limit_mb=2048`` and
+``-malloc_limit_mb=512`` (a hostile length prefix must not allocate gigabytes),
+``-max_len=65536``. A crash is written to ``crash-*`` in the current folder; replay it with
+``python fuzz/fuzzer.py TARGET crash-...``. Minimise the corpus into a fresh folder with
+``python fuzz/fuzzer.py TARGET -merge=1 NEW fuzz/corpus/TARGET fuzz/work/TARGET`` and make
+``NEW`` the corpus.
 """
 
 from __future__ import annotations
@@ -49,13 +51,11 @@ def main(argv: list[str]) -> int:
     target = targets.TARGETS[name]
     given = {f.split("=", 1)[0] for f in flags if f.startswith("-")}
     args = [sys.argv[0], *(d for d in DEFAULTS if d.split("=", 1)[0] not in given)]
-    paths = [f for f in flags if not f.startswith("-")]
-    if not paths:
+    args += flags
+    if not any(not f.startswith("-") for f in flags):  # no corpus or input given
         work = FUZZ / "work" / name
         work.mkdir(parents=True, exist_ok=True)
-        paths = [str(work), str(FUZZ / "corpus" / name)]
-        paths = [p for p in paths if Path(p).is_dir()]
-    args += [*flags, *paths] if paths != flags else flags
+        args += [str(work), str(FUZZ / "corpus" / name)]
     atheris.Setup(args, target)
     atheris.Fuzz()
     return 0
