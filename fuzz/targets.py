@@ -211,7 +211,12 @@ def _apply_received(events: list[Event]) -> None:
 
 
 def fuzz_client_frames(data: bytes) -> None:
-    """A subscribed ``ClientSession.receive``s the server's frames: RemoteProtocolError only."""
+    """``ClientSession.receive`` of the server's frames, by a client that sent its Hello and
+    by one subscribed to a document: RemoteProtocolError only."""
+    hello_sent = ClientSession(max_frame_bytes=MAX_FRAME_BYTES)
+    hello_sent.send(Hello("fuzz"))
+    hello_sent.data_to_send()
+    _feed(hello_sent, data)
     server = ServerSession(max_frame_bytes=MAX_FRAME_BYTES)
     client = ClientSession(max_frame_bytes=MAX_FRAME_BYTES)
     client.send(Hello("fuzz"))
