@@ -19,17 +19,26 @@ import hashlib
 import hmac
 import math
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from synckit import Cursor, Document, VersionVector
 from synckit.errors import AuthError, DecodeError, RemoteProtocolError
 from synckit.protocol import (
+    DELETE,
+    PRESENCE,
+    Ack,
     Broadcast,
     ClientSession,
+    DeleteDoc,
+    DocDeleted,
+    Error,
+    ErrorCode,
     Event,
     Hello,
+    Push,
     ServerHttpExchange,
     ServerSession,
+    State,
     Subscribe,
     Subscribed,
     Welcome,
@@ -137,7 +146,10 @@ def _load(data: bytes) -> None:
     doc.set("after", 1)  # the loaded replica can still edit and sync
     fresh = Document("fresh", clock=_fixed_clock)
     fresh.apply(doc.changes())
-    assert fresh.to_json() == doc.to_json(), "a loaded document does not sync"
+    # Every operation it sends is accepted, nothing left waiting. (Not the same view: a
+    # hostile snapshot may claim an order of concurrent inserts its history does not make,
+    # which cannot be checked without that history; docs/format.md says so.)
+    assert fresh.version() == doc.version(), "a loaded document does not sync"
 
 
 def fuzz_version(data: bytes) -> None:
@@ -230,13 +242,51 @@ def fuzz_client_frames(data: bytes) -> None:
     _apply_received(_feed(client, data))
 
 
+def _answer(server: ServerSession, event: Event) -> None:
+    """Answer ``event`` as the hub does, so the fuzzer's later frames meet an open session:
+    Welcome a Hello, answer a Subscribe, a Push (apply its changes) and a DeleteDoc."""
+    if server.state is State.CLOSED:
+        return
+    match event:
+        case Hello():
+            server.send(Welcome((PRESENCE, DELETE), MAX_FRAME_BYTES))
+        case Subscribe(doc_id=doc, version=version):
+            if version:
+                with contextlib.suppress(DecodeError):
+                    VersionVector.decode(version)
+            server.send(Subscribed(doc, b"", b""))
+        case Push(doc_id=doc, batch_id=batch, changes=changes):
+            if _apply_or_refuse(fresh_target(), changes):
+                server.send(Ack(doc, batch, b""))
+            else:
+                server.send(Error(ErrorCode.BAD_CHANGES, "bad changes", doc_id=doc, batch_id=batch))
+        case DeleteDoc(doc_id=doc, request_id=request):
+            server.send(DocDeleted(doc, request))
+        case _:
+            pass
+
+
+def _serve(server: ServerSession, frames: Iterable[bytes]) -> list[bytes]:
+    """Feed ``frames`` to ``server``, answering them; return the frames it sent."""
+    sent: list[bytes] = []
+    for frame in frames:
+        try:
+            events = server.receive(frame)
+        except RemoteProtocolError:
+            assert server.error is not None and server.error.fatal
+            break
+        finally:
+            sent += server.data_to_send()
+        for event in events:
+            _answer(server, event)
+        sent += server.data_to_send()
+    return sent
+
+
 def fuzz_server_frames(data: bytes) -> None:
-    """A fresh ``ServerSession.receive``s a client's frames: RemoteProtocolError only."""
-    server = ServerSession(max_frame_bytes=MAX_FRAME_BYTES)
-    for event in _feed(server, data):
-        if isinstance(event, Subscribe) and event.version:
-            with contextlib.suppress(DecodeError):
-                VersionVector.decode(event.version)
+    """``ServerSession.receive`` of a client's frames, answered as the hub answers them:
+    RemoteProtocolError only."""
+    _serve(ServerSession(max_frame_bytes=MAX_FRAME_BYTES), frames_of(data))
 
 
 def fuzz_http(data: bytes) -> None:
@@ -246,12 +296,11 @@ def fuzz_http(data: bytes) -> None:
         exchange = ServerHttpExchange(DOC_ID, data, max_body_bytes=MAX_BODY_BYTES, delete=delete)
         frames = exchange.frames()
         assert bool(frames) == (exchange.result is None)
-        server = ServerSession(max_frame_bytes=MAX_FRAME_BYTES)
-        for frame in frames:
-            try:
-                server.receive(frame)
-            except RemoteProtocolError:
+        for answer in _serve(ServerSession(max_frame_bytes=MAX_FRAME_BYTES), frames):
+            if exchange.receive(answer):
                 break
+        exchange.abandon(Error(ErrorCode.INTERNAL, "no answer", fatal=True))
+        assert exchange.result is not None
     for ok in (True, False):
         decode_http_answer(data, ok=ok)
 
