@@ -16,6 +16,7 @@ import subprocess
 import sys
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1024,6 +1025,22 @@ def test_fuzzed_text_state_columns_are_refused_or_load_a_consistent_document(
     fresh.get_text("t").insert(0, "F")
     doc.apply(fresh.changes(doc.version()))
     assert doc.version() == fresh.version()
+
+
+def test_a_snapshot_op_in_a_container_its_author_had_not_seen_is_refused() -> None:
+    """Found by fuzzing (``fuzz/corpus/snapshot/resealed-nested-container-unseen``): a resealed
+    snapshot whose log holds an operation in a nested container made after it (a map epoch
+    its author had not seen) loaded, and every other replica then refused its changes. Load
+    checks each nested operation's path as ``apply`` does."""
+    hostile = (
+        Path(__file__).resolve().parents[2]
+        / "fuzz"
+        / "corpus"
+        / "snapshot"
+        / "resealed-nested-container-unseen"
+    ).read_bytes()
+    with pytest.raises(DecodeError, match="container made after it"):
+        Document.load(hostile)
 
 
 _HOSTILE_RUNS = """
