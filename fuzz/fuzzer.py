@@ -17,6 +17,7 @@ the new inputs it finds to ``fuzz/work/TARGET`` (ignored by git). Defaults, unle
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -50,7 +51,9 @@ def main(argv: list[str]) -> int:
         return 2
     target = targets.TARGETS[name]
     given = {f.split("=", 1)[0] for f in flags if f.startswith("-")}
-    args = [sys.argv[0], *(d for d in DEFAULTS if d.split("=", 1)[0] not in given)]
+    # libFuzzer runs argv[0] through the shell for -merge and -fork: make it this command.
+    command = shlex.join([sys.executable, str(Path(__file__).resolve()), name])
+    args = [command, *(d for d in DEFAULTS if d.split("=", 1)[0] not in given)]
     args += flags
     if not any(not f.startswith("-") for f in flags):  # no corpus or input given
         work = FUZZ / "work" / name
