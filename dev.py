@@ -7,6 +7,9 @@
     python3 dev.py test --all [ARGS...] every test, the slow ones too
     python3 dev.py check                ruff (lint and format) and mypy --strict
     python3 dev.py bench [ARGS...]      benchmarks side by side with pycrdt and loro
+    python3 dev.py fuzz TARGET [--runs N] [--time S] [FLAGS...]
+                                        coverage-guided fuzzing of one decoder with atheris
+                                        (fuzz/fuzzer.py; without TARGET: list the targets)
     python3 dev.py demo                 two replicas syncing in one process, no server
     python3 dev.py example NAME [ARGS]  run examples/NAME.py (without NAME: list the examples)
     python3 dev.py examples [ARGS...]   the web examples (examples/web: a todo list, shared
@@ -14,9 +17,10 @@
                                         their bundles first when needed (needs Node and npm)
 
 The first run creates ``.venv`` and installs the project with its dev extra (and the bench
-extra for ``bench``); later runs reinstall only when pyproject.toml changed. With
-SYNCKIT_DEV_PYTHON set to a Python that already has synckit and its dev extra installed,
-dev.py runs every task with that interpreter instead and creates or installs nothing.
+extra for ``bench``, the fuzz extra for ``fuzz``); later runs reinstall only when
+pyproject.toml changed. With SYNCKIT_DEV_PYTHON set to a Python that already has synckit and
+its dev extra installed, dev.py runs every task with that interpreter instead and creates or
+installs nothing.
 
 A task runs as a child process in a session of its own. dev.py passes SIGINT, SIGTERM, SIGHUP
 and SIGQUIT on to it (a Ctrl-C in the terminal reaches the child exactly once, through
@@ -214,6 +218,21 @@ def _check() -> int:
     )
 
 
+def _fuzz(rest: list[str]) -> int:
+    """``fuzz TARGET [--runs N] [--time S] [libFuzzer flags]``: fuzz one target."""
+    if not rest or rest[0].startswith("-"):
+        return _run([_python(), str(ROOT / "fuzz" / "fuzzer.py"), "--list"])
+    flags: list[str] = []
+    it = iter(rest[1:])
+    for arg in it:
+        if arg in ("--runs", "--time"):
+            value = next(it, "")
+            flags.append(f"-runs={value}" if arg == "--runs" else f"-max_total_time={value}")
+        else:
+            flags.append(arg)
+    return _run([_python("dev,fuzz"), str(ROOT / "fuzz" / "fuzzer.py"), rest[0], *flags])
+
+
 def main(args: list[str]) -> int:
     task, rest = (args[0], args[1:]) if args else ("help", [])
     if task == "serve":
@@ -224,6 +243,8 @@ def main(args: list[str]) -> int:
         return _check()
     if task == "bench":
         return _run([_python("dev,bench"), str(ROOT / "benchmarks" / "run.py"), *rest])
+    if task == "fuzz":
+        return _fuzz(rest)
     if task == "demo":
         return _example(["two_replicas"])
     if task == "example":

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import random
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1022,6 +1025,64 @@ def test_fuzzed_text_state_columns_are_refused_or_load_a_consistent_document(
     fresh.get_text("t").insert(0, "F")
     doc.apply(fresh.changes(doc.version()))
     assert doc.version() == fresh.version()
+
+
+def test_a_snapshot_op_in_a_container_its_author_had_not_seen_is_refused() -> None:
+    """Found by fuzzing (``fuzz/corpus/snapshot/resealed-nested-container-unseen``): a resealed
+    snapshot whose log holds an operation in a nested container made after it (a map epoch
+    its author had not seen) loaded, and every other replica then refused its changes. Load
+    checks each nested operation's path as ``apply`` does."""
+    hostile = (
+        Path(__file__).resolve().parents[2]
+        / "fuzz"
+        / "corpus"
+        / "snapshot"
+        / "resealed-nested-container-unseen"
+    ).read_bytes()
+    with pytest.raises(DecodeError, match="container made after it"):
+        Document.load(hostile)
+
+
+_HOSTILE_RUNS = """
+import resource, sys, zlib
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # 1 GiB: no gigabyte lists
+from synckit import Document
+from synckit.errors import DecodeError
+from synckit.v1 import changes_pb2
+d = Document("w")
+d.get_text("t").insert(0, "ab")
+d.get_text("t").delete(0, 1)
+snap = changes_pb2.Snapshot.FromString(d.save())
+snap.ClearField("checksum")
+n = 10**9
+if sys.argv[1] == "items":
+    snap.texts[0].ints[:] = [2, n, 1, 0, n]  # n items, all in one run of n
+else:
+    snap.texts[0].deletes[:] = [0, n, 1, 0, n]  # a delete log of n runs, one target run of n
+body = snap.SerializeToString()
+try:
+    Document.load(body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little"))
+except DecodeError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("column", ["items", "deletes"])
+def test_a_hostile_run_length_in_a_text_state_allocates_nothing(column: str) -> None:
+    """Found in the fuzzing work (issue 14: a hostile length prefix must not allocate
+    gigabytes): a text state's run-length column was expanded to the count it declared (a
+    billion items in a few bytes) before the columns that must follow were checked, so a
+    snapshot of a hundred bytes made ``Document.load`` allocate gigabytes. Run in a child
+    process whose address space is capped at 1 GiB."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HOSTILE_RUNS, column],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "text state: truncated" in done.stdout
 
 
 def test_a_reference_outside_the_changes_dependencies_is_refused_by_every_replica() -> None:

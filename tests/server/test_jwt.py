@@ -87,6 +87,16 @@ def test_within_the_leeway_a_token_still_counts() -> None:
     assert verify("c", hs(claims(exp=time.time() - 10))).id == "alice"
 
 
+@pytest.mark.parametrize("exp", [10**400, 1e306, 2**1030], ids=["10**400", "1e306", "2**1030"])
+def test_an_exp_beyond_any_clock_is_refused(exp: float) -> None:
+    # Found by fuzzing (fuzz/corpus/jwt): PyJWT takes such an exp as "in the future", and the
+    # principal's expiry (float seconds, then milliseconds in the Welcome) overflowed: an
+    # OverflowError instead of an AuthError, or later in the hub's Welcome.
+    verify = JwtVerifier.from_secret(SECRET)
+    with pytest.raises(AuthError, match="'exp' is out of range"):
+        verify("c", hs(claims(exp=exp)))
+
+
 def rsa_pair() -> tuple[Any, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.public_key().public_bytes(

@@ -18,7 +18,7 @@ import zlib
 from bisect import bisect_right
 from itertools import accumulate, chain, islice
 from operator import ge
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
@@ -180,6 +180,29 @@ def _check_loaded_ops(
             raise DecodeError("snapshot: a text operation lies beyond the snapshot's version")
 
 
+def _check_loaded_path(doc: Document, history: TextHistory, c: int, seq: int, cid: Any) -> None:
+    """The steps to the nested container of operation ``c:seq`` name what its author had
+    seen: each list item on the way held, each map epoch seen (as ``apply`` checks; else
+    the document's changes would be refused by every other replica)."""
+    while type(cid) is tuple:
+        parent = cid[0]
+        if len(cid) == 2:
+            lst = doc._lists.get(parent)
+            if not (lst is not None and lst.has_item(cid[1])):
+                raise DecodeError(
+                    "snapshot: an operation is in the container of an unknown list item"
+                )
+            ref = cid[1]
+        else:
+            ref = cid[2]
+        if ref is not None and not history.saw(c, seq, ref):
+            raise DecodeError(
+                "snapshot: an operation is in a container made after it (or by a client it "
+                "did not depend on)"
+            )
+        cid = parent
+
+
 def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
     names = resolve_names(list(snap.names), list(range(n)), snap.format, "snapshot")
     if len(snap.version_clients) != len(snap.version_seqs):
@@ -207,6 +230,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
     history = TextHistory(doc._vv, doc._checkpoints)
     changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
     second_pass: list[tuple[int, Op]] = []
+    nested: list[tuple[int, Op]] = []  # operations in nested containers
     for ch in changes:
         log = doc._log[ch.client]
         if log and log[-1][1] >= ch.start:
@@ -219,6 +243,8 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
                 raise DecodeError("snapshot: text operations belong in text states")
             if op[0] not in (K.FIELD_SET, K.FIELD_DELETE):
                 log.append(op)
+            if type(op[2]) is tuple:
+                nested.append((ch.client, op))
             if op[0] in (K.LIST_MOVE, K.LIST_DELETE, K.SET_REMOVE):
                 second_pass.append((ch.client, op))
             elif op[0] != K.SKIP:
@@ -234,6 +260,8 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
                 "it did not depend on)"
             )
         doc._apply_op(c, doc._clients[c], op)
+    for c, op in nested:
+        _check_loaded_path(doc, history, c, op[1], op[2])
     for ts in snap.texts:
         if ts.name >= len(names):
             raise DecodeError("snapshot: text name index outside the name table")

@@ -21,6 +21,7 @@ grants come from the ``synckit.docs`` claim (``{"<doc-id pattern>": "read"|"writ
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import urllib.request
@@ -308,7 +309,16 @@ def _principal(claims: Mapping[str, Any], leeway: float) -> Principal:
     exp = claims.get("exp")
     # The session ends when the token is no longer accepted: at exp plus the leeway a new
     # connection with it would still get.
-    expires = float(exp) if isinstance(exp, int | float) else None
+    expires = None
+    if isinstance(exp, int | float):
+        # PyJWT takes any exp in the future; one too large for float milliseconds (the Welcome
+        # carries them) is no date at all.
+        try:
+            expires = float(exp)
+        except OverflowError:
+            expires = math.inf
+        if not math.isfinite(expires * 1000):
+            raise AuthError("authentication failed: 'exp' is out of range")
     return Principal(sub, grants, expires, dict(claims), leeway=leeway)
 
 

@@ -225,9 +225,15 @@ class _Reader:
 
     def runs(self, n: int, offset: int) -> tuple[list[int], list[int]]:
         """A run-length-encoded column of ``n`` values, each added to ``offset``, plus
-        the values that occur."""
+        the values that occur.
+
+        Columns of ``n`` plain ints follow it, so an ``n`` beyond the ints left is a
+        truncation, refused before the runs are expanded (a hostile count must not allocate).
+        """
         (k,) = self.take(1)
         flat = self.take(2 * k)
+        if n > len(self.ints) - self.pos:
+            raise InvalidValueError("text state: truncated")
         counts = flat[1::2]
         if (k and min(counts) < 1) or sum(counts) != n:
             raise InvalidValueError("text state: bad run lengths")
