@@ -8,14 +8,12 @@ import { ErrorCode, type ErrorEvent } from "../src/protocol/events.js";
 import type { PresenceChange } from "../src/client/presence.js";
 import { noUpgradeProxy } from "./support/proxy.js";
 import { FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonDecode, secretFile } from "./support/server.js";
+import { TestClients } from "./support/clients.js";
 
-const clients: SyncClient[] = [];
+const clients = new TestClients();
 
-async function client(url: string, extra: Parameters<typeof connect>[1] = {}): Promise<SyncClient> {
-  const c = await connect(url, { WebSocket, backoffBaseMs: 50, backoffMaxMs: 500, ...extra });
-  clients.push(c);
-  return c;
-}
+const client = (url: string, extra: Parameters<typeof connect>[1] = {}): Promise<SyncClient> =>
+  clients.connect(url, extra);
 
 describe("against a real synckit serve", () => {
   const server = new Server();
@@ -25,7 +23,7 @@ describe("against a real synckit serve", () => {
   });
 
   after(async () => {
-    for (const c of clients.splice(0)) await c.close();
+    await clients.closeAll();
     await server.dispose();
   });
 
@@ -122,7 +120,7 @@ describe("with JWT authentication", () => {
   });
 
   after(async () => {
-    for (const c of clients.splice(0)) await c.close();
+    await clients.closeAll();
     await server.dispose();
   });
 
@@ -199,7 +197,7 @@ describe("HTTP fallback", () => {
   });
 
   after(async () => {
-    for (const c of clients.splice(0)) await c.close();
+    await clients.closeAll();
     proxy?.closeAllConnections();
     await new Promise((ok) => proxy?.close(ok));
     await server.dispose();

@@ -16,18 +16,14 @@ import { noUpgradeProxy } from "./support/proxy.js";
 import {
   FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonWatch, secretFile,
 } from "./support/server.js";
+import { TestClients } from "./support/clients.js";
 
-const clients: SyncClient[] = [];
+const clients = new TestClients(300);
 
-async function client(url: string, extra: Parameters<typeof connect>[1] = {}): Promise<SyncClient> {
-  const c = await connect(url, { WebSocket, backoffBaseMs: 50, backoffMaxMs: 300, ...extra });
-  clients.push(c);
-  return c;
-}
+const client = (url: string, extra: Parameters<typeof connect>[1] = {}): Promise<SyncClient> =>
+  clients.connect(url, extra);
 
-async function closeAll(): Promise<void> {
-  for (const c of clients.splice(0)) await c.close();
-}
+const closeAll = (): Promise<void> => clients.closeAll();
 
 /** The HTTP status of `GET /v1/docs/{docId}` (410 once deleted). */
 async function docStatus(url: string, docId: string, token = ""): Promise<number> {

@@ -13,6 +13,7 @@ import { closeDocument, openDocument } from "../src/client/bind.js";
 import { MemoryStore } from "../src/client/store.js";
 import { Document } from "../src/core/document.js";
 import { PACKAGE, PYTHON, Server, eventually, python } from "./support/server.js";
+import { TestClients } from "./support/clients.js";
 
 const execFileAsync = promisify(execFile);
 const MIXED = join(PACKAGE, "test", "fixtures", "mixed_helper.py");
@@ -23,13 +24,10 @@ async function pythonEdits(url: string, docId: string, clientId: string, ops: un
   return JSON.parse(stdout);
 }
 
-const clients: SyncClient[] = [];
+const clients = new TestClients();
 
-async function client(url: string, extra: Parameters<typeof connect>[1] = {}): Promise<SyncClient> {
-  const c = await connect(url, { WebSocket, backoffBaseMs: 50, backoffMaxMs: 500, ...extra });
-  clients.push(c);
-  return c;
-}
+const client = (url: string, extra: Parameters<typeof connect>[1] = {}): Promise<SyncClient> =>
+  clients.connect(url, extra);
 
 describe("openDocument and mixed Python/TypeScript clients", () => {
   const server = new Server();
@@ -39,7 +37,7 @@ describe("openDocument and mixed Python/TypeScript clients", () => {
   });
 
   after(async () => {
-    for (const c of clients.splice(0)) await c.close();
+    await clients.closeAll();
     await server.dispose();
   });
 
