@@ -8,7 +8,9 @@ and snapshots are the Python-made vectors the TypeScript port is tested against
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from targets import JWT_SECRET, fresh_target, join_frames, sign_token
@@ -45,18 +47,10 @@ ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "clients" / "typescript" / "test" / "vectors"
 
 
-def _clock() -> int:
-    _clock.now += 3  # type: ignore[attr-defined]
-    return _clock.now  # type: ignore[attr-defined,no-any-return]
-
-
-_clock.now = 1_000  # type: ignore[attr-defined]
-
-
-def writer_doc() -> Document:
+def writer_doc(clock: Callable[[], int]) -> Document:
     """A replica that used every kind of operation, some of it after hearing from another."""
-    w = Document("writer", clock=_clock)
-    other = Document("other", clock=_clock)
+    w = Document("writer", clock=clock)
+    other = Document("other", clock=clock)
     other.set("o", {"nested": [1, 2.5, None, "ü"]})
     other.get_list("l").append("from other")
     w.apply(other.changes())
@@ -83,8 +77,9 @@ def writer_doc() -> Document:
 
 
 def seeds() -> dict[str, list[bytes]]:
-    w = writer_doc()
-    half = Document("half", clock=_clock)
+    clock = itertools.count(1_003, 3).__next__  # a wall clock stepping 3 ms per reading
+    w = writer_doc(clock)
+    half = Document("half", clock=clock)
     half.apply(w.changes(until=VersionVector({"other": 1})))
     changes = [w.changes(), w.changes(since=half.version()), Document("e").changes()]
     snapshots = [w.save(), half.save(), Document("e").save()]
