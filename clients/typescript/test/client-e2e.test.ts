@@ -7,7 +7,7 @@ import { PermissionDeniedError } from "../src/errors.js";
 import { ErrorCode, type ErrorEvent } from "../src/protocol/events.js";
 import type { PresenceChange } from "../src/client/presence.js";
 import { noUpgradeProxy } from "./support/proxy.js";
-import { FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonDecode, secretFile } from "./support/server.js";
+import { FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonDecode } from "./support/server.js";
 import { TestClients } from "./support/clients.js";
 
 const clients = new TestClients();
@@ -113,10 +113,7 @@ describe("with JWT authentication", () => {
   let secret = "";
 
   before(async () => {
-    const [path, value] = secretFile(server.dataDir);
-    secret = value;
-    server.args.push("--jwt-secret-file", path);
-    await server.start();
+    secret = await server.startWithJwtSecret();
   });
 
   after(async () => {

@@ -4,62 +4,12 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { SyncEngine } from "../src/client/engine.js";
 import { MemoryStore } from "../src/client/store.js";
 import { backoffDelay, httpSyncUrl, syncUrl } from "../src/client/url.js";
-import { decodeVersion, encodeVersion, mergeVersions, seqOf } from "../src/client/version.js";
-import type { SyncedDocument } from "../src/client/document.js";
+import { decodeVersion, mergeVersions, seqOf } from "../src/client/version.js";
 import type { StoreWrite } from "../src/client/replicas.js";
-import { ErrorCode, PRESENCE, decodeFrame, encodeFrame, errorEvent, welcome, type ErrorEvent, type Event } from "../src/protocol/index.js";
+import { ErrorCode, PRESENCE, errorEvent, welcome, type ErrorEvent } from "../src/protocol/index.js";
 import { ErrorSchema, HttpSyncResponseSchema } from "../src/gen/synckit/v1/protocol_pb.js";
 import { InvalidValueError, LocalProtocolError } from "../src/errors.js";
-
-const ME = "me~1";
-
-/** A document double: `seq` own operations; changes are [first, last] of the own seqs sent. */
-class CounterDoc implements SyncedDocument {
-  constructor(readonly actor = ME) {}
-  seq = 0;
-  others = new Map<string, number>();
-  applied: Uint8Array[] = [];
-  private listeners: (() => void)[] = [];
-  version(): Uint8Array {
-    return encodeVersion(mergeVersions(this.others, new Map([[this.actor, this.seq]])));
-  }
-  changes(since?: Uint8Array): Uint8Array {
-    const from = since === undefined ? 0 : seqOf(decodeVersion(since), this.actor);
-    return Uint8Array.of(from + 1, this.seq);
-  }
-  apply(changes: Uint8Array): void {
-    this.applied.push(changes);
-    if (changes.length === 2) this.others.set("other", changes[1]!);
-  }
-  save(): Uint8Array {
-    return Uint8Array.of(0xff, this.seq);
-  }
-  onLocalChange(cb: () => void): () => void {
-    this.listeners.push(cb);
-    return () => { this.listeners = this.listeners.filter((l) => l !== cb); };
-  }
-  edit(): void {
-    this.seq += 1;
-    for (const l of this.listeners) l();
-  }
-}
-
-/** Drives an engine as a server would, frame by frame. */
-class Peer {
-  seq = 0;
-  constructor(readonly engine: SyncEngine) {}
-  send(event: Event, now = 0): Event[] {
-    this.seq += 1;
-    return this.engine.receive(encodeFrame(event, this.seq), now);
-  }
-  read(): Event[] {
-    return this.engine.dataToSend().map((f) => decodeFrame(f) as Event);
-  }
-}
-
-function version(entries: Record<string, number>): Uint8Array {
-  return encodeVersion(new Map(Object.entries(entries)));
-}
+import { CounterDoc, ME, Peer, version } from "./support/engine.js";
 
 function connected(engine: SyncEngine): Peer {
   engine.connectionMade(0);

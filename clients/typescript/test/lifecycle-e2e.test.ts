@@ -14,7 +14,7 @@ import { DocumentDeletedError, PermissionDeniedError } from "../src/errors.js";
 import { ErrorCode, type ErrorEvent } from "../src/protocol/events.js";
 import { noUpgradeProxy } from "./support/proxy.js";
 import {
-  FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonWatch, secretFile,
+  FakeDoc, Server, eventually, mintToken, python, pythonChanges, pythonWatch,
 } from "./support/server.js";
 import { TestClients } from "./support/clients.js";
 
@@ -213,10 +213,7 @@ describe("lifecycle with JWT authentication", () => {
   let secret = "";
 
   before(async () => {
-    const [path, value] = secretFile(server.dataDir);
-    secret = value;
-    server.args.push("--jwt-secret-file", path);
-    await server.start();
+    secret = await server.startWithJwtSecret();
   });
 
   after(async () => {

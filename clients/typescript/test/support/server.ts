@@ -32,6 +32,14 @@ export class Server {
   }
 
   /** Start (again, on the same port when it ran before); resolves once it listens. */
+  /** Start with a fresh JWT secret (a file under the data directory); returns the secret. */
+  async startWithJwtSecret(): Promise<string> {
+    const [path, value] = secretFile(this.dataDir);
+    this.args.push("--jwt-secret-file", path);
+    await this.start();
+    return value;
+  }
+
   async start(): Promise<void> {
     const child = spawn(PYTHON, ["-m", "synckit.cli", "serve", "--host", "127.0.0.1",
       "--port", String(this.port), "--data", this.dataDir, ...this.args],
