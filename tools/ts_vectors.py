@@ -569,6 +569,11 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
     # Containers nest at most 32 deep: a map set at depth 32 applies, at 33 it is refused.
     for depth in (32, 33):
         cases.append({"kind": "changes", "hex": _nested_change_set(depth).hex()})
+    # Hostile snapshots the fuzzer found: an operation in a nested container its author had
+    # not seen (a map epoch made after it) -- both cores must refuse it on load.
+    for name in ("resealed-nested-container-unseen",):
+        hostile = (ROOT / "fuzz" / "corpus" / "snapshot" / name).read_bytes()
+        cases.append({"kind": "snapshot", "hex": hostile.hex()})
     sources = [
         (f"{s}.changes.bin", "changes") for s in ("fields", "lists", "nested", "sets", "text")
     ]

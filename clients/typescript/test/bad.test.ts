@@ -77,3 +77,11 @@ test("error classes: DecodeError for garbage, UnsupportedFormatError for a newer
   assert.throws(() => Document.load(new Uint8Array([1, 2, 3])), DecodeError);
   assert.equal(doc.version().size, 0);
 });
+
+test("a snapshot with an operation in a nested container its author had not seen is refused, as in Python", () => {
+  // fuzz/corpus/snapshot/resealed-nested-container-unseen: a resealed snapshot whose log sets a
+  // key in a map made after that write (a map epoch its author had not seen). Loaded, its
+  // changes would be refused by every other replica; both cores refuse it on load.
+  const hostile = new Uint8Array(readFileSync(join(VECTORS, "..", "..", "..", "..", "fuzz", "corpus", "snapshot", "resealed-nested-container-unseen")));
+  assert.throws(() => Document.load(hostile, "reader"), (exc: unknown) => exc instanceof DecodeError && /container made after it/.test((exc as Error).message));
+});

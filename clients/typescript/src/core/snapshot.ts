@@ -161,6 +161,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
   const history = new History(doc._vv, doc._checkpoints);
   const changes = decodeChanges(snap.changes, [...Array(n).keys()], names, "snapshot");
   const secondPass: [number, Op][] = [];
+  const nested: [number, Op][] = []; // operations in nested containers
   for (const ch of changes) {
     const log = doc._log[ch.client] as Op[];
     const lastOp = log[log.length - 1];
@@ -173,6 +174,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
         throw inconsistent("a field operation names a nested container");
       }
       if (op[0] !== K.FIELD_SET && op[0] !== K.FIELD_DELETE) log.push(op);
+      if (Array.isArray(op[2])) nested.push([ch.client, op]);
       if (op[0] === K.LIST_MOVE || op[0] === K.LIST_DELETE || op[0] === K.SET_REMOVE) secondPass.push([ch.client, op]);
       else if (op[0] !== K.SKIP) doc._applyOp(ch.client, writer, op);
     }
@@ -189,6 +191,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     }
     doc._applyOp(c, doc._clients[c] as string, op);
   }
+  for (const [c, op] of nested) checkLoadedPath(doc, history, c, op[1], op[2] as ContainerId);
   for (const ts of snap.texts) {
     if (ts.name >= names.length) throw new DecodeError("snapshot: text name index outside the name table");
     const tname = names[ts.name] as ContainerId;
@@ -209,6 +212,29 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     const idx = msg.clients.map((c) => doc._intern(c));
     const pendingNames = resolveNames(msg.names, idx, msg.format, "snapshot pending");
     doc._pending = decodeChanges(msg.changes, idx, pendingNames, "snapshot pending");
+  }
+}
+
+/**
+ * The steps to the nested container of operation `c:seq` name what its author had seen:
+ * each list item on the way held, each map epoch seen (as `apply` checks; else the
+ * document's changes would be refused by every other replica). Python: `_check_loaded_path`.
+ */
+function checkLoadedPath(doc: Document, history: History, c: number, seq: number, cid: ContainerId): void {
+  while (typeof cid !== "string") {
+    const parent: ContainerId = cid[0];
+    let ref: ItemId | null;
+    if (cid.length === 2) {
+      const lst = doc._lists.get(ckey(parent));
+      if (!(lst !== undefined && lst.hasItem(cid[1]))) throw new DecodeError("snapshot: an operation is in the container of an unknown list item");
+      ref = cid[1];
+    } else {
+      ref = cid[2];
+    }
+    if (ref !== null && !history.saw(c, seq, ref)) {
+      throw new DecodeError("snapshot: an operation is in a container made after it (or by a client it did not depend on)");
+    }
+    cid = parent;
   }
 }
 
