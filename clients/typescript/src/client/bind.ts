@@ -25,9 +25,13 @@ export class DocumentAdapter implements SyncedDocument {
     return this.doc.version().encode();
   }
 
-  /** The operations beyond `since` (encoded `Version`; absent: all) as one ChangeSet. */
-  changes(since?: Uint8Array): Uint8Array {
-    return this.doc.changes(since === undefined ? null : VersionVector.decode(since));
+  /** The operations beyond `since` (encoded `Version`; absent: all), of those only the ones
+   * `until` covers (absent: all), as one ChangeSet. */
+  changes(since?: Uint8Array, until?: Uint8Array): Uint8Array {
+    return this.doc.changes(
+      since === undefined ? null : VersionVector.decode(since),
+      until === undefined ? null : VersionVector.decode(until),
+    );
   }
 
   /** Apply a ChangeSet from the server. */

@@ -20,8 +20,12 @@ export interface SyncedDocument {
    * The operations the document holds beyond version `since` (encoded `Version`; absent:
    * everything), as one encoded `synckit.v1.ChangeSet`. Applying the result to a replica at
    * `since` must bring it to this document's state.
+   *
+   * With `until` (encoded `Version`), only the operations that version covers: the client
+   * uses it to send a backlog larger than the server's frame limit in parts. A document may
+   * ignore it (then such a backlog is refused as too large, as before).
    */
-  changes(since?: Uint8Array): Uint8Array;
+  changes(since?: Uint8Array, until?: Uint8Array): Uint8Array;
   /**
    * Apply a `ChangeSet` from the server (idempotent: changes already held are skipped, and
    * changes waiting for causal predecessors wait inside the document). Must not report the

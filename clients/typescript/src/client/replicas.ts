@@ -14,7 +14,7 @@ import { ClientSession } from "../protocol/session.js";
 import { State } from "../protocol/state.js";
 import type { SyncedDocument } from "./document.js";
 import { DocPresence } from "./presence.js";
-import { decodeVersion, encodeVersion, seqOf, type VersionMap } from "./version.js";
+import { decodeVersion, encodeVersion, seqOf, withEntry, type VersionMap } from "./version.js";
 
 /** Errors after which reconnecting cannot help (unless the server says it may). */
 export const TERMINAL: ReadonlySet<ErrorCode> = new Set([
@@ -423,6 +423,36 @@ export class ReplicaSet {
       this.onRemote?.(docId);
     }
     return true;
+  }
+
+  /**
+   * Our edits after `since` (see {@link ownSince}) as changes of at most `room` bytes (0: no
+   * limit), and the own seq they reach. A backlog larger than one frame (long offline, or
+   * held back by the server's rate limit) goes in parts, oldest first: the largest prefix of
+   * our edits that fits. Only a single edit larger than `room` comes back too large.
+   * (Python: `_own_part`.)
+   */
+  protected ownPart(doc: SyncedDocument, version: VersionMap, since: VersionMap, room: number): [Uint8Array, number] {
+    const me = this.actorId;
+    const sinceBytes = encodeVersion(since);
+    const data = doc.changes(sinceBytes);
+    if (!room || data.length <= room) return [data, seqOf(version, me)];
+    let low = seqOf(since, me) + 1;
+    let high = seqOf(version, me) - 1;
+    let best: [Uint8Array, number] | null = null;
+    while (low <= high) {
+      const mid = Math.floor((low + high) / 2);
+      const part = doc.changes(sinceBytes, encodeVersion(withEntry(version, me, mid)));
+      if (part.length <= room) {
+        best = [part, mid];
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    if (best !== null) return best;
+    const first = seqOf(since, me) + 1;
+    return [doc.changes(sinceBytes, encodeVersion(withEntry(version, me, first))), first];
   }
 
   /** `version` with our own entry from `server`: changes since it are exactly our unsent edits. */

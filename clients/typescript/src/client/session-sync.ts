@@ -26,7 +26,7 @@ import { ClientSession, DocState } from "../protocol/session.js";
 import { State } from "../protocol/state.js";
 import { DocPresence, type PresenceState } from "./presence.js";
 import { ReplicaSet, isTerminal, type Replica } from "./replicas.js";
-import { encodeVersion, mergeVersions, seqOf } from "./version.js";
+import { mergeVersions, seqOf, withEntry } from "./version.js";
 
 /** Ms before subscribing again after a retryable refusal of a subscription. */
 export const RESUBSCRIBE_MS = 1000;
@@ -361,18 +361,19 @@ export class SessionSync extends ReplicaSet {
     if (seqOf(base, me) >= seqOf(version, me)) return; // the server holds (or was sent) them
     if (rep.error !== null && !rep.error.retryable) return; // refused on this connection
     if (rep.retryAt > this.lastHeard) return; // the server said when to try again
-    const data = rep.doc.changes(encodeVersion(this.ownSince(version, base)));
     const room = this.maxFrameBytes && this.maxFrameBytes - 64 - docId.length;
+    // A backlog larger than a frame goes in parts, the next one when this one is acked.
+    const [data, reached] = this.ownPart(rep.doc, version, this.ownSince(version, base), room);
     if (room && data.length > room) {
       rep.error = errorEvent(ErrorCode.FRAME_TOO_LARGE,
-        `unsent edits of '${docId}' take ${data.length} bytes, more than the frame limit of ` +
+        `an edit of '${docId}' takes ${data.length} bytes, more than the frame limit of ` +
         `${this.maxFrameBytes}`, { docId });
       return;
     }
     const batch = session.nextBatchId();
     session.send({ type: "push", docId, batchId: batch, changes: data });
-    this.batchMine.set(batch, seqOf(version, me));
-    rep.pushed = version;
+    this.batchMine.set(batch, reached);
+    rep.pushed = withEntry(version, me, reached);
   }
 
   // -- timers ----------------------------------------------------------------------------
