@@ -539,8 +539,17 @@ def _decode_ops(
                     raise DecodeError(f"{where}: text insert length {n} is out of range")
                 content = text[ti : ti + n]
                 ti += n
-                left = _ref(lc - 1, ls, clients, n_clients, where, True)
-                right = _ref(rc - 1, rs, clients, n_clients, where, True)
+                # (Valid references inline; _ref takes the rest: none, or an error.)
+                left = (
+                    (clients[lc - 1], ls)
+                    if 0 < lc <= n_clients and 0 < ls < _MAX_SEQ
+                    else _ref(lc - 1, ls, clients, n_clients, where, True)
+                )
+                right = (
+                    (clients[rc - 1], rs)
+                    if 0 < rc <= n_clients and 0 < rs < _MAX_SEQ
+                    else _ref(rc - 1, rs, clients, n_clients, where, True)
+                )
                 append((kind, seq, name, left, right, content))
                 seq += len(content)
             elif kind == K.TEXT_DELETE:
