@@ -69,7 +69,9 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
     else:
         ops = []
     sources = 1 if ops else 0
+    fields_only = False
     if doc._field_top[c] > after:
+        fields_only = not ops
         sources += 2  # newest first: always sort
         for name, (hlc, writer, seq, value) in reversed(doc._fields.items()):
             if writer == c:
@@ -83,12 +85,22 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
         text_ops = text.ops_since(c, after)
         if text_ops:
             sources += 1
+            fields_only = False
             for top in text_ops:
                 if top[0] == "i":
                     ops.append((K.TEXT_INSERT, top[1], tname, top[2], top[3], top[4]))
                 else:
                     ops.append((K.TEXT_DELETE, top[1], tname, top[2], top[3], top[4]))
-    if sources > 1:
+    if fields_only:
+        # Field writes only, newest first: every entry's seq is below the one before.
+        ops.reverse()
+        n = len(ops)
+        if n and ops[0][1] == after + 1 and ops[-1][1] == after + n:
+            # Strictly increasing, n of them from after + 1 to after + n: no gaps.
+            if after + n < doc._vv[c]:
+                ops.append((K.SKIP, after + n + 1, doc._vv[c] - after - n))
+            return ops
+    elif sources > 1:
         ops.sort(key=seq_of)
     # Seqs of writes that lost (or of skips made elsewhere) become SKIPs.
     filled: list[Op] = []

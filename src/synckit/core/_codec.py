@@ -11,6 +11,8 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import sub
 from typing import Any, cast
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
@@ -146,6 +148,15 @@ class ChangeSetWriter:
             )
             msg.text = op[5]
             return
+        if ops[0][0] == K.FIELD_SET and ops[-1][0] == K.FIELD_SET:
+            kinds = [op[0] for op in ops]
+            if kinds.count(K.FIELD_SET) == len(kinds):
+                self._add_field_sets(msg, kinds, ops)
+                return
+        self._add_ops(msg, ops)
+
+    def _add_ops(self, msg: changes_pb2.Change, ops: list[Op]) -> None:
+        """The columns of ``ops``, one op at a time (any kinds)."""
         kinds: list[int] = []
         ints: list[int] = []
         hlcs: list[int] = []
@@ -242,6 +253,27 @@ class ChangeSetWriter:
         if texts:
             msg.text = "".join(texts)
 
+    def _add_field_sets(self, msg: changes_pb2.Change, kinds: list[int], ops: list[Op]) -> None:
+        """The columns of a change of field writes only (a burst of ``set`` calls), column by
+        column: the same bytes :meth:`add`'s per-op loop writes."""
+        name_pos = self._name_pos
+        names = [op[2] for op in ops]
+        new = [name for name in dict.fromkeys(names) if name not in name_pos]
+        if new:
+            if _NESTED_MARK in "".join(new):  # (or elsewhere in a name: then too)
+                for name in new:
+                    self._name(name)
+            else:  # plain top-level names: their own table entries, in order of first use
+                start = len(self._names)
+                name_pos.update(zip(new, range(start, start + len(new)), strict=True))
+                self._names += new
+        ints = list(map(name_pos.__getitem__, names))
+        hlcs = [op[3] for op in ops]
+        msg.kinds.extend(kinds)
+        msg.ints.extend(ints)
+        msg.hlcs.extend(map(sub, hlcs, [0, *hlcs]))
+        msg.values = _dumps([op[4] for op in ops])
+
     @property
     def clients(self) -> list[str]:
         return self._clients
@@ -267,9 +299,15 @@ class ChangeSetWriter:
         """
         parts = [b"\x08", _varint(FORMAT)]
         for tag, table in ((b"\x12", self._clients), (b"\x1a", self._names)):
-            for text in table:
-                data = text.encode()
-                parts += (tag, _varint(len(data)), data)
+            datas = [text.encode() for text in table]
+            lens = list(map(len, datas))
+            if lens and max(lens) < 128:  # the usual short entries, framed without a loop
+                parts += map(
+                    b"".join, zip(repeat(tag), map(_ONE_BYTE_VARINTS.__getitem__, lens), datas)
+                )
+            else:
+                for data, n in zip(datas, lens, strict=True):
+                    parts += (tag, _varint(n), data)
         for msg in self.changes:
             body = msg.SerializeToString()
             parts += (b"\x22", _varint(len(body)), body)
@@ -501,8 +539,17 @@ def _decode_ops(
                     raise DecodeError(f"{where}: text insert length {n} is out of range")
                 content = text[ti : ti + n]
                 ti += n
-                left = _ref(lc - 1, ls, clients, n_clients, where, True)
-                right = _ref(rc - 1, rs, clients, n_clients, where, True)
+                # (Valid references inline; _ref takes the rest: none, or an error.)
+                left = (
+                    (clients[lc - 1], ls)
+                    if 0 < lc <= n_clients and 0 < ls < _MAX_SEQ
+                    else _ref(lc - 1, ls, clients, n_clients, where, True)
+                )
+                right = (
+                    (clients[rc - 1], rs)
+                    if 0 < rc <= n_clients and 0 < rs < _MAX_SEQ
+                    else _ref(rc - 1, rs, clients, n_clients, where, True)
+                )
                 append((kind, seq, name, left, right, content))
                 seq += len(content)
             elif kind == K.TEXT_DELETE:

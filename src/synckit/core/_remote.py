@@ -177,8 +177,11 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
         )
 
     checked: set[ContainerId] = set()
+    field_kinds = (K.FIELD_SET, K.FIELD_DELETE)
     for op in ch.ops:
         kind = op[0]
+        if kind in field_kinds:
+            continue  # a top-level field: nothing to refer to
         if type(op[2]) is tuple and op[2] not in checked:
             _check_path(doc, op[2], op[1], created, unseen, refuse, client_id)
             checked.add(op[2])
