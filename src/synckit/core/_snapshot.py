@@ -22,8 +22,8 @@ from __future__ import annotations
 import sys
 import zlib
 from bisect import bisect_right
-from itertools import accumulate, chain, islice
-from operator import ge
+from itertools import accumulate, chain, islice, repeat
+from operator import eq, ge, gt
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
@@ -243,20 +243,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             raise DecodeError(f"snapshot: version client index {vc} outside the table")
         doc._vv[vc] = vs
     doc._hlc = snap.hlc
-    flat = snap.checkpoints[:]
-    i = 0
-    while i < len(flat):
-        c, start, k = flat[i], flat[i + 1], flat[i + 2]
-        if c >= n or not start >= 1 or k > n:
-            raise DecodeError("snapshot: invalid dependency checkpoint")
-        deps = {int(flat[i + 3 + 2 * j]): int(flat[i + 4 + 2 * j]) for j in range(k)}
-        if any(dc >= n or dc == c or ds > doc._vv[dc] for dc, ds in deps.items()):
-            raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
-        cps = doc._checkpoints[c]
-        if start > doc._vv[c] + 1 or (cps and cps[-1][0] >= start):
-            raise DecodeError("snapshot: dependency checkpoints out of order")
-        cps.append((start, deps or NO_DEPS))
-        i += 3 + 2 * k
+    _load_checkpoints(doc, snap.checkpoints[:], n)
     if not trusted:
         _check_causal_order(doc._checkpoints)
     history = TextHistory(doc._vv, doc._checkpoints)
@@ -323,6 +310,48 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
         idx = [doc._intern(c) for c in msg.clients]
         pending_names = resolve_names(list(msg.names), idx, msg.format, "snapshot pending")
         doc._pending = decode_changes(msg.changes, idx, pending_names, "snapshot pending")
+
+
+def _load_checkpoints(doc: Document, flat: list[int], n: int) -> None:
+    """The dependency checkpoints, checked: known clients, starts in order and within the
+    version, dependencies on other clients within the version.
+
+    The walk from one checkpoint to the next is a Python step each (a checkpoint's length
+    is in it), but its dependencies are sliced out whole, and their checks run once over
+    all of them as C-level passes.
+    """
+    vv = doc._vv
+    owners: list[int] = []  # per dependency, the client of its checkpoint
+    dep_cs: list[int] = []
+    dep_ss: list[int] = []
+    total = len(flat)
+    i = 0
+    while i < total:
+        if i + 3 > total:
+            raise DecodeError("snapshot: invalid dependency checkpoint")
+        c, start, k = flat[i], flat[i + 1], flat[i + 2]
+        end = i + 3 + 2 * k
+        if c >= n or not start >= 1 or k > n or end > total:
+            raise DecodeError("snapshot: invalid dependency checkpoint")
+        cps = doc._checkpoints[c]
+        if start > vv[c] + 1 or (cps and cps[-1][0] >= start):
+            raise DecodeError("snapshot: dependency checkpoints out of order")
+        if k:
+            dcs = flat[i + 3 : end : 2]
+            dss = flat[i + 4 : end : 2]
+            cps.append((start, dict(zip(dcs, dss, strict=True))))
+            owners += repeat(c, k)
+            dep_cs += dcs
+            dep_ss += dss
+        else:
+            cps.append((start, NO_DEPS))
+        i = end
+    if dep_cs and (
+        max(dep_cs) >= n
+        or any(map(eq, dep_cs, owners))
+        or any(map(gt, dep_ss, map(vv.__getitem__, dep_cs)))
+    ):
+        raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
 
 
 def _inflate_text(data: bytes, max_chars: int, name: ContainerId) -> str:

@@ -30,8 +30,8 @@ hostile snapshot cannot load into a document whose later changes other replicas 
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import accumulate, chain, islice, repeat
-from operator import add, ge, gt, invert, lt, mul, sub
+from itertools import accumulate, chain, compress, islice, repeat
+from operator import add, ge, gt, invert, lt, mul, ne, sub
 
 from synckit.core._text._blocks import _Block, _col
 from synckit.core._text._history import _DeleteLog
@@ -253,16 +253,15 @@ class _Reader:
 
 
 def _rle(values: list[int]) -> list[int]:
-    """``k, (value, count) * k`` for a column."""
-    out = [0]
-    last = None
-    for v in values:
-        if v == last:
-            out[-1] += 1
-        else:
-            out += (v, 1)
-            last = v
-    out[0] = (len(out) - 1) >> 1
+    """``k, (value, count) * k`` for a column, in C-level passes: the run starts are
+    where a value differs from the one before it."""
+    n = len(values)
+    if not n:
+        return [0]
+    starts = [0, *compress(range(1, n), map(ne, islice(values, 1, None), values))]
+    out = [len(starts)]
+    counts = map(sub, [*islice(starts, 1, None), n], starts)
+    out += chain.from_iterable(zip(map(values.__getitem__, starts), counts, strict=True))
     return out
 
 
@@ -273,7 +272,12 @@ def _origin_columns(
     origins: tuple[list[int], list[int], list[int], list[int]],
 ) -> list[int]:
     """The origin columns of format 2 for items in document order (see
-    :func:`encode_state`): the steps of both sides, then their lists."""
+    :func:`encode_state`): the steps of both sides, then their lists.
+
+    Each origin is looked up as one int key (``client * shift + seq``) among the items'
+    last (left) or first (right) characters with a C-level ``map`` over ``dict.get``;
+    only the rare items without an origin or with one inside an item take a Python step.
+    """
     lcs, lss, rcs, rss = origins
     n = len(seqs)
     ends = list(map(add, seqs, map(abs, lens)))
@@ -281,29 +285,34 @@ def _origin_columns(
     base = list(map(mul, clients, repeat(shift)))
     firsts = list(map(add, base, seqs))
     lasts = list(map(sub, map(add, base, ends), repeat(1)))
-    order = sorted(range(n), key=firsts.__getitem__)
-    sorted_firsts = list(map(firsts.__getitem__, order))
+    del base, ends
+    order: list[int] | None = None
+    sorted_firsts: list[int] = []
     steps: list[int] = []
     nones: list[int] = []
     odds: list[int] = []
     for cs, ss, edges in ((lcs, lss, lasts), (rcs, rss, firsts)):
         item_at = dict(zip(edges, range(n), strict=True))
-        js = [0] * n
+        keys = map(add, map(mul, cs, repeat(shift)), ss)
+        js = list(map(item_at.get, keys, repeat(-1)))
+        del item_at
+        for i in compress(range(n), map(lt, cs, repeat(0))):
+            js[i] = -1  # no origin (whatever its key happened to match)
         none: list[int] = []
         odd: list[int] = []
-        j = 0
-        for i in range(n):
+        for i in compress(range(n), map(lt, js, repeat(0))):  # in order: js[i - 1] is final
             c = cs[i]
             if c < 0:
-                none.append(i)  # (j stays as it was: a step of 0)
-            else:
+                none.append(i)
+                js[i] = js[i - 1] if i else 0  # (j stays as it was: a step of 0)
+            else:  # a character inside an item
+                if order is None:
+                    order = sorted(range(n), key=firsts.__getitem__)
+                    sorted_firsts = list(map(firsts.__getitem__, order))
                 key = c * shift + ss[i]
-                j = item_at.get(key, -1)
-                if j < 0:  # a character inside an item
-                    j = order[bisect_right(sorted_firsts, key) - 1]
-                    odd += (i, abs(key - edges[j]))
-            js[i] = j
-        steps += map(sub, js, [0, *js[:-1]])
+                j = js[i] = order[bisect_right(sorted_firsts, key) - 1]
+                odd += (i, abs(key - edges[j]))
+        steps += map(sub, js, [0, *islice(js, max(n - 1, 0))])
         nones += (len(none), *none)
         odds += (len(odd) >> 1, *odd)
     return steps + nones + odds
