@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import sys
 import zlib
-from bisect import bisect_right
-from itertools import accumulate, chain, islice, repeat
+from itertools import chain, islice, repeat
 from operator import eq, ge, gt
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.core import _ops as K
+from synckit.core._causal_order import check_causal_order as _check_causal_order
 from synckit.core._codec import (
     FORMAT,
     READS,
@@ -103,8 +103,7 @@ def save(doc: Document) -> bytes:
     for c, cps in enumerate(doc._checkpoints):
         for start, deps in cps:
             flat += (c, start, len(deps))
-            for dc, ds in deps.items():
-                flat += (dc, ds)
+            flat += chain.from_iterable(deps.items())
     snap.checkpoints.extend(flat)
     if doc._pending:
         snap.pending = waiting_changes(doc)
@@ -378,45 +377,6 @@ def _inflate_text(data: bytes, max_chars: int, name: ContainerId) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         raise DecodeError(f"snapshot: text {name!r}: deflated text is not UTF-8") from None
-
-
-def _check_causal_order(checkpoints: list[list[tuple[int, dict[int, int]]]]) -> None:
-    """DecodeError unless the dependency checkpoints admit a causal order.
-
-    A client's checkpoints cut its operations into segments; each segment comes after the
-    client's previous one and after the segment of every operation it depends on. If
-    those "comes after" links close a cycle, no replica could ever apply the operations
-    (each would wait for another), so a snapshot that says so is refused. Kahn's
-    topological sort over the segments; a document with at most one client that
-    depended on others has no cycle to look for.
-    """
-    if sum(1 for cps in checkpoints if cps) < 2:
-        return
-    starts = [[cp[0] for cp in cps] for cps in checkpoints]
-    base = list(accumulate((len(cps) + 1 for cps in checkpoints), initial=0))
-    # Segment j of client c is node base[c] + j: j 0 is before the first checkpoint.
-    waits = [0] * base[-1]
-    unblocks: list[list[int]] = [[] for _ in range(base[-1])]
-    for c, cps in enumerate(checkpoints):
-        for j, (_, deps) in enumerate(cps, 1):
-            node = base[c] + j
-            before = [base[c] + j - 1]
-            for d, seq in deps.items():
-                before.append(base[d] + bisect_right(starts[d], seq))
-            for b in before:
-                unblocks[b].append(node)
-            waits[node] += len(before)
-    ready = [node for node, w in enumerate(waits) if not w]
-    done = 0
-    while ready:
-        node = ready.pop()
-        done += 1
-        for after in unblocks[node]:
-            waits[after] -= 1
-            if not waits[after]:
-                ready.append(after)
-    if done != len(waits):
-        raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
 
 
 def _check_seq_runs(runs: list[tuple[int, int]], top: int) -> None:
