@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import sys
 import zlib
-from itertools import chain, islice, repeat
-from operator import eq, ge, gt
+from itertools import chain, islice
+from operator import ge, gt
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
@@ -242,7 +242,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             raise DecodeError(f"snapshot: version client index {vc} outside the table")
         doc._vv[vc] = vs
     doc._hlc = snap.hlc
-    _load_checkpoints(doc, snap.checkpoints[:], n)
+    _load_checkpoints(doc, snap.checkpoints[:], n, trusted)
     if not trusted:
         _check_causal_order(doc._checkpoints)
     history = TextHistory(doc._vv, doc._checkpoints)
@@ -311,16 +311,17 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
         doc._pending = decode_changes(msg.changes, idx, pending_names, "snapshot pending")
 
 
-def _load_checkpoints(doc: Document, flat: list[int], n: int) -> None:
+def _load_checkpoints(doc: Document, flat: list[int], n: int, trusted: bool) -> None:
     """The dependency checkpoints, checked: known clients, starts in order and within the
     version, dependencies on other clients within the version.
 
     The walk from one checkpoint to the next is a Python step each (a checkpoint's length
-    is in it), but its dependencies are sliced out whole, and their checks run once over
-    all of them as C-level passes.
+    is in it), but its dependencies are sliced out whole, and their version check runs
+    once over all of them as C-level passes. ``trusted`` (bytes this code wrote) keeps
+    only what the walk itself needs: a known client and no checkpoint past the end.
     """
     vv = doc._vv
-    owners: list[int] = []  # per dependency, the client of its checkpoint
+    cpl = doc._checkpoints
     dep_cs: list[int] = []
     dep_ss: list[int] = []
     total = len(flat)
@@ -330,26 +331,30 @@ def _load_checkpoints(doc: Document, flat: list[int], n: int) -> None:
             raise DecodeError("snapshot: invalid dependency checkpoint")
         c, start, k = flat[i], flat[i + 1], flat[i + 2]
         end = i + 3 + 2 * k
-        if c >= n or not start >= 1 or k > n or end > total:
+        if c >= n or end > total:
             raise DecodeError("snapshot: invalid dependency checkpoint")
-        cps = doc._checkpoints[c]
-        if start > vv[c] + 1 or (cps and cps[-1][0] >= start):
-            raise DecodeError("snapshot: dependency checkpoints out of order")
+        cps = cpl[c]
+        if not trusted:
+            if not start >= 1 or k > n:
+                raise DecodeError("snapshot: invalid dependency checkpoint")
+            if start > vv[c] + 1 or (cps and cps[-1][0] >= start):
+                raise DecodeError("snapshot: dependency checkpoints out of order")
         if k:
             dcs = flat[i + 3 : end : 2]
             dss = flat[i + 4 : end : 2]
-            cps.append((start, dict(zip(dcs, dss, strict=True))))
-            owners += repeat(c, k)
-            dep_cs += dcs
-            dep_ss += dss
+            deps = dict(zip(dcs, dss, strict=True))
+            cps.append((start, deps))
+            if not trusted:
+                if c in deps:
+                    raise DecodeError(
+                        "snapshot: dependency checkpoint beyond the snapshot's version"
+                    )
+                dep_cs += dcs
+                dep_ss += dss
         else:
             cps.append((start, NO_DEPS))
         i = end
-    if dep_cs and (
-        max(dep_cs) >= n
-        or any(map(eq, dep_cs, owners))
-        or any(map(gt, dep_ss, map(vv.__getitem__, dep_cs)))
-    ):
+    if dep_cs and (max(dep_cs) >= n or any(map(gt, dep_ss, map(vv.__getitem__, dep_cs)))):
         raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
 
 
