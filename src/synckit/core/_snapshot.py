@@ -142,6 +142,18 @@ def load(
         )
     data = bytes(data)
     trusted = key is not None and tag is not None and key.verify(data, tag)
+    return _load(cls, data, client_id, clock, trusted)
+
+
+def load_own(cls: type[Document], data: bytes, client_id: str, clock: Clock) -> Document:
+    """:func:`load` of bytes this process's own :func:`save` returned and kept in memory
+    (``Document.compact``): trusted like a tagged snapshot, without the keyed hash."""
+    return _load(cls, data, client_id, clock, True)
+
+
+def _load(
+    cls: type[Document], data: bytes, client_id: str | None, clock: Clock | None, trusted: bool
+) -> Document:
     sealed = len(data) >= 5 and data[-5] == _CHECKSUM_TAG[0]
     intact = sealed and (
         trusted or zlib.crc32(memoryview(data)[:-5]) == int.from_bytes(data[-4:], "little")
