@@ -1,10 +1,11 @@
 """SyncKit benchmarks, side by side with pycrdt and loro, printed as markdown tables.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only core|text|editor|lists] [--json PATH]
+    .venv/bin/python benchmarks/run.py [--quick] [--only core|text|editor|lists|snapshot]
+                                       [--json PATH]
     python3 dev.py bench [same options]
 
 ``--quick`` runs smaller sizes (a smoke run of a few seconds; its figures are not comparable
-with the issues' targets). ``--only`` runs one of the four tables. ``--json`` also writes every
+with the issues' targets). ``--only`` runs one of the five tables. ``--json`` also writes every
 figure, with the run's metadata, to PATH. The exit status is 1 when a library produced wrong
 text on the trace, replicas did not converge, or a library raised (the run still prints
 everything it measured), 0 otherwise; a missed target is reported in the tables, not in the
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import core_bench
 import editor_bench
 import lists_bench
+import snapshot_bench
 import text_bench
 from _measure import FAILURES, Figure
 
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
     parser.add_argument(
-        "--only", choices=("core", "text", "editor", "lists"), help="run one table only"
+        "--only", choices=("core", "text", "editor", "lists", "snapshot"), help="run one table only"
     )
     parser.add_argument("--json", metavar="PATH", type=Path, help="also write results here")
     parser.add_argument(
@@ -223,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         all_figs += lists
         results["lists"] = [f.as_json() for f in lists]
         out += ["## Lists", "", table(lists, "—"), "", *lists_bench.NOTES, ""]
+
+    if args.only in (None, "snapshot"):
+        snaps = snapshot_bench.run_all(quick=args.quick, trace=args.trace)
+        all_figs += snaps
+        results["snapshot"] = [f.as_json() for f in snaps]
+        out += ["## Snapshots (issue 15)", "", table(snaps, "—"), ""]
 
     elapsed = time.perf_counter() - started
     results["seconds"] = round(elapsed, 1)

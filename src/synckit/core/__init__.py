@@ -12,6 +12,7 @@ from synckit.core._list import List
 from synckit.core._map import Map
 from synckit.core._orset import ORSet
 from synckit.core._screen import ChangeReview, ChangeSummary, Equivocation, Screen
+from synckit.core._snapshot_key import SnapshotKey
 from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONScalar, JSONValue
 from synckit.core._version import Ordering, VersionVector
@@ -33,6 +34,7 @@ __all__ = [
     "ORSet",
     "Ordering",
     "Screen",
+    "SnapshotKey",
     "Subscriber",
     "Text",
     "TextEdit",

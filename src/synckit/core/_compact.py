@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from synckit.core import _snapshot
 from synckit.core._document import Document
 from synckit.core._host import EMPTY, NONE
 
@@ -50,7 +51,7 @@ def _expand(doc: Document) -> None:
     """Decode a compacted document back into live state, in place."""
     data = doc._packed
     assert data is not None
-    live = Document.load(data, doc._client_id, clock=doc._clock)
+    live = _snapshot.load_own(Document, data, doc._client_id, doc._clock)
     for slot in _STATE_SLOTS:
         setattr(doc, slot, getattr(live, slot))
     doc._packed = None

@@ -9,20 +9,26 @@ Loading checks everything before trusting it: the checksum and format version, t
 checkpoints admit a causal order, that no two operations share a seq or lie beyond the
 version, and that every reference points to an item its author had seen. A bad snapshot
 raises DecodeError.
+
+A snapshot loaded with a :class:`~synckit.core._snapshot_key.SnapshotKey` and a tag that
+verifies was written by this code (the key's holder tagged what ``save`` returned), so the
+load skips the checks only a hostile author needs: the CRC (the keyed hash covers the bytes),
+the causal order of the checkpoints, and that operations and text items fit the version and
+what their authors had seen. A tag that does not verify changes nothing: every check runs.
 """
 
 from __future__ import annotations
 
 import sys
 import zlib
-from bisect import bisect_right
-from itertools import accumulate, chain, islice
-from operator import ge
+from itertools import chain, islice
+from operator import ge, gt
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.core import _ops as K
+from synckit.core._causal_order import check_causal_order as _check_causal_order
 from synckit.core._codec import (
     FORMAT,
     READS,
@@ -36,9 +42,15 @@ from synckit.core._host import DELETED, EMPTY, NO_DEPS
 from synckit.core._ids import ContainerId
 from synckit.core._ops import Op, op_width, seq_of
 from synckit.core._remote import waiting_changes
+from synckit.core._snapshot_key import SnapshotKey
 from synckit.core._text import History as TextHistory
 from synckit.core._text import TextState
-from synckit.errors import DecodeError, InvalidTypeError, UnsupportedFormatError
+from synckit.errors import (
+    DecodeError,
+    InvalidTypeError,
+    InvalidValueError,
+    UnsupportedFormatError,
+)
 from synckit.v1 import changes_pb2
 
 if TYPE_CHECKING:
@@ -91,8 +103,7 @@ def save(doc: Document) -> bytes:
     for c, cps in enumerate(doc._checkpoints):
         for start, deps in cps:
             flat += (c, start, len(deps))
-            for dc, ds in deps.items():
-                flat += (dc, ds)
+            flat += chain.from_iterable(deps.items())
     snap.checkpoints.extend(flat)
     if doc._pending:
         snap.pending = waiting_changes(doc)
@@ -104,18 +115,49 @@ def save(doc: Document) -> bytes:
 
 
 def load(
-    cls: type[Document], data: bytes, client_id: str | None = None, *, clock: Clock | None = None
+    cls: type[Document],
+    data: bytes,
+    client_id: str | None = None,
+    *,
+    clock: Clock | None = None,
+    key: SnapshotKey | None = None,
+    tag: bytes | None = None,
 ) -> Document:
     """Rebuild a document from :meth:`~synckit.Document.save` bytes.
 
     Loading with a ``client_id`` that already wrote into the snapshot continues that
     client's sequence. Raises DecodeError when the bytes are not a valid snapshot.
+
+    ``key`` and ``tag``: when ``tag`` is ``key.tag(data)`` (:class:`SnapshotKey`), the bytes
+    are a snapshot this key's holder saved, and the checks only a hostile author needs are
+    skipped; with any other tag (or none) every check runs.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidTypeError(f"Document.load takes bytes, got {type(data).__name__}")
+    if key is not None and not isinstance(key, SnapshotKey):
+        raise InvalidTypeError(f"Document.load key must be a SnapshotKey, got {type(key).__name__}")
+    if tag is not None and key is None:
+        raise InvalidValueError(
+            "Document.load: a snapshot tag needs the SnapshotKey it was made with"
+        )
     data = bytes(data)
+    trusted = key is not None and tag is not None and key.verify(data, tag)
+    return _load(cls, data, client_id, clock, trusted)
+
+
+def load_own(cls: type[Document], data: bytes, client_id: str, clock: Clock) -> Document:
+    """:func:`load` of bytes this process's own :func:`save` returned and kept in memory
+    (``Document.compact``): trusted like a tagged snapshot, without the keyed hash."""
+    return _load(cls, data, client_id, clock, True)
+
+
+def _load(
+    cls: type[Document], data: bytes, client_id: str | None, clock: Clock | None, trusted: bool
+) -> Document:
     sealed = len(data) >= 5 and data[-5] == _CHECKSUM_TAG[0]
-    intact = sealed and zlib.crc32(memoryview(data)[:-5]) == int.from_bytes(data[-4:], "little")
+    intact = sealed and (
+        trusted or zlib.crc32(memoryview(data)[:-5]) == int.from_bytes(data[-4:], "little")
+    )
     snap = changes_pb2.Snapshot()
     try:
         snap.ParseFromString(data)
@@ -145,7 +187,7 @@ def load(
     doc._me = doc._intern(doc._client_id)
     n = len(clients)
     try:
-        _load_body(doc, snap, n)
+        _load_body(doc, snap, n, trusted)
     except (ValueError, IndexError, KeyError, TypeError) as exc:
         raise DecodeError(f"snapshot: inconsistent contents ({exc})") from None
     return doc
@@ -203,7 +245,7 @@ def _check_loaded_path(doc: Document, history: TextHistory, c: int, seq: int, ci
         cid = parent
 
 
-def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
+def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool) -> None:
     names = resolve_names(list(snap.names), list(range(n)), snap.format, "snapshot")
     if len(snap.version_clients) != len(snap.version_seqs):
         raise DecodeError("snapshot: version clients and seqs differ in number")
@@ -212,21 +254,9 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
             raise DecodeError(f"snapshot: version client index {vc} outside the table")
         doc._vv[vc] = vs
     doc._hlc = snap.hlc
-    flat = snap.checkpoints[:]
-    i = 0
-    while i < len(flat):
-        c, start, k = flat[i], flat[i + 1], flat[i + 2]
-        if c >= n or not start >= 1 or k > n:
-            raise DecodeError("snapshot: invalid dependency checkpoint")
-        deps = {int(flat[i + 3 + 2 * j]): int(flat[i + 4 + 2 * j]) for j in range(k)}
-        if any(dc >= n or dc == c or ds > doc._vv[dc] for dc, ds in deps.items()):
-            raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
-        cps = doc._checkpoints[c]
-        if start > doc._vv[c] + 1 or (cps and cps[-1][0] >= start):
-            raise DecodeError("snapshot: dependency checkpoints out of order")
-        cps.append((start, deps or NO_DEPS))
-        i += 3 + 2 * k
-    _check_causal_order(doc._checkpoints)
+    _load_checkpoints(doc, snap.checkpoints[:], n, trusted)
+    if not trusted:
+        _check_causal_order(doc._checkpoints)
     history = TextHistory(doc._vv, doc._checkpoints)
     changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
     second_pass: list[tuple[int, Op]] = []
@@ -254,14 +284,15 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
         if op[0] != K.SET_REMOVE and not (lst is not None and lst.has_item(op[3])):
             raise DecodeError("snapshot: a list operation refers to an unknown item")
         refs = op[4] if op[0] == K.SET_REMOVE else (op[3],)
-        if not all(history.saw(c, op[1], ref) for ref in refs):
+        if not trusted and not all(history.saw(c, op[1], ref) for ref in refs):
             raise DecodeError(
                 "snapshot: an operation refers to an item made after it (or by a client "
                 "it did not depend on)"
             )
         doc._apply_op(c, doc._clients[c], op)
-    for c, op in nested:
-        _check_loaded_path(doc, history, c, op[1], op[2])
+    if not trusted:
+        for c, op in nested:
+            _check_loaded_path(doc, history, c, op[1], op[2])
     for ts in snap.texts:
         if ts.name >= len(names):
             raise DecodeError("snapshot: text name index outside the name table")
@@ -276,14 +307,67 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int) -> None:
                 raise DecodeError(f"snapshot: text {tname!r} has both plain and deflated text")
             content = _inflate_text(ts.content_deflate, sum(doc._vv), tname)
         doc._texts[tname] = TextState.decode_state(
-            doc._clients, ts.ints[:], content, ts.deletes[:], history
+            doc._clients,
+            ts.ints[:],
+            content,
+            ts.deletes[:],
+            None if trusted else history,
+            trusted=trusted,
         )
-    _check_loaded_ops(doc, history.used)
+    if not trusted:
+        _check_loaded_ops(doc, history.used)
     if snap.pending:
         msg = parse_change_set(snap.pending)
         idx = [doc._intern(c) for c in msg.clients]
         pending_names = resolve_names(list(msg.names), idx, msg.format, "snapshot pending")
         doc._pending = decode_changes(msg.changes, idx, pending_names, "snapshot pending")
+
+
+def _load_checkpoints(doc: Document, flat: list[int], n: int, trusted: bool) -> None:
+    """The dependency checkpoints, checked: known clients, starts in order and within the
+    version, dependencies on other clients within the version.
+
+    The walk from one checkpoint to the next is a Python step each (a checkpoint's length
+    is in it), but its dependencies are sliced out whole, and their version check runs
+    once over all of them as C-level passes. ``trusted`` (bytes this code wrote) keeps
+    only what the walk itself needs: a known client and no checkpoint past the end.
+    """
+    vv = doc._vv
+    cpl = doc._checkpoints
+    dep_cs: list[int] = []
+    dep_ss: list[int] = []
+    total = len(flat)
+    i = 0
+    while i < total:
+        if i + 3 > total:
+            raise DecodeError("snapshot: invalid dependency checkpoint")
+        c, start, k = flat[i], flat[i + 1], flat[i + 2]
+        end = i + 3 + 2 * k
+        if c >= n or end > total:
+            raise DecodeError("snapshot: invalid dependency checkpoint")
+        cps = cpl[c]
+        if not trusted:
+            if not start >= 1 or k > n:
+                raise DecodeError("snapshot: invalid dependency checkpoint")
+            if start > vv[c] + 1 or (cps and cps[-1][0] >= start):
+                raise DecodeError("snapshot: dependency checkpoints out of order")
+        if k:
+            dcs = flat[i + 3 : end : 2]
+            dss = flat[i + 4 : end : 2]
+            deps = dict(zip(dcs, dss, strict=True))
+            cps.append((start, deps))
+            if not trusted:
+                if c in deps:
+                    raise DecodeError(
+                        "snapshot: dependency checkpoint beyond the snapshot's version"
+                    )
+                dep_cs += dcs
+                dep_ss += dss
+        else:
+            cps.append((start, NO_DEPS))
+        i = end
+    if dep_cs and (max(dep_cs) >= n or any(map(gt, dep_ss, map(vv.__getitem__, dep_cs)))):
+        raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
 
 
 def _inflate_text(data: bytes, max_chars: int, name: ContainerId) -> str:
@@ -310,45 +394,6 @@ def _inflate_text(data: bytes, max_chars: int, name: ContainerId) -> str:
         return raw.decode()
     except UnicodeDecodeError:
         raise DecodeError(f"snapshot: text {name!r}: deflated text is not UTF-8") from None
-
-
-def _check_causal_order(checkpoints: list[list[tuple[int, dict[int, int]]]]) -> None:
-    """DecodeError unless the dependency checkpoints admit a causal order.
-
-    A client's checkpoints cut its operations into segments; each segment comes after the
-    client's previous one and after the segment of every operation it depends on. If
-    those "comes after" links close a cycle, no replica could ever apply the operations
-    (each would wait for another), so a snapshot that says so is refused. Kahn's
-    topological sort over the segments; a document with at most one client that
-    depended on others has no cycle to look for.
-    """
-    if sum(1 for cps in checkpoints if cps) < 2:
-        return
-    starts = [[cp[0] for cp in cps] for cps in checkpoints]
-    base = list(accumulate((len(cps) + 1 for cps in checkpoints), initial=0))
-    # Segment j of client c is node base[c] + j: j 0 is before the first checkpoint.
-    waits = [0] * base[-1]
-    unblocks: list[list[int]] = [[] for _ in range(base[-1])]
-    for c, cps in enumerate(checkpoints):
-        for j, (_, deps) in enumerate(cps, 1):
-            node = base[c] + j
-            before = [base[c] + j - 1]
-            for d, seq in deps.items():
-                before.append(base[d] + bisect_right(starts[d], seq))
-            for b in before:
-                unblocks[b].append(node)
-            waits[node] += len(before)
-    ready = [node for node, w in enumerate(waits) if not w]
-    done = 0
-    while ready:
-        node = ready.pop()
-        done += 1
-        for after in unblocks[node]:
-            waits[after] -= 1
-            if not waits[after]:
-                ready.append(after)
-    if done != len(waits):
-        raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
 
 
 def _check_seq_runs(runs: list[tuple[int, int]], top: int) -> None:

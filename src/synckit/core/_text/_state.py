@@ -327,6 +327,8 @@ class TextState(_Integration, _OpHistory):
         content: str,
         deletes: list[int],
         history: History | None = None,
+        *,
+        trusted: bool = False,
     ) -> TextState:
         """The state :meth:`encode_state` wrote, after checking everything a hostile
         input could break; raises ValueError naming the problem.
@@ -335,9 +337,10 @@ class TextState(_Integration, _OpHistory):
         :class:`History`), the items and deletes must also fit it: every id within the
         version, and everything an operation refers to made before it (by its own client
         earlier, or within what it depended on), so the document's later ``changes`` are
-        ones other replicas accept.
+        ones other replicas accept. ``trusted``: bytes this code wrote, authenticated by
+        the caller (see :func:`._codec.decode_state`).
         """
-        blocks, dels = decode_state(client_ids, ints, content, deletes, history)
+        blocks, dels = decode_state(client_ids, ints, content, deletes, history, trusted=trusted)
         self = cls(client_ids)
         self._dels = dels
         if blocks:
