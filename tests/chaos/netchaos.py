@@ -153,11 +153,12 @@ class NetCluster:
                 await asyncio.to_thread(server.start)
         await _redis_up(self, random.Random())
 
-    async def check(self, timeout: float) -> Figures:
+    async def check(self, timeout: float, since: float = 0.0) -> Figures:
         """Heal, wait for every live client to be synced and every replica and both servers'
-        stored views to converge; count edits, acknowledged, lost and duplicated."""
+        stored views to converge (timed from ``since``, when given); count edits,
+        acknowledged, lost and duplicated."""
         figures = self.figures
-        started = time.monotonic()
+        started = since or time.monotonic()
         await self.heal()
         for r in self.alive:
             reply = await r.ask({"cmd": "sync", "timeout": timeout}, timeout + 30)
@@ -379,12 +380,18 @@ async def run_scenario(
                 await nc.add_client(grows_only=scenario.grows_only_client and i == 0)
             loading = asyncio.get_running_loop().create_task(nc.load(edits, rate))
             span = edits / rate
-            for _ in range(scenario.rounds):
-                await asyncio.sleep(rng.uniform(0.1, 0.4) * span / max(1, scenario.rounds))
+            share = span / max(1, scenario.rounds)
+            for round_ in range(scenario.rounds):
+                await asyncio.sleep(rng.uniform(0.1, 0.4) * share)
                 await scenario.on(nc, rng)
-                await asyncio.sleep(rng.uniform(0.2, 0.5) * span / max(1, scenario.rounds))
-                await scenario.off(nc, rng)
+                if round_ < scenario.rounds - 1:
+                    await asyncio.sleep(rng.uniform(0.2, 0.5) * share)
+                    await scenario.off(nc, rng)
+            # The last time, the fault lasts until the edits end: the time to converge
+            # counts from healing it.
             await loading
-            return await nc.check(timeout)
+            healed = time.monotonic()
+            await scenario.off(nc, rng)
+            return await nc.check(timeout, since=healed)
         finally:
             await nc.aclose()

@@ -88,6 +88,8 @@ async def main(argv: list[str]) -> None:
                 except SyncKitError as exc:
                     emit({"synced": False, "error": str(exc)})
             elif cmd == "view":
+                if not client.engine.unsynced():
+                    acked[0] = editor.edits
                 emit(
                     {
                         "view": editor.doc.to_json(),

@@ -29,6 +29,8 @@ async def check(pg: PrivatePostgres, tmp: Path, name: str, edits: int) -> None:
     figures = await run_scenario(pg, tmp, SCENARIOS[name], clients=3, edits=edits, seed=7)
     print("\n" + figures.line(name))
     assert figures.edits >= figures.acknowledged > 0, figures.line(name)
+    if not SCENARIOS[name].grows_only_client:  # every live client ends synced
+        assert figures.acknowledged == figures.edits, figures.line(name)
     assert (figures.lost, figures.duplicated) == (0, 0), figures.line(name)
 
 
