@@ -1,11 +1,12 @@
 """Linux network namespaces for the chaos tests on a real network (``test_chaos_net.py``).
 
-:class:`Netns` makes a namespace joined to the host by a veth pair (a /30 of 10.0.0.0/8 picked
-from the process id and an index), with an nftables table of its own inside the namespace:
-:meth:`Netns.set_loss` drops that percentage of the packets crossing the veth in each
-direction (``numgen random mod 100 < N drop``: this kernel has no netem), :meth:`Netns.cut`
-drops all of them (a partition), :meth:`Netns.heal` removes the rules. A process runs inside
-with :meth:`Netns.command` (``ip netns exec``).
+:class:`Netns` makes a namespace joined to the host by a veth pair (a /30 of 198.18.0.0/15,
+the range RFC 2544 sets aside for network tests, picked from the process id and an index),
+with an nftables table of its own inside the namespace: :meth:`Netns.set_loss` drops that
+percentage of the packets crossing the veth in each direction (``numgen random mod 100 < N
+drop``: this kernel has no netem), :meth:`Netns.cut` drops all of them (a partition),
+:meth:`Netns.heal` removes the rules. A process runs inside with :meth:`Netns.command`
+(``ip netns exec``).
 
 Names carry the creating process's id (``sk<pid>n<i>``); :func:`remove_stale` deletes those
 of processes no longer alive (a run killed before its ``finally``). Needs root (or
@@ -78,8 +79,8 @@ def remove_stale() -> list[str]:
 
 def _subnet(pid: int, index: int) -> tuple[str, str]:
     """(host address, namespace address) of the /30 for (pid, index)."""
-    block = (pid * 64 + index) % (1 << 22)
-    base = int(ipaddress.IPv4Address("10.0.0.0")) + block * 4
+    block = (pid * 64 + index) % (1 << 15)
+    base = int(ipaddress.IPv4Address("198.18.0.0")) + block * 4
     return str(ipaddress.IPv4Address(base + 1)), str(ipaddress.IPv4Address(base + 2))
 
 
