@@ -183,6 +183,7 @@ class NetCluster:
         figures.acknowledged = sum(r.final["acked"] for r in self.alive)
         figures.acknowledged += sum(r.acked for r in self.remotes if r.dead)
         figures.lost, figures.duplicated = self.compare(views[0])
+        figures.messages = self.c.counter.count
         if not all(v == views[0] for v in views):
             figures.notes.append("replicas did not converge")
             raise AssertionError(f"replicas differ: {views}\n{self.logs()}")
