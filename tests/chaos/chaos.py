@@ -47,9 +47,13 @@ class Balancer:
     """A TCP front for one client: each connection goes to the preferred backend, or to the
     next one when it refuses."""
 
-    def __init__(self, backends: list[int], prefer: int) -> None:
+    def __init__(self, backends: list[int], prefer: int, host: str = "127.0.0.1") -> None:
         self.backends = backends
         self.preferred = prefer
+        #: The address it listens on (a veth's host end for clients in a namespace).
+        self.host = host
+        #: Seconds each chunk of bytes is held back, each way (latency; 0: none).
+        self.delay = 0.0
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
@@ -58,13 +62,13 @@ class Balancer:
         self.routed: list[int] = []
 
     async def start(self) -> Balancer:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._accept, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def prefer(self, index: int) -> None:
         self.preferred = index
@@ -87,7 +91,9 @@ class Balancer:
             self._writers |= {writer, up_writer}
             try:
                 await asyncio.gather(
-                    _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True
+                    _pipe(reader, up_writer, self),
+                    _pipe(up_reader, writer, self),
+                    return_exceptions=True,
                 )
             finally:
                 for w in (writer, up_writer):
@@ -104,12 +110,41 @@ class Balancer:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, balancer: Balancer
+) -> None:
+    """Copy ``reader`` to ``writer``, each chunk ``balancer.delay`` seconds late (in order:
+    a queue of chunks with their due times, so that latency does not cut throughput)."""
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    held = [0]  # chunks queued and not yet written
+
+    async def send() -> None:
+        while True:
+            due, data = await queue.get()
+            if not data:
+                return
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
             writer.write(data)
             await writer.drain()
+            held[0] -= 1
+
+    sender = loop.create_task(send())
+    try:
+        while data := await reader.read(65536):
+            if balancer.delay <= 0 and not held[0]:
+                writer.write(data)
+                await writer.drain()
+            else:
+                held[0] += 1
+                queue.put_nowait((loop.time() + balancer.delay, data))
+            if sender.done():
+                break
+        queue.put_nowait((loop.time() + balancer.delay, b""))
+        await sender
     finally:
+        sender.cancel()
         writer.transport.abort()
 
 
@@ -131,6 +166,9 @@ class Editor:
     letters: int = 0
     #: When False, the editor only reads.
     writes: bool = True
+    #: Only edits that add (no deletes, removals or moves): what a client killed mid-push
+    #: makes, so that its unacknowledged edits can be told apart (see ``netchaos``).
+    grows_only: bool = False
 
     def set(self, key: str, value: int) -> None:
         """Set field ``key`` (a field of this editor's own)."""
@@ -138,6 +176,16 @@ class Editor:
         self.doc.set(key, value)
         self.fields[key] = value
         self.edits += 1
+
+    def expectation(self) -> dict[str, Any]:
+        """What this editor's edits so far must leave in the document (JSON-ready)."""
+        return {
+            "fields": dict(self.fields),
+            "n": self.counted,
+            "s": sorted(self.members),
+            "l": list(self.items),
+            "t": {self.letter: self.letters} if self.letters else {},
+        }
 
     def edit(self) -> None:
         """One random edit of one of the value types."""
@@ -147,7 +195,7 @@ class Editor:
         self.edits += 1
         kind = rng.randrange(6)
         if kind == 0:
-            if self.fields and rng.random() < 0.25:
+            if self.fields and not self.grows_only and rng.random() < 0.25:
                 key = rng.choice(sorted(self.fields))
                 doc.delete(key)
                 del self.fields[key]
@@ -157,7 +205,7 @@ class Editor:
                 self.fields[key] = i
         elif kind == 1:
             counter = doc.get_counter("n")
-            if rng.random() < 0.3:
+            if not self.grows_only and rng.random() < 0.3:
                 counter.decrement(1)
                 self.counted -= 1
             else:
@@ -166,7 +214,7 @@ class Editor:
                 self.counted += by
         elif kind == 2:
             members = doc.get_set("s")
-            if self.members and rng.random() < 0.3:
+            if self.members and not self.grows_only and rng.random() < 0.3:
                 member = rng.choice(sorted(self.members))
                 members.remove(member)
                 self.members.discard(member)
@@ -181,7 +229,7 @@ class Editor:
             self.items.append(item)
         elif kind == 4:
             items = doc.get_list("l")
-            if len(items) >= 2:
+            if len(items) >= 2 and not self.grows_only:
                 items.move(rng.randrange(len(items)), rng.randrange(len(items)))
             else:
                 items.append(f"{self.name}-{i}")
@@ -189,7 +237,7 @@ class Editor:
         else:
             text = doc.get_text("t")
             mine = [p for p, ch in enumerate(str(text)) if ch == self.letter]
-            if mine and rng.random() < 0.3:
+            if mine and not self.grows_only and rng.random() < 0.3:
                 text.delete(rng.choice(mine), 1)
                 self.letters -= 1
             else:
