@@ -10,6 +10,10 @@
     python3 dev.py fuzz TARGET [--runs N] [--time S] [FLAGS...]
                                         coverage-guided fuzzing of one decoder with atheris
                                         (fuzz/fuzzer.py; without TARGET: list the targets)
+    python3 dev.py soak [--minutes N] [--seconds S] [--report-every S] [--honest K]
+                                        a real server under mixed load and random faults
+                                        (tools/soak.py; default an hour): RSS, open fds and
+                                        asyncio tasks each minute, their slope judged
     python3 dev.py demo                 two replicas syncing in one process, no server
     python3 dev.py example NAME [ARGS]  run examples/NAME.py (without NAME: list the examples)
     python3 dev.py examples [ARGS...]   the web examples (examples/web: a todo list, shared
@@ -245,6 +249,8 @@ def main(args: list[str]) -> int:
         return _run([_python("dev,bench"), str(ROOT / "benchmarks" / "run.py"), *rest])
     if task == "fuzz":
         return _fuzz(rest)
+    if task == "soak":
+        return _run([_python(), str(ROOT / "tools" / "soak.py"), *rest])
     if task == "demo":
         return _example(["two_replicas"])
     if task == "example":
