@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -372,3 +373,105 @@ async def test_abusers_get_typed_errors_while_honest_clients_stay_fast(
 
 async def _counted(url: str, code: str, at_least: int) -> bool:
     return await metric(url, "synckit_errors_total", code=code) >= at_least
+
+
+# -- a slow PostgreSQL ------------------------------------------------------------------
+
+
+class DelayProxy:
+    """A TCP proxy to PostgreSQL that holds every chunk ``delay`` seconds, in both
+    directions, and forwards nothing at all while ``stalled``."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.delay = 0.0
+        self.open = asyncio.Event()
+        self.open.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        for a, b in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(a, b))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                await self.open.wait()
+                writer.write(chunk)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _health_seconds(url: str) -> float:
+    async with httpx.AsyncClient(timeout=30) as http:
+        start = time.monotonic()
+        response = await http.get(f"{url}/health")
+        assert response.status_code == 200
+        return time.monotonic() - start
+
+
+async def test_slow_postgresql_slows_acks_but_not_the_server(tmp_path: Path, pg_url: str) -> None:
+    """The server's PostgreSQL answers late (every chunk held 0.2 s), then not at all for a
+    while: honest edits are acked late but all of them, and the server answers /health and
+    keeps its WebSockets meanwhile."""
+    parts = urlsplit(pg_url)
+    proxy = DelayProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    await proxy.start()
+    slow_url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    server = ServerProcess(tmp_path / "data", free_port(), ["--database", slow_url])
+    honest = Honest("")
+    try:
+        await asyncio.to_thread(server.start)  # it migrates through the proxy first
+        honest = Honest(server.url)
+        honest.start()
+        await eventually(lambda: len(honest.times) > 20, timeout=30, what="honest edits")
+        fast = honest.mark()
+        proxy.delay = 0.2
+        await asyncio.sleep(4)
+        slow = honest.mark()
+        health_slow = await _health_seconds(server.url)
+        proxy.open.clear()  # PostgreSQL stops answering
+        await asyncio.sleep(0.5)
+        stalled_at = honest.mark()
+        health_stalled = [await _health_seconds(server.url) for _ in range(5)]
+        await asyncio.sleep(2)
+        during_stall = honest.mark() - stalled_at
+        proxy.open.set()
+        proxy.delay = 0.0
+        resumed = honest.mark()
+        await eventually(lambda: honest.mark() > resumed + 20, timeout=60, what="edits resume")
+        await honest.stop()
+    finally:
+        await asyncio.to_thread(server.terminate)  # its shutdown goes through the proxy
+        await proxy.close()
+    print(
+        f"\nslow PostgreSQL: p99 {p99(honest.times[:fast]) * 1000:.0f} ms before, "
+        f"{p99(honest.times[fast:slow]) * 1000:.0f} ms with 0.2 s per chunk; /health "
+        f"{health_slow * 1000:.0f} ms then, {max(health_stalled) * 1000:.0f} ms at most while "
+        f"stalled ({during_stall} edits acked in that stall)"
+    )
+    assert p99(honest.times[fast:slow]) >= 0.2  # the delay was felt ...
+    assert max(health_stalled) < 1.0  # ... but not by requests that do not need storage
+    assert during_stall == 0  # an ack follows the commit: none without PostgreSQL
+    # Every edit was acked in the end: Honest.stop() raised otherwise.
