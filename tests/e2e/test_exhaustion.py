@@ -121,6 +121,24 @@ def test_kept_alive_connection_gets_the_deadline_for_its_next_head(
     assert got.startswith(b"HTTP/1.1 408 "), got
 
 
+def test_workers_close_connections_without_a_head_too(tmp_path: Path, pg_url: str) -> None:
+    """``--workers``: each worker process runs the same HTTP protocol and timeout."""
+    config = tmp_path / "synckit.toml"
+    config.write_text(f"[limits]\nhandshake_timeout = {HEAD_TIMEOUT}\n")
+    args = ["--workers", "2", "--database", pg_url, "--config", str(config)]
+    server = ServerProcess(tmp_path / "data", free_port(), args).start()
+    try:
+        for sent in (b"", b"GET /heal"):  # one each, wherever the kernel puts them
+            with _connect(server) as sock:
+                start = time.monotonic()
+                sock.sendall(sent)
+                got, closed = _read_until_closed(sock)
+            assert closed - start < HEAD_TIMEOUT + 3
+            assert got.startswith(b"HTTP/1.1 408 ") if sent else got == b""
+    finally:
+        server.terminate()
+
+
 # -- exhaustion with honest clients watching -------------------------------------------
 
 IDLE = 1_000
