@@ -8,10 +8,11 @@ come and go at random: bursts of idle WebSockets, silent and half-sent TCP conne
 readers that stop reading a busy document, subscription floods and oversized pushes; each
 checks that it got its typed error. Every report interval (a minute by default) the server's
 RSS and open file descriptors (from /proc) and asyncio tasks (``synckit_asyncio_tasks`` from
-/metrics) are printed with the honest clients' p99 edit round-trip. At the end every acked
-edit is read back from the server, and the least-squares slope of RSS, fds and tasks over the
-second half of the run is judged: a steady rise there, under load that is steady on average,
-is a leak. Exit status 0 when everything passed, 1 otherwise.
+/metrics) are printed with the honest clients' p99 edit round-trip and the worst lag of
+this process's own event loop (a generator that lags inflates the round-trips it times). At
+the end every acked edit is read back from the server, and the least-squares slope of RSS,
+fds and tasks over the second half of the run is judged: a steady rise there, under load
+that is steady on average, is a leak. Exit status 0 when everything passed, 1 otherwise.
 
 Linux only (/proc). The server runs with SQLite in a temporary directory.
 """
@@ -61,7 +62,6 @@ max_doc_bytes = 2097152
 compact_every = 16
 max_queue_bytes = 262144
 max_subscriptions = 500
-handshake_timeout = 2.0
 room_linger = 5.0
 push_bytes_per_second = 67108864
 push_burst_bytes = 67108864
@@ -86,6 +86,25 @@ class Tally:
 
     def got(self, code: ErrorCode) -> None:
         self.typed[code.name] = self.typed.get(code.name, 0) + 1
+
+
+class Lag:
+    """How late this process's own event loop runs (the load generator's: when it lags, the
+    round-trips it times include its own delay, not only the server's)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            start = loop.time()
+            await asyncio.sleep(0.1)
+            self.worst = max(self.worst, loop.time() - start - 0.1)
+
+    def take(self) -> float:
+        worst, self.worst = self.worst, 0.0
+        return worst
 
 
 class Raw:
@@ -392,7 +411,7 @@ async def soak(seconds: float, every: float, honest_count: int, seed: int) -> in
                 )
                 print(
                     f"{'t/min':>6} {'RSS MiB':>8} {'fds':>6} {'tasks':>6} {'ws':>6} "
-                    f"{'edits':>6} {'p99 ms':>7} {'faults':>6}",
+                    f"{'edits':>6} {'p99 ms':>7} {'faults':>6} {'lag ms':>6}",
                     flush=True,
                 )
                 workers = [
@@ -400,6 +419,8 @@ async def soak(seconds: float, every: float, honest_count: int, seed: int) -> in
                     for i in range(honest_count)
                 ]
                 bad = asyncio.create_task(abusers(url, port, tally, stop, rng.randrange(1 << 30)))
+                lag = Lag()
+                lagging = asyncio.create_task(lag.watch(stop))
                 started = time.monotonic()
                 edits = 0
                 while (elapsed := time.monotonic() - started) < seconds:
@@ -407,7 +428,11 @@ async def soak(seconds: float, every: float, honest_count: int, seed: int) -> in
                     if proc.poll() is not None:
                         tally.failures.append(f"the server exited with {proc.returncode}")
                         break
-                    metrics = await scrape(http, url)
+                    try:
+                        metrics = await scrape(http, url)
+                    except httpx.HTTPError as exc:
+                        tally.failures.append(f"GET /metrics failed: {exc!r}")
+                        metrics = await scrape(http, url)  # once more, or the run ends
                     t = (time.monotonic() - started) / 60
                     sample = (
                         t,
@@ -422,11 +447,11 @@ async def soak(seconds: float, every: float, honest_count: int, seed: int) -> in
                         f"{t:6.2f} {sample[1]:8.1f} {sample[2]:6d} {sample[3]:6.0f} "
                         f"{metrics.get(('synckit_connections', 'transport=websocket'), 0):6.0f} "
                         f"{len(window):6d} {p99(window) * 1000:7.0f} "
-                        f"{sum(tally.faults.values()):6d}",
+                        f"{sum(tally.faults.values()):6d} {lag.take() * 1000:6.0f}",
                         flush=True,
                     )
                 stop.set()
-                await asyncio.wait_for(asyncio.gather(*workers, bad), 120)
+                await asyncio.wait_for(asyncio.gather(*workers, bad, lagging), 120)
                 wrong = await verify(url, tally)
                 errors = {
                     label.removeprefix("code="): int(v)

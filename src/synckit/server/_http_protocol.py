@@ -41,6 +41,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._head_timeout = head_timeout
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_started = False  # bytes of the awaited head arrived
+        self._head_grace = True  # the timer, once due, waits one round of reads more
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -62,6 +63,7 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def _arm_head_timer(self) -> None:
+        self._head_grace = True
         self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
 
     def _disarm_head_timer(self) -> None:
@@ -70,6 +72,13 @@ class HttpProtocol(HttpToolsProtocol):
             self._head_timer = None
 
     def _head_timed_out(self) -> None:
+        if self._head_grace:
+            # uvloop runs due timers before it reads the sockets: after the loop was held up
+            # past the deadline, a head that did arrive in time may still be unread. One more
+            # short wait lets one round of reads happen first.
+            self._head_grace = False
+            self._head_timer = self.loop.call_later(0.05, self._head_timed_out)
+            return
         self._head_timer = None
         transport = self.transport
         if transport is None or transport.is_closing():
