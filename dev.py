@@ -14,6 +14,10 @@
                                         network namespaces; needs root): packet loss, latency,
                                         partitions, kills, restarts; rewrites docs/reliability.md
                                         (tools/reliability.py; --full: more clients and edits)
+    python3 dev.py soak [--minutes N] [--seconds S] [--report-every S] [--honest K]
+                                        a real server under mixed load and random faults
+                                        (tools/soak.py; default an hour): RSS, open fds and
+                                        asyncio tasks each minute, their slope judged
     python3 dev.py demo                 two replicas syncing in one process, no server
     python3 dev.py example NAME [ARGS]  run examples/NAME.py (without NAME: list the examples)
     python3 dev.py examples [ARGS...]   the web examples (examples/web: a todo list, shared
@@ -251,6 +255,8 @@ def main(args: list[str]) -> int:
         return _fuzz(rest)
     if task == "chaos":
         return _run([_python(), str(ROOT / "tools" / "reliability.py"), *rest])
+    if task == "soak":
+        return _run([_python(), str(ROOT / "tools" / "soak.py"), *rest])
     if task == "demo":
         return _example(["two_replicas"])
     if task == "example":

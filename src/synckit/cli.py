@@ -508,6 +508,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
                 log_level=settings["log_level"],
                 factory=True,
                 max_frame_bytes=limits.max_frame_bytes,
+                handshake_timeout=limits.handshake_timeout,
             )
             config.workers = workers
             Multiprocess(config, sockets=[sock]).run()

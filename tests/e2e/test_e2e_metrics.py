@@ -3,6 +3,7 @@ Prometheus's text format, while real clients push, are refused, and present bad 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -224,3 +225,28 @@ async def test_every_documented_metric_is_served(tmp_path: Path) -> None:
         name.removesuffix("_bucket").removesuffix("_count").removesuffix("_sum") for name in served
     }
     assert documented == served
+
+
+async def test_asyncio_tasks_gauge_follows_connections_of_a_server_process(
+    tmp_path: Path,
+) -> None:
+    server = ServerProcess(tmp_path / "data", free_port()).start()
+    try:
+        idle = value(await scrape(server.url), "synckit_asyncio_tasks")
+        assert idle >= 1  # the scrape's own task at least
+        async with contextlib.AsyncExitStack() as stack:
+            for i in range(20):
+                client = await stack.enter_async_context(connect(server.url, client_id=f"c{i}"))
+                await client.open("d", wait=True)
+            busy = value(await scrape(server.url), "synckit_asyncio_tasks")
+            assert busy >= idle + 20  # each WebSocket holds at least one task
+        await eventually(
+            lambda: _tasks_back(server.url, idle), timeout=10, what="tasks back to idle"
+        )
+    finally:
+        server.terminate()
+
+
+async def _tasks_back(url: str, idle: float) -> bool:
+    # A few stay: the document lingers (room_linger) with its storage task.
+    return value(await scrape(url), "synckit_asyncio_tasks") <= idle + 5

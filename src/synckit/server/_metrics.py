@@ -204,6 +204,16 @@ class Metrics(HubObserver):
             "subscriber left).",
             value=docs,
         )
+        try:  # a scrape runs in the event loop; registering the collector may not
+            tasks = len(asyncio.all_tasks())
+        except RuntimeError:
+            tasks = 0
+        yield GaugeMetricFamily(
+            "synckit_asyncio_tasks",
+            "asyncio tasks not yet done in the server's event loop (a steady rise under steady "
+            "load is a leak).",
+            value=tasks,
+        )
         yield CounterMetricFamily(
             "synckit_pushes", "Pushes received (WebSocket and HTTP).", value=self._pushes
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from synckit.errors import SyncKitError
+from synckit.server._http_protocol import HttpProtocol
 from synckit.server._ws_protocol import WebSocketProtocol
 
 __all__ = ["bind", "running", "uvicorn_config"]
@@ -45,19 +47,28 @@ def base_url(sock: socket.socket) -> str:
 
 
 def uvicorn_config(
-    app: Any, *, log_level: str = "warning", factory: bool = False, max_frame_bytes: int = 0
+    app: Any,
+    *,
+    log_level: str = "warning",
+    factory: bool = False,
+    max_frame_bytes: int = 0,
+    handshake_timeout: float = 0.0,
 ) -> uvicorn.Config:
     """The uvicorn settings SyncKit runs with. ``app``: the app, or (with ``factory``) the
-    ``module:function`` that makes it in each worker process."""
+    ``module:function`` that makes it in each worker process, whose limits are then given
+    here (``max_frame_bytes``, ``handshake_timeout``; otherwise read from the app)."""
     server = getattr(getattr(app, "state", None), "synckit", None)
-    frame_limit = max_frame_bytes or (
-        server.hub.limits.max_frame_bytes if server is not None else 8 << 20
-    )
+    limits = server.hub.limits if server is not None else None
+    frame_limit = max_frame_bytes or (limits.max_frame_bytes if limits is not None else 8 << 20)
+    head_timeout = handshake_timeout or (limits.handshake_timeout if limits is not None else 5.0)
     return uvicorn.Config(
         app,
         factory=factory,
         log_level=log_level,
         lifespan="on",
+        # A connection whose request head is not complete within the handshake timeout is
+        # closed (uvicorn's own keep-alive timeout only runs between requests).
+        http=functools.partial(HttpProtocol, head_timeout=head_timeout),  # type: ignore[arg-type]
         # Frames over our own limit get a protocol error from the server, not a bare close.
         ws_max_size=frame_limit * 2,
         ws=WebSocketProtocol,

@@ -1,0 +1,495 @@
+"""Exhaustion against a real ``synckit serve`` process: connections that never finish their
+request head are closed within the handshake timeout; thousands of idle connections, a
+subscription flood, readers that never read and oversized pushes each get their typed error
+while honest clients keep editing (their edit-to-ack p99 printed and bounded) and the
+server's memory stays bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import select
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from live import ServerProcess, eventually, free_port
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from synckit.client import connect, sync_url
+from synckit.core import Document, VersionVector
+from synckit.protocol import (
+    Ack,
+    Broadcast,
+    ClientSession,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Push,
+    Subscribe,
+    Subscribed,
+    Welcome,
+)
+
+HEAD_TIMEOUT = 1.0
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    config = tmp_path / "synckit.toml"
+    config.write_text(f"[limits]\nhandshake_timeout = {HEAD_TIMEOUT}\n")
+    proc = ServerProcess(tmp_path / "data", free_port(), ["--config", str(config)]).start()
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+
+
+def _connect(server: ServerProcess) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return sock
+
+
+def _read_until_closed(sock: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes; and when it closed (monotonic)."""
+    got = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return got, time.monotonic()
+        got += chunk
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"GET /v1/sync HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",
+        b"GET /heal",
+    ],
+    ids=["silent", "half-upgrade", "half-request-line"],
+)
+def test_connection_without_a_complete_head_is_closed(server: ServerProcess, sent: bytes) -> None:
+    with _connect(server) as sock:
+        start = time.monotonic()
+        if sent:
+            sock.sendall(sent)
+        got, closed = _read_until_closed(sock)
+    waited = closed - start
+    assert HEAD_TIMEOUT * 0.8 <= waited < HEAD_TIMEOUT + 3, waited
+    if sent:
+        assert got.startswith(b"HTTP/1.1 408 "), got
+    else:
+        assert got == b""
+
+
+def test_slow_head_does_not_move_the_deadline(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        start = time.monotonic()
+        head = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+        for byte in head:  # one byte every 0.1 s: 3 s in all, more than the timeout
+            sock.sendall(bytes([byte]))
+            readable, _, _ = select.select([sock], [], [], 0.1)
+            if readable:  # the server answered: send no more (or it would reset)
+                break
+        got, closed = _read_until_closed(sock)
+    assert closed - start < HEAD_TIMEOUT + 3
+    assert got.startswith(b"HTTP/1.1 408 "), got
+
+
+def test_kept_alive_connection_gets_the_deadline_for_its_next_head(
+    server: ServerProcess,
+) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = b""
+        while b"}" not in first:  # the whole response: its JSON body ends with }
+            first += sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 "), first
+        start = time.monotonic()
+        sock.sendall(b"GET /hea")  # the next request, cut short
+        got, closed = _read_until_closed(sock)
+    assert closed - start < HEAD_TIMEOUT + 3
+    assert got.startswith(b"HTTP/1.1 408 "), got
+
+
+def test_workers_close_connections_without_a_head_too(tmp_path: Path, pg_url: str) -> None:
+    """``--workers``: each worker process runs the same HTTP protocol and timeout."""
+    config = tmp_path / "synckit.toml"
+    config.write_text(f"[limits]\nhandshake_timeout = {HEAD_TIMEOUT}\n")
+    args = ["--workers", "2", "--database", pg_url, "--config", str(config)]
+    server = ServerProcess(tmp_path / "data", free_port(), args).start()
+    try:
+        for sent in (b"", b"GET /heal"):  # one each, wherever the kernel puts them
+            with _connect(server) as sock:
+                start = time.monotonic()
+                sock.sendall(sent)
+                got, closed = _read_until_closed(sock)
+            assert closed - start < HEAD_TIMEOUT + 3
+            assert got.startswith(b"HTTP/1.1 408 ") if sent else got == b""
+    finally:
+        server.terminate()
+
+
+# -- exhaustion with honest clients watching -------------------------------------------
+
+IDLE = 1_000
+FLOOD = 1_500  # subscribes from one connection (the limit is max_subscriptions = 1000)
+NEVER_READERS = 3
+P99_BOUND = 2.0  # seconds: generous, the machine is shared
+RSS_BOUND_MIB = {1_000: 300, 10_000: 700}
+
+LIMITS = """[limits]
+max_doc_bytes = 2097152
+compact_every = 16
+max_queue_bytes = 262144
+"""
+
+
+class Raw:
+    """A bare WebSocket speaking the protocol through a :class:`ClientSession`."""
+
+    def __init__(self, ws: ClientConnection, name: str) -> None:
+        self.ws = ws
+        self.name = name
+        self.session = ClientSession()
+        self._events: list[Event] = []
+
+    async def send(self, event: Event) -> None:
+        self.session.send(event)
+        for frame in self.session.data_to_send():
+            await self.ws.send(frame)
+
+    async def recv(self, timeout: float = 20) -> Event:
+        while not self._events:
+            frame = await asyncio.wait_for(self.ws.recv(), timeout)
+            assert isinstance(frame, bytes)
+            self._events.extend(self.session.receive(frame))
+        return self._events.pop(0)
+
+    async def hello(self) -> None:
+        await self.send(Hello(self.name))
+        assert isinstance(await self.recv(), Welcome)
+
+    async def subscribe(self, doc_id: str) -> None:
+        await self.send(Subscribe(doc_id, VersionVector().encode()))
+        assert isinstance(await self.recv(), Subscribed)
+
+
+async def open_raw(url: str, name: str, sock: socket.socket | None = None) -> Raw:
+    ws = await ws_connect(
+        sync_url(url), compression=None, max_size=None, sock=sock, ping_interval=None
+    )
+    raw = Raw(ws, name)
+    await raw.hello()
+    return raw
+
+
+def never_reading_socket(port: int) -> socket.socket:
+    """A connected socket with a tiny receive buffer: once its owner stops reading, the
+    server's writes to it back up at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+async def metric(url: str, name: str, **labels: str) -> float:
+    async with httpx.AsyncClient(timeout=30) as http:
+        text = (await http.get(f"{url}/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+class Honest:
+    """SDK clients editing documents of their own the whole time; their edit-to-ack times."""
+
+    def __init__(self, url: str, count: int = 4) -> None:
+        self.url = url
+        self.count = count
+        self.times: list[float] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._edit(i)) for i in range(self.count)]
+
+    async def _edit(self, i: int) -> None:
+        async with connect(self.url, client_id=f"honest{i}") as client:
+            doc = await client.open(f"honest-{i}", wait=True)
+            n = 0
+            while not self._stop.is_set():
+                n += 1
+                start = time.monotonic()
+                doc.set(f"k{n % 8}", n)
+                await client.wait_synced(timeout=30)
+                self.times.append(time.monotonic() - start)
+                await asyncio.sleep(0.02)
+            assert doc.to_json()[f"k{n % 8}"] == n
+
+    def mark(self) -> int:
+        return len(self.times)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+
+async def _flood(url: str) -> None:
+    """One connection subscribes to FLOOD documents: past max_subscriptions, TOO_MANY each."""
+    raw = await open_raw(url, "flooder")
+    for i in range(FLOOD):
+        await raw.send(Subscribe(f"flood-{i}", VersionVector().encode()))
+    subscribed = refused = 0
+    while subscribed + refused < FLOOD:
+        event = await raw.recv()
+        if isinstance(event, Subscribed):
+            subscribed += 1
+        else:
+            assert isinstance(event, Error) and event.code is ErrorCode.TOO_MANY, event
+            refused += 1
+    assert (subscribed, refused) == (1000, FLOOD - 1000)
+    await raw.ws.close()
+
+
+async def _never_readers(url: str, port: int) -> list[Raw]:
+    """NEVER_READERS connections subscribe to a busy document, then read nothing while a
+    writer pushes far more than their queue, the kernel's and the transport's buffers hold."""
+    stalled = []
+    for i in range(NEVER_READERS):
+        raw = await open_raw(url, f"stalled{i}", sock=never_reading_socket(port))
+        await raw.subscribe("busy")
+        raw.ws.transport.pause_reading()  # from now on it reads nothing
+        stalled.append(raw)
+    writer = await open_raw(url, "writer")
+    await writer.subscribe("busy")
+    doc = Document("writer")
+    size = 32 * 1024
+    for i in range(200):  # 6.25 MiB
+        held = doc.version()
+        doc.set(f"k{i % 4}", f"{i:08d}" * (size // 8))
+        await writer.send(Push("busy", i + 1, doc.changes(held)))
+        while not isinstance(event := await writer.recv(), Ack):
+            assert isinstance(event, Broadcast), event
+    await writer.ws.close()
+    return stalled
+
+
+async def _oversized(url: str) -> None:
+    """A push that would make a document larger than max_doc_bytes is refused (the
+    connection stays); a frame over max_frame_bytes closes the connection."""
+    raw = await open_raw(url, "big")
+    await raw.subscribe("big")
+    doc = Document("big")
+    doc.set("blob", "x" * (3 << 20))
+    await raw.send(Push("big", 1, doc.changes(VersionVector())))
+    event = await raw.recv()
+    assert isinstance(event, Error) and event.code is ErrorCode.DOC_TOO_LARGE, event
+    await raw.send(Subscribe("other", VersionVector().encode()))  # still served
+    assert isinstance(await raw.recv(), Subscribed)
+    await raw.ws.send(b"\x00" * (9 << 20))  # over max_frame_bytes (8 MiB)
+    event = await raw.recv()
+    assert isinstance(event, Error) and event.code is ErrorCode.FRAME_TOO_LARGE, event
+    with pytest.raises(ConnectionClosed):
+        await raw.recv()
+
+
+@pytest.mark.parametrize(
+    "idle", [IDLE, pytest.param(10_000, marks=pytest.mark.slow)], ids=["1k", "10k"]
+)
+async def test_abusers_get_typed_errors_while_honest_clients_stay_fast(
+    tmp_path: Path, idle: int
+) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = idle + 1000  # in this process, and in the server (which inherits the limit)
+    if soft < want:
+        if hard != resource.RLIM_INFINITY and hard < want:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {want}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    config = tmp_path / "synckit.toml"
+    config.write_text(LIMITS)
+    server = ServerProcess(tmp_path / "data", free_port(), ["--config", str(config)]).start()
+    assert server.proc is not None
+    pid, url = server.proc.pid, server.url
+    rss = [rss_mib(pid)]
+    idle_conns: list[Raw] = []
+    honest = Honest(url)
+    try:
+        honest.start()
+        await eventually(lambda: len(honest.times) > 10, timeout=20, what="honest edits")
+        phases: dict[str, tuple[int, int]] = {}
+
+        mark = honest.mark()
+        for start in range(0, idle, 100):  # idle connections: a Hello, then nothing
+            batch = [open_raw(url, f"idle{i}") for i in range(start, min(idle, start + 100))]
+            idle_conns += await asyncio.gather(*batch)
+        phases[f"{idle} idle"] = (mark, honest.mark())
+        rss.append(rss_mib(pid))
+        assert await metric(url, "synckit_connections", transport="websocket") >= idle
+
+        mark = honest.mark()
+        await _flood(url)
+        phases["subscription flood"] = (mark, honest.mark())
+        rss.append(rss_mib(pid))
+
+        mark = honest.mark()
+        stalled = await _never_readers(url, server.port)
+        await eventually(
+            lambda: _counted(url, "SLOW_CONSUMER", NEVER_READERS), timeout=30, what="dropped"
+        )
+        phases["never-reading readers"] = (mark, honest.mark())
+        rss.append(rss_mib(pid))
+
+        mark = honest.mark()
+        await _oversized(url)
+        phases["oversized"] = (mark, honest.mark())
+        rss.append(rss_mib(pid))
+        await asyncio.sleep(0.5)  # a last stretch of honest edits after all of it
+        await honest.stop()
+    finally:
+        await asyncio.gather(*(c.ws.close() for c in idle_conns), return_exceptions=True)
+        server.terminate()
+    # Each stalled reader finds its connection cut (SLOW_CONSUMER, or aborted).
+    for raw in stalled:
+        raw.ws.transport.resume_reading()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(raw.ws.recv(), 10)
+    overall = p99(honest.times)
+    print(f"\nhonest edits: {len(honest.times)}, p99 {overall * 1000:.0f} ms overall")
+    for name, (first, last) in phases.items():
+        during = honest.times[first:last] or [0.0]
+        print(f"  during {name}: {last - first} edits, p99 {p99(during) * 1000:.0f} ms")
+    print(f"server RSS MiB at start and after each phase: {[round(r) for r in rss]}")
+    assert overall < P99_BOUND
+    assert max(rss) < RSS_BOUND_MIB[idle]
+
+
+async def _counted(url: str, code: str, at_least: int) -> bool:
+    return await metric(url, "synckit_errors_total", code=code) >= at_least
+
+
+# -- a slow PostgreSQL ------------------------------------------------------------------
+
+
+class DelayProxy:
+    """A TCP proxy to PostgreSQL that holds every chunk ``delay`` seconds, in both
+    directions, and forwards nothing at all while ``stalled``."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.delay = 0.0
+        self.open = asyncio.Event()
+        self.open.set()
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        for a, b in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(a, b))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await reader.read(65536):
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                await self.open.wait()
+                writer.write(chunk)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _health_seconds(url: str) -> float:
+    async with httpx.AsyncClient(timeout=30) as http:
+        start = time.monotonic()
+        response = await http.get(f"{url}/health")
+        assert response.status_code == 200
+        return time.monotonic() - start
+
+
+async def test_slow_postgresql_slows_acks_but_not_the_server(tmp_path: Path, pg_url: str) -> None:
+    """The server's PostgreSQL answers late (every chunk held 0.2 s), then not at all for a
+    while: honest edits are acked late but all of them, and the server answers /health and
+    keeps its WebSockets meanwhile."""
+    parts = urlsplit(pg_url)
+    proxy = DelayProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    await proxy.start()
+    slow_url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+    server = ServerProcess(tmp_path / "data", free_port(), ["--database", slow_url])
+    honest = Honest("")
+    try:
+        await asyncio.to_thread(server.start)  # it migrates through the proxy first
+        honest = Honest(server.url)
+        honest.start()
+        await eventually(lambda: len(honest.times) > 20, timeout=30, what="honest edits")
+        fast = honest.mark()
+        proxy.delay = 0.2
+        await asyncio.sleep(4)
+        slow = honest.mark()
+        health_slow = await _health_seconds(server.url)
+        proxy.open.clear()  # PostgreSQL stops answering
+        await asyncio.sleep(0.5)
+        stalled_at = honest.mark()
+        health_stalled = [await _health_seconds(server.url) for _ in range(5)]
+        await asyncio.sleep(2)
+        during_stall = honest.mark() - stalled_at
+        proxy.open.set()
+        proxy.delay = 0.0
+        resumed = honest.mark()
+        await eventually(lambda: honest.mark() > resumed + 20, timeout=60, what="edits resume")
+        await honest.stop()
+    finally:
+        await asyncio.to_thread(server.terminate)  # its shutdown goes through the proxy
+        await proxy.close()
+    print(
+        f"\nslow PostgreSQL: p99 {p99(honest.times[:fast]) * 1000:.0f} ms before, "
+        f"{p99(honest.times[fast:slow]) * 1000:.0f} ms with 0.2 s per chunk; /health "
+        f"{health_slow * 1000:.0f} ms then, {max(health_stalled) * 1000:.0f} ms at most while "
+        f"stalled ({during_stall} edits acked in that stall)"
+    )
+    assert p99(honest.times[fast:slow]) >= 0.2  # the delay was felt ...
+    assert max(health_stalled) < 1.0  # ... but not by requests that do not need storage
+    assert during_stall == 0  # an ack follows the commit: none without PostgreSQL
+    # Every edit was acked in the end: Honest.stop() raised otherwise.

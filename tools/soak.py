@@ -1,0 +1,520 @@
+"""Soak: a real ``synckit serve`` process under mixed load with random faults, watched.
+
+    python3 dev.py soak [--minutes N] [--seconds S] [--report-every S] [--honest K] [--seed N]
+
+Honest SDK clients edit random documents and wait for each edit's acknowledgement (its
+round-trip is timed), disconnecting at random and coming back under a new client id. Abusers
+come and go at random: bursts of idle WebSockets, silent and half-sent TCP connections,
+readers that stop reading a busy document, subscription floods and oversized pushes; each
+checks that it got its typed error. Every report interval (a minute by default) the server's
+RSS and open file descriptors (from /proc) and asyncio tasks (``synckit_asyncio_tasks`` from
+/metrics) are printed with the honest clients' p99 edit round-trip and the worst lag of
+this process's own event loop (a generator that lags inflates the round-trips it times). At
+the end every acked edit is read back from the server, and the least-squares slope of RSS,
+fds and tasks over the second half of the run is judged: a steady rise there, under load
+that is steady on average, is a leak. Exit status 0 when everything passed, 1 otherwise.
+
+Linux only (/proc). The server runs with SQLite in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from synckit.client import connect, sync_url
+from synckit.core import Document, VersionVector
+from synckit.protocol import (
+    Ack,
+    Broadcast,
+    ClientSession,
+    Error,
+    ErrorCode,
+    Event,
+    Hello,
+    Push,
+    Subscribe,
+    Subscribed,
+    Welcome,
+)
+
+DOCS = [f"doc-{i}" for i in range(16)]
+LIMITS = """[limits]
+max_doc_bytes = 2097152
+compact_every = 16
+max_queue_bytes = 262144
+max_subscriptions = 500
+room_linger = 5.0
+push_bytes_per_second = 67108864
+push_burst_bytes = 67108864
+"""
+#: Judgement of the second half's slopes, per minute: above these, a leak is suspected.
+MAX_SLOPE = {"rss_mib": 1.0, "fds": 2.0, "tasks": 2.0}
+
+
+@dataclass(slots=True)
+class Tally:
+    """What happened, for the report."""
+
+    times: list[float] = field(default_factory=list)  # honest round-trips, seconds
+    expected: dict[tuple[str, str], int] = field(default_factory=dict)  # acked values
+    sessions: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    typed: dict[str, int] = field(default_factory=dict)  # typed errors abusers got
+    failures: list[str] = field(default_factory=list)
+
+    def fault(self, name: str) -> None:
+        self.faults[name] = self.faults.get(name, 0) + 1
+
+    def got(self, code: ErrorCode) -> None:
+        self.typed[code.name] = self.typed.get(code.name, 0) + 1
+
+
+class Lag:
+    """How late this process's own event loop runs (the load generator's: when it lags, the
+    round-trips it times include its own delay, not only the server's)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            start = loop.time()
+            await asyncio.sleep(0.1)
+            self.worst = max(self.worst, loop.time() - start - 0.1)
+
+    def take(self) -> float:
+        worst, self.worst = self.worst, 0.0
+        return worst
+
+
+class Raw:
+    """A bare WebSocket speaking the protocol."""
+
+    def __init__(self, ws: ClientConnection, name: str) -> None:
+        self.ws = ws
+        self.name = name
+        self.session = ClientSession()
+        self._events: list[Event] = []
+
+    @classmethod
+    async def open(cls, url: str, name: str, sock: socket.socket | None = None) -> Raw:
+        ws = await ws_connect(
+            sync_url(url), compression=None, max_size=None, sock=sock, ping_interval=None
+        )
+        raw = cls(ws, name)
+        await raw.send(Hello(name))
+        welcome = await raw.recv()
+        if not isinstance(welcome, Welcome):
+            await ws.close()
+            raise AssertionError(f"{name}: expected Welcome, got {welcome!r}")
+        return raw
+
+    async def send(self, event: Event) -> None:
+        self.session.send(event)
+        for frame in self.session.data_to_send():
+            await self.ws.send(frame)
+
+    async def recv(self, timeout: float = 30) -> Event:
+        while not self._events:
+            frame = await asyncio.wait_for(self.ws.recv(), timeout)
+            if isinstance(frame, bytes):
+                self._events.extend(self.session.receive(frame))
+        return self._events.pop(0)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+async def scrape(http: httpx.AsyncClient, url: str) -> dict[tuple[str, str], float]:
+    text = (await http.get(f"{url}/metrics")).text
+    out: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            label = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            out[sample.name, label] = sample.value
+    return out
+
+
+def p99(samples: list[float]) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    """Least-squares slope of ys over xs."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+
+
+# -- the load ---------------------------------------------------------------------------
+
+
+async def honest(url: str, i: int, tally: Tally, stop: asyncio.Event, rng: random.Random) -> None:
+    """Edit random documents, one acknowledged edit at a time; end the session at random (a
+    client that goes away) and come back under a new client id."""
+    generation = 0
+    while not stop.is_set():
+        generation += 1
+        tally.sessions += 1
+        until = time.monotonic() + rng.uniform(5, 40)
+        async with connect(url, client_id=f"h{i}g{generation}") as client:
+            docs: dict[str, Any] = {}
+            while not stop.is_set() and time.monotonic() < until:
+                doc_id = rng.choice(DOCS)
+                doc = docs.get(doc_id)
+                if doc is None:
+                    doc = docs[doc_id] = await client.open(doc_id, wait=True)
+                key = f"h{i}-{rng.randrange(8)}"
+                value = rng.randrange(1 << 30)
+                start = time.monotonic()
+                doc.set(key, value)
+                try:
+                    await client.wait_synced(timeout=60)
+                except TimeoutError:
+                    tally.failures.append(f"honest {i}: edit not acked in 60 s")
+                    return
+                tally.times.append(time.monotonic() - start)
+                tally.expected[doc_id, key] = value
+                await asyncio.sleep(rng.uniform(0, 0.2))
+        if rng.random() < 0.5:
+            tally.fault("client disconnect")
+
+
+async def idle_burst(url: str, tally: Tally, rng: random.Random) -> None:
+    conns = await asyncio.gather(
+        *(Raw.open(url, f"idle{rng.randrange(1 << 40)}") for _ in range(rng.randint(50, 200)))
+    )
+    await asyncio.sleep(rng.uniform(2, 15))
+    await asyncio.gather(*(c.ws.close() for c in conns), return_exceptions=True)
+
+
+async def half_open(port: int, tally: Tally, rng: random.Random) -> None:
+    """TCP connections that send nothing or half a request head: the server closes them."""
+    loop = asyncio.get_running_loop()
+    socks = []
+    for n in range(rng.randint(20, 100)):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        if n % 2:
+            await loop.sock_sendall(sock, b"GET /v1/sync HTTP/1.1\r\nUpgrade: websock")
+        socks.append(sock)
+    for sock in socks:
+        got = await asyncio.wait_for(_read_to_close(loop, sock), 30)
+        if got.startswith(b"HTTP/1.1 408 "):
+            tally.typed["HTTP 408"] = tally.typed.get("HTTP 408", 0) + 1
+        sock.close()
+
+
+async def _read_to_close(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    got = b""
+    while chunk := await loop.sock_recv(sock, 65536):
+        got += chunk
+    return got
+
+
+async def never_reader(url: str, port: int, tally: Tally, rng: random.Random) -> None:
+    """A reader of a busy document stops reading; a writer pushes more than it can hold."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    stalled = await Raw.open(url, f"stalled{rng.randrange(1 << 40)}", sock=sock)
+    busy = f"busy-{rng.randrange(4)}"
+    await stalled.send(Subscribe(busy, VersionVector().encode()))
+    await stalled.recv()
+    stalled.ws.transport.pause_reading()
+    name = f"writer{rng.randrange(1 << 40)}"
+    writer = await Raw.open(url, name)
+    await writer.send(Subscribe(busy, b""))
+    while not isinstance(await writer.recv(), Subscribed):
+        pass
+    doc = Document(name)
+    size = 32 * 1024
+    try:
+        for n in range(200):  # 6.25 MiB
+            held = doc.version()
+            doc.set(f"k{n % 4}", f"{n:08d}" * (size // 8))
+            await writer.send(Push(busy, n + 1, doc.changes(held)))
+            while not isinstance(event := await writer.recv(), Ack):
+                if not isinstance(event, Broadcast):
+                    tally.failures.append(f"writer got {event!r}")
+                    return
+    finally:
+        await writer.ws.close()
+    stalled.ws.transport.resume_reading()
+    with contextlib.suppress(Exception):
+        while True:
+            event = await stalled.recv(timeout=30)
+            if isinstance(event, Error):
+                tally.got(event.code)
+
+
+async def flood(url: str, tally: Tally, rng: random.Random) -> None:
+    raw = await Raw.open(url, f"flood{rng.randrange(1 << 40)}")
+    count = 700  # max_subscriptions is 500
+    for n in range(count):
+        await raw.send(Subscribe(f"flood-{rng.randrange(1 << 20)}-{n}", b""))
+    refused = 0
+    for _ in range(count):
+        event = await raw.recv()
+        if isinstance(event, Error):
+            tally.got(event.code)
+            refused += 1
+        elif not isinstance(event, Subscribed):
+            tally.failures.append(f"flood got {event!r}")
+    if refused != count - 500:
+        tally.failures.append(f"flood: {refused} refusals, expected {count - 500}")
+    await raw.ws.close()
+
+
+async def oversized(url: str, tally: Tally, rng: random.Random) -> None:
+    name = f"big{rng.randrange(1 << 40)}"
+    raw = await Raw.open(url, name)
+    doc_id = f"big-{rng.randrange(1 << 20)}"
+    await raw.send(Subscribe(doc_id, b""))
+    await raw.recv()
+    doc = Document(name)
+    doc.set("blob", "x" * (3 << 20))
+    await raw.send(Push(doc_id, 1, doc.changes(VersionVector())))
+    event = await raw.recv()
+    if isinstance(event, Error):
+        tally.got(event.code)
+    if not (isinstance(event, Error) and event.code is ErrorCode.DOC_TOO_LARGE):
+        tally.failures.append(f"oversized push got {event!r}")
+    await raw.ws.close()
+
+
+async def abusers(url: str, port: int, tally: Tally, stop: asyncio.Event, seed: int) -> None:
+    rng = random.Random(seed)
+    running: set[asyncio.Task[None]] = set()
+
+    async def one(name: str, make: Coroutine[Any, Any, None]) -> None:
+        tally.fault(name)
+        try:
+            await make
+        except Exception as exc:  # reported, the soak carries on
+            tally.failures.append(f"{name}: {exc!r}")
+
+    faults: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
+        ("idle burst", lambda: idle_burst(url, tally, rng)),
+        ("half-open tcp", lambda: half_open(port, tally, rng)),
+        ("never-reading reader", lambda: never_reader(url, port, tally, rng)),
+        ("subscription flood", lambda: flood(url, tally, rng)),
+        ("oversized push", lambda: oversized(url, tally, rng)),
+    ]
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), rng.uniform(0.5, 4))
+        if stop.is_set():
+            break
+        name, make = rng.choice(faults)
+        task = asyncio.create_task(one(name, make()))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    for task in running:  # the run is over: what is under way stops where it is
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
+# -- the server and the watch -----------------------------------------------------------
+
+
+def start_server(data: Path, config: Path) -> tuple[subprocess.Popen[str], str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCKIT_", "DATABASE"))}
+    command = [sys.executable, "-m", "synckit.cli", "serve", "--port", str(port)]
+    command += ["--data", str(data), "--config", str(config)]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=dict(env, PYTHONUNBUFFERED="1"),
+    )
+    assert proc.stdout is not None
+    banner = proc.stdout.readline()
+    match = re.search(r"listening on (http://\S+)", banner)
+    if match is None:
+        proc.kill()
+        raise SystemExit(f"soak: the server did not start: {banner!r}")
+    return proc, match.group(1)
+
+
+async def verify(url: str, tally: Tally) -> int:
+    """Read every document back with a fresh client: every acked value is there."""
+    wrong = 0
+    async with connect(url, client_id=f"checker{time.time_ns()}") as client:
+        for doc_id in DOCS:
+            doc = await client.open(doc_id, wait=True)
+            content = doc.to_json()
+            for (d, key), value in tally.expected.items():
+                if d == doc_id and content.get(key) != value:
+                    wrong += 1
+    return wrong
+
+
+async def soak(seconds: float, every: float, honest_count: int, seed: int) -> int:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="synckit-soak-") as tmp:
+        config = Path(tmp) / "synckit.toml"
+        config.write_text(LIMITS)
+        proc, url = start_server(Path(tmp) / "data", config)
+        port = int(url.rsplit(":", 1)[1])
+        tally, stop = Tally(), asyncio.Event()
+        samples: list[tuple[float, float, int, float]] = []
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                for _ in range(200):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(f"{url}/health")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.05)
+                print(
+                    f"soak: server pid {proc.pid} at {url}; {seconds:.0f} s, {honest_count} "
+                    f"honest clients, seed {seed}",
+                    flush=True,
+                )
+                print(
+                    f"{'t/min':>6} {'RSS MiB':>8} {'fds':>6} {'tasks':>6} {'ws':>6} "
+                    f"{'edits':>6} {'p99 ms':>7} {'faults':>6} {'lag ms':>6}",
+                    flush=True,
+                )
+                workers = [
+                    asyncio.create_task(honest(url, i, tally, stop, random.Random(rng.random())))
+                    for i in range(honest_count)
+                ]
+                bad = asyncio.create_task(abusers(url, port, tally, stop, rng.randrange(1 << 30)))
+                lag = Lag()
+                lagging = asyncio.create_task(lag.watch(stop))
+                started = time.monotonic()
+                edits = 0
+                while (elapsed := time.monotonic() - started) < seconds:
+                    await asyncio.sleep(min(every, seconds - elapsed))
+                    if proc.poll() is not None:
+                        tally.failures.append(f"the server exited with {proc.returncode}")
+                        break
+                    try:
+                        metrics = await scrape(http, url)
+                    except httpx.HTTPError as exc:
+                        tally.failures.append(f"GET /metrics failed: {exc!r}")
+                        metrics = await scrape(http, url)  # once more, or the run ends
+                    t = (time.monotonic() - started) / 60
+                    sample = (
+                        t,
+                        rss_mib(proc.pid),
+                        open_fds(proc.pid),
+                        metrics.get(("synckit_asyncio_tasks", ""), 0.0),
+                    )
+                    samples.append(sample)
+                    window = tally.times[edits:]
+                    edits = len(tally.times)
+                    print(
+                        f"{t:6.2f} {sample[1]:8.1f} {sample[2]:6d} {sample[3]:6.0f} "
+                        f"{metrics.get(('synckit_connections', 'transport=websocket'), 0):6.0f} "
+                        f"{len(window):6d} {p99(window) * 1000:7.0f} "
+                        f"{sum(tally.faults.values()):6d} {lag.take() * 1000:6.0f}",
+                        flush=True,
+                    )
+                stop.set()
+                await asyncio.wait_for(asyncio.gather(*workers, bad, lagging), 120)
+                wrong = await verify(url, tally)
+                errors = {
+                    label.removeprefix("code="): int(v)
+                    for (name, label), v in (await scrape(http, url)).items()
+                    if name == "synckit_errors_total" and v
+                }
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
+            if proc.poll() is None:
+                proc.kill()
+    return report(tally, samples, wrong, errors)
+
+
+def report(
+    tally: Tally, samples: list[tuple[float, float, int, float]], wrong: int, errors: dict[str, int]
+) -> int:
+    ok = not tally.failures and wrong == 0
+    print(
+        f"honest: {len(tally.times)} acked edits in {tally.sessions} sessions, "
+        f"p99 {p99(tally.times) * 1000:.0f} ms, max {max(tally.times, default=0) * 1000:.0f} ms"
+    )
+    print(
+        f"acked edits read back: {len(tally.expected) - wrong} of {len(tally.expected)} keys "
+        f"hold their last acked value"
+    )
+    print(f"faults: {dict(sorted(tally.faults.items()))}")
+    print(f"typed errors the abusers got: {dict(sorted(tally.typed.items()))}")
+    print(f"server's errors_total: {dict(sorted(errors.items()))}")
+    for failure in tally.failures[:20]:
+        print(f"FAILURE: {failure}")
+    half = [s for s in samples if s[0] >= samples[-1][0] / 2] if samples else []
+    if len(half) < 5:
+        print(f"slopes: too short to judge ({len(half)} samples in the second half, need 5)")
+    else:
+        xs = [s[0] for s in half]
+        for index, name in ((1, "rss_mib"), (2, "fds"), (3, "tasks")):
+            ys = [float(s[index]) for s in half]
+            per_minute = slope(xs, ys)
+            passed = per_minute <= MAX_SLOPE[name]
+            ok = ok and passed
+            print(
+                f"slope of {name} over the second half: {per_minute:+.3f}/min "
+                f"(from {ys[0]:.1f} to {ys[-1]:.1f}; limit {MAX_SLOPE[name]}/min) "
+                f"{'ok' if passed else 'RISING'}"
+            )
+    print("soak: PASS" if ok else "soak: FAIL")
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, help="run this many seconds (over --minutes)")
+    parser.add_argument("--report-every", type=float, default=60.0, help="seconds")
+    parser.add_argument("--honest", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    seconds = args.seconds if args.seconds is not None else args.minutes * 60
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    return asyncio.run(soak(seconds, args.report_every, args.honest, seed))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
