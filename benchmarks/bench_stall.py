@@ -11,21 +11,22 @@ text of about 1 MB built from 40,000 inserts at random places (its snapshot take
 milliseconds to build in pure Python). Then:
 
 1. ``--clients`` (100) bare WebSocket clients subscribe to ``small`` and each pushes a small
-   text edit about once a second (random phase), timing each push until its Ack (the edit
+   text edit every 1.5 to 2.5 seconds (random phase), timing each push until its Ack (the edit
    round-trip); they keep going until the end.
 2. After a warm-up, a writer subscribes to ``big`` at the version it was written with (the
    server loads it, and has nothing to send back: the **load** window),
    then pushes small edits to it one after another, each after the last one's Ack, for
-   ``--seconds``: the server compacts ``big`` every 256 batches (the **compaction** window).
+   ``--seconds``: the server compacts ``big`` every ``--compact-every`` (32) batches (the
+   **compaction** window; at the default 256 a shared machine sees too few in a short run).
 
 Figures per window: the 100 clients' edit round-trip (p50, p99, max, ms) and the loop's stalls
 (the probe's p99 and largest oversleep, ms); for the compaction window also the writer's pushes
-(so compactions = pushes / 256). ``--compare`` runs the same on a server with
+(so compactions = pushes / compact-every). ``--compare`` runs the same on a server with
 ``offload=False`` (everything on the event loop: the behaviour before) and then with
 ``offload=True`` (the default), and prints both.
 
 Run: ``python benchmarks/bench_stall.py [--compare] [--clients 100] [--seconds 10]
-[--chars 40000] [--src DIR]``. Absolute numbers are noisy on a shared machine: compare the two
+[--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared machine: compare the two
 rows of one run.
 """
 
@@ -65,6 +66,7 @@ from synckit.server import JwtVerifier, Limits, create_app
 from synckit.server._run import base_url, bind, uvicorn_config
 
 data, secret, offload, probe_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+compact_every = int(sys.argv[5])
 # Without offload=True the server of an older checkout (--src) is measured as it is.
 kwargs = {} if offload else {"offload": False}
 app = create_app(
@@ -75,6 +77,7 @@ app = create_app(
         max_connections_per_principal=1000,
         push_bytes_per_second=64 << 20,
         push_burst_bytes=64 << 20,
+        compact_every=compact_every,
     ),
     **kwargs,
 )
@@ -131,14 +134,14 @@ def make_big(data: Path, chars: int) -> bytes:
 
 
 class Server:
-    def __init__(self, data: Path, src: Path, offload: bool) -> None:
+    def __init__(self, data: Path, src: Path, offload: bool, compact_every: int) -> None:
         self.probe_file = data / "probe.json"
         self.big_version = b""
         env = dict(os.environ, PYTHONPATH=str(src))
         self.proc = subprocess.Popen(
             [
                 *(sys.executable, "-c", _CHILD, str(data), SECRET),
-                *("1" if offload else "0", str(self.probe_file)),
+                *("1" if offload else "0", str(self.probe_file), str(compact_every)),
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -169,10 +172,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(src: Path, chars: int, offload: bool) -> Iterator[Server]:
+def server(src: Path, chars: int, offload: bool, compact_every: int) -> Iterator[Server]:
     with tempfile.TemporaryDirectory() as tmp:
         version = make_big(Path(tmp), chars)
-        srv = Server(Path(tmp), src, offload)
+        srv = Server(Path(tmp), src, offload, compact_every)
         srv.big_version = version
         try:
             yield srv
@@ -247,10 +250,10 @@ async def connect(url: str, client_id: str, doc_id: str, since: bytes = b"") -> 
 
 
 async def editor(client: Client, stop: asyncio.Event, rng: random.Random) -> None:
-    await asyncio.sleep(rng.random())
+    await asyncio.sleep(2 * rng.random())
     while not stop.is_set():
         await client.push()
-        await asyncio.sleep(0.8 + 0.4 * rng.random())
+        await asyncio.sleep(1.5 + rng.random())
 
 
 def summary(rtts: list[float], stalls: list[float]) -> dict[str, float]:
@@ -270,7 +273,9 @@ def summary(rtts: list[float], stalls: list[float]) -> dict[str, float]:
     }
 
 
-async def scenario(srv: Server, clients: int, seconds: float) -> dict[str, Any]:
+async def scenario(
+    srv: Server, clients: int, seconds: float, compact_every: int
+) -> dict[str, Any]:
     rng = random.Random(1)
     editors = []
     for first in range(0, clients, 25):
@@ -315,13 +320,13 @@ async def scenario(srv: Server, clients: int, seconds: float) -> dict[str, Any]:
     load["load_ms"] = round((load_end - load_start) * 1000, 1)
     busy = summary(window(busy_start, busy_end), srv.stalls(busy_start, busy_end))
     busy["writer_pushes"] = pushes
-    busy["compactions"] = pushes // 256
+    busy["compactions"] = pushes // compact_every
     return {"load": load, "compaction": busy}
 
 
-def run(src: Path, chars: int, clients: int, seconds: float, offload: bool) -> dict[str, Any]:
-    with server(src, chars, offload) as srv:
-        return asyncio.run(scenario(srv, clients, seconds))
+def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
+    with server(args.src, args.chars, offload, args.compact_every) as srv:
+        return asyncio.run(scenario(srv, args.clients, args.seconds, args.compact_every))
 
 
 def main() -> None:
@@ -331,13 +336,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--chars", type=int, default=40000, help="inserts building big")
+    parser.add_argument("--compact-every", type=int, default=32, help="Limits.compact_every")
     parser.add_argument("--src", type=Path, default=SRC)
     args = parser.parse_args()
     modes = [False, True] if args.compare else [not args.off]
     rows = {}
     for offload in modes:
         name = "offload on" if offload else "offload off"
-        rows[name] = run(args.src, args.chars, args.clients, args.seconds, offload)
+        rows[name] = run(args, offload)
         print(name, json.dumps(rows[name]), flush=True)
     print()
     print(
