@@ -26,8 +26,8 @@ Figures per window: the 100 clients' edit round-trip (p50, p99, max, ms) and the
 ``offload=True`` (the default), and prints both.
 
 Run: ``python benchmarks/bench_stall.py [--compare] [--clients 100] [--seconds 10]
-[--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared machine: compare the two
-rows of one run.
+[--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared
+machine: compare the two rows of one run.
 """
 
 from __future__ import annotations
@@ -273,9 +273,7 @@ def summary(rtts: list[float], stalls: list[float]) -> dict[str, float]:
     }
 
 
-async def scenario(
-    srv: Server, clients: int, seconds: float, compact_every: int
-) -> dict[str, Any]:
+async def scenario(srv: Server, clients: int, seconds: float, compact_every: int) -> dict[str, Any]:
     rng = random.Random(1)
     editors = []
     for first in range(0, clients, 25):
