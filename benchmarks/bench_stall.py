@@ -11,8 +11,8 @@ text of about 1 MB built from 40,000 inserts at random places (its snapshot take
 milliseconds to build in pure Python). Then:
 
 1. ``--clients`` (100) bare WebSocket clients subscribe to ``small`` and each pushes a small
-   text edit every 1.5 to 2.5 seconds (random phase), timing each push until its Ack (the edit
-   round-trip); they keep going until the end.
+   text edit every 3 to 5 seconds (random phase; each is broadcast to the 99 others), timing
+   each push until its Ack (the edit round-trip); they keep going until the end.
 2. After a warm-up, a writer subscribes to ``big`` at the version it was written with (the
    server loads it, and has nothing to send back: the **load** window),
    then pushes small edits to it one after another, each after the last one's Ack, for
@@ -250,10 +250,10 @@ async def connect(url: str, client_id: str, doc_id: str, since: bytes = b"") -> 
 
 
 async def editor(client: Client, stop: asyncio.Event, rng: random.Random) -> None:
-    await asyncio.sleep(2 * rng.random())
+    await asyncio.sleep(5 * rng.random())
     while not stop.is_set():
         await client.push()
-        await asyncio.sleep(1.5 + rng.random())
+        await asyncio.sleep(3 + 2 * rng.random())
 
 
 def summary(rtts: list[float], stalls: list[float]) -> dict[str, float]:
@@ -286,7 +286,7 @@ async def scenario(srv: Server, clients: int, seconds: float, compact_every: int
     readers = [asyncio.create_task(c.read()) for c in editors]
     stop = asyncio.Event()
     loops = [asyncio.create_task(editor(c, stop, rng)) for c in editors]
-    await asyncio.sleep(3)  # warm-up
+    await asyncio.sleep(5)  # warm-up
 
     load_start = time.time()
     # Subscribed at the version it has: what is measured is the load, not the encoding of a
