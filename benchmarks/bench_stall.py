@@ -87,10 +87,10 @@ async def probe():
     # Oversleeps of a 1 ms sleep: how long the loop was kept from running anything else.
     last_write = time.monotonic()
     while True:
-        t = time.perf_counter()
+        t, wall = time.perf_counter(), time.time()
         await asyncio.sleep(0.001)
         gap = time.perf_counter() - t - 0.001
-        stalls.append((time.time(), gap))
+        stalls.append((wall, gap))  # when the sleep began, and how much longer it took
         now = time.monotonic()
         if now - last_write > 0.25:
             last_write = now
@@ -158,9 +158,10 @@ class Server:
             time.sleep(0.02)
 
     def stalls(self, start: float, end: float) -> list[float]:
-        """The probe's oversleeps (seconds) between two wall-clock times."""
+        """The probe's oversleeps (seconds) that overlap the time between two wall-clock
+        times."""
         samples = json.loads(self.probe_file.read_text())
-        return [gap for t, gap in samples if start <= t <= end]
+        return [gap for t, gap in samples if t <= end and t + 0.001 + gap >= start]
 
     def stop(self) -> None:
         self.proc.terminate()
