@@ -16,7 +16,21 @@ from dataclasses import dataclass
 from synckit._storage import StoredDoc
 from synckit.core import Document
 
-__all__ = ["LoggedDocument"]
+__all__ = ["LoggedDocument", "build_snapshot"]
+
+
+def build_snapshot(base: bytes | None, batches: list[bytes]) -> bytes:
+    """The snapshot of the document ``base`` holds with ``batches`` applied in order: what a
+    server computes away from its event loop (in a worker process) to compact a large
+    document at the version it had when the batches were taken.
+
+    Raises:
+        DecodeError: the bytes do not decode.
+    """
+    doc = Document.load(base) if base else Document()
+    for batch in batches:
+        doc.apply(batch)
+    return doc.save()
 
 
 @dataclass(slots=True)
@@ -31,6 +45,15 @@ class LoggedDocument:
     #: A snapshot was taken and its compaction is not done yet (the server's storage task
     #: performs it later): no other is due meanwhile.
     compacting: bool = False
+    #: With tracking on (:meth:`restore` with ``track=True``): the snapshot the document was
+    #: last rebuilt from or compacted to, and every batch merged into it since, in order;
+    #: :meth:`snapshot_source` hands them to a worker that builds the next snapshot off the
+    #: event loop. None without tracking.
+    base: bytes | None = None
+    since: list[bytes] | None = None
+    #: The document in memory got ahead of storage (a commit of it failed) and is dropped:
+    #: a compaction of it still in flight must not be written.
+    abandoned: bool = False
 
     @classmethod
     def restore(
@@ -39,26 +62,52 @@ class LoggedDocument:
         client_id: str | None = None,
         *,
         clock: Callable[[], int] | None = None,
+        track: bool = False,
     ) -> LoggedDocument:
-        """The document a log holds (a new one when ``stored`` is None).
+        """The document a log holds (a new one when ``stored`` is None). ``track``: keep the
+        bytes it was rebuilt from and every later batch (see :attr:`since`).
 
         Raises:
             DecodeError: the log holds bytes that do not decode.
         """
         if stored is None:
-            return cls(Document(client_id, clock=clock))
+            return cls(Document(client_id, clock=clock), since=[] if track else None)
         if stored.snapshot:
             doc = Document.load(stored.snapshot, client_id, clock=clock)
         else:
             doc = Document(client_id, clock=clock)
         for batch in stored.changes:
             doc.apply(batch)
-        return cls(doc, len(stored.changes), stored.size)
+        if not track:
+            return cls(doc, len(stored.changes), stored.size)
+        return cls(
+            doc,
+            len(stored.changes),
+            stored.size,
+            base=stored.snapshot or None,
+            since=list(stored.changes),
+        )
 
-    def appended(self, nbytes: int) -> None:
-        """One batch of ``nbytes`` went (or is queued to go) into the log."""
+    def appended(self, nbytes: int, data: bytes = b"") -> None:
+        """One batch of ``nbytes`` (``data``, when tracking) went (or is queued to go) into
+        the log."""
         self.log_count += 1
         self.size += nbytes
+        if self.since is not None and data:
+            self.since.append(data)
+
+    def merged(self, changes: bytes) -> None:
+        """Changes stored by someone else (another server) were merged into the document."""
+        if self.since is not None and changes:
+            self.since.append(changes)
+
+    def snapshot_source(self) -> tuple[bytes | None, list[bytes], int, int]:
+        """What :func:`build_snapshot` needs to snapshot the document as it is now (its base
+        and the batches since), with the batches covered and the size counted now, as
+        :meth:`snapshot` gives them. Tracking must be on. ``len`` of the batches is the
+        ``taken`` to give :meth:`compacted`."""
+        self.compacting = True
+        return self.base, list(self.since or ()), self.log_count, self.size
 
     def compaction_due(self, every: int) -> bool:
         """Whether the log has grown to ``every`` batches since the last snapshot."""
@@ -72,9 +121,13 @@ class LoggedDocument:
         self.compacting = True
         return self.doc.save(), self.log_count, self.size
 
-    def compacted(self, snapshot: bytes, covered: int, size_then: int) -> None:
-        """The log replaced its first ``covered`` batches by ``snapshot``."""
+    def compacted(self, snapshot: bytes, covered: int, size_then: int, taken: int = 0) -> None:
+        """The log replaced its first ``covered`` batches by ``snapshot``, which holds the
+        first ``taken`` of the tracked batches (those merged later stay tracked)."""
         self.compacting = False
+        if self.since is not None:
+            self.base = snapshot
+            del self.since[:taken]
         self.log_count -= covered
         self.size = len(snapshot) + (self.size - size_then)
 

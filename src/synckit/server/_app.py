@@ -55,6 +55,7 @@ from synckit.server._hub import Authenticator, Authorizer, Hub
 from synckit.server._limits import Limits
 from synckit.server._log import log_event
 from synckit.server._metrics import METRICS_PATH, Metrics, MetricsListener, metrics_response
+from synckit.server._offload import Offloader
 from synckit.server._redis_bus import RedisChangeBus
 from synckit.server._redis_presence import RedisPresenceBus
 from synckit.server._rooms import Claim, Commit, Compact, Erase, IoOp, IoResult, Load
@@ -177,6 +178,10 @@ class SyncServer:
         presence_bus: carries presence to and from the other servers of one deployment (see
             :mod:`._redis_presence`). None: clients see the presence of this server's
             clients only.
+        offload: snapshot documents of ``limits.offload_bytes`` or more in a worker process,
+            and decode them in a thread when loaded, instead of on the event loop (see
+            :mod:`._offload`). False: everything on the loop (every client of the server
+            waits while a large document is snapshotted or loaded).
     """
 
     def __init__(
@@ -193,6 +198,7 @@ class SyncServer:
         change_bus: RedisChangeBus | None = None,
         catch_up_seconds: float = CATCH_UP_SECONDS,
         presence_bus: RedisPresenceBus | None = None,
+        offload: bool = True,
     ) -> None:
         if not catch_up_seconds > 0:
             raise InvalidValueError(f"catch_up_seconds must be positive, got {catch_up_seconds!r}")
@@ -206,6 +212,8 @@ class SyncServer:
         #: The server-side grants the admin endpoint changes (None with an ``authorize`` hook:
         #: the application decides, and publishes its changes on ``access_feed`` itself).
         self.access_rules = AccessRules(self.access_feed) if authorize is None else None
+        #: Where large documents are snapshotted and decoded (None: on the loop).
+        self.offloader = Offloader() if offload else None
         self.hub = Hub(
             limits=limits,
             authenticate=authenticate,
@@ -213,6 +221,8 @@ class SyncServer:
             wake_io=self._io_wake.set,
             observer=self.metrics,
             wake_presence=self._presence_wake.set,
+            offload=None if self.offloader is None else self.offloader.snapshot,
+            offload_load=None if self.offloader is None else self.offloader.restore,
         )
         self.metrics.hub = self.hub
         # A store with a table of JSON views (PostgreSQL's) gets them with every commit.
@@ -408,7 +418,7 @@ class SyncServer:
             hub.io_done(op, result)
 
     async def _drain_storage(self) -> None:
-        while not self.hub.io_idle:
+        while not self.hub.io_idle or self.hub.rooms.building:
             self._start_storage()
             await asyncio.sleep(0.005)
 
@@ -637,6 +647,8 @@ class SyncServer:
         if self.presence_bus is not None:
             await self.presence_bus.aclose()
         await self.store.close()
+        if self.offloader is not None:
+            self.offloader.close()
         if self._metrics_listener is not None:
             await self._metrics_listener.aclose()
 
@@ -695,6 +707,7 @@ def create_app(
     change_bus: RedisChangeBus | None = None,
     catch_up_seconds: float = CATCH_UP_SECONDS,
     presence_bus: RedisPresenceBus | None = None,
+    offload: bool = True,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -722,6 +735,7 @@ def create_app(
         change_bus=change_bus,
         catch_up_seconds=catch_up_seconds,
         presence_bus=presence_bus,
+        offload=offload,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server

@@ -80,11 +80,16 @@ from synckit.server._rooms import (
     IoOp,
     IoResult,
     Load,
+    Offload,
     Outgoing,
     Room,
     Rooms,
 )
 from synckit.server._store import Store
+
+#: ``offload_load(stored, track, then)``: :meth:`LoggedDocument.restore` ``stored`` (with
+#: ``track``) elsewhere and call ``then`` with it (or the DecodeError) on the event loop.
+OffloadLoad = Callable[[StoredDoc, bool, Callable[[LoggedDocument | Exception], None]], None]
 
 __all__ = [
     "CAPABILITIES",
@@ -168,6 +173,11 @@ class Hub:
             :class:`HubObserver`); None: nobody is.
         wake_presence: called when presence changed: call :meth:`PresenceTable.flush` of
             :attr:`presence` ``limits.presence_tick`` seconds later.
+        offload: builds snapshots of documents of ``limits.offload_bytes`` or more elsewhere
+            (see :class:`Rooms`); None: on the caller's thread, at once.
+        offload_load: rebuilds a document read from storage of ``limits.offload_bytes`` or
+            more elsewhere (:data:`OffloadLoad`), the room's subscribers waiting on that one
+            load; None: at once.
     """
 
     def __init__(
@@ -182,6 +192,8 @@ class Hub:
         monotonic: Callable[[], float] = time.monotonic,
         observer: HubObserver | None = None,
         wake_presence: Callable[[], None] | None = None,
+        offload: Offload | None = None,
+        offload_load: OffloadLoad | None = None,
     ) -> None:
         self.store = store
         self._observer = NO_OBSERVER if observer is None else observer
@@ -197,7 +209,10 @@ class Hub:
             live_docs=limits.live_docs,
             wake=wake_io,
             linger=limits.room_linger,
+            offload=offload,
+            offload_bytes=limits.offload_bytes,
         )
+        self._offload_load = offload_load
         self._connections: dict[int, Connection] = {}
         #: Who is in each document (see :mod:`._presence`).
         self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
@@ -895,11 +910,31 @@ class Hub:
         if isinstance(result, StoredDoc) and result.deleted:
             self._gone(room.doc_id, f"document {room.doc_id!r} was deleted")
             return
-        if not isinstance(result, Exception):
+        track = self.rooms.offload is not None
+        offload_load = self._offload_load
+        if (
+            offload_load is not None
+            and isinstance(result, StoredDoc)
+            and result.size >= self.limits.offload_bytes
+        ):
+            # Events for the room keep queuing in it until the document is here.
+            offload_load(result, track, lambda logged: self._restored(room, logged))
+            return
+        restored: LoggedDocument | Exception
+        if isinstance(result, Exception):
+            restored = result
+        else:
             try:
-                room.logged = LoggedDocument.restore(result)
+                restored = LoggedDocument.restore(result, track=track)
             except DecodeError as exc:
-                result = exc
+                restored = exc
+        self._restored(room, restored)
+
+    def _restored(self, room: Room, result: LoggedDocument | Exception | None) -> None:
+        if self.rooms.get(room.doc_id) is not room or room.logged is not None:
+            return  # closed or evicted meanwhile: a later subscriber loads it again
+        if isinstance(result, LoggedDocument):
+            room.logged = result
         queued, room.queued = room.queued, []
         remote, room.remote = room.remote, []
         if room.logged is not None:
@@ -943,6 +978,7 @@ class Hub:
         except DecodeError as exc:
             log_event(logging.WARNING, "bad_remote_changes", doc=room.doc_id, why=str(exc))
             return
+        logged.merged(changes)
         after = doc.version()
         if after == before:
             return
@@ -1209,6 +1245,7 @@ class Hub:
         self._closed = True
         for conn in list(self._connections.values()):
             conn.send(self.shutting_down_error())
+        self.rooms.offload = None  # the last snapshots now, before storage closes
         for doc_id, room in self.rooms.items():
             if room.logged is not None and room.logged.log_count and not room.logged.compacting:
                 self.rooms.compact(doc_id, room.logged)

@@ -53,6 +53,10 @@ class Limits:
     push_burst_bytes: int = 16 * 1024 * 1024
     #: Replace a document's log by a snapshot after this many committed batches.
     compact_every: int = 256
+    #: Documents of this many stored bytes or more are snapshotted and loaded away from the
+    #: event loop when the server offloads (``SyncServer(offload=True)``, the default): a
+    #: snapshot is built in a worker process, a load decoded in a thread.
+    offload_bytes: int = 64 * 1024
     #: Open documents kept decoded in memory. Beyond this many, the least recently used
     #: are kept as their snapshot bytes (:meth:`synckit.Document.compact`) until used again.
     live_docs: int = 1024
@@ -81,6 +85,7 @@ class Limits:
             "max_queue_frames",
             "max_queue_bytes",
             "compact_every",
+            "offload_bytes",
             "live_docs",
             "max_load_waiters",
             "max_subscriptions",

@@ -10,6 +10,14 @@ operations in the order the hub made them.
 Group commit: changes pushed while earlier work is still being stored are gathered into one
 :class:`Commit` (one transaction), and its replies are released together once it is stored.
 
+Offloaded compaction: with an ``offload`` hook, the snapshot of a large document is built
+elsewhere (a worker process) from the bytes the document was rebuilt from and the batches merged
+since (:meth:`LoggedDocument.snapshot_source`), exactly the document's state at the moment it
+was asked for. Its :class:`Compact` is queued only once the snapshot is built, so it lands
+behind every commit of the batches it covers, and replaces only those: batches appended
+meanwhile stay in the log. A room opened again while its last snapshot is being built loads
+after that compaction is queued.
+
 The rule that keeps acknowledgements honest: any reply that reveals the server's version
 (``Ack``, ``Broadcast``, ``Subscribed``) waits, with :meth:`Rooms.after_commit`, behind the last
 commit queued when it was made, so a client never learns of a version before storage holds it.
@@ -36,6 +44,7 @@ __all__ = [
     "IoOp",
     "IoResult",
     "Load",
+    "Offload",
     "Outgoing",
     "Room",
     "Rooms",
@@ -118,6 +127,8 @@ class Compact:
     size_then: int
     #: The bookkeeping to update when done (not a later reload's).
     logged: LoggedDocument
+    #: How many of ``logged``'s tracked batches the snapshot holds.
+    taken: int = 0
 
 
 @dataclass(slots=True)
@@ -149,6 +160,10 @@ IoOp = Load | Commit | Compact | Claim | Erase
 #: by several servers: another one deleted them).
 IoResult = StoredDoc | str | Exception | frozenset[str] | None
 
+#: ``offload(base, batches, then)``: build :func:`~synckit._logged.build_snapshot` of them
+#: elsewhere and call ``then`` with the snapshot (or the exception) on the event loop.
+Offload = Callable[[bytes | None, list[bytes], Callable[[bytes | Exception], None]], None]
+
 
 class Rooms:
     """The open rooms, the least recently used order for compaction in memory, and the storage
@@ -162,6 +177,9 @@ class Rooms:
         linger: seconds a room with no subscribers stays open (0: it closes at once), so
             that a client polling over HTTP, or one that resubscribes, does not make the
             document be read from storage and snapshotted every time.
+        offload: builds snapshots of documents of ``offload_bytes`` or more elsewhere (see
+            :data:`Offload`); None: every snapshot is taken here, at once. Documents are
+            loaded with tracking on (:meth:`LoggedDocument.restore`) when it is set.
     """
 
     def __init__(
@@ -171,8 +189,16 @@ class Rooms:
         live_docs: int,
         wake: Callable[[], None] | None = None,
         linger: float = 0.0,
+        offload: Offload | None = None,
+        offload_bytes: int = 64 << 10,
     ) -> None:
         self.compact_every = compact_every
+        self.offload = offload
+        self.offload_bytes = offload_bytes
+        # Documents whose snapshot is being built elsewhere -> how many builds.
+        self._building: dict[str, int] = {}
+        # Rooms opened while their document's snapshot was being built: loaded after it.
+        self._load_after: dict[str, list[Room]] = {}
         self.live_docs = live_docs
         self.wake = wake
         self.linger = linger
@@ -198,7 +224,10 @@ class Rooms:
         room = self._rooms.get(doc_id)
         if room is None:
             room = self._rooms[doc_id] = Room(doc_id)
-            self._push(Load(doc_id))
+            if doc_id in self._building:
+                self._load_after.setdefault(doc_id, []).append(room)
+            else:
+                self._push(Load(doc_id))
         elif room.idle_since is not None:
             room.idle_since = None
             self._idle.pop(doc_id, None)
@@ -263,6 +292,8 @@ class Rooms:
         room = self._rooms.pop(doc_id, None)
         self._live.pop(doc_id, None)
         self._idle.pop(doc_id, None)
+        if room is not None and room.logged is not None:
+            room.logged.abandoned = True  # a snapshot being built of it is not written
         return room
 
     # -- storage work -----------------------------------------------------------------
@@ -273,7 +304,7 @@ class Rooms:
         commit.batches.append((room.doc_id, data))
         logged = room.logged
         assert logged is not None
-        logged.appended(len(data))
+        logged.appended(len(data), data)
         if logged.compaction_due(self.compact_every):
             self.compact(room.doc_id, logged)
         return commit
@@ -281,8 +312,35 @@ class Rooms:
     def compact(self, doc_id: str, logged: LoggedDocument) -> None:
         if doc_id in self._erasing:
             return  # being deleted: nothing of it is written any more
+        offload = self.offload
+        if offload is not None and logged.since is not None and logged.size >= self.offload_bytes:
+            base, batches, covered, size_then = logged.snapshot_source()
+            taken = len(batches)
+            self._building[doc_id] = self._building.get(doc_id, 0) + 1
+
+            def built(result: bytes | Exception) -> None:
+                left = self._building.pop(doc_id, 1) - 1
+                if left:
+                    self._building[doc_id] = left
+                if isinstance(result, Exception) or logged.abandoned or doc_id in self._erasing:
+                    logged.compaction_failed()  # the log still holds every batch
+                else:
+                    self._push(Compact(doc_id, result, covered, size_then, logged, taken))
+                if not left:
+                    for room in self._load_after.pop(doc_id, ()):
+                        if self._rooms.get(doc_id) is room and room.logged is None:
+                            self._push(Load(doc_id))
+
+            offload(base, batches, built)
+            return
+        taken = len(logged.since) if logged.since is not None else 0
         snapshot, covered, size_then = logged.snapshot()
-        self._push(Compact(doc_id, snapshot, covered, size_then, logged))
+        self._push(Compact(doc_id, snapshot, covered, size_then, logged, taken))
+
+    @property
+    def building(self) -> int:
+        """Snapshots being built elsewhere."""
+        return sum(self._building.values())
 
     def claim(
         self,
@@ -337,10 +395,14 @@ class Rooms:
 
         Perform it, then report with :meth:`done`.
         """
-        if self._in_flight is not None or not self._queue:
-            return None
-        op = self._in_flight = self._queue.popleft()
-        return op
+        while self._in_flight is None and self._queue:
+            op = self._queue.popleft()
+            if isinstance(op, Compact) and op.logged.abandoned:
+                op.logged.compaction_failed()  # its document is reloaded from storage
+                continue
+            self._in_flight = op
+            return op
+        return None
 
     def done(self, op: IoOp, result: IoResult = None) -> list[str]:
         """``op`` was performed: ``result`` is what a Load read, a Claim's owner, or the
@@ -379,7 +441,7 @@ class Rooms:
                 if isinstance(result, Exception):
                     op.logged.compaction_failed()
                 else:
-                    op.logged.compacted(op.snapshot, op.covered, op.size_then)
+                    op.logged.compacted(op.snapshot, op.covered, op.size_then, op.taken)
                 # A failed compaction loses nothing: the log still holds every batch.
         return []
 

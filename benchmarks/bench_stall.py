@@ -1,0 +1,368 @@
+"""Does one large document stall everyone? Edit latency of 100 clients while another document of
+about 1 MB of text is loaded and compacted again and again.
+
+The server runs in its own process (``create_app`` on SQLite, JWT authentication, uvicorn with
+:func:`synckit.server._run.uvicorn_config`, as ``synckit serve`` does), with a probe task on its
+event loop that sleeps 1 ms at a time and records every oversleep (the loop's stalls); this
+process is the client side.
+
+Before the server starts, a document ``big`` is written into its SQLite file as a snapshot: a
+text of about 1 MB built from 40,000 inserts at random places (its snapshot takes a few hundred
+milliseconds to build in pure Python). Then:
+
+1. ``--clients`` (100) bare WebSocket clients subscribe to ``small`` and each pushes a small
+   text edit every 3 to 5 seconds (random phase; each is broadcast to the 99 others), timing
+   each push until its Ack (the edit round-trip); they keep going until the end.
+2. After a warm-up, a writer subscribes to ``big`` at the version it was written with (the
+   server loads it, and has nothing to send back: the **load** window),
+   then pushes small edits to it one after another, each after the last one's Ack, for
+   ``--seconds``: the server compacts ``big`` every ``--compact-every`` (32) batches (the
+   **compaction** window; at the default 256 a shared machine sees too few in a short run).
+
+Figures per window: the 100 clients' edit round-trip (p50, p99, max, ms) and the loop's stalls
+(the probe's p99 and largest oversleep, ms); for the compaction window also the writer's pushes
+(so compactions = pushes / compact-every). ``--compare`` runs the same on a server with
+``offload=False`` (everything on the event loop: the behaviour before) and then with
+``offload=True`` (the default), and prints both.
+
+Run: ``python benchmarks/bench_stall.py [--compare] [--clients 100] [--seconds 10]
+[--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared
+machine: compare the two rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from synckit.client import sync_url
+from synckit.core import Document, VersionVector
+from synckit.protocol import Ack, ClientSession, Error, Hello, Push, Subscribe, Subscribed, Welcome
+
+SECRET = "bench-stall-secret-0123456789abcdef0123456789abcd"
+SRC = Path(__file__).resolve().parent.parent / "src"
+WORDS = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
+
+_CHILD = """
+import asyncio, json, os, sys, time
+import uvicorn
+from synckit.server import JwtVerifier, Limits, create_app
+from synckit.server._run import base_url, bind, uvicorn_config
+
+data, secret, offload, probe_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+compact_every = int(sys.argv[5])
+# Without offload=True the server of an older checkout (--src) is measured as it is.
+kwargs = {} if offload else {"offload": False}
+app = create_app(
+    data,
+    authenticate=JwtVerifier.from_secret(secret),
+    limits=Limits(
+        max_doc_bytes=256 << 20,
+        max_connections_per_principal=1000,
+        push_bytes_per_second=64 << 20,
+        push_burst_bytes=64 << 20,
+        compact_every=compact_every,
+    ),
+    **kwargs,
+)
+stalls = []
+
+async def probe():
+    # Oversleeps of a 1 ms sleep: how long the loop was kept from running anything else.
+    last_write = time.monotonic()
+    while True:
+        t, wall = time.perf_counter(), time.time()
+        await asyncio.sleep(0.001)
+        gap = time.perf_counter() - t - 0.001
+        stalls.append((wall, gap))  # when the sleep began, and how much longer it took
+        now = time.monotonic()
+        if now - last_write > 0.25:
+            last_write = now
+            with open(probe_file + ".tmp", "w") as f:
+                json.dump(stalls[-200000:], f)
+            os.replace(probe_file + ".tmp", probe_file)
+
+async def main():
+    sock = bind("127.0.0.1", 0)
+    print(base_url(sock), flush=True)
+    task = asyncio.create_task(probe())
+    await uvicorn.Server(uvicorn_config(app)).serve(sockets=[sock])
+    task.cancel()
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def token(sub: str) -> str:
+    now = int(time.time())
+    claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": {"docs": {"*": "write"}}}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def make_big(data: Path, chars: int) -> bytes:
+    """Write ``big`` into the server's SQLite file as one snapshot; its version, encoded."""
+    from synckit.server import SQLiteStore
+
+    rng = random.Random(7)
+    doc = Document("bench-maker")
+    text = doc.get_text("body")
+    for _ in range(chars):
+        text.insert(rng.randint(0, len(text)), WORDS[: rng.randint(5, 50)])
+    store = SQLiteStore(data / "synckit.db", durability="process")
+    try:
+        store.compact("big", doc.save(), 0)
+    finally:
+        store.close()
+    return doc.version().encode()
+
+
+class Server:
+    def __init__(self, data: Path, src: Path, offload: bool, compact_every: int) -> None:
+        self.probe_file = data / "probe.json"
+        self.big_version = b""
+        env = dict(os.environ, PYTHONPATH=str(src))
+        self.proc = subprocess.Popen(
+            [
+                *(sys.executable, "-c", _CHILD, str(data), SECRET),
+                *("1" if offload else "0", str(self.probe_file), str(compact_every)),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError(f"server did not start: {self.url!r}")
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.02)
+
+    def stalls(self, start: float, end: float) -> list[float]:
+        """The probe's oversleeps (seconds) that overlap the time between two wall-clock
+        times."""
+        samples = json.loads(self.probe_file.read_text())
+        return [gap for t, gap in samples if t <= end and t + 0.001 + gap >= start]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def server(src: Path, chars: int, offload: bool, compact_every: int) -> Iterator[Server]:
+    with tempfile.TemporaryDirectory() as tmp:
+        version = make_big(Path(tmp), chars)
+        srv = Server(Path(tmp), src, offload, compact_every)
+        srv.big_version = version
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+class Client:
+    """A bare WebSocket client editing a text in one document."""
+
+    def __init__(self, ws: ClientConnection, client_id: str, doc_id: str) -> None:
+        self.ws = ws
+        self.session = ClientSession()
+        self.client_id = client_id
+        self.doc_id = doc_id
+        self.doc = Document(client_id)
+        self.batch = 0
+        #: batch -> (wall-clock time sent, perf_counter sent)
+        self.waiting: dict[int, tuple[float, float]] = {}
+        self.acked = asyncio.Event()
+        #: (wall-clock time the push was sent, round-trip seconds)
+        self.rtts: list[tuple[float, float]] = []
+
+    async def send(self, event: Any) -> None:
+        self.session.send(event)
+        for frame in self.session.data_to_send():
+            await self.ws.send(frame)
+
+    async def recv(self) -> Any:
+        while True:
+            frame = await asyncio.wait_for(self.ws.recv(), 120)
+            assert isinstance(frame, bytes)
+            events = self.session.receive(frame)
+            if events:
+                return events[0]
+
+    async def start(self, since: bytes) -> None:
+        await self.send(Hello(self.client_id, token(f"user-{self.client_id[-1]}")))
+        assert isinstance(await self.recv(), Welcome)
+        await self.send(Subscribe(self.doc_id, since))
+        while not isinstance(event := await self.recv(), Subscribed):
+            pass
+        del event
+
+    async def read(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            while True:
+                event = await self.recv()
+                if isinstance(event, Ack):
+                    sent = self.waiting.pop(event.batch_id, None)
+                    if sent is not None:
+                        self.rtts.append((sent[0], time.perf_counter() - sent[1]))
+                        self.acked.set()
+                elif isinstance(event, Error):
+                    raise RuntimeError(f"{self.client_id}: {event}")
+
+    async def push(self) -> None:
+        since = self.doc.version()
+        text = self.doc.get_text("t")
+        text.insert(len(text), "x")
+        self.batch += 1
+        self.waiting[self.batch] = (time.time(), time.perf_counter())
+        self.acked.clear()
+        await self.send(Push(self.doc_id, self.batch, self.doc.changes(since)))
+
+
+async def connect(url: str, client_id: str, doc_id: str, since: bytes = b"") -> Client:
+    ws = await ws_connect(sync_url(url), compression=None, max_size=None, open_timeout=60)
+    client = Client(ws, client_id, doc_id)
+    await client.start(since or VersionVector().encode())
+    return client
+
+
+async def editor(client: Client, stop: asyncio.Event, rng: random.Random) -> None:
+    await asyncio.sleep(5 * rng.random())
+    while not stop.is_set():
+        await client.push()
+        await asyncio.sleep(3 + 2 * rng.random())
+
+
+def summary(rtts: list[float], stalls: list[float]) -> dict[str, float]:
+    def q(values: list[float], p: float) -> float:
+        if not values:
+            return 0.0
+        values = sorted(values)
+        return values[min(len(values) - 1, int(p * len(values)))] * 1000
+
+    return {
+        "edits": len(rtts),
+        "p50_ms": round(q(rtts, 0.50), 1),
+        "p99_ms": round(q(rtts, 0.99), 1),
+        "max_ms": round(max(rtts, default=0) * 1000, 1),
+        "stall_p99_ms": round(q(stalls, 0.99), 1),
+        "stall_max_ms": round(max(stalls, default=0) * 1000, 1),
+    }
+
+
+async def scenario(srv: Server, clients: int, seconds: float, compact_every: int) -> dict[str, Any]:
+    rng = random.Random(1)
+    editors = []
+    for first in range(0, clients, 25):
+        editors += await asyncio.gather(
+            *(
+                connect(srv.url, f"edit-{i}", "small")
+                for i in range(first, min(clients, first + 25))
+            )
+        )
+    readers = [asyncio.create_task(c.read()) for c in editors]
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(editor(c, stop, rng)) for c in editors]
+    await asyncio.sleep(5)  # warm-up
+
+    load_start = time.time()
+    # Subscribed at the version it has: what is measured is the load, not the encoding of a
+    # megabyte for a client that has nothing.
+    writer = await connect(srv.url, "writer-0", "big", srv.big_version)
+    load_end = time.time()
+    writer_reader = asyncio.create_task(writer.read())
+
+    busy_start = time.time()
+    pushes = 0
+    while time.time() - busy_start < seconds:
+        await writer.push()
+        await asyncio.wait_for(writer.acked.wait(), 60)
+        pushes += 1
+    busy_end = time.time()
+    stop.set()
+    await asyncio.gather(*loops)
+    await asyncio.sleep(1.5)  # last acks; the probe writes its file
+    for task in [*readers, writer_reader]:
+        task.cancel()
+    await asyncio.gather(*readers, writer_reader, return_exceptions=True)
+    for c in [*editors, writer]:
+        await c.ws.close()
+
+    def window(start: float, end: float) -> list[float]:
+        return [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
+
+    load = summary(window(load_start, load_end), srv.stalls(load_start, load_end))
+    load["load_ms"] = round((load_end - load_start) * 1000, 1)
+    busy = summary(window(busy_start, busy_end), srv.stalls(busy_start, busy_end))
+    busy["writer_pushes"] = pushes
+    busy["compactions"] = pushes // compact_every
+    return {"load": load, "compaction": busy}
+
+
+def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
+    with server(args.src, args.chars, offload, args.compact_every) as srv:
+        return asyncio.run(scenario(srv, args.clients, args.seconds, args.compact_every))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--compare", action="store_true", help="offload off, then on")
+    parser.add_argument("--off", action="store_true", help="only offload off")
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--chars", type=int, default=40000, help="inserts building big")
+    parser.add_argument("--compact-every", type=int, default=32, help="Limits.compact_every")
+    parser.add_argument("--src", type=Path, default=SRC)
+    args = parser.parse_args()
+    modes = [False, True] if args.compare else [not args.off]
+    rows = {}
+    for offload in modes:
+        name = "offload on" if offload else "offload off"
+        rows[name] = run(args, offload)
+        print(name, json.dumps(rows[name]), flush=True)
+    print()
+    print(
+        "| server | window | edits | p50 ms | p99 ms | max ms | loop stall p99 ms "
+        "| loop stall max ms | other |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, row in rows.items():
+        for window, figs in row.items():
+            extra = (
+                f"load {figs['load_ms']} ms"
+                if window == "load"
+                else f"{figs['writer_pushes']} pushes, {figs['compactions']} compactions"
+            )
+            print(
+                f"| {name} | {window} | {figs['edits']} | {figs['p50_ms']} | {figs['p99_ms']} "
+                f"| {figs['max_ms']} | {figs['stall_p99_ms']} | {figs['stall_max_ms']} "
+                f"| {extra} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

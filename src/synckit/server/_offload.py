@@ -1,0 +1,127 @@
+"""Work on large documents away from the event loop, so one document never stalls everyone.
+
+Building a snapshot of a large document is pure Python (a megabyte of text takes a few hundred
+milliseconds): a thread would hold the GIL most of that time, so it runs in a worker process
+(spawned, so nothing of the server's threads or sockets is inherited), from the bytes the
+document was rebuilt from and the batches merged since (see :mod:`._rooms`). Decoding a large
+document read from storage runs in a thread instead: its result is a live document, which
+cannot cross a process boundary cheaply; the interpreter hands the GIL back to the loop every
+few milliseconds (``sys.getswitchinterval``), so the loop slows down but does not stop.
+
+Each result is handed back on the event loop, through the callback the hub gave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from synckit._logged import LoggedDocument, build_snapshot
+from synckit._storage import StoredDoc
+from synckit.errors import DecodeError, StorageError
+
+__all__ = ["Offloader"]
+
+
+def _outcome(future: asyncio.Future[object] | Future[object], what: str) -> object:
+    """The future's result, or the exception to report (a crash of the worker becomes a
+    StorageError: nothing was written, the log holds every batch still)."""
+    if future.cancelled():
+        return StorageError(f"{what} was cancelled")
+    exc = future.exception()
+    if exc is None:
+        return future.result()
+    if isinstance(exc, DecodeError | StorageError):
+        return exc
+    return StorageError(f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def _watch_parent(parent: int) -> None:
+    """In the worker: exit as soon as the server process is gone (killed with SIGKILL, it
+    cannot stop its workers; an orphan would hold its pipes and its memory)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="synckit-parent-watch", daemon=True).start()
+
+
+class Offloader:
+    """A worker process for snapshots (started on first use) and threads for loads.
+
+    Args:
+        workers: worker processes building snapshots.
+    """
+
+    __slots__ = ("_pool", "workers")
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._pool
+
+    def snapshot(
+        self,
+        base: bytes | None,
+        batches: list[bytes],
+        then: Callable[[bytes | Exception], None],
+    ) -> None:
+        """Build the snapshot of ``base`` with ``batches`` in the worker; ``then`` gets it (or
+        the failure) on the running event loop."""
+        loop = asyncio.get_running_loop()
+        try:
+            future = loop.run_in_executor(self._executor(), build_snapshot, base, batches)
+        except RuntimeError as exc:  # the pool is shut down (the server is closing)
+            then(StorageError(f"cannot build a snapshot: {exc}"))
+            return
+
+        def done(f: asyncio.Future[bytes]) -> None:
+            result = _outcome(f, "building a snapshot")  # type: ignore[arg-type]
+            then(result if isinstance(result, bytes | Exception) else StorageError("no snapshot"))
+
+        future.add_done_callback(done)
+
+    def restore(
+        self,
+        stored: StoredDoc,
+        track: bool,
+        then: Callable[[LoggedDocument | Exception], None],
+    ) -> None:
+        """Rebuild the document ``stored`` holds in a thread; ``then`` gets it (or the
+        DecodeError) on the running event loop."""
+        future = asyncio.get_running_loop().run_in_executor(
+            None, lambda: LoggedDocument.restore(stored, track=track)
+        )
+
+        def done(f: asyncio.Future[LoggedDocument]) -> None:
+            result = _outcome(f, "loading a document")  # type: ignore[arg-type]
+            then(
+                result
+                if isinstance(result, LoggedDocument | Exception)
+                else StorageError("no document")
+            )
+
+        future.add_done_callback(done)
+
+    def close(self) -> None:
+        """Stop the worker process (snapshots being built are dropped: the logs hold every
+        batch still)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
