@@ -195,14 +195,15 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
                 right = op[4]
                 if right is not None and unseen(right, op[1]):
                     raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", right)
-                created.add(op[2], author, op[1], op[1] + len(op[5]) - 1)
+                created.add(op[2], author, op[1], op[1] + len(op[5]) - 1, text=True)
                 continue
             for origin in (op[3], op[4]):
                 if origin is None:
                     continue
                 # In-batch lookups first: they are cheap, and usually hit.
                 if not (
-                    created.holds(op[2], origin) or (text is not None and text.has_item(origin))
+                    created.holds(op[2], origin, text=True)
+                    or (text is not None and text.has_item(origin))
                 ):
                     raise DecodeError(
                         f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
@@ -210,7 +211,7 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
                     )
                 if unseen(origin, op[1]):
                     raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", origin)
-            created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1)
+            created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1, text=True)
         elif kind == K.TEXT_DELETE:
             text = doc._texts.get(op[2])
             first, count = op[4], op[5]
@@ -223,7 +224,8 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
                 for i in range(abs(count)):
                     target = (op[3], first + i * step)
                     if not (
-                        created.holds(op[2], target) or (text is not None and text.has_item(target))
+                        created.holds(op[2], target, text=True)
+                        or (text is not None and text.has_item(target))
                     ):
                         raise DecodeError(
                             f"changes: text delete {client_id}:{op[1]} in {op[2]!r} targets "
@@ -232,7 +234,7 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
             if unseen((op[3], hi), op[1]):
                 raise refuse(f"text delete {client_id}:{op[1]} in {op[2]!r} targets", (op[3], hi))
         elif kind in (K.LIST_INSERT, K.LIST_CREATE):
-            created.add(op[2], ch.client, op[1], op[1])
+            created.add(op[2], ch.client, op[1], op[1], text=False)
         elif kind == K.MAP_CREATE:
             if op[6] is not None and unseen(op[6], op[1]):
                 raise refuse(f"map operation {client_id}:{op[1]} replaces", op[6])
@@ -243,7 +245,9 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
         elif kind in (K.LIST_MOVE, K.LIST_DELETE):
             lst = doc._lists.get(op[2])
             item = op[3]
-            if not ((lst is not None and lst.has_item(item)) or created.holds(op[2], item)):
+            if not (
+                (lst is not None and lst.has_item(item)) or created.holds(op[2], item, text=False)
+            ):
                 raise DecodeError(
                     f"changes: list operation {client_id}:{op[1]} in {op[2]!r} refers to "
                     f"an unknown item {doc._clients[item[0]]}:{item[1]}"
@@ -268,7 +272,9 @@ def _check_path(
         if len(cid) == 2:
             item = cid[1]
             lst = doc._lists.get(parent)
-            if not ((lst is not None and lst.has_item(item)) or created.holds(parent, item)):
+            if not (
+                (lst is not None and lst.has_item(item)) or created.holds(parent, item, text=False)
+            ):
                 raise DecodeError(
                     f"changes: operation {client_id}:{seq} is in the container of an unknown "
                     f"list item {doc._clients[item[0]]}:{item[1]}"
@@ -351,23 +357,27 @@ def _integrate(
 class _Created:
     """Items (text characters, list items) created by the changes planned so far in one apply.
 
-    Per (container name, client): first and last seqs of the runs created, in seq order (a
-    client's changes are planned in seq order), searched by bisection.
+    Per (container name, client, whether text): first and last seqs of the runs created, in
+    seq order (a client's changes are planned in seq order), searched by bisection. Text
+    characters and list items are kept apart: a hostile change set may use one name for both
+    a list and a text, and a text op must never be checked against a list item of that name
+    (or the reverse) - the check would pass and the op would then find no such character.
     """
 
     __slots__ = ("_added", "_runs")
 
     def __init__(self) -> None:
-        self._runs: dict[tuple[str, int], tuple[list[int], list[int]]] = {}
-        self._added: list[tuple[str, int]] = []
+        self._runs: dict[tuple[ContainerId, int, bool], tuple[list[int], list[int]]] = {}
+        self._added: list[tuple[ContainerId, int, bool]] = []
 
-    def add(self, name: str, client: int, first: int, last: int) -> None:
-        runs = self._runs.get((name, client))
+    def add(self, name: ContainerId, client: int, first: int, last: int, *, text: bool) -> None:
+        key = (name, client, text)
+        runs = self._runs.get(key)
         if runs is None:
-            runs = self._runs[(name, client)] = ([], [])
+            runs = self._runs[key] = ([], [])
         runs[0].append(first)
         runs[1].append(last)
-        self._added.append((name, client))
+        self._added.append(key)
 
     def mark(self) -> int:
         """A point to :meth:`rollback` to."""
@@ -380,16 +390,18 @@ class _Created:
             runs[0].pop()
             runs[1].pop()
 
-    def holds_run(self, name: str, client: int, lo: int, hi: int) -> bool:
-        """Whether one run created so far holds every seq ``lo..hi`` of ``client``."""
-        runs = self._runs.get((name, client))
+    def holds_run(self, name: ContainerId, client: int, lo: int, hi: int) -> bool:
+        """Whether one run of text characters created so far holds every seq ``lo..hi`` of
+        ``client``."""
+        runs = self._runs.get((name, client, True))
         if runs is None:
             return False
         i = bisect_right(runs[0], lo) - 1
         return i >= 0 and hi <= runs[1][i]
 
-    def holds(self, name: str, item: ItemId) -> bool:
-        runs = self._runs.get((name, item[0]))
+    def holds(self, name: ContainerId, item: ItemId, *, text: bool) -> bool:
+        """Whether ``item`` was created so far, as a text character (``text``) or a list item."""
+        runs = self._runs.get((name, item[0], text))
         if runs is None:
             return False
         i = bisect_right(runs[0], item[1]) - 1
