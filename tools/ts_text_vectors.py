@@ -76,9 +76,11 @@ def _decode_recorded(
     content: str,
     deletes: list[int],
     history: History | None = None,
+    *,
+    trusted: bool = False,
 ) -> TextState:
     original = _saved["decode_state"].__func__  # (the classmethod's function)
-    made: TextState = original(cls, client_ids, ints, content, deletes, history)
+    made: TextState = original(cls, client_ids, ints, content, deletes, history, trusted=trusted)
     _calls[id(made)] = [["decode_state", list(ints), content, list(deletes)]]
     return made
 
