@@ -397,13 +397,22 @@ async def _pusher(url: str, n: int, pushes: int, size: int) -> None:
     await raw.ws.close()
 
 
-async def _reader(raw: RawConnection, expect: int) -> int:
-    got = 0
-    while got < expect:
+async def _reader(raw: RawConnection, writers: int, pushes: int) -> int:
+    """Apply what the server broadcasts until every writer's last push is in; the number of
+    pushes that covers. (The server broadcasts once per commit, so a Broadcast may carry the
+    pushes of several writers: frames are not counted.)"""
+    doc = Document("bench-reader")
+    last = f"{pushes - 1:08d}"
+    keys = [f"w{n}-{(pushes - 1) % 8}" for n in range(writers)]
+
+    def complete() -> bool:
+        return all(str(doc.get(key, "")).startswith(last) for key in keys)
+
+    while not complete():
         event = await raw.recv()
         if isinstance(event, Broadcast):
-            got += 1
-    return got
+            doc.apply(event.changes)
+    return writers * pushes  # each writer's last push is in, so are those before it
 
 
 def _sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
@@ -435,7 +444,7 @@ async def stalled_run(
         sampler = threading.Thread(target=_sampler, args=(srv.pid, stop, peak))
         sampler.start()
         t0 = time.perf_counter()
-        reader = asyncio.create_task(_reader(honest, writers * pushes))
+        reader = asyncio.create_task(_reader(honest, writers, pushes))
         await asyncio.gather(*(_pusher(srv.url, n, pushes, size) for n in range(writers)))
         got = await asyncio.wait_for(reader, 60)
         dropped_after = None
