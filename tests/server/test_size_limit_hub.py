@@ -64,18 +64,24 @@ def test_a_document_still_too_large_after_compaction_is_refused_unchanged() -> N
     assert sorted(rebuilt(stored).to_json()) == [f"k{j}" for j in range(i)]  # not the refused
 
 
-def test_pushes_wait_in_order_for_a_snapshot_built_elsewhere(tmp_path: Path) -> None:
-    """With compaction off the loop, pushes over the limit and every push after them (from
-    any connection) wait for the build; they are then committed in the order they came."""
+def offloaded(tmp_path: Path, *names: str) -> tuple[SQLiteStore, Builds, Hub, list[Peer]]:
+    """A hub that builds every snapshot off the loop (by hand), with peers subscribed to d."""
     store = SQLiteStore(tmp_path / "s.db", durability="process")
     builds = Builds()
     limits = Limits(max_doc_bytes=20_000, compact_every=1_000, offload_bytes=1, room_linger=0)
     hub = Hub(None, limits=limits, offload=builds)
-    writer, other = Peer(hub, "w"), Peer(hub, "o")
-    for peer in (writer, other):
+    peers = [Peer(hub, name) for name in names]
+    for peer in peers:
         peer.send(Subscribe("d"))
         drain(hub, store)
         peer.received()
+    return store, builds, hub, peers
+
+
+def test_pushes_wait_in_order_for_a_snapshot_built_elsewhere(tmp_path: Path) -> None:
+    """With compaction off the loop, pushes over the limit and every push after them (from
+    any connection) wait for the build; they are then committed in the order they came."""
+    store, builds, hub, [writer, other] = offloaded(tmp_path, "w", "o")
     doc = Document("w")
     for i in range(4):
         writer.push("d", replace(doc, i))
@@ -100,14 +106,7 @@ def test_pushes_wait_in_order_for_a_snapshot_built_elsewhere(tmp_path: Path) -> 
 
 
 def test_a_build_that_fails_releases_the_held_pushes(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "s.db", durability="process")
-    builds = Builds()
-    limits = Limits(max_doc_bytes=20_000, compact_every=1_000, offload_bytes=1, room_linger=0)
-    hub = Hub(None, limits=limits, offload=builds)
-    writer = Peer(hub, "w")
-    writer.send(Subscribe("d"))
-    drain(hub, store)
-    writer.received()
+    store, builds, hub, [writer] = offloaded(tmp_path, "w")
     doc = Document("w")
     for i in range(5):
         writer.push("d", replace(doc, i))
