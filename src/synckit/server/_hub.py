@@ -614,7 +614,11 @@ class Hub:
             )
             return
         try:
-            since = VersionVector.decode(sub.version) if sub.version else VersionVector()
+            since = (
+                VersionVector.decode(sub.version, max_entries=self.limits.max_version_entries)
+                if sub.version
+                else VersionVector()
+            )
         except DecodeError as exc:
             conn.send(Error(ErrorCode.BAD_CHANGES, f"Subscribe: {exc}", doc_id=doc_id))
             return
