@@ -36,6 +36,11 @@ document's append and compaction locks, writes the tombstone and removes the doc
 commit reads the tombstones under the append lock and stores nothing for a deleted document (it
 reports which), and a compaction reads them under its lock and writes no snapshot of one.
 
+A commit is one statement, a call of the ``synckit_append`` function (schema version 4), run
+as its own transaction: one round trip. The function takes the append locks before anything
+else; each of its statements takes a new snapshot, so it sees a tombstone committed while it
+waited for a lock.
+
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
 """
@@ -68,26 +73,12 @@ _CLAIM_LOCK = 0x53594E02
 # (forgetting one only makes its next compaction merge snapshots: still correct).
 _MAX_KNOWN = 65_536
 
-# What a commit of append_many writes once it holds the append locks, in one statement: the
-# log rows (one per document, holding its batches in order; see the module's doc) and the
-# views of every document without a tombstone; it returns those rows, then one row per
-# document that has a tombstone (dead), whose batches and view were not written.
-_APPEND = (
-    "WITH dead AS (SELECT doc_id FROM tombstones WHERE doc_id = ANY($1::text[])), "
-    "viewed AS (INSERT INTO views (doc_id, view) "
-    "SELECT d, v::jsonb FROM unnest($4::text[], $5::text[]) AS t(d, v) "
-    "WHERE d NOT IN (SELECT doc_id FROM dead) "
-    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()), "
-    "added AS (INSERT INTO changes (doc_id, data, batches) "
-    "SELECT d, CASE WHEN count(*) = 1 THEN (array_agg(c))[1] END, "
-    "CASE WHEN count(*) > 1 THEN array_agg(c ORDER BY n) END "
-    "FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(d, c, n) "
-    "WHERE d NOT IN (SELECT doc_id FROM dead) "
-    "GROUP BY d ORDER BY min(n) "
-    "RETURNING id, doc_id, coalesce(cardinality(batches), 1) AS count) "
-    "SELECT id, doc_id, count, false AS dead FROM added "
-    "UNION ALL SELECT 0::bigint, doc_id, 0, true FROM dead"
-)
+# A commit of append_many: one statement, so one round trip and its own transaction. The
+# function (schema version 4) takes the documents' append locks, then checks the tombstones
+# and writes the log rows (one per document, holding its batches in order; see the module's
+# doc) and the views of every document without a tombstone; it returns those rows, then one
+# row per document that has a tombstone (dead), whose batches and view were not written.
+_APPEND = "SELECT id, doc_id, count, dead FROM synckit_append($1, $2, $3, $4, $5, $6)"
 
 # Errors of the driver and the network that mean "the database failed".
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -390,32 +381,18 @@ class PostgresStore:
         view_ids, view_texts = list(views or ()), list((views or {}).values())
         with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
             async with pool.acquire() as conn:
-                # Three round trips. First BEGIN and the documents' append locks, in one
-                # order everywhere (no deadlock), held until the commit so that a
-                # document's ids commit in ascending order (see the module's doc); the keys
-                # are ints, written into the text. Then one statement, whose snapshot is
-                # taken after the locks are held, sees the tombstones a deletion committed
-                # while it waited, and writes the rows and views of the other documents;
-                # then COMMIT.
-                locks = ",".join(str(k) for k in keys)
-                await conn.execute(
-                    f"BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{locks}}}'::bigint[]) k"
+                # Autocommit: the statement is its own transaction, committed (and the append
+                # locks released) when it returns. The keys are sorted: every commit takes the
+                # locks in one order, so two servers never deadlock.
+                found = await conn.fetch(
+                    _APPEND,
+                    keys,
+                    docs,
+                    [d for d, _ in batches],
+                    [c for _, c in batches],
+                    view_ids,
+                    view_texts,
                 )
-                try:
-                    found = await conn.fetch(
-                        _APPEND,
-                        docs,
-                        [d for d, _ in batches],
-                        [c for _, c in batches],
-                        view_ids,
-                        view_texts,
-                    )
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    if not conn.is_closed():
-                        with contextlib.suppress(*_DB_ERRORS):
-                            await conn.execute("ROLLBACK")
-                    raise
         rows = [r for r in found if not r["dead"]]
         dead = frozenset(str(r["doc_id"]) for r in found if r["dead"])
         for row in rows:  # one per document
