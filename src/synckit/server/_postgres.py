@@ -147,6 +147,15 @@ class _Known:
     loads: int = 0
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a connection it gets back: nothing. The store's own queries leave
+    no session state (transaction-level advisory locks only; no SET, LISTEN, cursor or
+    session lock), and asyncpg rolls back an open transaction before calling this, so the
+    default reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) would cost
+    a round trip on every release for nothing: on a commit's path, before its acks.
+    :meth:`PostgresStore.fetchval`, which runs the caller's queries, resets in full."""
+
+
 def _append_key(doc_id: str) -> int:
     """The advisory lock (one bigint key, a space apart from the two-int keys) that appends
     to ``doc_id`` take turns on."""
@@ -226,7 +235,11 @@ class PostgresStore:
         where = redact(self.url)
         with _failing(f"connect to PostgreSQL at {where}"):
             pool = await asyncpg.create_pool(
-                self.url, min_size=self.min_size, max_size=self.max_size, timeout=10
+                self.url,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                timeout=10,
+                reset=_keep_session,
             )
         try:
             with _failing(f"migrate the schema of {where}"):
@@ -598,7 +611,12 @@ class PostgresStore:
         ``await store.fetchval("SELECT view->'title' FROM views WHERE doc_id = $1", d)``."""
         pool = await self._get_pool()
         with _failing("run a query"):
-            return await pool.fetchval(query, *args)
+            async with pool.acquire() as conn:
+                try:
+                    return await conn.fetchval(query, *args)
+                finally:
+                    # Whatever session state the query left (see _keep_session).
+                    await conn.reset()
 
     async def close(self) -> None:
         """Close the pool (waiting up to 10 s for queries in flight). Idempotent."""
