@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from pgtest import run_sync
 
 from synckit import Document
 from synckit._logged import LoggedDocument
@@ -223,3 +224,70 @@ async def test_a_schema_version_3_database_migrates_and_keeps_its_data(pg_url: s
         assert await store.fetchval("SELECT covered FROM snapshots WHERE doc_id = 'd'") == 15
     finally:
         await store.close()
+
+
+async def test_a_compaction_merges_again_when_another_lands_while_it_merges(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compaction is one statement that writes nothing when another server's snapshot came
+    in meanwhile: it hands that snapshot back, the store merges and tries again expecting its
+    generation. Here a third writer replaces the snapshot while the first merge runs: the
+    second try must see that, merge again, and the snapshot finally stored holds every
+    server's fields; the log rows covered go, and covered counts them once."""
+    import synckit.server._postgres as pg
+
+    a = await PostgresStore.connect(pg_url)
+    b = await PostgresStore.connect(pg_url)
+    try:
+        ours = Document("a")
+        ours.set("a", 1)
+        first = ours.save()
+        await a.append_many([("d", b"r1"), ("d", b"r2")])
+        await a.compact("d", first, 0)  # generation 1, A knows it
+        assert await b.load("d") == StoredDoc(first, (b"r1", b"r2"))
+        theirs = Document.load(first, "b")
+        theirs.set("b", 2)
+        await b.compact("d", theirs.save(), 0)  # generation 2, A does not know it
+        merges = 0
+        real_merge = pg._merge_snapshots
+
+        async def third_writer() -> None:
+            conn = await asyncpg.connect(pg_url)
+            try:
+                stored = await conn.fetchval("SELECT data FROM snapshots WHERE doc_id = 'd'")
+                third = Document.load(bytes(stored), "c")
+                third.set("c", 3)
+                await conn.execute(
+                    "UPDATE snapshots SET data = $1, generation = generation + 1 "
+                    "WHERE doc_id = 'd'",
+                    third.save(),
+                )
+            finally:
+                await conn.close()
+
+        def merging(stored: bytes, ours: bytes) -> bytes:
+            nonlocal merges
+            merges += 1
+            if merges == 1:  # another compaction lands while this one merges
+                run_sync(third_writer)
+            return real_merge(stored, ours)
+
+        monkeypatch.setattr(pg, "_merge_snapshots", merging)
+        ours.set("z", 26)
+        await a.compact("d", ours.save(), 2)
+        assert merges == 2
+        stored = await a.read("d")
+        assert stored is not None and stored.snapshot is not None
+        assert Document.load(stored.snapshot).to_json() == {"a": 1, "b": 2, "c": 3, "z": 26}
+        assert stored.changes == ()
+        assert await a.fetchval("SELECT covered FROM snapshots WHERE doc_id = 'd'") == 2
+        # After a merge, A's next compaction merges again (its document lacks b and c).
+        ours.set("z", 27)
+        await a.compact("d", ours.save(), 0)
+        assert merges == 3
+        final = await a.read("d")
+        assert final is not None and final.snapshot is not None
+        assert Document.load(final.snapshot).to_json() == {"a": 1, "b": 2, "c": 3, "z": 27}
+    finally:
+        await a.close()
+        await b.close()

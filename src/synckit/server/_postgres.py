@@ -39,7 +39,9 @@ reports which), and a compaction reads them under its lock and writes no snapsho
 A commit is one statement, a call of the ``synckit_append`` function (schema version 4), run
 as its own transaction: one round trip. The function takes the append locks before anything
 else; each of its statements takes a new snapshot, so it sees a tombstone committed while it
-waited for a lock.
+waited for a lock. A compaction is one statement too (``synckit_compact``): when another
+server stored a snapshot meanwhile, it writes nothing and hands that one back; the store
+merges it in and calls again, expecting its generation.
 
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
@@ -79,6 +81,9 @@ _MAX_KNOWN = 65_536
 # doc) and the views of every document without a tombstone; it returns those rows, then one
 # row per document that has a tombstone (dead), whose batches and view were not written.
 _APPEND = "SELECT id, doc_id, count, dead FROM synckit_append($1, $2, $3, $4, $5, $6)"
+
+# A compaction, likewise one statement (schema version 4): see synckit_compact.
+_COMPACT = "SELECT outcome, before, after, stored FROM synckit_compact($1, $2, $3, $4, $5)"
 
 # Errors of the driver and the network that mean "the database failed".
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -480,43 +485,28 @@ class PostgresStore:
         # Batches of the next row covered too (when there is one: beyond, nothing is held).
         part = rest if len(take) < len(known.ids) else 0
         pool = await self._get_pool()
+        expected, data, merged = known.generation, snapshot, False
         with _failing(f"compact {doc_id!r}"):
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
-                )
-                # A deletion holds this lock too: never a snapshot behind a tombstone.
-                if await conn.fetchval("SELECT 1 FROM tombstones WHERE doc_id = $1", doc_id):
-                    self._known.pop(doc_id, None)
-                    return
-                stored = await conn.fetchrow(
-                    "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
-                )
-                stored_generation = 0 if stored is None else int(stored["generation"])
-                data = snapshot
-                merged = stored is not None and stored["generation"] != known.generation
-                if merged:
+            async with pool.acquire() as conn:
+                while True:
+                    # One statement, its own transaction (see synckit_compact): under the
+                    # compaction lock (a deletion holds it too: never a snapshot behind a
+                    # tombstone) it writes, or says the document is deleted, or hands back a
+                    # snapshot another server wrote meanwhile, to merge and try again.
+                    found = await conn.fetchrow(
+                        _COMPACT, _COMPACT_LOCK, doc_id, take, data, expected
+                    )
+                    if found["outcome"] == "dead":
+                        self._known.pop(doc_id, None)
+                        return
+                    if found["outcome"] == "done":
+                        break
                     try:
-                        data = _merge_snapshots(bytes(stored["data"]), snapshot)
+                        data = _merge_snapshots(bytes(found["stored"]), snapshot)
                     except DecodeError as exc:
                         raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
-                deleted = await conn.fetchval(
-                    "WITH gone AS (DELETE FROM changes WHERE doc_id = $1 "
-                    "AND id = ANY($2::bigint[]) RETURNING coalesce(cardinality(batches), 1) AS n) "
-                    "SELECT coalesce(sum(n), 0) FROM gone",
-                    doc_id,
-                    take,
-                )
-                generation = await conn.fetchval(
-                    "INSERT INTO snapshots (doc_id, data, generation, covered) "
-                    "VALUES ($1, $2, 1, $3) ON CONFLICT (doc_id) DO UPDATE SET "
-                    "data = EXCLUDED.data, generation = snapshots.generation + 1, "
-                    "covered = snapshots.covered + EXCLUDED.covered, updated_at = now() "
-                    "RETURNING generation",
-                    doc_id,
-                    data,
-                    deleted,
-                )
+                    expected, merged = int(found["before"]), True
+        stored_generation, generation = int(found["before"]), int(found["after"])
         for _ in take:
             known.ids.popleft()
         if part:
