@@ -64,7 +64,7 @@ from synckit.protocol import (
     encode_http_request,
 )
 from synckit.server._access import AccessChange, access_level
-from synckit.server._connection import Connection
+from synckit.server._connection import Connection, WakeGate
 from synckit.server._limits import Limits
 from synckit.server._log import log_event, logger
 from synckit.server._observer import NO_OBSERVER, HubObserver
@@ -214,6 +214,8 @@ class Hub:
         )
         self._offload_load = offload_load
         self._connections: dict[int, Connection] = {}
+        # Wake-ups held back while a storage operation is answered (see WakeGate).
+        self._gate = WakeGate()
         #: Who is in each document (see :mod:`._presence`).
         self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
         # Client (actor) id -> the principal it belongs to, as the store said.
@@ -262,6 +264,7 @@ class Hub:
             http=http,
             reads_only=reads_only,
             observer=self._observer,
+            gate=self._gate,
         )
         self._connections[conn.id] = conn
         if self._closed:
@@ -1145,6 +1148,16 @@ class Hub:
     def io_done(self, op: IoOp, result: IoResult = None) -> None:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
+        # Each connection is woken once, with every Ack and Broadcast of this operation
+        # queued: its transport writes them together.
+        releases = self._gate.hold()
+        try:
+            self._answer_io(op, result)
+        finally:
+            if releases:
+                self._gate.release()
+
+    def _answer_io(self, op: IoOp, result: IoResult) -> None:
         if isinstance(op, Commit) and isinstance(result, frozenset):
             # Deleted by another server meanwhile: those batches were not stored.
             for doc_id in sorted(result):
