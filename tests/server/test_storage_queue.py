@@ -298,9 +298,9 @@ def test_a_core_failure_mid_merge_stores_nothing_and_reloads_the_document(
 
 
 def test_a_commit_wakes_each_connection_once_with_all_of_its_frames() -> None:
-    """Answering a commit queues an Ack per push and a Broadcast per subscriber; each
-    connection's transport is woken once, after all of them are queued (so it writes them in
-    one go), in order. Outside a storage answer a frame wakes its connection at once."""
+    """Answering a commit queues an Ack per push: the writer's transport is woken once, after
+    all of its Acks are queued (so it writes them in one go), in order; the subscriber is
+    woken for its Broadcast. Outside a storage answer a frame wakes its connection at once."""
     store = CountingStore()
     hub = Hub(None)
     wakes = {"a": 0, "b": 0}

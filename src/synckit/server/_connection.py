@@ -33,12 +33,12 @@ _CONTENT_CODES = frozenset({ErrorCode.BAD_FRAME, ErrorCode.BAD_CHANGES, ErrorCod
 
 
 class WakeGate:
-    """Holds back the wake-ups of connections while the hub answers a storage operation.
+    """Holds back the wake-ups of connections while the hub acknowledges a commit.
 
-    A commit of many pushes sends an Ack per push, and a Broadcast per subscriber: woken per
-    frame, a connection's transport would write each alone (a system call per frame, and a
-    segment per frame for the client to read). While :meth:`hold` is in force each connection
-    is woken once, by :meth:`release`, with all of its frames queued.
+    A commit of many pushes sends an Ack per push: woken per frame, a writer's transport would
+    write each alone (a system call per frame, and a segment per frame for the client to
+    read). While :meth:`hold` is in force each connection is woken once, by :meth:`release`,
+    with all of its frames queued.
     """
 
     __slots__ = ("held",)

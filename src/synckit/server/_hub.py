@@ -1148,22 +1148,20 @@ class Hub:
     def io_done(self, op: IoOp, result: IoResult = None) -> None:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
-        # Each connection is woken once, with every Ack and Broadcast of this operation
-        # queued: its transport writes them together.
+        # The Acks of a commit: each connection is woken once, with all of its Acks queued,
+        # and its transport writes them together. Broadcasts are written as they are queued
+        # (one per subscriber anyway): the first subscribers need not wait for the last.
         releases = self._gate.hold()
         try:
-            self._answer_io(op, result)
+            if isinstance(op, Commit) and isinstance(result, frozenset):
+                # Deleted by another server meanwhile: those batches were not stored.
+                for doc_id in sorted(result):
+                    self._gone(doc_id, f"document {doc_id!r} was deleted")
+            for doc_id in self.rooms.done(op, result):
+                self._evict(doc_id, f"storage failed: {result}")
         finally:
             if releases:
                 self._gate.release()
-
-    def _answer_io(self, op: IoOp, result: IoResult) -> None:
-        if isinstance(op, Commit) and isinstance(result, frozenset):
-            # Deleted by another server meanwhile: those batches were not stored.
-            for doc_id in sorted(result):
-                self._gone(doc_id, f"document {doc_id!r} was deleted")
-        for doc_id in self.rooms.done(op, result):
-            self._evict(doc_id, f"storage failed: {result}")
         if self._outgoing:
             self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():
