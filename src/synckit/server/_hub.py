@@ -64,7 +64,7 @@ from synckit.protocol import (
     encode_http_request,
 )
 from synckit.server._access import AccessChange, access_level
-from synckit.server._connection import Connection
+from synckit.server._connection import Connection, WakeGate
 from synckit.server._limits import Limits
 from synckit.server._log import log_event, logger
 from synckit.server._observer import NO_OBSERVER, HubObserver
@@ -217,6 +217,8 @@ class Hub:
         self.rooms.on_settled = self._release_held
         self._offload_load = offload_load
         self._connections: dict[int, Connection] = {}
+        # Wake-ups held back while a storage operation is answered (see WakeGate).
+        self._gate = WakeGate()
         #: Who is in each document (see :mod:`._presence`).
         self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
         # Client (actor) id -> the principal it belongs to, as the store said.
@@ -265,6 +267,7 @@ class Hub:
             http=http,
             reads_only=reads_only,
             observer=self._observer,
+            gate=self._gate,
         )
         self._connections[conn.id] = conn
         if self._closed:
@@ -1214,12 +1217,20 @@ class Hub:
     def io_done(self, op: IoOp, result: IoResult = None) -> None:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
-        if isinstance(op, Commit) and isinstance(result, frozenset):
-            # Deleted by another server meanwhile: those batches were not stored.
-            for doc_id in sorted(result):
-                self._gone(doc_id, f"document {doc_id!r} was deleted")
-        for doc_id in self.rooms.done(op, result):
-            self._evict(doc_id, f"storage failed: {result}")
+        # The Acks of a commit: each connection is woken once, with all of its Acks queued,
+        # and its transport writes them together. Broadcasts are written as they are queued
+        # (one per subscriber anyway): the first subscribers need not wait for the last.
+        releases = self._gate.hold()
+        try:
+            if isinstance(op, Commit) and isinstance(result, frozenset):
+                # Deleted by another server meanwhile: those batches were not stored.
+                for doc_id in sorted(result):
+                    self._gone(doc_id, f"document {doc_id!r} was deleted")
+            for doc_id in self.rooms.done(op, result):
+                self._evict(doc_id, f"storage failed: {result}")
+        finally:
+            if releases:
+                self._gate.release()
         if self._outgoing:
             self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():
