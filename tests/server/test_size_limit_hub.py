@@ -1,6 +1,6 @@
-"""``max_doc_bytes`` against what a compaction leaves, not against how far behind compaction
-happens to be: a push over the limit while the log still holds batches waits for the
-compaction that folds them, and is refused only if the document is still too large after it."""
+"""``max_doc_bytes`` against what a compaction leaves, not against how far behind a snapshot
+built off the loop happens to be: a push over the limit while that build runs waits for it,
+and is refused only if the document is still too large after it."""
 
 from __future__ import annotations
 
@@ -23,27 +23,9 @@ def replace(doc: Document, i: int) -> bytes:
     return doc.changes(before)
 
 
-def test_replacing_a_value_far_past_the_limit_is_never_refused() -> None:
-    """Forty replacements of a 4 KB value push 160 KB through a 20 KB limit: the document
-    itself never passes 5 KB, so every push is acknowledged."""
+def test_a_document_too_large_is_refused_unchanged() -> None:
     store = MemoryStore()
-    hub = Hub(store, limits=Limits(max_doc_bytes=20_000, compact_every=1_000))
-    peer = Peer(hub, "w")
-    peer.subscribe("d")
-    doc = Document("w")
-    for i in range(40):
-        peer.push("d", replace(doc, i))
-    events = peer.received()
-    assert [type(e) for e in events] == [Ack] * 40, events
-    assert [e.batch_id for e in events if isinstance(e, Ack)] == list(range(1, 41))
-    stored = store.load("d")
-    assert stored is not None and stored.size < 20_000
-    assert rebuilt(stored).get("big") == chr(ord("a") + 39 % 26) * VALUE
-
-
-def test_a_document_still_too_large_after_compaction_is_refused_unchanged() -> None:
-    store = MemoryStore()
-    hub = Hub(store, limits=Limits(max_doc_bytes=20_000, compact_every=1_000))
+    hub = Hub(store, limits=Limits(max_doc_bytes=20_000))
     peer = Peer(hub, "w")
     peer.subscribe("d")
     doc = Document("w")
@@ -64,11 +46,14 @@ def test_a_document_still_too_large_after_compaction_is_refused_unchanged() -> N
     assert sorted(rebuilt(stored).to_json()) == [f"k{j}" for j in range(i)]  # not the refused
 
 
-def offloaded(tmp_path: Path, *names: str) -> tuple[SQLiteStore, Builds, Hub, list[Peer]]:
-    """A hub that builds every snapshot off the loop (by hand), with peers subscribed to d."""
+def offloaded(
+    tmp_path: Path, *names: str, limit: int = 20_000
+) -> tuple[SQLiteStore, Builds, Hub, list[Peer]]:
+    """A hub that builds every snapshot off the loop (by hand) every 4 batches, with peers
+    subscribed to d."""
     store = SQLiteStore(tmp_path / "s.db", durability="process")
     builds = Builds()
-    limits = Limits(max_doc_bytes=20_000, compact_every=1_000, offload_bytes=1, room_linger=0)
+    limits = Limits(max_doc_bytes=limit, compact_every=4, offload_bytes=1, room_linger=0)
     hub = Hub(None, limits=limits, offload=builds)
     peers = [Peer(hub, name) for name in names]
     for peer in peers:
@@ -105,18 +90,42 @@ def test_pushes_wait_in_order_for_a_snapshot_built_elsewhere(tmp_path: Path) -> 
     hub.close()
 
 
-def test_a_build_that_fails_releases_the_held_pushes(tmp_path: Path) -> None:
+def test_a_build_that_fails_answers_the_held_push(tmp_path: Path) -> None:
+    """The log still holds every batch after a failed build: the held push is refused (not
+    left waiting), and nothing of it is stored."""
     store, builds, hub, [writer] = offloaded(tmp_path, "w")
     doc = Document("w")
     for i in range(5):
         writer.push("d", replace(doc, i))
         drain(hub, store)
     assert builds.pending
-    builds.finish(fail=True)  # the log still holds everything: a second build is asked for
+    assert [e.batch_id for e in writer.received() if isinstance(e, Ack)] == [1, 2, 3, 4]
+    builds.finish(fail=True)
     drain(hub, store)
-    assert builds.pending
-    builds.finish()
-    drain(hub, store)
-    acks = [e.batch_id for e in writer.received() if isinstance(e, Ack)]
-    assert acks == [1, 2, 3, 4, 5]
+    [err] = writer.received()
+    assert isinstance(err, Error) and err.code is ErrorCode.DOC_TOO_LARGE and err.batch_id == 5
+    assert rebuilt(store.load("d")).get("big") == chr(ord("a") + 3) * VALUE
+    hub.close()
+
+
+def test_replacing_a_value_far_past_the_limit_is_never_refused(tmp_path: Path) -> None:
+    """Forty replacements of a 4 KB value push 160 KB through a 24 KB limit (room for the
+    snapshot and the 4 batches before the next build) while snapshots are built late: the
+    document itself never passes 5 KB, so every push is acknowledged, in order."""
+    store, builds, hub, [writer] = offloaded(tmp_path, "w", limit=24_000)
+    doc = Document("w")
+    for i in range(40):
+        writer.push("d", replace(doc, i))
+        drain(hub, store)
+        if i % 7 == 6:
+            builds.finish()
+            drain(hub, store)
+    while builds.finish():
+        drain(hub, store)
+    events = writer.received()
+    assert [type(e) for e in events] == [Ack] * 40, events
+    assert [e.batch_id for e in events if isinstance(e, Ack)] == list(range(1, 41))
+    stored = store.load("d")
+    assert stored is not None and stored.size < 24_000
+    assert rebuilt(stored).get("big") == chr(ord("a") + 39 % 26) * VALUE
     hub.close()

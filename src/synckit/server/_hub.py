@@ -752,7 +752,7 @@ class Hub:
 
     def _release_held(self, doc_id: str) -> None:
         """A compaction of ``doc_id`` ended: commit the pushes held for it, in order (one
-        found over the limit again waits for the next compaction, at most once more)."""
+        found over the limit again while another is being built waits once more)."""
         room = self.rooms.get(doc_id)
         if room is None or not room.held:
             return
@@ -810,13 +810,11 @@ class Hub:
         self.rooms.touch(room)
         size_limit = self.limits.max_doc_bytes
         if logged.size + len(changes) > size_limit:
-            # The size counts the log: the last snapshot and every batch since. When batches
-            # are there, a compaction folds them into a snapshot that may be far smaller (a
-            # value replaced a hundred times is stored once): the push waits for it rather
-            # than being refused for how far behind compaction happens to be.
-            if held < 2 and (logged.compacting or logged.log_count):
-                if not logged.compacting:
-                    self.rooms.compact(doc_id, logged)
+            # The size counts the log: the last snapshot and every batch since. While a
+            # snapshot is being built (off the loop, for a large document), the batches it
+            # will fold away still count: the push waits for it rather than being refused
+            # for how far behind that build happens to be.
+            if held < 2 and logged.compacting:
                 self._hold(conn, room, push, held + 1)
                 return
             conn.send(
