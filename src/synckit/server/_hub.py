@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.core import Document, VersionVector
+from synckit.core import Document, SnapshotKey, VersionVector
 from synckit.errors import (
     AuthError,
     AuthUnavailableError,
@@ -87,9 +87,12 @@ from synckit.server._rooms import (
 )
 from synckit.server._store import Store
 
-#: ``offload_load(stored, track, then)``: :meth:`LoggedDocument.restore` ``stored`` (with
-#: ``track``) elsewhere and call ``then`` with it (or the DecodeError) on the event loop.
-OffloadLoad = Callable[[StoredDoc, bool, Callable[[LoggedDocument | Exception], None]], None]
+#: ``offload_load(stored, track, key, then)``: :meth:`LoggedDocument.restore` ``stored``
+#: (with ``track`` and ``key``) elsewhere and call ``then`` with it (or the DecodeError) on
+#: the event loop.
+OffloadLoad = Callable[
+    [StoredDoc, bool, SnapshotKey | None, Callable[[LoggedDocument | Exception], None]], None
+]
 
 __all__ = [
     "CAPABILITIES",
@@ -140,7 +143,10 @@ def perform_io(op: IoOp, store: Store) -> IoResult:
                 if batches:
                     store.append_many(batches)
             case Compact():
-                store.compact(op.doc_id, op.snapshot, op.covered)
+                if op.tag is not None and getattr(store, "keeps_tags", False):
+                    store.compact(op.doc_id, op.snapshot, op.covered, op.tag)
+                else:
+                    store.compact(op.doc_id, op.snapshot, op.covered)
             case Erase():
                 store.delete_doc(op.doc_id, op.principal)
     except (StorageError, LimitExceededError) as exc:
@@ -178,6 +184,8 @@ class Hub:
         offload_load: rebuilds a document read from storage of ``limits.offload_bytes`` or
             more elsewhere (:data:`OffloadLoad`), the room's subscribers waiting on that one
             load; None: at once.
+        snapshot_key: see :attr:`snapshot_key`. None: the ``store``'s own
+            (``store.snapshot_key()``) when it has one, else none (a server sets it later).
     """
 
     def __init__(
@@ -194,6 +202,7 @@ class Hub:
         wake_presence: Callable[[], None] | None = None,
         offload: Offload | None = None,
         offload_load: OffloadLoad | None = None,
+        snapshot_key: SnapshotKey | None = None,
     ) -> None:
         self.store = store
         self._observer = NO_OBSERVER if observer is None else observer
@@ -213,6 +222,11 @@ class Hub:
             offload_bytes=limits.offload_bytes,
         )
         self._offload_load = offload_load
+        if snapshot_key is None and store is not None:
+            secret = getattr(store, "snapshot_key", None)
+            if secret is not None:
+                snapshot_key = SnapshotKey(secret())
+        self.rooms.snapshot_key = snapshot_key
         self._connections: dict[int, Connection] = {}
         #: Who is in each document (see :mod:`._presence`).
         self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
@@ -918,23 +932,38 @@ class Hub:
             and result.size >= self.limits.offload_bytes
         ):
             # Events for the room keep queuing in it until the document is here.
-            offload_load(result, track, lambda logged: self._restored(room, logged))
+            offload_load(
+                result, track, self.snapshot_key, lambda logged: self._restored(room, logged)
+            )
             return
         restored: LoggedDocument | Exception
         if isinstance(result, Exception):
             restored = result
         else:
             try:
-                restored = LoggedDocument.restore(result, track=track)
+                restored = LoggedDocument.restore(result, track=track, key=self.snapshot_key)
             except DecodeError as exc:
                 restored = exc
         self._restored(room, restored)
+
+    @property
+    def snapshot_key(self) -> SnapshotKey | None:
+        """The server's :class:`SnapshotKey`: snapshots it writes are stored with their tag,
+        and a stored snapshot whose tag verifies under it loads without the checks only a
+        hostile author needs (every other one loads with all of them). None: no tags."""
+        return self.rooms.snapshot_key
+
+    @snapshot_key.setter
+    def snapshot_key(self, key: SnapshotKey | None) -> None:
+        self.rooms.snapshot_key = key
 
     def _restored(self, room: Room, result: LoggedDocument | Exception | None) -> None:
         if self.rooms.get(room.doc_id) is not room or room.logged is not None:
             return  # closed or evicted meanwhile: a later subscriber loads it again
         if isinstance(result, LoggedDocument):
             room.logged = result
+            if result.loaded is not None:
+                self._observer.snapshot_loaded(result.loaded == "tagged")
         queued, room.queued = room.queued, []
         remote, room.remote = room.remote, []
         if room.logged is not None:
