@@ -130,6 +130,17 @@ _MAX_CACHED_DELETED = 100_000
 _DELETING_RETRY_MS = 1000
 
 
+def _tagged_alone(stored: StoredDoc, key: SnapshotKey) -> bool:
+    """Whether ``stored`` is a snapshot whose tag verifies under ``key`` and nothing else."""
+    snapshot, tag = stored.snapshot, stored.tag
+    return (
+        not stored.changes
+        and snapshot is not None
+        and tag is not None
+        and key.verify(snapshot, tag)
+    )
+
+
 def perform_io(op: IoOp, store: Store) -> IoResult:
     """Perform one storage operation on a synchronous store; the result for
     :meth:`Hub.io_done` (a StorageError is returned, not raised)."""
@@ -932,9 +943,16 @@ class Hub:
             and result.size >= self.limits.offload_bytes
         ):
             # Events for the room keep queuing in it until the document is here.
-            offload_load(
-                result, track, self.snapshot_key, lambda logged: self._restored(room, logged)
-            )
+            key, offload = self.snapshot_key, self.rooms.offload
+            if offload is not None and key is not None and not _tagged_alone(result, key):
+                # The checks of an untagged snapshot and the batches after it, in the worker:
+                # here only its tagged snapshot is decoded, then stored in their place.
+                def built(snapshot: tuple[bytes, bytes | None] | Exception) -> None:
+                    self._built_for_load(room, result, snapshot)
+
+                offload(result.snapshot, list(result.changes), key, result.tag, built)
+                return
+            offload_load(result, track, key, lambda logged: self._restored(room, logged))
             return
         restored: LoggedDocument | Exception
         if isinstance(result, Exception):
@@ -945,6 +963,34 @@ class Hub:
             except DecodeError as exc:
                 restored = exc
         self._restored(room, restored)
+
+    def _built_for_load(
+        self, room: Room, stored: StoredDoc, built: tuple[bytes, bytes | None] | Exception
+    ) -> None:
+        """The worker rebuilt ``stored`` (every check of its snapshot and batches) into one
+        tagged snapshot: decode that one off the loop (the fast path), then store it in
+        place of what it holds. A failed build: the load is done as without the worker."""
+        offload_load = self._offload_load
+        assert offload_load is not None
+        track = self.rooms.offload is not None
+        key = self.snapshot_key
+        if isinstance(built, DecodeError):
+            self._restored(room, built)
+            return
+        if isinstance(built, Exception):  # the worker failed: no verdict on the bytes
+            offload_load(stored, track, key, lambda logged: self._restored(room, logged))
+            return
+        snapshot, tag = built
+
+        def restored(logged: LoggedDocument | Exception) -> None:
+            if isinstance(logged, LoggedDocument):
+                logged.log_count, logged.size = len(stored.changes), stored.size
+                logged.loaded = None if stored.snapshot is None else "checked"
+                if self.rooms.get(room.doc_id) is room and room.logged is None:
+                    self.rooms.compact_loaded(room.doc_id, logged, snapshot, tag)
+            self._restored(room, logged)
+
+        offload_load(StoredDoc(snapshot, (), tag=tag), track, key, restored)
 
     @property
     def snapshot_key(self) -> SnapshotKey | None:

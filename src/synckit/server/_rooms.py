@@ -352,6 +352,18 @@ class Rooms:
         tag = None if key is None else key.tag(snapshot)
         self._push(Compact(doc_id, snapshot, covered, size_then, logged, taken, tag))
 
+    def compact_loaded(
+        self, doc_id: str, logged: LoggedDocument, snapshot: bytes, tag: bytes | None
+    ) -> None:
+        """Queue a :class:`Compact` of ``snapshot``, just built of everything storage held when
+        ``logged`` was loaded (its ``log_count`` batches and ``size`` bytes), which it was
+        rebuilt from: stored in their place, it loads by the fast path next time. Queued
+        before any commit of the room (the room's events wait for its document)."""
+        if doc_id in self._erasing or logged.compacting:
+            return
+        logged.compacting = True
+        self._push(Compact(doc_id, snapshot, logged.log_count, logged.size, logged, 0, tag))
+
     @property
     def building(self) -> int:
         """Snapshots being built elsewhere."""
