@@ -25,7 +25,13 @@ Figures per window: the 100 clients' edit round-trip (p50, p99, max, ms) and the
 ``offload=False`` (everything on the event loop: the behaviour before) and then with
 ``offload=True`` (the default), and prints both.
 
-Run: ``python benchmarks/bench_stall.py [--compare] [--clients 100] [--seconds 10]
+``--loads`` measures repeated loads instead: with ``room_linger`` 0, one client after another
+subscribes to ``big`` at its version and leaves for ``--seconds``, so every subscribe reads and
+decodes it again (the first load of an untagged snapshot goes through the worker, which stores
+it tagged; the later ones decode the tagged snapshot by the fast path); the figures are the
+editors' round-trips and the loop's stalls over that window, and the loads' count and median.
+
+Run: ``python benchmarks/bench_stall.py [--compare] [--loads] [--clients 100] [--seconds 10]
 [--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared
 machine: compare the two rows of one run.
 """

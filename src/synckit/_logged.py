@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from synckit._storage import StoredDoc
 from synckit.core import Document, SnapshotKey
@@ -80,7 +81,7 @@ class LoggedDocument:
     #: How :meth:`restore` loaded the stored snapshot: ``"tagged"`` (its tag verified under
     #: the key: the checks only a hostile author needs were skipped), ``"checked"`` (every
     #: check ran: no key, no tag, or a tag that did not verify), or None (no snapshot).
-    loaded: str | None = None
+    loaded: Literal["tagged", "checked"] | None = None
 
     @classmethod
     def restore(
@@ -102,7 +103,7 @@ class LoggedDocument:
         """
         if stored is None:
             return cls(Document(client_id, clock=clock), since=[] if track else None)
-        loaded = None
+        loaded: Literal["tagged", "checked"] | None = None
         tag = stored.tag
         if stored.snapshot:
             # Checked here too (a keyed hash: well under a millisecond per megabyte) only to

@@ -980,6 +980,8 @@ class Hub:
         if isinstance(built, Exception):  # the worker failed: no verdict on the bytes
             offload_load(stored, track, key, lambda logged: self._restored(room, logged))
             return
+        if self.rooms.get(room.doc_id) is not room or room.logged is not None:
+            return  # closed or evicted meanwhile: a later subscriber loads it again
         snapshot, tag = built
 
         def restored(logged: LoggedDocument | Exception) -> None:
