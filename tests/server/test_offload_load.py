@@ -94,7 +94,7 @@ def _big() -> tuple[Document, bytes, list[bytes]]:
     return doc, snapshot, batches
 
 
-def _hub(path: Path) -> tuple[Hub, SQLiteStore, Builds, Threads, Loads]:
+def _hub(path: Path, ready: bool = True) -> tuple[Hub, SQLiteStore, Builds, Threads, Loads]:
     store = SQLiteStore(path, durability="process")
     builds, threads, loads = CheckingBuilds(), Threads(), Loads()
     hub = Hub(
@@ -102,6 +102,7 @@ def _hub(path: Path) -> tuple[Hub, SQLiteStore, Builds, Threads, Loads]:
         limits=Limits(compact_every=100, offload_bytes=1000, room_linger=0),
         offload=builds,
         offload_load=threads,
+        offload_ready=lambda: ready,
         snapshot_key=KEY,
         observer=loads,
     )
@@ -152,6 +153,33 @@ def test_the_worker_checks_an_untagged_load_and_its_snapshot_replaces_the_log(
     Peer(hub, "r2").send(Subscribe("d"))
     drain(hub, store)
     assert len(builds.pending) == 1 and builds.pending[0][3] == fresh.tag
+    store.close()
+
+
+def test_before_the_worker_is_up_the_thread_loads_and_the_worker_tags_it_after(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    doc, snapshot, batches = _big()
+    _stored(path, snapshot, batches)
+    hub, store, builds, threads, loads = _hub(path, ready=False)
+    reader = Peer(hub, "r")
+    reader.send(Subscribe("d"))
+    drain(hub, store)
+    assert builds.pending == []  # not waiting for the worker to start
+    [given] = threads.finish()
+    assert given.snapshot == snapshot and given.changes == tuple(batches)
+    assert loads.kinds == [False]
+    assert any(isinstance(e, Subscribed) for e in reader.received())
+    # Then compacted through the worker (which that starts): the next load is tagged.
+    [(base, taken, key, base_tag, _)] = builds.pending
+    assert (base, taken, key, base_tag) == (snapshot, batches, KEY, None)
+    builds.finish()
+    assert drain(hub, store) == ["Compact"]
+    stored = store.load("d")
+    assert stored is not None and stored.changes == () and stored.tag is not None
+    assert LoggedDocument.restore(stored, key=KEY).loaded == "tagged"
+    assert LoggedDocument.restore(stored).doc.to_json() == doc.to_json()
     store.close()
 
 

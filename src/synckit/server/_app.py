@@ -224,7 +224,7 @@ class SyncServer:
         #: the application decides, and publishes its changes on ``access_feed`` itself).
         self.access_rules = AccessRules(self.access_feed) if authorize is None else None
         #: Where large documents are snapshotted and decoded (None: on the loop).
-        self.offloader = Offloader() if offload else None
+        self.offloader = offloader = Offloader() if offload else None
         self.hub = Hub(
             limits=limits,
             authenticate=authenticate,
@@ -232,8 +232,9 @@ class SyncServer:
             wake_io=self._io_wake.set,
             observer=self.metrics,
             wake_presence=self._presence_wake.set,
-            offload=None if self.offloader is None else self.offloader.snapshot,
-            offload_load=None if self.offloader is None else self.offloader.restore,
+            offload=None if offloader is None else offloader.snapshot,
+            offload_load=None if offloader is None else offloader.restore,
+            offload_ready=None if offloader is None else lambda: offloader.ready,
         )
         self.metrics.hub = self.hub
         if isinstance(snapshot_key, bytes | bytearray):

@@ -195,6 +195,10 @@ class Hub:
         offload_load: rebuilds a document read from storage of ``limits.offload_bytes`` or
             more elsewhere (:data:`OffloadLoad`), the room's subscribers waiting on that one
             load; None: at once.
+        offload_ready: whether ``offload`` runs at once (its worker is up); while it does
+            not, a large document without a verified tag is loaded by ``offload_load`` and
+            then compacted through ``offload`` (so that the next load is tagged), instead of
+            waiting for the worker to start. None: always.
         snapshot_key: see :attr:`snapshot_key`. None: the ``store``'s own
             (``store.snapshot_key()``) when it has one, else none (a server sets it later).
     """
@@ -213,6 +217,7 @@ class Hub:
         wake_presence: Callable[[], None] | None = None,
         offload: Offload | None = None,
         offload_load: OffloadLoad | None = None,
+        offload_ready: Callable[[], bool] | None = None,
         snapshot_key: SnapshotKey | None = None,
     ) -> None:
         self.store = store
@@ -233,6 +238,7 @@ class Hub:
             offload_bytes=limits.offload_bytes,
         )
         self._offload_load = offload_load
+        self._offload_ready = offload_ready
         if snapshot_key is None and store is not None:
             secret = getattr(store, "snapshot_key", None)
             if secret is not None:
@@ -945,12 +951,30 @@ class Hub:
             # Events for the room keep queuing in it until the document is here.
             key, offload = self.snapshot_key, self.rooms.offload
             if offload is not None and key is not None and not _tagged_alone(result, key):
-                # The checks of an untagged snapshot and the batches after it, in the worker:
-                # here only its tagged snapshot is decoded, then stored in their place.
-                def built(snapshot: tuple[bytes, bytes | None] | Exception) -> None:
-                    self._built_for_load(room, result, snapshot)
+                ready = self._offload_ready
+                if ready is None or ready():
+                    # The checks of an untagged snapshot and the batches after it, in the
+                    # worker: here only its tagged snapshot is decoded, then stored in their
+                    # place.
+                    def built(snapshot: tuple[bytes, bytes | None] | Exception) -> None:
+                        self._built_for_load(room, result, snapshot)
 
-                offload(result.snapshot, list(result.changes), key, result.tag, built)
+                    offload(result.snapshot, list(result.changes), key, result.tag, built)
+                    return
+
+                # The worker is not up yet: decoded (with every check) in the thread, then
+                # compacted through the worker, which starts it, so that the next load is
+                # tagged.
+                def loaded(logged: LoggedDocument | Exception) -> None:
+                    self._restored(room, logged)
+                    if (
+                        isinstance(logged, LoggedDocument)
+                        and room.logged is logged
+                        and not logged.compacting
+                    ):
+                        self.rooms.compact(room.doc_id, logged)
+
+                offload_load(result, track, key, loaded)
                 return
             offload_load(result, track, key, lambda logged: self._restored(room, logged))
             return

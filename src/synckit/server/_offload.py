@@ -61,11 +61,18 @@ class Offloader:
         workers: worker processes building snapshots.
     """
 
-    __slots__ = ("_pool", "workers")
+    __slots__ = ("_pool", "_ready", "workers")
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        """Whether the worker process is up: a build has come back from it (the first one
+        also waits for the process to start and import SyncKit, about a second)."""
+        return self._ready
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -99,6 +106,7 @@ class Offloader:
 
         def done(f: asyncio.Future[tuple[bytes, bytes | None]]) -> None:
             result = _outcome(f, "building a snapshot")  # type: ignore[arg-type]
+            self._ready = self._ready or isinstance(result, tuple)
             if isinstance(result, tuple):
                 snapshot, tag = result
                 then((snapshot, tag))
@@ -134,5 +142,6 @@ class Offloader:
         """Stop the worker process (snapshots being built are dropped: the logs hold every
         batch still)."""
         pool, self._pool = self._pool, None
+        self._ready = False
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
