@@ -117,10 +117,29 @@ if __name__ == "__main__":
 """
 
 
-def token(sub: str) -> str:
+def token(sub: str, admin: bool = False) -> str:
     now = int(time.time())
-    claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": {"docs": {"*": "write"}}}
+    grants: dict[str, Any] = {"docs": {"*": "write"}}
+    if admin:
+        grants["admin"] = True
+    claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": grants}
     return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def snapshot_loads(url: str) -> str:
+    """The server's ``synckit_snapshot_loads_total`` counts, as "tagged N, full M" (empty
+    for a server without them)."""
+    headers = {"authorization": f"Bearer {token('bench-admin', admin=True)}"}
+    try:
+        text = httpx.get(url + "/metrics", headers=headers, timeout=10).text
+    except httpx.HTTPError:
+        return ""
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("synckit_snapshot_loads_total{"):
+            kind = line.split('"')[1]
+            counts[kind] = int(float(line.rsplit(" ", 1)[1]))
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items(), reverse=True))
 
 
 def make_big(data: Path, chars: int) -> bytes:
@@ -371,10 +390,11 @@ async def scenario_loads(srv: Server, clients: int, seconds: float) -> dict[str,
     for c in editors:
         await c.ws.close()
     rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
-    figs = summary(rtts, srv.stalls(start, end))
+    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
     times.sort()
     figs["loads"] = len(times)
     figs["load_p50_ms"] = round(times[len(times) // 2] * 1000, 1) if times else 0.0
+    figs["snapshot_loads"] = snapshot_loads(srv.url)
     return {"loads": figs}
 
 
@@ -417,6 +437,8 @@ def main() -> None:
                 extra = f"load {figs['load_ms']} ms"
             elif window == "loads":
                 extra = f"{figs['loads']} loads, p50 {figs['load_p50_ms']} ms"
+                if figs["snapshot_loads"]:
+                    extra += f" ({figs['snapshot_loads']})"
             else:
                 extra = f"{figs['writer_pushes']} pushes, {figs['compactions']} compactions"
             print(
