@@ -128,6 +128,8 @@ _MAX_CACHED_OWNERS = 100_000
 _MAX_CACHED_DELETED = 100_000
 # How soon a client may push again to a document whose deletion is being committed.
 _DELETING_RETRY_MS = 1000
+#: When a client may push again after too many pushes waited for a document's compaction.
+_HELD_RETRY_MS = 500
 
 
 def _tagged_alone(stored: StoredDoc, key: SnapshotKey) -> bool:
@@ -237,6 +239,7 @@ class Hub:
             offload=offload,
             offload_bytes=limits.offload_bytes,
         )
+        self.rooms.on_settled = self._release_held
         self._offload_load = offload_load
         self._offload_ready = offload_ready
         if snapshot_key is None and store is not None:
@@ -642,7 +645,11 @@ class Hub:
             )
             return
         try:
-            since = VersionVector.decode(sub.version) if sub.version else VersionVector()
+            since = (
+                VersionVector.decode(sub.version, max_entries=self.limits.max_version_entries)
+                if sub.version
+                else VersionVector()
+            )
         except DecodeError as exc:
             conn.send(Error(ErrorCode.BAD_CHANGES, f"Subscribe: {exc}", doc_id=doc_id))
             return
@@ -752,6 +759,53 @@ class Hub:
             return
         self._commit(conn, room, room.logged, push)
 
+    def _hold(self, conn: Connection, room: Room, push: Push, times: int) -> None:
+        """Keep ``push`` until the compaction of ``room``'s document in flight is done (a
+        bounded number of them); the pushes after it wait too, so that each connection's
+        pushes still commit in the order sent."""
+        if len(room.held) >= self.limits.max_load_waiters:
+            conn.send(
+                Error(
+                    ErrorCode.DOC_TOO_LARGE,
+                    f"document {room.doc_id!r} is at its size limit while it is compacted and "
+                    f"{len(room.held)} pushes already wait for that; try again",
+                    retryable=True,
+                    doc_id=room.doc_id,
+                    batch_id=push.batch_id,
+                    retry_after_ms=_HELD_RETRY_MS,
+                )
+            )
+            return
+        room.held.append((conn, push, times))
+
+    def _release_held(self, doc_id: str) -> None:
+        """A compaction of ``doc_id`` ended: commit the pushes held for it, in order (one
+        found over the limit again waits for the next compaction, at most once more)."""
+        room = self.rooms.get(doc_id)
+        if room is None or not room.held:
+            return
+        held, room.held = room.held, []
+        for conn, push, times in held:
+            if conn.closed:
+                continue
+            logged = room.logged
+            if room.held or logged is None:
+                room.held.append((conn, push, times))
+            elif conn.id not in room.subscribers:
+                conn.send(
+                    Error(
+                        ErrorCode.INTERNAL,
+                        f"document {doc_id!r} was left before this push was stored; "
+                        "subscribe again",
+                        retryable=True,
+                        doc_id=doc_id,
+                        batch_id=push.batch_id,
+                    )
+                )
+            else:
+                self._commit(conn, room, logged, push, times)
+        self.rooms.close_if_unused(room, self._monotonic())
+
     def _wait_for_load(self, conn: Connection, room: Room, event: Subscribe | Push) -> bool:
         """Hold ``event`` until the room's document is loaded (a bounded number of them);
         False when it was refused instead."""
@@ -770,14 +824,29 @@ class Hub:
         room.queued.append((conn, event))
         return True
 
-    def _commit(self, conn: Connection, room: Room, logged: LoggedDocument, push: Push) -> None:
+    def _commit(
+        self, conn: Connection, room: Room, logged: LoggedDocument, push: Push, held: int = 0
+    ) -> None:
         """Merge a push into the room and queue what is new for storage; the ack (and the
-        broadcast) follow once storage has it. A refused push changes nothing."""
+        broadcast) follow once storage has it. A refused push changes nothing. ``held``: how
+        often the push waited for a compaction already."""
         doc_id, batch, changes = push.doc_id, push.batch_id, push.changes
+        if room.held:  # earlier pushes wait for a compaction: this one comes after them
+            self._hold(conn, room, push, held)
+            return
         observer, taken = self._observer, self._monotonic()
         self.rooms.touch(room)
         size_limit = self.limits.max_doc_bytes
         if logged.size + len(changes) > size_limit:
+            # The size counts the log: the last snapshot and every batch since. When batches
+            # are there, a compaction folds them into a snapshot that may be far smaller (a
+            # value replaced a hundred times is stored once): the push waits for it rather
+            # than being refused for how far behind compaction happens to be.
+            if held < 2 and (logged.compacting or logged.log_count):
+                if not logged.compacting:
+                    self.rooms.compact(doc_id, logged)
+                self._hold(conn, room, push, held + 1)
+                return
             conn.send(
                 Error(
                     ErrorCode.DOC_TOO_LARGE,
