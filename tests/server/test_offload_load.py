@@ -74,10 +74,12 @@ class Loads(HubObserver):
         self.kinds.append(tagged)
 
 
-def _stored(path: Path, snapshot: bytes, batches: list[bytes], tag: bytes | None = None) -> None:
+def _stored(
+    path: Path, snapshot: bytes, batches: list[bytes], tag: bytes | None = None, doc_id: str = "d"
+) -> None:
     store = SQLiteStore(path, durability="process")
-    store.compact("d", snapshot, 0, tag)
-    store.append_many([("d", b) for b in batches])
+    store.compact(doc_id, snapshot, 0, tag)
+    store.append_many([(doc_id, b) for b in batches])
     store.close()
 
 
@@ -262,7 +264,8 @@ async def test_a_real_server_loads_an_untagged_document_through_its_worker(
     data = tmp_path / "d"
     data.mkdir()
     doc, snapshot, batches = _big()
-    _stored(data / "synckit.db", snapshot, batches)  # untagged, as an earlier release left it
+    for doc_id in ("d", "e"):  # untagged, as an earlier release left them
+        _stored(data / "synckit.db", snapshot, batches, doc_id=doc_id)
     config = tmp_path / "synckit.toml"
     config.write_text("[limits]\noffload_bytes = 1000\n")
     proc = ServerProcess(data, free_port(), ["--config", str(config)]).start()
@@ -271,17 +274,26 @@ async def test_a_real_server_loads_an_untagged_document_through_its_worker(
             mine = await client.open("d")
             await eventually(lambda: mine.to_json() == doc.to_json(), what="loaded")
 
-            def retagged() -> bool:
+            def retagged(doc_id: str) -> bool:
                 # While it runs: what the worker built replaced the snapshot and the batches.
                 db = sqlite3.connect(f"{(data / 'synckit.db').as_uri()}?mode=ro", uri=True)
                 try:
-                    (tag,) = db.execute("SELECT tag FROM snapshots WHERE doc_id = 'd'").fetchone()
-                    (left,) = db.execute("SELECT count(*) FROM changes").fetchone()
+                    (tag,) = db.execute(
+                        "SELECT tag FROM snapshots WHERE doc_id = ?", (doc_id,)
+                    ).fetchone()
+                    (left,) = db.execute(
+                        "SELECT count(*) FROM changes WHERE doc_id = ?", (doc_id,)
+                    ).fetchone()
                 finally:
                     db.close()
                 return tag is not None and left == 0
 
-            await eventually(retagged, what="the loaded document stored tagged")
+            # The first: decoded in the thread while the worker starts, then compacted by it.
+            await eventually(lambda: retagged("d"), what="d stored tagged")
+            # The second, with the worker up: checked and rebuilt there, decoded tagged.
+            other = await client.open("e")
+            await eventually(lambda: other.to_json() == doc.to_json(), what="e loaded")
+            await eventually(lambda: retagged("e"), what="e stored tagged")
             mine.set("after", 1)
             await client.wait_synced(timeout=20)
             expected = mine.to_json()
