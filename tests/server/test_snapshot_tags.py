@@ -14,6 +14,7 @@ from peer import Peer
 from synckit import Document, SnapshotKey
 from synckit._logged import LoggedDocument
 from synckit._storage import SCHEMA_VERSION, StoredDoc
+from synckit.errors import StorageError
 from synckit.protocol import Error, ErrorCode, Subscribe, Subscribed
 from synckit.server import Hub, Limits, MemoryStore, SQLiteStore
 from synckit.server._metrics import Metrics
@@ -222,3 +223,27 @@ def test_the_metrics_count_snapshot_loads_by_kind() -> None:
     text = metrics.exposition().decode()
     assert 'synckit_snapshot_loads_total{checks="tagged"} 2.0' in text
     assert 'synckit_snapshot_loads_total{checks="full"} 1.0' in text
+
+
+class _NoKeyStore(MemoryStore):
+    def snapshot_key(self) -> bytes:
+        raise StorageError("the secrets table is gone")
+
+
+async def test_the_server_takes_the_configured_key_else_the_stores_else_a_random_one() -> None:
+    from synckit.server import SyncServer
+
+    memory = MemoryStore()
+    server = SyncServer(memory)
+    await server.start()
+    assert server.hub.snapshot_key == SnapshotKey(memory.snapshot_key())
+    await server.aclose()
+    configured = SyncServer(MemoryStore(), snapshot_key=b"configured secret of 32 bytes..!")
+    await configured.start()
+    assert configured.hub.snapshot_key == SnapshotKey(b"configured secret of 32 bytes..!")
+    await configured.aclose()
+    failing = SyncServer(_NoKeyStore())  # correct without the store's key, only slower later
+    await failing.start()
+    key = failing.hub.snapshot_key
+    assert key is not None and key.secret != b""
+    await failing.aclose()
