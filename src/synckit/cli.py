@@ -553,25 +553,20 @@ def _serve(settings: Mapping[str, Any]) -> int:
             f"synckit: JWT required ({', '.join(verifier.algorithms)})",
             flush=True,
         )
-    if settings["offload"]:
-        print(
-            f"synckit: offload on: documents of {limits.offload_bytes} bytes or more are "
-            "snapshotted in a worker process and loaded off the event loop",
-            flush=True,
-        )
-    else:
-        print(
-            "synckit: offload off: every document is snapshotted and loaded on the event loop",
-            flush=True,
-        )
-    where_key = "configured" if key_given else "kept in the database"
-    print(f"synckit: snapshot key {where_key}", flush=True)
     if metrics_sock is not None:
         print(
             f"synckit: metrics without authentication on {base_url(metrics_sock)}/metrics "
             "(keep that address private)",
             flush=True,
         )
+    offload = (
+        f"offload on (documents of {limits.offload_bytes} bytes or more are snapshotted and "
+        "loaded off the event loop)"
+        if settings["offload"]
+        else "offload off (every document is snapshotted and loaded on the event loop)"
+    )
+    where_key = "configured" if key_given else "kept in the database"
+    print(f"synckit: {offload}; snapshot key {where_key}", flush=True)
     _log_to_stderr(settings["log_level"], settings["log_format"])
     # Server.run picks uvloop when it is installed (uvicorn[standard]).
     try:
