@@ -25,7 +25,13 @@ Figures per window: the 100 clients' edit round-trip (p50, p99, max, ms) and the
 ``offload=False`` (everything on the event loop: the behaviour before) and then with
 ``offload=True`` (the default), and prints both.
 
-Run: ``python benchmarks/bench_stall.py [--compare] [--clients 100] [--seconds 10]
+``--loads`` measures repeated loads instead: with ``room_linger`` 0, one client after another
+subscribes to ``big`` at its version and leaves for ``--seconds``, so every subscribe reads and
+decodes it again (the first load of an untagged snapshot goes through the worker, which stores
+it tagged; the later ones decode the tagged snapshot by the fast path); the figures are the
+editors' round-trips and the loop's stalls over that window, and the loads' count and median.
+
+Run: ``python benchmarks/bench_stall.py [--compare] [--loads] [--clients 100] [--seconds 10]
 [--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared
 machine: compare the two rows of one run.
 """
@@ -66,7 +72,7 @@ from synckit.server import JwtVerifier, Limits, create_app
 from synckit.server._run import base_url, bind, uvicorn_config
 
 data, secret, offload, probe_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
-compact_every = int(sys.argv[5])
+compact_every, linger = int(sys.argv[5]), float(sys.argv[6])
 # Without offload=True the server of an older checkout (--src) is measured as it is.
 kwargs = {} if offload else {"offload": False}
 app = create_app(
@@ -78,6 +84,7 @@ app = create_app(
         push_bytes_per_second=64 << 20,
         push_burst_bytes=64 << 20,
         compact_every=compact_every,
+        room_linger=linger,
     ),
     **kwargs,
 )
@@ -110,10 +117,29 @@ if __name__ == "__main__":
 """
 
 
-def token(sub: str) -> str:
+def token(sub: str, admin: bool = False) -> str:
     now = int(time.time())
-    claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": {"docs": {"*": "write"}}}
+    grants: dict[str, Any] = {"docs": {"*": "write"}}
+    if admin:
+        grants["admin"] = True
+    claims = {"sub": sub, "iat": now, "exp": now + 3600, "synckit": grants}
     return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def snapshot_loads(url: str) -> str:
+    """The server's ``synckit_snapshot_loads_total`` counts, as "tagged N, full M" (empty
+    for a server without them)."""
+    headers = {"authorization": f"Bearer {token('bench-admin', admin=True)}"}
+    try:
+        text = httpx.get(url + "/metrics", headers=headers, timeout=10).text
+    except httpx.HTTPError:
+        return ""
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("synckit_snapshot_loads_total{"):
+            kind = line.split('"')[1]
+            counts[kind] = int(float(line.rsplit(" ", 1)[1]))
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items(), reverse=True))
 
 
 def make_big(data: Path, chars: int) -> bytes:
@@ -134,7 +160,9 @@ def make_big(data: Path, chars: int) -> bytes:
 
 
 class Server:
-    def __init__(self, data: Path, src: Path, offload: bool, compact_every: int) -> None:
+    def __init__(
+        self, data: Path, src: Path, offload: bool, compact_every: int, linger: float
+    ) -> None:
         self.probe_file = data / "probe.json"
         self.big_version = b""
         env = dict(os.environ, PYTHONPATH=str(src))
@@ -142,6 +170,7 @@ class Server:
             [
                 *(sys.executable, "-c", _CHILD, str(data), SECRET),
                 *("1" if offload else "0", str(self.probe_file), str(compact_every)),
+                str(linger),
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -173,10 +202,12 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(src: Path, chars: int, offload: bool, compact_every: int) -> Iterator[Server]:
+def server(
+    src: Path, chars: int, offload: bool, compact_every: int, linger: float = 30.0
+) -> Iterator[Server]:
     with tempfile.TemporaryDirectory() as tmp:
         version = make_big(Path(tmp), chars)
-        srv = Server(Path(tmp), src, offload, compact_every)
+        srv = Server(Path(tmp), src, offload, compact_every, linger)
         srv.big_version = version
         try:
             yield srv
@@ -323,7 +354,54 @@ async def scenario(srv: Server, clients: int, seconds: float, compact_every: int
     return {"load": load, "compaction": busy}
 
 
+async def scenario_loads(srv: Server, clients: int, seconds: float) -> dict[str, Any]:
+    """``--loads``: the editors as in :func:`scenario`, while one client after another opens
+    ``big`` (at the version it has) and leaves, for ``seconds``: with ``room_linger`` 0 the
+    room closes each time, so every subscribe reads and decodes ``big`` again."""
+    rng = random.Random(1)
+    editors = []
+    for first in range(0, clients, 25):
+        editors += await asyncio.gather(
+            *(
+                connect(srv.url, f"edit-{i}", "small")
+                for i in range(first, min(clients, first + 25))
+            )
+        )
+    readers = [asyncio.create_task(c.read()) for c in editors]
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(editor(c, stop, rng)) for c in editors]
+    await asyncio.sleep(5)  # warm-up
+
+    start = time.time()
+    times: list[float] = []
+    while time.time() - start < seconds:
+        t = time.perf_counter()
+        loader = await connect(srv.url, f"loader-{len(times)}", "big", srv.big_version)
+        times.append(time.perf_counter() - t)
+        await loader.ws.close()
+        await asyncio.sleep(0.05)  # the server sees the close and drops the room
+    end = time.time()
+    stop.set()
+    await asyncio.gather(*loops)
+    await asyncio.sleep(1.5)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    for c in editors:
+        await c.ws.close()
+    rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
+    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
+    times.sort()
+    figs["loads"] = len(times)
+    figs["load_p50_ms"] = round(times[len(times) // 2] * 1000, 1) if times else 0.0
+    figs["snapshot_loads"] = snapshot_loads(srv.url)
+    return {"loads": figs}
+
+
 def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
+    if args.loads:
+        with server(args.src, args.chars, offload, args.compact_every, linger=0.0) as srv:
+            return asyncio.run(scenario_loads(srv, args.clients, args.seconds))
     with server(args.src, args.chars, offload, args.compact_every) as srv:
         return asyncio.run(scenario(srv, args.clients, args.seconds, args.compact_every))
 
@@ -337,6 +415,9 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=40000, help="inserts building big")
     parser.add_argument("--compact-every", type=int, default=32, help="Limits.compact_every")
     parser.add_argument("--src", type=Path, default=SRC)
+    parser.add_argument(
+        "--loads", action="store_true", help="repeated loads of big instead of compactions"
+    )
     args = parser.parse_args()
     modes = [False, True] if args.compare else [not args.off]
     rows = {}
@@ -352,11 +433,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for name, row in rows.items():
         for window, figs in row.items():
-            extra = (
-                f"load {figs['load_ms']} ms"
-                if window == "load"
-                else f"{figs['writer_pushes']} pushes, {figs['compactions']} compactions"
-            )
+            if window == "load":
+                extra = f"load {figs['load_ms']} ms"
+            elif window == "loads":
+                extra = f"{figs['loads']} loads, p50 {figs['load_p50_ms']} ms"
+                if figs["snapshot_loads"]:
+                    extra += f" ({figs['snapshot_loads']})"
+            else:
+                extra = f"{figs['writer_pushes']} pushes, {figs['compactions']} compactions"
             print(
                 f"| {name} | {window} | {figs['edits']} | {figs['p50_ms']} | {figs['p99_ms']} "
                 f"| {figs['max_ms']} | {figs['stall_p99_ms']} | {figs['stall_max_ms']} "

@@ -12,25 +12,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from synckit._storage import StoredDoc
-from synckit.core import Document
+from synckit.core import Document, SnapshotKey
 
 __all__ = ["LoggedDocument", "build_snapshot"]
 
 
-def build_snapshot(base: bytes | None, batches: list[bytes]) -> bytes:
-    """The snapshot of the document ``base`` holds with ``batches`` applied in order: what a
-    server computes away from its event loop (in a worker process) to compact a large
-    document at the version it had when the batches were taken.
+def build_snapshot(
+    base: bytes | None,
+    batches: list[bytes],
+    key: SnapshotKey | None = None,
+    base_tag: bytes | None = None,
+) -> tuple[bytes, bytes | None]:
+    """The snapshot of the document ``base`` holds with ``batches`` applied in order, and its
+    tag under ``key`` (None without one): what a server computes away from its event loop
+    (in a worker process) to compact a large document at the version it had when the
+    batches were taken. ``base_tag``: the tag stored beside ``base`` (see
+    :meth:`LoggedDocument.restore`).
 
     Raises:
         DecodeError: the bytes do not decode.
     """
-    doc = Document.load(base) if base else Document()
+    doc = _load(base, None, None, key, base_tag) if base else Document()
     for batch in batches:
         doc.apply(batch)
-    return doc.save()
+    snapshot = doc.save()
+    return snapshot, None if key is None else key.tag(snapshot)
+
+
+def _load(
+    data: bytes,
+    client_id: str | None,
+    clock: Callable[[], int] | None,
+    key: SnapshotKey | None,
+    tag: bytes | None,
+) -> Document:
+    """``Document.load`` of ``data``, with ``key`` and ``tag`` only when both are given."""
+    if key is None or tag is None:
+        return Document.load(data, client_id, clock=clock)
+    return Document.load(data, client_id, clock=clock, key=key, tag=tag)
 
 
 @dataclass(slots=True)
@@ -54,6 +76,12 @@ class LoggedDocument:
     #: The document in memory got ahead of storage (a commit of it failed) and is dropped:
     #: a compaction of it still in flight must not be written.
     abandoned: bool = False
+    #: The tag stored beside :attr:`base` (None: none, or not tracking).
+    base_tag: bytes | None = None
+    #: How :meth:`restore` loaded the stored snapshot: ``"tagged"`` (its tag verified under
+    #: the key: the checks only a hostile author needs were skipped), ``"checked"`` (every
+    #: check ran: no key, no tag, or a tag that did not verify), or None (no snapshot).
+    loaded: Literal["tagged", "checked"] | None = None
 
     @classmethod
     def restore(
@@ -63,29 +91,40 @@ class LoggedDocument:
         *,
         clock: Callable[[], int] | None = None,
         track: bool = False,
+        key: SnapshotKey | None = None,
     ) -> LoggedDocument:
         """The document a log holds (a new one when ``stored`` is None). ``track``: keep the
-        bytes it was rebuilt from and every later batch (see :attr:`since`).
+        bytes it was rebuilt from and every later batch (see :attr:`since`). ``key``: the
+        :class:`SnapshotKey` the snapshot's stored tag is checked against (see
+        :attr:`loaded`); a tag that does not verify only means every check runs.
 
         Raises:
             DecodeError: the log holds bytes that do not decode.
         """
         if stored is None:
             return cls(Document(client_id, clock=clock), since=[] if track else None)
+        loaded: Literal["tagged", "checked"] | None = None
+        tag = stored.tag
         if stored.snapshot:
-            doc = Document.load(stored.snapshot, client_id, clock=clock)
+            # Checked here too (a keyed hash: well under a millisecond per megabyte) only to
+            # say which way it loaded; Document.load decides for itself.
+            trusted = key is not None and tag is not None and key.verify(stored.snapshot, tag)
+            loaded = "tagged" if trusted else "checked"
+            doc = _load(stored.snapshot, client_id, clock, key, tag if trusted else None)
         else:
             doc = Document(client_id, clock=clock)
         for batch in stored.changes:
             doc.apply(batch)
         if not track:
-            return cls(doc, len(stored.changes), stored.size)
+            return cls(doc, len(stored.changes), stored.size, loaded=loaded)
         return cls(
             doc,
             len(stored.changes),
             stored.size,
             base=stored.snapshot or None,
             since=list(stored.changes),
+            base_tag=tag if stored.snapshot else None,
+            loaded=loaded,
         )
 
     def appended(self, nbytes: int, data: bytes = b"") -> None:
@@ -103,9 +142,9 @@ class LoggedDocument:
 
     def snapshot_source(self) -> tuple[bytes | None, list[bytes], int, int]:
         """What :func:`build_snapshot` needs to snapshot the document as it is now (its base
-        and the batches since), with the batches covered and the size counted now, as
-        :meth:`snapshot` gives them. Tracking must be on. ``len`` of the batches is the
-        ``taken`` to give :meth:`compacted`."""
+        and the batches since; :attr:`base_tag` is the base's tag), with the batches covered
+        and the size counted now, as :meth:`snapshot` gives them. Tracking must be on.
+        ``len`` of the batches is the ``taken`` to give :meth:`compacted`."""
         self.compacting = True
         return self.base, list(self.since or ()), self.log_count, self.size
 
@@ -121,12 +160,21 @@ class LoggedDocument:
         self.compacting = True
         return self.doc.save(), self.log_count, self.size
 
-    def compacted(self, snapshot: bytes, covered: int, size_then: int, taken: int = 0) -> None:
-        """The log replaced its first ``covered`` batches by ``snapshot``, which holds the
-        first ``taken`` of the tracked batches (those merged later stay tracked)."""
+    def compacted(
+        self,
+        snapshot: bytes,
+        covered: int,
+        size_then: int,
+        taken: int = 0,
+        tag: bytes | None = None,
+    ) -> None:
+        """The log replaced its first ``covered`` batches by ``snapshot`` (``tag`` stored
+        beside it), which holds the first ``taken`` of the tracked batches (those merged later
+        stay tracked)."""
         self.compacting = False
         if self.since is not None:
             self.base = snapshot
+            self.base_tag = tag
             del self.since[:taken]
         self.log_count -= covered
         self.size = len(snapshot) + (self.size - size_then)

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from synckit.errors import InvalidValueError, StorageError
 
@@ -33,11 +33,17 @@ class StoredDoc:
 
     ``deleted``: the document was deleted for good (a server store keeps a tombstone; it then
     holds no snapshot and no batches).
+
+    ``tag``: what was stored beside the snapshot when it was written: a server's
+    :class:`~synckit.core.SnapshotKey` tag of it (the snapshot then loads faster when the tag
+    verifies under that key; any other tag, or none, means every check runs). Never a reason to
+    trust the bytes by itself.
     """
 
     snapshot: bytes | None
     changes: tuple[bytes, ...]
     deleted: bool = False
+    tag: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -74,8 +80,9 @@ class DocLog(Protocol):
         """
         ...
 
-    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
-        """Replace the snapshot and the first ``covered`` log batches by ``snapshot``.
+    def compact(self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None) -> None:
+        """Replace the snapshot and the first ``covered`` log batches by ``snapshot``, with
+        ``tag`` kept beside it (see :attr:`StoredDoc.tag`; None: none).
 
         Batches appended after those ``covered`` stay. Atomic: on StorageError nothing changed.
         """
@@ -98,13 +105,17 @@ class MemoryDocLog:
     the same log keeps exactly what was committed.
     """
 
+    #: :meth:`compact` keeps a tag beside each snapshot.
+    keeps_tags: ClassVar[bool] = True
     _docs: dict[str, tuple[bytes | None, list[bytes]]] = field(default_factory=dict)
+    #: Document id -> the tag kept beside its snapshot.
+    _tags: dict[str, bytes] = field(default_factory=dict)
 
     def load(self, doc_id: str) -> StoredDoc | None:
         held = self._docs.get(doc_id)
         if held is None:
             return None
-        return StoredDoc(held[0], tuple(held[1]))
+        return StoredDoc(held[0], tuple(held[1]), tag=self._tags.get(doc_id))
 
     def append(self, doc_id: str, changes: bytes) -> None:
         self._docs.setdefault(doc_id, (None, []))[1].append(bytes(changes))
@@ -113,9 +124,13 @@ class MemoryDocLog:
         for doc_id, changes in batches:
             self.append(doc_id, changes)
 
-    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+    def compact(self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None) -> None:
         _, log = self._docs.get(doc_id, (None, []))
         self._docs[doc_id] = (bytes(snapshot), log[covered:])
+        if tag is None:
+            self._tags.pop(doc_id, None)
+        else:
+            self._tags[doc_id] = bytes(tag)
 
     def doc_ids(self) -> list[str]:
         return sorted(self._docs)
@@ -127,7 +142,8 @@ class MemoryDocLog:
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
     doc_id TEXT PRIMARY KEY,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    tag BLOB
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -137,9 +153,46 @@ CREATE TABLE IF NOT EXISTS changes (
 CREATE INDEX IF NOT EXISTS changes_by_doc ON changes (doc_id, id);
 """
 
+#: The schema version this code writes (SQLite's ``user_version``): 0, files made before
+#: versions were kept; 1, ``snapshots.tag`` (:attr:`StoredDoc.tag`).
+SCHEMA_VERSION = 1
+
 # How long an exclusive opener waits for the lock: another process holding it keeps it until
 # it closes, so waiting longer than a moment only delays the error.
 _EXCLUSIVE_TIMEOUT = 0.2
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a file of an older schema up to :data:`SCHEMA_VERSION`, in one transaction
+    (another opener of the same file waits for it, then finds nothing to do). A file of a
+    newer version is left as it is: its additions are columns this code does not read."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version < 1:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(snapshots)")}
+            if "tag" not in columns:  # a file of before version 1: its snapshots untagged
+                db.execute("ALTER TABLE snapshots ADD COLUMN tag BLOB")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _stored(row: tuple[object, ...] | None, log: list[tuple[object, ...]]) -> StoredDoc | None:
+    """The StoredDoc of a ``snapshots`` row (data, tag) and the ``changes`` rows (data)."""
+    if row is None and not log:
+        return None
+    changes = tuple(bytes(r[0]) for r in log)  # type: ignore[call-overload]
+    if row is None:
+        return StoredDoc(None, changes)
+    tag = None if row[1] is None else bytes(row[1])  # type: ignore[call-overload]
+    return StoredDoc(bytes(row[0]), changes, tag=tag)  # type: ignore[call-overload]
 
 
 class SQLiteDocLog:
@@ -161,6 +214,9 @@ class SQLiteDocLog:
     """
 
     __slots__ = ("_db", "path")
+
+    #: :meth:`compact` keeps a tag beside each snapshot.
+    keeps_tags: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -189,6 +245,7 @@ class SQLiteDocLog:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={synchronous}")
             db.executescript(_SCHEMA + schema)
+            _migrate(db)
             if exclusive:
                 # Take the exclusive lock now, and keep it until close.
                 db.execute("BEGIN IMMEDIATE")
@@ -203,16 +260,14 @@ class SQLiteDocLog:
     def load(self, doc_id: str) -> StoredDoc | None:
         try:
             row = self._db.execute(
-                "SELECT data FROM snapshots WHERE doc_id = ?", (doc_id,)
+                "SELECT data, tag FROM snapshots WHERE doc_id = ?", (doc_id,)
             ).fetchone()
             log = self._db.execute(
                 "SELECT data FROM changes WHERE doc_id = ? ORDER BY id", (doc_id,)
             ).fetchall()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
-        if row is None and not log:
-            return None
-        return StoredDoc(None if row is None else bytes(row[0]), tuple(bytes(r[0]) for r in log))
+        return _stored(row, log)
 
     def load_isolated(self, doc_id: str) -> StoredDoc | None:
         """:meth:`load` on a read-only connection of its own, in one read transaction: safe
@@ -224,7 +279,9 @@ class SQLiteDocLog:
             raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
         try:
             db.execute("BEGIN")
-            row = db.execute("SELECT data FROM snapshots WHERE doc_id = ?", (doc_id,)).fetchone()
+            row = db.execute(
+                "SELECT data, tag FROM snapshots WHERE doc_id = ?", (doc_id,)
+            ).fetchone()
             log = db.execute(
                 "SELECT data FROM changes WHERE doc_id = ? ORDER BY id", (doc_id,)
             ).fetchall()
@@ -233,9 +290,7 @@ class SQLiteDocLog:
             raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
         finally:
             db.close()
-        if row is None and not log:
-            return None
-        return StoredDoc(None if row is None else bytes(row[0]), tuple(bytes(r[0]) for r in log))
+        return _stored(row, log)
 
     def append(self, doc_id: str, changes: bytes) -> None:
         try:
@@ -264,7 +319,7 @@ class SQLiteDocLog:
                 f"cannot commit changes to {', '.join(map(repr, docs))}: {exc}"
             ) from exc
 
-    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+    def compact(self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None) -> None:
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -278,8 +333,8 @@ class SQLiteDocLog:
                         "DELETE FROM changes WHERE doc_id = ? AND id <= ?", (doc_id, ids[-1][0])
                     )
                 db.execute(
-                    "INSERT OR REPLACE INTO snapshots (doc_id, data) VALUES (?, ?)",
-                    (doc_id, snapshot),
+                    "INSERT OR REPLACE INTO snapshots (doc_id, data, tag) VALUES (?, ?, ?)",
+                    (doc_id, snapshot, tag),
                 )
                 db.execute("COMMIT")
             except BaseException:

@@ -46,12 +46,25 @@ is not a flag)
                                                                     main port, for admins)
 --static            SYNCKIT_STATIC           static                 (none: no files; a
                                                                     folder served at /)
+--offload,          SYNCKIT_OFFLOAD          offload                on: documents of
+--no-offload        (1/0, true/false)                               limits.offload_bytes or
+                                                                    more are snapshotted and
+                                                                    loaded off the event loop
+--snapshot-key-     SYNCKIT_SNAPSHOT_KEY_    snapshot_key_file      (none: the key kept in
+file                FILE                                            the database)
+(none: a secret     SYNCKIT_SNAPSHOT_KEY     snapshot_key           (none)
+is not a flag)
 (config only)       (none)                   [limits] table         synckit.server.Limits
 ==================  =======================  =====================  =====================
 
 With ``--database postgresql://...`` the documents live in PostgreSQL (``--data`` is then
 unused): the server applies missing schema migrations when it starts, as ``synckit migrate
 --database URL`` does.
+
+The snapshot key (at least 16 bytes of secret text) is what the server tags the snapshots it
+writes with, so that it loads them again without the checks only a hostile author needs;
+without one, a random key is made once and kept in the database (SQLite file or PostgreSQL),
+shared by every server on it (``docs/server.md``, "Snapshot key").
 
 The ``[limits]`` table sets fields of :class:`synckit.server.Limits` by name, for example
 ``max_connections_per_principal = 20`` or ``push_bytes_per_second = 262144``.
@@ -103,6 +116,9 @@ _DEFAULTS: dict[str, Any] = {
     "workers": 1,
     "catch_up_seconds": 30.0,
     "static": None,
+    "offload": True,
+    "snapshot_key_file": None,
+    "snapshot_key": None,
 }
 
 
@@ -151,6 +167,19 @@ def _parser() -> argparse.ArgumentParser:
         "--static",
         type=Path,
         help="also serve the files of this directory at / (the web examples; env SYNCKIT_STATIC)",
+    )
+    serve.add_argument(
+        "--offload",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="snapshot and load documents of limits.offload_bytes (64 KiB) or more off the "
+        "event loop, in a worker process (default on; env SYNCKIT_OFFLOAD)",
+    )
+    serve.add_argument(
+        "--snapshot-key-file",
+        type=Path,
+        help="file holding the secret the server tags its snapshots with (default: a random "
+        "one kept in the database; env SYNCKIT_SNAPSHOT_KEY_FILE)",
     )
     serve.add_argument("--jwt-secret-file", type=Path, help="file holding the HS* secret")
     serve.add_argument(
@@ -268,6 +297,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
         elif env is not None and env != "":
             if key == "insecure":
                 out[key] = env.lower() in ("1", "true", "yes")
+            elif key == "offload":
+                out[key] = _switch(key, env)
             elif key == "jwt_public_key":
                 out[key] = [p for p in env.split(os.pathsep) if p]
             else:
@@ -303,6 +334,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
             ) from None
     if isinstance(out["jwt_public_key"], str):
         out["jwt_public_key"] = [out["jwt_public_key"]]
+    if not isinstance(out["offload"], bool):
+        raise UsageError(f"offload must be true or false, got {out['offload']!r}")
     if out["durability"] not in ("full", "process"):
         raise UsageError(f"durability must be full or process, got {out['durability']!r}")
     if out["log_format"] not in ("text", "json"):
@@ -312,6 +345,36 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str,
     if isinstance(out["jwt_algorithms"], str):
         out["jwt_algorithms"] = [a.strip() for a in out["jwt_algorithms"].split(",") if a.strip()]
     return out
+
+
+def _switch(key: str, text: str) -> bool:
+    """An on/off environment variable's value."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{key} must be 1 or 0 (true or false), got {text!r}")
+
+
+def _snapshot_key(settings: Mapping[str, Any]) -> bytes | None:
+    """The configured snapshot key's secret, or None (the store's own is used)."""
+    from synckit.core._snapshot_key import MIN_SECRET
+
+    secret: str | bytes | None = settings["snapshot_key"]
+    if settings["snapshot_key_file"]:
+        try:
+            secret = Path(settings["snapshot_key_file"]).read_bytes().strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read the snapshot key file: {exc}") from None
+    if secret is None or secret == "":
+        return None
+    if not isinstance(secret, str | bytes):
+        raise UsageError("snapshot_key must be text")
+    data = secret.encode() if isinstance(secret, str) else secret
+    if len(data) < MIN_SECRET:
+        raise UsageError(f"the snapshot key must be at least {MIN_SECRET} bytes, got {len(data)}")
+    return data
 
 
 def _database_url(url: object) -> str:
@@ -429,6 +492,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
     database: str | None = settings["database"]
     verifier = _verifier(settings)
     limits = _limits(settings)
+    key_given = _snapshot_key(settings) is not None
     if verifier is None and not _is_loopback(host) and not settings["insecure"]:
         raise UsageError(
             f"refusing to serve {host} without authentication: anyone who can reach it could "
@@ -495,6 +559,14 @@ def _serve(settings: Mapping[str, Any]) -> int:
             "(keep that address private)",
             flush=True,
         )
+    offload = (
+        f"offload on (documents of {limits.offload_bytes} bytes or more are snapshotted and "
+        "loaded off the event loop)"
+        if settings["offload"]
+        else "offload off (every document is snapshotted and loaded on the event loop)"
+    )
+    where_key = "configured" if key_given else "kept in the database"
+    print(f"synckit: {offload}; snapshot key {where_key}", flush=True)
     _log_to_stderr(settings["log_level"], settings["log_format"])
     # Server.run picks uvloop when it is installed (uvicorn[standard]).
     try:
@@ -554,6 +626,8 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
         change_bus=bus,
         catch_up_seconds=settings["catch_up_seconds"],
         presence_bus=presence,
+        offload=settings["offload"],
+        snapshot_key=_snapshot_key(settings),
     )
     if settings["static"] is not None:
         _mount_static(app, Path(settings["static"]))

@@ -20,6 +20,7 @@ TABLES = {
     "access_rules",
     "views",
     "tombstones",
+    "server_secrets",
     "schema_migrations",
 }
 

@@ -180,3 +180,81 @@ def test_serve_refuses_an_unknown_durability(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "durability must be full or process" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "config", "want"),
+    [
+        ([], {}, "", True),
+        (["--no-offload"], {}, "", False),
+        (["--offload"], {"SYNCKIT_OFFLOAD": "0"}, "", True),
+        ([], {"SYNCKIT_OFFLOAD": "false"}, "", False),
+        ([], {}, "offload = false\n", False),
+        ([], {"SYNCKIT_OFFLOAD": "1"}, "offload = false\n", True),
+    ],
+)
+def test_offload_comes_from_the_flag_the_environment_then_the_config(
+    tmp_path: Path, args: list[str], env: dict[str, str], config: str, want: bool
+) -> None:
+    from synckit.cli import _parser, _settings
+
+    path = tmp_path / "c.toml"
+    path.write_text(config)
+    parsed = _parser().parse_args(["serve", "--config", str(path), *args])
+    assert _settings(parsed, env)["offload"] is want
+
+
+def test_bad_offload_and_snapshot_key_settings_are_refused(tmp_path: Path) -> None:
+    done = synckit("serve", "--data", str(tmp_path), env={"SYNCKIT_OFFLOAD": "maybe"})
+    assert done.returncode == 2 and "offload must be 1 or 0" in done.stderr
+    done = synckit("serve", "--data", str(tmp_path), env={"SYNCKIT_SNAPSHOT_KEY": "short"})
+    assert done.returncode == 2 and "snapshot key must be at least 16 bytes" in done.stderr
+    done = synckit("serve", "--data", str(tmp_path), "--snapshot-key-file", str(tmp_path / "no"))
+    assert done.returncode == 2 and "cannot read the snapshot key file" in done.stderr
+
+
+def test_the_snapshot_key_comes_from_its_file_or_the_environment(tmp_path: Path) -> None:
+    from synckit.cli import _parser, _settings, _snapshot_key
+
+    key_file = tmp_path / "key"
+    key_file.write_bytes(b"s" * 40 + b"\n")
+    parsed = _parser().parse_args(["serve", "--snapshot-key-file", str(key_file)])
+    assert _snapshot_key(_settings(parsed, {"SYNCKIT_SNAPSHOT_KEY": "e" * 20})) == b"s" * 40
+    parsed = _parser().parse_args(["serve"])
+    assert _snapshot_key(_settings(parsed, {"SYNCKIT_SNAPSHOT_KEY": "e" * 20})) == b"e" * 20
+    assert _snapshot_key(_settings(parsed, {})) is None
+
+
+def test_serve_says_whether_it_offloads_and_uses_the_key_it_is_given(tmp_path: Path) -> None:
+    import asyncio
+
+    from synckit import SnapshotKey
+    from synckit.server import SQLiteStore
+
+    key = "a configured snapshot key, 40 bytes long"
+    env = {"SYNCKIT_SNAPSHOT_KEY": key}
+    proc = ServerProcess(tmp_path / "d", free_port(), ["--no-offload"], env=env).start()
+    try:
+        assert proc.proc is not None and proc.proc.stdout is not None
+        lines = [proc.proc.stdout.readline() for _ in range(2)]
+        assert any("offload off" in line for line in lines), lines
+        assert any("snapshot key configured" in line for line in lines), lines
+
+        async def write() -> None:
+            async with connect(proc.url, client_id="w") as client:
+                doc = await client.open("doc")
+                for i in range(3):
+                    doc.set(f"k{i}", i)
+                    await client.wait_synced(timeout=10)
+
+        asyncio.run(write())
+    finally:
+        proc.terminate()  # a graceful stop snapshots the open documents
+    store = SQLiteStore(tmp_path / "d" / "synckit.db")
+    try:
+        stored = store.load("doc")
+        assert stored is not None and stored.snapshot is not None and stored.tag is not None
+        assert SnapshotKey(key.encode()).verify(stored.snapshot, stored.tag)
+        assert not SnapshotKey(store.snapshot_key()).verify(stored.snapshot, stored.tag)
+    finally:
+        store.close()

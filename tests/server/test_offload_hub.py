@@ -9,7 +9,7 @@ from pathlib import Path
 
 from peer import Peer
 
-from synckit import Document
+from synckit import Document, SnapshotKey
 from synckit._logged import LoggedDocument, build_snapshot
 from synckit._storage import StoredDoc
 from synckit.errors import StorageError
@@ -17,22 +17,34 @@ from synckit.protocol import Ack, Subscribe
 from synckit.server import Hub, Limits, SQLiteStore, perform_io
 from synckit.server._rooms import Compact, Load
 
-Then = Callable[[bytes | Exception], None]
+Then = Callable[[tuple[bytes, bytes | None] | Exception], None]
+Build = tuple[bytes | None, list[bytes], SnapshotKey | None, bytes | None, Then]
 
 
 class Builds:
     """An offload hook that keeps each build until the test finishes it."""
 
     def __init__(self) -> None:
-        self.pending: list[tuple[bytes | None, list[bytes], Then]] = []
+        self.pending: list[Build] = []
 
-    def __call__(self, base: bytes | None, batches: list[bytes], then: Then) -> None:
-        self.pending.append((base, batches, then))
+    def __call__(
+        self,
+        base: bytes | None,
+        batches: list[bytes],
+        key: SnapshotKey | None,
+        base_tag: bytes | None,
+        then: Then,
+    ) -> None:
+        self.pending.append((base, batches, key, base_tag, then))
 
     def finish(self, fail: bool = False) -> int:
         done, self.pending = self.pending, []
-        for base, batches, then in done:
-            then(StorageError("worker died") if fail else build_snapshot(base, batches))
+        for base, batches, key, base_tag, then in done:
+            then(
+                StorageError("worker died")
+                if fail
+                else build_snapshot(base, batches, key, base_tag)
+            )
         return len(done)
 
 
@@ -161,4 +173,31 @@ def test_without_offload_nothing_is_tracked(tmp_path: Path) -> None:
     assert kinds == ["Load"] and not isinstance(kinds, Load)
     room = hub.rooms.get("d")
     assert room is not None and room.logged is not None and room.logged.since is None
+    store.close()
+
+
+def test_a_snapshot_built_elsewhere_is_stored_with_its_tag(tmp_path: Path) -> None:
+    hub, store, builds, writer, doc = setup(tmp_path)
+    key = SnapshotKey(b"offload test key, 32 bytes long!")
+    hub.snapshot_key = key
+    for value in range(4):
+        push(writer, doc, value)
+        drain(hub, store)
+    [(_, _, given, base_tag, _)] = builds.pending
+    assert given is key and base_tag is None  # the document had no snapshot yet
+    builds.finish()
+    assert "Compact" in drain(hub, store)
+    stored = store.load("d")
+    assert stored is not None and stored.snapshot is not None and stored.tag is not None
+    assert key.verify(stored.snapshot, stored.tag)
+    # The next build starts from that snapshot, and is given its tag.
+    for value in range(4, 8):
+        push(writer, doc, value)
+        drain(hub, store)
+    [(base, _, _, base_tag, _)] = builds.pending
+    assert base == stored.snapshot and base_tag == stored.tag
+    builds.finish()
+    drain(hub, store)
+    restored = LoggedDocument.restore(store.load("d"), key=key)
+    assert restored.loaded == "tagged" and restored.doc.to_json() == doc.to_json()
     store.close()

@@ -18,6 +18,7 @@ import functools
 import inspect
 import json
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,7 @@ from starlette.websockets import WebSocket
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
+from synckit.core import SnapshotKey
 from synckit.errors import (
     AuthError,
     DecodeError,
@@ -144,7 +146,10 @@ async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
                     dead = None
                 return frozenset(dead) if dead else None
             case Compact():
-                await store.compact(op.doc_id, op.snapshot, op.covered)
+                if op.tag is not None and getattr(store, "keeps_tags", False):
+                    await store.compact(op.doc_id, op.snapshot, op.covered, op.tag)
+                else:
+                    await store.compact(op.doc_id, op.snapshot, op.covered)
             case Erase():
                 await store.delete_doc(op.doc_id, op.principal)
     except (StorageError, LimitExceededError) as exc:
@@ -182,6 +187,11 @@ class SyncServer:
             and decode them in a thread when loaded, instead of on the event loop (see
             :mod:`._offload`). False: everything on the loop (every client of the server
             waits while a large document is snapshotted or loaded).
+        snapshot_key: the secret (or :class:`SnapshotKey`) whose tag the server stores beside
+            each snapshot it writes, so that it loads them again without the checks only a
+            hostile author needs (``docs/server.md``, "Snapshot key"). None: the store's own
+            (``snapshot_key()``: SQLite and PostgreSQL keep one made at random, shared by
+            every server on the database), else one made at random for this process.
     """
 
     def __init__(
@@ -199,6 +209,7 @@ class SyncServer:
         catch_up_seconds: float = CATCH_UP_SECONDS,
         presence_bus: RedisPresenceBus | None = None,
         offload: bool = True,
+        snapshot_key: SnapshotKey | bytes | None = None,
     ) -> None:
         if not catch_up_seconds > 0:
             raise InvalidValueError(f"catch_up_seconds must be positive, got {catch_up_seconds!r}")
@@ -213,7 +224,7 @@ class SyncServer:
         #: the application decides, and publishes its changes on ``access_feed`` itself).
         self.access_rules = AccessRules(self.access_feed) if authorize is None else None
         #: Where large documents are snapshotted and decoded (None: on the loop).
-        self.offloader = Offloader() if offload else None
+        self.offloader = offloader = Offloader() if offload else None
         self.hub = Hub(
             limits=limits,
             authenticate=authenticate,
@@ -221,10 +232,14 @@ class SyncServer:
             wake_io=self._io_wake.set,
             observer=self.metrics,
             wake_presence=self._presence_wake.set,
-            offload=None if self.offloader is None else self.offloader.snapshot,
-            offload_load=None if self.offloader is None else self.offloader.restore,
+            offload=None if offloader is None else offloader.snapshot,
+            offload_load=None if offloader is None else offloader.restore,
+            offload_ready=None if offloader is None else lambda: offloader.ready,
         )
         self.metrics.hub = self.hub
+        if isinstance(snapshot_key, bytes | bytearray):
+            snapshot_key = SnapshotKey(bytes(snapshot_key))
+        self.hub.snapshot_key = snapshot_key
         # A store with a table of JSON views (PostgreSQL's) gets them with every commit.
         self.hub.views_wanted = bool(getattr(self.store, "keeps_views", False))
         self.change_bus = change_bus
@@ -304,7 +319,8 @@ class SyncServer:
                         self.hub.merge_remote(doc_id, batch)
                     continue
                 try:
-                    changes = LoggedDocument.restore(stored).doc.changes()
+                    key = self.hub.snapshot_key
+                    changes = LoggedDocument.restore(stored, key=key).doc.changes()
                 except DecodeError as exc:
                     log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
                     continue
@@ -400,9 +416,26 @@ class SyncServer:
             next_at = loop.time() + hub.limits.presence_tick
             hub.presence.flush()
 
+    async def _ensure_snapshot_key(self) -> None:
+        """Give the hub its snapshot key, before any document is loaded: the configured one,
+        else the store's, else (a store without one, or one that failed) a random one for
+        this process (its snapshots then load with every check after a restart)."""
+        if self.hub.snapshot_key is not None:
+            return
+        secret: bytes | None = None
+        make = getattr(self.store, "snapshot_key", None)
+        if make is not None:
+            try:
+                secret = await make()
+            except Exception as exc:  # a storage failure: correct without, only slower
+                log_event(logging.WARNING, "snapshot_key_unavailable", why=str(exc))
+        if self.hub.snapshot_key is None:
+            self.hub.snapshot_key = SnapshotKey(secret or os.urandom(32))
+
     async def _storage_task(self) -> None:
         """Perform the hub's storage work, one operation at a time, in order."""
         hub, metrics = self.hub, self.metrics
+        await self._ensure_snapshot_key()
         while True:
             op = hub.next_io()
             if op is None:
@@ -499,7 +532,11 @@ class SyncServer:
             stored = await self._read_stored(doc_id)
             if stored is not None and stored.deleted:
                 return self._refusal(410, ErrorCode.DOC_DELETED, f"document {doc_id!r} was deleted")
-            body = None if stored is None else await asyncio.to_thread(_stored_view_body, stored)
+            body = (
+                None
+                if stored is None
+                else await asyncio.to_thread(_stored_view_body, stored, self.hub.snapshot_key)
+            )
         except (StorageError, DecodeError) as exc:
             return self._refusal(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
         if body is None:
@@ -669,6 +706,7 @@ class SyncServer:
             await self.change_bus.start()
         if self.presence_bus is not None:
             await self.presence_bus.start()
+        await self._ensure_snapshot_key()
         if self.access_rules is not None:
             try:
                 self.access_rules.load(await self.store.access_rules())
@@ -708,6 +746,7 @@ def create_app(
     catch_up_seconds: float = CATCH_UP_SECONDS,
     presence_bus: RedisPresenceBus | None = None,
     offload: bool = True,
+    snapshot_key: SnapshotKey | bytes | None = None,
 ) -> Starlette:
     """The SyncKit server as a Starlette (ASGI) app.
 
@@ -736,6 +775,7 @@ def create_app(
         catch_up_seconds=catch_up_seconds,
         presence_bus=presence_bus,
         offload=offload,
+        snapshot_key=snapshot_key,
     )
     app = _App(routes=server.routes(), lifespan=server.lifespan)
     app.state.synckit = server
@@ -776,10 +816,10 @@ class _SocketEndpoint:
         await self._server.sync_socket(scope, receive, send)
 
 
-def _stored_view_body(stored: StoredDoc) -> bytes | None:
+def _stored_view_body(stored: StoredDoc, key: SnapshotKey | None) -> bytes | None:
     """The JSON bytes of a stored document (None: it holds nothing); run in a thread, on a
     document of the thread's own."""
-    logged = LoggedDocument.restore(stored)
+    logged = LoggedDocument.restore(stored, key=key)
     if not logged.doc.version():
         return None
     return _json_bytes(logged.doc.to_json())

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.core import Document, VersionVector
+from synckit.core import Document, SnapshotKey, VersionVector
 from synckit.errors import (
     AuthError,
     AuthUnavailableError,
@@ -87,9 +87,12 @@ from synckit.server._rooms import (
 )
 from synckit.server._store import Store
 
-#: ``offload_load(stored, track, then)``: :meth:`LoggedDocument.restore` ``stored`` (with
-#: ``track``) elsewhere and call ``then`` with it (or the DecodeError) on the event loop.
-OffloadLoad = Callable[[StoredDoc, bool, Callable[[LoggedDocument | Exception], None]], None]
+#: ``offload_load(stored, track, key, then)``: :meth:`LoggedDocument.restore` ``stored``
+#: (with ``track`` and ``key``) elsewhere and call ``then`` with it (or the DecodeError) on
+#: the event loop.
+OffloadLoad = Callable[
+    [StoredDoc, bool, SnapshotKey | None, Callable[[LoggedDocument | Exception], None]], None
+]
 
 __all__ = [
     "CAPABILITIES",
@@ -129,6 +132,17 @@ _DELETING_RETRY_MS = 1000
 _HELD_RETRY_MS = 500
 
 
+def _tagged_alone(stored: StoredDoc, key: SnapshotKey) -> bool:
+    """Whether ``stored`` is a snapshot whose tag verifies under ``key`` and nothing else."""
+    snapshot, tag = stored.snapshot, stored.tag
+    return (
+        not stored.changes
+        and snapshot is not None
+        and tag is not None
+        and key.verify(snapshot, tag)
+    )
+
+
 def perform_io(op: IoOp, store: Store) -> IoResult:
     """Perform one storage operation on a synchronous store; the result for
     :meth:`Hub.io_done` (a StorageError is returned, not raised)."""
@@ -142,7 +156,10 @@ def perform_io(op: IoOp, store: Store) -> IoResult:
                 if batches:
                     store.append_many(batches)
             case Compact():
-                store.compact(op.doc_id, op.snapshot, op.covered)
+                if op.tag is not None and getattr(store, "keeps_tags", False):
+                    store.compact(op.doc_id, op.snapshot, op.covered, op.tag)
+                else:
+                    store.compact(op.doc_id, op.snapshot, op.covered)
             case Erase():
                 store.delete_doc(op.doc_id, op.principal)
     except (StorageError, LimitExceededError) as exc:
@@ -180,6 +197,12 @@ class Hub:
         offload_load: rebuilds a document read from storage of ``limits.offload_bytes`` or
             more elsewhere (:data:`OffloadLoad`), the room's subscribers waiting on that one
             load; None: at once.
+        offload_ready: whether ``offload`` runs at once (its worker is up); while it does
+            not, a large document without a verified tag is loaded by ``offload_load`` and
+            then compacted through ``offload`` (so that the next load is tagged), instead of
+            waiting for the worker to start. None: always.
+        snapshot_key: see :attr:`snapshot_key`. None: the ``store``'s own
+            (``store.snapshot_key()``) when it has one, else none (a server sets it later).
     """
 
     def __init__(
@@ -196,6 +219,8 @@ class Hub:
         wake_presence: Callable[[], None] | None = None,
         offload: Offload | None = None,
         offload_load: OffloadLoad | None = None,
+        offload_ready: Callable[[], bool] | None = None,
+        snapshot_key: SnapshotKey | None = None,
     ) -> None:
         self.store = store
         self._observer = NO_OBSERVER if observer is None else observer
@@ -216,6 +241,12 @@ class Hub:
         )
         self.rooms.on_settled = self._release_held
         self._offload_load = offload_load
+        self._offload_ready = offload_ready
+        if snapshot_key is None and store is not None:
+            secret = getattr(store, "snapshot_key", None)
+            if secret is not None:
+                snapshot_key = SnapshotKey(secret())
+        self.rooms.snapshot_key = snapshot_key
         self._connections: dict[int, Connection] = {}
         # Wake-ups held back while a storage operation is answered (see WakeGate).
         self._gate = WakeGate()
@@ -988,23 +1019,93 @@ class Hub:
             and result.size >= self.limits.offload_bytes
         ):
             # Events for the room keep queuing in it until the document is here.
-            offload_load(result, track, lambda logged: self._restored(room, logged))
+            key, offload = self.snapshot_key, self.rooms.offload
+            if offload is not None and key is not None and not _tagged_alone(result, key):
+                ready = self._offload_ready
+                if ready is None or ready():
+                    # The checks of an untagged snapshot and the batches after it, in the
+                    # worker: here only its tagged snapshot is decoded, then stored in their
+                    # place.
+                    def built(snapshot: tuple[bytes, bytes | None] | Exception) -> None:
+                        self._built_for_load(room, result, snapshot)
+
+                    offload(result.snapshot, list(result.changes), key, result.tag, built)
+                    return
+
+                # The worker is not up yet: decoded (with every check) in the thread, then
+                # compacted through the worker, which starts it, so that the next load is
+                # tagged.
+                def loaded(logged: LoggedDocument | Exception) -> None:
+                    self._restored(room, logged)
+                    if (
+                        isinstance(logged, LoggedDocument)
+                        and room.logged is logged
+                        and not logged.compacting
+                    ):
+                        self.rooms.compact(room.doc_id, logged)
+
+                offload_load(result, track, key, loaded)
+                return
+            offload_load(result, track, key, lambda logged: self._restored(room, logged))
             return
         restored: LoggedDocument | Exception
         if isinstance(result, Exception):
             restored = result
         else:
             try:
-                restored = LoggedDocument.restore(result, track=track)
+                restored = LoggedDocument.restore(result, track=track, key=self.snapshot_key)
             except DecodeError as exc:
                 restored = exc
         self._restored(room, restored)
+
+    def _built_for_load(
+        self, room: Room, stored: StoredDoc, built: tuple[bytes, bytes | None] | Exception
+    ) -> None:
+        """The worker rebuilt ``stored`` (every check of its snapshot and batches) into one
+        tagged snapshot: decode that one off the loop (the fast path), then store it in
+        place of what it holds. A failed build: the load is done as without the worker."""
+        offload_load = self._offload_load
+        assert offload_load is not None
+        track = self.rooms.offload is not None
+        key = self.snapshot_key
+        if isinstance(built, DecodeError):
+            self._restored(room, built)
+            return
+        if isinstance(built, Exception):  # the worker failed: no verdict on the bytes
+            offload_load(stored, track, key, lambda logged: self._restored(room, logged))
+            return
+        if self.rooms.get(room.doc_id) is not room or room.logged is not None:
+            return  # closed or evicted meanwhile: a later subscriber loads it again
+        snapshot, tag = built
+
+        def restored(logged: LoggedDocument | Exception) -> None:
+            if isinstance(logged, LoggedDocument):
+                logged.log_count, logged.size = len(stored.changes), stored.size
+                logged.loaded = None if stored.snapshot is None else "checked"
+                if self.rooms.get(room.doc_id) is room and room.logged is None:
+                    self.rooms.compact_loaded(room.doc_id, logged, snapshot, tag)
+            self._restored(room, logged)
+
+        offload_load(StoredDoc(snapshot, (), tag=tag), track, key, restored)
+
+    @property
+    def snapshot_key(self) -> SnapshotKey | None:
+        """The server's :class:`SnapshotKey`: snapshots it writes are stored with their tag,
+        and a stored snapshot whose tag verifies under it loads without the checks only a
+        hostile author needs (every other one loads with all of them). None: no tags."""
+        return self.rooms.snapshot_key
+
+    @snapshot_key.setter
+    def snapshot_key(self, key: SnapshotKey | None) -> None:
+        self.rooms.snapshot_key = key
 
     def _restored(self, room: Room, result: LoggedDocument | Exception | None) -> None:
         if self.rooms.get(room.doc_id) is not room or room.logged is not None:
             return  # closed or evicted meanwhile: a later subscriber loads it again
         if isinstance(result, LoggedDocument):
             room.logged = result
+            if result.loaded is not None:
+                self._observer.snapshot_loaded(result.loaded == "tagged")
         queued, room.queued = room.queued, []
         remote, room.remote = room.remote, []
         if room.logged is not None:

@@ -108,6 +108,7 @@ class Metrics(HubObserver):
         "_presence_frames",
         "_push_bytes",
         "_pushes",
+        "_snapshot_loads",
         "hub",
         "registry",
     )
@@ -125,6 +126,8 @@ class Metrics(HubObserver):
         # Indexed by the code's number: counting is one list index, no dict lookup.
         self._errors = [0] * (max(ErrorCode) + 1)
         self._auth = [0] * len(_AUTH_REASONS)
+        # Snapshots loaded with every check, and by their verified tag.
+        self._snapshot_loads = [0, 0]
         #: The hub whose connections, documents and queues a scrape reads (None: none yet).
         self.hub: Hub | None = None
         #: This server's registry (the process-wide default one is never used).
@@ -158,6 +161,9 @@ class Metrics(HubObserver):
             self._auth[2] += 1
         else:
             self._auth[0] += 1
+
+    def snapshot_loaded(self, tagged: bool) -> None:
+        self._snapshot_loads[tagged] += 1
 
     def committed(self, seconds: float, batches: int) -> None:
         """Storage committed ``batches`` pushed batches in one transaction in ``seconds``."""
@@ -217,6 +223,15 @@ class Metrics(HubObserver):
         yield CounterMetricFamily(
             "synckit_pushes", "Pushes received (WebSocket and HTTP).", value=self._pushes
         )
+        loads = CounterMetricFamily(
+            "synckit_snapshot_loads",
+            "Documents rebuilt from a stored snapshot: checks=tagged, its tag verified under "
+            "the server's snapshot key (fewer checks); checks=full, every check ran.",
+            labels=["checks"],
+        )
+        loads.add_metric(["full"], self._snapshot_loads[0])
+        loads.add_metric(["tagged"], self._snapshot_loads[1])
+        yield loads
         yield CounterMetricFamily(
             "synckit_push_bytes",
             "Bytes of changes in the pushes received.",

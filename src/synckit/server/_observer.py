@@ -36,6 +36,10 @@ class HubObserver:
     def auth_failed(self, error: AuthError) -> None:
         """A token was refused (any way in: Hello, JSON view, admin endpoint, metrics)."""
 
+    def snapshot_loaded(self, tagged: bool) -> None:
+        """A document was rebuilt from a stored snapshot: ``tagged``, its tag verified under
+        the server's key (the fast path); otherwise every check ran."""
+
 
 #: The observer of a hub built without one: stateless, so one instance serves every hub.
 NO_OBSERVER = HubObserver()

@@ -23,6 +23,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from synckit._logged import LoggedDocument, build_snapshot
 from synckit._storage import StoredDoc
+from synckit.core import SnapshotKey
 from synckit.errors import DecodeError, StorageError
 
 __all__ = ["Offloader"]
@@ -60,11 +61,18 @@ class Offloader:
         workers: worker processes building snapshots.
     """
 
-    __slots__ = ("_pool", "workers")
+    __slots__ = ("_pool", "_ready", "workers")
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        """Whether the worker process is up: a build has come back from it (the first one
+        also waits for the process to start and import SyncKit, about a second)."""
+        return self._ready
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -80,20 +88,30 @@ class Offloader:
         self,
         base: bytes | None,
         batches: list[bytes],
-        then: Callable[[bytes | Exception], None],
+        key: SnapshotKey | None,
+        base_tag: bytes | None,
+        then: Callable[[tuple[bytes, bytes | None] | Exception], None],
     ) -> None:
-        """Build the snapshot of ``base`` with ``batches`` in the worker; ``then`` gets it (or
-        the failure) on the running event loop."""
+        """Build the snapshot of ``base`` (stored with ``base_tag``) with ``batches`` in the
+        worker, and its tag under ``key``; ``then`` gets both (or the failure) on the running
+        event loop. (The key crosses to the worker, a process of this server's own.)"""
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(self._executor(), build_snapshot, base, batches)
+            future = loop.run_in_executor(
+                self._executor(), build_snapshot, base, batches, key, base_tag
+            )
         except RuntimeError as exc:  # the pool is shut down (the server is closing)
             then(StorageError(f"cannot build a snapshot: {exc}"))
             return
 
-        def done(f: asyncio.Future[bytes]) -> None:
+        def done(f: asyncio.Future[tuple[bytes, bytes | None]]) -> None:
             result = _outcome(f, "building a snapshot")  # type: ignore[arg-type]
-            then(result if isinstance(result, bytes | Exception) else StorageError("no snapshot"))
+            self._ready = self._ready or isinstance(result, tuple)
+            if isinstance(result, tuple):
+                snapshot, tag = result
+                then((snapshot, tag))
+            else:
+                then(result if isinstance(result, Exception) else StorageError("no snapshot"))
 
         future.add_done_callback(done)
 
@@ -101,12 +119,13 @@ class Offloader:
         self,
         stored: StoredDoc,
         track: bool,
+        key: SnapshotKey | None,
         then: Callable[[LoggedDocument | Exception], None],
     ) -> None:
-        """Rebuild the document ``stored`` holds in a thread; ``then`` gets it (or the
-        DecodeError) on the running event loop."""
+        """Rebuild the document ``stored`` holds in a thread (its snapshot's tag checked
+        against ``key``); ``then`` gets it (or the DecodeError) on the running event loop."""
         future = asyncio.get_running_loop().run_in_executor(
-            None, lambda: LoggedDocument.restore(stored, track=track)
+            None, lambda: LoggedDocument.restore(stored, track=track, key=key)
         )
 
         def done(f: asyncio.Future[LoggedDocument]) -> None:
@@ -123,5 +142,6 @@ class Offloader:
         """Stop the worker process (snapshots being built are dropped: the logs hold every
         batch still)."""
         pool, self._pool = self._pool, None
+        self._ready = False
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -31,6 +31,12 @@ later. That is what lets a server catch up on what others wrote by reading only 
 after the last id it read (:meth:`PostgresStore.read_new`); it also keeps two servers from
 taking the row locks of the same JSON views in opposite orders.
 
+Beside each snapshot its writer's tag (schema version 5, ``snapshots.tag``; see
+:attr:`~synckit._storage.StoredDoc.tag`); a snapshot merged here with another server's is
+stored without one (it loads with every check until its next compaction). The servers' random
+snapshot key, when none is configured, is the ``server_secrets`` row ``snapshot_key``
+(:meth:`PostgresStore.snapshot_key`).
+
 A deleted document keeps a ``tombstones`` row for good (schema version 3): deleting takes the
 document's append and compaction locks, writes the tombstone and removes the document's rows; a
 commit reads the tombstones under the append lock and stores nothing for a deleted document (it
@@ -52,6 +58,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,7 +90,7 @@ _MAX_KNOWN = 65_536
 _APPEND = "SELECT id, doc_id, count, dead FROM synckit_append($1, $2, $3, $4, $5, $6)"
 
 # A compaction, likewise one statement (schema version 4): see synckit_compact.
-_COMPACT = "SELECT outcome, before, after, stored FROM synckit_compact($1, $2, $3, $4, $5)"
+_COMPACT = "SELECT outcome, before, after, stored FROM synckit_compact($1, $2, $3, $4, $5, $6)"
 
 # Errors of the driver and the network that mean "the database failed".
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -194,6 +201,8 @@ class PostgresStore:
 
     #: The server gives every commit the JSON views of its documents (the ``views`` table).
     keeps_views = True
+    #: :meth:`compact` keeps a tag beside each snapshot.
+    keeps_tags = True
 
     def __init__(
         self, url: str, *, min_size: int = 1, max_size: int = 8, migrate: bool = True
@@ -279,7 +288,7 @@ class PostgresStore:
                 if dead is not None:
                     return StoredDoc(None, (), deleted=True), 0, []
                 snap = await conn.fetchrow(
-                    "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
+                    "SELECT data, generation, tag FROM snapshots WHERE doc_id = $1", doc_id
                 )
                 log = await conn.fetch(
                     "SELECT id, data, batches FROM changes WHERE doc_id = $1 ORDER BY id", doc_id
@@ -292,7 +301,11 @@ class PostgresStore:
             held = _batches(r)
             changes += held
             rows.append(_Row(int(r["id"]), len(held)))
-        stored = StoredDoc(None if snap is None else bytes(snap["data"]), tuple(changes))
+        if snap is None:
+            stored = StoredDoc(None, tuple(changes))
+        else:
+            tag = None if snap["tag"] is None else bytes(snap["tag"])
+            stored = StoredDoc(bytes(snap["data"]), tuple(changes), tag=tag)
         return stored, 0 if snap is None else int(snap["generation"]), rows
 
     async def load(self, doc_id: str) -> StoredDoc | None:
@@ -469,9 +482,12 @@ class PostgresStore:
             )
         return frozenset(str(r[0]) for r in rows)
 
-    async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+    async def compact(
+        self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None
+    ) -> None:
         """Replace the snapshot and the first ``covered`` batches the server's document holds
-        by ``snapshot`` (merged with a snapshot another server wrote meanwhile). Batches
+        by ``snapshot``, with ``tag`` beside it (merged with a snapshot another server wrote
+        meanwhile: then stored without a tag). Batches
         appended after them, by anyone, stay; so does a row only some of whose batches are
         among them (see the module's doc). Atomic: on StorageError nothing changed."""
         known = self._known.get(doc_id) or _Known(None)
@@ -494,7 +510,7 @@ class PostgresStore:
                     # tombstone) it writes, or says the document is deleted, or hands back a
                     # snapshot another server wrote meanwhile, to merge and try again.
                     found = await conn.fetchrow(
-                        _COMPACT, _COMPACT_LOCK, doc_id, take, data, expected
+                        _COMPACT, _COMPACT_LOCK, doc_id, take, data, expected, tag
                     )
                     if found["outcome"] == "dead":
                         self._known.pop(doc_id, None)
@@ -506,6 +522,7 @@ class PostgresStore:
                     except DecodeError as exc:
                         raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
                     expected, merged = int(found["before"]), True
+                    tag = None  # the merge's bytes: no tag of them was made
         stored_generation, generation = int(found["before"]), int(found["after"])
         for _ in take:
             known.ids.popleft()
@@ -534,6 +551,25 @@ class PostgresStore:
         with _failing("list documents"):
             rows = await pool.fetch("SELECT doc_id FROM snapshots UNION SELECT doc_id FROM changes")
         return sorted(r[0] for r in rows)
+
+    async def snapshot_key(self) -> bytes:
+        """The servers' shared snapshot-key secret (``server_secrets``), made at random by the
+        first server that asks; every server on the database reads the same one.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        pool = await self._get_pool()
+        with _failing("read the snapshot key"):
+            await pool.execute(
+                "INSERT INTO server_secrets (name, value) VALUES ('snapshot_key', $1) "
+                "ON CONFLICT (name) DO NOTHING",
+                os.urandom(32),
+            )
+            value = await pool.fetchval(
+                "SELECT value FROM server_secrets WHERE name = 'snapshot_key'"
+            )
+        return bytes(value)
 
     # -- actors and access rules --------------------------------------------------------
 

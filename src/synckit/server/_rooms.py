@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.core import Document, VersionVector
+from synckit.core import Document, SnapshotKey, VersionVector
 from synckit.errors import InvalidValueError
 from synckit.protocol import Event, Push
 from synckit.server._connection import Connection
@@ -133,6 +133,8 @@ class Compact:
     logged: LoggedDocument
     #: How many of ``logged``'s tracked batches the snapshot holds.
     taken: int = 0
+    #: The server's :class:`SnapshotKey` tag of ``snapshot``, stored beside it (None: none).
+    tag: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -164,9 +166,15 @@ IoOp = Load | Commit | Compact | Claim | Erase
 #: by several servers: another one deleted them).
 IoResult = StoredDoc | str | Exception | frozenset[str] | None
 
-#: ``offload(base, batches, then)``: build :func:`~synckit._logged.build_snapshot` of them
-#: elsewhere and call ``then`` with the snapshot (or the exception) on the event loop.
-Offload = Callable[[bytes | None, list[bytes], Callable[[bytes | Exception], None]], None]
+#: What an offloaded build gives back: the snapshot and its tag (None: no key), or the failure.
+Built = tuple[bytes, bytes | None] | Exception
+
+#: ``offload(base, batches, key, base_tag, then)``: build
+#: :func:`~synckit._logged.build_snapshot` of them elsewhere and call ``then`` with the
+#: snapshot and its tag under ``key`` (or the exception) on the event loop.
+Offload = Callable[
+    [bytes | None, list[bytes], SnapshotKey | None, bytes | None, Callable[[Built], None]], None
+]
 
 
 class Rooms:
@@ -184,6 +192,9 @@ class Rooms:
         offload: builds snapshots of documents of ``offload_bytes`` or more elsewhere (see
             :data:`Offload`); None: every snapshot is taken here, at once. Documents are
             loaded with tracking on (:meth:`LoggedDocument.restore`) when it is set.
+
+    :attr:`snapshot_key`: the server's key, whose tag of each snapshot goes with its
+    :class:`Compact` (every snapshot queued is one this process's code saved).
     """
 
     def __init__(
@@ -197,6 +208,7 @@ class Rooms:
         offload_bytes: int = 64 << 10,
     ) -> None:
         self.compact_every = compact_every
+        self.snapshot_key: SnapshotKey | None = None
         self.offload = offload
         self.offload_bytes = offload_bytes
         # Documents whose snapshot is being built elsewhere -> how many builds.
@@ -325,7 +337,7 @@ class Rooms:
             taken = len(batches)
             self._building[doc_id] = self._building.get(doc_id, 0) + 1
 
-            def built(result: bytes | Exception) -> None:
+            def built(result: Built) -> None:
                 left = self._building.pop(doc_id, 1) - 1
                 if left:
                     self._building[doc_id] = left
@@ -333,17 +345,32 @@ class Rooms:
                     logged.compaction_failed()  # the log still holds every batch
                     self._settled(doc_id)
                 else:
-                    self._push(Compact(doc_id, result, covered, size_then, logged, taken))
+                    snapshot, tag = result
+                    self._push(Compact(doc_id, snapshot, covered, size_then, logged, taken, tag))
                 if not left:
                     for room in self._load_after.pop(doc_id, ()):
                         if self._rooms.get(doc_id) is room and room.logged is None:
                             self._push(Load(doc_id))
 
-            offload(base, batches, built)
+            offload(base, batches, self.snapshot_key, logged.base_tag, built)
             return
         taken = len(logged.since) if logged.since is not None else 0
         snapshot, covered, size_then = logged.snapshot()
-        self._push(Compact(doc_id, snapshot, covered, size_then, logged, taken))
+        key = self.snapshot_key
+        tag = None if key is None else key.tag(snapshot)
+        self._push(Compact(doc_id, snapshot, covered, size_then, logged, taken, tag))
+
+    def compact_loaded(
+        self, doc_id: str, logged: LoggedDocument, snapshot: bytes, tag: bytes | None
+    ) -> None:
+        """Queue a :class:`Compact` of ``snapshot``, just built of everything storage held when
+        ``logged`` was loaded (its ``log_count`` batches and ``size`` bytes), which it was
+        rebuilt from: stored in their place, it loads by the fast path next time. Queued
+        before any commit of the room (the room's events wait for its document)."""
+        if doc_id in self._erasing or logged.compacting:
+            return
+        logged.compacting = True
+        self._push(Compact(doc_id, snapshot, logged.log_count, logged.size, logged, 0, tag))
 
     @property
     def building(self) -> int:
@@ -449,7 +476,7 @@ class Rooms:
                 if isinstance(result, Exception):
                     op.logged.compaction_failed()
                 else:
-                    op.logged.compacted(op.snapshot, op.covered, op.size_then, op.taken)
+                    op.logged.compacted(op.snapshot, op.covered, op.size_then, op.taken, op.tag)
                 # A failed compaction loses nothing: the log still holds every batch.
                 self._settled(op.doc_id)
         return []

@@ -11,6 +11,7 @@ called on the event loop (see its docstring for why not a thread).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -45,6 +46,13 @@ class Store(DocLog, Protocol):
     to.
 
     ``load`` of a deleted document returns ``StoredDoc(None, (), deleted=True)``.
+
+    Optional: ``keeps_tags = True`` and ``compact(..., tag)`` keeping a tag beside each
+    snapshot (:attr:`StoredDoc.tag`); ``snapshot_key() -> bytes``, the secret of the server's
+    :class:`~synckit.core.SnapshotKey` when none is configured: made at random on first use
+    and kept in the store (committed on return), so that a restart, and every server sharing
+    the store, tags and checks snapshots with the same one. :class:`MemoryStore` and
+    :class:`SQLiteStore` have both.
     """
 
     def delete_doc(self, doc_id: str, principal: str) -> None:
@@ -91,6 +99,7 @@ class MemoryStore(MemoryDocLog):
     _access: dict[str, str] = field(default_factory=dict)
     #: Deleted document id -> the principal that deleted it.
     _tombstones: dict[str, str] = field(default_factory=dict)
+    _secret: bytes = field(default_factory=lambda: os.urandom(SECRET_SIZE), repr=False)
 
     def load(self, doc_id: str) -> StoredDoc | None:
         if doc_id in self._tombstones:
@@ -100,10 +109,14 @@ class MemoryStore(MemoryDocLog):
     def delete_doc(self, doc_id: str, principal: str) -> None:
         self._tombstones.setdefault(doc_id, principal)
         self._docs.pop(doc_id, None)
+        self._tags.pop(doc_id, None)
 
-    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+    def compact(self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None) -> None:
         if doc_id not in self._tombstones:  # never a snapshot behind a tombstone
-            MemoryDocLog.compact(self, doc_id, snapshot, covered)
+            MemoryDocLog.compact(self, doc_id, snapshot, covered, tag)
+
+    def snapshot_key(self) -> bytes:
+        return self._secret
 
     def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
         owner = self._actors.get(actor_id)
@@ -122,6 +135,10 @@ class MemoryStore(MemoryDocLog):
             self._access.pop(principal, None)
         else:
             self._access[principal] = docs
+
+
+#: Bytes of a snapshot key's secret made at random.
+SECRET_SIZE = 32
 
 
 def _too_many_ids(principal: str, limit: int) -> LimitExceededError:
@@ -147,6 +164,10 @@ CREATE TABLE IF NOT EXISTS tombstones (
     doc_id TEXT PRIMARY KEY,
     principal TEXT NOT NULL,
     deleted_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -225,7 +246,7 @@ class SQLiteStore(SQLiteDocLog):
             raise StorageError(f"cannot load {doc_id!r}: {exc}") from exc
         return StoredDoc(None, (), deleted=True) if deleted else stored
 
-    def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
+    def compact(self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None) -> None:
         # One process writes this file: no deletion lands between the check and the write.
         try:
             dead = self._db.execute("SELECT 1 FROM tombstones WHERE doc_id = ?", (doc_id,))
@@ -233,7 +254,20 @@ class SQLiteStore(SQLiteDocLog):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
         if not deleted:  # never a snapshot behind a tombstone
-            super().compact(doc_id, snapshot, covered)
+            super().compact(doc_id, snapshot, covered, tag)
+
+    def snapshot_key(self) -> bytes:
+        try:
+            self._db.execute(
+                "INSERT OR IGNORE INTO secrets (name, value) VALUES ('snapshot_key', ?)",
+                (os.urandom(SECRET_SIZE),),
+            )
+            row = self._db.execute(
+                "SELECT value FROM secrets WHERE name = 'snapshot_key'"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read the snapshot key: {exc}") from exc
+        return bytes(row[0])
 
     def delete_doc(self, doc_id: str, principal: str) -> None:
         with self._immediate(f"delete {doc_id!r}") as db:
@@ -304,7 +338,14 @@ class AsyncStore(Protocol):
 
     async def delete_doc(self, doc_id: str, principal: str) -> None: ...
 
-    async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None: ...
+    async def compact(
+        self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None
+    ) -> None:
+        """Also: ``tag`` is kept beside the snapshot (see :attr:`StoredDoc.tag`). A store
+        without ``keeps_tags = True`` is called without it (its snapshots load with every
+        check). A store may also have ``async snapshot_key() -> bytes`` (see
+        :meth:`Store.snapshot_key`)."""
+        ...
 
     async def doc_ids(self) -> list[str]: ...
 
@@ -328,6 +369,8 @@ class InlineStore:
     """
 
     __slots__ = ("store",)
+
+    keeps_tags = True
 
     def __init__(self, store: Store) -> None:
         #: The synchronous store underneath.
@@ -354,8 +397,18 @@ class InlineStore:
     async def delete_doc(self, doc_id: str, principal: str) -> None:
         self.store.delete_doc(doc_id, principal)
 
-    async def compact(self, doc_id: str, snapshot: bytes, covered: int) -> None:
-        self.store.compact(doc_id, snapshot, covered)
+    async def compact(
+        self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None
+    ) -> None:
+        if tag is not None and getattr(self.store, "keeps_tags", False):
+            self.store.compact(doc_id, snapshot, covered, tag)
+        else:
+            self.store.compact(doc_id, snapshot, covered)
+
+    async def snapshot_key(self) -> bytes | None:
+        """The store's :meth:`Store.snapshot_key`, or None when it has none."""
+        make = getattr(self.store, "snapshot_key", None)
+        return None if make is None else bytes(make())
 
     async def doc_ids(self) -> list[str]:
         return self.store.doc_ids()
