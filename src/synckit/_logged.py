@@ -62,7 +62,9 @@ class LoggedDocument:
     doc: Document
     #: Batches appended (or queued for appending) since the last snapshot.
     log_count: int = 0
-    #: Bytes held for the document: the snapshot and every batch after it.
+    #: Bytes held for the document: the snapshot, with its texts counted at their decoded
+    #: length (a snapshot stores them compressed: see :meth:`Document.text_length`), and
+    #: every batch after it.
     size: int = 0
     #: A snapshot was taken and its compaction is not done yet (the server's storage task
     #: performs it later): no other is due meanwhile.
@@ -115,12 +117,13 @@ class LoggedDocument:
             doc = Document(client_id, clock=clock)
         for batch in stored.changes:
             doc.apply(batch)
+        size = stored.size + doc.text_length()
         if not track:
-            return cls(doc, len(stored.changes), stored.size, loaded=loaded)
+            return cls(doc, len(stored.changes), size, loaded=loaded)
         return cls(
             doc,
             len(stored.changes),
-            stored.size,
+            size,
             base=stored.snapshot or None,
             since=list(stored.changes),
             base_tag=tag if stored.snapshot else None,
@@ -177,7 +180,9 @@ class LoggedDocument:
             self.base_tag = tag
             del self.since[:taken]
         self.log_count -= covered
-        self.size = len(snapshot) + (self.size - size_then)
+        # The texts as the document holds them now: those of batches merged since the
+        # snapshot count twice until the next compaction (an overcount, never an under).
+        self.size = len(snapshot) + self.doc.text_length() + (self.size - size_then)
 
     def compaction_failed(self) -> None:
         """The compaction of the last :meth:`snapshot` did not happen: the log holds every

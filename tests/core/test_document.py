@@ -362,3 +362,14 @@ def test_long_texts_are_saved_deflated_and_either_form_loads() -> None:
     body = snap.SerializeToString()
     plain = body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
     assert Document.load(plain).to_json() == doc.to_json()
+
+
+def test_text_length_counts_every_text_nested_ones_too() -> None:
+    doc = Document("a")
+    assert doc.text_length() == 0
+    doc.get_text("t").insert(0, "héllo")
+    doc.get_map("m").get_text("note").insert(0, "ab")
+    doc.get_text("t").delete(0, 1)
+    assert doc.text_length() == 4 + 2
+    copy = Document.load(doc.save())
+    assert copy.text_length() == 6

@@ -129,3 +129,31 @@ def test_replacing_a_value_far_past_the_limit_is_never_refused(tmp_path: Path) -
     assert stored is not None and stored.size < 24_000
     assert rebuilt(stored).get("big") == chr(ord("a") + 39 % 26) * VALUE
     hub.close()
+
+
+def test_repetitive_text_counts_at_its_decoded_length_after_compactions() -> None:
+    """A snapshot stores text DEFLATE-compressed (4,000 x "x" takes a few dozen bytes), so
+    counting snapshot bytes alone let such a document grow without bound, one compaction at
+    a time. Its texts count at their decoded length: refused once past the limit."""
+    store = MemoryStore()
+    hub = Hub(store, limits=Limits(max_doc_bytes=20_000, compact_every=2))
+    peer = Peer(hub, "w")
+    peer.subscribe("d")
+    doc = Document("w")
+    acked = 0
+    for _ in range(30):
+        before = doc.version()
+        doc.get_text("t").insert(0, "x" * 4_000)
+        peer.push("d", doc.changes(before))
+        events = peer.received()
+        if any(isinstance(e, Error) for e in events):
+            [err] = events
+            assert isinstance(err, Error) and err.code is ErrorCode.DOC_TOO_LARGE
+            break
+        acked += 1
+    else:
+        raise AssertionError("30 pushes of 4,000 characters went through a 20,000 byte limit")
+    assert 1 < acked <= 5
+    stored = store.load("d")
+    assert stored is not None and stored.snapshot  # compacted along the way
+    assert len(rebuilt(stored).get_text("t")) == acked * 4_000

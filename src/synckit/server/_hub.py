@@ -1080,7 +1080,8 @@ class Hub:
 
         def restored(logged: LoggedDocument | Exception) -> None:
             if isinstance(logged, LoggedDocument):
-                logged.log_count, logged.size = len(stored.changes), stored.size
+                logged.log_count = len(stored.changes)
+                logged.size = stored.size + logged.doc.text_length()
                 logged.loaded = None if stored.snapshot is None else "checked"
                 if self.rooms.get(room.doc_id) is room and room.logged is None:
                     self.rooms.compact_loaded(room.doc_id, logged, snapshot, tag)
