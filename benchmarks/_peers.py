@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -42,6 +43,25 @@ class ServerProcess:
     """A server process of the benchmark: its memory, and stopping it."""
 
     proc: subprocess.Popen[str]
+    url: str
+
+    def spawn(self, args: list[str], src: Path) -> None:
+        """Start ``python args`` with ``src`` as its PYTHONPATH; it prints its base URL on
+        its first line. Returns once ``/health`` answers (RuntimeError if it printed
+        something else)."""
+        env = dict(os.environ, PYTHONPATH=str(src))
+        self.proc = subprocess.Popen(
+            [sys.executable, *args], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError(f"server did not start: {self.url!r}")
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.02)
 
     @property
     def pid(self) -> int:

@@ -35,10 +35,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -107,22 +105,7 @@ class Server(ServerProcess):
     """The server process (``create_app`` + uvicorn) on a data directory."""
 
     def __init__(self, data: Path, src: Path, send_timeout: float = 10.0) -> None:
-        env = dict(os.environ, PYTHONPATH=str(src))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(data), SECRET, str(send_timeout)],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            raise RuntimeError(f"server did not start: {self.url!r}")
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.02)
+        self.spawn(["-c", _CHILD, str(data), SECRET, str(send_timeout)], src)
 
 
 @contextlib.contextmanager

@@ -42,10 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -54,6 +51,7 @@ from typing import Any
 
 import httpx
 import jwt
+from _peers import ServerProcess
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
@@ -159,46 +157,26 @@ def make_big(data: Path, chars: int) -> bytes:
     return doc.version().encode()
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(
         self, data: Path, src: Path, offload: bool, compact_every: int, linger: float
     ) -> None:
         self.probe_file = data / "probe.json"
         self.big_version = b""
-        env = dict(os.environ, PYTHONPATH=str(src))
-        self.proc = subprocess.Popen(
+        self.spawn(
             [
-                *(sys.executable, "-c", _CHILD, str(data), SECRET),
+                *("-c", _CHILD, str(data), SECRET),
                 *("1" if offload else "0", str(self.probe_file), str(compact_every)),
                 str(linger),
             ],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
+            src,
         )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            raise RuntimeError(f"server did not start: {self.url!r}")
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.02)
 
     def stalls(self, start: float, end: float) -> list[float]:
         """The probe's oversleeps (seconds) that overlap the time between two wall-clock
         times."""
         samples = json.loads(self.probe_file.read_text())
         return [gap for t, gap in samples if t <= end and t + 0.001 + gap >= start]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @contextlib.contextmanager
