@@ -1,4 +1,4 @@
-"""A commit in one round trip (schema version 4, ``synckit_append``): one statement per
+"""A commit in one round trip (schema version 5, ``synckit_append``): one statement per
 commit, all or nothing; a commit of many pushes to one document reloads to the document
 the server held, and compaction counts its batches; a database written at schema version 3
 migrates and keeps its data."""

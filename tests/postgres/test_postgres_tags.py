@@ -1,4 +1,4 @@
-"""Snapshot tags on PostgreSQL (schema version 5): the tag is stored beside the snapshot, a
+"""Snapshot tags on PostgreSQL (schema version 4): the tag is stored beside the snapshot, a
 database of version 3 is migrated with its snapshots untagged (they load with every check),
 every server on the database shares one random snapshot key, and a snapshot merged with
 another server's is stored without a tag."""

@@ -31,7 +31,7 @@ later. That is what lets a server catch up on what others wrote by reading only 
 after the last id it read (:meth:`PostgresStore.read_new`); it also keeps two servers from
 taking the row locks of the same JSON views in opposite orders.
 
-Beside each snapshot its writer's tag (schema version 5, ``snapshots.tag``; see
+Beside each snapshot its writer's tag (schema version 4, ``snapshots.tag``; see
 :attr:`~synckit._storage.StoredDoc.tag`); a snapshot merged here with another server's is
 stored without one (it loads with every check until its next compaction). The servers' random
 snapshot key, when none is configured, is the ``server_secrets`` row ``snapshot_key``
@@ -42,7 +42,7 @@ document's append and compaction locks, writes the tombstone and removes the doc
 commit reads the tombstones under the append lock and stores nothing for a deleted document (it
 reports which), and a compaction reads them under its lock and writes no snapshot of one.
 
-A commit is one statement, a call of the ``synckit_append`` function (schema version 4), run
+A commit is one statement, a call of the ``synckit_append`` function (schema version 5), run
 as its own transaction: one round trip. The function takes the append locks before anything
 else; each of its statements takes a new snapshot, so it sees a tombstone committed while it
 waited for a lock. A compaction is one statement too (``synckit_compact``): when another
@@ -83,13 +83,13 @@ _CLAIM_LOCK = 0x53594E02
 _MAX_KNOWN = 65_536
 
 # A commit of append_many: one statement, so one round trip and its own transaction. The
-# function (schema version 4) takes the documents' append locks, then checks the tombstones
+# function (schema version 5) takes the documents' append locks, then checks the tombstones
 # and writes the log rows (one per document, holding its batches in order; see the module's
 # doc) and the views of every document without a tombstone; it returns those rows, then one
 # row per document that has a tombstone (dead), whose batches and view were not written.
 _APPEND = "SELECT id, doc_id, count, dead FROM synckit_append($1, $2, $3, $4, $5, $6)"
 
-# A compaction, likewise one statement (schema version 4): see synckit_compact.
+# A compaction, likewise one statement (schema version 5): see synckit_compact.
 _COMPACT = "SELECT outcome, before, after, stored FROM synckit_compact($1, $2, $3, $4, $5, $6)"
 
 # Errors of the driver and the network that mean "the database failed".

@@ -1,4 +1,4 @@
--- SyncKit's PostgreSQL schema, version 4: a commit, and a compaction, in one round trip each.
+-- SyncKit's PostgreSQL schema, version 5: a commit, and a compaction, in one round trip each.
 
 -- synckit_append writes what one commit of a server stores, and is called as one statement
 -- (its own transaction), so a commit costs one round trip instead of three (BEGIN and the
@@ -47,10 +47,11 @@ $fn$;
 -- 'dead'; when a snapshot is stored whose generation is not expected (NULL: any stored one),
 -- it writes nothing and answers 'merge' with that snapshot, for the caller to merge into its
 -- own and call again expecting that generation; otherwise it deletes the rows, writes the
--- snapshot (covered grows by the batches of the rows deleted) and answers 'done'. before is
--- the generation stored when it looked (0: none), after the one it wrote.
+-- snapshot with snap_tag beside it (NULL: no tag; covered grows by the batches of the rows
+-- deleted) and answers 'done'. before is the generation stored when it looked (0: none),
+-- after the one it wrote.
 CREATE FUNCTION synckit_compact(
-    lock_class integer, doc text, take bigint[], snap bytea, expected bigint
+    lock_class integer, doc text, take bigint[], snap bytea, expected bigint, snap_tag bytea
 ) RETURNS TABLE (outcome text, before bigint, after bigint, stored bytea)
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
@@ -73,11 +74,11 @@ BEGIN
         RETURNING coalesce(cardinality(c.batches), 1) AS n
     )
     SELECT coalesce(sum(n), 0) INTO gone FROM removed;
-    INSERT INTO snapshots AS s (doc_id, data, generation, covered)
-    VALUES (doc, snap, 1, gone)
+    INSERT INTO snapshots AS s (doc_id, data, generation, covered, tag)
+    VALUES (doc, snap, 1, gone, snap_tag)
     ON CONFLICT (doc_id) DO UPDATE SET
         data = EXCLUDED.data, generation = s.generation + 1,
-        covered = s.covered + EXCLUDED.covered, updated_at = now()
+        covered = s.covered + EXCLUDED.covered, tag = EXCLUDED.tag, updated_at = now()
     RETURNING s.generation INTO written;
     RETURN QUERY SELECT 'done'::text, coalesce(held.generation, 0), written, NULL::bytea;
 END
