@@ -257,11 +257,11 @@ _TITLE: dict[str, str] = {
 # "push" -> (has a doc_id field, has a batch_id field): read from the schema once, rather
 # than asked of each frame's message (a missing attribute costs an exception).
 _SHAPE: dict[str, tuple[bool, bool]] = {
-    f.name: (
-        "doc_id" in f.message_type.fields_by_name,
-        "batch_id" in f.message_type.fields_by_name,
+    name: ("doc_id" in fields, "batch_id" in fields)
+    for name, fields in (
+        (f.name, f.message_type.fields_by_name if f.message_type else {})
+        for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["body"].fields
     )
-    for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["body"].fields
 }
 
 _BUILD: dict[str, Callable[[Any], Event]] = {
