@@ -32,7 +32,7 @@ from synckit.core._codec import (
     resolve_names,
 )
 from synckit.core._events import TextEdit, WithoutTextEdits
-from synckit.core._host import DELETED
+from synckit.core._host import DELETED, NONE
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
@@ -377,6 +377,8 @@ def _integrate(
                     state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 names.add(op[2])
                 continue
+            if log is NONE:
+                log = doc._log[c] = []
             log.append(op)
             if kind != K.SKIP:
                 doc._apply_op(c, writer, op)
