@@ -64,19 +64,13 @@ from _peers import (
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from synckit.client import sync_url
 from synckit.core import Document, VersionVector
 from synckit.protocol import (
     Broadcast,
-    ClientSession,
     Error,
-    Hello,
     Push,
-    Subscribe,
-    Subscribed,
-    Welcome,
-    decode_frame,
 )
+from synckit.testing import RawConnection
 
 SECRET = "bench-server-secret-0123456789abcdef0123456789"
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -148,45 +142,19 @@ def connections(url: str) -> int:
 # -- raw protocol clients --------------------------------------------------------------------
 
 
-class Raw:
-    """A bare WebSocket speaking the protocol through a :class:`ClientSession`."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.session = ClientSession()
-
-    async def send(self, event: Any) -> None:
-        self.session.send(event)
-        for frame in self.session.data_to_send():
-            await self.ws.send(frame)
-
-    async def recv(self) -> Any:
-        frame = await asyncio.wait_for(self.ws.recv(), 30)
-        assert isinstance(frame, bytes)
-        events = self.session.receive(frame)
-        return events[0] if events else decode_frame(frame)
-
-    async def start(self, sub: str, client_id: str, doc_id: str) -> None:
-        await self.send(Hello(client_id, token(sub)))
-        welcome = await self.recv()
-        assert isinstance(welcome, Welcome), welcome
-        await self.send(Subscribe(doc_id, VersionVector().encode()))
-        answer = await self.recv()
-        assert isinstance(answer, Subscribed), answer
-
-
-async def open_raw(url: str, i: int, doc_id: str, sock: socket.socket | None = None) -> Raw:
-    ws = await ws_connect(sync_url(url), compression=None, max_size=None, sock=sock)
-    raw = Raw(ws)
-    await raw.start(f"user-{i % 40}", f"bench-{i}", doc_id)
+async def open_raw(
+    url: str, i: int, doc_id: str, sock: socket.socket | None = None
+) -> RawConnection:
+    raw = await RawConnection.open(url, f"bench-{i}", token=token(f"user-{i % 40}"), sock=sock)
+    await raw.subscribe(doc_id)
     return raw
 
 
 # -- idle connections ------------------------------------------------------------------------
 
 
-async def _open_many(url: str, first: int, count: int) -> list[Raw]:
-    out: list[Raw] = []
+async def _open_many(url: str, first: int, count: int) -> list[RawConnection]:
+    out: list[RawConnection] = []
     step = 100
     for start in range(first, first + count, step):
         n = min(step, first + count - start)
@@ -429,13 +397,22 @@ async def _pusher(url: str, n: int, pushes: int, size: int) -> None:
     await raw.ws.close()
 
 
-async def _reader(raw: Raw, expect: int) -> int:
-    got = 0
-    while got < expect:
+async def _reader(raw: RawConnection, writers: int, pushes: int) -> int:
+    """Apply what the server broadcasts until every writer's last push is in; the number of
+    pushes that covers. (The server broadcasts once per commit, so a Broadcast may carry the
+    pushes of several writers: frames are not counted.)"""
+    doc = Document("bench-reader")
+    last = f"{pushes - 1:08d}"
+    keys = [f"w{n}-{(pushes - 1) % 8}" for n in range(writers)]
+
+    def complete() -> bool:
+        return all(str(doc.get(key, "")).startswith(last) for key in keys)
+
+    while not complete():
         event = await raw.recv()
         if isinstance(event, Broadcast):
-            got += 1
-    return got
+            doc.apply(event.changes)
+    return writers * pushes  # each writer's last push is in, so are those before it
 
 
 def _sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
@@ -467,7 +444,7 @@ async def stalled_run(
         sampler = threading.Thread(target=_sampler, args=(srv.pid, stop, peak))
         sampler.start()
         t0 = time.perf_counter()
-        reader = asyncio.create_task(_reader(honest, writers * pushes))
+        reader = asyncio.create_task(_reader(honest, writers, pushes))
         await asyncio.gather(*(_pusher(srv.url, n, pushes, size) for n in range(writers)))
         got = await asyncio.wait_for(reader, 60)
         dropped_after = None

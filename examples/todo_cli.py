@@ -1,8 +1,10 @@
 """The shared todo list of the web example (examples/web), from a terminal.
 
 Edits the same document as the todo page: a list "todos" of items, each a map with a title
-and a done flag, and a counter "done". ``python3 dev.py example todo_cli`` shows how to use
-it; beside the web examples' server (``dev.py examples``), give it a command:
+and a done flag. The done count is counted from the items (as the page does): a counter
+incremented on every tick would count an item ticked by two people at once twice.
+``python3 dev.py example todo_cli`` shows how to use it; beside the web examples' server
+(``dev.py examples``), give it a command:
 
     list                  the items, numbered from 1 (what it shows after every command)
     add TITLE...          append items
@@ -38,7 +40,8 @@ def show(doc: Document) -> str:
     """The list as the page shows it: numbered, ticked, with the done count."""
     todos = doc.get_list(LIST)
     title = doc.get("title")
-    lines = [f"{title or 'Untitled list'} ({doc.get_counter('done').value} of {len(todos)} done)"]
+    done = sum(1 for i in range(len(todos)) if todos.get_map(i).get("done") is True)
+    lines = [f"{title or 'Untitled list'} ({done} of {len(todos)} done)"]
     for i in range(len(todos)):
         item = todos.get_map(i)
         mark = "x" if item.get("done") is True else " "
@@ -74,15 +77,12 @@ def edit(doc: Document, command: str, args: list[str]) -> None:
             want = command == "done"
             if (item.get("done") is True) != want:
                 item.set("done", want)
-                doc.get_counter("done").increment(1 if want else -1)
     elif command == "move":
         if len(args) != 2:
             raise SystemExit("usage: move FROM TO")
         todos.move(index(doc, args[0]), index(doc, args[1]))
     elif command == "rm":
         for i in sorted((index(doc, n) for n in args), reverse=True):
-            if todos.get_map(i).get("done") is True:
-                doc.get_counter("done").increment(-1)
             todos.delete(i)
     elif command == "rename":
         doc.set("title", " ".join(args))

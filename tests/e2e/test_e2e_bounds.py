@@ -20,7 +20,6 @@ from live import ServerProcess, eventually, free_port
 from synckit.client import connect
 from synckit.core import Document
 from synckit.protocol import (
-    ClientSession,
     Error,
     ErrorCode,
     Event,
@@ -29,6 +28,7 @@ from synckit.protocol import (
     Subscribe,
     Welcome,
 )
+from synckit.testing import RawConnection
 
 SECRET = "b" * 64
 CONFIG = """
@@ -60,25 +60,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(root / "data", free_port(), ["--config", str(config)]).start()
     yield proc
     proc.terminate()
-
-
-class Raw:
-    """A hostile client: protocol frames by hand over a real WebSocket."""
-
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws = ws
-        self.session = ClientSession()
-
-    async def send(self, event: Event) -> None:
-        self.session.send(event)
-        for frame in self.session.data_to_send():
-            await self.ws.send(frame)
-
-    async def next(self, timeout: float = 5) -> Event:
-        frame = await asyncio.wait_for(self.ws.recv(), timeout)
-        assert isinstance(frame, bytes)
-        [event] = self.session.receive(frame)
-        return event
 
 
 @pytest.fixture
@@ -114,7 +95,7 @@ async def test_a_handshake_that_never_completes_is_closed(
     ws_url = server.url.replace("http://", "ws://") + "/v1/sync"
     started = time.monotonic()
     async with websockets.connect(ws_url) as ws:
-        raw = Raw(ws)
+        raw = RawConnection(ws, "hostile")
         # Never send a Hello: the server ends the connection after handshake_timeout (1 s).
         frame = await asyncio.wait_for(ws.recv(), 10)
         assert isinstance(frame, bytes)
@@ -131,12 +112,12 @@ async def test_a_subscription_flood_is_refused_per_document(
 ) -> None:
     ws_url = server.url.replace("http://", "ws://") + "/v1/sync"
     async with websockets.connect(ws_url) as ws:
-        raw = Raw(ws)
+        raw = RawConnection(ws, "hostile")
         await raw.send(Hello("flooder-1", token("flooder")))
-        assert isinstance(await raw.next(), Welcome)
+        assert isinstance(await raw.recv(), Welcome)
         for i in range(50):
             await raw.send(Subscribe(f"flood-{i}"))
-        answers = [await raw.next() for _ in range(50)]
+        answers = [await raw.recv() for _ in range(50)]
         refused = [e for e in answers if isinstance(e, Error)]
         assert len(refused) == 46
         assert {e.code for e in refused} == {ErrorCode.TOO_MANY}
@@ -154,13 +135,13 @@ async def test_connections_per_principal_are_bounded(
         for i in range(3):
             ws = await websockets.connect(ws_url)
             open_ones.append(ws)
-            raw = Raw(ws)
+            raw = RawConnection(ws, "hostile")
             await raw.send(Hello(f"m-{i}", mallory))
-            assert isinstance(await raw.next(), Welcome)
+            assert isinstance(await raw.recv(), Welcome)
         async with websockets.connect(ws_url) as ws:
-            raw = Raw(ws)
+            raw = RawConnection(ws, "hostile")
             await raw.send(Hello("m-3", mallory))
-            refused = await raw.next()
+            refused = await raw.recv()
             assert isinstance(refused, Error) and refused.code is ErrorCode.TOO_MANY
             assert refused.retryable and refused.retry_after_ms > 0
         await still_syncs(honest, "while mallory holds her connections")
@@ -174,18 +155,18 @@ async def test_push_bytes_per_principal_are_limited_and_nothing_refused_is_store
 ) -> None:
     ws_url = server.url.replace("http://", "ws://") + "/v1/sync"
     async with websockets.connect(ws_url) as ws:
-        raw = Raw(ws)
+        raw = RawConnection(ws, "hostile")
         await raw.send(Hello("pusher-1", token("pusher")))
-        assert isinstance(await raw.next(), Welcome)
+        assert isinstance(await raw.recv(), Welcome)
         await raw.send(Subscribe("pushed"))
-        await raw.next()
+        await raw.recv()
         doc = Document("pusher-1")
         answers: list[Event] = []
         for i in range(4):  # 4 x ~100 KB against a 256 KiB burst
             before = doc.version()
             doc.set(f"k{i}", os.urandom(50_000).hex())
             await raw.send(Push("pushed", i + 1, doc.changes(before)))
-            answers.append(await raw.next())
+            answers.append(await raw.recv())
         kinds = [type(e).__name__ for e in answers]
         assert kinds[:2] == ["Ack", "Ack"] and "Error" in kinds
         refused = [e for e in answers if isinstance(e, Error)]
@@ -227,9 +208,9 @@ def test_the_log_names_each_refusal_and_never_a_token(server: ServerProcess) -> 
     async def attack() -> None:
         ws_url = server.url.replace("http://", "ws://") + "/v1/sync"
         async with websockets.connect(ws_url) as ws:
-            raw = Raw(ws)
+            raw = RawConnection(ws, "hostile")
             await raw.send(Hello("forger-1", token("forger")[:-4] + "AAAA"))
-            error = await raw.next()
+            error = await raw.recv()
             assert isinstance(error, Error) and error.code is ErrorCode.AUTH_FAILED
 
     asyncio.run(attack())

@@ -10,71 +10,30 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from synckit.client import sync_url
 from synckit.core import Document, VersionVector
 from synckit.protocol import (
     Ack,
     Broadcast,
-    ClientSession,
     ErrorCode,
-    Event,
-    Hello,
     Push,
-    Subscribe,
-    Subscribed,
-    Welcome,
 )
 from synckit.server import InlineStore, Limits, SQLiteStore, StoredDoc, create_app, running
+from synckit.testing import RawConnection, never_reading_socket
 
 
-class Raw:
-    """A bare WebSocket speaking the protocol through a :class:`ClientSession`."""
-
-    def __init__(self, ws: ClientConnection, name: str) -> None:
-        self.ws = ws
-        self.name = name
-        self.session = ClientSession()
-
-    async def send(self, event: Event) -> None:
-        self.session.send(event)
-        for frame in self.session.data_to_send():
-            await self.ws.send(frame)
-
-    async def recv(self) -> Event:
-        while True:
-            frame = await asyncio.wait_for(self.ws.recv(), 10)
-            assert isinstance(frame, bytes)
-            events = self.session.receive(frame)
-            if events:
-                return events[0]
-
-    async def start(self, doc_id: str) -> None:
-        await self.send(Hello(self.name))
-        assert isinstance(await self.recv(), Welcome)
-        await self.send(Subscribe(doc_id, VersionVector().encode()))
-        assert isinstance(await self.recv(), Subscribed)
-
-
-async def open_raw(url: str, name: str, doc_id: str, sock: socket.socket | None = None) -> Raw:
-    ws = await ws_connect(sync_url(url), compression=None, max_size=None, sock=sock)
-    raw = Raw(ws, name)
-    await raw.start(doc_id)
+async def open_raw(
+    url: str, name: str, doc_id: str, sock: socket.socket | None = None
+) -> RawConnection:
+    raw = await RawConnection.open(url, name, sock=sock)
+    await raw.subscribe(doc_id)
     return raw
 
 
-def never_reading_socket(url: str) -> socket.socket:
-    """A connected socket whose tiny receive buffer the kernel cannot grow: once its owner
-    stops reading, the server's writes to it back up at once."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+def reading_nothing(url: str) -> socket.socket:
     host, port = url.removeprefix("http://").rsplit(":", 1)
-    sock.connect((host, int(port)))
-    sock.setblocking(False)
-    return sock
+    return never_reading_socket(host, int(port))
 
 
 async def test_stalled_reader_is_dropped_while_an_honest_reader_keeps_receiving(
@@ -86,7 +45,7 @@ async def test_stalled_reader_is_dropped_while_an_honest_reader_keeps_receiving(
     pushes, size = 200, 64 * 1024  # 12.5 MiB: more than kernel buffers and the queue hold
     async with running(app) as url:
         honest = await open_raw(url, "honest", "busy")
-        stalled = await open_raw(url, "stalled", "busy", sock=never_reading_socket(url))
+        stalled = await open_raw(url, "stalled", "busy", sock=reading_nothing(url))
         [stalled_conn] = [c for c in hub.connections if c.session.client_id == "stalled"]
         stalled.ws.transport.pause_reading()  # from now on it reads nothing
         writer = await open_raw(url, "writer", "busy")

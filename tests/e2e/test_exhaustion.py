@@ -19,25 +19,20 @@ import httpx
 import pytest
 from live import ServerProcess, eventually, free_port
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from synckit.client import connect, sync_url
+from synckit.client import connect
 from synckit.core import Document, VersionVector
 from synckit.protocol import (
     Ack,
     Broadcast,
-    ClientSession,
     Error,
     ErrorCode,
-    Event,
-    Hello,
     Push,
     Subscribe,
     Subscribed,
-    Welcome,
 )
+from synckit.testing import RawConnection, never_reading_socket, percentile, rss_mib
 
 HEAD_TIMEOUT = 1.0
 
@@ -147,76 +142,19 @@ NEVER_READERS = 3
 P99_BOUND = 2.0  # seconds: generous, the machine is shared
 RSS_BOUND_MIB = {1_000: 300, 10_000: 700}
 
-# max_doc_bytes is above what the busy document's writer pushes in all (6.25 MiB): its log
-# may not be compacted in time (large documents are compacted off the loop, and under load
-# that lags), and the writer must never be refused for that.
+# max_doc_bytes is well under what the busy document's writer pushes in all (6.25 MiB) and
+# above the document itself (4 keys of 32 KiB): the writer must never be refused for its
+# log being compacted late (large documents are compacted off the loop; pushes over the
+# limit wait for that compaction).
 LIMITS = """[limits]
-max_doc_bytes = 8388608
-max_frame_bytes = 12582912
+max_doc_bytes = 2097152
 compact_every = 16
 max_queue_bytes = 262144
 """
 
 
-class Raw:
-    """A bare WebSocket speaking the protocol through a :class:`ClientSession`."""
-
-    def __init__(self, ws: ClientConnection, name: str) -> None:
-        self.ws = ws
-        self.name = name
-        self.session = ClientSession()
-        self._events: list[Event] = []
-
-    async def send(self, event: Event) -> None:
-        self.session.send(event)
-        for frame in self.session.data_to_send():
-            await self.ws.send(frame)
-
-    async def recv(self, timeout: float = 20) -> Event:
-        while not self._events:
-            frame = await asyncio.wait_for(self.ws.recv(), timeout)
-            assert isinstance(frame, bytes)
-            self._events.extend(self.session.receive(frame))
-        return self._events.pop(0)
-
-    async def hello(self) -> None:
-        await self.send(Hello(self.name))
-        assert isinstance(await self.recv(), Welcome)
-
-    async def subscribe(self, doc_id: str) -> None:
-        await self.send(Subscribe(doc_id, VersionVector().encode()))
-        assert isinstance(await self.recv(), Subscribed)
-
-
-async def open_raw(url: str, name: str, sock: socket.socket | None = None) -> Raw:
-    ws = await ws_connect(
-        sync_url(url), compression=None, max_size=None, sock=sock, ping_interval=None
-    )
-    raw = Raw(ws, name)
-    await raw.hello()
-    return raw
-
-
-def never_reading_socket(port: int) -> socket.socket:
-    """A connected socket with a tiny receive buffer: once its owner stops reading, the
-    server's writes to it back up at once."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    sock.setblocking(False)
-    return sock
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
-def p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+async def open_raw(url: str, name: str, sock: socket.socket | None = None) -> RawConnection:
+    return await RawConnection.open(url, name, sock=sock)
 
 
 async def metric(url: str, name: str, **labels: str) -> float:
@@ -280,12 +218,12 @@ async def _flood(url: str) -> None:
     await raw.ws.close()
 
 
-async def _never_readers(url: str, port: int) -> list[Raw]:
+async def _never_readers(url: str, port: int) -> list[RawConnection]:
     """NEVER_READERS connections subscribe to a busy document, then read nothing while a
     writer pushes far more than their queue, the kernel's and the transport's buffers hold."""
     stalled = []
     for i in range(NEVER_READERS):
-        raw = await open_raw(url, f"stalled{i}", sock=never_reading_socket(port))
+        raw = await open_raw(url, f"stalled{i}", sock=never_reading_socket("127.0.0.1", port))
         await raw.subscribe("busy")
         raw.ws.transport.pause_reading()  # from now on it reads nothing
         stalled.append(raw)
@@ -309,13 +247,13 @@ async def _oversized(url: str) -> None:
     raw = await open_raw(url, "big")
     await raw.subscribe("big")
     doc = Document("big")
-    doc.set("blob", "x" * (9 << 20))
+    doc.set("blob", "x" * (3 << 20))
     await raw.send(Push("big", 1, doc.changes(VersionVector())))
     event = await raw.recv()
     assert isinstance(event, Error) and event.code is ErrorCode.DOC_TOO_LARGE, event
     await raw.send(Subscribe("other", VersionVector().encode()))  # still served
     assert isinstance(await raw.recv(), Subscribed)
-    await raw.ws.send(b"\x00" * (13 << 20))  # over max_frame_bytes (12 MiB)
+    await raw.ws.send(b"\x00" * (9 << 20))  # over max_frame_bytes (8 MiB)
     event = await raw.recv()
     assert isinstance(event, Error) and event.code is ErrorCode.FRAME_TOO_LARGE, event
     with pytest.raises(ConnectionClosed):
@@ -340,7 +278,7 @@ async def test_abusers_get_typed_errors_while_honest_clients_stay_fast(
     assert server.proc is not None
     pid, url = server.proc.pid, server.url
     rss = [rss_mib(pid)]
-    idle_conns: list[Raw] = []
+    idle_conns: list[RawConnection] = []
     honest = Honest(url)
     try:
         honest.start()
@@ -383,11 +321,11 @@ async def test_abusers_get_typed_errors_while_honest_clients_stay_fast(
         with pytest.raises(ConnectionClosed):
             while True:
                 await asyncio.wait_for(raw.ws.recv(), 10)
-    overall = p99(honest.times)
+    overall = percentile(honest.times)
     print(f"\nhonest edits: {len(honest.times)}, p99 {overall * 1000:.0f} ms overall")
     for name, (first, last) in phases.items():
         during = honest.times[first:last] or [0.0]
-        print(f"  during {name}: {last - first} edits, p99 {p99(during) * 1000:.0f} ms")
+        print(f"  during {name}: {last - first} edits, p99 {percentile(during) * 1000:.0f} ms")
     print(f"server RSS MiB at start and after each phase: {[round(r) for r in rss]}")
     assert overall < P99_BOUND
     assert max(rss) < RSS_BOUND_MIB[idle]
@@ -488,12 +426,12 @@ async def test_slow_postgresql_slows_acks_but_not_the_server(tmp_path: Path, pg_
         await asyncio.to_thread(server.terminate)  # its shutdown goes through the proxy
         await proxy.close()
     print(
-        f"\nslow PostgreSQL: p99 {p99(honest.times[:fast]) * 1000:.0f} ms before, "
-        f"{p99(honest.times[fast:slow]) * 1000:.0f} ms with 0.2 s per chunk; /health "
+        f"\nslow PostgreSQL: p99 {percentile(honest.times[:fast]) * 1000:.0f} ms before, "
+        f"{percentile(honest.times[fast:slow]) * 1000:.0f} ms with 0.2 s per chunk; /health "
         f"{health_slow * 1000:.0f} ms then, {max(health_stalled) * 1000:.0f} ms at most while "
         f"stalled ({during_stall} edits acked in that stall)"
     )
-    assert p99(honest.times[fast:slow]) >= 0.2  # the delay was felt ...
+    assert percentile(honest.times[fast:slow]) >= 0.2  # the delay was felt ...
     assert max(health_stalled) < 1.0  # ... but not by requests that do not need storage
     assert during_stall == 0  # an ack follows the commit: none without PostgreSQL
     # Every edit was acked in the end: Honest.stop() raised otherwise.

@@ -45,7 +45,7 @@ async def test_the_store_keeps_a_tombstone_and_stores_nothing_after_it(pg_url: s
     try:
         conn = await asyncpg.connect(pg_url)
         try:
-            assert await schema_version(conn) == 3
+            assert await schema_version(conn) >= 3  # tombstones since version 3
         finally:
             await conn.close()
         await store.append_many(

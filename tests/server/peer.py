@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from synckit.core import VersionVector
 from synckit.protocol import ClientSession, Event, Hello, Push, Subscribe, Subscribed, Welcome
 from synckit.server import Connection, Hub
@@ -11,11 +13,17 @@ class Peer:
     """A client session talking to one hub connection (frames moved synchronously)."""
 
     def __init__(
-        self, hub: Hub, name: str = "peer", token: str = "", *, welcome: bool = True
+        self,
+        hub: Hub,
+        name: str = "peer",
+        token: str = "",
+        *,
+        welcome: bool = True,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.hub = hub
         self.session = ClientSession()
-        self.conn: Connection = hub.connect()
+        self.conn: Connection = hub.connect(wake)
         self.batch = 0
         self.send(Hello(name, token))
         if welcome:

@@ -10,7 +10,7 @@ import os
 import pytest
 from peer import Peer
 
-from synckit.core import Document
+from synckit.core import Document, VersionVector
 from synckit.errors import AuthError
 from synckit.protocol import (
     ClientSession,
@@ -22,6 +22,7 @@ from synckit.protocol import (
     ServerHttpExchange,
     State,
     Subscribe,
+    Subscribed,
     Unsubscribe,
     Welcome,
     encode_http_request,
@@ -264,3 +265,18 @@ def test_http_requests_do_not_take_connection_slots() -> None:
     assert not isinstance(result, Error), result
     assert hub.doc_json("d", token="alice") is None
     assert hub.quotas.connections_of("alice") == 1
+
+
+def test_a_subscribe_naming_too_many_client_ids_is_refused_and_the_connection_stays() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(max_version_entries=1_000))
+    peer = Peer(hub, "a")
+    huge = VersionVector({f"x{i:05d}": 1 for i in range(1_001)})
+    peer.send(Subscribe("d", huge.encode()))
+    [err] = peer.received()
+    assert isinstance(err, Error) and err.code is ErrorCode.BAD_CHANGES and not err.fatal
+    assert "1001 client ids" in err.message and "1000 allowed" in err.message
+    assert not peer.conn.closed
+    at_limit = VersionVector({f"x{i:05d}": 1 for i in range(1_000)})
+    peer.send(Subscribe("d", at_limit.encode()))
+    [answer] = peer.received()
+    assert isinstance(answer, Subscribed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from peer import Peer
@@ -295,3 +295,55 @@ def test_a_core_failure_mid_merge_stores_nothing_and_reloads_the_document(
     seen = Document("seen")
     seen.apply(sub.changes)
     assert seen.to_json() == {"w": 1}
+
+
+def test_a_commit_wakes_each_connection_once_with_all_of_its_frames() -> None:
+    """Answering a commit queues an Ack per push: the writer's transport is woken once, after
+    all of its Acks are queued (so it writes them in one go), in order; the subscriber is
+    woken for its Broadcast. Outside a storage answer a frame wakes its connection at once."""
+    store = CountingStore()
+    hub = Hub(None)
+    wakes = {"a": 0, "b": 0}
+
+    def waker(name: str) -> Callable[[], None]:
+        def wake() -> None:
+            wakes[name] += 1
+
+        return wake
+
+    a, b = Peer(hub, "a", wake=waker("a")), Peer(hub, "b", wake=waker("b"))
+    for peer in (a, b):
+        peer.send(Subscribe("d"))
+    drain(hub, store)
+    a.received(), b.received()
+    writer = Document("a")
+
+    def push(value: int) -> bytes:
+        held = writer.version()
+        writer.set("k", value)
+        changes = writer.changes(held)
+        a.push("d", changes)
+        return changes
+
+    push(1)
+    first = hub.next_io()
+    assert isinstance(first, Commit)
+    for value in (2, 3, 4):  # three pushes wait for the next commit
+        last = push(value)
+    hub.io_done(first, perform_io(first, store))
+    a.received(), b.received()
+    wakes.update(a=0, b=0)
+    second = hub.next_io()
+    assert isinstance(second, Commit) and len(second.batches) == 3
+    hub.io_done(second, perform_io(second, store))
+    assert wakes == {"a": 1, "b": 1}
+    events = a.received()
+    assert [type(e) for e in events] == [Ack, Ack, Ack]
+    assert [e.batch_id for e in events if isinstance(e, Ack)] == [2, 3, 4]
+    [broadcast] = b.received()
+    assert isinstance(broadcast, Broadcast)
+    # Not answering storage: woken at once. A push of what is stored already is
+    # acknowledged at once (no commit is queued).
+    a.push("d", last)
+    assert wakes["a"] == 2
+    assert [type(e) for e in a.received()] == [Ack]

@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import {
-  LocalProtocolError, openDocument, type Counter, type Document, type ErrorEvent, type JSONValue, type List,
+  Document, List, LocalProtocolError, openDocument, type Counter, type ErrorEvent, type JSONValue,
   type PeerPresence, type PresenceState, type SyncMap, type Text,
 } from "@synckit/client";
 import { useClient } from "./context.js";
@@ -56,9 +56,63 @@ export function useDocumentState(docId: string): DocumentState {
   return state;
 }
 
-/** A top-level field of `doc` (`undefined` while `doc` is `null` or the field is unset). */
-export function useField(doc: Document | null, name: string): JSONValue | undefined {
-  return useDerived(doc, name, () => (doc === null ? undefined : doc.get(name) ?? undefined), []);
+/**
+ * One field: a top-level field of a document, or one key of a map (a top-level map, or one
+ * nested in a list or map). `undefined` while `source` is `null` or the field is unset. The
+ * component re-renders only when this field's value changes, not when another key of the
+ * same map (or another item of its list) does. A map handle names its container, so
+ * `useField(list.getMap(i), key)` follows that item through moves (use {@link usePath} to
+ * follow a position instead).
+ */
+export function useField(source: Document | SyncMap | null, name: string): JSONValue | undefined {
+  const isDoc = source instanceof Document;
+  const target = source === null || isDoc ? null : targetOf(source);
+  return useDerived(isDoc ? source : target?.doc ?? null, isDoc ? name : target?.root ?? null, () => {
+    if (source === null) return undefined;
+    if (source instanceof Document) return source.get(name) ?? undefined;
+    return source.has(name) ? source.get(name) : undefined;
+  }, [target?.key, name]);
+}
+
+/** A step of a path: a key of a map, an index of a list. */
+export type PathStep = string | number;
+
+/** What is at `path` under `root` (a map or list), as JSON; `undefined` when nothing is. */
+export function valueAt(root: SyncMap | List, path: readonly PathStep[]): JSONValue | undefined {
+  if (path.length === 0) return root.toJSON();
+  const first = path[0];
+  let value: JSONValue | undefined;
+  if (root instanceof List) {
+    if (typeof first !== "number" || !Number.isInteger(first) || first < 0 || first >= root.length) return undefined;
+    value = root.get(first);
+  } else {
+    if (typeof first !== "string" || !root.has(first)) return undefined;
+    value = root.get(first);
+  }
+  for (const step of path.slice(1)) {
+    if (Array.isArray(value)) {
+      value = typeof step === "number" && Number.isInteger(step) && step >= 0 ? value[step] : undefined;
+    } else if (value !== null && typeof value === "object" && typeof step === "string" && Object.hasOwn(value, step)) {
+      value = (value as { readonly [key: string]: JSONValue })[step];
+    } else {
+      return undefined;
+    }
+    if (value === undefined) return undefined;
+  }
+  return value;
+}
+
+/**
+ * The value at `path` under a map or list (see {@link valueAt}): e.g.
+ * `usePath(doc.getList("todos"), [2, "done"])`. It follows the path, not an item: after a
+ * move, index 2 may hold another item. The component re-renders only when the value at the
+ * path changes, not when something beside it does.
+ */
+export function usePath(root: SyncMap | List | null, path: readonly PathStep[]): JSONValue | undefined {
+  const target = root === null ? null : targetOf(root);
+  const steps = JSON.stringify(path);
+  return useDerived(target?.doc ?? null, target?.root ?? null,
+    () => (root === null ? undefined : valueAt(root, path)), [target?.key, steps]);
 }
 
 /** The JSON view of a list: a new array only when the list or an item in it changed. */

@@ -7,7 +7,8 @@
 export { SyncKitProvider, useClient, type SyncKitProviderProps } from "./context.js";
 export {
   itemKey, useConnection, useCounter, useDocument, useDocumentState, useField, useList, useListKeys,
-  useMap, usePresence, useText, type Connection, type DocumentState, type Presence,
+  useMap, usePath, usePresence, useText, valueAt, type Connection, type DocumentState, type PathStep,
+  type Presence,
 } from "./hooks.js";
 export { DocumentHub, hubOf, type HubListener } from "./hub.js";
 export { targetOf, type HandleTarget } from "./handles.js";

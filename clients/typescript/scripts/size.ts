@@ -1,7 +1,7 @@
 /**
  * How many bytes the client costs a web page: `src/index.ts` (everything the package
- * exports; there is no React code in it) bundled by esbuild as one ES module, minified,
- * then gzipped at level 9 by Node's zlib. Prints the total and the minified bytes per
+ * exports; there is no React code in it) bundled as `dist/index.js` is (`scripts/bundle.ts`:
+ * esbuild, one ES module, minified), then gzipped at level 9 by Node's zlib. Prints the total and the minified bytes per
  * top-level module (from esbuild's metafile), biggest first.
  *
  *     npm run size            # the tables: the whole client, and `Document` alone
@@ -11,6 +11,7 @@
  * bytes applied to the gzipped total (gzip does not attribute bytes to inputs).
  */
 import { build, type Metafile } from "esbuild";
+import { bundleOptions } from "./bundle.js";
 import { resolve, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 
@@ -45,13 +46,8 @@ export async function measureSize(packageDir: string, entry = "src/index.ts", on
     ? { entryPoints: [resolve(packageDir, entry)] }
     : { stdin: { contents: `export { ${only.join(", ")} } from "./${entry.replace(/\.ts$/, ".js")}";`, resolveDir: packageDir, sourcefile: "only.ts", loader: "ts" as const } };
   const result = await build({
+    ...bundleOptions(packageDir),
     ...input,
-    absWorkingDir: packageDir,
-    bundle: true,
-    format: "esm",
-    minify: true,
-    platform: "browser",
-    target: "es2022",
     write: false,
     metafile: true,
     logLevel: "silent",

@@ -1,12 +1,14 @@
 /**
  * A shared todo list: items (each a nested map: title, done) that anyone can add, tick,
- * retitle, delete and drag to reorder (a list move), offline too; a shared counter of what
- * is done.
+ * retitle, delete and drag to reorder (a list move), offline too; a shared count of what is
+ * done. The count is taken from the items' done flags, not kept in a counter: two people
+ * ticking the same item while one is offline would increment a counter twice, but the
+ * merged item is ticked once, and every replica counts the same merged items.
  */
 import { StrictMode, memo, useState, type DragEvent, type FormEvent, type ReactNode } from "react";
 import { createRoot } from "react-dom/client";
 import type { Document } from "@synckit/client";
-import { SyncKitProvider, useCounter, useDocument, useField, useListKeys, useMap } from "@synckit/react";
+import { SyncKitProvider, useDocument, useField, useList, useListKeys, useMap } from "@synckit/react";
 import { startSession, type Session } from "./session.js";
 import { StatusBar } from "./status.js";
 
@@ -21,13 +23,23 @@ function add(doc: Document, title: string): void {
 
 function toggle(doc: Document, index: number, done: boolean): void {
   doc.getList(LIST).getMap(index).set("done", done);
-  doc.getCounter("done").increment(done ? 1 : -1);
 }
 
 function remove(doc: Document, index: number): void {
-  const item = doc.getList(LIST).getMap(index);
-  if (item.get("done") === true) doc.getCounter("done").decrement(1);
   doc.getList(LIST).delete(index);
+}
+
+/** "N of M done": N counted from the merged items (see the module comment). */
+function Progress({ doc }: { doc: Document }): ReactNode {
+  const items = useList(doc.getList(LIST));
+  const done = items.filter((item) => typeof item === "object" && item !== null && !Array.isArray(item)
+    && item["done"] === true).length;
+  return (
+    <p className="progress" data-testid="progress">
+      <strong data-testid="done-count">{done}</strong> of {items.length} done
+      <progress max={Math.max(items.length, 1)} value={done} />
+    </p>
+  );
 }
 
 interface ItemProps {
@@ -84,7 +96,6 @@ const Item = memo(function Item({ doc, index, count, dragging, onDrag }: ItemPro
 
 function TodoList({ doc }: { doc: Document }): ReactNode {
   const keys = useListKeys(doc.getList(LIST));
-  const done = useCounter(doc.getCounter("done"));
   const name = useField(doc, "title");
   const [draft, setDraft] = useState("");
   const [dragging, setDragging] = useState<number | null>(null);
@@ -99,10 +110,7 @@ function TodoList({ doc }: { doc: Document }): ReactNode {
     <main className="card">
       <input className="list-name" aria-label="list name" placeholder="Untitled list"
         value={typeof name === "string" ? name : ""} onChange={(event) => doc.set("title", event.target.value)} />
-      <p className="progress" data-testid="progress">
-        <strong data-testid="done-count">{done}</strong> of {keys.length} done
-        <progress max={Math.max(keys.length, 1)} value={Math.min(Math.max(done, 0), keys.length)} />
-      </p>
+      <Progress doc={doc} />
       <form className="add" onSubmit={submit}>
         <input placeholder="What needs doing?" aria-label="new item" value={draft}
           onChange={(event) => setDraft(event.target.value)} />

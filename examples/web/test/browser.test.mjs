@@ -130,6 +130,46 @@ describe("the web examples in Chromium", () => {
     await bob.context.close();
   });
 
+  test("todo: the shared done counter agrees across two people and with the ticked items", async () => {
+    const { url } = await server();
+    const list = "&list=chores";
+    const ada = await open(url, "todo", "ada", list);
+    const bob = await open(url, "todo", "bob", list);
+    for (const t of ["Dishes", "Laundry", "Plants", "Bins"]) await addTodo(ada.page, t);
+    await eventually(async () => (await todos(bob.page)).length === 4, 15_000, "bob to see ada's items");
+    /** Both pages show the same items and the same done count, and the count is the ticks shown. */
+    const agreed = async (done) => {
+      const [a, b] = [await todos(ada.page), await todos(bob.page)];
+      const counts = [await ada.page.textContent("[data-testid=done-count]"), await bob.page.textContent("[data-testid=done-count]")];
+      const ticked = a.filter((t) => t.endsWith(" ✓")).length;
+      return JSON.stringify(a) === JSON.stringify(b) && ticked === done && counts.every((c) => c === String(done));
+    };
+    // Online: each ticks a different item; each sees the other's tick counted.
+    await ada.page.click("input[aria-label='done: Dishes']");
+    await bob.page.click("input[aria-label='done: Laundry']");
+    await eventually(() => agreed(2), 15_000, "2 done on both pages");
+    // Bob offline: both tick Plants (the same item), ada unticks Dishes while bob ticks Bins.
+    await goOffline(bob);
+    await bob.page.click("input[aria-label='done: Plants']");
+    await bob.page.click("input[aria-label='done: Bins']");
+    await ada.page.click("input[aria-label='done: Plants']");
+    await ada.page.click("input[aria-label='done: Dishes']");
+    assert.equal(await bob.page.textContent("[data-testid=done-count]"), "4");
+    assert.equal(await ada.page.textContent("[data-testid=done-count]"), "2");
+    bob.sync.restore();
+    await bob.context.setOffline(false);
+    await bob.page.waitForSelector("[data-testid=status][data-state=online]", { timeout: 15_000 });
+    // Plants ticked twice is one done item: Laundry, Plants, Bins.
+    await eventually(() => agreed(3), 20_000, "3 done on both pages, as many as the ticked items").catch(async (error) => {
+      const seen = [await todos(ada.page), await todos(bob.page),
+        await ada.page.textContent("[data-testid=done-count]"), await bob.page.textContent("[data-testid=done-count]")];
+      throw new Error(`${error.message}: ${JSON.stringify(seen)}`);
+    });
+    assert.deepEqual(await todos(ada.page), ["Dishes", "Laundry ✓", "Plants ✓", "Bins ✓"]);
+    await ada.context.close();
+    await bob.context.close();
+  });
+
   test("todo: edits made with no connection survive a reload and are sent once connected", async () => {
     const { url } = await server();
     const cara = await open(url, "todo", "cara", "&list=errands");

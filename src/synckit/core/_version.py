@@ -126,11 +126,13 @@ class VersionVector(Mapping[str, int]):
         return msg.SerializeToString()
 
     @classmethod
-    def decode(cls, data: bytes) -> VersionVector:
-        """Read bytes made by :meth:`encode`.
+    def decode(cls, data: bytes, *, max_entries: int | None = None) -> VersionVector:
+        """Read bytes made by :meth:`encode`. ``max_entries``: refuse a vector of more client
+        ids than this before building it (a server bounds what one message may cost it).
 
         Raises:
-            DecodeError: the bytes are not a valid encoded version vector.
+            DecodeError: the bytes are not a valid encoded version vector, or hold more than
+                ``max_entries`` client ids.
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidTypeError(f"VersionVector.decode takes bytes, got {type(data).__name__}")
@@ -139,6 +141,11 @@ class VersionVector(Mapping[str, int]):
             msg.ParseFromString(bytes(data))
         except _ProtoDecodeError as exc:
             raise DecodeError(f"version vector: not a protobuf Version message ({exc})") from None
+        if max_entries is not None and len(msg.clients) > max_entries:
+            raise DecodeError(
+                f"version vector: {len(msg.clients)} client ids, more than the "
+                f"{max_entries} allowed"
+            )
         if len(msg.clients) != len(msg.seqs):
             raise DecodeError(
                 f"version vector: {len(msg.clients)} client ids but {len(msg.seqs)} seqs"

@@ -16,7 +16,7 @@ from synckit.server._log import MAX_LOGGED_REFUSALS, log_event
 from synckit.server._observer import NO_OBSERVER, HubObserver
 from synckit.server._principal import Access, Principal
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "WakeGate"]
 
 # Errors logged as a limit hit (WARNING) rather than a plain refusal.
 _LIMIT_CODES = frozenset(
@@ -32,10 +32,41 @@ _LIMIT_CODES = frozenset(
 _CONTENT_CODES = frozenset({ErrorCode.BAD_FRAME, ErrorCode.BAD_CHANGES, ErrorCode.UNKNOWN_MESSAGE})
 
 
+class WakeGate:
+    """Holds back the wake-ups of connections while the hub acknowledges a commit.
+
+    A commit of many pushes sends an Ack per push: woken per frame, a writer's transport would
+    write each alone (a system call per frame, and a segment per frame for the client to
+    read). While :meth:`hold` is in force each connection is woken once, by :meth:`release`,
+    with all of its frames queued.
+    """
+
+    __slots__ = ("held",)
+
+    def __init__(self) -> None:
+        #: Connections to wake on release, in the order they were first woken (None: not
+        #: holding).
+        self.held: dict[Connection, None] | None = None
+
+    def hold(self) -> bool:
+        """Hold wake-ups back; False when already holding (the outer holder releases)."""
+        if self.held is not None:
+            return False
+        self.held = {}
+        return True
+
+    def release(self) -> None:
+        """Wake every connection held back, once each."""
+        held, self.held = self.held, None
+        for conn in held or ():
+            conn.wake()
+
+
 class Connection:
     """One client connection as the hub sees it: its session and its queue of frames out."""
 
     __slots__ = (
+        "_gate",
         "_limits",
         "_observer",
         "_queued_bytes",
@@ -62,6 +93,7 @@ class Connection:
         http: bool = False,
         reads_only: bool = False,
         observer: HubObserver = NO_OBSERVER,
+        gate: WakeGate | None = None,
     ) -> None:
         self.id = conn_id
         #: When the connection opened, on the hub's monotonic clock (the handshake deadline).
@@ -84,6 +116,7 @@ class Connection:
         self._queued_bytes = 0
         self._limits = limits
         self._wake = wake
+        self._gate = gate
         self._observer = observer
 
     def __repr__(self) -> str:
@@ -209,5 +242,15 @@ class Connection:
             self.outbox.clear()
             self._queued_bytes = 0
             self.outbox.extend(self.session.data_to_send())
+        if self._wake is not None:
+            gate = self._gate
+            if gate is not None and gate.held is not None:
+                gate.held[self] = None
+            else:
+                self._wake()
+
+    def wake(self) -> None:
+        """Tell the transport that frames are queued (what queueing one does, unless held
+        back by a :class:`WakeGate`)."""
         if self._wake is not None:
             self._wake()

@@ -64,7 +64,7 @@ from synckit.protocol import (
     encode_http_request,
 )
 from synckit.server._access import AccessChange, access_level
-from synckit.server._connection import Connection
+from synckit.server._connection import Connection, WakeGate
 from synckit.server._limits import Limits
 from synckit.server._log import log_event, logger
 from synckit.server._observer import NO_OBSERVER, HubObserver
@@ -125,6 +125,8 @@ _MAX_CACHED_OWNERS = 100_000
 _MAX_CACHED_DELETED = 100_000
 # How soon a client may push again to a document whose deletion is being committed.
 _DELETING_RETRY_MS = 1000
+#: When a client may push again after too many pushes waited for a document's compaction.
+_HELD_RETRY_MS = 500
 
 
 def perform_io(op: IoOp, store: Store) -> IoResult:
@@ -212,8 +214,11 @@ class Hub:
             offload=offload,
             offload_bytes=limits.offload_bytes,
         )
+        self.rooms.on_settled = self._release_held
         self._offload_load = offload_load
         self._connections: dict[int, Connection] = {}
+        # Wake-ups held back while a storage operation is answered (see WakeGate).
+        self._gate = WakeGate()
         #: Who is in each document (see :mod:`._presence`).
         self.presence = PresenceTable(limits, wake=wake_presence, observer=self._observer)
         # Client (actor) id -> the principal it belongs to, as the store said.
@@ -262,6 +267,7 @@ class Hub:
             http=http,
             reads_only=reads_only,
             observer=self._observer,
+            gate=self._gate,
         )
         self._connections[conn.id] = conn
         if self._closed:
@@ -611,7 +617,11 @@ class Hub:
             )
             return
         try:
-            since = VersionVector.decode(sub.version) if sub.version else VersionVector()
+            since = (
+                VersionVector.decode(sub.version, max_entries=self.limits.max_version_entries)
+                if sub.version
+                else VersionVector()
+            )
         except DecodeError as exc:
             conn.send(Error(ErrorCode.BAD_CHANGES, f"Subscribe: {exc}", doc_id=doc_id))
             return
@@ -721,6 +731,53 @@ class Hub:
             return
         self._commit(conn, room, room.logged, push)
 
+    def _hold(self, conn: Connection, room: Room, push: Push, times: int) -> None:
+        """Keep ``push`` until the compaction of ``room``'s document in flight is done (a
+        bounded number of them); the pushes after it wait too, so that each connection's
+        pushes still commit in the order sent."""
+        if len(room.held) >= self.limits.max_load_waiters:
+            conn.send(
+                Error(
+                    ErrorCode.DOC_TOO_LARGE,
+                    f"document {room.doc_id!r} is at its size limit while it is compacted and "
+                    f"{len(room.held)} pushes already wait for that; try again",
+                    retryable=True,
+                    doc_id=room.doc_id,
+                    batch_id=push.batch_id,
+                    retry_after_ms=_HELD_RETRY_MS,
+                )
+            )
+            return
+        room.held.append((conn, push, times))
+
+    def _release_held(self, doc_id: str) -> None:
+        """A compaction of ``doc_id`` ended: commit the pushes held for it, in order (one
+        found over the limit again while another is being built waits once more)."""
+        room = self.rooms.get(doc_id)
+        if room is None or not room.held:
+            return
+        held, room.held = room.held, []
+        for conn, push, times in held:
+            if conn.closed:
+                continue
+            logged = room.logged
+            if room.held or logged is None:
+                room.held.append((conn, push, times))
+            elif conn.id not in room.subscribers:
+                conn.send(
+                    Error(
+                        ErrorCode.INTERNAL,
+                        f"document {doc_id!r} was left before this push was stored; "
+                        "subscribe again",
+                        retryable=True,
+                        doc_id=doc_id,
+                        batch_id=push.batch_id,
+                    )
+                )
+            else:
+                self._commit(conn, room, logged, push, times)
+        self.rooms.close_if_unused(room, self._monotonic())
+
     def _wait_for_load(self, conn: Connection, room: Room, event: Subscribe | Push) -> bool:
         """Hold ``event`` until the room's document is loaded (a bounded number of them);
         False when it was refused instead."""
@@ -739,14 +796,27 @@ class Hub:
         room.queued.append((conn, event))
         return True
 
-    def _commit(self, conn: Connection, room: Room, logged: LoggedDocument, push: Push) -> None:
+    def _commit(
+        self, conn: Connection, room: Room, logged: LoggedDocument, push: Push, held: int = 0
+    ) -> None:
         """Merge a push into the room and queue what is new for storage; the ack (and the
-        broadcast) follow once storage has it. A refused push changes nothing."""
+        broadcast) follow once storage has it. A refused push changes nothing. ``held``: how
+        often the push waited for a compaction already."""
         doc_id, batch, changes = push.doc_id, push.batch_id, push.changes
+        if room.held:  # earlier pushes wait for a compaction: this one comes after them
+            self._hold(conn, room, push, held)
+            return
         observer, taken = self._observer, self._monotonic()
         self.rooms.touch(room)
         size_limit = self.limits.max_doc_bytes
         if logged.size + len(changes) > size_limit:
+            # The size counts the log: the last snapshot and every batch since. While a
+            # snapshot is being built (off the loop, for a large document), the batches it
+            # will fold away still count: the push waits for it rather than being refused
+            # for how far behind that build happens to be.
+            if held < 2 and logged.compacting:
+                self._hold(conn, room, push, held + 1)
+                return
             conn.send(
                 Error(
                     ErrorCode.DOC_TOO_LARGE,
@@ -1145,12 +1215,20 @@ class Hub:
     def io_done(self, op: IoOp, result: IoResult = None) -> None:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
-        if isinstance(op, Commit) and isinstance(result, frozenset):
-            # Deleted by another server meanwhile: those batches were not stored.
-            for doc_id in sorted(result):
-                self._gone(doc_id, f"document {doc_id!r} was deleted")
-        for doc_id in self.rooms.done(op, result):
-            self._evict(doc_id, f"storage failed: {result}")
+        # The Acks of a commit: each connection is woken once, with all of its Acks queued,
+        # and its transport writes them together. Broadcasts are written as they are queued
+        # (one per subscriber anyway): the first subscribers need not wait for the last.
+        releases = self._gate.hold()
+        try:
+            if isinstance(op, Commit) and isinstance(result, frozenset):
+                # Deleted by another server meanwhile: those batches were not stored.
+                for doc_id in sorted(result):
+                    self._gone(doc_id, f"document {doc_id!r} was deleted")
+            for doc_id in self.rooms.done(op, result):
+                self._evict(doc_id, f"storage failed: {result}")
+        finally:
+            if releases:
+                self._gate.release()
         if self._outgoing:
             self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():

@@ -51,6 +51,11 @@ class Limits:
     #: largest frame keeps every single push possible.
     push_bytes_per_second: int = 1024 * 1024
     push_burst_bytes: int = 16 * 1024 * 1024
+    #: Client ids in the version a Subscribe says it holds (BAD_CHANGES, that subscribe
+    #: refused). An honest version names the authors of the document, one per device that
+    #: wrote to it; decoding one costs the event loop about a microsecond per id, so this
+    #: bounds what one frame can cost everyone else (the frame limit alone allows ~500,000).
+    max_version_entries: int = 100_000
     #: Replace a document's log by a snapshot after this many committed batches.
     compact_every: int = 256
     #: Documents of this many stored bytes or more are snapshotted and loaded away from the
@@ -89,6 +94,7 @@ class Limits:
             "live_docs",
             "max_load_waiters",
             "max_subscriptions",
+            "max_version_entries",
             "max_connections_per_principal",
             "max_client_ids_per_principal",
             "push_bytes_per_second",

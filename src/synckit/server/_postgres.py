@@ -36,6 +36,13 @@ document's append and compaction locks, writes the tombstone and removes the doc
 commit reads the tombstones under the append lock and stores nothing for a deleted document (it
 reports which), and a compaction reads them under its lock and writes no snapshot of one.
 
+A commit is one statement, a call of the ``synckit_append`` function (schema version 4), run
+as its own transaction: one round trip. The function takes the append locks before anything
+else; each of its statements takes a new snapshot, so it sees a tombstone committed while it
+waited for a lock. A compaction is one statement too (``synckit_compact``): when another
+server stored a snapshot meanwhile, it writes nothing and hands that one back; the store
+merges it in and calls again, expecting its generation.
+
 Each method returns after its transaction committed: once :meth:`append_many` returns, the
 batches (and views) are durable as far as PostgreSQL's ``synchronous_commit`` promises.
 """
@@ -68,26 +75,15 @@ _CLAIM_LOCK = 0x53594E02
 # (forgetting one only makes its next compaction merge snapshots: still correct).
 _MAX_KNOWN = 65_536
 
-# What a commit of append_many writes once it holds the append locks, in one statement: the
-# log rows (one per document, holding its batches in order; see the module's doc) and the
-# views of every document without a tombstone; it returns those rows, then one row per
-# document that has a tombstone (dead), whose batches and view were not written.
-_APPEND = (
-    "WITH dead AS (SELECT doc_id FROM tombstones WHERE doc_id = ANY($1::text[])), "
-    "viewed AS (INSERT INTO views (doc_id, view) "
-    "SELECT d, v::jsonb FROM unnest($4::text[], $5::text[]) AS t(d, v) "
-    "WHERE d NOT IN (SELECT doc_id FROM dead) "
-    "ON CONFLICT (doc_id) DO UPDATE SET view = EXCLUDED.view, updated_at = now()), "
-    "added AS (INSERT INTO changes (doc_id, data, batches) "
-    "SELECT d, CASE WHEN count(*) = 1 THEN (array_agg(c))[1] END, "
-    "CASE WHEN count(*) > 1 THEN array_agg(c ORDER BY n) END "
-    "FROM unnest($2::text[], $3::bytea[]) WITH ORDINALITY AS t(d, c, n) "
-    "WHERE d NOT IN (SELECT doc_id FROM dead) "
-    "GROUP BY d ORDER BY min(n) "
-    "RETURNING id, doc_id, coalesce(cardinality(batches), 1) AS count) "
-    "SELECT id, doc_id, count, false AS dead FROM added "
-    "UNION ALL SELECT 0::bigint, doc_id, 0, true FROM dead"
-)
+# A commit of append_many: one statement, so one round trip and its own transaction. The
+# function (schema version 4) takes the documents' append locks, then checks the tombstones
+# and writes the log rows (one per document, holding its batches in order; see the module's
+# doc) and the views of every document without a tombstone; it returns those rows, then one
+# row per document that has a tombstone (dead), whose batches and view were not written.
+_APPEND = "SELECT id, doc_id, count, dead FROM synckit_append($1, $2, $3, $4, $5, $6)"
+
+# A compaction, likewise one statement (schema version 4): see synckit_compact.
+_COMPACT = "SELECT outcome, before, after, stored FROM synckit_compact($1, $2, $3, $4, $5)"
 
 # Errors of the driver and the network that mean "the database failed".
 _DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -154,6 +150,15 @@ class _Known:
     read_generation: int | None = None
     #: Counts loads: a catch-up read that started before a load must not move the marks.
     loads: int = 0
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a connection it gets back: nothing. The store's own queries leave
+    no session state (transaction-level advisory locks only; no SET, LISTEN, cursor or
+    session lock), and asyncpg rolls back an open transaction before calling this, so the
+    default reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) would cost
+    a round trip on every release for nothing: on a commit's path, before its acks.
+    :meth:`PostgresStore.fetchval`, which runs the caller's queries, resets in full."""
 
 
 def _append_key(doc_id: str) -> int:
@@ -235,7 +240,11 @@ class PostgresStore:
         where = redact(self.url)
         with _failing(f"connect to PostgreSQL at {where}"):
             pool = await asyncpg.create_pool(
-                self.url, min_size=self.min_size, max_size=self.max_size, timeout=10
+                self.url,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                timeout=10,
+                reset=_keep_session,
             )
         try:
             with _failing(f"migrate the schema of {where}"):
@@ -390,32 +399,18 @@ class PostgresStore:
         view_ids, view_texts = list(views or ()), list((views or {}).values())
         with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
             async with pool.acquire() as conn:
-                # Three round trips. First BEGIN and the documents' append locks, in one
-                # order everywhere (no deadlock), held until the commit so that a
-                # document's ids commit in ascending order (see the module's doc); the keys
-                # are ints, written into the text. Then one statement, whose snapshot is
-                # taken after the locks are held, sees the tombstones a deletion committed
-                # while it waited, and writes the rows and views of the other documents;
-                # then COMMIT.
-                locks = ",".join(str(k) for k in keys)
-                await conn.execute(
-                    f"BEGIN; SELECT pg_advisory_xact_lock(k) FROM unnest('{{{locks}}}'::bigint[]) k"
+                # Autocommit: the statement is its own transaction, committed (and the append
+                # locks released) when it returns. The keys are sorted: every commit takes the
+                # locks in one order, so two servers never deadlock.
+                found = await conn.fetch(
+                    _APPEND,
+                    keys,
+                    docs,
+                    [d for d, _ in batches],
+                    [c for _, c in batches],
+                    view_ids,
+                    view_texts,
                 )
-                try:
-                    found = await conn.fetch(
-                        _APPEND,
-                        docs,
-                        [d for d, _ in batches],
-                        [c for _, c in batches],
-                        view_ids,
-                        view_texts,
-                    )
-                    await conn.execute("COMMIT")
-                except BaseException:
-                    if not conn.is_closed():
-                        with contextlib.suppress(*_DB_ERRORS):
-                            await conn.execute("ROLLBACK")
-                    raise
         rows = [r for r in found if not r["dead"]]
         dead = frozenset(str(r["doc_id"]) for r in found if r["dead"])
         for row in rows:  # one per document
@@ -490,43 +485,28 @@ class PostgresStore:
         # Batches of the next row covered too (when there is one: beyond, nothing is held).
         part = rest if len(take) < len(known.ids) else 0
         pool = await self._get_pool()
+        expected, data, merged = known.generation, snapshot, False
         with _failing(f"compact {doc_id!r}"):
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2))", _COMPACT_LOCK, doc_id
-                )
-                # A deletion holds this lock too: never a snapshot behind a tombstone.
-                if await conn.fetchval("SELECT 1 FROM tombstones WHERE doc_id = $1", doc_id):
-                    self._known.pop(doc_id, None)
-                    return
-                stored = await conn.fetchrow(
-                    "SELECT data, generation FROM snapshots WHERE doc_id = $1", doc_id
-                )
-                stored_generation = 0 if stored is None else int(stored["generation"])
-                data = snapshot
-                merged = stored is not None and stored["generation"] != known.generation
-                if merged:
+            async with pool.acquire() as conn:
+                while True:
+                    # One statement, its own transaction (see synckit_compact): under the
+                    # compaction lock (a deletion holds it too: never a snapshot behind a
+                    # tombstone) it writes, or says the document is deleted, or hands back a
+                    # snapshot another server wrote meanwhile, to merge and try again.
+                    found = await conn.fetchrow(
+                        _COMPACT, _COMPACT_LOCK, doc_id, take, data, expected
+                    )
+                    if found["outcome"] == "dead":
+                        self._known.pop(doc_id, None)
+                        return
+                    if found["outcome"] == "done":
+                        break
                     try:
-                        data = _merge_snapshots(bytes(stored["data"]), snapshot)
+                        data = _merge_snapshots(bytes(found["stored"]), snapshot)
                     except DecodeError as exc:
                         raise StorageError(f"cannot compact {doc_id!r}: {exc}") from exc
-                deleted = await conn.fetchval(
-                    "WITH gone AS (DELETE FROM changes WHERE doc_id = $1 "
-                    "AND id = ANY($2::bigint[]) RETURNING coalesce(cardinality(batches), 1) AS n) "
-                    "SELECT coalesce(sum(n), 0) FROM gone",
-                    doc_id,
-                    take,
-                )
-                generation = await conn.fetchval(
-                    "INSERT INTO snapshots (doc_id, data, generation, covered) "
-                    "VALUES ($1, $2, 1, $3) ON CONFLICT (doc_id) DO UPDATE SET "
-                    "data = EXCLUDED.data, generation = snapshots.generation + 1, "
-                    "covered = snapshots.covered + EXCLUDED.covered, updated_at = now() "
-                    "RETURNING generation",
-                    doc_id,
-                    data,
-                    deleted,
-                )
+                    expected, merged = int(found["before"]), True
+        stored_generation, generation = int(found["before"]), int(found["after"])
         for _ in take:
             known.ids.popleft()
         if part:
@@ -621,7 +601,12 @@ class PostgresStore:
         ``await store.fetchval("SELECT view->'title' FROM views WHERE doc_id = $1", d)``."""
         pool = await self._get_pool()
         with _failing("run a query"):
-            return await pool.fetchval(query, *args)
+            async with pool.acquire() as conn:
+                try:
+                    return await conn.fetchval(query, *args)
+                finally:
+                    # Whatever session state the query left (see _keep_session).
+                    await conn.reset()
 
     async def close(self) -> None:
         """Close the pool (waiting up to 10 s for queries in flight). Idempotent."""

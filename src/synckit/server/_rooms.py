@@ -33,7 +33,7 @@ from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
 from synckit.core import Document, VersionVector
 from synckit.errors import InvalidValueError
-from synckit.protocol import Event
+from synckit.protocol import Event, Push
 from synckit.server._connection import Connection
 
 __all__ = [
@@ -86,6 +86,10 @@ class Room:
     whole: tuple[VersionVector, bytes] | None = None
     #: Pushes committed and not yet broadcast (the hub sends them once per commit).
     outgoing: list[Outgoing] = field(default_factory=list)
+    #: Pushes that would take the document past its size limit while its log still holds
+    #: batches a compaction will fold away, in arrival order with how often each was held;
+    #: the hub commits them again once that compaction is done (see ``on_settled``).
+    held: list[tuple[Connection, Push, int]] = field(default_factory=list)
 
     def whole_changes(self, doc: Document) -> bytes:
         """``doc.changes()`` of the room's document, encoded once per version."""
@@ -213,6 +217,9 @@ class Rooms:
         # Documents whose deletion is queued or running -> how many: no compaction of them
         # is queued from then on (it would write a snapshot behind the tombstone).
         self._erasing: dict[str, int] = {}
+        #: Called with a document id whenever a compaction of it ends, written or failed
+        #: (the hub commits the pushes it held for it).
+        self.on_settled: Callable[[str], None] | None = None
 
     # -- rooms ------------------------------------------------------------------------
 
@@ -255,7 +262,7 @@ class Rooms:
         """A room with no subscribers and nothing waiting for it lingers (see ``linger``),
         then :meth:`close_idle` drops it, queueing a snapshot of what its log holds (HTTP
         exchanges subscribe like any connection). At most ``live_docs`` rooms linger."""
-        if room.subscribers or room.queued:
+        if room.subscribers or room.queued or room.held:
             return
         if self._rooms.get(room.doc_id) is not room:
             return
@@ -324,6 +331,7 @@ class Rooms:
                     self._building[doc_id] = left
                 if isinstance(result, Exception) or logged.abandoned or doc_id in self._erasing:
                     logged.compaction_failed()  # the log still holds every batch
+                    self._settled(doc_id)
                 else:
                     self._push(Compact(doc_id, result, covered, size_then, logged, taken))
                 if not left:
@@ -443,7 +451,12 @@ class Rooms:
                 else:
                     op.logged.compacted(op.snapshot, op.covered, op.size_then, op.taken)
                 # A failed compaction loses nothing: the log still holds every batch.
+                self._settled(op.doc_id)
         return []
+
+    def _settled(self, doc_id: str) -> None:
+        if self.on_settled is not None:
+            self.on_settled(doc_id)
 
     def take_loaded(self) -> list[tuple[Room, StoredDoc | Exception | None]]:
         """Rooms whose load finished since the last call, with what was read."""

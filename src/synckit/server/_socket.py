@@ -36,9 +36,9 @@ Send = Callable[[Message], Awaitable[None]]
 #: stuck connection's handler is cancelled instead, and the ASGI server closes it in its time.
 ABORT_EXTENSION = "synckit.abort"
 
-#: ASGI scope extension under which the server may offer ``send_now(frame) -> bool``: write
-#: one binary WebSocket frame synchronously, or return False (nothing written) when it cannot
-#: now (its write buffer is full, or the socket is closing).
+#: ASGI scope extension under which the server may offer ``send_now(frames) -> bool``: write
+#: a list of binary WebSocket frames synchronously, all in one write, or return False (none
+#: written) when it cannot now (its write buffer is full, or the socket is closing).
 SEND_NOW_EXTENSION = "synckit.send_now"
 
 # WebSocket close codes for the error that ended a session.
@@ -60,7 +60,7 @@ class Link:
         send: Send,
         send_timeout: float,
         abort: Callable[[], None] | None,
-        send_now: Callable[[bytes], bool] | None = None,
+        send_now: Callable[[list[bytes]], bool] | None = None,
     ) -> None:
         self._send = send
         self._send_now = send_now
@@ -80,10 +80,9 @@ class Link:
             return
         conn, send_now = self.conn, self._send_now
         if send_now is not None and conn is not None and not conn.closed:
-            outbox = conn.outbox
-            while outbox and send_now(outbox[0]):
-                conn.pop_frame()
-            if not outbox:
+            if conn.outbox and send_now(conn.outbox):
+                conn.take_frames()  # written, all in one go
+            if not conn.outbox:
                 return
         self.writer = asyncio.get_running_loop().create_task(self._flush())
 

@@ -111,10 +111,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if message["type"] == "websocket.accept" and hasattr(self, "response"):
             del self.response  # sent: only the handshake needed it
 
-    def _send_now(self, data: bytes) -> bool:
-        """Write ``data`` as one binary frame now; False (nothing written) when the socket's
-        buffer is full (flow control paused writing), the handshake is not complete, or the
-        WebSocket is closing: the caller then sends it through ASGI, which waits."""
+    def _send_now(self, frames: list[bytes]) -> bool:
+        """Write ``frames`` as binary frames now, in one write; False (nothing written) when
+        the socket's buffer is full (flow control paused writing), the handshake is not
+        complete, or the WebSocket is closing: the caller then sends them through ASGI,
+        which waits."""
         if (
             not self.handshake_complete
             or self.close_sent
@@ -125,21 +126,25 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         conn = self.conn
         if conn.state is not State.OPEN or conn.expect_continuation_frame or conn.extensions:
-            conn.send_binary(data)  # raises where a frame may not be sent; never here so far
+            for data in frames:
+                conn.send_binary(data)  # raises where a frame may not be sent; never so far
             self.transport.write(b"".join(conn.data_to_send()))
             return True
-        # A server's unmasked, unfragmented binary frame with no extension: its header,
-        # written here instead of through a websockets Frame (the same bytes, less work).
-        size = len(data)
-        if size < 126:
-            header = bytes((0x82, size))
-        elif size < 65536:
-            header = b"\x82\x7e" + size.to_bytes(2, "big")
-        else:
-            header = b"\x82\x7f" + size.to_bytes(8, "big")
+        # A server's unmasked, unfragmented binary frames with no extension: their headers,
+        # written here instead of through websockets Frames (the same bytes, less work).
+        parts: list[bytes] = []
         if conn.writes:  # bytes websockets queued and nobody wrote yet (none so far)
-            header = b"".join(conn.data_to_send()) + header
-        self.transport.write(header + data)
+            parts.append(b"".join(conn.data_to_send()))
+        for data in frames:
+            size = len(data)
+            if size < 126:
+                parts.append(bytes((0x82, size)))
+            elif size < 65536:
+                parts.append(b"\x82\x7e" + size.to_bytes(2, "big"))
+            else:
+                parts.append(b"\x82\x7f" + size.to_bytes(8, "big"))
+            parts.append(data)
+        self.transport.write(b"".join(parts))
         return True
 
     def _abort_transport(self) -> None:
