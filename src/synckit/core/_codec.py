@@ -460,7 +460,9 @@ def decode_changes(
             raise DecodeError(f"{where}: dependency clients and seqs differ in number")
         client = clients[msg.client]
         deps: dict[int, int] = {}
-        for dc, ds in zip(dep_clients, dep_seqs, strict=True) if dep_clients else ():
+        if dep_clients:
+            deps = _plain_deps(dep_clients[:], dep_seqs[:], client, clients, n_clients)
+        for dc, ds in zip(dep_clients, dep_seqs, strict=True) if dep_clients and not deps else ():
             if dc >= n_clients:
                 raise DecodeError(f"{where}: dependency client index {dc} is outside the table")
             if ds >= _MAX_SEQ:
@@ -472,13 +474,14 @@ def decode_changes(
                 deps[dclient] = max(ds, deps.get(dclient, 0))
         if not msg.kinds:
             raise DecodeError(f"{where}: no operations")
+        raw = msg.values
         try:
-            values = _loads(msg.values) if msg.values else []
+            values = _loads(raw) if raw else []
         except (ValueError, RecursionError) as exc:
             raise DecodeError(f"{where}: values are not valid JSON ({exc})") from None
-        if not isinstance(values, list):
+        if type(values) is not list:
             raise DecodeError(f"{where}: values must be a JSON array")
-        if "\\u" in msg.values:
+        if "\\u" in raw:
             # An escape can spell a lone surrogate ("\\ud800"), which no replica could encode
             # again: holding one would make every later changes() and save() fail.
             try:
@@ -490,6 +493,30 @@ def decode_changes(
         ops = _decode_ops(msg, client, clients, names, n_names, values, where)
         out.append(Change(client, msg.start, deps, ops))
     return out
+
+
+def _plain_deps(
+    dcs: list[int], dss: list[int], client: int, clients: list[int], n_clients: int
+) -> dict[int, int]:
+    """The dependencies of a change at C speed when they need none of the per-entry rules
+    of :func:`decode_changes`' loop: every client index in the table, every seq in range
+    and above 0, no client twice, not the change's own client. Otherwise ``{}``, and the
+    loop decides (and names the first problem)."""
+    n = len(dcs)
+    if max(dss) >= _MAX_SEQ or 0 in dss:
+        return {}
+    if dcs[-1] == n < n_clients and dcs == list(range(1, n + 1)):
+        # How ChangeSetWriter numbers a message's first change: its author, then its
+        # dependencies in order (a change carries its author's whole version).
+        keys = clients[1 : n + 1]
+    elif max(dcs) < n_clients:
+        keys = list(map(clients.__getitem__, dcs))
+    else:
+        return {}
+    deps = dict(zip(keys, dss, strict=True))
+    if len(deps) != n or client in deps:
+        return {}
+    return deps
 
 
 def _decode_ops(
@@ -659,6 +686,8 @@ def _decode_ops(
         raise DecodeError(f"{where}: a hybrid logical clock is out of range")
     if seq >= _MAX_SEQ:
         raise DecodeError(f"{where}: seqs run past the maximum")
+    if (ii, hi, vi, si, ti) == (len(ints), len(hlcs), len(values), len(strs), len(text)):
+        return ops
     for used, size, label in (
         (ii, len(ints), "ints"),
         (hi, len(hlcs), "hlcs"),

@@ -158,7 +158,10 @@ class Document:
         self._vv: list[int] = []
         # Per client, its operations other than field writes and text edits, in seq order.
         # Field writes live only in _fields: a write that lost is never needed again, and
-        # changes() covers its seq with a SKIP operation.
+        # changes() covers its seq with a SKIP operation. A client that logged nothing has the
+        # shared empty NONE, not a list of its own: most clients of a document only write
+        # fields, and a process holding many documents would otherwise keep a list per
+        # document and client for the garbage collector to walk.
         self._log: list[list[Op]] = []
         self._checkpoints: list[list[tuple[int, dict[int, int]]]] = []
         self._hlc = 0
@@ -199,7 +202,7 @@ class Document:
             idx = self._client_index[client_id] = len(self._clients)
             self._clients.append(client_id)
             self._vv.append(0)
-            self._log.append([])
+            self._log.append(NONE)  # its own list on its first logged op (see _log)
             self._field_top.append(0)
             self._checkpoints.append([])
         return idx
@@ -242,7 +245,10 @@ class Document:
         for :meth:`changes`, advance the version and tell subscribers."""
         me = self._me
         self._vv[me] = op[1]
-        self._log[me].append(op)
+        log = self._log[me]
+        if log is NONE:
+            log = self._log[me] = []
+        log.append(op)
         if self._subscribers:
             self._emit(True, (op[2],))
 

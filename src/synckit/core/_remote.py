@@ -19,7 +19,8 @@ import sys
 from bisect import bisect_right
 from collections.abc import Callable
 from itertools import starmap
-from typing import TYPE_CHECKING, Any
+from operator import ge, itemgetter
+from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
 from synckit.core._codec import (
@@ -31,7 +32,7 @@ from synckit.core._codec import (
     resolve_names,
 )
 from synckit.core._events import TextEdit, WithoutTextEdits
-from synckit.core._host import DELETED
+from synckit.core._host import DELETED, NONE
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
@@ -62,24 +63,37 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
     """
     msg = parse_change_set(data)
     client_ids = msg.clients[:]
+    # Every change carries its author's whole version as dependencies, so the table names
+    # every client a change depends on: look them all up at C speed, intern only new ones.
+    found = list(map(doc._client_index.get, client_ids))
     check_client_table(client_ids, "changes")
     n_clients = len(doc._clients)
     try:
-        idx = [doc._intern(c) for c in client_ids]
+        if None in found:
+            intern = doc._intern
+            idx = [intern(c) if i is None else i for c, i in zip(client_ids, found, strict=True)]
+        else:
+            idx = cast(list[int], found)
         resolved = resolve_names(msg.names[:], idx, msg.format)
         incoming = decode_changes(msg.changes, idx, resolved)
         if screen is not None:
             screen(ChangeReview(doc, incoming))
         if doc._pending:
             incoming = [ch for ch in incoming if not _is_pending(doc, ch)]
-        ready, waiting = _plan(doc, doc._pending, incoming)
+            ready, doc._pending = _plan(doc, doc._pending, incoming)
+        elif len(incoming) == 1 and _next_fields(doc, incoming[0]):
+            ready = incoming  # what _plan would make of it, without its bookkeeping
+        else:
+            ready, doc._pending = _plan(doc, doc._pending, incoming)
     except Exception:
         doc._forget_clients_from(n_clients)
         raise
-    doc._pending = waiting
     if ready:
         subscribers = doc._subscribers
-        if not any(type(s) is not WithoutTextEdits for s in subscribers):
+        for s in subscribers:
+            if type(s) is not WithoutTextEdits:
+                break
+        else:
             names = _integrate(doc, ready, None)
             if subscribers:
                 doc._emit(False, names)
@@ -111,6 +125,25 @@ def waiting_changes(doc: Document) -> bytes:
     return writer.to_bytes()
 
 
+def _next_fields(doc: Document, ch: Change) -> bool:
+    """Whether ``ch`` is field writes only, starts right after what ``doc`` holds of its
+    client and depends on nothing ``doc`` lacks: a remote edit of a field or a few, the
+    most common change. It applies as it is (:func:`_plan` would find it ready, untrimmed,
+    and field writes refer to no item, so there is nothing for :func:`_check_refs` to
+    check)."""
+    vv = doc._vv
+    if ch.start != vv[ch.client] + 1:
+        return False
+    deps = ch.deps
+    if deps and not all(map(ge, map(vv.__getitem__, deps), deps.values())):
+        return False
+    return _FIELD_KINDS.issuperset(map(_kind, ch.ops))
+
+
+_FIELD_KINDS = frozenset((K.FIELD_SET, K.FIELD_DELETE))
+_kind = itemgetter(0)
+
+
 def _is_pending(doc: Document, ch: Change) -> bool:
     """Whether a waiting change already covers all of ``ch``."""
     end = ch.end
@@ -139,7 +172,10 @@ def _plan(
             have = vv[ch.client]
             if ch.end <= have:
                 continue  # every op held already
-            if ch.start - 1 > have or any(vv[c] < s for c, s in ch.deps.items()):
+            deps = ch.deps
+            if ch.start - 1 > have or (
+                deps and not all(map(ge, map(vv.__getitem__, deps), deps.values()))
+            ):
                 still.append(ch)
                 continue
             original = ch
@@ -341,6 +377,8 @@ def _integrate(
                     state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 names.add(op[2])
                 continue
+            if log is NONE:
+                log = doc._log[c] = []
             log.append(op)
             if kind != K.SKIP:
                 doc._apply_op(c, writer, op)

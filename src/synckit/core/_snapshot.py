@@ -38,7 +38,7 @@ from synckit.core._codec import (
     parse_change_set,
     resolve_names,
 )
-from synckit.core._host import DELETED, EMPTY, NO_DEPS
+from synckit.core._host import DELETED, EMPTY, NO_DEPS, NONE
 from synckit.core._ids import ContainerId
 from synckit.core._ops import Op, op_width, seq_of
 from synckit.core._remote import waiting_changes
@@ -272,6 +272,8 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             if op[0] in (K.TEXT_INSERT, K.TEXT_DELETE):
                 raise DecodeError("snapshot: text operations belong in text states")
             if op[0] not in (K.FIELD_SET, K.FIELD_DELETE):
+                if log is NONE:
+                    log = doc._log[ch.client] = []
                 log.append(op)
             if type(op[2]) is tuple:
                 nested.append((ch.client, op))

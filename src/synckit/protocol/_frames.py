@@ -219,9 +219,10 @@ def decode_numbered(data: bytes) -> tuple[Event | FrameError, int]:
             ErrorCode.PROTOCOL_VERSION,
             f"protocol version {msg.protocol_version} is not supported",
         ), seq
-    doc_id: str = getattr(msg, "doc_id", "")
-    batch_id: int = getattr(msg, "batch_id", 0)
-    if hasattr(msg, "doc_id") and kind != "error":
+    has_doc, has_batch = _SHAPE[kind]
+    doc_id: str = msg.doc_id if has_doc else ""
+    batch_id: int = msg.batch_id if has_batch else 0
+    if has_doc and kind != "error":
         problem = check_doc_id(doc_id)
         if problem is not None:
             return FrameError(
@@ -251,6 +252,16 @@ def _entry(m: pb.PresenceEntry) -> PresenceEntry:
 _TITLE: dict[str, str] = {
     f.name: f.message_type.name if f.message_type else f.name
     for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["body"].fields
+}
+
+# "push" -> (has a doc_id field, has a batch_id field): read from the schema once, rather
+# than asked of each frame's message (a missing attribute costs an exception).
+_SHAPE: dict[str, tuple[bool, bool]] = {
+    name: ("doc_id" in fields, "batch_id" in fields)
+    for name, fields in (
+        (f.name, f.message_type.fields_by_name if f.message_type else {})
+        for f in pb.Envelope.DESCRIPTOR.oneofs_by_name["body"].fields
+    )
 }
 
 _BUILD: dict[str, Callable[[Any], Event]] = {
