@@ -658,6 +658,15 @@ def test_hostile_snapshots_are_rejected() -> None:
     s = snap()
     s.clients.append(s.clients[0])
     cases.append(("duplicate client", s.SerializeToString(), ("twice",)))
+    for case, table, words in (
+        ("pending empty client id", ["", "x"], ("empty client id",)),
+        ("pending client twice", ["x", "x"], ("twice",)),
+    ):
+        s = snap()
+        s.pending = change_set(
+            table, ["l"], kinds=[K.OP_KIND_LIST_DELETE], ints=[0, 1, 99], deps={1: 1}
+        )
+        cases.append((case, s.SerializeToString(), words))
     s = snap()
     s.changes[0].values = "[NaN]"
     cases.append(("NaN in a snapshot value", s.SerializeToString(), ("nan",)))

@@ -320,6 +320,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
         _check_loaded_ops(doc, history.used)
     if snap.pending:
         msg = parse_change_set(snap.pending)
+        check_client_table(msg.clients[:], "snapshot pending")
         idx = [doc._intern(c) for c in msg.clients]
         pending_names = resolve_names(list(msg.names), idx, msg.format, "snapshot pending")
         doc._pending = decode_changes(msg.changes, idx, pending_names, "snapshot pending")

@@ -209,6 +209,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
   checkLoadedOps(doc, history.used);
   if (snap.pending.length) {
     const msg = parseChangeSet(snap.pending);
+    checkClientTable(msg.clients, "snapshot pending");
     const idx = msg.clients.map((c) => doc._intern(c));
     const pendingNames = resolveNames(msg.names, idx, msg.format, "snapshot pending");
     doc._pending = decodeChanges(msg.changes, idx, pendingNames, "snapshot pending");
