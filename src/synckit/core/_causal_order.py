@@ -5,21 +5,32 @@ client's previous one and after the segment of every operation it depends on. If
 "comes after" links close a cycle, no replica could ever apply the operations (each would
 wait for another), so a snapshot that says so is refused.
 
-Kahn's topological sort, one Python step per link. (Tried and measured slower on a
-16-author document with 4,255 checkpoints: weighting each segment by its first seq plus the
-seqs it depends on and testing every link in C-level passes, 53 ms against Kahn's 35 ms.)
+The check plays the order out, one client segment at a time, rather than building the
+graph of links (Kahn's sort, one Python step per link: on a 16-author document with 4,255
+checkpoints and about 70,000 links, two thirds of the whole load). Each client's
+*frontier* is the first seq of its first segment not yet placed; a dependency on ``d:seq``
+is met once ``seq`` is below ``d``'s frontier, so a checkpoint's dependencies are tested
+in one C-level pass over its dict, with no search for the segment a seq falls in. A
+client stopped by an unmet dependency waits in a heap on that client, keyed by the seq
+it needs, and is woken when the frontier passes it; its scan resumes where it stopped, so
+every dependency is looked at a bounded number of times (linear, like Kahn). Whatever is
+left unplaced when nobody can move is part of a cycle.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from itertools import accumulate
+from collections import deque
+from heapq import heappop, heappush
+from itertools import compress
+from operator import ge, lt
 
 from synckit.errors import DecodeError
 
 __all__ = ["check_causal_order"]
 
 Checkpoints = list[list[tuple[int, dict[int, int]]]]
+
+_BEYOND = float("inf")  # the frontier of a client whose segments are all placed
 
 
 def check_causal_order(checkpoints: Checkpoints) -> None:
@@ -28,40 +39,72 @@ def check_causal_order(checkpoints: Checkpoints) -> None:
     to look for."""
     if sum(1 for cps in checkpoints if cps) < 2:
         return
-    _kahn(checkpoints)
+    _play_out(checkpoints)
 
 
-def _kahn(checkpoints: list[list[tuple[int, dict[int, int]]]]) -> None:
-    """DecodeError unless the dependency checkpoints admit a causal order.
+def _play_out(checkpoints: Checkpoints) -> None:
+    """DecodeError unless every client's segments can be placed in order, each after the
+    segments its checkpoint depends on (see the module docstring).
 
-    A client's checkpoints cut its operations into segments; each segment comes after the
-    client's previous one and after the segment of every operation it depends on. If
-    those "comes after" links close a cycle, no replica could ever apply the operations
-    (each would wait for another), so a snapshot that says so is refused. Kahn's
-    topological sort over the segments.
+    Clients take turns placing one segment each (a document's authors usually took
+    turns too, so a turn seldom waits); a client that must wait leaves the turns until
+    the client it waits for has moved its frontier past the seq it needs.
     """
-    starts = [[cp[0] for cp in cps] for cps in checkpoints]
-    base = list(accumulate((len(cps) + 1 for cps in checkpoints), initial=0))
-    # Segment j of client c is node base[c] + j: j 0 is before the first checkpoint.
-    waits = [0] * base[-1]
-    unblocks: list[list[int]] = [[] for _ in range(base[-1])]
-    for c, cps in enumerate(checkpoints):
-        for j, (_, deps) in enumerate(cps, 1):
-            node = base[c] + j
-            before = [base[c] + j - 1]
-            for d, seq in deps.items():
-                before.append(base[d] + bisect_right(starts[d], seq))
-            for b in before:
-                unblocks[b].append(node)
-            waits[node] += len(before)
-    ready = [node for node, w in enumerate(waits) if not w]
-    done = 0
-    while ready:
-        node = ready.pop()
-        done += 1
-        for after in unblocks[node]:
-            waits[after] -= 1
-            if not waits[after]:
-                ready.append(after)
-    if done != len(waits):
+    n = len(checkpoints)
+    # Segment 0 (before a client's first checkpoint) depends on nothing: placed.
+    frontier: list[float] = [cps[0][0] if cps else _BEYOND for cps in checkpoints]
+    placed = [0] * n  # checkpoints placed, per client
+    waits: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # (seq needed, client)
+    resume: list[tuple[list[int], list[int], int] | None] = [None] * n
+    left = sum(map(len, checkpoints))
+    turns = deque(c for c in range(n) if checkpoints[c])
+    while turns:
+        c = turns.popleft()
+        cps = checkpoints[c]
+        i = placed[c]
+        deps = cps[i][1]
+        if deps and not all(map(lt, deps.values(), map(frontier.__getitem__, deps))):
+            d, seq = _first_unmet(deps, frontier, resume, c)
+            heappush(waits[d], (seq, c))
+            continue
+        if resume[c] is not None:
+            resume[c] = None
+        i += 1
+        placed[c] = i
+        left -= 1
+        f: float = _BEYOND
+        if i < len(cps):
+            f = cps[i][0]
+            turns.append(c)
+        frontier[c] = f
+        w = waits[c]
+        while w and w[0][0] < f:
+            turns.append(heappop(w)[1])
+    if left:
         raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
+
+
+def _first_unmet(
+    deps: dict[int, int],
+    frontier: list[float],
+    resume: list[tuple[list[int], list[int], int] | None],
+    c: int,
+) -> tuple[int, int]:
+    """The first dependency ``(client, seq)`` of client ``c``'s next checkpoint that is not
+    met yet, scanning on from where the previous scan of that checkpoint stopped (the
+    ones before it stay met: frontiers only move on)."""
+    state = resume[c]
+    if state is None:
+        ds, ss, p = list(deps), list(deps.values()), 0
+    else:
+        ds, ss, p = state
+    k = len(ds)
+    idx = range(p, k)
+    p = next(
+        compress(
+            idx,
+            map(ge, map(ss.__getitem__, idx), map(frontier.__getitem__, map(ds.__getitem__, idx))),
+        )
+    )
+    resume[c] = (ds, ss, p)
+    return ds[p], ss[p]

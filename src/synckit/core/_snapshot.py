@@ -91,12 +91,12 @@ def save(doc: Document) -> bytes:
             writer.add(c, run[0][1], {}, run)
     for tname, text in doc._texts.items():
         ints, content, deletes = text.encode_state()
-        state = changes_pb2.TextState(name=writer.name_pos(tname), ints=ints, deletes=deletes)
+        # (add builds the message in place; append would copy a finished one)
+        state = snap.texts.add(name=writer.name_pos(tname), ints=ints, deletes=deletes)
         if len(content) >= _DEFLATE_FROM:
             state.content_deflate = zlib.compress(content.encode(), _DEFLATE_LEVEL)
         else:
             state.content = content
-        snap.texts.append(state)
     snap.version_clients.extend(range(len(doc._clients)))
     snap.version_seqs.extend(doc._vv)
     flat: list[int] = []

@@ -89,7 +89,7 @@ def encode_state(
         rss += blk.rss
     ints = [_FORMAT, len(seqs)]
     ints += _rle(clients)
-    ints += map(sub, seqs, [0, *seqs[:-1]])
+    ints += map(sub, seqs, chain((0,), seqs))
     ints += lens
     ints += _origin_columns(clients, seqs, lens, (lcs, lss, rcs, rss))
     deletes: list[int] = []
@@ -97,10 +97,8 @@ def encode_state(
         m = len(log.seqs)
         deletes += (c, m)
         deletes += _rle([t - c for t in log.targets])
-        ds = list(log.seqs)
-        deletes += map(sub, ds, [0, *ds[:-1]])
-        firsts = list(log.firsts)
-        deletes += map(sub, firsts, [0, *firsts[:-1]])
+        deletes += map(sub, log.seqs, chain((0,), log.seqs))
+        deletes += map(sub, log.firsts, chain((0,), log.firsts))
         deletes += log.counts
     return ints, content, deletes
 
@@ -280,12 +278,19 @@ def _origin_columns(
     """
     lcs, lss, rcs, rss = origins
     n = len(seqs)
-    ends = list(map(add, seqs, map(abs, lens)))
-    shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
-    base = list(map(mul, clients, repeat(shift)))
-    firsts = list(map(add, base, seqs))
-    lasts = list(map(sub, map(add, base, ends), repeat(1)))
-    del base, ends
+    if _one_writer(clients, lcs, rcs):
+        # Every item and origin is one client's: a character's id is its seq (shift 0),
+        # which saves the passes that would scale and add the client.
+        shift = 0
+        firsts = seqs
+        lasts = list(map(sub, map(add, seqs, map(abs, lens)), repeat(1)))
+    else:
+        ends = list(map(add, seqs, map(abs, lens)))
+        shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
+        base = list(map(mul, clients, repeat(shift)))
+        firsts = list(map(add, base, seqs))
+        lasts = list(map(sub, map(add, base, ends), repeat(1)))
+        del base, ends
     order: list[int] | None = None
     sorted_firsts: list[int] = []
     steps: list[int] = []
@@ -293,7 +298,7 @@ def _origin_columns(
     odds: list[int] = []
     for cs, ss, edges in ((lcs, lss, lasts), (rcs, rss, firsts)):
         item_at = dict(zip(edges, range(n), strict=True))
-        keys = map(add, map(mul, cs, repeat(shift)), ss)
+        keys = map(add, map(mul, cs, repeat(shift)), ss) if shift else ss
         js = list(map(item_at.get, keys, repeat(-1)))
         del item_at
         for i in compress(range(n), map(lt, cs, repeat(0))):
@@ -312,10 +317,22 @@ def _origin_columns(
                 key = c * shift + ss[i]
                 j = js[i] = order[bisect_right(sorted_firsts, key) - 1]
                 odd += (i, abs(key - edges[j]))
-        steps += map(sub, js, [0, *islice(js, max(n - 1, 0))])
+        steps += map(sub, js, chain((0,), js))
         nones += (len(none), *none)
         odds += (len(odd) >> 1, *odd)
     return steps + nones + odds
+
+
+def _one_writer(clients: list[int], lcs: list[int], rcs: list[int]) -> bool:
+    """Whether one client wrote every item and every origin names one of its characters
+    (or none): then a character id needs no client part."""
+    if not clients:
+        return False
+    c = clients[0]
+    n = len(clients)
+    if clients.count(c) != n:
+        return False
+    return all(col.count(c) + col.count(-1) == n for col in (lcs, rcs))
 
 
 def _check_disjoint(
