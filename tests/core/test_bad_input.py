@@ -658,15 +658,16 @@ def test_hostile_snapshots_are_rejected() -> None:
     s = snap()
     s.clients.append(s.clients[0])
     cases.append(("duplicate client", s.SerializeToString(), ("twice",)))
-    for case, table, words in (
-        ("pending empty client id", ["", "x"], ("empty client id",)),
-        ("pending client twice", ["x", "x"], ("twice",)),
-    ):
+    pending_tables: list[tuple[str, list[str], str]] = [
+        ("pending empty client id", ["", "x"], "empty client id"),
+        ("pending client twice", ["x", "x"], "twice"),
+    ]
+    for case, table, word in pending_tables:
         s = snap()
         s.pending = change_set(
             table, ["l"], kinds=[K.OP_KIND_LIST_DELETE], ints=[0, 1, 99], deps={1: 1}
         )
-        cases.append((case, s.SerializeToString(), words))
+        cases.append((case, s.SerializeToString(), (word,)))
     s = snap()
     s.changes[0].values = "[NaN]"
     cases.append(("NaN in a snapshot value", s.SerializeToString(), ("nan",)))
