@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import zlib
+from bisect import bisect_right
 from itertools import chain, islice
 from operator import ge, gt
 from typing import TYPE_CHECKING, Any
@@ -245,6 +246,39 @@ def _check_loaded_path(doc: Document, history: TextHistory, c: int, seq: int, ci
         cid = parent
 
 
+def _check_text_path(
+    doc: Document, history: TextHistory, tname: tuple[Any, ...], text: TextState
+) -> None:
+    """The path to the nested text ``tname``, checked for its operations as ``apply`` checks
+    the changes ``changes`` makes of them: once per change, that is per client and
+    checkpoint, with the change's first operation in the text. (The lowest seq is the
+    strictest: an item the author made itself must be older than the operation, and
+    within one checkpoint the dependencies are the same.)"""
+    for c, runs in text.op_runs().items():
+        for seq in _firsts_per_checkpoint(runs, doc._checkpoints[c]):
+            _check_loaded_path(doc, history, c, seq, tname)
+
+
+def _firsts_per_checkpoint(
+    runs: list[tuple[int, int]], checkpoints: list[tuple[int, dict[int, int]]]
+) -> list[int]:
+    """The lowest seq of ``runs`` (``(first, last)`` seq ranges of one client) after each
+    of its checkpoints that they reach, and before the first one."""
+    starts = [start for start, _ in checkpoints]
+    runs.sort()
+    out: list[int] = []
+    k = -2  # the checkpoint of the seq kept last (-1: before the first one)
+    for first, last in runs:
+        j = bisect_right(starts, first) - 1
+        if j > k:
+            out.append(first)
+            k = j
+        while k + 1 < len(starts) and starts[k + 1] <= last:  # a run spans a checkpoint
+            k += 1
+            out.append(starts[k])
+    return out
+
+
 def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool) -> None:
     names = resolve_names(list(snap.names), list(range(n)), snap.format, "snapshot")
     if len(snap.version_clients) != len(snap.version_seqs):
@@ -306,7 +340,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             if content:
                 raise DecodeError(f"snapshot: text {tname!r} has both plain and deflated text")
             content = _inflate_text(ts.content_deflate, sum(doc._vv), tname)
-        doc._texts[tname] = TextState.decode_state(
+        text = doc._texts[tname] = TextState.decode_state(
             doc._clients,
             ts.ints[:],
             content,
@@ -314,6 +348,8 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             None if trusted else history,
             trusted=trusted,
         )
+        if not trusted and type(tname) is tuple:
+            _check_text_path(doc, history, tname, text)
     if not trusted:
         _check_loaded_ops(doc, history.used)
     if snap.pending:

@@ -1,0 +1,109 @@
+"""A snapshot's nested texts: ``Document.load`` checks the path to each one as ``apply`` does.
+
+A text's operations are not in a snapshot's log but in its text state, so the check load
+makes of each nested operation's path (every list item on the way held and seen by the
+operation's author) must also run over the text's items and deletes. Otherwise a snapshot
+could load whose own changes every other replica refuses
+(``fuzz/corpus/snapshot/resealed-nested-text-unknown-list-item``).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+from fakeclock import FakeClock
+
+from synckit import Document
+from synckit.core._snapshot import _firsts_per_checkpoint
+from synckit.errors import DecodeError
+from synckit.v1 import changes_pb2
+
+
+def sealed(body: bytes) -> bytes:
+    """Snapshot bytes with their checksum, as a hostile writer can compute it too."""
+    return body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+
+
+def with_text_moved_to(item_seq: int) -> bytes:
+    """alice's list ``cards``: a text (its item alice:1, typed as alice:2-3) and a string
+    (alice:4); the snapshot, its text's path rewritten to name item alice:``item_seq``."""
+    doc = Document("alice", clock=FakeClock(100, step=3))
+    cards = doc.get_list("cards")
+    cards.insert_text(0).insert(0, "hi")
+    cards.append("x")
+    snap = changes_pb2.Snapshot.FromString(doc.save())
+    assert list(snap.names) == ["cards", "\x00[0,0,1]"]  # [parent, item client, item seq]
+    assert [ts.name for ts in snap.texts] == [1]  # only the text is in that container
+    snap.names[1] = "\x00" + json.dumps([0, 0, item_seq], separators=(",", ":"))
+    snap.ClearField("checksum")
+    return sealed(snap.SerializeToString())
+
+
+def test_the_unaltered_snapshot_loads_and_syncs() -> None:
+    """The rewrite below is the only thing that makes the snapshot bad."""
+    doc = Document.load(with_text_moved_to(1))
+    assert doc.to_json() == {"cards": ["hi", "x"]}
+    fresh = Document("fresh")
+    fresh.apply(doc.changes())
+    assert fresh.to_json() == doc.to_json()
+
+
+@pytest.mark.parametrize(
+    ("item_seq", "why"),
+    [
+        # alice:2 is a character of the text, not an item of the list: no replica's list
+        # holds it, so a replica applying the text's operations refuses them.
+        (2, "unknown list item"),
+        # alice:4 is an item of the list, but made after the text's operations (alice:2-3).
+        (4, "container made after it"),
+    ],
+)
+def test_a_nested_text_on_a_path_apply_refuses_is_refused(item_seq: int, why: str) -> None:
+    data = with_text_moved_to(item_seq)
+    with pytest.raises(DecodeError, match=why):
+        Document.load(data)
+
+
+def test_nested_texts_edited_across_syncs_and_in_deleted_items_load_and_sync() -> None:
+    """No false refusal: two clients type and delete in nested texts over many checkpoints,
+    one text in a list item deleted since (its container stays addressable), one in a map in
+    a list; the snapshot loads, and a fresh replica accepts every change it sends."""
+    alice = Document("alice", clock=FakeClock(100, step=3))
+    bob = Document("bob", clock=FakeClock(200, step=3))
+    cards = alice.get_list("cards")
+    cards.insert_text(0).insert(0, "first")
+    cards.insert_map(1).get_text("notes").insert(0, "note")
+    for round_ in range(4):
+        bob.apply(alice.changes(bob.version()))
+        b_cards = bob.get_list("cards")
+        b_cards.get_text(0).insert(0, f"b{round_}")
+        b_notes = b_cards.get_map(1).get_text("notes")
+        b_notes.delete(0, 1)
+        b_notes.insert(0, "B")
+        alice.apply(bob.changes(alice.version()))
+        first = cards.get_text(0)
+        first.insert(len(first), f"a{round_}")
+        first.delete(1, 1)
+    bob.apply(alice.changes(bob.version()))
+    cards.delete(0)  # the first text's item is now a tombstone ...
+    bob.get_list("cards").get_text(0).insert(0, "late")  # ... which bob types in, unaware
+    alice.apply(bob.changes(alice.version()))
+    doc = Document.load(alice.save())
+    assert doc.to_json() == alice.to_json()
+    fresh = Document("fresh")
+    fresh.apply(doc.changes())
+    assert fresh.version() == doc.version()
+    assert fresh.to_json() == doc.to_json()
+
+
+def test_firsts_per_checkpoint_are_the_lowest_seq_of_each_stretch() -> None:
+    """The seqs ``apply`` checks a path with: the first of each change ``changes`` cuts."""
+    no_deps: dict[int, int] = {}
+    cps = [(5, no_deps), (10, no_deps), (20, no_deps)]
+    assert _firsts_per_checkpoint([(7, 8), (2, 3), (6, 6)], cps) == [2, 6]
+    # A run spanning checkpoints 10 and 20 starts a change at each.
+    assert _firsts_per_checkpoint([(8, 25), (30, 30)], cps) == [8, 10, 20]
+    assert _firsts_per_checkpoint([(11, 12)], cps) == [11]
+    assert _firsts_per_checkpoint([(1, 1), (40, 41)], []) == [1]
