@@ -203,6 +203,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
       content = inflateContent(ts.contentDeflate, doc._vv.reduce((a, b) => a + b, 0), show(tname));
     }
     const state = TextState.decodeState(doc._clients, ts.ints, content, ts.deletes, history);
+    if (typeof tname !== "string") checkTextPath(doc, history, tname, state);
     doc._texts.set(k, state);
     doc._cids.set(k, tname);
   }
@@ -236,6 +237,40 @@ function checkLoadedPath(doc: Document, history: History, c: number, seq: number
     }
     cid = parent;
   }
+}
+
+/**
+ * The path to the nested text `tname`, checked for its operations as `apply` checks the
+ * changes `changes` makes of them: once per change, that is per client and checkpoint,
+ * with the change's first operation in the text (the lowest seq is the strictest).
+ * Python: `_check_text_path`.
+ */
+function checkTextPath(doc: Document, history: History, tname: ContainerId, text: TextState): void {
+  for (const [c, runs] of text.opRuns()) {
+    for (const seq of firstsPerCheckpoint(runs, doc._checkpoints[c] as Checkpoint[])) checkLoadedPath(doc, history, c, seq, tname);
+  }
+}
+
+/**
+ * The lowest seq of `runs` (`[first, last]` seq ranges of one client) after each of its
+ * checkpoints that they reach, and before the first one. Python: `_firsts_per_checkpoint`.
+ */
+function firstsPerCheckpoint(runs: [number, number][], checkpoints: readonly Checkpoint[]): number[] {
+  const sorted = [...runs].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out: number[] = [];
+  let k = -2; // the checkpoint of the seq kept last (-1: before the first one)
+  for (const [first, last] of sorted) {
+    const j = bisectRight(checkpoints, first, (cp) => cp[0]) - 1;
+    if (j > k) {
+      out.push(first);
+      k = j;
+    }
+    while (k + 1 < checkpoints.length && (checkpoints[k + 1] as Checkpoint)[0] <= last) {
+      k += 1; // a run spans a checkpoint
+      out.push((checkpoints[k] as Checkpoint)[0]);
+    }
+  }
+  return out;
 }
 
 function show(name: ContainerId): string {
