@@ -100,8 +100,7 @@ def test_nested_texts_edited_across_syncs_and_in_deleted_items_load_and_sync() -
 
 def test_firsts_per_checkpoint_are_the_lowest_seq_of_each_stretch() -> None:
     """The seqs ``apply`` checks a path with: the first of each change ``changes`` cuts."""
-    no_deps: dict[int, int] = {}
-    cps = [(5, no_deps), (10, no_deps), (20, no_deps)]
+    cps = [5, 10, 20]  # the first seqs of the client's checkpoints
     assert _firsts_per_checkpoint([(7, 8), (2, 3), (6, 6)], cps) == [2, 6]
     # A run spanning checkpoints 10 and 20 starts a change at each.
     assert _firsts_per_checkpoint([(8, 25), (30, 30)], cps) == [8, 10, 20]

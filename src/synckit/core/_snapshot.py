@@ -247,24 +247,27 @@ def _check_loaded_path(doc: Document, history: TextHistory, c: int, seq: int, ci
 
 
 def _check_text_path(
-    doc: Document, history: TextHistory, tname: tuple[Any, ...], text: TextState
+    doc: Document,
+    history: TextHistory,
+    tname: tuple[Any, ...],
+    text: TextState,
+    cp_starts: list[list[int]],
 ) -> None:
     """The path to the nested text ``tname``, checked for its operations as ``apply`` checks
     the changes ``changes`` makes of them: once per change, that is per client and
     checkpoint, with the change's first operation in the text. (The lowest seq is the
     strictest: an item the author made itself must be older than the operation, and
-    within one checkpoint the dependencies are the same.)"""
+    within one checkpoint the dependencies are the same.) ``cp_starts``: per client, the
+    first seqs of its checkpoints."""
     for c, runs in text.op_runs().items():
-        for seq in _firsts_per_checkpoint(runs, doc._checkpoints[c]):
+        for seq in _firsts_per_checkpoint(runs, cp_starts[c]):
             _check_loaded_path(doc, history, c, seq, tname)
 
 
-def _firsts_per_checkpoint(
-    runs: list[tuple[int, int]], checkpoints: list[tuple[int, dict[int, int]]]
-) -> list[int]:
+def _firsts_per_checkpoint(runs: list[tuple[int, int]], starts: list[int]) -> list[int]:
     """The lowest seq of ``runs`` (``(first, last)`` seq ranges of one client) after each
-    of its checkpoints that they reach, and before the first one."""
-    starts = [start for start, _ in checkpoints]
+    of its checkpoints (first seqs ``starts``, in order) that they reach, and before the
+    first one."""
     runs.sort()
     out: list[int] = []
     k = -2  # the checkpoint of the seq kept last (-1: before the first one)
@@ -327,6 +330,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
     if not trusted:
         for c, op in nested:
             _check_loaded_path(doc, history, c, op[1], op[2])
+    cp_starts: list[list[int]] | None = None  # per client, its checkpoints' first seqs
     for ts in snap.texts:
         if ts.name >= len(names):
             raise DecodeError("snapshot: text name index outside the name table")
@@ -349,7 +353,9 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             trusted=trusted,
         )
         if not trusted and type(tname) is tuple:
-            _check_text_path(doc, history, tname, text)
+            if cp_starts is None:
+                cp_starts = [[start for start, _ in cps] for cps in doc._checkpoints]
+            _check_text_path(doc, history, tname, text, cp_starts)
     if not trusted:
         _check_loaded_ops(doc, history.used)
     if snap.pending:
