@@ -1,10 +1,12 @@
-"""A snapshot's nested texts: ``Document.load`` checks the path to each one as ``apply`` does.
+"""A snapshot's nested containers: ``Document.load`` checks what their operations refer to as
+``apply`` does, or a snapshot could load whose own changes every other replica refuses.
 
 A text's operations are not in a snapshot's log but in its text state, so the check load
 makes of each nested operation's path (every list item on the way held and seen by the
-operation's author) must also run over the text's items and deletes. Otherwise a snapshot
-could load whose own changes every other replica refuses
-(``fuzz/corpus/snapshot/resealed-nested-text-unknown-list-item``).
+operation's author) must also run over the text's items and deletes
+(``fuzz/corpus/snapshot/resealed-nested-text-unknown-list-item``). And a map's creation of a
+container at a key names the write it replaces, which its author must have seen
+(``fuzz/corpus/snapshot/resealed-map-create-replaces-unseen``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from fakeclock import FakeClock
 
 from synckit import Document
+from synckit.core import _ops as K
 from synckit.core._snapshot import _firsts_per_checkpoint
 from synckit.errors import DecodeError
 from synckit.v1 import changes_pb2
@@ -106,3 +109,30 @@ def test_firsts_per_checkpoint_are_the_lowest_seq_of_each_stretch() -> None:
     assert _firsts_per_checkpoint([(8, 25), (30, 30)], cps) == [8, 10, 20]
     assert _firsts_per_checkpoint([(11, 12)], cps) == [11]
     assert _firsts_per_checkpoint([(1, 1), (40, 41)], []) == [1]
+
+
+@pytest.mark.parametrize(("epoch_seq", "loads"), [(2, True), (4, False)])
+def test_a_map_creation_replacing_a_write_its_author_had_not_seen_is_refused(
+    epoch_seq: int, loads: bool
+) -> None:
+    """alice sets ``m.k`` (alice:1), deletes it (alice:2), makes a map there (alice:3, which
+    replaces alice:2) and sets ``m.later`` (alice:4). A snapshot claiming that the creation
+    replaced alice:4, a write made after it, is refused: ``apply`` refuses that operation."""
+    doc = Document("alice", clock=FakeClock(100, step=3))
+    m = doc.get_map("m")
+    m.set("k", 1)
+    m.delete("k")
+    m.get_map("k")
+    m.set("later", 2)
+    create = doc._log[0][2]
+    assert create[0] == K.MAP_CREATE and create[1] == 3 and create[6] == (0, 2)
+    doc._log[0][2] = (*create[:6], (0, epoch_seq))  # what a hostile snapshot's writer claims
+    data = doc.save()
+    if not loads:
+        with pytest.raises(DecodeError, match="replaces a write made after it"):
+            Document.load(data)
+        return
+    loaded = Document.load(data)
+    fresh = Document("fresh")
+    fresh.apply(loaded.changes())
+    assert fresh.to_json() == loaded.to_json() == {"m": {"k": {}, "later": 2}}

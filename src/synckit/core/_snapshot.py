@@ -298,6 +298,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
     changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
     second_pass: list[tuple[int, Op]] = []
     nested: list[tuple[int, Op]] = []  # operations in nested containers
+    epochs: list[tuple[int, Op]] = []  # map creations that replace a write
     for ch in changes:
         log = doc._log[ch.client]
         if log and log[-1][1] >= ch.start:
@@ -312,6 +313,8 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
                 log.append(op)
             if type(op[2]) is tuple:
                 nested.append((ch.client, op))
+            if op[0] == K.MAP_CREATE and op[6] is not None:
+                epochs.append((ch.client, op))
             if op[0] in (K.LIST_MOVE, K.LIST_DELETE, K.SET_REMOVE):
                 second_pass.append((ch.client, op))
             elif op[0] != K.SKIP:
@@ -330,6 +333,12 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
     if not trusted:
         for c, op in nested:
             _check_loaded_path(doc, history, c, op[1], op[2])
+        for c, op in epochs:
+            if not history.saw(c, op[1], op[6]):
+                raise DecodeError(
+                    "snapshot: a map operation replaces a write made after it (or by a "
+                    "client it did not depend on)"
+                )
     cp_starts: list[list[int]] | None = None  # per client, its checkpoints' first seqs
     for ts in snap.texts:
         if ts.name >= len(names):

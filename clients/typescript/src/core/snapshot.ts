@@ -162,6 +162,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
   const changes = decodeChanges(snap.changes, [...Array(n).keys()], names, "snapshot");
   const secondPass: [number, Op][] = [];
   const nested: [number, Op][] = []; // operations in nested containers
+  const epochs: [number, K.MapCreateOp][] = []; // map creations that replace a write
   for (const ch of changes) {
     const log = doc._log[ch.client] as Op[];
     const lastOp = log[log.length - 1];
@@ -175,6 +176,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
       }
       if (op[0] !== K.FIELD_SET && op[0] !== K.FIELD_DELETE) log.push(op);
       if (Array.isArray(op[2])) nested.push([ch.client, op]);
+      if (op[0] === K.MAP_CREATE && op[6] !== null) epochs.push([ch.client, op]);
       if (op[0] === K.LIST_MOVE || op[0] === K.LIST_DELETE || op[0] === K.SET_REMOVE) secondPass.push([ch.client, op]);
       else if (op[0] !== K.SKIP) doc._applyOp(ch.client, writer, op);
     }
@@ -192,6 +194,11 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     doc._applyOp(c, doc._clients[c] as string, op);
   }
   for (const [c, op] of nested) checkLoadedPath(doc, history, c, op[1], op[2] as ContainerId);
+  for (const [c, op] of epochs) {
+    if (!history.saw(c, op[1], op[6] as ItemId)) {
+      throw new DecodeError("snapshot: a map operation replaces a write made after it (or by a client it did not depend on)");
+    }
+  }
   for (const ts of snap.texts) {
     if (ts.name >= names.length) throw new DecodeError("snapshot: text name index outside the name table");
     const tname = names[ts.name] as ContainerId;
