@@ -299,10 +299,14 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
     second_pass: list[tuple[int, Op]] = []
     nested: list[tuple[int, Op]] = []  # operations in nested containers
     epochs: list[tuple[int, Op]] = []  # map creations that replace a write
+    ends = [0] * n  # per client, the last seq of its changes so far
     for ch in changes:
         log = doc._log[ch.client]
-        if log and log[-1][1] >= ch.start:
+        # In seq order, field writes included: the document keeps each client's field
+        # writes in seq order (Document._fields), and `changes` relies on it.
+        if ch.start <= ends[ch.client]:
             raise DecodeError("snapshot: a client's operations are out of order")
+        ends[ch.client] = ch.end
         if ch.end > doc._vv[ch.client]:
             raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
         writer = doc._clients[ch.client]

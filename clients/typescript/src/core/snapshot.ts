@@ -163,10 +163,13 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
   const secondPass: [number, Op][] = [];
   const nested: [number, Op][] = []; // operations in nested containers
   const epochs: [number, K.MapCreateOp][] = []; // map creations that replace a write
+  const ends = new Array<number>(n).fill(0); // per client, the last seq of its changes so far
   for (const ch of changes) {
     const log = doc._log[ch.client] as Op[];
-    const lastOp = log[log.length - 1];
-    if (lastOp !== undefined && lastOp[1] >= ch.start) throw new DecodeError("snapshot: a client's operations are out of order");
+    // In seq order, field writes included: the document keeps each client's field writes in
+    // seq order (Document._fields), and `changes` relies on it.
+    if (ch.start <= (ends[ch.client] as number)) throw new DecodeError("snapshot: a client's operations are out of order");
+    ends[ch.client] = ch.end;
     if (ch.end > (doc._vv[ch.client] as number)) throw new DecodeError("snapshot: an operation lies beyond the snapshot's version");
     const writer = doc._clients[ch.client] as string;
     for (const op of ch.ops) {

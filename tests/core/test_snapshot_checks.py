@@ -1,12 +1,18 @@
-"""A snapshot's nested containers: ``Document.load`` checks what their operations refer to as
-``apply`` does, or a snapshot could load whose own changes every other replica refuses.
+"""``Document.load`` refuses what ``apply`` would refuse: a snapshot that loads must send
+changes every other replica accepts, or replicas part ways.
 
-A text's operations are not in a snapshot's log but in its text state, so the check load
-makes of each nested operation's path (every list item on the way held and seen by the
-operation's author) must also run over the text's items and deletes
-(``fuzz/corpus/snapshot/resealed-nested-text-unknown-list-item``). And a map's creation of a
-container at a key names the write it replaces, which its author must have seen
-(``fuzz/corpus/snapshot/resealed-map-create-replaces-unseen``).
+Each case here was found by fuzzing resealed snapshots (``fuzz/corpus/snapshot/resealed-*``)
+and is built again by hand:
+
+* A text's operations are not in a snapshot's log but in its text state, so the check load
+  makes of each nested operation's path (every list item on the way held and seen by the
+  operation's author) must also run over the text's items and deletes
+  (``resealed-nested-text-unknown-list-item``).
+* A map's creation of a container at a key names the write it replaces, which its author
+  must have seen (``resealed-map-create-replaces-unseen``).
+* A client's changes come in seq order, field writes included: the document keeps each
+  client's field writes in seq order, and ``changes`` relies on it
+  (``resealed-field-writes-out-of-order``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from fakeclock import FakeClock
 
 from synckit import Document
 from synckit.core import _ops as K
+from synckit.core._codec import ChangeSetWriter
 from synckit.core._snapshot import _firsts_per_checkpoint
 from synckit.errors import DecodeError
 from synckit.v1 import changes_pb2
@@ -136,3 +143,40 @@ def test_a_map_creation_replacing_a_write_its_author_had_not_seen_is_refused(
     fresh = Document("fresh")
     fresh.apply(loaded.changes())
     assert fresh.to_json() == loaded.to_json() == {"m": {"k": {}, "later": 2}}
+
+
+def test_a_client_s_field_writes_out_of_seq_order_are_refused() -> None:
+    """alice's field writes alice:1-2 and alice:3 as two changes, the later one first. Loaded,
+    the document sent its writes renumbered (``c`` as alice:3, ``a`` and ``b`` as alice:4-5)
+    and a version beyond its own, so a fresh replica took seqs alice had not written as
+    held. Load refuses the order, as it already did for every other kind of operation."""
+    doc = Document("alice", clock=FakeClock(100, step=3))
+    doc.set("a", 1)
+    doc.set("b", 2)
+    doc.set("c", 3)
+    snap = changes_pb2.Snapshot.FromString(doc.save())
+    ops = sorted(
+        (K.FIELD_SET, seq, name, hlc, value) for name, (hlc, _, seq, value) in doc._fields.items()
+    )
+    writer = ChangeSetWriter(doc._clients)
+    writer.add(0, 3, {}, ops[2:])
+    writer.add(0, 1, {}, ops[:2])
+    del snap.changes[:], snap.names[:]
+    snap.changes.extend(writer.changes)
+    snap.names.extend(writer.names)
+    assert list(snap.names) == ["c", "a", "b"]
+    snap.ClearField("checksum")
+    data = sealed(snap.SerializeToString())
+    with pytest.raises(DecodeError, match="operations are out of order"):
+        Document.load(data)
+    # The same changes in seq order load, and sync.
+    del snap.changes[:], snap.names[:]
+    writer = ChangeSetWriter(doc._clients)
+    writer.add(0, 1, {}, ops[:2])
+    writer.add(0, 3, {}, ops[2:])
+    snap.changes.extend(writer.changes)
+    snap.names.extend(writer.names)
+    loaded = Document.load(sealed(snap.SerializeToString()))
+    fresh = Document("fresh")
+    fresh.apply(loaded.changes())
+    assert fresh.to_json() == loaded.to_json() == {"a": 1, "b": 2, "c": 3}
