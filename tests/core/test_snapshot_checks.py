@@ -13,6 +13,9 @@ and is built again by hand:
 * A client's changes come in seq order, field writes included: the document keeps each
   client's field writes in seq order, and ``changes`` relies on it
   (``resealed-field-writes-out-of-order``).
+* Every character of a text item shares its right origin, so where a checkpoint inside the
+  item changes its author's dependencies (and ``changes`` cuts the item), the right origin
+  must still be among them (``resealed-text-right-origin-out-of-deps``).
 """
 
 from __future__ import annotations
@@ -180,3 +183,36 @@ def test_a_client_s_field_writes_out_of_seq_order_are_refused() -> None:
     fresh = Document("fresh")
     fresh.apply(loaded.changes())
     assert fresh.to_json() == loaded.to_json() == {"a": 1, "b": 2, "c": 3}
+
+
+@pytest.mark.parametrize(("checkpoint_at", "loads"), [(None, True), (4, True), (2, False)])
+def test_a_text_item_whose_right_origin_falls_out_of_its_dependencies_is_refused(
+    checkpoint_at: int | None, loads: bool
+) -> None:
+    """bob types "xyz" (bob:1-3) between alice's "a" and "b": one item whose every character
+    has alice:2 ("b") as its right origin, which bob depended on. A snapshot adding a
+    checkpoint inside the item (at bob:2) that depends on nothing makes ``changes`` cut the
+    item there, and every replica refuses the second part (its right origin is not among its
+    dependencies); load checks a right origin at each checkpoint inside its item. A
+    checkpoint after the item (bob:4) changes nothing."""
+    alice = Document("alice", clock=FakeClock(100, step=3))
+    bob = Document("bob", clock=FakeClock(200, step=3))
+    alice.get_text("t").insert(0, "ab")
+    bob.apply(alice.changes())
+    bob.get_text("t").insert(1, "xyz")
+    alice.apply(bob.changes(alice.version()))
+    assert str(alice.get_text("t")) == "axyzb"
+    snap = changes_pb2.Snapshot.FromString(alice.save())
+    if checkpoint_at is not None:
+        snap.checkpoints.extend([list(snap.clients).index("bob"), checkpoint_at, 0])
+    snap.ClearField("checksum")
+    data = sealed(snap.SerializeToString())
+    if not loads:
+        with pytest.raises(DecodeError, match="origin of another client"):
+            Document.load(data)
+        return
+    loaded = Document.load(data)
+    fresh = Document("fresh")
+    fresh.apply(loaded.changes())
+    assert fresh.version() == loaded.version()
+    assert str(fresh.get_text("t")) == "axyzb"
