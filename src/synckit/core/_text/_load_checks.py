@@ -43,23 +43,6 @@ class History:
         k = bisect_right(cps, seq, key=itemgetter(0))
         return k > 0 and other_seq <= cps[k - 1][1].get(other, 0)
 
-    def saw_throughout(self, client: int, first: int, last: int, item: ItemId) -> bool:
-        """Whether each of ``client``'s operations ``first..last`` could refer to ``item``
-        (another client's), as the right origin every character of an item shares: checked
-        at ``first`` and at each checkpoint of ``client`` inside the run, where its
-        dependencies change (and where ``changes`` cuts the item in two)."""
-        if not self.saw(client, first, item):
-            return False
-        if last == first:
-            return True
-        cps = self.checkpoints[client]
-        k = bisect_right(cps, first, key=itemgetter(0))
-        while k < len(cps) and cps[k][0] <= last:  # (usually none: one bisection)
-            if not self.saw(client, cps[k][0], item):
-                return False
-            k += 1
-        return True
-
     def saw_run(self, client: int, seq: int, other: int, first: int, count: int) -> bool:
         """Whether ``client``'s delete run could refer to ``other``'s items: operation
         ``seq + k`` deletes item ``first + k`` (``first - k`` when ``count < 0``, a
@@ -121,7 +104,7 @@ def _check_history(
         top = lk[-1] if single is not None else lk[bisect_left(lk, (c + 1) * shift) - 1]
         if top - c * shift > vv[c]:
             raise InvalidValueError("text state: an item lies beyond the document's version")
-    for right, ocs, oss in ((False, origins[0], origins[1]), (True, origins[2], origins[3])):
+    for ocs, oss in ((origins[0], origins[1]), (origins[2], origins[3])):
         if single is not None:  # every origin is the writer's own (or none: seq 0)
             if any(map(ge, oss, seqs)):
                 raise InvalidValueError("text state: an origin is not older than its item")
@@ -131,18 +114,12 @@ def _check_history(
             raise InvalidValueError("text state: an origin is not older than its item")
         for i in compress(range(len(seqs)), map(ne, ocs, clients)):
             c, oc = clients[i], ocs[i]
-            if oc < 0:
-                continue
-            # A left origin is the first character's only (the others follow their own
-            # client's previous one); a right origin is every character's.
-            if not (
-                history.saw_throughout(c, seqs[i], lasts[i], (oc, oss[i]))
-                if right
-                else history.saw(c, seqs[i], (oc, oss[i]))
-            ):
+            if oc >= 0 and not history.saw(c, seqs[i], (oc, oss[i])):
                 raise InvalidValueError(
                     "text state: an origin of another client is not among what its item depended on"
                 )
+    if single is None:
+        _check_right_origins_inside(history, clients, seqs, keys, origins[2], origins[3])
     if single is not None:
         used.setdefault(single, []).append((fk, lk))
     else:
@@ -244,6 +221,45 @@ def _check_history(
     # checked above) cover as many characters as the tombstones hold.
     if _union_size(all_lows, all_highs) != dead_chars:
         raise InvalidValueError("text state: a character is deleted but no delete deleted it")
+
+
+def _check_right_origins_inside(
+    history: History,
+    clients: list[int],
+    seqs: list[int],
+    keys: tuple[list[int], list[int], int],
+    rcs: list[int],
+    rss: list[int],
+) -> None:
+    """ValueError unless an item's right origin of another client is also among what its
+    author depended on at each of the author's checkpoints that falls inside the item.
+
+    A left origin is the first character's only (each later one follows its own client's
+    previous character), but every character shares the item's right origin, and where a
+    checkpoint inside the item changes the dependencies, ``changes`` cuts the item in two:
+    the second part is checked against the new ones. Found from the checkpoints (few) by
+    bisection in the items' sorted keys, not item by item.
+    """
+    fk, lk, shift = keys
+    inside: list[tuple[int, int]] = []  # (first key of an item, checkpoint start inside it)
+    for c in set(clients):
+        base = c * shift
+        for start, _ in history.checkpoints[c]:
+            key = base + start
+            i = bisect_right(fk, key) - 1
+            if i >= 0 and fk[i] < key <= lk[i]:
+                inside.append((fk[i], start))
+    if not inside:
+        return
+    first_keys = map(add, map(mul, clients, repeat(shift)), seqs)
+    index = dict(zip(first_keys, range(len(seqs)), strict=True))
+    for first_key, start in inside:
+        i = index[first_key]
+        c, rc = clients[i], rcs[i]
+        if rc >= 0 and rc != c and not history.saw(c, start, (rc, rss[i])):
+            raise InvalidValueError(
+                "text state: an origin of another client is not among what its item depended on"
+            )
 
 
 def _union_size(lows: list[int], highs: list[int]) -> int:

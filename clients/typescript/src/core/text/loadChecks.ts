@@ -65,7 +65,8 @@ export class History {
    * Whether each of `client`'s operations `first..last` could refer to `item` (another
    * client's), as the right origin every character of an item shares: checked at `first`
    * and at each checkpoint of `client` inside the run, where its dependencies change (and
-   * where `changes` cuts the item in two). Python `saw_throughout`.
+   * where `changes` cuts the item in two). Python checks the same from the checkpoints
+   * (`_check_right_origins_inside`).
    */
   sawThroughout(client: number, first: number, last: number, item: ItemId): boolean {
     if (!this.saw(client, first, item)) return false;
