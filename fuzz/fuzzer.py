@@ -9,10 +9,11 @@ Without a corpus folder or input among the arguments it reads ``fuzz/corpus/TARG
 the new inputs it finds to ``fuzz/work/TARGET`` (ignored by git). Defaults, unless given:
 ``-timeout=10`` (an input running longer is a hang), ``-rss_limit_mb=2048`` and
 ``-malloc_limit_mb=512`` (a hostile length prefix must not allocate gigabytes),
-``-max_len=65536``. A crash is written to ``crash-*`` in the current folder; replay it with
-``python fuzz/fuzzer.py TARGET crash-...``. Minimise the corpus into a fresh folder with
-``python fuzz/fuzzer.py TARGET -merge=1 NEW fuzz/corpus/TARGET fuzz/work/TARGET`` and make
-``NEW`` the corpus.
+``-max_len=65536``. A crash is written to ``crash-<sha1>`` in the current folder (or after
+``-artifact_prefix``; by this runner as well as by libFuzzer, whose own write a slow exit can
+cut short); replay it with ``python fuzz/fuzzer.py TARGET crash-...``. Minimise the corpus
+into a fresh folder with ``python fuzz/fuzzer.py TARGET -merge=1 NEW fuzz/corpus/TARGET
+fuzz/work/TARGET`` and make ``NEW`` the corpus.
 """
 
 from __future__ import annotations
