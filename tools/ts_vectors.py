@@ -570,8 +570,17 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
     for depth in (32, 33):
         cases.append({"kind": "changes", "hex": _nested_change_set(depth).hex()})
     # Hostile snapshots the fuzzer found: an operation in a nested container its author had
-    # not seen (a map epoch made after it) -- both cores must refuse it on load.
-    for name in ("resealed-nested-container-unseen",):
+    # not seen (a map epoch made after it), a nested text on a path to a list item its
+    # parent list does not hold, a map creation replacing a write its author had not seen,
+    # a client's field writes out of seq order, and a text item whose right origin falls out
+    # of its dependencies at a checkpoint inside it -- both cores must refuse them on load.
+    for name in (
+        "resealed-nested-container-unseen",
+        "resealed-nested-text-unknown-list-item",
+        "resealed-map-create-replaces-unseen",
+        "resealed-field-writes-out-of-order",
+        "resealed-text-right-origin-out-of-deps",
+    ):
         hostile = (ROOT / "fuzz" / "corpus" / "snapshot" / name).read_bytes()
         cases.append({"kind": "snapshot", "hex": hostile.hex()})
     sources = [

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 import zlib
+from bisect import bisect_right
 from itertools import chain, islice
 from operator import ge, gt
 from typing import TYPE_CHECKING, Any
@@ -245,6 +246,42 @@ def _check_loaded_path(doc: Document, history: TextHistory, c: int, seq: int, ci
         cid = parent
 
 
+def _check_text_path(
+    doc: Document,
+    history: TextHistory,
+    tname: tuple[Any, ...],
+    text: TextState,
+    cp_starts: list[list[int]],
+) -> None:
+    """The path to the nested text ``tname``, checked for its operations as ``apply`` checks
+    the changes ``changes`` makes of them: once per change, that is per client and
+    checkpoint, with the change's first operation in the text. (The lowest seq is the
+    strictest: an item the author made itself must be older than the operation, and
+    within one checkpoint the dependencies are the same.) ``cp_starts``: per client, the
+    first seqs of its checkpoints."""
+    for c, runs in text.op_runs().items():
+        for seq in _firsts_per_checkpoint(runs, cp_starts[c]):
+            _check_loaded_path(doc, history, c, seq, tname)
+
+
+def _firsts_per_checkpoint(runs: list[tuple[int, int]], starts: list[int]) -> list[int]:
+    """The lowest seq of ``runs`` (``(first, last)`` seq ranges of one client) after each
+    of its checkpoints (first seqs ``starts``, in order) that they reach, and before the
+    first one."""
+    runs.sort()
+    out: list[int] = []
+    k = -2  # the checkpoint of the seq kept last (-1: before the first one)
+    for first, last in runs:
+        j = bisect_right(starts, first) - 1
+        if j > k:
+            out.append(first)
+            k = j
+        while k + 1 < len(starts) and starts[k + 1] <= last:  # a run spans a checkpoint
+            k += 1
+            out.append(starts[k])
+    return out
+
+
 def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool) -> None:
     names = resolve_names(list(snap.names), list(range(n)), snap.format, "snapshot")
     if len(snap.version_clients) != len(snap.version_seqs):
@@ -261,10 +298,15 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
     changes = decode_changes(snap.changes, list(range(n)), names, "snapshot")
     second_pass: list[tuple[int, Op]] = []
     nested: list[tuple[int, Op]] = []  # operations in nested containers
+    epochs: list[tuple[int, Op]] = []  # map creations that replace a write
+    ends = [0] * n  # per client, the last seq of its changes so far
     for ch in changes:
         log = doc._log[ch.client]
-        if log and log[-1][1] >= ch.start:
+        # In seq order, field writes included: the document keeps each client's field
+        # writes in seq order (Document._fields), and `changes` relies on it.
+        if ch.start <= ends[ch.client]:
             raise DecodeError("snapshot: a client's operations are out of order")
+        ends[ch.client] = ch.end
         if ch.end > doc._vv[ch.client]:
             raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
         writer = doc._clients[ch.client]
@@ -277,6 +319,8 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
                 log.append(op)
             if type(op[2]) is tuple:
                 nested.append((ch.client, op))
+            if op[0] == K.MAP_CREATE and op[6] is not None:
+                epochs.append((ch.client, op))
             if op[0] in (K.LIST_MOVE, K.LIST_DELETE, K.SET_REMOVE):
                 second_pass.append((ch.client, op))
             elif op[0] != K.SKIP:
@@ -295,6 +339,13 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
     if not trusted:
         for c, op in nested:
             _check_loaded_path(doc, history, c, op[1], op[2])
+        for c, op in epochs:
+            if not history.saw(c, op[1], op[6]):
+                raise DecodeError(
+                    "snapshot: a map operation replaces a write made after it (or by a "
+                    "client it did not depend on)"
+                )
+    cp_starts: list[list[int]] | None = None  # per client, its checkpoints' first seqs
     for ts in snap.texts:
         if ts.name >= len(names):
             raise DecodeError("snapshot: text name index outside the name table")
@@ -308,7 +359,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             if content:
                 raise DecodeError(f"snapshot: text {tname!r} has both plain and deflated text")
             content = _inflate_text(ts.content_deflate, sum(doc._vv), tname)
-        doc._texts[tname] = TextState.decode_state(
+        text = doc._texts[tname] = TextState.decode_state(
             doc._clients,
             ts.ints[:],
             content,
@@ -316,6 +367,10 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             None if trusted else history,
             trusted=trusted,
         )
+        if not trusted and type(tname) is tuple:
+            if cp_starts is None:
+                cp_starts = [[start for start, _ in cps] for cps in doc._checkpoints]
+            _check_text_path(doc, history, tname, text, cp_starts)
     if not trusted:
         _check_loaded_ops(doc, history.used)
     if snap.pending:

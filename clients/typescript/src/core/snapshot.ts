@@ -162,10 +162,14 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
   const changes = decodeChanges(snap.changes, [...Array(n).keys()], names, "snapshot");
   const secondPass: [number, Op][] = [];
   const nested: [number, Op][] = []; // operations in nested containers
+  const epochs: [number, K.MapCreateOp][] = []; // map creations that replace a write
+  const ends = new Array<number>(n).fill(0); // per client, the last seq of its changes so far
   for (const ch of changes) {
     const log = doc._log[ch.client] as Op[];
-    const lastOp = log[log.length - 1];
-    if (lastOp !== undefined && lastOp[1] >= ch.start) throw new DecodeError("snapshot: a client's operations are out of order");
+    // In seq order, field writes included: the document keeps each client's field writes in
+    // seq order (Document._fields), and `changes` relies on it.
+    if (ch.start <= (ends[ch.client] as number)) throw new DecodeError("snapshot: a client's operations are out of order");
+    ends[ch.client] = ch.end;
     if (ch.end > (doc._vv[ch.client] as number)) throw new DecodeError("snapshot: an operation lies beyond the snapshot's version");
     const writer = doc._clients[ch.client] as string;
     for (const op of ch.ops) {
@@ -175,6 +179,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
       }
       if (op[0] !== K.FIELD_SET && op[0] !== K.FIELD_DELETE) log.push(op);
       if (Array.isArray(op[2])) nested.push([ch.client, op]);
+      if (op[0] === K.MAP_CREATE && op[6] !== null) epochs.push([ch.client, op]);
       if (op[0] === K.LIST_MOVE || op[0] === K.LIST_DELETE || op[0] === K.SET_REMOVE) secondPass.push([ch.client, op]);
       else if (op[0] !== K.SKIP) doc._applyOp(ch.client, writer, op);
     }
@@ -192,6 +197,11 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     doc._applyOp(c, doc._clients[c] as string, op);
   }
   for (const [c, op] of nested) checkLoadedPath(doc, history, c, op[1], op[2] as ContainerId);
+  for (const [c, op] of epochs) {
+    if (!history.saw(c, op[1], op[6] as ItemId)) {
+      throw new DecodeError("snapshot: a map operation replaces a write made after it (or by a client it did not depend on)");
+    }
+  }
   for (const ts of snap.texts) {
     if (ts.name >= names.length) throw new DecodeError("snapshot: text name index outside the name table");
     const tname = names[ts.name] as ContainerId;
@@ -203,6 +213,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
       content = inflateContent(ts.contentDeflate, doc._vv.reduce((a, b) => a + b, 0), show(tname));
     }
     const state = TextState.decodeState(doc._clients, ts.ints, content, ts.deletes, history);
+    if (typeof tname !== "string") checkTextPath(doc, history, tname, state);
     doc._texts.set(k, state);
     doc._cids.set(k, tname);
   }
@@ -237,6 +248,40 @@ function checkLoadedPath(doc: Document, history: History, c: number, seq: number
     }
     cid = parent;
   }
+}
+
+/**
+ * The path to the nested text `tname`, checked for its operations as `apply` checks the
+ * changes `changes` makes of them: once per change, that is per client and checkpoint,
+ * with the change's first operation in the text (the lowest seq is the strictest).
+ * Python: `_check_text_path`.
+ */
+function checkTextPath(doc: Document, history: History, tname: ContainerId, text: TextState): void {
+  for (const [c, runs] of text.opRuns()) {
+    for (const seq of firstsPerCheckpoint(runs, doc._checkpoints[c] as Checkpoint[])) checkLoadedPath(doc, history, c, seq, tname);
+  }
+}
+
+/**
+ * The lowest seq of `runs` (`[first, last]` seq ranges of one client) after each of its
+ * checkpoints that they reach, and before the first one. Python: `_firsts_per_checkpoint`.
+ */
+function firstsPerCheckpoint(runs: [number, number][], checkpoints: readonly Checkpoint[]): number[] {
+  const sorted = [...runs].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out: number[] = [];
+  let k = -2; // the checkpoint of the seq kept last (-1: before the first one)
+  for (const [first, last] of sorted) {
+    const j = bisectRight(checkpoints, first, (cp) => cp[0]) - 1;
+    if (j > k) {
+      out.push(first);
+      k = j;
+    }
+    while (k + 1 < checkpoints.length && (checkpoints[k + 1] as Checkpoint)[0] <= last) {
+      k += 1; // a run spans a checkpoint
+      out.push((checkpoints[k] as Checkpoint)[0]);
+    }
+  }
+  return out;
 }
 
 function show(name: ContainerId): string {

@@ -151,6 +151,19 @@ class _OpHistory(_IdIndex):
             ops.sort(key=_op_seq)
         return ops
 
+    def op_runs(self) -> dict[int, list[tuple[int, int]]]:
+        """Per client, the ``(first seq, last seq)`` of each of its items and delete runs in
+        this text, in no order: the seqs of the operations :meth:`ops_since` sends (which may
+        merge adjacent items into one operation, never split one)."""
+        runs: dict[int, list[tuple[int, int]]] = {}
+        for blk in self._blocks:
+            for c, s, n in zip(blk.clients, blk.seqs, blk.lens, strict=True):
+                runs.setdefault(c, []).append((s, s + abs(n) - 1))
+        for c, log in self._dels.items():
+            for s, n in zip(log.seqs, log.counts, strict=True):
+                runs.setdefault(c, []).append((s, s + abs(n) - 1))
+        return runs
+
     def _remember(self, client: int, first: int, last: int, ops: list[TextOp]) -> None:
         recent = self._recent
         if recent is not None and recent[0] == client and recent[3] < first:

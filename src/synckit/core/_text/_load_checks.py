@@ -124,6 +124,8 @@ def _check_history(
                 raise InvalidValueError(
                     "text state: an origin of another client is not among what its item depended on"
                 )
+    if single is None:
+        _check_right_origins_inside(history, clients, seqs, keys, origins[2], origins[3])
     if single is not None:
         used.setdefault(single, []).append((fk, lk))
     else:
@@ -225,6 +227,45 @@ def _check_history(
     # checked above) cover as many characters as the tombstones hold.
     if _union_size(all_lows, all_highs) != dead_chars:
         raise InvalidValueError("text state: a character is deleted but no delete deleted it")
+
+
+def _check_right_origins_inside(
+    history: History,
+    clients: list[int],
+    seqs: list[int],
+    keys: tuple[list[int], list[int], int],
+    rcs: list[int],
+    rss: list[int],
+) -> None:
+    """ValueError unless an item's right origin of another client is also among what its
+    author depended on at each of the author's checkpoints that falls inside the item.
+
+    A left origin is the first character's only (each later one follows its own client's
+    previous character), but every character shares the item's right origin, and where a
+    checkpoint inside the item changes the dependencies, ``changes`` cuts the item in two:
+    the second part is checked against the new ones. Found from the checkpoints (few) by
+    bisection in the items' sorted keys, not item by item.
+    """
+    fk, lk, shift = keys
+    inside: list[tuple[int, int]] = []  # (first key of an item, checkpoint start inside it)
+    for c in set(clients):
+        base = c * shift
+        for start, _ in history.checkpoints[c]:
+            key = base + start
+            i = bisect_right(fk, key) - 1
+            if i >= 0 and fk[i] < key <= lk[i]:
+                inside.append((fk[i], start))
+    if not inside:
+        return
+    first_keys = map(add, map(mul, clients, repeat(shift)), seqs)
+    index = dict(zip(first_keys, range(len(seqs)), strict=True))
+    for first_key, start in inside:
+        i = index[first_key]
+        c, rc = clients[i], rcs[i]
+        if rc >= 0 and rc != c and not history.saw(c, start, (rc, rss[i])):
+            raise InvalidValueError(
+                "text state: an origin of another client is not among what its item depended on"
+            )
 
 
 def _union_size(lows: list[int], highs: list[int]) -> int:

@@ -111,3 +111,24 @@ export function opsSince(state: TextBase, client: number, after: number): TextOp
   }
   return ops;
 }
+
+/**
+ * Per client, the `[first seq, last seq]` of each of its items and delete runs in the text,
+ * in no order: the seqs of the operations {@link opsSince} sends (which may merge adjacent
+ * items into one operation, never split one). Python: `_OpHistory.op_runs`.
+ */
+export function opRuns(state: TextBase): Map<number, [number, number][]> {
+  const runs = new Map<number, [number, number][]>();
+  const add = (c: number, first: number, count: number): void => {
+    let list = runs.get(c);
+    if (list === undefined) runs.set(c, (list = []));
+    list.push([first, first + Math.abs(count) - 1]);
+  };
+  for (const blk of state._blocks) {
+    for (let i = 0; i < blk.lens.length; i++) add(blk.clients[i]!, blk.seqs[i]!, blk.lens[i]!);
+  }
+  for (const [c, log] of state._dels) {
+    for (let q = 0; q < log.seqs.length; q++) add(c, log.seqs[q]!, log.counts[q]!);
+  }
+  return runs;
+}

@@ -62,6 +62,22 @@ export class History {
   }
 
   /**
+   * Whether each of `client`'s operations `first..last` could refer to `item` (another
+   * client's), as the right origin every character of an item shares: checked at `first`
+   * and at each checkpoint of `client` inside the run, where its dependencies change (and
+   * where `changes` cuts the item in two). Python checks the same from the checkpoints
+   * (`_check_right_origins_inside`).
+   */
+  sawThroughout(client: number, first: number, last: number, item: ItemId): boolean {
+    if (!this.saw(client, first, item)) return false;
+    const cps = this.checkpoints[client] ?? [];
+    for (let k = this.upTo(client, first); k < cps.length && cps[k]![0] <= last; k++) {
+      if (!this.saw(client, cps[k]![0], item)) return false;
+    }
+    return true;
+  }
+
+  /**
    * Whether `client`'s delete run could refer to `other`'s items: operation `seq + k`
    * deletes item `first + k` (`first - k` when `count < 0`), for `k` below `|count|`.
    * Python `saw_run`.
@@ -113,9 +129,9 @@ export function checkHistory(
       throw new InvalidValueError("text state: an item lies beyond the document's version");
     }
   }
-  for (const [ocs, oss] of [
-    [originCols[0], originCols[1]],
-    [originCols[2], originCols[3]],
+  for (const [right, ocs, oss] of [
+    [false, originCols[0], originCols[1]],
+    [true, originCols[2], originCols[3]],
   ] as const) {
     for (let i = 0; i < n; i++) {
       const oc = ocs[i]!;
@@ -128,7 +144,11 @@ export function checkHistory(
     for (let i = 0; i < n; i++) {
       const oc = ocs[i]!;
       const c = clients[i]!;
-      if (oc !== c && oc >= 0 && !history.saw(c, seqs[i]!, [oc, oss[i]!])) {
+      if (oc === c || oc < 0) continue;
+      // A left origin is the first character's only (the others follow their own client's
+      // previous one); a right origin is every character's.
+      const origin: ItemId = [oc, oss[i]!];
+      if (right ? !history.sawThroughout(c, seqs[i]!, lasts[i]!, origin) : !history.saw(c, seqs[i]!, origin)) {
         throw new InvalidValueError(
           "text state: an origin of another client is not among what its item depended on",
         );

@@ -12,7 +12,7 @@ import type { ItemId } from "../ids.js";
 import { InvalidValueError, PositionError } from "../../errors.js";
 import { MAX_ITEMS, MAX_TEXT, codePoints, spliceIn } from "./block.js";
 import { Integration } from "./yata.js";
-import { opsSince } from "./history.js";
+import { opRuns, opsSince } from "./history.js";
 import type { TextOp } from "./ops.js";
 import { decodeState, encodeState, type EncodedState } from "./codec.js";
 import type { History } from "./loadChecks.js";
@@ -281,6 +281,11 @@ export class TextState extends Integration {
   /** Client `client`'s text operations with a seq above `after`, in seq order. Python `ops_since`. */
   opsSince(client: number, after: number): TextOp[] {
     return opsSince(this, client, after);
+  }
+
+  /** Per client, the seq range of each of its items and delete runs here (see {@link opRuns}). */
+  opRuns(): Map<number, [number, number][]> {
+    return opRuns(this);
   }
 
   /**
