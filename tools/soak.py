@@ -87,6 +87,7 @@ class Tally:
     faults: dict[str, int] = field(default_factory=dict)
     typed: dict[str, int] = field(default_factory=dict)  # typed errors abusers got
     failures: list[str] = field(default_factory=list)
+    cut_short: int = 0  # abusers cancelled so that a sample could be quiet
 
     def fault(self, name: str) -> None:
         self.faults[name] = self.faults.get(name, 0) + 1
@@ -129,8 +130,12 @@ class Raw:
             sync_url(url), compression=None, max_size=None, sock=sock, ping_interval=None
         )
         raw = cls(ws, name)
-        await raw.send(Hello(name))
-        welcome = await raw.recv()
+        try:
+            await raw.send(Hello(name))
+            welcome = await raw.recv()
+        except BaseException:  # failed or cancelled half-way: the socket is not left open
+            ws.transport.abort()
+            raise
         if not isinstance(welcome, Welcome):
             await ws.close()
             raise AssertionError(f"{name}: expected Welcome, got {welcome!r}")
@@ -220,15 +225,15 @@ async def honest(url: str, i: int, tally: Tally, stop: asyncio.Event, rng: rando
 
 
 async def idle_burst(url: str, tally: Tally, rng: random.Random) -> None:
-    opened = await asyncio.gather(
-        *(Raw.open(url, f"idle{rng.randrange(1 << 40)}") for _ in range(rng.randint(50, 200))),
-        return_exceptions=True,
-    )
-    conns = [c for c in opened if isinstance(c, Raw)]
+    conns: list[Raw] = []
+
+    async def one() -> None:
+        conns.append(await Raw.open(url, f"idle{rng.randrange(1 << 40)}"))
+
     try:
-        for failed in opened:
-            if isinstance(failed, BaseException):
-                raise failed
+        async with asyncio.TaskGroup() as group:
+            for _ in range(rng.randint(50, 200)):
+                group.create_task(one())
         await asyncio.sleep(rng.uniform(2, 15))
     finally:  # every one that opened is closed, whatever happened to the others
         await asyncio.gather(*(c.ws.close() for c in conns), return_exceptions=True)
@@ -281,8 +286,9 @@ async def never_reader(url: str, port: int, tally: Tally, rng: random.Random) ->
                 event = await stalled.recv(timeout=30)
                 if isinstance(event, Error):
                     tally.got(event.code)
-    finally:
-        await stalled.ws.close()  # when the server did not drop it (or the run ends)
+    finally:  # when the server did not drop it (or the fault was cut short)
+        stalled.ws.transport.resume_reading()
+        await stalled.ws.close()
 
 
 async def _write_busy(url: str, busy: str, tally: Tally, rng: random.Random) -> None:
@@ -404,13 +410,18 @@ class Abusers:
             task.cancel()
         await asyncio.gather(*self.running, return_exceptions=True)
 
-    async def quiet(self, timeout: float) -> bool:
-        """Start no new fault and wait (at most ``timeout`` seconds) until none is open; True
-        when none is. Call :meth:`resume` after."""
+    async def quiet(self, timeout: float) -> None:
+        """Start no new fault, wait (at most ``timeout`` seconds) for those under way to end,
+        and cut short the ones still going: cancelled, each closes what it opened. Call
+        :meth:`resume` after."""
         self._allowed.clear()
         if self.running:
             await asyncio.wait(set(self.running), timeout=timeout)
-        return not self.running
+        left = set(self.running)
+        for task in left:
+            task.cancel()
+        self.tally.cut_short += len(left)
+        await asyncio.gather(*left, return_exceptions=True)
 
     def resume(self) -> None:
         self._allowed.set()
@@ -441,21 +452,21 @@ async def take_sample(
     honest_count: int,
     every: float,
 ) -> Sample:
-    """Pause the abusers, wait until none is open and the server has let their connections
-    go (at most half a report interval), read RSS, fds and tasks, and let the abusers go on.
-    A sample that could not wait that long is marked not quiet."""
+    """Pause the abusers (those still going after a third of a report interval are cut
+    short), wait until the server has let their connections go (until half an interval has
+    passed), read RSS, fds and tasks, and let the abusers go on. A sample taken while the
+    server still held more connections than the honest clients' is marked not quiet."""
     began = time.monotonic()
     deadline = began + every / 2
     try:
-        quiet = await abusers.quiet(max(0.0, deadline - time.monotonic()))
+        await abusers.quiet(every / 3)
         while True:
             metrics = await scrape(http, url)
             ws = metrics.get(("synckit_connections", "transport=websocket"), 0.0)
             http_open = metrics.get(("synckit_connections", "transport=http"), 0.0)
             # Only the honest clients' WebSockets are left (one each at most).
-            settled = ws <= honest_count and not http_open
-            if not quiet or settled or time.monotonic() >= deadline:
-                quiet = quiet and settled
+            quiet = ws <= honest_count and not http_open
+            if quiet or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.1)
         return Sample(
@@ -602,11 +613,12 @@ def judge(samples: list[Sample]) -> bool:
     half = [s for s in samples if s.quiet and s.t >= end / 2]
     busy = sum(1 for s in samples if not s.quiet and s.t >= end / 2)
     if len(half) < 5:
+        short = len(half) + busy < 5  # a short run; else too many busy samples: a failure
         print(
-            f"slopes: too short to judge ({len(half)} quiet samples in the second half, "
-            f"need 5; {busy} not quiet)"
+            f"slopes: {'too short to judge' if short else 'CANNOT JUDGE'} ({len(half)} quiet "
+            f"samples in the second half, need 5; {busy} not quiet)"
         )
-        return True
+        return short
     ok = True
     xs = [s.t for s in half]
     for name, ys in (
@@ -637,7 +649,10 @@ def report(tally: Tally, samples: list[Sample], wrong: int, errors: dict[str, in
         f"acked edits read back: {len(tally.expected) - wrong} of {len(tally.expected)} keys "
         f"hold their last acked value"
     )
-    print(f"faults: {dict(sorted(tally.faults.items()))}")
+    print(
+        f"faults: {dict(sorted(tally.faults.items()))}; cut short for a quiet sample: "
+        f"{tally.cut_short}"
+    )
     print(f"typed errors the abusers got: {dict(sorted(tally.typed.items()))}")
     print(f"server's errors_total: {dict(sorted(errors.items()))}")
     for failure in tally.failures[:20]:

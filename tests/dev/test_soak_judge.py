@@ -75,8 +75,19 @@ def test_rss_rise_fails_and_flat_rss_passes(capsys: pytest.CaptureFixture[str]) 
     assert soak.judge(samples(20, rss_per_min=0.5))
 
 
-def test_too_few_quiet_samples_are_not_judged(capsys: pytest.CaptureFixture[str]) -> None:
-    assert soak.judge(samples(8, busy_every=2, rss_per_min=9.0))
-    assert "too short to judge (2 quiet samples in the second half, need 5; 3 not quiet)" in (
+def test_a_short_run_is_not_judged(capsys: pytest.CaptureFixture[str]) -> None:
+    assert soak.judge(samples(6, busy_every=2, rss_per_min=9.0))
+    assert "too short to judge (2 quiet samples in the second half, need 5; 2 not quiet)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_long_run_without_enough_quiet_samples_fails(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Long enough to judge, but nearly every sample caught abusers' connections.
+    run = [dataclasses.replace(s, quiet=s.t % 5 == 0) for s in samples(20)]
+    assert not soak.judge(run)
+    assert "CANNOT JUDGE (3 quiet samples in the second half, need 5; 8 not quiet)" in (
         capsys.readouterr().out
     )
