@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import re
@@ -441,6 +442,7 @@ class Sample:
     ws: float  # open WebSockets
     quiet: bool  # taken with no abuser open (and their connections gone from the server)
     waited: float  # seconds it took to get there
+    edits: int = 0  # acked honest edits since the sample before
 
 
 async def take_sample(
@@ -582,6 +584,7 @@ async def soak(
                         seconds = 0.0
                     window = tally.times[edits:]
                     edits = len(tally.times)
+                    samples[-1] = sample = dataclasses.replace(sample, edits=len(window))
                     print(
                         f"{sample.t:6.2f} {sample.rss_mib:8.1f} {sample.fds:6d} "
                         f"{sample.tasks:6.0f} {sample.ws:6.0f} "
@@ -639,6 +642,27 @@ def judge(samples: list[Sample]) -> bool:
     return ok
 
 
+def steadiness(samples: list[Sample]) -> None:
+    """Say whether the honest load held: the slopes mean little when it fell away (the
+    memory a document keeps grows with its edits, so fewer edits make a flatter line)."""
+    if len(samples) < 4:
+        return
+    middle = samples[-1].t / 2
+    first = [s for s in samples if s.t < middle]
+    second = [s for s in samples if s.t >= middle]
+    if not first or not second:
+        return
+    rate = [
+        sum(s.edits for s in half) / max(half[-1].t - (before[-1].t if before else 0.0), 1e-9)
+        for half, before in ((first, []), (second, first))
+    ]
+    note = " - NOT STEADY: the slopes understate" if rate[1] < rate[0] / 2 else ""
+    print(
+        f"load: {rate[0]:.0f} acked edits a minute in the first half, {rate[1]:.0f} in the "
+        f"second{note}"
+    )
+
+
 def report(tally: Tally, samples: list[Sample], wrong: int, errors: dict[str, int]) -> int:
     ok = not tally.failures and wrong == 0
     print(
@@ -658,6 +682,7 @@ def report(tally: Tally, samples: list[Sample], wrong: int, errors: dict[str, in
     for failure in tally.failures[:20]:
         print(f"FAILURE: {failure}")
     ok = judge(samples) and ok
+    steadiness(samples)
     print("soak: PASS" if ok else "soak: FAIL")
     return 0 if ok else 1
 

@@ -91,3 +91,14 @@ def test_a_long_run_without_enough_quiet_samples_fails(
     assert "CANNOT JUDGE (3 quiet samples in the second half, need 5; 8 not quiet)" in (
         capsys.readouterr().out
     )
+
+
+def test_a_load_that_fell_away_is_called_unsteady(capsys: pytest.CaptureFixture[str]) -> None:
+    run = [dataclasses.replace(s, edits=1000 if s.t < 10 else 300) for s in samples(20)]
+    soak.steadiness(run)
+    assert capsys.readouterr().out == (
+        "load: 1000 acked edits a minute in the first half, 300 in the second"
+        " - NOT STEADY: the slopes understate\n"
+    )
+    soak.steadiness([dataclasses.replace(s, edits=1000 - 10 * int(s.t)) for s in samples(20)])
+    assert "NOT STEADY" not in capsys.readouterr().out
