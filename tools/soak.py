@@ -42,24 +42,19 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
 
-from synckit.client import connect, sync_url
+from synckit.client import connect
 from synckit.core import Document, VersionVector
 from synckit.protocol import (
     Ack,
     Broadcast,
-    ClientSession,
     Error,
     ErrorCode,
-    Event,
-    Hello,
     Push,
     Subscribe,
     Subscribed,
-    Welcome,
 )
+from synckit.testing import RawConnection, percentile, rss_mib
 
 DOCS = [f"doc-{i}" for i in range(16)]
 LIMITS = """[limits]
@@ -116,52 +111,6 @@ class Lag:
         return worst
 
 
-class Raw:
-    """A bare WebSocket speaking the protocol."""
-
-    def __init__(self, ws: ClientConnection, name: str) -> None:
-        self.ws = ws
-        self.name = name
-        self.session = ClientSession()
-        self._events: list[Event] = []
-
-    @classmethod
-    async def open(cls, url: str, name: str, sock: socket.socket | None = None) -> Raw:
-        ws = await ws_connect(
-            sync_url(url), compression=None, max_size=None, sock=sock, ping_interval=None
-        )
-        raw = cls(ws, name)
-        try:
-            await raw.send(Hello(name))
-            welcome = await raw.recv()
-        except BaseException:  # failed or cancelled half-way: the socket is not left open
-            ws.transport.abort()
-            raise
-        if not isinstance(welcome, Welcome):
-            await ws.close()
-            raise AssertionError(f"{name}: expected Welcome, got {welcome!r}")
-        return raw
-
-    async def send(self, event: Event) -> None:
-        self.session.send(event)
-        for frame in self.session.data_to_send():
-            await self.ws.send(frame)
-
-    async def recv(self, timeout: float = 30) -> Event:
-        while not self._events:
-            frame = await asyncio.wait_for(self.ws.recv(), timeout)
-            if isinstance(frame, bytes):
-                self._events.extend(self.session.receive(frame))
-        return self._events.pop(0)
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -174,13 +123,6 @@ async def scrape(http: httpx.AsyncClient, url: str) -> dict[tuple[str, str], flo
             label = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
             out[sample.name, label] = sample.value
     return out
-
-
-def p99(samples: list[float]) -> float:
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
@@ -226,10 +168,10 @@ async def honest(url: str, i: int, tally: Tally, stop: asyncio.Event, rng: rando
 
 
 async def idle_burst(url: str, tally: Tally, rng: random.Random) -> None:
-    conns: list[Raw] = []
+    conns: list[RawConnection] = []
 
     async def one() -> None:
-        conns.append(await Raw.open(url, f"idle{rng.randrange(1 << 40)}"))
+        conns.append(await RawConnection.open(url, f"idle{rng.randrange(1 << 40)}"))
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -274,7 +216,7 @@ async def never_reader(url: str, port: int, tally: Tally, rng: random.Random) ->
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     sock.setblocking(False)
-    stalled = await Raw.open(url, f"stalled{rng.randrange(1 << 40)}", sock=sock)
+    stalled = await RawConnection.open(url, f"stalled{rng.randrange(1 << 40)}", sock=sock)
     try:
         busy = f"busy-{rng.randrange(4)}"
         await stalled.send(Subscribe(busy, VersionVector().encode()))
@@ -294,7 +236,7 @@ async def never_reader(url: str, port: int, tally: Tally, rng: random.Random) ->
 
 async def _write_busy(url: str, busy: str, tally: Tally, rng: random.Random) -> None:
     name = f"writer{rng.randrange(1 << 40)}"
-    writer = await Raw.open(url, name)
+    writer = await RawConnection.open(url, name)
     try:
         await writer.send(Subscribe(busy, b""))
         while not isinstance(await writer.recv(), Subscribed):
@@ -320,14 +262,14 @@ async def _write_busy(url: str, busy: str, tally: Tally, rng: random.Random) -> 
 
 
 async def flood(url: str, tally: Tally, rng: random.Random) -> None:
-    raw = await Raw.open(url, f"flood{rng.randrange(1 << 40)}")
+    raw = await RawConnection.open(url, f"flood{rng.randrange(1 << 40)}")
     try:
         await _flood(raw, tally, rng)
     finally:
         await raw.ws.close()
 
 
-async def _flood(raw: Raw, tally: Tally, rng: random.Random) -> None:
+async def _flood(raw: RawConnection, tally: Tally, rng: random.Random) -> None:
     count = 700  # max_subscriptions is 500
     for n in range(count):
         await raw.send(Subscribe(f"flood-{rng.randrange(1 << 20)}-{n}", b""))
@@ -345,7 +287,7 @@ async def _flood(raw: Raw, tally: Tally, rng: random.Random) -> None:
 
 async def oversized(url: str, tally: Tally, rng: random.Random) -> None:
     name = f"big{rng.randrange(1 << 40)}"
-    raw = await Raw.open(url, name)
+    raw = await RawConnection.open(url, name)
     try:
         doc_id = f"big-{rng.randrange(1 << 20)}"
         await raw.send(Subscribe(doc_id, b""))
@@ -589,7 +531,7 @@ async def soak(
                         f"{sample.t:6.2f} {sample.rss_mib:8.1f} {sample.fds:6d} "
                         f"{sample.tasks:6.0f} {sample.ws:6.0f} "
                         f"{f'{sample.waited:.0f}s' if sample.quiet else 'busy':>6} "
-                        f"{len(window):6d} {p99(window) * 1000:7.0f} "
+                        f"{len(window):6d} {percentile(window) * 1000:7.0f} "
                         f"{sum(tally.faults.values()):6d} {lag.take() * 1000:6.0f}",
                         flush=True,
                     )
@@ -667,7 +609,8 @@ def report(tally: Tally, samples: list[Sample], wrong: int, errors: dict[str, in
     ok = not tally.failures and wrong == 0
     print(
         f"honest: {len(tally.times)} acked edits in {tally.sessions} sessions, "
-        f"p99 {p99(tally.times) * 1000:.0f} ms, max {max(tally.times, default=0) * 1000:.0f} ms"
+        f"p99 {percentile(tally.times) * 1000:.0f} ms, "
+        f"max {max(tally.times, default=0) * 1000:.0f} ms"
     )
     print(
         f"acked edits read back: {len(tally.expected) - wrong} of {len(tally.expected)} keys "

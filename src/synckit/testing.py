@@ -57,14 +57,19 @@ class RawConnection:
 
         Raises:
             ProtocolError: the server answered Hello with something other than Welcome
-                (the connection is closed).
+                (the connection is closed). Failing or cancelled before the answer, the
+                socket is aborted, never left open.
         """
         ws = await ws_connect(
             sync_url(url), compression=None, max_size=None, sock=sock, ping_interval=None
         )
         raw = cls(ws, name)
-        await raw.send(Hello(name, token))
-        welcome = await raw.recv()
+        try:
+            await raw.send(Hello(name, token))
+            welcome = await raw.recv()
+        except BaseException:  # failed or cancelled half-way: the socket is not left open
+            ws.transport.abort()
+            raise
         if not isinstance(welcome, Welcome):
             await ws.close()
             raise ProtocolError(f"{name}: the server answered Hello with {welcome!r}")
