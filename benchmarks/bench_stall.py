@@ -283,7 +283,11 @@ def summary(rtts: list[float], stalls: list[float]) -> dict[str, float]:
     }
 
 
-async def scenario(srv: Server, clients: int, seconds: float, compact_every: int) -> dict[str, Any]:
+async def start_editors(
+    srv: Server, clients: int
+) -> tuple[list[Client], list[asyncio.Task[None]], list[asyncio.Task[None]], asyncio.Event]:
+    """``clients`` editors of ``small`` (joined 25 at a time), each editing until the event is
+    set and its reader timing the round trips; returned after a 5 s warm-up."""
     rng = random.Random(1)
     editors = []
     for first in range(0, clients, 25):
@@ -297,6 +301,11 @@ async def scenario(srv: Server, clients: int, seconds: float, compact_every: int
     stop = asyncio.Event()
     loops = [asyncio.create_task(editor(c, stop, rng)) for c in editors]
     await asyncio.sleep(5)  # warm-up
+    return editors, readers, loops, stop
+
+
+async def scenario(srv: Server, clients: int, seconds: float, compact_every: int) -> dict[str, Any]:
+    editors, readers, loops, stop = await start_editors(srv, clients)
 
     load_start = time.time()
     # Subscribed at the version it has: what is measured is the load, not the encoding of a
@@ -336,19 +345,7 @@ async def scenario_loads(srv: Server, clients: int, seconds: float) -> dict[str,
     """``--loads``: the editors as in :func:`scenario`, while one client after another opens
     ``big`` (at the version it has) and leaves, for ``seconds``: with ``room_linger`` 0 the
     room closes each time, so every subscribe reads and decodes ``big`` again."""
-    rng = random.Random(1)
-    editors = []
-    for first in range(0, clients, 25):
-        editors += await asyncio.gather(
-            *(
-                connect(srv.url, f"edit-{i}", "small")
-                for i in range(first, min(clients, first + 25))
-            )
-        )
-    readers = [asyncio.create_task(c.read()) for c in editors]
-    stop = asyncio.Event()
-    loops = [asyncio.create_task(editor(c, stop, rng)) for c in editors]
-    await asyncio.sleep(5)  # warm-up
+    editors, readers, loops, stop = await start_editors(srv, clients)
 
     start = time.time()
     times: list[float] = []
