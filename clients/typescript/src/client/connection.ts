@@ -10,7 +10,7 @@
 import { HttpPoller } from "./http-poll.js";
 import type { ClientShell } from "./shell.js";
 import { openSocket, type SocketLike } from "./socket.js";
-import { backoffDelay } from "./url.js";
+import { retryDelay } from "./url.js";
 
 /** The longest `retry_after_ms` of a server obeyed. */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -49,9 +49,6 @@ export class Connection {
   async run(): Promise<void> {
     const shell = this.shell;
     const options = shell.options;
-    const base = options.backoffBaseMs ?? 50;
-    const cap = options.backoffMaxMs ?? 5000;
-    const random = options.random ?? Math.random;
     let failures = 0;
     if (options.transport === "http") {
       await this.http.poll(Infinity);
@@ -85,7 +82,7 @@ export class Connection {
         continue;
       }
       if (shell.connections > before) failures = 0;
-      let delay = backoffDelay(failures, base, cap, random);
+      let delay = retryDelay(options, failures);
       failures += 1;
       const error = shell.engine.lastError;
       if (error !== errorBefore && error !== null && error.retryAfterMs) {

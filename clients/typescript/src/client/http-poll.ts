@@ -8,7 +8,7 @@
 import { InvalidValueError } from "../errors.js";
 import { HTTP_MEDIA_TYPE } from "../protocol/http.js";
 import type { ClientShell } from "./shell.js";
-import { backoffDelay, httpDocUrl, httpSyncUrl } from "./url.js";
+import { httpDocUrl, httpSyncUrl, retryDelay } from "./url.js";
 
 /** Requests per document and round while the engine says "again". */
 const REQUESTS_PER_ROUND = 4;
@@ -33,9 +33,6 @@ export class HttpPoller {
   async poll(deadline: number): Promise<void> {
     const shell = this.shell;
     const options = shell.options;
-    const base = options.backoffBaseMs ?? 50;
-    const cap = options.backoffMaxMs ?? 5000;
-    const random = options.random ?? Math.random;
     let failures = 0;
     shell.active = "http";
     try {
@@ -55,7 +52,7 @@ export class HttpPoller {
         }
         if (reached === false) {
           shell.setOnline(false);
-          await shell.sleep(backoffDelay(failures, base, cap, random));
+          await shell.sleep(retryDelay(options, failures));
           failures += 1;
           continue;
         }

@@ -5,6 +5,7 @@
  */
 import { InvalidValueError } from "../errors.js";
 import { checkDocId } from "../protocol/events.js";
+import type { ClientOptions } from "./options.js";
 
 function base(url: string, schemes: Record<string, string>): [URL, string, string] {
   let parts: URL;
@@ -65,4 +66,9 @@ export function httpDocUrl(url: string, docId: string): string {
  */
 export function backoffDelay(failures: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   return random() * Math.min(maxMs, baseMs * 2 ** failures);
+}
+
+/** {@link backoffDelay} after `failures` failures, with the client's back-off options and their defaults. */
+export function retryDelay(options: ClientOptions, failures: number): number {
+  return backoffDelay(failures, options.backoffBaseMs ?? 50, options.backoffMaxMs ?? 5000, options.random ?? Math.random);
 }
