@@ -479,3 +479,38 @@ def test_op_kinds_match_the_proto_enum() -> None:
     for name in ("MAP_SET", "MAP_DELETE", "MAP_CREATE", "LIST_CREATE", "SKIP", "FIELD_SET"):
         assert getattr(_ops, name) == changes_pb2.OpKind.Value(f"OP_KIND_{name}")
     assert _ops.CHILD_KINDS == ("map", "list", "text", "counter", "set")
+
+
+def test_a_key_written_again_is_checked_and_copied_like_a_first_write() -> None:
+    """A map key that already holds a value takes a shorter path for plain scalars: every
+    other value is still checked (and copied) as on the first write, changing nothing when
+    refused, and a list item's map reached by index is the same map either way."""
+    doc = Document("a")
+    lst = doc.get_list("todos")
+    lst.insert_map(0).set("title", "first")
+    item = lst.get_map(0)
+    item.set("title", "second")
+    item.set("title", 7)
+    assert lst.get_map(-1).get("title") == 7
+    with pytest.raises(InvalidTypeError, match="lone surrogate"):
+        item.set("title", "bad \ud800")
+    with pytest.raises(InvalidTypeError, match="finite"):
+        item.set("title", float("nan"))
+    with pytest.raises(InvalidTypeError, match="JSON value"):
+        item.set("title", object())  # type: ignore[arg-type]
+    assert item.get("title") == 7
+    tags = ["x"]
+    item.set("title", tags)
+    tags.append("y")  # the document holds its own copy
+    item.set("title", "naïve")  # not ASCII: the checked path, same result
+    assert doc.to_json() == {"todos": [{"title": "naïve"}]}
+    with pytest.raises(PositionError):
+        lst.get_map(1)
+    with pytest.raises(InvalidTypeError, match="list indices must be int"):
+        lst.get_map(True)
+    lst.insert(1, "plain")
+    with pytest.raises(InvalidTypeError, match="a value, not a map"):
+        lst.get_map(1)
+    other = Document("b")
+    other.apply(doc.changes())
+    assert other.to_json() == doc.to_json()

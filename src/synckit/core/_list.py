@@ -321,6 +321,20 @@ class List:
 
     def get_map(self, index: int) -> Map:
         """A handle on the map that is item ``index`` (TypeError if the item is not one)."""
+        # The common case (a map item at a valid index) in few steps; anything else goes
+        # through _child_at, which says what is wrong.
+        doc = self._doc
+        state = doc._lists.get(self._name)
+        if state is not None and type(index) is int:
+            order = state._order
+            if -len(order) <= index < len(order):
+                item_id = state._ids[order[index]]
+                value = state._items[item_id].value
+                if type(value) is _maps.Child and value.kind == 1:
+                    handle = value.handle
+                    if handle is None or handle._doc is not doc:
+                        handle = value.handle = _maps.Map(doc, (self._name, item_id))
+                    return handle  # type: ignore[no-any-return]
         return self._child_at(index, 1)  # type: ignore[no-any-return]
 
     def get_list(self, index: int) -> List:
@@ -439,3 +453,7 @@ class List:
 
     def __repr__(self) -> str:
         return f"List({self._name!r}, {list(self)!r})"
+
+
+# Last: _map imports this module's List (a cycle), and get_map only needs it at call time.
+from synckit.core import _map as _maps  # noqa: E402

@@ -35,6 +35,9 @@ from synckit.core._text._handle import Text
 from synckit.core._values import JSONInput, JSONValue, check_text, copy_json
 from synckit.errors import InvalidTypeError, NotFoundError
 
+#: Value types that copy_json hands back as they are, with nothing to check.
+_PLAIN_SCALARS = frozenset((type(None), bool, int))
+
 if TYPE_CHECKING:
     from synckit.core._host import Host
 
@@ -48,11 +51,14 @@ class Child:
     """The value of a map key or list item that is a nested container: its kind (1-5, see
     :data:`~synckit.core._ops.CHILD_KINDS`) and, in a map, the epoch that names it."""
 
-    __slots__ = ("epoch", "kind")
+    __slots__ = ("epoch", "handle", "kind")
 
     def __init__(self, kind: int, epoch: ItemId | None = None) -> None:
         self.kind = kind
         self.epoch = epoch
+        #: The handle :meth:`List.get_map <synckit.List.get_map>` made for this container
+        #: last (handles are immutable, so one can be handed out again).
+        self.handle: Any = None
 
     @property
     def kind_name(self) -> str:
@@ -192,6 +198,22 @@ class Map:
         Raises:
             TypeError: ``key`` is not a str or ``value`` is not a JSON value (nothing changes).
         """
+        doc = self._doc
+        state = doc._maps.get(self._name)
+        t = type(value)
+        if (
+            state is not None
+            and type(key) is str
+            and key in state.entries  # a key written before: checked then
+            and (t in _PLAIN_SCALARS or (t is str and value.isascii()))  # type: ignore[union-attr]
+        ):
+            # The common case - a scalar into a key this map has held - without the checks
+            # and copy it does not need (the same steps as _write otherwise).
+            seq = doc._next_seq()
+            hlc = doc._tick()
+            state.write(key, hlc, doc._client_id, doc._me, seq, value)
+            doc._record((K.MAP_SET, seq, self._name, key, hlc, value))
+            return
         value = copy_json(value, f"value of {key!r}")
         self._write(key, K.MAP_SET, value, (value,))
 
