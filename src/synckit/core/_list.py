@@ -250,12 +250,14 @@ class List:
         self._insert(index, value, None)
 
     def _insert(self, index: int, value: Any, child_kind: int | None) -> ItemId:
-        n = len(self)
+        doc = self._doc
+        state = doc._lists.get(self._name)
+        n = len(state) if state is not None else 0
         if not 0 <= index <= n:
             raise PositionError(f"list insert index {index} out of range for length {n}")
-        doc = self._doc
-        doc._check_kind(self._name, LIST)
-        state = doc._list_state(self._name)
+        if state is None:  # (a list's state exists once its name passed the check)
+            doc._check_kind(self._name, LIST)
+            state = doc._list_state(self._name)
         seq = doc._next_seq()
         key, run = state.key_for_insert(index, state.suffix(doc._client_id, seq))
         hlc = doc._tick()
