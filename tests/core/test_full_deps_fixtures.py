@@ -1,10 +1,10 @@
 """Snapshots and change sets whose checkpoints hold whole version vectors still load.
 
 The bytes under ``fixtures/full_deps`` were written by the code before dependencies became
-minimal (see ``make_full_deps.py`` there), and are never regenerated: every checkpoint in them holds its
-author's whole version. Today's code reads them unchanged (a whole version is a valid, if
-large, set of dependencies), re-saves a snapshot of them byte for byte, and keeps editing the
-documents they hold.
+minimal (see ``make_full_deps.py`` there), and are never regenerated: every checkpoint in
+them holds its author's whole version. Today's code reads them unchanged (a whole version is
+a valid, if large, set of dependencies), re-saves a snapshot of them byte for byte, and keeps
+editing the documents they hold.
 """
 
 from __future__ import annotations
