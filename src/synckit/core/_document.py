@@ -6,8 +6,8 @@ Every edit becomes an *operation* numbered by its client: ``(client, seq)``, seq
 A replica holds a gap-free prefix of each client's operations, so its version is one number
 per client (a :class:`~synckit.core.VersionVector`).
 
-Operations travel in *changes*: gap-free runs of one client's operations together with the
-versions of other clients the author had seen first (its causal dependencies). A change is
+Operations travel in *changes*: gap-free runs of one client's operations together with
+operations of other clients the author had seen first (its causal dependencies). A change is
 applied only once everything it depends on is here; until then it waits in ``_pending``.
 Applying is checked in full before anything is touched, so bad bytes change nothing.
 
