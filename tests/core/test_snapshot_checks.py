@@ -216,3 +216,30 @@ def test_a_text_item_whose_right_origin_falls_out_of_its_dependencies_is_refused
     fresh.apply(loaded.changes())
     assert fresh.version() == loaded.version()
     assert str(fresh.get_text("t")) == "axyzb"
+
+
+def test_a_checkpoint_past_its_clients_text_checks_no_other_clients_item() -> None:
+    """Found with minimal dependencies: the check of right origins at checkpoints inside an
+    item keyed a checkpoint as ``client * shift + seq``, so a checkpoint of ``a`` at a seq
+    past the text's highest fell among ``b``'s characters, and ``b``'s item was checked at a
+    seq ``b`` never reached, against a later checkpoint of ``b`` that does not name the item's
+    right origin (whole version vectors always did, which hid it). An honest snapshot was
+    refused."""
+    a, z, b, w, v = (Document(name) for name in ("a", "z", "b", "w", "v"))
+    z.get_text("t").insert(0, "Z")
+    b.apply(z.changes())
+    b.get_text("t").insert(0, "hello")  # right origin z:1
+    w.get_counter("n").increment()
+    b.apply(w.changes())
+    b.get_counter("n").increment()  # b's checkpoint at 6 names w, not z
+    a.apply(b.changes())
+    a.get_text("t").insert(6, "x")
+    for _ in range(6):
+        a.get_counter("n").increment()
+    v.get_counter("n").increment()
+    a.apply(v.changes())
+    a.get_counter("n").increment()  # a's checkpoint at 8: among b's keys (shift 6)
+    assert a._clients[:3] == ["a", "b", "z"]
+    assert [start for start, _ in a._checkpoints[0]] == [1, 8]
+    loaded = Document.load(a.save())
+    assert loaded.to_json() == a.to_json()

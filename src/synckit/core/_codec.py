@@ -507,7 +507,7 @@ def _plain_deps(
         return {}
     if dcs[-1] == n < n_clients and dcs == list(range(1, n + 1)):
         # How ChangeSetWriter numbers a message's first change: its author, then its
-        # dependencies in order (a change carries its author's whole version).
+        # dependencies in order.
         keys = clients[1 : n + 1]
     elif max(dcs) < n_clients:
         keys = list(map(clients.__getitem__, dcs))

@@ -43,6 +43,8 @@ def compact(doc: Document) -> None:
     doc._client_index = doc._fields = EMPTY
     doc._counters = doc._sets = doc._lists = doc._texts = doc._maps = EMPTY
     doc._pending = NONE
+    doc._heads = None
+    doc._deps_stale = True
     doc._packed = data
     doc.__class__ = _CompactDocument
 

@@ -6,14 +6,33 @@ Every edit becomes an *operation* numbered by its client: ``(client, seq)``, seq
 A replica holds a gap-free prefix of each client's operations, so its version is one number
 per client (a :class:`~synckit.core.VersionVector`).
 
-Operations travel in *changes*: gap-free runs of one client's operations together with the
-versions of other clients the author had seen first (its causal dependencies). A change is
+Operations travel in *changes*: gap-free runs of one client's operations together with
+operations of other clients the author had seen first (its causal dependencies). A change is
 applied only once everything it depends on is here; until then it waits in ``_pending``.
 Applying is checked in full before anything is touched, so bad bytes change nothing.
 
 Which operations depend on what is remembered as *checkpoints*: for each client, the seqs at
-which its author's view of others changed, each with that view. ``changes(since)`` cuts a
-client's operations at checkpoints so every change it sends carries the right dependencies.
+which its dependencies changed, each with the new ones. ``changes(since)`` cuts a client's
+operations at checkpoints so every change it sends carries the right dependencies.
+
+Dependencies are *minimal*, not the author's whole version (which grows with every client
+that ever wrote the document, and once cost a document that much per edit, in memory, in
+snapshots and on the wire). A local operation depends on:
+
+* the document's *heads* other than its own client -- the operations no other held operation
+  depends on (``_heads``: the clients whose latest operation is one) -- when changes arrived
+  since its previous operation (``_deps_stale``). Everything the replica holds is one of them
+  or something they depend on, so a receiver that holds them holds all the author had seen:
+  causal delivery is kept. Its own earlier operations cover the rest, so an operation after a
+  local one depends on no other heads;
+* every item of another client it refers to (a text origin or delete target, a list item, a
+  set tag, a map epoch, the steps to a nested container), when the dependencies in force do
+  not already name it (:meth:`Document._cover`). A receiver then checks references against
+  the dependencies directly, as before, and a snapshot loader likewise.
+
+A checkpoint thus holds the few clients that wrote concurrently and the few items referred to,
+however many clients the document has seen. Whole versions (what earlier code wrote) remain
+valid dependencies and load unchanged.
 
 Field writes carry a hybrid logical clock (HLC): wall milliseconds shifted left 16 bits, plus
 a counter in the low bits, never behind any clock this replica has seen. Because a change is
@@ -76,10 +95,10 @@ from synckit.core._host import (
     SET,
     TEXT,
 )
-from synckit.core._ids import ContainerId, root_of
+from synckit.core._ids import ContainerId, ItemId, root_of
 from synckit.core._list import List, ListState
 from synckit.core._map import Child, Map, MapState
-from synckit.core._ops import Op
+from synckit.core._ops import REF_KINDS, Op, op_refs
 from synckit.core._orset import ORSet, ORSetState
 from synckit.core._text import TextState
 from synckit.core._text._handle import Text
@@ -130,6 +149,7 @@ class Document:
         "_deps_stale",
         "_field_top",
         "_fields",
+        "_heads",
         "_hlc",
         "_list_runs",
         "_lists",
@@ -183,6 +203,9 @@ class Document:
         self._pending: list[Change] = NONE
         self._subscribers: list[Subscriber] = NONE
         self._deps_stale = True
+        # The clients whose latest operation no other held operation depends on (see the
+        # module docstring); None until first needed (after a load: from the checkpoints).
+        self._heads: set[int] | None = None
         # The snapshot a compacted document is kept as (see compact()); None while live.
         self._packed: bytes | None = None
         # While compacted: each list's run state (local only, not in snapshots), by name.
@@ -233,17 +256,60 @@ class Document:
         if self._deps_stale:
             self._deps_stale = False
             vv = self._vv
-            deps = {c: s for c, s in enumerate(vv) if s and c != me} or NO_DEPS
+            heads = self._heads
+            if heads is None:
+                heads = self._heads = _heads_of(self)
+            # (In client order: the bytes must not depend on a set's order.)
+            deps = {c: vv[c] for c in sorted(heads) if c != me} or NO_DEPS
+            # After this operation every other head is one it depends on.
+            heads.clear()
+            heads.add(me)
             cps = self._checkpoints[me]
-            # No checkpoint means no dependencies, so a first one without any is left out.
-            if (cps[-1][1] != deps) if cps else deps:
+            # No new heads: the operation depends on its own previous one, which covers
+            # all the dependencies in force (and no checkpoint means none).
+            if deps and (not cps or cps[-1][1] != deps):
                 cps.append((seq, deps))
         return seq
+
+    def _cover(self, seq: int, refs: Iterable[ItemId]) -> None:
+        """Make the dependencies of local operation ``seq`` (reserved by :meth:`_next_seq`)
+        name every item of another client in ``refs``, the items the operation refers to.
+
+        When one is missing, they are added to the operation's checkpoint if it starts one,
+        else a checkpoint starts at ``seq`` holding all of them (its own earlier operations
+        cover the dependencies before it, but a receiver checks references against the
+        checkpoint alone).
+        """
+        me = self._me
+        cps = self._checkpoints[me]
+        deps = cps[-1][1] if cps else NO_DEPS
+        need: dict[int, int] | None = None
+        missing = False
+        for c, s in refs:
+            if c != me:
+                if deps.get(c, 0) < s:
+                    missing = True
+                if need is None:
+                    need = {c: s}
+                elif need.get(c, 0) < s:
+                    need[c] = s
+        if not missing or need is None:
+            return
+        if cps and cps[-1][0] == seq:
+            merged = dict(deps)
+            for c, s in need.items():
+                if merged.get(c, 0) < s:
+                    merged[c] = s
+            cps[-1] = (seq, merged)
+        else:
+            cps.append((seq, need))
 
     def _record(self, op: Op) -> None:
         """Record a local counter, set or list operation its handle has just made: log it
         for :meth:`changes`, advance the version and tell subscribers."""
         me = self._me
+        if type(op[2]) is tuple or op[0] in REF_KINDS:
+            self._cover(op[1], op_refs(op))
         self._vv[me] = op[1]
         log = self._log[me]
         if log is NONE:
@@ -603,6 +669,23 @@ class Document:
     def compacted(self) -> bool:
         """True while this document is kept as snapshot bytes (see :meth:`compact`)."""
         return self._packed is not None
+
+
+def _heads_of(doc: Document) -> set[int]:
+    """The clients whose latest operation no other held operation depends on, found from
+    the checkpoints (after a load). Direct dependencies suffice: the first operation to
+    depend on another's latest one names it (its own earlier ones did not depend on it)."""
+    vv = doc._vv
+    heads = {c for c, s in enumerate(vv) if s}
+    for c, cps in enumerate(doc._checkpoints):
+        top = vv[c]
+        for start, deps in cps:
+            if start > top:
+                break  # reserved for an operation never made
+            for d, s in deps.items():
+                if s >= vv[d]:
+                    heads.discard(d)
+    return heads
 
 
 def _split_edits(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from synckit.core._events import Subscriber, TextEdit
-    from synckit.core._ids import ContainerId
+    from synckit.core._ids import ContainerId, ItemId
     from synckit.core._list import ListState
     from synckit.core._map import MapState
     from synckit.core._ops import Op
@@ -70,10 +70,12 @@ class Host(Protocol):
     handle's kind (TypeError if it is another kind here); ``_next_seq()`` reserves the seq
     of the operation; ``_tick()`` gives a hybrid logical clock value, for operations that
     carry one; the handle changes the state; then ``_record(op)`` logs a counter, set or
-    list operation for ``changes``, advances the version and tells subscribers.
+    list operation for ``changes``, makes its dependencies name the items it refers to,
+    advances the version and tells subscribers.
 
     **Text** keeps its own history (a :class:`~synckit.core._text.TextState` records its
-    operations), so instead of ``_record`` a text handle sets ``_vv[_me]`` to the last seq
+    operations), so instead of ``_record`` a text handle calls ``_cover(seq, refs)`` with
+    the characters of other clients its edit refers to, sets ``_vv[_me]`` to the last seq
     its edit used and, when ``_subscribers`` is not empty, calls ``_emit`` with the edit.
     These are plain attributes rather than one method because typing is the hottest path.
     """
@@ -107,6 +109,7 @@ class Host(Protocol):
     def _next_seq(self) -> int: ...
     def _tick(self) -> int: ...
     def _record(self, op: Op) -> None: ...
+    def _cover(self, seq: int, refs: Iterable[ItemId]) -> None: ...
 
     @property
     def _vv(self) -> list[int]: ...

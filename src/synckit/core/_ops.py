@@ -38,7 +38,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["Op", "op_width", "seq_of", "split_op"]
+from synckit.core._ids import ContainerId, ItemId
+
+__all__ = ["REF_KINDS", "Op", "op_refs", "op_width", "path_refs", "seq_of", "split_op"]
 
 FIELD_SET: Final = 1
 FIELD_DELETE: Final = 2
@@ -97,3 +99,36 @@ def split_op(client: int, op: Op, k: int) -> tuple[Op, Op]:
     if kind == SKIP:
         return (kind, seq, k), (kind, seq + k, op[2] - k)
     raise AssertionError(f"operation kind {kind} spans one seq")  # pragma: no cover
+
+
+#: The kinds of top-level operations that refer to items (see :func:`op_refs`).
+REF_KINDS = frozenset((SET_REMOVE, LIST_MOVE, LIST_DELETE, MAP_CREATE))
+
+
+def op_refs(op: Op) -> list[ItemId]:
+    """The items a counter, set, list or map operation refers to (as ``apply`` checks them,
+    see :func:`synckit.core._remote._check_refs`): a set remove's tags, the item a list
+    move or delete targets, the write a map's creation of a container replaces, and the
+    steps to a nested container (list items, map epochs)."""
+    kind = op[0]
+    refs: list[ItemId] = []
+    if kind == SET_REMOVE:
+        refs.extend(op[4])
+    elif kind in (LIST_MOVE, LIST_DELETE):
+        refs.append(op[3])
+    elif kind == MAP_CREATE and op[6] is not None:
+        refs.append(op[6])
+    path_refs(op[2], refs)
+    return refs
+
+
+def path_refs(cid: ContainerId, refs: list[ItemId]) -> list[ItemId]:
+    """Add to ``refs`` the items the path to container ``cid`` names (the list items and
+    map epochs on its way); returns ``refs``."""
+    while type(cid) is tuple:
+        if len(cid) == 2:
+            refs.append(cid[1])
+        elif cid[2] is not None:
+            refs.append(cid[2])
+        cid = cid[0]
+    return refs

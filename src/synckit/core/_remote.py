@@ -63,8 +63,7 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
     """
     msg = parse_change_set(data)
     client_ids = msg.clients[:]
-    # Every change carries its author's whole version as dependencies, so the table names
-    # every client a change depends on: look them all up at C speed, intern only new ones.
+    # Look the table's clients up at C speed, intern only new ones.
     found = list(map(doc._client_index.get, client_ids))
     check_client_table(client_ids, "changes")
     n_clients = len(doc._clients)
@@ -336,11 +335,20 @@ def _integrate(
     fields = doc._fields
     field_set, field_kinds = K.FIELD_SET, (K.FIELD_SET, K.FIELD_DELETE)
     top_hlc = doc._hlc
+    heads = doc._heads
+    vv = doc._vv
     for ch in ready:
         c = ch.client
+        deps = ch.deps
         cps = doc._checkpoints[c]
-        if (cps[-1][1] != ch.deps) if cps else ch.deps:
-            cps.append((ch.start, ch.deps))
+        if (cps[-1][1] != deps) if cps else deps:
+            cps.append((ch.start, deps))
+        if heads is not None:
+            # The latest operations it depends on are heads no more; it is one.
+            for d, s in deps.items():
+                if s >= vv[d]:
+                    heads.discard(d)
+            heads.add(c)
         log = doc._log[c]
         writer = clients[c]
         field_seq = 0

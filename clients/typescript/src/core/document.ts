@@ -4,8 +4,10 @@
  *
  * Every edit becomes an operation numbered by its client, `[client, seq]`; a replica holds
  * a gap-free prefix of each client's operations, so its version is one number per client.
- * Operations travel in changes carrying the versions of other clients their author had seen
- * (their causal dependencies), remembered per client as checkpoints. Field writes carry a
+ * Operations travel in changes carrying their causal dependencies, remembered per client as
+ * checkpoints. Dependencies are minimal (see Python's `_document.py`): a local operation
+ * depends on the document's other heads when changes arrived since its previous one, and on
+ * every item of another client it refers to ({@link Document._cover}). Field writes carry a
  * hybrid logical clock: wall milliseconds shifted left 16 bits plus a counter, never behind
  * any clock this replica has seen; ties break on client id.
  */
@@ -15,7 +17,7 @@ import { Child } from "./child.js";
 import { Change, NO_DEPS, type Deps } from "./codec.js";
 import { Counter } from "./counter.js";
 import type { ChangeEvent, Path, Subscriber, TextEdit, Unsubscribe } from "./events.js";
-import { ckey, rootOf, type ContainerId } from "./ids.js";
+import { ckey, rootOf, type ContainerId, type ItemId } from "./ids.js";
 import { List, ListState, compareClock } from "./list.js";
 import { DELETED, MapState, SyncMap } from "./map.js";
 import * as K from "./ops.js";
@@ -84,6 +86,7 @@ export class Document {
   /** @internal Changes waiting for causal predecessors. */ _pending: Change[] = [];
   /** @internal */ _subscribers: (Subscriber & { withoutTextEdits?: boolean })[] = [];
   /** @internal */ _depsStale = true;
+  /** @internal The clients whose latest operation no other held one depends on; null until needed. */ _heads: Set<number> | null = null;
   /** @internal This replica's client index. */ _me: number;
 
   /**
@@ -142,20 +145,57 @@ export class Document {
     const seq = (this._vv[me] as number) + 1;
     if (this._depsStale) {
       this._depsStale = false;
+      const vv = this._vv;
+      let heads = this._heads;
+      if (heads === null) heads = this._heads = headsOf(this);
       const deps = new Map<number, number>();
-      this._vv.forEach((s, c) => {
-        if (s && c !== me) deps.set(c, s);
-      });
+      // In client order: the bytes must not depend on the order heads were found in.
+      for (const c of [...heads].sort((a, b) => a - b)) if (c !== me) deps.set(c, vv[c] as number);
+      // After this operation every other head is one it depends on.
+      heads.clear();
+      heads.add(me);
       const cps = this._checkpoints[me] as Checkpoint[];
       const last = cps[cps.length - 1];
-      if (last !== undefined ? !sameDeps(last[1], deps) : deps.size > 0) cps.push([seq, deps.size ? deps : NO_DEPS]);
+      // No new heads: the operation depends on its own previous one, which covers all
+      // the dependencies in force (and no checkpoint means none).
+      if (deps.size > 0 && (last === undefined || !sameDeps(last[1], deps))) cps.push([seq, deps]);
     }
     return seq;
   }
 
-  /** @internal Log a local counter, set, list or map operation and tell subscribers. */
+  /**
+   * @internal Make the dependencies of local operation `seq` (reserved by {@link _nextSeq})
+   * name every item of another client in `refs`, the items it refers to: added to the
+   * operation's checkpoint if it starts one, else a checkpoint starts at `seq` holding all
+   * of them (a receiver checks references against the checkpoint alone).
+   */
+  _cover(seq: number, refs: Iterable<ItemId>): void {
+    const me = this._me;
+    const cps = this._checkpoints[me] as Checkpoint[];
+    const last = cps[cps.length - 1];
+    const deps = last !== undefined ? last[1] : NO_DEPS;
+    let need: Map<number, number> | null = null;
+    let missing = false;
+    for (const [c, s] of refs) {
+      if (c === me) continue;
+      if ((deps.get(c) ?? 0) < s) missing = true;
+      if (need === null) need = new Map([[c, s]]);
+      else if ((need.get(c) ?? 0) < s) need.set(c, s);
+    }
+    if (!missing || need === null) return;
+    if (last !== undefined && last[0] === seq) {
+      const merged = new Map(deps);
+      for (const [c, s] of need) if ((merged.get(c) ?? 0) < s) merged.set(c, s);
+      cps[cps.length - 1] = [seq, merged];
+    } else {
+      cps.push([seq, need]);
+    }
+  }
+
+  /** @internal Log a local counter, set, list or map operation, make its dependencies name what it refers to, and tell subscribers. */
   _record(op: Op): void {
     const me = this._me;
+    if (typeof op[2] !== "string" || K.REF_KINDS.has(op[0])) this._cover(op[1], K.opRefs(op));
     this._vv[me] = op[1];
     (this._log[me] as Op[]).push(op);
     if (this._subscribers.length) this._emit(true, [op[2] as ContainerId]);
@@ -476,6 +516,27 @@ export class Document {
 }
 
 /** Whether two dependency maps hold the same entries. */
+/**
+ * @internal The clients whose latest operation no other held operation depends on, found
+ * from the checkpoints (after a load). Direct dependencies suffice: the first operation to
+ * depend on another's latest one names it.
+ */
+export function headsOf(doc: Document): Set<number> {
+  const vv = doc._vv;
+  const heads = new Set<number>();
+  vv.forEach((s, c) => {
+    if (s) heads.add(c);
+  });
+  doc._checkpoints.forEach((cps, c) => {
+    const top = vv[c] as number;
+    for (const [start, deps] of cps) {
+      if (start > top) break; // reserved for an operation never made
+      for (const [d, s] of deps) if (s >= (vv[d] as number)) heads.delete(d);
+    }
+  });
+  return heads;
+}
+
 export function sameDeps(a: Deps, b: Deps): boolean {
   if (a.size !== b.size) return false;
   for (const [c, s] of a) if (b.get(c) !== s) return false;

@@ -169,3 +169,30 @@ export function bisectRight<T>(a: readonly T[], x: number, key: (t: T) => number
   }
   return lo;
 }
+
+/** The kinds of top-level operations that refer to items (see {@link opRefs}). */
+export const REF_KINDS: ReadonlySet<number> = new Set([SET_REMOVE, LIST_MOVE, LIST_DELETE, MAP_CREATE]);
+
+/**
+ * The items a counter, set, list or map operation refers to (as `apply` checks them): a set
+ * remove's tags, the item a list move or delete targets, the write a map's creation of a
+ * container replaces, and the steps to a nested container (Python: `_ops.op_refs`).
+ */
+export function opRefs(op: Op): ItemId[] {
+  const refs: ItemId[] = [];
+  if (op[0] === SET_REMOVE) refs.push(...op[4]);
+  else if (op[0] === LIST_MOVE || op[0] === LIST_DELETE) refs.push(op[3]);
+  else if (op[0] === MAP_CREATE && op[6] !== null) refs.push(op[6]);
+  if (op[0] !== SKIP) pathRefs(op[2], refs);
+  return refs;
+}
+
+/** Add to `refs` the items the path to container `cid` names (its list items and map epochs); returns `refs`. */
+export function pathRefs(cid: ContainerId, refs: ItemId[]): ItemId[] {
+  while (typeof cid !== "string") {
+    if (cid.length === 2) refs.push(cid[1]);
+    else if (cid[2] !== null) refs.push(cid[2]);
+    cid = cid[0];
+  }
+  return refs;
+}

@@ -224,11 +224,18 @@ function integrate(doc: Document, ready: Change[], recording: Map<string, TextSt
   const clients = doc._clients;
   const fields = doc._fields;
   let topHlc = doc._hlc;
+  const heads = doc._heads;
+  const vv = doc._vv;
   for (const ch of ready) {
     const c = ch.client;
     const cps = doc._checkpoints[c] as [number, ReadonlyMap<number, number>][];
     const lastCp = cps[cps.length - 1];
     if (lastCp !== undefined ? !sameDeps(lastCp[1], ch.deps) : ch.deps.size > 0) cps.push([ch.start, ch.deps]);
+    if (heads !== null) {
+      // The latest operations it depends on are heads no more; it is one.
+      for (const [d, s] of ch.deps) if (s >= (vv[d] as number)) heads.delete(d);
+      heads.add(c);
+    }
     const log = doc._log[c] as Op[];
     const writer = clients[c] as string;
     let fieldSeq = 0;

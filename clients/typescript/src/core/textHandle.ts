@@ -7,8 +7,8 @@ import { InvalidTypeError, PositionError } from "../errors.js";
 import { textCursor, textPosition, type Bind, type Cursor } from "./cursor.js";
 import type { Document } from "./document.js";
 import { TextEdit } from "./events.js";
-import { ckey, type ContainerId } from "./ids.js";
-import { cpLength } from "./ops.js";
+import { ckey, type ContainerId, type ItemId } from "./ids.js";
+import { cpLength, pathRefs } from "./ops.js";
 import type { TextState } from "./text/index.js";
 import { checkText } from "./values.js";
 import { labelOf } from "./views.js";
@@ -66,7 +66,11 @@ export class Text {
       state = doc._textState(this.name);
     }
     const seq = doc._nextSeq();
-    state.localInsert(doc._me, seq, pos, s);
+    const [left, right] = state.localInsert(doc._me, seq, pos, s);
+    const refs: ItemId[] = [];
+    if (left !== null) refs.push(left);
+    if (right !== null) refs.push(right);
+    doc._cover(seq, pathRefs(this.name, refs));
     doc._vv[doc._me] = seq + cpLength(s) - 1;
     if (doc._subscribers.length) doc._emit(true, [this.name], new Map([[ckey(this.name), [new TextEdit(pos, 0, s)]]]));
   }
@@ -82,7 +86,8 @@ export class Text {
     }
     if (length === 0 || state === null) return;
     const seq = doc._nextSeq();
-    state.localDelete(doc._me, seq, pos, length);
+    const runs = state.localDelete(doc._me, seq, pos, length);
+    doc._cover(seq, pathRefs(this.name, runs.map(([c, first, count]): ItemId => [c, first + count - 1])));
     doc._vv[doc._me] = seq + length - 1;
     if (doc._subscribers.length) doc._emit(true, [this.name], new Map([[ckey(this.name), [new TextEdit(pos, length, "")]]]));
   }

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from synckit.core._cursor import Bind, Cursor
 from synckit.core._events import TextEdit
 from synckit.core._host import TEXT
+from synckit.core._ops import path_refs
 from synckit.core._values import check_text
 from synckit.errors import InvalidTypeError, InvalidValueError, PositionError
 
@@ -122,8 +123,14 @@ class Text:
             doc._check_kind(self._name, TEXT)
             state = doc._text_state(self._name)
         seq = doc._next_seq()
-        state.local_insert(doc._me, seq, pos, s)
-        doc._vv[doc._me] = seq + len(s) - 1
+        me = doc._me
+        left, right = state.local_insert(me, seq, pos, s)
+        if type(self._name) is tuple:
+            doc._cover(seq, path_refs(self._name, [o for o in (left, right) if o is not None]))
+        elif (left is not None and left[0] != me) or (right is not None and right[0] != me):
+            # (Not when typing on at the end of one's own text: the hottest path.)
+            doc._cover(seq, [o for o in (left, right) if o is not None])
+        doc._vv[me] = seq + len(s) - 1
         if doc._subscribers:
             doc._emit(True, (self._name,), {self._name: (TextEdit(pos, 0, s),)})
 
@@ -139,7 +146,9 @@ class Text:
         if length == 0 or state is None:
             return
         seq = doc._next_seq()
-        state.local_delete(doc._me, seq, pos, length)
+        runs = state.local_delete(doc._me, seq, pos, length)
+        targets = [(c, first + count - 1) for c, first, count in runs]
+        doc._cover(seq, path_refs(self._name, targets))
         doc._vv[doc._me] = seq + length - 1
         if doc._subscribers:
             doc._emit(True, (self._name,), {self._name: (TextEdit(pos, length, ""),)})

@@ -251,6 +251,11 @@ def _check_right_origins_inside(
     for c in set(clients):
         base = c * shift
         for start, _ in history.checkpoints[c]:
+            if start >= shift:
+                # Past every item of ``c`` (their seqs are below ``shift``): as a key it
+                # would name another client's character, and check its item against
+                # ``c``'s checkpoint.
+                break
             key = base + start
             i = bisect_right(fk, key) - 1
             if i >= 0 and fk[i] < key <= lk[i]:
