@@ -623,7 +623,7 @@ class Checker:
         self._snap_ids: dict[bytes, int] = {}
         self._views: list[tuple[VersionVector, dict[str, JSON]]] = []
         self.messages: list[Message] = []
-        self._msg_ids: dict[tuple[int, bytes], int] = {}
+        self._msg_ids: dict[tuple[int, bytes, tuple[tuple[str, int], ...]], int] = {}
         self._local: dict[tuple[int, int, int], tuple[int, int | None]] = {}
         self._deliver: dict[tuple[int, int], int] = {}
         self._checked: set[tuple[int, tuple[tuple[int, ...], ...]]] = set()
@@ -670,7 +670,11 @@ class Checker:
         mid: int | None = None
         if doc.version() != before:
             data = doc.changes(before)
-            mkey = (replica, data)
+            # Keyed by the author's version too: with minimal dependencies, one operation made
+            # in two states (say after a change that depended on another, or before that other
+            # arrived) can be the same bytes, and the invariants below check each message
+            # against what its author had seen.
+            mkey = (replica, data, tuple(sorted(before.items())))
             mid = self._msg_ids.get(mkey)
             if mid is None:
                 ops = decode_ops(data, before)
