@@ -16,7 +16,7 @@ Applying runs in three steps, and touches the document only in the last:
 from __future__ import annotations
 
 import sys
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Callable
 from itertools import starmap
 from operator import ge, itemgetter
@@ -34,6 +34,7 @@ from synckit.core._codec import (
 from synckit.core._events import TextEdit, WithoutTextEdits
 from synckit.core._host import DELETED, NONE
 from synckit.core._ids import ContainerId, ItemId
+from synckit.core._list import ListItem
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
 from synckit.errors import DecodeError
@@ -42,6 +43,7 @@ _intern = sys.intern
 
 if TYPE_CHECKING:
     from synckit.core._document import Document
+    from synckit.core._list import ListState
     from synckit.core._text import TextState
 
 __all__ = ["apply", "merge", "waiting_changes"]
@@ -335,7 +337,17 @@ def _integrate(
     clients = doc._clients
     fields = doc._fields
     field_set, field_kinds = K.FIELD_SET, (K.FIELD_SET, K.FIELD_DELETE)
+    text_insert, text_kinds = K.TEXT_INSERT, (K.TEXT_INSERT, K.TEXT_DELETE)
+    list_insert, list_move = K.LIST_INSERT, K.LIST_MOVE
+    list_kinds = (K.LIST_INSERT, K.LIST_MOVE, K.LIST_DELETE)
     top_hlc = doc._hlc
+    # The container the previous text / list op went to, and its state: ops come in runs.
+    # (None until the first: never read before it is set.)
+    text_name: ContainerId | None = None
+    text = cast("TextState", None)
+    list_name: ContainerId | None = None
+    lst = cast("ListState | None", None)
+    lists = doc._lists
     for ch in ready:
         c = ch.client
         cps = doc._checkpoints[c]
@@ -366,20 +378,50 @@ def _integrate(
                     )
                 add_name(name)
                 continue
-            if kind in (K.TEXT_INSERT, K.TEXT_DELETE):
-                state = doc._text_state(op[2])
-                if recording is not None and op[2] not in recording:
-                    state.record_edits()
-                    recording[op[2]] = state
-                if kind == K.TEXT_INSERT:
-                    state.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
+            if kind in text_kinds:
+                name = op[2]
+                if name != text_name:
+                    text_name, text = name, doc._text_state(name)
+                    if recording is not None and name not in recording:
+                        text.record_edits()
+                        recording[name] = text
+                    add_name(name)
+                if kind == text_insert:
+                    text.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
                 else:
-                    state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
-                names.add(op[2])
+                    text.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 continue
             if log is NONE:
                 log = doc._log[c] = []
             log.append(op)
+            if kind in list_kinds:
+                # List edits, inline (ListState.insert / move / delete, the same rules):
+                # a merge of list edits is thousands of them.
+                name = op[2]
+                lst = lists.get(name) if name != list_name else lst
+                if lst is None:
+                    lst = doc._list_state(name)
+                    lists = doc._lists
+                list_name = name
+                add_name(name)
+                if kind == list_insert:
+                    hlc = op[3]
+                    if hlc > top_hlc:  # noqa: PLR1730 - as above
+                        top_hlc = hlc
+                    item_id = (c, op[1])
+                    key = op[5]
+                    lst._items[item_id] = ListItem(op[4], key, hlc, writer, writer)
+                    sk = (key, writer, op[1])
+                    lst._ids[sk] = item_id
+                    insort(lst._order, sk)
+                elif kind == list_move:
+                    hlc = op[4]
+                    if hlc > top_hlc:  # noqa: PLR1730 - as above
+                        top_hlc = hlc
+                    lst.move(op[3], op[5], hlc, writer)
+                else:
+                    lst.delete(op[3])
+                continue
             if kind != K.SKIP:
                 doc._apply_op(c, writer, op)
                 add_name(op[2])
