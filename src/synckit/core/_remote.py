@@ -216,6 +216,19 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
 
     checked: set[ContainerId] = set()
     field_kinds = (K.FIELD_SET, K.FIELD_DELETE)
+    # The text the last insert went to, and the runs of characters the author created in
+    # it so far in this batch (what created.add records, appended here directly).
+    own_name: ContainerId | None = None
+    own_text: TextState | None = None
+    own_key: tuple[ContainerId, int, bool] = ("", author, True)
+    own_firsts: list[int] = []
+    own_lasts: list[int] = []
+    # The same for the list the last list insert went to.
+    list_name: ContainerId | None = None
+    list_key: tuple[ContainerId, int, bool] = ("", author, False)
+    list_firsts: list[int] = []
+    list_lasts: list[int] = []
+    added = created.added
     for op in ch.ops:
         kind = op[0]
         if kind in field_kinds:
@@ -224,32 +237,45 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
             _check_path(doc, op[2], op[1], created, unseen, refuse, client_id)
             checked.add(op[2])
         if kind == K.TEXT_INSERT:
-            text = doc._texts.get(op[2])
-            if text is not None and text.continues_remote(author, op[1], op[3], op[4]):
+            seq = op[1]
+            if op[2] != own_name:  # (a change's inserts usually all go to one text)
+                own_name = op[2]
+                own_text = doc._texts.get(own_name)
+                own_key = (own_name, author, True)
+                own_firsts, own_lasts = created.runs(own_key)
+            last = seq + len(op[5]) - 1
+            if own_text is not None and own_text.continues_remote(author, seq, op[3], op[4]):
                 # The author typing on after its insert integrated last: both origins
                 # are here (no lookup), and the left one is its own. The right one
                 # must still be one this change had seen: a hostile author could
                 # send a later change with fewer dependencies than the earlier one.
                 right = op[4]
-                if right is not None and unseen(right, op[1]):
-                    raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", right)
-                created.add(op[2], author, op[1], op[1] + len(op[5]) - 1, text=True)
+                if right is not None and unseen(right, seq):
+                    raise refuse(f"text insert {client_id}:{seq} in {op[2]!r} refers to", right)
+                own_firsts.append(seq)
+                own_lasts.append(last)
+                added.append(own_key)
                 continue
             for origin in (op[3], op[4]):
                 if origin is None:
                     continue
-                # In-batch lookups first: they are cheap, and usually hit.
-                if not (
-                    created.holds(op[2], origin, text=True)
-                    or (text is not None and text.has_item(origin))
-                ):
+                # In-batch lookups first: they are cheap, and usually hit (the author's
+                # own characters: created.holds, inline).
+                if origin[0] == author:
+                    i = bisect_right(own_firsts, origin[1]) - 1
+                    found = i >= 0 and origin[1] <= own_lasts[i]
+                else:
+                    found = created.holds(op[2], origin, text=True)
+                if not (found or (own_text is not None and own_text.has_item(origin))):
                     raise DecodeError(
-                        f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
+                        f"changes: text insert {client_id}:{seq} in {op[2]!r} refers to "
                         f"an unknown character {doc._clients[origin[0]]}:{origin[1]}"
                     )
-                if unseen(origin, op[1]):
-                    raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", origin)
-            created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1, text=True)
+                if unseen(origin, seq):
+                    raise refuse(f"text insert {client_id}:{seq} in {op[2]!r} refers to", origin)
+            own_firsts.append(seq)
+            own_lasts.append(last)
+            added.append(own_key)
         elif kind == K.TEXT_DELETE:
             text = doc._texts.get(op[2])
             first, count = op[4], op[5]
@@ -272,7 +298,13 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
             if unseen((op[3], hi), op[1]):
                 raise refuse(f"text delete {client_id}:{op[1]} in {op[2]!r} targets", (op[3], hi))
         elif kind in (K.LIST_INSERT, K.LIST_CREATE):
-            created.add(op[2], ch.client, op[1], op[1], text=False)
+            if op[2] != list_name:  # (created.add, inline, with the runs of the last list)
+                list_name = op[2]
+                list_key = (list_name, author, False)
+                list_firsts, list_lasts = created.runs(list_key)
+            list_firsts.append(op[1])
+            list_lasts.append(op[1])
+            added.append(list_key)
         elif kind == K.MAP_CREATE:
             if op[6] is not None and unseen(op[6], op[1]):
                 raise refuse(f"map operation {client_id}:{op[1]} replaces", op[6])
@@ -458,6 +490,20 @@ class _Created:
         runs[0].append(first)
         runs[1].append(last)
         self._added.append(key)
+
+    @property
+    def added(self) -> list[tuple[ContainerId, int, bool]]:
+        """The keys of the runs added, in order: whoever appends to :meth:`runs` lists
+        appends the key here too (so that :meth:`rollback` finds it)."""
+        return self._added
+
+    def runs(self, key: tuple[ContainerId, int, bool]) -> tuple[list[int], list[int]]:
+        """The first and last seqs of the runs created so far for ``(container name,
+        client, whether text)`` (made empty when there are none yet), to append to."""
+        runs = self._runs.get(key)
+        if runs is None:
+            runs = self._runs[key] = ([], [])
+        return runs
 
     def mark(self) -> int:
         """A point to :meth:`rollback` to."""
