@@ -652,8 +652,14 @@ def _decode_ops(
                 si += 1
                 seq += 1
             elif kind == K.LIST_MOVE:
-                item = _ref(ints[ii], ints[ii + 1], clients, n_clients, where, False)
+                ic, iseq = ints[ii], ints[ii + 1]
                 ii += 2
+                # (A valid reference inline; _ref takes the rest: an error.)
+                item = (
+                    (clients[ic], iseq)
+                    if 0 <= ic < n_clients and 0 < iseq < _MAX_SEQ
+                    else _ref(ic, iseq, clients, n_clients, where, False)
+                )
                 hlc += hlcs[hi]
                 hi += 1
                 if not 0 <= hlc < _MAX_HLC:
@@ -664,8 +670,13 @@ def _decode_ops(
                 si += 1
                 seq += 1
             elif kind == K.LIST_DELETE:
-                item = _ref(ints[ii], ints[ii + 1], clients, n_clients, where, False)
+                ic, iseq = ints[ii], ints[ii + 1]
                 ii += 2
+                item = (
+                    (clients[ic], iseq)
+                    if 0 <= ic < n_clients and 0 < iseq < _MAX_SEQ
+                    else _ref(ic, iseq, clients, n_clients, where, False)
+                )
                 append((kind, seq, name, item))
                 seq += 1
             elif kind in _MAP_KINDS:
