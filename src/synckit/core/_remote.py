@@ -16,7 +16,7 @@ Applying runs in three steps, and touches the document only in the last:
 from __future__ import annotations
 
 import sys
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections.abc import Callable
 from itertools import starmap
 from operator import ge, itemgetter
@@ -364,6 +364,22 @@ def _integrate(
     ``recording`` (when not None) gets every text state the changes touch, each set to
     record its visible edits (:meth:`TextState.record_edits`) before the first of them.
     """
+    batched: list[ListState] = []
+    try:
+        return _integrate_changes(doc, ready, recording, batched)
+    finally:
+        for lst in batched:
+            lst.end_batch()
+
+
+def _integrate_changes(
+    doc: Document,
+    ready: list[Change],
+    recording: dict[ContainerId, TextState] | None,
+    batched: list[ListState],
+) -> set[ContainerId]:
+    """:func:`_integrate`'s work. A list that gets many edits in a row is put in batch
+    mode (:meth:`ListState.begin_batch`) and added to ``batched``, to end it."""
     names: set[ContainerId] = set()
     add_name = names.add
     clients = doc._clients
@@ -378,8 +394,9 @@ def _integrate(
     text_name: ContainerId | None = None
     text = cast("TextState", None)
     list_name: ContainerId | None = None
-    lst = cast("ListState | None", None)
+    lst = cast("ListState", None)
     lists = doc._lists
+    run = batch_at = 0  # edits of `lst` in a row so far; how many make a batch
     for ch in ready:
         c = ch.client
         cps = doc._checkpoints[c]
@@ -430,12 +447,21 @@ def _integrate(
                 # List edits, inline (ListState.insert / move / delete, the same rules):
                 # a merge of list edits is thousands of them.
                 name = op[2]
-                lst = lists.get(name) if name != list_name else lst
-                if lst is None:
-                    lst = doc._list_state(name)
-                    lists = doc._lists
-                list_name = name
-                add_name(name)
+                if name != list_name:
+                    if name in lists:
+                        lst = lists[name]
+                    else:
+                        lst = doc._list_state(name)
+                        lists = doc._lists
+                    list_name = name
+                    add_name(name)
+                    # Past this many edits in a row, one sort at the end costs less than
+                    # keeping the order sorted edit by edit.
+                    run, batch_at = 0, 32 + (len(lst._order) >> 4)
+                run += 1
+                if run == batch_at and lst._adds is None:
+                    lst.begin_batch()
+                    batched.append(lst)
                 if kind == list_insert:
                     hlc = op[3]
                     if hlc > top_hlc:  # noqa: PLR1730 - as above
@@ -445,7 +471,7 @@ def _integrate(
                     lst._items[item_id] = ListItem(op[4], key, hlc, writer, writer)
                     sk = (key, writer, op[1])
                     lst._ids[sk] = item_id
-                    insort(lst._order, sk)
+                    lst._place(sk)
                 elif kind == list_move:
                     hlc = op[4]
                     if hlc > top_hlc:  # noqa: PLR1730 - as above
