@@ -215,7 +215,7 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
         )
 
     checked: set[ContainerId] = set()
-    field_kinds = (K.FIELD_SET, K.FIELD_DELETE)
+    no_refs = (K.FIELD_SET, K.FIELD_DELETE, K.SKIP)
     # The text the last insert went to, and the runs of characters the author created in
     # it so far in this batch (what created.add records, appended here directly).
     own_name: ContainerId | None = None
@@ -231,8 +231,8 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
     added = created.added
     for op in ch.ops:
         kind = op[0]
-        if kind in field_kinds:
-            continue  # a top-level field: nothing to refer to
+        if kind in no_refs:
+            continue  # a top-level field or a skip: nothing to refer to
         if type(op[2]) is tuple and op[2] not in checked:
             _check_path(doc, op[2], op[1], created, unseen, refuse, client_id)
             checked.add(op[2])

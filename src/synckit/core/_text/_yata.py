@@ -81,7 +81,13 @@ class _Integration(_BlockList, _EditRecords):
         self._tail_pos = -1
         self._recent = None
         rt = self._rtail
-        if rt is not None and self.continues_remote(client, seq, left, right):
+        if (
+            rt is not None  # (continues_remote, inline)
+            and rt[1] == seq
+            and rt[0] == client
+            and left == (client, seq - 1)
+            and right == rt[5]
+        ):
             # Remote typing on: grow the item the previous remote insert ended.
             blk = rt[2]
             i = rt[3]
