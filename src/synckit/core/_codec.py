@@ -561,10 +561,15 @@ def _decode_ops(
         for kind in msg.kinds:
             nm = ints[ii]
             ii += 1
-            if kind != K.SKIP:
-                if not 0 <= nm < n_names:
-                    raise DecodeError(f"{where}: name index {nm} is outside the name table")
-                name = names[nm]
+            if kind == K.SKIP:  # (first: a change set is often half skips)
+                if not 1 <= nm < _MAX_SEQ:
+                    raise DecodeError(f"{where}: skip count {nm} is out of range")
+                append((kind, seq, nm))
+                seq += nm
+                continue
+            if not 0 <= nm < n_names:
+                raise DecodeError(f"{where}: name index {nm} is outside the name table")
+            name = names[nm]
             if kind == K.FIELD_SET:
                 hlc += hlcs[hi]
                 hi += 1
@@ -713,11 +718,6 @@ def _decode_ops(
                 )
                 si += 1
                 seq += 1
-            elif kind == K.SKIP:
-                if not 1 <= nm < _MAX_SEQ:
-                    raise DecodeError(f"{where}: skip count {nm} is out of range")
-                append((kind, seq, nm))
-                seq += nm
             else:
                 raise DecodeError(f"{where}: unknown operation kind {kind}")
     except IndexError:
