@@ -123,7 +123,10 @@ class ListState:
         self._items[item_id] = item
         sk = (key, client_id, item_id[1])
         self._ids[sk] = item_id
-        self._place(sk)
+        if self._adds is None:
+            insort(self._order, sk)
+        else:
+            self._place(sk)
 
     def begin_batch(self) -> None:
         """Until :meth:`end_batch`, keep the visible order's changes aside and sort once at
@@ -185,11 +188,16 @@ class ListState:
             return False
         if not item.deleted:
             old = (item.key, item.client_id, item_id[1])
-            self._unplace(old)
             del self._ids[old]
             new = (key, item.client_id, item_id[1])
             self._ids[new] = item_id
-            self._place(new)
+            if self._adds is None:
+                order = self._order
+                del order[bisect_left(order, old)]
+                insort(order, new)
+            else:
+                self._unplace(old)
+                self._place(new)
         item.key, item.hlc, item.writer = key, hlc, writer
         item.run = 0  # a new key: the run it continued is over
         return True
@@ -201,7 +209,10 @@ class ListState:
             return False
         item.deleted = True
         sk = (item.key, item.client_id, item_id[1])
-        self._unplace(sk)
+        if self._adds is None:
+            del self._order[bisect_left(self._order, sk)]
+        else:
+            self._unplace(sk)
         del self._ids[sk]
         return True
 
