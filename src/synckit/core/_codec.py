@@ -165,7 +165,11 @@ class ChangeSetWriter:
         texts: list[str] = []
         name_pos = self._name_pos
         name_of = self._name
+        client_pos = self._client_pos
         client_of = self._client
+        # (The kinds as locals, most common first: this runs for every operation sent.)
+        field_set, text_insert, text_delete = K.FIELD_SET, K.TEXT_INSERT, K.TEXT_DELETE
+        list_insert, list_move, list_delete = K.LIST_INSERT, K.LIST_MOVE, K.LIST_DELETE
         last_hlc = 0
         for op in ops:
             kind = op[0]
@@ -175,22 +179,44 @@ class ChangeSetWriter:
                 continue
             pos = name_pos.get(op[2])
             ints.append(name_of(op[2]) if pos is None else pos)
-            if kind == K.FIELD_SET:
+            if kind == field_set:
                 hlcs.append(op[3] - last_hlc)
                 last_hlc = op[3]
                 values.append(op[4])
-            elif kind == K.TEXT_INSERT:
+            elif kind == text_insert:
                 left, right = op[3], op[4]
                 if left is None:
                     ints += (0, 0)
                 else:
-                    ints += (client_of(left[0]) + 1, left[1])
+                    pos = client_pos.get(left[0])
+                    ints += ((client_of(left[0]) if pos is None else pos) + 1, left[1])
                 if right is None:
                     ints += (0, 0, len(op[5]))
                 else:
-                    ints += (client_of(right[0]) + 1, right[1], len(op[5]))
+                    pos = client_pos.get(right[0])
+                    ints += (
+                        (client_of(right[0]) if pos is None else pos) + 1,
+                        right[1],
+                        len(op[5]),
+                    )
                 texts.append(op[5])
-            elif kind == K.TEXT_DELETE:
+            elif kind == list_insert:
+                hlcs.append(op[3] - last_hlc)
+                last_hlc = op[3]
+                values.append(op[4])
+                strs.append(op[5])
+            elif kind == list_move:
+                item = op[3]
+                pos = client_pos.get(item[0])
+                ints += (client_of(item[0]) if pos is None else pos, item[1])
+                hlcs.append(op[4] - last_hlc)
+                last_hlc = op[4]
+                strs.append(op[5])
+            elif kind == list_delete:
+                item = op[3]
+                pos = client_pos.get(item[0])
+                ints += (client_of(item[0]) if pos is None else pos, item[1])
+            elif kind == text_delete:
                 ints += (client_of(op[3]), op[4], op[5])
             elif kind == K.FIELD_DELETE:
                 hlcs.append(op[3] - last_hlc)
@@ -205,18 +231,6 @@ class ChangeSetWriter:
                 for c, s in tags:
                     ints += (client_of(c), s)
                 values.append(op[3])
-            elif kind == K.LIST_INSERT:
-                hlcs.append(op[3] - last_hlc)
-                last_hlc = op[3]
-                values.append(op[4])
-                strs.append(op[5])
-            elif kind == K.LIST_MOVE:
-                ints += (client_of(op[3][0]), op[3][1])
-                hlcs.append(op[4] - last_hlc)
-                last_hlc = op[4]
-                strs.append(op[5])
-            elif kind == K.LIST_DELETE:
-                ints += (client_of(op[3][0]), op[3][1])
             elif kind == K.MAP_SET:
                 hlcs.append(op[4] - last_hlc)
                 last_hlc = op[4]
@@ -533,6 +547,8 @@ def _decode_ops(
     ints = msg.ints[:]
     hlcs = h[:] if (h := msg.hlcs) else []
     strs = t[:] if (t := msg.strs) else []
+    # When every string is a valid list position key, keys need no check one by one.
+    keys_ok = _all_keys(strs)
     n_clients = len(clients)
     ops: list[Op] = []
     append = ops.append
@@ -545,10 +561,15 @@ def _decode_ops(
         for kind in msg.kinds:
             nm = ints[ii]
             ii += 1
-            if kind != K.SKIP:
-                if not 0 <= nm < n_names:
-                    raise DecodeError(f"{where}: name index {nm} is outside the name table")
-                name = names[nm]
+            if kind == K.SKIP:  # (first: a change set is often half skips)
+                if not 1 <= nm < _MAX_SEQ:
+                    raise DecodeError(f"{where}: skip count {nm} is out of range")
+                append((kind, seq, nm))
+                seq += nm
+                continue
+            if not 0 <= nm < n_names:
+                raise DecodeError(f"{where}: name index {nm} is outside the name table")
+            name = names[nm]
             if kind == K.FIELD_SET:
                 hlc += hlcs[hi]
                 hi += 1
@@ -622,23 +643,45 @@ def _decode_ops(
                 hi += 1
                 if not 0 <= hlc < _MAX_HLC:
                     raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
-                append((kind, seq, name, hlc, values[vi], _key(strs[si], where)))
+                append(
+                    (
+                        kind,
+                        seq,
+                        name,
+                        hlc,
+                        values[vi],
+                        (strs[si] if keys_ok else _key(strs[si], where)),
+                    )
+                )
                 vi += 1
                 si += 1
                 seq += 1
             elif kind == K.LIST_MOVE:
-                item = _ref(ints[ii], ints[ii + 1], clients, n_clients, where, False)
+                ic, iseq = ints[ii], ints[ii + 1]
                 ii += 2
+                # (A valid reference inline; _ref takes the rest: an error.)
+                item = (
+                    (clients[ic], iseq)
+                    if 0 <= ic < n_clients and 0 < iseq < _MAX_SEQ
+                    else _ref(ic, iseq, clients, n_clients, where, False)
+                )
                 hlc += hlcs[hi]
                 hi += 1
                 if not 0 <= hlc < _MAX_HLC:
                     raise DecodeError(f"{where}: hybrid logical clock {hlc} is out of range")
-                append((kind, seq, name, item, hlc, _key(strs[si], where)))
+                append(
+                    (kind, seq, name, item, hlc, (strs[si] if keys_ok else _key(strs[si], where)))
+                )
                 si += 1
                 seq += 1
             elif kind == K.LIST_DELETE:
-                item = _ref(ints[ii], ints[ii + 1], clients, n_clients, where, False)
+                ic, iseq = ints[ii], ints[ii + 1]
                 ii += 2
+                item = (
+                    (clients[ic], iseq)
+                    if 0 <= ic < n_clients and 0 < iseq < _MAX_SEQ
+                    else _ref(ic, iseq, clients, n_clients, where, False)
+                )
                 append((kind, seq, name, item))
                 seq += 1
             elif kind in _MAP_KINDS:
@@ -670,14 +713,11 @@ def _decode_ops(
                 ii += 1
                 if not 1 <= child <= len(K.CHILD_KINDS):
                     raise DecodeError(f"{where}: unknown container kind {child}")
-                append((kind, seq, name, hlc, child, _key(strs[si], where)))
+                append(
+                    (kind, seq, name, hlc, child, (strs[si] if keys_ok else _key(strs[si], where)))
+                )
                 si += 1
                 seq += 1
-            elif kind == K.SKIP:
-                if not 1 <= nm < _MAX_SEQ:
-                    raise DecodeError(f"{where}: skip count {nm} is out of range")
-                append((kind, seq, nm))
-                seq += nm
             else:
                 raise DecodeError(f"{where}: unknown operation kind {kind}")
     except IndexError:
@@ -722,6 +762,23 @@ def _scalar(v: object, where: str) -> JSONValue:
 
 _MAP_KINDS = frozenset((K.MAP_SET, K.MAP_DELETE, K.MAP_CREATE))
 _KEY_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_KEY_CHARS_OR_SEP = _KEY_CHARS | {"\x01"}
+
+
+def _all_keys(strs: list[str]) -> bool:
+    """Whether every string of ``strs`` is a valid list position key (what :func:`_key`
+    checks of one), in a few passes at C speed over them joined by a separator that none
+    of them holds."""
+    if not strs:
+        return False
+    sep = "\x01"
+    joined = sep + sep.join(strs) + sep
+    return (
+        joined.count(sep) == len(strs) + 1
+        and _KEY_CHARS_OR_SEP.issuperset(joined)
+        and sep + sep not in joined  # (an empty key)
+        and "0" + sep not in joined  # (a key ending in 0)
+    )
 
 
 def _key(key: object, where: str) -> str:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["List", "ListItem", "ListState"]
 
 _SortKey = tuple[str, str, int]
+#: ListState._dels outside a batch: empty, never added to (shared, to save a set per list).
+_NO_DELS: set[_SortKey] = set()
 
 
 class ListItem:
@@ -61,12 +63,16 @@ class ListItem:
 class ListState:
     """All items of one list container, deleted ones included (moves may refer to them)."""
 
-    __slots__ = ("_ids", "_items", "_order", "_tag", "last_insert")
+    __slots__ = ("_adds", "_dels", "_ids", "_items", "_order", "_tag", "last_insert")
 
     def __init__(self) -> None:
         self._items: dict[ItemId, ListItem] = {}
         self._order: list[_SortKey] = []
         self._ids: dict[_SortKey, ItemId] = {}
+        #: Between begin_batch and end_batch: the sort keys to add to ``_order`` and to
+        #: remove from it (else None: ``_order`` is kept up to date at once).
+        self._adds: set[_SortKey] | None = None
+        self._dels: set[_SortKey] = _NO_DELS
         #: The item this replica inserted last (local only): an insert right after it
         #: continues its run.
         self.last_insert: ItemId | None = None
@@ -117,7 +123,47 @@ class ListState:
         self._items[item_id] = item
         sk = (key, client_id, item_id[1])
         self._ids[sk] = item_id
-        insort(self._order, sk)
+        if self._adds is None:
+            insort(self._order, sk)
+        else:
+            self._place(sk)
+
+    def begin_batch(self) -> None:
+        """Until :meth:`end_batch`, keep the visible order's changes aside and sort once at
+        the end, rather than insert into (and delete from) the sorted order one item at a
+        time: for a merge of many remote edits. In between, only :meth:`insert`,
+        :meth:`move` and :meth:`delete` may be called (nothing that reads the order)."""
+        self._adds = set()
+        self._dels = set()
+
+    def end_batch(self) -> None:
+        """Bring the visible order up to date again (see :meth:`begin_batch`)."""
+        adds, dels = self._adds, self._dels
+        self._adds = None
+        self._dels = _NO_DELS
+        if dels:
+            self._order = [sk for sk in self._order if sk not in dels]
+        if adds:
+            self._order += adds
+            self._order.sort()
+
+    def _place(self, sk: _SortKey) -> None:
+        """Add ``sk`` to the visible order."""
+        adds = self._adds
+        if adds is None:
+            insort(self._order, sk)
+        else:
+            adds.add(sk)
+
+    def _unplace(self, sk: _SortKey) -> None:
+        """Remove ``sk`` from the visible order."""
+        adds = self._adds
+        if adds is None:
+            del self._order[bisect_left(self._order, sk)]
+        elif sk in adds:
+            adds.remove(sk)
+        else:
+            self._dels.add(sk)
 
     def key_for_insert(self, index: int, suffix: str) -> tuple[str, int]:
         """The key for a local insert at visible ``index`` and the run length for the item.
@@ -142,11 +188,16 @@ class ListState:
             return False
         if not item.deleted:
             old = (item.key, item.client_id, item_id[1])
-            del self._order[bisect_left(self._order, old)]
             del self._ids[old]
             new = (key, item.client_id, item_id[1])
             self._ids[new] = item_id
-            insort(self._order, new)
+            if self._adds is None:
+                order = self._order
+                del order[bisect_left(order, old)]
+                insort(order, new)
+            else:
+                self._unplace(old)
+                self._place(new)
         item.key, item.hlc, item.writer = key, hlc, writer
         item.run = 0  # a new key: the run it continued is over
         return True
@@ -158,7 +209,10 @@ class ListState:
             return False
         item.deleted = True
         sk = (item.key, item.client_id, item_id[1])
-        del self._order[bisect_left(self._order, sk)]
+        if self._adds is None:
+            del self._order[bisect_left(self._order, sk)]
+        else:
+            self._unplace(sk)
         del self._ids[sk]
         return True
 

@@ -34,6 +34,7 @@ from synckit.core._codec import (
 from synckit.core._events import TextEdit, WithoutTextEdits
 from synckit.core._host import DELETED, NONE
 from synckit.core._ids import ContainerId, ItemId
+from synckit.core._list import ListItem
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
 from synckit.errors import DecodeError
@@ -42,6 +43,7 @@ _intern = sys.intern
 
 if TYPE_CHECKING:
     from synckit.core._document import Document
+    from synckit.core._list import ListState
     from synckit.core._text import TextState
 
 __all__ = ["apply", "merge", "waiting_changes"]
@@ -212,41 +214,67 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
         )
 
     checked: set[ContainerId] = set()
-    field_kinds = (K.FIELD_SET, K.FIELD_DELETE)
+    no_refs = (K.FIELD_SET, K.FIELD_DELETE, K.SKIP)
+    # The text the last insert went to, and the runs of characters the author created in
+    # it so far in this batch (what created.add records, appended here directly).
+    own_name: ContainerId | None = None
+    own_text: TextState | None = None
+    own_key: tuple[ContainerId, int, bool] = ("", author, True)
+    own_firsts: list[int] = []
+    own_lasts: list[int] = []
+    # The same for the list the last list insert went to.
+    list_name: ContainerId | None = None
+    list_key: tuple[ContainerId, int, bool] = ("", author, False)
+    list_firsts: list[int] = []
+    list_lasts: list[int] = []
+    added = created.added
     for op in ch.ops:
         kind = op[0]
-        if kind in field_kinds:
-            continue  # a top-level field: nothing to refer to
+        if kind in no_refs:
+            continue  # a top-level field or a skip: nothing to refer to
         if type(op[2]) is tuple and op[2] not in checked:
             _check_path(doc, op[2], op[1], created, unseen, refuse, client_id)
             checked.add(op[2])
         if kind == K.TEXT_INSERT:
-            text = doc._texts.get(op[2])
-            if text is not None and text.continues_remote(author, op[1], op[3], op[4]):
+            seq = op[1]
+            if op[2] != own_name:  # (a change's inserts usually all go to one text)
+                own_name = op[2]
+                own_text = doc._texts.get(own_name)
+                own_key = (own_name, author, True)
+                own_firsts, own_lasts = created.runs(own_key)
+            last = seq + len(op[5]) - 1
+            if own_text is not None and own_text.continues_remote(author, seq, op[3], op[4]):
                 # The author typing on after its insert integrated last: both origins
                 # are here (no lookup), and the left one is its own. The right one
                 # must still be one this change had seen: a hostile author could
                 # send a later change with fewer dependencies than the earlier one.
                 right = op[4]
-                if right is not None and unseen(right, op[1]):
-                    raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", right)
-                created.add(op[2], author, op[1], op[1] + len(op[5]) - 1, text=True)
+                if right is not None and unseen(right, seq):
+                    raise refuse(f"text insert {client_id}:{seq} in {op[2]!r} refers to", right)
+                own_firsts.append(seq)
+                own_lasts.append(last)
+                added.append(own_key)
                 continue
             for origin in (op[3], op[4]):
                 if origin is None:
                     continue
-                # In-batch lookups first: they are cheap, and usually hit.
-                if not (
-                    created.holds(op[2], origin, text=True)
-                    or (text is not None and text.has_item(origin))
-                ):
+                # In-batch lookups first: they are cheap, and usually hit (the author's
+                # own characters: created.holds, inline).
+                if origin[0] == author:
+                    i = bisect_right(own_firsts, origin[1]) - 1
+                    found = i >= 0 and origin[1] <= own_lasts[i]
+                else:
+                    found = created.holds(op[2], origin, text=True)
+                if not (found or (own_text is not None and own_text.has_item(origin))):
                     raise DecodeError(
-                        f"changes: text insert {client_id}:{op[1]} in {op[2]!r} refers to "
+                        f"changes: text insert {client_id}:{seq} in {op[2]!r} refers to "
                         f"an unknown character {doc._clients[origin[0]]}:{origin[1]}"
                     )
-                if unseen(origin, op[1]):
-                    raise refuse(f"text insert {client_id}:{op[1]} in {op[2]!r} refers to", origin)
-            created.add(op[2], ch.client, op[1], op[1] + len(op[5]) - 1, text=True)
+                if unseen(origin, seq):
+                    raise refuse(f"text insert {client_id}:{seq} in {op[2]!r} refers to", origin)
+            own_firsts.append(seq)
+            own_lasts.append(last)
+            added.append(own_key)
         elif kind == K.TEXT_DELETE:
             text = doc._texts.get(op[2])
             first, count = op[4], op[5]
@@ -269,7 +297,13 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
             if unseen((op[3], hi), op[1]):
                 raise refuse(f"text delete {client_id}:{op[1]} in {op[2]!r} targets", (op[3], hi))
         elif kind in (K.LIST_INSERT, K.LIST_CREATE):
-            created.add(op[2], ch.client, op[1], op[1], text=False)
+            if op[2] != list_name:  # (created.add, inline, with the runs of the last list)
+                list_name = op[2]
+                list_key = (list_name, author, False)
+                list_firsts, list_lasts = created.runs(list_key)
+            list_firsts.append(op[1])
+            list_lasts.append(op[1])
+            added.append(list_key)
         elif kind == K.MAP_CREATE:
             if op[6] is not None and unseen(op[6], op[1]):
                 raise refuse(f"map operation {client_id}:{op[1]} replaces", op[6])
@@ -329,14 +363,41 @@ def _integrate(
     ``recording`` (when not None) gets every text state the changes touch, each set to
     record its visible edits (:meth:`TextState.record_edits`) before the first of them.
     """
+    batched: list[ListState] = []
+    try:
+        return _integrate_changes(doc, ready, recording, batched)
+    finally:
+        for lst in batched:
+            lst.end_batch()
+
+
+def _integrate_changes(
+    doc: Document,
+    ready: list[Change],
+    recording: dict[ContainerId, TextState] | None,
+    batched: list[ListState],
+) -> set[ContainerId]:
+    """:func:`_integrate`'s work. A list that gets many edits in a row is put in batch
+    mode (:meth:`ListState.begin_batch`) and added to ``batched``, to end it."""
     names: set[ContainerId] = set()
     add_name = names.add
     clients = doc._clients
     fields = doc._fields
     field_set, field_kinds = K.FIELD_SET, (K.FIELD_SET, K.FIELD_DELETE)
+    text_insert, text_kinds = K.TEXT_INSERT, (K.TEXT_INSERT, K.TEXT_DELETE)
+    list_insert, list_move = K.LIST_INSERT, K.LIST_MOVE
+    list_kinds = (K.LIST_INSERT, K.LIST_MOVE, K.LIST_DELETE)
     top_hlc = doc._hlc
     heads = doc._heads
     vv = doc._vv
+    # The container the previous text / list op went to, and its state: ops come in runs.
+    # (None until the first: never read before it is set.)
+    text_name: ContainerId | None = None
+    text = cast("TextState", None)
+    list_name: ContainerId | None = None
+    lst = cast("ListState", None)
+    lists = doc._lists
+    run = batch_at = 0  # edits of `lst` in a row so far; how many make a batch
     for ch in ready:
         c = ch.client
         deps = ch.deps
@@ -374,20 +435,59 @@ def _integrate(
                     )
                 add_name(name)
                 continue
-            if kind in (K.TEXT_INSERT, K.TEXT_DELETE):
-                state = doc._text_state(op[2])
-                if recording is not None and op[2] not in recording:
-                    state.record_edits()
-                    recording[op[2]] = state
-                if kind == K.TEXT_INSERT:
-                    state.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
+            if kind in text_kinds:
+                name = op[2]
+                if name != text_name:
+                    text_name, text = name, doc._text_state(name)
+                    if recording is not None and name not in recording:
+                        text.record_edits()
+                        recording[name] = text
+                    add_name(name)
+                if kind == text_insert:
+                    text.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
                 else:
-                    state.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
-                names.add(op[2])
+                    text.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 continue
             if log is NONE:
                 log = doc._log[c] = []
             log.append(op)
+            if kind in list_kinds:
+                # List edits, inline (ListState.insert / move / delete, the same rules):
+                # a merge of list edits is thousands of them.
+                name = op[2]
+                if name != list_name:
+                    if name in lists:
+                        lst = lists[name]
+                    else:
+                        lst = doc._list_state(name)
+                        lists = doc._lists
+                    list_name = name
+                    add_name(name)
+                    # Past this many edits in a row, one sort at the end costs less than
+                    # keeping the order sorted edit by edit.
+                    run, batch_at = 0, 32 + (len(lst._order) >> 4)
+                run += 1
+                if run == batch_at and lst._adds is None:
+                    lst.begin_batch()
+                    batched.append(lst)
+                if kind == list_insert:
+                    hlc = op[3]
+                    if hlc > top_hlc:  # noqa: PLR1730 - as above
+                        top_hlc = hlc
+                    item_id = (c, op[1])
+                    key = op[5]
+                    lst._items[item_id] = ListItem(op[4], key, hlc, writer, writer)
+                    sk = (key, writer, op[1])
+                    lst._ids[sk] = item_id
+                    lst._place(sk)
+                elif kind == list_move:
+                    hlc = op[4]
+                    if hlc > top_hlc:  # noqa: PLR1730 - as above
+                        top_hlc = hlc
+                    lst.move(op[3], op[5], hlc, writer)
+                else:
+                    lst.delete(op[3])
+                continue
             if kind != K.SKIP:
                 doc._apply_op(c, writer, op)
                 add_name(op[2])
@@ -424,6 +524,20 @@ class _Created:
         runs[0].append(first)
         runs[1].append(last)
         self._added.append(key)
+
+    @property
+    def added(self) -> list[tuple[ContainerId, int, bool]]:
+        """The keys of the runs added, in order: whoever appends to :meth:`runs` lists
+        appends the key here too (so that :meth:`rollback` finds it)."""
+        return self._added
+
+    def runs(self, key: tuple[ContainerId, int, bool]) -> tuple[list[int], list[int]]:
+        """The first and last seqs of the runs created so far for ``(container name,
+        client, whether text)`` (made empty when there are none yet), to append to."""
+        runs = self._runs.get(key)
+        if runs is None:
+            runs = self._runs[key] = ([], [])
+        return runs
 
     def mark(self) -> int:
         """A point to :meth:`rollback` to."""

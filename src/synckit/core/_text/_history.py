@@ -82,14 +82,12 @@ class _OpHistory(_IdIndex):
         ci = index.get(client)
         if ci is not None:
             starts = ci.starts
-            owners = ci.owners
+            q0 = max(bisect_right(starts, after) - 1, 0)
             prev: InsertOp | None = None
             # Visible offset of every item, per block met (blocks usually hold many of
             # the client's items).
             offsets: dict[_Block, list[int]] = {}
-            for q in range(max(bisect_right(starts, after) - 1, 0), len(starts)):
-                s = starts[q]
-                blk = owners[q]
+            for s, blk in zip(starts[q0:], ci.owners[q0:], strict=True):
                 i = blk.seqs.index(s)
                 if blk.clients[i] != client:  # (another client's item, same seq)
                     i = blk.find(client, s)
@@ -103,15 +101,15 @@ class _OpHistory(_IdIndex):
                     o = offs[i]
                     content = blk.text[o : o + li]
                 else:
-                    content = _PLACEHOLDER * -li
-                e = s + len(content)
-                if e - 1 <= after:
-                    continue
+                    li = -li
+                    content = _PLACEHOLDER * li
                 lc = blk.lcs[i]
                 left: ItemId | None = None if lc < 0 else (lc, blk.lss[i])
                 rc = blk.rcs[i]
                 right: ItemId | None = None if rc < 0 else (rc, blk.rss[i])
-                if s <= after:
+                if s <= after:  # (only the first item can start at or before `after`)
+                    if s + li - 1 <= after:
+                        continue
                     content = content[after + 1 - s :]
                     left = (client, after)
                     s = after + 1
@@ -124,8 +122,9 @@ class _OpHistory(_IdIndex):
                     prev = ("i", prev[1], prev[2], right, prev[4] + content)
                     ops[-1] = prev
                 else:
-                    prev = ("i", s, left, right, content)
-                    ops.append(("i", s, left, right, content))
+                    op: InsertOp = ("i", s, left, right, content)
+                    ops.append(op)
+                    prev = op
         log = self._dels.get(client)
         if log is not None:
             seqs = log.seqs

@@ -26,9 +26,12 @@ Fast paths:
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from synckit.core._ids import ItemId
 from synckit.core._text._blocks import _MAX_ITEMS, _MAX_TEXT, _BlockList
 from synckit.core._text._edit_records import _EditRecords
+from synckit.core._text._id_index import _ClientIndex
 from synckit.errors import InvalidValueError
 
 _NO_POS = (-1, 0, 0)  # position of the "start of document" origin
@@ -78,7 +81,13 @@ class _Integration(_BlockList, _EditRecords):
         self._tail_pos = -1
         self._recent = None
         rt = self._rtail
-        if rt is not None and self.continues_remote(client, seq, left, right):
+        if (
+            rt is not None  # (continues_remote, inline)
+            and rt[1] == seq
+            and rt[0] == client
+            and left == (client, seq - 1)
+            and right == rt[5]
+        ):
             # Remote typing on: grow the item the previous remote insert ended.
             blk = rt[2]
             i = rt[3]
@@ -99,71 +108,117 @@ class _Integration(_BlockList, _EditRecords):
         if not checked:
             self._check_new_ids(client, seq, n)
         blocks = self._blocks
+        index = self._index or self._ensure_index()
+        # (The lookups and edits below are those of _find, _item_at, insert_item,
+        # _index_add, _resize and _next_id, inline: this runs for every remote insert.)
         # Split so that `left` ends an item and `right` starts one.
         if left is not None:
-            found = self._find(left[0], left[1])
-            if found is None:
+            lc, ls = left
+            ci = index.get(lc)
+            q = -1 if ci is None else bisect_right(ci.starts, ls) - 1
+            if q < 0:
                 raise InvalidValueError(f"apply_insert: unknown left origin {left}")
-            lblk, li = found
-            k = left[1] - lblk.seqs[li]
-            if k < abs(lblk.lens[li]) - 1:
+            lblk = ci.owners[q]  # type: ignore[union-attr]
+            start = ci.starts[q]  # type: ignore[union-attr]
+            li = lblk.seqs.index(start)
+            if lblk.clients[li] != lc:  # (another client's item, same seq)
+                li = lblk.find(lc, start)
+            k = ls - start
+            last = lblk.lens[li]
+            last = (last if last > 0 else -last) - 1
+            if k > last:
+                raise InvalidValueError(f"apply_insert: unknown left origin {left}")
+            if k < last:
                 self._split(lblk, li, k + 1)
-            left_pos = (lblk.idx, li, k)
-            b, j = lblk.idx, li + 1
+            b = lblk.idx
+            j = li + 1
+            left_pos = (b, li, k)
+            lc0 = lc
+            ls0 = ls
         else:
             left_pos = _NO_POS
             b, j = 0, 0
+            lc0, ls0 = -1, 0
         # Usually nothing was inserted here concurrently: the right origin starts the very
         # next item (or both are the end), so there is nothing to scan and no id to look up.
-        nxt = self._item_at(b, j)
-        if (
-            nxt is None
-            if right is None
-            else nxt is not None
-            and nxt[0].seqs[nxt[1]] == right[1]
-            and nxt[0].clients[nxt[1]] == right[0]
-        ):
+        blk = blocks[b]
+        if j < len(blk.lens):
+            at_right = right is not None and blk.seqs[j] == right[1] and blk.clients[j] == right[0]
+        else:
+            nxt = self._item_at(b, j)
+            at_right = (
+                nxt is None
+                if right is None
+                else nxt is not None
+                and nxt[0].seqs[nxt[1]] == right[1]
+                and nxt[0].clients[nxt[1]] == right[0]
+            )
+        if at_right:
             db, dj = b, j
         else:
             db, dj, right = self._yata_place(client, left, right, left_pos, b, j)
-        blk = blocks[db]
+            blk = blocks[db]
         if right is None:
             rc, rs = -1, 0
         else:
             rc, rs = right
+        lens = blk.lens
         extend = False
-        if dj > 0 and left == (client, seq - 1):
+        if dj > 0 and lc0 == client and ls0 == seq - 1:
             p = dj - 1
             extend = (
                 blk.clients[p] == client
-                and blk.lens[p] > 0
-                and blk.seqs[p] + blk.lens[p] == seq
+                and lens[p] > 0
+                and blk.seqs[p] + lens[p] == seq
                 and blk.rcs[p] == rc
                 and (rc < 0 or blk.rss[p] == rs)
             )
-        off = blk.visible_offset(dj)
+        if dj:
+            before = lens[:dj]
+            off = (sum(before) + sum(map(abs, before))) >> 1
+        else:
+            off = 0
         if self._edits is not None:
             self._record(self._block_start(db) + off, 0, content)
+        ci = index.get(client)
         if extend:
-            blk.lens[dj - 1] += n
+            lens[dj - 1] += n
+            ti = dj - 1
         else:
-            if left is None:
-                blk.insert_item(dj, client, seq, n, -1, 0, rc, rs)
+            blk.clients.insert(dj, client)
+            blk.seqs.insert(dj, seq)
+            lens.insert(dj, n)
+            blk.lcs.insert(dj, lc0)
+            blk.lss.insert(dj, ls0)
+            blk.rcs.insert(dj, rc)
+            blk.rss.insert(dj, rs)
+            ti = dj
+            if ci is None:
+                ci = index[client] = _ClientIndex()
+            starts = ci.starts
+            if not starts or starts[-1] < seq:
+                starts.append(seq)
+                ci.owners.append(blk)
             else:
-                blk.insert_item(dj, client, seq, n, left[0], left[1], rc, rs)
-            if self._index is not None:  # (else it is built later, with this item in it)
-                self._index_add(client, seq, blk)
+                q = bisect_right(starts, seq)
+                starts.insert(q, seq)
+                ci.owners.insert(q, blk)
         t = blk.text
         blk.text = t[:off] + content + t[off:]
-        self._resize(blk, n)
-        if len(blk.lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
+        blk.size += n
+        self._len += n
+        if db < self._cur_b:
+            self._cur_bpos += n
+        if len(lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
             self._split_block(db)
-        else:
+        elif ci.starts[-1] == blk.seqs[ti]:  # type: ignore[union-attr]
             # Arm the remote typing fast path if the next item is the right origin and
             # this is the client's latest item.
-            ti = dj - 1 if extend else dj
-            ci = (self._index or self._ensure_index())[client]
-            if ci.starts[-1] == blk.seqs[ti] and self._next_id(db, ti) == right:
+            if ti + 1 < len(lens):
+                nxt_id: ItemId | None = (blk.clients[ti + 1], blk.seqs[ti + 1])
+            else:
+                nxt_id = self._next_id(db, ti)
+            if nxt_id == right:
                 self._rtail = (client, seq + n, blk, ti, off + n, right)
 
     def _yata_place(
