@@ -861,8 +861,9 @@ class Hub:
         doc = logged.doc
         before, waiting_before = doc.version(), doc.waiting
         limit = clock_limit(self._wall_clock(), self.limits.max_clock_ahead)
+        screen = push_screen(conn.session.client_id, limit)
         try:
-            doc.apply(changes, screen=push_screen(conn.session.client_id, limit))
+            doc.apply(changes, screen=screen)
         except DecodeError as exc:
             conn.send(
                 Error(
@@ -902,13 +903,20 @@ class Hub:
             self._evict(doc_id, f"document {doc_id!r} is reloaded after a server error")
             return
         after = doc.version()
-        if after != before:
+        waiting = doc.waiting
+        if after == before:
+            delta = b""
+        else:
             room.whole = None  # stale now: not kept until the next subscriber finds out
-        delta = doc.changes(before) if after != before else b""
+            if not waiting and not waiting_before and screen.width == _growth(before, after):
+                # Every pushed operation was new and applied, once (see PushScreen): the
+                # pushed bytes, decoded and checked by the merge, are the delta.
+                delta = changes
+            else:
+                delta = doc.changes(before)
         # Changes that now wait for predecessors are stored as they came: the log replays them
         # into the same wait, and they apply once the predecessors arrive. A push that only
         # repeats what already waits (same count, nothing applied) stores nothing.
-        waiting = doc.waiting
         new_wait = waiting and (waiting != waiting_before or after != before)
         if new_wait and self.on_behind is not None:
             self.on_behind(doc_id)
@@ -1434,6 +1442,12 @@ class Hub:
         if self.store is not None:
             self._perform_inline()
             self.store.close()
+
+
+def _growth(before: VersionVector, after: VersionVector) -> int:
+    """How many operations a document gained from version ``before`` to ``after`` (a later
+    version of the same document)."""
+    return sum(after.values()) - sum(before.values())
 
 
 def view_text(view: object) -> str:
