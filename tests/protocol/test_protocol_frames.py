@@ -31,6 +31,7 @@ from synckit.protocol import (
     encode_frame_body,
     number_frame,
 )
+from synckit.protocol._frames import encode_ack_body
 from synckit.v1 import protocol_pb2 as pb
 
 EVENTS: list[Event] = [
@@ -157,3 +158,22 @@ def test_a_body_encoded_once_can_be_numbered_per_connection(seq: int) -> None:
     framed = number_frame(encode_frame_body(event), seq)
     assert decode_numbered(framed) == (event, seq)
     assert decode_numbered(encode_frame(event, seq)) == (event, seq)
+
+
+_DOC_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", fullmatch=True)
+
+
+@settings(max_examples=300)
+@given(_DOC_IDS, st.integers(0, 2**64 - 1), st.binary(max_size=300))
+def test_an_ack_body_written_by_hand_is_the_one_protobuf_writes(
+    doc_id: str, batch: int, version: bytes
+) -> None:
+    assert encode_ack_body(doc_id, batch, version) == encode_frame_body(Ack(doc_id, batch, version))
+
+
+def test_a_doc_id_found_valid_stays_valid_and_an_invalid_one_invalid() -> None:
+    # (Valid ids are remembered: asking again must give the same answers.)
+    for _ in range(2):
+        assert check_doc_id("doc-1") is None
+        assert check_doc_id("-doc") is not None
+        assert check_doc_id(b"doc-1") is not None

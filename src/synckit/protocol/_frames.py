@@ -42,6 +42,7 @@ __all__ = [
     "FrameError",
     "decode_frame",
     "decode_numbered",
+    "encode_ack_body",
     "encode_frame",
     "encode_frame_body",
     "encode_presence_body",
@@ -83,6 +84,19 @@ def number_frame(body: bytes, seq: int) -> bytes:
         seq >>= 7
     out.append(seq)
     return bytes(out) + body
+
+
+def encode_ack_body(doc_id: str, batch_id: int, server_version: bytes) -> bytes:
+    """``encode_frame_body(Ack(doc_id, batch_id, server_version))`` for a valid Ack, the
+    same bytes, without building the event or a protobuf message: a server sends one per
+    push."""
+    doc = doc_id.encode()
+    inner = b"\x0a" + _varint(len(doc)) + doc if doc else b""  # Ack.doc_id = 1
+    if batch_id:
+        inner += b"\x10" + _varint(batch_id)  # Ack.batch_id = 2
+    if server_version:
+        inner += b"\x1a" + _varint(len(server_version)) + server_version  # server_version = 3
+    return b"\x32" + _varint(len(inner)) + inner  # Envelope.ack = 6
 
 
 def encode_frame_body(event: Event) -> bytes:

@@ -158,6 +158,14 @@ class Connection:
         self.session.send(event, body=body)
         self.collect()
 
+    def send_ack(self, doc_id: str, batch_id: int, server_version: bytes) -> None:
+        """Queue ``Ack(doc_id, batch_id, server_version)`` for the client (nothing once the
+        connection is closed), through :meth:`ServerSession.send_ack`."""
+        if self.closed:
+            return
+        self.session.send_ack(doc_id, batch_id, server_version)
+        self.collect()
+
     def send_broadcast(self, doc_id: str, body: bytes) -> bool:
         """Queue an encoded Broadcast of ``doc_id`` if the session may send one now
         (:meth:`ServerSession.send_broadcast`); False, nothing queued, if not."""

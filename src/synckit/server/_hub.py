@@ -42,7 +42,6 @@ from synckit.protocol import (
     DELETE,
     PRESENCE,
     PROTOCOL_VERSION,
-    Ack,
     Broadcast,
     DeleteDoc,
     DocDeleted,
@@ -908,7 +907,11 @@ class Hub:
             delta = b""
         else:
             room.whole = None  # stale now: not kept until the next subscriber finds out
-            if not waiting and not waiting_before and screen.width == _growth(before, after):
+            if (
+                not waiting
+                and not waiting_before
+                and screen.width == after.total() - before.total()
+            ):
                 # Every pushed operation was new and applied, once (see PushScreen): the
                 # pushed bytes, decoded and checked by the merge, are the delta.
                 delta = changes
@@ -925,7 +928,7 @@ class Hub:
         if not stored:
 
             def ack() -> None:
-                conn.send(Ack(doc_id, batch, version))
+                conn.send_ack(doc_id, batch, version)
                 observer.acked(self._monotonic() - taken)
 
             self.rooms.after_commit(ack)
@@ -946,7 +949,7 @@ class Hub:
                 # Another server deleted it meanwhile: storage refused the batch.
                 conn.send(_deleted_error(doc_id, batch))
                 return
-            conn.send(Ack(doc_id, batch, version))
+            conn.send_ack(doc_id, batch, version)
             observer.acked(self._monotonic() - taken)
             if delta:
                 # Broadcast once the whole commit is acknowledged, with the rest of it (to
@@ -1442,12 +1445,6 @@ class Hub:
         if self.store is not None:
             self._perform_inline()
             self.store.close()
-
-
-def _growth(before: VersionVector, after: VersionVector) -> int:
-    """How many operations a document gained from version ``before`` to ``after`` (a later
-    version of the same document)."""
-    return sum(after.values()) - sum(before.values())
 
 
 def view_text(view: object) -> str:
