@@ -1329,7 +1329,8 @@ class Hub:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
         # The Acks of a commit: each connection is woken once, with all of its Acks queued,
-        # and its transport writes them together. Broadcasts are written as they are queued
+        # and its transport writes them together, with the commit's broadcast behind them:
+        # one write per pusher. Every other subscriber's broadcast is written as it is queued
         # (one per subscriber anyway): the first subscribers need not wait for the last.
         releases = self._gate.hold()
         try:
@@ -1339,11 +1340,13 @@ class Hub:
                     self._gone(doc_id, f"document {doc_id!r} was deleted")
             for doc_id in self.rooms.done(op, result):
                 self._evict(doc_id, f"storage failed: {result}")
+            if self._outgoing:
+                if releases:
+                    self._gate.narrow()
+                self._flush_broadcasts()
         finally:
             if releases:
                 self._gate.release()
-        if self._outgoing:
-            self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():
             self._loaded(room, stored)
 
