@@ -53,6 +53,29 @@ def test_field_set_columns_equal_the_per_op_writer(
 
 
 @SETTINGS
+@given(op=st.tuples(_names, st.integers(0, 2**50), _values), interned=st.lists(_names, max_size=4))
+def test_one_field_set_is_written_as_the_per_op_writer_writes_it(
+    op: tuple[str, int, Any], interned: list[str]
+) -> None:
+    name, hlc, value = op
+    out = []
+    for direct in (True, False):
+        writer = ChangeSetWriter(["me", "other"])
+        for known in interned:
+            writer.name_pos(known)
+        if direct:  # add's own path for a single field write
+            writer.add(0, 10, {1: 3}, [(K.FIELD_SET, 10, name, hlc, value)])
+        else:
+            msg = changes_pb2.Change(client=writer.client_pos(0), start=10)
+            msg.dep_clients.append(writer.client_pos(1))
+            msg.dep_seqs.append(3)
+            writer._add_ops(msg, [(K.FIELD_SET, 10, name, hlc, value)])
+            writer.changes.append(msg)
+        out.append((writer.names, writer.to_bytes()))
+    assert out[0] == out[1]
+
+
+@SETTINGS
 @given(
     steps=st.lists(
         st.tuples(

@@ -242,6 +242,8 @@ def test_version_vector_compare_merge_encode() -> None:
     merged = a.version().merge(b.version())
     assert merged == VersionVector({"a": 2, "b": 1})
     assert VersionVector.decode(merged.encode()) == merged
+    assert merged.total() == 3 and VersionVector().total() == 0
+    assert b.version().total() - va0.total() == 1  # b holds one operation more than a did
 
 
 def test_changes_since_own_version_is_empty_and_apply_is_idempotent() -> None:

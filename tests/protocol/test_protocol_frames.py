@@ -31,6 +31,7 @@ from synckit.protocol import (
     encode_frame_body,
     number_frame,
 )
+from synckit.protocol._frames import encode_ack_body
 from synckit.v1 import protocol_pb2 as pb
 
 EVENTS: list[Event] = [
@@ -157,3 +158,36 @@ def test_a_body_encoded_once_can_be_numbered_per_connection(seq: int) -> None:
     framed = number_frame(encode_frame_body(event), seq)
     assert decode_numbered(framed) == (event, seq)
     assert decode_numbered(encode_frame(event, seq)) == (event, seq)
+
+
+_DOC_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}", fullmatch=True)
+
+
+@settings(max_examples=300)
+@given(_DOC_IDS, st.integers(1, 2**64 - 1), st.binary(max_size=300), st.binary(max_size=300))
+def test_hot_events_written_by_hand_are_the_bytes_protobuf_writes(
+    doc_id: str, batch: int, data: bytes, version: bytes
+) -> None:
+    # Push, Ack and Broadcast are written without protobuf (one per push, each way).
+    env = pb.Envelope()
+    env.push.doc_id, env.push.batch_id, env.push.changes = doc_id, batch, data
+    assert encode_frame_body(Push(doc_id, batch, data)) == env.SerializeToString()
+    env = pb.Envelope()
+    env.ack.doc_id, env.ack.batch_id, env.ack.server_version = doc_id, batch, version
+    assert encode_frame_body(Ack(doc_id, batch, version)) == env.SerializeToString()
+    assert encode_ack_body(doc_id, batch, version) == env.SerializeToString()
+    env = pb.Envelope()
+    env.broadcast.doc_id, env.broadcast.changes = doc_id, data
+    env.broadcast.server_version = version
+    assert encode_frame_body(Broadcast(doc_id, data, version)) == env.SerializeToString()
+    for seq in (1, 127, 128, 2**63):
+        framed = number_frame(encode_frame_body(Push(doc_id, batch, data)), seq)
+        assert decode_numbered(framed) == (Push(doc_id, batch, data), seq)
+
+
+def test_a_doc_id_found_valid_stays_valid_and_an_invalid_one_invalid() -> None:
+    # (Valid ids are remembered: asking again must give the same answers.)
+    for _ in range(2):
+        assert check_doc_id("doc-1") is None
+        assert check_doc_id("-doc") is not None
+        assert check_doc_id(b"doc-1") is not None

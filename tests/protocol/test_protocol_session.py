@@ -303,3 +303,26 @@ def test_send_broadcast_queues_only_what_send_would_allow_and_numbers_it_in_turn
     assert pair.flush(pair.server) == [Subscribed("d", b"", b""), out, out, out]
     pair.server.close()
     assert not pair.server.send_broadcast("d", body)  # closed
+
+
+def test_send_ack_queues_the_frame_send_would_and_checks_the_same() -> None:
+    def opened() -> ServerSession:
+        server = ServerSession()
+        server.receive(encode_frame(Hello("a"), 1))
+        server.send(Welcome())
+        server.receive(encode_frame(Subscribe("d", b""), 2))
+        server.receive(encode_frame(Push("d", 5, b"x"), 3))
+        server.data_to_send()
+        return server
+
+    one, other = opened(), opened()
+    one.send(Ack("d", 5, b"\x0a\x01a\x12\x01\x07"))
+    other.send_ack("d", 5, b"\x0a\x01a\x12\x01\x07")
+    assert one.data_to_send() == other.data_to_send()
+    assert one.pending_batches == other.pending_batches == {}
+    with pytest.raises(LocalProtocolError):
+        other.send_ack("d", 5, b"")  # acknowledged already
+    fresh = opened()
+    with pytest.raises(LocalProtocolError):
+        fresh.send_ack("e", 5, b"")  # batch 5 is of "d"
+    assert fresh.pending_batches == {5: "d"} and fresh.data_to_send() == []

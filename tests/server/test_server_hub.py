@@ -330,3 +330,33 @@ def test_clients_with_nothing_share_one_encoding_until_the_document_changes() ->
     # A client that holds part of it gets only what it lacks, as before.
     partial = Peer(hub, "e").subscribe("d", before)
     assert len(partial.changes) < len(third.changes)
+
+
+def test_a_push_of_new_operations_only_is_stored_and_broadcast_as_sent() -> None:
+    store = MemoryStore()
+    hub = Hub(store)
+    a, b = Peer(hub, "a"), Peer(hub, "b")
+    a.subscribe("d")
+    b.subscribe("d")
+    doc = Document("a")
+    doc.set("k", 1)
+    first = doc.changes()
+    a.push("d", first)
+    doc.set("k", 2)
+    doc.set("j", 3)
+    # Everything again (the first write is held): the server stores and sends only what is new.
+    everything = doc.changes()
+    a.push("d", everything)
+    assert [type(e) for e in a.received()] == [Ack, Ack]
+    casts = b.received()
+    assert len(casts) == 2 and all(isinstance(e, Broadcast) for e in casts)
+    stored = store.load("d")
+    assert stored is not None and len(stored.changes) == 2
+    assert stored.changes[0] == first  # all new: kept as pushed, not encoded again
+    assert [c.changes for c in casts if isinstance(c, Broadcast)] == list(stored.changes)
+    assert stored.changes[1] != everything  # without the repeat of seq 1
+    replica = Document("b")
+    replica.apply(stored.changes[1])
+    assert replica.version() == VersionVector() and replica.waiting == 1  # waits for seq 1
+    replica.apply(stored.changes[0])
+    assert replica.to_json() == {"k": 2, "j": 3} and replica.waiting == 0

@@ -347,3 +347,42 @@ def test_a_commit_wakes_each_connection_once_with_all_of_its_frames() -> None:
     a.push("d", last)
     assert wakes["a"] == 2
     assert [type(e) for e in a.received()] == [Ack]
+
+
+def test_a_pushers_acks_and_the_commits_broadcast_leave_in_one_wake() -> None:
+    """One wake-up (one transport write) per pusher and commit: its Acks, then the commit's
+    broadcast. A subscriber that pushed nothing is woken for the broadcast alone."""
+    store = MemoryStore()
+    hub = Hub(None)
+    wakes = {"a": 0, "b": 0, "c": 0}
+
+    def waker(name: str) -> Callable[[], None]:
+        def wake() -> None:
+            wakes[name] += 1
+
+        return wake
+
+    a, b, c = (Peer(hub, name, wake=waker(name)) for name in "abc")
+    for peer in (a, b, c):
+        peer.send(Subscribe("d"))
+    drain(hub, store)
+    a.push("d", edit("a", 1))
+    first = hub.next_io()  # being stored while the next two pushes arrive
+    assert isinstance(first, Commit)
+    doc = Document("a")
+    doc.set("a", 1)
+    held = doc.version()
+    doc.set("a", 2)
+    a.push("d", doc.changes(held))
+    b.push("d", edit("b", 2))
+    hub.io_done(first, perform_io(first, store))
+    for peer in (a, b, c):
+        peer.received()
+    wakes.update(a=0, b=0, c=0)
+    second = hub.next_io()
+    assert isinstance(second, Commit) and len(second.batches) == 2
+    hub.io_done(second, perform_io(second, store))
+    assert wakes == {"a": 1, "b": 1, "c": 1}
+    assert [type(e) for e in a.received()] == [Ack, Broadcast]
+    assert [type(e) for e in b.received()] == [Ack, Broadcast]
+    assert [type(e) for e in c.received()] == [Broadcast]

@@ -148,6 +148,16 @@ class ChangeSetWriter:
             )
             msg.text = op[5]
             return
+        if ops[0][0] == K.FIELD_SET and len(ops) == 1:
+            # One field written (a ``set`` exported at once): its columns directly, the
+            # bytes _add_field_sets writes for it.
+            op = ops[0]
+            pos = self._name_pos.get(op[2])
+            msg.kinds.append(K.FIELD_SET)
+            msg.ints.append(self._name(op[2]) if pos is None else pos)
+            msg.hlcs.append(op[3])
+            msg.values = _dumps([op[4]])
+            return
         if ops[0][0] == K.FIELD_SET and ops[-1][0] == K.FIELD_SET:
             kinds = [op[0] for op in ops]
             if kinds.count(K.FIELD_SET) == len(kinds):

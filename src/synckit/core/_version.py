@@ -110,6 +110,11 @@ class VersionVector(Mapping[str, int]):
         mine = self._seqs
         return all(mine.get(c, 0) >= s for c, s in other.items())
 
+    def total(self) -> int:
+        """How many operations this version holds: the sum of its seqs (a later version of
+        the same replica holds ``later.total() - earlier.total()`` more)."""
+        return sum(self._seqs.values())
+
     def merge(self, other: VersionVector) -> VersionVector:
         """The least version holding everything either holds."""
         merged = dict(self._seqs)

@@ -48,7 +48,13 @@ from synckit.protocol._events import (
     Unsubscribe,
     Welcome,
 )
-from synckit.protocol._frames import FrameError, decode_numbered, encode_frame, number_frame
+from synckit.protocol._frames import (
+    FrameError,
+    decode_numbered,
+    encode_ack_body,
+    encode_frame,
+    number_frame,
+)
 from synckit.protocol._state import TRANSITIONS, Role, State
 
 __all__ = ["DEFAULT_MAX_FRAME_BYTES", "ClientSession", "DocState", "ServerSession", "Session"]
@@ -518,6 +524,30 @@ class ServerSession(Session):
         self._sent += 1
         self._outbox.append(number_frame(body, self._sent))
         return True
+
+    def send_ack(self, doc_id: str, batch_id: int, server_version: bytes) -> None:
+        """:meth:`send` of ``Ack(doc_id, batch_id, server_version)``: the same checks and the
+        same frame, without building the event (a server acknowledges every push).
+
+        Raises:
+            LocalProtocolError: no such push awaits its Ack, or the session's state allows
+                none (nothing queued).
+        """
+        row = TRANSITIONS.get((self.role, self._state), {})
+        if Ack not in row:
+            raise LocalProtocolError(f"server may not send Ack in state {self._state.value}")
+        if self._batches.get(batch_id) != doc_id:
+            raise LocalProtocolError(f"Ack of batch {batch_id} for {doc_id!r}: no such push")
+        if not isinstance(server_version, bytes):
+            raise InvalidTypeError(
+                f"Ack.server_version must be bytes, got {type(server_version).__name__}"
+            )
+        del self._batches[batch_id]
+        self._sent += 1
+        self._outbox.append(
+            number_frame(encode_ack_body(doc_id, batch_id, server_version), self._sent)
+        )
+        self._state = row[Ack]
 
     def _check_send(self, event: Event) -> None:
         match event:

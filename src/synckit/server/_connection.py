@@ -38,15 +38,19 @@ class WakeGate:
     A commit of many pushes sends an Ack per push: woken per frame, a writer's transport would
     write each alone (a system call per frame, and a segment per frame for the client to
     read). While :meth:`hold` is in force each connection is woken once, by :meth:`release`,
-    with all of its frames queued.
+    with all of its frames queued. After :meth:`narrow` only the connections held already
+    stay held (the commit's broadcast joins its pushers' Acks in one write; everyone else's
+    copy is written at once).
     """
 
-    __slots__ = ("held",)
+    __slots__ = ("held", "only_held")
 
     def __init__(self) -> None:
         #: Connections to wake on release, in the order they were first woken (None: not
         #: holding).
         self.held: dict[Connection, None] | None = None
+        #: Hold back only the connections in :attr:`held` (see :meth:`narrow`).
+        self.only_held = False
 
     def hold(self) -> bool:
         """Hold wake-ups back; False when already holding (the outer holder releases)."""
@@ -55,9 +59,22 @@ class WakeGate:
         self.held = {}
         return True
 
+    def narrow(self) -> None:
+        """From now until :meth:`release`, wake at once every connection not held yet."""
+        self.only_held = True
+
+    def holds(self, conn: Connection) -> bool:
+        """Whether a wake-up of ``conn`` now waits for :meth:`release` (and is recorded)."""
+        held = self.held
+        if held is None or (self.only_held and conn not in held):
+            return False
+        held[conn] = None
+        return True
+
     def release(self) -> None:
         """Wake every connection held back, once each."""
         held, self.held = self.held, None
+        self.only_held = False
         for conn in held or ():
             conn.wake()
 
@@ -158,6 +175,14 @@ class Connection:
         self.session.send(event, body=body)
         self.collect()
 
+    def send_ack(self, doc_id: str, batch_id: int, server_version: bytes) -> None:
+        """Queue ``Ack(doc_id, batch_id, server_version)`` for the client (nothing once the
+        connection is closed), through :meth:`ServerSession.send_ack`."""
+        if self.closed:
+            return
+        self.session.send_ack(doc_id, batch_id, server_version)
+        self.collect()
+
     def send_broadcast(self, doc_id: str, body: bytes) -> bool:
         """Queue an encoded Broadcast of ``doc_id`` if the session may send one now
         (:meth:`ServerSession.send_broadcast`); False, nothing queued, if not."""
@@ -244,9 +269,7 @@ class Connection:
             self.outbox.extend(self.session.data_to_send())
         if self._wake is not None:
             gate = self._gate
-            if gate is not None and gate.held is not None:
-                gate.held[self] = None
-            else:
+            if gate is None or gate.held is None or not gate.holds(self):
                 self._wake()
 
     def wake(self) -> None:

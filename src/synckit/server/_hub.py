@@ -42,7 +42,6 @@ from synckit.protocol import (
     DELETE,
     PRESENCE,
     PROTOCOL_VERSION,
-    Ack,
     Broadcast,
     DeleteDoc,
     DocDeleted,
@@ -861,8 +860,9 @@ class Hub:
         doc = logged.doc
         before, waiting_before = doc.version(), doc.waiting
         limit = clock_limit(self._wall_clock(), self.limits.max_clock_ahead)
+        screen = push_screen(conn.session.client_id, limit)
         try:
-            doc.apply(changes, screen=push_screen(conn.session.client_id, limit))
+            doc.apply(changes, screen=screen)
         except DecodeError as exc:
             conn.send(
                 Error(
@@ -902,13 +902,24 @@ class Hub:
             self._evict(doc_id, f"document {doc_id!r} is reloaded after a server error")
             return
         after = doc.version()
-        if after != before:
+        waiting = doc.waiting
+        if after == before:
+            delta = b""
+        else:
             room.whole = None  # stale now: not kept until the next subscriber finds out
-        delta = doc.changes(before) if after != before else b""
+            if (
+                not waiting
+                and not waiting_before
+                and screen.width == after.total() - before.total()
+            ):
+                # Every pushed operation was new and applied, once (see PushScreen): the
+                # pushed bytes, decoded and checked by the merge, are the delta.
+                delta = changes
+            else:
+                delta = doc.changes(before)
         # Changes that now wait for predecessors are stored as they came: the log replays them
         # into the same wait, and they apply once the predecessors arrive. A push that only
         # repeats what already waits (same count, nothing applied) stores nothing.
-        waiting = doc.waiting
         new_wait = waiting and (waiting != waiting_before or after != before)
         if new_wait and self.on_behind is not None:
             self.on_behind(doc_id)
@@ -917,7 +928,7 @@ class Hub:
         if not stored:
 
             def ack() -> None:
-                conn.send(Ack(doc_id, batch, version))
+                conn.send_ack(doc_id, batch, version)
                 observer.acked(self._monotonic() - taken)
 
             self.rooms.after_commit(ack)
@@ -938,7 +949,7 @@ class Hub:
                 # Another server deleted it meanwhile: storage refused the batch.
                 conn.send(_deleted_error(doc_id, batch))
                 return
-            conn.send(Ack(doc_id, batch, version))
+            conn.send_ack(doc_id, batch, version)
             observer.acked(self._monotonic() - taken)
             if delta:
                 # Broadcast once the whole commit is acknowledged, with the rest of it (to
@@ -1318,7 +1329,8 @@ class Hub:
         """Report a storage operation as performed: ``result`` is what a Load read, or the
         StorageError it raised. Acknowledgements waiting for it go out now."""
         # The Acks of a commit: each connection is woken once, with all of its Acks queued,
-        # and its transport writes them together. Broadcasts are written as they are queued
+        # and its transport writes them together, with the commit's broadcast behind them:
+        # one write per pusher. Every other subscriber's broadcast is written as it is queued
         # (one per subscriber anyway): the first subscribers need not wait for the last.
         releases = self._gate.hold()
         try:
@@ -1328,11 +1340,13 @@ class Hub:
                     self._gone(doc_id, f"document {doc_id!r} was deleted")
             for doc_id in self.rooms.done(op, result):
                 self._evict(doc_id, f"storage failed: {result}")
+            if self._outgoing:
+                if releases:
+                    self._gate.narrow()
+                self._flush_broadcasts()
         finally:
             if releases:
                 self._gate.release()
-        if self._outgoing:
-            self._flush_broadcasts()
         for room, stored in self.rooms.take_loaded():
             self._loaded(room, stored)
 

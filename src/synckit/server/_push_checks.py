@@ -20,10 +20,10 @@ refused push changes nothing:
 
 from __future__ import annotations
 
-from synckit.core import ChangeReview, Screen
+from synckit.core import ChangeReview
 from synckit.protocol import ErrorCode
 
-__all__ = ["PushRefusedError", "clock_limit", "push_screen"]
+__all__ = ["PushRefusedError", "PushScreen", "clock_limit", "push_screen"]
 
 # An HLC is wall-clock milliseconds shifted left by this many bits, plus a counter.
 _HLC_SHIFT = 16
@@ -44,13 +44,29 @@ def clock_limit(now: float, max_ahead: float) -> int:
     return (int((now + max_ahead) * 1000) << _HLC_SHIFT) | ((1 << _HLC_SHIFT) - 1)
 
 
-def push_screen(writer: str, limit: int) -> Screen:
+class PushScreen:
     """The screen (see :meth:`synckit.Document.apply`) of a push by a connection writing as
-    ``writer``, with clocks up to ``limit``: raises :class:`PushRefusedError`."""
+    ``writer``, with clocks up to ``limit``: raises :class:`PushRefusedError`.
 
-    def screen(review: ChangeReview) -> None:
+    It also counts the seqs the push's changes cover (:attr:`width`): when nothing waits
+    before or after the merge and the document's version grew by exactly that many, every
+    pushed operation was new and applied, once, and the pushed bytes are the delta itself
+    (the hub stores and broadcasts them instead of encoding the delta again).
+    """
+
+    __slots__ = ("limit", "width", "writer")
+
+    def __init__(self, writer: str, limit: int) -> None:
+        self.writer = writer
+        self.limit = limit
+        #: Seqs covered by the push's changes, summed over them (set by the call).
+        self.width = 0
+
+    def __call__(self, review: ChangeReview) -> None:
+        writer = self.writer
         overlaps = False
         top_clock = 0
+        width = 0
         for span in review.changes:
             have = review.held(span.client)
             if span.client != writer and span.end > have:
@@ -62,7 +78,10 @@ def push_screen(writer: str, limit: int) -> Screen:
                 )
             if span.start <= have:
                 overlaps = True
+            width += span.end - span.start + 1
             top_clock = max(top_clock, span.max_clock)
+        self.width = width
+        limit = self.limit
         if top_clock > limit:
             ahead_ms = (top_clock >> _HLC_SHIFT) - (limit >> _HLC_SHIFT)
             raise PushRefusedError(
@@ -83,4 +102,8 @@ def push_screen(writer: str, limit: int) -> Screen:
                     "open the document with a fresh store. Nothing stored",
                 )
 
-    return screen
+
+def push_screen(writer: str, limit: int) -> PushScreen:
+    """The screen of a push by a connection writing as ``writer``, with clocks up to
+    ``limit`` (see :class:`PushScreen`)."""
+    return PushScreen(writer, limit)
