@@ -4,6 +4,7 @@ Pure data and rules: no I/O, no asyncio, and wall time only through the clock a 
 is given, so everything here is deterministic under test.
 """
 
+from synckit.core._codec import canonical_changes
 from synckit.core._counter import Counter
 from synckit.core._cursor import Bind, Cursor
 from synckit.core._document import Document, wall_clock_ms
@@ -40,5 +41,6 @@ __all__ = [
     "TextEdit",
     "Unsubscribe",
     "VersionVector",
+    "canonical_changes",
     "wall_clock_ms",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "READS",
     "Change",
     "ChangeSetWriter",
+    "canonical_changes",
     "decode_changes",
     "parse_change_set",
     "resolve_names",
@@ -351,6 +352,20 @@ def _varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def canonical_changes(data: bytes) -> bytes:
+    """``data``, a change set :meth:`~synckit.Document.apply` accepted, as the protobuf
+    library writes it: its fields in order, each once, unknown fields dropped.
+
+    For passing on bytes someone else wrote: every reader then parses what this replica's
+    parser parsed, however lenient or strict its own protobuf library is with odd encodings
+    (a field repeated, a known field with another wire type, unknown fields). It costs one
+    parse and one write in C, far less than encoding the operations again.
+    """
+    msg = changes_pb2.ChangeSet.FromString(bytes(data))
+    msg.DiscardUnknownFields()
+    return msg.SerializeToString()
 
 
 def parse_change_set(data: bytes) -> changes_pb2.ChangeSet:

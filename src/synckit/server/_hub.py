@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.core import Document, SnapshotKey, VersionVector
+from synckit.core import Document, SnapshotKey, VersionVector, canonical_changes
 from synckit.errors import (
     AuthError,
     AuthUnavailableError,
@@ -913,8 +913,10 @@ class Hub:
                 and screen.width == after.total() - before.total()
             ):
                 # Every pushed operation was new and applied, once (see PushScreen): the
-                # pushed bytes, decoded and checked by the merge, are the delta.
-                delta = changes
+                # pushed bytes, decoded and checked by the merge, are the delta - as our
+                # protobuf library writes them, so that every subscriber parses what this
+                # server parsed, whatever its own library makes of odd encodings.
+                delta = canonical_changes(changes)
             else:
                 delta = doc.changes(before)
         # Changes that now wait for predecessors are stored as they came: the log replays them
