@@ -623,7 +623,7 @@ class Checker:
         self._snap_ids: dict[bytes, int] = {}
         self._views: list[tuple[VersionVector, dict[str, JSON]]] = []
         self.messages: list[Message] = []
-        self._msg_ids: dict[tuple[int, bytes], int] = {}
+        self._msg_ids: dict[tuple[int, bytes, bytes], int] = {}
         self._local: dict[tuple[int, int, int], tuple[int, int | None]] = {}
         self._deliver: dict[tuple[int, int], int] = {}
         self._checked: set[tuple[int, tuple[tuple[int, ...], ...]]] = set()
@@ -670,7 +670,11 @@ class Checker:
         mid: int | None = None
         if doc.version() != before:
             data = doc.changes(before)
-            mkey = (replica, data)
+            # Keyed by the author's version too: its ops' causal predecessors (OpInfo.deps)
+            # are that version, and the bytes alone no longer say it (a change names only
+            # the heads it depends on: the same bytes come from versions that differ in what
+            # those heads depended on in other delivery orders).
+            mkey = (replica, data, before.encode())
             mid = self._msg_ids.get(mkey)
             if mid is None:
                 ops = decode_ops(data, before)
