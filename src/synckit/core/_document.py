@@ -306,7 +306,8 @@ class Document:
 
     def _record(self, op: Op) -> None:
         """Record a local counter, set or list operation its handle has just made: log it
-        for :meth:`changes`, advance the version and tell subscribers."""
+        for :meth:`changes`, make its dependencies name the items it refers to
+        (:meth:`_cover`), advance the version and tell subscribers."""
         me = self._me
         if type(op[2]) is tuple or op[0] in REF_KINDS:
             self._cover(op[1], op_refs(op))

@@ -75,7 +75,8 @@ class Host(Protocol):
 
     **Text** keeps its own history (a :class:`~synckit.core._text.TextState` records its
     operations), so instead of ``_record`` a text handle calls ``_cover(seq, refs)`` with
-    the characters of other clients its edit refers to, sets ``_vv[_me]`` to the last seq
+    the characters of other clients its edit refers to (reading ``_checkpoints[_me]`` to
+    skip it when typing on), sets ``_vv[_me]`` to the last seq
     its edit used and, when ``_subscribers`` is not empty, calls ``_emit`` with the edit.
     These are plain attributes rather than one method because typing is the hottest path.
     """
@@ -113,6 +114,8 @@ class Host(Protocol):
 
     @property
     def _vv(self) -> list[int]: ...
+    @property
+    def _checkpoints(self) -> Sequence[list[tuple[int, dict[int, int]]]]: ...
     @property
     def _subscribers(self) -> Sequence[Subscriber]: ...
     def _emit(

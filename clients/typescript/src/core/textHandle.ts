@@ -66,11 +66,17 @@ export class Text {
       state = doc._textState(this.name);
     }
     const seq = doc._nextSeq();
-    const [left, right] = state.localInsert(doc._me, seq, pos, s);
-    const refs: ItemId[] = [];
-    if (left !== null) refs.push(left);
-    if (right !== null) refs.push(right);
-    doc._cover(seq, pathRefs(this.name, refs));
+    const me = doc._me;
+    const [left, right] = state.localInsert(me, seq, pos, s);
+    // Typing on (right after the writer's previous character) refers to what its previous
+    // insert did: its dependencies name all that unless a checkpoint starts here.
+    const cps = doc._checkpoints[me]!;
+    if (left === null || left[0] !== me || left[1] !== seq - 1 || cps[cps.length - 1]?.[0] === seq) {
+      const refs: ItemId[] = [];
+      if (left !== null) refs.push(left);
+      if (right !== null) refs.push(right);
+      doc._cover(seq, pathRefs(this.name, refs));
+    }
     doc._vv[doc._me] = seq + cpLength(s) - 1;
     if (doc._subscribers.length) doc._emit(true, [this.name], new Map([[ckey(this.name), [new TextEdit(pos, 0, s)]]]));
   }

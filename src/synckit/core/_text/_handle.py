@@ -125,11 +125,12 @@ class Text:
         seq = doc._next_seq()
         me = doc._me
         left, right = state.local_insert(me, seq, pos, s)
-        if type(self._name) is tuple:
-            doc._cover(seq, path_refs(self._name, [o for o in (left, right) if o is not None]))
-        elif (left is not None and left[0] != me) or (right is not None and right[0] != me):
-            # (Not when typing on at the end of one's own text: the hottest path.)
-            doc._cover(seq, [o for o in (left, right) if o is not None])
+        # Typing on (right after the writer's previous character, the hottest path) refers
+        # to what its previous insert did: its dependencies name all that unless a
+        # checkpoint starts here (changes arrived in between).
+        if left != (me, seq - 1) or ((cps := doc._checkpoints[me]) and cps[-1][0] == seq):
+            refs = [o for o in (left, right) if o is not None]
+            doc._cover(seq, path_refs(self._name, refs) if type(self._name) is tuple else refs)
         doc._vv[me] = seq + len(s) - 1
         if doc._subscribers:
             doc._emit(True, (self._name,), {self._name: (TextEdit(pos, 0, s),)})
