@@ -479,7 +479,11 @@ async def soak(
         tally, stop = Tally(), asyncio.Event()
         samples: list[Sample] = []
         try:
-            async with httpx.AsyncClient(timeout=30) as http:
+            # A fresh connection per scrape: the server closes an idle keep-alive connection
+            # after 5 s and a sample comes every minute, so reusing one raced that close (an
+            # hour's run failed on one "GET /metrics failed: ReadError('')", every slope fine).
+            no_keepalive = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(timeout=30, limits=no_keepalive) as http:
                 for _ in range(200):
                     with contextlib.suppress(httpx.HTTPError):
                         if (await http.get(f"{url}/health")).status_code == 200:
