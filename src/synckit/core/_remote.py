@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from bisect import bisect_right
 from collections.abc import Callable
+from heapq import heappop, heappush
 from itertools import starmap
 from operator import ge, itemgetter
 from typing import TYPE_CHECKING, Any, cast
@@ -159,41 +160,57 @@ def _plan(
     Touches nothing. Returns (ready in application order, still waiting). A bad change
     among ``incoming`` raises DecodeError; a bad one among ``pending`` (accepted earlier,
     when it could not be checked yet) is dropped, so it cannot wedge the document.
+
+    A change that cannot apply yet waits on the first thing it lacks - a seq of one client
+    (its author's previous one, or a dependency) - in a heap per client, and is looked at
+    again only once that client's version reaches it. (Passes over everything still
+    waiting would take one pass per link of a dependency chain: a catch-up written client
+    by client, whose dependencies chain across many sessions, was quadratic.)
     """
     vv = doc._vv.copy()
     created = _Created()
     ready: list[Change] = []
     was_pending = {id(ch) for ch in pending}
-    waiting = [*pending, *incoming]
-    progress = True
-    while progress and waiting:
-        progress = False
-        still: list[Change] = []
-        for ch in waiting:
-            have = vv[ch.client]
-            if ch.end <= have:
-                continue  # every op held already
-            deps = ch.deps
-            if ch.start - 1 > have or (
-                deps and not all(map(ge, map(vv.__getitem__, deps), deps.values()))
-            ):
-                still.append(ch)
-                continue
-            original = ch
-            if ch.start <= have:
-                ch = _trim_change(ch, have)
-            mark = created.mark()
-            try:
-                _check_refs(doc, ch, created)
-            except DecodeError:
-                if id(original) not in was_pending:
-                    raise
-                created.rollback(mark)
-                continue  # drop it: it can never apply
-            vv[ch.client] = ch.end
-            ready.append(ch)
-            progress = True
-        waiting = still
+    everything = [*pending, *incoming]
+    # (seq needed, position in `everything`) per client whose version it waits for.
+    parked: dict[int, list[tuple[int, int]]] = {}
+    todo = list(range(len(everything) - 1, -1, -1))  # popped from the end: in order
+    while todo:
+        i = todo.pop()
+        ch = everything[i]
+        have = vv[ch.client]
+        if ch.end <= have:
+            continue  # every op held already
+        if ch.start - 1 > have:
+            heappush(parked.setdefault(ch.client, []), (ch.start - 1, i))
+            continue
+        deps = ch.deps
+        if deps and not all(map(ge, map(vv.__getitem__, deps), deps.values())):
+            for d, s in deps.items():
+                if vv[d] < s:
+                    heappush(parked.setdefault(d, []), (s, i))
+                    break
+            continue
+        original = ch
+        if ch.start <= have:
+            ch = _trim_change(ch, have)
+        mark = created.mark()
+        try:
+            _check_refs(doc, ch, created)
+        except DecodeError:
+            if id(original) not in was_pending:
+                raise
+            created.rollback(mark)
+            continue  # drop it: it can never apply
+        vv[ch.client] = ch.end
+        ready.append(ch)
+        heap = parked.get(ch.client)
+        if heap and heap[0][0] <= ch.end:
+            woken: list[int] = []
+            while heap and heap[0][0] <= ch.end:
+                woken.append(heappop(heap)[1])
+            todo += sorted(woken, reverse=True)  # the earliest first
+    waiting = [everything[i] for i in sorted(i for heap in parked.values() for _, i in heap)]
     return ready, waiting
 
 
