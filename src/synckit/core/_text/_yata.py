@@ -193,6 +193,8 @@ class _Integration(_BlockList, _EditRecords):
             blk.rcs.insert(dj, rc)
             blk.rss.insert(dj, rs)
             ti = dj
+            # IdIndex.add, inline (a call per remote insert measured on merges): keep the two
+            # the same.
             if ci is None:
                 ci = index[client] = _ClientIndex()
             starts = ci.starts
