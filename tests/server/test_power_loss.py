@@ -8,8 +8,8 @@ Ack; the server is killed with SIGKILL mid-stream, its database and WAL replaced
 shadow copies (the shared-memory index removed: it is rebuilt from the WAL), and a new server
 opened on them must hold every acknowledged change.
 
-With the default ``--durability full`` (``synchronous=FULL``) SQLite fsyncs the WAL at each
-commit, before the server acknowledges: nothing acknowledged is lost. With ``--durability
+With the default ``--durability full`` the server fsyncs the WAL after each commit (on a worker
+thread, ``WalSync``), before it acknowledges: nothing acknowledged is lost. With ``--durability
 process`` (``synchronous=NORMAL``) the WAL is fsynced only at checkpoints (SQLite's automatic
 one at 1,000 pages), so the acknowledged commits since the last checkpoint are lost: the
 test requires that loss, which shows that the harness can see one.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from synckit import client, server
 from synckit._storage import DocLog, MemoryDocLog, SQLiteDocLog, StoredDoc
 from synckit.errors import StorageError
+from synckit.server._store import InlineStore, SQLiteStore, WalSync
 
 LOGS: dict[str, Callable[[Path], DocLog]] = {
     "memory": lambda _: MemoryDocLog(),
@@ -130,3 +132,24 @@ def test_durability_full_by_default_process_on_request(tmp_path: Path) -> None:
         server.SQLiteStore(tmp_path / "e.db", durability="power")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="durability"):
         client.SQLiteStore(tmp_path / "f.db", durability="OFF")  # type: ignore[arg-type]
+
+
+def test_full_durability_defers_only_the_fsync_of_the_wal(tmp_path: Path) -> None:
+    """Behind InlineStore, "full" commits with synchronous=NORMAL and fsyncs the WAL after
+    (WalSync, proven against a power loss in test_power_loss.py); "process" never fsyncs."""
+    full = SQLiteStore(tmp_path / "full.db")
+    assert full._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL on its own
+    inline = InlineStore(full)
+    assert full._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL behind it
+    wal = inline._wal
+    assert isinstance(wal, WalSync)
+    asyncio.run(inline.append_many([("d", b"one"), ("d", b"two")]))
+    assert wal._fd >= 0  # the WAL file, kept open for the next fsyncs
+    stored = full.load("d")
+    assert stored is not None and list(stored.changes) == [b"one", b"two"]
+    asyncio.run(inline.close())
+    assert wal._fd == -1
+    process = SQLiteStore(tmp_path / "process.db", durability="process")
+    assert InlineStore(process)._wal is None
+    assert process._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+    process.close()

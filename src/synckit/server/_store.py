@@ -32,6 +32,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoredDoc",
+    "WalSync",
 ]
 
 #: What a SQLite commit (and so a server's Ack) survives: ``"full"`` a power loss,
@@ -172,6 +173,59 @@ CREATE TABLE IF NOT EXISTS secrets (
 """
 
 
+@dataclass(slots=True, eq=False)
+class WalSync:
+    """Makes a SQLite database's commits durable after the fact: an fsync of its WAL file.
+
+    In WAL mode a commit is durable once the WAL's frames up to its commit frame are on disk;
+    ``synchronous=FULL`` fsyncs the WAL inside every commit, which on the event loop stops
+    every connection for the length of the fsync. With ``synchronous=NORMAL`` the commit
+    returns after writing, and :meth:`sync` - which touches no SQLite connection, so it may
+    run on a worker thread while the loop goes on - fsyncs the WAL: every commit that
+    returned before the call began is then as durable as under ``FULL``. (The WAL stays one
+    file while the database's writing connection is open: SQLite deletes it only when the
+    last connection closes, and a checkpoint rewrites it in place.)
+    """
+
+    db_path: Path
+    _fd: int = -1
+
+    def sync(self) -> None:
+        """Make every commit that returned before this call durable; safe on any thread."""
+        fd = self._fd
+        if fd < 0:
+            wal = Path(f"{self.db_path}-wal")
+            try:
+                fd = os.open(wal, os.O_RDONLY)
+            except FileNotFoundError:
+                # No WAL yet, so nothing was written through one: the data is in the file.
+                _fsync_path(self.db_path)
+                return
+            _fsync_path(wal.parent)  # the WAL's own directory entry, once
+            self._fd = fd
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise StorageError(f"cannot make commits to {self.db_path} durable: {exc}") from exc
+
+    def close(self) -> None:
+        """Let go of the WAL file (the store is closing)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _fsync_path(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise StorageError(f"cannot make commits to {path} durable: {exc}") from exc
+
+
 class SQLiteStore(SQLiteDocLog):
     """Documents in one SQLite database file (WAL mode).
 
@@ -188,7 +242,7 @@ class SQLiteStore(SQLiteDocLog):
             the holder.
     """
 
-    __slots__ = ("_lock",)
+    __slots__ = ("_durability", "_lock")
 
     def __init__(
         self,
@@ -199,6 +253,7 @@ class SQLiteStore(SQLiteDocLog):
     ) -> None:
         if durability not in DURABILITIES:
             raise InvalidValueError(f"durability must be 'full' or 'process', not {durability!r}")
+        self._durability = durability
         # One process per database: the lock first, so a second server fails before touching it.
         self._lock = DataLock(f"{path}.lock") if lock else None
         try:
@@ -218,6 +273,19 @@ class SQLiteStore(SQLiteDocLog):
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    def defer_sync(self) -> WalSync | None:
+        """For ``"full"`` durability: from now on, commit without waiting for the disk
+        (``synchronous=NORMAL``) and return the :class:`WalSync` that makes the commits so
+        far durable, to be called (on any thread) before anything is acknowledged. None for
+        ``"process"`` durability, which never waits for the disk."""
+        if self._durability != "full":
+            return None
+        try:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot configure {self.path}: {exc}") from exc
+        return WalSync(self.path)
 
     def load(self, doc_id: str) -> StoredDoc | None:
         try:
@@ -362,19 +430,33 @@ class InlineStore:
     """A synchronous :class:`Store` behind :class:`AsyncStore`, called on the event loop.
 
     SQLite commits of small batches take tens of microseconds, and the storage task performs
-    one operation at a time, so the order is kept without locks. A worker thread was tried and
-    measured: under load, each handoff waited for the GIL while the loop was busy (on uvloop,
-    `synckit serve` acknowledged 9 to 67 pushes/s instead of about 3,000), so synchronous
-    stores run inline; a networked database implements :class:`AsyncStore` itself.
+    one operation at a time, so the order is kept without locks. A worker thread for whole
+    operations was tried and measured: under load, each handoff waited for the GIL while the
+    loop was busy (on uvloop, `synckit serve` acknowledged 9 to 67 pushes/s instead of about
+    3,000), so synchronous stores run inline. Only the wait for the disk runs on a thread: a
+    store with ``defer_sync`` (:meth:`SQLiteStore.defer_sync`) commits inline without it and
+    each write here then awaits :meth:`WalSync.sync` - one fsync, one handoff - before it
+    returns, so what it acknowledges is as durable as before while the loop goes on serving.
+    A networked database implements :class:`AsyncStore` itself.
     """
 
-    __slots__ = ("store",)
+    __slots__ = ("_wal", "store")
 
     keeps_tags = True
 
     def __init__(self, store: Store) -> None:
         #: The synchronous store underneath.
         self.store = store
+        # A SQLite store that waits for the disk at every commit waits here instead, on a
+        # worker thread (see WalSync): the loop serves everyone meanwhile, and the pushes
+        # that arrive join the next group commit.
+        defer = getattr(store, "defer_sync", None)
+        self._wal: WalSync | None = defer() if defer is not None else None
+
+    async def _durable(self) -> None:
+        """Return once every commit so far is as durable as the store promises."""
+        if self._wal is not None:
+            await asyncio.to_thread(self._wal.sync)
 
     async def load(self, doc_id: str) -> StoredDoc | None:
         return self.store.load(doc_id)
@@ -392,10 +474,12 @@ class InlineStore:
         # One process holds a synchronous store, and the hub queues no commit of a document
         # after its deletion: nothing is ever refused here.
         self.store.append_many(batches)
+        await self._durable()
         return None
 
     async def delete_doc(self, doc_id: str, principal: str) -> None:
         self.store.delete_doc(doc_id, principal)
+        await self._durable()
 
     async def compact(
         self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None
@@ -404,23 +488,33 @@ class InlineStore:
             self.store.compact(doc_id, snapshot, covered, tag)
         else:
             self.store.compact(doc_id, snapshot, covered)
+        await self._durable()
 
     async def snapshot_key(self) -> bytes | None:
         """The store's :meth:`Store.snapshot_key`, or None when it has none."""
         make = getattr(self.store, "snapshot_key", None)
-        return None if make is None else bytes(make())
+        if make is None:
+            return None
+        key = bytes(make())
+        await self._durable()
+        return key
 
     async def doc_ids(self) -> list[str]:
         return self.store.doc_ids()
 
     async def claim_actor(self, actor_id: str, principal: str, limit: int = 0) -> str:
-        return self.store.claim_actor(actor_id, principal, limit)
+        owner = self.store.claim_actor(actor_id, principal, limit)
+        await self._durable()
+        return owner
 
     async def access_rules(self) -> dict[str, str]:
         return self.store.access_rules()
 
     async def set_access_rules(self, principal: str, docs: str | None) -> None:
         self.store.set_access_rules(principal, docs)
+        await self._durable()
 
     async def close(self) -> None:
         self.store.close()
+        if self._wal is not None:
+            self._wal.close()
