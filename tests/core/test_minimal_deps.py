@@ -70,6 +70,40 @@ def test_an_operation_names_the_items_of_others_it_refers_to() -> None:
     assert Document.load(reader.save()).to_json() == reader.to_json()
 
 
+def test_an_operation_in_a_nested_container_names_the_items_its_path_runs_through() -> None:
+    """Every operation in a nested container depends on the items of others on its path (found
+    once per container: see Document._record), also after a compaction renumbers clients."""
+    maker, mid, editor = Document("maker"), Document("mid"), Document("editor")
+    maker.get_list("todo").insert_map(0).set("title", "milk")  # the item maker:1
+    mid.apply(maker.changes())
+    mid.set("f", 1)  # covers maker's operations: maker is no head
+    editor.apply(mid.changes())
+    editor.set("g", 1)
+    assert own_checkpoints(editor) == [(1, {"mid": 1})]
+    item = editor.get_list("todo").get_map(0)
+    item.set("done", True)
+    assert own_checkpoints(editor)[-1] == (2, {"maker": 1})
+    item.set("done", False)  # its own previous operation covers the path now
+    assert len(own_checkpoints(editor)) == 2
+    mine = editor.get_list("todo").insert_map(1)
+    mine.set("title", "eggs")  # a path of its own items only: nothing more to name
+    assert len(own_checkpoints(editor)) == 2
+    editor.compact()
+    editor.get_map("m").set("x", 1)  # expanded again: its client table is the snapshot's
+    editor.get_list("todo").get_map(0).set("done", True)
+    fresh = Document("fresh")
+    fresh.apply(editor.changes())
+    assert fresh.to_json() == editor.to_json()
+    # Without maker's item first, the edits inside it wait for it rather than fail.
+    lacking = Document("lacking")
+    lacking.apply(editor.changes(VersionVector({"maker": 2, "mid": 1, "editor": 1})))
+    assert lacking.waiting
+    lacking.apply(maker.changes())
+    lacking.apply(mid.changes())
+    lacking.apply(editor.changes())
+    assert not lacking.waiting and lacking.to_json() == editor.to_json()
+
+
 def test_a_push_to_a_document_of_many_past_writers_stays_small() -> None:
     server = Document("server")
     for i in range(300):

@@ -44,6 +44,7 @@ def compact(doc: Document) -> None:
     doc._counters = doc._sets = doc._lists = doc._texts = doc._maps = EMPTY
     doc._pending = NONE
     doc._heads = None
+    doc._foreign_refs = None
     doc._deps_stale = True
     doc._packed = data
     doc.__class__ = _CompactDocument

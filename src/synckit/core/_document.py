@@ -98,7 +98,7 @@ from synckit.core._host import (
 from synckit.core._ids import ContainerId, ItemId, root_of
 from synckit.core._list import List, ListState
 from synckit.core._map import Child, Map, MapState
-from synckit.core._ops import REF_KINDS, Op, op_refs
+from synckit.core._ops import REF_KINDS, Op, op_refs, path_refs
 from synckit.core._orset import ORSet, ORSetState
 from synckit.core._text import TextState
 from synckit.core._text._handle import Text
@@ -149,6 +149,7 @@ class Document:
         "_deps_stale",
         "_field_top",
         "_fields",
+        "_foreign_refs",
         "_heads",
         "_hlc",
         "_list_runs",
@@ -210,6 +211,9 @@ class Document:
         self._packed: bytes | None = None
         # While compacted: each list's run state (local only, not in snapshots), by name.
         self._list_runs: dict[ContainerId, tuple[str, int, int]] | None = None
+        # Per nested container edited here: the items of other clients its path names,
+        # which every local operation in it must depend on (see _record); None until used.
+        self._foreign_refs: dict[ContainerId, tuple[ItemId, ...]] | None = None
         self._me = self._intern(client_id)
 
     # ------------------------------------------------------------------ identity & clients
@@ -309,8 +313,20 @@ class Document:
         for :meth:`changes`, make its dependencies name the items it refers to
         (:meth:`_cover`), advance the version and tell subscribers."""
         me = self._me
-        if type(op[2]) is tuple or op[0] in REF_KINDS:
+        cid = op[2]
+        if op[0] in REF_KINDS:
             self._cover(op[1], op_refs(op))
+        elif type(cid) is tuple:
+            # Only the path refers to items here, the same ones at every operation in this
+            # container: found once, and nothing to cover when all of them are ours.
+            known = self._foreign_refs
+            if known is None:
+                known = self._foreign_refs = {}
+            foreign = known.get(cid)
+            if foreign is None:
+                foreign = known[cid] = tuple(r for r in path_refs(cid, []) if r[0] != me)
+            if foreign:
+                self._cover(op[1], foreign)
         self._vv[me] = op[1]
         log = self._log[me]
         if log is NONE:
