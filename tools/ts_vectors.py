@@ -698,7 +698,7 @@ def _plan_order() -> list[dict[str, Any]]:
                 )
             out.append({"name": name, "steps": steps, "json": doc.to_json()})
     finally:
-        _remote._integrate = integrate  # type: ignore[assignment]
+        _remote._integrate = integrate
     return out
 
 
