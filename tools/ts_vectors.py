@@ -10,7 +10,9 @@ For each scenario the vectors are, for its first replica at the end: ``<name>.ch
 change set a ``capture`` or ``range`` step made; ``expected.json`` holds, per scenario, the
 version vector's encoding (hex) and every replica's ``to_json()`` and count of changes held
 waiting. ``bad.json`` holds damaged change sets and snapshots with what the Python core
-makes of each (the error class, or the view).
+makes of each (the error class, or the view). ``plan_order.json`` holds change sets applied
+one after the other to a fresh document, each with the changes it applied, in order, and those
+left waiting: both cores must apply changes in the same order.
 
 Run from the repository root, with the package on the path::
 
@@ -517,6 +519,189 @@ def scenarios() -> dict[str, dict[str, Any]]:
     }
 
 
+def _plan_chain(links: int) -> list[bytes]:
+    """``links`` writers, each editing after hearing the one before (a chain of dependencies
+    across clients, ``tests/core/test_plan_order.py``): each one's change."""
+    prev = Document("w0", clock=Clock(1000, 1))
+    prev.get_text("t").insert(0, "a")
+    prev.set("k", 0)
+    parts = [prev.changes()]
+    for i in range(1, links):
+        doc = Document(f"w{i}", clock=Clock(1000 + i, 1))
+        doc.apply(prev.changes())
+        before = doc.version()
+        doc.get_text("t").insert(i % 3, "b")
+        doc.set("k", i)
+        parts.append(doc.changes(before))
+        prev = doc
+    return parts
+
+
+def _plan_churn(rng: random.Random) -> tuple[list[bytes], bytes, bytes]:
+    """Churning writers (``tests/core/test_checkpoint_growth.py``'s driver, small) pushing
+    to one document. Returns change sets of it cut at random points (overlapping), and its
+    whole history with the changes in reverse order, and shuffled."""
+    server = Document("server", clock=Clock(5000, 1))
+    slots: list[tuple[Document, int] | None] = [None] * 4
+    marks = [server.version()]
+    for n in range(160):
+        i = rng.randrange(4)
+        slot = slots[i]
+        if slot is None or slot[1] <= 0:
+            client = Document(f"c{n}", clock=Clock(6000 + n, 1))
+            client.apply(server.changes())
+            slot = (client, rng.randint(5, 25))
+        client, left = slot
+        client.apply(server.changes(client.version()))
+        before = client.version()
+        if rng.random() < 0.5:
+            client.get_text("t").insert(rng.randint(0, len(client.get_text("t"))), "xy")
+        else:
+            client.set(f"k{rng.randrange(6)}", n)
+        server.apply(client.changes(before))
+        slots[i] = (client, left - 1)
+        if n % 20 == 19:
+            marks.append(server.version())
+    marks.append(server.version())
+    cuts = []
+    for _ in range(10):
+        a, b = sorted(rng.sample(range(len(marks)), 2))
+        cuts.append(server.changes(marks[a], marks[b]))
+    whole = changes_pb2.ChangeSet.FromString(server.changes())
+    backward = changes_pb2.ChangeSet()
+    backward.CopyFrom(whole)
+    backward.ClearField("changes")
+    backward.changes.extend(reversed(whole.changes))
+    mixed = changes_pb2.ChangeSet()
+    mixed.CopyFrom(whole)
+    mixed.ClearField("changes")
+    order = list(whole.changes)
+    rng.shuffle(order)
+    mixed.changes.extend(order)
+    return cuts, backward.SerializeToString(), mixed.SerializeToString()
+
+
+def _plan_overlap() -> list[bytes]:
+    """One writer's run of edits sent in overlapping pieces (held in part when they arrive,
+    so trimmed), a second writer's edits that depend on parts of it, and repeats."""
+    alice = Document("alice", clock=Clock(1000, 1))
+    bob = Document("bob", clock=Clock(2000, 1))
+    t = alice.get_text("t")
+    marks = [alice.version()]
+    for k in range(6):
+        t.insert(len(t), f"a{k}")
+        alice.set("f", k)
+        marks.append(alice.version())
+        if k in (1, 3):
+            bob.apply(alice.changes(bob.version()))
+            bob.get_text("t").insert(1, "B")
+            bob.set("g", k)
+    bob_all = bob.changes(marks[4])  # only its own edits
+    return [
+        bob_all,  # waits for alice's
+        alice.changes(marks[2], marks[4]),  # waits for alice's first edits
+        alice.changes(marks[2], marks[4]),  # again, while it waits
+        alice.changes(None, marks[3]),  # applies; what waits now is held in part
+        alice.changes(marks[1], marks[6]),  # held in part
+        bob_all,
+        alice.changes(),
+    ]
+
+
+def _plan_independent() -> list[bytes]:
+    """Writers that never hear each other, each one's edits sent in three parts: the last
+    parts first, then the middle ones, then the first ones together (each wakes its own
+    writer's waiting parts before the next writer's first part is looked at)."""
+    parts: list[list[bytes]] = []
+    for w in range(3):
+        doc = Document(f"solo{w}", clock=Clock(1000 * (w + 1), 1))
+        marks = [doc.version()]
+        for k in range(3):
+            doc.set(f"f{w}", k)
+            doc.get_list("l").append(w * 10 + k)
+            marks.append(doc.version())
+        parts.append([doc.changes(marks[k], marks[k + 1]) for k in range(3)])
+    firsts = Document("firsts", clock=Clock(9000, 1))
+    for p in parts:
+        firsts.apply(p[0])
+    return [*(p[2] for p in parts), parts[1][1], parts[0][1], firsts.changes(), parts[2][1]]
+
+
+def _plan_woken_together() -> list[bytes]:
+    """Two changes waiting on one writer, for different seqs of it (the later one first):
+    its edits arrive and wake both, which apply in the order they arrived."""
+    alice = Document("alice", clock=Clock(1000, 1))
+    late = Document("late", clock=Clock(2000, 1))
+    early = Document("early", clock=Clock(3000, 1))
+    for k in range(3):
+        alice.set("a", k)
+        if k == 1:
+            early.apply(alice.changes())
+    late.apply(alice.changes())
+    sends = []
+    for doc in (late, early):
+        before = doc.version()
+        doc.set(doc.client_id, 1)
+        sends.append(doc.changes(before))
+    return [*sends, alice.changes()]
+
+
+def _plan_order() -> list[dict[str, Any]]:
+    """Change sets applied one after the other to a fresh document, and for each, the
+    changes it applied in order and those left waiting (``[client, start, end]``): the
+    order changes apply in must be the same in both cores."""
+    from synckit.core import _remote
+
+    rng = random.Random(5)
+    chain = _plan_chain(30)
+    shuffled = list(chain)
+    rng.shuffle(shuffled)
+    cuts, backward, mixed = _plan_churn(rng)
+    cases = {
+        "chain_backward": chain[::-1],
+        "chain_shuffled": shuffled,
+        "overlap": _plan_overlap(),
+        "churn_cuts": cuts,
+        "churn_backward": [backward],
+        "churn_shuffled": [mixed],
+        "independent": _plan_independent(),
+        "woken_together": _plan_woken_together(),
+    }
+    # The whole history at once: client by client, each needing the one before.
+    last = Document("last", clock=Clock(1000, 1))
+    for part in chain:
+        last.apply(part)
+    cases["chain_catch_up"] = [last.changes()]
+    out = []
+    integrate = _remote._integrate
+    applied: list[Any] = []
+
+    def recording(doc: Any, ready: Any, edits: Any) -> Any:
+        applied.extend(ready)
+        return integrate(doc, ready, edits)
+
+    _remote._integrate = recording  # type: ignore[assignment]
+    try:
+        for name, deliveries in cases.items():
+            doc = Document("reader", clock=Clock(1000, 1))
+            steps = []
+            for data in deliveries:
+                applied.clear()
+                doc.apply(data)
+                ids = doc._clients
+                steps.append(
+                    {
+                        "changes": data.hex(),
+                        "ready": [[ids[ch.client], ch.start, ch.end] for ch in applied],
+                        "waiting": [[ids[ch.client], ch.start, ch.end] for ch in doc._pending],
+                    }
+                )
+            out.append({"name": name, "steps": steps, "json": doc.to_json()})
+    finally:
+        _remote._integrate = integrate
+    return out
+
+
 def _outcome(kind: str, data: bytes, base: bytes | None) -> dict[str, Any]:
     """What the Python core makes of ``data``: the error class it raises, or the view."""
     from synckit.errors import DecodeError
@@ -674,6 +859,7 @@ def generate() -> dict[str, bytes]:
         expected[name] = {"version": subject.version().encode().hex(), "replicas": views}
     files["expected.json"] = _dump(expected)
     files["bad.json"] = _dump(_bad_inputs(files))
+    files["plan_order.json"] = _dump(_plan_order())
     return files
 
 

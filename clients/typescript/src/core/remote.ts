@@ -13,6 +13,7 @@ import { DecodeError } from "../errors.js";
 import { Change, ChangeSetWriter, checkClientTable, decodeChanges, parseChangeSet, resolveNames } from "./codec.js";
 import { sameDeps, type Document } from "./document.js";
 import { TextEdit } from "./events.js";
+import { PairHeap } from "./heap.js";
 import { ckey, type ContainerId, type ItemId } from "./ids.js";
 import { DELETED } from "./map.js";
 import * as K from "./ops.js";
@@ -24,23 +25,7 @@ import type { TextState } from "./text/index.js";
 
 /** `Document.apply`: see {@link Document.apply}. */
 export function apply(doc: Document, data: Uint8Array, screen: Screen | null = null): void {
-  const msg = parseChangeSet(data);
-  const clientIds = [...msg.clients];
-  checkClientTable(clientIds, "changes");
-  const nClients = doc._clients.length;
-  let ready: Change[];
-  let waiting: Change[];
-  try {
-    const idx = clientIds.map((c) => doc._intern(c));
-    const resolved = resolveNames(msg.names, idx, msg.format);
-    let incoming = decodeChanges(msg.changes, idx, resolved);
-    if (screen !== null) screen(new ChangeReview(doc, incoming));
-    if (doc._pending.length) incoming = incoming.filter((ch) => !isPending(doc, ch));
-    [ready, waiting] = plan(doc, doc._pending, incoming);
-  } catch (exc) {
-    doc._forgetClientsFrom(nClients);
-    throw exc;
-  }
+  const [ready, waiting] = planApply(doc, data, screen);
   doc._pending = waiting;
   if (ready.length) {
     const subscribers = doc._subscribers;
@@ -61,6 +46,28 @@ export function apply(doc: Document, data: Uint8Array, screen: Screen | null = n
   }
 }
 
+/**
+ * @internal What {@link apply} would do with `data`: [the changes to apply, in order; the
+ * changes left waiting]. Changes nothing but the client table (the clients `data` names).
+ */
+export function planApply(doc: Document, data: Uint8Array, screen: Screen | null = null): [Change[], Change[]] {
+  const msg = parseChangeSet(data);
+  const clientIds = [...msg.clients];
+  checkClientTable(clientIds, "changes");
+  const nClients = doc._clients.length;
+  try {
+    const idx = clientIds.map((c) => doc._intern(c));
+    const resolved = resolveNames(msg.names, idx, msg.format);
+    let incoming = decodeChanges(msg.changes, idx, resolved);
+    if (screen !== null) screen(new ChangeReview(doc, incoming));
+    if (doc._pending.length) incoming = incoming.filter((ch) => !isPending(doc, ch));
+    return plan(doc, doc._pending, incoming);
+  } catch (exc) {
+    doc._forgetClientsFrom(nClients);
+    throw exc;
+  }
+}
+
 /** `Document.merge`: apply everything `other` holds that `doc` lacks. */
 export function merge(doc: Document, other: Document): void {
   doc.apply(other.changes(doc.version()));
@@ -78,40 +85,73 @@ function isPending(doc: Document, ch: Change): boolean {
   return doc._pending.some((p) => p.client === ch.client && p.start <= ch.start && ch.end <= p.end);
 }
 
+/**
+ * Order the changes that can apply now, trimmed of what is held; check every reference.
+ * Touches nothing. Returns [ready in application order, still waiting].
+ *
+ * A change that cannot apply yet waits on the first thing it lacks - a seq of one client
+ * (its author's previous one, or a dependency) - in a heap per client, and is looked at
+ * again only once that client's version reaches it; the ones woken together go first, in
+ * the order they arrived. (Python: `_plan`, which this must match step for step: the order
+ * of `ready` is the order the changes are applied in.)
+ */
 function plan(doc: Document, pending: Change[], incoming: Change[]): [Change[], Change[]] {
   const vv = [...doc._vv];
   const created = new Created();
   const ready: Change[] = [];
   const wasPending = new Set(pending);
-  let waiting = [...pending, ...incoming];
-  let progress = true;
-  while (progress && waiting.length) {
-    progress = false;
-    const still: Change[] = [];
-    for (let ch of waiting) {
-      const have = vv[ch.client] as number;
-      if (ch.end <= have) continue;
-      if (ch.start - 1 > have || [...ch.deps].some(([c, s]) => (vv[c] as number) < s)) {
-        still.push(ch);
-        continue;
-      }
-      const original = ch;
-      if (ch.start <= have) ch = trimChange(ch, have);
-      const mark = created.mark();
-      try {
-        checkRefs(doc, ch, created);
-      } catch (exc) {
-        if (!(exc instanceof DecodeError) || !wasPending.has(original)) throw exc;
-        created.rollback(mark);
-        continue;
-      }
-      vv[ch.client] = ch.end;
-      ready.push(ch);
-      progress = true;
+  const everything = [...pending, ...incoming];
+  // (seq needed, position in `everything`) per client whose version it waits for.
+  const parked = new Map<number, PairHeap>();
+  const park = (client: number, seq: number, i: number): void => {
+    let heap = parked.get(client);
+    if (heap === undefined) parked.set(client, (heap = new PairHeap()));
+    heap.push(seq, i);
+  };
+  const todo: number[] = [];
+  for (let i = everything.length - 1; i >= 0; i--) todo.push(i); // popped from the end: in order
+  while (todo.length) {
+    const i = todo.pop() as number;
+    let ch = everything[i] as Change;
+    const have = vv[ch.client] as number;
+    if (ch.end <= have) continue; // every op held already
+    if (ch.start - 1 > have) {
+      park(ch.client, ch.start - 1, i);
+      continue;
     }
-    waiting = still;
+    let lacking = false;
+    for (const [d, s] of ch.deps) {
+      if ((vv[d] as number) < s) {
+        park(d, s, i);
+        lacking = true;
+        break;
+      }
+    }
+    if (lacking) continue;
+    const original = ch;
+    if (ch.start <= have) ch = trimChange(ch, have);
+    const mark = created.mark();
+    try {
+      checkRefs(doc, ch, created);
+    } catch (exc) {
+      if (!(exc instanceof DecodeError) || !wasPending.has(original)) throw exc;
+      created.rollback(mark);
+      continue; // drop it: it can never apply
+    }
+    vv[ch.client] = ch.end;
+    ready.push(ch);
+    const heap = parked.get(ch.client);
+    if (heap !== undefined && heap.topKey() <= ch.end) {
+      const woken: number[] = [];
+      while (heap.topKey() <= ch.end) woken.push(heap.pop()[1]);
+      woken.sort((a, b) => b - a);
+      for (const w of woken) todo.push(w); // the earliest first
+    }
   }
-  return [ready, waiting];
+  const left: number[] = [];
+  for (const heap of parked.values()) for (const i of heap.indexes()) left.push(i);
+  left.sort((a, b) => a - b);
+  return [ready, left.map((i) => everything[i] as Change)];
 }
 
 function show(name: ContainerId): string {
