@@ -25,6 +25,10 @@ const cfg = JSON.parse(process.argv[2]);
 cfg.name ??= `bench-${cfg.scenario}`;
 const now = () => performance.timeOrigin + performance.now();
 // resolves once written: a pipe is written asynchronously, and the process exits at the end
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 const say = (obj) =>
   new Promise((resolve) => process.stdout.write(`${JSON.stringify(obj)}\n`, resolve));
 // a refused push, a dropped connection: the run is void
@@ -143,6 +147,7 @@ async function latency() {
     client.doc.subscribe(onChange, { textEdits: false });
   }
   say({ ready: true });
+  const cpu = cpuMs(); // the clients' CPU while edits go, all joined
   for (let cmd = await command(); cmd !== null; cmd = await command()) {
     if (cmd.edit !== undefined) {
       const writer = clients[cmd.client];
@@ -152,7 +157,7 @@ async function latency() {
       writer.push(held);
       if (expected(cmd.edit) === 0) say({ got: cmd.edit });
     } else if (cmd.done) {
-      await say({ samples });
+      await say({ samples, cpu_ms: cpuMs() - cpu });
       break;
     }
   }

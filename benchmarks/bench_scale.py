@@ -91,6 +91,7 @@ LIBS = ("pycrdt", "hocuspocus", "synckit")
 LABELS = {"pycrdt": "pycrdt-websocket", "hocuspocus": "Hocuspocus", "synckit": "SyncKit"}
 # SyncKit's clients: Python (_scale_clients.py) and its TypeScript client on Node
 SYNCKIT_DRIVERS = {"python": "synckit", "node": "synckit-ts"}
+DRIVER_LABELS = {**LABELS, "synckit": "SyncKit (Python)", "synckit-ts": "SyncKit (TS on Node)"}
 SRC = BENCH.parent / "src"
 ADMIN_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -323,9 +324,12 @@ async def latency(
         elapsed = time.perf_counter() - started
         samples: list[float] = []
         per_edit = [0] * edits
+        cpu_ms = 0.0
         for c in cs:
             c.send({"done": True})
-            for i, ms in (await c.read(timeout=120))["samples"]:
+            answer = await c.read(timeout=120)
+            cpu_ms += answer["cpu_ms"]
+            for i, ms in answer["samples"]:
                 samples.append(ms)
                 per_edit[i] += 1
     missing = sum(clients - 1 - n for n in per_edit)
@@ -336,6 +340,8 @@ async def latency(
         "p50_ms": percentile(samples, 0.50),
         "p99_ms": percentile(samples, 0.99),
         "max_ms": samples[-1],
+        # every client process's CPU (user + system) while the edits went, per edit
+        "clients_cpu_ms_per_edit": cpu_ms / edits,
         "samples": len(samples),
         "edits": edits,
         "clients": clients,
@@ -648,6 +654,12 @@ async def main() -> int:
     lines = table(results, args)
     print("\n".join(lines))
     print()
+    for key in ("latency100", "latency1000"):
+        cpu = {d: r["clients_cpu_ms_per_edit"] for d, r in results.get(key, {}).items()}
+        if cpu:
+            each = ", ".join(f"{DRIVER_LABELS[d]} {ms:.1f}" for d, ms in cpu.items())
+            print(f"{key}: the client processes' CPU per edit, ms: {each}")
+            print()
     for key, value in versions(ts).items():
         print(f"{key}: {value}")
     print(
