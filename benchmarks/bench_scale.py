@@ -6,8 +6,8 @@ library's clients from its own ecosystem: SyncKit's are bare WebSockets driving
 Hocuspocus' are ``@hocuspocus/provider`` and pycrdt-websocket's are y-websocket's
 ``WebsocketProvider``, each with a ``Y.Doc``, on Node (``peers/hocuspocus4/clients.mjs``).
 The peers' clients are all Node, pycrdt-websocket's too, while the two cores are shared by the
-server and its clients: at 1,000 clients the Python clients' own CPU (some 50 ms per edit over
-1,000 receivers) weighs on SyncKit's rows. So SyncKit is also driven by its TypeScript client
+server and its clients: at 1,000 clients the Python clients' own CPU (printed per edit under
+the table) weighs on SyncKit's rows. So SyncKit is also driven by its TypeScript client
 on the same Node 22 (``_scale_clients.mjs``, the Node twin of ``_scale_clients.py``: the same
 ``ws`` WebSocket without compression, the client's ``ClientSession`` and ``Document`` from its
 own build, ``clients/typescript/dist/index.js``), shown as rows of their own, "SyncKit: TS
