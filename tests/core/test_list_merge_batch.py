@@ -95,3 +95,40 @@ def test_one_big_apply_equals_edit_by_edit(seed: int) -> None:
                 expect.insert(j, expect.pop(i))
             assert _view(doc) == expect
     assert _view(at_once) == _view(one_by_one)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_batch_order_equals_sorted_order_with_reused_keys(seed: int) -> None:
+    """In batch mode the visible order is rebuilt at the end from the sort keys placed and
+    those still visible; moves that reuse a key (the item's own, or one placed earlier in
+    the batch: only a hostile change does that) must still leave every item once."""
+    from synckit.core._list import ListState
+
+    rng = random.Random(seed)
+    states = [ListState(), ListState()]
+    keys = [f"{k:03d}1" for k in range(1, 400, 7)]
+    for st in states:
+        for i in range(20):
+            st.insert((0, i + 1), "c", i, keys[i], 1)
+    states[1].begin_batch()
+    seq, hlc = 100, 2
+    for _ in range(60):
+        r = rng.random()
+        live = [item for item, li in states[0]._items.items() if not li.deleted]
+        pick = rng.choice(sorted(live))
+        if r < 0.3:
+            key = rng.choice(keys)
+            for st in states:
+                st.insert((1, seq), "d", seq, key, hlc)
+            seq += 1
+        elif r < 0.8:
+            key = states[0]._items[pick].key if rng.random() < 0.3 else rng.choice(keys)
+            for st in states:
+                st.move(pick, key, hlc, "d")
+        else:
+            for st in states:
+                st.delete(pick)
+        hlc += 1
+    states[1].end_batch()
+    assert states[1]._order == states[0]._order == sorted(states[0]._ids)
+    assert len(set(states[1]._order)) == len(states[1]._order)

@@ -103,6 +103,12 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
             return ops
     elif sources > 1:
         ops.sort(key=_seq)
+    elif ops and ops[0][1] == after + 1 and ops[-1][1] == after + len(ops):
+        # The log's ops alone, one seq after another (no gap): nothing to fill but the end.
+        expect = ops[-1][1] + op_width(ops[-1])
+        if expect <= doc._vv[c]:
+            ops.append((K.SKIP, expect, doc._vv[c] - expect + 1))
+        return ops
     # Seqs of writes that lost (or of skips made elsewhere) become SKIPs.
     filled: list[Op] = []
     append = filled.append

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["List", "ListItem", "ListState"]
 
 _SortKey = tuple[str, str, int]
-#: ListState._dels outside a batch: empty, never added to (shared, to save a set per list).
-_NO_DELS: set[_SortKey] = set()
 
 
 class ListItem:
@@ -63,16 +61,18 @@ class ListItem:
 class ListState:
     """All items of one list container, deleted ones included (moves may refer to them)."""
 
-    __slots__ = ("_adds", "_dels", "_ids", "_items", "_order", "_tag", "last_insert")
+    __slots__ = ("_adds", "_cut", "_ids", "_items", "_order", "_tag", "last_insert")
 
     def __init__(self) -> None:
         self._items: dict[ItemId, ListItem] = {}
         self._order: list[_SortKey] = []
         self._ids: dict[_SortKey, ItemId] = {}
-        #: Between begin_batch and end_batch: the sort keys to add to ``_order`` and to
-        #: remove from it (else None: ``_order`` is kept up to date at once).
-        self._adds: set[_SortKey] | None = None
-        self._dels: set[_SortKey] = _NO_DELS
+        #: Between begin_batch and end_batch: the sort keys placed since (some of them
+        #: maybe taken away again), and how many were taken away from the visible order
+        #: (else None and 0: ``_order`` is kept up to date at once). ``_ids`` is always up
+        #: to date: it holds the sort keys of exactly the visible items.
+        self._adds: list[_SortKey] | None = None
+        self._cut = 0
         #: The item this replica inserted last (local only): an insert right after it
         #: continues its run.
         self.last_insert: ItemId | None = None
@@ -133,19 +133,29 @@ class ListState:
         the end, rather than insert into (and delete from) the sorted order one item at a
         time: for a merge of many remote edits. In between, only :meth:`insert`,
         :meth:`move` and :meth:`delete` may be called (nothing that reads the order)."""
-        self._adds = set()
-        self._dels = set()
+        self._adds = []
+        self._cut = 0
 
     def end_batch(self) -> None:
-        """Bring the visible order up to date again (see :meth:`begin_batch`)."""
-        adds, dels = self._adds, self._dels
+        """Bring the visible order up to date again (see :meth:`begin_batch`): the sort keys
+        of the visible items (``_ids``), those already in order first."""
+        adds, ids = self._adds, self._ids
+        assert adds is not None
         self._adds = None
-        self._dels = _NO_DELS
-        if dels:
-            self._order = [sk for sk in self._order if sk not in dels]
+        order = self._order
+        if self._cut:
+            self._cut = 0
+            order = list(filter(ids.__contains__, order))
         if adds:
-            self._order += adds
-            self._order.sort()
+            adds = list(filter(ids.__contains__, adds))
+            if len(order) + len(adds) == len(ids):
+                order += adds
+                order.sort()
+            else:
+                # A sort key placed twice, or again after it was taken away (only a
+                # hostile change's moves reuse a key): every visible one, once.
+                order = sorted(ids)
+        self._order = order
 
     def _place(self, sk: _SortKey) -> None:
         """Add ``sk`` to the visible order."""
@@ -153,17 +163,14 @@ class ListState:
         if adds is None:
             insort(self._order, sk)
         else:
-            adds.add(sk)
+            adds.append(sk)
 
     def _unplace(self, sk: _SortKey) -> None:
-        """Remove ``sk`` from the visible order."""
-        adds = self._adds
-        if adds is None:
+        """Remove ``sk`` from the visible order (the caller takes it out of ``_ids``)."""
+        if self._adds is None:
             del self._order[bisect_left(self._order, sk)]
-        elif sk in adds:
-            adds.remove(sk)
         else:
-            self._dels.add(sk)
+            self._cut += 1
 
     def key_for_insert(self, index: int, suffix: str) -> tuple[str, int]:
         """The key for a local insert at visible ``index`` and the run length for the item.

@@ -32,10 +32,13 @@ from synckit.core._codec import (
     parse_change_set,
     resolve_names,
 )
+from synckit.core._created import Created
 from synckit.core._events import TextEdit, WithoutTextEdits
 from synckit.core._host import DELETED, NONE
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list import ListItem
+from synckit.core._list_columns import LIST_EDITS
+from synckit.core._list_merge import BATCH_AT, check_list_edits, integrate_list_edits
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
 from synckit.errors import DecodeError
@@ -134,7 +137,8 @@ def _next_fields(doc: Document, ch: Change) -> bool:
     and field writes refer to no item, so there is nothing for :func:`_check_refs` to
     check)."""
     vv = doc._vv
-    if ch.start != vv[ch.client] + 1:
+    if ch.start != vv[ch.client] + 1 or ch.ops[0][0] not in _FIELD_KINDS:
+        # (The first op first: issuperset below makes a set of every op's kind.)
         return False
     deps = ch.deps
     if deps and not all(map(ge, map(vv.__getitem__, deps), deps.values())):
@@ -168,7 +172,7 @@ def _plan(
     by client, whose dependencies chain across many sessions, was quadratic.)
     """
     vv = doc._vv.copy()
-    created = _Created()
+    created = Created()
     ready: list[Change] = []
     was_pending = {id(ch) for ch in pending}
     everything = [*pending, *incoming]
@@ -214,7 +218,7 @@ def _plan(
     return ready, waiting
 
 
-def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
+def _check_refs(doc: Document, ch: Change, created: Created) -> None:
     """Every item an op refers to must exist (held, or created earlier in this batch),
     and be one its author had seen: an earlier op of its own, or within the change's
     dependencies. (Otherwise a replica that holds the item would accept the change and
@@ -230,6 +234,14 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
             f"changes: {what} {doc._clients[ref[0]]}:{ref[1]}, which it had not seen"
         )
 
+    ops = ch.ops
+    if ops[0][0] in LIST_EDITS and ops[-1][0] in LIST_EDITS:
+        # A merge of list edits: its own loop (False: something else, to the loop below).
+        mark = created.mark()
+        runs = created.runs((ops[0][2], author, False))
+        if check_list_edits(doc, author, deps, ops, runs, created.added):
+            return
+        created.rollback(mark)
     checked: set[ContainerId] = set()
     no_refs = (K.FIELD_SET, K.FIELD_DELETE, K.SKIP)
     # The text the last insert went to, and the runs of characters the author created in
@@ -245,7 +257,7 @@ def _check_refs(doc: Document, ch: Change, created: _Created) -> None:
     list_firsts: list[int] = []
     list_lasts: list[int] = []
     added = created.added
-    for op in ch.ops:
+    for op in ops:
         kind = op[0]
         if kind in no_refs:
             continue  # a top-level field or a skip: nothing to refer to
@@ -346,7 +358,7 @@ def _check_path(
     doc: Document,
     cid: tuple[Any, ...],
     seq: int,
-    created: _Created,
+    created: Created,
     unseen: Callable[[ItemId, int], bool],
     refuse: Callable[[str, ItemId], DecodeError],
     client_id: str,
@@ -430,7 +442,22 @@ def _integrate_changes(
         log = doc._log[c]
         writer = clients[c]
         field_seq = 0
-        for op in ch.ops:
+        ops = ch.ops
+        if len(ops) >= 32 and ops[0][0] in list_kinds:
+            # Many list edits in a row (a merge of them): their own loop, in batch mode.
+            state = lists.get(ops[0][2])
+            if len(ops) >= BATCH_AT(len(state._order) if state is not None else 0):
+                done, hlc = integrate_list_edits(doc, ops, c, writer, batched)
+                if log is NONE:
+                    log = doc._log[c] = []
+                log += ops if done == len(ops) else ops[:done]
+                if hlc > top_hlc:  # noqa: PLR1730 - as below
+                    top_hlc = hlc
+                add_name(ops[0][2])
+                lists = doc._lists
+                list_name = None  # (looked up again by the loop below, if it gets any)
+                ops = ops[done:] if done < len(ops) else []
+        for op in ops:
             kind = op[0]
             if kind in field_kinds:
                 # Field writes, inline (Document._apply_op's rule): the most common operation,
@@ -480,9 +507,7 @@ def _integrate_changes(
                         lists = doc._lists
                     list_name = name
                     add_name(name)
-                    # Past this many edits in a row, one sort at the end costs less than
-                    # keeping the order sorted edit by edit.
-                    run, batch_at = 0, 32 + (len(lst._order) >> 4)
+                    run, batch_at = 0, BATCH_AT(len(lst._order))
                 run += 1
                 if run == batch_at and lst._adds is None:
                     lst.begin_batch()
@@ -515,74 +540,6 @@ def _integrate_changes(
         doc._hlc = max(doc._hlc, top_hlc)
     doc._deps_stale = True
     return names
-
-
-class _Created:
-    """Items (text characters, list items) created by the changes planned so far in one apply.
-
-    Per (container name, client, whether text): first and last seqs of the runs created, in
-    seq order (a client's changes are planned in seq order), searched by bisection. Text
-    characters and list items are kept apart: a hostile change set may use one name for both
-    a list and a text, and a text op must never be checked against a list item of that name
-    (or the reverse) - the check would pass and the op would then find no such character.
-    """
-
-    __slots__ = ("_added", "_runs")
-
-    def __init__(self) -> None:
-        self._runs: dict[tuple[ContainerId, int, bool], tuple[list[int], list[int]]] = {}
-        self._added: list[tuple[ContainerId, int, bool]] = []
-
-    def add(self, name: ContainerId, client: int, first: int, last: int, *, text: bool) -> None:
-        key = (name, client, text)
-        runs = self._runs.get(key)
-        if runs is None:
-            runs = self._runs[key] = ([], [])
-        runs[0].append(first)
-        runs[1].append(last)
-        self._added.append(key)
-
-    @property
-    def added(self) -> list[tuple[ContainerId, int, bool]]:
-        """The keys of the runs added, in order: whoever appends to :meth:`runs` lists
-        appends the key here too (so that :meth:`rollback` finds it)."""
-        return self._added
-
-    def runs(self, key: tuple[ContainerId, int, bool]) -> tuple[list[int], list[int]]:
-        """The first and last seqs of the runs created so far for ``(container name,
-        client, whether text)`` (made empty when there are none yet), to append to."""
-        runs = self._runs.get(key)
-        if runs is None:
-            runs = self._runs[key] = ([], [])
-        return runs
-
-    def mark(self) -> int:
-        """A point to :meth:`rollback` to."""
-        return len(self._added)
-
-    def rollback(self, mark: int) -> None:
-        """Forget every run added since ``mark``."""
-        while len(self._added) > mark:
-            runs = self._runs[self._added.pop()]
-            runs[0].pop()
-            runs[1].pop()
-
-    def holds_run(self, name: ContainerId, client: int, lo: int, hi: int) -> bool:
-        """Whether one run of text characters created so far holds every seq ``lo..hi`` of
-        ``client``."""
-        runs = self._runs.get((name, client, True))
-        if runs is None:
-            return False
-        i = bisect_right(runs[0], lo) - 1
-        return i >= 0 and hi <= runs[1][i]
-
-    def holds(self, name: ContainerId, item: ItemId, *, text: bool) -> bool:
-        """Whether ``item`` was created so far, as a text character (``text``) or a list item."""
-        runs = self._runs.get((name, item[0], text))
-        if runs is None:
-            return False
-        i = bisect_right(runs[0], item[1]) - 1
-        return i >= 0 and item[1] <= runs[1][i]
 
 
 def _trim_change(ch: Change, have: int) -> Change:
