@@ -88,7 +88,7 @@ def test_engine_speaks_first_and_subscribes_after_welcome() -> None:
     engine.open("a")
     engine.connection_made(0.0)
     [hello] = engine.data_to_send()
-    assert decode_frame(hello) == Hello("me~1", "tok", ("presence",))
+    assert decode_frame(hello) == Hello("me~1", "tok", ("presence", "version-deltas"))
     srv = ServerSession()
     srv.receive(hello)
     srv.send(Welcome())

@@ -20,12 +20,13 @@ class Peer:
         *,
         welcome: bool = True,
         wake: Callable[[], None] | None = None,
+        capabilities: tuple[str, ...] = (),
     ) -> None:
         self.hub = hub
         self.session = ClientSession()
         self.conn: Connection = hub.connect(wake)
         self.batch = 0
-        self.send(Hello(name, token))
+        self.send(Hello(name, token, capabilities))
         if welcome:
             [answer] = self.received()
             assert isinstance(answer, Welcome), answer

@@ -10,6 +10,7 @@ from peer import Peer
 from synckit import Document
 from synckit.core import VersionVector
 from synckit.protocol import (
+    VERSION_DELTAS,
     Ack,
     Broadcast,
     ClientSession,
@@ -384,3 +385,51 @@ def test_a_push_in_an_odd_encoding_is_passed_on_as_protobuf_writes_it() -> None:
     assert isinstance(cast, Broadcast) and cast.changes == plain
     stored = store.load("d")
     assert stored is not None and list(stored.changes) == [plain]
+
+
+def test_version_deltas_keep_acks_and_broadcasts_small_in_a_document_of_many_writers() -> None:
+    """With the version-deltas capability the server's version in an Ack or Broadcast is what
+    grew (Subscribed holds all of it, and the client merges): a document's past writers no
+    longer ride on every frame. A client without the capability still gets the whole."""
+    hub = Hub(MemoryStore())
+    for i in range(120):
+        writer = Peer(hub, f"past-writer-{i:03d}")
+        writer.subscribe("d")
+        doc = Document(f"past-writer-{i:03d}")
+        doc.set(f"k{i}", i)
+        writer.push("d", doc.changes())
+        writer.send(Unsubscribe("d"))
+        writer.received()
+    new = Peer(hub, "new", capabilities=(VERSION_DELTAS,))
+    assert VERSION_DELTAS in new.welcome.capabilities and new.session.version_deltas
+    old = Peer(hub, "old")
+    assert not old.session.version_deltas
+    known = VersionVector.decode(new.subscribe("d").server_version)
+    old.subscribe("d")
+    assert len(known) == 120
+
+    mine = Document("new")
+    mine.apply(hub.rooms.get("d").logged.doc.changes())  # type: ignore[union-attr]
+    held = mine.version()
+    mine.set("n", 1)
+    new.push("d", mine.changes(held))
+    [ack] = new.received()
+    assert isinstance(ack, Ack)
+    assert VersionVector.decode(ack.server_version) == VersionVector({"new": 1})
+    assert len(ack.server_version) < 10
+    [cast] = old.received()
+    assert isinstance(cast, Broadcast)
+    assert len(VersionVector.decode(cast.server_version)) == 121  # the whole, as before
+
+    theirs = Document("old")
+    theirs.set("o", 1)
+    old.push("d", theirs.changes())
+    [their_ack] = old.received()
+    assert isinstance(their_ack, Ack) and len(VersionVector.decode(their_ack.server_version)) == 122
+    [grown] = new.received()
+    assert isinstance(grown, Broadcast)
+    assert VersionVector.decode(grown.server_version) == VersionVector({"old": 1})
+    known = known.merge(VersionVector.decode(ack.server_version))
+    known = known.merge(VersionVector.decode(grown.server_version))
+    assert known == hub.rooms.get("d").logged.doc.version()  # type: ignore[union-attr]
+    hub.close()

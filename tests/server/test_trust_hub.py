@@ -71,7 +71,7 @@ def test_an_open_server_registers_nothing() -> None:
     store = MemoryStore()
     hub = Hub(store)
     assert Peer(hub, "x").welcome == Welcome(
-        ("http-sync", "presence", "delete"),
+        ("http-sync", "presence", "delete", "version-deltas"),
         hub.limits.max_frame_bytes,
         max_presence_bytes=hub.limits.max_presence_bytes,
         presence_timeout_ms=int(hub.limits.presence_timeout * 1000),

@@ -23,10 +23,11 @@ from typing import Any
 from synckit.client._presence import DocPresence
 from synckit.client._replicas import Replica, ReplicaSet, is_terminal
 from synckit.core import VersionVector
-from synckit.errors import LocalProtocolError, RemoteProtocolError
+from synckit.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from synckit.protocol import (
     PRESENCE,
     PRESENCE_CODES,
+    VERSION_DELTAS,
     Ack,
     Broadcast,
     ClientSession,
@@ -53,6 +54,9 @@ __all__ = ["SessionSync"]
 #: Seconds before subscribing again after the server ended a subscription with a retryable
 #: error (unless the error asks for longer).
 RESUBSCRIBE_SECONDS = 1.0
+
+#: What the client's Hello advertises: presence, and the server's version told as what grew.
+_CAPABILITIES = (PRESENCE, VERSION_DELTAS)
 
 
 class SessionSync(ReplicaSet):
@@ -141,7 +145,7 @@ class SessionSync(ReplicaSet):
     def connection_made(self, now: float) -> None:
         """A transport is up: start a session (queues the Hello)."""
         self.session = ClientSession()
-        self.session.send(Hello(self.actor_id, self.token, (PRESENCE,)))
+        self.session.send(Hello(self.actor_id, self.token, _CAPABILITIES))
         self._last_heard = now
         self._ping_due = False
         self._waiting.clear()
@@ -162,7 +166,7 @@ class SessionSync(ReplicaSet):
         self.token = token
         session = self.session
         if session is not None and session.state is State.OPEN:
-            session.send(Hello(self.actor_id, token, (PRESENCE,)))
+            session.send(Hello(self.actor_id, token, _CAPABILITIES))
 
     def reauth_due(self, now: float) -> bool:
         """Whether the token should be renewed at Unix time ``now``: a fifth of its lifetime
@@ -259,7 +263,7 @@ class SessionSync(ReplicaSet):
                 rep = self._replicas.get(doc_id)
                 if rep is None or rep.server_raw is None:
                     return
-                rep.server_raw = event.server_version
+                self._told(rep, event.server_version)
                 rep.stored = max(rep.stored, mine)
                 error = rep.error
                 if error is not None and error.retryable and error.batch_id < batch:
@@ -277,7 +281,7 @@ class SessionSync(ReplicaSet):
                 if rep is None or not self._apply(doc_id, rep, event.changes):
                     return
                 if rep.server_raw is not None:
-                    rep.server_raw = event.server_version
+                    self._told(rep, event.server_version)
             case Presence(doc_id=doc_id):
                 if doc_id in self._replicas:  # kept even before the application asks
                     self.doc_presence(doc_id).apply(event.entries)
@@ -358,6 +362,28 @@ class SessionSync(ReplicaSet):
         for doc_id, rep in self._replicas.items():
             if rep.server_raw is not None:
                 self._push(doc_id, rep)
+
+    def _told(self, rep: Replica, server_version: bytes) -> None:
+        """The server's version in an Ack or Broadcast: the whole of it, or, on a session
+        with :data:`VERSION_DELTAS`, the entries that grew, merged into what we knew."""
+        session = self.session
+        if session is None or not session.version_deltas:
+            rep.server_raw = server_version
+            return
+        if not server_version:
+            return  # nothing grew
+        known = self._server(rep)
+        if known is None:
+            return
+        try:
+            grown = VersionVector.decode(server_version)
+        except DecodeError as exc:
+            self._fail(ErrorCode.BAD_CHANGES, f"server version does not decode: {exc}")
+            return
+        merged = known.merge(grown)
+        # The frame's bytes stand for the merged version (see _server's cache).
+        rep.server_raw = server_version
+        rep.server_cache = (server_version, merged)
 
     def _push(self, doc_id: str, rep: Replica) -> None:
         session = self.session

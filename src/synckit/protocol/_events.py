@@ -31,6 +31,7 @@ __all__ = [
     "PRESENCE",
     "PRESENCE_CODES",
     "PROTOCOL_VERSION",
+    "VERSION_DELTAS",
     "Ack",
     "Broadcast",
     "DeleteDoc",
@@ -99,6 +100,14 @@ PRESENCE = "presence"
 #: The capability (in ``Welcome``) of a server that takes :class:`DeleteDoc`: a client sends it
 #: only to such a server.
 DELETE = "delete"
+
+#: The capability (in ``Hello`` and ``Welcome``) of peers that send and take the server's
+#: version in ``Ack`` and ``Broadcast`` as what changed: when both advertised it, each of those
+#: ``server_version`` fields holds only the entries that grew since the last server version
+#: this connection was sent for the document (``Subscribed`` always holds the whole of it), and
+#: the client merges them into what it knows. Without it a document's every Ack and Broadcast
+#: carries its whole version vector, which grows with every writer it has ever had.
+VERSION_DELTAS = "version-deltas"
 
 #: Errors about one document's presence state: they name the document but, unlike every other
 #: document error outside a push, do not end its subscription.

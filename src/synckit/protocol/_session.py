@@ -30,6 +30,7 @@ from synckit.protocol._events import (
     PRESENCE,
     PRESENCE_CODES,
     PROTOCOL_VERSION,
+    VERSION_DELTAS,
     Ack,
     Broadcast,
     DeleteDoc,
@@ -147,6 +148,14 @@ class Session:
     def presence(self) -> bool:
         """Both sides advertised the presence capability: presence messages may flow."""
         return PRESENCE in self._own_capabilities and PRESENCE in self._peer_capabilities
+
+    @property
+    def version_deltas(self) -> bool:
+        """Both sides advertised :data:`VERSION_DELTAS`: the ``server_version`` of an Ack or
+        Broadcast holds only what grew since the last one sent for its document."""
+        return (
+            VERSION_DELTAS in self._own_capabilities and VERSION_DELTAS in self._peer_capabilities
+        )
 
     def _check_presence(self, event: Event, *, sending: bool) -> None:
         """Presence messages only between peers that both advertised the capability."""

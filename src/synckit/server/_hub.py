@@ -42,6 +42,7 @@ from synckit.protocol import (
     DELETE,
     PRESENCE,
     PROTOCOL_VERSION,
+    VERSION_DELTAS,
     Broadcast,
     DeleteDoc,
     DocDeleted,
@@ -112,7 +113,7 @@ Authenticator = Callable[[str, str], Principal | bool]
 #: this document? Without one, the principal's grants decide (:meth:`Principal.may`).
 Authorizer = Callable[[Principal, str, Action], bool]
 
-CAPABILITIES = ("http-sync", PRESENCE, DELETE)
+CAPABILITIES = ("http-sync", PRESENCE, DELETE, VERSION_DELTAS)
 
 # Frames a client may send while its Hello is being decided (an honest one sends none).
 _MAX_HELD_FRAMES = 64
@@ -926,11 +927,10 @@ class Hub:
         if new_wait and self.on_behind is not None:
             self.on_behind(doc_id)
         stored = changes if new_wait else delta
-        version = after.encode()
         if not stored:
 
             def ack() -> None:
-                conn.send_ack(doc_id, batch, version)
+                conn.send_ack(doc_id, batch, _told(conn, before, after))
                 observer.acked(self._monotonic() - taken)
 
             self.rooms.after_commit(ack)
@@ -951,13 +951,13 @@ class Hub:
                 # Another server deleted it meanwhile: storage refused the batch.
                 conn.send(_deleted_error(doc_id, batch))
                 return
-            conn.send_ack(doc_id, batch, version)
+            conn.send_ack(doc_id, batch, _told(conn, before, after))
             observer.acked(self._monotonic() - taken)
             if delta:
                 # Broadcast once the whole commit is acknowledged, with the rest of it (to
                 # the pusher too when it let others' changes apply: see above).
                 sender = None if unblocked else conn
-                room.outgoing.append(Outgoing(sender, before, after, delta, version))
+                room.outgoing.append(Outgoing(sender, before, after, delta))
                 self._outgoing[doc_id] = room
             if self.on_commit is not None:
                 self.on_commit(doc_id, stored)
@@ -997,26 +997,46 @@ class Hub:
             return  # nothing, or evicted meanwhile (its subscribers were dropped)
         first, last = parts[0], parts[-1]
         if len(parts) == 1:
-            out = Broadcast(room.doc_id, first.delta, first.version)
-            self._broadcast(room, out, first.sender)
+            self._broadcast(room, first.delta, first.before, first.after, first.sender)
             return
         changes = room.logged.doc.changes(first.before, last.after)
         senders = {part.sender for part in parts}
         only = next(iter(senders)) if len(senders) == 1 else None
-        self._broadcast(room, Broadcast(room.doc_id, changes, last.version), only)
+        self._broadcast(room, changes, first.before, last.after, only)
 
-    def _broadcast(self, room: Room, out: Broadcast, sender: Connection | None) -> None:
-        body = encode_frame_body(out)  # once, numbered per connection
-        doc_id = out.doc_id
-        frames = 0
+    def _broadcast(
+        self,
+        room: Room,
+        changes: bytes,
+        before: VersionVector,
+        after: VersionVector,
+        sender: Connection | None,
+    ) -> None:
+        """Send ``changes`` (what took the document from ``before`` to ``after``) to every
+        subscriber but ``sender``: the Broadcast encoded at most twice, with the whole
+        version and with what grew (see :func:`_told`), and numbered per connection."""
+        doc_id = room.doc_id
+        whole = grown = b""
+        frames = sent = 0
         for other in list(room.subscribers.values()):
+            if other is sender:
+                continue
+            if other.session.version_deltas:
+                if not grown:
+                    grown = encode_frame_body(Broadcast(doc_id, changes, _grown(before, after)))
+                body = grown
+            else:
+                if not whole:
+                    whole = encode_frame_body(Broadcast(doc_id, changes, after.encode()))
+                body = whole
             # One still waiting for its Subscribed gets this change in that answer.
-            if other is not sender and other.send_broadcast(doc_id, body):
+            if other.send_broadcast(doc_id, body):
                 frames += 1
+                sent += len(body)
                 if other.closed:
                     self._drop(other)
         if frames:
-            self._observer.broadcast(frames, frames * len(body))
+            self._observer.broadcast(frames, sent)
 
     # -- rooms ------------------------------------------------------------------------
 
@@ -1168,9 +1188,9 @@ class Hub:
         if after == before:
             return
         room.whole = None
-        out = Broadcast(room.doc_id, doc.changes(before), after.encode())
+        changes = doc.changes(before)
         # Behind the commits queued so far, as every reply that reveals a version.
-        self.rooms.after_commit(lambda: self._broadcast(room, out, None))
+        self.rooms.after_commit(lambda: self._broadcast(room, changes, before, after, None))
         self._perform_inline()
 
     def _leave(self, conn: Connection, doc_id: str) -> None:
@@ -1512,3 +1532,21 @@ def view_of(result: HttpSyncAnswer | Error) -> dict[str, object] | None:
     doc = Document()
     doc.apply(result.changes)
     return dict(doc.to_json())
+
+
+def _grown(before: VersionVector, after: VersionVector) -> bytes:
+    """The entries of ``after`` above ``before``, encoded: what a client that advertised
+    :data:`VERSION_DELTAS` is told of the server's version in an Ack or Broadcast. (The
+    pushes and broadcasts a connection gets cover every change of the document's version
+    since its Subscribed, so these add up to the whole.)"""
+    old = before._seqs
+    return VersionVector._trusted(
+        {c: s for c, s in after._seqs.items() if old.get(c, 0) != s}
+    ).encode()
+
+
+def _told(conn: Connection, before: VersionVector, after: VersionVector) -> bytes:
+    """The ``server_version`` of an Ack to ``conn`` of a push that took the document from
+    ``before`` to ``after``: what grew, or the whole version for a client without
+    :data:`VERSION_DELTAS`."""
+    return _grown(before, after) if conn.session.version_deltas else after.encode()

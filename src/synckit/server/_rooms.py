@@ -61,9 +61,8 @@ class Outgoing:
     #: The document's version before and after they were merged.
     before: VersionVector
     after: VersionVector
-    #: What they added, as changes, and ``after`` encoded.
+    #: What they added, as changes.
     delta: bytes
-    version: bytes
 
 
 @dataclass(slots=True)

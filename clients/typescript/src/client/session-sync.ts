@@ -19,14 +19,17 @@
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.js";
 import {
-  DELETE, ErrorCode, PRESENCE, PRESENCE_CODES, deleteDoc, errorEvent, hello, type ErrorEvent,
-  type Event,
+  DELETE, ErrorCode, PRESENCE, PRESENCE_CODES, VERSION_DELTAS, deleteDoc, errorEvent, hello,
+  type ErrorEvent, type Event,
 } from "../protocol/events.js";
 import { ClientSession, DocState } from "../protocol/session.js";
 import { State } from "../protocol/state.js";
 import { DocPresence, type PresenceState } from "./presence.js";
 import { ReplicaSet, isTerminal, type Replica } from "./replicas.js";
-import { mergeVersions, seqOf, withEntry } from "./version.js";
+import { decodeVersion, mergeVersions, seqOf, withEntry, type VersionMap } from "./version.js";
+
+/** What the client's Hello advertises: presence, and the server's version told as what grew. */
+const CAPABILITIES: readonly string[] = [PRESENCE, VERSION_DELTAS];
 
 /** Ms before subscribing again after a retryable refusal of a subscription. */
 export const RESUBSCRIBE_MS = 1000;
@@ -123,7 +126,7 @@ export class SessionSync extends ReplicaSet {
   /** A transport is up: start a session (queues the Hello). */
   connectionMade(now: number): void {
     this.session = new ClientSession();
-    this.session.send(hello(this.actorId, this.token, [PRESENCE]));
+    this.session.send(hello(this.actorId, this.token, CAPABILITIES));
     this.lastHeard = now;
     this.pingDue = false;
     this.waiting.clear();
@@ -144,7 +147,7 @@ export class SessionSync extends ReplicaSet {
     this.token = token;
     const session = this.session;
     if (session !== null && session.state === State.OPEN) {
-      session.send(hello(this.actorId, token, [PRESENCE]));
+      session.send(hello(this.actorId, token, CAPABILITIES));
     }
   }
 
@@ -241,7 +244,7 @@ export class SessionSync extends ReplicaSet {
         this.batchMine.delete(event.batchId);
         const rep = this.replicas.get(event.docId);
         if (rep === undefined || rep.serverRaw === null) return;
-        rep.serverRaw = event.serverVersion;
+        this.told(rep, event.serverVersion);
         rep.stored = Math.max(rep.stored, mine);
         const error = rep.error;
         if (error !== null && error.retryable && error.batchId < event.batchId) rep.error = null;
@@ -259,7 +262,7 @@ export class SessionSync extends ReplicaSet {
       case "broadcast": {
         const rep = this.replicas.get(event.docId);
         if (rep === undefined || !this.applyRemote(event.docId, rep, event.changes)) return;
-        if (rep.serverRaw !== null) rep.serverRaw = event.serverVersion;
+        if (rep.serverRaw !== null) this.told(rep, event.serverVersion);
         return;
       }
       case "presence":
@@ -323,6 +326,31 @@ export class SessionSync extends ReplicaSet {
       rep.pushed = null;
       rep.retryAt = this.lastHeard + event.retryAfterMs;
     }
+  }
+
+  /**
+   * The server's version in an Ack or Broadcast: the whole of it, or, on a session with
+   * {@link VERSION_DELTAS}, the entries that grew, merged into what we knew.
+   */
+  private told(rep: Replica, serverVersion: Uint8Array): void {
+    const session = this.session;
+    if (session === null || !session.versionDeltas) {
+      rep.serverRaw = serverVersion;
+      return;
+    }
+    if (serverVersion.length === 0) return; // nothing grew
+    const known = this.server(rep);
+    if (known === null) return;
+    let grown: VersionMap;
+    try {
+      grown = decodeVersion(serverVersion);
+    } catch (exc) {
+      this.fail(ErrorCode.BAD_CHANGES, `server version does not decode: ${String(exc)}`);
+      return;
+    }
+    // The frame's bytes stand for the merged version (see server()'s cache).
+    rep.serverRaw = serverVersion;
+    rep.serverCache = [serverVersion, mergeVersions(known, grown)];
   }
 
   protected override fail(code: ErrorCode, message: string): void {

@@ -39,6 +39,15 @@ export const PRESENCE = "presence";
  */
 export const DELETE = "delete";
 
+/**
+ * The capability (in `Hello` and `Welcome`) of peers that send and take the server's version in
+ * `Ack` and `Broadcast` as what grew: when both advertised it, each of those `serverVersion`
+ * fields holds only the entries that grew since the last server version sent on the connection
+ * for the document (`Subscribed` always holds the whole), and the client merges them into what
+ * it knows. See docs/protocol.md, "Version deltas".
+ */
+export const VERSION_DELTAS = "version-deltas";
+
 /** Errors about one document's presence state: they do not end its subscription. */
 export const PRESENCE_CODES: ReadonlySet<ErrorCode> = new Set([
   ErrorCode.PRESENCE_TOO_LARGE,

@@ -27,6 +27,7 @@ import {
   PRESENCE,
   PRESENCE_CODES,
   PROTOCOL_VERSION,
+  VERSION_DELTAS,
   errorEvent,
   type ErrorEvent,
   type Event,
@@ -96,6 +97,14 @@ export abstract class Session {
   /** The capabilities of the peer's last `Hello` or `Welcome`. */
   get capabilitiesOfPeer(): ReadonlySet<string> {
     return this.peerCapabilities;
+  }
+
+  /**
+   * Both sides advertised {@link VERSION_DELTAS}: the `serverVersion` of an Ack or Broadcast
+   * holds only what grew since the last one sent for its document.
+   */
+  get versionDeltas(): boolean {
+    return this.ownCapabilities.has(VERSION_DELTAS) && this.peerCapabilities.has(VERSION_DELTAS);
   }
 
   /** Both sides advertised the presence capability: presence messages may flow. */
