@@ -14,7 +14,7 @@
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 
-const { ClientSession, Document, hello, syncUrl } = await import(
+const { ClientSession, Document, VERSION_DELTAS, hello, syncUrl } = await import(
   new URL("../clients/typescript/dist/index.js", import.meta.url).href
 );
 const WebSocket = createRequire(new URL("../clients/typescript/package.json", import.meta.url))(
@@ -65,7 +65,7 @@ class Replica {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(syncUrl(url), { perMessageDeflate: false, maxPayload: 0 });
       this.ws = ws;
-      ws.on("open", () => this.send(hello(this.clientId)));
+      ws.on("open", () => this.send(hello(this.clientId, "", [VERSION_DELTAS])));
       ws.on("error", (err) => (this.closing ? undefined : reject(err)));
       ws.on("close", (code) => {
         if (!this.closing) die(`${this.clientId}: connection closed (${code})`);

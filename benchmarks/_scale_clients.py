@@ -29,6 +29,7 @@ from websockets.asyncio.client import connect as ws_connect
 from synckit.client import sync_url
 from synckit.core import ChangeEvent, Document, VersionVector
 from synckit.protocol import (
+    VERSION_DELTAS,
     Ack,
     Broadcast,
     ClientSession,
@@ -88,7 +89,7 @@ class Replica:
     async def connect(self, url: str) -> None:
         """Connect, say Hello, subscribe and apply what the server has; then keep reading."""
         self.ws = await ws_connect(sync_url(url), compression=None, max_size=None)
-        await self._send(Hello(self.client_id))
+        await self._send(Hello(self.client_id, "", (VERSION_DELTAS,)))  # as synckit.client
         welcome = await self._next()
         assert isinstance(welcome, Welcome), welcome
         await self._send(Subscribe(self.doc_id, self.doc.version().encode()))
