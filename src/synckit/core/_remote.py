@@ -289,17 +289,18 @@ def _check_refs(doc: Document, ch: Change, created: Created) -> None:
                     continue
                 # In-batch lookups first: they are cheap, and usually hit (the author's
                 # own characters: created.holds, inline).
-                if origin[0] == author:
-                    i = bisect_right(own_firsts, origin[1]) - 1
-                    found = i >= 0 and origin[1] <= own_lasts[i]
+                oc, os = origin
+                if oc == author:
+                    i = bisect_right(own_firsts, os) - 1
+                    found = i >= 0 and os <= own_lasts[i]
                 else:
                     found = created.holds(op[2], origin, text=True)
                 if not (found or (own_text is not None and own_text.has_item(origin))):
                     raise DecodeError(
                         f"changes: text insert {client_id}:{seq} in {op[2]!r} refers to "
-                        f"an unknown character {doc._clients[origin[0]]}:{origin[1]}"
+                        f"an unknown character {doc._clients[oc]}:{os}"
                     )
-                if unseen(origin, seq):
+                if os >= seq if oc == author else os > deps.get(oc, 0):  # (unseen, inline)
                     raise refuse(f"text insert {client_id}:{seq} in {op[2]!r} refers to", origin)
             own_firsts.append(seq)
             own_lasts.append(last)
