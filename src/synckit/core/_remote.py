@@ -289,17 +289,18 @@ def _check_refs(doc: Document, ch: Change, created: Created) -> None:
                     continue
                 # In-batch lookups first: they are cheap, and usually hit (the author's
                 # own characters: created.holds, inline).
-                if origin[0] == author:
-                    i = bisect_right(own_firsts, origin[1]) - 1
-                    found = i >= 0 and origin[1] <= own_lasts[i]
+                oc, os = origin
+                if oc == author:
+                    i = bisect_right(own_firsts, os) - 1
+                    found = i >= 0 and os <= own_lasts[i]
                 else:
                     found = created.holds(op[2], origin, text=True)
                 if not (found or (own_text is not None and own_text.has_item(origin))):
                     raise DecodeError(
                         f"changes: text insert {client_id}:{seq} in {op[2]!r} refers to "
-                        f"an unknown character {doc._clients[origin[0]]}:{origin[1]}"
+                        f"an unknown character {doc._clients[oc]}:{os}"
                     )
-                if unseen(origin, seq):
+                if os >= seq if oc == author else os > deps.get(oc, 0):  # (unseen, inline)
                     raise refuse(f"text insert {client_id}:{seq} in {op[2]!r} refers to", origin)
             own_firsts.append(seq)
             own_lasts.append(last)
@@ -442,6 +443,7 @@ def _integrate_changes(
         log = doc._log[c]
         writer = clients[c]
         field_seq = 0
+        inserts: list[Op] = []  # text inserts of `text` not integrated yet
         ops = ch.ops
         if len(ops) >= 32 and ops[0][0] in list_kinds:
             # Many list edits in a row (a merge of them): their own loop, in batch mode.
@@ -482,16 +484,27 @@ def _integrate_changes(
             if kind in text_kinds:
                 name = op[2]
                 if name != text_name:
+                    if inserts:
+                        text.apply_inserts(c, inserts)
+                        inserts = []
                     text_name, text = name, doc._text_state(name)
                     if recording is not None and name not in recording:
                         text.record_edits()
                         recording[name] = text
                     add_name(name)
                 if kind == text_insert:
-                    text.apply_insert(c, op[1], op[3], op[4], op[5], checked=True)
+                    # Integrated together at the next op that is not a field write (fields
+                    # and texts are apart): a merge's changes interleave the two.
+                    inserts.append(op)
                 else:
+                    if inserts:
+                        text.apply_inserts(c, inserts)
+                        inserts = []
                     text.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 continue
+            if inserts:
+                text.apply_inserts(c, inserts)
+                inserts = []
             if log is NONE:
                 log = doc._log[c] = []
             log.append(op)
@@ -533,6 +546,9 @@ def _integrate_changes(
             if kind != K.SKIP:
                 doc._apply_op(c, writer, op)
                 add_name(op[2])
+        if inserts:
+            text.apply_inserts(c, inserts)
+            inserts = []
         if field_seq:
             top = doc._field_top
             top[c] = max(top[c], field_seq)

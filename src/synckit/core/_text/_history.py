@@ -14,7 +14,7 @@ previous version" right after a keystroke answers without any lookup.
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import accumulate, repeat
+from itertools import accumulate, count, repeat
 from typing import Literal
 
 from synckit.core._ids import ItemId
@@ -87,10 +87,22 @@ class _OpHistory(_IdIndex):
             # Visible offset of every item, per block met (blocks usually hold many of
             # the client's items).
             offsets: dict[_Block, list[int]] = {}
+            # Item index of each of the client's items, per block met (a dict lookup per
+            # item rather than a search of the block's seq column).
+            where: dict[_Block, dict[int, int]] = {}
             for s, blk in zip(starts[q0:], ci.owners[q0:], strict=True):
-                i = blk.seqs.index(s)
-                if blk.clients[i] != client:  # (another client's item, same seq)
-                    i = blk.find(client, s)
+                at = where.get(blk)
+                if at is None:
+                    clients = blk.clients
+                    if clients.count(client) == len(clients):  # one writer: every item
+                        at = where[blk] = dict(zip(blk.seqs, count()))
+                    else:
+                        at = where[blk] = {
+                            sq: k
+                            for k, (c, sq) in enumerate(zip(clients, blk.seqs, strict=True))
+                            if c == client
+                        }
+                i = at[s]
                 li = blk.lens[i]
                 if li > 0:
                     offs = offsets.get(blk)

@@ -26,14 +26,17 @@ Fast paths:
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_right
 
 from synckit.core._ids import ItemId
+from synckit.core._ops import Op
 from synckit.core._text._blocks import _MAX_ITEMS, _MAX_TEXT, _BlockList
 from synckit.core._text._edit_records import _EditRecords
 from synckit.core._text._id_index import _ClientIndex
 from synckit.errors import InvalidValueError
 
+_ORDER = sys.byteorder  # of array("q") items, as tobytes gives them
 _NO_POS = (-1, 0, 0)  # position of the "start of document" origin
 _END_POS = (1 << 62, 0, 0)  # position of the "end of document" origin
 
@@ -173,11 +176,13 @@ class _Integration(_BlockList, _EditRecords):
                 and blk.rcs[p] == rc
                 and (rc < 0 or blk.rss[p] == rs)
             )
-        if dj:
+        if not dj:
+            off = 0
+        elif sum(lens) == blk.size:  # no deleted item in the block: visible lengths only
+            off = sum(lens[:dj])
+        else:
             before = lens[:dj]
             off = (sum(before) + sum(map(abs, before))) >> 1
-        else:
-            off = 0
         if self._edits is not None:
             self._record(self._block_start(db) + off, 0, content)
         ci = index.get(client)
@@ -222,6 +227,111 @@ class _Integration(_BlockList, _EditRecords):
                 nxt_id = self._next_id(db, ti)
             if nxt_id == right:
                 self._rtail = (client, seq + n, blk, ti, off + n, right)
+
+    def apply_inserts(self, client: int, ops: list[Op]) -> None:
+        """Integrate checked remote inserts ``ops`` (``TEXT_INSERT`` ops of ``client`` into
+        this text, in order) as :meth:`apply_insert` with ``checked`` would one by one.
+
+        A merge's inserts usually land where nothing was inserted concurrently: the left
+        origin ends an item and the right origin starts the next one, in the same block.
+        That case runs here with the lookups hoisted out of the loop; anything else (remote
+        typing, no left origin, a split, a scan, recorded edits) goes to apply_insert."""
+        if self._edits is not None:
+            for op in ops:
+                self.apply_insert(client, op[1], op[3], op[4], op[5], checked=True)
+            return
+        self._tail_pos = -1
+        self._recent = None
+        index = self._index or self._ensure_index()
+        rt = self._rtail
+        for op in ops:
+            seq, left, right, content = op[1], op[3], op[4], op[5]
+            if not content or left is None or right is None or (rt is not None and rt[1] == seq):
+                self._rtail = rt
+                self.apply_insert(client, seq, left, right, content, checked=True)
+                rt = self._rtail
+                index = self._index or self._ensure_index()
+                continue
+            # (apply_insert's lookups, for this case only: keep the two the same.)
+            lc, ls = left
+            ci = index.get(lc)
+            q = -1 if ci is None else bisect_right(ci.starts, ls) - 1
+            if q >= 0:
+                blk = ci.owners[q]  # type: ignore[union-attr]
+                start = ci.starts[q]  # type: ignore[union-attr]
+                # seqs.index(start) as a byte search (array.index makes an int of every
+                # value it passes); a match straddling two values is skipped.
+                raw = blk.seqs.tobytes()
+                pat = start.to_bytes(8, _ORDER, signed=True)
+                k = raw.find(pat)
+                while k & 7 and k > 0:
+                    k = raw.find(pat, k + 1)
+                li = k >> 3
+                if k < 0 or blk.clients[li] != lc:  # (another client's item, same seq)
+                    li = blk.find(lc, start)
+                lens = blk.lens
+                last = lens[li]
+                j = li + 1
+                rc, rs = right
+                if (
+                    ls - start == (last if last > 0 else -last) - 1
+                    and j < len(lens)
+                    and blk.seqs[j] == rs
+                    and blk.clients[j] == rc
+                    and not (  # not an extension of the item before (apply_insert's)
+                        lc == client
+                        and ls == seq - 1
+                        and last > 0
+                        and blk.clients[li] == client
+                        and start + last == seq
+                        and blk.rcs[li] == rc
+                        and blk.rss[li] == rs
+                    )
+                ):
+                    n = len(content)
+                    if sum(lens) == blk.size:  # no deleted item: as in apply_insert
+                        off = sum(lens[:j])
+                    else:
+                        before = lens[:j]
+                        off = (sum(before) + sum(map(abs, before))) >> 1
+                    blk.clients.insert(j, client)
+                    blk.seqs.insert(j, seq)
+                    lens.insert(j, n)
+                    blk.lcs.insert(j, lc)
+                    blk.lss.insert(j, ls)
+                    blk.rcs.insert(j, rc)
+                    blk.rss.insert(j, rs)
+                    own = index.get(client)
+                    if own is None:
+                        own = index[client] = _ClientIndex()
+                    starts = own.starts
+                    if not starts or starts[-1] < seq:
+                        starts.append(seq)
+                        own.owners.append(blk)
+                    else:
+                        q = bisect_right(starts, seq)
+                        starts.insert(q, seq)
+                        own.owners.insert(q, blk)
+                    t = blk.text
+                    blk.text = t[:off] + content + t[off:]
+                    blk.size += n
+                    self._len += n
+                    if blk.idx < self._cur_b:
+                        self._cur_bpos += n
+                    if len(lens) > _MAX_ITEMS or blk.size > _MAX_TEXT:
+                        rt = None
+                        self._rtail = None
+                        self._split_block(blk.idx)
+                    elif starts[-1] == seq:  # the next item is the right origin
+                        rt = (client, seq + n, blk, j, off + n, right)
+                    else:
+                        rt = None
+                    continue
+            self._rtail = rt
+            self.apply_insert(client, seq, left, right, content, checked=True)
+            rt = self._rtail
+            index = self._index or self._ensure_index()
+        self._rtail = rt
 
     def _yata_place(
         self,
