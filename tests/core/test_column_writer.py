@@ -118,3 +118,46 @@ def test_field_deltas_bring_any_earlier_version_up_to_date(
     assert replica.version() == doc.version()
     # Nothing the replica held is sent again.
     assert doc.changes(doc.version()) == doc.changes(replica.version())
+
+
+@SETTINGS
+@given(
+    ops=_set_ops,
+    interned=st.lists(_names, max_size=4),
+    deps=st.sampled_from([{}, {1: 3}, {1: 2**40}]),
+    start=st.sampled_from([1, 10, 200, 2**35]),
+    first=st.sampled_from([0, 60, 8_180, 9_000]),
+)
+def test_bulk_field_sets_equal_the_per_op_writer(
+    ops: list[tuple[str, int, Any]],
+    interned: list[str],
+    deps: dict[int, int],
+    start: int,
+    first: int,
+) -> None:
+    """``add_field_sets`` (what ``changes(since)`` writes a burst of ``set`` calls with, its
+    columns joined as bytes) against :meth:`ChangeSetWriter.add` of the same operations,
+    after names already in the table and after ``first`` other names (the name positions'
+    varints then take one, two or three bytes)."""
+    names = list(dict.fromkeys(name for name, _, _ in ops))  # a field is written once
+    hlcs = [hlc for _, hlc, _ in ops][: len(names)]
+    values = [value for _, _, value in ops][: len(names)]
+    full = [
+        (K.FIELD_SET, start + i, name, hlc, value)
+        for i, (name, hlc, value) in enumerate(zip(names, hlcs, values, strict=True))
+    ]
+    out = []
+    for bulk in (True, False):
+        writer = ChangeSetWriter(["me", "other"])
+        for i in range(first):
+            writer.name_pos(f"other{i}")
+        for name in interned:
+            writer.name_pos(name)
+        if bulk:
+            writer.add_field_sets(0, start, deps, names, hlcs, values)
+        else:
+            writer.add(0, start, deps, full)
+        # A later change that looks names up finds those add_field_sets put in the table.
+        writer.add(1, 1, {}, [(K.FIELD_SET, 1, name, 5, 0) for name in names[:3]])
+        out.append((writer.names, writer.to_bytes(), writer.messages()))
+    assert out[0] == out[1]

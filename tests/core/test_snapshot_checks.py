@@ -165,7 +165,7 @@ def test_a_client_s_field_writes_out_of_seq_order_are_refused() -> None:
     writer.add(0, 3, {}, ops[2:])
     writer.add(0, 1, {}, ops[:2])
     del snap.changes[:], snap.names[:]
-    snap.changes.extend(writer.changes)
+    snap.changes.extend(writer.messages())
     snap.names.extend(writer.names)
     assert list(snap.names) == ["c", "a", "b"]
     snap.ClearField("checksum")
@@ -177,7 +177,7 @@ def test_a_client_s_field_writes_out_of_seq_order_are_refused() -> None:
     writer = ChangeSetWriter(doc._clients)
     writer.add(0, 1, {}, ops[:2])
     writer.add(0, 3, {}, ops[2:])
-    snap.changes.extend(writer.changes)
+    snap.changes.extend(writer.messages())
     snap.names.extend(writer.names)
     loaded = Document.load(sealed(snap.SerializeToString()))
     fresh = Document("fresh")

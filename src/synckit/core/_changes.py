@@ -11,8 +11,9 @@ made those operations (see :mod:`synckit.core._document`).
 from __future__ import annotations
 
 from bisect import bisect_right
+from itertools import islice
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from synckit.core import _ops as K
 from synckit.core._codec import ChangeSetWriter
@@ -146,9 +147,43 @@ def _cut(c: int, ops: list[Op], last: int) -> list[Op]:
     return kept
 
 
+def _field_sets(
+    doc: Document, c: int, after: int, upto: int
+) -> tuple[list[str], tuple[int, ...], tuple[Any, ...]] | None:
+    """When client ``c``'s operations after seq ``after`` up to seq ``upto`` are all field
+    sets still in ``doc._fields`` (the usual case after a burst of ``set`` calls): their
+    names, clocks and values in seq order. Otherwise None.
+
+    ``_fields`` holds one client's entries in seq order, so when its newest ``upto - after``
+    entries are all of ``c`` with the newest at ``upto`` and the oldest at ``after + 1``, they
+    are every seq of that range: no other operation, and no write that lost, is among them.
+    """
+    n = upto - after
+    fields = doc._fields
+    if n > len(fields):
+        return None
+    entries = list(islice(reversed(fields.values()), n))
+    if entries[0][2] != upto or entries[-1][2] != after + 1:
+        return None
+    entries.reverse()
+    hlcs, writers, _, values = zip(*entries, strict=True)
+    if writers.count(c) != n or DELETED in values:
+        return None  # (another client's entries among them, or a delete: the general way)
+    names = list(islice(reversed(fields), n))
+    names.reverse()
+    return names, hlcs, values
+
+
 def _write_client(doc: Document, writer: ChangeSetWriter, c: int, after: int, upto: int) -> None:
     """Add client ``c``'s operations after seq ``after`` up to seq ``upto``, cut at its
     checkpoints."""
+    if doc._field_top[c] == upto:
+        cps = doc._checkpoints[c]
+        if not cps or after + 1 >= cps[-1][0]:
+            run = _field_sets(doc, c, after, upto)
+            if run is not None:
+                writer.add_field_sets(c, after + 1, cps[-1][1] if cps else NO_DEPS, *run)
+                return
     ops = _ops_since(doc, c, after)
     if upto < doc._vv[c]:
         ops = _cut(c, ops, upto)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import count
 from operator import sub
 from typing import Any, cast
 
@@ -22,6 +22,8 @@ from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list_columns import LIST_EDITS, list_columns, list_ops
 from synckit.core._ops import Op
 from synckit.core._values import JSONValue
+from synckit.core._wire import json_array, length_prefixed, sint_range, table_entries
+from synckit.core._wire import varint as _varint
 from synckit.errors import DecodeError, InvalidTypeError, InvalidValueError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
 
@@ -83,7 +85,15 @@ class Change:
 class ChangeSetWriter:
     """Builds the client and name tables and the column-wise changes of one message."""
 
-    __slots__ = ("_client_ids", "_client_pos", "_clients", "_name_pos", "_names", "changes")
+    __slots__ = (
+        "_client_ids",
+        "_client_pos",
+        "_clients",
+        "_name_pos",
+        "_names",
+        "_unindexed",
+        "changes",
+    )
 
     def __init__(self, client_ids: list[str]) -> None:
         self._client_ids = client_ids
@@ -91,8 +101,12 @@ class ChangeSetWriter:
         self._client_pos: dict[int, int] = {}
         self._names: list[str] = []
         self._name_pos: dict[ContainerId, int] = {}
-        #: The changes added so far, as standalone messages.
-        self.changes: list[changes_pb2.Change] = []
+        # Where the names add_field_sets put in the table and not yet in _name_pos start
+        # (None: none such). A change set of one client's field sets never looks them up.
+        self._unindexed: int | None = None
+        #: The changes added so far, as standalone messages (or, from
+        #: :meth:`add_field_sets`, their bytes).
+        self.changes: list[changes_pb2.Change | bytes] = []
 
     def _client(self, idx: int) -> int:
         pos = self._client_pos.get(idx)
@@ -125,6 +139,8 @@ class ChangeSetWriter:
 
     def add(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
         """Append one change: ``ops`` of ``client`` starting at seq ``start``."""
+        if self._unindexed is not None:
+            self._index_names()
         msg = changes_pb2.Change()
         self.changes.append(msg)
         msg.client = self._client(client)
@@ -317,6 +333,66 @@ class ChangeSetWriter:
         msg.hlcs.extend(map(sub, hlcs, [0, *hlcs]))
         msg.values = _dumps([op[4] for op in ops])
 
+    def add_field_sets(
+        self,
+        client: int,
+        start: int,
+        deps: dict[int, int],
+        names: list[str],
+        hlcs: Sequence[int],
+        values: Sequence[Any],
+    ) -> None:
+        """Append one change of field sets: ``names[i]`` set to ``values[i]`` with clock
+        ``hlcs[i]`` at seq ``start + i``.
+
+        The bytes :meth:`add` writes for those operations, written in bulk: each column is a
+        few passes in C and the message is joined from its fields rather than built through
+        the protobuf runtime.
+        """
+        if self._unindexed is not None:
+            self._index_names()
+        name_pos = self._name_pos
+        if (name_pos and not name_pos.keys().isdisjoint(names)) or _NESTED_MARK in "".join(names):
+            # A name already in the table, or one that needs escaping: the general way.
+            seqs = range(start, start + len(names))
+            ops: list[Op] = [
+                (K.FIELD_SET, seq, name, hlc, value)
+                for seq, name, hlc, value in zip(seqs, names, hlcs, values, strict=True)
+            ]
+            self.add(client, start, deps, ops)
+            return
+        pos = self._client(client)
+        parts = [b"\x08" + _varint(pos) if pos else b"", b"\x10", _varint(start)]
+        if deps:
+            parts += (
+                length_prefixed(b"\x1a", b"".join([_varint(self._client(c)) for c in deps])),
+                length_prefixed(b"\x22", b"".join(map(_varint, deps.values()))),
+            )
+        n = len(names)
+        first = len(self._names)
+        self._names += names
+        self._unindexed = first
+        parts += (
+            length_prefixed(b"\x2a", _FIELD_SET_KIND * n),
+            length_prefixed(b"\x32", sint_range(first, n)),
+            changes_pb2.Change(hlcs=list(map(sub, hlcs, [0, *hlcs]))).SerializeToString(),
+            length_prefixed(b"\x42", json_array(values).encode()),
+        )
+        self.changes.append(b"".join(parts))
+
+    def _index_names(self) -> None:
+        first = cast(int, self._unindexed)
+        self._name_pos.update(zip(self._names[first:], count(first)))
+        self._unindexed = None
+
+    def messages(self) -> list[changes_pb2.Change]:
+        """The changes added so far as messages (those :meth:`add_field_sets` wrote as bytes
+        parsed back): for a ``Snapshot``, which holds them as messages."""
+        return [
+            changes_pb2.Change.FromString(msg) if isinstance(msg, bytes) else msg
+            for msg in self.changes
+        ]
+
     @property
     def clients(self) -> list[str]:
         return self._clients
@@ -331,6 +407,8 @@ class ChangeSetWriter:
 
     def name_pos(self, name: ContainerId) -> int:
         """The table position of ``name`` (interning it)."""
+        if self._unindexed is not None:
+            self._index_names()
         return self._name(name)
 
     def to_bytes(self) -> bytes:
@@ -341,35 +419,17 @@ class ChangeSetWriter:
         it costs more than the rest of a one-keystroke export.
         """
         parts = [b"\x08", _varint(FORMAT)]
-        for tag, table in ((b"\x12", self._clients), (b"\x1a", self._names)):
-            datas = [text.encode() for text in table]
-            lens = list(map(len, datas))
-            if lens and max(lens) < 128:  # the usual short entries, framed without a loop
-                parts += map(
-                    b"".join, zip(repeat(tag), map(_ONE_BYTE_VARINTS.__getitem__, lens), datas)
-                )
-            else:
-                for data, n in zip(datas, lens, strict=True):
-                    parts += (tag, _varint(n), data)
+        if self._clients:
+            parts.append(table_entries(b"\x12", self._clients))
+        if self._names:
+            parts.append(table_entries(b"\x1a", self._names))
         for msg in self.changes:
-            body = msg.SerializeToString()
+            body = msg if isinstance(msg, bytes) else msg.SerializeToString()
             parts += (b"\x22", _varint(len(body)), body)
         return b"".join(parts)
 
 
-_ONE_BYTE_VARINTS = [bytes([n]) for n in range(128)]
-
-
-def _varint(n: int) -> bytes:
-    """Protobuf's base-128 encoding of a non-negative int."""
-    if n < 128:
-        return _ONE_BYTE_VARINTS[n]
-    out = bytearray()
-    while n > 127:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+_FIELD_SET_KIND = bytes([K.FIELD_SET])
 
 
 def canonical_changes(data: bytes) -> bytes:

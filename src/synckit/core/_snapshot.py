@@ -108,7 +108,7 @@ def save(doc: Document) -> bytes:
     snap.checkpoints.extend(flat)
     if doc._pending:
         snap.pending = waiting_changes(doc)
-    snap.changes.extend(writer.changes)
+    snap.changes.extend(writer.messages())
     snap.clients.extend(writer.clients)
     snap.names.extend(writer.names)
     body = snap.SerializeToString()
