@@ -188,15 +188,7 @@ class ChangeSetWriter:
                 ops, name, self._name(name) if pos is None else pos, self._client_pos, self._client
             )
             if columns is not None:
-                kinds, ints, hlcs, values, strs = columns
-                msg.kinds.extend(kinds)
-                msg.ints.extend(ints)
-                if hlcs:
-                    msg.hlcs.extend(hlcs)
-                if values:
-                    msg.values = _dumps(values)
-                if strs:
-                    msg.strs.extend(strs)
+                _fill(msg, *columns)
                 return
         self._add_ops(msg, ops)
 
@@ -301,14 +293,7 @@ class ChangeSetWriter:
                 strs.append(op[5])
             else:  # pragma: no cover - ops are built by this package
                 raise AssertionError(f"unknown op kind {kind}")
-        msg.kinds.extend(kinds)
-        msg.ints.extend(ints)
-        if hlcs:
-            msg.hlcs.extend(hlcs)
-        if values:
-            msg.values = _dumps(values)
-        if strs:
-            msg.strs.extend(strs)
+        _fill(msg, kinds, ints, hlcs, values, strs)
         if texts:
             msg.text = "".join(texts)
 
@@ -894,3 +879,22 @@ def _key(key: object, where: str) -> str:
     if not isinstance(key, str) or not key or key[-1] == "0" or not _KEY_CHARS.issuperset(key):
         raise DecodeError(f"{where}: invalid list position key {key!r}")
     return key
+
+
+def _fill(
+    msg: changes_pb2.Change,
+    kinds: list[int],
+    ints: list[int],
+    hlcs: list[int],
+    values: list[JSONValue],
+    strs: list[str],
+) -> None:
+    """Put a change's columns into ``msg`` (empty optional ones left out, as protobuf would)."""
+    msg.kinds.extend(kinds)
+    msg.ints.extend(ints)
+    if hlcs:
+        msg.hlcs.extend(hlcs)
+    if values:
+        msg.values = _dumps(values)
+    if strs:
+        msg.strs.extend(strs)

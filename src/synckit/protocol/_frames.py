@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
+from synckit.core._wire import varint as _varint
 from synckit.errors import InvalidTypeError
 from synckit.protocol._events import (
     PROTOCOL_VERSION,
@@ -210,20 +211,6 @@ def encode_presence_body(doc_id: str, entries: list[bytes]) -> bytes:
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field: its tag, the payload's length, the payload."""
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
-
-
-def _varint(value: int) -> bytes:
-    if value < 0x80:
-        return _ONE_BYTE[value]
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def decode_frame(data: bytes) -> Event | FrameError:
