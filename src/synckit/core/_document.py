@@ -66,6 +66,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
+from itertools import compress
 from secrets import token_hex
 from types import MappingProxyType
 from typing import Any
@@ -552,7 +553,9 @@ class Document:
     def version(self) -> VersionVector:
         """The version of this replica: for each client, the highest seq it holds."""
         clients = self._clients
-        return VersionVector._trusted({clients[c]: s for c, s in enumerate(self._vv) if s})
+        vv = self._vv
+        # (Pairs of the clients with a seq, kept in client order, built at C speed.)
+        return VersionVector._trusted(dict(compress(zip(clients, vv, strict=True), vv)))
 
     @property
     def waiting(self) -> int:
