@@ -301,17 +301,7 @@ class _Integration(_BlockList, _EditRecords):
                     blk.lss.insert(j, ls)
                     blk.rcs.insert(j, rc)
                     blk.rss.insert(j, rs)
-                    own = index.get(client)
-                    if own is None:
-                        own = index[client] = _ClientIndex()
-                    starts = own.starts
-                    if not starts or starts[-1] < seq:
-                        starts.append(seq)
-                        own.owners.append(blk)
-                    else:
-                        q = bisect_right(starts, seq)
-                        starts.insert(q, seq)
-                        own.owners.insert(q, blk)
+                    self._index_add(client, seq, blk)
                     t = blk.text
                     blk.text = t[:off] + content + t[off:]
                     blk.size += n
@@ -322,7 +312,7 @@ class _Integration(_BlockList, _EditRecords):
                         rt = None
                         self._rtail = None
                         self._split_block(blk.idx)
-                    elif starts[-1] == seq:  # the next item is the right origin
+                    elif index[client].starts[-1] == seq:  # the next item is the right origin
                         rt = (client, seq + n, blk, j, off + n, right)
                     else:
                         rt = None
