@@ -163,6 +163,7 @@ class Document:
         "_sets",
         "_subscribers",
         "_texts",
+        "_version_memo",
         "_vv",
     )
 
@@ -178,6 +179,9 @@ class Document:
         self._clients: list[str] = []
         self._client_index: dict[str, int] = {}
         self._vv: list[int] = []
+        # What version() returned, until the next change to _vv (every place that raises
+        # an entry of _vv clears it): a server asks for the version around every push.
+        self._version_memo: VersionVector | None = None
         # Per client, its operations other than field writes and text edits, in seq order.
         # Field writes live only in _fields: a write that lost is never needed again, and
         # changes() covers its seq with a SKIP operation. A client that logged nothing has the
@@ -329,6 +333,7 @@ class Document:
             if foreign:
                 self._cover(op[1], foreign)
         self._vv[me] = op[1]
+        self._version_memo = None
         log = self._log[me]
         if log is NONE:
             log = self._log[me] = []
@@ -416,6 +421,7 @@ class Document:
         fields = self._fields
         me = self._me
         self._vv[me] = self._field_top[me] = seq
+        self._version_memo = None
         current = fields.get(field)
         if (
             current is not None
@@ -552,10 +558,16 @@ class Document:
 
     def version(self) -> VersionVector:
         """The version of this replica: for each client, the highest seq it holds."""
-        clients = self._clients
-        vv = self._vv
-        # (Pairs of the clients with a seq, kept in client order, built at C speed.)
-        return VersionVector._trusted(dict(compress(zip(clients, vv, strict=True), vv)))
+        memo = self._version_memo
+        if memo is None:
+            clients = self._clients
+            vv = self._vv
+            # (Pairs of the clients with a seq, kept in client order, built at C speed. A
+            # VersionVector is immutable, so one serves every caller until _vv changes.)
+            memo = self._version_memo = VersionVector._trusted(
+                dict(compress(zip(clients, vv, strict=True), vv))
+            )
+        return memo
 
     @property
     def waiting(self) -> int:

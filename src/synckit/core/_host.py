@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from synckit.core._ops import Op
     from synckit.core._orset import ORSetState
     from synckit.core._text import TextState
+    from synckit.core._version import VersionVector
 
 __all__ = [
     "COUNTER",
@@ -114,6 +115,10 @@ class Host(Protocol):
 
     @property
     def _vv(self) -> list[int]: ...
+
+    #: Cleared by whoever raises an entry of ``_vv`` (see ``Document.version``).
+    _version_memo: VersionVector | None
+
     @property
     def _checkpoints(self) -> Sequence[list[tuple[int, dict[int, int]]]]: ...
     @property

@@ -82,7 +82,7 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
         resolved = resolve_names(msg.names[:], idx, msg.format)
         incoming = decode_changes(msg.changes, idx, resolved)
         if screen is not None:
-            screen(ChangeReview(doc, incoming))
+            screen(ChangeReview(doc, incoming, msg))
         if doc._pending:
             incoming = [ch for ch in incoming if not _is_pending(doc, ch)]
             ready, doc._pending = _plan(doc, doc._pending, incoming)
@@ -553,6 +553,7 @@ def _integrate_changes(
             top = doc._field_top
             top[c] = max(top[c], field_seq)
         doc._vv[c] = ch.end
+        doc._version_memo = None
         doc._hlc = max(doc._hlc, top_hlc)
     doc._deps_stale = True
     return names

@@ -58,6 +58,8 @@ class ChangeReview:
 
     _doc: Document
     _changes: list[Change]
+    #: The parsed change set (a ``ChangeSet`` message), for :meth:`canonical`.
+    _message: Any
     #: Every received change, in the order received.
     changes: list[ChangeSummary] = field(init=False)
 
@@ -72,6 +74,14 @@ class ChangeReview:
         """The last seq of ``client`` the document holds (0: none)."""
         index = self._doc._client_index.get(client)
         return 0 if index is None else self._doc._vv[index]
+
+    def canonical(self) -> bytes:
+        """The received bytes as :func:`~synckit.core.canonical_changes` writes them, from
+        the parse the apply already made (so a screen that keeps the review can pass the
+        changes on without parsing them again)."""
+        msg = self._message
+        msg.DiscardUnknownFields()  # the apply's own parse, used for nothing else now
+        return bytes(msg.SerializeToString())
 
     def equivocation(self) -> Equivocation | None:
         """The first (client, seq) where a received operation differs from the held one

@@ -183,6 +183,7 @@ def _load(
     # Rebuild the client table in snapshot order, then our own id if it is new.
     doc._clients, doc._client_index = [], {}
     doc._vv, doc._log, doc._field_top, doc._checkpoints = [], [], [], []
+    doc._version_memo = None
     for c in clients:
         doc._intern(c)
     doc._me = doc._intern(doc._client_id)

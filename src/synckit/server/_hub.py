@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.core import Document, SnapshotKey, VersionVector, canonical_changes
+from synckit.core import Document, SnapshotKey, VersionVector
 from synckit.errors import (
     AuthError,
     AuthUnavailableError,
@@ -904,20 +904,25 @@ class Hub:
             return
         after = doc.version()
         waiting = doc.waiting
-        if after == before:
+        grown: bytes | None = None  # what grew in the version, when known without a diff
+        if after is before or after == before:
             delta = b""
         else:
             room.whole = None  # stale now: not kept until the next subscriber finds out
+            review = screen.review
             if (
-                not waiting
+                review is not None
+                and not waiting
                 and not waiting_before
                 and screen.width == after.total() - before.total()
             ):
                 # Every pushed operation was new and applied, once (see PushScreen): the
                 # pushed bytes, decoded and checked by the merge, are the delta - as our
                 # protobuf library writes them, so that every subscriber parses what this
-                # server parsed, whatever its own library makes of odd encodings.
-                delta = canonical_changes(changes)
+                # server parsed, whatever its own library makes of odd encodings. What
+                # grew is exactly what the push reached.
+                delta = review.canonical()
+                grown = VersionVector._trusted(screen.tops).encode()
             else:
                 delta = doc.changes(before)
         # Changes that now wait for predecessors are stored as they came: the log replays them
@@ -930,7 +935,7 @@ class Hub:
         if not stored:
 
             def ack() -> None:
-                conn.send_ack(doc_id, batch, _told(conn, before, after))
+                conn.send_ack(doc_id, batch, _told(conn, before, after, grown))
                 observer.acked(self._monotonic() - taken)
 
             self.rooms.after_commit(ack)
@@ -951,13 +956,13 @@ class Hub:
                 # Another server deleted it meanwhile: storage refused the batch.
                 conn.send(_deleted_error(doc_id, batch))
                 return
-            conn.send_ack(doc_id, batch, _told(conn, before, after))
+            conn.send_ack(doc_id, batch, _told(conn, before, after, grown))
             observer.acked(self._monotonic() - taken)
             if delta:
                 # Broadcast once the whole commit is acknowledged, with the rest of it (to
                 # the pusher too when it let others' changes apply: see above).
                 sender = None if unblocked else conn
-                room.outgoing.append(Outgoing(sender, before, after, delta))
+                room.outgoing.append(Outgoing(sender, before, after, delta, grown))
                 self._outgoing[doc_id] = room
             if self.on_commit is not None:
                 self.on_commit(doc_id, stored)
@@ -997,7 +1002,7 @@ class Hub:
             return  # nothing, or evicted meanwhile (its subscribers were dropped)
         first, last = parts[0], parts[-1]
         if len(parts) == 1:
-            self._broadcast(room, first.delta, first.before, first.after, first.sender)
+            self._broadcast(room, first.delta, first.before, first.after, first.sender, first.grown)
             return
         changes = room.logged.doc.changes(first.before, last.after)
         senders = {part.sender for part in parts}
@@ -1011,10 +1016,12 @@ class Hub:
         before: VersionVector,
         after: VersionVector,
         sender: Connection | None,
+        grown_version: bytes | None = None,
     ) -> None:
         """Send ``changes`` (what took the document from ``before`` to ``after``) to every
         subscriber but ``sender``: the Broadcast encoded at most twice, with the whole
-        version and with what grew (see :func:`_told`), and numbered per connection."""
+        version and with what grew (see :func:`_told`; ``grown_version`` when the caller
+        knows it), and numbered per connection."""
         doc_id = room.doc_id
         whole = grown = b""
         frames = sent = 0
@@ -1023,7 +1030,8 @@ class Hub:
                 continue
             if other.session.version_deltas:
                 if not grown:
-                    grown = encode_frame_body(Broadcast(doc_id, changes, _grown(before, after)))
+                    told = _grown(before, after) if grown_version is None else grown_version
+                    grown = encode_frame_body(Broadcast(doc_id, changes, told))
                 body = grown
             else:
                 if not whole:
@@ -1545,8 +1553,12 @@ def _grown(before: VersionVector, after: VersionVector) -> bytes:
     ).encode()
 
 
-def _told(conn: Connection, before: VersionVector, after: VersionVector) -> bytes:
+def _told(
+    conn: Connection, before: VersionVector, after: VersionVector, grown: bytes | None = None
+) -> bytes:
     """The ``server_version`` of an Ack to ``conn`` of a push that took the document from
-    ``before`` to ``after``: what grew, or the whole version for a client without
-    :data:`VERSION_DELTAS`."""
-    return _grown(before, after) if conn.session.version_deltas else after.encode()
+    ``before`` to ``after``: what grew (``grown`` when the caller knows it), or the whole
+    version for a client without :data:`VERSION_DELTAS`."""
+    if not conn.session.version_deltas:
+        return after.encode()
+    return _grown(before, after) if grown is None else grown

@@ -51,28 +51,38 @@ class PushScreen:
     It also counts the seqs the push's changes cover (:attr:`width`): when nothing waits
     before or after the merge and the document's version grew by exactly that many, every
     pushed operation was new and applied, once, and the pushed bytes are the delta itself
-    (the hub stores and broadcasts them instead of encoding the delta again).
+    (the hub stores and broadcasts them instead of encoding the delta again: see
+    :attr:`review`), and what grew in the version is :attr:`tops`.
     """
 
-    __slots__ = ("limit", "width", "writer")
+    __slots__ = ("limit", "review", "tops", "width", "writer")
 
     def __init__(self, writer: str, limit: int) -> None:
         self.writer = writer
         self.limit = limit
         #: Seqs covered by the push's changes, summed over them (set by the call).
         self.width = 0
+        #: Per client in the push, the last seq its changes reach (set by the call).
+        self.tops: dict[str, int] = {}
+        #: What the call was shown (None until then).
+        self.review: ChangeReview | None = None
 
     def __call__(self, review: ChangeReview) -> None:
+        self.review = review
         writer = self.writer
         overlaps = False
         top_clock = 0
         width = 0
+        tops = self.tops
         for span in review.changes:
-            have = review.held(span.client)
-            if span.client != writer and span.end > have:
+            client = span.client
+            have = review.held(client)
+            if tops.get(client, 0) < span.end:
+                tops[client] = span.end
+            if client != writer and span.end > have:
                 raise PushRefusedError(
                     ErrorCode.NOT_AUTHOR,
-                    f"the push holds new operations under client id {span.client!r} (seqs "
+                    f"the push holds new operations under client id {client!r} (seqs "
                     f"{max(span.start, have + 1)}-{span.end}), but this connection writes as "
                     f"{writer!r}; send only your own operations. Nothing stored",
                 )

@@ -63,6 +63,8 @@ class Outgoing:
     after: VersionVector
     #: What they added, as changes.
     delta: bytes
+    #: What grew from ``before`` to ``after``, encoded, when known without comparing them.
+    grown: bytes | None = None
 
 
 @dataclass(slots=True)
