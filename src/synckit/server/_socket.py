@@ -24,7 +24,14 @@ from synckit.protocol import Error, ErrorCode
 from synckit.server._connection import Connection
 from synckit.server._hub import Hub
 
-__all__ = ["ABORT_EXTENSION", "SEND_NOW_EXTENSION", "Link", "serve_socket"]
+__all__ = [
+    "ABORT_EXTENSION",
+    "RECEIVE_NOW_EXTENSION",
+    "SEND_NOW_EXTENSION",
+    "STOP_MESSAGE",
+    "Link",
+    "serve_socket",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,6 +47,18 @@ ABORT_EXTENSION = "synckit.abort"
 #: a list of binary WebSocket frames synchronously, all in one write, or return False (none
 #: written) when it cannot now (its write buffer is full, or the socket is closing).
 SEND_NOW_EXTENSION = "synckit.send_now"
+
+#: ASGI scope extension under which the server may offer ``receive_now(on_bytes)``: from then
+#: on, each binary message is handed to ``on_bytes(data) -> bool`` as soon as it is parsed,
+#: instead of being queued as an ASGI ``websocket.receive`` message (a message dict, a queue,
+#: a task switch and a pause and resume of reading each). Only while nothing else waits in
+#: the queue, so that messages still reach the app in the order they came. ``on_bytes``
+#: returns False once the app is done with the connection: the server stops handing it
+#: messages and queues :data:`STOP_MESSAGE` for the app's next ``receive()``.
+RECEIVE_NOW_EXTENSION = "synckit.receive_now"
+
+#: The ``type`` of the message that follows ``on_bytes`` returning False.
+STOP_MESSAGE = "synckit.stop"
 
 # WebSocket close codes for the error that ended a session.
 CLOSE_CODES = {
@@ -137,10 +156,28 @@ async def serve_socket(
         send_now if callable(send_now) else None,
     )
     conn = link.conn = hub.connect(link.wake)
+    failure: list[BaseException] = []
+    receive_now = extensions.get(RECEIVE_NOW_EXTENSION)
+    if callable(receive_now):
+
+        def on_bytes(data: bytes) -> bool:
+            try:
+                hub.receive(conn, data)
+            except BaseException as exc:  # raised in this task, as the queued path would
+                failure.append(exc)
+                return False
+            return not conn.closed
+
+        receive_now(on_bytes)
     try:
         while not conn.closed:
             message = await receive()
-            if message["type"] == "websocket.disconnect":
+            kind = message["type"]
+            if kind == STOP_MESSAGE:
+                if failure:
+                    raise failure[0]
+                continue  # the connection is closed: the loop ends
+            if kind == "websocket.disconnect":
                 link.gone = True
                 conn.session.close()
                 break

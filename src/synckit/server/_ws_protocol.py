@@ -16,13 +16,19 @@ connections then costs a thousand socket writes and little else.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from synckit.server._socket import ABORT_EXTENSION, SEND_NOW_EXTENSION
+from synckit.server._socket import (
+    ABORT_EXTENSION,
+    RECEIVE_NOW_EXTENSION,
+    SEND_NOW_EXTENSION,
+    STOP_MESSAGE,
+)
 
 __all__ = ["WebSocketProtocol"]
 
@@ -94,6 +100,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = _Mailbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
+        #: The app's ``on_bytes`` (see RECEIVE_NOW_EXTENSION); None: every message is queued.
+        self.on_bytes: Callable[[bytes], bool] | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -101,6 +109,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][ABORT_EXTENSION] = self._abort_transport
             scope["extensions"][SEND_NOW_EXTENSION] = self._send_now
+            scope["extensions"][RECEIVE_NOW_EXTENSION] = self._receive_now
         del self.request  # only the handshake needed it
         # websockets' parser keeps the request alive (a local of its generator) for the
         # connection's lifetime; its headers were copied into the scope above.
@@ -110,6 +119,26 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept" and hasattr(self, "response"):
             del self.response  # sent: only the handshake needed it
+
+    def _receive_now(self, on_bytes: Callable[[bytes], bool]) -> None:
+        self.on_bytes = on_bytes
+
+    def send_receive_event_to_app(self) -> None:
+        on_bytes = self.on_bytes
+        if (
+            on_bytes is None
+            or self.curr_msg_data_type != "bytes"
+            or self.close_sent
+            or not self.queue.empty()  # the app has messages to take first
+        ):
+            super().send_receive_event_to_app()
+            return
+        frames, self.frames = self.frames, []
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        if not on_bytes(data):
+            self.on_bytes = None
+            stop: Any = {"type": STOP_MESSAGE}  # not an ASGI message: SyncKit's own
+            self.queue.put_nowait(stop)
 
     def _send_now(self, frames: list[bytes]) -> bool:
         """Write ``frames`` as binary frames now, in one write; False (nothing written) when
