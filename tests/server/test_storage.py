@@ -110,6 +110,76 @@ def test_databases_of_the_earlier_layout_still_open(tmp_path: Path) -> None:
     listed.close()
 
 
+def _changes_sql(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        (sql,) = db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'changes'"
+        ).fetchone()
+    return str(sql)
+
+
+def test_a_log_of_schema_1_is_rebuilt_without_autoincrement(tmp_path: Path) -> None:
+    """Version 2 drops AUTOINCREMENT from ``changes.id``: a file of version 1 gets its
+    ``changes`` rebuilt on opening, every row kept with its id, in order, and goes on."""
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE snapshots (doc_id TEXT PRIMARY KEY, data BLOB NOT NULL, tag BLOB)
+            WITHOUT ROWID;
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            doc_id TEXT NOT NULL,
+            data BLOB NOT NULL
+        );
+        CREATE INDEX changes_by_doc ON changes (doc_id, id);
+        INSERT INTO snapshots VALUES ('d', x'01', NULL);
+        INSERT INTO changes (doc_id, data) VALUES ('d', x'02'), ('e', x'03'), ('d', x'04');
+        PRAGMA user_version = 1;
+        """
+    )
+    db.commit()
+    ids = db.execute("SELECT id, doc_id, data FROM changes ORDER BY id").fetchall()
+    db.close()
+    assert "AUTOINCREMENT" in _changes_sql(path)
+    log = SQLiteDocLog(path)
+    assert log.load("d") == StoredDoc(b"\x01", (b"\x02", b"\x04"))
+    assert log.load("e") == StoredDoc(None, (b"\x03",))
+    log.append_many([("d", b"\x05"), ("e", b"\x06")])
+    assert log.load("d") == StoredDoc(b"\x01", (b"\x02", b"\x04", b"\x05"))
+    log.close()
+    assert "AUTOINCREMENT" not in _changes_sql(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        rows = db.execute("SELECT id, doc_id, data FROM changes ORDER BY id").fetchall()
+        indexes = [r[1] for r in db.execute("PRAGMA index_list(changes)")]
+    assert rows[:3] == ids and len(rows) == 5
+    assert "changes_by_doc" in indexes
+    migrated = _changes_sql(path)
+    SQLiteDocLog(path).close()  # opening it again changes nothing
+    assert _changes_sql(path) == migrated
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT id, doc_id, data FROM changes ORDER BY id").fetchall() == rows
+
+
+def test_log_order_holds_when_the_largest_ids_were_deleted(tmp_path: Path) -> None:
+    """Without AUTOINCREMENT SQLite may give a new row the id of a deleted one; it is still
+    above every existing row's, so each document's log keeps its order."""
+    log = SQLiteDocLog(tmp_path / "s.db")
+    log.append("a", b"a1")
+    for n in range(3):
+        log.append("b", b"b%d" % n)
+    log.compact("b", b"SNAP", 3)  # deletes the rows with the largest ids
+    log.append("a", b"a2")
+    log.append("b", b"b3")
+    log.append("a", b"a3")
+    assert log.load("a") == StoredDoc(None, (b"a1", b"a2", b"a3"))
+    assert log.load("b") == StoredDoc(b"SNAP", (b"b3",))
+    log.compact("a", b"SA", 2)
+    assert log.load("a") == StoredDoc(b"SA", (b"a3",))
+    log.close()
+
+
 def _synchronous(log: SQLiteDocLog) -> int:
     return int(log._db.execute("PRAGMA synchronous").fetchone()[0])
 
