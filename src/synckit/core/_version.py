@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
+from synckit.core._wire import varint
 from synckit.errors import DecodeError, InvalidTypeError
 from synckit.v1 import changes_pb2
 
@@ -129,6 +130,15 @@ class VersionVector(Mapping[str, int]):
         clients = sorted(seqs)
         msg = changes_pb2.Version(clients=clients, seqs=[seqs[c] for c in clients])
         return msg.SerializeToString()
+
+    @staticmethod
+    def encode_entry(client: str, seq: int) -> bytes:
+        """What :meth:`encode` makes of a vector of the one entry ``client: seq`` (seq > 0),
+        without building the vector or a message: a server tells each pusher this much
+        after every push."""
+        name = client.encode()
+        packed = varint(seq)
+        return b"".join((b"\n", varint(len(name)), name, b"\x12", varint(len(packed)), packed))
 
     @classmethod
     def decode(cls, data: bytes, *, max_entries: int | None = None) -> VersionVector:

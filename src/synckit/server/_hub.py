@@ -922,7 +922,7 @@ class Hub:
                 # server parsed, whatever its own library makes of odd encodings. What
                 # grew is exactly what the push reached.
                 delta = review.canonical()
-                grown = VersionVector._trusted(screen.tops).encode()
+                grown = screen.grown()
             else:
                 delta = doc.changes(before)
         # Changes that now wait for predecessors are stored as they came: the log replays them

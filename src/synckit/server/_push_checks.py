@@ -20,7 +20,7 @@ refused push changes nothing:
 
 from __future__ import annotations
 
-from synckit.core import ChangeReview
+from synckit.core import ChangeReview, VersionVector
 from synckit.protocol import ErrorCode
 
 __all__ = ["PushRefusedError", "PushScreen", "clock_limit", "push_screen"]
@@ -66,6 +66,15 @@ class PushScreen:
         self.tops: dict[str, int] = {}
         #: What the call was shown (None until then).
         self.review: ChangeReview | None = None
+
+    def grown(self) -> bytes:
+        """:attr:`tops` as an encoded version vector (what grew, when every pushed
+        operation applied)."""
+        tops = self.tops
+        if len(tops) == 1:
+            [(client, seq)] = tops.items()
+            return VersionVector.encode_entry(client, seq)
+        return VersionVector._trusted(dict(tops)).encode()
 
     def __call__(self, review: ChangeReview) -> None:
         self.review = review
