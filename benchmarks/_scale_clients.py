@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from synckit.client import sync_url
+from synckit.client import Client, connect, sync_url
 from synckit.core import ChangeEvent, Document, VersionVector
 from synckit.protocol import (
     VERSION_DELTAS,
@@ -255,6 +255,41 @@ async def writers(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
         await replica.close()
 
 
+async def writers_library(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
+    """Each writer an app on the ``synckit.client`` library (a full client each, keeping its
+    store in memory): it sets its key ``window`` times, then waits until the server has
+    acknowledged all of them (``wait_synced``), for as long as the run lasts. The library
+    keeps one push per document in flight, so the sets made meanwhile go in the next push,
+    and it applies the other writers' broadcasts to its document, as any app's does."""
+    window = cfg["window"]
+    async with contextlib.AsyncExitStack() as stack:
+        apps = []
+        for w in range(cfg["count"]):
+            client = await stack.enter_async_context(
+                connect(cfg["url"], client_id=f"{cfg['name']}-{cfg['first'] + w}")
+            )
+            apps.append((client, await client.open(cfg["doc"], wait=True, timeout=60)))
+        say({"ready": True})
+        cmd = await command(lines)
+        assert cmd is not None
+        t0 = now()
+        ends = t0 + cmd["seconds"] * 1000
+        counts = {"sent": 0, "acked": 0}
+
+        async def run(w: int, client: Client, doc: Document) -> None:
+            key, n = f"w{cfg['first'] + w}", 0
+            while now() < ends:
+                for _ in range(window):
+                    n += 1
+                    doc.set(key, n)
+                counts["sent"] += window
+                await client.wait_synced(timeout=60)
+                counts["acked"] += window
+
+        await asyncio.gather(*(run(w, c, d) for w, (c, d) in enumerate(apps)))
+        say({**counts, "seconds": (now() - t0) / 1000})
+
+
 async def make(cfg: dict[str, Any], lines: asyncio.StreamReader) -> None:
     [maker] = await open_many(cfg["url"], cfg, [cfg["doc"]])
     acked = asyncio.get_running_loop().create_future()
@@ -300,7 +335,14 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     lines = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(lines), sys.stdin)
-    scenarios = {"latency": latency, "writers": writers, "make": make, "join": join, "idle": idle}
+    scenarios = {
+        "latency": latency,
+        "writers": writers,
+        "writers_library": writers_library,
+        "make": make,
+        "join": join,
+        "idle": idle,
+    }
     await scenarios[cfg["scenario"]](cfg, lines)
 
 

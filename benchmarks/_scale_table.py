@@ -45,7 +45,10 @@ def table(results: Results, args: argparse.Namespace) -> list[str]:
         ts = any(k.startswith("synckit-ts") for k in rows)
         python = any(k.startswith("synckit") and not k.startswith("synckit-ts") for k in rows)
         out = [("synckit", "")] if python or not ts else []
-        return out + ([("synckit-ts", " (SyncKit: TS clients on Node)")] if ts else [])
+        out += [("synckit-ts", " (SyncKit: TS clients on Node)")] if ts else []
+        if "synckit-lib" in rows:
+            out.append(("synckit-lib", " (SyncKit: apps on synckit.client, which coalesces)"))
+        return out
 
     for key in ("latency100", "latency1000"):
         if key not in results:

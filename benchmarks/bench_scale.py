@@ -34,7 +34,10 @@ Scenarios (``--only``; all by default), each measured the same way for every lib
   ``--no-postgres`` leaves PostgreSQL out. Hocuspocus its
   SyncStatus answer to each update (the provider's unsyncedChanges; in memory);
   pycrdt-websocket, which has no acknowledgement, the step 2 answer to a sync step 1 sent
-  after every 8 updates.
+  after every 8 updates. A last SyncKit row (``--no-library`` leaves it out) runs 10 apps on
+  the ``synckit.client`` library itself, each setting its key 16 times and then waiting for
+  ``wait_synced()``: the library keeps one push per document in flight and sends the sets
+  made meanwhile as one push, so this is what an app gets, not one push per update.
 * ``idle``: 100 warm-up connections, then ``--idle`` more (4 processes) spread over 100
   documents, each synced and then silent. Server RSS growth / connection.
 * ``join``: one client writes a 10,000-key document (one transaction) and stays; then 20 fresh
@@ -91,6 +94,8 @@ from _scale_table import LIBS, Results, table
 LABELS = {"pycrdt": "pycrdt-websocket", "hocuspocus": "Hocuspocus", "synckit": "SyncKit"}
 # SyncKit's clients: Python (_scale_clients.py) and its TypeScript client on Node
 SYNCKIT_DRIVERS = {"python": "synckit", "node": "synckit-ts"}
+#: The writers row's third SyncKit driver: apps on the ``synckit.client`` library itself.
+LIBRARY_DRIVER = "synckit-lib"
 DRIVER_LABELS = {**LABELS, "synckit": "SyncKit (Python)", "synckit-ts": "SyncKit (TS on Node)"}
 SRC = BENCH.parent / "src"
 ADMIN_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -229,7 +234,7 @@ class Clients:
     @classmethod
     async def start(cls, lib: str, cfg: dict[str, Any]) -> Clients:
         arg = json.dumps({"kind": lib, **cfg})
-        if lib == "synckit":
+        if lib in ("synckit", LIBRARY_DRIVER):
             cmd = [sys.executable, str(BENCH / "_scale_clients.py"), arg]
             cwd = None
         elif lib == "synckit-ts":
@@ -350,7 +355,8 @@ async def latency(
 
 
 async def writers(lib: str, url: str, seconds: float, count: int = 10) -> dict[str, Any]:
-    cfg = {"scenario": "writers", "doc": "writers", "window": 16, "name": "writer"}
+    scenario = "writers_library" if lib.startswith(LIBRARY_DRIVER) else "writers"
+    cfg = {"scenario": scenario, "doc": "writers", "window": 16, "name": "writer"}
     async with client_procs(lib, [url], count, 2, cfg) as cs:
         for c in cs:
             c.send({"seconds": seconds})
@@ -433,6 +439,14 @@ async def measure(args: argparse.Namespace) -> Results:
                 async with postgres_db() as db:
                     with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
                         await guarded("writers", f"{lib}-pg", writers(lib, srv.url, seconds))
+        if "synckit" in drivers and not args.no_library:
+            lib = LIBRARY_DRIVER  # apps on synckit.client: SQLite (full), then PostgreSQL
+            with server("synckit", limits=WRITERS_LIMITS) as srv:
+                await guarded("writers", lib, writers(lib, srv.url, seconds))
+            if not args.no_postgres:
+                async with postgres_db() as db:
+                    with server("synckit", database=db, limits=WRITERS_LIMITS) as srv:
+                        await guarded("writers", f"{lib}-pg", writers(lib, srv.url, seconds))
     if "idle" in args.only:
         conns = 400 if q else args.idle
         for lib in drivers:
@@ -505,6 +519,11 @@ async def main() -> int:
     )
     parser.add_argument(
         "--no-postgres", action="store_true", help="writers row: leave PostgreSQL out"
+    )
+    parser.add_argument(
+        "--no-library",
+        action="store_true",
+        help="writers row: leave out the apps on synckit.client (which coalesce their edits)",
     )
     parser.add_argument("--idle", type=int, default=10_000, help="idle connections (each lib)")
     parser.add_argument("--two-clients", type=int, default=1000, help="clients, two-servers row")

@@ -50,8 +50,11 @@ def _bench(tmp_path: Path, clients: str, *more: str, env: dict[str, str] | None 
 
 
 def test_bench_scale_smoke_run_of_synckit(tmp_path: Path) -> None:
-    stdout = _bench(tmp_path, "python")
+    stdout = _bench(tmp_path, "python", "writers", "--durability", "full", "--no-postgres")
     assert "| edit -> other client, 20 clients in one document, p50 / p99 ms |" in stdout
+    assert "| 10 writers on one document, acknowledged updates/s |" in stdout
+    library = "(SyncKit: apps on synckit.client, which coalesces)"
+    assert f"| 10 writers on one document, acknowledged updates/s {library} |" in stdout
     assert "| fresh client joins a 1,000-key document, median ms |" in stdout
     assert "TS clients on Node" not in stdout
 
