@@ -417,6 +417,7 @@ def _integrate_changes(
     text_insert, text_kinds = K.TEXT_INSERT, (K.TEXT_INSERT, K.TEXT_DELETE)
     list_insert, list_move = K.LIST_INSERT, K.LIST_MOVE
     list_kinds = (K.LIST_INSERT, K.LIST_MOVE, K.LIST_DELETE)
+    skip = K.SKIP
     top_hlc = doc._hlc
     heads = doc._heads
     vv = doc._vv
@@ -505,6 +506,12 @@ def _integrate_changes(
             if inserts:
                 text.apply_inserts(c, inserts)
                 inserts = []
+            if kind == skip:
+                # Not logged: a gap in a client's log is a run of seqs that hold nothing for
+                # anyone (writes that lost), and changes() and save() write every gap as
+                # such. (Logged, a document whose fields are overwritten over and over
+                # would keep a SKIP per change it ever received.)
+                continue
             if log is NONE:
                 log = doc._log[c] = []
             log.append(op)
@@ -543,9 +550,8 @@ def _integrate_changes(
                 else:
                     lst.delete(op[3])
                 continue
-            if kind != K.SKIP:
-                doc._apply_op(c, writer, op)
-                add_name(op[2])
+            doc._apply_op(c, writer, op)
+            add_name(op[2])
         if inserts:
             text.apply_inserts(c, inserts)
             inserts = []

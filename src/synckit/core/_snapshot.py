@@ -314,7 +314,7 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
         for op in ch.ops:
             if op[0] in (K.TEXT_INSERT, K.TEXT_DELETE):
                 raise DecodeError("snapshot: text operations belong in text states")
-            if op[0] not in (K.FIELD_SET, K.FIELD_DELETE):
+            if op[0] not in (K.FIELD_SET, K.FIELD_DELETE, K.SKIP):  # (see _integrate)
                 if log is NONE:
                     log = doc._log[ch.client] = []
                 log.append(op)

@@ -305,11 +305,12 @@ function integrate(doc: Document, ready: Change[], recording: Map<string, TextSt
         names.push(op[2]);
         continue;
       }
+      // A SKIP is not logged: a gap in a client's log is a run of seqs holding nothing for
+      // anyone (writes that lost), and changes() and save() write every gap as such.
+      if (op[0] === K.SKIP) continue;
       log.push(op);
-      if (op[0] !== K.SKIP) {
-        doc._applyOp(c, writer, op);
-        names.push(op[2]);
-      }
+      doc._applyOp(c, writer, op);
+      names.push(op[2]);
     }
     if (fieldSeq) doc._fieldTop[c] = Math.max(doc._fieldTop[c] as number, fieldSeq);
     doc._vv[c] = ch.end;

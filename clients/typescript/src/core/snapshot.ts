@@ -177,7 +177,7 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
       if ((op[0] === K.FIELD_SET || op[0] === K.FIELD_DELETE) && typeof op[2] !== "string") {
         throw inconsistent("a field operation names a nested container");
       }
-      if (op[0] !== K.FIELD_SET && op[0] !== K.FIELD_DELETE) log.push(op);
+      if (op[0] !== K.FIELD_SET && op[0] !== K.FIELD_DELETE && op[0] !== K.SKIP) log.push(op); // (see remote.ts)
       if (Array.isArray(op[2])) nested.push([ch.client, op]);
       if (op[0] === K.MAP_CREATE && op[6] !== null) epochs.push([ch.client, op]);
       if (op[0] === K.LIST_MOVE || op[0] === K.LIST_DELETE || op[0] === K.SET_REMOVE) secondPass.push([ch.client, op]);
