@@ -81,3 +81,27 @@ def test_a_remembered_version_is_not_changed_by_later_edits() -> None:
     other.get_text("t").insert(0, "hi")
     doc.apply(other.changes())
     assert doc.version()["bob"] == 2 and after == VersionVector({"alice": 2})
+
+
+def test_a_few_risen_entries_update_the_remembered_vector() -> None:
+    """Many clients, a few of them writing between calls: version() copies the last vector
+    with the risen entries (new clients last, in client order), and equals a fresh one."""
+    doc = Document("reader")
+    writers = [Document(f"w{i:02d}") for i in range(40)]
+    for w in writers:
+        w.set(w.client_id, 0)
+        doc.apply(w.changes())
+    for step in range(30):
+        held = doc.version()
+        for w in writers[step % 5 :: 17]:  # two or three of the forty
+            before = w.version()
+            w.set(w.client_id, step)
+            doc.apply(w.changes(before))
+        if step % 7 == 0:  # and now and then a client never seen before
+            newcomer = Document(f"new{step}")
+            newcomer.set("n", step)
+            doc.apply(newcomer.changes())
+        now = doc.version()
+        assert now == fresh(doc) and now != held
+        assert list(now) == [c for c, s in zip(doc._clients, doc._vv, strict=True) if s]
+    assert doc.version() is doc.version()

@@ -164,6 +164,7 @@ class Document:
         "_subscribers",
         "_texts",
         "_version_memo",
+        "_version_stale",
         "_vv",
     )
 
@@ -179,9 +180,11 @@ class Document:
         self._clients: list[str] = []
         self._client_index: dict[str, int] = {}
         self._vv: list[int] = []
-        # What version() returned, until the next change to _vv (every place that raises
-        # an entry of _vv clears it): a server asks for the version around every push.
+        # What version() last returned, and the clients whose entry of _vv rose since (every
+        # place that raises an entry adds its client): a server asks for the version around
+        # every push, and a push raises one entry or a few of a document's many.
         self._version_memo: VersionVector | None = None
+        self._version_stale: set[int] = set()
         # Per client, its operations other than field writes and text edits, in seq order.
         # Field writes live only in _fields: a write that lost is never needed again, and
         # changes() covers its seq with a SKIP operation. A client that logged nothing has the
@@ -333,7 +336,7 @@ class Document:
             if foreign:
                 self._cover(op[1], foreign)
         self._vv[me] = op[1]
-        self._version_memo = None
+        self._version_stale.add(me)
         log = self._log[me]
         if log is NONE:
             log = self._log[me] = []
@@ -421,7 +424,7 @@ class Document:
         fields = self._fields
         me = self._me
         self._vv[me] = self._field_top[me] = seq
-        self._version_memo = None
+        self._version_stale.add(me)
         current = fields.get(field)
         if (
             current is not None
@@ -559,14 +562,21 @@ class Document:
     def version(self) -> VersionVector:
         """The version of this replica: for each client, the highest seq it holds."""
         memo = self._version_memo
-        if memo is None:
-            clients = self._clients
-            vv = self._vv
-            # (Pairs of the clients with a seq, kept in client order, built at C speed. A
-            # VersionVector is immutable, so one serves every caller until _vv changes.)
-            memo = self._version_memo = VersionVector._trusted(
-                dict(compress(zip(clients, vv, strict=True), vv))
-            )
+        stale = self._version_stale
+        if memo is not None and not stale:
+            return memo  # (immutable: one serves every caller until _vv changes)
+        clients = self._clients
+        vv = self._vv
+        if memo is None or len(stale) * 8 > len(clients):
+            # Pairs of the clients with a seq, kept in client order, built at C speed.
+            memo = VersionVector._trusted(dict(compress(zip(clients, vv, strict=True), vv)))
+        else:
+            # The last one with the few entries that rose since: a copy at C speed. (A
+            # client's first entry goes last, where its index puts it in client order.)
+            rose = {clients[c]: vv[c] for c in sorted(stale)}
+            memo = VersionVector._trusted({**memo._seqs, **rose})
+        stale.clear()
+        self._version_memo = memo
         return memo
 
     @property

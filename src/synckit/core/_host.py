@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from synckit.core._ops import Op
     from synckit.core._orset import ORSetState
     from synckit.core._text import TextState
-    from synckit.core._version import VersionVector
 
 __all__ = [
     "COUNTER",
@@ -116,8 +115,9 @@ class Host(Protocol):
     @property
     def _vv(self) -> list[int]: ...
 
-    #: Cleared by whoever raises an entry of ``_vv`` (see ``Document.version``).
-    _version_memo: VersionVector | None
+    #: Whoever raises an entry of ``_vv`` adds its client here (see ``Document.version``).
+    @property
+    def _version_stale(self) -> set[int]: ...
 
     @property
     def _checkpoints(self) -> Sequence[list[tuple[int, dict[int, int]]]]: ...

@@ -559,7 +559,7 @@ def _integrate_changes(
             top = doc._field_top
             top[c] = max(top[c], field_seq)
         doc._vv[c] = ch.end
-        doc._version_memo = None
+        doc._version_stale.add(c)
         doc._hlc = max(doc._hlc, top_hlc)
     doc._deps_stale = True
     return names

@@ -184,6 +184,7 @@ def _load(
     doc._clients, doc._client_index = [], {}
     doc._vv, doc._log, doc._field_top, doc._checkpoints = [], [], [], []
     doc._version_memo = None
+    doc._version_stale = set()
     for c in clients:
         doc._intern(c)
     doc._me = doc._intern(doc._client_id)

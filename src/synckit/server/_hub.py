@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
@@ -905,7 +905,9 @@ class Hub:
         after = doc.version()
         waiting = doc.waiting
         grown: bytes | None = None  # what grew in the version, when known without a diff
-        if after is before or after == before:
+        # (version() gives the same object until the version changes, and a change always
+        # raises an entry: no need to compare every entry.)
+        if after is before:
             delta = b""
         else:
             room.whole = None  # stale now: not kept until the next subscriber finds out
@@ -914,7 +916,7 @@ class Hub:
                 review is not None
                 and not waiting
                 and not waiting_before
-                and screen.width == after.total() - before.total()
+                and screen.width == _growth(before, after, screen.tops)
             ):
                 # Every pushed operation was new and applied, once (see PushScreen): the
                 # pushed bytes, decoded and checked by the merge, are the delta - as our
@@ -1540,6 +1542,14 @@ def view_of(result: HttpSyncAnswer | Error) -> dict[str, object] | None:
     doc = Document()
     doc.apply(result.changes)
     return dict(doc.to_json())
+
+
+def _growth(before: VersionVector, after: VersionVector, clients: Iterable[str]) -> int:
+    """How many seqs the entries of ``clients`` rose by from ``before`` to ``after``. With
+    nothing waiting before a push, only the push's own clients can have risen: their growth
+    is the whole version's."""
+    old, new = before._seqs, after._seqs
+    return sum(new.get(c, 0) - old.get(c, 0) for c in clients)
 
 
 def _grown(before: VersionVector, after: VersionVector) -> bytes:

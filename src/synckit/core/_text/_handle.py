@@ -132,7 +132,7 @@ class Text:
             refs = [o for o in (left, right) if o is not None]
             doc._cover(seq, path_refs(self._name, refs) if type(self._name) is tuple else refs)
         doc._vv[me] = seq + len(s) - 1
-        doc._version_memo = None
+        doc._version_stale.add(me)
         if doc._subscribers:
             doc._emit(True, (self._name,), {self._name: (TextEdit(pos, 0, s),)})
 
@@ -152,6 +152,6 @@ class Text:
         targets = [(c, first + count - 1) for c, first, count in runs]
         doc._cover(seq, path_refs(self._name, targets))
         doc._vv[doc._me] = seq + length - 1
-        doc._version_memo = None
+        doc._version_stale.add(doc._me)
         if doc._subscribers:
             doc._emit(True, (self._name,), {self._name: (TextEdit(pos, length, ""),)})
