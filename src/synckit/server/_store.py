@@ -204,7 +204,9 @@ class WalSync:
             _fsync_path(wal.parent)  # the WAL's own directory entry, once
             self._fd = fd
         try:
-            os.fsync(fd)
+            # The WAL's data, and its size where it grew (what reading it back needs), as
+            # SQLite's own syncs on Linux: not its times, which a full fsync also writes.
+            os.fdatasync(fd)
         except OSError as exc:
             raise StorageError(f"cannot make commits to {self.db_path} durable: {exc}") from exc
 
