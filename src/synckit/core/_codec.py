@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import count
 from operator import sub
 from typing import Any, cast
@@ -18,6 +17,7 @@ from typing import Any, cast
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.core import _ops as K
+from synckit.core._field_columns import FIELD_COLUMNS_AT, FieldSets, field_sets
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list_columns import LIST_EDITS, list_columns, list_ops
 from synckit.core._ops import Op
@@ -66,20 +66,64 @@ def _finite_float(text: str) -> float:
 _loads = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
 
 
-@dataclass(slots=True)
 class Change:
-    """A gap-free run of one client's operations and the versions of others it depends on."""
+    """A gap-free run of one client's operations and the versions of others it depends on.
 
-    client: int
-    start: int
-    deps: dict[int, int]
-    ops: list[Op]
-    #: The seq of the last operation (the ops are never changed after construction).
-    end: int = field(init=False)
+    A change of many field sets decoded column by column keeps those columns
+    (:attr:`field_sets`) and builds its :attr:`ops` only when something asks for them: a
+    first sync applies the columns as they are (see :mod:`synckit.core._field_columns`).
+    """
 
-    def __post_init__(self) -> None:
-        last = self.ops[-1]
+    __slots__ = ("_ops", "client", "deps", "end", "field_sets", "start")
+
+    def __init__(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
+        self.client = client
+        self.start = start
+        self.deps = deps
+        self._ops: list[Op] | None = ops
+        #: The field sets the change is made of, as columns (None: not decoded as such).
+        self.field_sets: FieldSets | None = None
+        last = ops[-1]
+        #: The seq of the last operation (the ops are never changed after construction).
         self.end = int(last[1]) + K.op_width(last) - 1
+
+    @classmethod
+    def of_field_sets(
+        cls, client: int, start: int, deps: dict[int, int], sets: FieldSets
+    ) -> Change:
+        """The change of ``sets``, the field sets at seqs ``start`` on."""
+        ch = cls.__new__(cls)
+        ch.client = client
+        ch.start = start
+        ch.deps = deps
+        ch._ops = None
+        ch.field_sets = sets
+        ch.end = start + len(sets.names) - 1
+        return ch
+
+    @property
+    def ops(self) -> list[Op]:
+        """The operations, in seq order."""
+        ops = self._ops
+        if ops is None:
+            ops = self._ops = cast(FieldSets, self.field_sets).ops(self.start)
+        return ops
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Change):
+            return NotImplemented
+        return (self.client, self.start, self.deps, self.end, self.ops) == (
+            other.client,
+            other.start,
+            other.deps,
+            other.end,
+            other.ops,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable, as the dataclass it was)
+
+    def __repr__(self) -> str:
+        return f"Change(client={self.client}, start={self.start}, deps={self.deps}, ops={self.ops})"
 
 
 class ChangeSetWriter:
@@ -464,10 +508,7 @@ def resolve_names(
     """
     if fmt == 1:
         return names  # type: ignore[return-value]
-    for text in names:
-        if text[:1] == _NESTED_MARK:
-            break
-    else:
+    if _NESTED_MARK not in "".join(names):
         return names  # type: ignore[return-value]  # (the usual case: top-level names only)
     from synckit.core._map import MAX_DEPTH, depth_of
 
@@ -592,6 +633,12 @@ def decode_changes(
                 raise DecodeError(
                     f"{where}: a value is not valid Unicode (a lone surrogate)"
                 ) from None
+        if len(h := msg.hlcs) >= FIELD_COLUMNS_AT and not msg.strs and not msg.text:
+            # Many field sets (a first sync): read column by column (None: to the loop).
+            sets = field_sets(msg.kinds[:], msg.ints[:], h[:], values, msg.start, names)
+            if sets is not None:
+                out.append(Change.of_field_sets(client, msg.start, deps, sets))
+                continue
         ops = _decode_ops(msg, client, clients, names, n_names, values, where)
         out.append(Change(client, msg.start, deps, ops))
     return out

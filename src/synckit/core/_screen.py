@@ -64,7 +64,12 @@ class ChangeReview:
     def __post_init__(self) -> None:
         names = self._doc._clients
         self.changes = [
-            ChangeSummary(names[ch.client], ch.start, ch.end, _max_clock(ch.ops))
+            ChangeSummary(
+                names[ch.client],
+                ch.start,
+                ch.end,
+                _max_clock(ch.ops) if ch.field_sets is None else ch.field_sets.top,
+            )
             for ch in self._changes
         ]
 
