@@ -85,7 +85,7 @@ def _state(doc: Document) -> tuple[Any, ...]:
         doc._hlc,
         doc._log,
         doc._checkpoints,
-        doc._pending,
+        list(doc._pending),  # (NONE or [] when empty)
     )
 
 
@@ -132,10 +132,10 @@ def test_a_first_sync_takes_the_column_paths() -> None:
     a.update({f"k{i}": i for i in range(100)})
     data = a.changes()
     taken: list[str] = []
-    field_sets, integrate_fields = _field_columns.field_sets, _field_columns.integrate_fields
+    field_writes, integrate_fields = _field_columns.field_writes, _field_columns.integrate_fields
 
     def spy_ops(*args: Any) -> Any:
-        out = field_sets(*args)
+        out = field_writes(*args)
         taken.append("decode" if out is not None else "no decode")
         return out
 
@@ -145,7 +145,7 @@ def test_a_first_sync_takes_the_column_paths() -> None:
         return out
 
     with (
-        patch.object(_codec, "field_sets", spy_ops),
+        patch.object(_codec, "field_writes", spy_ops),
         patch.object(_remote, "integrate_fields", spy_integrate),
     ):
         assert _both(_fresh, data)[0] == "applied"
@@ -192,9 +192,23 @@ def _field_sets(n: int = 40, writer: str = "a") -> changes_pb2.ChangeSet:
 _COLUMNS = ["ints", "hlcs", "kinds", "values", "start", "names", "strs", "text", "deps"]
 
 
+def _field_writes() -> changes_pb2.ChangeSet:
+    """One change of 40 field sets, 5 deletes and 10 skips (writes that lost)."""
+    doc = Document("a", clock=_clock(1))
+    for i in range(40):
+        doc.set(f"k{i}", i)
+    for i in range(0, 30, 3):
+        doc.set(f"k{i}", -i)  # (its first write becomes a skip)
+    for i in range(1, 30, 6):
+        doc.delete(f"k{i}")
+    msg = changes_pb2.ChangeSet.FromString(doc.changes())
+    assert len(msg.changes) == 1 and set(msg.changes[0].kinds) == {1, 2, 11}
+    return msg
+
+
 @PROFILE
 @given(
-    one_clock=st.booleans(),
+    source=st.sampled_from(["sets", "one clock", "with skips and deletes"]),
     edits=st.lists(
         st.tuples(
             st.sampled_from(_COLUMNS),
@@ -210,16 +224,18 @@ _COLUMNS = ["ints", "hlcs", "kinds", "values", "start", "names", "strs", "text",
     into=st.sampled_from(["fresh", "holds some", "holds others"]),
 )
 def test_hostile_field_columns_are_refused_as_by_the_loops(
-    one_clock: bool, edits: list[tuple[str, int, int]], into: str
+    source: str, edits: list[tuple[str, int, int]], into: str
 ) -> None:
     """Columns out of range, of the wrong length, naming nested containers or one field
     twice, other kinds mixed in: the same refusal (or the same document) either way."""
-    if one_clock:
+    if source == "one clock":
         doc = Document("a", clock=_clock(1))
         doc.update({f"k{i}": i for i in range(40)})
         msg = changes_pb2.ChangeSet.FromString(doc.changes())
-    else:
+    elif source == "sets":
         msg = _field_sets()
+    else:
+        msg = _field_writes()
     ch = msg.changes[0]
     for column, pos, value in edits:
         if column == "values":
@@ -303,3 +319,31 @@ def test_a_screen_sees_the_same_review_either_way() -> None:
     with general_path():
         assert _outcome(_fresh, data, refuse) == fast
     assert fast[0] == "refused" and fast[3] == _state(Document("z"))
+
+
+def test_bad_skips_and_seqs_past_the_maximum_are_refused_as_by_the_loops() -> None:
+    msg = _field_writes()
+    ch = msg.changes[0]
+    skip_at = list(ch.kinds).index(11)
+    for count in (0, -1, 2**62 - 1, 2**62, 1, 2):
+        ch.ints[skip_at] = count
+        _both(_fresh, msg.SerializeToString())
+    ch.ints[skip_at] = 1
+    for start in (2**62 - 56, 2**62 - 55, 2**62 - 54, 2**62 - 100):
+        ch.start = start
+        _both(_fresh, msg.SerializeToString())
+    ch.start = 1
+    ch.kinds[skip_at] = 1  # a skip read as a set: the values run short
+    assert _both(_fresh, msg.SerializeToString())[0] == "refused"
+
+
+def test_skips_and_deletes_apply_from_the_columns_as_through_the_loops() -> None:
+    msg = _field_writes()
+    data = msg.SerializeToString()
+    fast = _both(_fresh, data)
+    assert fast[0] == "applied"
+    [ch] = decode_changes(msg.changes, [0], list(msg.names))
+    assert ch.field_writes is not None and len(ch.field_writes.skips) == 10
+    with general_path():
+        [slow] = decode_changes(msg.changes, [0], list(msg.names))
+    assert slow.field_writes is None and ch == slow

@@ -17,7 +17,7 @@ from typing import Any, cast
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.core import _ops as K
-from synckit.core._field_columns import FIELD_COLUMNS_AT, FieldSets, field_sets
+from synckit.core._field_columns import FIELD_COLUMNS_AT, FieldWrites, field_writes
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list_columns import LIST_EDITS, list_columns, list_ops
 from synckit.core._ops import Op
@@ -69,36 +69,37 @@ _loads = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_f
 class Change:
     """A gap-free run of one client's operations and the versions of others it depends on.
 
-    A change of many field sets decoded column by column keeps those columns
-    (:attr:`field_sets`) and builds its :attr:`ops` only when something asks for them: a
+    A change of many field writes decoded column by column keeps those columns
+    (:attr:`field_writes`) and builds its :attr:`ops` only when something asks for them: a
     first sync applies the columns as they are (see :mod:`synckit.core._field_columns`).
     """
 
-    __slots__ = ("_ops", "client", "deps", "end", "field_sets", "start")
+    __slots__ = ("_ops", "client", "deps", "end", "field_writes", "start")
 
     def __init__(self, client: int, start: int, deps: dict[int, int], ops: list[Op]) -> None:
         self.client = client
         self.start = start
         self.deps = deps
         self._ops: list[Op] | None = ops
-        #: The field sets the change is made of, as columns (None: not decoded as such).
-        self.field_sets: FieldSets | None = None
+        #: The field writes (and skips) the change is made of, as columns (None: not
+        #: decoded as such).
+        self.field_writes: FieldWrites | None = None
         last = ops[-1]
         #: The seq of the last operation (the ops are never changed after construction).
         self.end = int(last[1]) + K.op_width(last) - 1
 
     @classmethod
-    def of_field_sets(
-        cls, client: int, start: int, deps: dict[int, int], sets: FieldSets
+    def of_field_writes(
+        cls, client: int, start: int, deps: dict[int, int], writes: FieldWrites
     ) -> Change:
-        """The change of ``sets``, the field sets at seqs ``start`` on."""
+        """The change of ``writes``, from seq ``start``."""
         ch = cls.__new__(cls)
         ch.client = client
         ch.start = start
         ch.deps = deps
         ch._ops = None
-        ch.field_sets = sets
-        ch.end = start + len(sets.names) - 1
+        ch.field_writes = writes
+        ch.end = writes.stop - 1
         return ch
 
     @property
@@ -106,7 +107,7 @@ class Change:
         """The operations, in seq order."""
         ops = self._ops
         if ops is None:
-            ops = self._ops = cast(FieldSets, self.field_sets).ops(self.start)
+            ops = self._ops = cast(FieldWrites, self.field_writes).ops()
         return ops
 
     def __eq__(self, other: object) -> bool:
@@ -634,10 +635,10 @@ def decode_changes(
                     f"{where}: a value is not valid Unicode (a lone surrogate)"
                 ) from None
         if len(h := msg.hlcs) >= FIELD_COLUMNS_AT and not msg.strs and not msg.text:
-            # Many field sets (a first sync): read column by column (None: to the loop).
-            sets = field_sets(msg.kinds[:], msg.ints[:], h[:], values, msg.start, names)
-            if sets is not None:
-                out.append(Change.of_field_sets(client, msg.start, deps, sets))
+            # Many field writes (a first sync): read column by column (None: to the loop).
+            writes = field_writes(msg.kinds[:], msg.ints[:], h[:], values, msg.start, names)
+            if writes is not None:
+                out.append(Change.of_field_writes(client, msg.start, deps, writes))
                 continue
         ops = _decode_ops(msg, client, clients, names, n_names, values, where)
         out.append(Change(client, msg.start, deps, ops))

@@ -138,14 +138,16 @@ def _next_fields(doc: Document, ch: Change) -> bool:
     and field writes refer to no item, so there is nothing for :func:`_check_refs` to
     check)."""
     vv = doc._vv
-    sets = ch.field_sets
-    if ch.start != vv[ch.client] + 1 or (sets is None and ch.ops[0][0] not in _FIELD_KINDS):
+    writes = ch.field_writes  # (field writes and skips: these refer to nothing either)
+    if writes is None and ch.ops[0][0] not in _FIELD_KINDS:
         # (The first op first: issuperset below makes a set of every op's kind.)
+        return False
+    if ch.start != vv[ch.client] + 1:
         return False
     deps = ch.deps
     if deps and not all(map(ge, map(vv.__getitem__, deps), deps.values())):
         return False
-    return sets is not None or _FIELD_KINDS.issuperset(map(_kind, ch.ops))
+    return writes is not None or _FIELD_KINDS.issuperset(map(_kind, ch.ops))
 
 
 _FIELD_KINDS = frozenset((K.FIELD_SET, K.FIELD_DELETE))
@@ -236,8 +238,8 @@ def _check_refs(doc: Document, ch: Change, created: Created) -> None:
             f"changes: {what} {doc._clients[ref[0]]}:{ref[1]}, which it had not seen"
         )
 
-    if ch.field_sets is not None:
-        return  # top-level field sets: nothing to refer to
+    if ch.field_writes is not None:
+        return  # top-level field writes and skips: nothing to refer to
     ops = ch.ops
     if ops[0][0] in LIST_EDITS and ops[-1][0] in LIST_EDITS:
         # A merge of list edits: its own loop (False: something else, to the loop below).
@@ -448,15 +450,22 @@ def _integrate_changes(
         writer = clients[c]
         field_seq = 0
         inserts: list[Op] = []  # text inserts of `text` not integrated yet
-        ops = ch.ops if ch.field_sets is None else NONE  # (NONE: field set columns)
+        writes = ch.field_writes
+        ops = ch.ops if writes is None else NONE  # (NONE: field write columns)
         if (ops is NONE or (len(ops) >= FIELD_COLUMNS_AT and ops[0][0] in field_kinds)) and (
             hlc := integrate_fields(fields, ch, names)
         ) is not None:
             # Field writes only, of fields the document lacks (a first sync): in bulk.
             if hlc > top_hlc:  # noqa: PLR1730 - as below
                 top_hlc = hlc
-            field_seq = ch.end
-            ops = NONE
+            if writes is None:
+                field_seq = ch.end
+            else:
+                field_seq = writes.seqs[-1]
+                if writes.skips:  # (logged as the loop below logs them)
+                    if log is NONE:
+                        log = doc._log[c] = []
+                    log += writes.skips
         elif ops is NONE:
             ops = ch.ops  # (declined: one at a time)
         if len(ops) >= 32 and ops[0][0] in list_kinds:

@@ -68,7 +68,7 @@ class ChangeReview:
                 names[ch.client],
                 ch.start,
                 ch.end,
-                _max_clock(ch.ops) if ch.field_sets is None else ch.field_sets.top,
+                _max_clock(ch.ops) if ch.field_writes is None else ch.field_writes.top,
             )
             for ch in self._changes
         ]
