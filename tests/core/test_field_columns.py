@@ -5,6 +5,7 @@ and anything else must be left to those loops."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from test_properties import PROFILE
 
 from synckit import Document
-from synckit.core import ChangeReview, _codec, _field_columns, _remote
+from synckit.core import ChangeReview, _codec, _field_columns, _remote, _snapshot
 from synckit.core._codec import decode_changes, parse_change_set, resolve_names
 from synckit.errors import DecodeError
 from synckit.v1 import changes_pb2
@@ -347,3 +348,63 @@ def test_skips_and_deletes_apply_from_the_columns_as_through_the_loops() -> None
     with general_path():
         [slow] = decode_changes(msg.changes, [0], list(msg.names))
     assert slow.field_writes is None and ch == slow
+
+
+def _loaded(data: bytes) -> tuple[Any, ...]:
+    try:
+        doc = Document.load(data, "z", clock=_clock(5))
+    except DecodeError as exc:
+        return ("refused", str(exc))
+    return ("loaded", _state(doc))
+
+
+def _load_both(data: bytes) -> tuple[Any, ...]:
+    fast = _loaded(data)
+    with general_path():
+        assert _loaded(data) == fast
+    return fast
+
+
+def _sealed(snap: changes_pb2.Snapshot) -> bytes:
+    body = snap.SerializeToString()
+    return body + bytes([11 << 3 | 5]) + zlib.crc32(body).to_bytes(4, "little")
+
+
+@PROFILE
+@given(steps=_steps, edits=st.lists(st.tuples(st.integers(0, 60), st.integers(-3, 45)), max_size=2))
+def test_snapshots_load_field_writes_as_through_the_loop(
+    steps: list[tuple[Any, ...]], edits: list[tuple[int, int]]
+) -> None:
+    """A writer's snapshot (its changes of 16 or more field writes take the column path on
+    load), and the same with numbers changed in its changes' columns, resealed."""
+    for doc in _writers(steps):
+        data = doc.save()
+        assert _load_both(data)[0] == "loaded"
+        snap = changes_pb2.Snapshot.FromString(data[:-5])
+        if not snap.changes or not edits:
+            continue
+        for pos, value in edits:
+            ch = snap.changes[pos % len(snap.changes)]
+            column = [ch.ints, ch.hlcs, ch.kinds][pos % 3]
+            if column:
+                column[pos % len(column)] = [value, value, [1, 2, 11][value % 3]][pos % 3]
+        _load_both(_sealed(snap))
+
+
+def test_a_big_snapshot_loads_from_the_columns() -> None:
+    doc = Document("a", clock=_clock(1))
+    doc.update({f"k{i}": i for i in range(200)})
+    for i in range(0, 200, 7):
+        doc.set(f"k{i}", -i)
+    doc.delete("k3")
+    taken: list[bool] = []
+    integrate_fields = _field_columns.integrate_fields
+
+    def spy(*args: Any) -> Any:
+        out = integrate_fields(*args)
+        taken.append(out is not None)
+        return out
+
+    with patch.object(_snapshot, "integrate_fields", spy):
+        loaded = _load_both(doc.save())
+    assert taken == [True] and loaded[1][:3] == _state(doc)[:3]

@@ -163,14 +163,14 @@ def field_writes(
 
 
 def integrate_fields(
-    fields: dict[str, tuple[int, int, int, Any]], ch: Change, touched: set[ContainerId]
+    fields: dict[str, tuple[int, int, int, Any]], ch: Change, touched: set[ContainerId] | None
 ) -> int | None:
     """Apply the field writes of ``ch`` to a document's ``fields`` when they are sets and
     deletes of as many distinct fields, none of which the document holds: then each write
     wins and goes to the end of ``fields`` in turn, as the per-op loop would put it (from
     its columns when it has them; else it must be field writes only). Adds the fields to
-    ``touched`` and returns the largest clock; None (nothing changed) when it is not. (The
-    caller logs the change's skips.)
+    ``touched`` (unless None) and returns the largest clock; None (nothing changed) when it
+    is not. (The caller logs the change's skips.)
     """
     c, writes = ch.client, ch.field_writes
     if writes is not None:
@@ -195,5 +195,6 @@ def integrate_fields(
     if len(new) != len(names):
         return None  # a field written twice: the loop compares the two writes
     fields.update(new)
-    touched.update(new)
+    if touched is not None:
+        touched.update(new)
     return top
