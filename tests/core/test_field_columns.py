@@ -70,6 +70,10 @@ def _writers(steps: list[tuple[Any, ...]]) -> list[Document]:
     return docs
 
 
+def _at(ms: int) -> Callable[[], int]:
+    return lambda: ms
+
+
 def _clock(i: int) -> Callable[[], int]:
     ticks = iter(range(1000 * i, 10**9, 7))
     return lambda: next(ticks)
@@ -408,3 +412,38 @@ def test_a_big_snapshot_loads_from_the_columns() -> None:
     with patch.object(_snapshot, "integrate_fields", spy):
         loaded = _load_both(doc.save())
     assert taken == [True] and loaded[1][:3] == _state(doc)[:3]
+
+
+def test_writes_to_fields_held_win_or_lose_as_in_the_loop() -> None:
+    """A change of 40 writes to a replica holding some of those fields: later clocks, earlier
+    ones and equal ones (the writer ids decide) - the same fields, in the same order."""
+    data = _field_sets(40, "b").SerializeToString()  # k<i> at clock (1000 + 7 i) << 16
+
+    def holder() -> Document:
+        d = Document("z", clock=_clock(5))
+        for writer, keys, when in (
+            ("a", [2, 3], 1021),  # k2: a later clock; k3: a tie, lost to "b"
+            ("c", [5, 6], 1035),  # k5: a tie, won by "c"
+            ("e", range(0, 40, 4), 1100),  # k0-k12: later clocks
+            ("f", [7, 9], 0),  # much earlier
+        ):
+            w = Document(writer, clock=_at(when))
+            w.update({f"k{i}": writer for i in keys})
+            d.apply(w.changes())
+        d.set("mine", 1)
+        return d
+
+    taken: list[bool] = []
+    integrate_fields = _field_columns.integrate_fields
+
+    def spy(*args: Any) -> Any:
+        out = integrate_fields(*args)
+        taken.append(out is not None)
+        return out
+
+    with patch.object(_remote, "integrate_fields", spy):
+        outcome = _both(holder, data)
+    assert outcome[0] == "applied" and taken[-1] is True
+    view = outcome[2][0]
+    assert (view["k2"], view["k3"], view["k5"], view["k6"], view["k7"]) == ("a", 3, "c", 6, 7)
+    assert (view["k0"], view["k12"], view["k16"], view["mine"]) == ("e", "e", 16, 1)

@@ -163,14 +163,19 @@ def field_writes(
 
 
 def integrate_fields(
-    fields: dict[str, tuple[int, int, int, Any]], ch: Change, touched: set[ContainerId] | None
+    fields: dict[str, tuple[int, int, int, Any]],
+    clients: list[str],
+    ch: Change,
+    touched: set[ContainerId] | None,
 ) -> int | None:
-    """Apply the field writes of ``ch`` to a document's ``fields`` when they are sets and
-    deletes of as many distinct fields, none of which the document holds: then each write
-    wins and goes to the end of ``fields`` in turn, as the per-op loop would put it (from
-    its columns when it has them; else it must be field writes only). Adds the fields to
-    ``touched`` (unless None) and returns the largest clock; None (nothing changed) when it
-    is not. (The caller logs the change's skips.)
+    """Apply the field writes of ``ch`` to a document's ``fields`` (its writers' ids:
+    ``clients``) when they are sets and deletes of as many distinct fields, as the per-op
+    loop would: a write to a field the document lacks wins, one to a field it holds wins
+    if its (clock, writer id) is the larger, and each write that wins goes to the end of
+    ``fields`` in turn. Reads ``ch``'s columns when it has them; else it must be field
+    writes only. Adds the fields to ``touched`` (unless None) and returns the largest
+    clock; None (nothing changed) when they are not such writes. (The caller logs the
+    change's skips.)
     """
     c, writes = ch.client, ch.field_writes
     if writes is not None:
@@ -188,13 +193,25 @@ def integrate_fields(
         else:
             values = list(map(_value, ops))
         seqs, top = map(_seq, ops), max(clocks)
-    if fields and not fields.keys().isdisjoint(names):
-        return None
     entries = zip(clocks, repeat(c), seqs, values, strict=False)
-    new = dict(zip(map(_intern, names), entries, strict=True))
-    if len(new) != len(names):
-        return None  # a field written twice: the loop compares the two writes
-    fields.update(new)
+    if not fields or fields.keys().isdisjoint(names):
+        # (A first sync: every write wins.)
+        new = dict(zip(map(_intern, names), entries, strict=True))
+        if len(new) != len(names):
+            return None  # a field written twice: the loop compares the two writes
+        fields.update(new)
+    else:
+        if len(set(names)) != len(names):
+            return None
+        writer = clients[c]
+        wins = [  # ((hlc, writer) > (cur[0], its writer), without the tuples)
+            cur is None or hlc > cur[0] or (hlc == cur[0] and writer > clients[cur[1]])
+            for hlc, cur in zip(clocks, map(fields.get, names), strict=True)
+        ]
+        # Those that win leave their place and come back at the end, in order.
+        _each(map(fields.pop, compress(names, wins), repeat(None)))
+        winners = zip(map(_intern, compress(names, wins)), compress(entries, wins), strict=True)
+        fields.update(winners)
     if touched is not None:
-        touched.update(new)
+        touched.update(names)
     return top

@@ -453,9 +453,9 @@ def _integrate_changes(
         writes = ch.field_writes
         ops = ch.ops if writes is None else NONE  # (NONE: field write columns)
         if (ops is NONE or (len(ops) >= FIELD_COLUMNS_AT and ops[0][0] in field_kinds)) and (
-            hlc := integrate_fields(fields, ch, names)
+            hlc := integrate_fields(fields, clients, ch, names)
         ) is not None:
-            # Field writes only, of fields the document lacks (a first sync): in bulk.
+            # Field writes only (a first sync; many writes in one change): in bulk.
             if hlc > top_hlc:  # noqa: PLR1730 - as below
                 top_hlc = hlc
             if writes is None:

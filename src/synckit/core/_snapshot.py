@@ -311,8 +311,11 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
         if ch.end > doc._vv[ch.client]:
             raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
         writes = ch.field_writes
-        if writes is not None and (top := integrate_fields(doc._fields, ch, None)) is not None:
-            # Field writes (and skips) of fields not loaded yet: in bulk, as the loop would.
+        if (
+            writes is not None
+            and (top := integrate_fields(doc._fields, doc._clients, ch, None)) is not None
+        ):
+            # Field writes (and skips): in bulk, as the loop would.
             doc._hlc = max(doc._hlc, top)
             doc._field_top[ch.client] = max(doc._field_top[ch.client], writes.seqs[-1])
             if writes.skips:
