@@ -1,19 +1,19 @@
 """Changes made of field writes only, read and applied a column at a time.
 
 A fresh replica's first sync is one change of thousands of field writes (a document's
-:meth:`~synckit.Document.changes`, whose fields each appear once). The per-operation loops
-of :func:`~synckit.core._codec.decode_changes` and of ``_remote._integrate_changes``
-dispatch over every kind and look every field up, one operation at a time; here the same
-work is a few passes at C speed over whole columns (``map``, ``zip``, ``accumulate``,
-``min`` / ``max``, one ``dict.update``). A change decoded so keeps its columns
-(:class:`FieldWrites`) and builds its operation tuples only if something asks for them:
-applying it to a replica that lacks its fields never does, which also spares the garbage
-collector ten thousand young tuples to look at.
+:meth:`~synckit.Document.changes`: field sets, deletes and skips where writes lost, each
+field once). The per-operation loops of :func:`~synckit.core._codec.decode_changes`, of
+``_remote._integrate_changes`` and of snapshot loading dispatch over every kind and look
+every field up, one operation at a time; here the same work is a few passes at C speed over
+whole columns (``map``, ``zip``, ``compress``, ``accumulate``, ``min`` / ``max``, one
+``dict.update``). A change decoded so keeps its columns (:class:`FieldWrites`) and builds
+its operation tuples only if something asks for them: applying it never does, which also
+spares the garbage collector ten thousand young tuples to look at.
 
 Both functions give up (return None) on anything out of the ordinary - another kind, an
-index, seq or clock out of range, a column of the wrong length, a name used twice, a field
-the document holds already - and leave it to the general loops, which decide it exactly as
-before and name the first problem of a bad change. What they return when they do not give
+index, count, seq or clock out of range, a column of the wrong length, a nested container,
+a field written twice in one change - and leave it to the general loops, which decide it
+exactly as before and name the first problem of a bad change. What they return when they do not give
 up is what those loops would have produced, bit for bit: the tests in
 ``tests/core/test_field_columns.py`` compare the two on random and hostile input.
 """
@@ -32,7 +32,7 @@ from synckit.core import _ops as K
 from synckit.core._host import DELETED
 
 if TYPE_CHECKING:
-    from synckit.core._codec import Change
+    from synckit.core._change import Change
     from synckit.core._ids import ContainerId
     from synckit.core._ops import Op
 

@@ -24,8 +24,8 @@ from operator import ge, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
+from synckit.core._change import Change
 from synckit.core._codec import (
-    Change,
     ChangeSetWriter,
     check_client_table,
     decode_changes,

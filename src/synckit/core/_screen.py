@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from synckit.core import _ops as K
-from synckit.core._codec import Change
+from synckit.core._change import Change
 from synckit.core._ops import Op, op_width
 
 if TYPE_CHECKING:
