@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import count
 from operator import sub
 from typing import Any, cast
@@ -18,6 +17,8 @@ from typing import Any, cast
 from google.protobuf.message import DecodeError as _ProtoDecodeError
 
 from synckit.core import _ops as K
+from synckit.core._change import Change
+from synckit.core._field_columns import FIELD_COLUMNS_AT, field_writes
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list_columns import LIST_EDITS, list_columns, list_ops
 from synckit.core._ops import Op
@@ -64,22 +65,6 @@ def _finite_float(text: str) -> float:
 
 
 _loads = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float).decode
-
-
-@dataclass(slots=True)
-class Change:
-    """A gap-free run of one client's operations and the versions of others it depends on."""
-
-    client: int
-    start: int
-    deps: dict[int, int]
-    ops: list[Op]
-    #: The seq of the last operation (the ops are never changed after construction).
-    end: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        last = self.ops[-1]
-        self.end = int(last[1]) + K.op_width(last) - 1
 
 
 class ChangeSetWriter:
@@ -464,10 +449,7 @@ def resolve_names(
     """
     if fmt == 1:
         return names  # type: ignore[return-value]
-    for text in names:
-        if text[:1] == _NESTED_MARK:
-            break
-    else:
+    if _NESTED_MARK not in "".join(names):
         return names  # type: ignore[return-value]  # (the usual case: top-level names only)
     from synckit.core._map import MAX_DEPTH, depth_of
 
@@ -592,6 +574,12 @@ def decode_changes(
                 raise DecodeError(
                     f"{where}: a value is not valid Unicode (a lone surrogate)"
                 ) from None
+        if len(h := msg.hlcs) >= FIELD_COLUMNS_AT and not msg.strs and not msg.text:
+            # Many field writes (a first sync): read column by column (None: to the loop).
+            writes = field_writes(msg.kinds[:], msg.ints[:], h[:], values, msg.start, names)
+            if writes is not None:
+                out.append(Change.of_field_writes(client, msg.start, deps, writes))
+                continue
         ops = _decode_ops(msg, client, clients, names, n_names, values, where)
         out.append(Change(client, msg.start, deps, ops))
     return out

@@ -73,7 +73,7 @@ from typing import Any
 
 from synckit.core import _changes, _remote, _snapshot
 from synckit.core import _ops as K
-from synckit.core._codec import Change
+from synckit.core._change import Change
 from synckit.core._counter import Counter
 from synckit.core._events import (
     _NO_EDITS,

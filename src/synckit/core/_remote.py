@@ -24,8 +24,8 @@ from operator import ge, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
+from synckit.core._change import Change
 from synckit.core._codec import (
-    Change,
     ChangeSetWriter,
     check_client_table,
     decode_changes,
@@ -34,6 +34,7 @@ from synckit.core._codec import (
 )
 from synckit.core._created import Created
 from synckit.core._events import TextEdit, WithoutTextEdits
+from synckit.core._field_columns import FIELD_COLUMNS_AT, integrate_fields
 from synckit.core._host import DELETED, NONE
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list import ListItem
@@ -137,13 +138,16 @@ def _next_fields(doc: Document, ch: Change) -> bool:
     and field writes refer to no item, so there is nothing for :func:`_check_refs` to
     check)."""
     vv = doc._vv
-    if ch.start != vv[ch.client] + 1 or ch.ops[0][0] not in _FIELD_KINDS:
+    writes = ch.field_writes  # (field writes and skips: these refer to nothing either)
+    if writes is None and ch.ops[0][0] not in _FIELD_KINDS:
         # (The first op first: issuperset below makes a set of every op's kind.)
+        return False
+    if ch.start != vv[ch.client] + 1:
         return False
     deps = ch.deps
     if deps and not all(map(ge, map(vv.__getitem__, deps), deps.values())):
         return False
-    return _FIELD_KINDS.issuperset(map(_kind, ch.ops))
+    return writes is not None or _FIELD_KINDS.issuperset(map(_kind, ch.ops))
 
 
 _FIELD_KINDS = frozenset((K.FIELD_SET, K.FIELD_DELETE))
@@ -234,6 +238,8 @@ def _check_refs(doc: Document, ch: Change, created: Created) -> None:
             f"changes: {what} {doc._clients[ref[0]]}:{ref[1]}, which it had not seen"
         )
 
+    if ch.field_writes is not None:
+        return  # top-level field writes and skips: nothing to refer to
     ops = ch.ops
     if ops[0][0] in LIST_EDITS and ops[-1][0] in LIST_EDITS:
         # A merge of list edits: its own loop (False: something else, to the loop below).
@@ -445,7 +451,24 @@ def _integrate_changes(
         writer = clients[c]
         field_seq = 0
         inserts: list[Op] = []  # text inserts of `text` not integrated yet
-        ops = ch.ops
+        writes = ch.field_writes
+        ops = ch.ops if writes is None else NONE  # (NONE: field write columns)
+        if (ops is NONE or (len(ops) >= FIELD_COLUMNS_AT and ops[0][0] in field_kinds)) and (
+            hlc := integrate_fields(fields, clients, ch, names)
+        ) is not None:
+            # Field writes only (a first sync; many writes in one change): in bulk.
+            if hlc > top_hlc:  # noqa: PLR1730 - as below
+                top_hlc = hlc
+            if writes is None:
+                field_seq = ch.end
+            else:
+                field_seq = writes.seqs[-1]
+                if writes.skips:  # (logged as the loop below logs them)
+                    if log is NONE:
+                        log = doc._log[c] = []
+                    log += writes.skips
+        elif ops is NONE:
+            ops = ch.ops  # (declined: one at a time)
         if len(ops) >= 32 and ops[0][0] in list_kinds:
             # Many list edits in a row (a merge of them): their own loop, in batch mode.
             state = lists.get(ops[0][2])

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from synckit.core import _ops as K
-from synckit.core._codec import Change
+from synckit.core._change import Change
 from synckit.core._ops import Op, op_width
 
 if TYPE_CHECKING:
@@ -66,7 +66,12 @@ class ChangeReview:
     def __post_init__(self) -> None:
         names = self._doc._clients
         self.changes = [
-            ChangeSummary(names[ch.client], ch.start, ch.end, _max_clock(ch.ops))
+            ChangeSummary(
+                names[ch.client],
+                ch.start,
+                ch.end,
+                _max_clock(ch.ops) if ch.field_writes is None else ch.field_writes.top,
+            )
             for ch in self._changes
         ]
 

@@ -39,6 +39,7 @@ from synckit.core._codec import (
     parse_change_set,
     resolve_names,
 )
+from synckit.core._field_columns import integrate_fields
 from synckit.core._host import DELETED, EMPTY, NO_DEPS, NONE
 from synckit.core._ids import ContainerId
 from synckit.core._ops import Op, op_width, seq_of
@@ -311,6 +312,19 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
         ends[ch.client] = ch.end
         if ch.end > doc._vv[ch.client]:
             raise DecodeError("snapshot: an operation lies beyond the snapshot's version")
+        writes = ch.field_writes
+        if (
+            writes is not None
+            and (top := integrate_fields(doc._fields, doc._clients, ch, None)) is not None
+        ):
+            # Field writes (and skips): in bulk, as the loop would.
+            doc._hlc = max(doc._hlc, top)
+            doc._field_top[ch.client] = max(doc._field_top[ch.client], writes.seqs[-1])
+            if writes.skips:
+                if log is NONE:
+                    log = doc._log[ch.client] = []
+                log += writes.skips
+            continue
         writer = doc._clients[ch.client]
         for op in ch.ops:
             if op[0] in (K.TEXT_INSERT, K.TEXT_DELETE):

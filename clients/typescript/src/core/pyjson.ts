@@ -78,7 +78,10 @@ class Canonical {
       return pyFloatRepr(x);
     }
     if (m[0].length > 4300) this.fail("an integer of more than 4300 digits");
-    return BigInt(m[0]).toString();
+    // The grammar above admits only canonical integers (no leading zeros, no plus sign),
+    // which Python writes back as they came, but for "-0": the text itself, without
+    // making a BigInt of each (a first sync reads thousands).
+    return m[0] === "-0" ? "0" : m[0];
   }
 
   string(): string {
