@@ -459,14 +459,8 @@ def _integrate_changes(
             # Field writes only (a first sync; many writes in one change): in bulk.
             if hlc > top_hlc:  # noqa: PLR1730 - as below
                 top_hlc = hlc
-            if writes is None:
-                field_seq = ch.end
-            else:
-                field_seq = writes.seqs[-1]
-                if writes.skips:  # (logged as the loop below logs them)
-                    if log is NONE:
-                        log = doc._log[c] = []
-                    log += writes.skips
+            # (Its skips are not logged, as the loop below logs none: see there.)
+            field_seq = ch.end if writes is None else writes.seqs[-1]
         elif ops is NONE:
             ops = ch.ops  # (declined: one at a time)
         if len(ops) >= 32 and ops[0][0] in list_kinds:

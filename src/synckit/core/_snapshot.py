@@ -317,13 +317,9 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             writes is not None
             and (top := integrate_fields(doc._fields, doc._clients, ch, None)) is not None
         ):
-            # Field writes (and skips): in bulk, as the loop would.
+            # Field writes (and skips, not logged: see the loop below): in bulk.
             doc._hlc = max(doc._hlc, top)
             doc._field_top[ch.client] = max(doc._field_top[ch.client], writes.seqs[-1])
-            if writes.skips:
-                if log is NONE:
-                    log = doc._log[ch.client] = []
-                log += writes.skips
             continue
         writer = doc._clients[ch.client]
         for op in ch.ops:
