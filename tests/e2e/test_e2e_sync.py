@@ -164,10 +164,15 @@ KILLED_CLIENT = textwrap.dedent(
     from synckit.client import connect
 
     async def main():
-        async with connect(sys.argv[1], store=sys.argv[2], client_id="laptop") as client:
+        each = sys.argv[3] == "each"
+        async with connect(
+            sys.argv[1], store=sys.argv[2], client_id="laptop", store_each_edit=each
+        ) as client:
             doc = await client.open("draft")
             doc.get_text("body").insert(0, "survives SIGKILL")
             doc.get_counter("edits").increment(7)
+            if not each:
+                await asyncio.sleep(0)  # the loop turns: the turn's edits are stored
             print(client.actor_id, flush=True)
             os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush, no goodbye
 
@@ -176,12 +181,15 @@ KILLED_CLIENT = textwrap.dedent(
 )
 
 
-async def test_offline_queue_survives_process_kill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["turn", "each"])
+async def test_offline_queue_survives_process_kill(tmp_path: Path, when: str) -> None:
+    """Edits survive a SIGKILL once the event loop has turned (by default, edits made in one
+    turn are stored together at its end), or at once with ``store_each_edit``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     store = tmp_path / "laptop.db"
     done = subprocess.run(
-        [sys.executable, "-c", KILLED_CLIENT, url, str(store)],
+        [sys.executable, "-c", KILLED_CLIENT, url, str(store), when],
         capture_output=True,
         text=True,
         timeout=30,

@@ -188,6 +188,12 @@ class Client:
             bounds each HTTP request.
         connect_timeout: seconds to open a connection (WebSocket handshake or HTTP).
         rng: randomness for back-off jitter (tests pass a seeded one).
+        store_each_edit: store every local edit before the edit call returns (one append,
+            and on a durable SQLite store one fsync, per ``set``, keystroke or list insert).
+            By default (False) the edits made in one turn of the event loop are stored
+            together at the end of that turn: the edit calls return at once, and a process
+            killed before the loop turns loses only those edits, which nobody else ever saw.
+            Either way nothing is sent before it is stored.
 
     Raises:
         ValueError: a bad URL, transport or interval.
@@ -209,6 +215,7 @@ class Client:
         ping_interval: float = 10.0,
         connect_timeout: float = 10.0,
         rng: random.Random | None = None,
+        store_each_edit: bool = False,
     ) -> None:
         if transport not in get_args(Transport):
             raise InvalidValueError(
@@ -231,6 +238,7 @@ class Client:
         self._backoff = (backoff_base, backoff_max)
         self._timeouts = (response_timeout, ping_interval, connect_timeout)
         self._rng = rng or random.Random()
+        self._store_each_edit = store_each_edit
         self._engine: SyncEngine | None = None
         self._store: Store | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -273,6 +281,15 @@ class Client:
             on_rejected=self._rejected,
             on_deleted=self._deleted,
         )
+        if not self._store_each_edit:
+            # A burst of edits in one turn of the loop is stored as one append (one fsync on
+            # a durable store), at the end of that turn, and before any of it is sent.
+            engine, loop = self._engine, asyncio.get_running_loop()
+
+            def store_soon() -> None:
+                loop.call_soon(engine.store_pending)
+
+            engine.store_soon = store_soon
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
         self._runner = self._tasks.create_task(self._run(), name=f"synckit-client {self.url}")
@@ -378,6 +395,8 @@ class Client:
                         error = engine.sync_error()
                     if error is not None:
                         raise error.to_exception()
+                    if engine.store_failure is not None:
+                        raise engine.store_failure  # local edits cannot be stored, so not sent
                     if done():
                         return
                     self._progress.clear()

@@ -25,6 +25,7 @@ class SyncEngine(SessionSync, HttpSync):
 
     def close(self) -> None:
         """Snapshot documents with a log into the store and stop (the store stays open)."""
+        self.store_pending()  # (a failing store fails the snapshots below too)
         for doc_id, rep in list(self._replicas.items()):
             rep.unsubscribe()
             if rep.logged.log_count:

@@ -94,7 +94,8 @@ class HttpSync(ReplicaSet):
         version = rep.doc.version()
         since, changes = version, b""
         server = self._server(rep)
-        blocked = rep.error is not None and not rep.error.retryable
+        # Nothing is sent before it is stored (a failing store: only ask, push later).
+        blocked = (rep.error is not None and not rep.error.retryable) or not self._stored(doc_id)
         me = self.actor_id
         if server is not None and not blocked and max(server[me], rep.stored) < version[me]:
             since = self._own_since(version, server)  # our version without our unsent edits

@@ -21,7 +21,7 @@ from synckit._logged import LoggedDocument
 from synckit.client._presence import DocPresence
 from synckit.client._store import Store
 from synckit.core import ChangeEvent, Document, VersionVector
-from synckit.errors import DecodeError, DocumentDeletedError, InvalidValueError
+from synckit.errors import DecodeError, DocumentDeletedError, InvalidValueError, StorageError
 from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
 
 __all__ = ["TERMINAL", "Deletion", "Replica", "ReplicaSet", "is_terminal"]
@@ -150,6 +150,17 @@ class ReplicaSet:
         self.ping_interval = ping_interval
         self.compact_every = compact_every
         self.wake = wake
+        #: When set, a local edit is not stored from inside the edit call: the document is
+        #: noted, this is called (once until :meth:`store_pending` runs), and the caller runs
+        #: :meth:`store_pending` soon, so that a burst of edits is one append (one fsync on a
+        #: durable store) instead of one each. Either way nothing is sent before it is stored:
+        #: every push, HTTP request and remote apply of a noted document stores it first.
+        #: None (the default): each edit is stored before the edit call returns.
+        self.store_soon: Callable[[], None] | None = None
+        #: The last failure of :meth:`store_pending` (its documents stay noted, unsent, and
+        #: are tried again at the next call); None once a call stored everything.
+        self.store_failure: StorageError | None = None
+        self._unstored: set[str] = set()
         self._clock = clock
         self._replicas: dict[str, Replica] = {}
         self.session: ClientSession | None = None
@@ -225,6 +236,7 @@ class ReplicaSet:
     def close_doc(self, doc_id: str) -> None:
         """Stop syncing ``doc_id`` and forget it; its store data stays, unsent edits included
         (they are sent once it is opened again). Its log is snapshotted first."""
+        self.store_pending()  # (a failing store fails the snapshot below too)
         rep = self._replicas.pop(doc_id, None)
         if rep is None:
             return
@@ -319,12 +331,42 @@ class ReplicaSet:
     def _on_change(self, doc_id: str, event: ChangeEvent) -> None:
         if not event.local:
             return  # remote changes are stored as received, by _apply
-        rep = self._replicas[doc_id]
+        soon = self.store_soon
+        if soon is None:
+            self._store_local(doc_id, self._replicas[doc_id])
+        elif doc_id not in self._unstored:
+            if not self._unstored:
+                soon()
+            self._unstored.add(doc_id)
+        if self.wake is not None:
+            self.wake()
+
+    def _store_local(self, doc_id: str, rep: Replica) -> None:
+        """Append the local edits of ``doc_id`` the store lacks, as one batch."""
         version = rep.doc.version()
         if not rep.persisted.dominates(version):
             self._append(doc_id, rep, rep.doc.changes(rep.persisted), version)
-        if self.wake is not None:
-            self.wake()
+
+    def store_pending(self) -> bool:
+        """Store the local edits noted since the last call (see :attr:`store_soon`); False
+        when the store failed (:attr:`store_failure`; those documents stay unsent)."""
+        while self._unstored:
+            doc_id = next(iter(self._unstored))
+            rep = self._replicas.get(doc_id)
+            try:
+                if rep is not None:
+                    self._store_local(doc_id, rep)
+            except StorageError as exc:
+                self.store_failure = exc
+                return False
+            self._unstored.discard(doc_id)
+        self.store_failure = None
+        return True
+
+    def _stored(self, doc_id: str) -> bool:
+        """Whether every local edit of ``doc_id`` is in the store (storing the noted ones
+        now): only then may they be sent."""
+        return doc_id not in self._unstored or self.store_pending()
 
     def _append(self, doc_id: str, rep: Replica, changes: bytes, version: VersionVector) -> None:
         self.store.append(doc_id, changes)
@@ -463,6 +505,11 @@ class ReplicaSet:
 
     def _apply(self, doc_id: str, rep: Replica, changes: bytes) -> bool:
         """Apply changes from the server and store them as they came."""
+        if not self._stored(doc_id):
+            # (What the version will hold is marked stored below: the local edits must be in
+            # the store first. A failing store fails this, as an edit's append did.)
+            assert self.store_failure is not None
+            raise self.store_failure
         before = rep.doc.version()
         try:
             rep.doc.apply(changes)

@@ -396,6 +396,8 @@ class SessionSync(ReplicaSet):
             # when this one is acknowledged (so a fast writer sends few large pushes, not one
             # per edit, and an edit waits at most one commit for its turn).
             return
+        if not self._stored(doc_id):
+            return  # nothing is sent before it is stored (the store failed: tried again later)
         server = self._server(rep)
         if server is None:
             return
