@@ -61,7 +61,7 @@ __all__ = ["load", "save"]
 
 #: Texts at least this long are saved DEFLATE-compressed (TextState.content_deflate).
 _DEFLATE_FROM = 256
-_DEFLATE_LEVEL = 6
+_DEFLATE_LEVEL = 1  # (6 took 4x as long for 20 % fewer bytes: 2.7 vs 0.76 ms on the paper trace)
 #: Protobuf tag of Snapshot.checksum (field 11, fixed32), always the last 5 bytes but 4.
 _CHECKSUM_TAG = bytes([11 << 3 | 5])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
-from operator import add, eq, ge, gt, itemgetter, lt, mul, ne, sub
+from operator import add, eq, ge, itemgetter, lt, mul, ne, sub
 
 from synckit.core._ids import ItemId
 from synckit.core._text._history import _DeleteLog
@@ -139,23 +139,16 @@ def _check_history(
         if min(lens) < 0:
             raise InvalidValueError("text state: a character is deleted but no delete deleted it")
         return
-    # Deleted characters (a delete run targets nothing else): tombstone items by first
-    # key. A run nearly always starts exactly at one (deleting splits an item there);
-    # the others are found among all items and followed through the tombstones after.
+    # The deleted characters (tombstone items) as one int key each, like the targets.
     dead = list(map(lt, lens, repeat(0)))
     if single is None:
         keyed = list(map(mul, clients, repeat(shift)))
-        tomb = dict(
-            zip(
-                compress(map(add, keyed, seqs), dead),
-                compress(map(add, keyed, lasts), dead),
-                strict=True,
-            )
-        )
+        dead_firsts = list(compress(map(add, keyed, seqs), dead))
+        dead_lasts = list(compress(map(add, keyed, lasts), dead))
         del keyed
     else:
-        tomb = dict(zip(compress(seqs, dead), compress(lasts, dead), strict=True))
-    dead_chars = -sum(compress(lens, dead))
+        dead_firsts = list(compress(seqs, dead))
+        dead_lasts = list(compress(lasts, dead))
     del dead
     all_lows: list[int] = []
     all_highs: list[int] = []
@@ -189,20 +182,6 @@ def _check_history(
             tbase = list(map(mul, targets, repeat(shift)))
             lows = list(map(add, lows, tbase))
             highs = list(map(add, highs, tbase))
-        # Each target range lies inside deleted characters: usually one tombstone item
-        # that starts at the range's first; otherwise found by bisection among all items
-        # (sorted first keys) and followed through the tombstones that continue it.
-        got = map(tomb.get, lows, repeat(-1))
-        for q in compress(range(len(lows)), map(gt, highs, got)):
-            lo, hi = lows[q], highs[q]
-            first = fk[bisect_right(fk, lo) - 1] if lo >= fk[0] else -1
-            end = tomb.get(first, -1)
-            while lo <= end < hi:
-                end = tomb.get(end + 1, -1)
-            if end < hi:
-                raise InvalidValueError(
-                    "text state: a delete targets a character that is not a deleted one"
-                )
         all_lows += lows
         all_highs += highs
         # Its own client's characters: made before the delete (a lower seq).
@@ -223,10 +202,15 @@ def _check_history(
                     "did not depend on"
                 )
 
-    # And every deleted character was deleted by one: the targets (all deleted characters,
-    # checked above) cover as many characters as the tombstones hold.
-    if _union_size(all_lows, all_highs) != dead_chars:
-        raise InvalidValueError("text state: a character is deleted but no delete deleted it")
+    # The targets are exactly the deleted characters: each target one of them, and each
+    # of them some run's target. Two sets of ints are equal iff their unions of ranges,
+    # as maximal ranges in order, are the same lists.
+    if _union(all_lows, all_highs) != _union(dead_firsts, dead_lasts):
+        raise InvalidValueError(
+            "text state: the deletes' targets are not the deleted characters (a delete "
+            "targets a character that is not a deleted one, or a character is deleted but "
+            "no delete deleted it)"
+        )
 
 
 def _check_right_origins_inside(
@@ -273,16 +257,19 @@ def _check_right_origins_inside(
             )
 
 
-def _union_size(lows: list[int], highs: list[int]) -> int:
-    """How many ints the ranges ``lows[i]..highs[i]`` cover together."""
+def _union(lows: list[int], highs: list[int]) -> tuple[list[int], list[int]]:
+    """The ints the ranges ``lows[i]..highs[i]`` cover together, as maximal ranges in
+    order: their firsts and their lasts (empty lists for no ranges).
+
+    In C-level passes, without pairing the ranges up: with the lows and the highs sorted
+    separately (``L`` and ``H``), an int ``x`` is covered iff fewer highs than lows lie
+    below it or at it, so the covered ints stop after ``H[i]`` (and start again at
+    ``L[i + 1]``) exactly where ``H[i] + 1 < L[i + 1]``.
+    """
     if not lows:
-        return 0
+        return [], []
     ls, hs = sorted(lows), sorted(highs)
-    if not any(map(ge, hs, islice(ls, 1, None))):  # disjoint: the usual case
-        return int(sum(map(sub, hs, ls))) + len(ls)
-    total, end = 0, -1  # overlapping runs: concurrent deletes of the same characters
-    for lo, hi in sorted(zip(lows, highs, strict=True)):
-        if hi > end:
-            total += hi - max(lo, end + 1) + 1
-            end = hi
-    return total
+    gaps = list(map(lt, map(add, hs, repeat(1)), islice(ls, 1, None)))
+    firsts = [ls[0], *compress(islice(ls, 1, None), gaps)]
+    lasts = [*compress(hs, gaps), hs[-1]]
+    return firsts, lasts
