@@ -14,7 +14,9 @@ A snapshot loaded with a :class:`~synckit.core._snapshot_key.SnapshotKey` and a 
 verifies was written by this code (the key's holder tagged what ``save`` returned), so the
 load skips the checks only a hostile author needs: the CRC (the keyed hash covers the bytes),
 the causal order of the checkpoints, and that operations and text items fit the version and
-what their authors had seen. A tag that does not verify changes nothing: every check runs.
+what their authors had seen; and its texts are decoded on first use
+(:meth:`~synckit.core._text.TextState.decode_later`: reading a text needs no decoding). A tag
+that does not verify changes nothing: every check runs.
 """
 
 from __future__ import annotations
@@ -359,15 +361,13 @@ def _load_body(doc: Document, snap: changes_pb2.Snapshot, n: int, trusted: bool)
             if content:
                 raise DecodeError(f"snapshot: text {tname!r} has both plain and deflated text")
             content = _inflate_text(ts.content_deflate, sum(doc._vv), tname)
+        if trusted:  # decoded on first use (reading the text needs none)
+            doc._texts[tname] = TextState.decode_later(doc._clients, ts.ints, content, ts.deletes)
+            continue
         text = doc._texts[tname] = TextState.decode_state(
-            doc._clients,
-            ts.ints[:],
-            content,
-            ts.deletes[:],
-            None if trusted else history,
-            trusted=trusted,
+            doc._clients, ts.ints[:], content, ts.deletes[:], history
         )
-        if not trusted and type(tname) is tuple:
+        if type(tname) is tuple:
             if cp_starts is None:
                 cp_starts = [[start for start, _ in cps] for cps in doc._checkpoints]
             _check_text_path(doc, history, tname, text, cp_starts)
