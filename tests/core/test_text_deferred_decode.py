@@ -132,3 +132,25 @@ def test_compacted_text_decodes_on_use() -> None:
     assert str(doc.get_text("t")) == "x" + want
     peer = Document.load(doc.save(), "peer")
     assert str(peer.get_text("t")) == "x" + want
+
+
+def test_saving_an_undecoded_text_gives_back_its_columns() -> None:
+    """A document of several texts, loaded tagged, one edited: the others are saved from
+    the columns they were loaded from, without decoding, into the same bytes."""
+    doc = _authors(3, 150, 4)
+    for k in range(3):
+        doc.get_text(f"other{k}").insert(0, f"text number {k} " * 40)
+    data = doc.save()
+    tagged = _tagged(data, "r")
+    checked = Document.load(data, "r")
+    assert tagged.save() == checked.save()
+    assert all(s._lazy is not None for s in tagged._texts.values())
+    for d in (tagged, checked):
+        d.get_text("t").insert(0, "edit ")
+    assert tagged.save() == checked.save()
+    lazy = [name for name, s in tagged._texts.items() if s._lazy is not None]
+    assert len(lazy) == 4 and "t" not in lazy  # (the nested text and the others)
+    again = Document.load(tagged.save(), "s")
+    assert {str(again.get_text(f"other{k}")) for k in range(3)} == {
+        str(checked.get_text(f"other{k}")) for k in range(3)
+    }

@@ -335,7 +335,11 @@ class TextState(_Integration, _OpHistory):
     def encode_state(self) -> tuple[list[int], str, list[int]]:
         """``(ints, content, deletes)``: the items, the visible text, the delete log, as
         columns of ints (format 2; :func:`~synckit.core._text._codec.encode_state` gives
-        the layout)."""
+        the layout). A state not decoded yet (:meth:`decode_later`) gives back the columns
+        it was loaded from: that is this state, encoded."""
+        lazy = self._lazy
+        if lazy is not None:
+            return list(lazy[1]), lazy[2], list(lazy[3])
         return encode_state(self._blocks, self._dels, str(self))
 
     @classmethod
