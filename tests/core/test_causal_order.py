@@ -84,3 +84,62 @@ def test_a_long_chain_in_reverse_turn_order_is_placed() -> None:
     table[-1] = [(1, {0: 5})]  # now the last waits for the first: a cycle through all
     with pytest.raises(DecodeError, match="cycle"):
         check_causal_order(table)
+
+
+def _within(table: Checkpoints, version: list[int]) -> bool:
+    return all(
+        d < len(version) and s <= version[d]
+        for cps in table
+        for _, deps in cps
+        for d, s in deps.items()
+    )
+
+
+def _accepts_within(table: Checkpoints, version: list[int]) -> bool:
+    try:
+        check_causal_order(table, version)
+    except DecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_with_a_version_a_dependency_beyond_it_is_refused_too(seed: int) -> None:
+    """Given the version, finished clients stop at one past it: the verdict is a topological
+    sort's and every dependency within the version (or on a client beyond the table)."""
+    rng = random.Random(seed)
+    verdicts = {True: 0, False: 0}
+    for _ in range(1500):
+        table = _random_table(rng)
+        version = [rng.randint(max((cp[0] for cp in cps), default=0), 35) for cps in table]
+        if rng.random() < 0.1:  # a dependency on a client beyond the table
+            c = rng.randrange(len(table))
+            if table[c]:
+                table[c][0][1][len(table) + rng.randint(0, 2)] = 1
+        want = _within(table, version) and _kahn_reference_known(table)
+        assert _accepts_within(table, version) == want, (table, version)
+        verdicts[want] += 1
+    assert min(verdicts.values()) > 100
+
+
+def _kahn_reference_known(table: Checkpoints) -> bool:
+    n = len(table)
+    if any(d >= n for cps in table for _, deps in cps for d in deps):
+        return False
+    return _kahn_reference(table)
+
+
+def test_one_client_with_checkpoints_still_has_its_dependencies_checked() -> None:
+    table: Checkpoints = [[(2, {1: 3})], []]
+    check_causal_order(table, [4, 3])
+    with pytest.raises(DecodeError, match="beyond the snapshot's version"):
+        check_causal_order(table, [4, 2])
+    with pytest.raises(DecodeError, match="beyond the snapshot's version"):
+        check_causal_order([[(2, {5: 1})], []], [4, 3])
+
+
+def test_a_dependency_beyond_the_version_is_named_not_called_a_cycle() -> None:
+    table: Checkpoints = [[(2, {1: 3})], [(2, {0: 1})]]
+    check_causal_order(table, [4, 3])
+    with pytest.raises(DecodeError, match="beyond the snapshot's version"):
+        check_causal_order(table, [4, 2])

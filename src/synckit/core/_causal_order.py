@@ -15,14 +15,19 @@ client stopped by an unmet dependency waits in a heap on that client, keyed by t
 it needs, and is woken when the frontier passes it; its scan resumes where it stopped, so
 every dependency is looked at a bounded number of times (linear, like Kahn). Whatever is
 left unplaced when nobody can move is part of a cycle.
+
+Given the document's version, a client whose segments are all placed has the frontier one
+past its version rather than beyond everything, so the same passes also check that every
+dependency lies within the version: one beyond it is never met, and its checkpoint is left
+unplaced (the bulk check :func:`check_dependencies` then names the problem).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from heapq import heappop, heappush
-from itertools import compress
-from operator import ge, lt
+from itertools import chain, compress
+from operator import ge, gt, itemgetter, lt
 
 from synckit.errors import DecodeError
 
@@ -33,26 +38,56 @@ Checkpoints = list[list[tuple[int, dict[int, int]]]]
 _BEYOND = float("inf")  # the frontier of a client whose segments are all placed
 
 
-def check_causal_order(checkpoints: Checkpoints) -> None:
+def check_causal_order(checkpoints: Checkpoints, version: list[int] | None = None) -> None:
     """DecodeError unless the dependency checkpoints admit a causal order (see the module
     docstring). A document with at most one client that depended on others has no cycle
-    to look for."""
+    to look for.
+
+    With ``version`` (per client, its highest seq), every dependency must also name a
+    known client and lie within the version (see :func:`check_dependencies`).
+    """
     if sum(1 for cps in checkpoints if cps) < 2:
+        if version is not None:
+            check_dependencies(checkpoints, version)
         return
-    _play_out(checkpoints)
+    try:
+        placed = _play_out(checkpoints, version)
+    except IndexError:  # a dependency on a client beyond the table
+        placed = False
+    if not placed:
+        if version is not None:
+            check_dependencies(checkpoints, version)
+        raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
 
 
-def _play_out(checkpoints: Checkpoints) -> None:
-    """DecodeError unless every client's segments can be placed in order, each after the
-    segments its checkpoint depends on (see the module docstring).
+def check_dependencies(checkpoints: Checkpoints, version: list[int]) -> None:
+    """DecodeError unless every dependency names a known client and lies within the
+    version: C-level passes over all the checkpoints' dependencies."""
+    deps = list(map(itemgetter(1), chain.from_iterable(checkpoints)))
+    dep_cs = list(chain.from_iterable(deps))
+    if dep_cs and (
+        max(dep_cs) >= len(version)
+        or any(
+            map(gt, chain.from_iterable(map(dict.values, deps)), map(version.__getitem__, dep_cs))
+        )
+    ):
+        raise DecodeError("snapshot: dependency checkpoint beyond the snapshot's version")
+
+
+def _play_out(checkpoints: Checkpoints, version: list[int] | None) -> bool:
+    """Whether every client's segments can be placed in order, each after the segments its
+    checkpoint depends on (see the module docstring); with ``version``, only dependencies
+    within it are ever met.
 
     Clients take turns placing one segment each (a document's authors usually took
     turns too, so a turn seldom waits); a client that must wait leaves the turns until
     the client it waits for has moved its frontier past the seq it needs.
     """
     n = len(checkpoints)
+    # A client's frontier once all its segments are placed.
+    end: list[float] = [_BEYOND] * n if version is None else [v + 1 for v in version]
     # Segment 0 (before a client's first checkpoint) depends on nothing: placed.
-    frontier: list[float] = [cps[0][0] if cps else _BEYOND for cps in checkpoints]
+    frontier: list[float] = [cps[0][0] if cps else end[c] for c, cps in enumerate(checkpoints)]
     placed = [0] * n  # checkpoints placed, per client
     waits: list[list[tuple[int, int]]] = [[] for _ in range(n)]  # (seq needed, client)
     resume: list[tuple[list[int], list[int], int] | None] = [None] * n
@@ -72,7 +107,7 @@ def _play_out(checkpoints: Checkpoints) -> None:
         i += 1
         placed[c] = i
         left -= 1
-        f: float = _BEYOND
+        f = end[c]
         if i < len(cps):
             f = cps[i][0]
             turns.append(c)
@@ -80,8 +115,7 @@ def _play_out(checkpoints: Checkpoints) -> None:
         w = waits[c]
         while w and w[0][0] < f:
             turns.append(heappop(w)[1])
-    if left:
-        raise DecodeError("snapshot: dependency checkpoints form a cycle (no causal order)")
+    return not left
 
 
 def _first_unmet(

@@ -8,6 +8,7 @@ up to date, so that every mixin (and mypy) sees the same slots.  ``TextState.__i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,3 +58,7 @@ class _TextFields:
     #: Edits of remote ops in visible positions, (pos, deleted, inserted) each, while the
     #: Document records them for its subscribers (:mod:`._edit_records`).  None: off.
     _edits: list[tuple[int, int, str]] | None
+    #: A state loaded from trusted bytes and not decoded yet (:meth:`TextState.decode_later`):
+    #: (clients known then, ints, visible text, deletes); ``_blocks``, ``_dels`` and
+    #: ``_tail_blk`` are unset until the first use of one of them decodes it.  None: decoded.
+    _lazy: tuple[int, Sequence[int], str, Sequence[int]] | None

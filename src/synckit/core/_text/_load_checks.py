@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
-from operator import add, eq, ge, gt, itemgetter, lt, mul, ne, sub
+from operator import add, and_, eq, ge, getitem, gt, itemgetter, le, lt, mul, ne, not_, sub
 
 from synckit.core._ids import ItemId
 from synckit.core._text._history import _DeleteLog
@@ -35,9 +35,14 @@ class History:
     #: Per client index, the first seqs of its checkpoints (bisected without a key
     #: function: :meth:`saw` runs once per item that refers to another client's).
     starts: list[list[int]] = field(init=False, repr=False)
+    #: Per client index, the dependencies before its first checkpoint (none: an empty
+    #: dict) and then those of each checkpoint: entry ``bisect_right(starts[c], seq)`` is
+    #: what operation ``seq`` of client ``c`` depended on.
+    deps: list[list[dict[int, int]]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.starts = [list(map(itemgetter(0), cps)) for cps in self.checkpoints]
+        self.deps = [[{}, *map(itemgetter(1), cps)] for cps in self.checkpoints]
 
     def saw(self, client: int, seq: int, item: ItemId) -> bool:
         """Whether ``client``'s operation ``seq`` could refer to ``item``: an earlier
@@ -111,19 +116,7 @@ def _check_history(
         same = list(map(eq, ocs, clients))
         if any(map(ge, compress(oss, same), compress(seqs, same))):
             raise InvalidValueError("text state: an origin is not older than its item")
-        # (History.saw inlined: this runs once per such item, thousands in a document of
-        # many authors.)
-        starts, cpl = history.starts, history.checkpoints
-        for i in compress(range(len(seqs)), map(ne, ocs, clients)):
-            oc = ocs[i]
-            if oc < 0:
-                continue
-            c = clients[i]
-            k = bisect_right(starts[c], seqs[i])
-            if not k or oss[i] > cpl[c][k - 1][1].get(oc, 0):
-                raise InvalidValueError(
-                    "text state: an origin of another client is not among what its item depended on"
-                )
+        _check_other_origins(history, clients, seqs, ocs, oss)
     if single is None:
         _check_right_origins_inside(history, clients, seqs, keys, origins[2], origins[3])
     if single is not None:
@@ -139,23 +132,16 @@ def _check_history(
         if min(lens) < 0:
             raise InvalidValueError("text state: a character is deleted but no delete deleted it")
         return
-    # Deleted characters (a delete run targets nothing else): tombstone items by first
-    # key. A run nearly always starts exactly at one (deleting splits an item there);
-    # the others are found among all items and followed through the tombstones after.
+    # The deleted characters (tombstone items) as one int key each, like the targets.
     dead = list(map(lt, lens, repeat(0)))
     if single is None:
         keyed = list(map(mul, clients, repeat(shift)))
-        tomb = dict(
-            zip(
-                compress(map(add, keyed, seqs), dead),
-                compress(map(add, keyed, lasts), dead),
-                strict=True,
-            )
-        )
+        dead_firsts = list(compress(map(add, keyed, seqs), dead))
+        dead_lasts = list(compress(map(add, keyed, lasts), dead))
         del keyed
     else:
-        tomb = dict(zip(compress(seqs, dead), compress(lasts, dead), strict=True))
-    dead_chars = -sum(compress(lens, dead))
+        dead_firsts = list(compress(seqs, dead))
+        dead_lasts = list(compress(lasts, dead))
     del dead
     all_lows: list[int] = []
     all_highs: list[int] = []
@@ -176,6 +162,7 @@ def _check_history(
             raise InvalidValueError("text state: a delete lies beyond the document's version")
         used.setdefault(c, []).append((at, ends))
         targets = log.targets
+        plain = highs  # (highs below become keys, with shift)
         if single is not None:
             if any(map(ne, targets, repeat(single))):
                 raise InvalidValueError(
@@ -189,20 +176,6 @@ def _check_history(
             tbase = list(map(mul, targets, repeat(shift)))
             lows = list(map(add, lows, tbase))
             highs = list(map(add, highs, tbase))
-        # Each target range lies inside deleted characters: usually one tombstone item
-        # that starts at the range's first; otherwise found by bisection among all items
-        # (sorted first keys) and followed through the tombstones that continue it.
-        got = map(tomb.get, lows, repeat(-1))
-        for q in compress(range(len(lows)), map(gt, highs, got)):
-            lo, hi = lows[q], highs[q]
-            first = fk[bisect_right(fk, lo) - 1] if lo >= fk[0] else -1
-            end = tomb.get(first, -1)
-            while lo <= end < hi:
-                end = tomb.get(end + 1, -1)
-            if end < hi:
-                raise InvalidValueError(
-                    "text state: a delete targets a character that is not a deleted one"
-                )
         all_lows += lows
         all_highs += highs
         # Its own client's characters: made before the delete (a lower seq).
@@ -215,18 +188,72 @@ def _check_history(
         if any(map(ge, compress(highs, mine), map(add, compress(at, mine), repeat(key)))):
             raise InvalidValueError("text state: a delete targets a character made after it")
         # Another client's: within what the delete depended on.
-        for q in compress(range(len(at)), map(ne, targets, repeat(c))):
-            t = targets[q]
-            if not history.saw_run(c, at[q], t, firsts[q], counts[q]):
-                raise InvalidValueError(
-                    "text state: a delete targets a character of another client that it "
-                    "did not depend on"
-                )
+        _check_other_targets(history, c, (at, ends, targets, plain), (firsts, counts))
 
-    # And every deleted character was deleted by one: the targets (all deleted characters,
-    # checked above) cover as many characters as the tombstones hold.
-    if _union_size(all_lows, all_highs) != dead_chars:
-        raise InvalidValueError("text state: a character is deleted but no delete deleted it")
+    # The targets are exactly the deleted characters: each target one of them, and each
+    # of them some run's target. Two sets of ints are equal iff their unions of ranges,
+    # as maximal ranges in order, are the same lists.
+    if _union(all_lows, all_highs) != _union(dead_firsts, dead_lasts):
+        raise InvalidValueError(
+            "text state: the deletes' targets are not the deleted characters (a delete "
+            "targets a character that is not a deleted one, or a character is deleted but "
+            "no delete deleted it)"
+        )
+
+
+def _check_other_targets(
+    history: History,
+    c: int,
+    runs: tuple[list[int], list[int], list[int], list[int]],
+    given: tuple[list[int], list[int]],
+) -> None:
+    """ValueError unless every delete run of client ``c`` on another client's characters
+    deletes only what the run depended on (:meth:`History.saw_run`).
+
+    ``runs``: the runs' first and last seqs, target clients and highest target seqs;
+    ``given``: their first targets and signed counts. A run that no checkpoint of ``c``
+    cuts depended on one set of versions, which must hold its highest target: C-level
+    passes over those runs. A run a checkpoint cuts is checked segment by segment.
+    """
+    at, ends, targets, highs = runs
+    other = list(compress(range(len(at)), map(ne, targets, repeat(c))))
+    if not other:
+        return
+    starts, deps = history.starts[c], history.deps[c]
+    ks = list(map(bisect_right, repeat(starts), map(at.__getitem__, other)))
+    cut = list(map(ne, ks, map(bisect_right, repeat(starts), map(ends.__getitem__, other))))
+    seen = map(dict.get, map(deps.__getitem__, ks), map(targets.__getitem__, other), repeat(0))
+    beyond = map(gt, map(highs.__getitem__, other), seen)
+    firsts, counts = given
+    if any(map(and_, beyond, map(not_, cut))) or not all(
+        history.saw_run(c, at[q], targets[q], firsts[q], counts[q]) for q in compress(other, cut)
+    ):
+        raise InvalidValueError(
+            "text state: a delete targets a character of another client that it did not depend on"
+        )
+
+
+def _check_other_origins(
+    history: History, clients: list[int], seqs: list[int], ocs: list[int], oss: list[int]
+) -> None:
+    """ValueError unless every origin ``(ocs[i], oss[i])`` of another client than its item's
+    is within what the item depended on (:meth:`History.saw`, for thousands of items in a
+    document of many authors): C-level passes over those items, each finding its
+    checkpoint by ``bisect`` and looking the origin's client up in its dict."""
+    idx = list(compress(range(len(seqs)), map(ne, ocs, clients)))
+    oc = list(map(ocs.__getitem__, idx))
+    if oc and min(oc) < 0:  # (items without an origin have none to check)
+        idx = list(compress(idx, map(ge, oc, repeat(0))))
+        oc = list(map(ocs.__getitem__, idx))
+    if not idx:
+        return
+    ci = list(map(clients.__getitem__, idx))
+    ks = map(bisect_right, map(history.starts.__getitem__, ci), map(seqs.__getitem__, idx))
+    seen = map(dict.get, map(getitem, map(history.deps.__getitem__, ci), ks), oc, repeat(0))
+    if any(map(gt, map(oss.__getitem__, idx), seen)):
+        raise InvalidValueError(
+            "text state: an origin of another client is not among what its item depended on"
+        )
 
 
 def _check_right_origins_inside(
@@ -244,22 +271,28 @@ def _check_right_origins_inside(
     previous character), but every character shares the item's right origin, and where a
     checkpoint inside the item changes the dependencies, ``changes`` cuts the item in two:
     the second part is checked against the new ones. Found from the checkpoints (few) by
-    bisection in the items' sorted keys, not item by item.
+    bisection in the items' sorted keys (C-level passes per client), not item by item.
     """
     fk, lk, shift = keys
     inside: list[tuple[int, int]] = []  # (first key of an item, checkpoint start inside it)
     for c in set(clients):
-        base = c * shift
-        for start, _ in history.checkpoints[c]:
-            if start >= shift:
-                # Past every item of ``c`` (their seqs are below ``shift``): as a key it
-                # would name another client's character, and check its item against
-                # ``c``'s checkpoint.
-                break
-            key = base + start
-            i = bisect_right(fk, key) - 1
-            if i >= 0 and fk[i] < key <= lk[i]:
-                inside.append((fk[i], start))
+        starts = history.starts[c]
+        # Only starts below ``shift``: one past every item of ``c`` (their seqs are below
+        # it) would, as a key, name another client's character, and check its item
+        # against ``c``'s checkpoint.
+        starts = starts[: bisect_left(starts, shift)]
+        ckeys = list(map(add, starts, repeat(c * shift)))
+        # The item whose first key is the last at or below each (-1: none, and then
+        # fk[-1], the highest first key, is above it: not inside).
+        at = list(map(sub, map(bisect_right, repeat(fk), ckeys), repeat(1)))
+        hit = list(
+            map(
+                and_,
+                map(lt, map(fk.__getitem__, at), ckeys),
+                map(le, ckeys, map(lk.__getitem__, at)),
+            )
+        )
+        inside += zip(map(fk.__getitem__, compress(at, hit)), compress(starts, hit), strict=True)
     if not inside:
         return
     first_keys = map(add, map(mul, clients, repeat(shift)), seqs)
@@ -273,16 +306,19 @@ def _check_right_origins_inside(
             )
 
 
-def _union_size(lows: list[int], highs: list[int]) -> int:
-    """How many ints the ranges ``lows[i]..highs[i]`` cover together."""
+def _union(lows: list[int], highs: list[int]) -> tuple[list[int], list[int]]:
+    """The ints the ranges ``lows[i]..highs[i]`` cover together, as maximal ranges in
+    order: their firsts and their lasts (empty lists for no ranges).
+
+    In C-level passes, without pairing the ranges up: with the lows and the highs sorted
+    separately (``L`` and ``H``), an int ``x`` is covered iff fewer highs than lows lie
+    below it or at it, so the covered ints stop after ``H[i]`` (and start again at
+    ``L[i + 1]``) exactly where ``H[i] + 1 < L[i + 1]``.
+    """
     if not lows:
-        return 0
+        return [], []
     ls, hs = sorted(lows), sorted(highs)
-    if not any(map(ge, hs, islice(ls, 1, None))):  # disjoint: the usual case
-        return int(sum(map(sub, hs, ls))) + len(ls)
-    total, end = 0, -1  # overlapping runs: concurrent deletes of the same characters
-    for lo, hi in sorted(zip(lows, highs, strict=True)):
-        if hi > end:
-            total += hi - max(lo, end + 1) + 1
-            end = hi
-    return total
+    gaps = list(map(lt, map(add, hs, repeat(1)), islice(ls, 1, None)))
+    firsts = [ls[0], *compress(islice(ls, 1, None), gaps)]
+    lasts = [*compress(hs, gaps), hs[-1]]
+    return firsts, lasts

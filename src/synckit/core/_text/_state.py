@@ -17,6 +17,9 @@ id index, deleted characters included (they keep their place in the order).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from synckit.core._ids import ItemId
 from synckit.core._text._blocks import _MAX_ITEMS, _MAX_TEXT, _Block
 from synckit.core._text._codec import decode_state, encode_state
@@ -24,6 +27,9 @@ from synckit.core._text._history import TextOp, _DeleteLog, _OpHistory
 from synckit.core._text._load_checks import History
 from synckit.core._text._yata import _Integration
 from synckit.errors import InvalidValueError, PositionError
+
+#: The fields :meth:`TextState.decode_later` leaves unset until the state is decoded.
+_DEFERRED = frozenset({"_blocks", "_dels", "_tail_blk"})
 
 
 class TextState(_Integration, _OpHistory):
@@ -50,6 +56,16 @@ class TextState(_Integration, _OpHistory):
         self._recent = None
         self._rtail = None
         self._edits = None
+        self._lazy = None
+
+    if not TYPE_CHECKING:  # (at run time only: mypy still sees every missing attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            """A field a deferred decode fills (:meth:`decode_later`): decode now."""
+            if name in _DEFERRED and object.__getattribute__(self, "_lazy") is not None:
+                self._decode_now()
+                return object.__getattribute__(self, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ reading
 
@@ -57,6 +73,9 @@ class TextState(_Integration, _OpHistory):
         return self._len
 
     def __str__(self) -> str:
+        lazy = self._lazy
+        if lazy is not None:
+            return lazy[2]
         return "".join([blk.text for blk in self._blocks])
 
     def __repr__(self) -> str:
@@ -316,7 +335,11 @@ class TextState(_Integration, _OpHistory):
     def encode_state(self) -> tuple[list[int], str, list[int]]:
         """``(ints, content, deletes)``: the items, the visible text, the delete log, as
         columns of ints (format 2; :func:`~synckit.core._text._codec.encode_state` gives
-        the layout)."""
+        the layout). A state not decoded yet (:meth:`decode_later`) gives back the columns
+        it was loaded from: that is this state, encoded."""
+        lazy = self._lazy
+        if lazy is not None:
+            return list(lazy[1]), lazy[2], list(lazy[3])
         return encode_state(self._blocks, self._dels, str(self))
 
     @classmethod
@@ -348,3 +371,33 @@ class TextState(_Integration, _OpHistory):
             self._tail_blk = blocks[0]
             self._len = len(content)
         return self
+
+    @classmethod
+    def decode_later(
+        cls, client_ids: list[str], ints: Sequence[int], content: str, deletes: Sequence[int]
+    ) -> TextState:
+        """The state of trusted bytes (:meth:`decode_state` with ``trusted``), decoded on
+        first use: reading its text or length needs no decoding, anything else decodes it
+        first (then a bad state raises ValueError there).
+
+        ``ints`` and ``deletes`` may be any sequences of ints (protobuf's repeated fields:
+        they are copied into lists only when decoded).
+        """
+        self = cls(client_ids)
+        del self._blocks, self._dels, self._tail_blk
+        self._len = len(content)
+        self._lazy = (len(client_ids), ints, content, deletes)
+        return self
+
+    def _decode_now(self) -> None:
+        """Decode the state :meth:`decode_later` deferred (its fields become set)."""
+        lazy = self._lazy
+        assert lazy is not None
+        n, ints, content, deletes = lazy
+        blocks, dels = decode_state(
+            self._client_ids[:n], list(ints), content, list(deletes), trusted=True
+        )
+        self._dels = dels
+        self._blocks = blocks or [_Block.empty(0)]
+        self._tail_blk = self._blocks[0]
+        self._lazy = None
