@@ -6,7 +6,6 @@
 * ``visible_offset`` sums over the shorter side of the item.
 * An insert typed between two characters of one item splits it in ``apply_inserts``'s
   own loop (covered by ``test_text_apply_inserts``).
-* ``changes`` of a client that edited one text only makes its ops in one pass.
 * A merge's field writes that lost (SKIPs) between its text inserts no longer cut the run
   of inserts integrated together: the document ends up as when the changes arrive one by
   one.
@@ -209,8 +208,8 @@ def test_visible_offset_counts_the_visible_characters_before_an_item(
 
 @pytest.mark.parametrize("seed", range(4))
 def test_a_typing_session_sent_in_parts_arrives_whole(seed: int) -> None:
-    """A client's ops of one text only go out in one pass (_changes._text_ops_filled),
-    of two texts the general way: either way, every cut arrives whole."""
+    """A client's edits of one text, now and then of a second one, sent in parts: every
+    cut arrives whole (and the deletes of what a change typed go in on arrival)."""
     rng = random.Random(seed)
     doc = Document("typist")
     text, other = doc.get_text("t"), doc.get_text("u")

@@ -24,8 +24,6 @@ from synckit.errors import InvalidTypeError
 
 if TYPE_CHECKING:
     from synckit.core._document import Document
-    from synckit.core._ids import ContainerId
-    from synckit.core._text import TextOp
 
 __all__ = ["changes"]
 
@@ -85,21 +83,16 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
                     ops.append((K.FIELD_DELETE, seq, name, hlc))
                 else:
                     ops.append((K.FIELD_SET, seq, name, hlc, value))
-    edited = [
-        (tname, tops) for tname, text in doc._texts.items() if (tops := text.ops_since(c, after))
-    ]
-    if len(edited) == 1 and not sources:
-        # One text's edits only (a typing session): they come in seq order, so they are
-        # made operations and their gaps filled in one pass.
-        return _text_ops_filled(doc, c, after, *edited[0])
-    for tname, text_ops in edited:
-        sources += 1
-        fields_only = False
-        for top in text_ops:
-            if top[0] == "i":
-                ops.append((K.TEXT_INSERT, top[1], tname, top[2], top[3], top[4]))
-            else:
-                ops.append((K.TEXT_DELETE, top[1], tname, top[2], top[3], top[4]))
+    for tname, text in doc._texts.items():
+        text_ops = text.ops_since(c, after)
+        if text_ops:
+            sources += 1
+            fields_only = False
+            for top in text_ops:
+                if top[0] == "i":
+                    ops.append((K.TEXT_INSERT, top[1], tname, top[2], top[3], top[4]))
+                else:
+                    ops.append((K.TEXT_DELETE, top[1], tname, top[2], top[3], top[4]))
     if fields_only:
         # Field writes only, newest first: every entry's seq is below the one before.
         ops.reverse()
@@ -139,32 +132,6 @@ def _ops_since(doc: Document, c: int, after: int) -> list[Op]:
             expect = seq + 1
     if expect <= doc._vv[c]:
         filled.append((K.SKIP, expect, doc._vv[c] - expect + 1))
-    return filled
-
-
-def _text_ops_filled(
-    doc: Document, c: int, after: int, tname: ContainerId, text_ops: list[TextOp]
-) -> list[Op]:
-    """What :func:`_ops_since` makes of one text's ops ``text_ops`` (client ``c``'s, after
-    seq ``after``, in seq order) when nothing else of ``c`` is newer: the operations, with
-    SKIPs for the gaps."""
-    filled: list[Op] = []
-    append = filled.append
-    expect = after + 1
-    text_insert, text_delete, skip = K.TEXT_INSERT, K.TEXT_DELETE, K.SKIP
-    for top in text_ops:
-        seq = top[1]
-        if seq > expect:
-            append((skip, expect, seq - expect))
-        if top[0] == "i":
-            append((text_insert, seq, tname, top[2], top[3], top[4]))
-            expect = seq + len(top[4])
-        else:
-            append((text_delete, seq, tname, top[2], top[3], top[4]))
-            count = top[4]
-            expect = seq + (count if count > 0 else -count)
-    if expect <= doc._vv[c]:
-        append((skip, expect, doc._vv[c] - expect + 1))
     return filled
 
 
