@@ -278,7 +278,11 @@ def _check_refs(doc: Document, ch: Change, created: Created) -> None:
                 own_key = (own_name, author, True)
                 own_firsts, own_lasts = created.runs(own_key)
             last = seq + len(op[5]) - 1
-            if own_text is not None and own_text.continues_remote(author, seq, op[3], op[4]):
+            if (
+                own_text is not None
+                and own_text._rtail is not None  # (continues_remote's first test, inline)
+                and own_text.continues_remote(author, seq, op[3], op[4])
+            ):
                 # The author typing on after its insert integrated last: both origins
                 # are here (no lookup), and the left one is its own. The right one
                 # must still be one this change had seen: a hostile author could
@@ -315,6 +319,12 @@ def _check_refs(doc: Document, ch: Change, created: Created) -> None:
             text = doc._texts.get(op[2])
             first, count = op[4], op[5]
             lo, hi = (first, first + count - 1) if count > 0 else (first + count + 1, first)
+            if op[3] == author and op[2] == own_name:
+                # The author deleting what it typed in this batch (its backspaces):
+                # created.holds_run and unseen, inline, on the runs kept above.
+                i = bisect_right(own_firsts, lo) - 1
+                if i >= 0 and hi <= own_lasts[i] and hi < op[1]:
+                    continue
             if not (
                 created.holds_run(op[2], op[3], lo, hi)
                 or (text is not None and text.has_run(op[3], first, count))
@@ -519,6 +529,13 @@ def _integrate_changes(
                         text.apply_inserts(c, inserts)
                         inserts = []
                     text.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
+                continue
+            if kind == skip:
+                # Seqs of writes that lost: logged only, so pending inserts stay pending (a
+                # merge's field writes that lost come between its text inserts).
+                if log is NONE:
+                    log = doc._log[c] = []
+                log.append(op)
                 continue
             if inserts:
                 text.apply_inserts(c, inserts)

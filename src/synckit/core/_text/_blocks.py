@@ -70,8 +70,21 @@ class _Block:
 
     def visible_offset(self, i: int) -> int:
         """Visible characters in items ``0..i-1``."""
-        lens = self.lens[:i]
-        return (sum(lens) + sum(map(abs, lens))) >> 1
+        # Summed over the shorter side of item i (the block's size minus what follows,
+        # when that is shorter), the visible lengths by a C-level pass over the signed ones
+        # when there is no deleted item among them (`min`, no call per item).
+        lens = self.lens
+        if i + i <= len(lens):
+            part = lens[:i]
+            v = sum(part)
+            if part and min(part) < 0:
+                v = (v + sum(map(abs, part))) >> 1
+            return v
+        part = lens[i:]
+        v = sum(part)
+        if part and min(part) < 0:
+            v = (v + sum(map(abs, part))) >> 1
+        return self.size - v
 
     def find(self, client: int, start: int) -> int:
         """Index of the item of ``client`` starting at seq ``start`` (must exist)."""

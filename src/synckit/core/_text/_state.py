@@ -293,15 +293,29 @@ class TextState(_Integration, _OpHistory):
             raise InvalidValueError("apply_delete: count must not be 0")
         self._tail_pos = -1
         self._recent = None
-        self._rtail = None
         if count > 0:
             lo, hi = target_first, target_first + count - 1
         else:
             lo, hi = target_first + count + 1, target_first
         if not checked and not self.has_run(target_client, target_first, count):
+            self._rtail = None
             raise InvalidValueError(
                 f"apply_delete: unknown target in {(target_client, target_first)} x {count}"
             )
+        rt = self._rtail
+        self._rtail = None
+        if rt is not None and rt[0] == target_client and hi < rt[1]:
+            # Backspaces right after remote typing: the targets may all lie in the item
+            # the last remote insert made or grew (see _rtail), whose place is known: the
+            # loop below without its lookups.
+            blk, i = rt[2], rt[3]
+            if i < len(blk.lens) and blk.clients[i] == target_client:
+                s = blk.seqs[i]
+                li = blk.lens[i]
+                if s <= lo and s + li == rt[1]:  # (so li > 0: the item is visible)
+                    self._delete_visible(blk, i, lo - s, hi - lo + 1, rt[4] - li + lo - s)
+                    self._log_delete(client, seq, target_client, target_first, count)
+                    return
         cur = lo
         while cur <= hi:
             found = self._find(target_client, cur)
@@ -310,25 +324,30 @@ class TextState(_Integration, _OpHistory):
             s = blk.seqs[i]
             li = blk.lens[i]
             if li > 0:
-                k = cur - s
                 end = min(hi + 1, s + li)
-                d = end - cur
-                o = blk.visible_offset(i) + k
-                if self._edits is not None:
-                    self._record(self._block_start(blk.idx) + o, d, "")
-                t = blk.text
-                blk.text = t[:o] + t[o + d :]
-                self._resize(blk, -d)
-                self._delete_in_item(blk, i, k, d)
-                if len(blk.lens) > _MAX_ITEMS:
-                    self._split_block(blk.idx)
+                self._delete_visible(blk, i, cur - s, end - cur, blk.visible_offset(i) + cur - s)
                 cur = end
             else:
                 cur = s - li
+        self._log_delete(client, seq, target_client, target_first, count)
+
+    def _delete_visible(self, blk: _Block, i: int, k: int, d: int, o: int) -> None:
+        """Mark characters ``k .. k + d - 1`` of visible item ``i`` of ``blk`` (text offset
+        ``o`` in the block) deleted."""
+        if self._edits is not None:
+            self._record(self._block_start(blk.idx) + o, d, "")
+        t = blk.text
+        blk.text = t[:o] + t[o + d :]
+        self._resize(blk, -d)
+        self._delete_in_item(blk, i, k, d)
+        if len(blk.lens) > _MAX_ITEMS:
+            self._split_block(blk.idx)
+
+    def _log_delete(self, client: int, seq: int, target: int, first: int, count: int) -> None:
         log = self._dels.get(client)
         if log is None:
             log = self._dels[client] = _DeleteLog()
-        log.add(seq, target_client, target_first, count)
+        log.add(seq, target, first, count)
 
     # ------------------------------------------------------------------ snapshot
 

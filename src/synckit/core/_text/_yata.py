@@ -176,13 +176,7 @@ class _Integration(_BlockList, _EditRecords):
                 and blk.rcs[p] == rc
                 and (rc < 0 or blk.rss[p] == rs)
             )
-        if not dj:
-            off = 0
-        elif sum(lens) == blk.size:  # no deleted item in the block: visible lengths only
-            off = sum(lens[:dj])
-        else:
-            before = lens[:dj]
-            off = (sum(before) + sum(map(abs, before))) >> 1
+        off = blk.visible_offset(dj) if dj else 0
         if self._edits is not None:
             self._record(self._block_start(db) + off, 0, content)
         ci = index.get(client)
@@ -273,6 +267,12 @@ class _Integration(_BlockList, _EditRecords):
                 last = lens[li]
                 j = li + 1
                 rc, rs = right
+                if rs == ls + 1 and rc == lc and ls - start < (last if last > 0 else -last) - 1:
+                    # Typed between two characters of one item (its right origin the
+                    # character after its left one): split there, as apply_insert would,
+                    # and the right origin starts the next item.
+                    self._split(blk, li, ls - start + 1)
+                    last = lens[li]
                 if (
                     ls - start == (last if last > 0 else -last) - 1
                     and j < len(lens)
@@ -289,11 +289,7 @@ class _Integration(_BlockList, _EditRecords):
                     )
                 ):
                     n = len(content)
-                    if sum(lens) == blk.size:  # no deleted item: as in apply_insert
-                        off = sum(lens[:j])
-                    else:
-                        before = lens[:j]
-                        off = (sum(before) + sum(map(abs, before))) >> 1
+                    off = blk.visible_offset(j)
                     blk.clients.insert(j, client)
                     blk.seqs.insert(j, seq)
                     lens.insert(j, n)
