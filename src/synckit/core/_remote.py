@@ -531,21 +531,15 @@ def _integrate_changes(
                     text.apply_delete(c, op[1], op[3], op[4], op[5], checked=True)
                 continue
             if kind == skip:
-                # Seqs of writes that lost: logged only, so pending inserts stay pending (a
-                # merge's field writes that lost come between its text inserts).
-                if log is NONE:
-                    log = doc._log[c] = []
-                log.append(op)
+                # Seqs of writes that lost. Not logged: a gap in a client's log is a run of
+                # seqs that hold nothing for anyone, and changes() and save() write every gap
+                # as such. (Logged, a document whose fields are overwritten over and over
+                # would keep a SKIP per change it ever received.) Pending inserts stay
+                # pending: a merge's field writes that lost come between its text inserts.
                 continue
             if inserts:
                 text.apply_inserts(c, inserts)
                 inserts = []
-            if kind == skip:
-                # Not logged: a gap in a client's log is a run of seqs that hold nothing for
-                # anyone (writes that lost), and changes() and save() write every gap as
-                # such. (Logged, a document whose fields are overwritten over and over
-                # would keep a SKIP per change it ever received.)
-                continue
             if log is NONE:
                 log = doc._log[c] = []
             log.append(op)
