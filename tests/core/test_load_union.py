@@ -40,3 +40,15 @@ def test_union_examples() -> None:
     assert _union([5, 0, 2], [6, 10, 3]) == ([0], [10])  # nested and overlapping
     assert _union([0, 4], [3, 6]) == ([0], [6])  # adjacent ranges join
     assert _union([0, 5], [3, 6]) == ([0, 5], [3, 6])
+
+
+def test_a_mismatch_is_worded_as_the_typescript_core_words_it() -> None:
+    from synckit.core._text._load_checks import _mismatch
+
+    dead = _union([3, 10], [5, 12])  # deleted: 3-5 and 10-12
+    outside = "text state: a delete targets a character that is not a deleted one"
+    missing = "text state: a character is deleted but no delete deleted it"
+    assert _mismatch([3, 6], [5, 6], dead) == outside  # 6 is not deleted
+    assert _mismatch([2], [4], dead) == outside  # nor is 2
+    assert _mismatch([3, 10], [5, 11], dead) == missing  # 12 deleted by none
+    assert _mismatch([], [], dead) == missing

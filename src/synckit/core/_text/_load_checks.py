@@ -193,12 +193,21 @@ def _check_history(
     # The targets are exactly the deleted characters: each target one of them, and each
     # of them some run's target. Two sets of ints are equal iff their unions of ranges,
     # as maximal ranges in order, are the same lists.
-    if _union(all_lows, all_highs) != _union(dead_firsts, dead_lasts):
-        raise InvalidValueError(
-            "text state: the deletes' targets are not the deleted characters (a delete "
-            "targets a character that is not a deleted one, or a character is deleted but "
-            "no delete deleted it)"
-        )
+    deleted = _union(dead_firsts, dead_lasts)
+    if _union(all_lows, all_highs) != deleted:
+        raise InvalidValueError(_mismatch(all_lows, all_highs, deleted))
+
+
+def _mismatch(lows: list[int], highs: list[int], dead: tuple[list[int], list[int]]) -> str:
+    """Which way the deletes' targets (``lows[i]..highs[i]``) and the deleted characters
+    (``dead``, maximal ranges) differ, worded as the TypeScript core words it: a target that
+    is not a deleted character first (only on the error path: one pass over the runs)."""
+    firsts, lasts = dead
+    for lo, hi in zip(lows, highs, strict=True):
+        i = bisect_right(firsts, lo) - 1
+        if i < 0 or hi > lasts[i]:
+            return "text state: a delete targets a character that is not a deleted one"
+    return "text state: a character is deleted but no delete deleted it"
 
 
 def _check_other_targets(
