@@ -290,13 +290,7 @@ class _Integration(_BlockList, _EditRecords):
                 ):
                     n = len(content)
                     off = blk.visible_offset(j)
-                    blk.clients.insert(j, client)
-                    blk.seqs.insert(j, seq)
-                    lens.insert(j, n)
-                    blk.lcs.insert(j, lc)
-                    blk.lss.insert(j, ls)
-                    blk.rcs.insert(j, rc)
-                    blk.rss.insert(j, rs)
+                    blk.insert_item(j, client, seq, n, lc, ls, rc, rs)
                     self._index_add(client, seq, blk)
                     t = blk.text
                     blk.text = t[:off] + content + t[off:]
