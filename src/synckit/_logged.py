@@ -38,6 +38,7 @@ def build_snapshot(
     doc = _load(base, None, None, key, base_tag) if base else Document()
     for batch in batches:
         doc.apply(batch)
+    doc.trim_history()
     snapshot = doc.save()
     return snapshot, None if key is None else key.tag(snapshot)
 
@@ -149,6 +150,8 @@ class LoggedDocument:
         and the size counted now, as :meth:`snapshot` gives them. Tracking must be on.
         ``len`` of the batches is the ``taken`` to give :meth:`compacted`."""
         self.compacting = True
+        # (Not trimmed here, on the event loop: a document this large is trimmed where its
+        # snapshot is built, so that is what it reloads as.)
         return self.base, list(self.since or ()), self.log_count, self.size
 
     def compaction_due(self, every: int) -> bool:
@@ -159,8 +162,13 @@ class LoggedDocument:
         """A snapshot of the document now: its bytes, the batches it covers, and the size
         counted when it was taken (give all three to :meth:`compacted`, or call
         :meth:`compaction_failed`). Until then no other compaction is due: two in flight
-        would each subtract the batches the other covers."""
+        would each subtract the batches the other covers.
+
+        The document's spent dependencies are trimmed first (:meth:`Document.trim_history`):
+        a document that lives long in memory is compacted every so many batches, so what
+        it keeps stays bounded by what it holds, and so does the snapshot."""
         self.compacting = True
+        self.doc.trim_history()
         return self.doc.save(), self.log_count, self.size
 
     def compacted(

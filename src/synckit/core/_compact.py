@@ -86,7 +86,16 @@ class _CompactDocument(Document):
 
 #: What a compacted document answers without decoding itself.
 _COMPACT_SAFE = frozenset(
-    {"__class__", "_packed", "_client_id", "client_id", "compacted", "compact", "save"}
+    {
+        "__class__",
+        "_packed",
+        "_client_id",
+        "client_id",
+        "compacted",
+        "compact",
+        "save",
+        "trim_history",
+    }
 )
 #: The slots :func:`_expand` takes from the decoded document.
 _STATE_SLOTS = tuple(

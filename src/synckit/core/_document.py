@@ -597,6 +597,28 @@ class Document:
     #: Apply changes from any replica: see :mod:`synckit.core._remote`.
     apply = _remote.apply
 
+    def trim_history(self) -> int:
+        """Forget the causal dependencies of operations this document no longer holds;
+        returns how many dependency records went.
+
+        A field write that a later write overwrote is gone (``changes`` and :meth:`save`
+        send its seq as a skipped one), but what it depended on is remembered, one record
+        per change that brought new dependencies: under writers that keep overwriting the
+        same fields, a record per change received, for the document's whole life, in memory,
+        in snapshots and in every fresh replica's first sync. Trimming drops the records that
+        only such gone operations used (see :mod:`synckit.core._spent`); what the document
+        shows, and what every other replica ends with, is unchanged.
+
+        Costs a pass over the fields, the logged operations and the text history of the
+        clients concerned; the server trims each document it snapshots. Does nothing to a
+        compacted document (it stays compacted).
+        """
+        if self._packed is not None:
+            return 0
+        from synckit.core._spent import drop_spent
+
+        return drop_spent(self)
+
     def merge(self, other: Document) -> None:
         """Pull in everything ``other`` holds that this document lacks."""
         if not isinstance(other, Document):

@@ -162,6 +162,32 @@ class _OpHistory(_IdIndex):
             ops.sort(key=_op_seq)
         return ops
 
+    def holds_seqs(self, client: int, first: int, last: int) -> bool:
+        """Whether an operation of ``client`` in this text (an item or a delete run) takes a
+        seq from ``first`` to ``last``. A text not decoded yet (see ``decode_later``) says
+        True rather than decode itself to find out."""
+        if self._lazy is not None:
+            return True
+        ci = self._ensure_index().get(client)
+        if ci is not None:
+            starts = ci.starts
+            q = bisect_right(starts, last) - 1
+            if q >= 0:
+                s = starts[q]
+                if s >= first:
+                    return True
+                # The item before: does it reach `first`? (Its length is in its block.)
+                blk = ci.owners[q]
+                if s + abs(blk.lens[blk.find(client, s)]) - 1 >= first:
+                    return True
+        log = self._dels.get(client)
+        if log is not None:
+            seqs = log.seqs
+            q = bisect_right(seqs, last) - 1
+            if q >= 0 and seqs[q] + abs(log.counts[q]) - 1 >= first:
+                return True
+        return False
+
     def op_runs(self) -> dict[int, list[tuple[int, int]]]:
         """Per client, the ``(first seq, last seq)`` of each of its items and delete runs in
         this text, in no order: the seqs of the operations :meth:`ops_since` sends (which may
