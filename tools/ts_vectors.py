@@ -106,6 +106,9 @@ class Replay:
             rid = step[1]
             self.docs[rid] = Document.load(self.docs[rid].save(), rid, clock=self.clocks[rid])
             return
+        if op == "trim":  # [trim, replica]: forget spent dependencies
+            self.docs[step[1]].trim_history()
+            return
         if op == "syncall":
             for _ in range(2):
                 for a in self.docs.values():
@@ -500,6 +503,42 @@ def _python_values() -> dict[str, Any]:
     }
 
 
+def _trimmed() -> dict[str, Any]:
+    """Writers that keep overwriting the same fields, hearing each other between edits, with
+    text and list edits among them, trimmed now and then: both cores must drop the same
+    checkpoints and fold the same dependencies (``Document.trim_history``)."""
+    rng = random.Random(41)
+    names = ("alice", "bob", "carol")
+    steps: list[Step] = []
+    for turn in range(60):
+        who = names[rng.randrange(3)]
+        roll = rng.random()
+        if roll < 0.6:
+            steps.append(["set", who, rng.choice("xyz"), turn])
+        elif roll < 0.7:
+            steps.append(["tins", who, ["text", "t"], 0, f"{turn} "])
+        elif roll < 0.8:
+            steps.append(["append", who, ["list", "l"], turn])
+        else:
+            steps.append(["delete", who, rng.choice("xyz")])
+        steps.append(["sync", who, names[rng.randrange(3)]])
+        if turn % 9 == 8:
+            steps.append(["trim", names[rng.randrange(3)]])
+    steps += [
+        ["capture", "dave_all", "alice", None],
+        ["trim", "alice"],
+        ["capture", "dave_trimmed", "alice", None],
+        ["deliver", "dave_trimmed", "dave"],
+        ["syncall"],
+        ["trim", "alice"],
+        ["trim", "bob"],
+    ]
+    return {
+        "replicas": {"alice": [1000, 3], "bob": [1500, 2], "carol": [900, 5], "dave": [5000, 1]},
+        "steps": steps,
+    }
+
+
 def scenarios() -> dict[str, dict[str, Any]]:
     """Every scenario by name: ``{"replicas": {id: [clock start, step]}, "steps": [...]}``."""
     return {
@@ -516,6 +555,7 @@ def scenarios() -> dict[str, dict[str, Any]]:
         "long_text": _long_text(),
         "kinds": _kinds(),
         "python_values": _python_values(),
+        "trimmed": _trimmed(),
     }
 
 

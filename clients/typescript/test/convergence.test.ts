@@ -51,7 +51,7 @@ const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -50, 
 const value = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.constantFrom("k", "l", "é"), scalar, { maxKeys: 2 }));
 
 export const command = fc.record({
-  kind: fc.nat(24),
+  kind: fc.nat(25),
   r: fc.nat(10),
   a: fc.nat(40),
   b: fc.nat(40),
@@ -152,6 +152,12 @@ export function run(n: number, commands: Command[], sameClock: boolean): Documen
       }
       case 22: if (pool.length) pool.splice(c.a % pool.length, 1); break; // lose one
       case 23: (docs[to] as Document).apply(doc.changes((docs[to] as Document).version())); break;
+      case 25: { // forget spent dependencies: nothing shown changes
+        const before = canonicalState(doc);
+        doc.trimHistory();
+        assert.deepEqual(canonicalState(doc), before);
+        break;
+      }
       default: doc.merge(docs[to] as Document);
     }
   }

@@ -39,8 +39,13 @@ export class DocumentAdapter implements SyncedDocument {
     this.doc.apply(changes);
   }
 
-  /** A snapshot of the whole document. */
+  /**
+   * A snapshot of the whole document, for the offline store: its spent dependencies are
+   * trimmed first ({@link Document.trimHistory}), as the Python client's are, so that what a
+   * document keeps stays bounded by what it holds.
+   */
   save(): Uint8Array {
+    this.doc.trimHistory();
     return this.doc.save();
   }
 

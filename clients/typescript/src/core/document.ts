@@ -27,6 +27,7 @@ import { copyRaw, RAW } from "./pyjson.js";
 import { apply as applyChanges, merge as mergeDocs } from "./remote.js";
 import type { Screen } from "./screen.js";
 import { load as loadSnapshot, save as saveSnapshot } from "./snapshot.js";
+import { dropSpent } from "./spent.js";
 import { TextState } from "./text/index.js";
 import type { Checkpoint } from "./text/index.js";
 import { Text } from "./textHandle.js";
@@ -407,6 +408,21 @@ export class Document {
    */
   apply(data: Uint8Array, options: { screen?: Screen } = {}): void {
     applyChanges(this, data, options.screen ?? null);
+  }
+
+  /**
+   * Forget the causal dependencies of operations this document no longer holds; returns how
+   * many dependency records went (Python `Document.trim_history`, which leaves the same ones).
+   *
+   * A field write that a later write overwrote is gone, but what it depended on is
+   * remembered, one record per change that brought new dependencies: under writers that
+   * keep overwriting the same fields, a record per change received, for the document's whole
+   * life. Trimming drops the records only such gone operations used; what the document
+   * shows, and what every other replica ends with, is unchanged. The sync client trims each
+   * document before it stores a snapshot of it.
+   */
+  trimHistory(): number {
+    return dropSpent(this);
   }
 
   /** Pull in everything `other` holds that this document lacks. */

@@ -102,6 +102,10 @@ export class Replay {
       this.docs.set(id, Document.load(this.doc(id).save(), id, { clock: this.clocks.get(id) as () => number }));
       return;
     }
+    if (op === "trim") {
+      this.doc(step[1]).trimHistory();
+      return;
+    }
     if (op === "syncall") {
       for (let k = 0; k < 2; k++) {
         for (const a of this.docs.values()) {

@@ -132,3 +132,27 @@ export function opRuns(state: TextBase): Map<number, [number, number][]> {
   }
   return runs;
 }
+
+/**
+ * Whether an operation of `client` in this text (an item or a delete run) takes a seq from
+ * `first` to `last` (Python `_OpHistory.holds_seqs`).
+ */
+export function holdsSeqs(state: TextBase, client: number, first: number, last: number): boolean {
+  const ci = state._ensureIndex().get(client);
+  if (ci !== undefined) {
+    const q = bisectRight(ci.starts, last) - 1;
+    if (q >= 0) {
+      const s = ci.starts[q]!;
+      if (s >= first) return true;
+      // The item before: does it reach `first`? (Its length is in its block.)
+      const blk = ci.owners[q]!;
+      if (s + Math.abs(blk.lens[blk.find(client, s)]!) - 1 >= first) return true;
+    }
+  }
+  const log = state._dels.get(client);
+  if (log !== undefined) {
+    const q = bisectRight(log.seqs, last) - 1;
+    if (q >= 0 && log.seqs[q]! + Math.abs(log.counts[q]!) - 1 >= first) return true;
+  }
+  return false;
+}
