@@ -185,22 +185,6 @@ class ListState:
         else:
             self._cut += 1
 
-    def key_for_insert(self, index: int, suffix: str) -> tuple[str, int]:
-        """The key for a local insert at visible ``index`` and the run length for the item.
-
-        Right after the item inserted last by this replica (unmoved since), the key extends
-        that run's first key; anywhere else it starts a run of its own.
-        """
-        lo, hi = self.keys_around(index)
-        if index > 0 and self.last_insert is not None:
-            left_id = self._ids[self._order[index - 1]]
-            if left_id == self.last_insert:
-                run = self._items[left_id].run
-                if run > 0:
-                    return key_after(lo, hi, run, suffix), run
-        key = key_after(lo, hi, 0, suffix)
-        return key, len(key)
-
     def move(self, item_id: ItemId, key: str, hlc: int, writer: str) -> bool:
         """Apply a move; True when it won and the item (if visible) changed place."""
         item = self._items[item_id]
@@ -325,7 +309,7 @@ class List:
         self._insert(index, value, None)
 
     def _insert(self, index: int, value: Any, child_kind: int | None) -> ItemId:
-        # ListState.key_for_insert and ListState.insert, inline: this runs for every insert.
+        # The key and ListState.insert, inline: this runs for every local insert.
         doc = self._doc
         name = self._name
         state = doc._lists.get(name)
