@@ -185,8 +185,19 @@ class ListState:
         else:
             self._cut += 1
 
-    def move(self, item_id: ItemId, key: str, hlc: int, writer: str) -> bool:
-        """Apply a move; True when it won and the item (if visible) changed place."""
+    def move(
+        self,
+        item_id: ItemId,
+        key: str,
+        hlc: int,
+        writer: str,
+        places: tuple[int, int] | None = None,
+    ) -> bool:
+        """Apply a move; True when it won and the item (if visible) changed place.
+
+        ``places`` (a local move, outside a batch): the item's index in the visible order
+        and the index it ends at, when the caller knows them (no search then).
+        """
         item = self._items[item_id]
         if (hlc, writer) <= (item.hlc, item.writer):
             return False
@@ -197,8 +208,12 @@ class ListState:
             self._ids[new] = item_id
             if self._adds is None:
                 order = self._order
-                del order[bisect_left(order, old)]
-                insort(order, new)
+                if places is None:
+                    del order[bisect_left(order, old)]
+                    insort(order, new)
+                else:
+                    del order[places[0]]
+                    order.insert(places[1], new)
             else:
                 self._unplace(old)
                 self._place(new)
@@ -346,10 +361,14 @@ class List:
         state._items[item_id] = item
         sk = (key, client_id, seq)
         state._ids[sk] = item_id
-        if state._adds is None:
-            insort(order, sk)
-        else:
+        if state._adds is not None:
             state._place(sk)
+        elif (lo is None or lo < key) and (hi is None or key < hi):
+            # Between its neighbours' keys (as every key made here is, but for a forged
+            # order): its place is ``index``, with no search.
+            order.insert(index, sk)
+        else:
+            insort(order, sk)
         state.last_insert = item_id
         # (Nothing of the document is read after _record: a subscriber may compact it.)
         if child_kind is None:
@@ -519,10 +538,19 @@ class List:
         state = cast(ListState, self._state())
         item_id, _ = state.item_at(index)
         seq = doc._next_seq()
-        lo, hi = state.keys_around(to, exclude=item_id)
+        # The neighbours at ``to`` once the item (at ``index`` of the order) is out of it:
+        # keys_around(to, exclude=item_id) without the search for the item.
+        order = state._order
+        lo_i = to - 1 if to - 1 < index else to
+        hi_i = to if to < index else to + 1
+        lo = order[lo_i][0] if to > 0 else None
+        hi = order[hi_i][0] if hi_i < n else None
         key = key_after(lo, hi, 0, state.suffix(doc._client_id, seq))
         hlc = doc._tick()
-        state.move(item_id, key, hlc, doc._client_id)
+        # (A key between its new neighbours' keys, as every key made here is but for a
+        # forged order: then the item's place in the order is known, no search needed.)
+        known = (lo is None or lo < key) and (hi is None or key < hi)
+        state.move(item_id, key, hlc, doc._client_id, (index, to) if known else None)
         doc._record((K.LIST_MOVE, seq, self._name, item_id, hlc, key))
 
     def delete(self, index: int) -> None:
