@@ -255,9 +255,12 @@ class Document:
         """The next hybrid logical clock value for a local write."""
         hlc = self._hlc + 1
         now = self._clock() << _HLC_SHIFT
+        if now > hlc:  # noqa: PLR1730 - comparisons, not max and min: this runs per local write
+            hlc = now
         # Never past the largest clock the format carries: a write received with that clock
         # must not make every later local write undecodable (ties go to the larger client id).
-        hlc = min(max(hlc, now), _MAX_HLC - 1)
+        if hlc >= _MAX_HLC:
+            hlc = _MAX_HLC - 1
         self._hlc = hlc
         return hlc
 

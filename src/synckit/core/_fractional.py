@@ -30,7 +30,7 @@ import hashlib
 
 from synckit.errors import InvalidValueError
 
-__all__ = ["DIGITS", "client_tag", "key_after", "key_between", "operation_suffix"]
+__all__ = ["DIGITS", "client_tag", "key_after", "key_between", "key_inside", "operation_suffix"]
 
 DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE = len(DIGITS)
@@ -77,6 +77,8 @@ def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
 
     ``lo`` must be less than ``hi`` and ``suffix`` must be non-empty digits not ending in '0'.
     """
+    if lo is not None and hi is not None:
+        return key_inside(lo, hi, suffix)
     shortest = _end_length(lo, hi)
     los = lo or ""
     his = hi or ""
@@ -104,6 +106,42 @@ def key_between(lo: str | None, hi: str | None, suffix: str) -> str:
             if high == b // _BASE and i <= nhi:
                 return his[:i] + DIGITS[last] + suffix
             return _digits(m, length) + suffix
+    raise InvalidValueError(f"no key between {lo!r} and {hi!r}")  # unreachable for lo < hi
+
+
+def key_inside(lo: str, hi: str, suffix: str) -> str:
+    """:func:`key_between` with both neighbours given, the same key by a shorter path.
+
+    The digits both keys share (``lo`` read with zeros past its end) are the key's first
+    digits, so the search of :func:`key_between` starts after them with ``a`` and ``b``
+    counting from there: the middle of ``[a, b]`` is the middle of the whole fractions
+    with the shared digits in front (both share them, so their sum is even there). Most
+    often the first digits that differ are two or more apart, and the key is the shared
+    digits, the digit halfway between those two and the suffix.
+    """
+    nlo, nhi = len(lo), len(hi)
+    end = nlo if nlo < nhi else nhi
+    p = 0
+    while p < end and lo[p] == hi[p]:
+        p += 1
+    if p == nlo:  # (lo read on with zeros)
+        while p < nhi and hi[p] == "0":
+            p += 1
+    value = _VALUE
+    if p < nhi:
+        a = value[lo[p]] if p < nlo else 0
+        b = value[hi[p]]
+        if b - a >= 2:
+            return hi[:p] + DIGITS[(a + b) >> 1] + suffix
+    a = b = 0
+    for i in range(p, max(nlo, nhi) + 3):
+        a = a * _BASE + (value[lo[i]] if i < nlo else 0)
+        b = b * _BASE + (value[hi[i]] if i < nhi else 0)
+        if b - a >= 2:
+            m = (a + b) // 2
+            if i == p + 1:
+                return hi[:p] + DIGITS[m // _BASE] + DIGITS[m % _BASE] + suffix
+            return hi[:p] + _digits(m, i + 1 - p) + suffix
     raise InvalidValueError(f"no key between {lo!r} and {hi!r}")  # unreachable for lo < hi
 
 

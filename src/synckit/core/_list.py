@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
 from synckit.core._cursor import Bind, Cursor
-from synckit.core._fractional import client_tag, key_after, operation_suffix
+from synckit.core._fractional import DIGITS, client_tag, key_after, key_inside, operation_suffix
 from synckit.core._host import LIST
 from synckit.core._ids import ContainerId, ItemId
 from synckit.core._values import JSONInput, JSONValue, clone_json, copy_json
@@ -61,7 +61,7 @@ class ListItem:
 class ListState:
     """All items of one list container, deleted ones included (moves may refer to them)."""
 
-    __slots__ = ("_adds", "_cut", "_ids", "_items", "_order", "_tag", "last_insert")
+    __slots__ = ("_adds", "_cut", "_head", "_ids", "_items", "_order", "_tag", "last_insert")
 
     def __init__(self) -> None:
         self._items: dict[ItemId, ListItem] = {}
@@ -77,12 +77,25 @@ class ListState:
         #: continues its run.
         self.last_insert: ItemId | None = None
         self._tag = ("", "")  # (client id, its client_tag), computed once
+        self._head: tuple[str, int, str] = ("", 0, "")  # (client id, seq // 62, its digits)
 
     def suffix(self, client_id: str, seq: int) -> str:
-        """:func:`~synckit.core._fractional.operation_suffix`, with the client's tag kept."""
-        if self._tag[0] != client_id:
-            self._tag = (client_id, client_tag(client_id))
-        return operation_suffix(client_id, seq, self._tag[1])
+        """:func:`~synckit.core._fractional.operation_suffix`, from parts kept: the client's
+        tag followed by the digits of ``seq // 62``, which 62 seqs in a row share."""
+        high, low = divmod(seq, 62)
+        head = self._head
+        if head[0] != client_id or head[1] != high or seq <= 0:
+            if self._tag[0] != client_id:
+                self._tag = (client_id, client_tag(client_id))
+            tag = self._tag[1]
+            if seq <= 0:
+                return operation_suffix(client_id, seq, tag)
+            head = self._head = (
+                client_id,
+                high,
+                operation_suffix(client_id, high, tag)[:-1] if high else tag,
+            )
+        return head[2] + DIGITS[low] + "1"
 
     def __len__(self) -> int:
         return len(self._order)
@@ -172,24 +185,19 @@ class ListState:
         else:
             self._cut += 1
 
-    def key_for_insert(self, index: int, suffix: str) -> tuple[str, int]:
-        """The key for a local insert at visible ``index`` and the run length for the item.
+    def move(
+        self,
+        item_id: ItemId,
+        key: str,
+        hlc: int,
+        writer: str,
+        places: tuple[int, int] | None = None,
+    ) -> bool:
+        """Apply a move; True when it won and the item (if visible) changed place.
 
-        Right after the item inserted last by this replica (unmoved since), the key extends
-        that run's first key; anywhere else it starts a run of its own.
+        ``places`` (a local move, outside a batch): the item's index in the visible order
+        and the index it ends at, when the caller knows them (no search then).
         """
-        lo, hi = self.keys_around(index)
-        if index > 0 and self.last_insert is not None:
-            left_id = self._ids[self._order[index - 1]]
-            if left_id == self.last_insert:
-                run = self._items[left_id].run
-                if run > 0:
-                    return key_after(lo, hi, run, suffix), run
-        key = key_after(lo, hi, 0, suffix)
-        return key, len(key)
-
-    def move(self, item_id: ItemId, key: str, hlc: int, writer: str) -> bool:
-        """Apply a move; True when it won and the item (if visible) changed place."""
         item = self._items[item_id]
         if (hlc, writer) <= (item.hlc, item.writer):
             return False
@@ -200,8 +208,12 @@ class ListState:
             self._ids[new] = item_id
             if self._adds is None:
                 order = self._order
-                del order[bisect_left(order, old)]
-                insort(order, new)
+                if places is None:
+                    del order[bisect_left(order, old)]
+                    insort(order, new)
+                else:
+                    del order[places[0]]
+                    order.insert(places[1], new)
             else:
                 self._unplace(old)
                 self._place(new)
@@ -307,30 +319,62 @@ class List:
         """Insert ``value`` so that it ends at ``index`` (0 <= index <= len)."""
         if type(index) is not int:
             raise InvalidTypeError(f"list indices must be int, got {type(index).__name__}")
-        value = copy_json(value)
+        if type(value) is not int:  # (an int is a JSON value as it is: no call to check it)
+            value = copy_json(value)
         self._insert(index, value, None)
 
     def _insert(self, index: int, value: Any, child_kind: int | None) -> ItemId:
+        # The key and ListState.insert, inline: this runs for every local insert.
         doc = self._doc
-        state = doc._lists.get(self._name)
-        n = len(state) if state is not None else 0
+        name = self._name
+        state = doc._lists.get(name)
+        n = len(state._order) if state is not None else 0
         if not 0 <= index <= n:
             raise PositionError(f"list insert index {index} out of range for length {n}")
         if state is None:  # (a list's state exists once its name passed the check)
-            doc._check_kind(self._name, LIST)
-            state = doc._list_state(self._name)
+            doc._check_kind(name, LIST)
+            state = doc._list_state(name)
         seq = doc._next_seq()
-        key, run = state.key_for_insert(index, state.suffix(doc._client_id, seq))
+        client_id = doc._client_id
+        order = state._order
+        lo = order[index - 1][0] if index else None
+        hi = order[index][0] if index < n else None
+        suffix = state.suffix(client_id, seq)
+        # Right after the item this replica inserted last (unmoved since), the key extends
+        # that run's first key; anywhere else it starts a run of its own.
+        last = state.last_insert
+        run = 0
+        if index and last is not None and state._ids[order[index - 1]] == last:
+            run = state._items[last].run
+        if run > 0:
+            key = key_after(lo, hi, run, suffix)
+        else:
+            if lo is not None and hi is not None and lo < hi:
+                key = key_inside(lo, hi, suffix)  # (what key_after comes to, in one call)
+            else:
+                key = key_after(lo, hi, 0, suffix)
+            run = len(key)
         hlc = doc._tick()
         item_id = (doc._me, seq)
-        state.insert(item_id, doc._client_id, value, key, hlc)
-        state._items[item_id].run = run
+        item = ListItem(value, key, hlc, client_id, client_id)
+        item.run = run
+        state._items[item_id] = item
+        sk = (key, client_id, seq)
+        state._ids[sk] = item_id
+        if state._adds is not None:
+            state._place(sk)
+        elif (lo is None or lo < key) and (hi is None or key < hi):
+            # Between its neighbours' keys (as every key made here is, but for a forged
+            # order): its place is ``index``, with no search.
+            order.insert(index, sk)
+        else:
+            insort(order, sk)
         state.last_insert = item_id
         # (Nothing of the document is read after _record: a subscriber may compact it.)
         if child_kind is None:
-            doc._record((K.LIST_INSERT, seq, self._name, hlc, value, key))
+            doc._record((K.LIST_INSERT, seq, name, hlc, value, key))
         else:
-            doc._record((K.LIST_CREATE, seq, self._name, hlc, child_kind, key))
+            doc._record((K.LIST_CREATE, seq, name, hlc, child_kind, key))
         return item_id
 
     def _insert_child(self, index: int, kind: int) -> Any:
@@ -494,10 +538,19 @@ class List:
         state = cast(ListState, self._state())
         item_id, _ = state.item_at(index)
         seq = doc._next_seq()
-        lo, hi = state.keys_around(to, exclude=item_id)
+        # The neighbours at ``to`` once the item (at ``index`` of the order) is out of it:
+        # keys_around(to, exclude=item_id) without the search for the item.
+        order = state._order
+        lo_i = to - 1 if to - 1 < index else to
+        hi_i = to if to < index else to + 1
+        lo = order[lo_i][0] if to > 0 else None
+        hi = order[hi_i][0] if hi_i < n else None
         key = key_after(lo, hi, 0, state.suffix(doc._client_id, seq))
         hlc = doc._tick()
-        state.move(item_id, key, hlc, doc._client_id)
+        # (A key between its new neighbours' keys, as every key made here is but for a
+        # forged order: then the item's place in the order is known, no search needed.)
+        known = (lo is None or lo < key) and (hi is None or key < hi)
+        state.move(item_id, key, hlc, doc._client_id, (index, to) if known else None)
         doc._record((K.LIST_MOVE, seq, self._name, item_id, hlc, key))
 
     def delete(self, index: int) -> None:
