@@ -60,6 +60,19 @@ const SCALARS: Partial<Record<ScalarType, Scalar>> = {
 
 const IMPLICIT = 2; // FeatureSet.FieldPresence.IMPLICIT
 
+/**
+ * Repeated `sint64` fields decoded as `number` where the value is a safe integer and `bigint`
+ * only beyond (type `(number | bigint)[]`): the long integer columns of change sets and
+ * snapshots, whose values are small, so that reading them makes no bigint per value.
+ */
+const NUMBER_WHERE_SAFE = new Set(["synckit.v1.Change.ints", "synckit.v1.TextState.ints", "synckit.v1.TextState.deletes"]);
+
+function numberWhereSafe(f: DescField): boolean {
+  if (!NUMBER_WHERE_SAFE.has(`${f.parent.typeName}.${f.name}`)) return false;
+  if (f.fieldKind !== "list" || f.listKind !== "scalar" || f.scalar !== ScalarType.SINT64) fail(f, "number-where-safe decoding of this type");
+  return true;
+}
+
 function fail(f: DescField | DescMessage, what: string): never {
   throw new Error(`protogen: ${f.toString()}: ${what} is not supported (extend scripts/protogen.ts and src/core/wire.ts)`);
 }
@@ -107,7 +120,9 @@ function valueType(f: DescField, init: boolean): string {
     case "message": return tsName(f.message) + suffix;
     case "list":
       switch (f.listKind) {
-        case "scalar": return `${init ? "readonly " : ""}${init ? scalarOf(f, f.scalar).init.replace(/^(.* \| .*)$/, "($1)") : scalarOf(f, f.scalar).ts}[]`;
+        case "scalar":
+          if (!init && numberWhereSafe(f)) return "(number | bigint)[]";
+          return `${init ? "readonly " : ""}${init ? scalarOf(f, f.scalar).init.replace(/^(.* \| .*)$/, "($1)") : scalarOf(f, f.scalar).ts}[]`;
         case "enum": return `${init ? "readonly " : ""}${tsName(f.enum)}[]`;
         case "message": return `${init ? "readonly " : ""}${tsName(f.message)}${suffix}[]`;
       }
@@ -184,7 +199,7 @@ function emitMessage(m: DescMessage, path: string, comments: Map<string, string>
     const no = f.number;
     if (f.oneof !== undefined) {
       const o = f.oneof.localName;
-      lines.push(`  if (m.${o}?.case === "${f.localName}") W.wMsg(w, ${no}, m.${o}.value, write${tsName(f.message as DescMessage)});`);
+      lines.push(`  W.wOne(w, ${no}, m.${o}, "${f.localName}", write${tsName(f.message as DescMessage)});`);
       continue;
     }
     const v = `m.${f.localName}`;
@@ -206,7 +221,7 @@ function emitMessage(m: DescMessage, path: string, comments: Map<string, string>
   lines.push("}", "");
   lines.push(`/** \`m\` as \`${m.typeName}\` bytes. */`);
   lines.push(`export function encode${name}(m: ${name}Init): Uint8Array {`);
-  lines.push("  const w = W.writer();", `  write${name}(w, m);`, "  return W.finish(w);", "}", "");
+  lines.push(`  return W.encode(m, write${name});`, "}", "");
 
   // Reader: one case per (field, wire type) upb reads it with; anything else is skipped.
   const init = members.map((mem) => (typeof mem === "string" ? `${mem}: { case: undefined }` : `${mem.localName}: ${zeroOf(mem)}`));
@@ -220,7 +235,7 @@ function emitMessage(m: DescMessage, path: string, comments: Map<string, string>
     if (f.oneof !== undefined) {
       const o = `m.${f.oneof.localName}`;
       const sub = `read${tsName(f.message as DescMessage)}`;
-      lines.push(`      case ${tagOf(2)}: ${o} = { case: "${f.localName}", value: W.sub(r, ${sub}, ${o}.case === "${f.localName}" ? ${o}.value : undefined) }; break;`);
+      lines.push(`      case ${tagOf(2)}: ${o} = W.one(r, ${o}, "${f.localName}", ${sub}); break;`);
       continue;
     }
     switch (f.fieldKind) {
@@ -236,7 +251,8 @@ function emitMessage(m: DescMessage, path: string, comments: Map<string, string>
           lines.push(`      case ${tagOf(2)}: ${v}.push(W.sub(r, read${tsName(f.message)})); break;`);
           break;
         }
-        const s = f.listKind === "enum" ? (SCALARS[ScalarType.INT32] as Scalar) : scalarOf(f, f.scalar);
+        let s = f.listKind === "enum" ? (SCALARS[ScalarType.INT32] as Scalar) : scalarOf(f, f.scalar);
+        if (numberWhereSafe(f)) s = { ...s, read: "W.s64n", packed: "W.s64n" };
         lines.push(`      case ${tagOf(s.wire)}: ${v}.push(${s.read}(r)); break;`);
         if (s.wire === 0) lines.push(`      case ${tagOf(2)}: W.packed(r, ${v}, ${s.packed ?? s.read}); break;`);
         else if (s.wire === 5) lines.push(`      case ${tagOf(2)}: W.packed32(r, ${v}); break;`);

@@ -335,11 +335,11 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
   let ii = 0, hi = 0, vi = 0, si = 0, ti = 0;
   const int = (): number => {
     if (ii >= ints.length) throw new ColumnEnd();
-    return toSafe(ints[ii++] as bigint, `${where}: an int operand`);
+    return toSafe(ints[ii++] as number | bigint, `${where}: an int operand`);
   };
   const bigInt = (): bigint => {
     if (ii >= ints.length) throw new ColumnEnd();
-    return ints[ii++] as bigint;
+    return BigInt(ints[ii++] as number | bigint);
   };
   const nextHlc = (): bigint => {
     if (hi >= hlcs.length) throw new ColumnEnd();

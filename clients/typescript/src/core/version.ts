@@ -15,7 +15,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 
 /** Convert a protobuf 64-bit integer to a number; {@link DecodeError} past 2^53 - 1. */
-export function toSafe(value: bigint, what: string): number {
+export function toSafe(value: bigint | number, what: string): number {
+  if (typeof value === "number") return value; // decoded as a number: a safe integer
   if (value > MAX_SAFE || value < MIN_SAFE) {
     throw new DecodeError(`${what}: ${value} is out of range`);
   }

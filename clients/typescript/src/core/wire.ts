@@ -156,6 +156,17 @@ export function s64(r: Reader): bigint {
   return BigInt.asIntN(64, (z >> 1n) ^ -(z & 1n));
 }
 
+/**
+ * A `sint64` as a number when it is a safe integer (no bigint made), else as an exact bigint:
+ * for the long integer columns, which hold small numbers.
+ */
+export function s64n(r: Reader): number | bigint {
+  const z = raw64(r);
+  if (typeof z === "number") return z % 2 ? -(z + 1) / 2 : z / 2;
+  const x = BigInt.asIntN(64, (z >> 1n) ^ -(z & 1n));
+  return x <= 0x1fffffffffffffn && x >= -0x1fffffffffffffn ? Number(x) : x;
+}
+
 /** An `int64`, exact. */
 export function i64(r: Reader): bigint {
   return BigInt.asIntN(64, u64(r));
@@ -252,6 +263,11 @@ export function sub<T>(r: Reader, read: (r: Reader, into?: T) => T, into?: T): T
   return m;
 }
 
+/** A oneof member `c` read by `read`: merged into `o`'s value when `o` is that member already. */
+export function one<C extends string, T>(r: Reader, o: { readonly case?: string | undefined; readonly value?: unknown }, c: C, read: (r: Reader, into?: T) => T): { case: C; value: T } {
+  return { case: c, value: sub(r, read, o.case === c ? (o.value as T) : undefined) };
+}
+
 /** Past the value of a field upb does not know under this tag (unknown, or another wire type). */
 export function skip(r: Reader, t: number): void {
   skipValue(r, t % 8, Math.floor(t / 8), r.d);
@@ -293,6 +309,13 @@ export interface Writer {
 /** An empty writer. */
 export function writer(): Writer {
   return { b: new Uint8Array(256), p: 0 };
+}
+
+/** `m` as bytes, written by `write`. */
+export function encode<T>(m: T, write: (w: Writer, m: T) => void): Uint8Array {
+  const w = writer();
+  write(w, m);
+  return finish(w);
 }
 
 /** The bytes written. */
@@ -532,6 +555,11 @@ export function wBools(w: Writer, no: number, v: readonly boolean[] | undefined)
 /** Field `no`, a message written by `write` (written even when empty; left out when undefined). */
 export function wMsg<T>(w: Writer, no: number, v: T | undefined, write: (w: Writer, m: T) => void): void {
   if (v !== undefined) delimited(w, no, () => write(w, v));
+}
+
+/** Field `no`, oneof member `c` (written, even when empty, when `o` is that member). */
+export function wOne<T>(w: Writer, no: number, o: { readonly case?: string | undefined; readonly value?: unknown } | undefined, c: string, write: (w: Writer, m: T) => void): void {
+  if (o?.case === c) delimited(w, no, () => write(w, o.value as T));
 }
 
 /** Field `no`, repeated messages. */

@@ -76,9 +76,7 @@ export function writeVersion(w: W.Writer, m: VersionInit): void {
 
 /** `m` as `synckit.v1.Version` bytes. */
 export function encodeVersion(m: VersionInit): Uint8Array {
-  const w = W.writer();
-  writeVersion(w, m);
-  return W.finish(w);
+  return W.encode(m, writeVersion);
 }
 
 /** Read a `synckit.v1.Version` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -122,7 +120,7 @@ export interface Change {
    * client indexes, seqs, counts, deltas); each kind reads a fixed or
    * self-described number of them.
    */
-  ints: bigint[];
+  ints: (number | bigint)[];
   /**
    * Hybrid logical clock of each operation that carries one, in order, each
    * stored as the difference from the previous one in this change.
@@ -169,9 +167,7 @@ export function writeChange(w: W.Writer, m: ChangeInit): void {
 
 /** `m` as `synckit.v1.Change` bytes. */
 export function encodeChange(m: ChangeInit): Uint8Array {
-  const w = W.writer();
-  writeChange(w, m);
-  return W.finish(w);
+  return W.encode(m, writeChange);
 }
 
 /** Read a `synckit.v1.Change` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -186,8 +182,8 @@ export function readChange(r: W.Reader, m: Change = { client: 0, start: 0n, depC
       case 34: W.packed(r, m.depSeqs, W.u64); break;
       case 40: m.kinds.push(W.u32(r)); break;
       case 42: W.packed(r, m.kinds, W.u32); break;
-      case 48: m.ints.push(W.s64(r)); break;
-      case 50: W.packed(r, m.ints, W.s64); break;
+      case 48: m.ints.push(W.s64n(r)); break;
+      case 50: W.packed(r, m.ints, W.s64n); break;
       case 56: m.hlcs.push(W.s64(r)); break;
       case 58: W.packed(r, m.hlcs, W.s64); break;
       case 66: m.values = W.str(r); break;
@@ -244,9 +240,7 @@ export function writeChangeSet(w: W.Writer, m: ChangeSetInit): void {
 
 /** `m` as `synckit.v1.ChangeSet` bytes. */
 export function encodeChangeSet(m: ChangeSetInit): Uint8Array {
-  const w = W.writer();
-  writeChangeSet(w, m);
-  return W.finish(w);
+  return W.encode(m, writeChangeSet);
 }
 
 /** Read a `synckit.v1.ChangeSet` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -276,11 +270,11 @@ export function decodeChangeSet(b: Uint8Array): ChangeSet {
 export interface TextState {
   name: number;
   /** The encoded items, in document order, column-wise. */
-  ints: bigint[];
+  ints: (number | bigint)[];
   /** The visible text. Writers put a long text in content_deflate instead. */
   content: string;
   /** Delete runs: see synckit/core/_text/_codec.py. */
-  deletes: bigint[];
+  deletes: (number | bigint)[];
   /**
    * The visible text as UTF-8 compressed with DEFLATE (zlib format, RFC 1950),
    * in place of content; at most one of the two is set.
@@ -308,9 +302,7 @@ export function writeTextState(w: W.Writer, m: TextStateInit): void {
 
 /** `m` as `synckit.v1.TextState` bytes. */
 export function encodeTextState(m: TextStateInit): Uint8Array {
-  const w = W.writer();
-  writeTextState(w, m);
-  return W.finish(w);
+  return W.encode(m, writeTextState);
 }
 
 /** Read a `synckit.v1.TextState` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -318,11 +310,11 @@ export function readTextState(r: W.Reader, m: TextState = { name: 0, ints: [], c
   for (let t; (t = W.tag(r)) !== 0; ) {
     switch (t) {
       case 8: m.name = W.u32(r); break;
-      case 16: m.ints.push(W.s64(r)); break;
-      case 18: W.packed(r, m.ints, W.s64); break;
+      case 16: m.ints.push(W.s64n(r)); break;
+      case 18: W.packed(r, m.ints, W.s64n); break;
       case 26: m.content = W.str(r); break;
-      case 32: m.deletes.push(W.s64(r)); break;
-      case 34: W.packed(r, m.deletes, W.s64); break;
+      case 32: m.deletes.push(W.s64n(r)); break;
+      case 34: W.packed(r, m.deletes, W.s64n); break;
       case 42: m.contentDeflate = W.bytes(r); break;
       default: W.skip(r, t);
     }
@@ -401,9 +393,7 @@ export function writeSnapshot(w: W.Writer, m: SnapshotInit): void {
 
 /** `m` as `synckit.v1.Snapshot` bytes. */
 export function encodeSnapshot(m: SnapshotInit): Uint8Array {
-  const w = W.writer();
-  writeSnapshot(w, m);
-  return W.finish(w);
+  return W.encode(m, writeSnapshot);
 }
 
 /** Read a `synckit.v1.Snapshot` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -473,9 +463,7 @@ export function writeCursor(w: W.Writer, m: CursorInit): void {
 
 /** `m` as `synckit.v1.Cursor` bytes. */
 export function encodeCursor(m: CursorInit): Uint8Array {
-  const w = W.writer();
-  writeCursor(w, m);
-  return W.finish(w);
+  return W.encode(m, writeCursor);
 }
 
 /** Read a `synckit.v1.Cursor` up to `r.e` into `m` (merging into it, as protobuf does). */

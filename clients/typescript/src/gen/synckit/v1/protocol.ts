@@ -119,51 +119,49 @@ export interface EnvelopeInit {
 
 /** Write `m` as a `synckit.v1.Envelope`. */
 export function writeEnvelope(w: W.Writer, m: EnvelopeInit): void {
-  if (m.body?.case === "hello") W.wMsg(w, 1, m.body.value, writeHello);
-  if (m.body?.case === "welcome") W.wMsg(w, 2, m.body.value, writeWelcome);
-  if (m.body?.case === "subscribe") W.wMsg(w, 3, m.body.value, writeSubscribe);
-  if (m.body?.case === "subscribed") W.wMsg(w, 4, m.body.value, writeSubscribed);
-  if (m.body?.case === "push") W.wMsg(w, 5, m.body.value, writePush);
-  if (m.body?.case === "ack") W.wMsg(w, 6, m.body.value, writeAck);
-  if (m.body?.case === "broadcast") W.wMsg(w, 7, m.body.value, writeBroadcast);
-  if (m.body?.case === "unsubscribe") W.wMsg(w, 8, m.body.value, writeUnsubscribe);
-  if (m.body?.case === "ping") W.wMsg(w, 9, m.body.value, writePing);
-  if (m.body?.case === "pong") W.wMsg(w, 10, m.body.value, writePong);
-  if (m.body?.case === "error") W.wMsg(w, 11, m.body.value, writeError);
-  if (m.body?.case === "presenceSet") W.wMsg(w, 12, m.body.value, writePresenceSet);
-  if (m.body?.case === "presence") W.wMsg(w, 13, m.body.value, writePresence);
-  if (m.body?.case === "deleteDoc") W.wMsg(w, 14, m.body.value, writeDeleteDoc);
+  W.wOne(w, 1, m.body, "hello", writeHello);
+  W.wOne(w, 2, m.body, "welcome", writeWelcome);
+  W.wOne(w, 3, m.body, "subscribe", writeSubscribe);
+  W.wOne(w, 4, m.body, "subscribed", writeSubscribed);
+  W.wOne(w, 5, m.body, "push", writePush);
+  W.wOne(w, 6, m.body, "ack", writeAck);
+  W.wOne(w, 7, m.body, "broadcast", writeBroadcast);
+  W.wOne(w, 8, m.body, "unsubscribe", writeUnsubscribe);
+  W.wOne(w, 9, m.body, "ping", writePing);
+  W.wOne(w, 10, m.body, "pong", writePong);
+  W.wOne(w, 11, m.body, "error", writeError);
+  W.wOne(w, 12, m.body, "presenceSet", writePresenceSet);
+  W.wOne(w, 13, m.body, "presence", writePresence);
+  W.wOne(w, 14, m.body, "deleteDoc", writeDeleteDoc);
   W.wU64(w, 15, m.seq);
-  if (m.body?.case === "docDeleted") W.wMsg(w, 16, m.body.value, writeDocDeleted);
+  W.wOne(w, 16, m.body, "docDeleted", writeDocDeleted);
 }
 
 /** `m` as `synckit.v1.Envelope` bytes. */
 export function encodeEnvelope(m: EnvelopeInit): Uint8Array {
-  const w = W.writer();
-  writeEnvelope(w, m);
-  return W.finish(w);
+  return W.encode(m, writeEnvelope);
 }
 
 /** Read a `synckit.v1.Envelope` up to `r.e` into `m` (merging into it, as protobuf does). */
 export function readEnvelope(r: W.Reader, m: Envelope = { seq: 0n, body: { case: undefined } }): Envelope {
   for (let t; (t = W.tag(r)) !== 0; ) {
     switch (t) {
-      case 10: m.body = { case: "hello", value: W.sub(r, readHello, m.body.case === "hello" ? m.body.value : undefined) }; break;
-      case 18: m.body = { case: "welcome", value: W.sub(r, readWelcome, m.body.case === "welcome" ? m.body.value : undefined) }; break;
-      case 26: m.body = { case: "subscribe", value: W.sub(r, readSubscribe, m.body.case === "subscribe" ? m.body.value : undefined) }; break;
-      case 34: m.body = { case: "subscribed", value: W.sub(r, readSubscribed, m.body.case === "subscribed" ? m.body.value : undefined) }; break;
-      case 42: m.body = { case: "push", value: W.sub(r, readPush, m.body.case === "push" ? m.body.value : undefined) }; break;
-      case 50: m.body = { case: "ack", value: W.sub(r, readAck, m.body.case === "ack" ? m.body.value : undefined) }; break;
-      case 58: m.body = { case: "broadcast", value: W.sub(r, readBroadcast, m.body.case === "broadcast" ? m.body.value : undefined) }; break;
-      case 66: m.body = { case: "unsubscribe", value: W.sub(r, readUnsubscribe, m.body.case === "unsubscribe" ? m.body.value : undefined) }; break;
-      case 74: m.body = { case: "ping", value: W.sub(r, readPing, m.body.case === "ping" ? m.body.value : undefined) }; break;
-      case 82: m.body = { case: "pong", value: W.sub(r, readPong, m.body.case === "pong" ? m.body.value : undefined) }; break;
-      case 90: m.body = { case: "error", value: W.sub(r, readError, m.body.case === "error" ? m.body.value : undefined) }; break;
-      case 98: m.body = { case: "presenceSet", value: W.sub(r, readPresenceSet, m.body.case === "presenceSet" ? m.body.value : undefined) }; break;
-      case 106: m.body = { case: "presence", value: W.sub(r, readPresence, m.body.case === "presence" ? m.body.value : undefined) }; break;
-      case 114: m.body = { case: "deleteDoc", value: W.sub(r, readDeleteDoc, m.body.case === "deleteDoc" ? m.body.value : undefined) }; break;
+      case 10: m.body = W.one(r, m.body, "hello", readHello); break;
+      case 18: m.body = W.one(r, m.body, "welcome", readWelcome); break;
+      case 26: m.body = W.one(r, m.body, "subscribe", readSubscribe); break;
+      case 34: m.body = W.one(r, m.body, "subscribed", readSubscribed); break;
+      case 42: m.body = W.one(r, m.body, "push", readPush); break;
+      case 50: m.body = W.one(r, m.body, "ack", readAck); break;
+      case 58: m.body = W.one(r, m.body, "broadcast", readBroadcast); break;
+      case 66: m.body = W.one(r, m.body, "unsubscribe", readUnsubscribe); break;
+      case 74: m.body = W.one(r, m.body, "ping", readPing); break;
+      case 82: m.body = W.one(r, m.body, "pong", readPong); break;
+      case 90: m.body = W.one(r, m.body, "error", readError); break;
+      case 98: m.body = W.one(r, m.body, "presenceSet", readPresenceSet); break;
+      case 106: m.body = W.one(r, m.body, "presence", readPresence); break;
+      case 114: m.body = W.one(r, m.body, "deleteDoc", readDeleteDoc); break;
       case 120: m.seq = W.u64(r); break;
-      case 130: m.body = { case: "docDeleted", value: W.sub(r, readDocDeleted, m.body.case === "docDeleted" ? m.body.value : undefined) }; break;
+      case 130: m.body = W.one(r, m.body, "docDeleted", readDocDeleted); break;
       default: W.skip(r, t);
     }
   }
@@ -206,9 +204,7 @@ export function writeHello(w: W.Writer, m: HelloInit): void {
 
 /** `m` as `synckit.v1.Hello` bytes. */
 export function encodeHello(m: HelloInit): Uint8Array {
-  const w = W.writer();
-  writeHello(w, m);
-  return W.finish(w);
+  return W.encode(m, writeHello);
 }
 
 /** Read a `synckit.v1.Hello` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -280,9 +276,7 @@ export function writeWelcome(w: W.Writer, m: WelcomeInit): void {
 
 /** `m` as `synckit.v1.Welcome` bytes. */
 export function encodeWelcome(m: WelcomeInit): Uint8Array {
-  const w = W.writer();
-  writeWelcome(w, m);
-  return W.finish(w);
+  return W.encode(m, writeWelcome);
 }
 
 /** Read a `synckit.v1.Welcome` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -332,9 +326,7 @@ export function writeSubscribe(w: W.Writer, m: SubscribeInit): void {
 
 /** `m` as `synckit.v1.Subscribe` bytes. */
 export function encodeSubscribe(m: SubscribeInit): Uint8Array {
-  const w = W.writer();
-  writeSubscribe(w, m);
-  return W.finish(w);
+  return W.encode(m, writeSubscribe);
 }
 
 /** Read a `synckit.v1.Subscribe` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -384,9 +376,7 @@ export function writeSubscribed(w: W.Writer, m: SubscribedInit): void {
 
 /** `m` as `synckit.v1.Subscribed` bytes. */
 export function encodeSubscribed(m: SubscribedInit): Uint8Array {
-  const w = W.writer();
-  writeSubscribed(w, m);
-  return W.finish(w);
+  return W.encode(m, writeSubscribed);
 }
 
 /** Read a `synckit.v1.Subscribed` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -435,9 +425,7 @@ export function writePush(w: W.Writer, m: PushInit): void {
 
 /** `m` as `synckit.v1.Push` bytes. */
 export function encodePush(m: PushInit): Uint8Array {
-  const w = W.writer();
-  writePush(w, m);
-  return W.finish(w);
+  return W.encode(m, writePush);
 }
 
 /** Read a `synckit.v1.Push` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -486,9 +474,7 @@ export function writeAck(w: W.Writer, m: AckInit): void {
 
 /** `m` as `synckit.v1.Ack` bytes. */
 export function encodeAck(m: AckInit): Uint8Array {
-  const w = W.writer();
-  writeAck(w, m);
-  return W.finish(w);
+  return W.encode(m, writeAck);
 }
 
 /** Read a `synckit.v1.Ack` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -537,9 +523,7 @@ export function writeBroadcast(w: W.Writer, m: BroadcastInit): void {
 
 /** `m` as `synckit.v1.Broadcast` bytes. */
 export function encodeBroadcast(m: BroadcastInit): Uint8Array {
-  const w = W.writer();
-  writeBroadcast(w, m);
-  return W.finish(w);
+  return W.encode(m, writeBroadcast);
 }
 
 /** Read a `synckit.v1.Broadcast` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -581,9 +565,7 @@ export function writeUnsubscribe(w: W.Writer, m: UnsubscribeInit): void {
 
 /** `m` as `synckit.v1.Unsubscribe` bytes. */
 export function encodeUnsubscribe(m: UnsubscribeInit): Uint8Array {
-  const w = W.writer();
-  writeUnsubscribe(w, m);
-  return W.finish(w);
+  return W.encode(m, writeUnsubscribe);
 }
 
 /** Read a `synckit.v1.Unsubscribe` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -623,9 +605,7 @@ export function writePing(w: W.Writer, m: PingInit): void {
 
 /** `m` as `synckit.v1.Ping` bytes. */
 export function encodePing(m: PingInit): Uint8Array {
-  const w = W.writer();
-  writePing(w, m);
-  return W.finish(w);
+  return W.encode(m, writePing);
 }
 
 /** Read a `synckit.v1.Ping` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -665,9 +645,7 @@ export function writePong(w: W.Writer, m: PongInit): void {
 
 /** `m` as `synckit.v1.Pong` bytes. */
 export function encodePong(m: PongInit): Uint8Array {
-  const w = W.writer();
-  writePong(w, m);
-  return W.finish(w);
+  return W.encode(m, writePong);
 }
 
 /** Read a `synckit.v1.Pong` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -715,9 +693,7 @@ export function writePresenceSet(w: W.Writer, m: PresenceSetInit): void {
 
 /** `m` as `synckit.v1.PresenceSet` bytes. */
 export function encodePresenceSet(m: PresenceSetInit): Uint8Array {
-  const w = W.writer();
-  writePresenceSet(w, m);
-  return W.finish(w);
+  return W.encode(m, writePresenceSet);
 }
 
 /** Read a `synckit.v1.PresenceSet` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -778,9 +754,7 @@ export function writePresenceEntry(w: W.Writer, m: PresenceEntryInit): void {
 
 /** `m` as `synckit.v1.PresenceEntry` bytes. */
 export function encodePresenceEntry(m: PresenceEntryInit): Uint8Array {
-  const w = W.writer();
-  writePresenceEntry(w, m);
-  return W.finish(w);
+  return W.encode(m, writePresenceEntry);
 }
 
 /** Read a `synckit.v1.PresenceEntry` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -831,9 +805,7 @@ export function writePresence(w: W.Writer, m: PresenceInit): void {
 
 /** `m` as `synckit.v1.Presence` bytes. */
 export function encodePresence(m: PresenceInit): Uint8Array {
-  const w = W.writer();
-  writePresence(w, m);
-  return W.finish(w);
+  return W.encode(m, writePresence);
 }
 
 /** Read a `synckit.v1.Presence` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -885,9 +857,7 @@ export function writeDeleteDoc(w: W.Writer, m: DeleteDocInit): void {
 
 /** `m` as `synckit.v1.DeleteDoc` bytes. */
 export function encodeDeleteDoc(m: DeleteDocInit): Uint8Array {
-  const w = W.writer();
-  writeDeleteDoc(w, m);
-  return W.finish(w);
+  return W.encode(m, writeDeleteDoc);
 }
 
 /** Read a `synckit.v1.DeleteDoc` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -934,9 +904,7 @@ export function writeDocDeleted(w: W.Writer, m: DocDeletedInit): void {
 
 /** `m` as `synckit.v1.DocDeleted` bytes. */
 export function encodeDocDeleted(m: DocDeletedInit): Uint8Array {
-  const w = W.writer();
-  writeDocDeleted(w, m);
-  return W.finish(w);
+  return W.encode(m, writeDocDeleted);
 }
 
 /** Read a `synckit.v1.DocDeleted` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -1006,9 +974,7 @@ export function writeError(w: W.Writer, m: ErrorInit): void {
 
 /** `m` as `synckit.v1.Error` bytes. */
 export function encodeError(m: ErrorInit): Uint8Array {
-  const w = W.writer();
-  writeError(w, m);
-  return W.finish(w);
+  return W.encode(m, writeError);
 }
 
 /** Read a `synckit.v1.Error` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -1069,9 +1035,7 @@ export function writeHttpSyncRequest(w: W.Writer, m: HttpSyncRequestInit): void 
 
 /** `m` as `synckit.v1.HttpSyncRequest` bytes. */
 export function encodeHttpSyncRequest(m: HttpSyncRequestInit): Uint8Array {
-  const w = W.writer();
-  writeHttpSyncRequest(w, m);
-  return W.finish(w);
+  return W.encode(m, writeHttpSyncRequest);
 }
 
 /** Read a `synckit.v1.HttpSyncRequest` up to `r.e` into `m` (merging into it, as protobuf does). */
@@ -1127,9 +1091,7 @@ export function writeHttpSyncResponse(w: W.Writer, m: HttpSyncResponseInit): voi
 
 /** `m` as `synckit.v1.HttpSyncResponse` bytes. */
 export function encodeHttpSyncResponse(m: HttpSyncResponseInit): Uint8Array {
-  const w = W.writer();
-  writeHttpSyncResponse(w, m);
-  return W.finish(w);
+  return W.encode(m, writeHttpSyncResponse);
 }
 
 /** Read a `synckit.v1.HttpSyncResponse` up to `r.e` into `m` (merging into it, as protobuf does). */
