@@ -1,13 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { SyncEngine } from "../src/client/engine.js";
 import { MemoryStore } from "../src/client/store.js";
 import { backoffDelay, httpSyncUrl, syncUrl } from "../src/client/url.js";
 import { decodeVersion, mergeVersions, seqOf } from "../src/client/version.js";
 import type { StoreWrite } from "../src/client/replicas.js";
 import { ErrorCode, PRESENCE, errorEvent, welcome, type ErrorEvent } from "../src/protocol/index.js";
-import { ErrorSchema, HttpSyncResponseSchema } from "../src/gen/synckit/v1/protocol_pb.js";
+import { encodeError, encodeHttpSyncResponse } from "../src/gen/synckit/v1/protocol.js";
 import { InvalidValueError, LocalProtocolError } from "../src/errors.js";
 import { CounterDoc, ME, Peer, version } from "./support/engine.js";
 
@@ -201,8 +200,7 @@ test("engine over HTTP: learn the server's version, then push exactly what it la
   const doc = new CounterDoc();
   engine.open("d", doc);
   doc.edit();
-  const ok = (serverVersion: Uint8Array) => toBinary(HttpSyncResponseSchema,
-    create(HttpSyncResponseSchema, { changes: new Uint8Array(), serverVersion }));
+  const ok = (serverVersion: Uint8Array) => encodeHttpSyncResponse({ changes: new Uint8Array(), serverVersion });
   engine.httpRequest("d");
   assert.throws(() => engine.httpRequest("d"), /already out/);
   assert.equal(engine.receiveHttp("d", true, ok(version({})), "application/x-protobuf"), "again");
@@ -211,7 +209,7 @@ test("engine over HTTP: learn the server's version, then push exactly what it la
   assert.deepEqual(engine.unsynced(), []);
   doc.edit();
   engine.httpRequest("d");
-  const refusal = toBinary(ErrorSchema, create(ErrorSchema, { code: ErrorCode.PERMISSION_DENIED, message: "read only", fatal: true }));
+  const refusal = encodeError({ code: ErrorCode.PERMISSION_DENIED, message: "read only", fatal: true });
   assert.equal(engine.receiveHttp("d", false, refusal, "application/x-protobuf"), "refused");
   assert.equal(engine.rejections().get("d")?.code, ErrorCode.PERMISSION_DENIED);
   engine.httpRequest("d");

@@ -4,7 +4,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
 import {
   changesProto, Cursor, DecodeError, Document, InvalidTypeError, InvalidValueError,
   NotFoundError, PositionError, SyncKitError, VersionVector, type ChangeEvent,
@@ -122,19 +121,19 @@ test("versions: compare, merge, encode and decode, with range checks", () => {
   assert.ok(VersionVector.decode(v1.encode()).equals(v1));
   assert.throws(() => new VersionVector({ "": 1 }), InvalidTypeError);
   assert.throws(() => new VersionVector({ a: -1 }), InvalidTypeError);
-  const big = toBinary(changesProto.VersionSchema, create(changesProto.VersionSchema, { clients: ["a"], seqs: [2n ** 60n] }));
+  const big = changesProto.encodeVersion({ clients: ["a"], seqs: [2n ** 60n] });
   assert.throws(() => VersionVector.decode(big), DecodeError);
-  const twice = toBinary(changesProto.VersionSchema, create(changesProto.VersionSchema, { clients: ["a", "a"], seqs: [1n, 2n] }));
+  const twice = changesProto.encodeVersion({ clients: ["a", "a"], seqs: [1n, 2n] });
   assert.throws(() => VersionVector.decode(twice), DecodeError);
   assert.throws(() => VersionVector.decode(new Uint8Array([0xff])), DecodeError);
 });
 
 test("counter deltas are any sint64, kept exactly; other ints beyond 2^53 are refused", () => {
-  const big = create(changesProto.ChangeSetSchema, {
+  const big = {
     format: 2, clients: ["a"], names: ["c"],
-    changes: [create(changesProto.ChangeSchema, { client: 0, start: 1n, kinds: [3, 3], ints: [0n, 2n ** 60n, 0n, 1n] })],
-  });
-  const data = toBinary(changesProto.ChangeSetSchema, big);
+    changes: [{ client: 0, start: 1n, kinds: [3, 3], ints: [0n, 2n ** 60n, 0n, 1n] }],
+  };
+  const data = changesProto.encodeChangeSet(big);
   const doc = new Document("r");
   doc.apply(data);
   assert.equal(doc.getCounter("c").exact, 2n ** 60n + 1n);
@@ -143,12 +142,12 @@ test("counter deltas are any sint64, kept exactly; other ints beyond 2^53 are re
   assert.equal(Document.load(doc.save()).getCounter("c").exact, 2n ** 62n + 2n ** 60n + 1n);
   assert.throws(() => doc.getCounter("c").increment(2n ** 63n), InvalidValueError);
   // A skip of 2^60 seqs (the Python core takes it) cannot be held in a number.
-  const skip = create(changesProto.ChangeSetSchema, {
+  const skip = {
     format: 2, clients: ["b"], names: [],
-    changes: [create(changesProto.ChangeSchema, { client: 0, start: 1n, kinds: [11], ints: [2n ** 60n] })],
-  });
+    changes: [{ client: 0, start: 1n, kinds: [11], ints: [2n ** 60n] }],
+  };
   const other = new Document("r");
-  assert.throws(() => other.apply(toBinary(changesProto.ChangeSetSchema, skip)), DecodeError);
+  assert.throws(() => other.apply(changesProto.encodeChangeSet(skip)), DecodeError);
   assert.equal(other.version().size, 0);
   assert.deepEqual(other._clients, ["r"]);
 });
@@ -247,13 +246,13 @@ test("map keys and set members come in Python's order (code points, then type ta
 test("a nested name with 1.0 for an index is refused, as Python refuses a float there", () => {
   const a = new Document("a", { clock });
   a.getMap("m").getList("l").append(1);
-  const good = create(changesProto.ChangeSetSchema, {
+  const good = {
     format: 2, clients: ["a"], names: ["m", '\u0000[0,"l",0,0]'],
-    changes: [create(changesProto.ChangeSchema, { client: 0, start: 1n, kinds: [14], ints: [0n, 2n, 0n, 0n], hlcs: [65536000n], strs: ["l"] })],
-  });
-  new Document("r").apply(toBinary(changesProto.ChangeSetSchema, good));
+    changes: [{ client: 0, start: 1n, kinds: [14], ints: [0n, 2n, 0n, 0n], hlcs: [65536000n], strs: ["l"] }],
+  };
+  new Document("r").apply(changesProto.encodeChangeSet(good));
   good.names[1] = '\u0000[0.0,"l",0,0]';
-  assert.throws(() => new Document("r").apply(toBinary(changesProto.ChangeSetSchema, good)), DecodeError);
+  assert.throws(() => new Document("r").apply(changesProto.encodeChangeSet(good)), DecodeError);
 });
 
 test("Cursor.decode reads protobuf as Python does (outcomes taken from the Python core)", () => {

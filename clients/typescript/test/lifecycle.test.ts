@@ -4,7 +4,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { WebSocket } from "ws";
 import { connect } from "../src/client/client.js";
 import { SyncEngine } from "../src/client/engine.js";
@@ -14,7 +13,7 @@ import type { StoreWrite } from "../src/client/replicas.js";
 import {
   DELETE, ErrorCode, PRESENCE, deleteDoc, docDeleted, errorEvent, type ErrorEvent,
 } from "../src/protocol/index.js";
-import { ErrorSchema, HttpSyncResponseSchema } from "../src/gen/synckit/v1/protocol_pb.js";
+import { encodeError, encodeHttpSyncResponse } from "../src/gen/synckit/v1/protocol.js";
 import {
   DocumentDeletedError, InvalidValueError, PermissionDeniedError, ProtocolError, SyncTimeoutError,
 } from "../src/errors.js";
@@ -189,18 +188,18 @@ test("engine over HTTP: DOC_DELETED drops the document; DELETE answers", () => {
   engine.open("d", doc);
   doc.edit();
   engine.httpRequest("d");
-  const gone = toBinary(ErrorSchema, create(ErrorSchema, { code: ErrorCode.DOC_DELETED, message: "deleted", fatal: true, docId: "d" }));
+  const gone = encodeError({ code: ErrorCode.DOC_DELETED, message: "deleted", fatal: true, docId: "d" });
   assert.equal(engine.receiveHttp("d", false, gone, "application/x-protobuf"), "refused");
   assert.equal(engine.document("d"), undefined);
   assert.equal(deleted[0]?.[0], "d");
   assert.deepEqual(writes.at(-1), { kind: "delete", docId: "d" });
 
-  const refusal = toBinary(ErrorSchema, create(ErrorSchema, { code: ErrorCode.PERMISSION_DENIED, message: "admin", fatal: true, docId: "x" }));
+  const refusal = encodeError({ code: ErrorCode.PERMISSION_DENIED, message: "admin", fatal: true, docId: "x" });
   assert.throws(() => engine.receiveHttpDelete("x", false, refusal, 403, "application/x-protobuf"), PermissionDeniedError);
   assert.throws(() => engine.receiveHttpDelete("x", false, new TextEncoder().encode("nope"), 404, "text/plain"),
     (e: unknown) => e instanceof ProtocolError && /HTTP 404/.test(e.message));
   assert.equal(engine.tombstones.has("x"), false);
-  const ok = toBinary(HttpSyncResponseSchema, create(HttpSyncResponseSchema, {}));
+  const ok = encodeHttpSyncResponse({});
   engine.receiveHttpDelete("x", true, ok, 200, "application/x-protobuf");
   assert.ok(engine.tombstones.has("x"));
   assert.equal(deleted.length, 2);

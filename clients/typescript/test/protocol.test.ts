@@ -17,8 +17,7 @@ import {
   type Event,
 } from "../src/protocol/index.js";
 import { LocalProtocolError, RemoteProtocolError, InvalidValueError } from "../src/errors.js";
-import { create, toBinary, fromBinary } from "@bufbuild/protobuf";
-import { ErrorSchema, HttpSyncRequestSchema, HttpSyncResponseSchema } from "../src/gen/synckit/v1/protocol_pb.js";
+import { decodeHttpSyncRequest, encodeError, encodeHttpSyncResponse } from "../src/gen/synckit/v1/protocol.js";
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 
@@ -236,12 +235,12 @@ test("abort replaces frames never written by a fatal error", () => {
 
 test("HTTP sync bodies: request encoding, answers and errors", () => {
   const body = encodeHttpRequest({ clientId: "c", token: "t", version: bytes(1), changes: bytes(2) });
-  const req = fromBinary(HttpSyncRequestSchema, body);
+  const req = decodeHttpSyncRequest(body);
   assert.equal(req.protocolVersion, 1);
   assert.equal(req.clientId, "c");
-  const ok = toBinary(HttpSyncResponseSchema, create(HttpSyncResponseSchema, { changes: bytes(3), serverVersion: bytes(4) }));
+  const ok = encodeHttpSyncResponse({ changes: bytes(3), serverVersion: bytes(4) });
   assert.deepEqual(decodeHttpAnswer(ok, true), { type: "httpAnswer", changes: bytes(3), serverVersion: bytes(4) });
-  const err = toBinary(ErrorSchema, create(ErrorSchema, { code: ErrorCode.PERMISSION_DENIED, message: "no", docId: "d" }));
+  const err = encodeError({ code: ErrorCode.PERMISSION_DENIED, message: "no", docId: "d" });
   const e = decodeHttpAnswer(err, false);
   assert.ok(e?.type === "error" && e.code === ErrorCode.PERMISSION_DENIED && e.fatal);
   assert.equal(decodeHttpAnswer(new TextEncoder().encode("<html>"), false), null);

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { VersionSchema } from "../gen/synckit/v1/changes_pb.js";
+import { decodeVersion as decodePb, encodeVersion as encodePb } from "../gen/synckit/v1/changes.js";
 import { ProtocolError } from "../errors.js";
 
 /** A version vector: client id → the highest seq of it held (absent: 0). */
@@ -20,7 +19,7 @@ export type VersionMap = ReadonlyMap<string, number>;
 export function decodeVersion(data: Uint8Array): VersionMap {
   let msg;
   try {
-    msg = fromBinary(VersionSchema, data);
+    msg = decodePb(data);
   } catch (exc) {
     throw new ProtocolError(`version does not decode: ${String(exc)}`);
   }
@@ -39,10 +38,7 @@ export function decodeVersion(data: Uint8Array): VersionMap {
 /** Write a version vector as `Version` bytes: clients sorted, zero entries left out. */
 export function encodeVersion(version: VersionMap): Uint8Array {
   const clients = [...version.keys()].filter((c) => (version.get(c) ?? 0) > 0).sort();
-  return toBinary(VersionSchema, create(VersionSchema, {
-    clients,
-    seqs: clients.map((c) => BigInt(version.get(c) ?? 0)),
-  }));
+  return encodePb({ clients, seqs: clients.map((c) => version.get(c) ?? 0) });
 }
 
 /** The seq of `client` in `version` (0 when absent). */

@@ -5,16 +5,14 @@
  * the same operations give the same bytes; readers check every index, count and value and
  * throw {@link DecodeError} naming what is wrong before anything touches a document.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DecodeError, InvalidTypeError, UnsupportedFormatError } from "../errors.js";
-import { ChangeSchema, ChangeSetSchema, type Change as PbChange, type ChangeSet } from "../gen/synckit/v1/changes_pb.js";
+import { decodeChangeSet, encodeChangeSet, type Change as PbChange, type ChangeInit, type ChangeSet } from "../gen/synckit/v1/changes.js";
 import { ckey, depthOf, type ContainerId, type ItemId } from "./ids.js";
 import { MAX_DEPTH } from "./child.js";
 import * as K from "./ops.js";
 import type { Op } from "./ops.js";
 import { pythonElements, RAW } from "./pyjson.js";
 import { toSafe } from "./version.js";
-import { wireChecked } from "./wire.js";
 import { dumps, isWellFormed, loads, type JSONScalar, type JSONValue } from "./values.js";
 
 /** The format version this release writes. */
@@ -57,7 +55,7 @@ export class ChangeSetWriter {
   /** The names of the table, in order. */
   readonly names: string[] = [];
   /** The changes added so far. */
-  readonly changes: PbChange[] = [];
+  readonly changes: ChangeInit[] = [];
   private readonly clientPos = new Map<number, number>();
   private readonly namePos = new Map<string, number>();
 
@@ -103,13 +101,12 @@ export class ChangeSetWriter {
 
   /** Append one change: `ops` of `client` starting at seq `start`. */
   add(client: number, start: number, deps: Deps, ops: readonly Op[]): void {
-    const msg = create(ChangeSchema);
-    this.changes.push(msg);
-    msg.client = this.client(client);
-    msg.start = BigInt(start);
+    const me = this.client(client); // interned first, as Python does
+    const depClients: number[] = [];
+    const depSeqs: number[] = [];
     for (const [c, s] of deps) {
-      msg.depClients.push(this.client(c));
-      msg.depSeqs.push(BigInt(s));
+      depClients.push(this.client(c));
+      depSeqs.push(s);
     }
     const kinds: number[] = [];
     const ints: (number | bigint)[] = [];
@@ -167,19 +164,15 @@ export class ChangeSetWriter {
         default: throw new Error(`unknown op kind ${String((op as Op)[0])}`);
       }
     }
-    msg.kinds = kinds;
-    msg.ints = ints.map((n) => (typeof n === "bigint" ? n : BigInt(n)));
-    msg.hlcs = hlcs;
-    if (values.length) msg.values = "[" + values.join(",") + "]";
-    msg.strs = strs;
-    if (texts.length) msg.text = texts.join("");
+    this.changes.push({
+      client: me, start, depClients, depSeqs, kinds, ints, hlcs,
+      values: values.length ? "[" + values.join(",") + "]" : "", strs, text: texts.join(""),
+    });
   }
 
   /** Serialize as a `ChangeSet`. */
   toBytes(): Uint8Array {
-    return toBinary(ChangeSetSchema, create(ChangeSetSchema, {
-      format: FORMAT, clients: this.clients, names: this.names, changes: this.changes,
-    }));
+    return encodeChangeSet({ format: FORMAT, clients: this.clients, names: this.names, changes: this.changes });
   }
 }
 
@@ -188,7 +181,7 @@ export function parseChangeSet(data: Uint8Array): ChangeSet {
   if (!(data instanceof Uint8Array)) throw new InvalidTypeError("changes must be a Uint8Array");
   let msg: ChangeSet;
   try {
-    msg = fromBinary(ChangeSetSchema, wireChecked(ChangeSetSchema, data));
+    msg = decodeChangeSet(data);
   } catch (exc) {
     throw new DecodeError(`changes: not a valid protobuf ChangeSet (${(exc as Error).message})`);
   }
@@ -342,11 +335,11 @@ function decodeOps(msg: PbChange, start: number, clients: readonly number[], nam
   let ii = 0, hi = 0, vi = 0, si = 0, ti = 0;
   const int = (): number => {
     if (ii >= ints.length) throw new ColumnEnd();
-    return toSafe(ints[ii++] as bigint, `${where}: an int operand`);
+    return toSafe(ints[ii++] as number | bigint, `${where}: an int operand`);
   };
   const bigInt = (): bigint => {
     if (ii >= ints.length) throw new ColumnEnd();
-    return ints[ii++] as bigint;
+    return BigInt(ints[ii++] as number | bigint);
   };
   const nextHlc = (): bigint => {
     if (hi >= hlcs.length) throw new ColumnEnd();

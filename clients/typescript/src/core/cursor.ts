@@ -12,11 +12,9 @@
  * @module
  */
 
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { CursorSchema, Cursor_Bind } from "../gen/synckit/v1/changes_pb.js";
+import { Cursor_Bind, decodeCursor, encodeCursor } from "../gen/synckit/v1/changes.js";
 import { DecodeError, InvalidTypeError, InvalidValueError, PositionError } from "../errors.js";
 import type { TextState } from "./text/index.js";
-import { wireChecked } from "./wire.js";
 
 /** Which character a cursor is bound to: the one after it, or the one before it. */
 export type Bind = "next" | "previous";
@@ -69,13 +67,12 @@ export class Cursor {
 
   /** These fields as protobuf `synckit.v1.Cursor` bytes (Python `encode`). */
   encode(): Uint8Array {
-    const msg = create(CursorSchema, {
+    return encodeCursor({
       text: this.text,
       client: this.client ?? "",
-      seq: BigInt(this.seq),
+      seq: this.seq,
       bind: this.bind === "previous" ? Cursor_Bind.PREVIOUS : Cursor_Bind.NEXT,
     });
-    return toBinary(CursorSchema, msg);
   }
 
   /**
@@ -90,7 +87,7 @@ export class Cursor {
     }
     let msg;
     try {
-      msg = fromBinary(CursorSchema, wireChecked(CursorSchema, data));
+      msg = decodeCursor(data);
     } catch (e) {
       throw new DecodeError(`cursor: not a synckit.v1.Cursor message (${(e as Error).message})`);
     }

@@ -6,9 +6,8 @@
  * each text as its encoded state, the changes still waiting, and a CRC-32 of all that.
  * Loading checks everything before trusting it.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DecodeError, InvalidTypeError, UnsupportedFormatError } from "../errors.js";
-import { SnapshotSchema, TextStateSchema, type Snapshot } from "../gen/synckit/v1/changes_pb.js";
+import { decodeSnapshot, encodeSnapshot, type Snapshot, type TextStateInit } from "../gen/synckit/v1/changes.js";
 import { ChangeSetWriter, FORMAT, NO_DEPS, READS, checkClientTable, decodeChanges, parseChangeSet, resolveNames } from "./codec.js";
 import { crc32 } from "./crc32.js";
 import { Document, type DocumentOptions } from "./document.js";
@@ -21,7 +20,6 @@ import { bisectRight, cpLength, opWidth, type Op } from "./ops.js";
 import { waitingChanges } from "./remote.js";
 import { copyRaw } from "./pyjson.js";
 import { toSafe } from "./version.js";
-import { wireChecked } from "./wire.js";
 
 const CHECKSUM_TAG = (11 << 3) | 5;
 
@@ -47,38 +45,33 @@ export function save(doc: Document): Uint8Array {
     }
     if (run.length) writer.add(c, (run[0] as Op)[1], NO_DEPS, run);
   });
-  const texts = [];
+  const texts: TextStateInit[] = [];
   for (const [k, text] of doc._texts) {
     const { ints, content, deletes } = text.encodeState();
-    const state = create(TextStateSchema, {
-      name: writer.name(doc._cids.get(k) as ContainerId),
-      ints: ints.map((n) => BigInt(n)),
-      deletes: deletes.map((n) => BigInt(n)),
-    });
+    const state: TextStateInit = { name: writer.name(doc._cids.get(k) as ContainerId), ints, deletes };
     if (cpLength(content) >= DEFLATE_FROM) state.contentDeflate = deflateContent(content);
     else state.content = content;
     texts.push(state);
   }
-  const flat: bigint[] = [];
+  const flat: number[] = [];
   doc._checkpoints.forEach((cps, c) => {
     for (const [start, deps] of cps) {
-      flat.push(BigInt(c), BigInt(start), BigInt(deps.size));
-      for (const [dc, ds] of deps) flat.push(BigInt(dc), BigInt(ds));
+      flat.push(c, start, deps.size);
+      for (const [dc, ds] of deps) flat.push(dc, ds);
     }
   });
-  const snap = create(SnapshotSchema, {
+  const body = encodeSnapshot({
     format: FORMAT,
     clients: writer.clients,
     names: writer.names,
     versionClients: doc._clients.map((_, i) => i),
-    versionSeqs: doc._vv.map((s) => BigInt(s)),
+    versionSeqs: doc._vv,
     changes: writer.changes,
     texts,
     hlc: doc._hlc,
     pending: doc._pending.length ? waitingChanges(doc) : new Uint8Array(0),
     checkpoints: flat,
   });
-  const body = toBinary(SnapshotSchema, snap);
   const out = new Uint8Array(body.length + 5);
   out.set(body);
   out[body.length] = CHECKSUM_TAG;
@@ -94,7 +87,7 @@ export function load(data: Uint8Array, clientId: string | null, options: Documen
   const intact = sealed && crc32(data.subarray(0, n0 - 5)) === new DataView(data.buffer, data.byteOffset, n0).getUint32(n0 - 4, true);
   let snap: Snapshot;
   try {
-    snap = fromBinary(SnapshotSchema, wireChecked(SnapshotSchema, data));
+    snap = decodeSnapshot(data);
   } catch (exc) {
     if (sealed && !intact) throw new DecodeError("snapshot: checksum mismatch (corrupt or truncated)");
     throw new DecodeError(`snapshot: truncated or not a protobuf Snapshot (${(exc as Error).message})`);

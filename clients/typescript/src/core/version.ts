@@ -4,11 +4,9 @@
  * A replica holds a gap-free prefix of each client's operations, so a version is one number
  * per client: the highest seq held (0: none).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DecodeError, InvalidTypeError } from "../errors.js";
-import { VersionSchema } from "../gen/synckit/v1/changes_pb.js";
+import { decodeVersion, encodeVersion } from "../gen/synckit/v1/changes.js";
 import { compareStr } from "./values.js";
-import { wireChecked } from "./wire.js";
 
 /** How two versions relate: the answer of {@link VersionVector.compare}. */
 export type Ordering = "before" | "after" | "equal" | "concurrent";
@@ -17,7 +15,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 
 /** Convert a protobuf 64-bit integer to a number; {@link DecodeError} past 2^53 - 1. */
-export function toSafe(value: bigint, what: string): number {
+export function toSafe(value: bigint | number, what: string): number {
+  if (typeof value === "number") return value; // decoded as a number: a safe integer
   if (value > MAX_SAFE || value < MIN_SAFE) {
     throw new DecodeError(`${what}: ${value} is out of range`);
   }
@@ -125,10 +124,7 @@ export class VersionVector {
   /** Protobuf `synckit.v1.Version` bytes (clients sorted); {@link decode} reads them back. */
   encode(): Uint8Array {
     const clients = [...this.seqs.keys()].sort(compareStr);
-    return toBinary(VersionSchema, create(VersionSchema, {
-      clients,
-      seqs: clients.map((c) => BigInt(this.seqs.get(c) as number)),
-    }));
+    return encodeVersion({ clients, seqs: clients.map((c) => this.seqs.get(c) as number) });
   }
 
   /**
@@ -141,7 +137,7 @@ export class VersionVector {
     }
     let msg;
     try {
-      msg = fromBinary(VersionSchema, wireChecked(VersionSchema, data));
+      msg = decodeVersion(data);
     } catch (exc) {
       throw new DecodeError(`version vector: not a protobuf Version message (${(exc as Error).message})`);
     }

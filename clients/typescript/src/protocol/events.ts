@@ -20,7 +20,7 @@ import {
   SyncKitError,
   TokenExpiredError,
 } from "../errors.js";
-import { ErrorCode } from "../gen/synckit/v1/protocol_pb.js";
+import { ErrorCode } from "../gen/synckit/v1/protocol.js";
 
 export { ErrorCode };
 

@@ -8,13 +8,14 @@
  *
  * @module
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
-  EnvelopeSchema,
   ErrorCode,
+  decodeEnvelope,
+  encodeEnvelope,
   type Envelope,
+  type EnvelopeInit,
   type PresenceEntry as PbPresenceEntry,
-} from "../gen/synckit/v1/protocol_pb.js";
+} from "../gen/synckit/v1/protocol.js";
 import {
   MESSAGE_NAMES,
   PROTOCOL_VERSION,
@@ -65,6 +66,7 @@ export function numberFrame(body: Uint8Array, seq: number): Uint8Array {
 }
 
 type Body = Envelope["body"];
+type BodyInit = NonNullable<EnvelopeInit["body"]>;
 
 /**
  * Serialize one event into an unnumbered frame.
@@ -73,72 +75,63 @@ type Body = Envelope["body"];
  */
 export function encodeFrameBody(event: Event): Uint8Array {
   checkEvent(event);
-  return toBinary(EnvelopeSchema, create(EnvelopeSchema, { body: toBody(event) }));
+  return encodeEnvelope({ body: toBody(event) });
 }
 
-function toBody(event: Event): Body {
-  const big = BigInt;
+function toBody(event: Event): BodyInit {
   switch (event.type) {
     case "hello":
-      return msg("hello", {
+      return { case: "hello", value: {
         protocolVersion: event.protocolVersion, clientId: event.clientId, token: event.token,
-        capabilities: [...event.capabilities] });
+        capabilities: event.capabilities } };
     case "welcome":
-      return msg("welcome", {
+      return { case: "welcome", value: {
         protocolVersion: event.protocolVersion,
-        capabilities: [...event.capabilities],
-        maxFrameBytes: big(event.maxFrameBytes),
-        tokenExpiresMs: big(event.tokenExpiresMs),
+        capabilities: event.capabilities,
+        maxFrameBytes: event.maxFrameBytes,
+        tokenExpiresMs: event.tokenExpiresMs,
         principal: event.principal,
-        maxPresenceBytes: big(event.maxPresenceBytes),
-        presenceTimeoutMs: big(event.presenceTimeoutMs),
-      });
+        maxPresenceBytes: event.maxPresenceBytes,
+        presenceTimeoutMs: event.presenceTimeoutMs,
+      } };
     case "subscribe":
-      return msg("subscribe", { docId: event.docId, version: event.version });
+      return { case: "subscribe", value: { docId: event.docId, version: event.version } };
     case "subscribed":
-      return msg("subscribed", {
-        docId: event.docId, changes: event.changes, serverVersion: event.serverVersion });
+      return { case: "subscribed", value: {
+        docId: event.docId, changes: event.changes, serverVersion: event.serverVersion } };
     case "push":
-      return msg("push", { docId: event.docId, batchId: big(event.batchId), changes: event.changes });
+      return { case: "push", value: { docId: event.docId, batchId: event.batchId, changes: event.changes } };
     case "ack":
-      return msg("ack", {
-        docId: event.docId, batchId: big(event.batchId), serverVersion: event.serverVersion });
+      return { case: "ack", value: {
+        docId: event.docId, batchId: event.batchId, serverVersion: event.serverVersion } };
     case "broadcast":
-      return msg("broadcast", {
-        docId: event.docId, changes: event.changes, serverVersion: event.serverVersion });
+      return { case: "broadcast", value: {
+        docId: event.docId, changes: event.changes, serverVersion: event.serverVersion } };
     case "unsubscribe":
-      return msg("unsubscribe", { docId: event.docId });
+      return { case: "unsubscribe", value: { docId: event.docId } };
     case "presenceSet":
-      return msg("presenceSet", { docId: event.docId, state: event.state });
+      return { case: "presenceSet", value: { docId: event.docId, state: event.state } };
     case "presence":
-      return msg("presence", {
+      return { case: "presence", value: {
         docId: event.docId,
         entries: event.entries.map((e) => ({
           key: e.key, principal: e.principal, clientId: e.clientId, state: e.state,
           removed: e.removed })),
-      });
+      } };
     case "deleteDoc":
-      return msg("deleteDoc", { docId: event.docId, requestId: big(event.requestId) });
+      return { case: "deleteDoc", value: { docId: event.docId, requestId: event.requestId } };
     case "docDeleted":
-      return msg("docDeleted", { docId: event.docId, requestId: big(event.requestId) });
+      return { case: "docDeleted", value: { docId: event.docId, requestId: event.requestId } };
     case "ping":
-      return msg("ping", { nonce: big(event.nonce) });
+      return { case: "ping", value: { nonce: event.nonce } };
     case "pong":
-      return msg("pong", { nonce: big(event.nonce) });
+      return { case: "pong", value: { nonce: event.nonce } };
     case "error":
-      return msg("error", {
+      return { case: "error", value: {
         code: event.code, message: event.message, retryable: event.retryable,
-        fatal: event.fatal, docId: event.docId, batchId: big(event.batchId),
-        retryAfterMs: big(event.retryAfterMs), requestId: big(event.requestId) });
+        fatal: event.fatal, docId: event.docId, batchId: event.batchId,
+        retryAfterMs: event.retryAfterMs, requestId: event.requestId } };
   }
-}
-
-function msg(kind: NonNullable<Body["case"]>, value: Record<string, unknown>): Body {
-  const field = EnvelopeSchema.field[kind];
-  if (field === undefined || field.fieldKind !== "message") {
-    throw new Error(`no Envelope field ${kind}`); // unreachable: the cases are the oneof's
-  }
-  return { case: kind, value: create(field.message, value as never) } as Body;
 }
 
 /** Read one frame: the event, or a {@link FrameError} when the bytes are bad. */
@@ -163,7 +156,7 @@ function num(name: string, value: bigint): number {
 export function decodeNumbered(data: Uint8Array): [Event | FrameError, number] {
   let env: Envelope;
   try {
-    env = fromBinary(EnvelopeSchema, data);
+    env = decodeEnvelope(data);
   } catch (exc) {
     return [frameError(ErrorCode.BAD_FRAME, `frame is not a valid Envelope (${String(exc)})`), 0];
   }

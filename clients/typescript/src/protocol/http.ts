@@ -9,13 +9,7 @@
  *
  * @module
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  ErrorCode,
-  ErrorSchema,
-  HttpSyncRequestSchema,
-  HttpSyncResponseSchema,
-} from "../gen/synckit/v1/protocol_pb.js";
+import { ErrorCode, decodeError, decodeHttpSyncResponse, encodeHttpSyncRequest } from "../gen/synckit/v1/protocol.js";
 import { PROTOCOL_VERSION, errorEvent, type ErrorEvent } from "./events.js";
 
 /** The media type of HTTP sync requests and of every answer a SyncKit server gives them. */
@@ -43,13 +37,13 @@ export interface HttpSyncAnswer {
 
 /** The body of an HTTP sync request. */
 export function encodeHttpRequest(request: HttpSyncRequest): Uint8Array {
-  return toBinary(HttpSyncRequestSchema, create(HttpSyncRequestSchema, {
+  return encodeHttpSyncRequest({
     protocolVersion: request.protocolVersion ?? PROTOCOL_VERSION,
     clientId: request.clientId,
     token: request.token ?? "",
     version: request.version ?? new Uint8Array(),
     changes: request.changes ?? new Uint8Array(),
-  }));
+  });
 }
 
 /**
@@ -61,7 +55,7 @@ export function encodeHttpRequest(request: HttpSyncRequest): Uint8Array {
 export function decodeHttpAnswer(body: Uint8Array, ok: boolean): HttpSyncAnswer | ErrorEvent | null {
   if (ok) {
     try {
-      const answer = fromBinary(HttpSyncResponseSchema, body);
+      const answer = decodeHttpSyncResponse(body);
       return { type: "httpAnswer", changes: answer.changes, serverVersion: answer.serverVersion };
     } catch {
       return null;
@@ -69,7 +63,7 @@ export function decodeHttpAnswer(body: Uint8Array, ok: boolean): HttpSyncAnswer 
   }
   let message;
   try {
-    message = fromBinary(ErrorSchema, body);
+    message = decodeError(body);
   } catch {
     return null;
   }

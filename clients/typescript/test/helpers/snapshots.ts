@@ -3,13 +3,12 @@
  * from another implementation (fflate) than Python's zlib and may differ while holding the
  * same text.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { unzlibSync } from "fflate";
 import { changesProto } from "../../src/index.js";
 
 /** A snapshot with every deflated text inflated into `content`, and no checksum. */
 export function inflated(snapshot: Uint8Array): string {
-  const snap = fromBinary(changesProto.SnapshotSchema, snapshot);
+  const snap = changesProto.decodeSnapshot(snapshot);
   for (const ts of snap.texts) {
     if (ts.contentDeflate.length) {
       ts.content = new TextDecoder().decode(unzlibSync(ts.contentDeflate));
@@ -17,10 +16,10 @@ export function inflated(snapshot: Uint8Array): string {
     }
   }
   snap.checksum = 0;
-  return Buffer.from(toBinary(changesProto.SnapshotSchema, create(changesProto.SnapshotSchema, snap))).toString("hex");
+  return Buffer.from(changesProto.encodeSnapshot(snap)).toString("hex");
 }
 
 /** Whether a snapshot deflates any text. */
 export function deflates(snapshot: Uint8Array): boolean {
-  return fromBinary(changesProto.SnapshotSchema, snapshot).texts.some((t) => t.contentDeflate.length > 0);
+  return changesProto.decodeSnapshot(snapshot).texts.some((t) => t.contentDeflate.length > 0);
 }
