@@ -124,3 +124,35 @@ def test_full_bound_explores_more_states_than_the_tla_models() -> None:
     print(out.getvalue())
     print(f"distinct states explored: {stats.states:,} in {stats.seconds:.1f} s")
     assert stats.states > mc.TLA_STATES
+
+
+class TrimmingDocument(Document):
+    """Trims its spent dependencies (``Document.trim_history``) before every save: every
+    state the checker reaches is a trimmed one, and every later operation and delivery
+    starts from it."""
+
+    __slots__ = ()
+
+    def save(self) -> bytes:
+        self.trim_history()
+        return super().save()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_full_bound_holds_every_invariant_with_documents_that_trim() -> None:
+    """Measured on 2026-12-07: 12,871,946 states, 28,790 of 565,974 trims dropping a
+    checkpoint, every invariant held (about 12 minutes on 2 busy cores)."""
+    drops: list[int] = []
+
+    class Counting(TrimmingDocument):
+        __slots__ = ()
+
+        def trim_history(self) -> int:
+            dropped = super().trim_history()
+            drops.append(dropped)
+            return dropped
+
+    stats = mc.run(full=True, doc_class=Counting)
+    assert stats.states > mc.TLA_STATES
+    assert sum(1 for d in drops if d) > 1_000  # trims did drop checkpoints
