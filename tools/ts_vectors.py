@@ -798,13 +798,15 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
     # not seen (a map epoch made after it), a nested text on a path to a list item its
     # parent list does not hold, a map creation replacing a write its author had not seen,
     # a client's field writes out of seq order, and a text item whose right origin falls out
-    # of its dependencies at a checkpoint inside it -- both cores must refuse them on load.
+    # of its dependencies at a checkpoint inside it, and (found by the differential test) a
+    # checkpoint naming one client twice -- both cores must refuse them on load.
     for name in (
         "resealed-nested-container-unseen",
         "resealed-nested-text-unknown-list-item",
         "resealed-map-create-replaces-unseen",
         "resealed-field-writes-out-of-order",
         "resealed-text-right-origin-out-of-deps",
+        "resealed-checkpoint-client-twice",
     ):
         hostile = (ROOT / "fuzz" / "corpus" / "snapshot" / name).read_bytes()
         cases.append({"kind": "snapshot", "hex": hostile.hex()})

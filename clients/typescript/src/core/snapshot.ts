@@ -141,6 +141,8 @@ function loadBody(doc: Document, snap: Snapshot, n: number): void {
     if (c >= n || !(start >= 1) || k > n) throw new DecodeError("snapshot: invalid dependency checkpoint");
     const deps = new Map<number, number>();
     for (let j = 0; j < k; j++) deps.set(at(i + 3 + 2 * j), at(i + 4 + 2 * j));
+    // A client named twice leaves fewer entries than the count (Python refuses it alike).
+    if (deps.size !== k) throw new DecodeError("snapshot: invalid dependency checkpoint");
     for (const [dc, ds] of deps) {
       if (dc >= n || dc === c || ds > (doc._vv[dc] as number)) throw new DecodeError("snapshot: dependency checkpoint beyond the snapshot's version");
     }
