@@ -44,26 +44,23 @@ __all__ = ["drop_spent"]
 def drop_spent(doc: Document) -> int:
     """Drop ``doc``'s spent checkpoints (see the module docstring); how many went."""
     all_cps = doc._checkpoints
-    # Clients with a checkpoint before their newest: only those can lose one.
-    ranges: dict[int, list[tuple[int, int]]] = {
-        c: [] for c, cps in enumerate(all_cps) if len(cps) > 1
-    }
-    if not ranges:
+    # Clients with a checkpoint before their newest (only those can lose one), with the
+    # seqs of their field writes and logged operations still held (each takes one seq;
+    # texts are asked range by range below).
+    seqs_held: dict[int, list[int]] = {c: [] for c, cps in enumerate(all_cps) if len(cps) > 1}
+    if not seqs_held:
         return 0
     for _, writer, seq, _ in doc._fields.values():
-        held = ranges.get(writer)
+        held = seqs_held.get(writer)
         if held is not None:
-            held.append((seq, seq))
+            held.append(seq)
     skip = K.SKIP
-    for c, held in ranges.items():
-        for op in doc._log[c]:
-            if op[0] != skip:
-                held.append((op[1], op[1]))  # (a logged operation takes one seq)
+    for c, held in seqs_held.items():
+        held += [op[1] for op in doc._log[c] if op[0] != skip]
     texts = list(doc._texts.values())
     dropped = 0
-    for c, held in ranges.items():
+    for c, held in seqs_held.items():
         held.sort()
-        ends = [end for _, end in held]  # (operations do not overlap: sorted too)
         cps = all_cps[c]
         # The newest checkpoint of an operation made stays (a reserved one after it, for
         # an operation not made yet, holds nothing and stays too).
@@ -75,9 +72,9 @@ def drop_spent(doc: Document) -> int:
         carried: dict[int, int] | None = None  # dependencies of dropped ones, to pass on
         for i, (start, deps) in enumerate(cps):
             if i < last:
-                k = bisect_left(ends, start)
+                k = bisect_left(held, start)
                 end = cps[i + 1][0] - 1
-                if (k == len(held) or held[k][0] > end) and not any(
+                if (k == len(held) or held[k] > end) and not any(
                     text.holds_seqs(c, start, end) for text in texts
                 ):
                     # Nothing held from `start` to the next checkpoint: spent.
