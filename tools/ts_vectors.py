@@ -810,6 +810,12 @@ def _bad_inputs(files: dict[str, bytes]) -> list[dict[str, Any]]:
     ):
         hostile = (ROOT / "fuzz" / "corpus" / "snapshot" / name).read_bytes()
         cases.append({"kind": "snapshot", "hex": hostile.hex()})
+    # A change set whose nested operation sits in the container of a "list item" that is a
+    # character of a text of the same name, created in the same change set (found by the
+    # differential test): both cores must refuse it, keeping characters and items apart.
+    corpus = ROOT / "fuzz" / "corpus" / "changes"
+    hostile = (corpus / "text-item-as-list-item-container").read_bytes()
+    cases.append({"kind": "changes", "hex": hostile.hex()})
     sources = [
         (f"{s}.changes.bin", "changes") for s in ("fields", "lists", "nested", "sets", "text")
     ]

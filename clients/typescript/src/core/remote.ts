@@ -184,17 +184,17 @@ function checkRefs(doc: Document, ch: Change, created: Created): void {
         if (text !== undefined && text.continuesRemote(author, op[1], op[3], op[4])) {
           const right = op[4];
           if (right !== null && unseen(right, op[1])) throw refuse(`text insert ${clientId}:${op[1]} in ${show(cid)} refers to`, right);
-          created.add(cid, author, op[1], op[1] + n - 1);
+          created.add(cid, author, op[1], op[1] + n - 1, true);
           break;
         }
         for (const origin of [op[3], op[4]]) {
           if (origin === null) continue;
-          if (!(created.holds(cid, origin) || (text !== undefined && text.hasItem(origin)))) {
+          if (!(created.holds(cid, origin, true) || (text !== undefined && text.hasItem(origin)))) {
             throw new DecodeError(`changes: text insert ${clientId}:${op[1]} in ${show(cid)} refers to an unknown character ${doc._clients[origin[0]]}:${origin[1]}`);
           }
           if (unseen(origin, op[1])) throw refuse(`text insert ${clientId}:${op[1]} in ${show(cid)} refers to`, origin);
         }
-        created.add(cid, ch.client, op[1], op[1] + n - 1);
+        created.add(cid, ch.client, op[1], op[1] + n - 1, true);
         break;
       }
       case K.TEXT_DELETE: {
@@ -202,11 +202,11 @@ function checkRefs(doc: Document, ch: Change, created: Created): void {
         const first = op[4];
         const count = op[5];
         const [lo, hi] = count > 0 ? [first, first + count - 1] : [first + count + 1, first];
-        if (!(created.holdsRun(cid, op[3], lo, hi) || (text !== undefined && text.hasRun(op[3], first, count)))) {
+        if (!(created.holdsRun(cid, op[3], lo, hi, true) || (text !== undefined && text.hasRun(op[3], first, count)))) {
           const step = count > 0 ? 1 : -1;
           for (let i = 0; i < Math.abs(count); i++) {
             const target: ItemId = [op[3], first + i * step];
-            if (!(created.holds(cid, target) || (text !== undefined && text.hasItem(target)))) {
+            if (!(created.holds(cid, target, true) || (text !== undefined && text.hasItem(target)))) {
               throw new DecodeError(`changes: text delete ${clientId}:${op[1]} in ${show(cid)} targets an unknown character ${doc._clients[target[0]]}:${target[1]}`);
             }
           }
@@ -216,7 +216,7 @@ function checkRefs(doc: Document, ch: Change, created: Created): void {
       }
       case K.LIST_INSERT:
       case K.LIST_CREATE:
-        created.add(cid, ch.client, op[1], op[1]);
+        created.add(cid, ch.client, op[1], op[1], false);
         break;
       case K.MAP_CREATE:
         if (op[6] !== null && unseen(op[6], op[1])) throw refuse(`map operation ${clientId}:${op[1]} replaces`, op[6]);
@@ -228,7 +228,7 @@ function checkRefs(doc: Document, ch: Change, created: Created): void {
       case K.LIST_DELETE: {
         const lst = doc._lists.get(ckey(cid));
         const item = op[3];
-        if (!((lst !== undefined && lst.hasItem(item)) || created.holds(cid, item))) {
+        if (!((lst !== undefined && lst.hasItem(item)) || created.holds(cid, item, false))) {
           throw new DecodeError(`changes: list operation ${clientId}:${op[1]} in ${show(cid)} refers to an unknown item ${doc._clients[item[0]]}:${item[1]}`);
         }
         if (unseen(item, op[1])) throw refuse(`list operation ${clientId}:${op[1]} in ${show(cid)} refers to`, item);
@@ -248,7 +248,7 @@ function checkPath(
     if (cid.length === 2) {
       const item = cid[1];
       const lst = doc._lists.get(ckey(parent));
-      if (!((lst !== undefined && lst.hasItem(item)) || created.holds(parent, item))) {
+      if (!((lst !== undefined && lst.hasItem(item)) || created.holds(parent, item, false))) {
         throw new DecodeError(`changes: operation ${clientId}:${seq} is in the container of an unknown list item ${doc._clients[item[0]]}:${item[1]}`);
       }
       if (unseen(item, seq)) throw refuse(`operation ${clientId}:${seq} is in the container of`, item);
@@ -320,18 +320,23 @@ function integrate(doc: Document, ready: Change[], recording: Map<string, TextSt
   return names;
 }
 
-/** Items (text characters, list items) created by the changes planned so far in one apply. */
+/**
+ * Items (text characters, list items) created by the changes planned so far in one apply.
+ * Text characters and list items are kept apart (Python `_created.Created` likewise): a
+ * hostile change set may use one name for both a list and a text, and a text operation must
+ * never be checked against a list item of that name, nor the reverse.
+ */
 class Created {
   private readonly runs = new Map<string, [number[], number[]]>();
   private readonly added: string[] = [];
 
-  private static key(name: ContainerId, client: number): string {
-    return `${client}\u0001${ckey(name)}`;
+  private static key(name: ContainerId, client: number, text: boolean): string {
+    return `${text ? "t" : "l"}${client}\u0001${ckey(name)}`;
   }
 
-  /** Record the run `first..last` of `client` made in container `name`. */
-  add(name: ContainerId, client: number, first: number, last: number): void {
-    const k = Created.key(name, client);
+  /** Record the run `first..last` of `client` made in container `name` (text characters or list items). */
+  add(name: ContainerId, client: number, first: number, last: number, text: boolean): void {
+    const k = Created.key(name, client, text);
     let runs = this.runs.get(k);
     if (runs === undefined) {
       runs = [[], []];
@@ -357,16 +362,16 @@ class Created {
   }
 
   /** Whether one run made so far holds every seq `lo..hi` of `client`. */
-  holdsRun(name: ContainerId, client: number, lo: number, hi: number): boolean {
-    const runs = this.runs.get(Created.key(name, client));
+  holdsRun(name: ContainerId, client: number, lo: number, hi: number, text: boolean): boolean {
+    const runs = this.runs.get(Created.key(name, client, text));
     if (runs === undefined) return false;
     const i = K.bisectRight(runs[0], lo, (x) => x) - 1;
     return i >= 0 && hi <= (runs[1][i] as number);
   }
 
   /** Whether a run made so far holds `item`. */
-  holds(name: ContainerId, item: ItemId): boolean {
-    return this.holdsRun(name, item[0], item[1], item[1]);
+  holds(name: ContainerId, item: ItemId, text: boolean): boolean {
+    return this.holdsRun(name, item[0], item[1], item[1], text);
   }
 }
 
