@@ -220,7 +220,9 @@ def _python_outcome(case: dict[str, Any]) -> dict[str, Any]:
     return outcome
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+# Seed 1 (once the vectors changed) and seeds 8, 10 and 28 found the last two disagreements (a
+# checkpoint naming a client twice; a text character taken for a list item); 40 seeds agree since.
+@pytest.mark.parametrize("seed", [1, 2, 8, 10, 28])
 def test_damaged_inputs_read_alike(node: str, tmp_path: Path, seed: int) -> None:
     cases = _cases(seed, 1200)
     path = tmp_path / "cases.json"
