@@ -131,15 +131,28 @@ class ListState:
         hi = order[index][0] if index < len(order) else None
         return lo, hi
 
-    def insert(self, item_id: ItemId, client_id: str, value: Any, key: str, hlc: int) -> None:
+    def insert(
+        self,
+        item_id: ItemId,
+        client_id: str,
+        value: Any,
+        key: str,
+        hlc: int,
+        at: int | None = None,
+    ) -> ListItem:
+        """Add an item and return it. ``at`` (a local insert, outside a batch): the index
+        of the visible order it goes to, when the caller knows it (no search then)."""
         item = ListItem(value, key, hlc, client_id, client_id)
         self._items[item_id] = item
         sk = (key, client_id, item_id[1])
         self._ids[sk] = item_id
-        if self._adds is None:
+        if self._adds is not None:
+            self._place(sk)
+        elif at is None:
             insort(self._order, sk)
         else:
-            self._place(sk)
+            self._order.insert(at, sk)
+        return item
 
     def begin_batch(self) -> None:
         """Until :meth:`end_batch`, keep the visible order's changes aside and sort once at
@@ -324,7 +337,7 @@ class List:
         self._insert(index, value, None)
 
     def _insert(self, index: int, value: Any, child_kind: int | None) -> ItemId:
-        # The key and ListState.insert, inline: this runs for every local insert.
+        # The key made here, inline: this runs for every local insert.
         doc = self._doc
         name = self._name
         state = doc._lists.get(name)
@@ -356,19 +369,10 @@ class List:
             run = len(key)
         hlc = doc._tick()
         item_id = (doc._me, seq)
-        item = ListItem(value, key, hlc, client_id, client_id)
-        item.run = run
-        state._items[item_id] = item
-        sk = (key, client_id, seq)
-        state._ids[sk] = item_id
-        if state._adds is not None:
-            state._place(sk)
-        elif (lo is None or lo < key) and (hi is None or key < hi):
-            # Between its neighbours' keys (as every key made here is, but for a forged
-            # order): its place is ``index``, with no search.
-            order.insert(index, sk)
-        else:
-            insort(order, sk)
+        # Between its neighbours' keys (as every key made here is, but for a forged order):
+        # its place is ``index``, with no search.
+        known = (lo is None or lo < key) and (hi is None or key < hi)
+        state.insert(item_id, client_id, value, key, hlc, index if known else None).run = run
         state.last_insert = item_id
         # (Nothing of the document is read after _record: a subscriber may compact it.)
         if child_kind is None:

@@ -14,19 +14,9 @@
 import { NO_DEPS } from "./codec.js";
 import type { Document } from "./document.js";
 import { SKIP } from "./ops.js";
+import { bisectLeft } from "./text/block.js";
 import { holdsSeqs } from "./text/history.js";
 import type { Checkpoint } from "./text/index.js";
-
-function bisectLeftPairs(ends: readonly number[], key: number): number {
-  let lo = 0;
-  let hi = ends.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((ends[mid] as number) < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Drop `doc`'s spent checkpoints (see the module comment); how many went. */
 export function dropSpent(doc: Document): number {
@@ -55,7 +45,7 @@ export function dropSpent(doc: Document): number {
     cps.forEach(([start, deps], i) => {
       if (i < last) {
         const end = (cps[i + 1] as Checkpoint)[0] - 1;
-        const k = bisectLeftPairs(seqs, start);
+        const k = bisectLeft(seqs, start);
         if ((k === seqs.length || (seqs[k] as number) > end) && !texts.some((t) => holdsSeqs(t, c, start, end))) {
           // Nothing held from `start` to the next checkpoint: spent.
           if (carried === null) carried = new Map(deps);
