@@ -23,7 +23,13 @@ from synckit.core._ids import ContainerId, ItemId
 from synckit.core._list_columns import LIST_EDITS, list_columns, list_ops
 from synckit.core._ops import Op
 from synckit.core._values import JSONValue
-from synckit.core._wire import json_array, length_prefixed, sint_range, table_entries
+from synckit.core._wire import (
+    json_array,
+    length_prefixed,
+    packed_sint_deltas,
+    sint_range,
+    table_entries,
+)
 from synckit.core._wire import varint as _varint
 from synckit.errors import DecodeError, InvalidTypeError, InvalidValueError, UnsupportedFormatError
 from synckit.v1 import changes_pb2
@@ -345,7 +351,7 @@ class ChangeSetWriter:
         parts += (
             length_prefixed(b"\x2a", _FIELD_SET_KIND * n),
             length_prefixed(b"\x32", sint_range(first, n)),
-            changes_pb2.Change(hlcs=list(map(sub, hlcs, [0, *hlcs]))).SerializeToString(),
+            packed_sint_deltas(b"\x3a", hlcs),
             length_prefixed(b"\x42", json_array(values).encode()),
         )
         self.changes.append(b"".join(parts))

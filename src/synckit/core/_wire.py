@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from itertools import chain, repeat
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from operator import sub
 from typing import Any
 
-__all__ = ["json_array", "length_prefixed", "sint_range", "table_entries", "varint"]
+__all__ = [
+    "json_array",
+    "length_prefixed",
+    "packed_sint_deltas",
+    "sint_range",
+    "table_entries",
+    "varint",
+]
 
 _ONE_BYTE_VARINTS = [bytes([n]) for n in range(128)]
-_CHARS = [chr(n) for n in range(128)]
 
 
 def varint(n: int) -> bytes:
@@ -66,21 +72,54 @@ def sint_range(start: int, n: int) -> bytes:
     return _zigzag_varints(range(start, start + n))
 
 
+# Per tag: the framing of a short ASCII entry, tag and length as one str, by length.
+_FRAMES = {tag: [chr(tag[0]) + chr(n) for n in range(128)] for tag in (b"\x12", b"\x1a")}
+
+
 def table_entries(tag: bytes, texts: list[str]) -> bytes:
     """``texts`` as a repeated string field: each ``tag``, its UTF-8 length, its UTF-8."""
-    joined = "".join(texts)
-    if joined.isascii() and max(map(len, texts), default=0) < 128:
-        # One str with the framing in it, encoded once: ASCII encodes char for char.
-        return "".join(
-            chain.from_iterable(
-                zip(repeat(tag.decode("latin-1")), map(_CHARS.__getitem__, map(len, texts)), texts)
-            )
-        ).encode()
+    frames = _FRAMES.get(tag)
+    if frames is not None and texts and "".join(texts).isascii():
+        # Each entry's framing put before it and the whole encoded once (ASCII encodes char
+        # for char); an entry of 128 characters or more has no frame here (IndexError).
+        out = texts * 2
+        try:
+            out[0::2] = map(frames.__getitem__, map(len, texts))
+        except IndexError:
+            pass
+        else:
+            out[1::2] = texts
+            return "".join(out).encode()
     parts: list[bytes] = []
     for text in texts:
         data = text.encode()
         parts += (tag, varint(len(data)), data)
     return b"".join(parts)
+
+
+# Zigzag of 0..63 (2n, one byte each); 255, which no one-byte zigzag varint is, for 64..255.
+_DOUBLE = bytes([2 * n for n in range(64)] + [255] * 192)
+
+
+def packed_sint_deltas(tag: bytes, values: Sequence[int]) -> bytes:
+    """The packed sint64 field ``tag`` holding the first of ``values`` and then each one's
+    difference from the one before (non-empty ``values``): how a change's clocks are written.
+
+    Clocks written in one burst step by 0 to 63: those steps are one byte each, made in one
+    pass (``bytes`` of the differences, doubled by ``translate``); anything else takes the
+    general loop.
+    """
+    first = values[0]
+    head = varint((first << 1) ^ (first >> 63))
+    if len(values) > 1:
+        try:
+            steps = bytes(map(sub, values[1:], values)).translate(_DOUBLE)
+        except ValueError:  # a step below 0 or above 255
+            steps = b"\xff"
+        if b"\xff" in steps:
+            steps = _zigzag_varints(list(map(sub, values[1:], values)))
+        return length_prefixed(tag, head + steps)
+    return length_prefixed(tag, head)
 
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
