@@ -31,9 +31,17 @@ decodes it again (the first load of an untagged snapshot goes through the worker
 it tagged; the later ones decode the tagged snapshot by the fast path); the figures are the
 editors' round-trips and the loop's stalls over that window, and the loads' count and median.
 
-Run: ``python benchmarks/bench_stall.py [--compare] [--loads] [--clients 100] [--seconds 10]
-[--chars 40000] [--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared
-machine: compare the two rows of one run.
+``--abuser INSERTS`` measures a hostile principal instead: while the editors edit, a client of
+another principal pushes, one after another, batches of INSERTS single characters typed at
+random places (cheap in bytes, dear to merge), obeying the ``retry_after_ms`` of a
+RATE_LIMITED refusal; once on a server without a merge budget (``push_merge_share`` 1.0, burst
+3600 s) and once with the default ``Limits`` (a quarter of each second, 2 s at once). The
+figures are the editors' round-trips and the loop's stalls over that window, and the abuser's
+pushes merged and refused.
+
+Run: ``python benchmarks/bench_stall.py [--compare] [--loads] [--abuser INSERTS]
+[--clients 100] [--seconds 10] [--chars 40000] [--compact-every 32] [--src DIR]``. Absolute
+numbers are noisy on a shared machine: compare the two rows of one run.
 """
 
 from __future__ import annotations
@@ -73,6 +81,8 @@ data, secret, offload, probe_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 compact_every, linger = int(sys.argv[5]), float(sys.argv[6])
 # Without offload=True the server of an older checkout (--src) is measured as it is.
 kwargs = {} if offload else {"offload": False}
+# "off": no budget for the event-loop time a principal's merges take (the whole loop).
+merge = {"push_merge_share": 1.0, "push_merge_burst": 3600.0} if sys.argv[7] == "off" else {}
 app = create_app(
     data,
     authenticate=JwtVerifier.from_secret(secret),
@@ -83,6 +93,7 @@ app = create_app(
         push_burst_bytes=64 << 20,
         compact_every=compact_every,
         room_linger=linger,
+        **merge,
     ),
     **kwargs,
 )
@@ -159,7 +170,13 @@ def make_big(data: Path, chars: int) -> bytes:
 
 class Server(ServerProcess):
     def __init__(
-        self, data: Path, src: Path, offload: bool, compact_every: int, linger: float
+        self,
+        data: Path,
+        src: Path,
+        offload: bool,
+        compact_every: int,
+        linger: float,
+        merge_budget: bool = True,
     ) -> None:
         self.probe_file = data / "probe.json"
         self.big_version = b""
@@ -168,6 +185,7 @@ class Server(ServerProcess):
                 *("-c", _CHILD, str(data), SECRET),
                 *("1" if offload else "0", str(self.probe_file), str(compact_every)),
                 str(linger),
+                "on" if merge_budget else "off",
             ],
             src,
         )
@@ -181,11 +199,16 @@ class Server(ServerProcess):
 
 @contextlib.contextmanager
 def server(
-    src: Path, chars: int, offload: bool, compact_every: int, linger: float = 30.0
+    src: Path,
+    chars: int,
+    offload: bool,
+    compact_every: int,
+    linger: float = 30.0,
+    merge_budget: bool = True,
 ) -> Iterator[Server]:
     with tempfile.TemporaryDirectory() as tmp:
         version = make_big(Path(tmp), chars)
-        srv = Server(Path(tmp), src, offload, compact_every, linger)
+        srv = Server(Path(tmp), src, offload, compact_every, linger, merge_budget)
         srv.big_version = version
         try:
             yield srv
@@ -373,7 +396,81 @@ async def scenario_loads(srv: Server, clients: int, seconds: float) -> dict[str,
     return {"loads": figs}
 
 
+def scattered_batches(count: int, inserts: int) -> list[bytes]:
+    """``count`` pushes of one client, each ``inserts`` single characters typed at random
+    places of a text of its own: cheap in bytes (~12 per insert), dear to merge (each
+    character an item placed among the others)."""
+    rng = random.Random(3)
+    doc = Document("abuser-0")
+    out = []
+    for k in range(count):
+        since = doc.version()
+        text = doc.get_text(f"t{k}")
+        for _ in range(inserts):
+            text.insert(rng.randint(0, len(text)), "x")
+        out.append(doc.changes(since))
+    return out
+
+
+async def scenario_abuser(
+    srv: Server, clients: int, seconds: float, batches: list[bytes]
+) -> dict[str, Any]:
+    """``--abuser``: the editors as in :func:`scenario`, while a client of another principal
+    pushes :func:`scattered_batches` into ``small``'s neighbour ``spam`` one after another
+    for ``seconds``, each after the last one's answer; a push refused RATE_LIMITED is sent
+    again after its ``retry_after_ms`` (as the SyncKit client does)."""
+    editors, readers, loops, stop = await start_editors(srv, clients)
+    ws = await ws_connect(sync_url(srv.url), compression=None, max_size=None, open_timeout=60)
+    abuser = Client(ws, "abuser-0", "spam")
+    await abuser.send(Hello("abuser-0", token("mallory")))
+    assert isinstance(await abuser.recv(), Welcome)
+    await abuser.send(Subscribe("spam", VersionVector().encode()))
+    assert isinstance(await abuser.recv(), Subscribed)
+    start = time.time()
+    accepted = refused = 0
+    waited = 0.0
+    for data in batches:
+        if time.time() - start >= seconds:
+            break
+        while True:
+            abuser.batch += 1
+            await abuser.send(Push("spam", abuser.batch, data))
+            answer = await abuser.recv()
+            if isinstance(answer, Ack):
+                accepted += 1
+                break
+            assert isinstance(answer, Error) and answer.retry_after_ms, answer
+            refused += 1
+            pause = answer.retry_after_ms / 1000
+            waited += pause
+            await asyncio.sleep(pause)
+    end = time.time()
+    stop.set()
+    await asyncio.gather(*loops)
+    await asyncio.sleep(1.5)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    for c in [*editors, abuser]:
+        await c.ws.close()
+    rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
+    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
+    figs["abuser"] = (
+        f"{accepted} pushes merged ({len(batches[0]) // 1024} KiB each), "
+        f"{refused} refused, {waited:.1f} s told to wait, in {end - start:.1f} s"
+    )
+    return {"abuser": figs}
+
+
 def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
+    if args.abuser:
+        batches = scattered_batches(int(args.seconds * 8) + 8, args.abuser)
+        rows = {}
+        for budget in (False, True):
+            with server(args.src, 1000, offload, 256, merge_budget=budget) as srv:
+                row = asyncio.run(scenario_abuser(srv, args.clients, args.seconds, batches))
+            rows["merge budget " + ("on" if budget else "off")] = row["abuser"]
+        return rows
     if args.loads:
         with server(args.src, args.chars, offload, args.compact_every, linger=0.0) as srv:
             return asyncio.run(scenario_loads(srv, args.clients, args.seconds))
@@ -393,6 +490,14 @@ def main() -> None:
     parser.add_argument(
         "--loads", action="store_true", help="repeated loads of big instead of compactions"
     )
+    parser.add_argument(
+        "--abuser",
+        type=int,
+        default=0,
+        metavar="INSERTS",
+        help="a principal pushing INSERTS scattered characters per push, merge budget "
+        "off then on (Limits.push_merge_share), instead of compactions",
+    )
     args = parser.parse_args()
     modes = [False, True] if args.compare else [not args.off]
     rows = {}
@@ -410,6 +515,8 @@ def main() -> None:
         for window, figs in row.items():
             if window == "load":
                 extra = f"load {figs['load_ms']} ms"
+            elif window.startswith("merge budget"):
+                extra = figs["abuser"]
             elif window == "loads":
                 extra = f"{figs['loads']} loads, p50 {figs['load_p50_ms']} ms"
                 if figs["snapshot_loads"]:

@@ -280,3 +280,138 @@ def test_a_subscribe_naming_too_many_client_ids_is_refused_and_the_connection_st
     peer.send(Subscribe("d", at_limit.encode()))
     [answer] = peer.received()
     assert isinstance(answer, Subscribed)
+
+
+def scattered_inserts(author: str, count: int, seed: int = 1) -> bytes:
+    """``count`` single characters inserted at random places of a text: each its own item,
+    the costliest shape to merge per byte pushed."""
+    import random
+
+    doc = Document(author)
+    text = doc.get_text("t")
+    rng = random.Random(seed)
+    for _ in range(count):
+        text.insert(rng.randrange(len(text) + 1), "x")
+    return doc.changes()
+
+
+def test_merge_time_per_principal_is_limited_with_a_retry_after() -> None:
+    """A push that is cheap in bytes but dear to merge (scattered single-character inserts:
+    a quarter of a megabyte takes the event loop about a quarter of a second, measured with
+    the real clock here) puts its principal in debt; its next push is refused until the
+    debt is repaid, while another principal pushes on."""
+    import time
+
+    offset = [0.0]
+
+    def clock() -> float:  # the real clock, moved forward by hand to wait
+        return time.monotonic() + offset[0]
+
+    limits = Limits(push_merge_share=0.1, push_merge_burst=0.02)
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    one, two = Peer(hub, "m1", "mallory"), Peer(hub, "m2", "mallory")
+    one.subscribe("d")
+    two.subscribe("d")
+    dear = scattered_inserts("m1", 20_000)
+    assert len(dear) < 300_000  # well within the byte budget (16 MiB at once)
+    started = time.monotonic()
+    one.push("d", dear)
+    took = time.monotonic() - started
+    assert [type(e).__name__ for e in one.received()] == ["Ack"]
+    assert took > 0.02  # (a few times that on any machine this runs on)
+    before = stored(hub, "d")
+    two.push("d", big_change("m2", 100))  # another connection of the same principal
+    [refused] = errors(two)
+    assert refused.code is ErrorCode.RATE_LIMITED and refused.retryable and not refused.fatal
+    assert refused.doc_id == "d" and refused.batch_id == two.batch
+    assert "push_merge_share" in refused.message and "'mallory'" in refused.message
+    # The debt (the merge's time less the burst) repaid at a tenth of a second per second.
+    assert (took - 0.02) / 0.1 * 1000 * 0.5 < refused.retry_after_ms < took / 0.1 * 1000 + 50
+    assert stored(hub, "d") == before
+    assert two.session.state is State.OPEN
+    # Another principal is not affected.
+    honest = Peer(hub, "h", "honest")
+    honest.subscribe("d")
+    honest.push("d", big_change("h", 100))
+    assert "Ack" in [type(e).__name__ for e in honest.received()]
+    # Once repaid, the same push is accepted.
+    offset[0] += refused.retry_after_ms / 1000
+    two.push("d", big_change("m2", 100))
+    assert "Ack" in [type(e).__name__ for e in two.received()]
+
+
+def test_a_refused_push_costs_merge_time_too() -> None:
+    # Bytes that fail the merge's checks took the loop's time all the same.
+    clock = SteppingClock()
+    limits = Limits(push_merge_share=0.5, push_merge_burst=1.0)
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    peer = Peer(hub, "m1", "mallory")
+    peer.subscribe("d")
+    clock.merge_cost = 3.0  # each merge takes 3 s of this clock
+    peer.push("d", b"\x08\x63")  # a format this server does not read
+    [bad] = errors(peer)
+    assert bad.code is ErrorCode.BAD_CHANGES
+    peer.push("d", big_change("m1", 100))
+    [refused] = errors(peer)
+    assert refused.code is ErrorCode.RATE_LIMITED
+    # 3 s taken, 1 s of burst: 2 s owed at half a second per second.
+    assert refused.retry_after_ms == 4000
+
+
+def test_an_open_server_does_not_limit_merge_time() -> None:
+    clock = SteppingClock()
+    hub = Hub(MemoryStore(), limits=Limits(push_merge_burst=0.0), monotonic=clock)
+    peer = Peer(hub, "a")
+    peer.subscribe("d")
+    clock.merge_cost = 100.0
+    doc = Document("a")
+    for i in range(3):
+        since = doc.version()
+        doc.set("k", i)
+        peer.push("d", doc.changes(since))
+        assert [type(e).__name__ for e in peer.received()] == ["Ack"]
+
+
+class SteppingClock(Ticker):
+    """A hand-moved clock that also moves by ``merge_cost`` while the hub merges a push:
+    its reading right after the one taken before a merge is ``merge_cost`` later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.merge_cost = 0.0
+
+    def __call__(self) -> float:
+        import sys
+
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "_commit" and "merging" in caller.f_locals:
+            self.now += self.merge_cost
+        return self.now
+
+
+def test_merge_bucket_goes_into_debt_and_reports_what_is_owed() -> None:
+    bucket = TokenBucket(rate=0.5, burst=1.0, level=1.0, at=0.0)
+    assert bucket.owed(0.0) == 0.0
+    bucket.spend(3.0, 0.0)
+    assert bucket.owed(0.0) == pytest.approx(4.0)
+    assert bucket.owed(2.0) == pytest.approx(2.0)
+    assert bucket.owed(4.0) == 0.0
+    bucket.spend(0.5, 10.0)  # refilled to the burst (1.0), then 0.5 taken
+    assert bucket.level == pytest.approx(0.5) and bucket.owed(10.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("push_merge_share", 0.0),
+        ("push_merge_share", 1.5),
+        ("push_merge_share", "0.25"),
+        ("push_merge_burst", -1.0),
+        ("push_merge_burst", 1e9),
+    ],
+)
+def test_merge_limits_refuse_values_that_cannot_work(field: str, value: object) -> None:
+    from synckit.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match=f"Limits.{field}"):
+        Limits(**{field: value})  # type: ignore[arg-type]

@@ -735,12 +735,12 @@ class Hub:
             )
             return
         if conn.principal is not None and conn.principal.id:
-            refusal = self.quotas.charge(
-                conn.principal.id,
-                len(push.changes),
-                self._monotonic(),
-                doc_id=doc_id,
-                batch_id=batch,
+            now = self._monotonic()
+            # (Merge time first: a push refused for it costs no bytes of the budget.)
+            refusal = self.quotas.merge_debt(
+                conn.principal.id, now, doc_id=doc_id, batch_id=batch
+            ) or self.quotas.charge(
+                conn.principal.id, len(push.changes), now, doc_id=doc_id, batch_id=batch
             )
             if refusal is not None:
                 conn.send(refusal)
@@ -862,6 +862,7 @@ class Hub:
         before, waiting_before = doc.version(), doc.waiting
         limit = clock_limit(self._wall_clock(), self.limits.max_clock_ahead)
         screen = push_screen(conn.session.client_id, limit)
+        merging = self._monotonic()
         try:
             doc.apply(changes, screen=screen)
         except DecodeError as exc:
@@ -902,6 +903,11 @@ class Hub:
             )
             self._evict(doc_id, f"document {doc_id!r} is reloaded after a server error")
             return
+        finally:
+            # The loop's time this merge took, refused or not, counts for its principal.
+            if conn.principal is not None and conn.principal.id:
+                now = self._monotonic()
+                self.quotas.charge_merge(conn.principal.id, now - merging, now)
         after = doc.version()
         waiting = doc.waiting
         grown: bytes | None = None  # what grew in the version, when known without a diff
