@@ -7,8 +7,8 @@
  * unmatched groups, malformed packed runs and truncation throw {@link WireError}; a known
  * field sent with another wire type is skipped as an unknown field (as are unknown fields);
  * repeated numbers are read packed or not; the last value of a singular field wins (a
- * message field merges). Invalid UTF-8 in a string throws the `TypeError` of a fatal
- * `TextDecoder`.
+ * message field merges). Invalid UTF-8 in a string field throws a `WireError` too (as upb
+ * refuses it in proto3).
  *
  * Writing gives the bytes protobuf-es and upb give: fields in number order, zero values of
  * implicit-presence fields left out, repeated numbers packed.
@@ -19,8 +19,13 @@
  * @module
  */
 
-/** Bytes upb would refuse as corrupt. */
-export class WireError extends Error {}
+import { DecodeError } from "../errors.js";
+
+/**
+ * Bytes upb would refuse as corrupt: a {@link DecodeError} whose message names what was wrong
+ * (callers that read a message of their own wrap it in theirs).
+ */
+export class WireError extends DecodeError {}
 
 const LEN = 2;
 
@@ -208,6 +213,15 @@ export function bytes(r: Reader): Uint8Array {
 
 const utf8 = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** `b[s, e)` as UTF-8; a `WireError` when it is not. */
+function utf8At(b: Uint8Array, s: number, e: number): string {
+  try {
+    return utf8.decode(b.subarray(s, e));
+  } catch {
+    throw new WireError("invalid UTF-8 in a string field");
+  }
+}
+
 /** A `string` field; throws on invalid UTF-8. */
 export function str(r: Reader): string {
   const s = span(r);
@@ -217,12 +231,12 @@ export function str(r: Reader): string {
     let out = "";
     for (let i = s; i < e; i++) {
       const c = b[i] as number;
-      if (c >= 0x80) return utf8.decode(b.subarray(s, e));
+      if (c >= 0x80) return utf8At(b, s, e);
       out += String.fromCharCode(c);
     }
     return out;
   }
-  return utf8.decode(b.subarray(s, e));
+  return utf8At(b, s, e);
 }
 
 /**
