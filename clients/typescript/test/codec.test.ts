@@ -151,13 +151,16 @@ function h(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s.replace(/ /g, ""), "hex"));
 }
 
-test("upb's refusals: field 0, wire types 6 and 7, a stray end group, long varints, truncation", () => {
+test("upb's refusals: field 0, wire types 6 and 7, a stray end group, long varints, long tags and lengths, deep groups, truncation", () => {
   const bad: [string, string][] = [
     ["00 01", "bad tag"], // field number 0
     ["0e", "bad tag"], ["0f", "bad tag"], // wire types 6 and 7
     ["0c", "bad tag"], // end group with no group
     ["10 ff ff ff ff ff ff ff ff ff ff 01", "varint over 10 bytes"],
-    ["ff ff ff ff ff ff ff ff ff ff 01", "varint over 10 bytes"], // a tag over 10 bytes
+    ["ff ff ff ff ff ff ff ff ff ff 01", "bad tag"], // a tag over 10 bytes
+    ["88 80 80 80 80 00 01", "bad tag"], // a tag over 5 bytes (upb's limit)
+    ["80 80 80 80 10 01", "bad tag"], // a tag past 32 bits (field number 2^29)
+    ["0a 85 80 80 80 80 00 61 61 61 61 61", "bad length"], // a length over 5 bytes
     ["10", "truncated varint"], ["10 80", "truncated varint"],
     ["0a 05 61 62", "truncated field"], // a string cut short
     ["0a", "truncated varint"],
@@ -165,7 +168,7 @@ test("upb's refusals: field 0, wire types 6 and 7, a stray end group, long varin
     ["99 01 01", "truncated field"], // unknown field 19, a fixed64 cut short
     ["a3 01 08 01", "truncated varint"], // a group never closed
     ["a3 01 ac 01", "unmatched end group"], // group 20 closed as 21
-    ["a3 01 00", "bad tag"],
+    ["a3 01 00", "truncated varint"], // field 0 in a group is read past, as upb does; its value is cut
     ["2a 02 81 81", "truncated varint"], // a packed run whose last varint crosses its end
     ["3a 01 80", "truncated varint"], // Snapshot.texts: a TextState whose one tag is cut by its end
   ];
@@ -183,6 +186,14 @@ test("upb's refusals: field 0, wire types 6 and 7, a stray end group, long varin
   assert.throws(() => changes.decodeVersion(deep), /groups nest too deep/);
   const ok = h("a3 01".repeat(50) + "a4 01".repeat(50) + "12 01 07");
   assert.deepEqual(changes.decodeVersion(ok).seqs, [7n]);
+  // Groups and messages nest 100 deep together at most (upb's limit).
+  assert.throws(() => changes.decodeVersion(h("a3 01".repeat(101) + "a4 01".repeat(101))), /groups nest too deep/);
+  assert.deepEqual(changes.decodeVersion(h("a3 01".repeat(100) + "a4 01".repeat(100))).seqs, []);
+  // Inside a group, upb reads past fields numbered 0 (it refuses them only as a message's own).
+  assert.deepEqual(changes.decodeVersion(h("a3 01 00 00 01 01 02 03 04 05 06 07 08 a4 01 12 01 07")).seqs, [7n]);
+  assert.throws(() => changes.decodeVersion(h("a3 01 04 a4 01")), /unmatched end group/);
+  // A tag or a length of 5 bytes is read.
+  assert.deepEqual(changes.decodeVersion(h("8a 80 80 80 00 85 80 80 80 00 61 61 61 61 61")).clients, ["aaaaa"]);
   // Invalid UTF-8 in a string: a WireError (a DecodeError), as upb refuses it.
   assert.throws(() => changes.decodeVersion(h("0a 02 c3 28")), (e: unknown) => e instanceof WireError && e instanceof DecodeError && e.message === "invalid UTF-8 in a string field");
 });
