@@ -3,7 +3,7 @@
  * current with the `.proto` files; byte-for-byte what protobuf-es writes and reads (its
  * runtime is a devDependency, driven here by the same descriptors the generator reads);
  * reading by upb's rules; and hostile bytes either decode or throw `WireError` (a
- * `DecodeError`), never anything else.
+ * `DecodeError`), never anything else. `codecDiff.test.ts` holds them against upb itself.
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,11 +11,11 @@ import { resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
 import {
-  create, createFileRegistry, fromBinary, ScalarType, toBinary,
-  type DescField, type DescMessage, type FileRegistry,
+  create, createFileRegistry, fromBinary, toBinary, type FileRegistry,
 } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { stale } from "../scripts/protogen.js";
+import { arbMessage } from "./helpers/pbarb.js";
 import * as changes from "../src/gen/synckit/v1/changes.js";
 import * as protocol from "../src/gen/synckit/v1/protocol.js";
 import { WireError } from "../src/core/wire.js";
@@ -63,47 +63,6 @@ test("every message of the .proto files has a generated codec", () => {
   assert.ok(names.length >= 25, `${names.length} messages`);
   assert.deepEqual([...codecs().keys()].sort(), names);
 });
-
-/** An arbitrary value of field `f` (as protobuf-es holds it), zero included. */
-function arbField(f: DescField, depth: number): fc.Arbitrary<unknown> {
-  const scalar = (t: ScalarType): fc.Arbitrary<unknown> => {
-    switch (t) {
-      case ScalarType.UINT32: case ScalarType.FIXED32: return fc.oneof(fc.constant(0), fc.nat(300), fc.integer({ min: 0, max: 2 ** 32 - 1 }));
-      case ScalarType.INT32: return fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
-      case ScalarType.UINT64: return fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
-      case ScalarType.INT64: case ScalarType.SINT64:
-        return fc.oneof(fc.constant(0n), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }));
-      case ScalarType.BOOL: return fc.boolean();
-      case ScalarType.STRING: return fc.oneof(fc.constant(""), fc.string({ maxLength: 8 }), fc.string({ unit: "grapheme", maxLength: 60 }), fc.string({ minLength: 120, maxLength: 300 }));
-      case ScalarType.BYTES: return fc.uint8Array({ maxLength: 200 });
-      default: throw new Error(`no arbitrary for ${ScalarType[t]}`);
-    }
-  };
-  switch (f.fieldKind) {
-    case "scalar": return scalar(f.scalar);
-    case "enum": return fc.constantFrom(...f.enum.values.map((v) => v.number), 99);
-    case "message": return depth > 2 ? fc.constant(undefined) : arbMessage(f.message, depth + 1);
-    case "list":
-      if (f.listKind === "message") return fc.array(arbMessage(f.message, depth + 1), { maxLength: depth > 1 ? 1 : 3 });
-      if (f.listKind === "enum") return fc.array(fc.constantFrom(...f.enum.values.map((v) => v.number)), { maxLength: 5 });
-      return fc.array(scalar(f.scalar), { maxLength: 40 });
-    default: throw new Error("maps are not used");
-  }
-}
-
-/** An arbitrary message of type `desc` as a plain init object (oneofs as `{ case, value }`). */
-function arbMessage(desc: DescMessage, depth = 0): fc.Arbitrary<Record<string, unknown>> {
-  const plain: Record<string, fc.Arbitrary<unknown>> = {};
-  for (const f of desc.fields) if (f.oneof === undefined) plain[f.localName] = arbField(f, depth);
-  const oneofs: Record<string, fc.Arbitrary<unknown>> = {};
-  for (const o of desc.oneofs) {
-    oneofs[o.localName] = fc.oneof(
-      fc.constant({ case: undefined }),
-      ...o.fields.map((f) => arbField(f, depth).map((value) => ({ case: f.localName, value }))),
-    );
-  }
-  return fc.record({ ...plain, ...oneofs });
-}
 
 /** A message as protobuf-es decodes it, as plain data comparable with ours. */
 function plain(value: unknown): unknown {
