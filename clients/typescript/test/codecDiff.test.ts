@@ -17,8 +17,13 @@
  * mismatched), fields repeated, packed and unpacked runs mixed, zero-length packed runs,
  * lengths past the end or huge, invalid UTF-8 in strings.
  *
- * Seeds are fixed. `SYNCKIT_CODEC_FUZZ=N` runs N times as many inputs, and
- * `SYNCKIT_CODEC_SEED=S` starts the seeds at S instead (see docs/testing.md).
+ * Seeds are fixed. `SYNCKIT_CODEC_FUZZ=N` runs N times as many inputs,
+ * `SYNCKIT_CODEC_SEED=S` starts the seeds at S instead, and `SYNCKIT_CODEC_ALL=1` reports every
+ * disagreeing input rather than one of each kind (see docs/testing.md).
+ *
+ * Where upb is laxer than the protobuf spec (field number 0 inside a group it skips), the
+ * TypeScript side does as upb does: a client stricter than the Python server would refuse
+ * bytes the server accepted and relays.
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
