@@ -16,7 +16,7 @@
  * - `interface XInit`: what the encoder takes (every field optional; 64-bit integers as
  *   `bigint` or `number`);
  * - `encodeX(init)` / `decodeX(bytes)`, and `writeX` / `readX`, their halves over a writer
- *   or reader (`decodeX` throws `WireError`, or the `TypeError` of invalid UTF-8);
+ *   or reader (`decodeX` throws `WireError`, a `DecodeError`, on bytes upb refuses);
  *
  * and for each enum a TypeScript `enum` with protobuf-es's value names (the enum's prefix
  * stripped). The encoders give protobuf-es's (and upb's) bytes: fields in number order, zero
@@ -262,7 +262,7 @@ function emitMessage(m: DescMessage, path: string, comments: Map<string, string>
     }
   }
   lines.push("      default: W.skip(r, t);", "    }", "  }", "  return m;", "}", "");
-  lines.push(`/**\n * Bytes as a \`${m.typeName}\`.\n *\n * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.\n */`);
+  lines.push(`/**\n * Bytes as a \`${m.typeName}\`.\n *\n * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.\n */`);
   lines.push(`export function decode${name}(b: Uint8Array): ${name} {`, `  return read${name}(W.reader(b));`, "}", "");
 
   m.nestedMessages.forEach((n) => emitMessage(n, `${path},3,${m.proto.nestedType.indexOf(n.proto)}`, comments, lines));

@@ -4,11 +4,13 @@
  *
  * Reading follows the rules of the Python runtime (upb), so both sides accept and refuse the
  * same bytes: field number 0, wire types 6 and 7, a stray end-group, varints over 10 bytes,
- * unmatched groups, malformed packed runs and truncation throw {@link WireError}; a known
- * field sent with another wire type is skipped as an unknown field (as are unknown fields);
- * repeated numbers are read packed or not; the last value of a singular field wins (a
- * message field merges). Invalid UTF-8 in a string throws the `TypeError` of a fatal
- * `TextDecoder`.
+ * tags past 32 bits, tags and lengths over 5 bytes, unmatched groups, groups and messages
+ * nested over 100 deep together, malformed packed runs and truncation throw
+ * {@link WireError} (inside a group being skipped, field number 0 is read past, as upb
+ * does); a known field sent with another wire type is skipped as an unknown field (as are
+ * unknown fields); repeated numbers are read packed or not; the last value of a singular
+ * field wins (a message field merges). Invalid UTF-8 in a string field throws a `WireError` too (as upb
+ * refuses it in proto3).
  *
  * Writing gives the bytes protobuf-es and upb give: fields in number order, zero values of
  * implicit-presence fields left out, repeated numbers packed.
@@ -19,8 +21,13 @@
  * @module
  */
 
-/** Bytes upb would refuse as corrupt. */
-export class WireError extends Error {}
+import { DecodeError } from "../errors.js";
+
+/**
+ * Bytes upb would refuse as corrupt: a {@link DecodeError} whose message names what was wrong
+ * (callers that read a message of their own wrap it in theirs).
+ */
+export class WireError extends DecodeError {}
 
 const LEN = 2;
 
@@ -49,22 +56,19 @@ function rest(r: Reader, i: number): void {
 }
 
 /**
- * A varint as a number: its first 7 bytes count (49 bits, exact), the rest is read past.
- * What tags and lengths are read as (a longer tag names no known field; a longer length
- * runs past any input).
+ * A tag or a length: upb reads them as varints of at most 5 bytes and refuses longer ones
+ * (`what` names which it was). The value may reach 2^35 - 1: callers check its range.
  */
-function vnum(r: Reader): number {
-  let b = byte(r);
-  if (b < 0x80) return b;
-  let n = b & 0x7f;
-  let shift = 128;
-  for (let i = 1; i < 10; i++) {
-    b = byte(r);
-    if (i < 7) n += (b & 0x7f) * shift;
-    shift *= 128;
+function v32(r: Reader, what: string): number {
+  let n = 0;
+  let shift = 1;
+  for (let i = 0; i < 5; i++) {
+    const b = byte(r);
+    n += (b & 0x7f) * shift;
     if (b < 0x80) return n;
+    shift *= 128;
   }
-  throw new WireError("varint over 10 bytes");
+  throw new WireError(what);
 }
 
 /** The next tag (field number * 8 + wire type), or 0 at the end of the message. */
@@ -73,9 +77,9 @@ export function tag(r: Reader): number {
   const b = r.b[r.p] as number;
   let n = b;
   if (b < 0x80) r.p++;
-  else n = vnum(r);
+  else n = v32(r, "bad tag");
   const w = n % 8;
-  if (n < 8 || w > 5 || w === 4) throw new WireError("bad tag");
+  if (n < 8 || w > 5 || w === 4 || n > 0xffffffff) throw new WireError("bad tag");
   return n;
 }
 
@@ -193,7 +197,7 @@ export function f32(r: Reader): number {
 
 /** The extent of a length-delimited field: its start, and sets `r.p` past its end. */
 function span(r: Reader): number {
-  const n = vnum(r);
+  const n = v32(r, "bad length");
   const s = r.p;
   if (n > r.e - s) throw new WireError("truncated field");
   r.p = s + n;
@@ -208,6 +212,15 @@ export function bytes(r: Reader): Uint8Array {
 
 const utf8 = /* @__PURE__ */ new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** `b[s, e)` as UTF-8; a `WireError` when it is not. */
+function utf8At(b: Uint8Array, s: number, e: number): string {
+  try {
+    return utf8.decode(b.subarray(s, e));
+  } catch {
+    throw new WireError("invalid UTF-8 in a string field");
+  }
+}
+
 /** A `string` field; throws on invalid UTF-8. */
 export function str(r: Reader): string {
   const s = span(r);
@@ -217,12 +230,12 @@ export function str(r: Reader): string {
     let out = "";
     for (let i = s; i < e; i++) {
       const c = b[i] as number;
-      if (c >= 0x80) return utf8.decode(b.subarray(s, e));
+      if (c >= 0x80) return utf8At(b, s, e);
       out += String.fromCharCode(c);
     }
     return out;
   }
-  return utf8.decode(b.subarray(s, e));
+  return utf8At(b, s, e);
 }
 
 /**
@@ -284,11 +297,13 @@ function skipValue(r: Reader, wire: number, field: number, depth: number): void 
     }
     case LEN: span(r); return;
     case 3: {
-      if (depth > 100) throw new WireError("groups nest too deep");
+      if (depth >= 100) throw new WireError("groups nest too deep");
       for (;;) {
-        const t = vnum(r);
+        const t = v32(r, "bad tag");
         const w = t % 8;
-        if (t < 8 || w > 5) throw new WireError("bad tag");
+        // Field number 0 is not checked in here: upb does not (the spec forbids it, but
+        // refusing what the Python server accepts and relays would cut this client off).
+        if (w > 5 || t > 0xffffffff) throw new WireError("bad tag");
         if (w === 4) {
           if (Math.floor(t / 8) !== field) throw new WireError("unmatched end group");
           return;

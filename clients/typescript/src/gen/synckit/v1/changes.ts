@@ -95,7 +95,7 @@ export function readVersion(r: W.Reader, m: Version = { clients: [], seqs: [] })
 /**
  * Bytes as a `synckit.v1.Version`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeVersion(b: Uint8Array): Version {
   return readVersion(W.reader(b));
@@ -198,7 +198,7 @@ export function readChange(r: W.Reader, m: Change = { client: 0, start: 0n, depC
 /**
  * Bytes as a `synckit.v1.Change`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeChange(b: Uint8Array): Change {
   return readChange(W.reader(b));
@@ -260,7 +260,7 @@ export function readChangeSet(r: W.Reader, m: ChangeSet = { format: 0, clients: 
 /**
  * Bytes as a `synckit.v1.ChangeSet`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeChangeSet(b: Uint8Array): ChangeSet {
   return readChangeSet(W.reader(b));
@@ -325,7 +325,7 @@ export function readTextState(r: W.Reader, m: TextState = { name: 0, ints: [], c
 /**
  * Bytes as a `synckit.v1.TextState`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeTextState(b: Uint8Array): TextState {
   return readTextState(W.reader(b));
@@ -423,7 +423,7 @@ export function readSnapshot(r: W.Reader, m: Snapshot = { format: 0, clients: []
 /**
  * Bytes as a `synckit.v1.Snapshot`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeSnapshot(b: Uint8Array): Snapshot {
   return readSnapshot(W.reader(b));
@@ -483,7 +483,7 @@ export function readCursor(r: W.Reader, m: Cursor = { text: "", client: "", seq:
 /**
  * Bytes as a `synckit.v1.Cursor`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeCursor(b: Uint8Array): Cursor {
   return readCursor(W.reader(b));

@@ -171,7 +171,7 @@ export function readEnvelope(r: W.Reader, m: Envelope = { seq: 0n, body: { case:
 /**
  * Bytes as a `synckit.v1.Envelope`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeEnvelope(b: Uint8Array): Envelope {
   return readEnvelope(W.reader(b));
@@ -224,7 +224,7 @@ export function readHello(r: W.Reader, m: Hello = { protocolVersion: 0, clientId
 /**
  * Bytes as a `synckit.v1.Hello`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeHello(b: Uint8Array): Hello {
   return readHello(W.reader(b));
@@ -299,7 +299,7 @@ export function readWelcome(r: W.Reader, m: Welcome = { protocolVersion: 0, capa
 /**
  * Bytes as a `synckit.v1.Welcome`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeWelcome(b: Uint8Array): Welcome {
   return readWelcome(W.reader(b));
@@ -344,7 +344,7 @@ export function readSubscribe(r: W.Reader, m: Subscribe = { docId: "", version: 
 /**
  * Bytes as a `synckit.v1.Subscribe`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeSubscribe(b: Uint8Array): Subscribe {
   return readSubscribe(W.reader(b));
@@ -395,7 +395,7 @@ export function readSubscribed(r: W.Reader, m: Subscribed = { docId: "", changes
 /**
  * Bytes as a `synckit.v1.Subscribed`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeSubscribed(b: Uint8Array): Subscribed {
   return readSubscribed(W.reader(b));
@@ -444,7 +444,7 @@ export function readPush(r: W.Reader, m: Push = { docId: "", batchId: 0n, change
 /**
  * Bytes as a `synckit.v1.Push`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodePush(b: Uint8Array): Push {
   return readPush(W.reader(b));
@@ -493,7 +493,7 @@ export function readAck(r: W.Reader, m: Ack = { docId: "", batchId: 0n, serverVe
 /**
  * Bytes as a `synckit.v1.Ack`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeAck(b: Uint8Array): Ack {
   return readAck(W.reader(b));
@@ -542,7 +542,7 @@ export function readBroadcast(r: W.Reader, m: Broadcast = { docId: "", changes: 
 /**
  * Bytes as a `synckit.v1.Broadcast`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeBroadcast(b: Uint8Array): Broadcast {
   return readBroadcast(W.reader(b));
@@ -582,7 +582,7 @@ export function readUnsubscribe(r: W.Reader, m: Unsubscribe = { docId: "" }): Un
 /**
  * Bytes as a `synckit.v1.Unsubscribe`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeUnsubscribe(b: Uint8Array): Unsubscribe {
   return readUnsubscribe(W.reader(b));
@@ -622,7 +622,7 @@ export function readPing(r: W.Reader, m: Ping = { nonce: 0n }): Ping {
 /**
  * Bytes as a `synckit.v1.Ping`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodePing(b: Uint8Array): Ping {
   return readPing(W.reader(b));
@@ -662,7 +662,7 @@ export function readPong(r: W.Reader, m: Pong = { nonce: 0n }): Pong {
 /**
  * Bytes as a `synckit.v1.Pong`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodePong(b: Uint8Array): Pong {
   return readPong(W.reader(b));
@@ -711,7 +711,7 @@ export function readPresenceSet(r: W.Reader, m: PresenceSet = { docId: "", state
 /**
  * Bytes as a `synckit.v1.PresenceSet`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodePresenceSet(b: Uint8Array): PresenceSet {
   return readPresenceSet(W.reader(b));
@@ -775,7 +775,7 @@ export function readPresenceEntry(r: W.Reader, m: PresenceEntry = { key: "", pri
 /**
  * Bytes as a `synckit.v1.PresenceEntry`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodePresenceEntry(b: Uint8Array): PresenceEntry {
   return readPresenceEntry(W.reader(b));
@@ -823,7 +823,7 @@ export function readPresence(r: W.Reader, m: Presence = { docId: "", entries: []
 /**
  * Bytes as a `synckit.v1.Presence`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodePresence(b: Uint8Array): Presence {
   return readPresence(W.reader(b));
@@ -875,7 +875,7 @@ export function readDeleteDoc(r: W.Reader, m: DeleteDoc = { docId: "", requestId
 /**
  * Bytes as a `synckit.v1.DeleteDoc`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeDeleteDoc(b: Uint8Array): DeleteDoc {
   return readDeleteDoc(W.reader(b));
@@ -922,7 +922,7 @@ export function readDocDeleted(r: W.Reader, m: DocDeleted = { docId: "", request
 /**
  * Bytes as a `synckit.v1.DocDeleted`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeDocDeleted(b: Uint8Array): DocDeleted {
   return readDocDeleted(W.reader(b));
@@ -998,7 +998,7 @@ export function readError(r: W.Reader, m: Error = { code: 0, message: "", retrya
 /**
  * Bytes as a `synckit.v1.Error`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeError(b: Uint8Array): Error {
   return readError(W.reader(b));
@@ -1056,7 +1056,7 @@ export function readHttpSyncRequest(r: W.Reader, m: HttpSyncRequest = { protocol
 /**
  * Bytes as a `synckit.v1.HttpSyncRequest`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeHttpSyncRequest(b: Uint8Array): HttpSyncRequest {
   return readHttpSyncRequest(W.reader(b));
@@ -1109,7 +1109,7 @@ export function readHttpSyncResponse(r: W.Reader, m: HttpSyncResponse = { change
 /**
  * Bytes as a `synckit.v1.HttpSyncResponse`.
  *
- * @throws WireError: bytes upb refuses; TypeError: a string that is not UTF-8.
+ * @throws WireError (a DecodeError): bytes upb refuses, invalid UTF-8 in a string included.
  */
 export function decodeHttpSyncResponse(b: Uint8Array): HttpSyncResponse {
   return readHttpSyncResponse(W.reader(b));
