@@ -34,7 +34,7 @@ editors' round-trips and the loop's stalls over that window, and the loads' coun
 ``--abuser INSERTS`` measures a hostile principal instead: while the editors edit, a client of
 another principal pushes, one after another, batches of INSERTS single characters typed at
 random places (cheap in bytes, dear to merge), obeying the ``retry_after_ms`` of a
-RATE_LIMITED refusal; once on a server without a merge budget (``push_merge_share`` 1.0, burst
+RATE_LIMITED refusal; once on a server without a loop budget (``loop_share`` 1.0, burst
 3600 s) and once with the default ``Limits`` (a quarter of each second, 2 s at once). The
 figures are the editors' round-trips and the loop's stalls over that window, and the abuser's
 pushes merged and refused.
@@ -82,7 +82,7 @@ compact_every, linger = int(sys.argv[5]), float(sys.argv[6])
 # Without offload=True the server of an older checkout (--src) is measured as it is.
 kwargs = {} if offload else {"offload": False}
 # "off": no budget for the event-loop time a principal's merges take (the whole loop).
-merge = {"push_merge_share": 1.0, "push_merge_burst": 3600.0} if sys.argv[7] == "off" else {}
+merge = {"loop_share": 1.0, "loop_burst": 3600.0} if sys.argv[7] == "off" else {}
 app = create_app(
     data,
     authenticate=JwtVerifier.from_secret(secret),
@@ -469,7 +469,7 @@ def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
         for budget in (False, True):
             with server(args.src, 1000, offload, 256, merge_budget=budget) as srv:
                 row = asyncio.run(scenario_abuser(srv, args.clients, args.seconds, batches))
-            rows["merge budget " + ("on" if budget else "off")] = row["abuser"]
+            rows["loop budget " + ("on" if budget else "off")] = row["abuser"]
         return rows
     if args.loads:
         with server(args.src, args.chars, offload, args.compact_every, linger=0.0) as srv:
@@ -495,8 +495,8 @@ def main() -> None:
         type=int,
         default=0,
         metavar="INSERTS",
-        help="a principal pushing INSERTS scattered characters per push, merge budget "
-        "off then on (Limits.push_merge_share), instead of compactions",
+        help="a principal pushing INSERTS scattered characters per push, loop budget "
+        "off then on (Limits.loop_share), instead of compactions",
     )
     args = parser.parse_args()
     modes = [False, True] if args.compare else [not args.off]
@@ -515,7 +515,7 @@ def main() -> None:
         for window, figs in row.items():
             if window == "load":
                 extra = f"load {figs['load_ms']} ms"
-            elif window.startswith("merge budget"):
+            elif window.startswith("loop budget"):
                 extra = figs["abuser"]
             elif window == "loads":
                 extra = f"{figs['loads']} loads, p50 {figs['load_p50_ms']} ms"

@@ -51,8 +51,12 @@ def errors(peer: Peer) -> list[Error]:
     return [e for e in peer.received() if isinstance(e, Error)]
 
 
+_viewers = iter(range(1_000_000))
+
+
 def stored(hub: Hub, doc_id: str) -> object:
-    return hub.doc_json(doc_id, token="admin")
+    # (A principal of its own each time: a view's catch-up costs its principal loop time.)
+    return hub.doc_json(doc_id, token=f"viewer-{next(_viewers)}")
 
 
 def big_change(author: str, size: int) -> bytes:
@@ -307,7 +311,7 @@ def test_merge_time_per_principal_is_limited_with_a_retry_after() -> None:
     def clock() -> float:  # the real clock, moved forward by hand to wait
         return time.monotonic() + offset[0]
 
-    limits = Limits(push_merge_share=0.1, push_merge_burst=0.02)
+    limits = Limits(loop_share=0.1, loop_burst=0.02)
     hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
     one, two = Peer(hub, "m1", "mallory"), Peer(hub, "m2", "mallory")
     one.subscribe("d")
@@ -324,7 +328,7 @@ def test_merge_time_per_principal_is_limited_with_a_retry_after() -> None:
     [refused] = errors(two)
     assert refused.code is ErrorCode.RATE_LIMITED and refused.retryable and not refused.fatal
     assert refused.doc_id == "d" and refused.batch_id == two.batch
-    assert "push_merge_share" in refused.message and "'mallory'" in refused.message
+    assert "loop_share" in refused.message and "'mallory'" in refused.message
     # The debt (the merge's time less the burst) repaid at a tenth of a second per second.
     assert (took - 0.02) / 0.1 * 1000 * 0.5 < refused.retry_after_ms < took / 0.1 * 1000 + 50
     assert stored(hub, "d") == before
@@ -343,7 +347,7 @@ def test_merge_time_per_principal_is_limited_with_a_retry_after() -> None:
 def test_a_refused_push_costs_merge_time_too() -> None:
     # Bytes that fail the merge's checks took the loop's time all the same.
     clock = SteppingClock()
-    limits = Limits(push_merge_share=0.5, push_merge_burst=1.0)
+    limits = Limits(loop_share=0.5, loop_burst=1.0)
     hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
     peer = Peer(hub, "m1", "mallory")
     peer.subscribe("d")
@@ -360,7 +364,7 @@ def test_a_refused_push_costs_merge_time_too() -> None:
 
 def test_an_open_server_does_not_limit_merge_time() -> None:
     clock = SteppingClock()
-    hub = Hub(MemoryStore(), limits=Limits(push_merge_burst=0.0), monotonic=clock)
+    hub = Hub(MemoryStore(), limits=Limits(loop_burst=0.0), monotonic=clock)
     peer = Peer(hub, "a")
     peer.subscribe("d")
     clock.merge_cost = 100.0
@@ -373,20 +377,60 @@ def test_an_open_server_does_not_limit_merge_time() -> None:
 
 
 class SteppingClock(Ticker):
-    """A hand-moved clock that also moves by ``merge_cost`` while the hub merges a push:
-    its reading right after the one taken before a merge is ``merge_cost`` later."""
+    """A hand-moved clock that also moves by ``merge_cost`` while the hub merges a push and
+    by ``catch_up_cost`` while it computes a subscription's catch-up: its reading right
+    after the one taken before either is that much later."""
 
     def __init__(self) -> None:
         super().__init__()
         self.merge_cost = 0.0
+        self.catch_up_cost = 0.0
 
     def __call__(self) -> float:
         import sys
 
         caller = sys._getframe(1)
-        if caller.f_code.co_name == "_commit" and "merging" in caller.f_locals:
+        name, names = caller.f_code.co_name, caller.f_locals
+        if name == "_commit" and "merging" in names:
             self.now += self.merge_cost
+        elif name == "_on_subscribe" and "started" in names:
+            self.now += self.catch_up_cost
         return self.now
+
+
+def test_catching_a_subscription_up_costs_loop_time_and_is_refused_in_debt() -> None:
+    # A Subscribe of a few bytes can ask for a large document's whole history: what that
+    # costs the loop counts like a merge, and a principal in debt may not subscribe either.
+    clock = SteppingClock()
+    limits = Limits(loop_share=0.25, loop_burst=1.0)
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    writer = Peer(hub, "w1", "writer")
+    writer.subscribe("d")
+    mine = Document("w1")
+    mine.set("k", 1)
+    writer.push("d", mine.changes())
+    reader = Peer(hub, "r1", "reader")
+    clock.catch_up_cost = 2.0
+    reader.subscribe("d", VersionVector({"nobody": 1}))  # not a version anyone has: all of it
+    reader.send(Subscribe("e"))
+    [refused] = errors(reader)
+    assert refused.code is ErrorCode.RATE_LIMITED and refused.retryable
+    assert refused.doc_id == "e" and "subscribe is refused" in refused.message
+    assert refused.retry_after_ms == 4000  # 1 s owed at a quarter of a second per second
+    assert "e" not in reader.conn.levels
+    # Its pushes wait too; the writer's do not.
+    reader.push("d", big_change("r1", 100))
+    [refused] = errors(reader)
+    assert refused.code is ErrorCode.RATE_LIMITED and refused.batch_id == reader.batch
+    clock.catch_up_cost = 0.0
+    since = mine.version()
+    mine.set("k", 2)
+    writer.push("d", mine.changes(since))
+    assert not errors(writer)
+    # Once repaid, it subscribes (after the writer's broadcast to it).
+    clock.now += 4.0
+    reader.send(Subscribe("e"))
+    assert [type(e).__name__ for e in reader.received()] == ["Broadcast", "Subscribed"]
 
 
 def test_merge_bucket_goes_into_debt_and_reports_what_is_owed() -> None:
@@ -403,11 +447,11 @@ def test_merge_bucket_goes_into_debt_and_reports_what_is_owed() -> None:
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("push_merge_share", 0.0),
-        ("push_merge_share", 1.5),
-        ("push_merge_share", "0.25"),
-        ("push_merge_burst", -1.0),
-        ("push_merge_burst", 1e9),
+        ("loop_share", 0.0),
+        ("loop_share", 1.5),
+        ("loop_share", "0.25"),
+        ("loop_burst", -1.0),
+        ("loop_burst", 1e9),
     ],
 )
 def test_merge_limits_refuse_values_that_cannot_work(field: str, value: object) -> None:

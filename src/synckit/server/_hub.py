@@ -647,6 +647,13 @@ class Hub:
                 )
             )
             return
+        principal_id = conn.principal.id if conn.principal is not None else ""
+        refusal = self.quotas.loop_debt(
+            principal_id, self._monotonic(), doc_id=doc_id, what="subscribe"
+        )
+        if refusal is not None:
+            conn.send(refusal)
+            return
         try:
             since = (
                 VersionVector.decode(sub.version, max_entries=self.limits.max_version_entries)
@@ -670,7 +677,13 @@ class Hub:
             me = conn.session.client_id
             if any(seq > version[client] for client, seq in since.items() if client != me):
                 self.on_behind(doc_id)
+        started = self._monotonic()
         changes = doc.changes(since) if since else room.whole_changes(doc)
+        if principal_id:
+            # What the catch-up cost the loop counts for its principal (a few bytes of
+            # Subscribe can ask for a large document's whole history).
+            now = self._monotonic()
+            self.quotas.charge_loop(principal_id, now - started, now)
         answer = Subscribed(doc_id, changes, version.encode())
 
         def reply() -> None:
@@ -737,7 +750,7 @@ class Hub:
         if conn.principal is not None and conn.principal.id:
             now = self._monotonic()
             # (Merge time first: a push refused for it costs no bytes of the budget.)
-            refusal = self.quotas.merge_debt(
+            refusal = self.quotas.loop_debt(
                 conn.principal.id, now, doc_id=doc_id, batch_id=batch
             ) or self.quotas.charge(
                 conn.principal.id, len(push.changes), now, doc_id=doc_id, batch_id=batch
@@ -907,7 +920,7 @@ class Hub:
             # The loop's time this merge took, refused or not, counts for its principal.
             if conn.principal is not None and conn.principal.id:
                 now = self._monotonic()
-                self.quotas.charge_merge(conn.principal.id, now - merging, now)
+                self.quotas.charge_loop(conn.principal.id, now - merging, now)
         after = doc.version()
         waiting = doc.waiting
         grown: bytes | None = None  # what grew in the version, when known without a diff

@@ -51,16 +51,17 @@ class Limits:
     #: largest frame keeps every single push possible.
     push_bytes_per_second: int = 1024 * 1024
     push_burst_bytes: int = 16 * 1024 * 1024
-    #: Event-loop time one principal's pushes may take being merged into documents: a share
-    #: of each second on average, over all its connections and transports, and the seconds
-    #: its merges may take at once (RATE_LIMITED for its next push, with the milliseconds
-    #: until the time is repaid). Bytes alone do not bound this time: a megabyte pasted as
-    #: one insert merges in about a millisecond, a megabyte of single characters inserted at
-    #: scattered places in about a second, during which every other client of the process
-    #: waits. A push is refused only while the principal's merges are over budget, so a
-    #: single push is always possible.
-    push_merge_share: float = 0.25
-    push_merge_burst: float = 2.0
+    #: Event-loop time one principal's requests may take: merging its pushes and computing
+    #: what its subscriptions catch up on. A share of each second on average, over all its
+    #: connections and transports, and the seconds it may take at once (RATE_LIMITED for its
+    #: next push or subscribe, with the milliseconds until the time is repaid). Bytes alone
+    #: do not bound this time: a megabyte pasted as one insert merges in about a millisecond,
+    #: a megabyte of single characters inserted at scattered places in about a second, and a
+    #: subscribe of a few bytes can ask for a large document's whole history; meanwhile every
+    #: other client of the process waits. A request is refused only while the principal is
+    #: over budget, so a single one is always possible.
+    loop_share: float = 0.25
+    loop_burst: float = 2.0
     #: Client ids in the version a Subscribe says it holds (BAD_CHANGES, that subscribe
     #: refused). An honest version names the authors of the document, one per device that
     #: wrote to it; decoding one costs the event loop about a microsecond per id, so this
@@ -130,15 +131,15 @@ class Limits:
                 f"Limits.push_burst_bytes ({self.push_burst_bytes}) must be at least "
                 f"max_frame_bytes ({self.max_frame_bytes}), or a largest push could never pass"
             )
-        share = self.push_merge_share
+        share = self.loop_share
         if type(share) not in (int, float) or not 0.001 <= share <= 1:
             raise InvalidValueError(
-                f"Limits.push_merge_share must be a share of a second in [0.001, 1], got {share!r}"
+                f"Limits.loop_share must be a share of a second in [0.001, 1], got {share!r}"
             )
-        burst = self.push_merge_burst
+        burst = self.loop_burst
         if type(burst) not in (int, float) or not 0 <= burst <= 3600:
             raise InvalidValueError(
-                f"Limits.push_merge_burst must be seconds in [0, 3600], got {burst!r}"
+                f"Limits.loop_burst must be seconds in [0, 3600], got {burst!r}"
             )
         tick = self.presence_tick
         if type(tick) not in (int, float) or not 0.001 <= tick <= 10:

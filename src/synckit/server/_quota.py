@@ -1,13 +1,14 @@
 """What one principal may cost everyone else: connections at once, push bytes per second and
-the event-loop time its pushes take to merge.
+the event-loop time its requests take (merging pushes, catching subscriptions up).
 
 :class:`Quotas` answers three questions for the hub, each with the error to send when the answer
 is no: may this principal open one more connection (:meth:`Quotas.admit`), may it push this
 many bytes now (:meth:`Quotas.charge`, a token bucket per principal shared by all its
-connections and transports), and may it push at all while its earlier pushes took more merge
-time than its share (:meth:`Quotas.merge_debt`; the hub reports each merge's time with
-:meth:`Quotas.charge_merge`). The anonymous principal of an open server is not limited: an open
-server trusts whoever can reach it (a loopback address, see ``synckit serve``).
+connections and transports), and may it push or subscribe at all while its earlier requests
+took more of the event loop than its share (:meth:`Quotas.loop_debt`; the hub reports the time
+of each merge and each subscription's catch-up with :meth:`Quotas.charge_loop`). The anonymous
+principal of an open server is not limited: an open server trusts whoever can reach it (a
+loopback address, see ``synckit serve``).
 
 Time comes from the hub's monotonic clock; nothing here does I/O.
 """
@@ -60,15 +61,15 @@ class Quotas:
     """Connections per principal and push bytes per second per principal (see
     :class:`Limits`)."""
 
-    __slots__ = ("_buckets", "_conns", "_limits", "_merges", "_swept")
+    __slots__ = ("_buckets", "_conns", "_limits", "_loop", "_swept")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
         # principal -> ids of its open connections
         self._conns: dict[str, set[int]] = {}
         self._buckets: dict[str, TokenBucket] = {}
-        # principal -> seconds of merging it may still take (see Limits.push_merge_share)
-        self._merges: dict[str, TokenBucket] = {}
+        # principal -> seconds of the event loop it may still take (see Limits.loop_share)
+        self._loop: dict[str, TokenBucket] = {}
         self._swept = 0.0
 
     def connections_of(self, principal_id: str) -> int:
@@ -144,25 +145,31 @@ class Quotas:
             retry_after_ms=max(1, math.ceil(wait * 1000)),
         )
 
-    def charge_merge(self, principal_id: str, seconds: float, now: float) -> None:
-        """Count ``seconds`` of the event loop spent merging a push of ``principal_id``
-        (refused or not: the time was taken either way)."""
+    def charge_loop(self, principal_id: str, seconds: float, now: float) -> None:
+        """Count ``seconds`` of the event loop spent on a request of ``principal_id`` (a
+        push merged, refused or not, or a subscription caught up: taken either way)."""
         if not principal_id or seconds <= 0.0:
             return
-        bucket = self._merges.get(principal_id)
+        bucket = self._loop.get(principal_id)
         if bucket is None:
             limits = self._limits
-            burst = float(limits.push_merge_burst)
-            bucket = TokenBucket(float(limits.push_merge_share), burst, burst, now)
-            self._merges[principal_id] = bucket
+            burst = float(limits.loop_burst)
+            bucket = TokenBucket(float(limits.loop_share), burst, burst, now)
+            self._loop[principal_id] = bucket
         bucket.spend(seconds, now)
 
-    def merge_debt(
-        self, principal_id: str, now: float, *, doc_id: str = "", batch_id: int = 0
+    def loop_debt(
+        self,
+        principal_id: str,
+        now: float,
+        *,
+        doc_id: str = "",
+        batch_id: int = 0,
+        what: str = "push",
     ) -> Error | None:
-        """The error to refuse a push of ``principal_id`` with while its earlier pushes took
-        more merge time than its share allows; None when it may push."""
-        bucket = self._merges.get(principal_id) if principal_id else None
+        """The error to refuse a request (``what``) of ``principal_id`` with while its earlier
+        requests took more of the event loop than its share allows; None when it may go on."""
+        bucket = self._loop.get(principal_id) if principal_id else None
         if bucket is None:
             return None
         wait = bucket.owed(now)
@@ -171,10 +178,10 @@ class Quotas:
         limits = self._limits
         return Error(
             ErrorCode.RATE_LIMITED,
-            f"principal {principal_id!r} took more than {limits.push_merge_share:g} of each "
-            f"second (push_merge_share, burst {limits.push_merge_burst:g} s) of this server's "
-            "time merging its pushes; this push is refused, send it again after "
-            "retry_after_ms",
+            f"principal {principal_id!r} took more than {limits.loop_share:g} of each second "
+            f"(loop_share, burst {limits.loop_burst:g} s) of this server's event loop merging "
+            f"its pushes and catching its subscriptions up; this {what} is refused, send it "
+            "again after retry_after_ms",
             retryable=True,
             doc_id=doc_id,
             batch_id=batch_id,
@@ -192,7 +199,7 @@ class Quotas:
         for principal_id in idle:
             del self._buckets[principal_id]
         # A merge bucket whose debt is repaid and burst refilled is as good as a new one.
-        merges = self._merges
+        merges = self._loop
         full_again = [p for p, b in merges.items() if now - b.at >= (b.burst - b.level) / b.rate]
         for principal_id in full_again:
             del merges[principal_id]

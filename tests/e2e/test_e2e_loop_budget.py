@@ -1,4 +1,4 @@
-"""The merge budget against a real ``synckit serve`` process: pushes that are cheap in bytes
+"""The loop budget against a real ``synckit serve`` process: pushes that are cheap in bytes
 but dear to merge (single characters inserted at scattered places) put their principal in
 debt; its next pushes are refused RATE_LIMITED until the debt is repaid, the SyncKit client
 sends them again after ``retry_after_ms`` and every edit arrives, while another principal's
@@ -27,8 +27,8 @@ CONFIG = f"""
 jwt_secret = "{SECRET}"
 
 [limits]
-push_merge_share = 0.02
-push_merge_burst = 0.0
+loop_share = 0.02
+loop_burst = 0.0
 """
 
 
@@ -69,7 +69,7 @@ async def test_a_client_over_its_merge_budget_delivers_its_edits_later(
         await client.wait_synced(timeout=60)
         await other.wait_synced(timeout=60)
         assert refused and {e.code for e in refused} == {ErrorCode.RATE_LIMITED}
-        assert all("push_merge_share" in e.message for e in refused)
+        assert all("loop_share" in e.message for e in refused)
         assert client.rejections() == {}
         await eventually(lambda: len(mine.get_text("t")) == 8_000, 30, "every character")
         assert str(mine.get_text("t")) == str(text)
