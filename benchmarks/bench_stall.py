@@ -37,11 +37,13 @@ random places (cheap in bytes, dear to merge), obeying the ``retry_after_ms`` of
 RATE_LIMITED refusal; once on a server without a loop budget (``loop_share`` 1.0, burst
 3600 s) and once with the default ``Limits`` (a quarter of each second, 2 s at once). The
 figures are the editors' round-trips and the loop's stalls over that window, and the abuser's
-pushes merged and refused.
+pushes merged and refused. ``--catch-up-abuser`` likewise, with a client of another principal
+that subscribes to ``big`` again and again with a version naming a client nobody has (the
+server computes big's whole history for it each time), reads the answer and unsubscribes.
 
 Run: ``python benchmarks/bench_stall.py [--compare] [--loads] [--abuser INSERTS]
-[--clients 100] [--seconds 10] [--chars 40000] [--compact-every 32] [--src DIR]``. Absolute
-numbers are noisy on a shared machine: compare the two rows of one run.
+[--catch-up-abuser] [--clients 100] [--seconds 10] [--chars 40000] [--compact-every 32]
+[--src DIR]``. Absolute numbers are noisy on a shared machine: compare the two rows of one run.
 """
 
 from __future__ import annotations
@@ -65,7 +67,17 @@ from websockets.asyncio.client import connect as ws_connect
 
 from synckit.client import sync_url
 from synckit.core import Document, VersionVector
-from synckit.protocol import Ack, ClientSession, Error, Hello, Push, Subscribe, Subscribed, Welcome
+from synckit.protocol import (
+    Ack,
+    ClientSession,
+    Error,
+    Hello,
+    Push,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+)
 
 SECRET = "bench-stall-secret-0123456789abcdef0123456789abcd"
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -462,7 +474,59 @@ async def scenario_abuser(
     return {"abuser": figs}
 
 
+async def scenario_catch_up_abuser(srv: Server, clients: int, seconds: float) -> dict[str, Any]:
+    """``--catch-up-abuser``: the editors as in :func:`scenario`, while a client of another
+    principal subscribes to ``big`` again and again for ``seconds`` with a version naming a
+    client nobody has (so the server computes ``big``'s whole history for it each time),
+    reading each answer and unsubscribing; a subscribe refused RATE_LIMITED is sent again
+    after its ``retry_after_ms``."""
+    editors, readers, loops, stop = await start_editors(srv, clients)
+    ws = await ws_connect(sync_url(srv.url), compression=None, max_size=None, open_timeout=60)
+    abuser = Client(ws, "abuser-0", "big")
+    await abuser.send(Hello("abuser-0", token("mallory")))
+    assert isinstance(await abuser.recv(), Welcome)
+    nobody = VersionVector({"nobody": 1}).encode()
+    start = time.time()
+    answered = refused = 0
+    waited = 0.0
+    while time.time() - start < seconds:
+        await abuser.send(Subscribe("big", nobody))
+        answer = await abuser.recv()
+        if isinstance(answer, Subscribed):
+            answered += 1
+            await abuser.send(Unsubscribe("big"))
+            continue
+        assert isinstance(answer, Error) and answer.retry_after_ms, answer
+        refused += 1
+        pause = answer.retry_after_ms / 1000
+        waited += pause
+        await asyncio.sleep(pause)
+    end = time.time()
+    stop.set()
+    await asyncio.gather(*loops)
+    await asyncio.sleep(1.5)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    for c in [*editors, abuser]:
+        await c.ws.close()
+    rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
+    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
+    figs["abuser"] = (
+        f"{answered} whole-history catch-ups of big, {refused} refused, {waited:.1f} s told "
+        f"to wait, in {end - start:.1f} s"
+    )
+    return {"abuser": figs}
+
+
 def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
+    if args.catch_up_abuser:
+        rows = {}
+        for budget in (False, True):
+            with server(args.src, args.chars, offload, 256, merge_budget=budget) as srv:
+                row = asyncio.run(scenario_catch_up_abuser(srv, args.clients, args.seconds))
+            rows["loop budget " + ("on" if budget else "off")] = row["abuser"]
+        return rows
     if args.abuser:
         batches = scattered_batches(int(args.seconds * 8) + 8, args.abuser)
         rows = {}
@@ -497,6 +561,12 @@ def main() -> None:
         metavar="INSERTS",
         help="a principal pushing INSERTS scattered characters per push, loop budget "
         "off then on (Limits.loop_share), instead of compactions",
+    )
+    parser.add_argument(
+        "--catch-up-abuser",
+        action="store_true",
+        help="a principal subscribing to big again and again with a version naming a client "
+        "nobody has, loop budget off then on, instead of compactions",
     )
     args = parser.parse_args()
     modes = [False, True] if args.compare else [not args.off]

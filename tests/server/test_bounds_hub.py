@@ -459,3 +459,26 @@ def test_merge_limits_refuse_values_that_cannot_work(field: str, value: object) 
 
     with pytest.raises(InvalidValueError, match=f"Limits.{field}"):
         Limits(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_version_naming_only_strangers_is_answered_with_the_whole_changes_encoded_once() -> None:
+    # Nothing of the document's is in such a version: what it lacks is everything, the very
+    # bytes an empty version gets (encoded once per document version, not per subscribe).
+    hub = Hub(MemoryStore(), authenticate=authenticate)
+    writer = Peer(hub, "w1", "writer")
+    writer.subscribe("d")
+    mine = Document("w1")
+    for i in range(5):
+        since = mine.version()
+        mine.set(f"k{i}", i)
+        writer.push("d", mine.changes(since))
+    empty = Peer(hub, "r1", "reader").subscribe("d")
+    strangers = Peer(hub, "r2", "reader").subscribe("d", VersionVector({"nobody": 7, "x": 1}))
+    assert strangers.changes == empty.changes
+    room = hub.rooms.get("d")
+    assert room is not None and room.whole is not None and room.whole[1] == empty.changes
+    partial = Peer(hub, "r3", "reader").subscribe("d", VersionVector({"w1": 3, "nobody": 7}))
+    replica = Document("r3")
+    replica.apply(mine.changes(None, VersionVector({"w1": 3})))
+    replica.apply(partial.changes)
+    assert replica.to_json() == mine.to_json() and len(partial.changes) < len(empty.changes)

@@ -678,7 +678,10 @@ class Hub:
             if any(seq > version[client] for client, seq in since.items() if client != me):
                 self.on_behind(doc_id)
         started = self._monotonic()
-        changes = doc.changes(since) if since else room.whole_changes(doc)
+        # A version that holds nothing of this document's (empty, or naming only clients
+        # that never wrote to it) asks for all of it: the room's whole changes, encoded once.
+        holds = any(seq and version[client] for client, seq in since.items())
+        changes = doc.changes(since) if holds else room.whole_changes(doc)
         if principal_id:
             # What the catch-up cost the loop counts for its principal (a few bytes of
             # Subscribe can ask for a large document's whole history).
