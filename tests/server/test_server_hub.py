@@ -309,7 +309,7 @@ def test_clients_with_nothing_share_one_encoding_until_the_document_changes() ->
     writer = Peer(hub, "writer")
     writer.subscribe("d")
     doc = Document("writer")
-    doc.update({f"k{i}": i for i in range(100)})
+    doc.update({f"k{i}": i for i in range(1000)})
     writer.push("d", doc.changes())
     writer.received()
     room = hub.rooms.get("d")
@@ -324,13 +324,26 @@ def test_clients_with_nothing_share_one_encoding_until_the_document_changes() ->
     writer.push("d", doc.changes(before))
     writer.received()
     third = Peer(hub, "c").subscribe("d")
-    assert room.whole is not cached and third.changes != first.changes
+    # The kept encoding followed by what came since: the document is not encoded whole again.
+    assert room.whole is cached and third.changes.startswith(first.changes)
+    assert len(third.changes) > len(first.changes)
     fresh = Document()
     fresh.apply(third.changes)
-    assert fresh.get("k0") == "changed" and fresh.get("k99") == 99
+    assert fresh.get("k0") == "changed" and fresh.get("k999") == 999
     # A client that holds part of it gets only what it lacks, as before.
     partial = Peer(hub, "e").subscribe("d", before)
     assert len(partial.changes) < len(third.changes)
+    # Once what came since passes a 32nd of the kept bytes, it is encoded whole again.
+    for i in range(40):
+        before = doc.version()
+        doc.set(f"k{i}", f"changed again {i}")
+        writer.push("d", doc.changes(before))
+        writer.received()
+    fourth = Peer(hub, "f").subscribe("d")
+    assert room.whole is not cached and not fourth.changes.startswith(first.changes)
+    fresh = Document()
+    fresh.apply(fourth.changes)
+    assert fresh.to_json() == doc.to_json() and fresh.version() == doc.version()
 
 
 def test_a_push_of_new_operations_only_is_stored_and_broadcast_as_sent() -> None:

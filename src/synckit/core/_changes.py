@@ -25,7 +25,7 @@ from synckit.errors import InvalidTypeError
 if TYPE_CHECKING:
     from synckit.core._document import Document
 
-__all__ = ["changes"]
+__all__ = ["changes", "write_changes"]
 
 _first = itemgetter(0)
 _seq = itemgetter(1)  # seq_of, at C speed
@@ -46,6 +46,17 @@ def changes(
                 f"{name} must be a VersionVector or None, got {type(vv).__name__}"
             )
     writer = ChangeSetWriter(doc._clients)
+    write_changes(doc, writer, since, until)
+    return writer.to_bytes()
+
+
+def write_changes(
+    doc: Document,
+    writer: ChangeSetWriter,
+    since: VersionVector | None,
+    until: VersionVector | None,
+) -> None:
+    """Add to ``writer`` what :func:`changes` gives for ``since`` and ``until``."""
     clients = doc._clients
     held = since._seqs if since is not None else {}
     upto = until._seqs if until is not None else None
@@ -55,7 +66,6 @@ def changes(
             have = min(have, upto.get(clients[c], 0))
         if have > after:
             _write_client(doc, writer, c, after, have)
-    return writer.to_bytes()
 
 
 def _ops_since(doc: Document, c: int, after: int) -> list[Op]:

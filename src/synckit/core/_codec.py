@@ -99,6 +99,37 @@ class ChangeSetWriter:
         #: :meth:`add_field_sets`, their bytes).
         self.changes: list[changes_pb2.Change | bytes] = []
 
+    @classmethod
+    def continuing(
+        cls,
+        client_ids: list[str],
+        client_pos: dict[int, int],
+        clients: tuple[str, ...],
+        name_pos: dict[ContainerId, int],
+        names: tuple[str, ...],
+    ) -> ChangeSetWriter:
+        """A writer whose tables start as another change set's (its client and name tables
+        and their positions): the changes added refer to those entries, and
+        :meth:`tail_bytes` writes what follows that change set."""
+        writer = cls(client_ids)
+        writer._client_pos = dict(client_pos)
+        writer._clients = list(clients)
+        writer._name_pos = dict(name_pos)
+        writer._names = list(names)
+        return writer
+
+    @property
+    def client_positions(self) -> dict[int, int]:
+        """Document client index -> position in the client table."""
+        return self._client_pos
+
+    @property
+    def name_positions(self) -> dict[ContainerId, int]:
+        """Container -> position in the name table."""
+        if self._unindexed is not None:
+            self._index_names()
+        return self._name_pos
+
     def _client(self, idx: int) -> int:
         pos = self._client_pos.get(idx)
         if pos is None:
@@ -399,6 +430,21 @@ class ChangeSetWriter:
             parts.append(table_entries(b"\x12", self._clients))
         if self._names:
             parts.append(table_entries(b"\x1a", self._names))
+        for msg in self.changes:
+            body = msg if isinstance(msg, bytes) else msg.SerializeToString()
+            parts += (b"\x22", _varint(len(body)), body)
+        return b"".join(parts)
+
+    def tail_bytes(self, first_client: int, first_name: int) -> bytes:
+        """What follows the change set this writer continues (see :meth:`continuing`): the
+        client table's entries from ``first_client`` on, the name table's from
+        ``first_name`` on, and the changes, as fields of the same ``ChangeSet``, which a
+        reader appends to the ones before."""
+        parts: list[bytes] = []
+        if len(self._clients) > first_client:
+            parts.append(table_entries(b"\x12", self._clients[first_client:]))
+        if len(self._names) > first_name:
+            parts.append(table_entries(b"\x1a", self._names[first_name:]))
         for msg in self.changes:
             body = msg if isinstance(msg, bytes) else msg.SerializeToString()
             parts += (b"\x22", _varint(len(body)), body)

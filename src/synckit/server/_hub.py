@@ -932,7 +932,7 @@ class Hub:
         if after is before:
             delta = b""
         else:
-            room.whole = None  # stale now: not kept until the next subscriber finds out
+            room.extended = None  # stale now: not kept until the next subscriber finds out
             review = screen.review
             if (
                 review is not None
@@ -1219,7 +1219,7 @@ class Hub:
         after = doc.version()
         if after == before:
             return
-        room.whole = None
+        room.extended = None
         changes = doc.changes(before)
         # Behind the commits queued so far, as every reply that reveals a version.
         self.rooms.after_commit(lambda: self._broadcast(room, changes, before, after, None))

@@ -90,9 +90,18 @@ class _OpHistory(_IdIndex):
             # Item index of each of the client's items, per block met (a dict lookup per
             # item rather than a search of the block's seq column).
             where: dict[_Block, dict[int, int]] = {}
+            # Fewer items to send than the text has blocks (a few edits scattered over a large
+            # text): an item met in a block for the first time is found by a search rather
+            # than a map of the whole block; a block met again is mapped.
+            once: set[_Block] | None = set() if len(starts) - q0 < len(self._blocks) else None
             for s, blk in zip(starts[q0:], ci.owners[q0:], strict=True):
                 at = where.get(blk)
-                if at is None:
+                if at is not None:
+                    i = at[s]
+                elif once is not None and blk not in once:
+                    once.add(blk)
+                    i = blk.find(client, s)
+                else:
                     clients = blk.clients
                     if clients.count(client) == len(clients):  # one writer: every item
                         at = where[blk] = dict(zip(blk.seqs, count()))
@@ -102,15 +111,19 @@ class _OpHistory(_IdIndex):
                             for k, (c, sq) in enumerate(zip(clients, blk.seqs, strict=True))
                             if c == client
                         }
-                i = at[s]
+                    i = at[s]
                 li = blk.lens[i]
                 if li > 0:
                     offs = offsets.get(blk)
-                    if offs is None:
+                    if offs is not None:
+                        o = offs[i]
+                    elif at is None:
+                        o = blk.visible_offset(i)
+                    else:
                         offs = offsets[blk] = list(
                             accumulate(map(max, blk.lens, repeat(0)), initial=0)
                         )
-                    o = offs[i]
+                        o = offs[i]
                     content = blk.text[o : o + li]
                 else:
                     li = -li
