@@ -90,10 +90,7 @@ def encode_state(
     rss = _join([blk.rss for blk in blocks]).tolist()
     n = len(seqs)
     ints = [_FORMAT, n]
-    if n and clients.count(clients[0]) == n:
-        ints += (1, clients[0], n)  # one writer: one run
-    else:
-        ints += _rle(clients)
+    ints += _rle(clients)
     ints += map(sub, seqs, chain((0,), seqs))
     ints += lens
     ints += _origin_columns(clients, seqs, lens, (lcs, lss, rcs, rss))
@@ -101,7 +98,11 @@ def encode_state(
     for c, log in dels.items():
         m = len(log.seqs)
         deletes += (c, m)
-        deletes += _rle([t - c for t in log.targets])
+        targets = log.targets
+        if m and targets.count(c) == m:
+            deletes += (1, 0, m)  # every run deletes its own client's characters
+        else:
+            deletes += _rle(list(map(sub, targets, repeat(c))))
         deletes += map(sub, log.seqs, chain((0,), log.seqs))
         deletes += map(sub, log.firsts, chain((0,), log.firsts))
         deletes += log.counts
@@ -261,6 +262,8 @@ def _rle(values: list[int]) -> list[int]:
     n = len(values)
     if not n:
         return [0]
+    if values.count(values[0]) == n:  # one run (one writer): one C-level count
+        return [1, values[0], n]
     starts = [0, *compress(range(1, n), map(ne, islice(values, 1, None), values))]
     out = [len(starts)]
     counts = map(sub, [*islice(starts, 1, None), n], starts)
@@ -310,19 +313,11 @@ def _origin_columns(
         base = list(map(mul, clients, repeat(shift)))
         lasts = map(sub, map(add, base, ends), repeat(1))
         del ends
+        lkeys = map(add, map(mul, lcs, repeat(shift)), lss)
+        rkeys = map(add, map(mul, rcs, repeat(shift)), rss)
         sides = (
-            (
-                lcs,
-                lss,
-                dict(zip(lasts, at, strict=True)),
-                map(add, map(mul, lcs, repeat(shift)), lss),
-            ),
-            (
-                rcs,
-                rss,
-                dict(zip(map(add, base, seqs), at, strict=True)),
-                map(add, map(mul, rcs, repeat(shift)), rss),
-            ),
+            (lcs, lss, dict(zip(lasts, at, strict=True)), lkeys),
+            (rcs, rss, dict(zip(map(add, base, seqs), at, strict=True)), rkeys),
         )
         del base
     del at, lasts
