@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, islice, repeat
 from operator import add, ge, gt, invert, lt, mul, ne, sub
 
@@ -292,40 +292,13 @@ def _origin_columns(
     when one client wrote every item and origin) among the items' last (left) or first
     (right) characters with a C-level ``map`` over ``dict.get``; only the rare items
     without an origin or with one inside an item take a Python step (:class:`_Inside`).
-    No key column is kept as a list: each is computed as the lookup consumes it, and
-    the two lookups share one list of item indexes (one int object per item).
     """
-    lcs, lss, rcs, rss = origins
-    n = len(seqs)
-    at = list(range(n))  # the item indexes, shared by both lookups
-    sides: tuple[tuple[list[int], Sequence[int], dict[int, int], Iterable[int]], ...]
-    one = _one_writer(clients, lcs, rcs)
-    if one:
-        # A character's id is its seq: no passes to scale and add a client.
-        lasts = map(sub, map(add, seqs, map(abs, lens)), repeat(1))
-        sides = (
-            (lcs, lss, dict(zip(lasts, at, strict=True)), lss),
-            (rcs, rss, dict(zip(seqs, at, strict=True)), rss),
-        )
-    else:
-        ends = list(map(add, seqs, map(abs, lens)))
-        shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
-        base = list(map(mul, clients, repeat(shift)))
-        lasts = map(sub, map(add, base, ends), repeat(1))
-        del ends
-        lkeys = map(add, map(mul, lcs, repeat(shift)), lss)
-        rkeys = map(add, map(mul, rcs, repeat(shift)), rss)
-        sides = (
-            (lcs, lss, dict(zip(lasts, at, strict=True)), lkeys),
-            (rcs, rss, dict(zip(map(add, base, seqs), at, strict=True)), rkeys),
-        )
-        del base
-    del at, lasts
+    one = _one_writer(clients, origins[0], origins[2])
     inside: _Inside | None = None
     out: list[int] = []
     nones: list[int] = []
     odds: list[int] = []
-    for side, (cs, ss, item_at, keys) in enumerate(sides):
+    for side, (cs, ss, item_at, keys) in enumerate(_lookups(clients, seqs, lens, origins, one)):
         js = list(map(item_at.get, keys, repeat(-1)))
         del item_at
         for i in _positions(cs, -1):
@@ -348,6 +321,36 @@ def _origin_columns(
     out += nones
     out += odds
     return out
+
+
+def _lookups(
+    clients: list[int],
+    seqs: list[int],
+    lens: list[int],
+    origins: tuple[list[int], Sequence[int], list[int], Sequence[int]],
+    one: bool,
+) -> Iterator[tuple[list[int], Sequence[int], dict[int, int], Iterable[int]]]:
+    """For the left side, then the right: its origin clients and seqs, the dict from the
+    key of each item's last (left) or first (right) character to the item's index, and
+    the origins' keys, computed as the lookup consumes them.  One dict at a time (the
+    caller drops each before asking for the next); both share one list of indexes."""
+    lcs, lss, rcs, rss = origins
+    at = list(range(len(seqs)))  # one int object per item, in both dicts
+    if one:
+        # A character's id is its seq: no passes to scale and add a client.
+        lasts = map(sub, map(add, seqs, map(abs, lens)), repeat(1))
+        yield lcs, lss, dict(zip(lasts, at, strict=True)), lss
+        yield rcs, rss, dict(zip(seqs, at, strict=True)), rss
+        return
+    ends = list(map(add, seqs, map(abs, lens)))
+    shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
+    base = list(map(mul, clients, repeat(shift)))
+    lasts = map(sub, map(add, base, ends), repeat(1))
+    del ends
+    lkeys = map(add, map(mul, lcs, repeat(shift)), lss)
+    yield lcs, lss, dict(zip(lasts, at, strict=True)), lkeys
+    rkeys = map(add, map(mul, rcs, repeat(shift)), rss)
+    yield rcs, rss, dict(zip(map(add, base, seqs), at, strict=True)), rkeys
 
 
 class _Inside:
