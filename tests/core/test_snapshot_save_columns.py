@@ -12,7 +12,7 @@ from operator import add, mul, sub
 import pytest
 
 from synckit import Document
-from synckit.core._text import _codec
+from synckit.core._text import TextState, _codec
 
 
 def _rle_reference(values: list[int]) -> list[int]:
@@ -210,6 +210,8 @@ def test_encode_state_equals_the_item_by_item_reference(seed: int) -> None:
 def test_encode_state_of_empty_and_single_run_columns() -> None:
     doc = Document("solo")
     assert doc._texts.get("t") is None
+    empty = TextState(["solo"])
+    assert empty.encode_state() == _encode_reference(empty) == ([2, 0, 0, 0, 0, 0, 0], "", [])
     text = doc.get_text("t")
     text.insert(0, "hello")
     state = doc._texts["t"]
