@@ -29,7 +29,9 @@ hostile snapshot cannot load into a document whose later changes other replicas 
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate, chain, compress, islice, repeat
 from operator import add, ge, gt, invert, lt, mul, ne, sub
 
@@ -72,22 +74,22 @@ def encode_state(
     (``k, (value, count) * k``) and three columns of ``m`` values: ``seq - previous
     run's seq``, ``target first - previous run's target first``, signed count.
     """
+    # (list += list is a C-level copy; the seq columns are arrays, joined at C speed
+    # and made lists once)
     clients: list[int] = []
-    seqs: list[int] = []
     lens: list[int] = []
     lcs: list[int] = []
-    lss: list[int] = []
     rcs: list[int] = []
-    rss: list[int] = []
     for blk in blocks:
         clients += blk.clients
-        seqs += blk.seqs
         lens += blk.lens
         lcs += blk.lcs
-        lss += blk.lss
         rcs += blk.rcs
-        rss += blk.rss
-    ints = [_FORMAT, len(seqs)]
+    seqs = _join([blk.seqs for blk in blocks]).tolist()
+    lss = _join([blk.lss for blk in blocks]).tolist()
+    rss = _join([blk.rss for blk in blocks]).tolist()
+    n = len(seqs)
+    ints = [_FORMAT, n]
     ints += _rle(clients)
     ints += map(sub, seqs, chain((0,), seqs))
     ints += lens
@@ -96,7 +98,11 @@ def encode_state(
     for c, log in dels.items():
         m = len(log.seqs)
         deletes += (c, m)
-        deletes += _rle([t - c for t in log.targets])
+        targets = log.targets
+        if m and targets.count(c) == m:
+            deletes += (1, 0, m)  # every run deletes its own client's characters
+        else:
+            deletes += _rle(list(map(sub, targets, repeat(c))))
         deletes += map(sub, log.seqs, chain((0,), log.seqs))
         deletes += map(sub, log.firsts, chain((0,), log.firsts))
         deletes += log.counts
@@ -256,6 +262,8 @@ def _rle(values: list[int]) -> list[int]:
     n = len(values)
     if not n:
         return [0]
+    if values.count(values[0]) == n:  # one run (one writer): one C-level count
+        return [1, values[0], n]
     starts = [0, *compress(range(1, n), map(ne, islice(values, 1, None), values))]
     out = [len(starts)]
     counts = map(sub, [*islice(starts, 1, None), n], starts)
@@ -263,42 +271,34 @@ def _rle(values: list[int]) -> list[int]:
     return out
 
 
+def _join(columns: list[array[int]]) -> array[int]:
+    """The ``array('q')`` columns one after the other (C-level copies)."""
+    out = _col()
+    for col in columns:
+        out += col
+    return out
+
+
 def _origin_columns(
     clients: list[int],
     seqs: list[int],
     lens: list[int],
-    origins: tuple[list[int], list[int], list[int], list[int]],
+    origins: tuple[list[int], Sequence[int], list[int], Sequence[int]],
 ) -> list[int]:
     """The origin columns of format 2 for items in document order (see
     :func:`encode_state`): the steps of both sides, then their lists.
 
-    Each origin is looked up as one int key (``client * shift + seq``) among the items'
-    last (left) or first (right) characters with a C-level ``map`` over ``dict.get``;
-    only the rare items without an origin or with one inside an item take a Python step.
+    Each origin is looked up as one int key (``client * shift + seq``; just the seq
+    when one client wrote every item and origin) among the items' last (left) or first
+    (right) characters with a C-level ``map`` over ``dict.get``; only the rare items
+    without an origin or with one inside an item take a Python step (:class:`_Inside`).
     """
-    lcs, lss, rcs, rss = origins
-    n = len(seqs)
-    if _one_writer(clients, lcs, rcs):
-        # Every item and origin is one client's: a character's id is its seq (shift 0),
-        # which saves the passes that would scale and add the client.
-        shift = 0
-        firsts = seqs
-        lasts = list(map(sub, map(add, seqs, map(abs, lens)), repeat(1)))
-    else:
-        ends = list(map(add, seqs, map(abs, lens)))
-        shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
-        base = list(map(mul, clients, repeat(shift)))
-        firsts = list(map(add, base, seqs))
-        lasts = list(map(sub, map(add, base, ends), repeat(1)))
-        del base, ends
-    order: list[int] | None = None
-    sorted_firsts: list[int] = []
-    steps: list[int] = []
+    one = _one_writer(clients, origins[0], origins[2])
+    inside: _Inside | None = None
+    out: list[int] = []
     nones: list[int] = []
     odds: list[int] = []
-    for cs, ss, edges in ((lcs, lss, lasts), (rcs, rss, firsts)):
-        item_at = dict(zip(edges, range(n), strict=True))
-        keys = map(add, map(mul, cs, repeat(shift)), ss) if shift else ss
+    for side, (cs, ss, item_at, keys) in enumerate(_lookups(clients, seqs, lens, origins, one)):
         js = list(map(item_at.get, keys, repeat(-1)))
         del item_at
         for i in _positions(cs, -1):
@@ -306,21 +306,80 @@ def _origin_columns(
         none: list[int] = []
         odd: list[int] = []
         for i in _positions(js, -1):  # in order: js[i - 1] is final
-            c = cs[i]
-            if c < 0:
+            if cs[i] < 0:
                 none.append(i)
                 js[i] = js[i - 1] if i else 0  # (j stays as it was: a step of 0)
             else:  # a character inside an item
-                if order is None:
-                    order = sorted(range(n), key=firsts.__getitem__)
-                    sorted_firsts = list(map(firsts.__getitem__, order))
-                key = c * shift + ss[i]
-                j = js[i] = order[bisect_right(sorted_firsts, key) - 1]
-                odd += (i, abs(key - edges[j]))
-        steps += map(sub, js, chain((0,), js))
+                if inside is None:
+                    inside = _Inside(clients, seqs, lens, one)
+                j, back = inside.find(side, cs[i], ss[i])
+                js[i] = j
+                odd += (i, back)
+        out += map(sub, js, chain((0,), js))
         nones += (len(none), *none)
         odds += (len(odd) >> 1, *odd)
-    return steps + nones + odds
+    out += nones
+    out += odds
+    return out
+
+
+def _lookups(
+    clients: list[int],
+    seqs: list[int],
+    lens: list[int],
+    origins: tuple[list[int], Sequence[int], list[int], Sequence[int]],
+    one: bool,
+) -> Iterator[tuple[list[int], Sequence[int], dict[int, int], Iterable[int]]]:
+    """For the left side, then the right: its origin clients and seqs, the dict from the
+    key of each item's last (left) or first (right) character to the item's index, and
+    the origins' keys, computed as the lookup consumes them.  One dict at a time (the
+    caller drops each before asking for the next); both share one list of indexes."""
+    lcs, lss, rcs, rss = origins
+    at = list(range(len(seqs)))  # one int object per item, in both dicts
+    if one:
+        # A character's id is its seq: no passes to scale and add a client.
+        lasts = map(sub, map(add, seqs, map(abs, lens)), repeat(1))
+        yield lcs, lss, dict(zip(lasts, at, strict=True)), lss
+        yield rcs, rss, dict(zip(seqs, at, strict=True)), rss
+        return
+    ends = list(map(add, seqs, map(abs, lens)))
+    shift = max(ends, default=0) + 1  # a character id as one int: client * shift + seq
+    base = list(map(mul, clients, repeat(shift)))
+    lasts = map(sub, map(add, base, ends), repeat(1))
+    del ends
+    lkeys = map(add, map(mul, lcs, repeat(shift)), lss)
+    yield lcs, lss, dict(zip(lasts, at, strict=True)), lkeys
+    rkeys = map(add, map(mul, rcs, repeat(shift)), rss)
+    yield rcs, rss, dict(zip(map(add, base, seqs), at, strict=True)), rkeys
+
+
+class _Inside:
+    """Finds the item holding a character that is no item's first or last (an origin
+    inside an item): the items' first characters as int keys (``client * shift + seq``;
+    just the seq for one writer), sorted once, then a bisect per origin."""
+
+    __slots__ = ("firsts", "lasts", "order", "shift", "sorted_firsts")
+
+    def __init__(self, clients: list[int], seqs: list[int], lens: list[int], one: bool) -> None:
+        if one:  # every item and origin is one client's: a character's id is its seq
+            self.shift = 0
+            self.firsts = seqs
+            self.lasts = list(map(sub, map(add, seqs, map(abs, lens)), repeat(1)))
+        else:
+            ends = list(map(add, seqs, map(abs, lens)))
+            self.shift = max(ends, default=0) + 1
+            base = list(map(mul, clients, repeat(self.shift)))
+            self.firsts = list(map(add, base, seqs))
+            self.lasts = list(map(sub, map(add, base, ends), repeat(1)))
+        self.order = sorted(range(len(seqs)), key=self.firsts.__getitem__)
+        self.sorted_firsts = list(map(self.firsts.__getitem__, self.order))
+
+    def find(self, side: int, client: int, seq: int) -> tuple[int, int]:
+        """``(j, offset)``: the item holding character ``(client, seq)`` and how far the
+        character is from its last (``side`` 0) or first (``side`` 1) character."""
+        key = client * self.shift + seq
+        j = self.order[bisect_right(self.sorted_firsts, key) - 1]
+        return j, abs(key - (self.firsts[j] if side else self.lasts[j]))
 
 
 def _positions(column: list[int], value: int) -> list[int]:
