@@ -461,7 +461,7 @@ def test_merge_limits_refuse_values_that_cannot_work(field: str, value: object) 
         Limits(**{field: value})  # type: ignore[arg-type]
 
 
-def test_a_version_naming_only_strangers_is_answered_with_the_whole_changes_encoded_once() -> None:
+def test_a_version_holding_half_or_less_is_answered_with_the_kept_whole_changes() -> None:
     # Nothing of the document's is in such a version: what it lacks is everything, the very
     # bytes an empty version gets (encoded once per document version, not per subscribe).
     hub = Hub(MemoryStore(), authenticate=authenticate)
@@ -477,8 +477,17 @@ def test_a_version_naming_only_strangers_is_answered_with_the_whole_changes_enco
     assert strangers.changes == empty.changes
     room = hub.rooms.get("d")
     assert room is not None and room.whole is not None and room.whole.data == empty.changes
+    # Holding more than half of it: what it lacks, computed for it.
     partial = Peer(hub, "r3", "reader").subscribe("d", VersionVector({"w1": 3, "nobody": 7}))
     replica = Document("r3")
     replica.apply(mine.changes(None, VersionVector({"w1": 3})))
     replica.apply(partial.changes)
     assert replica.to_json() == mine.to_json() and len(partial.changes) < len(empty.changes)
+    # Holding half or less (long behind, or a version made up to cost the server a large
+    # document's history): the whole changes, which bring it to the same state.
+    behind = Peer(hub, "r4", "reader").subscribe("d", VersionVector({"w1": 2}))
+    assert behind.changes == empty.changes
+    replica = Document("r4")
+    replica.apply(mine.changes(None, VersionVector({"w1": 2})))
+    replica.apply(behind.changes)
+    assert replica.to_json() == mine.to_json() and replica.version() == mine.version()

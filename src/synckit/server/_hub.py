@@ -678,13 +678,16 @@ class Hub:
             if any(seq > version[client] for client, seq in since.items() if client != me):
                 self.on_behind(doc_id)
         started = self._monotonic()
-        # A version that holds nothing of this document's (empty, or naming only clients
-        # that never wrote to it) asks for all of it: the room's whole changes, encoded once.
-        holds = any(seq and version[client] for client, seq in since.items())
-        changes = doc.changes(since) if holds else room.whole_changes(doc)
+        # A version that holds less than half of this document's operations (empty, naming
+        # only clients that never wrote to it, or long behind) gets the room's whole changes,
+        # kept and extended (see Room.whole_changes): at most twice the bytes it lacks, and
+        # none of the loop's time a large document's history takes to encode for each one.
+        held = sum(min(seq, version[client]) for client, seq in since.items())
+        behind = held * 2 <= version.total()
+        changes = room.whole_changes(doc) if behind else doc.changes(since)
         if principal_id:
             # What the catch-up cost the loop counts for its principal (a few bytes of
-            # Subscribe can ask for a large document's whole history).
+            # Subscribe can ask for half of a large document's history).
             now = self._monotonic()
             self.quotas.charge_loop(principal_id, now - started, now)
         answer = Subscribed(doc_id, changes, version.encode())

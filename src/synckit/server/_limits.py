@@ -57,8 +57,8 @@ class Limits:
     #: next push or subscribe, with the milliseconds until the time is repaid). Bytes alone
     #: do not bound this time: a megabyte pasted as one insert merges in about a millisecond,
     #: a megabyte of single characters inserted at scattered places in about a second, and a
-    #: subscribe of a few bytes can ask for a large document's whole history; meanwhile every
-    #: other client of the process waits. A request is refused only while the principal is
+    #: subscribe of a few bytes can ask for half of a large document's history; meanwhile
+    #: every other client of the process waits. A request is refused only while the principal is
     #: over budget, so a single one is always possible.
     loop_share: float = 0.25
     loop_burst: float = 2.0
