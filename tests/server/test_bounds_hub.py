@@ -491,3 +491,39 @@ def test_a_version_holding_half_or_less_is_answered_with_the_kept_whole_changes(
     replica.apply(mine.changes(None, VersionVector({"w1": 2})))
     replica.apply(behind.changes)
     assert replica.to_json() == mine.to_json() and replica.version() == mine.version()
+
+
+def test_loop_buckets_of_principals_idle_long_enough_are_forgotten() -> None:
+    from synckit.server._quota import _IDLE_BUCKET_SECONDS, Quotas
+
+    quotas = Quotas(Limits(loop_share=0.5, loop_burst=1.0))
+    quotas.charge_loop("busy", 3.0, 0.0)
+    quotas.charge_loop("repaid", 0.5, 0.0)
+    assert quotas.loop_debt("busy", 0.0) is not None
+    # The sweep runs with a byte charge, at most every _IDLE_BUCKET_SECONDS.
+    quotas.charge("other", 1, _IDLE_BUCKET_SECONDS)
+    assert set(quotas._loop) == set()  # both repaid and refilled long ago
+    quotas.charge_loop("busy", 3.0, _IDLE_BUCKET_SECONDS)
+    quotas.charge("other", 1, 2 * _IDLE_BUCKET_SECONDS - 1)  # (not yet time to sweep)
+    quotas.charge("other", 1, 2 * _IDLE_BUCKET_SECONDS + 1)
+    assert set(quotas._loop) == set()
+    quotas.charge_loop("busy", 1000.0, 3 * _IDLE_BUCKET_SECONDS)
+    quotas.charge("other", 1, 4 * _IDLE_BUCKET_SECONDS)  # still 1,000 s in debt: kept
+    assert set(quotas._loop) == {"busy"}
+
+
+def test_a_room_compacted_in_memory_drops_its_kept_whole_changes() -> None:
+    # Kept, the whole changes would hold as much as the document live_docs keeps encoded.
+    hub = Hub(MemoryStore(), limits=Limits(live_docs=1))
+    writer = Peer(hub, "w")
+    for doc_id in ("d1", "d2"):
+        writer.subscribe(doc_id)
+    mine = Document("w")
+    mine.set("k", 1)
+    writer.push("d1", mine.changes())
+    Peer(hub, "r").subscribe("d1")
+    room = hub.rooms.get("d1")
+    assert room is not None and room.whole is not None
+    writer.push("d2", mine.changes())  # d2 is used last: d1 is compacted
+    assert room.whole is None and room.extended is None
+    assert Peer(hub, "r2").subscribe("d1").changes == mine.changes()

@@ -58,7 +58,7 @@ class TokenBucket:
 
 
 class Quotas:
-    """Connections per principal and push bytes per second per principal (see
+    """Connections, push bytes per second and event-loop time per principal (see
     :class:`Limits`)."""
 
     __slots__ = ("_buckets", "_conns", "_limits", "_loop", "_swept")
@@ -198,8 +198,8 @@ class Quotas:
         idle = [p for p, b in self._buckets.items() if now - b.at >= full]
         for principal_id in idle:
             del self._buckets[principal_id]
-        # A merge bucket whose debt is repaid and burst refilled is as good as a new one.
-        merges = self._loop
-        full_again = [p for p, b in merges.items() if now - b.at >= (b.burst - b.level) / b.rate]
+        # A loop bucket whose debt is repaid and burst refilled is as good as a new one.
+        loop = self._loop
+        full_again = [p for p, b in loop.items() if now - b.at >= (b.burst - b.level) / b.rate]
         for principal_id in full_again:
-            del merges[principal_id]
+            del loop[principal_id]

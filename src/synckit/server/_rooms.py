@@ -287,6 +287,8 @@ class Rooms:
             oldest = live.pop(next(iter(live)))
             if oldest.logged is not None:
                 oldest.logged.doc.compact()
+            # (Its whole changes go too: kept, they would hold as much as the document.)
+            oldest.whole = oldest.extended = None
 
     def close_if_unused(self, room: Room, now: float = 0.0) -> None:
         """A room with no subscribers and nothing waiting for it lingers (see ``linger``),
