@@ -424,6 +424,55 @@ def scattered_batches(count: int, inserts: int) -> list[bytes]:
     return out
 
 
+async def connect_abuser(srv: Server, doc_id: str) -> Client:
+    """A client of the principal ``mallory``, past its Welcome."""
+    ws = await ws_connect(sync_url(srv.url), compression=None, max_size=None, open_timeout=60)
+    abuser = Client(ws, "abuser-0", doc_id)
+    await abuser.send(Hello("abuser-0", token("mallory")))
+    assert isinstance(await abuser.recv(), Welcome)
+    return abuser
+
+
+async def wind_down(
+    srv: Server,
+    editors: tuple[list[Client], list[asyncio.Task[None]], list[asyncio.Task[None]], asyncio.Event],
+    abuser: Client,
+    start: float,
+    end: float,
+) -> dict[str, Any]:
+    """Stop the editors (their last acks read), close every client, and summarise the
+    editors' round-trips and the loop's stalls between ``start`` and ``end``."""
+    clients, readers, loops, stop = editors
+    stop.set()
+    await asyncio.gather(*loops)
+    await asyncio.sleep(1.5)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    for c in [*clients, abuser]:
+        await c.ws.close()
+    rtts = [rtt for c in clients for t, rtt in c.rtts if start <= t <= end]
+    return dict(summary(rtts, srv.stalls(start, end)))
+
+
+class Refusals:
+    """The RATE_LIMITED refusals an abuser obeyed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.waited = 0.0
+
+    async def obey(self, answer: Any) -> None:
+        assert isinstance(answer, Error) and answer.retry_after_ms, answer
+        self.count += 1
+        pause = answer.retry_after_ms / 1000
+        self.waited += pause
+        await asyncio.sleep(pause)
+
+    def __str__(self) -> str:
+        return f"{self.count} refused, {self.waited:.1f} s told to wait"
+
+
 async def scenario_abuser(
     srv: Server, clients: int, seconds: float, batches: list[bytes]
 ) -> dict[str, Any]:
@@ -431,16 +480,13 @@ async def scenario_abuser(
     pushes :func:`scattered_batches` into ``small``'s neighbour ``spam`` one after another
     for ``seconds``, each after the last one's answer; a push refused RATE_LIMITED is sent
     again after its ``retry_after_ms`` (as the SyncKit client does)."""
-    editors, readers, loops, stop = await start_editors(srv, clients)
-    ws = await ws_connect(sync_url(srv.url), compression=None, max_size=None, open_timeout=60)
-    abuser = Client(ws, "abuser-0", "spam")
-    await abuser.send(Hello("abuser-0", token("mallory")))
-    assert isinstance(await abuser.recv(), Welcome)
+    editors = await start_editors(srv, clients)
+    abuser = await connect_abuser(srv, "spam")
     await abuser.send(Subscribe("spam", VersionVector().encode()))
     assert isinstance(await abuser.recv(), Subscribed)
     start = time.time()
-    accepted = refused = 0
-    waited = 0.0
+    accepted = 0
+    refusals = Refusals()
     for data in batches:
         if time.time() - start >= seconds:
             break
@@ -451,25 +497,12 @@ async def scenario_abuser(
             if isinstance(answer, Ack):
                 accepted += 1
                 break
-            assert isinstance(answer, Error) and answer.retry_after_ms, answer
-            refused += 1
-            pause = answer.retry_after_ms / 1000
-            waited += pause
-            await asyncio.sleep(pause)
+            await refusals.obey(answer)
     end = time.time()
-    stop.set()
-    await asyncio.gather(*loops)
-    await asyncio.sleep(1.5)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
-    for c in [*editors, abuser]:
-        await c.ws.close()
-    rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
-    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
+    figs = await wind_down(srv, editors, abuser, start, end)
     figs["abuser"] = (
-        f"{accepted} pushes merged ({len(batches[0]) // 1024} KiB each), "
-        f"{refused} refused, {waited:.1f} s told to wait, in {end - start:.1f} s"
+        f"{accepted} pushes merged ({len(batches[0]) // 1024} KiB each), {refusals}, "
+        f"in {end - start:.1f} s"
     )
     return {"abuser": figs}
 
@@ -480,18 +513,15 @@ async def scenario_catch_up_abuser(srv: Server, clients: int, seconds: float) ->
     just over half of big's operations (so the server computes the other half each time),
     reading each answer and unsubscribing; a subscribe refused RATE_LIMITED is sent again
     after its ``retry_after_ms``."""
-    editors, readers, loops, stop = await start_editors(srv, clients)
-    ws = await ws_connect(sync_url(srv.url), compression=None, max_size=None, open_timeout=60)
-    abuser = Client(ws, "abuser-0", "big")
-    await abuser.send(Hello("abuser-0", token("mallory")))
-    assert isinstance(await abuser.recv(), Welcome)
+    editors = await start_editors(srv, clients)
+    abuser = await connect_abuser(srv, "big")
     # Just over half of big's operations: the other half, computed for this version alone (a
     # version holding half or less gets the room's whole changes, kept and extended).
     top = VersionVector.decode(srv.big_version)["bench-maker"]
     first = VersionVector({"bench-maker": top // 2 + 1}).encode()
     start = time.time()
-    answered = refused = 0
-    waited = 0.0
+    answered = 0
+    refusals = Refusals()
     while time.time() - start < seconds:
         await abuser.send(Subscribe("big", first))
         answer = await abuser.recv()
@@ -499,26 +529,10 @@ async def scenario_catch_up_abuser(srv: Server, clients: int, seconds: float) ->
             answered += 1
             await abuser.send(Unsubscribe("big"))
             continue
-        assert isinstance(answer, Error) and answer.retry_after_ms, answer
-        refused += 1
-        pause = answer.retry_after_ms / 1000
-        waited += pause
-        await asyncio.sleep(pause)
+        await refusals.obey(answer)
     end = time.time()
-    stop.set()
-    await asyncio.gather(*loops)
-    await asyncio.sleep(1.5)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
-    for c in [*editors, abuser]:
-        await c.ws.close()
-    rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
-    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
-    figs["abuser"] = (
-        f"{answered} catch-ups of big, {refused} refused, {waited:.1f} s told "
-        f"to wait, in {end - start:.1f} s"
-    )
+    figs = await wind_down(srv, editors, abuser, start, end)
+    figs["abuser"] = f"{answered} catch-ups of big, {refusals}, in {end - start:.1f} s"
     return {"abuser": figs}
 
 

@@ -134,15 +134,13 @@ class Quotas:
         wait = bucket.take(nbytes, now)
         if not wait:
             return None
-        return Error(
-            ErrorCode.RATE_LIMITED,
+        return _rate_limited(
             f"principal {principal_id!r} pushes more than {limits.push_bytes_per_second} bytes "
             f"per second (push_bytes_per_second); this {what} of {nbytes} bytes is refused, "
             "send it again after retry_after_ms",
-            retryable=True,
-            doc_id=doc_id,
-            batch_id=batch_id,
-            retry_after_ms=max(1, math.ceil(wait * 1000)),
+            wait,
+            doc_id,
+            batch_id,
         )
 
     def charge_loop(self, principal_id: str, seconds: float, now: float) -> None:
@@ -176,16 +174,14 @@ class Quotas:
         if not wait:
             return None
         limits = self._limits
-        return Error(
-            ErrorCode.RATE_LIMITED,
+        return _rate_limited(
             f"principal {principal_id!r} took more than {limits.loop_share:g} of each second "
             f"(loop_share, burst {limits.loop_burst:g} s) of this server's event loop merging "
             f"its pushes and catching its subscriptions up; this {what} is refused, send it "
             "again after retry_after_ms",
-            retryable=True,
-            doc_id=doc_id,
-            batch_id=batch_id,
-            retry_after_ms=max(1, math.ceil(wait * 1000)),
+            wait,
+            doc_id,
+            batch_id,
         )
 
     def _sweep(self, now: float) -> None:
@@ -203,3 +199,15 @@ class Quotas:
         full_again = [p for p, b in loop.items() if now - b.at >= (b.burst - b.level) / b.rate]
         for principal_id in full_again:
             del loop[principal_id]
+
+
+def _rate_limited(message: str, wait: float, doc_id: str, batch_id: int) -> Error:
+    """A retryable RATE_LIMITED refusal, to be sent again after ``wait`` seconds."""
+    return Error(
+        ErrorCode.RATE_LIMITED,
+        message,
+        retryable=True,
+        doc_id=doc_id,
+        batch_id=batch_id,
+        retry_after_ms=max(1, math.ceil(wait * 1000)),
+    )
