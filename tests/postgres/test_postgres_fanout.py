@@ -127,6 +127,9 @@ async def test_every_commit_writes_the_documents_json_view(pg_url: str) -> None:
         await client.wait_synced(timeout=10)
         doc.set("note", "nul\x00inside")  # jsonb refuses NUL: the view says U+FFFD instead
         doc.get_counter("done").increment(2)
+        # Beyond ASCII (written as \u escapes, emoji as surrogate pairs): the same characters.
+        doc.set("intl", 'café 中文 😀👍🏽 \u2028 "q" \\')
+        doc.get_text("body").insert(0, "naïve ✓ 🎉\nline")
         await client.wait_synced(timeout=10)
         conn = await asyncpg.connect(pg_url)
         try:
@@ -138,5 +141,6 @@ async def test_every_commit_writes_the_documents_json_view(pg_url: str) -> None:
             await conn.close()
         assert row is not None
         assert json.loads(row["view"]) == {**doc.to_json(), "note": "nul\ufffdinside"}
+        assert json.loads(row["view"])["intl"] == 'café 中文 😀👍🏽 \u2028 "q" \\'
         assert items == "milk"
         assert doc.get("note") == "nul\x00inside"  # the document keeps what was written

@@ -1510,11 +1510,15 @@ class Hub:
 def view_text(view: object) -> str:
     """A document's JSON view as text a database's JSON type takes: NUL characters, which any
     client may write and PostgreSQL's ``jsonb`` refuses (failing the whole commit), become
-    U+FFFD in the view (the document itself keeps them)."""
-    text = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
+    U+FFFD in the view (the document itself keeps them).
+
+    Characters beyond ASCII are written as ``\\u`` escapes, which the database reads back as
+    the characters: json's ASCII writer takes about half the time of the other (900 KB of
+    text: 1.9 against 3.4 ms), and this runs on the event loop for every commit."""
+    text = json.dumps(view, separators=(",", ":"))
     if "\\u0000" not in text:
         return text
-    return json.dumps(_without_nul(view), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(_without_nul(view), separators=(",", ":"))
 
 
 def _without_nul(value: object) -> object:
