@@ -101,9 +101,9 @@ class Room:
         """Everything of the room's document as one change set: the kept whole changes,
         extended with what came since, once per version. Once the part added since passes
         a 32nd of the kept bytes, the whole changes are encoded again and kept instead:
-        written a few operations at a time, a byte of the extension costs about six times
+        written a few operations at a time, a byte of the extension costs about three times
         one of the whole (a megabyte of text: 240 ms whole, 0.3 ms extended by one edit,
-        1.7 ms by a hundred), so an extension never costs more than about a fifth of the
+        1.0 ms by a hundred), so an extension never costs more than about a tenth of the
         whole's encoding, and operations overwritten since travel twice only so far."""
         version = doc.version()
         extended = self.extended
