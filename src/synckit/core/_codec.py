@@ -426,10 +426,13 @@ class ChangeSetWriter:
         it costs more than the rest of a one-keystroke export.
         """
         parts = [b"\x08", _varint(FORMAT)]
-        if self._clients:
-            parts.append(table_entries(b"\x12", self._clients))
-        if self._names:
-            parts.append(table_entries(b"\x1a", self._names))
+        for tag, table in ((b"\x12", self._clients), (b"\x1a", self._names)):
+            if len(table) > 3:
+                parts.append(table_entries(tag, table))
+            else:  # (a keystroke's export: one client, one name; a call costs more than this)
+                for text in table:
+                    data = text.encode()
+                    parts += (tag, _varint(len(data)), data)
         for msg in self.changes:
             body = msg if isinstance(msg, bytes) else msg.SerializeToString()
             parts += (b"\x22", _varint(len(body)), body)
