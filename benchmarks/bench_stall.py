@@ -380,7 +380,7 @@ async def scenario_loads(srv: Server, clients: int, seconds: float) -> dict[str,
     """``--loads``: the editors as in :func:`scenario`, while one client after another opens
     ``big`` (at the version it has) and leaves, for ``seconds``: with ``room_linger`` 0 the
     room closes each time, so every subscribe reads and decodes ``big`` again."""
-    editors, readers, loops, stop = await start_editors(srv, clients)
+    editors = await start_editors(srv, clients)
 
     start = time.time()
     times: list[float] = []
@@ -391,16 +391,7 @@ async def scenario_loads(srv: Server, clients: int, seconds: float) -> dict[str,
         await loader.ws.close()
         await asyncio.sleep(0.05)  # the server sees the close and drops the room
     end = time.time()
-    stop.set()
-    await asyncio.gather(*loops)
-    await asyncio.sleep(1.5)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
-    for c in editors:
-        await c.ws.close()
-    rtts = [rtt for c in editors for t, rtt in c.rtts if start <= t <= end]
-    figs: dict[str, Any] = dict(summary(rtts, srv.stalls(start, end)))
+    figs = await wind_down(srv, editors, None, start, end)
     times.sort()
     figs["loads"] = len(times)
     figs["load_p50_ms"] = round(times[len(times) // 2] * 1000, 1) if times else 0.0
@@ -436,12 +427,12 @@ async def connect_abuser(srv: Server, doc_id: str) -> Client:
 async def wind_down(
     srv: Server,
     editors: tuple[list[Client], list[asyncio.Task[None]], list[asyncio.Task[None]], asyncio.Event],
-    abuser: Client,
+    other: Client | None,
     start: float,
     end: float,
 ) -> dict[str, Any]:
-    """Stop the editors (their last acks read), close every client, and summarise the
-    editors' round-trips and the loop's stalls between ``start`` and ``end``."""
+    """Stop the editors (their last acks read), close every client (``other`` too), and
+    summarise the editors' round-trips and the loop's stalls between ``start`` and ``end``."""
     clients, readers, loops, stop = editors
     stop.set()
     await asyncio.gather(*loops)
@@ -449,7 +440,7 @@ async def wind_down(
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
-    for c in [*clients, abuser]:
+    for c in [*clients, *([other] if other is not None else [])]:
         await c.ws.close()
     rtts = [rtt for c in clients for t, rtt in c.rtts if start <= t <= end]
     return dict(summary(rtts, srv.stalls(start, end)))
