@@ -24,6 +24,7 @@ from synckit.core._list_columns import LIST_EDITS, list_columns, list_ops
 from synckit.core._ops import Op
 from synckit.core._values import JSONValue
 from synckit.core._wire import (
+    _ONE_BYTE_VARINTS,
     json_array,
     length_prefixed,
     packed_sint_deltas,
@@ -425,14 +426,15 @@ class ChangeSetWriter:
         only the changes go through the protobuf runtime: building the whole message through
         it costs more than the rest of a one-keystroke export.
         """
-        parts = [b"\x08", _varint(FORMAT)]
+        parts = [_FORMAT_FIELD]
         for tag, table in ((b"\x12", self._clients), (b"\x1a", self._names)):
             if len(table) > 3:
                 parts.append(table_entries(tag, table))
             else:  # (a keystroke's export: one client, one name; a call costs more than this)
                 for text in table:
                     data = text.encode()
-                    parts += (tag, _varint(len(data)), data)
+                    n = len(data)
+                    parts += (tag, _ONE_BYTE_VARINTS[n] if n < 128 else _varint(n), data)
         for msg in self.changes:
             body = msg if isinstance(msg, bytes) else msg.SerializeToString()
             parts += (b"\x22", _varint(len(body)), body)
@@ -455,6 +457,7 @@ class ChangeSetWriter:
 
 
 _FIELD_SET_KIND = bytes([K.FIELD_SET])
+_FORMAT_FIELD = b"\x08" + _varint(FORMAT)  # a ChangeSet's first field, the same every time
 
 
 def canonical_changes(data: bytes) -> bytes:
