@@ -51,20 +51,24 @@ def _edit(rng: random.Random, docs: list[Document], steps: int) -> None:
             other.apply(doc.changes(other.version()))
 
 
+def _gathered(server: Document, authors: list[Document]) -> None:
+    """Everything the authors hold, applied to ``server``."""
+    for doc in authors:
+        server.apply(doc.changes(server.version()))
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_the_kept_whole_changes_extended_bring_a_replica_to_the_document(seed: int) -> None:
     rng = random.Random(seed)
     authors = [Document(f"a{i}") for i in range(rng.randint(1, 3))]
     server = Document("server")
     _edit(rng, authors, rng.randint(0, 60))
-    for doc in authors:
-        server.apply(doc.changes(server.version()))
+    _gathered(server, authors)
     kept = whole_changes(server)
     assert kept.data == server.changes()
     for _ in range(3):  # edits since, in rounds: each round extends the same kept bytes
         _edit(rng, authors, rng.randint(0, 60))
-        for doc in rng.sample(authors, len(authors)):
-            server.apply(doc.changes(server.version()))
+        _gathered(server, rng.sample(authors, len(authors)))
         if rng.random() < 0.3:
             server.trim_history()
         data = extend_whole(server, kept)

@@ -303,7 +303,7 @@ def test_extended_whole_changes_read_alike(node: str, tmp_path: Path) -> None:
     the tables and changes of a ChangeSet in two pieces each) read by the TypeScript core as
     one change set, with the view the Python core shows."""
     sys.path.insert(0, str(ROOT / "tests" / "core"))
-    from test_whole_changes import _edit
+    from test_whole_changes import _edit, _gathered
 
     from synckit.core import Document
     from synckit.core._whole import extend_whole, whole_changes
@@ -315,12 +315,10 @@ def test_extended_whole_changes_read_alike(node: str, tmp_path: Path) -> None:
         authors = [Document(f"a{i}") for i in range(rng.randint(1, 3))]
         server = Document("server")
         _edit(rng, authors, rng.randint(0, 50))
-        for doc in authors:
-            server.apply(doc.changes(server.version()))
+        _gathered(server, authors)
         kept = whole_changes(server)
         _edit(rng, authors, rng.randint(1, 50))
-        for doc in authors:
-            server.apply(doc.changes(server.version()))
+        _gathered(server, authors)
         data = extend_whole(server, kept)
         assert data is not None
         cases.append({"kind": "changes", "hex": data.hex()})

@@ -426,8 +426,19 @@ class ChangeSetWriter:
         only the changes go through the protobuf runtime: building the whole message through
         it costs more than the rest of a one-keystroke export.
         """
-        parts = [_FORMAT_FIELD]
-        for tag, table in ((b"\x12", self._clients), (b"\x1a", self._names)):
+        return self._fields([_FORMAT_FIELD], self._clients, self._names)
+
+    def tail_bytes(self, first_client: int, first_name: int) -> bytes:
+        """What follows the change set this writer continues (see :meth:`continuing`): the
+        client table's entries from ``first_client`` on, the name table's from
+        ``first_name`` on, and the changes, as fields of the same ``ChangeSet``, which a
+        reader appends to the ones before."""
+        return self._fields([], self._clients[first_client:], self._names[first_name:])
+
+    def _fields(self, parts: list[bytes], clients: list[str], names: list[str]) -> bytes:
+        """``parts`` followed by the table entries ``clients`` and ``names`` and the changes,
+        joined."""
+        for tag, table in ((b"\x12", clients), (b"\x1a", names)):
             if len(table) > 3:
                 parts.append(table_entries(tag, table))
             else:  # (a keystroke's export: one client, one name; a call costs more than this)
@@ -435,21 +446,6 @@ class ChangeSetWriter:
                     data = text.encode()
                     n = len(data)
                     parts += (tag, _ONE_BYTE_VARINTS[n] if n < 128 else _varint(n), data)
-        for msg in self.changes:
-            body = msg if isinstance(msg, bytes) else msg.SerializeToString()
-            parts += (b"\x22", _varint(len(body)), body)
-        return b"".join(parts)
-
-    def tail_bytes(self, first_client: int, first_name: int) -> bytes:
-        """What follows the change set this writer continues (see :meth:`continuing`): the
-        client table's entries from ``first_client`` on, the name table's from
-        ``first_name`` on, and the changes, as fields of the same ``ChangeSet``, which a
-        reader appends to the ones before."""
-        parts: list[bytes] = []
-        if len(self._clients) > first_client:
-            parts.append(table_entries(b"\x12", self._clients[first_client:]))
-        if len(self._names) > first_name:
-            parts.append(table_entries(b"\x1a", self._names[first_name:]))
         for msg in self.changes:
             body = msg if isinstance(msg, bytes) else msg.SerializeToString()
             parts += (b"\x22", _varint(len(body)), body)
