@@ -93,8 +93,8 @@ data, secret, offload, probe_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 compact_every, linger = int(sys.argv[5]), float(sys.argv[6])
 # Without offload=True the server of an older checkout (--src) is measured as it is.
 kwargs = {} if offload else {"offload": False}
-# "off": no budget for the event-loop time a principal's merges take (the whole loop).
-merge = {"loop_share": 1.0, "loop_burst": 3600.0} if sys.argv[7] == "off" else {}
+# "off": no budget for the event-loop time a principal's requests take (the whole loop).
+loop = {"loop_share": 1.0, "loop_burst": 3600.0} if sys.argv[7] == "off" else {}
 app = create_app(
     data,
     authenticate=JwtVerifier.from_secret(secret),
@@ -105,7 +105,7 @@ app = create_app(
         push_burst_bytes=64 << 20,
         compact_every=compact_every,
         room_linger=linger,
-        **merge,
+        **loop,
     ),
     **kwargs,
 )
@@ -188,7 +188,7 @@ class Server(ServerProcess):
         offload: bool,
         compact_every: int,
         linger: float,
-        merge_budget: bool = True,
+        loop_budget: bool = True,
     ) -> None:
         self.probe_file = data / "probe.json"
         self.big_version = b""
@@ -197,7 +197,7 @@ class Server(ServerProcess):
                 *("-c", _CHILD, str(data), SECRET),
                 *("1" if offload else "0", str(self.probe_file), str(compact_every)),
                 str(linger),
-                "on" if merge_budget else "off",
+                "on" if loop_budget else "off",
             ],
             src,
         )
@@ -216,11 +216,11 @@ def server(
     offload: bool,
     compact_every: int,
     linger: float = 30.0,
-    merge_budget: bool = True,
+    loop_budget: bool = True,
 ) -> Iterator[Server]:
     with tempfile.TemporaryDirectory() as tmp:
         version = make_big(Path(tmp), chars)
-        srv = Server(Path(tmp), src, offload, compact_every, linger, merge_budget)
+        srv = Server(Path(tmp), src, offload, compact_every, linger, loop_budget)
         srv.big_version = version
         try:
             yield srv
@@ -531,7 +531,7 @@ def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
     if args.catch_up_abuser:
         rows = {}
         for budget in (False, True):
-            with server(args.src, args.chars, offload, 256, merge_budget=budget) as srv:
+            with server(args.src, args.chars, offload, 256, loop_budget=budget) as srv:
                 row = asyncio.run(scenario_catch_up_abuser(srv, args.clients, args.seconds))
             rows["loop budget " + ("on" if budget else "off")] = row["abuser"]
         return rows
@@ -539,7 +539,7 @@ def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
         batches = scattered_batches(int(args.seconds * 8) + 8, args.abuser)
         rows = {}
         for budget in (False, True):
-            with server(args.src, 1000, offload, 256, merge_budget=budget) as srv:
+            with server(args.src, 1000, offload, 256, loop_budget=budget) as srv:
                 row = asyncio.run(scenario_abuser(srv, args.clients, args.seconds, batches))
             rows["loop budget " + ("on" if budget else "off")] = row["abuser"]
         return rows
