@@ -40,10 +40,15 @@ figures are the editors' round-trips and the loop's stalls over that window, and
 pushes merged and refused. ``--catch-up-abuser`` likewise, with a client of another principal
 that subscribes to ``big`` again and again with a version holding just over half of big's
 operations (the server computes the other half each time), reads the answer and unsubscribes.
+``--gap-abuser INSERTS``: a client of another principal pushes, one after another, batches of
+INSERTS characters all naming the same two origins (each merge's YATA scans grow with the
+square of their number), with the default ``Limits``; run it with ``--src`` of a checkout
+before ``max_merge_work`` to see what such a push did then.
 
 Run: ``python benchmarks/bench_stall.py [--compare] [--loads] [--abuser INSERTS]
-[--catch-up-abuser] [--clients 100] [--seconds 10] [--chars 40000] [--compact-every 32]
-[--src DIR]``. Absolute numbers are noisy on a shared machine: compare the two rows of one run.
+[--catch-up-abuser] [--gap-abuser INSERTS] [--clients 100] [--seconds 10] [--chars 40000]
+[--compact-every 32] [--src DIR]``. Absolute numbers are noisy on a shared machine: compare
+the two rows of one run.
 """
 
 from __future__ import annotations
@@ -65,12 +70,15 @@ from _peers import ServerProcess
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+import synckit.core._ops as K
 from synckit.client import sync_url
 from synckit.core import Document, VersionVector
+from synckit.core._codec import ChangeSetWriter
 from synckit.protocol import (
     Ack,
     ClientSession,
     Error,
+    ErrorCode,
     Hello,
     Push,
     Subscribe,
@@ -415,6 +423,26 @@ def scattered_batches(count: int, inserts: int) -> list[bytes]:
     return out
 
 
+def gap_batches(count: int, inserts: int) -> list[bytes]:
+    """The abuser's "ab" in a text of its own, then ``count`` pushes of ``inserts``
+    characters each, every one of them naming the same two origins (the "a" and the "b"):
+    the YATA scan of each walks every character inserted there before it, so the work grows
+    with the square of their number. No client makes such operations; hostile bytes can."""
+    first = Document("abuser-0")
+    first.get_text("t").insert(0, "ab")
+    out = [first.changes()]
+    seq = 3
+    for _ in range(count):
+        writer = ChangeSetWriter(["abuser-0"])
+        ops: list[Any] = [
+            (K.TEXT_INSERT, seq + i, "t", (0, 1), (0, 2), "z") for i in range(inserts)
+        ]
+        writer.add(0, seq, {}, ops)
+        out.append(writer.to_bytes())
+        seq += inserts
+    return out
+
+
 async def connect_abuser(srv: Server, doc_id: str) -> Client:
     """A client of the principal ``mallory``, past its Welcome."""
     ws = await ws_connect(sync_url(srv.url), compression=None, max_size=None, open_timeout=60)
@@ -527,7 +555,60 @@ async def scenario_catch_up_abuser(srv: Server, clients: int, seconds: float) ->
     return {"abuser": figs}
 
 
+async def scenario_gap_abuser(
+    srv: Server, clients: int, seconds: float, batches: list[bytes]
+) -> dict[str, Any]:
+    """``--gap-abuser``: the editors as in :func:`scenario`, while a client of another
+    principal pushes :func:`gap_batches` into ``gap`` one after another for ``seconds``; a
+    push refused RATE_LIMITED is sent again after its ``retry_after_ms``, one refused
+    TOO_MANY (a server with ``max_merge_work``: the merge was stopped, and the document
+    reloaded, which disconnects its subscribers) again from a new connection."""
+    editors = await start_editors(srv, clients)
+
+    async def joined() -> Client:
+        abuser = await connect_abuser(srv, "gap")
+        await abuser.send(Subscribe("gap", VersionVector().encode()))
+        assert isinstance(await abuser.recv(), Subscribed)
+        return abuser
+
+    abuser = await joined()
+    start = time.time()
+    accepted = stopped = 0
+    refusals = Refusals()
+    answers: list[float] = []
+    for data in batches:
+        if time.time() - start >= seconds:
+            break
+        while time.time() - start < seconds:
+            abuser.batch += 1
+            sent = time.perf_counter()
+            await abuser.send(Push("gap", abuser.batch, data))
+            answer = await abuser.recv()
+            answers.append(time.perf_counter() - sent)
+            if isinstance(answer, Ack):
+                accepted += 1
+                break
+            if isinstance(answer, Error) and answer.code is ErrorCode.TOO_MANY:
+                stopped += 1
+                await abuser.ws.close()
+                abuser = await joined()
+                continue
+            await refusals.obey(answer)
+    end = time.time()
+    figs = await wind_down(srv, editors, abuser, start, end)
+    slowest = max(answers) * 1000 if answers else 0.0
+    figs["abuser"] = (
+        f"{accepted} pushes merged, {stopped} stopped (TOO_MANY), {refusals}, "
+        f"slowest answer {slowest:.0f} ms, in {end - start:.1f} s"
+    )
+    return {"gap abuser": figs}
+
+
 def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
+    if args.gap_abuser:
+        batches = gap_batches(int(args.seconds) + 2, args.gap_abuser)
+        with server(args.src, 1000, offload, 256) as srv:
+            return asyncio.run(scenario_gap_abuser(srv, args.clients, args.seconds, batches))
     if args.catch_up_abuser:
         rows = {}
         for budget in (False, True):
@@ -576,6 +657,14 @@ def main() -> None:
         help="a principal subscribing to big again and again with a version holding just over "
         "half of it, loop budget off then on, instead of compactions",
     )
+    parser.add_argument(
+        "--gap-abuser",
+        type=int,
+        default=0,
+        metavar="INSERTS",
+        help="a principal pushing INSERTS characters per push all naming the same two origins "
+        "(quadratic merge work), default limits, instead of compactions",
+    )
     args = parser.parse_args()
     modes = [False, True] if args.compare else [not args.off]
     rows = {}
@@ -593,7 +682,7 @@ def main() -> None:
         for window, figs in row.items():
             if window == "load":
                 extra = f"load {figs['load_ms']} ms"
-            elif window.startswith("loop budget"):
+            elif window.startswith("loop budget") or window == "gap abuser":
                 extra = figs["abuser"]
             elif window == "loads":
                 extra = f"{figs['loads']} loads, p50 {figs['load_p50_ms']} ms"

@@ -716,9 +716,9 @@ def _plan_order() -> list[dict[str, Any]]:
     integrate = _remote._integrate
     applied: list[Any] = []
 
-    def recording(doc: Any, ready: Any, edits: Any) -> Any:
+    def recording(doc: Any, ready: Any, edits: Any, meter: Any = None) -> Any:
         applied.extend(ready)
-        return integrate(doc, ready, edits)
+        return integrate(doc, ready, edits, meter)
 
     _remote._integrate = recording  # type: ignore[assignment]
     try:

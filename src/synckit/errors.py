@@ -9,6 +9,8 @@ Every error SyncKit raises on purpose derives from :class:`SyncKitError`::
     │   ├── LocalProtocolError     we misused the session (our bug)
     │   └── RemoteProtocolError    the peer sent something illegal (their bug or bad bytes)
     ├── LimitExceededError     a frame, document or queue grew past its configured limit
+    │   └── WorkLimitExceededError   a merge took more work than its limit; the document may
+    │                                hold part of the changes: discard it
     ├── AuthError              a token was missing, malformed, expired or refused
     │   └── TokenExpiredError      the token expired: get a fresh one
     ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
@@ -50,6 +52,7 @@ __all__ = [
     "SyncTimeoutError",
     "TokenExpiredError",
     "UnsupportedFormatError",
+    "WorkLimitExceededError",
 ]
 
 
@@ -79,6 +82,12 @@ class RemoteProtocolError(ProtocolError):
 
 class LimitExceededError(SyncKitError):
     """A frame, a document or a send queue exceeded its configured limit."""
+
+
+class WorkLimitExceededError(LimitExceededError):
+    """Merging changes took more work than the limit the caller gave
+    (``Document.apply(max_work=...)``). The merge stopped part way: the document may hold
+    some of the changes and is to be discarded (a server loads it again from storage)."""
 
 
 class AuthError(SyncKitError):

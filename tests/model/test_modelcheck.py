@@ -70,9 +70,11 @@ class ForgetfulDocument(Document):
 
     __slots__ = ()
 
-    def apply(self, data: bytes, *, screen: Screen | None = None) -> None:
+    def apply(
+        self, data: bytes, *, screen: Screen | None = None, max_ops: int = 0, max_work: int = 0
+    ) -> None:
         if b"l" not in data:
-            super().apply(data, screen=screen)
+            super().apply(data, screen=screen, max_ops=max_ops, max_work=max_work)
 
 
 class StaleFieldDocument(Document):

@@ -311,7 +311,8 @@ def test_merge_time_per_principal_is_limited_with_a_retry_after() -> None:
     def clock() -> float:  # the real clock, moved forward by hand to wait
         return time.monotonic() + offset[0]
 
-    limits = Limits(loop_share=0.1, loop_burst=0.02)
+    # (One push of 20,000 operations: more than max_push_ops allows by default.)
+    limits = Limits(loop_share=0.1, loop_burst=0.02, max_push_ops=20_000)
     hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
     one, two = Peer(hub, "m1", "mallory"), Peer(hub, "m2", "mallory")
     one.subscribe("d")

@@ -75,6 +75,7 @@ def test_an_open_server_registers_nothing() -> None:
         hub.limits.max_frame_bytes,
         max_presence_bytes=hub.limits.max_presence_bytes,
         presence_timeout_ms=int(hub.limits.presence_timeout * 1000),
+        max_push_ops=hub.limits.max_push_ops,
     )
     Peer(hub, "x")
     assert store._actors == {}

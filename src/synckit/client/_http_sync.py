@@ -115,6 +115,7 @@ class HttpSync(ReplicaSet):
             changes, body, reached = b"", self._http_body(version, b""), 0
         rep.http_pending = True
         rep.http_pushed = len(changes)
+        rep.http_seqs = reached - since[me] if changes else 0
         rep.http_mine = reached
         return body
 
@@ -217,6 +218,16 @@ class HttpSync(ReplicaSet):
         if code is ErrorCode.DOC_DELETED:
             self.drop_deleted(doc_id, Error(code, message, doc_id=doc_id))
             return HttpOutcome.REFUSED
+        if (
+            code is ErrorCode.TOO_MANY
+            and error.doc_id
+            and rep.http_mine
+            and self._fewer_ops(rep.http_seqs)
+        ):
+            # A push of more operations than the server takes at once (the limit is in a
+            # WebSocket Welcome, not here), or whose merge was too much work: half as many,
+            # and again. (Over HTTP every error answer ends its request: "fatal".)
+            return HttpOutcome.AGAIN
         expired = code is ErrorCode.TOKEN_EXPIRED
         if error.fatal and is_terminal(error, self.token_renewable):
             self.terminal_error = self.last_error = Error(code, message)

@@ -21,6 +21,7 @@ from synckit._logged import LoggedDocument
 from synckit.client._presence import DocPresence
 from synckit.client._store import Store
 from synckit.core import ChangeEvent, Document, VersionVector
+from synckit.core._remote import count_ops
 from synckit.errors import DecodeError, DocumentDeletedError, InvalidValueError, StorageError
 from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
 
@@ -77,6 +78,9 @@ class Replica:
     http_pending: bool = False
     #: Bytes of changes in that request (for error messages).
     http_pushed: int = 0
+    #: Own seqs its changes span, at least their operations (the next request has half as
+    #: many when the server says too many).
+    http_seqs: int = 0
 
 
 @dataclass(slots=True)
@@ -167,6 +171,9 @@ class ReplicaSet:
         #: The server's frame limit, from its Welcome (over HTTP alone: found by halving a
         #: refused request).
         self.max_frame_bytes = 0
+        #: The most operations the server takes in one push, from its Welcome (over HTTP
+        #: alone: found by halving a refused request); 0: not known, no limit.
+        self.max_push_ops = 0
         #: An error after which reconnecting is pointless (refused token, protocol version).
         self.terminal_error: Error | None = None
         #: The last fatal error of a connection, from either side.
@@ -180,6 +187,9 @@ class ReplicaSet:
         self._waiting: dict[object, float] = {}
         # Push batch id -> our own last seq it carried.
         self._batch_mine: dict[int, int] = {}
+        #: ... and the own seqs each spans (a push refused as too many operations is sent
+        #: again in parts of fewer).
+        self._batch_seqs: dict[int, int] = {}
         # Document id -> its presence (see synckit.client._presence).
         self._presence: dict[str, DocPresence] = {}
         #: From the server's Welcome: the largest presence state it keeps (0: unknown) and
@@ -390,21 +400,23 @@ class ReplicaSet:
         self, doc: Document, version: VersionVector, since: VersionVector, room: int
     ) -> tuple[bytes, int]:
         """This replica's edits after ``since`` (see :meth:`_own_since`) as changes of at
-        most ``room`` bytes (0: no limit), and the own seq they reach. A backlog larger than
-        one frame (long offline, or held back by the server's rate limit) goes in parts,
-        oldest first; only a single edit larger than ``room`` comes back too large."""
+        most ``room`` bytes (0: no limit) and :attr:`max_push_ops` operations, and the own
+        seq they reach. A backlog larger than one push (long offline, or held back by the
+        server's rate limit) goes in parts, oldest first; only a single edit larger than
+        ``room`` comes back too large."""
         me = self.actor_id
         data = doc.changes(since)
-        if not room or len(data) <= room:
+        first = since[me]
+        if self._fits(data, version[me] - first, room):
             return data, version[me]
         seqs = dict(version._seqs)
-        low, high = since[me] + 1, version[me] - 1
+        low, high = first + 1, version[me] - 1
         best: tuple[bytes, int] | None = None
         while low <= high:  # the largest prefix of our edits that fits
             mid = (low + high) // 2
             seqs[me] = mid
             part = doc.changes(since, VersionVector._trusted(seqs))
-            if len(part) <= room:
+            if self._fits(part, mid - first, room):
                 best, low = (part, mid), mid + 1
             else:
                 high = mid - 1
@@ -412,6 +424,24 @@ class ReplicaSet:
             seqs[me] = since[me] + 1
             return doc.changes(since, VersionVector._trusted(seqs)), since[me] + 1
         return best
+
+    def _fits(self, part: bytes, seqs: int, room: int) -> bool:
+        """Whether ``part``, changes spanning ``seqs`` own seqs, fits in one push: at most
+        ``room`` bytes (0: any) and :attr:`max_push_ops` operations (an operation takes at
+        least one seq, so they are counted only when the seqs are more)."""
+        if room and len(part) > room:
+            return False
+        limit = self.max_push_ops
+        return not limit or seqs <= limit or count_ops(part) <= limit
+
+    def _fewer_ops(self, refused: int) -> bool:
+        """The server refused a push of ``refused`` operations (or own seqs, which are at
+        least as many) as too many, or as too much work to merge: from now on, at most half
+        as many per push. False when a single one was refused (nothing smaller to send)."""
+        if refused <= 1:
+            return False
+        self.max_push_ops = max(1, min(self.max_push_ops or refused, refused) // 2)
+        return True
 
     def _own_since(self, version: VersionVector, server: VersionVector) -> VersionVector:
         """``version`` with this replica's own entry from ``server``: ``changes`` since it are

@@ -150,6 +150,7 @@ class SessionSync(ReplicaSet):
         self._ping_due = False
         self._waiting.clear()
         self._batch_mine.clear()
+        self._batch_seqs.clear()
         self._welcomed = False
         for deletion in self._deletions.values():
             deletion.request_id = 0  # unanswered: asked again on this connection
@@ -219,6 +220,7 @@ class SessionSync(ReplicaSet):
         match event:
             case Welcome(max_frame_bytes=limit):
                 self.max_frame_bytes = limit
+                self.max_push_ops = event.max_push_ops
                 self.max_presence_bytes = event.max_presence_bytes
                 if event.presence_timeout_ms:
                     self.presence_renew = event.presence_timeout_ms / 3000
@@ -323,6 +325,16 @@ class SessionSync(ReplicaSet):
                 rep.pushed = VersionVector()
                 if self.online:
                     self._subscribe(doc_id, rep)
+            case Error(doc_id=doc_id, code=ErrorCode.TOO_MANY) if (
+                doc_id in self._replicas
+                and event.batch_id
+                and self._fewer_ops(self._batch_seqs.pop(event.batch_id, 0))
+            ):
+                # A push of more operations than the server takes at once, or whose merge
+                # was too much work: sent again in parts half as large.
+                rep = self._replicas[doc_id]
+                rep.pushed = VersionVector()
+                self._push(doc_id, rep)
             case Error(doc_id=doc_id) if doc_id in self._replicas:
                 rep = self._replicas[doc_id]
                 self._reject(doc_id, rep, event)
@@ -412,7 +424,8 @@ class SessionSync(ReplicaSet):
         me = self.actor_id
         room = self.max_frame_bytes and self.max_frame_bytes - 64 - len(doc_id)
         # A backlog larger than a frame goes in parts, the next one when this one is acked.
-        data, reached = self._own_part(rep.doc, version, self._own_since(version, base), room)
+        since = self._own_since(version, base)
+        data, reached = self._own_part(rep.doc, version, since, room)
         if room and len(data) > room:
             rep.error = Error(
                 ErrorCode.FRAME_TOO_LARGE,
@@ -424,6 +437,7 @@ class SessionSync(ReplicaSet):
         batch = session.next_batch_id()
         session.send(Push(doc_id, batch, data))
         self._batch_mine[batch] = reached
+        self._batch_seqs[batch] = reached - since[me]
         rep.pushed = VersionVector._trusted({**version._seqs, me: reached})
 
     # -- timers -------------------------------------------------------------------------

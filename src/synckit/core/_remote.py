@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from heapq import heappop, heappush
 from itertools import starmap
-from operator import ge, itemgetter
+from operator import attrgetter, ge, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
@@ -42,7 +42,8 @@ from synckit.core._list_columns import LIST_EDITS
 from synckit.core._list_merge import BATCH_AT, check_list_edits, integrate_list_edits
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
-from synckit.errors import DecodeError
+from synckit.core._work import WorkMeter
+from synckit.errors import DecodeError, LimitExceededError
 
 _intern = sys.intern
 
@@ -51,10 +52,17 @@ if TYPE_CHECKING:
     from synckit.core._list import ListState
     from synckit.core._text import TextState
 
-__all__ = ["apply", "merge", "waiting_changes"]
+__all__ = ["apply", "count_ops", "merge", "waiting_changes"]
 
 
-def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
+def apply(
+    doc: Document,
+    data: bytes,
+    *,
+    screen: Screen | None = None,
+    max_ops: int = 0,
+    max_work: int = 0,
+) -> None:
     """Apply changes made by :meth:`~synckit.Document.changes` on any replica.
 
     Idempotent and order-free: changes already held are ignored, and changes whose
@@ -64,11 +72,28 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
     decoded changes before anything changes; what it raises refuses them all, and the
     document is left exactly as it was (see :mod:`synckit.core._screen`).
 
+    ``max_ops`` (0: no limit) bounds the operations the bytes may hold: merging costs time
+    per operation (a few microseconds each, a character inserted at a scattered place about
+    ten), so bytes alone do not bound it. More are refused right after parsing, before any
+    is decoded.
+
+    ``max_work`` (0: no limit) bounds the work of the merge that is not a fixed cost per
+    operation (see :mod:`synckit.core._work`): inserts into a gap where very many characters
+    were inserted, deletes spread over very many items. Unlike the other checks, this one
+    can only stop the merge part way: on WorkLimitExceededError the document may hold part
+    of the changes and is to be discarded. It is meant for a server, which then loads the
+    document again from what it stored; honest changes stay far below any sensible limit.
+
     Raises:
         DecodeError: the bytes are corrupt, truncated, hostile or of an unknown format;
             the document is left exactly as it was.
+        LimitExceededError: the bytes hold more than ``max_ops`` operations; the document
+            is left exactly as it was.
+        WorkLimitExceededError: the merge passed ``max_work``; discard the document.
     """
     msg = parse_change_set(data)
+    if max_ops:
+        check_op_count(msg, max_ops)
     client_ids = msg.clients[:]
     # Look the table's clients up at C speed, intern only new ones.
     found = list(map(doc._client_index.get, client_ids))
@@ -95,23 +120,43 @@ def apply(doc: Document, data: bytes, *, screen: Screen | None = None) -> None:
         doc._forget_clients_from(n_clients)
         raise
     if ready:
+        meter = WorkMeter(max_work) if max_work else None
         subscribers = doc._subscribers
         for s in subscribers:
             if type(s) is not WithoutTextEdits:
                 break
         else:
-            names = _integrate(doc, ready, None)
+            names = _integrate(doc, ready, None, meter)
             if subscribers:
                 doc._emit(False, names)
             return
         edits: dict[ContainerId, TextState] = {}
         try:
-            names = _integrate(doc, ready, edits)
+            names = _integrate(doc, ready, edits, meter)
         finally:
             recorded = {
                 name: tuple(starmap(TextEdit, st.take_edits())) for name, st in edits.items()
             }
         doc._emit(False, names, recorded)
+
+
+def count_ops(data: bytes) -> int:
+    """The operations in the ``ChangeSet`` ``data`` (DecodeError if it is not one)."""
+    return sum(map(len, map(_kinds, parse_change_set(data).changes)))
+
+
+def check_op_count(msg: Any, max_ops: int) -> None:
+    """Raise LimitExceededError when the parsed ``ChangeSet`` ``msg`` holds more than
+    ``max_ops`` operations (each change's ``kinds`` column has one entry per operation)."""
+    count = sum(map(len, map(_kinds, msg.changes)))
+    if count > max_ops:
+        raise LimitExceededError(
+            f"changes hold {count} operations, more than the limit of {max_ops} at once; "
+            "send them in parts"
+        )
+
+
+_kinds = attrgetter("kinds")
 
 
 def merge(doc: Document, other: Document) -> None:
@@ -402,19 +447,26 @@ def _check_path(
 
 
 def _integrate(
-    doc: Document, ready: list[Change], recording: dict[ContainerId, TextState] | None
+    doc: Document,
+    ready: list[Change],
+    recording: dict[ContainerId, TextState] | None,
+    meter: WorkMeter | None = None,
 ) -> set[ContainerId]:
     """Apply checked, trimmed changes in order; return the names they touched.
 
     ``recording`` (when not None) gets every text state the changes touch, each set to
     record its visible edits (:meth:`TextState.record_edits`) before the first of them.
+    ``meter`` (when not None) bounds the work of their text edits.
     """
     batched: list[ListState] = []
+    metered: list[TextState] | None = None if meter is None else []
     try:
-        return _integrate_changes(doc, ready, recording, batched)
+        return _integrate_changes(doc, ready, recording, batched, meter, metered)
     finally:
         for lst in batched:
             lst.end_batch()
+        for text in metered or ():
+            text._meter = None
 
 
 def _integrate_changes(
@@ -422,9 +474,12 @@ def _integrate_changes(
     ready: list[Change],
     recording: dict[ContainerId, TextState] | None,
     batched: list[ListState],
+    meter: WorkMeter | None,
+    metered: list[TextState] | None,
 ) -> set[ContainerId]:
     """:func:`_integrate`'s work. A list that gets many edits in a row is put in batch
-    mode (:meth:`ListState.begin_batch`) and added to ``batched``, to end it."""
+    mode (:meth:`ListState.begin_batch`) and added to ``batched``, to end it; a text state
+    given ``meter`` is added to ``metered``, to take it back."""
     names: set[ContainerId] = set()
     add_name = names.add
     clients = doc._clients
@@ -516,6 +571,9 @@ def _integrate_changes(
                         text.apply_inserts(c, inserts)
                         inserts = []
                     text_name, text = name, doc._text_state(name)
+                    if metered is not None and text._meter is None:
+                        text._meter = meter
+                        metered.append(text)
                     if recording is not None and name not in recording:
                         text.record_edits()
                         recording[name] = text

@@ -192,6 +192,8 @@ class Welcome:
     ``max_presence_bytes`` / ``presence_timeout_ms``: with the :data:`PRESENCE` capability, the
     largest presence state the server keeps and how long it keeps one not renewed (0: not
     said).
+    ``max_push_ops``: the most operations one :class:`Push` may hold (0: not said); a client
+    sends a larger backlog in parts of at most this many.
     """
 
     capabilities: tuple[str, ...] = ()
@@ -201,9 +203,11 @@ class Welcome:
     principal: str = ""
     max_presence_bytes: int = 0
     presence_timeout_ms: int = 0
+    max_push_ops: int = 0
 
     def __post_init__(self) -> None:
         _u64("Welcome.max_frame_bytes", self.max_frame_bytes)
+        _u64("Welcome.max_push_ops", self.max_push_ops)
         _u64("Welcome.protocol_version", self.protocol_version)
         _u64("Welcome.token_expires_ms", self.token_expires_ms)
         _u64("Welcome.max_presence_bytes", self.max_presence_bytes)

@@ -136,6 +136,7 @@ def encode_frame_body(event: Event) -> bytes:
             env.welcome.principal = event.principal
             env.welcome.max_presence_bytes = event.max_presence_bytes
             env.welcome.presence_timeout_ms = event.presence_timeout_ms
+            env.welcome.max_push_ops = event.max_push_ops
         case Subscribe():
             env.subscribe.doc_id = event.doc_id
             env.subscribe.version = event.version
@@ -299,6 +300,7 @@ _BUILD: dict[str, Callable[[Any], Event]] = {
         m.principal,
         m.max_presence_bytes,
         m.presence_timeout_ms,
+        m.max_push_ops,
     ),
     "subscribe": lambda m: Subscribe(m.doc_id, m.version),
     "subscribed": lambda m: Subscribed(m.doc_id, m.changes, m.server_version),

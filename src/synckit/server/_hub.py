@@ -37,6 +37,7 @@ from synckit.errors import (
     RemoteProtocolError,
     StorageError,
     TokenExpiredError,
+    WorkLimitExceededError,
 )
 from synckit.protocol import (
     DELETE,
@@ -476,6 +477,7 @@ class Hub:
                 principal=principal.id,
                 max_presence_bytes=self.limits.max_presence_bytes,
                 presence_timeout_ms=int(self.limits.presence_timeout * 1000),
+                max_push_ops=self.limits.max_push_ops,
             )
         )
 
@@ -883,7 +885,35 @@ class Hub:
         screen = push_screen(conn.session.client_id, limit)
         merging = self._monotonic()
         try:
-            doc.apply(changes, screen=screen)
+            doc.apply(
+                changes,
+                screen=screen,
+                max_ops=self.limits.max_push_ops,
+                max_work=self.limits.max_merge_work,
+            )
+        except WorkLimitExceededError as exc:
+            # Stopped part way: the document may hold part of the push. As after a failed
+            # merge below, nothing of it is stored and the document is loaded again.
+            conn.send(
+                Error(
+                    ErrorCode.TOO_MANY,
+                    f"changes refused, nothing stored: {exc} (max_merge_work)",
+                    doc_id=doc_id,
+                    batch_id=batch,
+                )
+            )
+            self._evict(doc_id, f"document {doc_id!r} is reloaded after a refused merge")
+            return
+        except LimitExceededError as exc:  # before anything was decoded
+            conn.send(
+                Error(
+                    ErrorCode.TOO_MANY,
+                    f"changes refused, nothing stored: {exc} (max_push_ops)",
+                    doc_id=doc_id,
+                    batch_id=batch,
+                )
+            )
+            return
         except DecodeError as exc:
             conn.send(
                 Error(

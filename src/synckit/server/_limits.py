@@ -62,6 +62,23 @@ class Limits:
     #: over budget, so a single one is always possible.
     loop_share: float = 0.25
     loop_burst: float = 2.0
+    #: Operations one push (or HTTP sync) may hold (TOO_MANY, that push refused, nothing
+    #: stored). Told to clients in the Welcome; the SDK clients send a larger backlog in parts
+    #: of at most this many. Merging costs the event loop time per operation, which bytes
+    #: do not bound: a character inserted at a scattered place takes about 10 µs, so a
+    #: full-sized frame of them would hold every other client of the process for seconds;
+    #: this bounds what one push can (about 0.2 s at the default), where ``loop_share``
+    #: bounds how often.
+    max_push_ops: int = 16_384
+    #: Work one push's merge may do beyond its fixed cost per operation, in steps (about
+    #: 0.5 µs each; see :mod:`synckit.core._work`): a YATA scan's step per character that
+    #: was inserted into the same gap, 16 per item a delete reaches beyond its first. Hostile
+    #: bytes make that work quadratic (16,000 inserts naming the same two origins, 128 KB,
+    #: merged in 53 s), which ``max_push_ops`` does not bound; honest pushes come nowhere
+    #: near. Past it the merge stops (TOO_MANY, nothing stored), and as it may have stopped
+    #: part way, the document is loaded again from storage: its subscribers are
+    #: disconnected (INTERNAL, retryable) and resync.
+    max_merge_work: int = 250_000
     #: Client ids in the version a Subscribe says it holds (BAD_CHANGES, that subscribe
     #: refused). An honest version names the authors of the document, one per device that
     #: wrote to it; decoding one costs the event loop about a microsecond per id, so this
@@ -106,6 +123,8 @@ class Limits:
             "max_load_waiters",
             "max_subscriptions",
             "max_version_entries",
+            "max_push_ops",
+            "max_merge_work",
             "max_connections_per_principal",
             "max_client_ids_per_principal",
             "push_bytes_per_second",

@@ -24,51 +24,51 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19synckit/v1/protocol.proto\x12\nsynckit.v1\"\x82\x05\n\x08\x45nvelope\x12\x0b\n\x03seq\x18\x0f \x01(\x04\x12\"\n\x05hello\x18\x01 \x01(\x0b\x32\x11.synckit.v1.HelloH\x00\x12&\n\x07welcome\x18\x02 \x01(\x0b\x32\x13.synckit.v1.WelcomeH\x00\x12*\n\tsubscribe\x18\x03 \x01(\x0b\x32\x15.synckit.v1.SubscribeH\x00\x12,\n\nsubscribed\x18\x04 \x01(\x0b\x32\x16.synckit.v1.SubscribedH\x00\x12 \n\x04push\x18\x05 \x01(\x0b\x32\x10.synckit.v1.PushH\x00\x12\x1e\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x0f.synckit.v1.AckH\x00\x12*\n\tbroadcast\x18\x07 \x01(\x0b\x32\x15.synckit.v1.BroadcastH\x00\x12.\n\x0bunsubscribe\x18\x08 \x01(\x0b\x32\x17.synckit.v1.UnsubscribeH\x00\x12 \n\x04ping\x18\t \x01(\x0b\x32\x10.synckit.v1.PingH\x00\x12 \n\x04pong\x18\n \x01(\x0b\x32\x10.synckit.v1.PongH\x00\x12\"\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x11.synckit.v1.ErrorH\x00\x12/\n\x0cpresence_set\x18\x0c \x01(\x0b\x32\x17.synckit.v1.PresenceSetH\x00\x12(\n\x08presence\x18\r \x01(\x0b\x32\x14.synckit.v1.PresenceH\x00\x12+\n\ndelete_doc\x18\x0e \x01(\x0b\x32\x15.synckit.v1.DeleteDocH\x00\x12-\n\x0b\x64oc_deleted\x18\x10 \x01(\x0b\x32\x16.synckit.v1.DocDeletedH\x00\x42\x06\n\x04\x62ody\"Y\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\"\xb8\x01\n\x07Welcome\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\x04\x12\x18\n\x10token_expires_ms\x18\x04 \x01(\x04\x12\x11\n\tprincipal\x18\x05 \x01(\t\x12\x1a\n\x12max_presence_bytes\x18\x06 \x01(\x04\x12\x1b\n\x13presence_timeout_ms\x18\x07 \x01(\x04\",\n\tSubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x0c\"E\n\nSubscribed\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"9\n\x04Push\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x0f\n\x07\x63hanges\x18\x03 \x01(\x0c\"?\n\x03\x41\x63k\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"D\n\tBroadcast\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"\x1d\n\x0bUnsubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\",\n\x0bPresenceSet\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\x0c\"b\n\rPresenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\x0c\x12\x0f\n\x07removed\x18\x05 \x01(\x08\"F\n\x08Presence\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12*\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x19.synckit.v1.PresenceEntry\"/\n\tDeleteDoc\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\"0\n\nDocDeleted\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\"\xad\x01\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.synckit.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08\x12\x0e\n\x06\x64oc_id\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x06 \x01(\x04\x12\x16\n\x0eretry_after_ms\x18\x07 \x01(\x04\x12\x12\n\nrequest_id\x18\x08 \x01(\x04\"o\n\x0fHttpSyncRequest\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x0c\x12\x0f\n\x07\x63hanges\x18\x05 \x01(\x0c\";\n\x10HttpSyncResponse\x12\x0f\n\x07\x63hanges\x18\x01 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x02 \x01(\x0c*\xf4\x05\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_CODE_BAD_FRAME\x10\x01\x12\x1e\n\x1a\x45RROR_CODE_UNKNOWN_MESSAGE\x10\x02\x12\x1f\n\x1b\x45RROR_CODE_PROTOCOL_VERSION\x10\x03\x12\x1c\n\x18\x45RROR_CODE_ILLEGAL_STATE\x10\x04\x12\x1a\n\x16\x45RROR_CODE_AUTH_FAILED\x10\x05\x12\x1e\n\x1a\x45RROR_CODE_FRAME_TOO_LARGE\x10\x06\x12\x1c\n\x18\x45RROR_CODE_DOC_TOO_LARGE\x10\x07\x12\x1d\n\x19\x45RROR_CODE_INVALID_DOC_ID\x10\x08\x12\x1a\n\x16\x45RROR_CODE_BAD_CHANGES\x10\t\x12\x1c\n\x18\x45RROR_CODE_SLOW_CONSUMER\x10\n\x12\x1c\n\x18\x45RROR_CODE_SHUTTING_DOWN\x10\x0b\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x0c\x12 \n\x1c\x45RROR_CODE_PERMISSION_DENIED\x10\r\x12!\n\x1d\x45RROR_CODE_PERMISSION_CHANGED\x10\x0e\x12\x1c\n\x18\x45RROR_CODE_TOKEN_EXPIRED\x10\x0f\x12\x19\n\x15\x45RROR_CODE_NOT_AUTHOR\x10\x10\x12\x1b\n\x17\x45RROR_CODE_EQUIVOCATION\x10\x11\x12\x19\n\x15\x45RROR_CODE_CLOCK_SKEW\x10\x12\x12\x1b\n\x17\x45RROR_CODE_RATE_LIMITED\x10\x13\x12\x17\n\x13\x45RROR_CODE_TOO_MANY\x10\x14\x12 \n\x1c\x45RROR_CODE_HANDSHAKE_TIMEOUT\x10\x15\x12!\n\x1d\x45RROR_CODE_PRESENCE_TOO_LARGE\x10\x16\x12\x1b\n\x17\x45RROR_CODE_BAD_PRESENCE\x10\x17\x12\x1a\n\x16\x45RROR_CODE_DOC_DELETED\x10\x18\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19synckit/v1/protocol.proto\x12\nsynckit.v1\"\x82\x05\n\x08\x45nvelope\x12\x0b\n\x03seq\x18\x0f \x01(\x04\x12\"\n\x05hello\x18\x01 \x01(\x0b\x32\x11.synckit.v1.HelloH\x00\x12&\n\x07welcome\x18\x02 \x01(\x0b\x32\x13.synckit.v1.WelcomeH\x00\x12*\n\tsubscribe\x18\x03 \x01(\x0b\x32\x15.synckit.v1.SubscribeH\x00\x12,\n\nsubscribed\x18\x04 \x01(\x0b\x32\x16.synckit.v1.SubscribedH\x00\x12 \n\x04push\x18\x05 \x01(\x0b\x32\x10.synckit.v1.PushH\x00\x12\x1e\n\x03\x61\x63k\x18\x06 \x01(\x0b\x32\x0f.synckit.v1.AckH\x00\x12*\n\tbroadcast\x18\x07 \x01(\x0b\x32\x15.synckit.v1.BroadcastH\x00\x12.\n\x0bunsubscribe\x18\x08 \x01(\x0b\x32\x17.synckit.v1.UnsubscribeH\x00\x12 \n\x04ping\x18\t \x01(\x0b\x32\x10.synckit.v1.PingH\x00\x12 \n\x04pong\x18\n \x01(\x0b\x32\x10.synckit.v1.PongH\x00\x12\"\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x11.synckit.v1.ErrorH\x00\x12/\n\x0cpresence_set\x18\x0c \x01(\x0b\x32\x17.synckit.v1.PresenceSetH\x00\x12(\n\x08presence\x18\r \x01(\x0b\x32\x14.synckit.v1.PresenceH\x00\x12+\n\ndelete_doc\x18\x0e \x01(\x0b\x32\x15.synckit.v1.DeleteDocH\x00\x12-\n\x0b\x64oc_deleted\x18\x10 \x01(\x0b\x32\x16.synckit.v1.DocDeletedH\x00\x42\x06\n\x04\x62ody\"Y\n\x05Hello\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x04 \x03(\t\"\xce\x01\n\x07Welcome\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x17\n\x0fmax_frame_bytes\x18\x03 \x01(\x04\x12\x18\n\x10token_expires_ms\x18\x04 \x01(\x04\x12\x11\n\tprincipal\x18\x05 \x01(\t\x12\x1a\n\x12max_presence_bytes\x18\x06 \x01(\x04\x12\x1b\n\x13presence_timeout_ms\x18\x07 \x01(\x04\x12\x14\n\x0cmax_push_ops\x18\x08 \x01(\x04\",\n\tSubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x0c\"E\n\nSubscribed\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"9\n\x04Push\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x0f\n\x07\x63hanges\x18\x03 \x01(\x0c\"?\n\x03\x41\x63k\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\x04\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"D\n\tBroadcast\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanges\x18\x02 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x03 \x01(\x0c\"\x1d\n\x0bUnsubscribe\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\"\x15\n\x04Ping\x12\r\n\x05nonce\x18\x01 \x01(\x04\"\x15\n\x04Pong\x12\r\n\x05nonce\x18\x01 \x01(\x04\",\n\x0bPresenceSet\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\x0c\"b\n\rPresenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\x0c\x12\x0f\n\x07removed\x18\x05 \x01(\x08\"F\n\x08Presence\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12*\n\x07\x65ntries\x18\x02 \x03(\x0b\x32\x19.synckit.v1.PresenceEntry\"/\n\tDeleteDoc\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\"0\n\nDocDeleted\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\"\xad\x01\n\x05\x45rror\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.synckit.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12\r\n\x05\x66\x61tal\x18\x04 \x01(\x08\x12\x0e\n\x06\x64oc_id\x18\x05 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x06 \x01(\x04\x12\x16\n\x0eretry_after_ms\x18\x07 \x01(\x04\x12\x12\n\nrequest_id\x18\x08 \x01(\x04\"o\n\x0fHttpSyncRequest\x12\x18\n\x10protocol_version\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x0c\x12\x0f\n\x07\x63hanges\x18\x05 \x01(\x0c\";\n\x10HttpSyncResponse\x12\x0f\n\x07\x63hanges\x18\x01 \x01(\x0c\x12\x16\n\x0eserver_version\x18\x02 \x01(\x0c*\xf4\x05\n\tErrorCode\x12\x1a\n\x16\x45RROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45RROR_CODE_BAD_FRAME\x10\x01\x12\x1e\n\x1a\x45RROR_CODE_UNKNOWN_MESSAGE\x10\x02\x12\x1f\n\x1b\x45RROR_CODE_PROTOCOL_VERSION\x10\x03\x12\x1c\n\x18\x45RROR_CODE_ILLEGAL_STATE\x10\x04\x12\x1a\n\x16\x45RROR_CODE_AUTH_FAILED\x10\x05\x12\x1e\n\x1a\x45RROR_CODE_FRAME_TOO_LARGE\x10\x06\x12\x1c\n\x18\x45RROR_CODE_DOC_TOO_LARGE\x10\x07\x12\x1d\n\x19\x45RROR_CODE_INVALID_DOC_ID\x10\x08\x12\x1a\n\x16\x45RROR_CODE_BAD_CHANGES\x10\t\x12\x1c\n\x18\x45RROR_CODE_SLOW_CONSUMER\x10\n\x12\x1c\n\x18\x45RROR_CODE_SHUTTING_DOWN\x10\x0b\x12\x17\n\x13\x45RROR_CODE_INTERNAL\x10\x0c\x12 \n\x1c\x45RROR_CODE_PERMISSION_DENIED\x10\r\x12!\n\x1d\x45RROR_CODE_PERMISSION_CHANGED\x10\x0e\x12\x1c\n\x18\x45RROR_CODE_TOKEN_EXPIRED\x10\x0f\x12\x19\n\x15\x45RROR_CODE_NOT_AUTHOR\x10\x10\x12\x1b\n\x17\x45RROR_CODE_EQUIVOCATION\x10\x11\x12\x19\n\x15\x45RROR_CODE_CLOCK_SKEW\x10\x12\x12\x1b\n\x17\x45RROR_CODE_RATE_LIMITED\x10\x13\x12\x17\n\x13\x45RROR_CODE_TOO_MANY\x10\x14\x12 \n\x1c\x45RROR_CODE_HANDSHAKE_TIMEOUT\x10\x15\x12!\n\x1d\x45RROR_CODE_PRESENCE_TOO_LARGE\x10\x16\x12\x1b\n\x17\x45RROR_CODE_BAD_PRESENCE\x10\x17\x12\x1a\n\x16\x45RROR_CODE_DOC_DELETED\x10\x18\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'synckit.v1.protocol_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORCODE']._serialized_start=2020
-  _globals['_ERRORCODE']._serialized_end=2776
+  _globals['_ERRORCODE']._serialized_start=2042
+  _globals['_ERRORCODE']._serialized_end=2798
   _globals['_ENVELOPE']._serialized_start=42
   _globals['_ENVELOPE']._serialized_end=684
   _globals['_HELLO']._serialized_start=686
   _globals['_HELLO']._serialized_end=775
   _globals['_WELCOME']._serialized_start=778
-  _globals['_WELCOME']._serialized_end=962
-  _globals['_SUBSCRIBE']._serialized_start=964
-  _globals['_SUBSCRIBE']._serialized_end=1008
-  _globals['_SUBSCRIBED']._serialized_start=1010
-  _globals['_SUBSCRIBED']._serialized_end=1079
-  _globals['_PUSH']._serialized_start=1081
-  _globals['_PUSH']._serialized_end=1138
-  _globals['_ACK']._serialized_start=1140
-  _globals['_ACK']._serialized_end=1203
-  _globals['_BROADCAST']._serialized_start=1205
-  _globals['_BROADCAST']._serialized_end=1273
-  _globals['_UNSUBSCRIBE']._serialized_start=1275
-  _globals['_UNSUBSCRIBE']._serialized_end=1304
-  _globals['_PING']._serialized_start=1306
-  _globals['_PING']._serialized_end=1327
-  _globals['_PONG']._serialized_start=1329
-  _globals['_PONG']._serialized_end=1350
-  _globals['_PRESENCESET']._serialized_start=1352
-  _globals['_PRESENCESET']._serialized_end=1396
-  _globals['_PRESENCEENTRY']._serialized_start=1398
-  _globals['_PRESENCEENTRY']._serialized_end=1496
-  _globals['_PRESENCE']._serialized_start=1498
-  _globals['_PRESENCE']._serialized_end=1568
-  _globals['_DELETEDOC']._serialized_start=1570
-  _globals['_DELETEDOC']._serialized_end=1617
-  _globals['_DOCDELETED']._serialized_start=1619
-  _globals['_DOCDELETED']._serialized_end=1667
-  _globals['_ERROR']._serialized_start=1670
-  _globals['_ERROR']._serialized_end=1843
-  _globals['_HTTPSYNCREQUEST']._serialized_start=1845
-  _globals['_HTTPSYNCREQUEST']._serialized_end=1956
-  _globals['_HTTPSYNCRESPONSE']._serialized_start=1958
-  _globals['_HTTPSYNCRESPONSE']._serialized_end=2017
+  _globals['_WELCOME']._serialized_end=984
+  _globals['_SUBSCRIBE']._serialized_start=986
+  _globals['_SUBSCRIBE']._serialized_end=1030
+  _globals['_SUBSCRIBED']._serialized_start=1032
+  _globals['_SUBSCRIBED']._serialized_end=1101
+  _globals['_PUSH']._serialized_start=1103
+  _globals['_PUSH']._serialized_end=1160
+  _globals['_ACK']._serialized_start=1162
+  _globals['_ACK']._serialized_end=1225
+  _globals['_BROADCAST']._serialized_start=1227
+  _globals['_BROADCAST']._serialized_end=1295
+  _globals['_UNSUBSCRIBE']._serialized_start=1297
+  _globals['_UNSUBSCRIBE']._serialized_end=1326
+  _globals['_PING']._serialized_start=1328
+  _globals['_PING']._serialized_end=1349
+  _globals['_PONG']._serialized_start=1351
+  _globals['_PONG']._serialized_end=1372
+  _globals['_PRESENCESET']._serialized_start=1374
+  _globals['_PRESENCESET']._serialized_end=1418
+  _globals['_PRESENCEENTRY']._serialized_start=1420
+  _globals['_PRESENCEENTRY']._serialized_end=1518
+  _globals['_PRESENCE']._serialized_start=1520
+  _globals['_PRESENCE']._serialized_end=1590
+  _globals['_DELETEDOC']._serialized_start=1592
+  _globals['_DELETEDOC']._serialized_end=1639
+  _globals['_DOCDELETED']._serialized_start=1641
+  _globals['_DOCDELETED']._serialized_end=1689
+  _globals['_ERROR']._serialized_start=1692
+  _globals['_ERROR']._serialized_end=1865
+  _globals['_HTTPSYNCREQUEST']._serialized_start=1867
+  _globals['_HTTPSYNCREQUEST']._serialized_end=1978
+  _globals['_HTTPSYNCRESPONSE']._serialized_start=1980
+  _globals['_HTTPSYNCRESPONSE']._serialized_end=2039
 # @@protoc_insertion_point(module_scope)

@@ -283,6 +283,7 @@ class Welcome(_message.Message):
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     MAX_PRESENCE_BYTES_FIELD_NUMBER: _builtins.int
     PRESENCE_TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    MAX_PUSH_OPS_FIELD_NUMBER: _builtins.int
     protocol_version: _builtins.int
     max_frame_bytes: _builtins.int
     """The largest frame the server accepts, in bytes."""
@@ -298,6 +299,11 @@ class Welcome(_message.Message):
     and how long it keeps one that is not renewed, in milliseconds.
     """
     presence_timeout_ms: _builtins.int
+    max_push_ops: _builtins.int
+    """The most operations one Push (or HttpSyncRequest) may hold (0: not said). Merging costs
+    time per operation, which bytes alone do not bound; the client sends a larger backlog in
+    parts of at most this many.
+    """
     @_builtins.property
     def capabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -310,10 +316,11 @@ class Welcome(_message.Message):
         principal: _builtins.str = ...,
         max_presence_bytes: _builtins.int = ...,
         presence_timeout_ms: _builtins.int = ...,
+        max_push_ops: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "max_frame_bytes", b"max_frame_bytes", "max_presence_bytes", b"max_presence_bytes", "presence_timeout_ms", b"presence_timeout_ms", "principal", b"principal", "protocol_version", b"protocol_version", "token_expires_ms", b"token_expires_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "max_frame_bytes", b"max_frame_bytes", "max_presence_bytes", b"max_presence_bytes", "max_push_ops", b"max_push_ops", "presence_timeout_ms", b"presence_timeout_ms", "principal", b"principal", "protocol_version", b"protocol_version", "token_expires_ms", b"token_expires_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

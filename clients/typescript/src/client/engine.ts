@@ -54,8 +54,8 @@ export class SyncEngine extends SessionSync {
     const blocked = rep.error !== null && !rep.error.retryable;
     if (server !== null && !blocked && Math.max(seqOf(server, me), rep.stored) < seqOf(version, me)) {
       since = this.ownSince(version, server);
-      changes = rep.doc.changes(encodeVersion(since));
-      reached = seqOf(version, me);
+      // A backlog of more operations than a push may hold goes in parts, one a round.
+      [changes, reached] = this.ownPart(rep.doc, version, since, 0);
     }
     let body = this.httpBody(since, changes);
     const limit = this.maxFrameBytes;
@@ -69,6 +69,7 @@ export class SyncEngine extends SessionSync {
     }
     rep.httpPending = true;
     rep.httpPushed = changes.length;
+    rep.httpSeqs = changes.length ? reached - seqOf(since, me) : 0;
     rep.httpMine = reached;
     return body;
   }
@@ -177,6 +178,12 @@ export class SyncEngine extends SessionSync {
     if (code === ErrorCode.DOC_DELETED) {
       this.dropDeleted(docId, errorEvent(code, message, { docId }));
       return "refused";
+    }
+    if (code === ErrorCode.TOO_MANY && error.docId && rep.httpMine && this.fewerOps(rep.httpSeqs)) {
+      // A push of more operations than the server takes at once (the limit is in a WebSocket
+      // Welcome, not here), or whose merge was too much work: half as many, and again. (Over
+      // HTTP every error answer ends its request: "fatal".)
+      return "again";
     }
     if (error.fatal && isTerminal(error, this.tokenRenewable)) {
       this.terminalError = this.lastError = errorEvent(code, message);

@@ -9,6 +9,7 @@
  * @module
  */
 import { DocumentDeletedError, InvalidValueError, LocalProtocolError } from "../errors.js";
+import { decodeChangeSet } from "../gen/synckit/v1/changes.js";
 import { ErrorCode, checkDocId, errorEvent, type ErrorEvent } from "../protocol/events.js";
 import { ClientSession } from "../protocol/session.js";
 import { State } from "../protocol/state.js";
@@ -76,6 +77,9 @@ export interface Replica {
   httpPending: boolean;
   /** Bytes of changes in that request. */
   httpPushed: number;
+  /** Own seqs its changes span, at least their operations (the next request has half as
+   * many when the server says too many). */
+  httpSeqs: number;
 }
 
 /** Options of a {@link ReplicaSet}. */
@@ -108,6 +112,8 @@ export class ReplicaSet {
   session: ClientSession | null = null;
   /** The server's frame limit from its Welcome (0: unknown). */
   maxFrameBytes = 0;
+  /** The most operations the server takes in one push, from its Welcome (0: unknown). */
+  maxPushOps = 0;
   /** An error after which reconnecting is pointless (refused token, protocol version). */
   terminalError: ErrorEvent | null = null;
   /** The last fatal error of a connection, from either side. */
@@ -180,7 +186,7 @@ export class ReplicaSet {
     const rep: Replica = {
       doc, persisted: this.versionOf(doc), appended: 0, unsubscribe, serverRaw: null,
       serverCache: null, pushed: null, stored: 0, httpMine: 0, received: false, retryAt: 0,
-      resubscribeAt: 0, error: null, httpPending: false, httpPushed: 0,
+      resubscribeAt: 0, error: null, httpPending: false, httpPushed: 0, httpSeqs: 0,
     };
     this.replicas.set(docId, rep);
     this.opened(docId, rep);
@@ -427,23 +433,24 @@ export class ReplicaSet {
 
   /**
    * Our edits after `since` (see {@link ownSince}) as changes of at most `room` bytes (0: no
-   * limit), and the own seq they reach. A backlog larger than one frame (long offline, or
-   * held back by the server's rate limit) goes in parts, oldest first: the largest prefix of
-   * our edits that fits. Only a single edit larger than `room` comes back too large.
-   * (Python: `_own_part`.)
+   * limit) and {@link maxPushOps} operations, and the own seq they reach. A backlog larger
+   * than one push (long offline, or held back by the server's rate limit) goes in parts,
+   * oldest first: the largest prefix of our edits that fits. Only a single edit larger than
+   * `room` comes back too large. (Python: `_own_part`.)
    */
   protected ownPart(doc: SyncedDocument, version: VersionMap, since: VersionMap, room: number): [Uint8Array, number] {
     const me = this.actorId;
     const sinceBytes = encodeVersion(since);
     const data = doc.changes(sinceBytes);
-    if (!room || data.length <= room) return [data, seqOf(version, me)];
-    let low = seqOf(since, me) + 1;
+    const first = seqOf(since, me);
+    if (this.fits(data, seqOf(version, me) - first, room)) return [data, seqOf(version, me)];
+    let low = first + 1;
     let high = seqOf(version, me) - 1;
     let best: [Uint8Array, number] | null = null;
     while (low <= high) {
       const mid = Math.floor((low + high) / 2);
       const part = doc.changes(sinceBytes, encodeVersion(withEntry(version, me, mid)));
-      if (part.length <= room) {
+      if (this.fits(part, mid - first, room)) {
         best = [part, mid];
         low = mid + 1;
       } else {
@@ -451,8 +458,29 @@ export class ReplicaSet {
       }
     }
     if (best !== null) return best;
-    const first = seqOf(since, me) + 1;
-    return [doc.changes(sinceBytes, encodeVersion(withEntry(version, me, first))), first];
+    return [doc.changes(sinceBytes, encodeVersion(withEntry(version, me, first + 1))), first + 1];
+  }
+
+  /**
+   * Whether `part`, changes spanning `seqs` own seqs, fits in one push: at most `room` bytes
+   * (0: any) and {@link maxPushOps} operations (an operation takes at least one seq, so they
+   * are counted only when the seqs are more). (Python: `_fits`.)
+   */
+  private fits(part: Uint8Array, seqs: number, room: number): boolean {
+    if (room && part.length > room) return false;
+    const limit = this.maxPushOps;
+    return !limit || seqs <= limit || countOps(part) <= limit;
+  }
+
+  /**
+   * The server refused a push of `refused` operations (or own seqs, which are at least as
+   * many) as too many, or as too much work to merge: from now on at most half as many per
+   * push. False when a single one was refused. (Python: `_fewer_ops`.)
+   */
+  protected fewerOps(refused: number): boolean {
+    if (refused <= 1) return false;
+    this.maxPushOps = Math.max(1, Math.floor(Math.min(this.maxPushOps || refused, refused) / 2));
+    return true;
   }
 
   /** `version` with our own entry from `server`: changes since it are exactly our unsent edits. */
@@ -463,6 +491,13 @@ export class ReplicaSet {
     else out.delete(this.actorId);
     return out;
   }
+}
+
+/** The operations in the `ChangeSet` `data` (each change's `kinds` has one per operation). */
+export function countOps(data: Uint8Array): number {
+  let n = 0;
+  for (const change of decodeChangeSet(data).changes) n += change.kinds.length;
+  return n;
 }
 
 /** Whether `a` holds everything `b` does. */

@@ -42,6 +42,8 @@ export class SessionSync extends ReplicaSet {
   private renewAtMs = 0;
   private readonly waiting = new Map<string, number>();
   private readonly batchMine = new Map<number, number>();
+  /** The own seqs each push out spans (one refused as too many operations goes again in parts of fewer). */
+  private readonly batchSeqs = new Map<number, number>();
 
   protected override opened(docId: string, rep: Replica): void {
     if (this.online) this.subscribe(docId, rep);
@@ -131,6 +133,7 @@ export class SessionSync extends ReplicaSet {
     this.pingDue = false;
     this.waiting.clear();
     this.batchMine.clear();
+    this.batchSeqs.clear();
     this.welcomed = false;
     for (const deletion of this.deletions.values()) deletion.requestId = 0; // asked again here
     for (const rep of this.replicas.values()) {
@@ -203,6 +206,7 @@ export class SessionSync extends ReplicaSet {
     switch (event.type) {
       case "welcome": {
         this.maxFrameBytes = event.maxFrameBytes;
+        this.maxPushOps = event.maxPushOps;
         this.maxPresenceBytes = event.maxPresenceBytes;
         if (event.presenceTimeoutMs) this.presenceRenewMs = event.presenceTimeoutMs / 3;
         this.tokenExpiresMs = event.tokenExpiresMs || null;
@@ -315,6 +319,14 @@ export class SessionSync extends ReplicaSet {
       if (this.online) this.subscribe(docId, rep);
       return;
     }
+    if (event.code === ErrorCode.TOO_MANY && event.batchId && this.fewerOps(this.batchSeqs.get(event.batchId) ?? 0)) {
+      // A push of more operations than the server takes at once, or whose merge was too much
+      // work: sent again in parts half as large. (Python: the same.)
+      this.batchSeqs.delete(event.batchId);
+      rep.pushed = null;
+      this.push(docId, rep);
+      return;
+    }
     this.reject(docId, rep, event);
     if (!event.batchId) {
       // The subscription ended; one the server may take again is tried again later.
@@ -391,7 +403,8 @@ export class SessionSync extends ReplicaSet {
     if (rep.retryAt > this.lastHeard) return; // the server said when to try again
     const room = this.maxFrameBytes && this.maxFrameBytes - 64 - docId.length;
     // A backlog larger than a frame goes in parts, the next one when this one is acked.
-    const [data, reached] = this.ownPart(rep.doc, version, this.ownSince(version, base), room);
+    const since = this.ownSince(version, base);
+    const [data, reached] = this.ownPart(rep.doc, version, since, room);
     if (room && data.length > room) {
       rep.error = errorEvent(ErrorCode.FRAME_TOO_LARGE,
         `an edit of '${docId}' takes ${data.length} bytes, more than the frame limit of ` +
@@ -401,6 +414,7 @@ export class SessionSync extends ReplicaSet {
     const batch = session.nextBatchId();
     session.send({ type: "push", docId, batchId: batch, changes: data });
     this.batchMine.set(batch, reached);
+    this.batchSeqs.set(batch, reached - seqOf(since, me));
     rep.pushed = withEntry(version, me, reached);
   }
 

@@ -94,6 +94,8 @@ export interface Welcome {
   readonly principal: string;
   readonly maxPresenceBytes: number;
   readonly presenceTimeoutMs: number;
+  /** The most operations one push may hold (0: not said); a larger backlog goes in parts. */
+  readonly maxPushOps: number;
 }
 
 /** Client → server: sync `docId` from the client's encoded version vector. */
@@ -273,6 +275,7 @@ export function welcome(fields: Partial<Omit<Welcome, "type">> = {}): Welcome {
     principal: "",
     maxPresenceBytes: 0,
     presenceTimeoutMs: 0,
+    maxPushOps: 0,
     ...fields,
   };
 }
@@ -351,6 +354,7 @@ export function checkEvent(event: Event): void {
       u64("Welcome.tokenExpiresMs", event.tokenExpiresMs);
       u64("Welcome.maxPresenceBytes", event.maxPresenceBytes);
       u64("Welcome.presenceTimeoutMs", event.presenceTimeoutMs);
+      u64("Welcome.maxPushOps", event.maxPushOps);
       str("Welcome.principal", event.principal);
       return;
     case "subscribe":

@@ -93,6 +93,7 @@ function toBody(event: Event): BodyInit {
         principal: event.principal,
         maxPresenceBytes: event.maxPresenceBytes,
         presenceTimeoutMs: event.presenceTimeoutMs,
+        maxPushOps: event.maxPushOps,
       } };
     case "subscribe":
       return { case: "subscribe", value: { docId: event.docId, version: event.version } };
@@ -224,6 +225,7 @@ function build(body: Body): Event {
         principal: m.principal,
         maxPresenceBytes: num("Welcome.max_presence_bytes", m.maxPresenceBytes),
         presenceTimeoutMs: num("Welcome.presence_timeout_ms", m.presenceTimeoutMs),
+        maxPushOps: num("Welcome.max_push_ops", m.maxPushOps),
       };
     }
     case "subscribe":

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from synckit.core._text._blocks import _Block
     from synckit.core._text._history import TextOp, _DeleteLog
     from synckit.core._text._id_index import _ClientIndex
+    from synckit.core._work import WorkMeter
 
 
 @dataclass(slots=True, init=False, repr=False, eq=False, match_args=False)
@@ -27,6 +28,9 @@ class _TextFields:
 
     #: The document's client ids (strings) by client index; YATA breaks ties with them.
     _client_ids: list[str]
+    #: What bounds the work of the merge in progress (set by the Document for one merge
+    #: with a limit, None otherwise): see :mod:`synckit.core._work`.
+    _meter: WorkMeter | None
     #: The document order as blocks of items (:mod:`._blocks`).
     _blocks: list[_Block]
     #: Visible length of the text.

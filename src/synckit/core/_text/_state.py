@@ -17,8 +17,9 @@ id index, deleted characters included (they keep their place in the order).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core._ids import ItemId
 from synckit.core._text._blocks import _MAX_ITEMS, _MAX_TEXT, _Block
@@ -26,7 +27,11 @@ from synckit.core._text._codec import decode_state, encode_state
 from synckit.core._text._history import TextOp, _DeleteLog, _OpHistory
 from synckit.core._text._load_checks import History
 from synckit.core._text._yata import _Integration
+from synckit.core._work import DELETE_ITEM_STEPS, WorkMeter
 from synckit.errors import InvalidValueError, PositionError
+
+#: No bound on a delete's items (no work meter set).
+_UNMETERED = sys.maxsize
 
 #: The fields :meth:`TextState.decode_later` leaves unset until the state is decoded.
 _DEFERRED = frozenset({"_blocks", "_dels", "_tail_blk"})
@@ -41,6 +46,7 @@ class TextState(_Integration, _OpHistory):
     def __init__(self, client_ids: list[str]) -> None:
         # (What each field means, and which module keeps it: see _fields.)
         self._client_ids = client_ids
+        self._meter = None
         self._blocks = [_Block.empty(0)]
         self._len = 0
         self._cur_b = 0
@@ -317,7 +323,15 @@ class TextState(_Integration, _OpHistory):
                     self._log_delete(client, seq, target_client, target_first, count)
                     return
         cur = lo
+        meter = self._meter
+        # Items beyond the first count (the first is the operation's fixed cost): a
+        # delete spans several only where inserts came between its targets concurrently.
+        budget = _UNMETERED if meter is None else meter.left // DELETE_ITEM_STEPS + 1
+        touched = 0
         while cur <= hi:
+            touched += 1
+            if touched > budget:  # (hostile: a run of ids spread over very many items)
+                cast(WorkMeter, meter).spend((touched - 1) * DELETE_ITEM_STEPS)
             found = self._find(target_client, cur)
             assert found is not None
             blk, i = found
@@ -329,6 +343,8 @@ class TextState(_Integration, _OpHistory):
                 cur = end
             else:
                 cur = s - li
+        if meter is not None and touched > 1:
+            meter.spend((touched - 1) * DELETE_ITEM_STEPS)
         self._log_delete(client, seq, target_client, target_first, count)
 
     def _delete_visible(self, blk: _Block, i: int, k: int, d: int, o: int) -> None:

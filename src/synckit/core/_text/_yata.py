@@ -28,15 +28,18 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_right
+from typing import cast
 
 from synckit.core._ids import ItemId
 from synckit.core._ops import Op
 from synckit.core._text._blocks import _MAX_ITEMS, _MAX_TEXT, _BlockList
 from synckit.core._text._edit_records import _EditRecords
 from synckit.core._text._id_index import _ClientIndex
+from synckit.core._work import WorkMeter
 from synckit.errors import InvalidValueError
 
 _ORDER = sys.byteorder  # of array("q") items, as tobytes gives them
+_UNMETERED = sys.maxsize  # the scan's bound when no work meter is set
 _NO_POS = (-1, 0, 0)  # position of the "start of document" origin
 _END_POS = (1 << 62, 0, 0)  # position of the "end of document" origin
 
@@ -388,6 +391,9 @@ class _Integration(_BlockList, _EditRecords):
         db, dj = b, j
         nblocks = len(blocks)
         blk = blocks[b]
+        meter = self._meter
+        budget = _UNMETERED if meter is None else meter.left
+        steps = 0
         while True:
             if j == len(blk.lens) and b + 1 < nblocks:
                 b += 1
@@ -424,4 +430,9 @@ class _Integration(_BlockList, _EditRecords):
             pc = blk.clients[j]
             pl = blk.seqs[j] + abs(blk.lens[j]) - 1
             j += 1
+            steps += 1
+            if steps > budget:  # (hostile: very many inserts into this one gap)
+                cast(WorkMeter, meter).spend(steps)
+        if meter is not None:
+            meter.spend(steps)
         return db, dj, right

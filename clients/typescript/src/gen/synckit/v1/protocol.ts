@@ -250,6 +250,12 @@ export interface Welcome {
    */
   maxPresenceBytes: bigint;
   presenceTimeoutMs: bigint;
+  /**
+   * The most operations one Push (or HttpSyncRequest) may hold (0: not said). Merging costs
+   * time per operation, which bytes alone do not bound; the client sends a larger backlog in
+   * parts of at most this many.
+   */
+  maxPushOps: bigint;
 }
 
 /** What {@link encodeWelcome} takes: the fields of {@link Welcome}, any of them left out (zero, empty). */
@@ -261,6 +267,7 @@ export interface WelcomeInit {
   principal?: string | undefined;
   maxPresenceBytes?: bigint | number | undefined;
   presenceTimeoutMs?: bigint | number | undefined;
+  maxPushOps?: bigint | number | undefined;
 }
 
 /** Write `m` as a `synckit.v1.Welcome`. */
@@ -272,6 +279,7 @@ export function writeWelcome(w: W.Writer, m: WelcomeInit): void {
   W.wStr(w, 5, m.principal);
   W.wU64(w, 6, m.maxPresenceBytes);
   W.wU64(w, 7, m.presenceTimeoutMs);
+  W.wU64(w, 8, m.maxPushOps);
 }
 
 /** `m` as `synckit.v1.Welcome` bytes. */
@@ -280,7 +288,7 @@ export function encodeWelcome(m: WelcomeInit): Uint8Array {
 }
 
 /** Read a `synckit.v1.Welcome` up to `r.e` into `m` (merging into it, as protobuf does). */
-export function readWelcome(r: W.Reader, m: Welcome = { protocolVersion: 0, capabilities: [], maxFrameBytes: 0n, tokenExpiresMs: 0n, principal: "", maxPresenceBytes: 0n, presenceTimeoutMs: 0n }): Welcome {
+export function readWelcome(r: W.Reader, m: Welcome = { protocolVersion: 0, capabilities: [], maxFrameBytes: 0n, tokenExpiresMs: 0n, principal: "", maxPresenceBytes: 0n, presenceTimeoutMs: 0n, maxPushOps: 0n }): Welcome {
   for (let t; (t = W.tag(r)) !== 0; ) {
     switch (t) {
       case 8: m.protocolVersion = W.u32(r); break;
@@ -290,6 +298,7 @@ export function readWelcome(r: W.Reader, m: Welcome = { protocolVersion: 0, capa
       case 42: m.principal = W.str(r); break;
       case 48: m.maxPresenceBytes = W.u64(r); break;
       case 56: m.presenceTimeoutMs = W.u64(r); break;
+      case 64: m.maxPushOps = W.u64(r); break;
       default: W.skip(r, t);
     }
   }
