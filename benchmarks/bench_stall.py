@@ -564,17 +564,20 @@ async def scenario_gap_abuser(
     TOO_MANY (a server with ``max_merge_work``: the merge was stopped, and the document
     reloaded, which disconnects its subscribers) again from a new connection."""
     editors = await start_editors(srv, clients)
+    refusals = Refusals()
 
     async def joined() -> Client:
         abuser = await connect_abuser(srv, "gap")
-        await abuser.send(Subscribe("gap", VersionVector().encode()))
-        assert isinstance(await abuser.recv(), Subscribed)
-        return abuser
+        while True:  # (a subscribe is refused RATE_LIMITED too while the abuser owes time)
+            await abuser.send(Subscribe("gap", VersionVector().encode()))
+            answer = await abuser.recv()
+            if isinstance(answer, Subscribed):
+                return abuser
+            await refusals.obey(answer)
 
     abuser = await joined()
     start = time.time()
     accepted = stopped = 0
-    refusals = Refusals()
     answers: list[float] = []
     for data in batches:
         if time.time() - start >= seconds:

@@ -67,8 +67,8 @@ class Limits:
     #: of at most this many. Merging costs the event loop time per operation, which bytes
     #: do not bound: a character inserted at a scattered place takes about 10 µs, so a
     #: full-sized frame of them would hold every other client of the process for seconds;
-    #: this bounds what one push can (about 0.2 s at the default), where ``loop_share``
-    #: bounds how often.
+    #: this bounds what one push can (0.2-0.4 s at the default on 2 shared cores), where
+    #: ``loop_share`` bounds how often.
     max_push_ops: int = 16_384
     #: Work one push's merge may do beyond its fixed cost per operation, in steps (about
     #: 0.5 µs each; see :mod:`synckit.core._work`): a YATA scan's step per character that
