@@ -526,7 +526,9 @@ async def scenario_abuser(
     return {"abuser": figs}
 
 
-async def scenario_catch_up_abuser(srv: Server, clients: int, seconds: float) -> dict[str, Any]:
+async def scenario_catch_up_abuser(
+    srv: Server, clients: int, seconds: float, at: float | None = None
+) -> dict[str, Any]:
     """``--catch-up-abuser``: the editors as in :func:`scenario`, while a client of another
     principal subscribes to ``big`` again and again for ``seconds`` with a version holding
     just over half of big's operations (so the server computes the other half each time),
@@ -537,7 +539,8 @@ async def scenario_catch_up_abuser(srv: Server, clients: int, seconds: float) ->
     # Just over half of big's operations: the other half, computed for this version alone (a
     # version holding half or less gets the room's whole changes, kept and extended).
     top = VersionVector.decode(srv.big_version)["bench-maker"]
-    first = VersionVector({"bench-maker": top // 2 + 1}).encode()
+    held = top // 2 + 1 if at is None else int(top * at)
+    first = VersionVector({"bench-maker": held} if held else {}).encode()
     start = time.time()
     answered = 0
     refusals = Refusals()
@@ -616,7 +619,9 @@ def run(args: argparse.Namespace, offload: bool) -> dict[str, Any]:
         rows = {}
         for budget in (False, True):
             with server(args.src, args.chars, offload, 256, loop_budget=budget) as srv:
-                row = asyncio.run(scenario_catch_up_abuser(srv, args.clients, args.seconds))
+                row = asyncio.run(
+                    scenario_catch_up_abuser(srv, args.clients, args.seconds, args.catch_up_at)
+                )
             rows["loop budget " + ("on" if budget else "off")] = row["abuser"]
         return rows
     if args.abuser:
@@ -659,6 +664,14 @@ def main() -> None:
         action="store_true",
         help="a principal subscribing to big again and again with a version holding just over "
         "half of it, loop budget off then on, instead of compactions",
+    )
+    parser.add_argument(
+        "--catch-up-at",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="with --catch-up-abuser: the share of big's operations the abuser's version holds "
+        "(default just over half; 0: none, so the server sends the whole it keeps)",
     )
     parser.add_argument(
         "--gap-abuser",

@@ -7,19 +7,31 @@ loaded again, while everyone else keeps syncing."""
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
-from live import ServerThread, eventually
+from live import ServerProcess, ServerThread, eventually, free_port
 
 import synckit.core._ops as K
 from synckit.client import Client, connect
 from synckit.core import Document
 from synckit.core._codec import ChangeSetWriter
-from synckit.protocol import Ack, Error, ErrorCode, Push, Welcome
+from synckit.protocol import (
+    Ack,
+    Error,
+    ErrorCode,
+    Push,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Welcome,
+)
 from synckit.protocol._frames import decode_frame, encode_frame
 from synckit.server import Limits
 from synckit.testing import RawConnection
@@ -204,3 +216,69 @@ def test_the_limits_are_checked() -> None:
 def test_the_welcome_carries_the_limit() -> None:
     frame = encode_frame(Welcome(max_push_ops=123))
     assert decode_frame(frame) == Welcome(max_push_ops=123)
+
+
+SECRET = "c" * 64
+CATCH_UP_CONFIG = """
+jwt_secret = "{secret}"
+
+[limits]
+catch_up_bytes_per_second = 200000
+catch_up_burst_bytes = 600000
+"""
+
+
+def token(sub: str) -> str:
+    claims = {"sub": sub, "exp": int(time.time() + 600), "synckit": {"docs": {"*": "write"}}}
+    return jwt.encode(claims, SECRET, "HS256")
+
+
+@pytest.fixture(scope="module")
+def jwt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("catch-up")
+    config = root / "serve.toml"
+    config.write_text(CATCH_UP_CONFIG.format(secret=SECRET))
+    proc = ServerProcess(root / "data", free_port(), ["--config", str(config)]).start()
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+
+
+async def test_whole_documents_sent_to_one_principal_are_limited(
+    jwt_server: ServerProcess,
+) -> None:
+    # A document of about 250 KB; a few bytes of Subscribe with an empty version get all
+    # of it. The principal "scraper" may be sent 600 KB at once, then 200 KB a second.
+    async with connect(jwt_server.url, token=token("writer"), client_id="writer-1") as writer:
+        doc = await writer.open("big", wait=True)
+        for i in range(25):
+            doc.set(f"k{i}", os.urandom(5_000).hex())
+        await writer.wait_synced(timeout=30)
+    raw = await RawConnection.open(jwt_server.url, "scraper-1", token=token("scraper"))
+    try:
+        answers: list[object] = []
+        for _ in range(4):
+            await raw.send(Subscribe("big", b""))
+            answer = await raw.recv()
+            answers.append(answer)
+            if isinstance(answer, Error):
+                break
+            assert isinstance(answer, Subscribed) and len(answer.changes) > 200_000
+            await raw.send(Unsubscribe("big"))
+        refused = answers[-1]
+        assert isinstance(refused, Error) and refused.code is ErrorCode.RATE_LIMITED
+        assert "catch_up_bytes_per_second" in refused.message and refused.retry_after_ms > 0
+        assert len(answers) == 4  # three whole documents (the third into debt), then refused
+    finally:
+        await raw.close()
+    # Its JSON views too (429, Retry-After); another principal's are served.
+    headers = {"authorization": f"Bearer {token('scraper')}"}
+    refused_view = httpx.get(f"{jwt_server.url}/v1/docs/big", headers=headers, timeout=10)
+    assert refused_view.status_code == 429 and int(refused_view.headers["retry-after"]) >= 1
+    other = {"authorization": f"Bearer {token('reader')}"}
+    assert httpx.get(f"{jwt_server.url}/v1/docs/big", headers=other, timeout=10).status_code == 200
+    # The SDK client of the refused principal waits as told, then gets the document.
+    async with connect(jwt_server.url, token=token("scraper"), client_id="scraper-2") as client:
+        late = await client.open("big", wait=True, timeout=30)
+        assert late.get("k24") is not None

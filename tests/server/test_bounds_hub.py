@@ -528,3 +528,46 @@ def test_a_room_compacted_in_memory_drops_its_kept_whole_changes() -> None:
     writer.push("d2", mine.changes())  # d2 is used last: d1 is compacted
     assert room.whole is None and room.extended is None
     assert Peer(hub, "r2").subscribe("d1").changes == mine.changes()
+
+
+def test_catch_up_bytes_per_principal_are_limited_with_a_retry_after() -> None:
+    # A Subscribe of a few bytes with an empty version is answered with the whole document:
+    # what a principal is sent counts against catch_up_bytes_per_second, and while it owes
+    # bytes its next subscribe is refused; its pushes and other principals go on.
+    clock = Ticker()
+    limits = Limits(catch_up_bytes_per_second=10_000, catch_up_burst_bytes=20_000)
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    writer = Peer(hub, "w1", "writer")
+    writer.subscribe("big")
+    writer.push("big", big_change("w1", 15_000))
+    assert "Ack" in [type(e).__name__ for e in writer.received()]
+    reader = Peer(hub, "r1", "reader")
+    reader.subscribe("small")
+    first = reader.subscribe("big")  # ~15 KB of the 20 KB burst
+    reader.send(Unsubscribe("big"))
+    second = reader.subscribe("big")  # taken whatever the level: ~10 KB owed now
+    assert first.changes == second.changes and len(first.changes) > 15_000
+    reader.send(Unsubscribe("big"))
+    reader.send(Subscribe("big"))
+    [refused] = errors(reader)
+    assert refused.code is ErrorCode.RATE_LIMITED and refused.retryable and not refused.fatal
+    assert refused.doc_id == "big" and "catch_up_bytes_per_second" in refused.message
+    owed = 2 * len(first.changes) - 20_000
+    assert refused.retry_after_ms == pytest.approx(owed / 10, abs=2)  # at 10 bytes per ms
+    # Another principal is caught up meanwhile; the reader still pushes.
+    assert Peer(hub, "o1", "other").subscribe("big").changes == first.changes
+    reader.push("small", big_change("r1", 10))
+    assert [type(e).__name__ for e in reader.received()] == ["Ack"]
+    clock.now += refused.retry_after_ms / 1000
+    assert reader.subscribe("big").changes == first.changes
+
+
+def test_an_open_server_does_not_limit_catch_up_bytes() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(catch_up_bytes_per_second=1, catch_up_burst_bytes=1))
+    writer = Peer(hub, "w")
+    writer.subscribe("d")
+    writer.push("d", big_change("w", 1000))
+    reader = Peer(hub, "r")
+    for _ in range(3):
+        assert len(reader.subscribe("d").changes) > 1000
+        reader.send(Unsubscribe("d"))

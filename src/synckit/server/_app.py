@@ -522,9 +522,12 @@ class SyncServer:
         token = _bearer(request)
         client_id = request.headers.get("x-synckit-client", "") or "viewer"
         doc_id = request.path_params["doc_id"]
-        refusal = self.hub.view_refusal(doc_id, client_id, token)
-        if refusal is not None:
-            return self._refusal(http_status(refusal), refusal.code, refusal.message)
+        access = self.hub.view_access(doc_id, client_id, token)
+        if isinstance(access, Error):
+            refused = self._refusal(http_status(access), access.code, access.message)
+            if access.retry_after_ms:
+                refused.headers["Retry-After"] = str(-(-access.retry_after_ms // 1000))
+            return refused
         # What storage holds is every acknowledged change. It is read as it is, without
         # opening the document in a room (off the loop where the store allows it), then
         # decoded and serialised in a thread: a large document stalls nobody else for long.
@@ -532,13 +535,16 @@ class SyncServer:
             stored = await self._read_stored(doc_id)
             if stored is not None and stored.deleted:
                 return self._refusal(410, ErrorCode.DOC_DELETED, f"document {doc_id!r} was deleted")
-            body = (
+            timed = (
                 None
                 if stored is None
-                else await asyncio.to_thread(_stored_view_body, stored, self.hub.snapshot_key)
+                else await asyncio.to_thread(_timed_view_body, stored, self.hub.snapshot_key)
             )
         except (StorageError, DecodeError) as exc:
             return self._refusal(500, ErrorCode.INTERNAL, f"cannot read document: {exc}")
+        body = None if timed is None else timed[0]
+        if timed is not None:
+            self.hub.view_sent(access, len(timed[0] or b""), timed[1])
         if body is None:
             return JSONResponse(
                 {"error": "NOT_FOUND", "message": f"no document {doc_id!r}"}, status_code=404
@@ -814,6 +820,13 @@ class _SocketEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._server.sync_socket(scope, receive, send)
+
+
+def _timed_view_body(stored: StoredDoc, key: SnapshotKey | None) -> tuple[bytes | None, float]:
+    """:func:`_stored_view_body` and the seconds it took (on this thread's clock)."""
+    started = time.thread_time()
+    body = _stored_view_body(stored, key)
+    return body, time.thread_time() - started
 
 
 def _stored_view_body(stored: StoredDoc, key: SnapshotKey | None) -> bytes | None:

@@ -509,10 +509,12 @@ class Hub:
             )
         return result
 
-    def view_refusal(self, doc_id: str, client_id: str, token: str) -> Error | None:
-        """Why a JSON view of ``doc_id`` with this client id and token is refused (None: it
-        is not): the questions a view's Hello and Subscribe would be asked, without opening
-        the document. The I/O shell then reads the stored document itself, off the rooms."""
+    def view_access(self, doc_id: str, client_id: str, token: str) -> Principal | Error:
+        """Who asks for a JSON view of ``doc_id`` with this client id and token, or why it is
+        refused: the questions a view's Hello and Subscribe would be asked, without opening
+        the document (its principal's catch-up budgets too). The I/O shell then reads the
+        stored document itself, off the rooms, and reports what that cost
+        (:meth:`view_sent`)."""
         problem = check_doc_id(doc_id)
         if problem is not None:
             return Error(ErrorCode.INVALID_DOC_ID, problem, fatal=True)
@@ -524,7 +526,10 @@ class Hub:
             refusal = _auth_refusal(exc)
         else:
             if self.may(principal, doc_id, "read"):
-                return None
+                debt = self.quotas.debt(
+                    principal.id, self._monotonic(), doc_id=doc_id, what="JSON view"
+                )
+                return principal if debt is None else debt
             who = f"principal {principal.id!r}" if principal.id else "this client"
             refusal = Error(
                 ErrorCode.PERMISSION_DENIED, f"{who} may not read document {doc_id!r}", fatal=True
@@ -533,6 +538,14 @@ class Hub:
         level = logging.WARNING if event == "auth_failed" else logging.INFO
         log_event(level, event, http=True, client=client_id, doc=doc_id, code=refusal.code.name)
         return refusal
+
+    def view_sent(self, principal: Principal, nbytes: int, seconds: float) -> None:
+        """A JSON view for ``principal`` was ``nbytes`` long and took ``seconds`` to decode
+        and write (in a thread, which holds the interpreter's lock meanwhile): charged to its
+        catch-up and loop budgets as a subscribe's answer would be."""
+        now = self._monotonic()
+        self.quotas.charge_loop(principal.id, seconds, now)
+        self.quotas.charge_sent(principal.id, nbytes, now)
 
     def may(self, principal: Principal, doc_id: str, action: Action) -> bool:
         """Whether ``principal`` may ``action`` document ``doc_id``: the ``authorize`` hook
@@ -650,9 +663,7 @@ class Hub:
             )
             return
         principal_id = conn.principal.id if conn.principal is not None else ""
-        refusal = self.quotas.loop_debt(
-            principal_id, self._monotonic(), doc_id=doc_id, what="subscribe"
-        )
+        refusal = self.quotas.debt(principal_id, self._monotonic(), doc_id=doc_id)
         if refusal is not None:
             conn.send(refusal)
             return
@@ -692,6 +703,8 @@ class Hub:
             # Subscribe can ask for half of a large document's history).
             now = self._monotonic()
             self.quotas.charge_loop(principal_id, now - started, now)
+            # And the bytes it sends: an empty version gets the whole document.
+            self.quotas.charge_sent(principal_id, len(changes), now)
         answer = Subscribed(doc_id, changes, version.encode())
 
         def reply() -> None:

@@ -79,6 +79,16 @@ class Limits:
     #: part way, the document is loaded again from storage: its subscribers are
     #: disconnected (INTERNAL, retryable) and resync.
     max_merge_work: int = 250_000
+    #: Bytes of catch-ups one principal may make the server send per second, on average over
+    #: all its connections and transports, and at once: what each Subscribe is answered with
+    #: (the changes its version lacks) and each JSON view. A few bytes of Subscribe naming an
+    #: empty version get a whole document (a 1.1 MB text, kept encoded: 373 of them per
+    #: second to one client of a 2-core machine, 400 MB/s out of a 30-byte request each).
+    #: Charged after the answer is made, so a single catch-up of any size is always possible;
+    #: while the principal owes bytes, its next subscribe or view is refused RATE_LIMITED
+    #: with ``retry_after_ms``. Not applied to an open server's anonymous principal.
+    catch_up_bytes_per_second: int = 16 * 1024 * 1024
+    catch_up_burst_bytes: int = 256 * 1024 * 1024
     #: Client ids in the version a Subscribe says it holds (BAD_CHANGES, that subscribe
     #: refused). An honest version names the authors of the document, one per device that
     #: wrote to it; decoding one costs the event loop about a microsecond per id, so this
@@ -125,6 +135,8 @@ class Limits:
             "max_version_entries",
             "max_push_ops",
             "max_merge_work",
+            "catch_up_bytes_per_second",
+            "catch_up_burst_bytes",
             "max_connections_per_principal",
             "max_client_ids_per_principal",
             "push_bytes_per_second",

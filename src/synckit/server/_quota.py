@@ -1,14 +1,17 @@
-"""What one principal may cost everyone else: connections at once, push bytes per second and
-the event-loop time its requests take (merging pushes, catching subscriptions up).
+"""What one principal may cost everyone else: connections at once, push bytes per second, the
+event-loop time its requests take (merging pushes, catching subscriptions up) and the bytes of
+catch-ups it is sent.
 
-:class:`Quotas` answers three questions for the hub, each with the error to send when the answer
+:class:`Quotas` answers four questions for the hub, each with the error to send when the answer
 is no: may this principal open one more connection (:meth:`Quotas.admit`), may it push this
 many bytes now (:meth:`Quotas.charge`, a token bucket per principal shared by all its
-connections and transports), and may it push or subscribe at all while its earlier requests
-took more of the event loop than its share (:meth:`Quotas.loop_debt`; the hub reports the time
-of each merge and each subscription's catch-up with :meth:`Quotas.charge_loop`). The anonymous
-principal of an open server is not limited: an open server trusts whoever can reach it (a
-loopback address, see ``synckit serve``).
+connections and transports), may it push or subscribe at all while its earlier requests took
+more of the event loop than its share (:meth:`Quotas.loop_debt`; the hub reports the time of
+each merge and each subscription's catch-up with :meth:`Quotas.charge_loop`), and may it be
+caught up while it was sent more catch-up bytes than its rate allows (:meth:`Quotas.debt`,
+which asks that and the loop question; the hub reports each answer's size with
+:meth:`Quotas.charge_sent`). The anonymous principal of an open server is not limited: an
+open server trusts whoever can reach it (a loopback address, see ``synckit serve``).
 
 Time comes from the hub's monotonic clock; nothing here does I/O.
 """
@@ -61,7 +64,7 @@ class Quotas:
     """Connections, push bytes per second and event-loop time per principal (see
     :class:`Limits`)."""
 
-    __slots__ = ("_buckets", "_conns", "_limits", "_loop", "_swept")
+    __slots__ = ("_buckets", "_conns", "_limits", "_loop", "_sent", "_swept")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -70,6 +73,8 @@ class Quotas:
         self._buckets: dict[str, TokenBucket] = {}
         # principal -> seconds of the event loop it may still take (see Limits.loop_share)
         self._loop: dict[str, TokenBucket] = {}
+        # principal -> bytes of catch-ups it may still be sent (see Limits.catch_up_bytes_...)
+        self._sent: dict[str, TokenBucket] = {}
         self._swept = 0.0
 
     def connections_of(self, principal_id: str) -> int:
@@ -184,6 +189,45 @@ class Quotas:
             batch_id,
         )
 
+    def charge_sent(self, principal_id: str, nbytes: int, now: float) -> None:
+        """Count ``nbytes`` of catch-up (a Subscribe's answer, a JSON view) sent to
+        ``principal_id``: taken whatever the level, so the bucket may go into debt."""
+        if not principal_id or nbytes <= 0:
+            return
+        bucket = self._sent.get(principal_id)
+        if bucket is None:
+            limits = self._limits
+            burst = float(limits.catch_up_burst_bytes)
+            bucket = TokenBucket(float(limits.catch_up_bytes_per_second), burst, burst, now)
+            self._sent[principal_id] = bucket
+        bucket.spend(nbytes, now)
+
+    def debt(
+        self, principal_id: str, now: float, *, doc_id: str = "", what: str = "subscribe"
+    ) -> Error | None:
+        """The error to refuse a catch-up (``what``: a subscribe, a JSON view) of
+        ``principal_id`` with while it owes event-loop time or catch-up bytes; None when it
+        may go on."""
+        refusal = self.loop_debt(principal_id, now, doc_id=doc_id, what=what)
+        if refusal is not None:
+            return refusal
+        bucket = self._sent.get(principal_id) if principal_id else None
+        if bucket is None:
+            return None
+        wait = bucket.owed(now)
+        if not wait:
+            return None
+        limits = self._limits
+        return _rate_limited(
+            f"principal {principal_id!r} was sent more than {limits.catch_up_bytes_per_second} "
+            f"bytes of catch-ups per second (catch_up_bytes_per_second, burst "
+            f"{limits.catch_up_burst_bytes}); this {what} is refused, send it again after "
+            "retry_after_ms",
+            wait,
+            doc_id,
+            0,
+        )
+
     def _sweep(self, now: float) -> None:
         """Forget buckets idle long enough to be full again (bounded memory)."""
         if now - self._swept < _IDLE_BUCKET_SECONDS:
@@ -195,10 +239,12 @@ class Quotas:
         for principal_id in idle:
             del self._buckets[principal_id]
         # A loop bucket whose debt is repaid and burst refilled is as good as a new one.
-        loop = self._loop
-        full_again = [p for p, b in loop.items() if now - b.at >= (b.burst - b.level) / b.rate]
-        for principal_id in full_again:
-            del loop[principal_id]
+        for buckets in (self._loop, self._sent):
+            full_again = [
+                p for p, b in buckets.items() if now - b.at >= (b.burst - b.level) / b.rate
+            ]
+            for principal_id in full_again:
+                del buckets[principal_id]
 
 
 def _rate_limited(message: str, wait: float, doc_id: str, batch_id: int) -> Error:
