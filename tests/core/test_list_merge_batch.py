@@ -132,3 +132,43 @@ def test_batch_order_equals_sorted_order_with_reused_keys(seed: int) -> None:
     states[1].end_batch()
     assert states[1]._order == states[0]._order == sorted(states[0]._ids)
     assert len(set(states[1]._order)) == len(states[1]._order)
+
+
+def test_a_long_list_is_sorted_once_past_about_a_thousand_edits() -> None:
+    """Kept sorted edit by edit, each edit moves the tail of a long list's order, so past
+    about a thousand edits the merge sorts once, however long the list (12,000 moves into
+    200,000 items took 613 ms edit by edit, 112 ms sorted once)."""
+    from synckit.core._list import ListState
+    from synckit.core._list_merge import BATCH_AT
+
+    assert BATCH_AT(100) == 38 and BATCH_AT(16_384) == 1056 and BATCH_AT(10**6) == 1056
+    rng = random.Random(7)
+    origin = Document("origin")
+    items = origin.get_list("l")
+    for i in range(20_000):
+        items.append(i)
+    base = origin.save()
+    a = Document.load(base, "alice")
+    start = a.version()
+    steps = _edit(a, rng, 1_200, "a")
+    batched: list[int] = []
+    begin = ListState.begin_batch
+
+    def counting(self: ListState) -> None:
+        batched.append(len(self._order))
+        begin(self)
+
+    at_once = Document.load(base, "carol")
+    ListState.begin_batch = counting  # type: ignore[method-assign]
+    try:
+        at_once.apply(a.changes(start))
+    finally:
+        ListState.begin_batch = begin  # type: ignore[method-assign]
+    assert batched and batched[0] >= 20_000  # (the old threshold: 1,282 edits)
+    one_by_one = Document.load(base, "dave")
+    prev = start
+    for v in steps[::50]:
+        one_by_one.apply(a.changes(prev, v))
+        prev = v
+    one_by_one.apply(a.changes(prev))
+    assert _view(at_once) == _view(one_by_one) == _view(a)
