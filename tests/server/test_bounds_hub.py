@@ -571,3 +571,65 @@ def test_an_open_server_does_not_limit_catch_up_bytes() -> None:
     for _ in range(3):
         assert len(reader.subscribe("d").changes) > 1000
         reader.send(Unsubscribe("d"))
+
+
+def waiting_change(author: str, seq: int) -> bytes:
+    """A field write of ``author`` at ``seq`` that depends on an operation nobody will ever
+    send (client "ghost", seq 1,000,000): it waits inside the document for good."""
+    from synckit.core import _ops as K
+    from synckit.core._codec import ChangeSetWriter
+
+    writer = ChangeSetWriter([author, "ghost"])
+    writer.add(0, seq, {1: 1_000_000}, [(K.FIELD_SET, seq, f"w{seq}", 1, seq)])
+    return writer.to_bytes()
+
+
+def test_changes_that_would_wait_are_refused_past_max_waiting_changes() -> None:
+    # Every merge into a document looks at what waits in it: changes depending on
+    # operations that never come would make every later push dear, and for good.
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=Limits(max_waiting_changes=3))
+    mallory, honest = Peer(hub, "m1", "mallory"), Peer(hub, "h1", "honest")
+    mallory.subscribe("d")
+    honest.subscribe("d")
+    for seq in (1, 2, 3):  # the first waits for "ghost", the next for the one before
+        mallory.push("d", waiting_change("m1", seq))
+        assert [type(e).__name__ for e in mallory.received()] == ["Ack"]
+    room = hub.rooms.get("d")
+    assert room is not None and room.logged is not None and room.logged.doc.waiting == 3
+    mallory.push("d", waiting_change("m1", 4))
+    [refused] = errors(mallory)
+    assert refused.code is ErrorCode.TOO_MANY and refused.retryable and not refused.fatal
+    assert refused.retry_after_ms == 1000 and "max_waiting_changes" in refused.message
+    assert room.logged.doc.waiting == 3
+    # A push that waits for nothing goes on as ever.
+    honest.push("d", big_change("h1", 100))
+    assert "Ack" in [type(e).__name__ for e in honest.received()]
+
+
+def test_a_review_counts_the_changes_that_would_wait() -> None:
+    from synckit.core import ChangeReview
+
+    held = Document("h")
+    held.set("a", 1)
+    author = Document("x")
+    author.apply(held.changes())
+    author.set("b", 1)  # depends on h:1, held
+    author.set("c", 2)  # its own previous one, in the same batch
+    later = Document("y")
+    later.set("z", 1)
+    author.apply(later.changes())
+    author.set("d", 3)  # depends on y:1, which the reader does not hold
+    author.set("e", 4)  # and so waits behind it
+    counts: list[int] = []
+
+    def screen(review: ChangeReview) -> None:
+        counts.append(review.waiting())
+
+    reader = Document("r")
+    reader.apply(held.changes())
+    # x's operations only: the reader lacks y:1, which the last two depend on.
+    reader.apply(author.changes(held.version().merge(later.version())), screen=screen)
+    assert counts and counts[0] >= 1 and reader.waiting == counts[0]
+    assert reader.get("d") is None and reader.get("e") is None
+    reader.apply(later.changes())  # y:1 arrives: nothing waits any more
+    assert reader.waiting == 0 and reader.get("e") == 4

@@ -221,6 +221,7 @@ class HttpSync(ReplicaSet):
         if (
             code is ErrorCode.TOO_MANY
             and error.doc_id
+            and not error.retryable
             and rep.http_mine
             and self._fewer_ops(rep.http_seqs)
         ):

@@ -328,6 +328,7 @@ class SessionSync(ReplicaSet):
             case Error(doc_id=doc_id, code=ErrorCode.TOO_MANY) if (
                 doc_id in self._replicas
                 and event.batch_id
+                and not event.retryable
                 and self._fewer_ops(self._batch_seqs.pop(event.batch_id, 0))
             ):
                 # A push of more operations than the server takes at once, or whose merge

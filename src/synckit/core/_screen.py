@@ -75,6 +75,25 @@ class ChangeReview:
             for ch in self._changes
         ]
 
+    def waiting(self) -> int:
+        """How many of the changes would wait inside the document for operations it does
+        not hold (their author's earlier ones, or a dependency), taken in order: each one
+        that could apply counts as held for those after it."""
+        vv = self._doc._vv
+        reached: dict[int, int] = {}
+        count = 0
+        for ch in self._changes:
+            author = ch.client
+            have = max(vv[author], reached.get(author, 0))
+            if ch.start - 1 > have or any(
+                max(vv[client], reached.get(client, 0)) < seq for client, seq in ch.deps.items()
+            ):
+                count += 1
+                continue
+            if ch.end > have:
+                reached[author] = ch.end
+        return count
+
     def held(self, client: str) -> int:
         """The last seq of ``client`` the document holds (0: none)."""
         index = self._doc._client_index.get(client)

@@ -895,7 +895,9 @@ class Hub:
         doc = logged.doc
         before, waiting_before = doc.version(), doc.waiting
         limit = clock_limit(self._wall_clock(), self.limits.max_clock_ahead)
-        screen = push_screen(conn.session.client_id, limit)
+        screen = push_screen(
+            conn.session.client_id, limit, waiting_before, self.limits.max_waiting_changes
+        )
         merging = self._monotonic()
         try:
             doc.apply(

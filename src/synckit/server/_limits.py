@@ -79,6 +79,14 @@ class Limits:
     #: part way, the document is loaded again from storage: its subscribers are
     #: disconnected (INTERNAL, retryable) and resync.
     max_merge_work: int = 250_000
+    #: Changes that may wait in one document for operations the server does not hold (their
+    #: dependencies: with several servers, a client may push to one what depends on changes
+    #: that reached it through another, until they arrive here too). A push whose changes
+    #: would add to more is refused (TOO_MANY, retryable after a second, nothing stored).
+    #: Every merge into the document looks at what waits, so hostile changes depending on
+    #: operations that never come would make every later push dear, and for good (they are
+    #: stored): 10,000 of them, 379 KB, made each honest push take 5.6 ms instead of 30 µs.
+    max_waiting_changes: int = 64
     #: Bytes of catch-ups one principal may make the server send per second, on average over
     #: all its connections and transports, and at once: what each Subscribe is answered with
     #: (the changes its version lacks) and each JSON view. A few bytes of Subscribe naming an
@@ -137,6 +145,7 @@ class Limits:
             "max_merge_work",
             "catch_up_bytes_per_second",
             "catch_up_burst_bytes",
+            "max_waiting_changes",
             "max_connections_per_principal",
             "max_client_ids_per_principal",
             "push_bytes_per_second",

@@ -1,4 +1,5 @@
-"""What the server checks in a push before merging it: authorship, clocks, equivocation.
+"""What the server checks in a push before merging it: authorship, clocks, equivocation,
+changes that would wait.
 
 These run on the pushed bytes and the room's document, before :meth:`Document.apply`, so a
 refused push changes nothing:
@@ -16,6 +17,12 @@ refused push changes nothing:
 * **Equivocation.** Where the push repeats seqs the server holds, its operations must be the
   ones held: two different operations under one client id and seq are ``EQUIVOCATION``, naming
   the id (it was reused: a replica restored from an old copy of its store, say).
+* **Waiting changes.** Changes whose dependencies the server does not hold wait inside the
+  document (and in its log) until they arrive: with several servers, a client may push to
+  one what depends on changes that reached it through another. Every later merge into the
+  document looks at what waits, so hostile changes depending on operations that will never
+  come would make every honest push dear for good: at most :attr:`Limits.max_waiting_changes`
+  may wait in a document, and a push that would add more is ``TOO_MANY``, retryable.
 """
 
 from __future__ import annotations
@@ -24,6 +31,9 @@ from synckit.core import ChangeReview, VersionVector
 from synckit.protocol import ErrorCode
 
 __all__ = ["PushRefusedError", "PushScreen", "clock_limit", "push_screen"]
+
+# When a push whose changes would wait is refused: by then the server may have caught up.
+_WAITING_RETRY_MS = 1000
 
 # An HLC is wall-clock milliseconds shifted left by this many bits, plus a counter.
 _HLC_SHIFT = 16
@@ -55,11 +65,14 @@ class PushScreen:
     :attr:`review`), and what grew in the version is :attr:`tops`.
     """
 
-    __slots__ = ("limit", "review", "tops", "width", "writer")
+    __slots__ = ("limit", "max_waiting", "review", "tops", "waiting", "width", "writer")
 
-    def __init__(self, writer: str, limit: int) -> None:
+    def __init__(self, writer: str, limit: int, waiting: int = 0, max_waiting: int = 0) -> None:
         self.writer = writer
         self.limit = limit
+        #: Changes waiting in the document already, and how many may (0: no limit).
+        self.waiting = waiting
+        self.max_waiting = max_waiting
         #: Seqs covered by the push's changes, summed over them (set by the call).
         self.width = 0
         #: Per client in the push, the last seq its changes reach (set by the call).
@@ -110,6 +123,17 @@ class PushScreen:
                 "device that made it. Nothing stored",
                 retry_after_ms=ahead_ms,
             )
+        if self.max_waiting:
+            new = review.waiting()
+            if new and self.waiting + new > self.max_waiting:
+                raise PushRefusedError(
+                    ErrorCode.TOO_MANY,
+                    f"{new} of the pushed changes would wait for operations this server does "
+                    f"not hold (their dependencies), and the document has {self.waiting} "
+                    f"waiting already, at most {self.max_waiting} (max_waiting_changes). "
+                    "Nothing stored; send them again after retry_after_ms",
+                    retry_after_ms=_WAITING_RETRY_MS,
+                )
         if overlaps:
             found = review.equivocation()
             if found is not None:
@@ -122,7 +146,8 @@ class PushScreen:
                 )
 
 
-def push_screen(writer: str, limit: int) -> PushScreen:
+def push_screen(writer: str, limit: int, waiting: int = 0, max_waiting: int = 0) -> PushScreen:
     """The screen of a push by a connection writing as ``writer``, with clocks up to
-    ``limit`` (see :class:`PushScreen`)."""
-    return PushScreen(writer, limit)
+    ``limit``, into a document where ``waiting`` changes wait already and at most
+    ``max_waiting`` may (see :class:`PushScreen`)."""
+    return PushScreen(writer, limit, waiting, max_waiting)

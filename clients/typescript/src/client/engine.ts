@@ -179,7 +179,7 @@ export class SyncEngine extends SessionSync {
       this.dropDeleted(docId, errorEvent(code, message, { docId }));
       return "refused";
     }
-    if (code === ErrorCode.TOO_MANY && error.docId && rep.httpMine && this.fewerOps(rep.httpSeqs)) {
+    if (code === ErrorCode.TOO_MANY && error.docId && !error.retryable && rep.httpMine && this.fewerOps(rep.httpSeqs)) {
       // A push of more operations than the server takes at once (the limit is in a WebSocket
       // Welcome, not here), or whose merge was too much work: half as many, and again. (Over
       // HTTP every error answer ends its request: "fatal".)

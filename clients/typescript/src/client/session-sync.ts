@@ -319,7 +319,7 @@ export class SessionSync extends ReplicaSet {
       if (this.online) this.subscribe(docId, rep);
       return;
     }
-    if (event.code === ErrorCode.TOO_MANY && event.batchId && this.fewerOps(this.batchSeqs.get(event.batchId) ?? 0)) {
+    if (event.code === ErrorCode.TOO_MANY && event.batchId && !event.retryable && this.fewerOps(this.batchSeqs.get(event.batchId) ?? 0)) {
       // A push of more operations than the server takes at once, or whose merge was too much
       // work: sent again in parts half as large. (Python: the same.)
       this.batchSeqs.delete(event.batchId);
