@@ -9,8 +9,10 @@ Every error SyncKit raises on purpose derives from :class:`SyncKitError`::
     │   ├── LocalProtocolError     we misused the session (our bug)
     │   └── RemoteProtocolError    the peer sent something illegal (their bug or bad bytes)
     ├── LimitExceededError     a frame, document or queue grew past its configured limit
-    │   └── WorkLimitExceededError   a merge took more work than its limit; the document may
-    │                                hold part of the changes: discard it
+    │   ├── WorkLimitExceededError   a merge took more work than its limit; the document may
+    │   │                            hold part of the changes: discard it
+    │   └── TooManyClientsError      changes name more client ids new to the document than
+    │                                the limit given (nothing changed)
     ├── AuthError              a token was missing, malformed, expired or refused
     │   └── TokenExpiredError      the token expired: get a fresh one
     ├── PermissionDeniedError  the principal may not do this (read, write, write under that id)
@@ -51,6 +53,7 @@ __all__ = [
     "SyncKitError",
     "SyncTimeoutError",
     "TokenExpiredError",
+    "TooManyClientsError",
     "UnsupportedFormatError",
     "WorkLimitExceededError",
 ]
@@ -88,6 +91,12 @@ class WorkLimitExceededError(LimitExceededError):
     """Merging changes took more work than the limit the caller gave
     (``Document.apply(max_work=...)``). The merge stopped part way: the document may hold
     some of the changes and is to be discarded (a server loads it again from storage)."""
+
+
+class TooManyClientsError(LimitExceededError):
+    """Changes name more client ids the document has not heard of than the limit the caller
+    gave (``Document.apply(max_new_clients=...)``); nothing was changed. Every id a change
+    set's table names is kept with the document for good, used or not."""
 
 
 class AuthError(SyncKitError):

@@ -70,11 +70,9 @@ class ForgetfulDocument(Document):
 
     __slots__ = ()
 
-    def apply(
-        self, data: bytes, *, screen: Screen | None = None, max_ops: int = 0, max_work: int = 0
-    ) -> None:
+    def apply(self, data: bytes, *, screen: Screen | None = None, **limits: int) -> None:
         if b"l" not in data:
-            super().apply(data, screen=screen, max_ops=max_ops, max_work=max_work)
+            super().apply(data, screen=screen, **limits)
 
 
 class StaleFieldDocument(Document):

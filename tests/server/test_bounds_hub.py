@@ -633,3 +633,28 @@ def test_a_review_counts_the_changes_that_would_wait() -> None:
     assert reader.get("d") is None and reader.get("e") is None
     reader.apply(later.changes())  # y:1 arrives: nothing waits any more
     assert reader.waiting == 0 and reader.get("e") == 4
+
+
+def test_a_push_naming_many_new_client_ids_is_refused_before_they_are_added() -> None:
+    # Every client id a push's table names is kept with the document for good, used or not.
+    from synckit.v1 import changes_pb2
+
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=Limits(max_new_clients=3))
+    peer = Peer(hub, "m1", "mallory")
+    peer.subscribe("d")
+    room = hub.rooms.get("d")
+    assert room is not None and room.logged is not None
+    known = list(room.logged.doc._clients)  # (the server's replica's own id)
+    mine = Document("m1")
+    mine.set("k", 1)
+    message = changes_pb2.ChangeSet()
+    message.ParseFromString(mine.changes())
+    message.clients.extend(f"junk-{i}" for i in range(4))  # 4 new besides the writer's own
+    peer.push("d", message.SerializeToString())
+    [refused] = errors(peer)
+    assert refused.code is ErrorCode.TOO_MANY and refused.retryable and not refused.fatal
+    assert "max_new_clients" in refused.message and refused.retry_after_ms == 1000
+    assert room.logged.doc._clients == known and room.logged.doc.version() == VersionVector()
+    del message.clients[-1]  # 3 new: taken
+    peer.push("d", message.SerializeToString())
+    assert [type(e).__name__ for e in peer.received()] == ["Ack"]

@@ -43,7 +43,7 @@ from synckit.core._list_merge import BATCH_AT, check_list_edits, integrate_list_
 from synckit.core._ops import Op, op_width, split_op
 from synckit.core._screen import ChangeReview, Screen
 from synckit.core._work import WorkMeter
-from synckit.errors import DecodeError, LimitExceededError
+from synckit.errors import DecodeError, LimitExceededError, TooManyClientsError
 
 _intern = sys.intern
 
@@ -62,6 +62,7 @@ def apply(
     screen: Screen | None = None,
     max_ops: int = 0,
     max_work: int = 0,
+    max_new_clients: int = 0,
 ) -> None:
     """Apply changes made by :meth:`~synckit.Document.changes` on any replica.
 
@@ -77,6 +78,10 @@ def apply(
     ten), so bytes alone do not bound it. More are refused right after parsing, before any
     is decoded.
 
+    ``max_new_clients`` (0: no limit) bounds the client ids the bytes' table may name that
+    the document has not heard of: each is kept with the document for good (its tables, its
+    snapshots), used or not. More are refused before any is added.
+
     ``max_work`` (0: no limit) bounds the work of the merge that is not a fixed cost per
     operation (see :mod:`synckit.core._work`): inserts into a gap where very many characters
     were inserted, deletes spread over very many items. Unlike the other checks, this one
@@ -89,6 +94,8 @@ def apply(
             the document is left exactly as it was.
         LimitExceededError: the bytes hold more than ``max_ops`` operations; the document
             is left exactly as it was.
+        TooManyClientsError: the table names more than ``max_new_clients`` new client ids;
+            the document is left exactly as it was.
         WorkLimitExceededError: the merge passed ``max_work``; discard the document.
     """
     msg = parse_change_set(data)
@@ -97,6 +104,13 @@ def apply(
     client_ids = msg.clients[:]
     # Look the table's clients up at C speed, intern only new ones.
     found = list(map(doc._client_index.get, client_ids))
+    if max_new_clients and None in found:
+        new = found.count(None)
+        if new > max_new_clients:
+            raise TooManyClientsError(
+                f"changes name {new} client ids this document has not heard of, more than "
+                f"the limit of {max_new_clients}"
+            )
     check_client_table(client_ids, "changes")
     n_clients = len(doc._clients)
     try:

@@ -37,6 +37,7 @@ from synckit.errors import (
     RemoteProtocolError,
     StorageError,
     TokenExpiredError,
+    TooManyClientsError,
     WorkLimitExceededError,
 )
 from synckit.protocol import (
@@ -131,6 +132,9 @@ _MAX_CACHED_DELETED = 100_000
 _DELETING_RETRY_MS = 1000
 #: When a client may push again after too many pushes waited for a document's compaction.
 _HELD_RETRY_MS = 500
+# A push naming more new client ids than max_new_clients: by then this server may have heard
+# of them (with several servers, from another one).
+_NEW_CLIENTS_RETRY_MS = 1000
 
 
 def _tagged_alone(stored: StoredDoc, key: SnapshotKey) -> bool:
@@ -905,7 +909,22 @@ class Hub:
                 screen=screen,
                 max_ops=self.limits.max_push_ops,
                 max_work=self.limits.max_merge_work,
+                # (+1: the writer's own id, new in a document it never wrote to)
+                max_new_clients=self.limits.max_new_clients + 1,
             )
+        except TooManyClientsError as exc:  # before any was added
+            conn.send(
+                Error(
+                    ErrorCode.TOO_MANY,
+                    f"changes refused, nothing stored: {exc} (max_new_clients, besides the "
+                    "writer's own); send them again after retry_after_ms",
+                    retryable=True,
+                    doc_id=doc_id,
+                    batch_id=batch,
+                    retry_after_ms=_NEW_CLIENTS_RETRY_MS,
+                )
+            )
+            return
         except WorkLimitExceededError as exc:
             # Stopped part way: the document may hold part of the push. As after a failed
             # merge below, nothing of it is stored and the document is loaded again.
