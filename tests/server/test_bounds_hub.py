@@ -658,3 +658,34 @@ def test_a_push_naming_many_new_client_ids_is_refused_before_they_are_added() ->
     del message.clients[-1]  # 3 new: taken
     peer.push("d", message.SerializeToString())
     assert [type(e).__name__ for e in peer.received()] == ["Ack"]
+
+
+def test_a_merge_stopped_part_way_costs_its_principal_the_whole_loop_burst() -> None:
+    # Stopping a merge reloads the document and disconnects its subscribers: a principal
+    # whose push did that may not push again until its whole burst is repaid.
+    from synckit.core import _ops as K
+    from synckit.core._codec import ChangeSetWriter
+
+    clock = Ticker()
+    limits = Limits(max_merge_work=1_000, loop_share=0.25, loop_burst=2.0)
+    hub = Hub(MemoryStore(), authenticate=authenticate, limits=limits, monotonic=clock)
+    writer, mallory = Peer(hub, "w1", "writer"), Peer(hub, "m1", "mallory")
+    writer.subscribe("d")
+    base = Document("w1")
+    base.get_text("t").insert(0, "ab")
+    writer.push("d", base.changes())
+    assert "Ack" in [type(e).__name__ for e in writer.received()]
+    mallory.subscribe("d")
+    table = ChangeSetWriter(["m1", "w1"])
+    gap = [(K.TEXT_INSERT, 1 + i, "t", (1, 1), (1, 2), "z") for i in range(100)]
+    table.add(0, 1, {1: 2}, gap)  # ~5,000 scan steps
+    mallory.push("d", table.to_bytes())
+    stopped = errors(mallory)[0]
+    assert stopped.code is ErrorCode.TOO_MANY and "max_merge_work" in stopped.message
+    assert writer.conn.closed  # the document was reloaded: its subscribers reconnect
+    retry = Peer(hub, "m2", "mallory")
+    retry.send(Subscribe("d"))
+    [refused] = errors(retry)
+    assert refused.code is ErrorCode.RATE_LIMITED
+    assert refused.retry_after_ms >= 8000  # the 2 s burst owed, at a quarter second a second
+    assert Peer(hub, "w2", "writer").subscribe("d").changes  # others go on

@@ -927,7 +927,12 @@ class Hub:
             return
         except WorkLimitExceededError as exc:
             # Stopped part way: the document may hold part of the push. As after a failed
-            # merge below, nothing of it is stored and the document is loaded again.
+            # merge below, nothing of it is stored and the document is loaded again, which
+            # disconnects its subscribers: that costs the principal its whole loop burst
+            # besides the time taken, so it cannot push again for a while (loop_burst /
+            # loop_share: 8 s at the defaults).
+            if conn.principal is not None and conn.principal.id:
+                self.quotas.owe_loop_burst(conn.principal.id, self._monotonic())
             conn.send(
                 Error(
                     ErrorCode.TOO_MANY,

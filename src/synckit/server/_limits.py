@@ -77,7 +77,8 @@ class Limits:
     #: merged in 53 s), which ``max_push_ops`` does not bound; honest pushes come nowhere
     #: near. Past it the merge stops (TOO_MANY, nothing stored), and as it may have stopped
     #: part way, the document is loaded again from storage: its subscribers are
-    #: disconnected (INTERNAL, retryable) and resync.
+    #: disconnected (INTERNAL, retryable) and resync, and the principal owes its whole
+    #: ``loop_burst`` besides the time taken.
     max_merge_work: int = 250_000
     #: Changes that may wait in one document for operations the server does not hold (their
     #: dependencies: with several servers, a client may push to one what depends on changes

@@ -161,6 +161,23 @@ class Quotas:
             self._loop[principal_id] = bucket
         bucket.spend(seconds, now)
 
+    def owe_loop_burst(self, principal_id: str, now: float) -> None:
+        """``principal_id`` did something that costs everyone more than its loop time (a
+        merge stopped part way, which reloads the document): it owes its whole burst on top
+        of what it owed, so it may not push or subscribe for ``loop_burst / loop_share``
+        seconds at least."""
+        if not principal_id:
+            return
+        bucket = self._loop.get(principal_id)
+        if bucket is None:
+            limits = self._limits
+            burst = float(limits.loop_burst)
+            bucket = self._loop[principal_id] = TokenBucket(
+                float(limits.loop_share), burst, burst, now
+            )
+        bucket.spend(0.0, now)  # refilled up to now
+        bucket.level = min(bucket.level, 0.0) - bucket.burst
+
     def loop_debt(
         self,
         principal_id: str,
