@@ -134,6 +134,14 @@ class ServerProcess:
         self._stderr: list[str] = []
         self._drain: threading.Thread | None = None
 
+    @classmethod
+    def with_config(cls, root: Path, config: str) -> ServerProcess:
+        """``synckit serve`` on a free port with its data under ``root`` and ``config`` (TOML)
+        as its ``--config`` file, started."""
+        path = root / "serve.toml"
+        path.write_text(config)
+        return cls(root / "data", free_port(), ["--config", str(path)]).start()
+
     @property
     def stderr_text(self) -> str:
         """What the server wrote to stderr so far (its log lines)."""

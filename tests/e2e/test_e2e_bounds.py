@@ -15,7 +15,7 @@ import httpx
 import jwt
 import pytest
 import websockets
-from live import ServerProcess, eventually, free_port
+from live import ServerProcess, eventually
 
 from synckit.client import connect
 from synckit.core import Document
@@ -55,9 +55,7 @@ def token(sub: str, **docs: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("bounds")
-    config = root / "serve.toml"
-    config.write_text(CONFIG.format(secret=SECRET))
-    proc = ServerProcess(root / "data", free_port(), ["--config", str(config)]).start()
+    proc = ServerProcess.with_config(root, CONFIG.format(secret=SECRET))
     yield proc
     proc.terminate()
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import jwt
 import pytest
-from live import ServerProcess, eventually, free_port
+from live import ServerProcess, eventually
 
 from synckit.client import connect
 from synckit.protocol import Error, ErrorCode
@@ -40,9 +40,7 @@ def token(sub: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("merge-budget")
-    config = root / "serve.toml"
-    config.write_text(CONFIG)
-    proc = ServerProcess(root / "data", free_port(), ["--config", str(config)]).start()
+    proc = ServerProcess.with_config(root, CONFIG)
     yield proc
     proc.terminate()
 

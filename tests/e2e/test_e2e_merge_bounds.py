@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from live import ServerProcess, ServerThread, eventually, free_port
+from live import ServerProcess, ServerThread, eventually
 
 import synckit.core._ops as K
 from synckit.client import Client, connect
@@ -236,9 +236,7 @@ def token(sub: str) -> str:
 @pytest.fixture(scope="module")
 def jwt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("catch-up")
-    config = root / "serve.toml"
-    config.write_text(CATCH_UP_CONFIG.format(secret=SECRET))
-    proc = ServerProcess(root / "data", free_port(), ["--config", str(config)]).start()
+    proc = ServerProcess.with_config(root, CATCH_UP_CONFIG.format(secret=SECRET))
     try:
         yield proc
     finally:

@@ -127,15 +127,9 @@ class Quotas:
             return None
         limits = self._limits
         self._sweep(now)
-        bucket = self._buckets.get(principal_id)
-        if bucket is None:
-            bucket = TokenBucket(
-                float(limits.push_bytes_per_second),
-                float(limits.push_burst_bytes),
-                float(limits.push_burst_bytes),
-                now,
-            )
-            self._buckets[principal_id] = bucket
+        bucket = _bucket(
+            self._buckets, principal_id, limits.push_bytes_per_second, limits.push_burst_bytes, now
+        )
         wait = bucket.take(nbytes, now)
         if not wait:
             return None
@@ -153,13 +147,7 @@ class Quotas:
         push merged, refused or not, or a subscription caught up: taken either way)."""
         if not principal_id or seconds <= 0.0:
             return
-        bucket = self._loop.get(principal_id)
-        if bucket is None:
-            limits = self._limits
-            burst = float(limits.loop_burst)
-            bucket = TokenBucket(float(limits.loop_share), burst, burst, now)
-            self._loop[principal_id] = bucket
-        bucket.spend(seconds, now)
+        self._loop_bucket(principal_id, now).spend(seconds, now)
 
     def owe_loop_burst(self, principal_id: str, now: float) -> None:
         """``principal_id`` did something that costs everyone more than its loop time (a
@@ -168,15 +156,13 @@ class Quotas:
         seconds at least."""
         if not principal_id:
             return
-        bucket = self._loop.get(principal_id)
-        if bucket is None:
-            limits = self._limits
-            burst = float(limits.loop_burst)
-            bucket = self._loop[principal_id] = TokenBucket(
-                float(limits.loop_share), burst, burst, now
-            )
+        bucket = self._loop_bucket(principal_id, now)
         bucket.spend(0.0, now)  # refilled up to now
         bucket.level = min(bucket.level, 0.0) - bucket.burst
+
+    def _loop_bucket(self, principal_id: str, now: float) -> TokenBucket:
+        limits = self._limits
+        return _bucket(self._loop, principal_id, limits.loop_share, limits.loop_burst, now)
 
     def loop_debt(
         self,
@@ -211,13 +197,9 @@ class Quotas:
         ``principal_id``: taken whatever the level, so the bucket may go into debt."""
         if not principal_id or nbytes <= 0:
             return
-        bucket = self._sent.get(principal_id)
-        if bucket is None:
-            limits = self._limits
-            burst = float(limits.catch_up_burst_bytes)
-            bucket = TokenBucket(float(limits.catch_up_bytes_per_second), burst, burst, now)
-            self._sent[principal_id] = bucket
-        bucket.spend(nbytes, now)
+        limits = self._limits
+        rate, burst = limits.catch_up_bytes_per_second, limits.catch_up_burst_bytes
+        _bucket(self._sent, principal_id, rate, burst, now).spend(nbytes, now)
 
     def debt(
         self, principal_id: str, now: float, *, doc_id: str = "", what: str = "subscribe"
@@ -262,6 +244,17 @@ class Quotas:
             ]
             for principal_id in full_again:
                 del buckets[principal_id]
+
+
+def _bucket(
+    buckets: dict[str, TokenBucket], principal_id: str, rate: float, burst: float, now: float
+) -> TokenBucket:
+    """``principal_id``'s bucket in ``buckets``, made full (``rate`` per second, at most
+    ``burst``) when it has none."""
+    bucket = buckets.get(principal_id)
+    if bucket is None:
+        bucket = buckets[principal_id] = TokenBucket(float(rate), float(burst), float(burst), now)
+    return bucket
 
 
 def _rate_limited(message: str, wait: float, doc_id: str, batch_id: int) -> Error:
