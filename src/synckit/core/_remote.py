@@ -156,18 +156,24 @@ def apply(
 
 def count_ops(data: bytes) -> int:
     """The operations in the ``ChangeSet`` ``data`` (DecodeError if it is not one)."""
-    return sum(map(len, map(_kinds, parse_change_set(data).changes)))
+    return _op_count(parse_change_set(data))
 
 
 def check_op_count(msg: Any, max_ops: int) -> None:
     """Raise LimitExceededError when the parsed ``ChangeSet`` ``msg`` holds more than
-    ``max_ops`` operations (each change's ``kinds`` column has one entry per operation)."""
-    count = sum(map(len, map(_kinds, msg.changes)))
+    ``max_ops`` operations."""
+    count = _op_count(msg)
     if count > max_ops:
         raise LimitExceededError(
             f"changes hold {count} operations, more than the limit of {max_ops} at once; "
             "send them in parts"
         )
+
+
+def _op_count(msg: Any) -> int:
+    """The operations in a parsed ``ChangeSet``: each change's ``kinds`` column has one
+    entry per operation."""
+    return sum(map(len, map(_kinds, msg.changes)))
 
 
 _kinds = attrgetter("kinds")
