@@ -689,3 +689,32 @@ def test_a_merge_stopped_part_way_costs_its_principal_the_whole_loop_burst() -> 
     assert refused.code is ErrorCode.RATE_LIMITED
     assert refused.retry_after_ms >= 8000  # the 2 s burst owed, at a quarter second a second
     assert Peer(hub, "w2", "writer").subscribe("d").changes  # others go on
+
+
+def test_subscriptions_per_principal_are_limited_over_its_connections() -> None:
+    # Each subscription holds a room open: max_subscriptions bounds one connection, this
+    # bounds the principal over all of them (otherwise 1,000 x 100 connections).
+    hub = Hub(
+        MemoryStore(), authenticate=authenticate, limits=Limits(max_subscriptions_per_principal=3)
+    )
+    one, two = Peer(hub, "m1", "mallory"), Peer(hub, "m2", "mallory")
+    one.subscribe("a")
+    one.subscribe("b")
+    two.subscribe("c")
+    two.subscribe("c")  # (again: no more rooms held)
+    two.send(Subscribe("d"))
+    [refused] = errors(two)
+    assert refused.code is ErrorCode.TOO_MANY and not refused.fatal and refused.doc_id == "d"
+    assert "max_subscriptions_per_principal" in refused.message
+    Peer(hub, "o1", "other").subscribe("d")  # another principal is not concerned
+    one.send(Unsubscribe("a"))
+    assert two.subscribe("d").doc_id == "d"
+    hub.disconnect(one.conn)  # its subscriptions go with the connection
+    two.subscribe("e")
+
+
+def test_an_open_server_does_not_limit_subscriptions_per_principal() -> None:
+    hub = Hub(MemoryStore(), limits=Limits(max_subscriptions_per_principal=1))
+    peer = Peer(hub, "a")
+    for doc_id in ("x", "y", "z"):
+        peer.subscribe(doc_id)

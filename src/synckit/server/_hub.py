@@ -667,6 +667,22 @@ class Hub:
             )
             return
         principal_id = conn.principal.id if conn.principal is not None else ""
+        if principal_id and doc_id not in conn.levels:
+            # Each subscription holds a room open (about 2 KiB for an empty document, and a
+            # load from storage): the principal's over all its connections are bounded too.
+            most = self.limits.max_subscriptions_per_principal
+            held = self._subscriptions_of(principal_id)
+            if held >= most:
+                conn.send(
+                    Error(
+                        ErrorCode.TOO_MANY,
+                        f"principal {principal_id!r} is subscribed to {held} documents over "
+                        f"its connections to this server (max_subscriptions_per_principal "
+                        f"{most}); unsubscribe from one first",
+                        doc_id=doc_id,
+                    )
+                )
+                return
         refusal = self.quotas.debt(principal_id, self._monotonic(), doc_id=doc_id)
         if refusal is not None:
             conn.send(refusal)
@@ -720,6 +736,15 @@ class Hub:
                 self.presence.joined(conn, doc_id)
 
         self.rooms.after_commit(reply)
+
+    def _subscriptions_of(self, principal_id: str) -> int:
+        """Documents ``principal_id`` is subscribed to, over its open WebSocket connections."""
+        connections = self._connections
+        return sum(
+            len(other.levels)
+            for conn_id in self.quotas.connection_ids(principal_id)
+            if (other := connections.get(conn_id)) is not None
+        )
 
     def _on_presence(self, conn: Connection, event: PresenceSet) -> None:
         doc_id = event.doc_id

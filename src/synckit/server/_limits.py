@@ -37,6 +37,13 @@ class Limits:
     #: Documents one connection may be subscribed to at once (TOO_MANY, that subscribe
     #: refused; unsubscribe from another first).
     max_subscriptions: int = 1000
+    #: Documents one principal may be subscribed to at once over all its WebSocket
+    #: connections to this server (TOO_MANY, that subscribe refused; unsubscribe from
+    #: another first). Each subscription holds a room open (about 2 KiB for an empty
+    #: document, more for a loaded one) and costs a load from storage: without this, one
+    #: principal could hold max_subscriptions x max_connections_per_principal (100,000).
+    #: The anonymous principal of an open server is not limited.
+    max_subscriptions_per_principal: int = 10_000
     #: Open WebSocket connections of one principal on this server (TOO_MANY at the Hello,
     #: retryable once another of its connections closed). The anonymous principal of an
     #: open server is not limited.
@@ -149,6 +156,7 @@ class Limits:
             "live_docs",
             "max_load_waiters",
             "max_subscriptions",
+            "max_subscriptions_per_principal",
             "max_version_entries",
             "max_push_ops",
             "max_merge_work",

@@ -81,6 +81,10 @@ class Quotas:
         """Open connections of ``principal_id`` counted so far."""
         return len(self._conns.get(principal_id, ()))
 
+    def connection_ids(self, principal_id: str) -> frozenset[int]:
+        """The ids of the open connections of ``principal_id`` counted so far."""
+        return frozenset(self._conns.get(principal_id, ()))
+
     def admit(self, principal_id: str, conn_id: int) -> Error | None:
         """Count connection ``conn_id`` for ``principal_id``; the error to refuse it with
         when the principal already has its limit of connections (nothing counted then)."""
