@@ -141,6 +141,7 @@ class Document:
     """
 
     __slots__ = (
+        "_awaited",
         "_checkpoints",
         "_client_id",
         "_client_index",
@@ -210,6 +211,9 @@ class Document:
         self._texts: dict[ContainerId, TextState] = EMPTY
         self._maps: dict[ContainerId, MapState] = EMPTY
         self._pending: list[Change] = NONE
+        # What the waiting changes wait for, per client (see _remote.Awaited); None until
+        # first needed, and stale once _pending is another list.
+        self._awaited: _remote.Awaited | None = None
         self._subscribers: list[Subscriber] = NONE
         self._deps_stale = True
         # The clients whose latest operation no other held operation depends on (see the

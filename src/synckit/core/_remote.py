@@ -124,8 +124,16 @@ def apply(
         if screen is not None:
             screen(ChangeReview(doc, incoming, msg))
         if doc._pending:
-            incoming = [ch for ch in incoming if not _is_pending(doc, ch)]
-            ready, doc._pending = _plan(doc, doc._pending, incoming)
+            awaited = _awaited(doc)
+            incoming = [ch for ch in incoming if not awaited.covers(ch)]
+            # Planned alone first: the waiting changes are looked at again only when what
+            # they wait for may have come (every merge into a document with changes waiting
+            # for good would otherwise pay for all of them).
+            ready, waiting = _plan(doc, [], incoming)
+            if awaited.may_wake(doc._vv, ready):
+                ready, doc._pending = _plan(doc, doc._pending, incoming)
+            elif waiting:
+                doc._pending = [*doc._pending, *waiting]
         elif len(incoming) == 1 and _next_fields(doc, incoming[0]):
             ready = incoming  # what _plan would make of it, without its bookkeeping
         else:
@@ -219,10 +227,64 @@ _FIELD_KINDS = frozenset((K.FIELD_SET, K.FIELD_DELETE))
 _kind = itemgetter(0)
 
 
-def _is_pending(doc: Document, ch: Change) -> bool:
-    """Whether a waiting change already covers all of ``ch``."""
-    end = ch.end
-    return any(p.client == ch.client and p.start <= ch.start and end <= p.end for p in doc._pending)
+class Awaited:
+    """What a document's waiting changes (``_pending``) wait for: per client, the lowest seq
+    any of them lacks (its author's previous one, or a dependency), and their spans per
+    author. Made once per ``_pending`` list (see :func:`_awaited`)."""
+
+    __slots__ = ("always", "pending", "seqs", "spans")
+
+    def __init__(self, pending: list[Change], vv: list[int]) -> None:
+        #: The list this was made from.
+        self.pending = pending
+        #: Per client, the lowest seq a waiting change lacks of it.
+        self.seqs: dict[int, int] = {}
+        #: Per author, the (start, end) of its waiting changes.
+        self.spans: dict[int, list[tuple[int, int]]] = {}
+        #: A waiting change lacks nothing now (local edits gave it what it waited for): the
+        #: next merge must look at them all.
+        self.always = False
+        seqs, spans = self.seqs, self.spans
+        for ch in pending:
+            spans.setdefault(ch.client, []).append((ch.start, ch.end))
+            lacks = [(d, s) for d, s in ch.deps.items() if vv[d] < s]
+            if vv[ch.client] < ch.start - 1:
+                lacks.append((ch.client, ch.start - 1))
+            if not lacks:
+                self.always = True
+            for client, seq in lacks:
+                if seq < seqs.get(client, _NEVER):
+                    seqs[client] = seq
+
+    def covers(self, ch: Change) -> bool:
+        """Whether a waiting change already holds all of ``ch``."""
+        spans = self.spans.get(ch.client)
+        if spans is None:
+            return False
+        start, end = ch.start, ch.end
+        return any(s <= start and end <= e for s, e in spans)
+
+    def may_wake(self, vv: list[int], ready: list[Change]) -> bool:
+        """Whether ``ready`` (about to apply), or what the document holds now, may give a
+        waiting change something it lacks."""
+        if self.always:
+            return True
+        seqs = self.seqs
+        if any(vv[client] >= seq for client, seq in seqs.items()):
+            return True
+        return any(ch.end >= seqs.get(ch.client, _NEVER) for ch in ready)
+
+
+# Above every seq (a client no waiting change waits for).
+_NEVER = 1 << 63
+
+
+def _awaited(doc: Document) -> Awaited:
+    """The :class:`Awaited` of ``doc``'s waiting changes, made again when they changed."""
+    awaited = doc._awaited
+    if awaited is None or awaited.pending is not doc._pending:
+        awaited = doc._awaited = Awaited(doc._pending, doc._vv)
+    return awaited
 
 
 def _plan(

@@ -19,10 +19,11 @@ refused push changes nothing:
   the id (it was reused: a replica restored from an old copy of its store, say).
 * **Waiting changes.** Changes whose dependencies the server does not hold wait inside the
   document (and in its log) until they arrive: with several servers, a client may push to
-  one what depends on changes that reached it through another. Every later merge into the
-  document looks at what waits, so hostile changes depending on operations that will never
-  come would make every honest push dear for good: at most :attr:`Limits.max_waiting_changes`
-  may wait in a document, and a push that would add more is ``TOO_MANY``, retryable.
+  one what depends on changes that reached it through another. A merge that may give them
+  what they wait for looks at all of them again, so hostile changes waiting on an honest
+  writer's next seqs would make its every push dear for good: at most
+  :attr:`Limits.max_waiting_changes` may wait in a document, and a push that would add more
+  is ``TOO_MANY``, retryable.
 """
 
 from __future__ import annotations
