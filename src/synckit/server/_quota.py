@@ -179,10 +179,7 @@ class Quotas:
     ) -> Error | None:
         """The error to refuse a request (``what``) of ``principal_id`` with while its earlier
         requests took more of the event loop than its share allows; None when it may go on."""
-        bucket = self._loop.get(principal_id) if principal_id else None
-        if bucket is None:
-            return None
-        wait = bucket.owed(now)
+        wait = _owed(self._loop, principal_id, now)
         if not wait:
             return None
         limits = self._limits
@@ -214,10 +211,7 @@ class Quotas:
         refusal = self.loop_debt(principal_id, now, doc_id=doc_id, what=what)
         if refusal is not None:
             return refusal
-        bucket = self._sent.get(principal_id) if principal_id else None
-        if bucket is None:
-            return None
-        wait = bucket.owed(now)
+        wait = _owed(self._sent, principal_id, now)
         if not wait:
             return None
         limits = self._limits
@@ -259,6 +253,12 @@ def _bucket(
     if bucket is None:
         bucket = buckets[principal_id] = TokenBucket(float(rate), float(burst), float(burst), now)
     return bucket
+
+
+def _owed(buckets: dict[str, TokenBucket], principal_id: str, now: float) -> float:
+    """Seconds until ``principal_id``'s bucket in ``buckets`` is out of debt (0.0: none)."""
+    bucket = buckets.get(principal_id) if principal_id else None
+    return 0.0 if bucket is None else bucket.owed(now)
 
 
 def _rate_limited(message: str, wait: float, doc_id: str, batch_id: int) -> Error:
