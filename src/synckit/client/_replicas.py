@@ -185,11 +185,9 @@ class ReplicaSet:
         self.acked_pushes = 0
         # Unanswered requests -> the time a tick first saw them.
         self._waiting: dict[object, float] = {}
-        # Push batch id -> our own last seq it carried.
-        self._batch_mine: dict[int, int] = {}
-        #: ... and the own seqs each spans (a push refused as too many operations is sent
-        #: again in parts of fewer).
-        self._batch_seqs: dict[int, int] = {}
+        # Push batch id -> our own last seq it carried, and how many own seqs it spans (a
+        # push refused as too many operations is sent again in parts of fewer).
+        self._batch_mine: dict[int, tuple[int, int]] = {}
         # Document id -> its presence (see synckit.client._presence).
         self._presence: dict[str, DocPresence] = {}
         #: From the server's Welcome: the largest presence state it keeps (0: unknown) and

@@ -150,7 +150,6 @@ class SessionSync(ReplicaSet):
         self._ping_due = False
         self._waiting.clear()
         self._batch_mine.clear()
-        self._batch_seqs.clear()
         self._welcomed = False
         for deletion in self._deletions.values():
             deletion.request_id = 0  # unanswered: asked again on this connection
@@ -261,7 +260,7 @@ class SessionSync(ReplicaSet):
                         self._send_presence(record, self._last_heard)
             case Ack(doc_id=doc_id, batch_id=batch):
                 self.acked_pushes += 1
-                mine = self._batch_mine.pop(batch, 0)
+                mine = self._batch_mine.pop(batch, (0, 0))[0]
                 rep = self._replicas.get(doc_id)
                 if rep is None or rep.server_raw is None:
                     return
@@ -329,7 +328,7 @@ class SessionSync(ReplicaSet):
                 doc_id in self._replicas
                 and event.batch_id
                 and not event.retryable
-                and self._fewer_ops(self._batch_seqs.pop(event.batch_id, 0))
+                and self._fewer_ops(self._batch_mine.pop(event.batch_id, (0, 0))[1])
             ):
                 # A push of more operations than the server takes at once, or whose merge
                 # was too much work: sent again in parts half as large.
@@ -437,8 +436,7 @@ class SessionSync(ReplicaSet):
             return
         batch = session.next_batch_id()
         session.send(Push(doc_id, batch, data))
-        self._batch_mine[batch] = reached
-        self._batch_seqs[batch] = reached - since[me]
+        self._batch_mine[batch] = (reached, reached - since[me])
         rep.pushed = VersionVector._trusted({**version._seqs, me: reached})
 
     # -- timers -------------------------------------------------------------------------

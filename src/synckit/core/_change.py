@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 from synckit.core import _ops as K
 from synckit.core._field_columns import FieldWrites
 from synckit.core._ops import Op
 
-__all__ = ["Change"]
+__all__ = ["Change", "missing"]
 
 
 class Change:
@@ -70,3 +71,12 @@ class Change:
 
     def __repr__(self) -> str:
         return f"Change(client={self.client}, start={self.start}, deps={self.deps}, ops={self.ops})"
+
+
+def missing(ch: Change, held: Callable[[int], int]) -> list[tuple[int, int]]:
+    """What ``ch`` lacks to apply, where ``held(client)`` is the last seq held of a client:
+    ``(client, seq)`` for each dependency not held, and its author's previous seq if not."""
+    lacks = [(client, seq) for client, seq in ch.deps.items() if held(client) < seq]
+    if held(ch.client) < ch.start - 1:
+        lacks.append((ch.client, ch.start - 1))
+    return lacks

@@ -24,7 +24,7 @@ from operator import attrgetter, ge, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 
 from synckit.core import _ops as K
-from synckit.core._change import Change
+from synckit.core._change import Change, missing
 from synckit.core._codec import (
     ChangeSetWriter,
     check_client_table,
@@ -247,9 +247,7 @@ class Awaited:
         seqs, spans = self.seqs, self.spans
         for ch in pending:
             spans.setdefault(ch.client, []).append((ch.start, ch.end))
-            lacks = [(d, s) for d, s in ch.deps.items() if vv[d] < s]
-            if vv[ch.client] < ch.start - 1:
-                lacks.append((ch.client, ch.start - 1))
+            lacks = missing(ch, vv.__getitem__)
             if not lacks:
                 self.always = True
             for client, seq in lacks:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from synckit.core import _ops as K
-from synckit.core._change import Change
+from synckit.core._change import Change, missing
 from synckit.core._ops import Op, op_width
 
 if TYPE_CHECKING:
@@ -81,17 +81,16 @@ class ChangeReview:
         that could apply counts as held for those after it."""
         vv = self._doc._vv
         reached: dict[int, int] = {}
+
+        def held(client: int) -> int:
+            return max(vv[client], reached.get(client, 0))
+
         count = 0
         for ch in self._changes:
-            author = ch.client
-            have = max(vv[author], reached.get(author, 0))
-            if ch.start - 1 > have or any(
-                max(vv[client], reached.get(client, 0)) < seq for client, seq in ch.deps.items()
-            ):
+            if missing(ch, held):
                 count += 1
-                continue
-            if ch.end > have:
-                reached[author] = ch.end
+            elif ch.end > held(ch.client):
+                reached[ch.client] = ch.end
         return count
 
     def held(self, client: str) -> int:

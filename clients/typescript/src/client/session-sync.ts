@@ -41,9 +41,9 @@ export class SessionSync extends ReplicaSet {
   private welcomed = false;
   private renewAtMs = 0;
   private readonly waiting = new Map<string, number>();
-  private readonly batchMine = new Map<number, number>();
-  /** The own seqs each push out spans (one refused as too many operations goes again in parts of fewer). */
-  private readonly batchSeqs = new Map<number, number>();
+  /** Push batch id -> our own last seq it carried, and the own seqs it spans (one refused as
+   * too many operations goes again in parts of fewer). */
+  private readonly batchMine = new Map<number, [reached: number, seqs: number]>();
 
   protected override opened(docId: string, rep: Replica): void {
     if (this.online) this.subscribe(docId, rep);
@@ -133,7 +133,6 @@ export class SessionSync extends ReplicaSet {
     this.pingDue = false;
     this.waiting.clear();
     this.batchMine.clear();
-    this.batchSeqs.clear();
     this.welcomed = false;
     for (const deletion of this.deletions.values()) deletion.requestId = 0; // asked again here
     for (const rep of this.replicas.values()) {
@@ -244,7 +243,7 @@ export class SessionSync extends ReplicaSet {
       }
       case "ack": {
         this.ackedPushes += 1;
-        const mine = this.batchMine.get(event.batchId) ?? 0;
+        const mine = this.batchMine.get(event.batchId)?.[0] ?? 0;
         this.batchMine.delete(event.batchId);
         const rep = this.replicas.get(event.docId);
         if (rep === undefined || rep.serverRaw === null) return;
@@ -319,10 +318,10 @@ export class SessionSync extends ReplicaSet {
       if (this.online) this.subscribe(docId, rep);
       return;
     }
-    if (event.code === ErrorCode.TOO_MANY && event.batchId && !event.retryable && this.fewerOps(this.batchSeqs.get(event.batchId) ?? 0)) {
+    if (event.code === ErrorCode.TOO_MANY && event.batchId && !event.retryable && this.fewerOps(this.batchMine.get(event.batchId)?.[1] ?? 0)) {
       // A push of more operations than the server takes at once, or whose merge was too much
       // work: sent again in parts half as large. (Python: the same.)
-      this.batchSeqs.delete(event.batchId);
+      this.batchMine.delete(event.batchId);
       rep.pushed = null;
       this.push(docId, rep);
       return;
@@ -413,8 +412,7 @@ export class SessionSync extends ReplicaSet {
     }
     const batch = session.nextBatchId();
     session.send({ type: "push", docId, batchId: batch, changes: data });
-    this.batchMine.set(batch, reached);
-    this.batchSeqs.set(batch, reached - seqOf(since, me));
+    this.batchMine.set(batch, [reached, reached - seqOf(since, me)]);
     rep.pushed = withEntry(version, me, reached);
   }
 
