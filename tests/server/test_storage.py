@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -223,3 +224,74 @@ def test_full_durability_defers_only_the_fsync_of_the_wal(tmp_path: Path) -> Non
     assert InlineStore(process)._wal is None
     assert process._db.execute("PRAGMA synchronous").fetchone()[0] == 1
     process.close()
+
+
+def test_full_durability_fsyncs_inline_while_the_disk_is_fast(tmp_path: Path) -> None:
+    """InlineStore fsyncs the WAL on the event loop while the fsyncs take at most
+    ``inline_sync_max`` on average (each commit then costs no thread handoffs), moves them to a
+    worker thread once the average is longer or one fsync is ten times as long, and tries
+    inline again after ``retry_inline`` seconds. Every commit is durable either way."""
+    now = [100.0]
+    took = [0.0]  # how long the next fsync seems to take (the clock moves that far)
+
+    def clock() -> float:
+        return now[0]
+
+    store = SQLiteStore(tmp_path / "full.db")
+    inline = InlineStore(store, inline_sync_max=0.002, retry_inline=5.0, clock=clock)
+    real = inline._wal
+    assert real is not None
+    syncs: list[str] = []
+
+    class Timed:
+        """The real WalSync, noting where each fsync ran and moving the clock."""
+
+        @property
+        def opened(self) -> bool:
+            assert real is not None
+            return real.opened
+
+        def sync(self) -> None:
+            assert real is not None
+            main = threading.current_thread() is threading.main_thread()
+            syncs.append("loop" if main else "thread")
+            real.sync()
+            now[0] += took[0]
+
+        def close(self) -> None:
+            assert real is not None
+            real.close()
+
+    inline._wal = Timed()  # type: ignore[assignment]
+
+    async def commit(n: int) -> None:
+        await inline.append_many([("d", b"%d" % n)])
+
+    async def scenario() -> None:
+        took[0] = 0.001
+        for n in range(4):  # fast: inline
+            await commit(n)
+        assert syncs == ["loop"] * 4 and inline.syncs_inline
+        took[0] = 0.003  # slower than the limit: the average passes it after a few
+        n = 4
+        while inline.syncs_inline:
+            await commit(n)
+            n += 1
+        assert 5 <= n <= 20, n
+        took[0] = 0.001
+        await commit(n)  # the disk is slow now: on the thread
+        assert syncs[-1] == "thread"
+        now[0] += 5.0  # retry_inline later: inline again, with a fresh average
+        assert inline.syncs_inline
+        await commit(n + 1)
+        assert syncs[-1] == "loop"
+        took[0] = 0.025  # one fsync ten times the limit: to the thread at once
+        await commit(n + 2)
+        assert not inline.syncs_inline
+        await inline.close()
+
+    asyncio.run(scenario())
+    check = SQLiteStore(tmp_path / "full.db")
+    stored = check.load("d")
+    assert stored is not None and len(stored.changes) == len(syncs)  # every commit kept
+    check.close()

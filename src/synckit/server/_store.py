@@ -14,7 +14,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -189,6 +189,11 @@ class WalSync:
 
     db_path: Path
     _fd: int = -1
+
+    @property
+    def opened(self) -> bool:
+        """The WAL file is open: :meth:`sync` is one ``fdatasync``."""
+        return self._fd >= 0
 
     def sync(self) -> None:
         """Make every commit that returned before this call durable; safe on any thread."""
@@ -428,6 +433,16 @@ class AsyncStore(Protocol):
     async def close(self) -> None: ...
 
 
+#: The longest fsync :class:`InlineStore` makes the event loop wait for, in seconds.
+INLINE_SYNC_MAX = 0.002
+#: Seconds :class:`InlineStore` keeps its fsyncs on a worker thread after one inline took
+#: longer than that.
+RETRY_INLINE_SYNC = 10.0
+# One fsync inline this many times longer than INLINE_SYNC_MAX moves them to the thread at
+# once, whatever the average.
+_SLOWEST_INLINE = 10
+
+
 class InlineStore:
     """A synchronous :class:`Store` behind :class:`AsyncStore`, called on the event loop.
 
@@ -435,30 +450,85 @@ class InlineStore:
     one operation at a time, so the order is kept without locks. A worker thread for whole
     operations was tried and measured: under load, each handoff waited for the GIL while the
     loop was busy (on uvloop, `synckit serve` acknowledged 9 to 67 pushes/s instead of about
-    3,000), so synchronous stores run inline. Only the wait for the disk runs on a thread: a
-    store with ``defer_sync`` (:meth:`SQLiteStore.defer_sync`) commits inline without it and
-    each write here then awaits :meth:`WalSync.sync` - one fsync, one handoff - before it
-    returns, so what it acknowledges is as durable as before while the loop goes on serving.
+    3,000), so synchronous stores run inline. A store with ``defer_sync``
+    (:meth:`SQLiteStore.defer_sync`) commits inline without waiting for the disk, and each
+    write here then returns only after :meth:`WalSync.sync`, so what it acknowledges is as
+    durable as under ``synchronous=FULL``. That fsync runs inline too while the disk answers
+    within ``inline_sync_max`` seconds on average (a fraction of a millisecond on an SSD:
+    cheaper than the two thread handoffs, which under load took about 3 ms a commit, each
+    waiting for the busy loop's GIL). Once the average over the last few is longer, or one
+    fsync took ten times as long, the fsyncs run on a worker thread, so that the loop goes on
+    serving while the disk is slow; inline is tried again after ``retry_inline`` seconds.
     A networked database implements :class:`AsyncStore` itself.
+
+    Args:
+        store: the synchronous store.
+        inline_sync_max: the longest fsync tolerated on the event loop, in seconds (0: every
+            fsync on a worker thread).
+        retry_inline: seconds the fsyncs stay on the thread once those inline were too slow.
+        clock: monotonic seconds (injectable for tests).
     """
 
-    __slots__ = ("_wal", "store")
+    __slots__ = (
+        "_clock",
+        "_inline_after",
+        "_sync_average",
+        "_wal",
+        "inline_sync_max",
+        "retry_inline",
+        "store",
+    )
 
     keeps_tags = True
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        inline_sync_max: float = INLINE_SYNC_MAX,
+        retry_inline: float = RETRY_INLINE_SYNC,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         #: The synchronous store underneath.
         self.store = store
-        # A SQLite store that waits for the disk at every commit waits here instead, on a
-        # worker thread (see WalSync): the loop serves everyone meanwhile, and the pushes
-        # that arrive join the next group commit.
+        self.inline_sync_max = inline_sync_max
+        self.retry_inline = retry_inline
+        self._clock = clock
+        # A SQLite store that waits for the disk at every commit waits here instead (see
+        # WalSync): inline while the disk is fast, else on a worker thread while the loop
+        # serves everyone and the pushes that arrive join the next group commit.
         defer = getattr(store, "defer_sync", None)
         self._wal: WalSync | None = defer() if defer is not None else None
+        #: When an fsync may run inline again (those inline were too slow).
+        self._inline_after = 0.0
+        #: The fsyncs' time inline, averaged (exponentially, over about the last eight).
+        self._sync_average = 0.0
+
+    @property
+    def syncs_inline(self) -> bool:
+        """The next fsync runs on the event loop (the disk answered fast enough so far)."""
+        return self.inline_sync_max > 0 and self._clock() >= self._inline_after
 
     async def _durable(self) -> None:
         """Return once every commit so far is as durable as the store promises."""
-        if self._wal is not None:
-            await asyncio.to_thread(self._wal.sync)
+        wal = self._wal
+        if wal is None:
+            return
+        if not self.syncs_inline:
+            await asyncio.to_thread(wal.sync)
+            return
+        opened = wal.opened  # (the first sync also opens the WAL and syncs its directory)
+        started = self._clock()
+        wal.sync()
+        ended = self._clock()
+        if not opened:
+            return
+        took = ended - started
+        average = self._sync_average = self._sync_average + (took - self._sync_average) / 8
+        if average > self.inline_sync_max or took > _SLOWEST_INLINE * self.inline_sync_max:
+            # The disk is slow now: the loop must not wait for it.
+            self._inline_after = ended + self.retry_inline
+            self._sync_average = 0.0
 
     async def load(self, doc_id: str) -> StoredDoc | None:
         return self.store.load(doc_id)
