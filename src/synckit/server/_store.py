@@ -560,7 +560,9 @@ class InlineStore:
             self.store.compact(doc_id, snapshot, covered, tag)
         else:
             self.store.compact(doc_id, snapshot, covered)
-        await self._durable()
+        # No fsync of its own: nothing waits for a compaction to be durable. Lost in a power
+        # loss, it leaves the batches it would have replaced (the WAL keeps commits in order,
+        # so the next commit's fsync makes it durable with that commit).
 
     async def snapshot_key(self) -> bytes | None:
         """The store's :meth:`Store.snapshot_key`, or None when it has none."""
