@@ -65,6 +65,24 @@ def test_reading_a_tagged_text_does_not_decode_it_and_an_edit_does() -> None:
     assert tagged.save() == checked.save()
 
 
+def test_decode_deferred_decodes_every_deferred_text_now_and_changes_nothing() -> None:
+    """``Document.decode_deferred`` decodes each text a tagged load deferred, nested ones
+    too, so that the first edit finds it decoded (the server calls it off its event loop);
+    a second call finds nothing left."""
+    data = _authors(3, 120, 3).save()
+    checked = Document.load(data, "r")
+    tagged = _tagged(data, "r")
+    states = list(tagged._texts.values())
+    assert len(states) == 2 and all(state._lazy is not None for state in states)
+    assert tagged.decode_deferred() == 2
+    assert all(state._lazy is None for state in states)
+    assert tagged.decode_deferred() == 0
+    assert tagged.to_json() == checked.to_json() and tagged.save() == checked.save()
+    tagged.get_text("t").insert(0, "x")
+    checked.get_text("t").insert(0, "x")
+    assert str(tagged.get_text("t")) == str(checked.get_text("t"))
+
+
 def test_a_missing_attribute_is_still_an_attribute_error() -> None:
     tagged = _tagged(_authors(2, 30, 2).save(), "r")
     state = _state(tagged)
