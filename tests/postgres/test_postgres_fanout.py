@@ -4,6 +4,7 @@ from storage by version vector."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from live import ServerProcess, eventually, free_port, server_environment
 from redistest import REDIS_URL, fresh_channel, require_redis
 
 from synckit.client import Client, connect
-from synckit.server import PostgresStore, RedisChangeBus, create_app, running
+from synckit.server import Limits, PostgresStore, RedisChangeBus, create_app, running
 
 
 @asynccontextmanager
@@ -144,3 +145,35 @@ async def test_every_commit_writes_the_documents_json_view(pg_url: str) -> None:
         assert json.loads(row["view"])["intl"] == 'café 中文 😀👍🏽 \u2028 "q" \\'
         assert items == "milk"
         assert doc.get("note") == "nul\x00inside"  # the document keeps what was written
+
+
+async def test_a_large_documents_view_is_written_at_a_pace_and_catches_up(pg_url: str) -> None:
+    """A document of view_inline_bytes or more has its view written at most once per
+    max(1 s, view bytes / view_bytes_per_second): commits in between leave the stored view
+    behind, and it catches up once due, with no further commit."""
+    limits = Limits(view_inline_bytes=2000, view_bytes_per_second=1000)
+    app = create_app(PostgresStore(pg_url), limits=limits)
+    async with running(app) as url, fast(url, "v") as client:
+        doc = await client.open("big", wait=True)
+        doc.get_text("body").insert(0, "z" * 4000)  # a 4 KB view: about 4 s apart
+        await client.wait_synced(timeout=10)
+        conn = await asyncpg.connect(pg_url)
+        try:
+
+            async def stored() -> dict[str, object]:
+                text = await conn.fetchval("SELECT view FROM views WHERE doc_id = 'big'")
+                return dict(json.loads(text)) if text else {}
+
+            first = await stored()
+            assert first.get("body") == "z" * 4000
+            for i in range(5):
+                doc.set("n", i)
+                await client.wait_synced(timeout=10)
+            assert (await stored()).get("n") != 4  # committed, the view lagging behind
+            for _ in range(150):  # due about 4 s after the first: the tick writes it
+                if await stored() == doc.to_json():
+                    break
+                await asyncio.sleep(0.1)
+            assert await stored() == doc.to_json()
+        finally:
+            await conn.close()

@@ -88,6 +88,7 @@ from synckit.server._rooms import (
     Rooms,
 )
 from synckit.server._store import Store
+from synckit.server._views import ViewSchedule
 
 #: ``offload_load(stored, track, key, then)``: :meth:`LoggedDocument.restore` ``stored``
 #: (with ``track`` and ``key``) elsewhere and call ``then`` with it (or the DecodeError) on
@@ -245,6 +246,9 @@ class Hub:
             offload_bytes=limits.offload_bytes,
         )
         self.rooms.on_settled = self._release_held
+        self.rooms.on_close = self._closing
+        #: Which commits carry their documents' JSON views (with :attr:`views_wanted`).
+        self._views = ViewSchedule(limits.view_inline_bytes, limits.view_bytes_per_second)
         self._offload_load = offload_load
         self._offload_ready = offload_ready
         if snapshot_key is None and store is not None:
@@ -599,6 +603,8 @@ class Hub:
         now = self._wall_clock() if now is None else now
         self.rooms.close_idle(self._monotonic())
         self.presence.tick(self._monotonic())
+        if self.views_wanted and self._views and self._views.due(self._monotonic()):
+            self.rooms.open_commit()  # (a commit of views alone, when no push comes)
         self._perform_inline()
         handshake_due = self._monotonic() - self.limits.handshake_timeout
         for conn in list(self._connections.values()):
@@ -1464,12 +1470,31 @@ class Hub:
         """
         op = self.rooms.next_io()
         if self.views_wanted and isinstance(op, Commit):
-            # Its batches are final now: each document's view is exactly what they store.
-            for doc_id in dict.fromkeys(doc for doc, _ in op.batches):
+            # Its batches are final now: each document's view is exactly what they store. A
+            # large document's is written at most so often (ViewSchedule); the views that
+            # lag behind are written once due, in whatever commit comes then.
+            views, now = self._views, self._monotonic()
+            docs = dict.fromkeys(doc for doc, _ in op.batches)
+            if views:
+                docs.update(dict.fromkeys(views.due(now)))
+            for doc_id in docs:
                 room = self.rooms.get(doc_id)
-                if room is not None and room.logged is not None:
-                    op.views[doc_id] = view_text(room.logged.doc.to_json())
+                if room is None or room.logged is None:
+                    views.forget(doc_id)
+                    continue
+                if doc_id in op.views or not views.wants(doc_id, room.logged.size, now):
+                    continue
+                text = op.views[doc_id] = view_text(room.logged.doc.to_json())
+                views.written(doc_id, room.logged.size, len(text), now)
         return op
+
+    def _closing(self, room: Room) -> None:
+        """``room`` closes: a view of its document that lags behind goes into the next
+        commit now (the document will not be here when that commit goes)."""
+        views = self._views
+        if self.views_wanted and views.is_stale(room.doc_id) and room.logged is not None:
+            self.rooms.open_commit().views[room.doc_id] = view_text(room.logged.doc.to_json())
+        views.forget(room.doc_id)
 
     @property
     def io_idle(self) -> bool:
@@ -1592,6 +1617,7 @@ class Hub:
             conn.send(self.shutting_down_error())
         self.rooms.offload = None  # the last snapshots now, before storage closes
         for doc_id, room in self.rooms.items():
+            self._closing(room)  # (a view that lags behind goes now)
             if room.logged is not None and room.logged.log_count and not room.logged.compacting:
                 self.rooms.compact(doc_id, room.logged)
         self.rooms.clear()

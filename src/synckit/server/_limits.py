@@ -125,6 +125,14 @@ class Limits:
     #: event loop when the server offloads (``SyncServer(offload=True)``, the default): a
     #: snapshot is built in a worker process, a load decoded in a thread.
     offload_bytes: int = 64 * 1024
+    #: Documents of this many stored bytes or more (texts counted decoded) have the JSON view
+    #: a store keeps (PostgreSQL's ``views`` table) written at most once per ``max(1 s,
+    #: view bytes / view_bytes_per_second)`` instead of with every commit; in between their
+    #: stored view lags, and catches up once due (see :mod:`synckit.server._views`): a view
+    #: costs the event loop and the commit in proportion to the whole document (a 5.5 MB
+    #: text: 20 ms and 70 ms, for every keystroke, before every other document's acks).
+    view_inline_bytes: int = 256 * 1024
+    view_bytes_per_second: int = 1024 * 1024
     #: Open documents kept decoded in memory. Beyond this many, the least recently used
     #: are kept as their snapshot bytes (:meth:`synckit.Document.compact`) until used again.
     live_docs: int = 1024
@@ -154,6 +162,8 @@ class Limits:
             "max_queue_bytes",
             "compact_every",
             "offload_bytes",
+            "view_inline_bytes",
+            "view_bytes_per_second",
             "live_docs",
             "max_load_waiters",
             "max_subscriptions",

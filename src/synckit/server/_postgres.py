@@ -408,7 +408,9 @@ class PostgresStore:
             return frozenset()
         pool = await self._get_pool()
         docs = sorted({doc_id for doc_id, _ in batches} | set(views or ()))
-        keys = sorted({_append_key(doc_id) for doc_id, _ in batches})
+        # (A commit of views alone takes the append locks too: so does a deletion, which
+        # also removes the view; without them a view could be written after that.)
+        keys = sorted({_append_key(doc_id) for doc_id in docs})
         view_ids, view_texts = list(views or ()), list((views or {}).values())
         with _failing(f"commit changes to {', '.join(map(repr, docs))}"):
             async with pool.acquire() as conn:

@@ -250,6 +250,8 @@ class Rooms:
         #: Called with a document id whenever a compaction of it ends, written or failed
         #: (the hub commits the pushes it held for it).
         self.on_settled: Callable[[str], None] | None = None
+        #: Called with a room about to close (its document still in it).
+        self.on_close: Callable[[Room], None] | None = None
 
     # -- rooms ------------------------------------------------------------------------
 
@@ -320,6 +322,8 @@ class Rooms:
         room.idle_since = None
         if room.subscribers or room.queued or self._rooms.get(room.doc_id) is not room:
             return
+        if self.on_close is not None:
+            self.on_close(room)
         del self._rooms[room.doc_id]
         self._live.pop(room.doc_id, None)
         logged = room.logged
@@ -427,6 +431,10 @@ class Rooms:
             if isinstance(op, Commit):
                 return op
         return self._in_flight if isinstance(self._in_flight, Commit) else None
+
+    def open_commit(self) -> Commit:
+        """The commit that the next appends join (queued now when there is none)."""
+        return self._open_commit()
 
     def _open_commit(self) -> Commit:
         if self._queue and isinstance(self._queue[-1], Commit):
