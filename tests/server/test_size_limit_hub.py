@@ -157,3 +157,21 @@ def test_repetitive_text_counts_at_its_decoded_length_after_compactions() -> Non
     stored = store.load("d")
     assert stored is not None and stored.snapshot  # compacted along the way
     assert len(rebuilt(stored).get_text("t")) == acked * 4_000
+
+
+def test_a_push_over_the_limit_compacts_first_and_is_taken_if_that_makes_room() -> None:
+    """The log of a document may hold an eighth of it before a compaction is due by its own
+    accord: a push that the log pushes past max_doc_bytes makes one happen, and waits for
+    it, instead of being refused for what the snapshot folds away."""
+    store = MemoryStore()
+    hub = Hub(store, limits=Limits(max_doc_bytes=20_000, compact_every=1000))
+    peer = Peer(hub, "w")
+    peer.subscribe("d")
+    doc = Document("w")
+    for i in range(12):  # 12 x 4 KB replacing one value: 48 KB through a 20 KB limit
+        peer.push("d", replace(doc, i))
+        answers = peer.received()
+        assert [type(e) for e in answers] == [Ack], (i, answers)
+    stored = store.load("d")
+    assert stored is not None and stored.snapshot is not None and stored.size < 20_000
+    assert rebuilt(stored).get("big") == chr(ord("a") + 11) * VALUE

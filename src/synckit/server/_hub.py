@@ -914,6 +914,10 @@ class Hub:
             # snapshot is being built (off the loop, for a large document), the batches it
             # will fold away still count: the push waits for it rather than being refused
             # for how far behind that build happens to be.
+            if not held and not logged.compacting and logged.log_count:
+                # The log may hold changes a snapshot folds away (an eighth of the document
+                # before one is due): compact now, and look again once that is done.
+                self.rooms.compact(doc_id, logged)
             if held < 2 and logged.compacting:
                 self._hold(conn, room, push, held + 1)
                 return
@@ -1249,6 +1253,7 @@ class Hub:
         def restored(logged: LoggedDocument | Exception) -> None:
             if isinstance(logged, LoggedDocument):
                 logged.log_count = len(stored.changes)
+                logged.log_bytes = sum(map(len, stored.changes))
                 logged.size = stored.size + logged.doc.text_length()
                 logged.loaded = None if stored.snapshot is None else "checked"
                 if self.rooms.get(room.doc_id) is room and room.logged is None:
