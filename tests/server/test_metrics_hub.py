@@ -96,3 +96,28 @@ def test_two_servers_metrics_do_not_share_a_registry() -> None:
     peer.push("d", Writer("a")("x"))
     assert sample(first, "synckit_pushes_total") == 1
     assert sample(second, "synckit_pushes_total") == 0
+
+
+def test_compactions_and_lagging_views_are_counted() -> None:
+    metrics = Metrics()
+    store = MemoryStore()
+    limits = Limits(compact_every=2, view_inline_bytes=500, view_bytes_per_second=100)
+    hub = metrics.hub = Hub(None, limits=limits, observer=metrics)
+    hub.views_wanted = True  # (as with a store that keeps views)
+
+    def drain() -> None:
+        while (op := hub.next_io()) is not None:
+            hub.io_done(op, perform_io(op, store))
+
+    peer = Peer(hub, "a")
+    peer.send(Subscribe("d"))
+    drain()
+    writer = Writer("a")
+    for key in ("a" * 60, "b" * 60, "c" * 60):  # 600-byte values: views paced from the first
+        peer.push("d", writer(key))
+        drain()
+    assert sample(metrics, "synckit_compactions_total") == 1
+    stored = store.load("d")
+    assert stored is not None and stored.snapshot is not None
+    assert sample(metrics, "synckit_snapshot_bytes_total") == len(stored.snapshot)
+    assert sample(metrics, "synckit_views_behind") == 1  # the third's view lags

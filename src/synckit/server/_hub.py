@@ -1502,6 +1502,12 @@ class Hub:
         views.forget(room.doc_id)
 
     @property
+    def views_behind(self) -> int:
+        """Documents whose stored JSON view lags behind their commits (see
+        :class:`~synckit.server._views.ViewSchedule`)."""
+        return len(self._views)
+
+    @property
     def io_idle(self) -> bool:
         """No storage work is queued or running."""
         return self.rooms.io_idle
@@ -1519,6 +1525,8 @@ class Hub:
                 # Deleted by another server meanwhile: those batches were not stored.
                 for doc_id in sorted(result):
                     self._gone(doc_id, f"document {doc_id!r} was deleted")
+            if isinstance(op, Compact) and not isinstance(result, Exception):
+                self._observer.compacted(len(op.snapshot))
             for doc_id in self.rooms.done(op, result):
                 self._evict(doc_id, f"storage failed: {result}")
             if self._outgoing:

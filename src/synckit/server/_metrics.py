@@ -103,11 +103,13 @@ class Metrics(HubObserver):
         "_broadcast_frames",
         "_commit",
         "_commit_batches",
+        "_compactions",
         "_errors",
         "_presence_bytes",
         "_presence_frames",
         "_push_bytes",
         "_pushes",
+        "_snapshot_bytes",
         "_snapshot_loads",
         "hub",
         "registry",
@@ -128,6 +130,9 @@ class Metrics(HubObserver):
         self._auth = [0] * len(_AUTH_REASONS)
         # Snapshots loaded with every check, and by their verified tag.
         self._snapshot_loads = [0, 0]
+        # Compactions written, and the bytes of their snapshots.
+        self._compactions = 0
+        self._snapshot_bytes = 0
         #: The hub whose connections, documents and queues a scrape reads (None: none yet).
         self.hub: Hub | None = None
         #: This server's registry (the process-wide default one is never used).
@@ -165,6 +170,10 @@ class Metrics(HubObserver):
     def snapshot_loaded(self, tagged: bool) -> None:
         self._snapshot_loads[tagged] += 1
 
+    def compacted(self, nbytes: int) -> None:
+        self._compactions += 1
+        self._snapshot_bytes += nbytes
+
     def committed(self, seconds: float, batches: int) -> None:
         """Storage committed ``batches`` pushed batches in one transaction in ``seconds``."""
         self._commit.observe(seconds)
@@ -183,10 +192,11 @@ class Metrics(HubObserver):
     def collect(self) -> Iterable[Metric]:
         """Every metric family, as of now (called by the registry on each scrape)."""
         websockets = requests = queued_bytes = queued_frames = largest = 0
-        docs = 0
+        docs = views_behind = 0
         hub = self.hub
         if hub is not None:
             docs = len(hub.open_doc_ids)
+            views_behind = hub.views_behind
             for conn in hub.connections:
                 if conn.http:
                     requests += 1
@@ -232,6 +242,22 @@ class Metrics(HubObserver):
         loads.add_metric(["full"], self._snapshot_loads[0])
         loads.add_metric(["tagged"], self._snapshot_loads[1])
         yield loads
+        yield CounterMetricFamily(
+            "synckit_compactions",
+            "Logs of documents replaced by a snapshot in storage.",
+            value=self._compactions,
+        )
+        yield CounterMetricFamily(
+            "synckit_snapshot_bytes",
+            "Bytes of the snapshots those compactions wrote.",
+            value=self._snapshot_bytes,
+        )
+        yield GaugeMetricFamily(
+            "synckit_views_behind",
+            "Documents whose stored JSON view (PostgreSQL's views table) lags behind their "
+            "commits: large documents, whose views are written at a pace (view_inline_bytes).",
+            value=views_behind,
+        )
         yield CounterMetricFamily(
             "synckit_push_bytes",
             "Bytes of changes in the pushes received.",

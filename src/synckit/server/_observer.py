@@ -36,6 +36,9 @@ class HubObserver:
     def auth_failed(self, error: AuthError) -> None:
         """A token was refused (any way in: Hello, JSON view, admin endpoint, metrics)."""
 
+    def compacted(self, nbytes: int) -> None:
+        """A snapshot of ``nbytes`` bytes replaced the log of a document in storage."""
+
     def snapshot_loaded(self, tagged: bool) -> None:
         """A document was rebuilt from a stored snapshot: ``tagged``, its tag verified under
         the server's key (the fast path); otherwise every check ran."""
