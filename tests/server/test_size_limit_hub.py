@@ -175,3 +175,34 @@ def test_a_push_over_the_limit_compacts_first_and_is_taken_if_that_makes_room() 
     stored = store.load("d")
     assert stored is not None and stored.snapshot is not None and stored.size < 20_000
     assert rebuilt(stored).get("big") == chr(ord("a") + 11) * VALUE
+
+
+def test_a_push_over_the_limit_does_not_compact_a_document_for_a_small_log() -> None:
+    """A snapshot costs as much as the whole document: a push over the limit starts one only
+    when the log holds a sixty-fourth of the document or more (else a writer could make the
+    server rewrite a large document with every other push), and only when the push would
+    fit beside the document without its log."""
+    from synckit.server._metrics import Metrics
+
+    metrics = Metrics()
+    store = MemoryStore()
+    limits = Limits(max_doc_bytes=20_000, compact_every=1000)
+    hub = Hub(store, limits=limits, observer=metrics)
+    peer = Peer(hub, "w")
+    peer.subscribe("d")
+    doc = Document("w")
+
+    def put(key: str, size: int) -> list[type]:
+        before = doc.version()
+        doc.set(key, "v" * size)
+        peer.push("d", doc.changes(before))
+        return [type(e) for e in peer.received()]
+
+    assert [put(f"k{i}", VALUE) for i in range(4)] == [[Ack]] * 4  # 16 KB of log, no snapshot
+    assert put("k4", VALUE) == [Error]  # compacted first (the whole log), still too large
+    assert metrics._compactions == 1
+    assert put("small", 10) == [Ack]  # a log of ~60 bytes beside a 16 KB snapshot
+    assert put("k5", VALUE) == [Error]  # refused at once: no compaction for that log
+    assert metrics._compactions == 1
+    assert put("k6", 30_000) == [Error]  # would not fit even without the log
+    assert metrics._compactions == 1

@@ -914,7 +914,8 @@ class Hub:
             # snapshot is being built (off the loop, for a large document), the batches it
             # will fold away still count: the push waits for it rather than being refused
             # for how far behind that build happens to be.
-            if not held and not logged.compacting and logged.log_count:
+            fits = _may_make_room(logged, len(changes), size_limit)
+            if fits and not held and not logged.compacting:
                 # The log may hold changes a snapshot folds away (an eighth of the document
                 # before one is due): compact now, and look again once that is done.
                 self.rooms.compact(doc_id, logged)
@@ -1638,6 +1639,16 @@ class Hub:
         if self.store is not None:
             self._perform_inline()
             self.store.close()
+
+
+def _may_make_room(logged: LoggedDocument, pushed: int, limit: int) -> bool:
+    """Whether compacting ``logged`` now may make room for ``pushed`` more bytes under
+    ``limit``: only a log that holds a sixty-fourth of the document or more (a snapshot
+    costs as much as the whole document: a writer must not be able to make one with every
+    other push), and only if the push would fit beside the document without its log."""
+    log = logged.log_bytes
+    rest = logged.size - log
+    return logged.log_count > 0 and log * 64 >= rest and rest + pushed <= limit
 
 
 def view_text(view: object) -> str:
