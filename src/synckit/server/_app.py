@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket
 
 from synckit._logged import LoggedDocument
 from synckit._storage import StoredDoc
-from synckit.core import SnapshotKey
+from synckit.core import SnapshotKey, VersionVector
 from synckit.errors import (
     AuthError,
     DecodeError,
@@ -127,6 +127,11 @@ def open_store(
     if inspect.iscoroutinefunction(store.load):
         return cast(AsyncStore, store)
     return InlineStore(cast(Store, store))
+
+
+def _lacking(stored: StoredDoc, key: SnapshotKey | None, since: VersionVector) -> bytes:
+    """What the document ``stored`` holds beyond ``since`` (run in a worker thread)."""
+    return LoggedDocument.restore(stored, key=key).doc.changes(since)
 
 
 async def _perform(op: IoOp, store: AsyncStore) -> IoResult:
@@ -318,9 +323,15 @@ class SyncServer:
                     for batch in stored.changes:
                         self.hub.merge_remote(doc_id, batch)
                     continue
+                # Everything stored (another server compacted the log): rebuilt in a thread,
+                # and only what the open document lacks merged on the loop. On the loop, a
+                # whole rebuild and merge held it 1.9 s for 5.5 million characters.
+                since = self.hub.version_of(doc_id)
+                if since is None:
+                    continue  # not open (or loading) here: it is read from storage then
                 try:
                     key = self.hub.snapshot_key
-                    changes = LoggedDocument.restore(stored, key=key).doc.changes()
+                    changes = await asyncio.to_thread(_lacking, stored, key, since)
                 except DecodeError as exc:
                     log_event(logging.WARNING, "catch_up_failed", doc=doc_id, why=str(exc))
                     continue

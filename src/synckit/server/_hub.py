@@ -1304,6 +1304,13 @@ class Hub:
                 self._dispatch(conn, event)
         self.rooms.close_if_unused(room, self._monotonic())
 
+    def version_of(self, doc_id: str) -> VersionVector | None:
+        """The version of ``doc_id`` as open here (None: not open, or still loading)."""
+        room = self.rooms.get(doc_id)
+        if room is None or room.logged is None:
+            return None
+        return room.logged.doc.version()
+
     def merge_remote(self, doc_id: str, changes: bytes) -> None:
         """Changes another server committed to the storage this server shares: merge them into
         the document if it is open here and tell its subscribers (nothing is stored: the
