@@ -2,10 +2,10 @@
 
 Client and server keep each document the same way (see :mod:`synckit._storage`): a snapshot,
 then the change batches appended after it, replaced by a new snapshot every ``compact_every``
-batches. :class:`LoggedDocument` is that bookkeeping without I/O: it rebuilds the document from
-what a log holds, counts what is appended, and says when and what to compact. The client calls
-the log itself (synchronously, from its change callback); the server queues the same calls for
-its storage task.
+batches or more (see :meth:`LoggedDocument.compaction_due`). :class:`LoggedDocument` is that
+bookkeeping without I/O: it rebuilds the document from what a log holds, counts what is
+appended, and says when and what to compact. The client calls the log itself (synchronously,
+from its change callback); the server queues the same calls for its storage task.
 """
 
 from __future__ import annotations

@@ -105,7 +105,9 @@ class ReplicaSet:
         response_timeout: seconds without a frame while an answer is due before
             :meth:`tick` gives up on the connection.
         ping_interval: seconds of silence before :meth:`tick` sends a Ping.
-        compact_every: snapshot a document in the store after this many appended batches.
+        compact_every: snapshot a document in the store after this many appended batches,
+            once they add up to an eighth of the snapshot's bytes (or after 16 times as
+            many, whatever their size).
         clock: passed to every Document (milliseconds); None for the system clock.
         wake: called when frames may be waiting (a local edit happened).
         token_renewable: see the attribute.

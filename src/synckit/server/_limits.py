@@ -119,7 +119,9 @@ class Limits:
     #: wrote to it; decoding one costs the event loop about a microsecond per id, so this
     #: bounds what one frame can cost everyone else (the frame limit alone allows ~500,000).
     max_version_entries: int = 100_000
-    #: Replace a document's log by a snapshot after this many committed batches.
+    #: Replace a document's log by a snapshot after this many committed batches, once they
+    #: add up to an eighth of the snapshot's bytes (or after 16 times as many, whatever
+    #: their size: see ``LoggedDocument.compaction_due`` in :mod:`synckit._logged`).
     compact_every: int = 256
     #: Documents of this many stored bytes or more are snapshotted and loaded away from the
     #: event loop when the server offloads (``SyncServer(offload=True)``, the default): a
