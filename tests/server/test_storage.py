@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -295,3 +296,48 @@ def test_full_durability_fsyncs_inline_while_the_disk_is_fast(tmp_path: Path) ->
     stored = check.load("d")
     assert stored is not None and len(stored.changes) == len(syncs)  # every commit kept
     check.close()
+
+
+def test_a_large_snapshot_is_written_on_a_thread_while_the_store_waits(tmp_path: Path) -> None:
+    """A compaction of ``thread_bytes`` or more writes its snapshot on a worker thread (the
+    loop goes on meanwhile: a 30 MB snapshot held it 147 ms inline); every other call on the
+    store, such as the admin endpoint's access rules, waits for it; a smaller one is written
+    inline."""
+    events: list[str] = []
+
+    class Slow(SQLiteStore):
+        def compact(
+            self, doc_id: str, snapshot: bytes, covered: int, tag: bytes | None = None
+        ) -> None:
+            main = threading.current_thread() is threading.main_thread()
+            events.append("compact on loop" if main else "compact on thread")
+            time.sleep(0.2)
+            super().compact(doc_id, snapshot, covered, tag)
+            events.append("compacted")
+
+        def access_rules(self) -> dict[str, str]:
+            events.append("rules")
+            return super().access_rules()
+
+    store = Slow(tmp_path / "s.db", durability="process")
+    inline = InlineStore(store, thread_bytes=100)
+
+    async def scenario() -> None:
+        await inline.append_many([("d", b"one")])
+        compacting = asyncio.create_task(inline.compact("d", b"s" * 200, 1))
+        await asyncio.sleep(0.05)
+        events.append("loop ran")  # the loop was free while the thread wrote
+        assert await inline.access_rules() == {}  # waited for its turn
+        await compacting
+        await inline.compact("d", b"t" * 50, 0)  # small: inline
+        await inline.close()
+
+    asyncio.run(scenario())
+    assert events == [
+        "compact on thread",
+        "loop ran",
+        "compacted",
+        "rules",
+        "compact on loop",
+        "compacted",
+    ]
