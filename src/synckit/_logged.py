@@ -166,6 +166,11 @@ class LoggedDocument:
         # snapshot is built, so that is what it reloads as.)
         return self.base, list(self.since or ()), self.log_count, self.size
 
+    @property
+    def snapshot_bytes(self) -> int:
+        """The part of :attr:`size` that is not the log: the last snapshot's."""
+        return self.size - self.log_bytes
+
     def compaction_due(self, every: int) -> bool:
         """Whether the log has grown enough since the last snapshot to replace it by a new
         one: to ``every`` batches, and to an eighth of the snapshot's size (or to
@@ -181,7 +186,7 @@ class LoggedDocument:
             return False
         if self.log_count >= _MOST_BATCHES * every:
             return True
-        return self.log_bytes * _SNAPSHOT_SHARE >= self.size - self.log_bytes
+        return self.log_bytes * _SNAPSHOT_SHARE >= self.snapshot_bytes
 
     def snapshot(self) -> tuple[bytes, int, int]:
         """A snapshot of the document now: its bytes, the batches it covers, and the size

@@ -1653,9 +1653,8 @@ def _may_make_room(logged: LoggedDocument, pushed: int, limit: int) -> bool:
     ``limit``: only a log that holds a sixty-fourth of the document or more (a snapshot
     costs as much as the whole document: a writer must not be able to make one with every
     other push), and only if the push would fit beside the document without its log."""
-    log = logged.log_bytes
-    rest = logged.size - log
-    return logged.log_count > 0 and log * 64 >= rest and rest + pushed <= limit
+    rest = logged.snapshot_bytes
+    return logged.log_count > 0 and logged.log_bytes * 64 >= rest and rest + pushed <= limit
 
 
 def view_text(view: object) -> str:

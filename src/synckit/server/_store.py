@@ -450,7 +450,7 @@ class InlineStore:
     """A synchronous :class:`Store` behind :class:`AsyncStore`, called on the event loop.
 
     SQLite commits of small batches take tens of microseconds, and the storage task performs
-    one operation at a time, so the order is kept without locks. A worker thread for whole
+    one operation at a time, so that task alone keeps the order. A worker thread for whole
     operations was tried and measured: under load, each handoff waited for the GIL while the
     loop was busy (on uvloop, `synckit serve` acknowledged 9 to 67 pushes/s instead of about
     3,000), so synchronous stores run inline. A store with ``defer_sync``
@@ -463,7 +463,7 @@ class InlineStore:
     fsync took ten times as long, the fsyncs run on a worker thread, so that the loop goes on
     serving while the disk is slow; inline is tried again after ``retry_inline`` seconds.
     A compaction writing a snapshot of ``thread_bytes`` or more also runs on a worker thread
-    (SQLite lets go of the GIL while it writes: a 30 MB snapshot held the loop 147 ms inline);
+    (SQLite lets go of the GIL while it writes: a 30 MB snapshot held the loop 172 ms inline);
     meanwhile every other call here waits its turn for the store (a lock), so nothing else
     uses its connection at the same time. A networked database implements
     :class:`AsyncStore` itself.
