@@ -13,13 +13,14 @@ final text, its ``encode_state()`` columns, ``ops_since`` of every client, and `
 Client indexes are those of each replica's client table (written as ``clients``); a
 replica's table only grows, so the indexes of the final table are those of every call.
 
-Run: ``PYTHONPATH=src .venv/bin/python tools/ts_text_vectors.py [DIR]`` (writes
-``clients/typescript/test/vectors/text/*.json``, or into DIR);
+Run: ``PYTHONPATH=src .venv/bin/python tools/ts_text_vectors.py [DIR] [--check]`` (writes
+``clients/typescript/test/vectors/text/*.json``, or into DIR; ``--check`` only compares);
 ``tests/typescript/test_ts_text_vectors.py`` checks that the committed files are current.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import random
@@ -405,13 +406,34 @@ def vectors() -> dict[str, str]:
     return {name: text + "\n" for name, text in _files.items()}
 
 
-def main(argv: list[str]) -> None:
-    out = Path(argv[0]) if argv else OUT
+def main(argv: list[str]) -> int:
+    """Write the vectors into DIR (default: the TypeScript tests' folder), or check them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", nargs="?", type=Path, default=OUT, help="where to write them")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if DIR's files are not current"
+    )
+    args = parser.parse_args(argv)
+    out: Path = args.dir
+    files = vectors()
+    if args.check:
+        stale = [
+            n
+            for n, t in files.items()
+            if not (out / n).is_file() or (out / n).read_text(encoding="utf-8") != t
+        ]
+        extra = sorted({p.name for p in out.glob("*.json")} - set(files))
+        for name in stale:
+            print(f"{name}: stale or missing")
+        for name in extra:
+            print(f"{name}: not written by this tool")
+        return 1 if stale or extra else 0
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in vectors().items():
+    for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
         print(f"{name}: {len(text.encode())} bytes")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))
