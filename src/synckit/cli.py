@@ -631,7 +631,33 @@ def _build_app(settings: Mapping[str, Any], verifier: Any, limits: Any, metrics_
     )
     if settings["static"] is not None:
         _mount_static(app, Path(settings["static"]))
+    _freeze_after_startup(app)
     return app
+
+
+def _freeze_after_startup(app: Any) -> None:
+    """Once the app has started (every module imported, the store open), move every object
+    the process holds into the collector's permanent generation (``gc.freeze``), in this
+    process and in each worker.
+
+    A full collection otherwise walks those objects too: under steady writes the server ran
+    one every 1.5-2 s, each holding the event loop 29-42 ms on a 2-core machine, and 0.2-0.5
+    ms with them frozen (benchmarks/README.md). Nothing frozen is ever freed by the cyclic
+    collector; what start-up made lives as long as the process anyway, and what comes
+    later (connections, documents) is collected as before.
+    """
+    import contextlib
+    import gc
+
+    started = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        async with started(app) as state:
+            gc.freeze()
+            yield state
+
+    app.router.lifespan_context = lifespan
 
 
 def _mount_static(app: Any, folder: Path) -> None:

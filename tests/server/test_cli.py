@@ -258,3 +258,30 @@ def test_serve_says_whether_it_offloads_and_uses_the_key_it_is_given(tmp_path: P
         assert not SnapshotKey(store.snapshot_key()).verify(stored.snapshot, stored.tag)
     finally:
         store.close()
+
+
+def test_serve_freezes_what_start_up_made_once_the_app_has_started(tmp_path: Path) -> None:
+    # What start-up made (modules, the store) goes to the collector's permanent generation
+    # only after the app started, so full collections under load skip it (see
+    # cli._freeze_after_startup); the lifespan still starts and closes the server.
+    import asyncio
+    import gc
+
+    from synckit import cli
+
+    args = cli._parser().parse_args(["serve", "--data", str(tmp_path / "data")])
+    settings = cli._settings(args, {})
+    app = cli._build_app(settings, None, cli._limits(settings), None)
+    gc.unfreeze()
+
+    async def run() -> int:
+        async with app.router.lifespan_context(app):
+            return gc.get_freeze_count()
+
+    try:
+        before = gc.get_freeze_count()
+        during = asyncio.run(run())
+    finally:
+        gc.unfreeze()
+    assert before == 0
+    assert during > 1000  # every module's objects, at least
