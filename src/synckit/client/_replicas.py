@@ -16,11 +16,12 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from synckit._logged import LoggedDocument
 from synckit.client._presence import DocPresence
 from synckit.client._store import Store
-from synckit.core import ChangeEvent, Document, VersionVector
+from synckit.core import ChangeEvent, Document, SnapshotKey, VersionVector
 from synckit.core._remote import count_ops
 from synckit.errors import DecodeError, DocumentDeletedError, InvalidValueError, StorageError
 from synckit.protocol import ClientSession, Error, ErrorCode, State, check_doc_id
@@ -168,6 +169,9 @@ class ReplicaSet:
         self.store_failure: StorageError | None = None
         self._unstored: set[str] = set()
         self._clock = clock
+        # The store's snapshot key (see _snapshot_key): None until asked, False for a store
+        # without one.
+        self._key: SnapshotKey | Literal[False] | None = None
         self._replicas: dict[str, Replica] = {}
         self.session: ClientSession | None = None
         #: The server's frame limit, from its Welcome (over HTTP alone: found by halving a
@@ -226,7 +230,25 @@ class ReplicaSet:
             raise DocumentDeletedError(
                 f"document {doc_id!r} was deleted; its id can never be used again", doc_id
             )
-        return LoggedDocument.restore(self.store.load(doc_id), self.actor_id, clock=self._clock)
+        return LoggedDocument.restore(
+            self.store.load(doc_id), self.actor_id, clock=self._clock, key=self._snapshot_key()
+        )
+
+    def _snapshot_key(self) -> SnapshotKey | None:
+        """The key the store's snapshots are tagged with (``Store.snapshot_key``), asked
+        once; None for a store without one, or while the store fails to give it (snapshots
+        are then stored untagged and load with every check: correct, only slower)."""
+        key = self._key
+        if key is None:
+            make = getattr(self.store, "snapshot_key", None)
+            if make is None:
+                key = self._key = False
+            else:
+                try:
+                    key = self._key = SnapshotKey(make())
+                except StorageError:
+                    return None
+        return key or None
 
     def adopt(self, doc_id: str, logged: LoggedDocument) -> Document:
         """Open ``doc_id`` as :meth:`restore` read it (when it is not open already)."""
@@ -309,6 +331,7 @@ class ReplicaSet:
         self._deletions.clear()
         self.deleted.clear()
         self.store.clear()
+        self._key = None  # (the store made a new one)
         self.actor_id = self.store.actor_id(client_id)
         self._identity_changed()
 
@@ -389,8 +412,11 @@ class ReplicaSet:
         """Replace the document's log in the store by a snapshot of it."""
         logged = rep.logged
         snapshot, covered, size_then = logged.snapshot()
+        key = self._snapshot_key()
         try:
-            self.store.compact(doc_id, snapshot, covered)
+            self.store.compact(
+                doc_id, snapshot, covered, None if key is None else key.tag(snapshot)
+            )
         except BaseException:
             logged.compaction_failed()
             raise

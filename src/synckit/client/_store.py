@@ -13,6 +13,12 @@ A store also remembers the documents the server said were deleted (local tombsto
 that opening one fails at once instead of making a fresh copy whose edits no server takes.
 :meth:`Store.clear` empties it all, actor ids included: the next use starts a new actor.
 
+And a store keeps a secret for its own snapshots (:meth:`SQLiteStore.snapshot_key`): the
+client tags each snapshot it writes with it (a :class:`~synckit.core.SnapshotKey`), so that
+opening the document again skips the checks only a hostile author's snapshot needs. The
+secret lives in the store beside the snapshots: whoever can write the store can make its own
+client load anything, which it could do anyway; the server checks everything it receives.
+
 The document log itself (snapshots, change batches, compaction) is the shared
 :mod:`synckit._storage`; this module adds the actor ids and the local tombstones.
 """
@@ -57,13 +63,18 @@ class Store(DocLog, Protocol):
         ...
 
     def clear(self) -> None:
-        """Remove everything: every document, its unsent edits, the local tombstones and the
-        actor ids (the next :meth:`actor_id` makes a new one), in one transaction.
+        """Remove everything: every document, its unsent edits, the local tombstones, the
+        actor ids (the next :meth:`actor_id` makes a new one) and the snapshot key, in one
+        transaction.
 
         Raises:
             StorageError: nothing changed.
         """
         ...
+
+    # Optional (the client works without it, loading every snapshot with all checks):
+    # ``snapshot_key() -> bytes``, a secret of at least 16 bytes made at random on first use
+    # and kept until :meth:`clear`; the client tags the snapshots it stores with it.
 
 
 @dataclass(slots=True)
@@ -72,6 +83,7 @@ class MemoryStore(MemoryDocLog):
 
     _actors: dict[str, str] = field(default_factory=dict)
     _deleted: set[str] = field(default_factory=set)
+    _secret: bytes = b""
 
     def actor_id(self, client_id: str) -> str:
         if client_id not in self._actors:
@@ -80,19 +92,32 @@ class MemoryStore(MemoryDocLog):
 
     def delete_doc(self, doc_id: str) -> None:
         self._docs.pop(doc_id, None)
+        self._tags.pop(doc_id, None)
         self._deleted.add(doc_id)
 
     def is_deleted(self, doc_id: str) -> bool:
         return doc_id in self._deleted
 
+    def snapshot_key(self) -> bytes:
+        """The secret this store's snapshots are tagged with (made on first use)."""
+        if not self._secret:
+            self._secret = secrets.token_bytes(SECRET_SIZE)
+        return self._secret
+
     def clear(self) -> None:
         self._docs.clear()
+        self._tags.clear()
         self._actors.clear()
         self._deleted.clear()
+        self._secret = b""
 
+
+#: Bytes of a snapshot key's secret.
+SECRET_SIZE = 32
 
 # The client's own table, next to the shared ``snapshots`` and ``changes``: ``actor:<client
-# id>`` -> actor id, ``deleted:<doc id>`` -> "" (a local tombstone).
+# id>`` -> actor id, ``deleted:<doc id>`` -> "" (a local tombstone), ``snapshot_key`` -> its
+# secret in hex.
 _META_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
@@ -163,6 +188,23 @@ class SQLiteStore(SQLiteDocLog):
             return row.fetchone() is not None
         except sqlite3.Error as exc:
             raise StorageError(f"client store {self.path}: {exc}") from exc
+
+    def snapshot_key(self) -> bytes:
+        """The secret this store's snapshots are tagged with: made at random on first use,
+        kept in the store until :meth:`clear`.
+
+        Raises:
+            StorageError: the store failed.
+        """
+        try:
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('snapshot_key', ?)",
+                (secrets.token_hex(SECRET_SIZE),),
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'snapshot_key'").fetchone()
+            return bytes.fromhex(row[0])
+        except (sqlite3.Error, ValueError) as exc:
+            raise StorageError(f"client store {self.path}: snapshot key: {exc}") from exc
 
     def clear(self) -> None:
         with self._immediate(f"clear client store {self.path}") as db:
