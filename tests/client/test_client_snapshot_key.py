@@ -4,6 +4,7 @@ every check runs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def test_a_store_keeps_one_key_until_cleared(tmp_path: Path) -> None:
     store.close()
 
 
-def _write(engine: SyncEngine) -> dict[str, object]:
+def _write(engine: SyncEngine) -> Mapping[str, object]:
     doc = engine.open("notes")
     for i in range(7):
         doc.get_list("l").append(i)
