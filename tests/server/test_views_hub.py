@@ -1,18 +1,21 @@
 """The JSON views a commit carries for a store that keeps them (driven by hand): a small
 document's with every commit; a large document's at most once per ``max(1 s, view bytes /
 view_bytes_per_second)``, the view lagging in between and written once due (in the next
-commit, in a commit of its own from ``tick``, or when its room closes)."""
+commit, in a commit of its own from ``tick``, or when its room closes); and all of them
+within ``view_loop_share`` of the loop, the longest waiting first."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from peer import Peer
 
 from synckit import Document
 from synckit.core import JSONInput, VersionVector
 from synckit.protocol import Subscribe, Subscribed
 from synckit.server import Hub, Limits, MemoryStore, perform_io
+from synckit.server import _hub as _hub_module
 from synckit.server._rooms import Commit
 
 
@@ -113,3 +116,90 @@ def test_a_lagging_view_is_written_when_its_room_closes() -> None:
     hub.disconnect(peer.conn)  # the room closes at once (no linger)
     views = {doc: text for c in _commits(hub, store) for doc, text in c.views.items()}
     assert json.loads(views["big"])["n"] == 8
+
+
+def _costly_views(monkeypatch: pytest.MonkeyPatch, clock: Clock, seconds: float) -> list[str]:
+    """Make building each view take ``seconds`` of the hub's clock; the JSON views built, in
+    order."""
+    built: list[str] = []
+    real = _hub_module.view_text
+
+    def view_text(value: object) -> str:
+        clock.now += seconds
+        text = real(value)
+        built.append(text)
+        return text
+
+    monkeypatch.setattr(_hub_module, "view_text", view_text)
+    return built
+
+
+def test_views_keep_to_their_share_of_the_loop_and_the_oldest_go_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    store = MemoryStore()
+    hub = Hub(None, limits=Limits(view_loop_share=0.1), monotonic=clock)
+    hub.views_wanted = True
+    _costly_views(monkeypatch, clock, 0.06)  # each view: 60 ms of the loop
+    names = ["a", "b", "c", "d"]
+    peers = {n: _join(hub, store, n, n) for n in names}
+    authors = {n: Document(n) for n in names}
+    for n in names:  # one commit holding all four
+        _edit(authors[n], peers[n], n, "v", 1)
+    [commit] = _commits(hub, store)
+    # The budget holds 0.1 s (and refills by a tenth of the time views take): two views
+    # now, the other two wait (stale).
+    assert sorted(commit.views) == ["a", "b"]
+    assert hub.views_behind == 2
+    hub.tick()  # nothing to refill it with: they keep waiting
+    assert all(not c.views for c in _commits(hub, store))
+    clock.now += 1.0  # 0.1 s of budget again
+    _edit(authors["a"], peers["a"], "a", "v", 2)  # a's new commit comes after those waiting
+    views = [list(c.views) for c in _commits(hub, store)]
+    assert views == [["c", "d"]]
+    assert hub.views_behind == 1  # a's, until the budget allows
+    clock.now += 1.0
+    hub.tick()
+    [caught_up] = _commits(hub, store)
+    assert json.loads(caught_up.views["a"]) == {"v": 2}
+    assert hub.views_behind == 0
+
+
+def test_an_author_of_many_documents_gets_no_more_than_the_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    store = MemoryStore()
+    hub = Hub(None, limits=Limits(view_loop_share=0.1), monotonic=clock)
+    hub.views_wanted = True
+    built = _costly_views(monkeypatch, clock, 0.02)
+    names = [f"doc-{i}" for i in range(20)]
+    peers = {n: _join(hub, store, "abuser", n) for n in names}
+    author = Document("abuser")
+    began = clock.now
+    for i in range(200):  # every commit touches all 20 documents; one every 10 ms
+        for n in names:
+            before = author.version()
+            author.set(f"{n}-k", i)
+            peers[n].push(n, author.changes(before))
+        _commits(hub, store)
+        clock.now += 0.01
+    spent = 0.02 * len(built)
+    elapsed = clock.now - began
+    # Unbudgeted, 20 views of 20 ms per commit: 4,000 of them. Kept to 10 % of the time
+    # (plus the burst and one view's overshoot).
+    assert spent <= 0.1 * elapsed + 0.1 + 0.02
+    assert len(built) >= 0.1 * (elapsed - spent) / 0.02 - 1  # and the share is used
+    # Once the author stops, every view catches up.
+    for _ in range(100):
+        clock.now += 1.0
+        hub.tick()
+        _commits(hub, store)
+    assert hub.views_behind == 0
+
+
+@pytest.mark.parametrize("share", [0, 0.0001, 1.5, "0.1", None])
+def test_view_loop_share_is_checked(share: object) -> None:
+    with pytest.raises(ValueError, match="view_loop_share"):
+        Limits(view_loop_share=share)  # type: ignore[arg-type]

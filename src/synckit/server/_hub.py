@@ -248,7 +248,9 @@ class Hub:
         self.rooms.on_settled = self._release_held
         self.rooms.on_close = self._closing
         #: Which commits carry their documents' JSON views (with :attr:`views_wanted`).
-        self._views = ViewSchedule(limits.view_inline_bytes, limits.view_bytes_per_second)
+        self._views = ViewSchedule(
+            limits.view_inline_bytes, limits.view_bytes_per_second, limits.view_loop_share
+        )
         self._offload_load = offload_load
         self._offload_ready = offload_ready
         if snapshot_key is None and store is not None:
@@ -1484,29 +1486,41 @@ class Hub:
         op = self.rooms.next_io()
         if self.views_wanted and isinstance(op, Commit):
             # Its batches are final now: each document's view is exactly what they store. A
-            # large document's is written at most so often (ViewSchedule); the views that
-            # lag behind are written once due, in whatever commit comes then.
+            # large document's is written at most so often, and all of them within the
+            # views' share of the loop (ViewSchedule); the views that lag behind are written
+            # once due, in whatever commit comes then: those first, while the budget lasts
+            # (it would otherwise go to whoever commits most often), then this commit's.
             views, now = self._views, self._monotonic()
-            docs = dict.fromkeys(doc for doc, _ in op.batches)
-            if views:
-                docs.update(dict.fromkeys(views.due(now)))
-            for doc_id in docs:
-                room = self.rooms.get(doc_id)
-                if room is None or room.logged is None:
-                    views.forget(doc_id)
-                    continue
-                if doc_id in op.views or not views.wants(doc_id, room.logged.size, now):
-                    continue
-                text = op.views[doc_id] = view_text(room.logged.doc.to_json())
-                views.written(doc_id, room.logged.size, len(text), now)
+            for doc_id in views.due(now) if views else ():
+                if views.spent(now):
+                    break
+                now = self._view(op, doc_id, now)
+            for doc_id in dict.fromkeys(doc for doc, _ in op.batches):
+                now = self._view(op, doc_id, now)
         return op
+
+    def _view(self, commit: Commit, doc_id: str, now: float) -> float:
+        """Put ``doc_id``'s view into ``commit`` if the schedule wants it now; the time after."""
+        views = self._views
+        room = self.rooms.get(doc_id)
+        if room is None or room.logged is None:
+            views.forget(doc_id)
+            return now
+        if doc_id in commit.views or not views.wants(doc_id, room.logged.size, now):
+            return now
+        text = commit.views[doc_id] = view_text(room.logged.doc.to_json())
+        done = self._monotonic()
+        views.written(doc_id, room.logged.size, len(text), done, done - now)
+        return done
 
     def _closing(self, room: Room) -> None:
         """``room`` closes: a view of its document that lags behind goes into the next
         commit now (the document will not be here when that commit goes)."""
         views = self._views
         if self.views_wanted and views.is_stale(room.doc_id) and room.logged is not None:
+            began = self._monotonic()
             self.rooms.open_commit().views[room.doc_id] = view_text(room.logged.doc.to_json())
+            views.built(self._monotonic() - began)
         views.forget(room.doc_id)
 
     @property

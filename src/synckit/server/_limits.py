@@ -135,6 +135,11 @@ class Limits:
     #: text: 20 ms and 70 ms, for every keystroke, before every other document's acks).
     view_inline_bytes: int = 256 * 1024
     view_bytes_per_second: int = 1024 * 1024
+    #: The share of the event loop's time that building views may take, all documents
+    #: together (a view's cost follows the document's shape as well as its size: a list of
+    #: 2,000 small maps took 15 ms). Past it, views lag and are written oldest first as the
+    #: budget refills (see :mod:`synckit.server._views`).
+    view_loop_share: float = 0.1
     #: Open documents kept decoded in memory. Beyond this many, the least recently used
     #: are kept as their snapshot bytes (:meth:`synckit.Document.compact`) until used again.
     live_docs: int = 1024
@@ -206,6 +211,11 @@ class Limits:
         if type(share) not in (int, float) or not 0.001 <= share <= 1:
             raise InvalidValueError(
                 f"Limits.loop_share must be a share of a second in [0.001, 1], got {share!r}"
+            )
+        share = self.view_loop_share
+        if type(share) not in (int, float) or not 0.001 <= share <= 1:
+            raise InvalidValueError(
+                f"Limits.view_loop_share must be a share of a second in [0.001, 1], got {share!r}"
             )
         burst = self.loop_burst
         if type(burst) not in (int, float) or not 0 <= burst <= 3600:
