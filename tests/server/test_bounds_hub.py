@@ -655,9 +655,48 @@ def test_a_push_naming_many_new_client_ids_is_refused_before_they_are_added() ->
     assert refused.code is ErrorCode.TOO_MANY and refused.retryable and not refused.fatal
     assert "max_new_clients" in refused.message and refused.retry_after_ms == 1000
     assert room.logged.doc._clients == known and room.logged.doc.version() == VersionVector()
-    del message.clients[-1]  # 3 new: taken
+    del message.clients[-1]  # 3 new: within the limit, but no change uses them
     peer.push("d", message.SerializeToString())
+    [refused] = errors(peer)
+    assert refused.code is ErrorCode.BAD_CHANGES and not refused.retryable
+    assert (
+        "'junk-0'" in refused.message and "neither the author nor a dependency" in refused.message
+    )
+    assert room.logged.doc._clients == known and room.logged.doc.version() == VersionVector()
+    peer.push("d", mine.changes())  # the same change, its table as a writer makes it
     assert [type(e).__name__ for e in peer.received()] == ["Ack"]
+
+
+def test_client_ids_no_change_uses_are_refused_however_often_they_come() -> None:
+    # Up to max_new_clients made-up ids a push, each kept for good, added up without bound:
+    # 200 pushes of 64 grew a document to 12,802 client ids (a 196 KB snapshot of one field).
+    from synckit.v1 import changes_pb2
+
+    hub = Hub(MemoryStore(), authenticate=authenticate)
+    peer = Peer(hub, "m1", "mallory")
+    peer.subscribe("d")
+    room = hub.rooms.get("d")
+    assert room is not None and room.logged is not None
+    mine = Document("m1")
+    for r in range(50):
+        before = mine.version()
+        mine.set("k", r)
+        message = changes_pb2.ChangeSet()
+        message.ParseFromString(mine.changes(before))
+        message.clients.extend(f"fake-{r}-{i}" for i in range(64))
+        peer.push("d", message.SerializeToString())
+        [refused] = errors(peer)
+        assert refused.code is ErrorCode.BAD_CHANGES
+    assert len(room.logged.doc._clients) <= 2  # (the server's own id and maybe m1's)
+    # An id a change depends on is new and honest (its author wrote elsewhere): taken, and
+    # the change waits for it.
+    other = Document("elsewhere")
+    other.set("o", 1)
+    mine.apply(other.changes())
+    mine.set("after", 1)  # (m1's own changes only: elsewhere's are not m1's to send)
+    peer.push("d", mine.changes(room.logged.doc.version().merge(other.version())))
+    assert [type(e).__name__ for e in peer.received()] == ["Ack"]
+    assert "elsewhere" in room.logged.doc._clients and room.logged.doc.waiting >= 1
 
 
 def test_a_merge_stopped_part_way_costs_its_principal_the_whole_loop_burst() -> None:

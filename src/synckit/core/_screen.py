@@ -97,6 +97,25 @@ class ChangeReview:
                 reached[ch.client] = ch.end
         return count
 
+    def unused_client(self) -> str | None:
+        """The first client id of the change set's table that is neither the author nor a
+        dependency of any of its changes (None: every one is). A writer names a client
+        only when it writes something of it, and a change refers only to its own items
+        and its dependencies', so honest change sets have none; but every id a table names
+        is added to the document for good."""
+        table = self._message.clients
+        changes = self._changes
+        if len(table) == 1 and changes:
+            return None  # (the author of every change)
+        names = self._doc._clients
+        used = {names[ch.client] for ch in changes}
+        for ch in changes:
+            if ch.deps:
+                used.update(map(names.__getitem__, ch.deps))
+        if len(used) == len(table):
+            return None
+        return str(next(c for c in table if c not in used))
+
     def held(self, client: str) -> int:
         """The last seq of ``client`` the document holds (0: none)."""
         index = self._doc._client_index.get(client)

@@ -114,6 +114,14 @@ class PushScreen:
             width += span.end - span.start + 1
             top_clock = max(top_clock, span.max_clock)
         self.width = width
+        unused = review.unused_client()
+        if unused is not None:
+            raise PushRefusedError(
+                ErrorCode.BAD_CHANGES,
+                f"the push's client table names {unused!r}, which is neither the author nor a "
+                "dependency of any of its changes (every id named is kept with the document "
+                "for good). Nothing stored",
+            )
         limit = self.limit
         if top_clock > limit:
             ahead_ms = (top_clock >> _HLC_SHIFT) - (limit >> _HLC_SHIFT)
