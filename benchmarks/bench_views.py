@@ -84,19 +84,8 @@ async def _run(url: str, mb: float, seconds: float) -> dict[str, float]:
                 views.add(await db.fetchval("SELECT updated_at FROM views WHERE doc_id='big'"))
                 await asyncio.sleep(0.05)
 
-        acks: list[float] = []
-
-        async def write() -> None:
-            i = 0
-            while time.perf_counter() < stop:
-                i += 1
-                small.set("n", i)
-                began = time.perf_counter()
-                await writer.wait_synced(timeout=60)
-                acks.append(1000 * (time.perf_counter() - began))
-
         began = time.perf_counter()
-        await asyncio.gather(type_(), write(), watch())
+        _, acks, _ = await asyncio.gather(type_(), _small_writer(writer, small, stop), watch())
         took = time.perf_counter() - began
         await db.close()
     acks.sort()

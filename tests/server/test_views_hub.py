@@ -134,13 +134,18 @@ def _costly_views(monkeypatch: pytest.MonkeyPatch, clock: Clock, seconds: float)
     return built
 
 
+def _budgeted_hub(clock: Clock) -> tuple[Hub, MemoryStore]:
+    """A hub whose views may take a tenth of the loop (and are otherwise never paced)."""
+    hub = Hub(None, limits=Limits(view_loop_share=0.1), monotonic=clock)
+    hub.views_wanted = True
+    return hub, MemoryStore()
+
+
 def test_views_keep_to_their_share_of_the_loop_and_the_oldest_go_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock()
-    store = MemoryStore()
-    hub = Hub(None, limits=Limits(view_loop_share=0.1), monotonic=clock)
-    hub.views_wanted = True
+    hub, store = _budgeted_hub(clock)
     _costly_views(monkeypatch, clock, 0.06)  # each view: 60 ms of the loop
     names = ["a", "b", "c", "d"]
     peers = {n: _join(hub, store, n, n) for n in names}
@@ -170,9 +175,7 @@ def test_an_author_of_many_documents_gets_no_more_than_the_share(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = Clock()
-    store = MemoryStore()
-    hub = Hub(None, limits=Limits(view_loop_share=0.1), monotonic=clock)
-    hub.views_wanted = True
+    hub, store = _budgeted_hub(clock)
     built = _costly_views(monkeypatch, clock, 0.02)
     names = [f"doc-{i}" for i in range(20)]
     peers = {n: _join(hub, store, "abuser", n) for n in names}
