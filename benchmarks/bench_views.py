@@ -88,14 +88,22 @@ async def _run(url: str, mb: float, seconds: float) -> dict[str, float]:
         _, acks, _ = await asyncio.gather(type_(), _small_writer(writer, small, stop), watch())
         took = time.perf_counter() - began
         await db.close()
-    acks.sort()
+    return {
+        **_ack_figures(acks, took),
+        "typed_per_s": typed / took,
+        "big_views_written": len(views) - 1,
+    }
+
+
+def _ack_figures(acks: list[float], took: float) -> dict[str, float]:
+    """The small writer's figures: acknowledgements per second over ``took`` seconds, and
+    the p50 / p99 / max of their times (ms)."""
+    acks = sorted(acks)
     return {
         "small_acks_per_s": len(acks) / took,
         "small_p50_ms": acks[len(acks) // 2],
         "small_p99_ms": acks[int(len(acks) * 0.99)],
         "small_max_ms": acks[-1],
-        "typed_per_s": typed / took,
-        "big_views_written": len(views) - 1,
     }
 
 
@@ -145,12 +153,8 @@ async def _run_spread(url: str, spread: int, items: int, seconds: float) -> dict
         _, acks = await asyncio.gather(tick_all(), _small_writer(writer, small, stop))
         took = time.perf_counter() - began
         views = app.state.synckit.hub.views_behind
-    acks.sort()
     return {
-        "small_acks_per_s": len(acks) / took,
-        "small_p50_ms": acks[len(acks) // 2],
-        "small_p99_ms": acks[int(len(acks) * 0.99)],
-        "small_max_ms": acks[-1],
+        **_ack_figures(acks, took),
         "author_rounds_per_s": rounds / took,
         "views_behind_at_end": views,
     }
