@@ -425,7 +425,7 @@ async def measure(args: argparse.Namespace) -> Results:
             with server(server_of(lib)) as srv:
                 await guarded(key, lib, latency(lib, [srv.url], clients, edits, procs))
     if "writers" in args.only:
-        seconds = 2.0 if q else 5.0
+        seconds = 1.0 if q else 5.0
         for lib in drivers:
             if server_of(lib) != "synckit":
                 with server(lib, limits=WRITERS_LIMITS) as srv:

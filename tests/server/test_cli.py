@@ -11,6 +11,7 @@ import httpx
 import pytest
 from live import ServerProcess, free_port, server_environment
 
+from synckit.cli import main
 from synckit.client import connect
 from synckit.errors import AuthError
 
@@ -35,6 +36,21 @@ def test_an_open_server_on_a_public_address_refuses_to_start(tmp_path: Path) -> 
     assert done.returncode == 2
     assert "without authentication" in done.stderr and "--insecure" in done.stderr
     assert not (tmp_path / "d").exists()  # refused before touching anything
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "sync.example.com"])
+def test_every_kind_of_public_address_is_refused_without_authentication(
+    tmp_path: Path, host: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # In this process (the test above and tests/e2e/test_e2e_security.py run real ones): the
+    # flag and the environment, for any address that is not loopback.
+    data = tmp_path / "d"
+    assert main(["serve", "--host", host, "--port", "0", "--data", str(data)], environ={}) == 2
+    assert f"refusing to serve {host} without authentication" in capsys.readouterr().err
+    environ = {"SYNCKIT_HOST": host, "SYNCKIT_DATA": str(data)}
+    assert main(["serve", "--port", "0"], environ=environ) == 2
+    assert "without authentication" in capsys.readouterr().err
+    assert not data.exists()
 
 
 def test_insecure_allows_it_and_says_so(tmp_path: Path) -> None:

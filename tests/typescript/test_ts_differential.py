@@ -61,7 +61,7 @@ def node() -> str:
     if not (PACKAGE / "node_modules" / ".bin" / "tsc").exists():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=PACKAGE, check=True)
     subprocess.run(
-        [str(PACKAGE / "node_modules" / ".bin" / "tsc"), "-p", "tsconfig.json"],
+        [str(PACKAGE / "node_modules" / ".bin" / "tsc"), "-b", "tsconfig.json"],
         cwd=PACKAGE,
         check=True,
         timeout=300,

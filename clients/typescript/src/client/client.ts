@@ -102,6 +102,23 @@ export class SyncClient {
   start(): void {
     if (this.runner !== null) return;
     this.runner = this.connection.run().catch((exc) => this.shell.reportError(exc));
+    // In a browser, the network coming back (the window's `online` event) ends the back-off
+    // wait at once: offline for a while, the next attempt could be seconds away.
+    const target = globalThis as { addEventListener?: EventTarget["addEventListener"] };
+    if (typeof target.addEventListener === "function") {
+      target.addEventListener("online", () => this.reconnectNow(), {
+        signal: this.shell.stopping.signal,
+      });
+    }
+  }
+
+  /**
+   * Try the server again now rather than at the end of the back-off wait, for when the app
+   * knows the network is back (in a browser the client does this itself on the window's
+   * `online` event). Changes nothing while connected, or once closed.
+   */
+  reconnectNow(): void {
+    if (!this.shell.closed) this.shell.wake();
   }
 
   // -- documents -------------------------------------------------------------------------
