@@ -442,7 +442,7 @@ class Cluster:
         try:
             await eventually(converged, timeout, "the editors' replicas to converge")
         except AssertionError:
-            raise AssertionError(self.diagnosis()) from None
+            raise AssertionError(self.diagnosis() + await self._servers_diagnosis()) from None
         finally:
             figures.converge_seconds = time.monotonic() - started
             lost, duplicated = self._compare(docs[0].to_json())
@@ -484,6 +484,32 @@ class Cluster:
         for server in self.servers:
             lines.append(f"server {server.port} log:\n" + server.stderr_text[-3000:])
         return "replicas differ:\n" + "\n".join(lines)
+
+    async def _servers_diagnosis(self) -> str:
+        """What each server holds in memory (a fresh reader's copy) and in its stored view,
+        against :meth:`expected`: whether a replica that lacks edits lacks them because its
+        server does (a catch-up missed them) or because they never reached it (a broadcast)."""
+        lines = []
+        for server in self.servers:
+            try:
+                async with connect(server.url, client_id=f"diagnosis-{server.port}") as reader:
+                    copy = await reader.open(DOC, wait=True, timeout=10)
+                    lost, duplicated = self._compare(copy.to_json())
+                    version = copy.version()
+                lines.append(
+                    f"server {server.port} memory: {lost} lost, {duplicated} duplicated, "
+                    f"version {version}"
+                )
+                async with httpx.AsyncClient() as http:
+                    answer = await http.get(f"{server.url}/v1/docs/{DOC}", timeout=10)
+                lost, duplicated = self._compare(answer.json())
+                lines.append(f"server {server.port} stored view: {lost} lost, {duplicated} dup.")
+            except Exception as exc:  # a diagnosis: say what failed, go on
+                lines.append(f"server {server.port}: cannot read ({type(exc).__name__}: {exc})")
+        for e in self.editors:
+            if e.doc is not None:
+                lines.append(f"{e.name} version {e.doc.version()}")
+        return "\n" + "\n".join(lines)
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
