@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import subprocess
 import sys
 import textwrap
@@ -314,3 +315,44 @@ async def test_refused_edits_raise_instead_of_waiting_forever(tmp_path: Path) ->
                 await client.wait_synced(timeout=10)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+async def test_reconnect_now_ends_the_back_off_wait(tmp_path: Path, transport: str) -> None:
+    srv = ServerProcess(tmp_path / "data", free_port()).start()
+    # Every wait between attempts about two minutes: only reconnect_now() is back in time.
+    slow = connect(
+        srv.url,
+        transport=transport,  # type: ignore[arg-type]
+        backoff_base=120.0,
+        backoff_max=120.0,
+        poll_interval=0.1,
+        rng=_AlmostOne(),
+    )
+    try:
+        async with slow as client:
+            doc = await client.open("wake")
+            doc.set("k", 1)
+            await client.wait_synced(timeout=10)
+            client.reconnect_now()  # while connected: nothing happens
+            await asyncio.sleep(0.3)
+            assert client.online and client.connections == 1
+            srv.kill()
+            doc.set("k", 2)  # made while the server is down
+            await eventually(lambda: not client.online, 10, "the client to notice")
+            srv.start()
+            await asyncio.sleep(1.0)
+            assert not client.online, "still waiting out its back-off"
+            client.reconnect_now()
+            await client.wait_synced(timeout=10)
+            assert client.online and client.connections == 2
+        assert doc_view(srv.url, "wake").json() == {"k": 2}
+    finally:
+        srv.terminate()
+
+
+class _AlmostOne(random.Random):
+    """Back-off jitter at the top of its range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * 0.99

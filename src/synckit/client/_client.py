@@ -245,6 +245,8 @@ class Client:
         self._runner: asyncio.Task[None] | None = None
         self._kick = asyncio.Event()
         self._progress = asyncio.Event()
+        # Set by reconnect_now(): ends the back-off wait under way.
+        self._wake = asyncio.Event()
         self._status_callbacks: list[StatusCallback] = []
         self._rejected_callbacks: list[RejectedCallback] = []
         self._deleted_callbacks: list[DeletedCallback] = []
@@ -646,6 +648,20 @@ class Client:
         With no open document there is nothing to poll, and it keeps its last value."""
         return self._online
 
+    def reconnect_now(self) -> None:
+        """Try the server again now rather than at the end of the back-off wait (up to
+        ``backoff_max``), for an app that knows the network is back. It ends the wait under
+        way, if any: nothing changes while connected, and a wait the server asked for
+        (``retry_after_ms``) is kept."""
+        self._wake.set()
+
+    async def _back_off(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or until :meth:`reconnect_now`."""
+        self._wake.clear()  # (a call made before this wait began is not for it)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
+
     def on_status(self, callback: StatusCallback) -> Callable[[], None]:
         """Call ``callback(online)`` whenever :attr:`online` changes; returns an unsubscribe."""
         self._status_callbacks.append(callback)
@@ -716,9 +732,11 @@ class Client:
             failures += 1
             error = engine.last_error
             if error is not error_before and error is not None and error.retry_after_ms:
-                # The server said when to come back (too many connections, say).
-                delay = max(delay, min(error.retry_after_ms / 1000, _MAX_RETRY_AFTER))
-            await asyncio.sleep(delay)
+                # The server said when to come back (too many connections, say): that wait
+                # is kept, whatever reconnect_now() says.
+                await asyncio.sleep(max(delay, min(error.retry_after_ms / 1000, _MAX_RETRY_AFTER)))
+            else:
+                await self._back_off(delay)
 
     async def _stop_if_refused(self) -> None:
         """Refused for good (token, protocol version): stay offline until closed."""
@@ -827,7 +845,7 @@ class Client:
                 if reached is False:
                     self._set_online(False)
                     # Local edits do not cut a back-off short: no hammering a server that is down.
-                    await asyncio.sleep(self._rng.uniform(0, min(cap, base * 2**failures)))
+                    await self._back_off(self._rng.uniform(0, min(cap, base * 2**failures)))
                     failures += 1
                     continue
                 if reached:

@@ -115,7 +115,8 @@ export class SyncClient {
   /**
    * Try the server again now rather than at the end of the back-off wait, for when the app
    * knows the network is back (in a browser the client does this itself on the window's
-   * `online` event). Changes nothing while connected, or once closed.
+   * `online` event). It ends the wait under way, if any: nothing changes while connected or
+   * once closed, and a wait the server asked for (`retry_after_ms`) is kept.
    */
   reconnectNow(): void {
     if (!this.shell.closed) this.shell.wake();

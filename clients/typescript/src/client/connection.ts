@@ -82,13 +82,16 @@ export class Connection {
         continue;
       }
       if (shell.connections > before) failures = 0;
-      let delay = retryDelay(options, failures);
+      const delay = retryDelay(options, failures);
       failures += 1;
       const error = shell.engine.lastError;
       if (error !== errorBefore && error !== null && error.retryAfterMs) {
-        delay = Math.max(delay, Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS));
+        // The server said when to come back: that wait is kept, whatever reconnectNow() says.
+        const until = Date.now() + Math.max(delay, Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS));
+        while (!shell.closed && Date.now() < until) await shell.sleep(until - Date.now());
+      } else {
+        await shell.sleep(delay);
       }
-      await shell.sleep(delay);
     }
   }
 
