@@ -28,7 +28,7 @@ from synckit.protocol import (
     encode_http_request,
 )
 from synckit.server import Hub, Limits, MemoryStore, Principal, parse_grants
-from synckit.server._quota import TokenBucket
+from synckit.server._quota import Quotas, TokenBucket
 
 
 class Ticker:
@@ -453,6 +453,9 @@ def test_merge_bucket_goes_into_debt_and_reports_what_is_owed() -> None:
         ("loop_share", "0.25"),
         ("loop_burst", -1.0),
         ("loop_burst", 1e9),
+        ("read_share", 0.0),
+        ("read_share", True),
+        ("read_burst", -0.5),
     ],
 )
 def test_merge_limits_refuse_values_that_cannot_work(field: str, value: object) -> None:
@@ -495,7 +498,7 @@ def test_a_version_holding_half_or_less_is_answered_with_the_kept_whole_changes(
 
 
 def test_loop_buckets_of_principals_idle_long_enough_are_forgotten() -> None:
-    from synckit.server._quota import _IDLE_BUCKET_SECONDS, Quotas
+    from synckit.server._quota import _IDLE_BUCKET_SECONDS
 
     quotas = Quotas(Limits(loop_share=0.5, loop_burst=1.0))
     quotas.charge_loop("busy", 3.0, 0.0)
@@ -757,3 +760,25 @@ def test_an_open_server_does_not_limit_subscriptions_per_principal() -> None:
     peer = Peer(hub, "a")
     for doc_id in ("x", "y", "z"):
         peer.subscribe(doc_id)
+
+
+def test_reading_time_is_counted_per_principal_and_per_anonymous_connection() -> None:
+    quotas = Quotas(Limits(read_share=0.25, read_burst=0.5))
+    # Within the burst: read on; past it, stop reading until the time is repaid at 25 %.
+    assert quotas.charge_read("mallory", 0.4, 0.0) == 0.0
+    assert quotas.charge_read("mallory", 0.3, 0.0) == pytest.approx(0.8)
+    # One principal's connections share one budget; another principal has its own.
+    assert quotas.charge_read("mallory", 0.0, 0.4) == pytest.approx(0.4)
+    assert quotas.charge_read("alice", 0.3, 0.4) == 0.0
+    # Anonymous connections (an open server's) are counted one by one.
+    assert quotas.charge_read(7, 0.6, 0.4) == pytest.approx(0.4)
+    assert quotas.charge_read(8, 0.1, 0.4) == 0.0
+    assert quotas.charge_read("mallory", 0.0, 0.8) == 0.0  # repaid
+
+
+def test_a_hub_charges_what_a_connection_sends_to_its_principal() -> None:
+    now = [0.0]
+    hub = Hub(None, limits=Limits(read_share=0.5, read_burst=0.1), monotonic=lambda: now[0])
+    first, second = hub.connect(), hub.connect()
+    assert hub.charge_read(first, 0.3) == pytest.approx(0.4)  # anonymous: its own budget
+    assert hub.charge_read(second, 0.05) == 0.0

@@ -316,6 +316,14 @@ class Hub:
             conn.send(self.shutting_down_error())
         return conn
 
+    def charge_read(self, conn: Connection, seconds: float) -> float:
+        """``seconds`` of the event loop went to what ``conn`` sent: counted against its
+        principal's ``read_share`` (an anonymous connection's own); the seconds to stop
+        reading from it for (0.0: read on)."""
+        principal = conn.principal
+        reader: str | int = principal.id if principal is not None and principal.id else conn.id
+        return self.quotas.charge_read(reader, seconds, self._monotonic())
+
     def disconnect(self, conn: Connection) -> None:
         """The transport of ``conn`` is gone (or done): leave every room."""
         conn.session.close()

@@ -69,6 +69,16 @@ class Limits:
     #: over budget, so a single one is always possible.
     loop_share: float = 0.25
     loop_burst: float = 2.0
+    #: Event-loop time one principal's WebSocket connections may take with everything they
+    #: send, frame by frame (parsing, answering, merging: a flood of Pings or of any other
+    #: cheap frame costs the loop as much as pushes do). A share of each second and the
+    #: seconds it may take at once; past them the server stops reading from that principal's
+    #: connections until the time is repaid (nothing is refused: TCP holds the rest). The
+    #: anonymous connections of an open server are counted one by one. Whatever the budget,
+    #: a connection's frames are handled in slices of a few milliseconds, each at its turn
+    #: of the loop beside everyone else's.
+    read_share: float = 0.25
+    read_burst: float = 0.5
     #: Operations one push (or HTTP sync) may hold (TOO_MANY, that push refused, nothing
     #: stored). Told to clients in the Welcome; the SDK clients send a larger backlog in parts
     #: of at most this many. Merging costs the event loop time per operation, which bytes
@@ -211,6 +221,16 @@ class Limits:
         if type(share) not in (int, float) or not 0.001 <= share <= 1:
             raise InvalidValueError(
                 f"Limits.loop_share must be a share of a second in [0.001, 1], got {share!r}"
+            )
+        share = self.read_share
+        if type(share) not in (int, float) or not 0.001 <= share <= 1:
+            raise InvalidValueError(
+                f"Limits.read_share must be a share of a second in [0.001, 1], got {share!r}"
+            )
+        burst = self.read_burst
+        if type(burst) not in (int, float) or not 0 <= burst <= 3600:
+            raise InvalidValueError(
+                f"Limits.read_burst must be seconds in [0, 3600], got {burst!r}"
             )
         share = self.view_loop_share
         if type(share) not in (int, float) or not 0.001 <= share <= 1:

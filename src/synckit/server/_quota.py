@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 from synckit.protocol import Error, ErrorCode
 from synckit.server._limits import Limits
 
 __all__ = ["Quotas", "TokenBucket"]
+
+K = TypeVar("K", str, str | int)
 
 # Buckets of principals that pushed nothing for this long are forgotten (they are full again).
 _IDLE_BUCKET_SECONDS = 600.0
@@ -64,7 +67,7 @@ class Quotas:
     """Connections, push bytes per second and event-loop time per principal (see
     :class:`Limits`)."""
 
-    __slots__ = ("_buckets", "_conns", "_limits", "_loop", "_sent", "_swept")
+    __slots__ = ("_buckets", "_conns", "_limits", "_loop", "_read", "_sent", "_swept")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -75,6 +78,9 @@ class Quotas:
         self._loop: dict[str, TokenBucket] = {}
         # principal -> bytes of catch-ups it may still be sent (see Limits.catch_up_bytes_...)
         self._sent: dict[str, TokenBucket] = {}
+        # principal, or an anonymous connection's id -> seconds of the event loop its
+        # connections' frames may still take (see Limits.read_share)
+        self._read: dict[str | int, TokenBucket] = {}
         self._swept = 0.0
 
     def connections_of(self, principal_id: str) -> int:
@@ -152,6 +158,19 @@ class Quotas:
         if not principal_id or seconds <= 0.0:
             return
         self._loop_bucket(principal_id, now).spend(seconds, now)
+
+    def charge_read(self, reader: str | int, seconds: float, now: float) -> float:
+        """Count ``seconds`` of the event loop spent on what ``reader`` (a principal's id, or
+        an anonymous connection's) sent; the seconds to stop reading from it for, until the
+        time is repaid (0.0: read on)."""
+        limits = self._limits
+        bucket = self._read.get(reader)
+        if bucket is None:
+            self._sweep(now)  # (before: a new bucket is full, and would go with the others)
+            burst = float(limits.read_burst)
+            bucket = self._read[reader] = TokenBucket(float(limits.read_share), burst, burst, now)
+        bucket.spend(seconds, now)
+        return bucket.owed(now)
 
     def owe_loop_burst(self, principal_id: str, now: float) -> None:
         """``principal_id`` did something that costs everyone more than its loop time (a
@@ -236,12 +255,16 @@ class Quotas:
         for principal_id in idle:
             del self._buckets[principal_id]
         # A loop bucket whose debt is repaid and burst refilled is as good as a new one.
-        for buckets in (self._loop, self._sent):
-            full_again = [
-                p for p, b in buckets.items() if now - b.at >= (b.burst - b.level) / b.rate
-            ]
-            for principal_id in full_again:
-                del buckets[principal_id]
+        _forget_full(self._loop, now)
+        _forget_full(self._sent, now)
+        _forget_full(self._read, now)
+
+
+def _forget_full(buckets: dict[K, TokenBucket], now: float) -> None:
+    """Drop the buckets whose debt is repaid and burst refilled: as good as new ones."""
+    full_again = [k for k, b in buckets.items() if now - b.at >= (b.burst - b.level) / b.rate]
+    for key in full_again:
+        del buckets[key]
 
 
 def _bucket(

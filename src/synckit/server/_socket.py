@@ -26,6 +26,7 @@ from synckit.server._hub import Hub
 
 __all__ = [
     "ABORT_EXTENSION",
+    "READ_BUDGET_EXTENSION",
     "RECEIVE_NOW_EXTENSION",
     "SEND_NOW_EXTENSION",
     "STOP_MESSAGE",
@@ -56,6 +57,12 @@ SEND_NOW_EXTENSION = "synckit.send_now"
 #: returns False once the app is done with the connection: the server stops handing it
 #: messages and queues :data:`STOP_MESSAGE` for the app's next ``receive()``.
 RECEIVE_NOW_EXTENSION = "synckit.receive_now"
+
+#: ASGI scope extension under which the server may offer ``read_budget(charge)``: from then
+#: on it calls ``charge(seconds) -> float`` with the event-loop time each slice of the
+#: connection's incoming frames took to handle, and stops reading from it for the seconds
+#: ``charge`` returns (see ``Limits.read_share``).
+READ_BUDGET_EXTENSION = "synckit.read_budget"
 
 #: The ``type`` of the message that follows ``on_bytes`` returning False.
 STOP_MESSAGE = "synckit.stop"
@@ -156,6 +163,9 @@ async def serve_socket(
         send_now if callable(send_now) else None,
     )
     conn = link.conn = hub.connect(link.wake)
+    read_budget = extensions.get(READ_BUDGET_EXTENSION)
+    if callable(read_budget):
+        read_budget(lambda seconds: hub.charge_read(conn, seconds))
     failure: list[BaseException] = []
     receive_now = extensions.get(RECEIVE_NOW_EXTENSION)
     if callable(receive_now):

@@ -16,19 +16,28 @@ connections then costs a thousand socket writes and little else.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from synckit.server._socket import (
     ABORT_EXTENSION,
+    READ_BUDGET_EXTENSION,
     RECEIVE_NOW_EXTENSION,
     SEND_NOW_EXTENSION,
     STOP_MESSAGE,
 )
+
+#: Seconds of handling one connection's incoming frames at one turn of the event loop at
+#: most: one read can hold tens of thousands of small frames (256 KiB of Pings is 20,000),
+#: which handled at once would hold every other connection for the better part of a second.
+SLICE_SECONDS = 0.005
 
 __all__ = ["WebSocketProtocol"]
 
@@ -102,6 +111,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.writable = _Flag()  # type: ignore[assignment]
         #: The app's ``on_bytes`` (see RECEIVE_NOW_EXTENSION); None: every message is queued.
         self.on_bytes: Callable[[bytes], bool] | None = None
+        #: The app's ``charge`` (see READ_BUDGET_EXTENSION); None: frames handled as read.
+        self.charge_read: Callable[[float], float] | None = None
+        # Frames parsed and not handled yet (with charge_read), and the call that handles the
+        # next slice of them (while it is due, reading is paused).
+        self._unhandled: deque[Request | Response | Frame] = deque()
+        self._next_slice: asyncio.TimerHandle | asyncio.Handle | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -110,6 +125,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][ABORT_EXTENSION] = self._abort_transport
             scope["extensions"][SEND_NOW_EXTENSION] = self._send_now
             scope["extensions"][RECEIVE_NOW_EXTENSION] = self._receive_now
+            scope["extensions"][READ_BUDGET_EXTENSION] = self._read_budget
         del self.request  # only the handshake needed it
         # websockets' parser keeps the request alive (a local of its generator) for the
         # connection's lifetime; its headers were copied into the scope above.
@@ -122,6 +138,82 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _receive_now(self, on_bytes: Callable[[bytes], bool]) -> None:
         self.on_bytes = on_bytes
+
+    def _read_budget(self, charge: Callable[[float], float]) -> None:
+        self.charge_read = charge
+
+    # -- incoming frames in slices, within the sender's budget --------------------------
+
+    def handle_events(self) -> None:
+        if self.charge_read is None:
+            super().handle_events()
+            return
+        self._unhandled.extend(self.conn.events_received())
+        if self._next_slice is None:  # (else reading resumed early: the slice due goes on)
+            self._handle_slice()
+        else:
+            self._hold_reading()
+
+    def _handle_slice(self) -> None:
+        """Handle the frames read and not handled yet for at most :data:`SLICE_SECONDS`,
+        charge the time, and while frames are left or the sender owes time, pause reading
+        and come back at the next turn of the loop or once the time is repaid."""
+        self._next_slice = None
+        charge, unhandled = self.charge_read, self._unhandled
+        if charge is None or self.transport.is_closing():
+            unhandled.clear()
+            return
+        started = time.perf_counter()
+        elapsed = 0.0
+        while unhandled and elapsed < SLICE_SECONDS:
+            self._handle_event(unhandled.popleft())
+            elapsed = time.perf_counter() - started
+        wait = charge(elapsed)
+        if self.transport.is_closing():
+            unhandled.clear()
+        elif wait > 0.0:
+            self._hold_reading()
+            self._next_slice = self.loop.call_later(wait, self._handle_slice)
+        elif unhandled:
+            self._hold_reading()
+            self._next_slice = self.loop.call_soon(self._handle_slice)
+        elif self.read_paused and self.queue.empty():
+            # Paused here (uvicorn pauses only while a message waits in its queue): read on.
+            self.read_paused = False
+            self.transport.resume_reading()
+
+    def _hold_reading(self) -> None:
+        if not self.read_paused:
+            self.read_paused = True
+            self.transport.pause_reading()
+
+    def _handle_event(self, event: Request | Response | Frame) -> None:
+        """What uvicorn's ``handle_events`` does with one event."""
+        if isinstance(event, Request):
+            self.handle_connect(event)
+            return
+        if not isinstance(event, Frame):
+            return  # (a Response: a server is never sent one)
+        opcode = event.opcode
+        if opcode == Opcode.BINARY:
+            self.handle_bytes(event)
+        elif opcode == Opcode.TEXT:
+            self.handle_text(event)
+        elif opcode == Opcode.CONT:
+            self.handle_cont(event)
+        elif opcode == Opcode.PING:
+            self.handle_ping()
+        elif opcode == Opcode.PONG:
+            self.handle_pong(event)
+        elif opcode == Opcode.CLOSE:
+            self.handle_close(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._next_slice is not None:
+            self._next_slice.cancel()
+            self._next_slice = None
+        self._unhandled.clear()
+        super().connection_lost(exc)
 
     def send_receive_event_to_app(self) -> None:
         on_bytes = self.on_bytes
