@@ -18,7 +18,7 @@ from live import eventually
 from synckit.client import connect
 from synckit.errors import PermissionDeniedError, SyncTimeoutError, TokenExpiredError
 from synckit.protocol import Error, ErrorCode
-from synckit.server import JwtVerifier, Principal, create_app, parse_grants, running
+from synckit.server import JwtVerifier, Limits, Principal, create_app, parse_grants, running
 
 SECRET = "t" * 64
 
@@ -202,3 +202,37 @@ async def test_a_client_id_of_another_principal_is_a_refusal_for_good(
         connections = frank.connections
         await asyncio.sleep(0.5)
         assert frank.connections == connections  # no reconnecting
+
+
+async def test_reconnect_now_keeps_a_wait_the_server_asked_for(tmp_path: Path) -> None:
+    """A connection refused with ``retry_after_ms`` (too many connections: 5 s) is not tried
+    again sooner because the app called ``reconnect_now()``."""
+    app = create_app(
+        tmp_path / "srv",
+        authenticate=JwtVerifier.from_secret(SECRET),
+        limits=Limits(max_connections_per_principal=1),
+    )
+    token = mint("alice", {"*": "write"})
+    async with running(app) as url:
+        first = connect(url, token=token, client_id="first")
+        await first.__aenter__()
+        await first.open("d")
+        await eventually(lambda: first.online, 10, "the first connection")
+        async with connect(url, token=token, client_id="second", backoff_max=0.2) as second:
+            await second.open("d")
+            await eventually(
+                lambda: (
+                    second.engine.last_error is not None
+                    and second.engine.last_error.code is ErrorCode.TOO_MANY
+                ),
+                10,
+                "the second connection refused",
+            )
+            refused = time.monotonic()
+            await first.__aexit__(None, None, None)  # the limit is free again
+            while time.monotonic() - refused < 2.0:
+                second.reconnect_now()
+                await asyncio.sleep(0.05)
+            assert not second.online, "reconnect_now() cut the wait the server asked for"
+            await eventually(lambda: second.online, 10, "the second connection after its wait")
+            assert time.monotonic() - refused >= 4.0
