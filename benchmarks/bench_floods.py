@@ -1,0 +1,228 @@
+"""Does one client's flood of cheap requests hold everyone else? An honest writer's
+edit-to-acknowledgement times beside an attacker, scenario by scenario.
+
+Each scenario starts ``synckit serve`` (SQLite, no authentication, on loopback) in a process
+of its own, an attacker in another process (this script with ``--attack``), and measures in
+this process an SDK client that sets one field, waits until it is acknowledged, sleeps 10 ms,
+and again, for ``--seconds``. Scenarios (``--only``):
+
+- ``none``: no attacker (the baseline of the same run);
+- ``ping``: one WebSocket connection sending the protocol's Ping as fast as it can, reading
+  what comes back (what ``Limits.read_share`` bounds);
+- ``control``: the same with WebSocket ping control frames;
+- ``http``: 8 kept-alive HTTP connections (httpx) asking for a document's JSON view;
+- ``fanout``: 300 bare readers subscribed to a document one SDK client sets a field of every
+  millisecond (the broadcasts' cost).
+
+Run: ``PYTHONPATH=src python benchmarks/bench_floods.py [--only ping ...] [--seconds S]``.
+``--src DIR`` runs the server from another source tree (a before / after comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCENARIOS = ("none", "ping", "control", "http", "fanout")
+READERS = 300
+
+
+def start_server(src: Path) -> tuple[subprocess.Popen[str], str]:
+    """``synckit serve`` on a free port with fresh data; its process and base URL."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    data = tempfile.mkdtemp(prefix="bench-floods-")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "synckit.cli", "serve", "--port", "0", "--data", data],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    found = re.search(r"listening on (http://\S+)", proc.stdout.readline())
+    if found is None:
+        proc.kill()
+        raise RuntimeError("synckit serve did not start")
+    return proc, found.group(1)
+
+
+# -- the attacker's side (a process of its own) ----------------------------------------------
+
+
+async def flood_frames(url: str, seconds: float, kind: str) -> dict[str, int]:
+    from synckit.protocol import Ping
+    from synckit.testing import RawConnection
+
+    raw = await RawConnection.open(url, f"flooder-{kind}")
+    counts = {"sent": 0, "received": 0}
+
+    async def read() -> None:
+        while True:
+            await raw.ws.recv()
+            counts["received"] += 1
+
+    reader = asyncio.create_task(read())
+    loop = asyncio.get_running_loop()
+    end, nonce = loop.time() + seconds, 0
+    while loop.time() < end and not reader.done():
+        if kind == "ping":
+            for _ in range(200):
+                nonce += 1
+                raw.session.send(Ping(nonce))
+            for frame in raw.session.data_to_send():
+                await raw.ws.send(frame)
+        else:
+            for _ in range(200):
+                await raw.ws.ping()  # (sent; its pong is not waited for)
+        counts["sent"] += 200
+        await asyncio.sleep(0)
+    reader.cancel()
+    return counts
+
+
+async def flood_http(url: str, seconds: float) -> dict[str, int]:
+    import httpx
+
+    counts = {"requests": 0}
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
+        async def one() -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                await http.get(f"{url}/v1/docs/honest")
+                counts["requests"] += 1
+
+        await asyncio.gather(*(one() for _ in range(8)))
+    return counts
+
+
+async def fan_out(url: str, seconds: float) -> dict[str, int]:
+    from synckit.client import connect
+    from synckit.testing import RawConnection
+
+    raws = []
+    for start in range(0, READERS, 50):
+        names = [f"reader-{i}" for i in range(start, min(READERS, start + 50))]
+        raws += await asyncio.gather(*(RawConnection.open(url, n) for n in names))
+    for raw in raws:
+        await raw.subscribe("hot")
+    counts = {"edits": 0, "frames_to_readers": 0}
+
+    async def drain(raw: RawConnection) -> None:
+        while True:
+            await raw.ws.recv()
+            counts["frames_to_readers"] += 1
+
+    drains = [asyncio.create_task(drain(raw)) for raw in raws]
+    print("ready", flush=True)
+    async with connect(url, client_id="pusher") as client:
+        doc = await client.open("hot")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            counts["edits"] += 1
+            doc.set("k", counts["edits"])
+            await asyncio.sleep(0.001)
+        await client.wait_synced(timeout=30)
+    for task in drains:
+        task.cancel()
+    return counts
+
+
+async def attack(url: str, seconds: float, kind: str) -> dict[str, int]:
+    if kind in ("ping", "control"):
+        print("ready", flush=True)
+        return await flood_frames(url, seconds, kind)
+    if kind == "http":
+        print("ready", flush=True)
+        return await flood_http(url, seconds)
+    return await fan_out(url, seconds)
+
+
+# -- the honest side ---------------------------------------------------------------------------
+
+
+async def honest(url: str, seconds: float) -> list[float]:
+    from synckit.client import connect
+
+    times: list[float] = []
+    async with connect(url, client_id="honest") as client:
+        doc = await client.open("honest")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            started = time.monotonic()
+            doc.set("k", len(times))
+            await client.wait_synced(timeout=60)
+            times.append(time.monotonic() - started)
+            await asyncio.sleep(0.01)
+    return times
+
+
+def scenario(kind: str, seconds: float, src: Path) -> dict[str, object]:
+    from synckit.testing import percentile
+
+    proc, url = start_server(src)
+    attacker: subprocess.Popen[str] | None = None
+    try:
+        if kind != "none":
+            attacker = subprocess.Popen(
+                [sys.executable, __file__, "--attack", kind, url, str(seconds + 1.0)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            assert attacker.stdout is not None
+            attacker.stdout.readline()  # "ready"
+            time.sleep(0.5)
+        times = asyncio.run(honest(url, seconds))
+        figures: dict[str, object] = {}
+        if attacker is not None:
+            out, _ = attacker.communicate(timeout=120)
+            figures = json.loads(out.strip().splitlines()[-1])
+    finally:
+        if attacker is not None and attacker.poll() is None:
+            attacker.kill()
+        proc.terminate()
+        proc.wait(10)
+    return {
+        "acks": len(times),
+        "p50_ms": percentile(times, 0.5) * 1000,
+        "p99_ms": percentile(times, 0.99) * 1000,
+        "max_ms": max(times, default=0.0) * 1000,
+        "attacker": figures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src")
+    parser.add_argument(
+        "--attack", nargs=3, metavar=("KIND", "URL", "SECONDS"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.attack:
+        kind, url, seconds = args.attack
+        print(json.dumps(asyncio.run(attack(url, float(seconds), kind))), flush=True)
+        return
+    print(f"| scenario | honest acks in {args.seconds:g} s | p50 ms | p99 ms | max ms | attacker |")
+    print("|---|---:|---:|---:|---:|---|")
+    for kind in args.only:
+        row = scenario(kind, args.seconds, args.src)
+        print(
+            f"| {kind} | {row['acks']} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} "
+            f"| {row['max_ms']:.0f} | {json.dumps(row['attacker'])} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
