@@ -15,6 +15,8 @@ and again, for ``--seconds``. Scenarios (``--only``):
   millisecond (the broadcasts' cost).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_floods.py [--only ping ...] [--seconds S]``.
+``--attack KIND URL SECONDS`` runs one attacker alone (``ping``, ``control``, ``http`` or
+``fanout``): it prints ``ready``, then its figures as one JSON line (``tests/e2e`` uses it).
 ``--src DIR`` runs the server from another source tree (a before / after comparison).
 """
 
@@ -62,7 +64,7 @@ async def flood_frames(url: str, seconds: float, kind: str) -> dict[str, int]:
     from synckit.testing import RawConnection
 
     raw = await RawConnection.open(url, f"flooder-{kind}")
-    counts = {"sent": 0, "received": 0}
+    counts = {"sent": 0, "received": 0, "dropped": 0}
 
     async def read() -> None:
         while True:
@@ -84,6 +86,7 @@ async def flood_frames(url: str, seconds: float, kind: str) -> dict[str, int]:
                 await raw.ws.ping()  # (sent; its pong is not waited for)
         counts["sent"] += 200
         await asyncio.sleep(0)
+    counts["dropped"] = int(reader.done())  # (the reader ends only when the connection does)
     reader.cancel()
     return counts
 
@@ -206,7 +209,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--src", type=Path, default=Path(__file__).resolve().parents[1] / "src")
     parser.add_argument(
-        "--attack", nargs=3, metavar=("KIND", "URL", "SECONDS"), help=argparse.SUPPRESS
+        "--attack",
+        nargs=3,
+        metavar=("KIND", "URL", "SECONDS"),
+        help="run one attacker against URL for SECONDS (see the module's doc)",
     )
     args = parser.parse_args()
     if args.attack:
