@@ -202,11 +202,6 @@ class Limits:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise InvalidValueError(f"Limits.{name} must be a positive int, got {value!r}")
-        linger = self.room_linger
-        if type(linger) not in (int, float) or not 0 <= linger <= 86400:
-            raise InvalidValueError(
-                f"Limits.room_linger must be seconds in [0, 86400], got {linger!r}"
-            )
         wait = self.handshake_timeout
         if type(wait) not in (int, float) or not 0 < wait <= 3600:
             raise InvalidValueError(
@@ -217,43 +212,18 @@ class Limits:
                 f"Limits.push_burst_bytes ({self.push_burst_bytes}) must be at least "
                 f"max_frame_bytes ({self.max_frame_bytes}), or a largest push could never pass"
             )
-        share = self.loop_share
-        if type(share) not in (int, float) or not 0.001 <= share <= 1:
-            raise InvalidValueError(
-                f"Limits.loop_share must be a share of a second in [0.001, 1], got {share!r}"
-            )
-        share = self.read_share
-        if type(share) not in (int, float) or not 0.001 <= share <= 1:
-            raise InvalidValueError(
-                f"Limits.read_share must be a share of a second in [0.001, 1], got {share!r}"
-            )
-        burst = self.read_burst
-        if type(burst) not in (int, float) or not 0 <= burst <= 3600:
-            raise InvalidValueError(
-                f"Limits.read_burst must be seconds in [0, 3600], got {burst!r}"
-            )
-        share = self.view_loop_share
-        if type(share) not in (int, float) or not 0.001 <= share <= 1:
-            raise InvalidValueError(
-                f"Limits.view_loop_share must be a share of a second in [0.001, 1], got {share!r}"
-            )
-        burst = self.loop_burst
-        if type(burst) not in (int, float) or not 0 <= burst <= 3600:
-            raise InvalidValueError(
-                f"Limits.loop_burst must be seconds in [0, 3600], got {burst!r}"
-            )
-        tick = self.presence_tick
-        if type(tick) not in (int, float) or not 0.001 <= tick <= 10:
-            raise InvalidValueError(
-                f"Limits.presence_tick must be seconds in [0.001, 10], got {tick!r}"
-            )
-        alive = self.presence_timeout
-        if type(alive) not in (int, float) or not 0.1 <= alive <= 3600:
-            raise InvalidValueError(
-                f"Limits.presence_timeout must be seconds in [0.1, 3600], got {alive!r}"
-            )
-        ahead = self.max_clock_ahead
-        if type(ahead) not in (int, float) or not 0 <= ahead <= 10 * 365 * 86400:
-            raise InvalidValueError(
-                f"Limits.max_clock_ahead must be seconds in [0, 10 years], got {ahead!r}"
-            )
+        share = "a share of a second in [0.001, 1]"
+        for name, low, high, what in (
+            ("room_linger", 0, 86400, "seconds in [0, 86400]"),
+            ("loop_share", 0.001, 1, share),
+            ("loop_burst", 0, 3600, "seconds in [0, 3600]"),
+            ("read_share", 0.001, 1, share),
+            ("read_burst", 0, 3600, "seconds in [0, 3600]"),
+            ("view_loop_share", 0.001, 1, share),
+            ("presence_tick", 0.001, 10, "seconds in [0.001, 10]"),
+            ("presence_timeout", 0.1, 3600, "seconds in [0.1, 3600]"),
+            ("max_clock_ahead", 0, 10 * 365 * 86400, "seconds in [0, 10 years]"),
+        ):
+            value = getattr(self, name)
+            if type(value) not in (int, float) or not low <= value <= high:
+                raise InvalidValueError(f"Limits.{name} must be {what}, got {value!r}")
