@@ -11,6 +11,10 @@ discarding its write buffer (a plain close waits for a client that never reads),
 :data:`~synckit.server._socket.SEND_NOW_EXTENSION` to write a binary frame at once, without
 an ASGI ``send`` (a task switch and a message dict per frame): a broadcast to a thousand
 connections then costs a thousand socket writes and little else.
+
+Once the app gave a charge through :data:`~synckit.server._socket.READ_BUDGET_EXTENSION`,
+the frames of each read are handled in slices of at most :data:`SLICE_SECONDS`, each at its
+own turn of the loop, with reading paused while frames wait or the sender owes time.
 """
 
 from __future__ import annotations
