@@ -164,11 +164,9 @@ class Quotas:
         an anonymous connection's) sent; the seconds to stop reading from it for, until the
         time is repaid (0.0: read on)."""
         limits = self._limits
-        bucket = self._read.get(reader)
-        if bucket is None:
+        if reader not in self._read:
             self._sweep(now)  # (before: a new bucket is full, and would go with the others)
-            burst = float(limits.read_burst)
-            bucket = self._read[reader] = TokenBucket(float(limits.read_share), burst, burst, now)
+        bucket = _bucket(self._read, reader, limits.read_share, limits.read_burst, now)
         bucket.spend(seconds, now)
         return bucket.owed(now)
 
@@ -268,13 +266,13 @@ def _forget_full(buckets: dict[K, TokenBucket], now: float) -> None:
 
 
 def _bucket(
-    buckets: dict[str, TokenBucket], principal_id: str, rate: float, burst: float, now: float
+    buckets: dict[K, TokenBucket], key: K, rate: float, burst: float, now: float
 ) -> TokenBucket:
-    """``principal_id``'s bucket in ``buckets``, made full (``rate`` per second, at most
-    ``burst``) when it has none."""
-    bucket = buckets.get(principal_id)
+    """``key``'s bucket in ``buckets`` (a principal's, or a reader's), made full (``rate``
+    per second, at most ``burst``) when it has none."""
+    bucket = buckets.get(key)
     if bucket is None:
-        bucket = buckets[principal_id] = TokenBucket(float(rate), float(burst), float(burst), now)
+        bucket = buckets[key] = TokenBucket(float(rate), float(burst), float(burst), now)
     return bucket
 
 
