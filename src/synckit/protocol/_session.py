@@ -63,6 +63,21 @@ __all__ = ["DEFAULT_MAX_FRAME_BYTES", "ClientSession", "DocState", "ServerSessio
 #: Frames larger than this are refused unless a session is built with another limit.
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024
 
+# The capabilities a session acts on, each a bit of an int kept per session.
+_PRESENCE_BIT = 1
+_VERSION_DELTAS_BIT = 2
+_DELETE_BIT = 4
+_CAPABILITY_BITS = (
+    (PRESENCE, _PRESENCE_BIT),
+    (VERSION_DELTAS, _VERSION_DELTAS_BIT),
+    (DELETE, _DELETE_BIT),
+)
+
+
+def _capability_bits(capabilities: tuple[str, ...]) -> int:
+    """The bits of the capabilities this session acts on among ``capabilities``."""
+    return sum(bit for name, bit in _CAPABILITY_BITS if name in capabilities)
+
 
 class DocState(enum.Enum):
     """A document's state on one connection, as the client sees it."""
@@ -101,7 +116,8 @@ class Session:
         "_last_batch",
         "_last_request",
         "_outbox",
-        "_own_capabilities",
+        "_own_bits",
+        "_peer_bits",
         "_peer_capabilities",
         "_received",
         "_sent",
@@ -129,9 +145,12 @@ class Session:
         # Frames numbered so far, each way.
         self._sent = 0
         self._received = 0
-        # Capabilities from the Hello / Welcome each side sent last.
-        self._own_capabilities: frozenset[str] = frozenset()
-        self._peer_capabilities: frozenset[str] = frozenset()
+        # Capabilities from the Hello / Welcome each side sent last: the ones this session
+        # acts on as bits (see _CAPABILITY_BITS), the peer's as it sent them (a set of its
+        # own per connection would cost more memory than the rest of an idle session).
+        self._own_bits = 0
+        self._peer_bits = 0
+        self._peer_capabilities: tuple[str, ...] = ()
         #: The fatal error that closed the session (sent or received), if any.
         self.error: Error | None = None
 
@@ -142,20 +161,18 @@ class Session:
     @property
     def peer_capabilities(self) -> frozenset[str]:
         """The capabilities of the peer's last ``Hello`` or ``Welcome``."""
-        return self._peer_capabilities
+        return frozenset(self._peer_capabilities)
 
     @property
     def presence(self) -> bool:
         """Both sides advertised the presence capability: presence messages may flow."""
-        return PRESENCE in self._own_capabilities and PRESENCE in self._peer_capabilities
+        return bool(self._own_bits & self._peer_bits & _PRESENCE_BIT)
 
     @property
     def version_deltas(self) -> bool:
         """Both sides advertised :data:`VERSION_DELTAS`: the ``server_version`` of an Ack or
         Broadcast holds only what grew since the last one sent for its document."""
-        return (
-            VERSION_DELTAS in self._own_capabilities and VERSION_DELTAS in self._peer_capabilities
-        )
+        return bool(self._own_bits & self._peer_bits & _VERSION_DELTAS_BIT)
 
     def _check_presence(self, event: Event, *, sending: bool) -> None:
         """Presence messages only between peers that both advertised the capability."""
@@ -244,7 +261,7 @@ class Session:
             next_state = row[type(event)]
         self._check_send(event)
         if isinstance(event, Hello | Welcome):
-            self._own_capabilities = frozenset(event.capabilities)
+            self._own_bits = _capability_bits(event.capabilities)
         self._queue(event, body)
         self._state = next_state
         if isinstance(event, Error) and event.fatal:
@@ -344,7 +361,8 @@ class Session:
         if not self._check_receive(event):
             return []
         if isinstance(event, Hello | Welcome):
-            self._peer_capabilities = frozenset(event.capabilities)
+            self._peer_capabilities = tuple(event.capabilities)
+            self._peer_bits = _capability_bits(event.capabilities)
         self._state = row[type(event)]
         if isinstance(event, Ping):
             self._queue(Pong(event.nonce))
@@ -389,7 +407,7 @@ class ClientSession(Session):
     @property
     def may_delete(self) -> bool:
         """The server advertised the :data:`DELETE` capability: :class:`DeleteDoc` may be sent."""
-        return DELETE in self._peer_capabilities
+        return bool(self._peer_bits & _DELETE_BIT)
 
     def _check_send(self, event: Event) -> None:
         match event:
@@ -493,15 +511,16 @@ class ServerSession(Session):
     with one ``DocDeleted`` or an ``Error`` carrying its request id.
     """
 
-    __slots__ = ("_awaiting_subscribed", "_docs", "client_id")
+    __slots__ = ("_docs", "client_id")
 
     role = Role.SERVER
     _peer = Role.CLIENT
 
     def __init__(self, *, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         super().__init__(max_frame_bytes=max_frame_bytes)
-        self._docs: set[str] = set()
-        self._awaiting_subscribed: set[str] = set()
+        # Subscribed documents -> whether their Subscribe awaits its Subscribed (one dict
+        # rather than two sets: an idle connection's memory counts).
+        self._docs: dict[str, bool] = {}
         #: The client id from the peer's Hello ("" before it).
         self.client_id = ""
 
@@ -511,11 +530,11 @@ class ServerSession(Session):
 
     def awaits_subscribed(self, doc_id: str) -> bool:
         """Whether ``doc_id``'s Subscribe is not answered yet (no Broadcast may go first)."""
-        return doc_id in self._awaiting_subscribed
+        return self._docs.get(doc_id, False)
 
     def may_broadcast(self, doc_id: str) -> bool:
         """Whether a Broadcast for ``doc_id`` may be sent now: subscribed and answered."""
-        return doc_id in self._docs and doc_id not in self._awaiting_subscribed
+        return self._docs.get(doc_id) is False
 
     def send_broadcast(self, doc_id: str, body: bytes) -> bool:
         """Queue a Broadcast of ``doc_id`` given as ``encode_frame_body`` output, if one may
@@ -524,11 +543,7 @@ class ServerSession(Session):
         :meth:`send` with ``body`` does the same; this is its fan-out path (a document's
         every change goes to each of its subscribers), without the general checks.
         """
-        if (
-            self._state is not State.OPEN
-            or doc_id not in self._docs
-            or doc_id in self._awaiting_subscribed
-        ):
+        if self._state is not State.OPEN or self._docs.get(doc_id) is not False:
             return False
         self._sent += 1
         self._outbox.append(number_frame(body, self._sent))
@@ -561,13 +576,13 @@ class ServerSession(Session):
     def _check_send(self, event: Event) -> None:
         match event:
             case Subscribed(doc_id=doc):
-                if doc not in self._awaiting_subscribed:
+                if not self._docs.get(doc, False):
                     raise LocalProtocolError(f"Subscribed for {doc!r} which no Subscribe awaits")
-                self._awaiting_subscribed.discard(doc)
+                self._docs[doc] = False
             case Broadcast(doc_id=doc) | Presence(doc_id=doc):
                 if isinstance(event, Presence):
                     self._check_presence(event, sending=True)
-                if doc not in self._docs or doc in self._awaiting_subscribed:
+                if self._docs.get(doc) is not False:
                     raise LocalProtocolError(
                         f"{type(event).__name__} for {doc!r} which is not subscribed on this "
                         "connection"
@@ -582,16 +597,14 @@ class ServerSession(Session):
                         f"DocDeleted of request {request} for {doc!r}: no such DeleteDoc"
                     )
                 del self._deletes[request]
-                self._docs.discard(doc)  # the document is gone: so is its subscription
-                self._awaiting_subscribed.discard(doc)
+                self._docs.pop(doc, None)  # the document is gone: so is its subscription
             case Error(request_id=request) if request:
                 self._deletes.pop(request, None)  # answers a DeleteDoc: ends nothing else
             case Error(batch_id=batch) if batch:
                 self._batches.pop(batch, None)
             case Error(doc_id=doc, code=code) if doc and code not in PRESENCE_CODES:
                 # A document error outside any push ends that document's subscription.
-                self._docs.discard(doc)
-                self._awaiting_subscribed.discard(doc)
+                self._docs.pop(doc, None)
             case _:
                 pass
 
@@ -606,8 +619,7 @@ class ServerSession(Session):
                     )
                 self.client_id = client_id
             case Subscribe(doc_id=doc):
-                self._docs.add(doc)
-                self._awaiting_subscribed.add(doc)
+                self._docs[doc] = True
             case Push(doc_id=doc, batch_id=batch):
                 if batch <= self._last_batch:
                     raise _illegal(
@@ -627,7 +639,7 @@ class ServerSession(Session):
                     )
                 self._batches[batch] = doc
             case DeleteDoc(doc_id=doc, request_id=request):
-                if DELETE not in self._own_capabilities:
+                if not self._own_bits & _DELETE_BIT:
                     raise _illegal(
                         f"DeleteDoc sent though this server did not advertise the {DELETE!r} "
                         "capability",
@@ -646,8 +658,7 @@ class ServerSession(Session):
                     raise _illegal(
                         f"Unsubscribe from {doc!r} which is not subscribed", fatal=False, doc_id=doc
                     )
-                self._docs.discard(doc)
-                self._awaiting_subscribed.discard(doc)
+                self._docs.pop(doc, None)
             case PresenceSet(doc_id=doc):
                 self._check_presence(event, sending=False)
                 if doc not in self._docs:
