@@ -12,11 +12,16 @@ and again, for ``--seconds``. Scenarios (``--only``):
 - ``control``: the same with WebSocket ping control frames;
 - ``http``: 8 kept-alive HTTP connections (httpx) asking for a document's JSON view;
 - ``fanout``: 300 bare readers subscribed to a document one SDK client sets a field of every
-  millisecond (the broadcasts' cost).
+  millisecond (the broadcasts' cost);
+- ``token``: a server that checks JWTs (``--jwt-secret-file``; the honest writer has a
+  token), and someone without one opening WebSocket after WebSocket, each saying Hello with a
+  made-up token of ``TOKEN_CHARS`` characters (all of the base64url alphabet, so that the
+  token is read to its end before its signature fails).
 
 Run: ``PYTHONPATH=src python benchmarks/bench_floods.py [--only ping ...] [--seconds S]``.
-``--attack KIND URL SECONDS`` runs one attacker alone (``ping``, ``control``, ``http`` or
-``fanout``): it prints ``ready``, then its figures as one JSON line (``tests/e2e`` uses it).
+``--attack KIND URL SECONDS`` runs one attacker alone (``ping``, ``control``, ``http``,
+``fanout`` or ``token``): it prints ``ready``, then its figures as one JSON line
+(``tests/e2e`` uses it).
 ``--src DIR`` runs the server from another source tree (a before / after comparison).
 """
 
@@ -33,16 +38,26 @@ import tempfile
 import time
 from pathlib import Path
 
-SCENARIOS = ("none", "ping", "control", "http", "fanout")
+SCENARIOS = ("none", "ping", "control", "http", "fanout", "token")
 READERS = 300
+# The ``token`` scenario's server secret, and the size of the attacker's made-up tokens (a
+# Hello of them fits the default frame limit of 8 MiB).
+SECRET = "bench-floods-secret-of-at-least-32-bytes"
+TOKEN_CHARS = 8_000_000
 
 
-def start_server(src: Path) -> tuple[subprocess.Popen[str], str]:
-    """``synckit serve`` on a free port with fresh data; its process and base URL."""
+def start_server(src: Path, secret: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``synckit serve`` on a free port with fresh data (checking JWTs signed with
+    ``secret`` when given); its process and base URL."""
     env = dict(os.environ, PYTHONPATH=str(src))
     data = tempfile.mkdtemp(prefix="bench-floods-")
+    auth: list[str] = []
+    if secret is not None:
+        secret_file = Path(data) / "jwt-secret"
+        secret_file.write_text(secret)
+        auth = ["--jwt-secret-file", str(secret_file)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "synckit.cli", "serve", "--port", "0", "--data", data],
+        [sys.executable, "-m", "synckit.cli", "serve", "--port", "0", "--data", data, *auth],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -140,6 +155,51 @@ async def fan_out(url: str, seconds: float) -> dict[str, int]:
     return counts
 
 
+def made_up_token(chars: int) -> str:
+    """A JWT-shaped token of about ``chars`` characters with a signature that fails."""
+    import base64
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    padding = "a" * (chars * 3 // 4)
+    payload = b64(json.dumps({"sub": "forger", "exp": 2**40, "pad": padding}).encode())
+    return f"{header}.{payload}.{b64(bytes(32))}"
+
+
+async def forge_tokens(url: str, seconds: float) -> dict[str, int]:
+    from websockets.exceptions import ConnectionClosed
+
+    from synckit.errors import ProtocolError
+    from synckit.testing import RawConnection
+
+    token = made_up_token(TOKEN_CHARS)
+    counts = {"hellos": 0, "welcomed": 0}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        counts["hellos"] += 1
+        try:
+            raw = await RawConnection.open(url, f"forger-{counts['hellos']}", token=token)
+        except (ProtocolError, ConnectionClosed, OSError):
+            continue  # refused (an error, or the connection closed), as it should be
+        counts["welcomed"] += 1
+        await raw.ws.close()
+    return counts
+
+
+def honest_token(secret: str) -> str:
+    """A token for the honest writer: write access to every document, valid for a day."""
+    import jwt
+
+    claims = {
+        "sub": "honest",
+        "exp": int(time.time()) + 86_400,
+        "synckit": {"docs": {"*": "write"}},
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
 async def attack(url: str, seconds: float, kind: str) -> dict[str, int]:
     if kind in ("ping", "control"):
         print("ready", flush=True)
@@ -147,17 +207,20 @@ async def attack(url: str, seconds: float, kind: str) -> dict[str, int]:
     if kind == "http":
         print("ready", flush=True)
         return await flood_http(url, seconds)
+    if kind == "token":
+        print("ready", flush=True)
+        return await forge_tokens(url, seconds)
     return await fan_out(url, seconds)
 
 
 # -- the honest side ---------------------------------------------------------------------------
 
 
-async def honest(url: str, seconds: float) -> list[float]:
+async def honest(url: str, seconds: float, token: str = "") -> list[float]:
     from synckit.client import connect
 
     times: list[float] = []
-    async with connect(url, client_id="honest") as client:
+    async with connect(url, client_id="honest", token=token) as client:
         doc = await client.open("honest")
         end = time.monotonic() + seconds
         while time.monotonic() < end:
@@ -172,7 +235,8 @@ async def honest(url: str, seconds: float) -> list[float]:
 def scenario(kind: str, seconds: float, src: Path) -> dict[str, object]:
     from synckit.testing import percentile
 
-    proc, url = start_server(src)
+    secret = SECRET if kind == "token" else None
+    proc, url = start_server(src, secret)
     attacker: subprocess.Popen[str] | None = None
     try:
         if kind != "none":
@@ -184,7 +248,8 @@ def scenario(kind: str, seconds: float, src: Path) -> dict[str, object]:
             assert attacker.stdout is not None
             attacker.stdout.readline()  # "ready"
             time.sleep(0.5)
-        times = asyncio.run(honest(url, seconds))
+        token = honest_token(secret) if secret is not None else ""
+        times = asyncio.run(honest(url, seconds, token))
         figures: dict[str, object] = {}
         if attacker is not None:
             out, _ = attacker.communicate(timeout=120)

@@ -516,6 +516,12 @@ class Hub:
         authenticate = self._authenticate
         if authenticate is None:
             return ANONYMOUS
+        limit = self.limits.max_token_length
+        if len(token) > limit:
+            raise AuthError(
+                f"authentication failed: the token is {len(token)} characters long, more "
+                f"than the limit of {limit} (max_token_length)"
+            )
         result = authenticate(client_id, token)
         if result is True:
             return Principal(client_id, (Grant("*", "admin"),))

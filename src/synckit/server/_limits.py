@@ -34,6 +34,13 @@ class Limits:
     #: Seconds a WebSocket may take from connecting to an accepted Hello
     #: (HANDSHAKE_TIMEOUT, connection closed).
     handshake_timeout: float = 5.0
+    #: Longest token, in characters, that a Hello or an ``Authorization`` header may carry
+    #: (AUTH_FAILED, as for any refused token) when the server checks tokens: a longer
+    #: one is refused before the ``authenticate`` hook sees it. PyJWT reads a token
+    #: character by character in Python before it checks the signature, so a made-up token
+    #: of 8 MB held the event loop 0.5 s for everyone, sent by someone with no token at all.
+    #: A JWT is usually well under 4 KiB; raise this for tokens carrying very many grants.
+    max_token_length: int = 16 * 1024
     #: Documents one connection may be subscribed to at once (TOO_MANY, that subscribe
     #: refused; unsubscribe from another first).
     max_subscriptions: int = 1000
@@ -171,6 +178,15 @@ class Limits:
     #: entries of a server that stops relaying also go after this long.
     presence_timeout: float = 30.0
 
+    @property
+    def hello_frame_bytes(self) -> int:
+        """The largest message a WebSocket client may send before its Hello is accepted (a
+        larger one closes the connection, WebSocket 1009, unread): room for a Hello with a
+        token of :attr:`max_token_length` characters of up to four UTF-8 bytes each, its
+        client id and capabilities. (A Hello over :attr:`max_frame_bytes` but within this is
+        refused FRAME_TOO_LARGE, as any frame over it.)"""
+        return 4 * self.max_token_length + 64 * 1024
+
     def __post_init__(self) -> None:
         for name in (
             "max_frame_bytes",
@@ -198,6 +214,7 @@ class Limits:
             "push_burst_bytes",
             "max_presence_bytes",
             "max_presence_docs",
+            "max_token_length",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:

@@ -26,6 +26,7 @@ from synckit.server._hub import Hub
 
 __all__ = [
     "ABORT_EXTENSION",
+    "FRAME_LIMIT_EXTENSION",
     "READ_BUDGET_EXTENSION",
     "RECEIVE_NOW_EXTENSION",
     "SEND_NOW_EXTENSION",
@@ -64,6 +65,14 @@ RECEIVE_NOW_EXTENSION = "synckit.receive_now"
 #: ``charge`` returns (see ``Limits.read_share``).
 READ_BUDGET_EXTENSION = "synckit.read_budget"
 
+#: ASGI scope extension under which the server may offer ``frame_limit(n)``: from then on,
+#: messages from the client larger than ``n`` bytes close the connection (WebSocket 1009)
+#: before they are read; ``frame_limit(None)`` restores the server's configured limit. Until
+#: its Hello is accepted a client may send nothing but that Hello, so a connection starts
+#: with a small limit (``Limits.hello_frame_bytes``): someone with no token cannot make the
+#: server read, unmask and parse a message of the full frame limit on every connection.
+FRAME_LIMIT_EXTENSION = "synckit.frame_limit"
+
 #: The ``type`` of the message that follows ``on_bytes`` returning False.
 STOP_MESSAGE = "synckit.stop"
 
@@ -79,7 +88,17 @@ CLOSE_CODES = {
 class Link:
     """The I/O side of one connection: writes its queued frames to the ASGI ``send``."""
 
-    __slots__ = ("_abort", "_send", "_send_now", "_task", "_timeout", "conn", "gone", "writer")
+    __slots__ = (
+        "_abort",
+        "_frame_limit",
+        "_send",
+        "_send_now",
+        "_task",
+        "_timeout",
+        "conn",
+        "gone",
+        "writer",
+    )
 
     def __init__(
         self,
@@ -87,9 +106,12 @@ class Link:
         send_timeout: float,
         abort: Callable[[], None] | None,
         send_now: Callable[[list[bytes]], bool] | None = None,
+        frame_limit: Callable[[int | None], None] | None = None,
     ) -> None:
         self._send = send
         self._send_now = send_now
+        #: The transport's frame_limit while the handshake's smaller limit holds.
+        self._frame_limit = frame_limit
         self._timeout = send_timeout
         self._abort = abort
         self._task = asyncio.current_task()
@@ -105,6 +127,11 @@ class Link:
         if self.writer is not None or self.gone:
             return
         conn, send_now = self.conn, self._send_now
+        if self._frame_limit is not None and conn is not None and conn.principal is not None:
+            # The Hello was accepted (its Welcome is queued): frames of any allowed size
+            # may follow, and the limit is the configured one before the client can send one.
+            self._frame_limit(None)
+            self._frame_limit = None
         if send_now is not None and conn is not None and not conn.closed:
             if conn.outbox and send_now(conn.outbox):
                 conn.take_frames()  # written, all in one go
@@ -153,14 +180,20 @@ async def serve_socket(
     message = await receive()
     if message["type"] != "websocket.connect":
         return
-    await send({"type": "websocket.accept"})
     extensions = scope.get("extensions") or {}
+    frame_limit = extensions.get(FRAME_LIMIT_EXTENSION)
+    if not callable(frame_limit):
+        frame_limit = None
+    else:  # (before the accept: the client sends its Hello once accepted)
+        frame_limit(hub.limits.hello_frame_bytes)
+    await send({"type": "websocket.accept"})
     abort, send_now = extensions.get(ABORT_EXTENSION), extensions.get(SEND_NOW_EXTENSION)
     link = Link(
         send,
         send_timeout,
         abort if callable(abort) else None,
         send_now if callable(send_now) else None,
+        frame_limit,
     )
     conn = link.conn = hub.connect(link.wake)
     read_budget = extensions.get(READ_BUDGET_EXTENSION)

@@ -32,6 +32,7 @@ from websockets.protocol import State
 
 from synckit.server._socket import (
     ABORT_EXTENSION,
+    FRAME_LIMIT_EXTENSION,
     READ_BUDGET_EXTENSION,
     RECEIVE_NOW_EXTENSION,
     SEND_NOW_EXTENSION,
@@ -131,6 +132,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][SEND_NOW_EXTENSION] = self._send_now
             scope["extensions"][RECEIVE_NOW_EXTENSION] = self._receive_now
             scope["extensions"][READ_BUDGET_EXTENSION] = self._read_budget
+            scope["extensions"][FRAME_LIMIT_EXTENSION] = self._frame_limit
         del self.request  # only the handshake needed it
         # websockets' parser keeps the request alive (a local of its generator) for the
         # connection's lifetime; its headers were copied into the scope above.
@@ -146,6 +148,12 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _read_budget(self, charge: Callable[[float], float]) -> None:
         self.charge_read = charge
+
+    def _frame_limit(self, limit: int | None) -> None:
+        """Messages larger than ``limit`` bytes (None: the configured ``ws_max_size``)
+        close the connection (1009) as soon as their header says so."""
+        configured = self.config.ws_max_size
+        self.conn.max_message_size = configured if limit is None else min(limit, configured)
 
     # -- incoming frames in slices, within the sender's budget --------------------------
 
