@@ -581,6 +581,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
                 factory=True,
                 max_frame_bytes=limits.max_frame_bytes,
                 handshake_timeout=limits.handshake_timeout,
+                max_head_bytes=limits.max_head_bytes,
             )
             config.workers = workers
             Multiprocess(config, sockets=[sock]).run()

@@ -34,6 +34,7 @@ from synckit.protocol import (
     Subscribe,
     Subscribed,
 )
+from synckit.server import Limits
 from synckit.testing import RawConnection, never_reading_socket, percentile, rss_mib
 
 HEAD_TIMEOUT = 1.0
@@ -117,6 +118,47 @@ def test_kept_alive_connection_gets_the_deadline_for_its_next_head(
         got, closed = _read_until_closed(sock)
     assert closed - start < HEAD_TIMEOUT + 3
     assert got.startswith(b"HTTP/1.1 408 "), got
+
+
+def _head(kind: str, size: int) -> bytes:
+    """A request head of about ``size`` bytes, not terminated: one long header, many short
+    ones, or a WebSocket upgrade request with a long header."""
+    start = {
+        "one-long-header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ",
+        "many-headers": b"GET /health HTTP/1.1\r\nHost: x\r\n",
+        "upgrade": (
+            b"GET /v1/sync HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Big: "
+        ),
+    }[kind]
+    if kind == "many-headers":
+        lines = b"".join(b"X-%06d: v\r\n" % i for i in range(size // 12 + 1))
+        return (start + lines)[:size]
+    return start + b"a" * (size - len(start))
+
+
+@pytest.mark.parametrize("kind", ["one-long-header", "many-headers", "upgrade"])
+def test_a_request_head_past_max_head_bytes_is_refused(server: ServerProcess, kind: str) -> None:
+    """Neither httptools nor uvicorn bounds a request head: a 10 MB header was read whole,
+    from anyone, and its headers kept while the request was served. A head past
+    ``Limits.max_head_bytes`` now gets 431 and the connection is closed; one just under it
+    is served. (The head sent ends where it passes the limit, so that the server has read
+    all of it when it closes: bytes left unread would make it reset the connection.)"""
+    limit = Limits().max_head_bytes
+    with _connect(server) as sock:
+        start = time.monotonic()
+        sock.sendall(_head(kind, limit + 1024))
+        got, closed = _read_until_closed(sock)
+    assert got.startswith(b"HTTP/1.1 431 "), got[:200]
+    assert f"larger than {limit} bytes (max_head_bytes)".encode() in got
+    assert closed - start < HEAD_TIMEOUT  # at once, not at the head's deadline
+    with _connect(server) as sock:
+        sock.sendall(_head("one-long-header", limit - 1024) + b"\r\n\r\n")
+        first = b""
+        while b"}" not in first:
+            first += sock.recv(65536)
+    assert first.startswith(b"HTTP/1.1 200 "), first[:200]
 
 
 def test_workers_close_connections_without_a_head_too(tmp_path: Path, pg_url: str) -> None:

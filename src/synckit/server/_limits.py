@@ -34,6 +34,11 @@ class Limits:
     #: Seconds a WebSocket may take from connecting to an accepted Hello
     #: (HANDSHAKE_TIMEOUT, connection closed).
     handshake_timeout: float = 5.0
+    #: Largest HTTP request head (request line and headers, the WebSocket upgrade request's
+    #: too): a larger one gets ``431 Request Header Fields Too Large`` and the connection is
+    #: closed. Neither httptools nor uvicorn bounds it: a request with a 10 MB header was
+    #: read whole, for anyone, and its headers kept while it was served.
+    max_head_bytes: int = 64 * 1024
     #: Longest token, in characters, that a Hello or an ``Authorization`` header may carry
     #: (AUTH_FAILED, as for any refused token) when the server checks tokens: a longer
     #: one is refused before the ``authenticate`` hook sees it. PyJWT reads a token
@@ -215,6 +220,7 @@ class Limits:
             "max_presence_bytes",
             "max_presence_docs",
             "max_token_length",
+            "max_head_bytes",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
