@@ -582,6 +582,7 @@ def _serve(settings: Mapping[str, Any]) -> int:
                 max_frame_bytes=limits.max_frame_bytes,
                 handshake_timeout=limits.handshake_timeout,
                 max_head_bytes=limits.max_head_bytes,
+                min_body_rate=limits.min_body_rate,
             )
             config.workers = workers
             Multiprocess(config, sockets=[sock]).run()

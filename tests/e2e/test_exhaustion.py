@@ -161,6 +161,53 @@ def test_a_request_head_past_max_head_bytes_is_refused(server: ServerProcess, ki
     assert first.startswith(b"HTTP/1.1 200 "), first[:200]
 
 
+def _post_head(length: int) -> bytes:
+    return (
+        b"POST /v1/docs/d/sync HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-protobuf\r\nContent-Length: %d\r\n\r\n" % length
+    )
+
+
+def test_a_body_slower_than_min_body_rate_is_cut(server: ServerProcess) -> None:
+    """A POST announcing 1,000 bytes and sending two was held for good (a connection and a
+    task each, from anyone). Its body must now come at ``Limits.min_body_rate`` (1 KiB/s)
+    from ``handshake_timeout`` after its head: 408 once it is late, and the app, whose
+    request was cut, logs no error for it."""
+    with _connect(server) as sock:
+        start = time.monotonic()
+        sock.sendall(_post_head(1000) + b"ab")
+        got, closed = _read_until_closed(sock)
+    assert got.startswith(b"HTTP/1.1 408 "), got
+    assert b"request body came too slow" in got
+    assert HEAD_TIMEOUT <= closed - start < HEAD_TIMEOUT + 3, closed - start
+    time.sleep(0.2)
+    assert "Exception in ASGI application" not in server.stderr_text
+
+
+def test_a_body_that_keeps_the_rate_is_read_whole(server: ServerProcess) -> None:
+    """A body trickling in at twice the least rate, for three times the grace, is read to
+    its end and answered (here: 400, it is not a valid request; not 408)."""
+    chunk, pause, chunks = b"x" * 205, 0.1, int(3 * HEAD_TIMEOUT / 0.1)
+    with _connect(server) as sock:
+        sock.sendall(_post_head(len(chunk) * chunks))
+        for _ in range(chunks):
+            sock.sendall(chunk)
+            time.sleep(pause)
+        got, _ = _read_until_closed_or_answered(sock)
+    assert got.startswith(b"HTTP/1.1 400 "), got[:200]
+
+
+def _read_until_closed_or_answered(sock: socket.socket) -> tuple[bytes, float]:
+    """What the server sends until it closes or its answer's head is complete."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got, time.monotonic()
+
+
 def test_workers_close_connections_without_a_head_too(tmp_path: Path, pg_url: str) -> None:
     """``--workers``: each worker process runs the same HTTP protocol and timeout."""
     config = tmp_path / "synckit.toml"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -576,16 +576,21 @@ class SyncServer:
     async def _exchange(self, request: Request, *, delete: bool) -> Response:
         limit = self.hub.limits.max_frame_bytes
         body = bytearray()
-        result: HttpSyncAnswer | Error
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                result = Error(
-                    ErrorCode.FRAME_TOO_LARGE, f"body exceeds the limit of {limit} bytes"
-                )
-                self.metrics.refused(result.code)
-                break
-        else:
+        result: HttpSyncAnswer | Error | None = None
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    result = Error(
+                        ErrorCode.FRAME_TOO_LARGE, f"body exceeds the limit of {limit} bytes"
+                    )
+                    self.metrics.refused(result.code)
+                    break
+        except ClientDisconnect:
+            # Gone before its body was whole (or closed for sending it too slowly: see
+            # Limits.min_body_rate): nothing was played, and nobody is left to answer.
+            return Response(status_code=499)
+        if result is None:
             exchange = ServerHttpExchange(
                 request.path_params["doc_id"], bytes(body), max_body_bytes=limit, delete=delete
             )

@@ -1,5 +1,5 @@
 """The uvicorn HTTP protocol SyncKit runs with: uvicorn's ``httptools`` one, with a deadline
-and a size limit for each request head.
+and a size limit for each request head, and a least rate for each request body.
 
 uvicorn's ``timeout_keep_alive`` only runs between requests: a connection that sends nothing
 after connecting, or sends part of a request head and stops (a slow-loris client, or an
@@ -16,6 +16,14 @@ that grows past ``max_head_bytes`` gets ``431 Request Header Fields Too Large`` 
 connection is closed. (Counted in reads: the read that completes a head is not counted, one
 that starts a pipelined request's head counts whole, so a head is refused between
 ``max_head_bytes`` and that plus one read, 256 KiB, past it.)
+
+Nor does anything bound how long a request body may take: a POST announcing 1,000 bytes and
+sending two was held for good, a connection and a task each, from anyone. Here a body must
+have arrived at ``min_body_rate`` bytes a second on average, counted from ``head_timeout``
+seconds after its head (a slow but honest link sends far faster: 8 MiB at 1 KiB/s would take
+two hours), or it gets ``408 Request Timeout`` and the connection is closed. While the server
+itself holds the body back (uvicorn stops reading until the app takes what it has), it is not
+counted against the sender.
 """
 
 from __future__ import annotations
@@ -34,6 +42,16 @@ _TIMEOUT_RESPONSE = (
     b"connection: close\r\n"
     b"\r\n"
     b"request head took too long\n"
+)
+
+
+_BODY_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 27\r\n"
+    b"connection: close\r\n"
+    b"\r\n"
+    b"request body came too slow\n"
 )
 
 
@@ -62,12 +80,20 @@ class HttpProtocol(HttpToolsProtocol):
         *args: Any,
         head_timeout: float = 5.0,
         max_head_bytes: int = 64 * 1024,
+        min_body_rate: int = 1024,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._head_timeout = head_timeout
         self._max_head_bytes = max_head_bytes
         self._head_bytes = 0  # read while the awaited head was not complete
+        self._min_body_rate = min_body_rate
+        # The body being read: when its head completed, its bytes so far, and the check of
+        # its rate (None: no body awaited).
+        self._body_since = 0.0
+        self._body_bytes = 0
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_grace = True
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_started = False  # bytes of the awaited head arrived
         self._head_grace = True  # the timer, once due, waits one round of reads more
@@ -78,6 +104,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -91,6 +118,52 @@ class HttpProtocol(HttpToolsProtocol):
         self._head_started = False
         self._head_bytes = 0
         super().on_headers_complete()
+        if not self.parser.should_upgrade():  # (an upgrade has no body: its protocol goes on)
+            self._disarm_body_timer()
+            self._body_since = self.loop.time()
+            self._body_bytes = 0
+            self._body_grace = True
+            self._body_timer = self.loop.call_later(self._head_timeout, self._check_body_rate)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm_body_timer()
+        super().on_message_complete()
+
+    def _disarm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _check_body_rate(self) -> None:
+        """Close the connection (408) if its body came slower than ``min_body_rate`` since
+        ``head_timeout`` seconds after its head; else look again when it would be late."""
+        self._body_timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing() or transport.get_protocol() is not self:
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return  # answered already (the app did not wait for the rest)
+        elapsed = self.loop.time() - self._body_since
+        rate = self._min_body_rate
+        owed = (elapsed - self._head_timeout) * rate - self._body_bytes
+        if owed <= 0 or self.flow.read_paused:
+            # On time (or held back by this server, not the sender): look again once the
+            # bytes so far no longer cover the time.
+            wait = max(1.0, self._head_timeout + self._body_bytes / rate - elapsed)
+            self._body_timer = self.loop.call_later(wait, self._check_body_rate)
+            return
+        if self._body_grace:  # (bytes that came in time may be unread yet: see below)
+            self._body_grace = False
+            self._body_timer = self.loop.call_later(0.05, self._check_body_rate)
+            return
+        if not cycle.response_started:
+            transport.write(_BODY_TIMEOUT_RESPONSE)
+        transport.close()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

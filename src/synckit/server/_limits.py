@@ -39,6 +39,12 @@ class Limits:
     #: closed. Neither httptools nor uvicorn bounds it: a request with a 10 MB header was
     #: read whole, for anyone, and its headers kept while it was served.
     max_head_bytes: int = 64 * 1024
+    #: Bytes a second an HTTP request body must arrive at, on average, counted from
+    #: ``handshake_timeout`` seconds after its head (``408 Request Timeout``, connection
+    #: closed, if slower). Nothing bounded a body's time: a POST announcing 1,000 bytes and
+    #: sending two was held for good, for anyone. Time the server itself holds the body
+    #: back is not counted against the sender.
+    min_body_rate: int = 1024
     #: Longest token, in characters, that a Hello or an ``Authorization`` header may carry
     #: (AUTH_FAILED, as for any refused token) when the server checks tokens: a longer
     #: one is refused before the ``authenticate`` hook sees it. PyJWT reads a token
@@ -221,6 +227,7 @@ class Limits:
             "max_presence_docs",
             "max_token_length",
             "max_head_bytes",
+            "min_body_rate",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
