@@ -55,17 +55,19 @@ def uvicorn_config(
     handshake_timeout: float = 0.0,
     max_head_bytes: int = 0,
     min_body_rate: int = 0,
+    send_timeout: float = 0.0,
 ) -> uvicorn.Config:
     """The uvicorn settings SyncKit runs with. ``app``: the app, or (with ``factory``) the
     ``module:function`` that makes it in each worker process, whose limits are then given
     here (``max_frame_bytes``, ``handshake_timeout``, ``max_head_bytes``,
-    ``min_body_rate``; otherwise read from the app)."""
+    ``min_body_rate``, ``send_timeout``; otherwise read from the app)."""
     server = getattr(getattr(app, "state", None), "synckit", None)
     limits = server.hub.limits if server is not None else None
     frame_limit = max_frame_bytes or (limits.max_frame_bytes if limits is not None else 8 << 20)
     head_timeout = handshake_timeout or (limits.handshake_timeout if limits is not None else 5.0)
     head_bytes = max_head_bytes or (limits.max_head_bytes if limits is not None else 64 << 10)
     body_rate = min_body_rate or (limits.min_body_rate if limits is not None else 1024)
+    stuck = send_timeout or (server.send_timeout if server is not None else 10.0)
     return uvicorn.Config(
         app,
         factory=factory,
@@ -80,6 +82,7 @@ def uvicorn_config(
             head_timeout=head_timeout,
             max_head_bytes=head_bytes,
             min_body_rate=body_rate,
+            send_timeout=stuck,
         ),
         # Frames over our own limit get a protocol error from the server, not a bare close.
         ws_max_size=frame_limit * 2,
