@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
 from synckit._logged import LoggedDocument, build_snapshot
 from synckit._storage import StoredDoc
@@ -72,12 +72,16 @@ class Offloader:
         workers: worker processes building snapshots.
     """
 
-    __slots__ = ("_pool", "_ready", "workers")
+    __slots__ = ("_decoder", "_pool", "_ready", "workers")
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
         self._ready = False
+        # One thread decodes loads, one after another: a decode holds the interpreter's lock
+        # for much of its time, and several at once (the default executor ran up to six)
+        # left the event loop a sixth of it. (Started on first use.)
+        self._decoder: ThreadPoolExecutor | None = None
 
     @property
     def ready(self) -> bool:
@@ -135,8 +139,10 @@ class Offloader:
     ) -> None:
         """Rebuild the document ``stored`` holds in a thread (its snapshot's tag checked
         against ``key``); ``then`` gets it (or the DecodeError) on the running event loop."""
+        if self._decoder is None:
+            self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synckit-load")
         future = asyncio.get_running_loop().run_in_executor(
-            None, _restore_decoded, stored, track, key
+            self._decoder, _restore_decoded, stored, track, key
         )
 
         def done(f: asyncio.Future[LoggedDocument]) -> None:
@@ -151,8 +157,11 @@ class Offloader:
 
     def close(self) -> None:
         """Stop the worker process (snapshots being built are dropped: the logs hold every
-        batch still)."""
+        batch still) and the load thread (loads not started are dropped)."""
         pool, self._pool = self._pool, None
         self._ready = False
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None:
+            decoder.shutdown(wait=False, cancel_futures=True)

@@ -5,7 +5,8 @@ every load, commit and compaction becomes an :class:`IoOp` in one first-in, firs
 and whoever drives the hub performs them (the ASGI server in a task against an async store,
 tests and the simulation inline against a synchronous one) and reports back with
 :meth:`Rooms.done`. Because the queue is worked one operation at a time, storage sees the
-operations in the order the hub made them.
+operations in the order the hub made them, with one exception: a commit queued behind loads
+of other documents goes first (see :meth:`Rooms.next_io`).
 
 Group commit: changes pushed while earlier work is still being stored are gathered into one
 :class:`Commit` (one transaction), and its replies are released together once it is stored.
@@ -242,6 +243,9 @@ class Rooms:
         self._live: dict[str, Room] = {}
         self._queue: deque[IoOp] = deque()
         self._in_flight: IoOp | None = None
+        # The last operation taken went ahead of loads queued before it (the next is taken
+        # in order, so that loads are not put off for ever by a stream of commits).
+        self._went_ahead = False
         # Loaded documents waiting for their room, set by done() for the hub to pick up.
         self._loaded: list[tuple[Room, StoredDoc | Exception | None]] = []
         # Documents whose deletion is queued or running -> how many: no compaction of them
@@ -457,15 +461,40 @@ class Rooms:
         """The next operation to perform, or None (nothing queued, or one still running).
 
         Perform it, then report with :meth:`done`.
+
+        Operations are taken in the order they were queued, except that a commit queued
+        right behind loads (nothing else between) goes ahead of them when it holds no batch
+        of the documents they load, and then one operation is taken in order: a subscriber
+        opening many large documents at once made every other client's acknowledgements wait
+        for all of those reads (30 snapshots of 6.6 MB: an honest writer's p99 351 ms, its
+        slowest 1.1 s). Nothing a commit stores is read by the loads it passes (their rooms
+        are not open: no batch of theirs can be queued after their load), and commits keep
+        their order among themselves.
         """
         while self._in_flight is None and self._queue:
-            op = self._queue.popleft()
+            op = self._take()
             if isinstance(op, Compact) and op.logged.abandoned:
                 op.logged.compaction_failed()  # its document is reloaded from storage
                 continue
             self._in_flight = op
             return op
         return None
+
+    def _take(self) -> IoOp:
+        queue = self._queue
+        if not self._went_ahead and type(queue[0]) is Load:
+            loading: set[str] = set()
+            for i, op in enumerate(queue):
+                if type(op) is Load:
+                    loading.add(op.doc_id)
+                    continue
+                if type(op) is Commit and not any(doc in loading for doc, _ in op.batches):
+                    del queue[i]
+                    self._went_ahead = True
+                    return op
+                break
+        self._went_ahead = False
+        return queue.popleft()
 
     def done(self, op: IoOp, result: IoResult = None) -> list[str]:
         """``op`` was performed: ``result`` is what a Load read, a Claim's owner, or the
