@@ -225,3 +225,50 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what or check}")
         await asyncio.sleep(0.01)
+
+
+BENCH_FLOODS = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_floods.py"
+
+
+async def beside_an_attacker(
+    url: str, kind: str, seconds: float, *, token: str = ""
+) -> tuple[dict[str, Any], list[float]]:
+    """Run the attacker ``kind`` of ``benchmarks/bench_floods.py`` against ``url`` for
+    ``seconds``, in a process of its own, and beside it an SDK client (with ``token``) that
+    sets a field, waits until it is acknowledged, sleeps 10 ms and again, until a second
+    before the attacker stops: the attacker's figures, and the writer's edit-to-ack times
+    in seconds."""
+    import json
+
+    from synckit.client import connect
+
+    attacker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(BENCH_FLOODS),
+        "--attack",
+        kind,
+        url,
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+        env=server_environment(),
+    )
+    try:
+        assert attacker.stdout is not None
+        assert await asyncio.wait_for(attacker.stdout.readline(), 30) == b"ready\n"
+        await asyncio.sleep(0.5)  # the attack under way
+        times: list[float] = []
+        async with connect(url, client_id="honest", token=token) as client:
+            doc = await client.open("honest")
+            end = time.monotonic() + seconds - 1.0
+            while time.monotonic() < end:
+                started = time.monotonic()
+                doc.set("k", len(times))
+                await client.wait_synced(timeout=30)
+                times.append(time.monotonic() - started)
+                await asyncio.sleep(0.01)
+        out, _ = await asyncio.wait_for(attacker.communicate(), 60)
+    finally:
+        if attacker.returncode is None:
+            attacker.kill()
+            await attacker.wait()
+    return json.loads(out.splitlines()[-1]), times

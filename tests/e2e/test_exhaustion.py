@@ -7,11 +7,9 @@ server's memory stays bounded."""
 from __future__ import annotations
 
 import asyncio
-import json
 import resource
 import select
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from live import ServerProcess, eventually, free_port, server_environment
+from live import ServerProcess, beside_an_attacker, eventually, free_port
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 
@@ -38,7 +36,6 @@ from synckit.server import Limits
 from synckit.testing import RawConnection, never_reading_socket, percentile, rss_mib
 
 HEAD_TIMEOUT = 1.0
-BENCH_FLOODS = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_floods.py"
 
 
 @pytest.fixture
@@ -542,34 +539,9 @@ async def test_a_flood_of_cheap_frames_costs_everyone_else_little(
     server = ServerProcess(tmp_path / "data", free_port()).start()
     seconds = 4.0
     try:
-        # The attacker of benchmarks/bench_floods.py, in a process of its own.
-        flooder = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(BENCH_FLOODS),
-            "--attack",
-            kind,
-            server.url,
-            str(seconds),
-            stdout=asyncio.subprocess.PIPE,
-            env=server_environment(),
-        )
-        assert flooder.stdout is not None
-        assert await asyncio.wait_for(flooder.stdout.readline(), 30) == b"ready\n"
-        await asyncio.sleep(0.5)  # the flood under way
-        times: list[float] = []
-        async with connect(server.url, client_id="honest") as client:
-            doc = await client.open("honest")
-            end = time.monotonic() + seconds - 1.0
-            while time.monotonic() < end:
-                started = time.monotonic()
-                doc.set("k", len(times))
-                await client.wait_synced(timeout=30)
-                times.append(time.monotonic() - started)
-                await asyncio.sleep(0.01)
-        out, _ = await asyncio.wait_for(flooder.communicate(), 60)
+        counts, times = await beside_an_attacker(server.url, kind, seconds)
     finally:
         server.terminate()
-    counts = json.loads(out.splitlines()[-1])
     print(f"\n{kind} flood: {counts}; honest acks {len(times)}, p99 {percentile(times):.3f} s")
     assert counts["sent"] > 20_000 and not counts["dropped"]
     assert len(times) >= 30 and percentile(times) < 0.5, (len(times), percentile(times))

@@ -10,9 +10,6 @@ an honest writer beside ten such Hellos got a p99 of 560 ms (``benchmarks/bench_
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +17,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-from live import ServerProcess, free_port, server_environment
+from live import ServerProcess, beside_an_attacker, free_port
 from websockets.exceptions import ConnectionClosed
 
 from synckit.client import connect
@@ -28,7 +25,6 @@ from synckit.errors import ProtocolError
 from synckit.server import JwtVerifier, Limits, Principal, create_app, running
 from synckit.testing import RawConnection, percentile
 
-BENCH_FLOODS = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_floods.py"
 SECRET = "s" * 64
 
 
@@ -138,35 +134,10 @@ async def test_a_flood_of_made_up_tokens_costs_everyone_else_little(tmp_path: Pa
     server = ServerProcess(
         tmp_path / "data", free_port(), ["--jwt-secret-file", str(secret_file)]
     ).start()
-    seconds = 4.0
     try:
-        forger = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(BENCH_FLOODS),
-            "--attack",
-            "token",
-            server.url,
-            str(seconds),
-            stdout=asyncio.subprocess.PIPE,
-            env=server_environment(),
-        )
-        assert forger.stdout is not None
-        assert await asyncio.wait_for(forger.stdout.readline(), 30) == b"ready\n"
-        await asyncio.sleep(0.5)
-        times: list[float] = []
-        async with connect(server.url, client_id="honest", token=mint("honest")) as client:
-            doc = await client.open("honest")
-            end = time.monotonic() + seconds - 1.0
-            while time.monotonic() < end:
-                begun = time.monotonic()
-                doc.set("k", len(times))
-                await client.wait_synced(timeout=30)
-                times.append(time.monotonic() - begun)
-                await asyncio.sleep(0.01)
-        out, _ = await asyncio.wait_for(forger.communicate(), 60)
+        counts, times = await beside_an_attacker(server.url, "token", 4.0, token=mint("honest"))
     finally:
         server.terminate()
-    counts = json.loads(out.splitlines()[-1])
     print(f"\ntoken flood: {counts}; honest acks {len(times)}, p99 {percentile(times):.3f} s")
     assert counts["hellos"] >= 20 and counts["welcomed"] == 0
     assert len(times) >= 30 and percentile(times) < 0.25, (len(times), percentile(times))

@@ -182,9 +182,8 @@ async def serve_socket(
         return
     extensions = scope.get("extensions") or {}
     frame_limit = extensions.get(FRAME_LIMIT_EXTENSION)
-    if not callable(frame_limit):
-        frame_limit = None
-    else:  # (before the accept: the client sends its Hello once accepted)
+    frame_limit = frame_limit if callable(frame_limit) else None
+    if frame_limit is not None:  # (before the accept: the client says Hello once accepted)
         frame_limit(hub.limits.hello_frame_bytes)
     await send({"type": "websocket.accept"})
     abort, send_now = extensions.get(ABORT_EXTENSION), extensions.get(SEND_NOW_EXTENSION)
