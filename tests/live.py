@@ -237,11 +237,14 @@ async def beside_an_attacker(
     ``seconds``, in a process of its own, and beside it an SDK client (with ``token``) that
     sets a field, waits until it is acknowledged, sleeps 10 ms and again, until a second
     before the attacker stops: the attacker's figures, and the writer's edit-to-ack times
-    in seconds."""
+    in seconds (the benchmark's own honest writer, :func:`bench_floods.honest`)."""
+    import importlib.util
     import json
 
-    from synckit.client import connect
-
+    spec = importlib.util.spec_from_file_location("bench_floods", BENCH_FLOODS)
+    assert spec is not None and spec.loader is not None
+    bench_floods = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_floods)
     attacker = await asyncio.create_subprocess_exec(
         sys.executable,
         str(BENCH_FLOODS),
@@ -256,16 +259,7 @@ async def beside_an_attacker(
         assert attacker.stdout is not None
         assert await asyncio.wait_for(attacker.stdout.readline(), 30) == b"ready\n"
         await asyncio.sleep(0.5)  # the attack under way
-        times: list[float] = []
-        async with connect(url, client_id="honest", token=token) as client:
-            doc = await client.open("honest")
-            end = time.monotonic() + seconds - 1.0
-            while time.monotonic() < end:
-                started = time.monotonic()
-                doc.set("k", len(times))
-                await client.wait_synced(timeout=30)
-                times.append(time.monotonic() - started)
-                await asyncio.sleep(0.01)
+        times: list[float] = await bench_floods.honest(url, seconds - 1.0, token)
         out, _ = await asyncio.wait_for(attacker.communicate(), 60)
     finally:
         if attacker.returncode is None:

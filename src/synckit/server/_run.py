@@ -13,6 +13,7 @@ import uvicorn
 
 from synckit.errors import SyncKitError
 from synckit.server._http_protocol import HttpProtocol
+from synckit.server._limits import Limits
 from synckit.server._ws_protocol import WebSocketProtocol
 
 __all__ = ["bind", "running", "uvicorn_config"]
@@ -62,11 +63,11 @@ def uvicorn_config(
     here (``max_frame_bytes``, ``handshake_timeout``, ``max_head_bytes``,
     ``min_body_rate``, ``send_timeout``; otherwise read from the app)."""
     server = getattr(getattr(app, "state", None), "synckit", None)
-    limits = server.hub.limits if server is not None else None
-    frame_limit = max_frame_bytes or (limits.max_frame_bytes if limits is not None else 8 << 20)
-    head_timeout = handshake_timeout or (limits.handshake_timeout if limits is not None else 5.0)
-    head_bytes = max_head_bytes or (limits.max_head_bytes if limits is not None else 64 << 10)
-    body_rate = min_body_rate or (limits.min_body_rate if limits is not None else 1024)
+    limits = server.hub.limits if server is not None else Limits()
+    frame_limit = max_frame_bytes or limits.max_frame_bytes
+    head_timeout = handshake_timeout or limits.handshake_timeout
+    head_bytes = max_head_bytes or limits.max_head_bytes
+    body_rate = min_body_rate or limits.min_body_rate
     stuck = send_timeout or (server.send_timeout if server is not None else 10.0)
     return uvicorn.Config(
         app,

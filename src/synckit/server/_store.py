@@ -552,11 +552,8 @@ class InlineStore:
         not known before it is read, and asking SQLite for it reads it): thirty documents of
         6.6 MB read inline held the loop about 15 ms each. A load is once per document
         opened, so the thread's handoff costs little, unlike a commit's."""
-        store = self.store
         async with self._turn:
-            if isinstance(store, SQLiteDocLog):
-                return await asyncio.to_thread(store.load_isolated, doc_id)
-            return store.load(doc_id)
+            return await self.read(doc_id)
 
     async def read(self, doc_id: str) -> StoredDoc | None:
         """What :meth:`load` returns, read off the event loop where the store allows it (a
